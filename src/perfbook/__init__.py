@@ -1,0 +1,3 @@
+"""perfbook: the performance-incident runbook as software."""
+
+__version__ = "0.1.0"

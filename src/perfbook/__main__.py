@@ -1,0 +1,3 @@
+from perfbook.cli import main
+
+main()

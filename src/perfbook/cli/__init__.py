@@ -1,0 +1,95 @@
+"""perfbook's command line: one module per command group, registered in one explicit list.
+
+Only this package prints to the terminal and exits. Errors a user can act on are
+:class:`perfbook.errors.PerfbookError`: one line (``error: …``), an optional ``hint: …``,
+and their exit code; ``--debug`` (or ``PERFBOOK_DEBUG=1``) shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+try:  # Typer >= 0.2x vendors its own Click; catch ITS exceptions
+    from typer._click import exceptions as click_exc
+except ImportError:  # pragma: no cover - older Typer on real Click
+    from click import exceptions as click_exc
+
+from perfbook import __version__
+from perfbook.cli.exit import ExitCode
+from perfbook.errors import PerfbookError
+
+HELP = """perfbook: the performance-incident runbook as software.
+
+Diagnose a slow web stack in seconds (triage), load-test it and find where it breaks
+(load, capacity, stress), apply the runbook's fixes safely (fix), and run a lab to see it all.
+
+Examples:
+
+  perfbook triage                                  # every layer, default window 2 s
+
+  perfbook triage --only postgres,redis --json | jq '.findings[].code'
+
+  perfbook load http://127.0.0.1:8001/health -n 1000 -c 10
+"""
+
+app = typer.Typer(
+    help=HELP,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,  # a traceback's locals may hold a DSN: never show them
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"perfbook {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks of errors (env PERFBOOK_DEBUG=1)."),
+) -> None:
+    if debug:
+        os.environ["PERFBOOK_DEBUG"] = "1"
+
+
+def _register() -> None:
+    # One explicit list (STYLE.md): every command group, in the order --help shows them.
+    from perfbook.cli import config_cmd, fix_cmd, lab_cmd, load_cmd, triage_cmd
+
+    for module in (triage_cmd, load_cmd, fix_cmd, lab_cmd, config_cmd):
+        module.register(app)
+
+
+def print_error(err: PerfbookError) -> None:
+    """Write ``error: …`` and an optional ``hint: …`` to stderr."""
+    sys.stderr.write(f"error: {err}\n")
+    if err.hint:
+        sys.stderr.write(f"hint: {err.hint}\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: runs the app and maps errors to exit codes."""
+    _register()
+    try:
+        # Not standalone: Click would turn Ctrl-C into exit 1, and we promise 130.
+        code = app(args=argv, standalone_mode=False)
+    except click_exc.ClickException as err:
+        err.show()
+        sys.exit(err.exit_code)
+    except (click_exc.Abort, KeyboardInterrupt):
+        sys.stderr.write("interrupted\n")
+        sys.exit(ExitCode.INTERRUPTED)
+    except PerfbookError as err:
+        if os.environ.get("PERFBOOK_DEBUG") == "1":
+            raise
+        print_error(err)
+        sys.exit(err.exit_code)
+    sys.exit(code if isinstance(code, int) else ExitCode.OK)

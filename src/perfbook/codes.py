@@ -1,0 +1,120 @@
+"""Every finding code perfbook knows, with its default level and issue type (DESIGN.md table).
+
+Codes are dotted and never renamed. A rule builds findings through :func:`finding`, so the level
+and issue type come from this one registry; the level may move with the value where DESIGN.md
+says so (``level=Level.CRITICAL`` for a disk at 95 %).
+
+    >>> f = finding("pg.dead_tuples", "public.users", "35 % dead tuples", value=0.35, threshold=0.2)
+    >>> (f.level.value, f.issue_type.value)
+    ('warning', 'database')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from perfbook.model import Action, Finding, IssueType, Level
+
+C, W, I = Level.CRITICAL, Level.WARNING, Level.INFO
+RT, RES, DB, CACHE, NET, SCALE = (
+    IssueType.HIGH_RESPONSE_TIME,
+    IssueType.HIGH_RESOURCE_USAGE,
+    IssueType.DATABASE,
+    IssueType.CACHE,
+    IssueType.NETWORK,
+    IssueType.SCALABILITY,
+)
+
+
+@dataclass(frozen=True)
+class CodeInfo:
+    """The registry entry of one code: its default level, issue type and a one-line meaning."""
+
+    level: Level
+    issue_type: IssueType
+    meaning: str
+
+
+CODES: dict[str, CodeInfo] = {
+    # HTTP / app
+    "http.unreachable": CodeInfo(C, NET, "the backend does not accept connections or answer at all"),
+    "http.health_failed": CodeInfo(C, RT, "the health check answers with an error or too late"),
+    "http.slow_response": CodeInfo(C, RT, "an endpoint's window p95 is over the limit (warning over severity_p3_s)"),
+    "http.error_rate_high": CodeInfo(C, RT, "the window share of 5xx responses is over the limit"),
+    "ws.latency_high": CodeInfo(W, NET, "WebSocket round trips p95 over ws_rtt_ms"),
+    "ws.unreachable": CodeInfo(W, NET, "the configured WebSocket endpoint refuses or fails the handshake"),
+    "frontend.slow_assets": CodeInfo(W, RT, "the page or one of its assets is slow, failing or too heavy"),
+    # host / process
+    "host.cpu_high": CodeInfo(W, RES, "host CPU over cpu_pct across the window (critical at 95 %)"),
+    "host.memory_high": CodeInfo(W, RES, "host memory used over memory_pct (critical at 95 %)"),
+    "host.swap_used": CodeInfo(W, RES, "the host is swapping: pages moved to swap during the window"),
+    "host.disk_high": CodeInfo(W, RES, "a mount over disk_pct full (critical at 95 %)"),
+    "host.large_logs": CodeInfo(I, RES, "a log file over log_file_mb"),
+    "process.cpu_hog": CodeInfo(W, RES, "one process over process_cpu_pct of a core across the window"),
+    "process.memory_growth": CodeInfo(W, RES, "a process's RSS grows steadily (least-squares slope, R² ≥ 0.9)"),
+    # containers
+    "container.cpu_high": CodeInfo(W, RES, "a container's CPU over cpu_pct of its limit (or of the cores)"),
+    "container.memory_high": CodeInfo(W, RES, "a container's memory over memory_pct of its limit (critical at 95 %)"),
+    "container.restarting": CodeInfo(C, RES, "a container in a restart loop"),
+    # PostgreSQL
+    "pg.unreachable": CodeInfo(C, DB, "the configured database refuses the connection"),
+    "pg.stat_statements_missing": CodeInfo(I, DB, "pg_stat_statements is not installed or not preloaded"),
+    "pg.slow_queries": CodeInfo(W, DB, "statements slow in the window (critical over db_query_mean_ms)"),
+    "pg.missing_index": CodeInfo(W, DB, "a large table read mostly by sequential scans"),
+    "pg.dead_tuples": CodeInfo(W, DB, "a table with a large share of dead tuples"),
+    "pg.long_running_query": CodeInfo(W, DB, "a statement running longer than long_query_s"),
+    "pg.blocked_queries": CodeInfo(C, DB, "sessions waiting on a lock another session holds"),
+    "pg.idle_in_transaction": CodeInfo(W, DB, "sessions idle in a transaction longer than idle_in_transaction_s"),
+    "pg.connections_saturated": CodeInfo(C, DB, "connections over connections_pct of max_connections"),
+    "pg.unused_index": CodeInfo(I, DB, "an index never scanned since the statistics were reset"),
+    "pg.duplicate_index": CodeInfo(I, DB, "two indexes on the same table and columns"),
+    "pg.invalid_index": CodeInfo(W, DB, "an invalid index (a failed CREATE INDEX CONCURRENTLY)"),
+    "pg.cache_hit_low": CodeInfo(W, DB, "buffer cache hit ratio under pg_cache_hit_ratio"),
+    # Redis
+    "redis.unreachable": CodeInfo(C, CACHE, "the configured Redis refuses the connection"),
+    "redis.hit_rate_low": CodeInfo(W, CACHE, "keyspace hit rate over the window under cache_hit_rate"),
+    "redis.memory_high": CodeInfo(W, CACHE, "used memory over redis_memory_pct of maxmemory"),
+    "redis.oom_rejections": CodeInfo(C, CACHE, "writes refused with OOM (maxmemory reached, noeviction)"),
+    "redis.evictions": CodeInfo(W, CACHE, "keys evicted during the window"),
+    "redis.latency_high": CodeInfo(W, CACHE, "PING round trip p99 over redis_latency_ms"),
+    "redis.fragmentation_high": CodeInfo(I, CACHE, "mem_fragmentation_ratio over redis_fragmentation"),
+    "redis.big_keys": CodeInfo(I, CACHE, "keys over redis_big_key_mb"),
+    "redis.slowlog": CodeInfo(I, CACHE, "commands in SLOWLOG"),
+}
+
+
+def finding(
+    code: str,
+    subject: str,
+    title: str,
+    *,
+    value: float | None = None,
+    threshold: float | None = None,
+    unit: str | None = None,
+    evidence: dict[str, Any] | None = None,
+    actions: tuple[Action, ...] | list[Action] = (),
+    level: Level | None = None,
+    low_confidence: bool = False,
+) -> Finding:
+    """Build a Finding whose level and issue type come from the registry.
+
+    ``level`` overrides the default where DESIGN.md sets the level by value (disk at 95 % is
+    critical; ``http.slow_response`` is a warning between ``severity_p3_s`` and ``p95_s``).
+    An unknown code is a KeyError: a perfbook bug, caught by the registry test.
+    """
+    info = CODES[code]
+    return Finding(
+        code=code,
+        level=info.level if level is None else level,
+        issue_type=info.issue_type,
+        subject=subject,
+        title=title,
+        value=value,
+        threshold=threshold,
+        unit=unit,
+        evidence=dict(evidence or {}),
+        actions=tuple(actions),
+        low_confidence=low_confidence,
+    )
+

@@ -1,0 +1,322 @@
+"""Typed configuration: ``perfbook.toml`` + environment + flags, validated, with where each value came from.
+
+Precedence: command line > environment > file > defaults (DESIGN.md "Configuration"). Every key
+can be set from the environment as ``PERFBOOK_<SECTION>_<KEY>`` (``PERFBOOK_POSTGRES_DSN``,
+``PERFBOOK_THRESHOLDS_P95_S``); lists take comma-separated values. ``[containers] engine`` also
+falls back to ``DOCKER_HOST``.
+
+    cfg = load_config(Path("perfbook.toml"))
+    cfg.thresholds.p95_s          # 2.0
+    cfg.source_of("postgres.dsn") # "env PERFBOOK_POSTGRES_DSN"
+
+A bad value or an unknown key raises :class:`ConfigError` naming the file, line and key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+
+from perfbook.errors import ConfigError
+from perfbook.redact import redact_url
+
+ENV_PREFIX = "PERFBOOK_"
+DEFAULT_PATH = Path("perfbook.toml")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class Endpoint(_Section):
+    """One endpoint to time: a path, or a table with method, headers and the status to expect."""
+
+    path: str = Field(description="path under base_url, e.g. /api/v1/users")
+    method: str = Field("GET", description="HTTP method")
+    headers_env: str | None = Field(None, description="name of an env var holding 'Name: value' lines")
+    expect_status: int | None = Field(None, ge=100, le=599, description="status to expect; default any non-5xx")
+
+
+class HttpConfig(_Section):
+    base_url: str = Field("http://localhost:8001", description="the backend (PERFBOOK_HTTP_BASE_URL)")
+    health_path: str = Field("/health", description="health check path")
+    metrics_path: str = Field("/metrics", description="Prometheus metrics path; \"\" = no metrics probe")
+    endpoints: list[str | Endpoint] = Field(
+        default_factory=lambda: ["/health", "/api/v1/users", "/api/v1/agents"],
+        description="endpoints to time: paths, or [[http.endpoints]] tables",
+    )
+    timeout_s: float = Field(5.0, gt=0, description="per-request timeout; a timed-out request counts as taking this long")
+    verify_tls: bool | str = Field(True, description="verify TLS certificates, or a CA bundle path")
+    min_window_requests: int = Field(20, ge=1, description="requests a window figure needs to escalate severity")
+    samples_per_endpoint: int = Field(5, ge=1, le=100, description="timed requests per endpoint across the window")
+
+    def endpoint_list(self) -> list[Endpoint]:
+        """Every configured endpoint as an :class:`Endpoint`."""
+        return [Endpoint(path=e) if isinstance(e, str) else e for e in self.endpoints]
+
+
+class FrontendConfig(_Section):
+    url: str = Field("http://localhost:3000", description="the web frontend (PERFBOOK_FRONTEND_URL); \"\" = skipped")
+    max_assets: int = Field(50, ge=1, description="most assets fetched from the page")
+
+
+class WebsocketConfig(_Section):
+    url: str = Field("", description="e.g. ws://localhost:8001/ws (PERFBOOK_WEBSOCKET_URL); \"\" = skipped")
+    mode: Literal["ping", "echo"] = Field("ping", description="ping/pong frames, or echo when the server echoes")
+    samples: int = Field(10, ge=1, le=1000, description="round trips across the window")
+
+
+class PostgresConfig(_Section):
+    dsn: str = Field("", description="e.g. postgresql://codexos@localhost:5432/codexos_db (PERFBOOK_POSTGRES_DSN); \"\" = skipped")
+    statement_timeout_ms: int = Field(3000, gt=0, description="statement_timeout of perfbook's own session")
+    lock_timeout_ms: int = Field(100, gt=0, description="lock_timeout of perfbook's own session")
+
+
+class RedisConfig(_Section):
+    url: str = Field("", description="e.g. redis://localhost:6379/0 (PERFBOOK_REDIS_URL); \"\" = skipped")
+    cache_db: int = Field(0, ge=0, description="the only database a cache flush may touch")
+    queue_db: int | None = Field(1, ge=0, description="database holding the WebSocket message queue (never flushed)")
+    big_keys_sample: int = Field(1000, ge=0, description="keys sampled by SCAN for big-key detection")
+
+
+class ContainersConfig(_Section):
+    engine: str = Field("", description="Docker Engine API address; \"\" = DOCKER_HOST, else unix:///var/run/docker.sock")
+    names: list[str] = Field(default_factory=list, description="containers that matter; [] = all running")
+    labels: list[str] = Field(default_factory=list, description="label selectors, e.g. app=codexos")
+
+    def engine_url(self, env: Mapping[str, str] | None = None) -> str:
+        """The engine address to use: this key, else ``DOCKER_HOST``, else the default socket."""
+        env = os.environ if env is None else env
+        return self.engine or env.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+
+
+class HostConfig(_Section):
+    log_dirs: list[str] = Field(default_factory=lambda: ["/var/log"], description="directories searched for large logs")
+    remote: Literal["auto", "force", "skip"] = Field(
+        "auto", description="host/process/containers describe THIS machine: skipped for non-local targets unless force"
+    )
+
+
+class ProcessConfig(_Section):
+    match: list[str] = Field(default_factory=lambda: ["uvicorn", "node"], description="process name / cmdline patterns")
+    pids: list[int] = Field(default_factory=list, description="pids to watch")
+
+
+class TriageConfig(_Section):
+    window_s: float = Field(2.0, gt=0, le=3600, description="how long rate-based figures are sampled (--window)")
+
+
+class FixConfig(_Section):
+    restart_commands: dict[str, str] = Field(
+        default_factory=dict, description="process.restart: name -> command, e.g. backend = \"systemctl restart api\""
+    )
+
+
+class StoreConfig(_Section):
+    url: str = Field("", description="SQLAlchemy URL of perfbook's store; \"\" = SQLite under the state directory")
+
+
+class Thresholds(_Section):
+    p95_s: float = Field(2.0, gt=0, description="KPI: p95 response time")
+    severity_p0_s: float = Field(10.0, gt=0, description="P0 when the worst p95 is over this")
+    severity_p1_s: float = Field(5.0, gt=0, description="P1 over this")
+    severity_p2_s: float = Field(2.0, gt=0, description="P2 over this")
+    severity_p3_s: float = Field(1.0, gt=0, description="P3 over this")
+    error_rate: float = Field(0.01, ge=0, le=1, description="5xx share of requests in the window")
+    throughput_rps: float = Field(1000.0, gt=0, description="KPI for load tests (--slo kpi), not judged by triage")
+    cpu_pct: float = Field(80.0, gt=0, le=100, description="host CPU; containers of their limit")
+    memory_pct: float = Field(80.0, gt=0, le=100, description="host memory; containers of their limit")
+    disk_pct: float = Field(85.0, gt=0, le=100, description="one mount")
+    process_cpu_pct: float = Field(90.0, gt=0, description="one process's CPU, of one core, over the window")
+    memory_growth_mb_per_min: float = Field(20.0, gt=0, description="RSS slope (>= 10 samples, R² >= 0.9)")
+    log_file_mb: float = Field(1024.0, gt=0, description="one log file")
+    ws_rtt_ms: float = Field(100.0, gt=0, description="WebSocket round trip p95")
+    asset_s: float = Field(1.0, gt=0, description="slowest frontend asset")
+    page_weight_mb: float = Field(5.0, gt=0, description="total page weight")
+    db_query_mean_ms: float = Field(100.0, gt=0, description="mean statement time over the window")
+    pg_cache_hit_ratio: float = Field(0.99, ge=0, le=1, description="PostgreSQL buffer cache hit ratio")
+    seq_scan_share: float = Field(0.9, ge=0, le=1, description="share of reads by seq scan that means a missing index")
+    seq_scan_min_rows: int = Field(10000, ge=0, description="...on tables at least this large")
+    cache_hit_rate: float = Field(0.90, ge=0, le=1, description="Redis hits / lookups over the window (>= 100 lookups)")
+    long_query_s: float = Field(300.0, gt=0, description="a running statement older than this (runbook: 5 minutes)")
+    idle_in_transaction_s: float = Field(60.0, gt=0, description="a session idle in a transaction longer than this")
+    dead_tuple_ratio: float = Field(0.20, ge=0, le=1, description="dead / (live + dead)")
+    dead_tuple_min_rows: int = Field(1000, ge=0, description="...with at least this many dead tuples")
+    connections_pct: float = Field(80.0, gt=0, le=100, description="of max_connections less the reserved ones")
+    redis_memory_pct: float = Field(90.0, gt=0, le=100, description="of maxmemory (of host memory when maxmemory is 0)")
+    redis_latency_ms: float = Field(10.0, gt=0, description="PING round trip p99 over the window")
+    redis_fragmentation: float = Field(1.5, gt=1, description="mem_fragmentation_ratio (instances over 100 MB)")
+    redis_big_key_mb: float = Field(10.0, gt=0, description="one key")
+
+
+class Config(_Section):
+    """The whole effective configuration. Build it with :func:`load_config`."""
+
+    http: HttpConfig = Field(default_factory=HttpConfig)
+    frontend: FrontendConfig = Field(default_factory=FrontendConfig)
+    websocket: WebsocketConfig = Field(default_factory=WebsocketConfig)
+    postgres: PostgresConfig = Field(default_factory=PostgresConfig)
+    redis: RedisConfig = Field(default_factory=RedisConfig)
+    containers: ContainersConfig = Field(default_factory=ContainersConfig)
+    host: HostConfig = Field(default_factory=HostConfig)
+    process: ProcessConfig = Field(default_factory=ProcessConfig)
+    triage: TriageConfig = Field(default_factory=TriageConfig)
+    fix: FixConfig = Field(default_factory=FixConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+
+    _sources: dict[str, str] = PrivateAttr(default_factory=dict)
+    _path: Path | None = PrivateAttr(None)
+
+    @property
+    def path(self) -> Path | None:
+        """The file this config was read from, or None for built-in defaults."""
+        return self._path
+
+    def source_of(self, dotted: str) -> str:
+        """Where ``section.key`` came from: ``default``, ``file PATH``, ``env VAR`` or ``flag --x``."""
+        return self._sources.get(dotted, "default")
+
+
+def load_config(
+    path: Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, tuple[Any, str]] | None = None,
+) -> Config:
+    """Read the effective config: defaults < ``path`` (or ./perfbook.toml) < env < overrides.
+
+    ``overrides`` maps ``section.key`` to ``(value, "--flag")`` from the command line.
+    Raises ConfigError (one line: file, line, key, what is allowed) on any bad input.
+    """
+    env = os.environ if env is None else env
+    data: dict[str, dict[str, Any]] = {}
+    sources: dict[str, str] = {}
+    file_text = ""
+    if path is None and DEFAULT_PATH.is_file():
+        path = DEFAULT_PATH
+    if path is not None:
+        file_text = _read_file(path)
+        try:
+            parsed = tomllib.loads(file_text)
+        except tomllib.TOMLDecodeError as err:
+            raise ConfigError(f"{path}: not valid TOML: {err}") from None
+        for section, table in parsed.items():
+            if not isinstance(table, dict) or section not in Config.model_fields:
+                allowed = ", ".join(Config.model_fields)
+                raise ConfigError(f"{path}:{_line_of(file_text, section, None)}: unknown section [{section}] (allowed: {allowed})")
+            data[section] = dict(table)
+            sources.update({f"{section}.{k}": f"file {path}" for k in table})
+    for var, value in sorted(env.items()):
+        dotted = _env_key(var)
+        if dotted:
+            section, key = dotted.split(".", 1)
+            data.setdefault(section, {})[key] = _env_value(section, key, value)
+            sources[dotted] = f"env {var}"
+    for dotted, (value, flag) in (overrides or {}).items():
+        section, key = dotted.split(".", 1)
+        data.setdefault(section, {})[key] = value
+        sources[dotted] = f"flag {flag}"
+    try:
+        cfg = Config.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_explain(err, sources, path, file_text)) from None
+    cfg._sources = sources
+    cfg._path = path
+    return cfg
+
+
+def _read_file(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found", hint="create one with: perfbook config init") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: cannot read config file: {err}") from None
+
+
+def _env_key(var: str) -> str | None:
+    """``PERFBOOK_THRESHOLDS_P95_S`` -> ``thresholds.p95_s`` when that key exists, else None."""
+    if not var.startswith(ENV_PREFIX):
+        return None
+    rest = var[len(ENV_PREFIX):].lower()
+    section, _, key = rest.partition("_")
+    model = Config.model_fields.get(section)
+    if model is None or key not in model.annotation.model_fields:  # type: ignore[union-attr]
+        return None
+    return f"{section}.{key}"
+
+
+def _env_value(section: str, key: str, value: str) -> Any:
+    """Lists come comma-separated from the environment; everything else as pydantic parses strings."""
+    field = Config.model_fields[section].annotation.model_fields[key]  # type: ignore[union-attr]
+    if "list" in str(field.annotation):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return value
+
+
+def _explain(err: ValidationError, sources: dict[str, str], path: Path | None, text: str) -> str:
+    # In a union (endpoints: str | table) the deepest error is the one that names the real problem.
+    first = max(err.errors(), key=lambda e: len(e["loc"]))
+    loc = [str(p) for p in first["loc"] if not isinstance(p, int)]
+    loc = [p for p in loc if p not in {"str", "Endpoint", "function-after[...]"}]
+    dotted = ".".join(loc[:2])
+    where = sources.get(dotted, "")
+    if first["type"] == "extra_forbidden":
+        section = loc[0]
+        model = Config.model_fields[section].annotation if len(loc) > 1 else Config
+        allowed = ", ".join(model.model_fields)  # type: ignore[union-attr]
+        what = f"unknown key {'.'.join(loc)} (allowed: {allowed})"
+    else:
+        what = f"{'.'.join(loc)}: {first['msg'].lower()}, got {first.get('input')!r}"
+    if where.startswith("file") and path is not None:
+        section, _, key = dotted.partition(".")
+        return f"{path}:{_line_of(text, section, key or None)}: {what}"
+    if where.startswith(("env", "flag")):
+        return f"{where.split(' ', 1)[1]}: {what}"
+    return what
+
+
+def _line_of(text: str, section: str, key: str | None) -> int:
+    """Best-effort 1-based line of ``[section]`` / ``key =`` inside it (tomllib keeps no positions)."""
+    lines = text.splitlines()
+    start = 0
+    header = re.compile(rf"^\s*\[\[?\s*{re.escape(section)}(\.|\s*\])")
+    for i, line in enumerate(lines):
+        if header.match(line):
+            start = i
+            if key is None:
+                return i + 1
+            break
+    pattern = re.compile(rf"^\s*{re.escape(key or '')}\s*=")
+    for i in range(start, len(lines)):
+        if key and pattern.match(lines[i]):
+            return i + 1
+    return start + 1
+
+
+def effective_items(cfg: Config) -> list[tuple[str, Any, str]]:
+    """Every ``(section.key, value, source)`` with secrets redacted, for ``perfbook config show``."""
+    rows = []
+    for section in Config.model_fields:
+        values = getattr(cfg, section).model_dump(mode="json")
+        for key, value in values.items():
+            dotted = f"{section}.{key}"
+            rows.append((dotted, _redacted(value), cfg.source_of(dotted)))
+    return rows
+
+
+def _redacted(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact_url(value)
+    if isinstance(value, list):
+        return [_redacted(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _redacted(v) for k, v in value.items()}
+    return value

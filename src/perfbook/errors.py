@@ -1,0 +1,29 @@
+"""Errors perfbook raises on purpose. Only ``cli/`` turns them into exit codes and one line."""
+
+from __future__ import annotations
+
+
+class PerfbookError(Exception):
+    """An error a user can act on: printed as one line (and an optional hint), never a traceback.
+
+    >>> str(PerfbookError("postgres: connection refused at db:5432", hint="check the DSN"))
+    'postgres: connection refused at db:5432'
+    """
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+class ConfigError(PerfbookError):
+    """A bad config value, unknown key or unreadable file (exit 2)."""
+
+    exit_code = 2
+
+
+class UsageError(PerfbookError):
+    """A bad command-line argument (exit 2)."""
+
+    exit_code = 2

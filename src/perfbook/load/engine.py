@@ -1,0 +1,356 @@
+"""The hot path: one worker's connections on one event loop (asyncio Protocols + httptools).
+
+Per request the work is: write prepared bytes, feed the parser, and on message-complete append
+one float to a list and bump two counters. Everything else (histograms, progress, timeouts,
+the stop check) happens in a tick every 0.25 s.
+
+Closed loop: each connection sends its next request as soon as the previous response is in.
+Open loop (``schedule``): connection k sends requests k, k+C, k+2C … of the schedule at their
+intended times; a late response delays that connection's next send, and the corrected latency
+counts from the intended time (wrk2's coordinated-omission correction).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from time import perf_counter
+
+import httptools
+
+from perfbook.load import hist
+from perfbook.load.schedule import Schedule
+
+ERROR_KINDS = ("connect_refused", "connect_timeout", "connect_error", "timeout", "reset", "parse")
+_UNLIMITED = 1 << 62
+TICK_S = 0.25
+
+
+@dataclass(frozen=True)
+class WorkerPlan:
+    """One worker's share of a load test (picklable: sent to worker processes)."""
+
+    host: str
+    port: int
+    request: bytes
+    connections: int
+    requests: int | None = None  # None: until duration_s / the schedule ends
+    duration_s: float | None = None
+    stages: tuple = ()  # open loop when set: Stage tuple, scaled by share
+    share: float = 1.0
+    timeout_s: float = 10.0
+    keepalive: bool = True
+    head: bool = False  # HEAD responses have no body: complete on headers
+    ssl: bool = False
+    verify_tls: bool = True
+    server_hostname: str | None = None
+
+
+@dataclass
+class Snapshot:
+    """What the live view shows, cumulative except the interval figures."""
+
+    elapsed_s: float = 0.0
+    requests: int = 0
+    responses: int = 0
+    errors: int = 0  # transport errors + 5xx
+    interval_rps: float = 0.0
+    p50_s: float | None = None
+    p99_s: float | None = None
+
+
+@dataclass
+class WorkerResult:
+    """Totals of one worker; histograms are hdrh-encoded so they cross process boundaries."""
+
+    responses: int = 0
+    errors: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ERROR_KINDS, 0))
+    status_codes: dict[str, int] = field(default_factory=dict)
+    bytes: int = 0
+    duration_s: float = 0.0
+    latency: str = ""
+    latency_uncorrected: str = ""
+    interrupted: bool = False
+
+
+class _Slot:
+    """A connection slot's place in the open-loop schedule."""
+
+    __slots__ = ("next_index",)
+
+    def __init__(self, index: int) -> None:
+        self.next_index = index
+
+
+class _Conn(asyncio.Protocol):
+    def __init__(self, run: _Run, slot: _Slot) -> None:
+        self.run = run
+        self.slot = slot
+        self.parser = httptools.HttpResponseParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.sent_at = 0.0
+        self.intended_at = 0.0
+        self.inflight = False
+        self.parser_done = self.parser
+        self.done = run.loop.create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.run.bytes += len(data)
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError:
+            self.fail("parse")
+
+    def on_message_complete(self) -> None:
+        now = perf_counter()
+        run = self.run
+        run.lat.append(now - self.sent_at)
+        if run.open_loop:
+            run.lat_corrected.append(now - self.intended_at)
+        parser = self.parser_done if run.head else self.parser
+        run.codes[parser.get_status_code()] += 1
+        self.inflight = False
+        if run.keepalive and parser.should_keep_alive():
+            run.next_request(self)
+        else:
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.inflight:
+            # EOF or RST before the response was complete
+            self.inflight = False
+            self.run.errors["reset"] += 1
+        if not self.done.done():
+            self.done.set_result(None)
+
+    def fail(self, kind: str) -> None:
+        if self.inflight:
+            self.inflight = False
+            self.run.errors[kind] += 1
+        if self.transport is not None:
+            self.transport.abort()
+
+    def send(self, intended_at: float) -> None:
+        if self.transport is None or self.transport.is_closing():
+            return
+        self.intended_at = intended_at
+        self.sent_at = perf_counter()
+        self.inflight = True
+        self.transport.write(self.run.request)
+
+
+class _HeadConn(_Conn):
+    """HEAD responses carry no body: a response is complete with its headers."""
+
+    def on_headers_complete(self) -> None:
+        parser = self.parser
+        self.parser = httptools.HttpResponseParser(self)  # the old one would wait for a body
+        self.parser_done = parser
+        _Conn.on_message_complete(self)
+
+    def on_message_complete(self) -> None:
+        pass
+
+
+class _Run:
+    def __init__(self, plan: WorkerPlan, control: Callable[[Snapshot], bool] | None) -> None:
+        self.plan = plan
+        self.loop = asyncio.get_running_loop()
+        self.request = plan.request
+        self.keepalive = plan.keepalive
+        self.head = plan.head
+        self.control = control
+        self.open_loop = bool(plan.stages)
+        self.schedule = Schedule(list(plan.stages), plan.share, plan.requests) if self.open_loop else None
+        self.remaining = _UNLIMITED if plan.requests is None else plan.requests
+        self.stopping = False
+        self.interrupted = False
+        self.lat: list[float] = []
+        self.lat_corrected: list[float] = []
+        self.codes = [0] * 1000
+        self.errors = dict.fromkeys(ERROR_KINDS, 0)
+        self.bytes = 0
+        self.conns: list[_Conn] = []
+        self.hist = hist.new_histogram()
+        self.hist_corrected = hist.new_histogram()
+        self.ssl_ctx: ssl.SSLContext | None = None
+        if plan.ssl:
+            self.ssl_ctx = ssl.create_default_context()
+            if not plan.verify_tls:
+                self.ssl_ctx.check_hostname = False
+                self.ssl_ctx.verify_mode = ssl.CERT_NONE
+        self.t0 = perf_counter()
+        self._last_tick = (self.t0, 0)
+
+    # -- closed loop ------------------------------------------------------------------------
+    def next_request(self, conn: _Conn) -> None:
+        if self.open_loop:
+            self.schedule_next(conn)
+        elif self.remaining > 0 and not self.stopping:
+            self.remaining -= 1
+            conn.sent_at = perf_counter()
+            conn.inflight = True
+            conn.transport.write(self.request)
+        else:
+            conn.transport.close()
+
+    # -- open loop --------------------------------------------------------------------------
+    def claim_due(self, slot: _Slot) -> float | None:
+        """The next intended time (perf_counter) of this slot, advancing it; None at the end."""
+        offset = self.schedule.at(slot.next_index)
+        if offset is None or self.stopping:
+            return None
+        slot.next_index += self.plan.connections
+        return self.t0 + offset
+
+    def schedule_next(self, conn: _Conn) -> None:
+        intended = self.claim_due(conn.slot)
+        if intended is None:
+            conn.transport.close()
+            return
+        delay = intended - perf_counter()
+        if delay <= 0:
+            conn.send(intended)
+        else:
+            self.loop.call_later(delay, conn.send, intended)
+
+    # -- connections ------------------------------------------------------------------------
+    async def slot_loop(self, index: int) -> None:
+        slot = _Slot(index)
+        plan = self.plan
+        while not self.stopping:
+            if self.open_loop:
+                intended = self.claim_due(slot)
+                if intended is None:
+                    return
+                delay = intended - perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            else:
+                if self.remaining <= 0:
+                    return
+                self.remaining -= 1  # claimed before connecting: -n counts stay exact
+                intended = perf_counter()
+            started = perf_counter()
+            conn = (_HeadConn if self.head else _Conn)(self, slot)
+            try:
+                await asyncio.wait_for(
+                    self.loop.create_connection(
+                        lambda c=conn: c, plan.host, plan.port, ssl=self.ssl_ctx,
+                        server_hostname=plan.server_hostname if self.ssl_ctx else None,
+                    ),
+                    plan.timeout_s,
+                )
+            except ConnectionRefusedError:
+                self.errors["connect_refused"] += 1
+                await asyncio.sleep(0)
+                continue
+            except asyncio.TimeoutError:
+                self.errors["connect_timeout"] += 1
+                continue
+            except OSError:
+                self.errors["connect_error"] += 1
+                await asyncio.sleep(0.001)
+                continue
+            self.conns.append(conn)
+            conn.send(intended)
+            if not self.keepalive:
+                conn.sent_at = started  # --no-keepalive measures connection set-up too
+            await conn.done
+            self.conns.remove(conn)
+
+    # -- the tick: histograms, progress, timeouts, stop ---------------------------------------
+    def flush(self) -> tuple[list[float], list[float]]:
+        batch, self.lat = self.lat, []
+        corrected, self.lat_corrected = self.lat_corrected, []
+        hist.record_batch(self.hist, batch)
+        hist.record_batch(self.hist_corrected, corrected)
+        return batch, corrected
+
+    def responses(self) -> int:
+        return sum(self.codes)
+
+    def tick(self) -> None:
+        now = perf_counter()
+        batch, corrected = self.flush()
+        for conn in list(self.conns):
+            if conn.inflight and now - conn.sent_at > self.plan.timeout_s:
+                conn.fail("timeout")
+        if self.control is None:
+            return
+        responses = self.responses()
+        transport_errors = sum(self.errors.values())
+        last_t, last_n = self._last_tick
+        self._last_tick = (now, responses)
+        p50, p99 = hist.quick_percentiles(corrected if self.open_loop else batch)
+        snap = Snapshot(
+            elapsed_s=now - self.t0,
+            requests=responses + transport_errors,
+            responses=responses,
+            errors=transport_errors + sum(self.codes[500:600]),
+            interval_rps=(responses - last_n) / max(now - last_t, 1e-9),
+            p50_s=p50,
+            p99_s=p99,
+        )
+        if self.control(snap):
+            self.stop()
+
+    def stop(self) -> None:
+        self.stopping = True
+        self.remaining = 0
+        for conn in list(self.conns):
+            if conn.transport is not None and not conn.inflight:
+                conn.transport.close()
+
+    def abort_all(self) -> None:
+        for conn in list(self.conns):
+            conn.inflight = False  # cut short by the user: not an error of the target
+            if conn.transport is not None:
+                conn.transport.abort()
+
+    async def ticker(self) -> None:
+        while True:
+            await asyncio.sleep(min(TICK_S, self.plan.timeout_s / 4))
+            self.tick()
+
+    def result(self, duration_s: float) -> WorkerResult:
+        self.flush()
+        corrected = self.hist_corrected if self.open_loop else self.hist
+        return WorkerResult(
+            responses=self.responses(),
+            errors=dict(self.errors),
+            status_codes={str(code): n for code, n in enumerate(self.codes) if n},
+            bytes=self.bytes,
+            duration_s=duration_s,
+            latency=hist.encode(corrected),
+            latency_uncorrected=hist.encode(self.hist),
+            interrupted=self.interrupted,
+        )
+
+
+async def run_worker(plan: WorkerPlan, control: Callable[[Snapshot], bool] | None = None) -> WorkerResult:
+    """Run one worker's share to the end (count, duration or schedule) and return its totals.
+
+    ``control`` is called every tick with a :class:`Snapshot`; returning True stops the run
+    (abort on errors, Ctrl-C in the parent). In-flight requests then finish or time out.
+    """
+    run = _Run(plan, control)
+    if plan.duration_s is not None and not run.open_loop:
+        run.loop.call_later(plan.duration_s, run.stop)
+    ticker = asyncio.ensure_future(run.ticker())
+    try:
+        await asyncio.gather(*(run.slot_loop(i) for i in range(plan.connections)))
+    except asyncio.CancelledError:
+        run.interrupted = True
+        run.stop()
+        run.abort_all()
+    finally:
+        ticker.cancel()
+    duration_s = perf_counter() - run.t0
+    run.tick()
+    return run.result(duration_s)

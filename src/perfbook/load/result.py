@@ -1,0 +1,96 @@
+"""A load test's merged result and its JSON form (the ``perfbook load --json`` contract)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from perfbook.load import hist
+from perfbook.load.engine import ERROR_KINDS, WorkerResult
+
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class LoadResult:
+    """Totals over all workers, with merged HDR histograms (µs)."""
+
+    target: str
+    method: str
+    mode: str  # "closed" | "open"
+    connections: int
+    workers: int
+    rate_rps: float | None  # asked for (peak of the stages), None in closed loop
+    responses: int = 0
+    errors: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ERROR_KINDS, 0))
+    status_codes: dict[str, int] = field(default_factory=dict)
+    bytes: int = 0
+    duration_s: float = 0.0
+    latency: Any = field(default_factory=hist.new_histogram)
+    latency_uncorrected: Any = field(default_factory=hist.new_histogram)
+    interrupted: bool = False
+    aborted: str | None = None  # why the run stopped early (error spike), if it did
+
+    def add(self, part: WorkerResult) -> None:
+        """Merge one worker's totals in."""
+        self.responses += part.responses
+        for kind, n in part.errors.items():
+            self.errors[kind] = self.errors.get(kind, 0) + n
+        for code, n in part.status_codes.items():
+            self.status_codes[code] = self.status_codes.get(code, 0) + n
+        self.bytes += part.bytes
+        self.duration_s = max(self.duration_s, part.duration_s)
+        hist.decode_into(self.latency, part.latency)
+        hist.decode_into(self.latency_uncorrected, part.latency_uncorrected)
+        self.interrupted = self.interrupted or part.interrupted
+
+    @property
+    def transport_errors(self) -> int:
+        return sum(self.errors.values())
+
+    @property
+    def requests(self) -> int:
+        """Requests that finished: a response or a transport error."""
+        return self.responses + self.transport_errors
+
+    @property
+    def non_2xx(self) -> int:
+        return sum(n for code, n in self.status_codes.items() if not code.startswith("2"))
+
+    @property
+    def server_errors(self) -> int:
+        return sum(n for code, n in self.status_codes.items() if code.startswith("5"))
+
+    @property
+    def error_rate(self) -> float:
+        """(transport errors + 5xx) / requests, as ``--slo errors<1%`` judges it."""
+        return (self.transport_errors + self.server_errors) / self.requests if self.requests else 0.0
+
+    @property
+    def rps(self) -> float:
+        """Responses per second over the run."""
+        return self.responses / self.duration_s if self.duration_s > 0 else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON document (DESIGN/issue #5 contract); keys are stable."""
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "target": self.target,
+            "method": self.method,
+            "mode": self.mode,
+            "connections": self.connections,
+            "workers": self.workers,
+            "rate_rps": self.rate_rps,
+            "requests": self.requests,
+            "responses": self.responses,
+            "duration_s": round(self.duration_s, 6),
+            "rps": round(self.rps, 3),
+            "bytes": self.bytes,
+            "status_codes": dict(sorted(self.status_codes.items())),
+            "errors": {**self.errors, "non_2xx": self.non_2xx},
+            "error_rate": round(self.error_rate, 6),
+            "latency": hist.latency_summary(self.latency),
+            "latency_uncorrected": hist.latency_summary(self.latency_uncorrected),
+            "interrupted": self.interrupted,
+            "aborted": self.aborted,
+        }

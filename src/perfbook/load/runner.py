@@ -1,0 +1,179 @@
+"""Run a load test: split it across worker processes, watch progress, merge the results.
+
+One worker runs in this process (no start-up cost, and nothing between the loop and the
+socket); more run as spawned processes, each with its own uvloop, sending progress snapshots
+and finally their totals through a queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import queue as queue_mod
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from perfbook.load.engine import Snapshot, WorkerPlan, WorkerResult, run_worker
+from perfbook.load.result import LoadResult
+
+ProgressFn = Callable[[Snapshot], None]
+MIN_REQUESTS_FOR_ABORT = 200
+
+
+@dataclass
+class LoadRun:
+    """Everything a run needs besides the per-worker split."""
+
+    plan: WorkerPlan  # the totals: connections, requests and stage rates are split per worker
+    workers: int = 1
+    target: str = ""
+    method: str = "GET"
+    abort_on_errors: float = 0.5  # stop when (transport errors + 5xx) / requests exceeds this; 0 = never
+    progress: ProgressFn | None = None
+
+
+def split(total: int, parts: int) -> list[int]:
+    """``total`` spread evenly over ``parts`` (the first ones take the remainder).
+
+    >>> split(10, 3)
+    [4, 3, 3]
+    """
+    return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
+
+
+def worker_plans(plan: WorkerPlan, workers: int) -> list[WorkerPlan]:
+    """Per-worker plans: connections, -n and the rate are totals, split evenly."""
+    workers = max(1, min(workers, plan.connections))
+    conns = split(plan.connections, workers)
+    counts = split(plan.requests, workers) if plan.requests is not None else [None] * workers
+    return [
+        replace(plan, connections=conns[i], requests=counts[i], share=plan.share * conns[i] / plan.connections)
+        for i in range(workers)
+    ]
+
+
+class _Abort:
+    """Turns snapshots into progress calls and the stop decision (error spike or Ctrl-C)."""
+
+    def __init__(self, run: LoadRun) -> None:
+        self.run = run
+        self.reason: str | None = None
+        self.interrupted = False
+
+    def __call__(self, snap: Snapshot) -> bool:
+        if self.run.progress is not None:
+            self.run.progress(snap)
+        limit = self.run.abort_on_errors
+        if limit > 0 and snap.requests >= MIN_REQUESTS_FOR_ABORT and snap.errors / snap.requests > limit:
+            self.reason = f"error rate {snap.errors / snap.requests:.0%} over --abort-on-errors {limit:.0%}"
+        return self.reason is not None or self.interrupted
+
+
+def run_load(run: LoadRun) -> LoadResult:
+    """Run the test to its end (or abort / Ctrl-C) and return the merged result."""
+    plans = worker_plans(run.plan, run.workers)
+    result = LoadResult(
+        target=run.target, method=run.method, mode="open" if run.plan.stages else "closed",
+        connections=run.plan.connections, workers=len(plans),
+        rate_rps=max(max(s.from_rps, s.to_rps) for s in run.plan.stages) if run.plan.stages else None,
+    )
+    abort = _Abort(run)
+    parts = _run_inline(plans[0], abort) if len(plans) == 1 else _run_processes(plans, abort)
+    for part in parts:
+        result.add(part)
+    result.aborted = abort.reason
+    result.interrupted = result.interrupted or abort.interrupted
+    return result
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    try:
+        import uvloop
+
+        return uvloop.new_event_loop()
+    except ImportError:  # pragma: no cover - uvloop is a core dependency on Linux
+        return asyncio.new_event_loop()
+
+
+def _run_inline(plan: WorkerPlan, abort: _Abort) -> list[WorkerResult]:
+    loop = _new_loop()
+    try:
+        def on_sigint() -> None:
+            abort.interrupted = True
+
+        try:
+            loop.add_signal_handler(signal.SIGINT, on_sigint)
+        except (RuntimeError, ValueError):  # not the main thread (tests): no handler
+            pass
+        return [loop.run_until_complete(run_worker(plan, abort))]
+    finally:
+        try:
+            loop.remove_signal_handler(signal.SIGINT)
+        except (RuntimeError, ValueError):
+            pass
+        loop.close()
+
+
+def _worker_main(plan: WorkerPlan, index: int, out: multiprocessing.Queue, stop: multiprocessing.Event) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+
+    def control(snap: Snapshot) -> bool:
+        out.put(("progress", index, snap))
+        return stop.is_set()
+
+    loop = _new_loop()
+    try:
+        out.put(("result", index, loop.run_until_complete(run_worker(plan, control))))
+    finally:
+        loop.close()
+
+
+def _run_processes(plans: list[WorkerPlan], abort: _Abort) -> list[WorkerResult]:
+    ctx = multiprocessing.get_context("spawn")  # fork would copy the parent's threads and locks
+    out: multiprocessing.Queue = ctx.Queue()
+    stop = ctx.Event()
+    procs = [ctx.Process(target=_worker_main, args=(p, i, out, stop), daemon=True) for i, p in enumerate(plans)]
+    for proc in procs:
+        proc.start()
+    latest: dict[int, Snapshot] = {}
+    results: dict[int, WorkerResult] = {}
+    try:
+        while len(results) < len(procs):
+            try:
+                kind, index, payload = out.get(timeout=0.5)
+            except queue_mod.Empty:
+                if not any(p.is_alive() for p in procs) and out.empty():
+                    break  # a worker died without a result: report what arrived
+                continue
+            except KeyboardInterrupt:
+                abort.interrupted = True
+                stop.set()
+                continue
+            if kind == "result":
+                results[index] = payload
+            else:
+                latest[index] = payload
+                if index == 0 and abort(_combine(latest.values())):
+                    stop.set()
+    finally:
+        for proc in procs:
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.terminate()
+    return [results[i] for i in sorted(results)]
+
+
+def _combine(snaps) -> Snapshot:
+    snaps = list(snaps)
+    p50s = [s.p50_s for s in snaps if s.p50_s is not None]
+    p99s = [s.p99_s for s in snaps if s.p99_s is not None]
+    return Snapshot(
+        elapsed_s=max(s.elapsed_s for s in snaps),
+        requests=sum(s.requests for s in snaps),
+        responses=sum(s.responses for s in snaps),
+        errors=sum(s.errors for s in snaps),
+        interval_rps=sum(s.interval_rps for s in snaps),
+        p50_s=sum(p50s) / len(p50s) if p50s else None,  # live view only; the summary is exact
+        p99_s=max(p99s) if p99s else None,
+    )

@@ -1,0 +1,32 @@
+"""The built-in probes, in one explicit list (name -> "module:Class"), imported lazily.
+
+Lazy, so ``perfbook triage --only http`` never imports psycopg or the docker SDK, and a probe
+whose extra is missing is skipped with the extra to install instead of breaking triage.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from perfbook.probes.base import Probe
+
+PROBES: dict[str, str] = {
+    "http": "perfbook.probes.http:HttpProbe",
+    "metrics": "perfbook.probes.metrics:MetricsProbe",
+    "host": "perfbook.probes.host:HostProbe",
+    "process": "perfbook.probes.process:ProcessProbe",
+    "containers": "perfbook.probes.containers:ContainersProbe",
+    "postgres": "perfbook.probes.postgres:PostgresProbe",
+    "redis": "perfbook.probes.redis:RedisProbe",
+    "websocket": "perfbook.probes.websocket:WebsocketProbe",
+    "frontend": "perfbook.probes.frontend:FrontendProbe",
+}
+
+# Probes that describe THIS machine; skipped for non-local targets unless [host] remote = "force".
+LOCAL_PROBES = frozenset({"host", "process", "containers"})
+
+
+def load_probe(name: str) -> Probe:
+    """Instantiate the built-in probe ``name`` (ImportError / AttributeError when not there yet)."""
+    module_name, _, cls_name = PROBES[name].partition(":")
+    return getattr(importlib.import_module(module_name), cls_name)()

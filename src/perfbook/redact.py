@@ -1,0 +1,29 @@
+"""Redact secrets in one place: DSN / URL passwords, tokens in query strings, and such in free text.
+
+    >>> redact_url("postgresql://codexos:s3cret@db:5432/app?sslmode=require&password=x")
+    'postgresql://codexos:***@db:5432/app?sslmode=require&password=***'
+    >>> redact_text("connect to redis://:hunter2@cache:6379/0 failed")
+    'connect to redis://:***@cache:6379/0 failed'
+"""
+
+from __future__ import annotations
+
+import re
+
+_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:@/\s]*):(?P<pw>[^@/\s]+)@")
+_SECRET_PARAM = re.compile(r"(?i)(?P<key>\b(?:password|passwd|pwd|token|secret|api_key|apikey|access_token)=)[^&\s'\"]+")
+_KV_PASSWORD = re.compile(r"(?i)(?P<key>\bpassword\s*=\s*)(?P<q>'?)[^'\s]+(?P=q)")
+
+SECRET_KEYS = frozenset({"dsn", "url", "base_url", "engine", "password", "token", "admin_token"})
+
+
+def redact_url(url: str) -> str:
+    """A URL or DSN with its password and secret query parameters replaced by ``***``."""
+    return redact_text(url)
+
+
+def redact_text(text: str) -> str:
+    """Free text (an error message, a log line) with any embedded credentials replaced by ``***``."""
+    text = _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:***@", text)
+    text = _SECRET_PARAM.sub(lambda m: f"{m['key']}***", text)
+    return _KV_PASSWORD.sub(lambda m: f"{m['key']}***", text)

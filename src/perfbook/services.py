@@ -1,0 +1,250 @@
+"""Private PostgreSQL and Redis servers on free ports — the ONE module the lab and the tests share.
+
+PostgreSQL refuses to run as root, so as root the server runs as the ``postgres`` OS user (via
+``runuser``) on a directory it owns. Both servers listen on 127.0.0.1 only and keep their data
+under a directory of their own, removed by :meth:`stop`.
+
+    pg = start_postgres()                      # pg_stat_statements preloaded
+    dsn = pg.dsn("postgres")
+    rd = start_redis(extra_args=["--enable-debug-command", "local"])
+    ...
+    rd.stop(); pg.stop()
+
+A missing binary raises :class:`ServiceUnavailable` with the package to install.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from perfbook.errors import PerfbookError
+
+PG_SETTINGS: dict[str, str] = {
+    "shared_preload_libraries": "'pg_stat_statements'",
+    "pg_stat_statements.track": "top",  # not the statements nested inside CREATE EXTENSION
+    "max_connections": "100",
+    "fsync": "off",  # private, throw-away data: durability buys nothing here
+    "synchronous_commit": "off",
+    "full_page_writes": "off",
+    "shared_buffers": "128MB",
+    "log_min_messages": "warning",
+}
+
+
+class ServiceUnavailable(PerfbookError):
+    """A private server could not be started (missing binaries, or it failed to come up)."""
+
+
+def require_services() -> bool:
+    """True in CI (``CI=true``) or with ``PERFBOOK_REQUIRE_SERVICES=1``: a missing server fails, not skips."""
+    return os.environ.get("CI", "").lower() == "true" or os.environ.get("PERFBOOK_REQUIRE_SERVICES") == "1"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that was free a moment ago on ``host``."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(host: str, port: int, timeout_s: float = 15.0) -> None:
+    """Poll until ``host:port`` accepts a TCP connection; ServiceUnavailable after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+            return
+        time.sleep(0.05)
+    raise ServiceUnavailable(f"nothing listens on {host}:{port} after {timeout_s:.0f} s")
+
+
+def postgres_bin_dir() -> Path:
+    """The directory of initdb / pg_ctl: the newest /usr/lib/postgresql/*/bin, else PATH."""
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
+    if candidates:
+        return Path(candidates[-1]).parent
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).parent
+    raise ServiceUnavailable(
+        "PostgreSQL server binaries (initdb, pg_ctl) not found",
+        hint="install them: apt-get install -y postgresql (Debian) or set PATH",
+    )
+
+
+def _run_as() -> str | None:
+    """The OS user to run PostgreSQL as: ``postgres`` when we are root, else ourselves."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        raise ServiceUnavailable("running as root and there is no 'postgres' OS user to run PostgreSQL as") from None
+    return "postgres"
+
+
+def _as_user(cmd: list[str], user: str | None) -> list[str]:
+    return ["runuser", "-u", user, "--", *cmd] if user else cmd
+
+
+@dataclass
+class PostgresServer:
+    """A running private PostgreSQL. ``superuser`` connects with trust auth over 127.0.0.1."""
+
+    base_dir: str
+    port: int
+    bin_dir: str
+    os_user: str | None
+    host: str = "127.0.0.1"
+    superuser: str = "postgres"
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.base_dir) / "data"
+
+    def dsn(self, dbname: str = "postgres", user: str | None = None) -> str:
+        """A libpq URL for ``dbname`` as ``user`` (default the superuser)."""
+        return f"postgresql://{user or self.superuser}@{self.host}:{self.port}/{dbname}"
+
+    def running(self) -> bool:
+        """True when the postmaster answers ``pg_ctl status``."""
+        cmd = _as_user([f"{self.bin_dir}/pg_ctl", "-D", str(self.data_dir), "status"], self.os_user)
+        return subprocess.run(cmd, capture_output=True).returncode == 0
+
+    def stop(self, remove: bool = True) -> None:
+        """Stop the server now (immediate mode: its data is throw-away) and remove its directory."""
+        cmd = _as_user([f"{self.bin_dir}/pg_ctl", "-D", str(self.data_dir), "-m", "immediate", "-w", "stop"], self.os_user)
+        subprocess.run(cmd, capture_output=True, timeout=60)
+        if remove:
+            shutil.rmtree(self.base_dir, ignore_errors=True)
+
+    def to_state(self) -> dict:
+        return asdict(self)
+
+
+def start_postgres(
+    parent: Path | None = None,
+    *,
+    port: int | None = None,
+    settings: dict[str, str] | None = None,
+) -> PostgresServer:
+    """initdb + pg_ctl start a private server on 127.0.0.1 (a free port unless given).
+
+    ``settings`` are added to (and override) :data:`PG_SETTINGS`.
+    """
+    bin_dir = postgres_bin_dir()
+    user = _run_as()
+    base = Path(tempfile.mkdtemp(prefix="perfbook-pg-", dir=parent))
+    base.chmod(0o755)
+    if user:
+        shutil.chown(base, user=user)
+        _make_traversable(base)
+    server = PostgresServer(str(base), port or free_port(), str(bin_dir), user)
+    init = [f"{bin_dir}/initdb", "-D", str(server.data_dir), "-U", server.superuser, "-A", "trust", "-E", "UTF8",
+            "--no-sync", "--locale=C"]
+    _checked(_as_user(init, user), "initdb")
+    conf = {**PG_SETTINGS, **(settings or {}), "port": str(server.port), "listen_addresses": "'127.0.0.1'",
+            "unix_socket_directories": f"'{base}'"}
+    with open(server.data_dir / "postgresql.conf", "a", encoding="utf-8") as fh:
+        fh.write("\n# perfbook private server\n")
+        fh.writelines(f"{k} = {v}\n" for k, v in conf.items())
+    start = [f"{bin_dir}/pg_ctl", "-D", str(server.data_dir), "-l", str(base / "postgres.log"), "-w", "-t", "60", "start"]
+    try:
+        _checked(_as_user(start, user), "pg_ctl start", log=base / "postgres.log")
+    except ServiceUnavailable:
+        shutil.rmtree(base, ignore_errors=True)
+        raise
+    return server
+
+
+def _make_traversable(path: Path) -> None:
+    """Let the postgres user reach ``path``: every parent directory needs the x bit for others."""
+    for parent in path.parents:
+        mode = parent.stat().st_mode
+        if not mode & 0o001:
+            parent.chmod(mode | 0o001)
+
+
+def _checked(cmd: list[str], what: str, log: Path | None = None) -> None:
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    if proc.returncode != 0:
+        detail = (proc.stderr or proc.stdout).strip().splitlines()
+        if log and log.exists():
+            detail += log.read_text(errors="replace").strip().splitlines()[-3:]
+        raise ServiceUnavailable(f"{what} failed: {' | '.join(detail[-3:]) or 'exit ' + str(proc.returncode)}")
+
+
+@dataclass
+class RedisServer:
+    """A running private redis-server (daemonized, with a pidfile)."""
+
+    base_dir: str
+    port: int
+    host: str = "127.0.0.1"
+
+    def url(self, db: int = 0) -> str:
+        return f"redis://{self.host}:{self.port}/{db}"
+
+    @property
+    def pidfile(self) -> Path:
+        return Path(self.base_dir) / "redis.pid"
+
+    def pid(self) -> int | None:
+        try:
+            return int(self.pidfile.read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    def running(self) -> bool:
+        pid = self.pid()
+        if pid is None:
+            return False
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return False
+        return True
+
+    def stop(self, remove: bool = True) -> None:
+        """SIGTERM the server, wait for it to go, and remove its directory."""
+        pid = self.pid()
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 10
+            while self.running() and time.monotonic() < deadline:
+                time.sleep(0.05)
+        if remove:
+            shutil.rmtree(self.base_dir, ignore_errors=True)
+
+    def to_state(self) -> dict:
+        return asdict(self)
+
+
+def start_redis(parent: Path | None = None, *, port: int | None = None, extra_args: list[str] | None = None) -> RedisServer:
+    """Start ``redis-server`` on 127.0.0.1 (a free port unless given), persisting nothing."""
+    binary = shutil.which("redis-server") or ("/usr/bin/redis-server" if os.path.exists("/usr/bin/redis-server") else None)
+    if not binary:
+        raise ServiceUnavailable("redis-server not found", hint="install it: apt-get install -y redis-server")
+    base = Path(tempfile.mkdtemp(prefix="perfbook-redis-", dir=parent))
+    server = RedisServer(str(base), port or free_port())
+    cmd = [binary, "--port", str(server.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+           "--dir", str(base), "--daemonize", "yes", "--pidfile", str(server.pidfile),
+           "--logfile", str(base / "redis.log"), *(extra_args or [])]
+    _checked(cmd, "redis-server", log=base / "redis.log")
+    try:
+        wait_for_port(server.host, server.port)
+    except ServiceUnavailable:
+        server.stop()
+        raise
+    return server

@@ -1,0 +1,68 @@
+"""Parse and format the units perfbook reads and prints: durations, sizes, shares.
+
+    >>> parse_duration("2s"), parse_duration("500ms"), parse_duration("1m30s"), parse_duration("3")
+    (2.0, 0.5, 90.0, 3.0)
+    >>> format_duration(0.0123), format_duration(2.5), format_duration(125)
+    ('12.3 ms', '2.50 s', '2m05s')
+    >>> format_bytes(1536), format_bytes(3 * 1024**3)
+    ('1.5 KiB', '3.0 GiB')
+"""
+
+from __future__ import annotations
+
+import re
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|us|µs|s|m|h)?")
+_SCALE = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, None: 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds from ``2s``, ``500ms``, ``1m30s``, ``1.5`` (plain numbers are seconds).
+
+    Raises ValueError with the text on anything else.
+    """
+    raw = text.strip().lower()
+    pos, total = 0, 0.0
+    while pos < len(raw):
+        m = _DURATION_PART.match(raw, pos)
+        if not m:
+            raise ValueError(f"not a duration: {text!r} (use e.g. 2s, 500ms, 1m30s)")
+        total += float(m.group(1)) * _SCALE[m.group(2)]
+        pos = m.end()
+    if not raw:
+        raise ValueError("empty duration")
+    return total
+
+
+def format_duration(seconds: float | None) -> str:
+    """Human form with a sensible unit: ``12.3 ms``, ``2.50 s``, ``2m05s``; ``-`` for None."""
+    if seconds is None:
+        return "-"
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.0f} µs"
+    if seconds < 1.0:
+        return f"{seconds * 1e3:.1f} ms"
+    if seconds < 60:
+        return f"{seconds:.2f} s"
+    minutes, rest = divmod(int(round(seconds)), 60)
+    return f"{minutes}m{rest:02d}s"
+
+
+def format_bytes(n: float | None) -> str:
+    """``1.5 KiB``, ``3.0 GiB``; ``-`` for None."""
+    if n is None:
+        return "-"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
+def format_pct(share: float | None, digits: int = 1) -> str:
+    """A 0–1 share as a percentage; ``-`` for None.
+
+    >>> format_pct(0.0523)
+    '5.2 %'
+    """
+    return "-" if share is None else f"{share * 100:.{digits}f} %"

@@ -1,0 +1,127 @@
+"""Real HTTP servers for the load tests: asyncio on 127.0.0.1, a free port, in a thread.
+
+Behaviours: ``ok`` (200, tiny body), ``status`` (a fixed status), ``echo`` (remembers each
+request's method, headers and body), ``reset`` (RST on every request), ``silent`` (reads, never
+answers), ``stall_once`` (one request waits ``stall_s``), ``slots`` (K concurrent slots × a fixed
+service time: a server with a known capacity K / service_s requests per second).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import struct
+import threading
+from dataclasses import dataclass, field
+
+
+@dataclass
+class ServerConfig:
+    mode: str = "ok"
+    status: int = 200
+    body: bytes = b"ok"
+    delay_s: float = 0.0
+    stall_s: float = 1.0
+    stall_after: int = 100
+    slots: int = 4
+    service_s: float = 0.01
+
+
+@dataclass
+class Received:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+class TestServer:
+    """``with TestServer(ServerConfig(mode="echo")) as srv: srv.url``"""
+
+    def __init__(self, config: ServerConfig | None = None) -> None:
+        self.config = config or ServerConfig()
+        self.received: list[Received] = []
+        self.count = 0
+        self.loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self.port = 0
+        self._sem: asyncio.Semaphore | None = None
+        self._server = None
+        self._writers: set = field(default_factory=set) if False else set()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> TestServer:
+        self._thread.start()
+        if not self._ready.wait(5):
+            raise RuntimeError("test server did not start")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        async def close():
+            self._server.close()
+            for w in list(self._writers):
+                w.transport.abort()
+        asyncio.run_coroutine_threadsafe(close(), self.loop).result(5)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(5)
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self._sem = asyncio.Semaphore(self.config.slots)
+        self._server = self.loop.run_until_complete(asyncio.start_server(self._handle, "127.0.0.1", 0, backlog=1024))
+        self.port = self._server.sockets[0].getsockname()[1]
+        self._ready.set()
+        self.loop.run_forever()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                method, path, _ = lines[0].split(" ", 2)
+                headers = {}
+                for line in lines[1:]:
+                    if line:
+                        name, _, value = line.partition(":")
+                        headers[name.strip().lower()] = value.strip()
+                body = await reader.readexactly(int(headers.get("content-length", "0")))
+                self.count += 1
+                if not await self._answer(Received(method, path, headers, body), writer):
+                    return
+                if headers.get("connection", "").lower() == "close":
+                    writer.close()
+                    return
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
+            pass
+        finally:
+            self._writers.discard(writer)
+
+    async def _answer(self, req: Received, writer: asyncio.StreamWriter) -> bool:
+        cfg = self.config
+        if cfg.mode == "echo":
+            self.received.append(req)
+        if cfg.mode == "reset":
+            sock = writer.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            writer.transport.abort()
+            return False
+        if cfg.mode == "silent":
+            await asyncio.sleep(3600)
+        if cfg.mode == "stall_once" and self.count == cfg.stall_after:
+            await asyncio.sleep(cfg.stall_s)
+        if cfg.delay_s:
+            await asyncio.sleep(cfg.delay_s)
+        if cfg.mode == "slots":
+            async with self._sem:
+                await asyncio.sleep(cfg.service_s)
+        status = cfg.status if cfg.mode == "status" else 200
+        writer.write(
+            b"HTTP/1.1 %d X\r\nContent-Length: %d\r\nContent-Type: text/plain\r\n\r\n%s"
+            % (status, len(cfg.body), cfg.body)
+        )
+        return True
