@@ -11,6 +11,7 @@ says so (``level=Level.CRITICAL`` for a disk at 95 %).
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from typing import Any
 
@@ -118,3 +119,21 @@ def finding(
         low_confidence=low_confidence,
     )
 
+
+
+def action(fix_id: str, summary: str, manual: str, **params: Any) -> Action:
+    """An Action whose ``command`` is ``perfbook fix ID --param value …`` built from ``params``.
+
+    The fix catalog takes exactly these ``--kebab-case`` options; lists are comma-joined. Use
+    ``fix_id`` without a catalog entry (``command=None``) only for advice perfbook cannot perform.
+
+    >>> action("pg.create_index", "index users(email)", "psql -c ...", table="public.users", columns=["email"]).command
+    'perfbook fix pg.create_index --table public.users --columns email'
+    """
+    parts = ["perfbook", "fix", fix_id]
+    for key, value in params.items():
+        if value is None:
+            continue
+        text = ",".join(str(v) for v in value) if isinstance(value, (list, tuple)) else str(value)
+        parts += [f"--{key.replace('_', '-')}", shlex.quote(text)]
+    return Action(id=fix_id, summary=summary, manual=manual, command=" ".join(parts), params=dict(params))
