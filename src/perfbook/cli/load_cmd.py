@@ -1,7 +1,109 @@
-"""perfbook load: placeholder until its issue lands (registers nothing yet)."""
+"""perfbook load / capacity / stress: load tests, the capacity search, and bounded stress tests."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
 
 import typer
+from rich.console import Console
+
+from perfbook.cli.exit import ExitCode
+from perfbook.errors import UsageError
+
+LOAD_HELP = """Load-test a URL: closed loop like ab / wrk, or open loop at a fixed --rate like wrk2.
+
+Latency percentiles come from an HdrHistogram; with --rate they are corrected for coordinated
+omission (measured from each request's intended start) and shown beside the uncorrected ones.
+Safe by default: 10 s unless -n / -d say otherwise, --max-rate, --abort-on-errors, and a
+confirmation (or --yes) before loading another machine or sending anything but GET.
+
+Examples:
+
+  perfbook load http://127.0.0.1:8001/health -n 1000 -c 10
+
+  perfbook load http://127.0.0.1:8001/api/v1/users -m POST --json-body @test_data.json --yes
+
+  perfbook load http://127.0.0.1:8001/health --rate 100:2000:30s --slo 'p95<2s,errors<1%'
+
+  perfbook load http://127.0.0.1:8001/health -d 10s --json > after.json
+
+  perfbook load compare before.json after.json
+"""
 
 
 def register(app: typer.Typer) -> None:
-    """Add this group's commands to the root app."""
+    """Add ``load``, ``capacity`` and ``stress`` to the root app."""
+    app.command("load", help=LOAD_HELP)(load)
+
+
+def load(
+    url: str = typer.Argument(..., help="The URL to load (or the word compare, then two saved --json files)."),
+    files: list[str] = typer.Argument(None, hidden=True),
+    requests: int | None = typer.Option(None, "-n", "--requests", help="Total requests (all workers).", rich_help_panel="Load"),
+    duration: str | None = typer.Option(None, "-d", "--duration", help="How long, e.g. 30s (default 10s without -n).", rich_help_panel="Load"),
+    connections: int = typer.Option(10, "-c", "--connections", help="Concurrent connections (all workers).", rich_help_panel="Load"),
+    rate: str | None = typer.Option(None, "--rate", help="Open loop: RPS, or FROM:TO:OVER to ramp (100:2000:30s).", rich_help_panel="Load"),
+    stages: str | None = typer.Option(None, "--stages", help="Open loop in steps: 30s@100,60s@500,30s@1000.", rich_help_panel="Load"),
+    workers: int | None = typer.Option(None, "--workers", help="Worker processes (default 1 for this machine, else one per core).", rich_help_panel="Load"),
+    method: str = typer.Option("GET", "-m", "--method", help="HTTP method.", rich_help_panel="Request"),
+    header: list[str] = typer.Option([], "-H", "--header", help="'Name: value' (repeatable).", rich_help_panel="Request"),
+    body: str | None = typer.Option(None, "--body", help="Request body: @file or text.", rich_help_panel="Request"),
+    json_body: str | None = typer.Option(None, "--json-body", help="JSON body (@file or text), Content-Type application/json.", rich_help_panel="Request"),
+    content_type: str | None = typer.Option(None, "-T", "--content-type", help="Content-Type of --body.", rich_help_panel="Request"),
+    timeout: str = typer.Option("10s", "--timeout", help="Per request (and connect).", rich_help_panel="Request"),
+    no_keepalive: bool = typer.Option(False, "--no-keepalive", help="A new connection per request.", rich_help_panel="Request"),
+    insecure: bool = typer.Option(False, "--insecure", help="Do not verify TLS certificates.", rich_help_panel="Request"),
+    slo: str | None = typer.Option(None, "--slo", help="'p95<2s,errors<1%,rps>1000' or kpi (config thresholds); exit 3 when missed.", rich_help_panel="Judge"),
+    max_rate: float = typer.Option(20_000.0, "--max-rate", help="Refuse a --rate above this.", rich_help_panel="Safety"),
+    abort_on_errors: str = typer.Option("50%", "--abort-on-errors", help="Stop when errors exceed this share (0 = never).", rich_help_panel="Safety"),
+    yes: bool = typer.Option(False, "-y", "--yes", help="Do not ask before loading another machine or sending non-GET.", rich_help_panel="Safety"),
+    watch: bool = typer.Option(False, "--watch", help="Sample host and [process] match resources during the test.", rich_help_panel="Output"),
+    json_out: bool = typer.Option(False, "--json", help="One JSON document on stdout.", rich_help_panel="Output"),
+    output: Path | None = typer.Option(None, "-o", "--output", help="Also save the JSON result to this file.", rich_help_panel="Output"),
+    config: Path | None = typer.Option(None, "--config", help="perfbook.toml (for --slo kpi and --watch).", rich_help_panel="Output"),
+) -> None:
+    if url == "compare":
+        raise typer.Exit(_compare(files or [], json_out))
+    if files:
+        raise UsageError(f"load: unexpected arguments {' '.join(files)}", hint="one URL; options go after it")
+    from perfbook.load.options import LoadOptions, make_run, parse_share
+    from perfbook.load.session import run_session
+
+    opts = LoadOptions(
+        url=url, requests=requests, duration=duration, connections=connections, method=method,
+        headers=header, body=body, json_body=json_body, content_type=content_type, timeout=timeout,
+        keepalive=not no_keepalive, rate=rate, stages=stages, max_rate=max_rate, workers=workers,
+        abort_on_errors=parse_share(abort_on_errors), verify_tls=not insecure,
+    )
+    run, target = make_run(opts)
+    confirm(target, method, yes)
+    code = run_session(run, slo=slo, watch=watch, json_out=json_out, output=output, config_path=config)
+    raise typer.Exit(code)
+
+
+def confirm(target, method: str, yes: bool) -> None:
+    """Ask before loading another machine or sending a non-GET; --yes skips, no terminal refuses."""
+    from perfbook.load.options import needs_confirmation
+
+    reason = needs_confirmation(target, method)
+    if reason is None or yes:
+        return
+    if not sys.stdin.isatty():
+        raise UsageError(f"load: {reason}; not sending without confirmation", hint="add --yes to confirm in scripts")
+    if not typer.confirm(f"{reason}. Send load to {target.url}?", err=True):
+        raise typer.Exit(ExitCode.USAGE)
+
+
+def _compare(files: list[str], json_out: bool) -> int:
+    from perfbook.load.compare import changes, compare_table, read_run
+
+    if len(files) != 2:
+        raise UsageError("load compare needs two saved runs", hint="perfbook load compare before.json after.json")
+    a, b = (read_run(Path(f)) for f in files)
+    if json_out:
+        sys.stdout.write(json.dumps({"a": files[0], "b": files[1], "figures": changes(a, b)}, indent=2) + "\n")
+    else:
+        Console().print(compare_table(a, b, Path(files[0]).name, Path(files[1]).name))
+    return ExitCode.OK

@@ -250,7 +250,7 @@ class _Run:
                 self.errors["connect_refused"] += 1
                 await asyncio.sleep(0)
                 continue
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self.errors["connect_timeout"] += 1
                 continue
             except OSError:

@@ -7,25 +7,22 @@ over 30 s; ``--stages 30s@100,60s@500`` holds each rate for its duration.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
 from perfbook.errors import UsageError
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)?\s*$")
-_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+from perfbook.units import parse_duration
 
 
 def parse_duration_s(text: str) -> float:
-    """``'30s'``, ``'2m'``, ``'500ms'``, ``'10'`` (seconds) → seconds.
+    """``'30s'``, ``'2m'``, ``'500ms'``, ``'10'`` (seconds) → seconds; a usage error otherwise.
 
     >>> parse_duration_s("2m"), parse_duration_s("250ms")
     (120.0, 0.25)
     """
-    match = _DURATION.match(str(text))
-    if not match:
-        raise UsageError(f"bad duration {text!r}", hint="e.g. 30s, 2m, 500ms")
-    return float(match.group(1)) * _UNIT_S[match.group(2)]
+    try:
+        return parse_duration(str(text))
+    except ValueError as err:
+        raise UsageError(f"bad duration {text!r}: {err}", hint="e.g. 30s, 2m, 500ms") from None
 
 
 @dataclass(frozen=True)

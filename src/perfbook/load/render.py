@@ -1,0 +1,131 @@
+"""Terminal output of load tests: the live progress view (stderr) and the summary table."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from perfbook.load.engine import Snapshot
+from perfbook.load.slo import Verdict
+from perfbook.units import format_bytes, format_duration
+
+_LAT_COLUMNS = (("mean", "mean_s"), ("p50", "p50_s"), ("p90", "p90_s"), ("p95", "p95_s"),
+                ("p99", "p99_s"), ("p99.9", "p999_s"), ("max", "max_s"))
+
+
+def progress_line(snap: Snapshot, planned_s: float | None = None, planned_n: int | None = None) -> Text:
+    """One line: elapsed, requests, current rps, p50 / p99 of the last interval, errors."""
+    done = ""
+    if planned_n:
+        done = f" ({snap.requests / planned_n:.0%})"
+    elif planned_s:
+        done = f" / {format_duration(planned_s)}"
+    text = Text()
+    text.append(f"{format_duration(snap.elapsed_s)}{done}", style="bold")
+    text.append(f"  requests {snap.requests:,}  rps {snap.interval_rps:,.0f}")
+    text.append(f"  p50 {format_duration(snap.p50_s)}  p99 {format_duration(snap.p99_s)}")
+    text.append(f"  errors {snap.errors:,}", style="red" if snap.errors else "")
+    return text
+
+
+class LiveProgress:
+    """The live view on stderr, only when stderr is a terminal (never mixed into --json's stdout)."""
+
+    def __init__(self, planned_s: float | None = None, planned_n: int | None = None,
+                 console: Console | None = None) -> None:
+        self.console = console or Console(stderr=True)
+        self.planned_s = planned_s
+        self.planned_n = planned_n
+        self.enabled = self.console.is_terminal
+        self._live: Live | None = None
+
+    def __enter__(self) -> LiveProgress:
+        if self.enabled:
+            self._live = Live(Text("starting…"), console=self.console, refresh_per_second=4, transient=True)
+            self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._live is not None:
+            self._live.__exit__(None, None, None)
+
+    def __call__(self, snap: Snapshot) -> None:
+        if self._live is not None:
+            self._live.update(progress_line(snap, self.planned_s, self.planned_n))
+
+
+def _ms(value: float | None) -> str:
+    return format_duration(value)
+
+
+def summary(doc: dict[str, Any], verdicts: list[Verdict] | None = None) -> Group:
+    """The end-of-run summary a person reads in five seconds."""
+    head = Text()
+    head.append(f"{doc['method']} {doc['target']}\n", style="bold")
+    mode = "closed loop" if doc["mode"] == "closed" else f"open loop at {doc['rate_rps']:,.0f} rps (peak)"
+    head.append(
+        f"{doc['requests']:,} requests in {format_duration(doc['duration_s'])}: "
+        f"{doc['rps']:,.0f} rps, {format_bytes(doc['bytes'])} read, {doc['connections']} connections, "
+        f"{doc['workers']} worker{'s' if doc['workers'] != 1 else ''}, {mode}"
+    )
+    table = Table(box=None, pad_edge=False, show_edge=False)
+    table.add_column("latency")
+    for name, _ in _LAT_COLUMNS:
+        table.add_column(name, justify="right")
+    rows = [("corrected" if doc["mode"] == "open" else "", doc["latency"])]
+    if doc["mode"] == "open":
+        rows.append(("uncorrected", doc["latency_uncorrected"]))
+    for label, lat in rows:
+        table.add_row(label, *(_ms(lat[key]) for _, key in _LAT_COLUMNS))
+    parts: list[Any] = [head, table, _codes_line(doc)]
+    if doc.get("watch"):
+        parts.append(_watch_line(doc["watch"]))
+    if doc.get("aborted"):
+        parts.append(Text(f"aborted early: {doc['aborted']}", style="bold red"))
+    if doc.get("interrupted"):
+        parts.append(Text("interrupted: figures cover the part that ran", style="yellow"))
+    for v in verdicts or []:
+        mark, style = ("✓ met", "green") if v.met else ("✗ MISSED", "bold red")
+        actual = _format_actual(v)
+        parts.append(Text(f"SLO {v.objective.text():<16} {mark:<9} actual {actual}", style=style))
+    return Group(*parts)
+
+
+def _codes_line(doc: dict[str, Any]) -> Text:
+    codes = ", ".join(f"{code}: {n:,}" for code, n in doc["status_codes"].items()) or "none"
+    errors = {k: n for k, n in doc["errors"].items() if n}
+    line = Text(f"status {codes}")
+    if errors:
+        line.append("   errors " + ", ".join(f"{k}: {n:,}" for k, n in errors.items()), style="red")
+    else:
+        line.append("   no errors", style="green")
+    return line
+
+
+def _watch_line(watch: dict[str, Any]) -> Text:
+    line = Text("resources during the test: ")
+    line.append(f"host CPU mean {watch['host_cpu_pct_mean']:.0f}% max {watch['host_cpu_pct_max']:.0f}%, "
+                f"memory max {watch['host_memory_pct_max']:.0f}%")
+    for proc in watch.get("processes", []):
+        line.append(f"; {proc['name']} CPU max {proc['cpu_pct_max']:.0f}% RSS max {format_bytes(proc['rss_bytes_max'])}")
+    return line
+
+
+def _format_actual(v: Verdict) -> str:
+    if v.actual is None:
+        return "n/a"
+    if v.objective.metric == "errors":
+        return f"{v.actual:.2%}"
+    if v.objective.metric == "rps":
+        return f"{v.actual:,.0f} rps"
+    return format_duration(v.actual)
+
+
+def print_summary(doc: dict[str, Any], verdicts: list[Verdict] | None = None, console: Console | None = None) -> None:
+    """Print :func:`summary` to stdout."""
+    (console or Console(file=sys.stdout)).print(summary(doc, verdicts))
