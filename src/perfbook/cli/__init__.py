@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> None:
     except click_exc.ClickException as err:
         err.show()
         sys.exit(err.exit_code)
-    except (click_exc.Abort, KeyboardInterrupt):
+    except (getattr(click_exc, "Abort", typer.Abort), KeyboardInterrupt):
         sys.stderr.write("interrupted\n")
         sys.exit(ExitCode.INTERRUPTED)
     except PerfbookError as err:

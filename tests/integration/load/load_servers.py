@@ -35,8 +35,8 @@ class Received:
     body: bytes
 
 
-class TestServer:
-    """``with TestServer(ServerConfig(mode="echo")) as srv: srv.url``"""
+class LocalServer:
+    """``with LocalServer(ServerConfig(mode="echo")) as srv: srv.url``"""
 
     def __init__(self, config: ServerConfig | None = None) -> None:
         self.config = config or ServerConfig()
@@ -54,7 +54,7 @@ class TestServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def __enter__(self) -> TestServer:
+    def __enter__(self) -> LocalServer:
         self._thread.start()
         if not self._ready.wait(5):
             raise RuntimeError("test server did not start")
