@@ -1,7 +1,61 @@
-"""perfbook config: placeholder until its issue lands (registers nothing yet)."""
+"""``perfbook config init | show``: write a commented sample, show the effective config."""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 import typer
+from rich.table import Table
+from rich.text import Text
+
+from perfbook.cli.common import CONFIG_OPTION, load, print_json, stdout_console
+from perfbook.config import effective_items
+from perfbook.config_sample import sample_toml
+from perfbook.errors import UsageError
+from perfbook.files import write_atomic
+
+config_app = typer.Typer(help="Write a sample perfbook.toml, or show the effective config and where each value came from.",
+                         no_args_is_help=True)
+
+
+@config_app.command("init")
+def init(
+    path: Path = typer.Argument(Path("perfbook.toml"), dir_okay=False, help="Where to write it."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
+) -> None:
+    """Write a commented sample perfbook.toml (every key, its meaning and default).
+
+    Example: perfbook config init && $EDITOR perfbook.toml
+    """
+    if path.exists() and not force:
+        raise UsageError(f"{path} exists; use --force to overwrite it")
+    write_atomic(path, sample_toml(), what="config")
+    typer.echo(f"wrote {path}", err=True)
+
+
+@config_app.command("show")
+def show(
+    config: Path | None = CONFIG_OPTION,
+    as_json: bool = typer.Option(False, "--json", help="Print as JSON: {key: {value, source}}."),
+) -> None:
+    """Print the effective config, secrets redacted, with where each value came from.
+
+    Sources: flag, env VAR, file PATH, default. Example: PERFBOOK_POSTGRES_DSN=… perfbook config show
+    """
+    cfg = load(config)
+    rows = effective_items(cfg)
+    if as_json:
+        print_json({key: {"value": value, "source": source} for key, value, source in rows})
+        return
+    table = Table(title=f"perfbook config ({cfg.path or 'built-in defaults'})", title_justify="left", show_edge=False)
+    for col in ("key", "value", "source"):
+        table.add_column(col)
+    for key, value, source in rows:
+        style = "dim" if source == "default" else "bold"
+        table.add_row(key, Text(str(value)), Text(source, style=style))
+    stdout_console().print(table)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this group's commands to the root app."""
+    """Add the ``config`` group to the root app."""
+    app.add_typer(config_app, name="config")

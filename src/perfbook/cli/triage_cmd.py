@@ -1,7 +1,167 @@
-"""perfbook triage: placeholder until its issue lands (registers nothing yet)."""
+"""``perfbook triage`` and ``perfbook probe LAYER``: diagnose the stack now."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
 
 import typer
+from rich.pretty import Pretty
+
+from perfbook.cli.common import CONFIG_OPTION, load, print_json, stderr_console, stdout_console
+from perfbook.cli.exit import ExitCode
+from perfbook.errors import UsageError
+from perfbook.files import write_atomic
+from perfbook.model import Evidence, Level, Report, Severity
+from perfbook.probes import PROBES
+from perfbook.report.json import probe_to_dict, report_to_dict
+from perfbook.report.markdown import report_to_markdown
+from perfbook.report.terminal import build_findings, build_probe_table, print_report
+from perfbook.triage import parse_probe_list, triage
+from perfbook.units import parse_duration
+
+FAIL_ON = ("P3", "P2", "P1", "P0", "critical", "warning", "never")
+
+TRIAGE_HELP = """Diagnose the stack now: severity, evidence, likely causes, safe fixes.
+
+Every layer (HTTP, metrics, host, processes, containers, PostgreSQL, Redis, WebSocket,
+frontend) is probed concurrently over one window; rates are window deltas, never lifetime
+counters. Exit 0 below the --fail-on cut, 3 at or above it, 2 on a usage/config error.
+
+Examples:
+
+  perfbook triage
+
+  perfbook triage --window 5s --skip containers
+
+  perfbook triage --only postgres,redis --json | jq '.findings[].code'
+
+  perfbook triage --markdown incident.md --fail-on never
+"""
+
+
+def exit_code_for(report: Report, fail_on: str) -> ExitCode:
+    """0 below the cut, 3 at or above it; a null severity falls back to the ``critical`` cut."""
+    if fail_on == "never":
+        return ExitCode.OK
+    if fail_on in ("critical", "warning") or report.severity is None:
+        cut = Level(fail_on) if fail_on in ("critical", "warning") else Level.CRITICAL
+        hit = any(f.level.rank <= cut.rank and not f.low_confidence for f in report.findings)
+        return ExitCode.THRESHOLD if hit else ExitCode.OK
+    return ExitCode.THRESHOLD if report.severity.at_least(Severity(fail_on)) else ExitCode.OK
+
+
+def _window(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        value = parse_duration(text)
+    except ValueError as err:
+        raise UsageError(f"--window: {err}") from None
+    if not 0 < value <= 3600:
+        raise UsageError(f"--window must be between 0 and 1h, got {text}")
+    return value
+
+
+def _overrides(url: str | None) -> dict[str, tuple[Any, str]]:
+    return {"http.base_url": (url, "--url")} if url else {}
+
+
+def triage_command(
+    config: Path | None = CONFIG_OPTION,
+    window: str | None = typer.Option(None, "--window", "-w", help="Sampling window for rates, e.g. 2s, 500ms (default [triage] window_s = 2s)."),
+    only: str | None = typer.Option(None, "--only", help=f"Run only these probes, comma-separated: {', '.join(PROBES)}."),
+    skip: str | None = typer.Option(None, "--skip", help="Skip these probes, comma-separated."),
+    url: str | None = typer.Option(None, "--url", help="Backend base URL (overrides [http] base_url / PERFBOOK_HTTP_BASE_URL)."),
+    as_json: bool = typer.Option(False, "--json", help="Print exactly one JSON document (the report contract) on stdout."),
+    markdown: Path | None = typer.Option(None, "--markdown", dir_okay=False, help="Also write the report as Markdown to FILE."),
+    fail_on: str = typer.Option("P2", "--fail-on", help="Exit 3 at or above: P3|P2|P1|P0|critical|warning|never."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show evidence in full."),
+) -> None:
+    if fail_on not in FAIL_ON:
+        raise UsageError(f"--fail-on must be one of {'|'.join(FAIL_ON)}, got {fail_on!r}")
+    cfg = load(config, _overrides(url))
+    only_list = parse_probe_list(only, "--only")
+    skip_list = parse_probe_list(skip, "--skip") or []
+    report = _run_with_progress(cfg, _window(window), only_list, skip_list)
+    if markdown is not None:
+        write_atomic(markdown, report_to_markdown(report, cfg.thresholds), what="Markdown report")
+    if as_json:
+        print_json(report_to_dict(report))
+    else:
+        print_report(report, cfg.thresholds, stdout_console(), verbose)
+    raise typer.Exit(exit_code_for(report, fail_on))
+
+
+def probe_command(
+    layer: str = typer.Argument(..., help=f"One of: {', '.join(PROBES)}."),
+    config: Path | None = CONFIG_OPTION,
+    window: str | None = typer.Option(None, "--window", "-w", help="Sampling window, e.g. 2s."),
+    url: str | None = typer.Option(None, "--url", help="Backend base URL (overrides [http] base_url)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the probe's evidence and findings as JSON."),
+) -> None:
+    """Run one layer's probe and show its evidence in full, with that layer's findings.
+
+    Examples:
+
+      perfbook probe host
+
+      perfbook probe postgres --json | jq .evidence
+    """
+    names = parse_probe_list(layer, "LAYER") or []
+    cfg = load(config, _overrides(url))
+    report = _run_with_progress(cfg, _window(window), names, [])
+    ev = report.probes[names[0]]
+    if as_json:
+        doc = {"probe": names[0], **probe_to_dict(ev), "findings": report_to_dict(report)["findings"]}
+        print_json(doc)
+    else:
+        _print_probe(ev, report)
+    failed = ev.status in ("unavailable", "error")
+    raise typer.Exit(ExitCode.THRESHOLD if failed or any(f.level is Level.CRITICAL for f in report.findings) else ExitCode.OK)
+
+
+def _print_probe(ev: Evidence, report: Report) -> None:
+    console = stdout_console()
+    console.print(build_probe_table({ev.probe: ev}))
+    custom = _custom_table(ev)
+    if custom is not None:
+        console.print(custom)
+    elif ev.data is not None:
+        from perfbook.model import jsonable
+
+        console.print(Pretty(jsonable(ev.data), expand_all=False))
+    console.print(build_findings(report.findings, verbose=True))
+
+
+def _custom_table(ev: Evidence):
+    """A layer's own table where it has one (e.g. containers: the runbook's docker stats table)."""
+    if ev.data is None:
+        return None
+    try:
+        import importlib
+
+        module = importlib.import_module(f"perfbook.report.{ev.probe}")
+    except ModuleNotFoundError:
+        return None
+    builder = getattr(module, "build_table", None)
+    return builder(ev) if builder else None
+
+
+def _run_with_progress(cfg, window_s: float | None, only: list[str] | None, skip: list[str]) -> Report:
+    err = stderr_console()
+    if not err.is_terminal:
+        return triage(cfg, window_s=window_s, only=only, skip=skip)
+    done: list[str] = []
+    with err.status("triage: probing…") as status:
+        def on_done(name: str, ev: Evidence) -> None:
+            done.append(name)
+            status.update(f"triage: {len(done)} probes done (last: {name} {ev.status})")
+
+        return triage(cfg, window_s=window_s, only=only, skip=skip, on_probe_done=on_done)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this group's commands to the root app."""
+    """Add ``triage`` and ``probe`` to the root app."""
+    app.command("triage", help=TRIAGE_HELP)(triage_command)
+    app.command("probe")(probe_command)

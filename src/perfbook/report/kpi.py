@@ -1,0 +1,50 @@
+"""The KPI table's rows: each KPI against its threshold -> pass / fail / not measured. Pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from perfbook.config import Thresholds
+from perfbook.model import Kpis
+from perfbook.units import format_duration, format_pct
+
+
+@dataclass(frozen=True)
+class KpiRow:
+    """One KPI as the report shows it."""
+
+    name: str
+    value: str
+    target: str
+    status: str  # "pass" | "fail" | "not measured"
+
+
+def kpi_rows(k: Kpis, th: Thresholds) -> list[KpiRow]:
+    """The runbook's KPIs (throughput is judged by load tests only, so it is not here)."""
+
+    def row(name: str, value: float | None, shown: str, target: str, ok: bool | None) -> KpiRow:
+        if value is None:
+            return KpiRow(name, "-", target, "not measured")
+        return KpiRow(name, shown, target, "pass" if ok else "fail")
+
+    p95 = k.p95_s
+    p95_text = format_duration(p95) + (" or more" if k.p95_over_bound else "")
+    if p95 is not None and k.p95_subject:
+        p95_text += f" ({k.p95_subject}, {k.p95_source})"
+    pct = lambda v: "-" if v is None else f"{v:.0f} %"  # noqa: E731
+    return [
+        row("p95 response time", p95, p95_text, f"< {format_duration(th.p95_s)}",
+            p95 is not None and p95 < th.p95_s and not (k.p95_over_bound and p95 >= th.p95_s)),
+        row("error rate (5xx)", k.error_rate,
+            f"{format_pct(k.error_rate, 2)} of {k.error_requests}", f"< {format_pct(th.error_rate)}",
+            k.error_rate is not None and k.error_rate < th.error_rate),
+        row("CPU", k.cpu_pct, pct(k.cpu_pct), f"< {th.cpu_pct:.0f} %", k.cpu_pct is not None and k.cpu_pct < th.cpu_pct),
+        row("memory", k.memory_pct, pct(k.memory_pct), f"< {th.memory_pct:.0f} %",
+            k.memory_pct is not None and k.memory_pct < th.memory_pct),
+        row("disk", k.disk_pct, pct(k.disk_pct), f"< {th.disk_pct:.0f} %", k.disk_pct is not None and k.disk_pct < th.disk_pct),
+        row("mean query time", k.db_query_mean_ms,
+            "-" if k.db_query_mean_ms is None else f"{k.db_query_mean_ms:.1f} ms", f"< {th.db_query_mean_ms:.0f} ms",
+            k.db_query_mean_ms is not None and k.db_query_mean_ms < th.db_query_mean_ms),
+        row("cache hit rate", k.cache_hit_rate, format_pct(k.cache_hit_rate), f"> {format_pct(th.cache_hit_rate, 0)}",
+            k.cache_hit_rate is not None and k.cache_hit_rate > th.cache_hit_rate),
+    ]

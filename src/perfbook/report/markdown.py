@@ -1,0 +1,30 @@
+"""The Markdown report (``perfbook triage --markdown FILE``): for an incident channel or ticket. Pure."""
+
+from __future__ import annotations
+
+from perfbook.config import Thresholds
+from perfbook.model import Report
+from perfbook.report.kpi import kpi_rows
+
+
+def report_to_markdown(report: Report, th: Thresholds) -> str:
+    """The report as Markdown: severity, cause, KPIs, findings with fixes, probes."""
+    sev = report.severity.value if report.severity is not None else "no verdict"
+    out = [f"# perfbook triage: {sev}", "", f"**{report.severity_reason}**", ""]
+    if report.causes:
+        top = report.causes[0]
+        out += [f"Likely cause ({top.confidence:.0%}): {top.summary}", ""]
+    out += [f"Started {report.started_at}, window {report.window_s:g} s, took {report.duration_s:.2f} s.", ""]
+    out += ["## KPIs", "", "| KPI | now | target | status |", "|---|---|---|---|"]
+    out += [f"| {r.name} | {r.value} | {r.target} | {r.status} |" for r in kpi_rows(report.kpis, th)]
+    out += ["", "## Findings", ""]
+    if not report.findings:
+        out.append("No findings.")
+    for f in report.findings:
+        out.append(f"- **{f.level.value}** `{f.code}` {f.subject}: {f.title}")
+        for a in f.actions:
+            cmd = f" — `{a.command}`" if a.command else ""
+            out.append(f"  - fix: {a.summary}{cmd}; manual: `{a.manual}`")
+    out += ["", "## Probes", "", "| probe | status | time | reason |", "|---|---|---|---|"]
+    out += [f"| {n} | {e.status} | {e.duration_s:.2f} s | {e.reason or ''} |" for n, e in report.probes.items()]
+    return "\n".join(out) + "\n"

@@ -1,0 +1,106 @@
+"""The terminal report (Rich): severity banner, top cause, KPIs, findings with evidence and fixes, probes.
+
+Pure builders (``build_*``) return Rich renderables; :func:`print_report` emits them.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.console import Console, Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from perfbook.config import Thresholds
+from perfbook.model import Evidence, Finding, Level, Report, Severity
+from perfbook.report.kpi import kpi_rows
+
+SEVERITY_STYLE = {Severity.P0: "bold white on red", Severity.P1: "bold red", Severity.P2: "bold yellow",
+                  Severity.P3: "yellow", Severity.OK: "bold green", None: "bold blue"}
+LEVEL_STYLE = {Level.CRITICAL: "bold red", Level.WARNING: "yellow", Level.INFO: "cyan"}
+STATUS_STYLE = {"ok": "green", "partial": "yellow", "unavailable": "red", "skipped": "dim", "error": "bold magenta",
+                "pass": "green", "fail": "bold red", "not measured": "dim"}
+
+
+def build_banner(report: Report) -> RenderableType:
+    """The first lines: severity with its reason, the top cause, and what was triaged."""
+    sev = report.severity.value if report.severity is not None else "no verdict"
+    head = Text.assemble((f" {sev} ", SEVERITY_STYLE[report.severity]), "  ", report.severity_reason)
+    lines: list[RenderableType] = [head]
+    if report.causes:
+        top = report.causes[0]
+        lines.append(Text.assemble(("likely cause: ", "bold"), top.summary, (f"  ({top.confidence:.0%})", "dim")))
+    elif report.findings and any(f.level is not Level.INFO for f in report.findings):
+        strongest = ", ".join(f.key for f in report.findings[:3])
+        lines.append(Text(f"no single cause found; the strongest signals are {strongest}", style="dim"))
+    if report.issue_types:
+        lines.append(Text("issue types: " + ", ".join(t.value for t in report.issue_types), style="dim"))
+    target = report.target
+    where = ", ".join(f"{k} {v}" for k, v in target.items() if k not in ("sources", "config"))
+    lines.append(Text(f"{where}; window {report.window_s:g} s; took {report.duration_s:.2f} s", style="dim"))
+    return Panel(Group(*lines), title="perfbook triage", title_align="left", border_style=SEVERITY_STYLE[report.severity].split()[-1])
+
+
+def build_kpi_table(report: Report, th: Thresholds) -> Table:
+    """KPIs against their thresholds: pass / fail / not measured."""
+    table = Table(title="KPIs", title_justify="left", show_edge=False)
+    for col in ("KPI", "now", "target", ""):
+        table.add_column(col)
+    for row in kpi_rows(report.kpis, th):
+        table.add_row(row.name, row.value, row.target, Text(row.status, style=STATUS_STYLE[row.status]))
+    return table
+
+
+def build_findings(findings: list[Finding], verbose: bool = False) -> RenderableType:
+    """Each finding: level, code, subject, title, value against threshold, evidence, fixes."""
+    if not findings:
+        return Text("no findings", style="green")
+    blocks: list[RenderableType] = [Text("Findings", style="bold")]
+    for f in findings:
+        tag = f.level.value + (" (few samples)" if f.low_confidence else "")
+        blocks.append(Text.assemble((f"{tag:<9} ", LEVEL_STYLE[f.level]), (f.code, "bold"), f"  {f.subject}"))
+        blocks.append(Text(f"    {f.title}" + _value_text(f)))
+        ev = _evidence_line(f.evidence, limit=None if verbose else 160)
+        if ev:
+            blocks.append(Text(f"    evidence: {ev}", style="dim"))
+        for a in f.actions:
+            blocks.append(Text.assemble(("    fix: ", "green"), a.summary))
+            if a.command:
+                blocks.append(Text(f"      $ {a.command}", style="cyan"))
+            blocks.append(Text(f"      manual: {a.manual}", style="dim"))
+    return Group(*blocks)
+
+
+def build_probe_table(probes: dict[str, Evidence]) -> Table:
+    """Each probe's status and time, and why when it did not run fully."""
+    table = Table(title="Probes", title_justify="left", show_edge=False)
+    for col in ("probe", "status", "time", "reason"):
+        table.add_column(col)
+    for name, ev in probes.items():
+        table.add_row(name, Text(ev.status, style=STATUS_STYLE[ev.status]), f"{ev.duration_s:.2f} s", Text(ev.reason or ""))
+    return table
+
+
+def print_report(report: Report, th: Thresholds, console: Console, verbose: bool = False) -> None:
+    """Render the whole report to ``console``."""
+    console.print(build_banner(report))
+    console.print(build_kpi_table(report, th))
+    console.print()
+    console.print(build_findings(report.findings, verbose))
+    console.print()
+    console.print(build_probe_table(report.probes))
+
+
+def _value_text(f: Finding) -> str:
+    if f.value is None:
+        return ""
+    unit = f" {f.unit}" if f.unit else ""
+    limit = f" (limit {f.threshold:g})" if f.threshold is not None else ""
+    return f" — {f.value:.4g}{unit}{limit}"
+
+
+def _evidence_line(evidence: dict[str, Any], limit: int | None) -> str:
+    text = json.dumps(evidence, default=str, ensure_ascii=False)[1:-1] if evidence else ""
+    return text if limit is None or len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,73 @@
+"""Severity P0–P3 from the worst p95 and the window 5xx share, exactly as DESIGN.md says. Pure.
+
+    >>> severity_for_p95(2.4, Thresholds()).value, severity_for_p95(0.3, Thresholds()).value
+    ('P2', 'OK')
+    >>> severity_for_error_share(0.06).value
+    'P1'
+"""
+
+from __future__ import annotations
+
+from perfbook.config import Thresholds
+from perfbook.model import Finding, Kpis, Severity
+from perfbook.units import format_duration, format_pct
+
+# Health failing or the backend unreachable is an outage (runbook P0: "system unusable").
+OUTAGE_CODES = ("http.unreachable", "http.health_failed")
+ERROR_SHARE_CUTS = ((0.50, Severity.P0), (0.05, Severity.P1), (0.01, Severity.P2))
+
+
+def severity_for_p95(p95_s: float | None, th: Thresholds, over_bound: bool = False) -> Severity:
+    """The runbook's bands: > 10 s P0, > 5 s P1, > 2 s P2, > 1 s P3 (thresholds configurable).
+
+    A p95 "over the top bound" is judged as over that bound (``>=`` instead of ``>``).
+    """
+    if p95_s is None:
+        return Severity.OK
+    bands = ((th.severity_p0_s, Severity.P0), (th.severity_p1_s, Severity.P1),
+             (th.severity_p2_s, Severity.P2), (th.severity_p3_s, Severity.P3))
+    for limit, severity in bands:
+        if p95_s > limit or (over_bound and p95_s >= limit):
+            return severity
+    return Severity.OK
+
+
+def severity_for_error_share(share: float | None) -> Severity:
+    """Window 5xx share: ≥ 50 % P0, ≥ 5 % P1, ≥ 1 % P2 (DESIGN.md escalations)."""
+    if share is None:
+        return Severity.OK
+    for cut, severity in ERROR_SHARE_CUTS:
+        if share >= cut:
+            return severity
+    return Severity.OK
+
+
+def classify(
+    findings: list[Finding], kpis: Kpis, measured: bool, th: Thresholds, min_window_requests: int
+) -> tuple[Severity | None, str]:
+    """Overall severity and the reason naming the finding that set it.
+
+    ``measured`` is False when neither the http nor the metrics probe ran: severity is then None.
+    A 5xx share from fewer than ``min_window_requests`` requests does not escalate.
+    """
+    if not measured:
+        return None, "nothing user-facing was measured (the http and metrics probes did not run)"
+    candidates: list[tuple[Severity, str]] = []
+    for f in findings:
+        if f.code in OUTAGE_CODES:
+            candidates.append((Severity.P0, f"{f.code}: {f.title}"))
+    p95_sev = severity_for_p95(kpis.p95_s, th, kpis.p95_over_bound)
+    if p95_sev is not Severity.OK:
+        bound = " (over the top bucket bound)" if kpis.p95_over_bound else ""
+        candidates.append((p95_sev, f"http.slow_response: p95 {format_duration(kpis.p95_s)}{bound} "
+                                    f"on {kpis.p95_subject} ({kpis.p95_source})"))
+    enough = (kpis.error_requests or 0) >= min_window_requests
+    err_sev = severity_for_error_share(kpis.error_rate) if enough else Severity.OK
+    if err_sev is not Severity.OK:
+        candidates.append((err_sev, f"http.error_rate_high: 5xx {format_pct(kpis.error_rate)} "
+                                    f"of {kpis.error_requests} requests in the window"))
+    if not candidates:
+        p95 = format_duration(kpis.p95_s) if kpis.p95_s is not None else "not measured"
+        errors = format_pct(kpis.error_rate) if kpis.error_rate is not None else "not measured"
+        return Severity.OK, f"within limits: p95 {p95}, 5xx {errors}"
+    return min(candidates, key=lambda c: c[0].rank)

@@ -1,0 +1,223 @@
+"""Triage: run the probes concurrently under their budgets, apply the rules, classify, rank.
+
+    report = triage(load_config(), window_s=2.0, only=["postgres", "redis"])
+
+The flow is DESIGN.md's: probes (I/O) -> evidence -> rules (pure) -> findings -> severity.
+No probe can take triage down: :func:`perfbook.probes.base.run_probe` turns every failure into
+evidence, and a probe that is not configured or not installed is ``skipped`` with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import ipaddress
+import socket
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from perfbook import __version__
+from perfbook.config import Config
+from perfbook.errors import UsageError
+from perfbook.model import Evidence, Finding, IssueType, Kpis, Level, Report, sort_findings
+from perfbook.probes import LOCAL_PROBES, PROBES, load_probe
+from perfbook.probes.base import ProbeContext, run_probe
+from perfbook.redact import redact_url
+from perfbook.rules import rule_modules
+from perfbook.severity import classify
+
+USER_FACING = ("http", "metrics")
+ProgressFn = Callable[[str, Evidence], None]
+
+
+def parse_probe_list(text: str | None, flag: str) -> list[str] | None:
+    """``"postgres,redis"`` -> ["postgres", "redis"]; an unknown name is a UsageError naming ``flag``."""
+    if not text:
+        return None
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in PROBES]
+    if unknown:
+        raise UsageError(f"{flag}: unknown probe {', '.join(unknown)} (choose from: {', '.join(PROBES)})")
+    return names
+
+
+def configured_skip(name: str, cfg: Config, local: bool) -> str | None:
+    """Why probe ``name`` has nothing to do under this config, or None when it should run."""
+    reasons = {
+        "http": "no [http] base_url" if not cfg.http.base_url else None,
+        "metrics": "no [http] metrics_path" if not (cfg.http.base_url and cfg.http.metrics_path) else None,
+        "frontend": "no [frontend] url" if not cfg.frontend.url else None,
+        "websocket": "no [websocket] url" if not cfg.websocket.url else None,
+        "postgres": "no [postgres] dsn" if not cfg.postgres.dsn else None,
+        "redis": "no [redis] url" if not cfg.redis.url else None,
+    }
+    if name in LOCAL_PROBES:
+        if cfg.host.remote == "skip":
+            return '[host] remote = "skip"'
+        if not local and cfg.host.remote != "force":
+            return 'remote target: this probe describes this machine (set [host] remote = "force")'
+    return reasons.get(name)
+
+
+def target_hosts(cfg: Config) -> list[str]:
+    """The host names of every configured target."""
+    urls = [cfg.http.base_url, cfg.frontend.url, cfg.websocket.url, cfg.postgres.dsn, cfg.redis.url]
+    hosts = []
+    for url in urls:
+        if url:
+            host = urlsplit(url).hostname
+            hosts.append(host or "localhost")  # a DSN with no host uses the local socket
+    return hosts
+
+
+def is_local_host(host: str) -> bool:
+    """True for localhost, loopback addresses and this machine's own name."""
+    if host in ("localhost", "", socket.gethostname(), socket.getfqdn()):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback or host in ("0.0.0.0", "::")
+    except ValueError:
+        return host.endswith(".localhost")
+
+
+def describe_targets(cfg: Config, local: bool) -> dict[str, object]:
+    """The report's ``target``: each configured target (redacted), and where each came from."""
+    keys = {"http": "http.base_url", "frontend": "frontend.url", "websocket": "websocket.url",
+            "postgres": "postgres.dsn", "redis": "redis.url", "containers": "containers.engine"}
+    target: dict[str, object] = {}
+    sources: dict[str, str] = {}
+    for name, dotted in keys.items():
+        section, key = dotted.split(".")
+        value = getattr(getattr(cfg, section), key)
+        if name == "containers":
+            value = cfg.containers.engine_url()
+        if value:
+            target[name] = redact_url(value)
+            sources[name] = cfg.source_of(dotted)
+    target["host"] = f"this machine ({socket.gethostname()})" if local else "remote: host probes skipped"
+    target["config"] = str(cfg.path) if cfg.path else "built-in defaults"
+    target["sources"] = sources
+    return target
+
+
+def budget_for(name: str, cfg: Config, window_s: float) -> float:
+    """A probe's time budget: the window, one request timeout, and a little slack."""
+    timeout_s = cfg.http.timeout_s if name in ("http", "metrics", "frontend", "websocket") else 1.0
+    if name == "postgres":
+        timeout_s = max(1.0, cfg.postgres.statement_timeout_ms / 1000)
+    return window_s + timeout_s + 0.5
+
+
+async def run_triage(
+    cfg: Config,
+    *,
+    window_s: float | None = None,
+    only: Iterable[str] | None = None,
+    skip: Iterable[str] = (),
+    clock: Callable[[], float] = time.monotonic,
+    on_probe_done: ProgressFn | None = None,
+) -> Report:
+    """Gather every selected layer's evidence concurrently and build the report."""
+    window_s = cfg.triage.window_s if window_s is None else window_s
+    started_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    t0 = clock()
+    local = all(is_local_host(h) for h in target_hosts(cfg))
+    selected = [n for n in PROBES if (only is None or n in only) and n not in set(skip)]
+    evidence: dict[str, Evidence] = {}
+    jobs = []
+    for name in selected:
+        reason = configured_skip(name, cfg, local)
+        if reason is not None:
+            evidence[name] = Evidence(name, "skipped", 0.0, reason=reason)
+            continue
+        jobs.append(_run_one(name, cfg, window_s, local, clock, on_probe_done))
+    for ev in await asyncio.gather(*jobs):
+        evidence[ev.probe] = ev
+    findings = _apply_rules(evidence, cfg)
+    kpis = _kpis(evidence, cfg)
+    measured = any(evidence.get(n) is not None and evidence[n].status not in ("skipped", "error") for n in USER_FACING)
+    severity, reason = classify(findings, kpis, measured, cfg.thresholds, cfg.http.min_window_requests)
+    return Report(
+        started_at=started_at,
+        duration_s=round(clock() - t0, 3),
+        window_s=window_s,
+        target=describe_targets(cfg, local),
+        severity=severity,
+        severity_reason=reason,
+        issue_types=issue_types(findings),
+        kpis=kpis,
+        findings=findings,
+        probes={n: evidence[n] for n in selected},
+        perfbook=__version__,
+    )
+
+
+def triage(cfg: Config, **kwargs) -> Report:
+    """Synchronous :func:`run_triage` (for the CLI and scripts)."""
+    return asyncio.run(run_triage(cfg, **kwargs))
+
+
+async def _run_one(name: str, cfg: Config, window_s: float, local: bool,
+                   clock: Callable[[], float], on_done: ProgressFn | None) -> Evidence:
+    budget_s = budget_for(name, cfg, window_s)
+    try:
+        probe = load_probe(name)
+    except ModuleNotFoundError as err:
+        if err.name and PROBES[name].startswith(err.name):
+            ev = Evidence(name, "skipped", 0.0, reason="not available in this build")
+        else:
+            ev = Evidence(name, "skipped", 0.0, reason=f"needs the Python package {err.name!r}: pip install 'perfbook[all]'")
+    except AttributeError:
+        ev = Evidence(name, "skipped", 0.0, reason="not available in this build")
+    else:
+        ctx = ProbeContext(config=cfg, window_s=window_s, deadline=clock() + budget_s, local=local, clock=clock)
+        ev = await run_probe(probe, ctx, budget_s)
+    if on_done is not None:
+        on_done(name, ev)
+    return ev
+
+
+def _apply_rules(evidence: dict[str, Evidence], cfg: Config) -> list[Finding]:
+    """Every rules module over the evidence; one finding per code:subject, the worse kept."""
+    by_key: dict[str, Finding] = {}
+    for module in rule_modules():
+        layer = module.__name__.rsplit(".", 1)[-1]
+        try:
+            found = module.evaluate(evidence, cfg)
+        except Exception as err:  # a bug in a rule: show it on its layer, keep the others
+            old = evidence.get(layer)
+            if old is not None:
+                evidence[layer] = dataclasses.replace(old, status="error", reason=f"rules failed: {type(err).__name__}: {err}")
+            continue
+        for f in found:
+            old = by_key.get(f.key)
+            if old is None or (f.level.rank, -(f.value or 0)) < (old.level.rank, -(old.value or 0)):
+                by_key[f.key] = f
+    return sort_findings(list(by_key.values()))
+
+
+def _kpis(evidence: dict[str, Evidence], cfg: Config) -> Kpis:
+    kpis = Kpis()
+    for module in rule_modules():
+        fn = getattr(module, "kpis", None)
+        if fn is None:
+            continue
+        try:
+            values = fn(evidence, cfg)
+        except Exception:  # noqa: BLE001 - a KPI we cannot compute is "not measured", never a crash
+            continue
+        for key, value in values.items():
+            if hasattr(kpis, key) and value is not None:
+                setattr(kpis, key, value)
+    return kpis
+
+
+def issue_types(findings: list[Finding]) -> list[IssueType]:
+    """The issue types of the critical and warning findings, worst first, each once."""
+    seen: list[IssueType] = []
+    for f in findings:
+        if f.level is not Level.INFO and not f.low_confidence and f.issue_type not in seen:
+            seen.append(f.issue_type)
+    return seen
