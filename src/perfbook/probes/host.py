@@ -1,0 +1,272 @@
+"""Host probe: CPU sampled across the window, memory, swap activity, disk per mount, load, top
+processes by CPU (over the window) and by memory, and large log files — of the machine perfbook
+runs on (skipped for remote targets unless ``[host] remote = "force"``).
+
+psutil is passed in (``HostProbe(ps=psutil)``), and so is the hostname, so tests can use fakes.
+Evidence contract (read by ``rules/host.py`` and ``rules/process.py``; field names are the contract).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import psutil
+
+from perfbook.model import Evidence
+from perfbook.probes import procs
+from perfbook.probes.base import ProbeContext
+from perfbook.probes.host_logs import LogScan, scan_logs
+
+TOP_N = 5  # processes listed by CPU and by memory
+MIB = 1024 * 1024
+# Filesystems that are never "the disk filling up": kernel views, or read-only images always 100 %.
+PSEUDO_FS = frozenset(
+    "proc sysfs devtmpfs devpts cgroup cgroup2 mqueue debugfs tracefs securityfs pstore bpf autofs "
+    "fusectl configfs hugetlbfs nsfs ramfs binfmt_misc rpc_pipefs efivarfs selinuxfs squashfs iso9660 "
+    "fuse.lxcfs fuse.snapfuse".split()
+)
+
+
+@dataclass
+class CpuStats:
+    """Whole-machine CPU across the window (busy = not idle and not waiting on I/O)."""
+
+    cores: int  # logical CPUs
+    samples: int  # readings across the window (every W/10)
+    busy_pct: float  # busy share of all cores over the whole window, 0–100
+    max_interval_pct: float  # busiest interval between two consecutive samples, 0–100
+    per_core_pct: list[float]  # each core's busy share over the window, 0–100
+    load_1m: float | None  # load average (runnable + uninterruptible tasks), 1 minute
+    load_5m: float | None
+    load_15m: float | None
+
+
+@dataclass
+class MemoryStats:
+    """Memory at the end of the window; swap activity during it."""
+
+    total_bytes: int
+    available_bytes: int  # what new work can get without swapping (MemAvailable)
+    used_pct: float  # (total - available) / total, 0–100 (what `free` calls used, plus buffers kept)
+    swap_total_bytes: int
+    swap_used_bytes: int
+    swap_in_bytes: int  # read back from swap during the window
+    swap_out_bytes: int  # written to swap during the window
+
+
+@dataclass
+class MountUsage:
+    """One real filesystem (pseudo filesystems skipped; one row per device, its shortest mount)."""
+
+    mountpoint: str
+    device: str
+    fstype: str
+    total_bytes: int
+    used_bytes: int
+    free_bytes: int  # available to unprivileged users (what `df` shows as Avail)
+    used_pct: float  # used / (used + free), as `df` computes Use%, 0–100
+    inodes_used_pct: float | None  # None where the filesystem has no inode limit
+
+
+@dataclass
+class TopProcess:
+    """A process among the busiest by CPU over the window, or the largest by memory."""
+
+    pid: int
+    name: str
+    cmdline: str  # redacted, cut to 120 characters
+    cpu_pct: float | None  # over the window, % of one core (200 = two cores); None if born late
+    rss_bytes: int  # resident memory at the end of the window
+    memory_pct: float  # rss / total memory, 0–100
+    matched_by: str | None  # the [process] pattern or "pid" it matched; None = not configured
+    own: bool  # perfbook itself or one of its children: never a finding
+
+
+@dataclass
+class HostEvidence:
+    """What the host probe saw of this machine."""
+
+    hostname: str
+    window_s: float  # measured length of the sampling window
+    cpu: CpuStats | None
+    memory: MemoryStats | None
+    mounts: list[MountUsage] = field(default_factory=list)
+    top_cpu: list[TopProcess] = field(default_factory=list)  # busiest first, over the window
+    top_memory: list[TopProcess] = field(default_factory=list)  # largest RSS first
+    logs: LogScan | None = None
+    problems: list[str] = field(default_factory=list)  # figures that could not be read, and why
+
+
+class HostProbe:
+    """Sample this machine for one window.
+
+        ev = await HostProbe().collect(ctx)
+        ev.data.cpu.busy_pct, ev.data.mounts[0].used_pct
+    """
+
+    name: ClassVar[str] = "host"
+
+    def __init__(self, ps: Any = psutil, hostname: Callable[[], str] = socket.gethostname) -> None:
+        self._ps = ps
+        self._hostname = hostname
+
+    async def collect(self, ctx: ProbeContext) -> Evidence:
+        """Sample CPU every W/10 across the window; read the rest at its ends."""
+        procs.require_local(ctx)
+        cfg, ps = ctx.config, self._ps
+        start = ctx.clock()
+        logs = asyncio.create_task(asyncio.to_thread(
+            scan_logs, list(cfg.host.log_dirs), int(cfg.thresholds.log_file_mb * MIB),
+            budget_s=min(3.0, max(0.2, ctx.window_s * 0.9)),
+        ))
+        epoch0 = time.time()
+        snap0 = await asyncio.to_thread(procs.snapshot_all, ps)
+        t0 = ctx.clock()
+        swap0 = ps.swap_memory()
+        cpu = await self._sample_cpu(ctx, start)
+        snap1 = await asyncio.to_thread(procs.snapshot_all, ps)
+        elapsed_s = ctx.clock() - t0
+        problems: list[str] = []
+        memory = _memory(ps, swap0, problems)
+        mounts = await asyncio.to_thread(read_mounts, ps, problems)
+        top_cpu, top_mem = await asyncio.to_thread(
+            self._top, ctx, snap0, snap1, elapsed_s, epoch0, memory.total_bytes if memory else 0
+        )
+        data = HostEvidence(
+            hostname=self._hostname(), window_s=round(ctx.clock() - start, 3), cpu=cpu, memory=memory,
+            mounts=mounts, top_cpu=top_cpu, top_memory=top_mem, logs=await logs, problems=problems,
+        )
+        status = "partial" if problems or cpu is None else "ok"
+        return Evidence(self.name, status, 0.0, reason="; ".join(problems) or None, data=data)
+
+    async def _sample_cpu(self, ctx: ProbeContext, start: float) -> CpuStats | None:
+        ps = self._ps
+        first_all, first_core = ps.cpu_times(), ps.cpu_times(percpu=True)
+        prev = first_all
+        intervals: list[float] = []
+        last_all, last_core = first_all, first_core
+        for offset in ctx.sample_times()[1:]:
+            await ctx.sleep(max(0.0, start + offset - ctx.clock()))
+            last_all, last_core = ps.cpu_times(), ps.cpu_times(percpu=True)
+            pct = busy_pct(prev, last_all)
+            if pct is not None:
+                intervals.append(pct)
+            prev = last_all
+        window_pct = busy_pct(first_all, last_all)
+        if window_pct is None:
+            return None
+        per_core = [busy_pct(a, b) for a, b in zip(first_core, last_core, strict=False)]
+        load = _loadavg(ps)
+        return CpuStats(
+            cores=len(first_core) or (ps.cpu_count() or 1), samples=len(intervals) + 1,
+            busy_pct=round(window_pct, 1), max_interval_pct=round(max(intervals, default=window_pct), 1),
+            per_core_pct=[round(p or 0.0, 1) for p in per_core],
+            load_1m=load[0], load_5m=load[1], load_15m=load[2],
+        )
+
+    def _top(
+        self, ctx: ProbeContext, snap0: dict, snap1: dict, elapsed_s: float, epoch0: float, total_bytes: int
+    ) -> tuple[list[TopProcess], list[TopProcess]]:
+        cpu = procs.cpu_pct_between(snap0, snap1, elapsed_s, epoch0)
+        own = procs.own_pids(snap1, ctx.own_pid)
+        matcher = procs.Matcher(ctx.config.process.match, ctx.config.process.pids)
+        by_cpu = sorted(cpu, key=lambda pid: cpu[pid], reverse=True)[:TOP_N]
+        by_mem = sorted(snap1, key=lambda pid: snap1[pid].rss_bytes, reverse=True)[:TOP_N]
+
+        def row(pid: int) -> TopProcess:
+            snap = snap1[pid]
+            full = procs.read_cmdline(self._ps, pid)
+            return TopProcess(
+                pid=pid, name=snap.name, cmdline=procs.display_cmdline(full),
+                cpu_pct=round(cpu[pid], 1) if pid in cpu else None, rss_bytes=snap.rss_bytes,
+                memory_pct=round(snap.rss_bytes / total_bytes * 100, 1) if total_bytes else 0.0,
+                matched_by=matcher.match(snap.name, full, pid), own=pid in own,
+            )
+
+        rows = {pid: row(pid) for pid in dict.fromkeys(by_cpu + by_mem)}
+        return [rows[p] for p in by_cpu], [rows[p] for p in by_mem]
+
+
+def busy_pct(before: Any, after: Any) -> float | None:
+    """Busy share (0–100) between two ``cpu_times`` readings, as psutil.cpu_percent computes it:
+    idle and iowait are idle; guest time is already counted in user, so it is not added twice."""
+    total = _total_s(after) - _total_s(before)
+    idle = _idle_s(after) - _idle_s(before)
+    if total <= 0:
+        return None
+    return min(100.0, max(0.0, (total - idle) / total * 100.0))
+
+
+def _total_s(t: Any) -> float:
+    return sum(t) - getattr(t, "guest", 0.0) - getattr(t, "guest_nice", 0.0)
+
+
+def _idle_s(t: Any) -> float:
+    return t.idle + getattr(t, "iowait", 0.0)
+
+
+def read_mounts(ps: Any, problems: list[str]) -> list[MountUsage]:
+    """Usage of each real filesystem, fullest first; ``/`` always included (overlay in containers)."""
+    parts = list(ps.disk_partitions(all=False))
+    if not any(p.mountpoint == "/" for p in parts):
+        parts += [p for p in ps.disk_partitions(all=True) if p.mountpoint == "/"]
+    chosen: dict[str, Any] = {}
+    for part in parts:
+        if part.fstype in PSEUDO_FS and part.mountpoint != "/":
+            continue
+        best = chosen.get(part.device)
+        if best is None or len(part.mountpoint) < len(best.mountpoint):  # bind mounts: keep the shortest
+            chosen[part.device] = part
+    mounts = []
+    for part in chosen.values():
+        try:
+            usage = ps.disk_usage(part.mountpoint)
+        except OSError as err:
+            problems.append(f"disk {part.mountpoint}: {err.strerror or err}")
+            continue
+        if usage.total == 0:
+            continue
+        mounts.append(MountUsage(
+            mountpoint=part.mountpoint, device=part.device, fstype=part.fstype, total_bytes=usage.total,
+            used_bytes=usage.used, free_bytes=usage.free, used_pct=round(usage.percent, 1),
+            inodes_used_pct=_inodes_pct(part.mountpoint),
+        ))
+    return sorted(mounts, key=lambda m: m.used_pct, reverse=True)
+
+
+def _inodes_pct(mountpoint: str) -> float | None:
+    try:
+        st = os.statvfs(mountpoint)
+    except OSError:
+        return None
+    if st.f_files == 0:
+        return None
+    return round((st.f_files - st.f_ffree) / st.f_files * 100, 1)
+
+
+def _memory(ps: Any, swap0: Any, problems: list[str]) -> MemoryStats | None:
+    try:
+        vm, swap1 = ps.virtual_memory(), ps.swap_memory()
+    except OSError as err:
+        problems.append(f"memory: {err}")
+        return None
+    return MemoryStats(
+        total_bytes=vm.total, available_bytes=vm.available,
+        used_pct=round((vm.total - vm.available) / vm.total * 100, 1) if vm.total else 0.0,
+        swap_total_bytes=swap1.total, swap_used_bytes=swap1.used,
+        swap_in_bytes=max(0, swap1.sin - swap0.sin), swap_out_bytes=max(0, swap1.sout - swap0.sout),
+    )
+
+
+def _loadavg(ps: Any) -> tuple[float | None, float | None, float | None]:
+    try:
+        one, five, fifteen = ps.getloadavg()
+    except (OSError, AttributeError):
+        return None, None, None
+    return round(one, 2), round(five, 2), round(fifteen, 2)
