@@ -85,14 +85,19 @@ def cpu_pct_between(
 
 def own_pids(procs: dict[int, ProcSnapshot], own_pid: int) -> set[int]:
     """perfbook's own pid and all its descendants (from the parent links of a snapshot)."""
-    return descendants(procs, {own_pid}) | {own_pid}
+    parents = {pid: snap.ppid for pid, snap in procs.items()}
+    return descendants(parents, {own_pid}) | {own_pid}
 
 
-def descendants(procs: dict[int, ProcSnapshot], roots: set[int]) -> set[int]:
-    """Every pid whose parent chain reaches one of ``roots`` (the roots themselves excluded)."""
+def descendants(parents: dict[int, int], roots: set[int]) -> set[int]:
+    """Every pid whose parent chain (``pid -> ppid``) reaches one of ``roots``, roots excluded.
+
+    >>> sorted(descendants({2: 1, 3: 2, 4: 9}, {1}))
+    [2, 3]
+    """
     children: dict[int, list[int]] = {}
-    for snap in procs.values():
-        children.setdefault(snap.ppid, []).append(snap.pid)
+    for pid, ppid in parents.items():
+        children.setdefault(ppid, []).append(pid)
     found: set[int] = set()
     stack = list(roots)
     while stack:

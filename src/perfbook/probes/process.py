@@ -1,0 +1,150 @@
+"""Process probe: the configured processes (``[process] match`` patterns, ``pids``, and their
+children — uvicorn / gunicorn workers), RSS and CPU sampled across the window (≥ 10 samples).
+
+perfbook's own process and its children are never watched, even when a pattern matches them.
+psutil is passed in (``ProcessProbe(ps=psutil)``). Evidence contract: read by ``rules/process.py``,
+which fits the RSS samples (least-squares slope, R²) and judges CPU; field names are the contract.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import psutil
+
+from perfbook.model import Evidence
+from perfbook.probes import procs
+from perfbook.probes.base import ProbeContext, ProbeSkipped
+
+MAX_WATCHED = 64  # a broad pattern ("python") must not turn the probe into a full process table
+MIN_SAMPLES = 10  # the growth rule needs at least this many RSS samples
+
+
+@dataclass
+class WatchedProcess:
+    """One configured process, sampled across the window."""
+
+    pid: int
+    name: str  # the kernel's short name (comm)
+    cmdline: str  # redacted, cut to 120 characters
+    matched_by: str  # the [process] pattern, "pid", or "child of PID" (a worker of a matched process)
+    cpu_pct: float | None  # CPU over the window, % of one core (200 = two cores); None: < 2 samples
+    rss_bytes: int | None  # resident memory at the last sample
+    sample_t_s: list[float] = field(default_factory=list)  # seconds from the window's start
+    sample_rss_bytes: list[int] = field(default_factory=list)  # RSS at each of those times
+    exited: bool = False  # the process went away during the window
+
+
+@dataclass
+class ProcessEvidence:
+    """The watched processes and how they were chosen."""
+
+    patterns: list[str]  # [process] match
+    pids: list[int]  # [process] pids
+    window_s: float  # measured length of the sampling window
+    processes: list[WatchedProcess] = field(default_factory=list)
+    missing_pids: list[int] = field(default_factory=list)  # configured pids that do not exist
+    own_excluded: int = 0  # matches left out because they are perfbook or its children
+    not_watched: int = 0  # matches beyond MAX_WATCHED (the first ones by pid are watched)
+
+
+@dataclass
+class _Target:
+    handle: Any  # psutil.Process
+    row: WatchedProcess
+    cpu_s: list[float] = field(default_factory=list)
+
+
+class ProcessProbe:
+    """Watch the configured processes for one window.
+
+        ev = await ProcessProbe().collect(ctx)
+        [(p.name, p.cpu_pct, p.rss_bytes) for p in ev.data.processes]
+    """
+
+    name: ClassVar[str] = "process"
+
+    def __init__(self, ps: Any = psutil) -> None:
+        self._ps = ps
+
+    async def collect(self, ctx: ProbeContext) -> Evidence:
+        """Find the processes at the window's start, then read each at every sample time."""
+        procs.require_local(ctx)
+        cfg = ctx.config.process
+        if not cfg.match and not cfg.pids:
+            raise ProbeSkipped("no [process] match patterns or pids configured")
+        start = ctx.clock()
+        data, targets = await asyncio.to_thread(self._find, ctx)
+        for offset in ctx.sample_times(min_samples=MIN_SAMPLES):
+            await ctx.sleep(max(0.0, start + offset - ctx.clock()))
+            await asyncio.to_thread(_read_all, targets, start, ctx.clock)
+        for target in targets:
+            target.row.cpu_pct = _cpu_pct(target)
+            data.processes.append(target.row)
+        data.window_s = round(ctx.clock() - start, 3)
+        reason = None if targets else f"no process matches {', '.join(cfg.match) or '-'} / pids {cfg.pids or '-'}"
+        return Evidence(self.name, "ok", 0.0, reason=reason, data=data)
+
+    def _find(self, ctx: ProbeContext) -> tuple[ProcessEvidence, list[_Target]]:
+        cfg = ctx.config.process
+        matcher = procs.Matcher(cfg.match, cfg.pids)
+        info: dict[int, tuple[str, str, int]] = {}  # pid -> (name, full cmdline, ppid)
+        for proc in self._ps.process_iter(["name", "cmdline", "ppid"]):
+            i = proc.info
+            info[proc.pid] = (i.get("name") or "?", " ".join(i.get("cmdline") or ()), i.get("ppid") or 0)
+        direct = {pid: m for pid, (name, cmd, _) in info.items() if (m := matcher.match(name, cmd, pid))}
+        parents = {pid: ppid for pid, (_, _, ppid) in info.items()}
+        chosen = dict(direct)
+        for pid in sorted(procs.descendants(parents, set(direct))):
+            chosen[pid] = f"child of {_matched_ancestor(parents, pid, direct)}"
+        own = procs.descendants(parents, {ctx.own_pid}) | {ctx.own_pid}
+        data = ProcessEvidence(
+            patterns=list(cfg.match), pids=list(cfg.pids), window_s=0.0,
+            missing_pids=[p for p in cfg.pids if p not in info],
+            own_excluded=len(own & set(chosen)),
+        )
+        watch = sorted(set(chosen) - own, key=lambda pid: (pid not in direct, pid))
+        data.not_watched = max(0, len(watch) - MAX_WATCHED)
+        targets = []
+        for pid in watch[:MAX_WATCHED]:
+            try:
+                handle = self._ps.Process(pid)
+            except Exception:  # gone since the listing (psutil.NoSuchProcess)
+                continue
+            name, cmd, _ = info[pid]
+            row = WatchedProcess(pid, name, procs.display_cmdline(cmd), chosen[pid], None, None)
+            targets.append(_Target(handle, row))
+        return data, targets
+
+
+def _read_all(targets: list[_Target], start: float, clock: Any) -> None:
+    for target in targets:
+        if target.row.exited:
+            continue
+        try:
+            with target.handle.oneshot():
+                times, mem = target.handle.cpu_times(), target.handle.memory_info()
+        except Exception:  # NoSuchProcess / AccessDenied / ZombieProcess
+            target.row.exited = True
+            continue
+        target.cpu_s.append(times.user + times.system)
+        target.row.sample_t_s.append(round(clock() - start, 4))
+        target.row.sample_rss_bytes.append(mem.rss)
+        target.row.rss_bytes = mem.rss
+
+
+def _cpu_pct(target: _Target) -> float | None:
+    ts = target.row.sample_t_s
+    if len(ts) < 2 or ts[-1] <= ts[0]:
+        return None
+    return round(max(0.0, (target.cpu_s[-1] - target.cpu_s[0]) / (ts[-1] - ts[0]) * 100.0), 1)
+
+
+def _matched_ancestor(parents: dict[int, int], pid: int, direct: dict[int, str]) -> int:
+    seen = set()
+    while pid not in direct and pid not in seen:
+        seen.add(pid)
+        pid = parents.get(pid, 0)
+    return pid
