@@ -1,0 +1,37 @@
+# perfbook — two commands on a fresh machine:  make run   and   make test
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FAULT ?=
+STAMP := $(VENV)/.installed
+
+.PHONY: run test venv test-deps system-deps lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check --upgrade pip
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[all,test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## run: set up, then run perfbook's main job (triage) and print the report
+run: venv
+	$(BIN)/perfbook triage --fail-on never
+
+## system-deps: the server binaries the tests start privately (PostgreSQL, Redis, Podman)
+system-deps:
+	bash scripts/system-deps.sh
+
+test-deps: venv system-deps
+
+## test: install what the tests need and run the whole suite (unit, integration, then e2e one by one)
+test: test-deps
+	$(BIN)/pytest -q tests/unit tests/integration
+	$(BIN)/pytest -q tests/e2e || [ $$? -eq 5 ]  # 5: no e2e scenario collected
+
+lint: venv
+	$(BIN)/ruff check src tests
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Install the system packages the tests start privately, when missing (Debian; needs root).
+# PostgreSQL and Redis run as private servers on free ports; Podman serves the Docker API for the
+# container tests; runc + busybox-static are what Podman needs on this kind of machine.
+set -euo pipefail
+
+need=()
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || need+=(postgresql postgresql-contrib)
+command -v redis-server >/dev/null || need+=(redis-server)
+command -v podman >/dev/null || need+=(podman)
+command -v runc >/dev/null || need+=(runc)
+[ -x /bin/busybox ] || command -v busybox >/dev/null || need+=(busybox-static)
+
+if [ ${#need[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "missing system packages: ${need[*]} (install them as root: apt-get install -y ${need[*]})" >&2
+  exit 0
+fi
+echo "installing: ${need[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
