@@ -5,7 +5,19 @@ Evidence contract (read by ``rules/http.py``, severity and KPIs; field names are
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from perfbook.model import Evidence
+from perfbook.probes.base import ProbeContext, ProbeSkipped, ProbeUnavailable
+from perfbook.probes.timing import transport_error_kind, unreachable_reason
+from perfbook.redact import redact_url
+
+if TYPE_CHECKING:
+    import httpx
+
+    from perfbook.promql import Page
 
 
 @dataclass
@@ -20,6 +32,7 @@ class HandlerWindow:
     p95_s: float | None = None  # histogram_quantile over bucket deltas, linear inside the bucket
     p99_s: float | None = None
     p95_over_bound: bool = False  # the rank fell in +Inf: p95_s is the top finite bound
+    p99_over_bound: bool = False  # the same for p99_s
     errors_5xx: int = 0  # from the status / code label (5xx classes included)
     error_share: float | None = None  # errors_5xx / requests in the window; None without requests
     histogram: str | None = None  # metric family the quantiles came from
@@ -36,3 +49,78 @@ class MetricsEvidence:
     reset_detected: bool = False  # a counter went down between the scrapes (restart / other worker)
     families: list[str] = field(default_factory=list)  # metric families used
     notes: list[str] = field(default_factory=list)  # e.g. "no http_request_duration_seconds histogram"
+    bad_lines: list[str] = field(default_factory=list)  # "line 12: foo{a=b} 1": unparsable lines, left out
+    reset_series: list[str] = field(default_factory=list)  # series left out because their counter went down
+
+
+class MetricsProbe:
+    """Scrape ``metrics_path`` at the start and the end of the window; the evidence is the delta.
+
+    perfbook's own scrapes and health checks stay out of ``total`` (their handlers are left out).
+
+        ev = await MetricsProbe().collect(ctx)   # ev.data is a MetricsEvidence
+    """
+
+    name = "metrics"
+
+    async def collect(self, ctx: ProbeContext) -> Evidence:
+        """Two scrapes ``window_s`` apart; ``partial`` on a counter reset or malformed lines."""
+        import httpx
+
+        from perfbook.metrics_window import window_figures
+        from perfbook.promql import parse_page
+
+        http = ctx.config.http
+        if not http.metrics_path:
+            raise ProbeSkipped("no [http] metrics_path")
+        url = http.base_url.rstrip("/") + http.metrics_path
+        async with httpx.AsyncClient(verify=http.verify_tls, timeout=http.timeout_s) as client:
+            first_at = ctx.clock()
+            first = await _scrape(client, url, ctx)
+            await ctx.sleep(max(0.0, first_at + ctx.window_s - ctx.clock()))
+            second_at = ctx.clock()
+            second = await _scrape(client, url, ctx)
+        start, end = parse_page(first), parse_page(second)
+        elapsed_s = second_at - first_at
+        excluded = {p for p in (http.metrics_path, http.health_path) if p}
+        window = window_figures(start, end, elapsed_s, excluded)
+        data = MetricsEvidence(url=redact_url(url), window_s=round(elapsed_s, 3), handlers=window.handlers,
+                               total=window.total, reset_detected=bool(window.reset_series),
+                               families=window.families, notes=window.notes, reset_series=window.reset_series)
+        data.bad_lines = [f"line {n}: {text}" for n, text in (start.bad_lines or end.bad_lines)[:5]]
+        return _evidence(data, start, end)
+
+
+async def _scrape(client: httpx.AsyncClient, url: str, ctx: ProbeContext) -> str:
+    """The page text; ProbeUnavailable (one line naming the URL) when it cannot be had."""
+    import httpx
+
+    timeout_s = ctx.config.http.timeout_s
+    left = ctx.time_left()
+    limit_s = min(timeout_s, max(0.05, left - 0.05)) if left > 0 else timeout_s
+    try:
+        async with asyncio.timeout(limit_s):
+            response = await client.get(url)
+    except (httpx.TransportError, OSError, TimeoutError) as err:
+        raise ProbeUnavailable(unreachable_reason({transport_error_kind(err): 1}, url, timeout_s)) from None
+    if response.status_code != 200:
+        raise ProbeUnavailable(f"GET {redact_url(url)} answered {response.status_code}")
+    return response.text
+
+
+def _evidence(data: MetricsEvidence, start: Page, end: Page) -> Evidence:
+    reasons = []
+    bad = start.bad_lines or end.bad_lines
+    if bad:
+        n, text = bad[0]
+        more = len(start.bad_lines) + len(end.bad_lines) - 1
+        reasons.append(f"malformed metrics at {data.url} line {n}: {text!r}" + (f" (+{more} more)" if more else ""))
+    if data.reset_detected:
+        reasons.append(f"counter reset between scrapes ({len(data.reset_series)} series left out)")
+    figures = data.total is not None or bool(data.handlers)
+    if not figures and not end.values:
+        return Evidence("metrics", "unavailable", 0.0, reason="; ".join(reasons) or "empty metrics page", data=data)
+    if not figures:
+        reasons.append(data.notes[0] if data.notes else f"no HTTP request metrics at {data.url}")
+    status = "partial" if reasons else "ok"
+    return Evidence("metrics", status, 0.0, reason="; ".join(reasons) or None, data=data)

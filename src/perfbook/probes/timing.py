@@ -1,0 +1,114 @@
+"""Small helpers shared by the request-timing probes (http, metrics, websocket, frontend).
+
+Pure except for reading an environment variable in :func:`headers_from_env`:
+
+    >>> percentile([0.1, 0.2, 0.3, 0.4, 5.0], 0.95)
+    5.0
+    >>> percentile([0.1, 0.2, 0.3, 0.4], 0.5)
+    0.2
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+import ssl
+from collections.abc import Mapping, Sequence
+from urllib.parse import urlsplit
+
+# Transport error kinds, as counted in EndpointTiming.errors and named in reasons.
+KIND_TEXT = {
+    "timeout": "no answer within {timeout:g} s from {host}",
+    "connect_timeout": "connect timed out after {timeout:g} s to {host}",
+    "connect_refused": "connection refused {host}",
+    "reset": "connection reset by {host}",
+    "dns": "cannot resolve {host}",
+    "tls": "TLS handshake failed with {host}",
+    "other": "request to {host} failed",
+}
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """Nearest-rank percentile (a value that was really observed); None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
+def median(values: Sequence[float]) -> float | None:
+    """The nearest-rank median, or None."""
+    return percentile(values, 0.5)
+
+
+def transport_error_kind(err: BaseException) -> str:
+    """``timeout``, ``connect_timeout``, ``connect_refused``, ``reset``, ``dns``, ``tls`` or ``other``.
+
+    Walks the exception chain: httpx wraps the OS error (``ConnectionRefusedError``) twice.
+    """
+    if isinstance(err, TimeoutError):
+        return "timeout"
+    name = type(err).__name__
+    if name == "ConnectTimeout":
+        return "connect_timeout"
+    if name in ("ReadTimeout", "WriteTimeout", "PoolTimeout", "TimeoutException"):
+        return "timeout"
+    seen: BaseException | None = err
+    for _ in range(10):
+        if seen is None:
+            break
+        if isinstance(seen, ConnectionRefusedError):
+            return "connect_refused"
+        if isinstance(seen, (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)):
+            return "reset"
+        if isinstance(seen, socket.gaierror):
+            return "dns"
+        if isinstance(seen, ssl.SSLError):
+            return "tls"
+        seen = seen.__cause__ or seen.__context__
+    if name in ("RemoteProtocolError", "ReadError", "ConnectionClosed", "ConnectionClosedError"):
+        return "reset"  # "Server disconnected without sending a response"
+    return "other"
+
+
+def host_port(url: str) -> str:
+    """``host:port`` of a URL, with the scheme's default port.
+
+    >>> host_port("http://localhost/x"), host_port("wss://example.com/ws"), host_port("http://[::1]:81")
+    ('localhost:80', 'example.com:443', '[::1]:81')
+    """
+    parts = urlsplit(url)
+    port = parts.port or {"https": 443, "wss": 443}.get(parts.scheme, 80)
+    host = parts.hostname or ""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def unreachable_reason(kinds: Mapping[str, int], url: str, timeout_s: float) -> str:
+    """One line for the most frequent error kind: ``connection refused 127.0.0.1:8001``."""
+    kind = max(kinds, key=lambda k: kinds[k]) if kinds else "other"
+    return KIND_TEXT.get(kind, KIND_TEXT["other"]).format(host=host_port(url), timeout=timeout_s)
+
+
+def headers_from_env(var: str | None, env: Mapping[str, str] | None = None) -> tuple[dict[str, str], str | None]:
+    """Headers from an env var holding ``Name: value`` lines, and a note when it is not usable.
+
+    The note names the variable, never a value (headers often carry tokens).
+    """
+    if not var:
+        return {}, None
+    env = os.environ if env is None else env
+    text = env.get(var)
+    if text is None:
+        return {}, f"headers_env {var} is not set: sent without its headers"
+    headers, bad = {}, 0
+    for line in text.replace("\\n", "\n").splitlines():
+        if not line.strip():
+            continue
+        name, sep, value = line.partition(":")
+        if not sep or not name.strip():
+            bad += 1
+            continue
+        headers[name.strip()] = value.strip()
+    note = f"headers_env {var}: {bad} line(s) without 'Name: value' left out" if bad else None
+    return headers, note

@@ -1,0 +1,168 @@
+"""Prometheus maths on two scrapes, pure: parse the text format, diff counters, histogram_quantile.
+
+What Prometheus' ``rate()`` and ``histogram_quantile()`` do, for one window between two scrapes:
+
+    >>> histogram_quantile(0.95, [(0.1, 50.0), (0.5, 90.0), (1.0, 100.0), (math.inf, 100.0)])
+    (0.75, False)
+    >>> histogram_quantile(0.95, [(0.1, 10.0), (1.0, 20.0), (math.inf, 100.0)])
+    (1.0, True)
+
+The second answer is "over the top bound": the rank fell in ``+Inf``, so the value is only known
+to be above 1.0 s. Works on samples, not on ``# TYPE`` lines, so pages without metadata still parse.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+HANDLER_LABELS = ("handler", "path", "endpoint", "route", "uri")  # spellings of common libraries
+STATUS_LABELS = ("status", "code", "status_code")
+METHOD_LABELS = ("method", "http_method")
+
+SeriesId = tuple[str, tuple[tuple[str, str], ...]]  # (sample name, sorted labels)
+
+
+@dataclass
+class Page:
+    """One parsed scrape: every sample by series id, and the lines that could not be parsed."""
+
+    values: dict[SeriesId, float] = field(default_factory=dict)
+    bad_lines: list[tuple[int, str]] = field(default_factory=list)  # (1-based line number, text)
+
+
+def parse_page(text: str) -> Page:
+    """Parse a Prometheus text page; malformed lines are left out and listed, never raised."""
+    page = Page()
+    try:
+        page.values = _samples(text)
+        return page
+    except ValueError:
+        pass
+    kept = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        try:
+            _samples(line + "\n")
+        except ValueError:
+            page.bad_lines.append((number, line.strip()[:120]))
+            continue
+        kept.append(line)
+    try:
+        page.values = _samples("\n".join(kept) + "\n")
+    except ValueError:  # a line that is only bad in context (e.g. a duplicate TYPE)
+        page.values = {}
+    return page
+
+
+def _samples(text: str) -> dict[SeriesId, float]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    values: dict[SeriesId, float] = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            values[(s.name, tuple(sorted(s.labels.items())))] = float(s.value)
+    return values
+
+
+def counter_deltas(start: Page, end: Page, names: Iterable[str]) -> tuple[dict[SeriesId, float], set[SeriesId]]:
+    """Window deltas of the series named ``names``, and the series whose counter went down.
+
+    A series that went down was reset (restart, or another worker answered the scrape): it is
+    left out of the deltas rather than turned into a negative or a made-up rate. A series that
+    appears only in the end scrape started during the window, from zero.
+    """
+    wanted = set(names)
+    deltas: dict[SeriesId, float] = {}
+    resets: set[SeriesId] = set()
+    for sid, value in end.values.items():
+        if sid[0] not in wanted:
+            continue
+        delta = value - start.values.get(sid, 0.0)
+        if delta < 0:
+            resets.add(sid)
+        else:
+            deltas[sid] = delta
+    return deltas, resets
+
+
+def histogram_quantile(q: float, buckets: Sequence[tuple[float, float]]) -> tuple[float | None, bool]:
+    """Prometheus' histogram_quantile over ``(upper_bound, cumulative_count)`` pairs.
+
+    Returns ``(value, over_bound)``: linear interpolation inside the bucket the rank falls in
+    (the first bucket starts at 0); when it falls in ``+Inf`` the value is the top finite bound
+    and ``over_bound`` is True. ``(None, False)`` without observations or without ``+Inf``.
+    """
+    ordered = sorted(buckets)
+    if len(ordered) < 2 or ordered[-1][0] != math.inf or ordered[-1][1] <= 0:
+        return None, False
+    ordered = _monotonic(ordered)
+    rank = q * ordered[-1][1]
+    index = next(i for i, (_, count) in enumerate(ordered) if count >= rank)
+    upper, count = ordered[index]
+    if upper == math.inf:
+        return ordered[-2][0], True
+    if index == 0:
+        if upper <= 0:
+            return upper, False
+        lower, below = 0.0, 0.0
+    else:
+        lower, below = ordered[index - 1]
+    if count == below:
+        return upper, False
+    return lower + (upper - lower) * (rank - below) / (count - below), False
+
+
+def _monotonic(ordered: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Cumulative counts can dip from scrape skew between buckets; Prometheus flattens them too."""
+    out, highest = [], 0.0
+    for upper, count in ordered:
+        highest = max(highest, count)
+        out.append((upper, highest))
+    return out
+
+
+def le_bound(text: str) -> float:
+    """``"+Inf"`` -> inf, ``"0.25"`` -> 0.25 (the ``le`` label of a bucket)."""
+    return math.inf if text.strip().lower() in ("+inf", "inf") else float(text)
+
+
+def label(labels: dict[str, str], spellings: Sequence[str]) -> str | None:
+    """The first of ``spellings`` present in ``labels``.
+
+    >>> label({"path": "/a", "code": "500"}, HANDLER_LABELS)
+    '/a'
+    """
+    return next((labels[k] for k in spellings if k in labels), None)
+
+
+def is_5xx(status: str | None) -> bool:
+    """True for ``"503"``, ``"5xx"``, ``"5XX"``.
+
+    >>> is_5xx("503"), is_5xx("5xx"), is_5xx("404"), is_5xx(None)
+    (True, True, False, False)
+    """
+    return status is not None and status.strip().startswith("5")
+
+
+def histogram_bases(page: Page) -> list[str]:
+    """Names of every histogram in the page (``x`` for ``x_bucket{le=...}`` samples), sorted."""
+    return sorted({name[: -len("_bucket")] for name, labels in page.values if name.endswith("_bucket")
+                   and any(k == "le" for k, _ in labels)})
+
+
+def is_request_duration(base: str) -> bool:
+    """A histogram of HTTP request durations, in the names common instrumentation uses.
+
+    >>> [is_request_duration(n) for n in ("http_request_duration_seconds",
+    ...  "http_request_duration_highr_seconds", "http_server_requests_seconds", "db_query_seconds")]
+    [True, True, True, False]
+    """
+    name = base.lower()
+    timed = "duration" in name or "latency" in name or name.endswith("requests_seconds")
+    return timed and ("request" in name or "http" in name)
+
+
+def unit_scale(base: str) -> float:
+    """Seconds per unit of a histogram's bounds (``*_milliseconds`` / ``*_ms`` -> 0.001)."""
+    return 0.001 if base.endswith(("_milliseconds", "_ms")) else 1.0

@@ -1,0 +1,98 @@
+"""Window figures from two recorded scrapes: lifetime-fast but slow now, +Inf, finer histograms,
+label spellings, 5xx classes, resets, perfbook's own handlers left out of the total."""
+
+import pytest
+
+from perfbook.metrics_window import window_figures
+from perfbook.promql import parse_page
+
+EXCLUDED = {"/metrics", "/health"}
+BOUNDS = ("0.1", "0.5", "1.0", "+Inf")
+
+
+def hist(name, labels, counts, bounds=BOUNDS):
+    """Cumulative bucket lines + _count for one series (``counts`` per bucket, not cumulative)."""
+    lines, total = [], 0
+    for le, n in zip(bounds, counts, strict=True):
+        total += n
+        lines.append(f'{name}_bucket{{{labels},le="{le}"}} {total}')
+    lines.append(f"{name}_count{{{labels}}} {total}")
+    return "\n".join(lines) + "\n"
+
+
+def users_page(fast, slow, over, errors, ok):
+    """An instrumentator-style page: /api/v1/users, /metrics and a requests counter."""
+    return (
+        "# TYPE http_request_duration_seconds histogram\n"
+        + hist("http_request_duration_seconds", 'handler="/api/v1/users",method="GET"', [fast, 0, slow, over])
+        + hist("http_request_duration_seconds", 'handler="/metrics",method="GET"', [50, 0, 0, 0])
+        + "# TYPE http_requests_total counter\n"
+        + f'http_requests_total{{handler="/api/v1/users",method="GET",status="2xx"}} {ok}\n'
+        + f'http_requests_total{{handler="/api/v1/users",method="GET",status="5xx"}} {errors}\n'
+        + 'http_requests_total{handler="/metrics",method="GET",status="2xx"} 50\n'
+    )
+
+
+def test_lifetime_fast_service_that_is_slow_now_shows_slow():
+    start = parse_page(users_page(fast=100_000, slow=0, over=0, errors=0, ok=100_000))
+    end = parse_page(users_page(fast=100_010, slow=90, over=0, errors=0, ok=100_100))
+    w = window_figures(start, end, 2.0, EXCLUDED)
+    users = next(h for h in w.handlers if h.handler == "/api/v1/users")
+    assert users.requests == 100 and users.rate_rps == 50.0
+    assert users.p95_s == pytest.approx(0.5 + 0.5 * (95 - 10) / 90)
+    assert not users.p95_over_bound
+    assert w.total.requests == 100  # /metrics left out
+    assert w.total.p95_s == pytest.approx(users.p95_s)
+
+
+def test_five_xx_share_from_status_classes_in_the_window():
+    start = parse_page(users_page(fast=1000, slow=0, over=0, errors=1000, ok=0))  # lifetime: all errors
+    end = parse_page(users_page(fast=1100, slow=0, over=0, errors=1010, ok=90))
+    w = window_figures(start, end, 2.0, EXCLUDED)
+    assert w.total.errors_5xx == 10
+    assert w.total.error_share == pytest.approx(0.1)
+
+
+def test_over_the_top_bound_reports_the_bound_and_prefers_a_finer_histogram():
+    coarse = users_page(fast=10, slow=0, over=90, errors=0, ok=100)
+    fine_bounds = ("0.1", "1.0", "2.5", "5.0", "10.0", "+Inf")
+    fine = lambda n: "# TYPE http_request_duration_highr_seconds histogram\n" + hist(  # noqa: E731
+        "http_request_duration_highr_seconds", 'x="y"', [10 + 50, 0, 0, n, 0, 0], fine_bounds)
+    start = parse_page(users_page(0, 0, 0, 0, 0) + fine(0))
+    only_coarse = window_figures(start, parse_page(coarse), 2.0, EXCLUDED)
+    users = only_coarse.handlers[-1]
+    assert (users.p95_s, users.p95_over_bound, users.histogram) == (1.0, True, "http_request_duration_seconds")
+    with_fine = window_figures(start, parse_page(coarse + fine(90)), 2.0, EXCLUDED)
+    assert with_fine.total.histogram == "http_request_duration_highr_seconds"
+    assert not with_fine.total.p95_over_bound
+    assert 2.5 < with_fine.total.p95_s <= 5.0
+
+
+def test_other_label_spellings_and_millisecond_histograms():
+    def page(n_fast, n_slow, n_500):
+        return (
+            hist("http_server_request_latency_ms", 'path="/x",code="200"', [n_fast, n_slow, 0],
+                 ("100", "2000", "+Inf"))
+            + hist("http_server_request_latency_ms", 'path="/x",code="500"', [n_500, 0, 0],
+                   ("100", "2000", "+Inf"))
+        )
+
+    w = window_figures(parse_page(page(0, 0, 0)), parse_page(page(10, 80, 10)), 1.0, EXCLUDED)
+    (x,) = w.handlers
+    assert (x.handler, x.method, x.requests, x.errors_5xx, x.error_share) == ("/x", None, 100, 10, 0.1)
+    assert 1.5 < x.p95_s <= 2.0  # bounds read in ms, reported in s
+
+
+def test_counter_reset_leaves_the_series_out_and_never_goes_negative():
+    start = parse_page(users_page(fast=5000, slow=0, over=0, errors=10, ok=5000))
+    end = parse_page(users_page(fast=20, slow=0, over=0, errors=0, ok=20))  # restarted
+    w = window_figures(start, end, 2.0, EXCLUDED)
+    assert w.reset_series
+    assert all(h.requests >= 0 and h.rate_rps >= 0 for h in w.handlers)
+    assert w.total.requests == 0 and w.total.error_share is None
+
+
+def test_no_http_metrics_says_so():
+    w = window_figures(parse_page("up 1\n"), parse_page("up 1\n"), 2.0, EXCLUDED)
+    assert w.total is None and w.handlers == []
+    assert "no request-duration histogram" in w.notes[0]
