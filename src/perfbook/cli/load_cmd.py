@@ -33,9 +33,24 @@ Examples:
 """
 
 
+CAPACITY_HELP = """Find the highest rate that still meets the SLO: open-loop steps, doubling then bisecting.
+
+Prints each step, the table and the knee, and a terminal plot (plotext) of latency against
+offered rate; --plot FILE.png draws latency percentiles and error rate (matplotlib).
+Exit 3 when even the first step misses the SLO.
+
+Examples:
+
+  perfbook capacity http://127.0.0.1:8001/health --slo 'p95<200ms,errors<1%'
+
+  perfbook capacity http://127.0.0.1:8001/api/v1/users --slo kpi --max-rate 2000 --plot knee.png
+"""
+
+
 def register(app: typer.Typer) -> None:
     """Add ``load``, ``capacity`` and ``stress`` to the root app."""
     app.command("load", help=LOAD_HELP)(load)
+    app.command("capacity", help=CAPACITY_HELP)(capacity)
 
 
 def load(
@@ -107,3 +122,54 @@ def _compare(files: list[str], json_out: bool) -> int:
     else:
         Console().print(compare_table(a, b, Path(files[0]).name, Path(files[1]).name))
     return ExitCode.OK
+
+
+def capacity(
+    url: str = typer.Argument(..., help="The URL to load."),
+    slo: str = typer.Option("kpi", "--slo", help="What a step must meet: 'p95<200ms,errors<1%' or kpi (config)."),
+    start_rate: float = typer.Option(50.0, "--start-rate", help="First step's rate (rps)."),
+    max_rate: float = typer.Option(5000.0, "--max-rate", help="Never offer more than this (rps)."),
+    step_duration: str = typer.Option("5s", "--step-duration", help="How long each step runs."),
+    max_duration: str = typer.Option("3m", "--max-duration", help="Stop the search after this long."),
+    tolerance: float = typer.Option(0.05, "--tolerance", help="Stop bisecting when the bracket is this narrow (share)."),
+    connections: int = typer.Option(50, "-c", "--connections", help="Connections (open loop: enough to absorb queueing)."),
+    workers: int | None = typer.Option(None, "--workers", help="Worker processes (default 1 for this machine)."),
+    method: str = typer.Option("GET", "-m", "--method", help="HTTP method."),
+    header: list[str] = typer.Option([], "-H", "--header", help="'Name: value' (repeatable)."),
+    json_body: str | None = typer.Option(None, "--json-body", help="JSON body (@file or text)."),
+    timeout: str = typer.Option("2s", "--timeout", help="Per request."),
+    yes: bool = typer.Option(False, "-y", "--yes", help="Do not ask before loading another machine or non-GET."),
+    plot: Path | None = typer.Option(None, "--plot", help="Write a PNG of latency and errors against rate."),
+    no_plot: bool = typer.Option(False, "--no-plot", help="No terminal plot."),
+    json_out: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
+    config: Path | None = typer.Option(None, "--config", help="perfbook.toml (for --slo kpi)."),
+) -> None:
+    from perfbook.load.capacity import run_capacity
+    from perfbook.load.options import LoadOptions, make_run
+    from perfbook.load.plot import save_png, terminal_plot
+    from perfbook.load.render import capacity_table, step_line
+    from perfbook.load.schedule import parse_duration_s
+    from perfbook.load.session import objectives_for
+
+    objectives = objectives_for(slo, config)
+    opts = LoadOptions(url=url, connections=connections, method=method, headers=header, json_body=json_body,
+                       timeout=timeout, workers=workers, max_rate=max_rate, abort_on_errors=0.0)
+    base, target = make_run(opts)
+    confirm(target, method, yes)
+    err = Console(stderr=True)
+    report = run_capacity(
+        base, objectives, start_rps=start_rate, max_rps=max_rate, step_s=parse_duration_s(step_duration),
+        max_duration_s=parse_duration_s(max_duration), tolerance=tolerance,
+        on_step=lambda row: err.print(step_line(row), highlight=False, soft_wrap=True),
+    ).to_json()
+    if plot is not None:
+        save_png(report, plot)
+    if json_out:
+        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+    else:
+        out = Console()
+        out.print(capacity_table(report))
+        text = None if no_plot else terminal_plot(report, width=min(out.width, 100), color=out.is_terminal)
+        if text:
+            sys.stdout.write(text + "\n")
+    raise typer.Exit(ExitCode.OK if report["knee_rps"] else ExitCode.THRESHOLD)

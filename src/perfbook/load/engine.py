@@ -342,6 +342,10 @@ async def run_worker(plan: WorkerPlan, control: Callable[[Snapshot], bool] | Non
     run = _Run(plan, control)
     if plan.duration_s is not None and not run.open_loop:
         run.loop.call_later(plan.duration_s, run.stop)
+    elif run.open_loop:
+        # Behind schedule (an overloaded target), a connection would send its backlog long after
+        # the run's end: stop one timeout past the schedule instead; what was late counts as late.
+        run.loop.call_later(run.schedule.duration_s + plan.timeout_s, run.stop)
     ticker = asyncio.ensure_future(run.ticker())
     try:
         await asyncio.gather(*(run.slot_loop(i) for i in range(plan.connections)))

@@ -129,3 +129,28 @@ def _format_actual(v: Verdict) -> str:
 def print_summary(doc: dict[str, Any], verdicts: list[Verdict] | None = None, console: Console | None = None) -> None:
     """Print :func:`summary` to stdout."""
     (console or Console(file=sys.stdout)).print(summary(doc, verdicts))
+
+
+def step_line(row: dict[str, Any]) -> str:
+    """One capacity step as it finishes (stderr)."""
+    lat = row["latency"]
+    mark = "met" if row["met"] else "MISSED " + ", ".join(row["missed"])
+    return (f"step {row['rate_rps']:>9,.0f} rps offered: {row['rps']:>9,.0f} achieved, "
+            f"p95 {format_duration(lat['p95_s'])}, p99 {format_duration(lat['p99_s'])}, "
+            f"errors {row['error_rate']:.2%}: {mark}")
+
+
+def capacity_table(report: dict[str, Any]) -> Group:
+    """The table of steps (by offered rate) and the knee."""
+    table = Table(box=None, title=f"capacity of {report['target']} ({', '.join(report['slo'])})")
+    for col in ("offered rps", "achieved rps", "p50", "p95", "p99", "errors", "SLO"):
+        table.add_column(col, justify="right")
+    for row in sorted(report["steps"], key=lambda s: s["rate_rps"]):
+        lat = row["latency"]
+        table.add_row(f"{row['rate_rps']:,.0f}", f"{row['rps']:,.0f}", _ms(lat["p50_s"]), _ms(lat["p95_s"]),
+                      _ms(lat["p99_s"]), f"{row['error_rate']:.2%}",
+                      "[green]met[/]" if row["met"] else "[red]missed[/]")
+    knee = report["knee_rps"]
+    line = Text(f"knee: {knee:,.0f} rps" if knee else "knee: none", style="bold green" if knee else "bold red")
+    line.append(f"  ({report['reason']})", style="")
+    return Group(table, line)

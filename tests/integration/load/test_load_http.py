@@ -6,7 +6,7 @@ import socket
 import time
 
 import pytest
-from load_servers import ServerConfig, LocalServer
+from load_servers import LocalServer, ServerConfig
 
 from perfbook.load.options import LoadOptions, make_run
 from perfbook.load.runner import run_load

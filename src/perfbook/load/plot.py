@@ -1,0 +1,82 @@
+"""Plots of a capacity search: latency percentiles and error rate against offered rate.
+
+plotext draws in the terminal, matplotlib writes ``--plot FILE.png``; both are the ``plot`` extra.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from perfbook.errors import PerfbookError
+
+_SERIES = (("p50", "p50_s"), ("p95", "p95_s"), ("p99", "p99_s"))
+
+
+def _points(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(steps, key=lambda s: s["rate_rps"])
+
+
+def terminal_plot(report: dict[str, Any], width: int = 80, height: int = 18, color: bool = False) -> str | None:
+    """The plot as text (latency in ms against offered rps), or None without plotext or steps."""
+    try:
+        import plotext as plt
+    except ImportError:
+        return None
+    steps = _points(report["steps"])
+    if not steps:
+        return None
+    rates = [s["rate_rps"] for s in steps]
+    series = [(name, [(s["latency"][key] or 0) * 1e3 for s in steps]) for name, key in _SERIES]
+    title = "latency (ms) against offered rate (rps)"
+    if report.get("knee_rps"):
+        title += f"; knee {report['knee_rps']:,.0f} rps"
+    if hasattr(plt, "plot"):  # plotext 5
+        plt.clear_figure()
+        plt.plotsize(width, height)
+        for name, values in series:
+            plt.plot(rates, values, label=name)
+        plt.title(title)
+        text = plt.build()
+    else:  # plotext 6: the figure object's signal / draw API
+        fig = plt.figure
+        fig.clear.all()
+        fig.plot_size(width, height)
+        for name, values in series:
+            fig.draw(fig.signal(rates, values).lines(True).label(name))
+        fig.title(title)
+        text = str(fig.build())
+    return text if color else plt.uncolorize(text)
+
+
+def save_png(report: dict[str, Any], path: Path) -> None:
+    """Latency percentiles (log scale) and error rate against offered rate, with the knee marked."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise PerfbookError("--plot needs matplotlib", hint="pip install 'perfbook[plot]'") from None
+    steps = _points(report["steps"])
+    rates = [s["rate_rps"] for s in steps]
+    fig, (ax_lat, ax_err) = plt.subplots(2, 1, figsize=(8, 6), sharex=True, height_ratios=(3, 1))
+    for name, key in _SERIES:
+        ax_lat.plot(rates, [(s["latency"][key] or 0) * 1e3 for s in steps], marker="o", label=name)
+    ax_lat.set_yscale("log")
+    ax_lat.set_ylabel("latency (ms)")
+    ax_err.plot(rates, [s["error_rate"] * 100 for s in steps], marker="o", color="tab:red")
+    ax_err.set_ylabel("errors (%)")
+    ax_err.set_xlabel("offered rate (rps)")
+    if report.get("knee_rps"):
+        for ax in (ax_lat, ax_err):
+            ax.axvline(report["knee_rps"], color="grey", linestyle="--")
+        ax_lat.set_title(f"{report['target']}: knee at {report['knee_rps']:,.0f} rps ({', '.join(report['slo'])})")
+    ax_lat.legend()
+    fig.tight_layout()
+    try:
+        fig.savefig(path, dpi=100)
+    except OSError as err:
+        raise PerfbookError(f"--plot: cannot write {path}: {err.strerror}") from None
+    finally:
+        plt.close(fig)
