@@ -117,8 +117,9 @@ def read_cmdline(ps: Any, pid: int) -> str:
 
 
 def display_cmdline(cmdline: str) -> str:
-    """A command line fit for a report: secrets redacted, cut to CMDLINE_CHARS."""
-    return truncate(redact_text(cmdline))
+    """A command line fit for a report: secrets redacted, runs of spaces collapsed (process titles
+    are often padded), cut to CMDLINE_CHARS."""
+    return truncate(redact_text(" ".join(cmdline.split())))
 
 
 def truncate(text: str, limit: int = CMDLINE_CHARS) -> str:
