@@ -28,6 +28,7 @@ from perfbook.config import Config
 from perfbook.model import Evidence
 from perfbook.probes.base import ProbeContext, run_probe
 
+
 def make_config(**sections: dict[str, Any]) -> Config:
     """A Config from section dicts: ``make_config(http={"base_url": url}, thresholds={...})``."""
     return Config.model_validate(sections)
