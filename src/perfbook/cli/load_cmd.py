@@ -47,10 +47,27 @@ Examples:
 """
 
 
+STRESS_HELP = """Bounded stress tests: database reads, Redis pipelines, concurrent connections.
+
+Examples:
+
+  perfbook stress postgres -c 20 -d 10s
+
+  perfbook stress redis --pipeline 100 -d 5s --json
+
+  perfbook stress connections -c 100
+"""
+
+
 def register(app: typer.Typer) -> None:
     """Add ``load``, ``capacity`` and ``stress`` to the root app."""
     app.command("load", help=LOAD_HELP)(load)
     app.command("capacity", help=CAPACITY_HELP)(capacity)
+    stress_app = typer.Typer(help=STRESS_HELP, no_args_is_help=True)
+    stress_app.command("postgres")(stress_postgres)
+    stress_app.command("redis")(stress_redis)
+    stress_app.command("connections")(stress_connections)
+    app.add_typer(stress_app, name="stress")
 
 
 def load(
@@ -173,3 +190,107 @@ def capacity(
         if text:
             sys.stdout.write(text + "\n")
     raise typer.Exit(ExitCode.OK if report["knee_rps"] else ExitCode.THRESHOLD)
+
+
+def _stress_out(doc: dict, json_out: bool) -> None:
+    from perfbook.load.render import stress_summary
+
+    if json_out:
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+    else:
+        Console().print(stress_summary(doc))
+    raise typer.Exit(ExitCode.THRESHOLD if any(doc["errors"].values()) else ExitCode.OK)
+
+
+def _duration(text: str) -> float:
+    from perfbook.load.schedule import parse_duration_s
+
+    seconds = parse_duration_s(text)
+    if not 0 < seconds <= 3600:
+        raise UsageError(f"-d must be between 0 and 1h, got {text}")
+    return seconds
+
+
+def stress_postgres(
+    dsn: str | None = typer.Option(None, "--dsn", help="libpq URL (default [postgres] dsn, env PERFBOOK_POSTGRES_DSN)."),
+    query: str = typer.Option("SELECT 1 /* perfbook stress */", "--query", help="A read query (the session is read-only)."),
+    concurrency: int = typer.Option(10, "-c", "--concurrency", help="Concurrent sessions."),
+    duration: str = typer.Option("10s", "-d", "--duration", help="How long."),
+    requests: int | None = typer.Option(None, "-n", "--queries", help="Stop after this many queries in total."),
+    json_out: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
+    config: Path | None = typer.Option(None, "--config", help="perfbook.toml."),
+) -> None:
+    """Concurrent read queries against the configured database (runbook: stress the database)."""
+    import asyncio
+
+    from perfbook.load.stress import stress_postgres as run
+
+    if not dsn:
+        from perfbook.config import load_config
+
+        dsn = load_config(config).postgres.dsn
+    if not dsn:
+        raise UsageError("stress postgres: no DSN", hint="pass --dsn or set [postgres] dsn / PERFBOOK_POSTGRES_DSN")
+    result = asyncio.run(run(dsn, query=query, concurrency=concurrency, duration_s=_duration(duration),
+                             operations=requests))
+    _stress_out(result.to_json(), json_out)
+
+
+def stress_redis(
+    url: str | None = typer.Option(None, "--url", help="redis:// URL (default [redis] url, env PERFBOOK_REDIS_URL)."),
+    concurrency: int = typer.Option(10, "-c", "--concurrency", help="Concurrent clients."),
+    pipeline: int = typer.Option(100, "--pipeline", help="SET+GET pairs per pipeline."),
+    duration: str = typer.Option("10s", "-d", "--duration", help="How long."),
+    requests: int | None = typer.Option(None, "-n", "--commands", help="Stop after about this many commands."),
+    json_out: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
+    config: Path | None = typer.Option(None, "--config", help="perfbook.toml."),
+) -> None:
+    """SET/GET pipelines with perfbook's own keys, deleted at the end (runbook: Redis stress)."""
+    import asyncio
+
+    from perfbook.load.stress import stress_redis as run
+
+    if not url:
+        from perfbook.config import load_config
+
+        url = load_config(config).redis.url
+    if not url:
+        raise UsageError("stress redis: no URL", hint="pass --url or set [redis] url / PERFBOOK_REDIS_URL")
+    if pipeline < 1 or concurrency < 1:
+        raise UsageError("stress redis: --pipeline and -c must be at least 1")
+    result = asyncio.run(run(url, concurrency=concurrency, pipeline=pipeline, duration_s=_duration(duration),
+                             operations=requests))
+    _stress_out(result.to_json(), json_out)
+
+
+def stress_connections(
+    url: str | None = typer.Argument(None, help="Default: [http] base_url + health_path."),
+    concurrency: int = typer.Option(100, "-c", "--concurrency", help="Concurrent connections, one request each."),
+    rounds: int = typer.Option(1, "--rounds", help="Repeat the burst this many times."),
+    timeout: str = typer.Option("10s", "--timeout", help="Per request."),
+    yes: bool = typer.Option(False, "-y", "--yes", help="Do not ask before loading another machine."),
+    json_out: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
+    config: Path | None = typer.Option(None, "--config", help="perfbook.toml."),
+) -> None:
+    """N concurrent connections to the health endpoint (runbook: for i in {1..100}; curl … &)."""
+    from perfbook.load.options import LoadOptions, make_run
+    from perfbook.load.runner import run_load
+
+    if not url:
+        from perfbook.config import load_config
+
+        http = load_config(config).http
+        url = http.base_url.rstrip("/") + http.health_path
+    opts = LoadOptions(url=url, requests=concurrency * rounds, connections=concurrency, keepalive=False,
+                       timeout=timeout, abort_on_errors=0.0, workers=1)
+    run, target = make_run(opts)
+    confirm(target, "GET", yes)
+    doc = run_load(run).to_json()
+    failed = doc["requests"] - sum(n for code, n in doc["status_codes"].items() if code.startswith("2"))
+    _stress_out({
+        "schema_version": 1, "kind": "connections", "target": doc["target"], "concurrency": concurrency,
+        "operations": doc["requests"], "duration_s": doc["duration_s"],
+        "ops_per_s": round(doc["requests"] / doc["duration_s"], 3) if doc["duration_s"] else 0.0,
+        "succeeded": doc["requests"] - failed, "status_codes": doc["status_codes"],
+        "errors": doc["errors"], "latency": doc["latency"],
+    }, json_out)

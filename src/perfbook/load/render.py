@@ -154,3 +154,24 @@ def capacity_table(report: dict[str, Any]) -> Group:
     line = Text(f"knee: {knee:,.0f} rps" if knee else "knee: none", style="bold green" if knee else "bold red")
     line.append(f"  ({report['reason']})", style="")
     return Group(table, line)
+
+
+def stress_summary(doc: dict[str, Any]) -> Group:
+    """A stress test's throughput, latency and errors."""
+    unit = {"postgres": "queries", "redis": "commands", "connections": "connections"}.get(doc["kind"], "operations")
+    head = Text(f"stress {doc['kind']} {doc['target']}\n", style="bold")
+    head.append(f"{doc['operations']:,} {unit} in {format_duration(doc['duration_s'])}: "
+                f"{doc['ops_per_s']:,.0f} {unit}/s, concurrency {doc['concurrency']}")
+    if doc.get("pipeline"):
+        head.append(f", pipelines of {doc['pipeline']} SET+GET pairs (latency per pipeline)")
+    table = Table(box=None, pad_edge=False, show_edge=False)
+    table.add_column("latency")
+    for name, _ in _LAT_COLUMNS:
+        table.add_column(name, justify="right")
+    table.add_row("", *(_ms(doc["latency"][key]) for _, key in _LAT_COLUMNS))
+    errors = {k: n for k, n in doc["errors"].items() if n}
+    tail = Text("errors " + ", ".join(f"{k}: {n:,}" for k, n in errors.items()), style="red") if errors \
+        else Text("no errors", style="green")
+    if "keys_left" in doc:
+        tail.append(f"   keys left behind: {doc['keys_left']}", style="" if doc["keys_left"] == 0 else "red")
+    return Group(head, table, tail)
