@@ -1,0 +1,129 @@
+"""Process rules on recorded evidence (a real leaking child, tests/fixtures/evidence/process.json),
+with near misses on the slope, R², sample count and CPU thresholds."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from perfbook.config import Config, Thresholds
+from perfbook.model import Evidence, Level
+from perfbook.probes.host import HostEvidence, TopProcess
+from perfbook.probes.process import ProcessEvidence, WatchedProcess
+from perfbook.rules import process as rules
+
+CFG = Config()
+MIB = 1024 * 1024
+TS = [round(i * 0.2, 1) for i in range(11)]  # 11 samples over a 2 s window
+
+
+@pytest.fixture
+def leak(recorded) -> WatchedProcess:
+    """A child that allocated 5 MB every 100 ms, recorded by the real probe."""
+    return recorded("process.json", ProcessEvidence).data.processes[0]
+
+
+@pytest.fixture
+def host(recorded) -> HostEvidence:
+    return recorded("host.json", HostEvidence).data
+
+
+def series(mb_per_min: float, noise_mb: float = 0.0, n: int = 11) -> tuple[list[float], list[int]]:
+    """RSS climbing at ``mb_per_min`` from 100 MB, with ± ``noise_mb`` alternating noise."""
+    ts = TS[:n]
+    rss = [int((100 + mb_per_min / 60 * t + (noise_mb if i % 2 else -noise_mb)) * MIB) for i, t in enumerate(ts)]
+    return ts, rss
+
+
+def proc(ts: list[float], rss: list[int], cpu_pct: float | None = 3.0, pid: int = 4242) -> WatchedProcess:
+    return WatchedProcess(pid, "uvicorn", "uvicorn app:api --port 8001", "uvicorn", cpu_pct, rss[-1] if rss else None,
+                          ts, rss)
+
+
+def judge(*processes: WatchedProcess, host: HostEvidence | None = None, cfg: Config = CFG):
+    evidence = {"process": Evidence("process", "ok", 2.0, data=ProcessEvidence(["uvicorn"], [], 2.0, list(processes)))}
+    if host is not None:
+        evidence["host"] = Evidence("host", "ok", 2.0, data=host)
+    return rules.evaluate(evidence, cfg)
+
+
+def keys(findings) -> set[str]:
+    return {f"{f.code}:{f.subject}" for f in findings}
+
+
+def test_recorded_leak_is_memory_growth_in_mb_per_min(leak: WatchedProcess):
+    (f,) = judge(leak)
+    assert f.code == "process.memory_growth" and f.subject == f"{leak.name}[{leak.pid}]"
+    assert f.level is Level.WARNING and f.unit.startswith("MB/min")
+    assert 1500 < f.value < 4000  # 5 MB / 100 ms = 3000 MB/min, give or take the scheduler
+    assert f.evidence["r2"] >= 0.9 and f.evidence["samples"] >= 10
+    assert f.evidence["matched"] is True and "perfboo" in f.evidence["cmdline"]
+    assert len(f.evidence["cmdline"]) <= 120
+
+
+GROWTH_CASES = [
+    ("flat", series(0.0), set()),
+    ("slope just under the threshold", series(19.0), set()),
+    ("slope just over", series(21.0), {"process.memory_growth:uvicorn[4242]"}),
+    ("noisy: R² 0.89", series(60.0, noise_mb=0.22), set()),
+    ("noisy but steady: R² 0.91", series(60.0, noise_mb=0.20), {"process.memory_growth:uvicorn[4242]"}),
+    ("9 samples", series(600.0, n=9), set()),
+    ("10 samples", series(600.0, n=10), {"process.memory_growth:uvicorn[4242]"}),
+    ("shrinking", series(-600.0), set()),
+    ("one sample", series(600.0, n=1), set()),
+]
+
+
+@pytest.mark.parametrize("name, data, expected", GROWTH_CASES, ids=[c[0] for c in GROWTH_CASES])
+def test_memory_growth_gates(name: str, data, expected: set[str]):
+    assert keys(judge(proc(*data))) == expected
+
+
+CPU_CASES = [
+    ("at the threshold", 90.0, set()),
+    ("just over", 90.1, {"process.cpu_hog:uvicorn[4242]"}),
+    ("two cores", 185.0, {"process.cpu_hog:uvicorn[4242]"}),
+    ("not measured", None, set()),
+]
+
+
+@pytest.mark.parametrize("name, cpu_pct, expected", CPU_CASES, ids=[c[0] for c in CPU_CASES])
+def test_cpu_hog_over_one_core_share(name: str, cpu_pct: float | None, expected: set[str]):
+    assert keys(judge(proc(*series(0.0), cpu_pct=cpu_pct))) == expected
+
+
+def test_cpu_hog_evidence_and_restart_action_for_a_configured_process():
+    (f,) = judge(proc(*series(0.0), cpu_pct=120.0))
+    assert f.evidence["cpu_pct"] == 120.0 and f.evidence["matched"] is True
+    assert f.evidence["cmdline"] == "uvicorn app:api --port 8001" and f.evidence["rss_mb"] == 100.0
+    assert [a.id for a in f.actions] == ["process.top_threads", "process.restart"]
+    assert f.actions[1].command.startswith("perfbook fix process.restart --pid 4242")
+    assert all("kill" not in a.manual for a in f.actions)
+
+
+def hog(pid: int, cpu_pct: float, matched_by: str | None = None, own: bool = False) -> TopProcess:
+    return TopProcess(pid, "stress", "stress --cpu 1", cpu_pct, 10 * MIB, 0.1, matched_by, own)
+
+
+def test_unconfigured_hog_from_the_host_top_list_says_matched_false(host: HostEvidence):
+    data = replace(host, top_cpu=[hog(777, 150.0), hog(778, 95.0, own=True), hog(4242, 99.0, "uvicorn"), hog(779, 90.0)])
+    findings = judge(proc(*series(0.0), cpu_pct=99.0), host=data)
+    assert keys(findings) == {"process.cpu_hog:stress[777]", "process.cpu_hog:uvicorn[4242]"}  # no duplicate, no own
+    other = next(f for f in findings if f.subject == "stress[777]")
+    assert other.evidence["matched"] is False and "not a configured process" in other.title
+    assert [a.id for a in other.actions] == ["process.top_threads", "process.renice"]
+
+
+def test_host_top_list_alone_still_finds_hogs_and_thresholds_come_from_config(host: HostEvidence):
+    data = replace(host, top_cpu=[hog(777, 60.0)])
+    evidence = {"host": Evidence("host", "ok", 2.0, data=data)}
+    assert rules.evaluate(evidence, CFG) == []
+    cfg = Config(thresholds=Thresholds(process_cpu_pct=50.0))
+    assert keys(rules.evaluate(evidence, cfg)) == {"process.cpu_hog:stress[777]"}
+
+
+def test_recorded_host_is_quiet_and_skipped_probes_give_nothing(host: HostEvidence):
+    assert rules.evaluate({"host": Evidence("host", "ok", 2.0, data=host)}, CFG) == []
+    assert rules.evaluate({"process": Evidence("process", "skipped", 0.0, reason="remote target")}, CFG) == []
+    assert rules.evaluate({}, CFG) == []
