@@ -1,0 +1,189 @@
+"""What the postgres probe hands the rules (and the root-cause ranking): field names are the contract.
+
+Ages are seconds at the end of the window; ``*_window`` counters are deltas between the snapshot
+at the window's start and the one at its end. Query text is always safe to show (normalised by
+pg_stat_statements, literals stripped again, e-mails masked, truncated: see perfbook.sanitize).
+perfbook's own backend and statements, autovacuum and other non-client backends are left out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class PgServer:
+    """The server as a whole."""
+
+    version: str  # server_version, e.g. "15.8 (Debian 15.8-0+deb12u1)"
+    version_num: int  # server_version_num, e.g. 150008
+    uptime_s: float  # since pg_postmaster_start_time()
+    database: str  # the database perfbook connected to
+    settings: dict[str, str] = field(default_factory=dict)  # performance settings with their unit, e.g. "128MB"
+    database_sizes_bytes: dict[str, int] = field(default_factory=dict)  # per database (top 50)
+    stats_reset: str | None = None  # ISO time pg_stat_database was last reset (None: never)
+    stats_age_s: float | None = None  # how old this database's statistics are
+
+
+@dataclass
+class PgStatement:
+    """One pg_stat_statements entry (the window's delta, or lifetime totals)."""
+
+    queryid: int
+    query: str  # safe to show
+    user: str | None
+    calls: int
+    total_ms: float  # time executing, all calls
+    mean_ms: float | None  # total_ms / calls
+    rows: int
+    shared_blks_hit: int  # buffer cache hits
+    shared_blks_read: int  # blocks read from the OS
+    tables: list[str] = field(default_factory=list)  # FROM / JOIN / UPDATE / INTO, schema-qualified when known
+    filter_columns: list[str] = field(default_factory=list)  # col = $1, lower(col) = …, col LIKE …
+
+
+@dataclass
+class PgStatStatements:
+    """pg_stat_statements over the window and since its last reset."""
+
+    status: str  # ok | not_installed (no CREATE EXTENSION) | not_preloaded | unreadable
+    detail: str | None = None  # the server's one-line answer when not ok
+    mean_column: str | None = None  # "mean_exec_time" (13+) or "mean_time" (≤ 12)
+    window_calls: int = 0  # calls of every statement in the window (perfbook's own left out)
+    window_total_ms: float = 0.0
+    window_mean_ms: float | None = None  # window_total_ms / window_calls; None without calls
+    top_by_mean: list[PgStatement] = field(default_factory=list)  # window, slowest mean first
+    top_by_total: list[PgStatement] = field(default_factory=list)  # window, most total time first
+    lifetime_top: list[PgStatement] = field(default_factory=list)  # since reset, most total time first
+    reset_detected: bool = False  # a counter went down in the window (pg_stat_statements_reset)
+
+
+@dataclass
+class PgTable:
+    """One user table (the largest, most seq-scanned, most dead ones; not every table)."""
+
+    name: str  # schema.table
+    rows: int  # n_live_tup
+    dead_rows: int  # n_dead_tup
+    dead_ratio: float | None  # dead / (live + dead)
+    seq_scan: int  # sequential scans since the statistics were reset
+    seq_tup_read: int  # rows those scans read
+    idx_scan: int | None  # index scans (None: the table has no index)
+    seq_scan_window: int  # sequential scans during the window
+    idx_scan_window: int
+    seq_tup_read_window: int
+    total_bytes: int  # heap + TOAST + indexes, from pg_class.relpages
+    index_bytes: int
+    heap_hit_ratio: float | None  # heap blocks from the buffer cache / all heap blocks read
+    mod_since_analyze: int  # rows changed since the last analyze
+    last_vacuum: str | None = None  # ISO times
+    last_autovacuum: str | None = None
+    last_analyze: str | None = None
+    last_autoanalyze: str | None = None
+    autovacuum_enabled: bool = True  # False with reloptions autovacuum_enabled=false or autovacuum off
+    columns: list[str] = field(default_factory=list)  # column names (large tables only)
+    indexed_columns: list[list[str]] = field(default_factory=list)  # key columns of each valid index
+
+
+@dataclass
+class PgIndex:
+    """One index worth a look: unused, invalid, duplicate or among the largest."""
+
+    name: str  # schema.index
+    table: str  # schema.table
+    columns: list[str]  # key columns / expressions
+    size_bytes: int  # from pg_class.relpages
+    scans: int  # idx_scan since the statistics were reset
+    unique: bool
+    primary: bool
+    valid: bool
+    predicate: str | None = None  # partial index WHERE
+
+
+@dataclass
+class PgDuplicateIndexes:
+    """Indexes on the same table with the same key columns, operator classes and predicate."""
+
+    table: str
+    columns: list[str]
+    indexes: list[str]  # the first is the one to keep (unique / primary first, then most used)
+    wasted_bytes: int  # size of all but the kept one
+
+
+@dataclass
+class PgSession:
+    """A client session (perfbook's own and non-client backends left out)."""
+
+    pid: int
+    user: str | None
+    application: str | None
+    client: str | None  # client address
+    state: str | None  # active | idle | idle in transaction | …
+    query: str  # the current / last statement, safe to show
+    query_age_s: float | None  # since query_start
+    state_age_s: float | None  # since state_change (idle in transaction: how long idle)
+    xact_age_s: float | None  # since xact_start
+    query_start: str | None = None  # ISO
+    wait_event_type: str | None = None
+    wait_event: str | None = None
+    backend_type: str | None = None  # "client backend" (others never reach a finding)
+    database: str | None = None
+
+
+@dataclass
+class PgBlocked:
+    """A session waiting on a lock, and who holds it up."""
+
+    session: PgSession
+    blocking_pids: list[int]  # pg_blocking_pids(pid)
+    lock_type: str | None  # relation | transactionid | tuple | …
+    lock_mode: str | None  # the mode it waits for, e.g. AccessExclusiveLock
+    relation: str | None  # the relation it waits on (or the row's relation for row locks)
+    root_pids: list[int] = field(default_factory=list)  # heads of its blocking chain (not blocked themselves)
+
+
+@dataclass
+class PgConnections:
+    """Client connections against the usable slots."""
+
+    total: int  # client backends, perfbook's own left out
+    max_connections: int
+    reserved: int  # superuser_reserved_connections (+ reserved_connections on 16+)
+    usable: int  # max_connections - reserved
+    used_pct: float  # total / usable * 100
+    by_state: dict[str, int] = field(default_factory=dict)
+    by_user: dict[str, int] = field(default_factory=dict)
+    by_application: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class PgCache:
+    """Buffer cache hit ratio of this database: over the window and since the statistics reset."""
+
+    hit_ratio_window: float | None  # blks_hit / (hit + read) in the window
+    blocks_window: int  # hit + read in the window
+    hit_ratio_lifetime: float | None
+    blocks_lifetime: int
+    per_database: dict[str, float] = field(default_factory=dict)  # lifetime ratio of each database
+
+
+@dataclass
+class PostgresEvidence:
+    """Everything the postgres probe saw."""
+
+    dsn: str  # redacted
+    own_pid: int  # perfbook's backend, never in a finding
+    server: PgServer
+    statements: PgStatStatements
+    connections: PgConnections | None = None
+    cache: PgCache | None = None
+    tables: list[PgTable] = field(default_factory=list)
+    indexes: list[PgIndex] = field(default_factory=list)
+    duplicate_indexes: list[PgDuplicateIndexes] = field(default_factory=list)
+    active: list[PgSession] = field(default_factory=list)  # running statements, oldest first (top 20)
+    idle_in_transaction: list[PgSession] = field(default_factory=list)  # oldest first (top 50)
+    blocked: list[PgBlocked] = field(default_factory=list)
+    blockers: list[PgSession] = field(default_factory=list)  # every session in a blocking chain that is not blocked
+    top_tables_by_size: list[str] = field(default_factory=list)  # schema.table, largest first
+    reset_detected: bool = False  # a pg_stat_* counter went down during the window
+    notes: list[str] = field(default_factory=list)  # what could not be read, and why

@@ -1,0 +1,217 @@
+"""PostgreSQL rules: postgres evidence -> findings (DESIGN.md codes) and the mean-query-time KPI. Pure.
+
+Sessions, statements and connections are judged here; tables, indexes and the buffer cache in
+:mod:`perfbook.rules.postgres_tables`. Non-client backends and perfbook's own never reach here:
+the probe leaves them out of the evidence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from perfbook.codes import action, finding
+from perfbook.config import Config
+from perfbook.model import Action, Evidence, Finding, Level, jsonable
+from perfbook.probes.postgres_evidence import PgBlocked, PgSession, PostgresEvidence
+from perfbook.redact import redact_url
+from perfbook.rules import postgres_tables
+
+BLOCKED_MIN_WAIT_S = 1.0  # row-lock waits of milliseconds are normal OLTP; a second is not
+SLOW_STATEMENTS_SHOWN = 5
+
+
+def evaluate(evidence: Mapping[str, Evidence], cfg: Config) -> list[Finding]:
+    """Every PostgreSQL finding for this triage."""
+    ev = evidence.get("postgres")
+    if ev is None:
+        return []
+    if ev.status == "unavailable":
+        return [_unreachable(ev, cfg)]
+    data: PostgresEvidence | None = ev.data if ev.status in ("ok", "partial") else None
+    if data is None:
+        return []
+    return [
+        *_stat_statements_missing(data),
+        *_slow_queries(data, cfg),
+        *_long_running(data, cfg),
+        *_idle_in_transaction(data, cfg),
+        *_blocked(data),
+        *_connections(data, cfg),
+        *postgres_tables.evaluate(data, cfg),
+    ]
+
+
+def kpis(evidence: Mapping[str, Evidence], cfg: Config) -> dict[str, Any]:
+    """``db_query_mean_ms``: mean statement time over the window; None when not measured."""
+    ev = evidence.get("postgres")
+    data = ev.data if ev is not None and ev.status in ("ok", "partial") else None
+    if data is None or data.statements.status != "ok":
+        return {"db_query_mean_ms": None}
+    return {"db_query_mean_ms": data.statements.window_mean_ms}
+
+
+def psql(dsn_var_sql: str) -> str:
+    """The manual form: ``psql "$DSN" -c '…'`` (the DSN stays in the environment, not the report)."""
+    return f"psql \"$DSN\" -c '{dsn_var_sql}'"
+
+
+def _unreachable(ev: Evidence, cfg: Config) -> Finding:
+    target = redact_url(cfg.postgres.dsn) or "postgres"
+    return finding(
+        "pg.unreachable", target, f"PostgreSQL unreachable: {ev.reason}",
+        evidence={"reason": ev.reason},
+        actions=[Action("pg.check", "check the server and the DSN", manual='pg_isready -d "$DSN"')],
+    )
+
+
+def _stat_statements_missing(data: PostgresEvidence) -> list[Finding]:
+    st = data.statements
+    if st.status == "ok":
+        return []
+    db = data.server.database
+    preload = data.server.settings.get("shared_preload_libraries")
+    steps = ["CREATE EXTENSION pg_stat_statements; -- as a superuser, in database " + db]
+    if st.status == "not_preloaded" or (preload is not None and "pg_stat_statements" not in preload):
+        current = f" (keep what is there now: {preload!r})" if preload else ""
+        steps = [f"ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'{current};",
+                 "restart PostgreSQL (a reload is not enough)", *steps]
+    if st.status == "unreadable":
+        steps = [f"GRANT pg_read_all_stats TO <the perfbook user>; -- {st.detail}"]
+    manual = " ; then ".join(steps)
+    return [finding(
+        "pg.stat_statements_missing", db,
+        f"pg_stat_statements is {st.status.replace('_', ' ')}: slow statements cannot be named",
+        evidence={"status": st.status, "detail": st.detail, "shared_preload_libraries": preload, "steps": steps},
+        actions=[Action("pg.enable_stat_statements", "enable pg_stat_statements", manual=manual)],
+    )]
+
+
+def _slow_queries(data: PostgresEvidence, cfg: Config) -> list[Finding]:
+    st, limit_ms = data.statements, cfg.thresholds.db_query_mean_ms
+    slow = [s for s in st.top_by_mean if s.mean_ms is not None and s.mean_ms > limit_ms]
+    if not slow:
+        return []
+    over = st.window_mean_ms is not None and st.window_mean_ms > limit_ms
+    worst = slow[0]
+    return [finding(
+        "pg.slow_queries", data.server.database,
+        f"{len(slow)} statement(s) slower than {limit_ms:g} ms in the window (worst {worst.mean_ms:.0f} ms: {worst.query[:80]})",
+        value=st.window_mean_ms if over else worst.mean_ms, threshold=limit_ms,
+        unit="ms, window mean of all statements" if over else "ms, window mean of the slowest statement",
+        level=Level.CRITICAL if over else Level.WARNING,
+        evidence={"window_mean_ms": st.window_mean_ms, "window_calls": st.window_calls,
+                  "mean_column": st.mean_column, "statements": jsonable(slow[:SLOW_STATEMENTS_SHOWN])},
+        actions=[Action("pg.explain", "look at the slowest statement's plan",
+                        manual=psql(f"EXPLAIN (ANALYZE, BUFFERS) {worst.query[:200]}") + "  # fill in the $n parameters")],
+    )]
+
+
+def _long_running(data: PostgresEvidence, cfg: Config) -> list[Finding]:
+    limit_s = cfg.thresholds.long_query_s
+    out = []
+    for s in data.active:
+        if s.query_age_s is None or s.query_age_s <= limit_s:
+            continue
+        out.append(finding(
+            "pg.long_running_query", f"pid {s.pid}",
+            f"pid {s.pid} ({s.user}, {s.application or 'no application'}) has run one statement for {s.query_age_s:.0f} s",
+            value=s.query_age_s, threshold=limit_s, unit="s", evidence=jsonable(s),
+            actions=[_cancel(s.pid), _terminate(s.pid)],
+        ))
+    return out
+
+
+def _idle_in_transaction(data: PostgresEvidence, cfg: Config) -> list[Finding]:
+    limit_s = cfg.thresholds.idle_in_transaction_s
+    idle = [s for s in data.idle_in_transaction if (s.state_age_s or 0) > limit_s]
+    if not idle:
+        return []
+    blocking = {p for b in data.blocked for p in b.blocking_pids}
+    oldest = idle[0]
+    sessions = [{"pid": s.pid, "idle_s": s.state_age_s, "xact_age_s": s.xact_age_s, "user": s.user,
+                 "application": s.application, "client": s.client, "last_query": s.query,
+                 "blocks_others": s.pid in blocking} for s in idle]
+    bulk_sql = ("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE state LIKE $$idle in transaction%$$"
+                f" AND state_change < now() - interval $${limit_s:g} seconds$$ AND backend_type = $$client backend$$")
+    return [finding(
+        "pg.idle_in_transaction", data.server.database,
+        f"{len(idle)} session(s) idle in a transaction, the oldest for {oldest.state_age_s:.0f} s (pid {oldest.pid}, {oldest.application or oldest.user})",
+        value=oldest.state_age_s, threshold=limit_s, unit="s idle in transaction",
+        evidence={"sessions": sessions, "blocking_others": sorted(blocking & {s.pid for s in idle})},
+        actions=[
+            _terminate(oldest.pid),
+            action("pg.terminate", f"end every session idle in a transaction over {limit_s:g} s", psql(bulk_sql),
+                   idle_in_transaction=True, older_than_s=limit_s),
+            Action("pg.idle_timeout", "let the server end such sessions itself",
+                   manual=psql("ALTER SYSTEM SET idle_in_transaction_session_timeout = $$5min$$; SELECT pg_reload_conf()")),
+        ],
+    )]
+
+
+def _blocked(data: PostgresEvidence) -> list[Finding]:
+    waiting = [b for b in data.blocked if (b.session.query_age_s or 0) >= BLOCKED_MIN_WAIT_S]
+    groups: dict[str, list[PgBlocked]] = {}
+    for b in waiting:
+        groups.setdefault(b.relation or f"pid {b.root_pids[0] if b.root_pids else b.blocking_pids[0]}", []).append(b)
+    blockers = {s.pid: s for s in data.blockers}
+    return [_blocked_finding(subject, group, blockers) for subject, group in groups.items()]
+
+
+def _blocked_finding(subject: str, group: list[PgBlocked], blockers: dict[int, PgSession]) -> Finding:
+    roots = sorted({p for b in group for p in (b.root_pids or b.blocking_pids)})
+    longest = max(b.session.query_age_s or 0 for b in group)
+    root_sessions = [blockers[p] for p in roots if p in blockers]
+    actions = []
+    for s in root_sessions:
+        if s.backend_type not in (None, "client backend"):
+            continue  # autovacuum / replication are never terminated by advice
+        if s.state == "active":
+            actions.append(_cancel(s.pid))
+        actions.append(_terminate(s.pid))
+    if actions:
+        actions.append(action("pg.terminate", "end every session at the head of a blocking chain",
+                              psql(f"SELECT pg_terminate_backend(pid) FROM unnest(ARRAY[{', '.join(map(str, roots))}]) AS pid"),
+                              blocking=True))
+    head = root_sessions[0] if root_sessions else None
+    who = f"pid {head.pid} ({head.state}, {head.application or head.user})" if head else f"pid {roots[0] if roots else '?'}"
+    mode = group[0].lock_mode or "a lock"
+    return finding(
+        "pg.blocked_queries", subject,
+        f"{len(group)} session(s) waiting up to {longest:.0f} s for {mode} on {subject}, held by {who}",
+        value=float(len(group)), threshold=0.0, unit="blocked sessions",
+        evidence={"blocked": [{"pid": b.session.pid, "wait_s": b.session.query_age_s, "lock_type": b.lock_type,
+                               "lock_mode": b.lock_mode, "relation": b.relation, "query": b.session.query,
+                               "blocking_pids": b.blocking_pids, "root_pids": b.root_pids} for b in group],
+                  "blockers": [{"pid": s.pid, "state": s.state, "xact_age_s": s.xact_age_s,
+                                "state_age_s": s.state_age_s, "query_start": s.query_start, "query": s.query,
+                                "user": s.user, "application": s.application} for s in root_sessions]},
+        actions=actions,
+    )
+
+
+def _connections(data: PostgresEvidence, cfg: Config) -> list[Finding]:
+    c, limit = data.connections, cfg.thresholds.connections_pct
+    if c is None or c.used_pct < limit:
+        return []
+    actions: list[Action] = []
+    if data.idle_in_transaction:
+        actions.append(action("pg.terminate", "free the slots held by sessions idle in a transaction",
+                              psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE state = $$idle in transaction$$"),
+                              idle_in_transaction=True, older_than_s=cfg.thresholds.idle_in_transaction_s))
+    actions.append(Action("pg.pooling", "put a pooler (PgBouncer) in front, or lower the app's pool size",
+                          manual=psql("SELECT usename, application_name, state, count(*) FROM pg_stat_activity GROUP BY 1, 2, 3 ORDER BY 4 DESC")))
+    return [finding(
+        "pg.connections_saturated", data.server.database,
+        f"{c.total} of {c.usable} usable connections in use ({c.used_pct:.0f} %)",
+        value=c.used_pct, threshold=limit, unit="% of max_connections less reserved", evidence=jsonable(c),
+        actions=actions,
+    )]
+
+
+def _cancel(pid: int) -> Action:
+    return action("pg.cancel", f"cancel the statement of pid {pid}", psql(f"SELECT pg_cancel_backend({pid})"), pid=pid)
+
+
+def _terminate(pid: int) -> Action:
+    return action("pg.terminate", f"end the session of pid {pid}", psql(f"SELECT pg_terminate_backend({pid})"), pid=pid)
