@@ -219,10 +219,12 @@ class WsServer(_Threaded):
     async def _start(self) -> int:
         from websockets.asyncio.server import serve
 
+        self._closing = asyncio.Event()
         self._server = await serve(self._echo, "127.0.0.1", 0, process_request=self._gate)
         return self._server.sockets[0].getsockname()[1]
 
     async def _stop(self) -> None:
+        self._closing.set()  # ends handlers still "thinking", so the test never waits for them
         self._server.close()
         await self._server.wait_closed()
 
@@ -234,5 +236,8 @@ class WsServer(_Threaded):
     async def _echo(self, ws) -> None:
         async for message in ws:
             self.messages += 1
-            await asyncio.sleep(self.delay_s)
-            await ws.send(message)
+            try:
+                await asyncio.wait_for(self._closing.wait(), self.delay_s)
+                return
+            except TimeoutError:
+                await ws.send(message)

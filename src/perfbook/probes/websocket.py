@@ -1,0 +1,148 @@
+"""WebSocket probe: connect time, then round trips spread across the window (ping/pong or echo).
+
+Evidence (read by ``rules/websocket.py``; field names are the contract). A handshake that is
+refused or never completes gives ``status="unavailable"`` *with* data (``connected=False``), so
+the rule can say ``ws.unreachable`` for a configured endpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from perfbook.model import Evidence
+from perfbook.probes.base import ProbeContext, ProbeSkipped
+from perfbook.probes.timing import host_port, percentile, transport_error_kind, unreachable_reason
+from perfbook.redact import redact_url
+
+
+@dataclass
+class WebsocketEvidence:
+    """What the websocket probe saw of ``[websocket] url``."""
+
+    url: str  # redacted
+    mode: str  # "ping" (ping/pong control frames) or "echo" (a text message the server sends back)
+    connected: bool  # the opening handshake completed
+    connect_s: float | None = None  # TCP + TLS + WebSocket handshake
+    samples: int = 0  # round trips attempted
+    rtt_p50_ms: float | None = None  # a round trip that timed out counts as timeout_s
+    rtt_p95_ms: float | None = None
+    rtt_max_ms: float | None = None
+    timeouts: int = 0  # round trips with no answer within timeout_s (sampling stops at the first)
+    error: str | None = None  # connect_refused, timeout, handshake_rejected, closed, dns, reset, other
+    handshake_status: int | None = None  # HTTP status of a refused handshake (403, 404 …)
+
+
+class WebsocketProbe:
+    """``samples`` round trips over one connection, spread across the window, one in flight.
+
+        ev = await WebsocketProbe().collect(ctx)   # ev.data is a WebsocketEvidence
+    """
+
+    name = "websocket"
+
+    async def collect(self, ctx: ProbeContext) -> Evidence:
+        """Connect, then time the round trips; ``unavailable`` with data when the handshake fails."""
+        cfg = ctx.config.websocket
+        if not cfg.url:
+            raise ProbeSkipped("no [websocket] url")
+        from websockets.asyncio.client import connect
+
+        data = WebsocketEvidence(url=redact_url(cfg.url), mode=cfg.mode, connected=False)
+        timeout_s = ctx.config.http.timeout_s
+        started = ctx.clock()
+        try:
+            ws = await asyncio.wait_for(
+                connect(cfg.url, open_timeout=None, ping_interval=None, compression=None, close_timeout=1),
+                timeout=_limit(ctx, timeout_s))
+        except Exception as err:  # every failure to open is data; a bug re-raises below
+            return _not_connected(data, err, cfg.url, timeout_s)
+        data.connected, data.connect_s = True, round(ctx.clock() - started, 6)
+        try:
+            rtts_s = await _round_trips(ws, ctx, data, cfg.samples, timeout_s)
+        finally:
+            await _close(ws)
+        _summarise(data, rtts_s)
+        status = "partial" if data.error else "ok"
+        reason = f"connection {data.error} after {data.samples} round trip(s)" if data.error else None
+        return Evidence("websocket", status, 0.0, reason=reason, data=data)
+
+
+def _limit(ctx: ProbeContext, timeout_s: float) -> float:
+    left = ctx.time_left()
+    return min(timeout_s, max(0.05, left - 0.05)) if left > 0 else timeout_s
+
+
+async def _round_trips(ws: Any, ctx: ProbeContext, data: WebsocketEvidence, samples: int,
+                       timeout_s: float) -> list[float]:
+    from websockets.exceptions import ConnectionClosed
+
+    rtts_s: list[float] = []
+    start = ctx.clock()
+    for i in range(samples):
+        at, now = start + i * ctx.window_s / samples, ctx.clock()
+        if rtts_s and (now >= start + ctx.window_s or ctx.time_left() < 0.1):
+            break
+        if at > now:
+            await ctx.sleep(at - now)
+        data.samples += 1
+        sent = ctx.clock()
+        try:
+            await asyncio.wait_for(_one_trip(ws, data.mode), timeout=_limit(ctx, timeout_s))
+        except TimeoutError:
+            data.timeouts += 1
+            rtts_s.append(timeout_s)
+            break  # a late answer would be taken for the next one's
+        except ConnectionClosed:
+            data.error = "closed"
+            break
+        rtts_s.append(ctx.clock() - sent)
+    return rtts_s
+
+
+async def _one_trip(ws: Any, mode: str) -> None:
+    if mode == "ping":
+        pong = await ws.ping()
+        await pong
+        return
+    payload = f"perfbook-{os.urandom(4).hex()}"
+    await ws.send(payload)
+    while await ws.recv() != payload:  # skip pushes the server sends on its own
+        pass
+
+
+async def _close(ws: Any) -> None:
+    try:
+        await asyncio.wait_for(ws.close(), timeout=1.0)
+    except Exception:  # closing is best effort: the figures are already taken
+        transport = getattr(ws, "transport", None)
+        if transport is not None:
+            transport.abort()
+
+
+def _summarise(data: WebsocketEvidence, rtts_s: list[float]) -> None:
+    def ms(value: float | None) -> float | None:
+        return None if value is None else round(value * 1000, 3)
+
+    data.rtt_p50_ms, data.rtt_p95_ms = ms(percentile(rtts_s, 0.5)), ms(percentile(rtts_s, 0.95))
+    data.rtt_max_ms = ms(max(rtts_s)) if rtts_s else None
+
+
+def _not_connected(data: WebsocketEvidence, err: Exception, url: str, timeout_s: float) -> Evidence:
+    from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
+
+    if isinstance(err, InvalidURI):
+        return Evidence("websocket", "unavailable", 0.0, reason=f"not a WebSocket URL: {data.url}", data=data)
+    if isinstance(err, InvalidStatus):
+        data.error, data.handshake_status = "handshake_rejected", err.response.status_code
+        reason = f"handshake refused with {data.handshake_status} by {host_port(url)}"
+    elif isinstance(err, InvalidHandshake):
+        data.error, reason = "handshake_rejected", f"handshake failed with {host_port(url)}: {err}"
+    else:
+        kind = transport_error_kind(err)
+        if kind == "other" and not isinstance(err, OSError):
+            raise err
+        data.error, reason = kind, unreachable_reason({kind: 1}, url, timeout_s)
+    return Evidence("websocket", "unavailable", 0.0, reason=redact_url(reason), data=data)
