@@ -1,7 +1,217 @@
-"""perfbook fix: placeholder until its issue lands (registers nothing yet)."""
+"""perfbook fix: the runbook's remediations, safe by default — plan (dry run), apply, audit, verify."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
+from perfbook.cli.exit import ExitCode
+from perfbook.errors import PerfbookError, UsageError
+
+HELP = """Apply the runbook's fixes safely: show the plan, apply only with --apply, audit, verify.
+
+Dry run is the default: perfbook prints the exact statements / API calls and what they touch
+(pids, tables, keys, containers) and changes nothing. --apply asks on a terminal (--yes in
+scripts), re-plans if the target changed meanwhile, applies, reruns the fix's probes for one
+window and prints before / after. Every plan and apply goes to the audit log (fix history).
+
+Examples:
+
+  perfbook fix --list
+
+  perfbook fix pg.terminate --idle-in-transaction --older-than-s 300
+
+  perfbook fix pg.create_index --table public.users --columns email --apply
+
+  perfbook fix --from-report report.json --apply --yes
+
+  perfbook fix history --json | jq '.entries[0]'
+"""
+
 
 def register(app: typer.Typer) -> None:
-    """Add this group's commands to the root app."""
+    """Add ``perfbook fix`` to the root app."""
+    app.command("fix", help=HELP, context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(fix)
+
+
+def fix(
+    ctx: typer.Context,
+    action_id: str = typer.Argument(None, metavar="[ID|history]", help="A catalog id (see --list), or 'history'."),
+    list_: bool = typer.Option(False, "--list", help="Show the catalog of fixes and their parameters."),
+    apply: bool = typer.Option(False, "--apply", help="Perform the plan (after a confirmation on a terminal)."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Confirm without asking (scripts)."),
+    from_report: Annotated[Path | None, typer.Option("--from-report", help="Walk the fixes a saved triage --json report recommends.")] = None,
+    json_out: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
+    window_s: float = typer.Option(None, "--window", help="Verify window in seconds (default [triage] window_s)."),
+    no_verify: bool = typer.Option(False, "--no-verify", help="Do not rerun probes after --apply."),
+    limit: int = typer.Option(50, "--limit", help="history: how many entries."),
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="perfbook.toml (default ./perfbook.toml).")] = None,
+) -> None:
+    from perfbook.fix import catalog
+
+    if list_:
+        rows = catalog.describe()
+        _emit(json_out, {"actions": rows}, _render().catalog_lines(rows))
+        return
+    if action_id == "history":
+        _history(config, limit, json_out, ctx.args)
+        return
+    if apply and not yes and not sys.stdin.isatty():
+        raise UsageError("--apply needs a confirmation and there is no terminal: add --yes to apply in scripts")
+    if from_report is not None:
+        if action_id or ctx.args:
+            raise UsageError("--from-report takes no action id or parameters (they come from the report)")
+        raise typer.Exit(_from_report(from_report, config, apply, yes, json_out, _verify_window(config, window_s, no_verify)))
+    if not action_id:
+        raise UsageError("perfbook fix needs an action id", hint="see: perfbook fix --list")
+    from perfbook.fix.base import parse_cli_args
+
+    cls = catalog.fix_class(action_id)
+    fixer = cls(**parse_cli_args(cls.params, list(ctx.args), action_id))
+    raise typer.Exit(_one(fixer, config, apply, yes, json_out, _verify_window(config, window_s, no_verify)))
+
+
+def _render() -> Any:
+    from perfbook.fix import render
+
+    return render
+
+
+def _emit(json_out: bool, doc: Any, lines: list[str]) -> None:
+    if json_out:
+        typer.echo(json.dumps(doc, indent=2, default=str))
+    else:
+        for line in lines:
+            typer.echo(line)
+
+
+def _config(path: Path | None) -> Any:
+    from perfbook.config import load_config
+
+    return load_config(path)
+
+
+def _verify_window(config: Path | None, window_s: float | None, no_verify: bool) -> float | None:
+    if no_verify:
+        return None
+    if window_s is not None and window_s <= 0:
+        raise UsageError(f"--window must be > 0 s, got {window_s}")
+    return window_s if window_s is not None else _config(config).triage.window_s
+
+
+def _history(config: Path | None, limit: int, json_out: bool, extra: list[str]) -> None:
+    from perfbook.store import audit_history, open_store
+
+    if extra:
+        raise UsageError(f"fix history: unexpected {extra[0]} (options: --limit N, --json)")
+    store = open_store(_config(config))
+    try:
+        rows = audit_history(store, limit=limit)
+    finally:
+        store.close()
+    _emit(json_out, {"entries": rows}, _render().history_lines(rows))
+
+
+def _confirmer(yes: bool, json_out: bool) -> Callable[[Any], bool]:
+    """``--yes`` accepts every plan; on a terminal each plan (and each re-plan) is asked for."""
+    if yes:
+        return lambda plan: True
+
+    def ask(plan: Any) -> bool:
+        if json_out:  # stdout carries only JSON: show the plan where the prompt is
+            typer.echo("\n".join(_render().plan_lines(plan, dry_run=False)), err=True)
+        return typer.confirm(f"apply {plan.action} ({plan.summary})?", default=False, err=True)
+
+    return ask
+
+
+def _one(fixer: Any, config: Path | None, apply: bool, yes: bool, json_out: bool, window_s: float | None) -> int:
+    """Plan one fix, and apply it with --apply; the exit code."""
+    from perfbook.fix.context import FixContext
+    from perfbook.store import open_store
+
+    cfg = _config(config)
+    store = open_store(cfg)
+    try:
+        with FixContext(cfg) as ctx:
+            doc, code = _plan_and_apply(fixer, ctx, store, apply, yes, json_out, window_s, None)
+    finally:
+        store.close()
+    if json_out:
+        typer.echo(json.dumps(doc, indent=2, default=str))
+    return code
+
+
+def _plan_and_apply(fixer: Any, ctx: Any, store: Any, apply: bool, yes: bool, json_out: bool,
+                    window_s: float | None, before: Any) -> tuple[dict[str, Any], int]:
+    """The core of one action for both entry points: (the JSON document, the exit code)."""
+    from perfbook.fix.runner import make_plan, perform
+
+    render = _render()
+    plan = make_plan(fixer, ctx, store)
+    doc: dict[str, Any] = {"action": fixer.id, "dry_run": not apply, "plan": plan.to_dict()}
+    if not json_out:
+        typer.echo("\n".join(render.plan_lines(plan, dry_run=not apply)))
+    if plan.refusal:
+        _error(f"{fixer.id} refused: {plan.refusal}")
+        return doc, ExitCode.FAILED
+    if not apply or plan.nothing_to_do:
+        return doc, ExitCode.OK
+
+    def on_replan(fresh: Any, why: str) -> None:
+        typer.echo(f"re-planned: {why}", err=True)
+        if not json_out:
+            typer.echo("\n".join(render.plan_lines(fresh, dry_run=False)))
+
+    result = perform(fixer, ctx, store, plan, confirm=_confirmer(yes, json_out), verify_window_s=window_s,
+                     before_report=before, on_replan=on_replan)
+    doc.update(result.to_dict(), dry_run=False)
+    if not json_out:
+        typer.echo("\n".join(render.outcome_lines(result.outcome) + render.verify_lines(result.verify)))
+    if result.outcome.status in ("failed", "partial", "refused"):
+        _error(f"{fixer.id} {result.outcome.status}: {result.outcome.error or result.outcome.summary}")
+        return doc, ExitCode.FAILED
+    return doc, ExitCode.OK
+
+
+def _from_report(path: Path, config: Path | None, apply: bool, yes: bool, json_out: bool, window_s: float | None) -> int:
+    """Each fix a saved report recommends, one plan (and confirmation) at a time; the exit code."""
+    from perfbook.fix.catalog import make_fix
+    from perfbook.fix.context import FixContext
+    from perfbook.fix.from_report import load_report, recommended_fixes
+    from perfbook.store import open_store
+
+    report = load_report(path)
+    todo = recommended_fixes(report)
+    cfg = _config(config)
+    store = open_store(cfg)
+    results, code = [], ExitCode.OK
+    try:
+        with FixContext(cfg) as ctx:
+            for rec in todo:
+                if not json_out:
+                    typer.echo(f"\n# {rec.fix_id} for {', '.join(rec.findings)}")
+                try:
+                    doc, rc = _plan_and_apply(make_fix(rec.fix_id, rec.params), ctx, store, apply, yes, json_out,
+                                              window_s, report)
+                except PerfbookError as err:
+                    _error(f"{rec.fix_id}: {err}")
+                    doc, rc = {"action": rec.fix_id, "error": str(err)}, ExitCode.FAILED
+                results.append({"findings": list(rec.findings), **doc})
+                code = max(code, rc)
+    finally:
+        store.close()
+    if json_out:
+        typer.echo(json.dumps({"report": str(path), "results": results}, indent=2, default=str))
+    elif not todo:
+        typer.echo("the report recommends no fix perfbook can perform")
+    return code
+
+
+def _error(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)

@@ -1,0 +1,215 @@
+"""container.restart, container.update_limits and engine.prune through the Docker Engine API (docker SDK).
+
+The runbook restarts everything, runs ``docker update`` blind and prunes with ``docker system
+prune -f`` and ``docker volume prune -f`` — the last can delete a stopped database's data. Here one
+named container restarts and its health is checked after; limits show old and new first; prune
+takes stopped containers, dangling images and build cache, never volumes, and says what it frees.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+from perfbook.errors import PerfbookError, UsageError
+from perfbook.fix.base import Fix, Outcome, Param, Plan, VerifySpec, fingerprint
+from perfbook.fix.context import FixContext
+from perfbook.units import format_bytes
+
+HEALTH_TIMEOUT_S = 60.0
+_MEM = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]?)b?\s*$", re.IGNORECASE)
+
+
+def parse_memory(text: str) -> int:
+    """Bytes from docker's ``--memory`` syntax (k/m/g are powers of 1024).
+
+    >>> parse_memory("512m"), parse_memory("1g"), parse_memory("1048576")
+    (536870912, 1073741824, 1048576)
+    """
+    m = _MEM.match(str(text))
+    if not m:
+        raise UsageError(f"--memory expects bytes or k/m/g (e.g. 512m), got {text!r}")
+    return int(float(m.group(1)) * 1024 ** " kmg".index((m.group(2) or " ").lower()))
+
+
+def get_container(ctx: FixContext, name: str) -> Any:
+    """The container ``name`` (name or id); UsageError when the engine has none."""
+    import docker.errors
+
+    try:
+        return ctx.docker().containers.get(name)
+    except docker.errors.NotFound:
+        raise UsageError(f"no container {name!r} on {ctx.target_for('containers')}") from None
+
+
+def container_row(c: Any) -> dict[str, Any]:
+    """What a plan shows of a container."""
+    state = c.attrs.get("State", {})
+    return {"container": c.name, "id": c.short_id, "status": c.status, "image": (c.attrs.get("Config") or {}).get("Image"),
+            "health": (state.get("Health") or {}).get("Status"), "started_at": state.get("StartedAt"),
+            "restart_count": c.attrs.get("RestartCount")}
+
+
+class ContainerRestart(Fix):
+    """Restart one container and wait until it is healthy (or running, without a health check)."""
+
+    id = "container.restart"
+    changes = "restarts one container (10 s graceful stop), then checks its health"
+    layer = "containers"
+    params = (Param("container", "str", "container name or id", required=True),
+              Param("timeout_s", "int", "seconds to wait for a graceful stop", default=10))
+
+    def plan(self, ctx: FixContext) -> Plan:
+        c = get_container(ctx, self.values["container"])
+        plan = self.new_plan(ctx, f"restart container {c.name}", affects=[container_row(c)],
+                             steps=[f"POST /containers/{c.short_id}/restart?t={self.values['timeout_s']}"],
+                             notes=["requests in flight on this container fail; its clients reconnect"],
+                             fingerprint=fingerprint(c.id))
+        plan.data.update(id=c.id, started_at=container_row(c)["started_at"])
+        return plan
+
+    def apply(self, ctx: FixContext, plan: Plan) -> Outcome:
+        c = ctx.docker().containers.get(plan.data["id"])
+        c.restart(timeout=self.values["timeout_s"])
+        state = wait_healthy(c, HEALTH_TIMEOUT_S)
+        row = container_row(c)
+        figures = {"started_at": {"before": plan.data["started_at"], "after": row["started_at"]},
+                   "status": {"before": plan.affects[0]["status"], "after": state}}
+        if state not in ("healthy", "running"):
+            return Outcome("failed", f"{c.name} restarted but is {state}", done=plan.steps, figures=figures,
+                           error=f"{c.name} is {state} {HEALTH_TIMEOUT_S:.0f} s after the restart")
+        return Outcome("done", f"{c.name} restarted and {state}", done=plan.steps, figures=figures)
+
+    def verify(self, plan: Plan) -> VerifySpec:
+        name = plan.affects[0]["container"] if plan.affects else ""
+        return VerifySpec(("containers",), (f"container.memory_high:{name}", f"container.restarting:{name}",
+                                           f"container.cpu_high:{name}"))
+
+
+def wait_healthy(c: Any, timeout_s: float) -> str:
+    """Poll until ``c`` is healthy (with a health check) or running for 1 s (without); its last state."""
+    deadline, running_since = time.monotonic() + timeout_s, None
+    while True:
+        c.reload()
+        health = ((c.attrs.get("State") or {}).get("Health") or {}).get("Status")
+        if health in ("healthy", "unhealthy"):
+            return health
+        if health is None and c.status == "running":
+            running_since = running_since or time.monotonic()
+            if time.monotonic() - running_since >= 1.0:
+                return "running"
+        elif c.status != "running":
+            running_since = None
+        if time.monotonic() > deadline:
+            return health or c.status
+        time.sleep(0.2)
+
+
+class ContainerUpdateLimits(Fix):
+    """Change a container's memory and / or CPU limit in place (no restart)."""
+
+    id = "container.update_limits"
+    changes = "changes one container's memory / CPU limits in place (docker update)"
+    layer = "containers"
+    params = (Param("container", "str", "container name or id", required=True),
+              Param("memory", "str", "new memory limit (512m, 1g)"),
+              Param("cpus", "float", "new CPU limit in cores (1.5)"))
+
+    def plan(self, ctx: FixContext) -> Plan:
+        if self.values["memory"] is None and self.values["cpus"] is None:
+            raise UsageError("container.update_limits needs --memory and / or --cpus")
+        c = get_container(ctx, self.values["container"])
+        host = c.attrs.get("HostConfig") or {}
+        old = {"memory_bytes": host.get("Memory") or 0, "cpus": (host.get("NanoCpus") or 0) / 1e9}
+        new = dict(old)
+        body: dict[str, Any] = {}
+        if self.values["memory"] is not None:
+            new["memory_bytes"] = body["Memory"] = parse_memory(self.values["memory"])
+            if (host.get("MemorySwap") or 0) > 0:  # docker refuses a memory limit above the old swap limit
+                body["MemorySwap"] = body["Memory"]
+        if self.values["cpus"] is not None:
+            new["cpus"] = self.values["cpus"]
+            body["NanoCpus"] = int(self.values["cpus"] * 1e9)
+        affects = [{**container_row(c), "old_memory": _limit(old["memory_bytes"]), "new_memory": _limit(new["memory_bytes"]),
+                    "old_cpus": old["cpus"] or "unlimited", "new_cpus": new["cpus"] or "unlimited"}]
+        ident = fingerprint([c.id, old])
+        if new == old:
+            return self.new_plan(ctx, f"nothing to do: {c.name} already has these limits", affects=affects,
+                                 fingerprint=ident)
+        plan = self.new_plan(ctx, f"update limits of {c.name}", affects=affects, fingerprint=ident,
+                             steps=[f"POST /containers/{c.short_id}/update {body}"],
+                             notes=["a memory limit under the container's usage gets it OOM-killed"])
+        plan.data.update(id=c.id, body=body, old=old, new=new)
+        return plan
+
+    def apply(self, ctx: FixContext, plan: Plan) -> Outcome:
+        body = plan.data["body"]
+        c = ctx.docker().containers.get(plan.data["id"])
+        c.update(mem_limit=body.get("Memory"), memswap_limit=body.get("MemorySwap"), nano_cpus=body.get("NanoCpus"))
+        c.reload()
+        host = c.attrs.get("HostConfig") or {}
+        after = {"memory_bytes": host.get("Memory") or 0, "cpus": (host.get("NanoCpus") or 0) / 1e9}
+        figures = {k: {"before": plan.data["old"][k], "after": after[k]} for k in after}
+        wanted = {k: v for k, v in plan.data["new"].items() if v != plan.data["old"][k]}
+        missed = [k for k, v in wanted.items() if after[k] != v]
+        if missed:
+            return Outcome("failed", f"{c.name}: the engine did not apply {', '.join(missed)}", figures=figures,
+                           done=plan.steps, error=f"{', '.join(missed)} unchanged after update")
+        return Outcome("done", f"{c.name}: limits updated", done=plan.steps, figures=figures)
+
+    def verify(self, plan: Plan) -> VerifySpec:
+        name = plan.affects[0]["container"] if plan.affects else ""
+        return VerifySpec(("containers",), (f"container.memory_high:{name}", f"container.cpu_high:{name}"))
+
+
+def _limit(n: int) -> str:
+    return format_bytes(n) if n else "unlimited"
+
+
+class EnginePrune(Fix):
+    """Remove stopped containers, dangling images and build cache — never volumes."""
+
+    id = "engine.prune"
+    changes = "removes stopped containers, dangling images and build cache; never volumes"
+    layer = "containers"
+    params = ()
+
+    def plan(self, ctx: FixContext) -> Plan:
+        client = ctx.docker()
+        stopped = client.containers.list(all=True, filters={"status": "exited"}) + \
+            client.containers.list(all=True, filters={"status": "created"})
+        images = client.images.list(filters={"dangling": True})
+        volumes = client.volumes.list()
+        affects = [{"container": c.name, "id": c.short_id, "status": c.status} for c in stopped]
+        affects += [{"image": i.short_id, "size_bytes": i.attrs.get("Size")} for i in images]
+        image_bytes = sum(i.attrs.get("Size") or 0 for i in images)
+        steps = ["POST /containers/prune", 'POST /images/prune?filters={"dangling":["true"]}', "POST /build/prune"]
+        summary = (f"remove {len(stopped)} stopped container(s) and {len(images)} dangling image(s) "
+                   f"(~{format_bytes(image_bytes)} of images), and the build cache")
+        ident = fingerprint(sorted([c.id for c in stopped] + [i.id for i in images]))
+        return self.new_plan(ctx, summary, steps=steps, affects=affects, fingerprint=ident,
+                             notes=[f"volumes are never pruned here ({len(volumes)} kept)"])
+
+    def apply(self, ctx: FixContext, plan: Plan) -> Outcome:
+        client = ctx.docker()
+        done, not_done, freed = [], [], 0
+        for step, call in zip(plan.steps, (client.containers.prune, _prune_images, client.api.prune_builds), strict=True):
+            try:
+                result = call(client) if call is _prune_images else call()
+                freed += int((result or {}).get("SpaceReclaimed") or 0)
+                done.append(step)
+            except Exception as err:  # podman lacks some endpoints (build cache): say so, go on
+                not_done.append(f"{step}: {str(err).splitlines()[0][:160]}")
+        figures = {"space reclaimed bytes": {"before": 0, "after": freed}}
+        status = "done" if not not_done else ("partial" if done else "failed")
+        if status == "failed":
+            raise PerfbookError(f"engine.prune: nothing pruned: {not_done[0]}")
+        return Outcome(status, f"pruned, {format_bytes(freed)} reclaimed", done=done, not_done=not_done, figures=figures)
+
+    def verify(self, plan: Plan) -> VerifySpec:
+        return VerifySpec(("host",), ("host.disk_high",), kpis=("disk_pct",))
+
+
+def _prune_images(client: Any) -> dict[str, Any]:
+    return client.images.prune(filters={"dangling": True})

@@ -1,0 +1,104 @@
+"""Plain-text views of plans, outcomes, verifications, the catalog and the audit history (pure).
+
+Each ``*_lines`` builder returns lines; the CLI prints them. JSON output does not come through
+here: it is the objects' ``to_dict()``.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+from perfbook.fix.base import Outcome, Plan
+from perfbook.fix.verify import VerifyResult
+
+
+def _value(v: Any) -> str:
+    if isinstance(v, list):
+        return "[" + ", ".join(_value(x) for x in v) + "]"
+    if isinstance(v, float):
+        return f"{v:g}"
+    text = str(v)
+    return shlex.quote(text) if " " in text and len(text) < 100 else text
+
+
+def row_text(row: dict[str, Any]) -> str:
+    """``pid=12 user=app state='idle in transaction'`` (None values left out)."""
+    return " ".join(f"{k}={_value(v)}" for k, v in row.items() if v is not None)
+
+
+def command_of(plan: Plan) -> str:
+    """The perfbook command that applies ``plan``'s action with its parameters."""
+    parts = ["perfbook", "fix", plan.action]
+    for key, value in plan.params.items():
+        flag = "--" + key.replace("_", "-")
+        if value is True:
+            parts.append(flag)
+        else:
+            parts += [flag, shlex.quote(",".join(map(str, value)) if isinstance(value, list) else str(value))]
+    return " ".join(parts)
+
+
+def plan_lines(plan: Plan, *, dry_run: bool) -> list[str]:
+    """The plan as a person reads it before saying yes."""
+    lines = [f"{plan.action} on {plan.target}", f"  plan: {plan.summary}"]
+    if plan.affects:
+        lines.append("  affects:")
+        lines += [f"    {row_text(r)}" for r in plan.affects]
+    if plan.steps:
+        lines.append("  steps (exactly these):")
+        lines += [f"    {s}" for s in plan.steps]
+    lines += [f"  note: {n}" for n in plan.notes]
+    if plan.refusal:
+        lines.append(f"  refused: {plan.refusal}")
+    elif plan.nothing_to_do:
+        lines.append("  nothing to do")
+    elif dry_run:
+        lines.append(f"  dry run: nothing changed. To apply: {command_of(plan)} --apply")
+    return lines
+
+
+def outcome_lines(outcome: Outcome, replanned: str | None = None) -> list[str]:
+    """What was and was not done, and the figures the fix itself measured."""
+    lines = [f"re-planned: {replanned}"] if replanned else []
+    lines.append(f"{outcome.status}: {outcome.summary}")
+    lines += [f"  done: {d}" for d in outcome.done]
+    lines += [f"  not done: {d}" for d in outcome.not_done]
+    lines += [f"  {name}: {_value(pair.get('before'))} -> {_value(pair.get('after'))}"
+              for name, pair in outcome.figures.items()]
+    return lines
+
+
+def verify_lines(result: VerifyResult | None) -> list[str]:
+    """Before / after of the findings and KPIs, and whether the finding is gone."""
+    if result is None:
+        return []
+    lines = [f"verify ({', '.join(result.probes)}, {result.window_s:g} s window):"]
+    lines += [f"  {f['finding']}: {_value(f['before'])} -> {_value(f['after'])}" for f in result.findings]
+    lines += [f"  {name}: {_value(v['before'])} -> {_value(v['after'])}" for name, v in result.kpis.items()]
+    if result.note:
+        lines.append(f"  {result.note}")
+    if result.gone is not None:
+        lines.append(f"  finding gone: {'yes' if result.gone else 'NO'}")
+    return lines
+
+
+def catalog_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """``perfbook fix --list``: one block per action with its parameters."""
+    lines = []
+    for row in rows:
+        lines.append(f"{row['id']:<24} {row['changes']}")
+        for p in row["params"]:
+            req = " (required)" if p["required"] else (f" (default {p['default']})" if p["default"] is not None else "")
+            lines.append(f"{'':<26}{p['flag']:<24} {p['help']}{req}")
+    return lines
+
+
+def history_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """``perfbook fix history``: one line per audit entry, newest first."""
+    lines = []
+    for r in rows:
+        error = f"  error: {r['error']}" if r.get("error") and r["outcome"] != "refused" else ""
+        lines.append(f"{r['id']:>5} {r['at']} {r['os_user']:<10} {r['mode']:<5} {r['action']:<22} "
+                     f"{r['outcome']:<8} {r.get('summary') or ''}{error}")
+    return lines or ["no fixes recorded yet"]

@@ -1,0 +1,106 @@
+"""Verify a fix: rerun the probes it names for one window through triage, and compare before / after.
+
+``measure`` is the only I/O (it calls :func:`perfbook.triage.run_triage`); ``compare`` is pure
+over two reports — a :class:`~perfbook.model.Report` or a saved report's JSON dict — so a
+``--from-report`` run compares against the very report that recommended the fix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from dataclasses import dataclass, field
+from typing import Any
+
+from perfbook.config import Config
+from perfbook.fix.base import VerifySpec
+from perfbook.model import jsonable
+from perfbook.redact import redact_text
+
+ABSENT = "absent"
+
+
+@dataclass
+class VerifyResult:
+    """Before / after of the findings and KPIs a fix should move; ``gone`` None = could not tell."""
+
+    probes: list[str]
+    window_s: float
+    findings: list[dict[str, Any]] = field(default_factory=list)  # finding, before, after (value / "absent")
+    kpis: dict[str, dict[str, Any]] = field(default_factory=dict)
+    gone: bool | None = None
+    note: str | None = None
+
+    def figures(self) -> dict[str, tuple[Any, Any]]:
+        """name -> (before, after), for the audit log."""
+        out = {f["finding"]: (f["before"], f["after"]) for f in self.findings}
+        out.update({f"kpis.{k}": (v["before"], v["after"]) for k, v in self.kpis.items()})
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"probes": self.probes, "window_s": self.window_s, "findings": self.findings, "kpis": self.kpis,
+                "gone": self.gone, "note": self.note}
+
+
+def report_dict(report: Any) -> dict[str, Any] | None:
+    """A report as the JSON contract's dict (a saved report already is one)."""
+    if report is None or isinstance(report, dict):
+        return report
+    return jsonable(report)
+
+
+def measure(cfg: Config, spec: VerifySpec, window_s: float) -> dict[str, Any]:
+    """Run triage with only ``spec.probes`` for one window; ``{"error": why}`` when it cannot run."""
+    try:
+        from perfbook.triage import run_triage
+    except ImportError as err:
+        return {"error": f"the triage engine is not available ({err})"}
+    try:
+        result = run_triage(cfg, only=list(spec.probes), window_s=window_s)
+        if inspect.isawaitable(result):
+            result = asyncio.run(result)
+    except Exception as err:  # verification must never turn a done fix into a crash
+        return {"error": redact_text(f"triage failed: {type(err).__name__}: {err}")}
+    return report_dict(result) or {"error": "triage returned nothing"}
+
+
+def _matching(spec: VerifySpec, report: dict[str, Any] | None) -> dict[str, Any]:
+    """``code:subject`` -> value of the report's findings that ``spec`` is about."""
+    out: dict[str, Any] = {}
+    for f in (report or {}).get("findings", []):
+        if spec.matches(f["code"], f["subject"]):
+            out[f"{f['code']}:{f['subject']}"] = f.get("value") if f.get("value") is not None else "present"
+    return out
+
+
+def _unmeasured(spec: VerifySpec, report: dict[str, Any] | None) -> str | None:
+    """Why ``report`` cannot say whether the findings went away (probe not ok), or None."""
+    if report is None:
+        return "no report"
+    if "error" in report and "findings" not in report:
+        return report["error"]
+    for name in spec.probes:
+        probe = report.get("probes", {}).get(name)
+        if probe and probe.get("status") not in ("ok", "partial", "skipped"):
+            return f"{name}: {probe.get('status')} ({probe.get('reason') or 'no reason'})"
+    return None
+
+
+def compare(spec: VerifySpec, before: Any, after: Any, window_s: float) -> VerifyResult:
+    """Before / after of ``spec``'s findings and KPIs between two reports, and whether they are gone."""
+    before, after = report_dict(before), report_dict(after)
+    result = VerifyResult(probes=list(spec.probes), window_s=window_s)
+    b, a = _matching(spec, before), _matching(spec, after)
+    result.findings = [{"finding": k, "before": b.get(k, ABSENT), "after": a.get(k, ABSENT)} for k in sorted(b | a)]
+    for name in spec.kpis:
+        result.kpis[name] = {"before": ((before or {}).get("kpis") or {}).get(name),
+                             "after": ((after or {}).get("kpis") or {}).get(name)}
+    problem = _unmeasured(spec, after)
+    if problem:
+        result.note = f"could not verify: {problem}"
+    elif b:
+        result.gone = not a
+    else:
+        result.gone = not a
+        result.note = "no matching finding before the fix" + ("" if not a else "; one appeared after it")
+    return result
