@@ -58,6 +58,7 @@ CODES: dict[str, CodeInfo] = {
     "container.cpu_high": CodeInfo(W, RES, "a container's CPU over cpu_pct of its limit (or of the cores)"),
     "container.memory_high": CodeInfo(W, RES, "a container's memory over memory_pct of its limit (critical at 95 %)"),
     "container.restarting": CodeInfo(C, RES, "a container in a restart loop"),
+    "container.reclaimable": CodeInfo(I, RES, "stopped containers and dangling images a prune would free (never volumes)"),
     # PostgreSQL
     "pg.unreachable": CodeInfo(C, DB, "the configured database refuses the connection"),
     "pg.stat_statements_missing": CodeInfo(I, DB, "pg_stat_statements is not installed or not preloaded"),
