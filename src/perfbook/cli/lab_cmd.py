@@ -1,7 +1,200 @@
-"""perfbook lab: placeholder until its issue lands (registers nothing yet)."""
+"""``perfbook lab``: a reference stack shaped like the runbook's, with faults to switch on and off."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from pathlib import Path
 
 import typer
 
+from perfbook.cli.common import stderr_console, stdout_console
+from perfbook.errors import PerfbookError, UsageError
+from perfbook.lab.faultstate import FAULTS
+from perfbook.lab.state import STATE_DIR_ENV, LabState, default_state_dir
+from perfbook.units import parse_duration
+
+HELP = """Run the lab: a backend, PostgreSQL, Redis and a frontend on 127.0.0.1, with faults to inject.
+
+Examples:
+
+  perfbook lab up --traffic                   # backend :8001, frontend :3000, background traffic
+
+  perfbook triage --config "$(perfbook lab config)"
+
+  perfbook lab fault seqscan on               # drop the index behind e-mail search
+
+  perfbook lab demo --fault slow              # what `make run FAULT=slow` runs
+
+  perfbook lab down
+"""
+
+lab_app = typer.Typer(help=HELP, no_args_is_help=True)
+DIR_OPTION = typer.Option(None, "--dir", help=f"State directory (env {STATE_DIR_ENV}; default ~/.local/state/perfbook/lab).")
+PORT_OPTION = typer.Option(8001, "--port", help="Backend port on 127.0.0.1; 0 picks a free one.")
+FRONTEND_PORT_OPTION = typer.Option(3000, "--frontend-port", help="Frontend port on 127.0.0.1; 0 picks a free one.")
+# Variables the lab owns or that do not point at a stack; every other PERFBOOK_* is ignored here.
+LAB_ENV = (STATE_DIR_ENV, "PERFBOOK_DEBUG", "PERFBOOK_REQUIRE_SERVICES")
+
+
+def _dir(path: Path | None) -> Path:
+    return (path or default_state_dir()).expanduser().resolve()
+
+
+def _warn_env() -> None:
+    ignored = sorted(k for k in os.environ if k.startswith("PERFBOOK_") and k not in LAB_ENV)
+    if ignored:
+        stderr_console().print(f"warning: the lab ignores {', '.join(ignored)} (it only ever runs its own stack)")
+
+
+def _running_state(state_dir: Path) -> LabState:
+    from perfbook.lab import supervisor
+
+    state = LabState.load(state_dir)
+    if state is None or not supervisor.running(state):
+        raise PerfbookError(f"no lab is running from {state_dir}", hint="start one with: perfbook lab up")
+    return state
+
+
+def _seconds(text: str, flag: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as err:
+        raise UsageError(f"{flag}: {err}") from None
+
+
+@lab_app.command("up")
+def up(
+    port: int = PORT_OPTION,
+    frontend_port: int = FRONTEND_PORT_OPTION,
+    traffic: bool = typer.Option(False, "--traffic", help="Also send light background traffic until `lab down`."),
+    rate: float = typer.Option(30.0, "--rate", min=0.1, max=500, help="Background traffic, requests per second."),
+    state_dir: Path | None = DIR_OPTION,
+) -> None:
+    """Start the lab (private PostgreSQL and Redis, seeded; backend; frontend) and print where it runs."""
+    from perfbook.lab import supervisor
+
+    _warn_env()
+    started = time.monotonic()
+    state = supervisor.up(supervisor.LabOptions(_dir(state_dir), port=port, frontend_port=frontend_port,
+                                                traffic=traffic, traffic_rate_rps=rate))
+    stderr_console().print(f"lab up in {time.monotonic() - started:.1f} s")
+    _print_status(state)
+
+
+@lab_app.command("down")
+def down(state_dir: Path | None = DIR_OPTION) -> None:
+    """Stop every process and server of the lab (no process and no port left behind)."""
+    from perfbook.lab import supervisor
+
+    state = supervisor.down(_dir(state_dir))
+    stderr_console().print("lab stopped" if state else f"no lab state in {_dir(state_dir)}: nothing to stop")
+
+
+@lab_app.command("status")
+def status(state_dir: Path | None = DIR_OPTION, as_json: bool = typer.Option(False, "--json")) -> None:
+    """What runs where (exit 1 when no lab runs)."""
+    state = _running_state(_dir(state_dir))
+    _print_status(state, as_json)
+
+
+def _print_status(state: LabState, as_json: bool = False) -> None:
+    from perfbook.lab import labconfig, supervisor
+    from perfbook.redact import redact_url
+
+    rows = {
+        "backend": f"{state.backend_url} (2 workers)",
+        "frontend": state.frontend_url,
+        "websocket": state.backend_url.replace("http", "ws", 1) + "/ws",
+        "postgres": redact_url(state.app_dsn),
+        "redis": f"{state.redis_url} (cache), db 1 (WebSocket queue)",
+        "traffic": "running" if "gen" in state.processes and supervisor.pid_alive(state.processes["gen"].pid) else "off",
+        "config": str(labconfig.config_path(state)),
+        "pids": ", ".join(f"{p.role} {p.pid}" for p in state.processes.values()),
+    }
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    console = stdout_console()
+    for key, value in rows.items():
+        console.print(f"{key:<10} {value}", soft_wrap=True)
+
+
+@lab_app.command("config")
+def config(state_dir: Path | None = DIR_OPTION) -> None:
+    """Print the path of a perfbook.toml pointing every probe at the running lab."""
+    from perfbook.lab import labconfig
+
+    state = _running_state(_dir(state_dir))
+    path = labconfig.config_path(state)
+    if not path.exists():
+        labconfig.write(state)
+    typer.echo(str(path))
+
+
+@lab_app.command("fault")
+def fault(
+    name: str = typer.Argument(..., help=f"One of: {', '.join(FAULTS)}."),
+    action: str = typer.Argument(..., help="on | off"),
+    param: list[str] = typer.Option([], "--param", help="Tune the fault, KEY=VALUE (e.g. delay_s=5, share=0.5)."),
+    state_dir: Path | None = DIR_OPTION,
+) -> None:
+    """Switch a fault on or off through the lab's admin endpoint (off restores the healthy state)."""
+    from perfbook.lab import client
+
+    if action not in ("on", "off"):
+        raise UsageError(f"ACTION must be on or off, got {action!r}")
+    params = {}
+    for item in param:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UsageError(f"--param must be KEY=VALUE, got {item!r}")
+        params[key] = float(value) if value.replace(".", "", 1).isdigit() else value
+    entry = client.switch_fault(_running_state(_dir(state_dir)), name, action == "on", params)
+    detail = f" {entry['params']}" if entry.get("params") else ""
+    stdout_console().print(f"fault {name} {action}{detail}")
+
+
+@lab_app.command("traffic")
+def traffic(
+    duration: str = typer.Option("60s", "--duration", "-d", help="How long to send, e.g. 60s, 5m."),
+    rate: float = typer.Option(30.0, "--rate", min=0.1, max=500, help="Requests per second."),
+    state_dir: Path | None = DIR_OPTION,
+) -> None:
+    """Send light, steady traffic (reads, searches, some writes) to the lab, in the foreground."""
+    from perfbook.lab.traffic import TrafficPlan, run_traffic
+
+    state = _running_state(_dir(state_dir))
+    duration_s = _seconds(duration, "--duration")
+    stderr_console().print(f"sending {rate:g} req/s to {state.backend_url} for {duration_s:g} s …")
+    stats = asyncio.run(run_traffic(TrafficPlan(state.backend_url, state.frontend_url, rate_rps=rate), duration_s))
+    stdout_console().print(stats.summary())
+
+
+@lab_app.command("demo")
+def demo(
+    fault_name: str | None = typer.Option(None, "--fault", help=f"Switch this fault on first: {', '.join(FAULTS)}."),
+    keep: bool = typer.Option(False, "--keep", help="Leave the lab running afterwards."),
+    window: str = typer.Option("3s", "--window", help="Triage window."),
+    port: int = PORT_OPTION,
+    frontend_port: int = FRONTEND_PORT_OPTION,
+    state_dir: Path | None = DIR_OPTION,
+) -> None:
+    """Start the lab with traffic, inject --fault if given, triage it and print the report (`make run`)."""
+    from perfbook.lab.demo import DemoOptions, run_demo
+
+    if fault_name is not None and fault_name not in FAULTS:
+        raise UsageError(f"--fault: unknown fault {fault_name!r} (known: {', '.join(FAULTS)})")
+    _seconds(window, "--window")
+    _warn_env()
+    console = stderr_console()
+    opts = DemoOptions(_dir(state_dir), fault_name, keep, window, port, frontend_port)
+    code = run_demo(opts, lambda text: console.print(f"[bold]lab:[/bold] {text}", soft_wrap=True))
+    raise typer.Exit(code)
+
 
 def register(app: typer.Typer) -> None:
-    """Add this group's commands to the root app."""
+    """Add ``perfbook lab`` to the root app."""
+    app.add_typer(lab_app, name="lab")

@@ -1,0 +1,83 @@
+"""The fault holder: a small process holding database sessions for the lock / idle_tx / pool faults.
+
+    python -m perfbook.lab.holder pblab-1a2b-hold lock --dsn DSN --max-s 600 --ready-file F
+
+Its sessions are its own (never the backend's), it writes ``--ready-file`` once they hold what
+they should, and it exits by itself after ``--max-s`` (or on SIGTERM), so a fault left on is
+never left on forever. Its first argument is the lab's process tag, so ``ps`` shows whose it is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+from pathlib import Path
+
+import psycopg
+
+from perfbook.lab.proctitle import set_process_name
+
+APP_NAME = "perfbook-lab-fault"
+RESERVE_FREE = 3  # pool: leave a few ordinary slots so triage and `off` can still connect
+
+
+def _connect(dsn: str, autocommit: bool = True) -> psycopg.Connection:
+    return psycopg.connect(dsn, autocommit=autocommit, application_name=APP_NAME)
+
+
+def hold_lock(dsn: str, sessions: int) -> list[psycopg.Connection]:
+    """A transaction holding SHARE on agents: reads go on, every INSERT / UPDATE waits."""
+    conn = _connect(dsn, autocommit=False)
+    conn.execute("LOCK TABLE agents IN SHARE MODE")
+    return [conn]
+
+
+def hold_idle_tx(dsn: str, sessions: int) -> list[psycopg.Connection]:
+    """Sessions that read inside a transaction and then sit idle in it."""
+    conns = []
+    for _ in range(sessions):
+        conn = _connect(dsn, autocommit=False)
+        conn.execute("SELECT count(*) FROM agents WHERE status = 'running'")
+        conns.append(conn)
+    return conns
+
+
+def hold_pool(dsn: str, sessions: int) -> list[psycopg.Connection]:
+    """Idle sessions filling the ordinary slots of max_connections, all but RESERVE_FREE."""
+    first = _connect(dsn)
+    usable, used = first.execute(
+        "SELECT current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int,"
+        " (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')"
+    ).fetchone()
+    conns = [first]
+    for _ in range(max(0, usable - used - RESERVE_FREE)):
+        conns.append(_connect(dsn))
+    return conns
+
+
+HOLDERS = {"lock": hold_lock, "idle_tx": hold_idle_tx, "pool": hold_pool}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="perfbook.lab.holder")
+    parser.add_argument("tag")
+    parser.add_argument("mode", choices=sorted(HOLDERS))
+    parser.add_argument("--dsn", required=True)
+    parser.add_argument("--max-s", type=float, default=600.0)
+    parser.add_argument("--sessions", type=int, default=3)
+    parser.add_argument("--ready-file", type=Path)
+    args = parser.parse_args(argv)
+    set_process_name(args.tag)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    conns = HOLDERS[args.mode](args.dsn, args.sessions)
+    if args.ready_file:
+        args.ready_file.write_text(str(len(conns)))
+    done.wait(args.max_s)
+    for conn in conns:
+        conn.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""The perfbook.toml that points every probe at a running lab (``perfbook lab config`` prints its path).
+
+It uses the config keys of :mod:`perfbook.config` exactly and is validated with ``load_config``
+before it is written. It names only the lab's own processes (by their ``pblab-<id>-*`` tags) and
+the lab's own log directory, so what else runs on the machine cannot become a finding.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from perfbook.config import load_config
+from perfbook.lab import seed
+from perfbook.lab.state import LabState, process_tag
+
+SEARCH_USER_ID = 4242  # an existing user: the e-mail search endpoint that the seqscan fault slows
+
+
+def config_path(state: LabState) -> Path:
+    return state.dir / "perfbook.toml"
+
+
+def _toml_list(values: list[str]) -> str:
+    return "[" + ", ".join(json.dumps(v) for v in values) + "]"
+
+
+def render(state: LabState) -> str:
+    """The TOML text for ``state`` (pure)."""
+    email = seed.email_of(SEARCH_USER_ID)
+    endpoints = ["/health", "/api/v1/users", f"/api/v1/users/{SEARCH_USER_ID}", f"/api/v1/users?email={email}",
+                 "/api/v1/agents"]
+    ws_url = state.backend_url.replace("http://", "ws://", 1) + "/ws"
+    match = [process_tag(state.lab_id, "api"), process_tag(state.lab_id, "web")]
+    return f"""# perfbook.toml for the perfbook lab {state.lab_id} (written by `perfbook lab up`)
+# triage it with: perfbook triage --config {config_path(state)}
+
+[http]
+base_url = {json.dumps(state.backend_url)}
+health_path = "/health"
+metrics_path = "/metrics"
+endpoints = {_toml_list(endpoints)}
+
+[frontend]
+url = {json.dumps(state.frontend_url)}
+
+[websocket]
+url = {json.dumps(ws_url)}
+mode = "echo"
+
+[postgres]
+dsn = {json.dumps(state.app_dsn)}
+
+[redis]
+url = {json.dumps(state.redis_url)}
+cache_db = 0
+queue_db = 1
+
+[host]
+log_dirs = {_toml_list([str(state.dir / "logs")])}
+
+[process]
+# the lab's backend (supervisor and both workers) and frontend, by the tag in their name and argv
+match = {_toml_list(match)}
+"""
+
+
+def write(state: LabState) -> Path:
+    """Write (and validate) the lab's perfbook.toml; its path."""
+    path = config_path(state)
+    path.write_text(render(state), encoding="utf-8")
+    load_config(path, env={})  # a lab config that perfbook cannot read is a bug here, not the user's
+    return path
