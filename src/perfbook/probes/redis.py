@@ -1,0 +1,188 @@
+"""Redis probe: INFO diffed over the window, PING round trips across it, SLOWLOG and a big-key sample.
+
+One redis-py asyncio connection (client name ``perfbook``). INFO at the window's start and end;
+between them PINGs every W/20 and, in the time left between PINGs, a bounded SCAN with
+``MEMORY USAGE`` (which, unlike TYPE or STRLEN, does not count as a keyspace hit, so the window's
+hit rate stays the application's). The few TYPE / length reads of the biggest keys and SLOWLOG
+come after the end snapshot. Never ``KEYS *``; key names and SLOWLOG arguments are truncated.
+Evidence dataclasses: :mod:`perfbook.probes.redis_evidence`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from perfbook.model import Evidence
+from perfbook.probes.base import ProbeContext, ProbeSkipped, ProbeUnavailable
+from perfbook.probes.redis_build import build_evidence, length_command
+from perfbook.probes.redis_evidence import (  # re-exported: the evidence contract
+    RedisBigKey,
+    RedisEvidence,
+    RedisKeyspace,
+    RedisLatency,
+    RedisMemory,
+    RedisSlowEntry,
+    RedisWindow,
+)
+from perfbook.redact import redact_text
+
+__all__ = ["RedisBigKey", "RedisEvidence", "RedisKeyspace", "RedisLatency", "RedisMemory", "RedisProbe",
+           "RedisSlowEntry", "RedisWindow"]
+
+SCAN_COUNT = 100  # keys per SCAN call: one short step of the server's event loop
+SCAN_SHARE = 0.5  # at most this share of the window goes to the big-key sample
+PING_SAMPLES = 21
+TOP_BIG_KEYS = 10
+SLOWLOG_ENTRIES = 10
+END_RESERVE_S = 0.2
+
+
+class RedisProbe:
+    """Gathers :class:`RedisEvidence` from ``[redis] url``.
+
+        ev = await run_probe(RedisProbe(), ctx, budget_s=ctx.window_s + 1)
+    """
+
+    name = "redis"
+
+    async def collect(self, ctx: ProbeContext) -> Evidence:
+        cfg = ctx.config.redis
+        if not cfg.url:
+            raise ProbeSkipped("no [redis] url")
+        try:
+            import redis.asyncio as aioredis
+        except ImportError:
+            raise ProbeSkipped("redis-py is not installed: pip install redis") from None
+        try:
+            client = aioredis.Redis.from_url(
+                cfg.url, single_connection_client=True, client_name="perfbook",
+                socket_connect_timeout=max(0.5, min(3.0, ctx.time_left())), socket_timeout=max(0.5, ctx.time_left()),
+            )
+        except ValueError as err:
+            raise ProbeUnavailable(f"invalid [redis] url: {redact_text(str(err))}") from None
+        where = _where(client)
+        try:
+            return await _Collector(client, ctx).run()
+        except Exception as err:
+            import redis.exceptions as rex
+
+            if isinstance(err, (rex.ConnectionError, rex.TimeoutError, rex.AuthenticationError)) or (
+                isinstance(err, rex.ResponseError) and str(err).startswith(("NOAUTH", "WRONGPASS", "NOPERM"))
+            ):
+                raise ProbeUnavailable(f"{redis_reason(err)} at {where}") from None
+            raise
+        finally:
+            await client.aclose()
+
+
+def _where(client: Any) -> str:
+    kw = client.connection_pool.connection_kwargs
+    return f"{kw.get('host', 'localhost')}:{kw.get('port', 6379)}" if "path" not in kw else kw["path"]
+
+
+def redis_reason(err: Exception) -> str:
+    """redis-py's connection error as a short line.
+
+    >>> redis_reason(ConnectionError("Error 111 connecting to 127.0.0.1:1. Connection refused."))
+    'connection refused'
+    >>> redis_reason(ConnectionError("WRONGPASS invalid username-password pair or user is disabled."))
+    'WRONGPASS invalid username-password pair or user is disabled'
+    """
+    text = " ".join(str(err).split()).rstrip(".")
+    if "connecting to" in text and ". " in text:
+        text = text.rsplit(". ", 1)[1]
+        text = text[:1].lower() + text[1:]
+    return redact_text(text or type(err).__name__)
+
+
+class _Collector:
+    """One probe run over one connection."""
+
+    def __init__(self, client: Any, ctx: ProbeContext) -> None:
+        self.client, self.ctx = client, ctx
+        self.notes: list[str] = []
+
+    async def pipeline(self, commands: list[tuple]) -> list[Any]:
+        """Several commands in one round trip on THE connection (redis-py's Pipeline takes another)."""
+        import redis.exceptions as rex
+
+        conn = self.client.connection
+        await conn.send_packed_command(conn.pack_commands(commands))
+        out: list[Any] = []
+        for _ in commands:
+            try:
+                out.append(await conn.read_response())
+            except rex.ResponseError as err:
+                out.append(err)
+        return out
+
+    async def run(self) -> Evidence:
+        ctx = self.ctx
+        started = ctx.clock()
+        window_end = min(started + ctx.window_s, ctx.deadline - END_RESERVE_S)
+        info_start = await self.client.info("all")
+        window_started = ctx.clock()
+        rtts_ms, sampled, scan_complete = await self._window(started, window_end)
+        info_end = await self.client.info("all")
+        duration_s = ctx.clock() - window_started
+        big = sorted(sampled.items(), key=lambda kv: -kv[1])[:TOP_BIG_KEYS]
+        details = await self._key_details([k for k, _ in big])
+        slowlog = await self._slowlog()
+        db = self.client.connection_pool.connection_kwargs.get("db", 0)
+        data = build_evidence(ctx.config, info_start, info_end, duration_s, rtts_ms, big, details, len(sampled), scan_complete,
+                              slowlog, int(db), self.notes)
+        status = "partial" if data.reset_detected else "ok"
+        return Evidence("redis", status, 0.0, data=data)
+
+    async def _window(self, started: float, window_end: float) -> tuple[list[float], dict[bytes, int], bool]:
+        """PING at evenly spaced times; scan for big keys in the gaps (bounded in keys and time)."""
+        ctx = self.ctx
+        limit = self.ctx.config.redis.big_keys_sample
+        scan_budget_s = (window_end - started) * SCAN_SHARE
+        rtts_ms: list[float] = []
+        sampled: dict[bytes, int] = {}
+        cursor, complete, scan_s = 0, limit == 0, 0.0
+        offsets = ctx.sample_times(PING_SAMPLES)
+        span = ctx.window_s or 1.0
+        for offset in offsets:
+            target = started + (window_end - started) * offset / span
+            while not complete and scan_s < scan_budget_s and len(sampled) < limit and ctx.clock() < target - 0.005:
+                t0 = ctx.clock()
+                cursor = await self._scan_step(cursor, sampled, limit)
+                complete = cursor == 0
+                scan_s += ctx.clock() - t0
+            await ctx.sleep(max(0.0, target - ctx.clock()))
+            t0 = ctx.clock()
+            await self.client.ping()
+            rtts_ms.append((ctx.clock() - t0) * 1000)
+        return rtts_ms, sampled, complete
+
+    async def _scan_step(self, cursor: int, sampled: dict[bytes, int], limit: int) -> int:
+        cursor, keys = await self.client.scan(cursor=cursor, count=SCAN_COUNT)
+        keys = [k for k in keys if k not in sampled][: max(0, limit - len(sampled))]
+        if keys:
+            sizes = await self.pipeline([("MEMORY", "USAGE", k) for k in keys])
+            sampled.update({k: s for k, s in zip(keys, sizes, strict=True) if isinstance(s, int)})
+        return int(cursor)
+
+    async def _key_details(self, keys: list[bytes]) -> dict[bytes, tuple[str, int | None]]:
+        """TYPE and the type's length (STRLEN / LLEN / HLEN / SCARD / ZCARD / XLEN) of the biggest keys."""
+        if not keys:
+            return {}
+        types = await self.pipeline([("TYPE", k) for k in keys])
+        kinds = [t.decode() if isinstance(t, bytes) else str(t) for t in types]
+        commands = [length_command(kind, k) for kind, k in zip(kinds, keys, strict=True)]
+        lengths = await self.pipeline([c for c in commands if c])
+        it = iter(lengths)
+        return {k: (kind, (next(it) if c else None)) for k, kind, c in zip(keys, kinds, commands, strict=True)}
+
+    async def _slowlog(self) -> list[Any]:
+        try:
+            entries, total = await self.pipeline([("SLOWLOG", "GET", SLOWLOG_ENTRIES), ("SLOWLOG", "LEN")])
+        except Exception as err:  # SLOWLOG can be renamed away on managed Redis
+            self.notes.append(f"slowlog: {redact_text(str(err))}")
+            return []
+        if isinstance(entries, Exception):
+            self.notes.append(f"slowlog: {redact_text(str(entries))}")
+            return []
+        return [entries, total]

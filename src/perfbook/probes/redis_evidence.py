@@ -1,0 +1,116 @@
+"""What the redis probe hands the rules: field names are the contract.
+
+``window`` figures are deltas between INFO at the window's start and at its end (perfbook's own
+commands do not count as keyspace lookups: see probes/redis.py). Key names and SLOWLOG arguments
+are truncated and e-mail addresses masked (perfbook.sanitize).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class RedisMemory:
+    """INFO memory at the window's end."""
+
+    used_bytes: int  # used_memory
+    peak_bytes: int  # used_memory_peak
+    rss_bytes: int  # used_memory_rss
+    fragmentation_ratio: float | None  # mem_fragmentation_ratio (rss / used)
+    maxmemory_bytes: int  # 0 = no limit
+    policy: str  # maxmemory_policy
+    system_bytes: int | None  # total_system_memory (the host's, even in a container)
+    used_pct: float | None  # of maxmemory, or of system memory when maxmemory is 0
+    used_pct_of: str  # "maxmemory" | "system memory"
+
+
+@dataclass
+class RedisWindow:
+    """Stats counters over the window (INFO end - INFO start); None after a reset (CONFIG RESETSTAT / restart)."""
+
+    duration_s: float  # between the two INFO snapshots
+    hits: int | None  # keyspace_hits
+    misses: int | None  # keyspace_misses
+    lookups: int | None  # hits + misses
+    hit_rate: float | None  # hits / lookups; None without lookups
+    evicted_keys: int | None
+    expired_keys: int | None
+    rejected_connections: int | None  # refused over maxclients
+    error_replies: int | None  # total_error_replies (Redis ≥ 6.2)
+    oom_errors: int | None  # errorstat_OOM: writes refused at maxmemory
+    commands: int | None  # total_commands_processed (perfbook's own included)
+    errors_by_type: dict[str, int] = field(default_factory=dict)  # errorstat_* deltas, e.g. {"OOM": 3}
+
+
+@dataclass
+class RedisLatency:
+    """PING round trips sampled across the window (as redis-cli --latency, but bounded)."""
+
+    samples: int
+    min_ms: float | None
+    avg_ms: float | None
+    p99_ms: float | None  # nearest rank
+    max_ms: float | None
+
+
+@dataclass
+class RedisKeyspace:
+    """One database of INFO keyspace."""
+
+    db: int
+    keys: int
+    expires: int  # keys with a TTL
+    avg_ttl_ms: int
+
+
+@dataclass
+class RedisBigKey:
+    """One of the biggest sampled keys."""
+
+    key: str  # truncated, e-mails masked
+    pattern: str  # its namespace as a SCAN pattern, e.g. "session:*"
+    db: int
+    memory_bytes: int  # MEMORY USAGE
+    type: str | None = None  # string | list | hash | set | zset | stream
+    length: int | None = None  # STRLEN / LLEN / HLEN / SCARD / ZCARD / XLEN
+
+
+@dataclass
+class RedisSlowEntry:
+    """One SLOWLOG entry (perfbook's own left out)."""
+
+    id: int
+    age_s: float | None  # before the end of the window (server clock)
+    duration_ms: float
+    command: str  # the command name and its first argument, truncated; other arguments only counted
+    client_name: str | None = None
+
+
+@dataclass
+class RedisEvidence:
+    """Everything the redis probe saw."""
+
+    url: str  # redacted
+    version: str
+    uptime_s: int
+    role: str  # master | slave
+    memory: RedisMemory
+    window: RedisWindow
+    latency: RedisLatency
+    connected_clients: int
+    blocked_clients: int  # in BLPOP / XREAD … BLOCK
+    maxclients: int | None
+    oom_errors_total: int  # errorstat_OOM since start / reset
+    evicted_keys_total: int
+    keyspace: list[RedisKeyspace] = field(default_factory=list)
+    big_keys: list[RedisBigKey] = field(default_factory=list)  # biggest first
+    big_keys_sampled: int = 0  # keys MEMORY USAGE was read for
+    big_keys_scan_complete: bool = False  # the SCAN reached the end of the database
+    slowlog: list[RedisSlowEntry] = field(default_factory=list)
+    slowlog_len: int = 0  # entries SLOWLOG holds in all
+    db: int = 0  # the database of the URL (the one sampled)
+    cache_db: int = 0  # [redis] cache_db
+    queue_db: int | None = None  # [redis] queue_db
+    reset_detected: bool = False  # a counter went down between the INFO snapshots
+    notes: list[str] = field(default_factory=list)

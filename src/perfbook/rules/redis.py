@@ -1,0 +1,200 @@
+"""Redis rules: redis evidence -> findings (DESIGN.md codes) and the cache-hit-rate KPI. Pure.
+
+Window figures only (hit rate, evictions, OOM refusals): lifetime counters hide a current problem
+and keep showing a past one. The eviction-policy advice is in :mod:`perfbook.rules.redis_advice`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from perfbook.codes import finding
+from perfbook.config import Config
+from perfbook.model import Action, Evidence, Finding, Level
+from perfbook.probes.redis_evidence import RedisEvidence
+from perfbook.redact import redact_url
+from perfbook.rules.redis_advice import (
+    delete_pattern_action,
+    flush_action,
+    maxmemory_action,
+    policy_action,
+    policy_advice,
+    redis_cli,
+)
+from perfbook.units import format_bytes
+
+MIN_LOOKUPS = 100  # DESIGN.md: a window hit rate needs at least this many lookups
+MIN_PING_SAMPLES = 5
+FRAGMENTATION_MIN_BYTES = 100 * 2**20  # ratios of small instances are noise (DESIGN.md)
+
+
+def evaluate(evidence: Mapping[str, Evidence], cfg: Config) -> list[Finding]:
+    """Every Redis finding for this triage."""
+    ev = evidence.get("redis")
+    if ev is None:
+        return []
+    if ev.status == "unavailable":
+        target = redact_url(cfg.redis.url) or "redis"
+        return [finding("redis.unreachable", target, f"Redis unreachable: {ev.reason}", evidence={"reason": ev.reason},
+                        actions=[Action("redis.check", "check the server and the URL", manual=redis_cli("PING"))])]
+    data: RedisEvidence | None = ev.data if ev.status in ("ok", "partial") else None
+    if data is None:
+        return []
+    th = cfg.thresholds
+    return [*_hit_rate(data, th.cache_hit_rate), *_oom(data), *_memory(data, th.redis_memory_pct),
+            *_evictions(data), *_latency(data, th.redis_latency_ms), *_fragmentation(data, th.redis_fragmentation),
+            *_big_keys(data, th.redis_big_key_mb), *_slowlog(data)]
+
+
+def kpis(evidence: Mapping[str, Evidence], cfg: Config) -> dict[str, Any]:
+    """``cache_hit_rate`` over the window, with at least MIN_LOOKUPS lookups; else None."""
+    ev = evidence.get("redis")
+    data = ev.data if ev is not None and ev.status in ("ok", "partial") else None
+    if data is None or data.window.lookups is None or data.window.lookups < MIN_LOOKUPS:
+        return {"cache_hit_rate": None}
+    return {"cache_hit_rate": data.window.hit_rate}
+
+
+def _subject(data: RedisEvidence) -> str:
+    return data.url
+
+
+def _hit_rate(data: RedisEvidence, limit: float) -> list[Finding]:
+    w = data.window
+    if w.lookups is None or w.lookups < MIN_LOOKUPS or w.hit_rate is None or w.hit_rate >= limit:
+        return []
+    causes = []
+    if w.evicted_keys:
+        causes.append(f"{w.evicted_keys} keys evicted in the window: the cache is too small")
+    if w.expired_keys:
+        causes.append(f"{w.expired_keys} keys expired in the window: TTLs may be too short")
+    if not causes:
+        causes.append("misses without evictions: keys are read before they are written (cold cache, or the app "
+                      "does not set a key after a miss), or key names differ between writer and reader")
+    return [finding(
+        "redis.hit_rate_low", _subject(data),
+        f"cache hit rate {w.hit_rate * 100:.1f} % over the window ({w.misses} misses of {w.lookups} lookups)",
+        value=w.hit_rate, threshold=limit, unit="hits / lookups, window",
+        evidence={"hits": w.hits, "misses": w.misses, "lookups": w.lookups, "evicted_keys": w.evicted_keys,
+                  "expired_keys": w.expired_keys, "window_s": w.duration_s, "likely": causes},
+        actions=[Action("redis.check_misses", "see which keys miss", manual=redis_cli("INFO stats") + "  # and the app's cache-aside code")],
+    )]
+
+
+def _oom(data: RedisEvidence) -> list[Finding]:
+    oom = data.window.oom_errors
+    if not oom:
+        return []
+    mem = data.memory
+    actions = [a for a in (policy_action(data), maxmemory_action(data), flush_action(data)) if a]
+    return [finding(
+        "redis.oom_rejections", _subject(data),
+        f"{oom} write(s) refused with OOM in the window: used {format_bytes(mem.used_bytes)} of maxmemory "
+        f"{format_bytes(mem.maxmemory_bytes)}, policy {mem.policy}",
+        value=float(oom), threshold=0.0, unit="OOM error replies, window",
+        evidence={"oom_errors": oom, "oom_errors_total": data.oom_errors_total, "used_bytes": mem.used_bytes,
+                  "maxmemory_bytes": mem.maxmemory_bytes, "policy": mem.policy,
+                  "policy_advice": policy_advice(data).reason},
+        actions=actions,
+    )]
+
+
+def _memory(data: RedisEvidence, limit_pct: float) -> list[Finding]:
+    mem = data.memory
+    if mem.used_pct is None or mem.used_pct < limit_pct:
+        return []
+    full = mem.maxmemory_bytes and mem.used_bytes >= mem.maxmemory_bytes
+    failing = full and mem.policy == "noeviction"
+    advice = policy_advice(data)
+    if failing:
+        title = (f"Redis is at maxmemory ({format_bytes(mem.used_bytes)} of {format_bytes(mem.maxmemory_bytes)}) "
+                 "with noeviction: every write fails with OOM")
+    else:
+        title = f"Redis memory {mem.used_pct:.0f} % of {mem.used_pct_of} ({format_bytes(mem.used_bytes)})"
+        if mem.policy == "noeviction" and mem.maxmemory_bytes:
+            title += ": at maxmemory, noeviction will refuse writes"
+    actions = [a for a in (policy_action(data), maxmemory_action(data)) if a]
+    if failing and (f := flush_action(data)):
+        actions.append(f)
+    if not mem.maxmemory_bytes:
+        actions.append(Action("redis.set_maxmemory", "set a maxmemory below what the host can give",
+                              manual=redis_cli("CONFIG SET maxmemory", "<bytes>")))
+    return [finding(
+        "redis.memory_high", _subject(data), title, value=mem.used_pct, threshold=limit_pct,
+        unit=f"% of {mem.used_pct_of}", level=Level.CRITICAL if failing else None,
+        evidence={"used_bytes": mem.used_bytes, "peak_bytes": mem.peak_bytes, "rss_bytes": mem.rss_bytes,
+                  "maxmemory_bytes": mem.maxmemory_bytes, "policy": mem.policy, "policy_advice": advice.reason,
+                  "oom_errors_total": data.oom_errors_total,
+                  "keyspace": {f"db{k.db}": {"keys": k.keys, "expires": k.expires} for k in data.keyspace}},
+        actions=actions,
+    )]
+
+
+def _evictions(data: RedisEvidence) -> list[Finding]:
+    evicted = data.window.evicted_keys
+    if not evicted:
+        return []
+    actions = [a for a in (maxmemory_action(data), policy_action(data)) if a]
+    return [finding(
+        "redis.evictions", _subject(data), f"{evicted} key(s) evicted in the window (policy {data.memory.policy})",
+        value=float(evicted), threshold=0.0, unit="keys evicted, window",
+        evidence={"evicted_keys": evicted, "evicted_keys_total": data.evicted_keys_total,
+                  "used_bytes": data.memory.used_bytes, "maxmemory_bytes": data.memory.maxmemory_bytes,
+                  "policy_advice": policy_advice(data).reason},
+        actions=actions,
+    )]
+
+
+def _latency(data: RedisEvidence, limit_ms: float) -> list[Finding]:
+    lat = data.latency
+    if lat.samples < MIN_PING_SAMPLES or lat.p99_ms is None or lat.p99_ms <= limit_ms:
+        return []
+    return [finding(
+        "redis.latency_high", _subject(data), f"PING p99 {lat.p99_ms:.1f} ms over {lat.samples} round trips",
+        value=lat.p99_ms, threshold=limit_ms, unit="ms, PING p99", evidence={"latency": vars(lat).copy(),
+        "slowlog": [vars(s).copy() for s in data.slowlog[:5]], "blocked_clients": data.blocked_clients},
+        actions=[Action("redis.latency_doctor", "ask Redis what blocks it", manual=redis_cli("LATENCY DOCTOR"))],
+    )]
+
+
+def _fragmentation(data: RedisEvidence, limit: float) -> list[Finding]:
+    mem = data.memory
+    if mem.fragmentation_ratio is None or mem.used_bytes < FRAGMENTATION_MIN_BYTES or mem.fragmentation_ratio <= limit:
+        return []
+    return [finding(
+        "redis.fragmentation_high", _subject(data),
+        f"fragmentation ratio {mem.fragmentation_ratio:.2f} (RSS {format_bytes(mem.rss_bytes)} for {format_bytes(mem.used_bytes)} used)",
+        value=mem.fragmentation_ratio, threshold=limit, unit="rss / used",
+        evidence={"rss_bytes": mem.rss_bytes, "used_bytes": mem.used_bytes},
+        actions=[Action("redis.defrag", "let Redis defragment in the background", manual=redis_cli("CONFIG SET activedefrag yes"))],
+    )]
+
+
+def _big_keys(data: RedisEvidence, limit_mb: float) -> list[Finding]:
+    big = [k for k in data.big_keys if k.memory_bytes >= limit_mb * 2**20]
+    if not big:
+        return []
+    biggest = big[0]
+    return [finding(
+        "redis.big_keys", f"db{biggest.db}",
+        f"{len(big)} key(s) over {limit_mb:g} MB in a sample of {data.big_keys_sampled} (biggest {biggest.key}: "
+        f"{format_bytes(biggest.memory_bytes)}, {biggest.type} of length {biggest.length})",
+        value=float(biggest.memory_bytes), threshold=limit_mb * 2**20, unit="bytes",
+        evidence={"keys": [vars(k).copy() for k in big], "sampled": data.big_keys_sampled,
+                  "scan_complete": data.big_keys_scan_complete},
+        actions=[delete_pattern_action(biggest.pattern, biggest.db)],
+    )]
+
+
+def _slowlog(data: RedisEvidence) -> list[Finding]:
+    if not data.slowlog:
+        return []
+    worst = max(data.slowlog, key=lambda s: s.duration_ms)
+    return [finding(
+        "redis.slowlog", _subject(data),
+        f"{data.slowlog_len} command(s) in SLOWLOG, the slowest {worst.duration_ms:.0f} ms: {worst.command}",
+        value=worst.duration_ms, unit="ms, slowest entry",
+        evidence={"entries": [vars(s).copy() for s in data.slowlog], "slowlog_len": data.slowlog_len},
+        actions=[Action("redis.slowlog", "read the whole slow log", manual=redis_cli("SLOWLOG GET 128"))],
+    )]
