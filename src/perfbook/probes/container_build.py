@@ -1,0 +1,220 @@
+"""The containers probe's evidence records, built (purely) from what the engine answered.
+
+:func:`build_container` turns one container's inspect answer, its stats samples, its ``top``
+rows and the engine's die / oom events into a :class:`ContainerStats`; the field names are
+the contract read by ``rules/containers.py`` and ``report/containers.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from perfbook.probes import container_parse as parse
+from perfbook.trend import linear_fit
+
+TOP_PROCESSES = 5  # by CPU and by memory (their union)
+
+
+@dataclass
+class ContainerProcess:
+    """One process inside a container, as ``top`` (ps) reports it."""
+
+    pid: str | None
+    cpu_pct: float | None  # ps %CPU: of one core, averaged since the process started
+    rss_bytes: int | None
+    command: str
+
+
+@dataclass
+class EngineDisk:
+    """Engine-wide disk use (``docker system df``); reclaimable = what a prune frees, never volumes."""
+
+    images: int
+    images_bytes: int
+    containers: int
+    containers_bytes: int  # writable layers
+    volumes: int
+    volumes_bytes: int
+    dangling_images: int
+    dangling_images_bytes: int
+    stopped_containers: int
+    stopped_containers_bytes: int
+    reclaimable_bytes: int  # dangling images no container uses + stopped containers' layers
+
+
+@dataclass
+class ContainerStats:
+    """One container over the window: state, restarts, CPU, memory, I/O rates, processes, log."""
+
+    name: str
+    id: str  # first 12 hex digits
+    image: str | None
+    state: str  # running | restarting | paused | exited | dead …
+    restart_count: int  # the engine's RestartCount (lifetime of the container)
+    restart_policy: str | None  # "always", "on-failure", "unless-stopped"; None = never restarted by the engine
+    exit_code: int | None  # the last exit code (from the last die event, else State.ExitCode when stopped)
+    oom_killed: bool  # State.OOMKilled, or an oom event in the lookback
+    started_at: str | None
+    uptime_s: float | None  # since StartedAt, when running
+    finished_ago_s: float | None  # since FinishedAt, when not running
+    die_events: int = 0  # exits over the lookback and the window
+    die_events_window: int = 0  # exits inside the window
+    oom_events: int = 0
+    cpu_pct: float | None = None  # the judged figure: % of the CPU limit when set, else of one core × cores
+    cpu_cores_pct: float | None = None  # % of ONE core, as `docker stats` shows it
+    cpu_basis: str | None = None  # "limit" | "cores": what cpu_pct is a share of
+    cpu_limit_cores: float | None = None  # --cpus (NanoCpus, or CpuQuota / CpuPeriod)
+    online_cpus: int | None = None
+    memory_bytes: int | None = None  # last sample, less inactive page cache where reported
+    memory_max_bytes: int | None = None  # highest sample in the window
+    memory_limit_bytes: int | None = None  # None: no limit (the host's memory is the only bound)
+    memory_pct: float | None = None  # memory_bytes of memory_limit_bytes
+    memory_slope_bytes_per_s: float | None = None  # least-squares over the samples (≥ 3)
+    net_rx_bytes_per_s: float | None = None
+    net_tx_bytes_per_s: float | None = None
+    block_read_bytes_per_s: float | None = None
+    block_write_bytes_per_s: float | None = None
+    pids: int | None = None
+    samples: int = 0  # stats samples taken in the window
+    processes: list[ContainerProcess] = field(default_factory=list)  # top by CPU and by RSS
+    log_path: str | None = None
+    log_bytes: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ContainersEvidence:
+    """What the containers probe saw of the engine and the containers that matter."""
+
+    engine_url: str  # redacted
+    engine: str  # "docker" | "podman"
+    engine_version: str | None
+    api_version: str | None
+    window_s: float
+    restart_lookback_s: float  # die events counted over this long before the window, and in it
+    selection: str  # "all running", "names: api, worker", "labels: app=codexos"
+    containers: list[ContainerStats] = field(default_factory=list)
+    disk: EngineDisk | None = None  # None when df did not answer in time
+    notes: list[str] = field(default_factory=list)
+
+
+def evidence_from_dict(d: dict[str, Any]) -> ContainersEvidence:
+    """The evidence back from its JSON form (recorded fixtures, saved reports)."""
+    containers = [ContainerStats(**{**c, "processes": [ContainerProcess(**p) for p in c.get("processes", [])]})
+                  for c in d.get("containers", [])]
+    disk = EngineDisk(**d["disk"]) if d.get("disk") else None
+    return ContainersEvidence(**{**d, "containers": containers, "disk": disk})
+
+
+def process_rows(rows: list[dict[str, Any]]) -> list[ContainerProcess]:
+    """The top processes by CPU and by RSS (their union), busiest CPU first."""
+    by_cpu = sorted(rows, key=lambda r: -(r["cpu_pct"] or 0))[:TOP_PROCESSES]
+    by_rss = sorted(rows, key=lambda r: -(r["rss_bytes"] or 0))[:TOP_PROCESSES]
+    keep = {id(r): r for r in by_cpu + by_rss}.values()
+    ordered = sorted(keep, key=lambda r: (-(r["cpu_pct"] or 0), -(r["rss_bytes"] or 0)))
+    return [ContainerProcess(r["pid"], r["cpu_pct"], r["rss_bytes"], r["command"]) for r in ordered]
+
+
+def build_container(attrs: dict[str, Any], samples: list[tuple[float, dict[str, Any]]],
+                    processes: list[ContainerProcess] | None, events: list[dict[str, Any]],
+                    now_wall: float, window_start_wall: float, log_bytes: int | None = None) -> ContainerStats:
+    """One container's evidence from its inspect answer, stats samples (clock, stats) and events."""
+    state = attrs.get("State") or {}
+    host = attrs.get("HostConfig") or {}
+    cid = str(attrs.get("Id", ""))
+    mine = [e for e in events if _actor(e).get("ID", e.get("id")) == cid]
+    dies = sorted((e for e in mine if _action(e) in ("die", "died")), key=_event_time)
+    status = str(state.get("Status") or "unknown").lower()
+    started, finished = parse.parse_engine_time(state.get("StartedAt")), parse.parse_engine_time(state.get("FinishedAt"))
+    running = status == "running"
+    last_exit = _exit_code(dies[-1]) if dies else (None if running else state.get("ExitCode"))
+    c = ContainerStats(
+        name=str(attrs.get("Name", cid[:12])).lstrip("/"),
+        id=cid[:12],
+        image=(attrs.get("Config") or {}).get("Image") or attrs.get("ImageName"),
+        state=status,
+        restart_count=int(attrs.get("RestartCount") or 0),
+        restart_policy=((host.get("RestartPolicy") or {}).get("Name") or None),
+        exit_code=last_exit,
+        oom_killed=bool(state.get("OOMKilled")) or any(_action(e) == "oom" for e in mine),
+        started_at=state.get("StartedAt"),
+        uptime_s=round(now_wall - started, 3) if running and started else None,
+        finished_ago_s=round(now_wall - finished, 3) if not running and finished else None,
+        die_events=len(dies),
+        die_events_window=sum(1 for e in dies if _event_time(e) >= window_start_wall),
+        oom_events=sum(1 for e in mine if _action(e) == "oom"),
+        processes=list(processes or []),
+        log_path=attrs.get("LogPath") or None,
+        log_bytes=log_bytes,
+        samples=len(samples),
+    )
+    if samples:
+        _add_usage(c, host, samples)
+    elif running:
+        c.notes.append("no stats sample answered")
+    return c
+
+
+def _add_usage(c: ContainerStats, host: dict[str, Any], samples: list[tuple[float, dict[str, Any]]]) -> None:
+    """CPU, memory and I/O figures from the first and last samples (memory from all of them)."""
+    (t_first, first), (t_last, last) = samples[0], samples[-1]
+    wall_s = t_last - t_first
+    c.online_cpus = parse.online_cpus(last)
+    c.cpu_limit_cores = parse.cpu_limit_cores(host)
+    if len(samples) >= 2:
+        c.cpu_cores_pct = _round(parse.cpu_cores_pct(first, last, wall_s))
+        if c.cpu_cores_pct is None:
+            c.notes.append("CPU counter went down between samples (restarted in the window)")
+    if c.cpu_cores_pct is not None:
+        cores = c.online_cpus or 1
+        if c.cpu_limit_cores is not None:
+            c.cpu_basis = "limit"
+            c.cpu_pct = _round(c.cpu_cores_pct / min(c.cpu_limit_cores, cores))
+        else:
+            c.cpu_basis = "cores"
+            c.cpu_pct = _round(c.cpu_cores_pct / cores)
+    used = [(t, parse.memory_used_bytes(s)) for t, s in samples]
+    used = [(t, m) for t, m in used if m is not None]
+    if used:
+        c.memory_bytes, c.memory_max_bytes = used[-1][1], max(m for _, m in used)
+    limit = int(host.get("Memory") or 0)
+    c.memory_limit_bytes = limit if limit > 0 else None  # stats' own limit is the host's RAM when unset
+    if c.memory_bytes is not None and c.memory_limit_bytes:
+        c.memory_pct = _round(c.memory_bytes / c.memory_limit_bytes * 100)
+    if len({t for t, _ in used}) >= 3:
+        c.memory_slope_bytes_per_s = _round(linear_fit([t for t, _ in used], [m for _, m in used]).slope)
+    c.pids = (last.get("pids_stats") or {}).get("current")
+    if wall_s > 0:
+        (rx0, tx0), (rx1, tx1) = parse.network_bytes(first), parse.network_bytes(last)
+        (br0, bw0), (br1, bw1) = parse.block_bytes(first), parse.block_bytes(last)
+        c.net_rx_bytes_per_s, c.net_tx_bytes_per_s = _rate(rx0, rx1, wall_s), _rate(tx0, tx1, wall_s)
+        c.block_read_bytes_per_s, c.block_write_bytes_per_s = _rate(br0, br1, wall_s), _rate(bw0, bw1, wall_s)
+
+
+def _rate(before: int, after: int, wall_s: float) -> float | None:
+    return round((after - before) / wall_s, 1) if after >= before else None  # a reset is no rate
+
+
+def _round(value: float | None) -> float | None:
+    return round(value, 2) if value is not None else None
+
+
+def _actor(event: dict[str, Any]) -> dict[str, Any]:
+    return event.get("Actor") or {}
+
+
+def _action(event: dict[str, Any]) -> str:
+    return str(event.get("Action") or event.get("status") or "")
+
+
+def _event_time(event: dict[str, Any]) -> float:
+    nano = event.get("timeNano")
+    return nano / 1e9 if nano else float(event.get("time") or 0)
+
+
+def _exit_code(event: dict[str, Any]) -> int | None:
+    try:
+        return int((_actor(event).get("Attributes") or {}).get("exitCode"))
+    except (TypeError, ValueError):
+        return None
