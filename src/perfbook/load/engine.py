@@ -85,6 +85,8 @@ class _Slot:
 
 
 class _Conn(asyncio.Protocol):
+    """One connection, closed loop: the next request goes out as the response completes."""
+
     def __init__(self, run: _Run, slot: _Slot) -> None:
         self.run = run
         self.slot = slot
@@ -93,14 +95,19 @@ class _Conn(asyncio.Protocol):
         self.sent_at = 0.0
         self.intended_at = 0.0
         self.inflight = False
-        self.parser_done = self.parser
+        self.nbytes = 0
+        # bound once: the hot path then does no attribute lookups through run
+        self.record = run.lat.append
+        self.codes = run.codes
+        self.request = run.request
+        self.keepalive = run.keepalive
         self.done = run.loop.create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
-        self.run.bytes += len(data)
+        self.nbytes += len(data)
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError:
@@ -108,16 +115,16 @@ class _Conn(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         now = perf_counter()
+        self.record(now - self.sent_at)
+        parser = self.parser
+        self.codes[parser.get_status_code()] += 1
         run = self.run
-        run.lat.append(now - self.sent_at)
-        if run.open_loop:
-            run.lat_corrected.append(now - self.intended_at)
-        parser = self.parser_done if run.head else self.parser
-        run.codes[parser.get_status_code()] += 1
-        self.inflight = False
-        if run.keepalive and parser.should_keep_alive():
-            run.next_request(self)
+        if run.remaining > 0 and self.keepalive and parser.should_keep_alive():
+            run.remaining -= 1
+            self.sent_at = now  # the clock was just read: the write follows at once
+            self.transport.write(self.request)
         else:
+            self.inflight = False
             self.transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -125,6 +132,8 @@ class _Conn(asyncio.Protocol):
             # EOF or RST before the response was complete
             self.inflight = False
             self.run.errors["reset"] += 1
+        self.run.bytes_closed += self.nbytes
+        self.nbytes = 0
         if not self.done.done():
             self.done.set_result(None)
 
@@ -141,20 +150,50 @@ class _Conn(asyncio.Protocol):
         self.intended_at = intended_at
         self.sent_at = perf_counter()
         self.inflight = True
-        self.transport.write(self.run.request)
+        self.transport.write(self.request)
+
+
+class _OpenConn(_Conn):
+    """One connection, open loop: the next request waits for its intended time."""
+
+    def __init__(self, run: _Run, slot: _Slot) -> None:
+        super().__init__(run, slot)
+        self.record_corrected = run.lat_corrected.append
+
+    def on_message_complete(self) -> None:
+        now = perf_counter()
+        self.record(now - self.sent_at)
+        self.record_corrected(now - self.intended_at)
+        parser = self.parser
+        self.codes[parser.get_status_code()] += 1
+        self.inflight = False
+        if self.keepalive and parser.should_keep_alive():
+            self.run.schedule_next(self)
+        else:
+            self.transport.close()
 
 
 class _HeadConn(_Conn):
     """HEAD responses carry no body: a response is complete with its headers."""
 
     def on_headers_complete(self) -> None:
-        parser = self.parser
-        self.parser = httptools.HttpResponseParser(self)  # the old one would wait for a body
-        self.parser_done = parser
         _Conn.on_message_complete(self)
+        self.parser = httptools.HttpResponseParser(self)  # the old one would wait for a body
 
     def on_message_complete(self) -> None:
         pass
+
+
+class _HeadOpenConn(_OpenConn):
+    def on_headers_complete(self) -> None:
+        _OpenConn.on_message_complete(self)
+        self.parser = httptools.HttpResponseParser(self)
+
+    def on_message_complete(self) -> None:
+        pass
+
+
+_CONN_CLASSES = {(False, False): _Conn, (True, False): _OpenConn, (False, True): _HeadConn, (True, True): _HeadOpenConn}
 
 
 class _Run:
@@ -174,7 +213,8 @@ class _Run:
         self.lat_corrected: list[float] = []
         self.codes = [0] * 1000
         self.errors = dict.fromkeys(ERROR_KINDS, 0)
-        self.bytes = 0
+        self.bytes_closed = 0
+        self.conn_class = _CONN_CLASSES[(self.open_loop, plan.head)]
         self.conns: list[_Conn] = []
         self.hist = hist.new_histogram()
         self.hist_corrected = hist.new_histogram()
@@ -186,18 +226,6 @@ class _Run:
                 self.ssl_ctx.verify_mode = ssl.CERT_NONE
         self.t0 = perf_counter()
         self._last_tick = (self.t0, 0)
-
-    # -- closed loop ------------------------------------------------------------------------
-    def next_request(self, conn: _Conn) -> None:
-        if self.open_loop:
-            self.schedule_next(conn)
-        elif self.remaining > 0 and not self.stopping:
-            self.remaining -= 1
-            conn.sent_at = perf_counter()
-            conn.inflight = True
-            conn.transport.write(self.request)
-        else:
-            conn.transport.close()
 
     # -- open loop --------------------------------------------------------------------------
     def claim_due(self, slot: _Slot) -> float | None:
@@ -237,7 +265,7 @@ class _Run:
                 self.remaining -= 1  # claimed before connecting: -n counts stay exact
                 intended = perf_counter()
             started = perf_counter()
-            conn = (_HeadConn if self.head else _Conn)(self, slot)
+            conn = self.conn_class(self, slot)
             try:
                 await asyncio.wait_for(
                     self.loop.create_connection(
@@ -266,8 +294,10 @@ class _Run:
 
     # -- the tick: histograms, progress, timeouts, stop ---------------------------------------
     def flush(self) -> tuple[list[float], list[float]]:
-        batch, self.lat = self.lat, []
-        corrected, self.lat_corrected = self.lat_corrected, []
+        # copy and clear in place: the connections hold the lists' bound append methods
+        batch, corrected = self.lat[:], self.lat_corrected[:]
+        self.lat.clear()
+        self.lat_corrected.clear()
         hist.record_batch(self.hist, batch)
         hist.record_batch(self.hist_corrected, corrected)
         return batch, corrected
@@ -325,7 +355,7 @@ class _Run:
             responses=self.responses(),
             errors=dict(self.errors),
             status_codes={str(code): n for code, n in enumerate(self.codes) if n},
-            bytes=self.bytes,
+            bytes=self.bytes_closed + sum(c.nbytes for c in self.conns),
             duration_s=duration_s,
             latency=hist.encode(corrected),
             latency_uncorrected=hist.encode(self.hist),
