@@ -17,6 +17,7 @@ from perfbook.probes.timing import (
     headers_from_env,
     median,
     percentile,
+    tls_verify,
     transport_error_kind,
     unreachable_reason,
 )
@@ -98,7 +99,7 @@ class HttpProbe:
         base = http.base_url.rstrip("/")
         endpoints = http.endpoint_list()
         pool = httpx.Limits(max_connections=len(endpoints) + 2, max_keepalive_connections=len(endpoints) + 2)
-        async with httpx.AsyncClient(verify=http.verify_tls, timeout=http.timeout_s, limits=pool) as client:
+        async with httpx.AsyncClient(verify=tls_verify(base, http.verify_tls), timeout=http.timeout_s, limits=pool) as client:
             runner = _Runner(client, ctx)
             start = ctx.clock()
             health = runner.health(base + http.health_path) if http.health_path else _none()

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from perfbook.model import Evidence
 from perfbook.probes.base import ProbeContext, ProbeSkipped, ProbeUnavailable
-from perfbook.probes.timing import transport_error_kind, unreachable_reason
+from perfbook.probes.timing import tls_verify, transport_error_kind, unreachable_reason
 from perfbook.redact import redact_url
 
 if TYPE_CHECKING:
@@ -74,7 +74,7 @@ class MetricsProbe:
         if not http.metrics_path:
             raise ProbeSkipped("no [http] metrics_path")
         url = http.base_url.rstrip("/") + http.metrics_path
-        async with httpx.AsyncClient(verify=http.verify_tls, timeout=http.timeout_s) as client:
+        async with httpx.AsyncClient(verify=tls_verify(url, http.verify_tls), timeout=http.timeout_s) as client:
             first_at = ctx.clock()
             first = await _scrape(client, url, ctx)
             await ctx.sleep(max(0.0, first_at + ctx.window_s - ctx.clock()))

@@ -90,6 +90,14 @@ def unreachable_reason(kinds: Mapping[str, int], url: str, timeout_s: float) -> 
     return KIND_TEXT.get(kind, KIND_TEXT["other"]).format(host=host_port(url), timeout=timeout_s)
 
 
+def tls_verify(url: str, verify: bool | str) -> bool | str:
+    """``verify`` for a client that only talks to ``url`` without following redirects.
+
+    A plain-http target never does TLS, and skipping the CA bundle saves ~50 ms per client.
+    """
+    return verify if urlsplit(url).scheme == "https" else False
+
+
 def headers_from_env(var: str | None, env: Mapping[str, str] | None = None) -> tuple[dict[str, str], str | None]:
     """Headers from an env var holding ``Name: value`` lines, and a note when it is not usable.
 

@@ -1,0 +1,97 @@
+"""Frontend rules: judge the page and its assets. Pure.
+
+Code: frontend.slow_assets, one finding per page naming every problem: the page itself failing
+(critical: users get no page), failing assets, the slowest asset over ``thresholds.asset_s``, and
+the page weight over ``thresholds.page_weight_mb`` (MB = 10^6 bytes). value / threshold / unit
+describe the first problem in that order. perfbook has no fix here: the actions are ``manual``.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping
+from typing import Any
+
+from perfbook.codes import finding
+from perfbook.config import Config
+from perfbook.model import Action, Evidence, Finding, Level
+from perfbook.probes.frontend import AssetTiming, FrontendEvidence
+from perfbook.rules import usable
+
+MB = 1_000_000
+
+
+def evaluate(evidence: Mapping[str, Evidence], cfg: Config) -> list[Finding]:
+    """frontend.slow_assets from the ``frontend`` evidence (nothing when skipped or unreachable)."""
+    data = usable(evidence.get("frontend"))
+    if not isinstance(data, FrontendEvidence):
+        return []
+    problems = _problems(data, cfg)
+    if not problems:
+        return []
+    titles = [p[0] for p in problems]
+    _, value, threshold, unit = problems[0]
+    return [finding(
+        "frontend.slow_assets", data.url, f"{data.url}: " + "; ".join(titles),
+        value=value, threshold=threshold, unit=unit,
+        level=Level.CRITICAL if data.page_status >= 400 else None,
+        evidence=_evidence(data),
+        actions=_actions(data, cfg),
+    )]
+
+
+def _problems(data: FrontendEvidence, cfg: Config) -> list[tuple[str, float, float, str]]:
+    """(title, value, threshold, unit) for each problem, most serious first."""
+    th = cfg.thresholds
+    out = []
+    if data.page_status >= 400:
+        out.append((f"the page answers {data.page_status}", float(data.page_status), 400.0, "HTTP status"))
+    if data.failed:
+        out.append((f"{len(data.failed)} of {data.assets_fetched} assets fail ({_names(data.failed)})",
+                    float(len(data.failed)), 0.0, "failed assets"))
+    slowest = data.slowest[0] if data.slowest else None
+    if slowest is not None and slowest.duration_s is not None and slowest.duration_s > th.asset_s:
+        out.append((f"slowest asset {_short(slowest.url)} takes {slowest.duration_s:.2f} s (limit {th.asset_s:g} s)",
+                    slowest.duration_s, th.asset_s, "s"))
+    weight_mb = data.total_bytes / MB
+    if weight_mb > th.page_weight_mb:
+        out.append((f"page weight {weight_mb:.1f} MB (limit {th.page_weight_mb:g} MB)",
+                    round(weight_mb, 3), th.page_weight_mb, "MB"))
+    return out
+
+
+def _evidence(data: FrontendEvidence) -> dict[str, Any]:
+    return {
+        "page_status": data.page_status, "page_s": data.page_s, "total_bytes": data.total_bytes,
+        "assets_found": data.assets_found, "assets_fetched": data.assets_fetched,
+        "slowest": [_asset(a) for a in data.slowest[:3]], "failed": [_asset(a) for a in data.failed[:10]],
+    }
+
+
+def _asset(a: AssetTiming) -> dict[str, Any]:
+    return {"url": a.url, "status": a.status, "duration_s": a.duration_s, "size_bytes": a.size_bytes,
+            "error": a.error}
+
+
+def _actions(data: FrontendEvidence, cfg: Config) -> list[Action]:
+    target = (data.failed or data.slowest or [None])[0]
+    url = target.url if target is not None else data.url
+    timing = "%{http_code} %{size_download}B %{time_total}s\\n"
+    actions = [Action("manual.inspect_assets", "time the asset by hand: status, size, time",
+                      manual=f"curl -s -o /dev/null -w '{timing}' {shlex.quote(url)}")]
+    if data.total_bytes / MB > cfg.thresholds.page_weight_mb:
+        actions.append(Action("manual.compress_assets", "check the assets are compressed and cached",
+                              manual=f"curl -sI -H 'Accept-Encoding: gzip, br' {shlex.quote(url)} "
+                                     "| grep -iE 'content-(encoding|length)|cache-control'"))
+    return actions
+
+
+def _names(assets: list[AssetTiming], most: int = 3) -> str:
+    names = [_short(a.url) + (f" {a.status}" if a.status else f" {a.error}") for a in assets[:most]]
+    return ", ".join(names) + (" …" if len(assets) > most else "")
+
+
+def _short(url: str) -> str:
+    """The path of an asset URL (``/static/app.js``), enough to name it in a title."""
+    rest = url.split("://", 1)[-1]
+    return "/" + rest.split("/", 1)[1] if "/" in rest else url
