@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from perfbook.cli.common import CONFIG_OPTION, interactive, load, print_json
 from perfbook.cli.exit import ExitCode
 from perfbook.errors import PerfbookError, UsageError
 
@@ -50,7 +49,7 @@ def fix(
     window_s: float = typer.Option(None, "--window", help="Verify window in seconds (default [triage] window_s)."),
     no_verify: bool = typer.Option(False, "--no-verify", help="Do not rerun probes after --apply."),
     limit: int = typer.Option(50, "--limit", help="history: how many entries."),
-    config: Annotated[Path | None, typer.Option("--config", "-c", help="perfbook.toml (default ./perfbook.toml).")] = None,
+    config: Path | None = CONFIG_OPTION,
 ) -> None:
     from perfbook.fix import catalog
 
@@ -61,7 +60,7 @@ def fix(
     if action_id == "history":
         _history(config, limit, json_out, ctx.args)
         return
-    if apply and not yes and not sys.stdin.isatty():
+    if apply and not yes and not interactive():
         raise UsageError("--apply needs a confirmation and there is no terminal: add --yes to apply in scripts")
     if from_report is not None:
         if action_id or ctx.args:
@@ -84,16 +83,14 @@ def _render() -> Any:
 
 def _emit(json_out: bool, doc: Any, lines: list[str]) -> None:
     if json_out:
-        typer.echo(json.dumps(doc, indent=2, default=str))
+        print_json(doc)
     else:
         for line in lines:
             typer.echo(line)
 
 
 def _config(path: Path | None) -> Any:
-    from perfbook.config import load_config
-
-    return load_config(path)
+    return load(path)
 
 
 def _verify_window(config: Path | None, window_s: float | None, no_verify: bool) -> float | None:
@@ -143,7 +140,7 @@ def _one(fixer: Any, config: Path | None, apply: bool, yes: bool, json_out: bool
     finally:
         store.close()
     if json_out:
-        typer.echo(json.dumps(doc, indent=2, default=str))
+        print_json(doc)
     return code
 
 
@@ -207,7 +204,7 @@ def _from_report(path: Path, config: Path | None, apply: bool, yes: bool, json_o
     finally:
         store.close()
     if json_out:
-        typer.echo(json.dumps({"report": str(path), "results": results}, indent=2, default=str))
+        print_json({"report": str(path), "results": results})
     elif not todo:
         typer.echo("the report recommends no fix perfbook can perform")
     return code

@@ -126,8 +126,9 @@ class ContainerUpdateLimits(Fix):
         body: dict[str, Any] = {}
         if self.values["memory"] is not None:
             new["memory_bytes"] = body["Memory"] = parse_memory(self.values["memory"])
-            if (host.get("MemorySwap") or 0) > 0:  # docker refuses a memory limit above the old swap limit
-                body["MemorySwap"] = body["Memory"]
+            old_swap, old_mem = host.get("MemorySwap") or 0, host.get("Memory") or 0
+            if old_swap > 0 and old_mem > 0:  # docker refuses a memory limit above the swap limit: keep the ratio
+                body["MemorySwap"] = int(body["Memory"] * old_swap / old_mem)
         if self.values["cpus"] is not None:
             new["cpus"] = self.values["cpus"]
             body["NanoCpus"] = int(self.values["cpus"] * 1e9)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import getpass
 import os
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from perfbook.config import Config
 from perfbook.errors import ConfigError, PerfbookError
@@ -99,8 +100,8 @@ class FixContext:
         key = -1 if db is None else db
         if key in self._redis:
             return self._redis[key]
-        kwargs = {} if db is None else {"db": db}
-        client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5, **kwargs)
+        client = redis.Redis.from_url(url if db is None else url_with_db(url, db), socket_timeout=5,
+                                      socket_connect_timeout=5)
         try:
             client.ping()
         except redis.RedisError as err:
@@ -128,6 +129,17 @@ class FixContext:
                                 hint="set [containers] engine or DOCKER_HOST") from None
         self._docker = client
         return client
+
+
+def url_with_db(url: str, db: int) -> str:
+    """``url`` pointed at database ``db`` (redis-py lets the URL's own /N win over a ``db=`` argument).
+
+    >>> url_with_db("redis://:pw@cache:6379/0?socket_timeout=1&db=0", 3)
+    'redis://:pw@cache:6379/3?socket_timeout=1'
+    """
+    parts = urlsplit(url)
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k != "db"])
+    return urlunsplit((parts.scheme, parts.netloc, f"/{db}", query, parts.fragment))
 
 
 def _first_line(err: BaseException) -> str:

@@ -66,10 +66,13 @@ class RedisFlushCache(Fix):
     id = "redis.flush_cache"
     changes = "empties [redis] cache_db only (FLUSHDB ASYNC); refuses the queue's db and queue-like keys"
     layer = "redis"
-    params = ()
+    params = (Param("db", "int", "must be [redis] cache_db: the only database a flush may touch"),)
 
     def plan(self, ctx: FixContext) -> Plan:
         db, queue_db = ctx.cfg.redis.cache_db, ctx.cfg.redis.queue_db
+        if self.values["db"] is not None and self.values["db"] != db:
+            return self.new_plan(ctx, f"refused: db {self.values['db']}", fingerprint=fingerprint(db), refusal=(
+                f"db {self.values['db']} is not redis.cache_db ({db}): only the cache database may be flushed"))
         if queue_db is not None and db == queue_db:
             return self.new_plan(ctx, f"refused: db {db}", fingerprint=fingerprint(db), refusal=(
                 f"redis.cache_db = {db} is also redis.queue_db (the WebSocket message queue): "

@@ -14,7 +14,6 @@ from typing import Any
 
 from perfbook.config import Config
 from perfbook.fix.base import VerifySpec
-from perfbook.model import jsonable
 from perfbook.redact import redact_text
 
 ABSENT = "absent"
@@ -46,7 +45,9 @@ def report_dict(report: Any) -> dict[str, Any] | None:
     """A report as the JSON contract's dict (a saved report already is one)."""
     if report is None or isinstance(report, dict):
         return report
-    return jsonable(report)
+    from perfbook.report.json import report_to_dict
+
+    return report_to_dict(report, with_evidence=False)
 
 
 def measure(cfg: Config, spec: VerifySpec, window_s: float) -> dict[str, Any]:
