@@ -120,7 +120,6 @@ class HostProbe:
         """Sample CPU every W/10 across the window; read the rest at its ends."""
         procs.require_local(ctx)
         cfg, ps = ctx.config, self._ps
-        start = ctx.clock()
         logs = asyncio.create_task(asyncio.to_thread(
             scan_logs, list(cfg.host.log_dirs), int(cfg.thresholds.log_file_mb * MIB),
             budget_s=min(3.0, max(0.2, ctx.window_s * 0.9)),
@@ -129,7 +128,7 @@ class HostProbe:
         snap0 = await asyncio.to_thread(procs.snapshot_all, ps)
         t0 = ctx.clock()
         swap0 = ps.swap_memory()
-        cpu = await self._sample_cpu(ctx, start)
+        cpu = await self._sample_cpu(ctx, t0)
         snap1 = await asyncio.to_thread(procs.snapshot_all, ps)
         elapsed_s = ctx.clock() - t0
         problems: list[str] = []
@@ -139,7 +138,7 @@ class HostProbe:
             self._top, ctx, snap0, snap1, elapsed_s, epoch0, memory.total_bytes if memory else 0
         )
         data = HostEvidence(
-            hostname=self._hostname(), window_s=round(ctx.clock() - start, 3), cpu=cpu, memory=memory,
+            hostname=self._hostname(), window_s=round(elapsed_s, 3), cpu=cpu, memory=memory,
             mounts=mounts, top_cpu=top_cpu, top_memory=top_mem, logs=await logs, problems=problems,
         )
         status = "partial" if problems or cpu is None else "ok"

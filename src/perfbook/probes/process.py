@@ -75,8 +75,8 @@ class ProcessProbe:
         cfg = ctx.config.process
         if not cfg.match and not cfg.pids:
             raise ProbeSkipped("no [process] match patterns or pids configured")
-        start = ctx.clock()
         data, targets = await asyncio.to_thread(self._find, ctx)
+        start = ctx.clock()  # after the search, so samples are evenly spaced even when it was slow
         for offset in ctx.sample_times(min_samples=MIN_SAMPLES):
             await ctx.sleep(max(0.0, start + offset - ctx.clock()))
             await asyncio.to_thread(_read_all, targets, start, ctx.clock)

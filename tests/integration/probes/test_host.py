@@ -52,15 +52,15 @@ async def test_host_probe_describes_this_machine_within_the_window_budget(tmp_pa
 
 async def test_a_cpu_burner_not_configured_is_a_hog_with_matched_false():
     tag = new_tag()
-    cfg = config(process={"match": ["nothing-matches-this"]}, thresholds={"process_cpu_pct": 50})
-    with fake_perfbook() as own_pid, child(BURN, s=5, tag=tag) as burner:
+    cfg = config(process={"match": ["nothing-matches-this"]}, thresholds={"process_cpu_pct": 10})
+    with fake_perfbook() as own_pid, child(BURN, s=3, tag=tag) as burner:
         ev, _ = await run(HostProbe(), cfg, 1.5, own_pid=own_pid)
     top = {p.pid: p for p in ev.data.top_cpu}
-    assert burner.pid in top and top[burner.pid].cpu_pct > 50  # a shared 2-core machine: well over half a core
+    assert burner.pid in top and top[burner.pid].cpu_pct > 10  # a shared 2-core machine: some of a core
     assert top[burner.pid].matched_by is None and not top[burner.pid].own and tag in top[burner.pid].cmdline
     hogs = {f.subject: f for f in process_rules.evaluate({"host": ev}, cfg)}
     finding = hogs[f"{top[burner.pid].name}[{burner.pid}]"]
-    assert finding.evidence["matched"] is False and finding.evidence["cpu_pct"] > 50
+    assert finding.evidence["matched"] is False and finding.evidence["cpu_pct"] > 10
 
 
 async def test_a_sparse_big_file_in_a_log_dir_is_a_large_log(tmp_path: Path):
