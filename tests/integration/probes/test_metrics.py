@@ -13,9 +13,13 @@ from perfbook.probes.metrics import MetricsProbe
 from .servers import AppServer, Route, collect, make_config
 
 
-async def drive(url: str, paths: list[str], duration_s: float, concurrency: int = 4) -> int:
-    """Send requests round-robin over ``paths`` for ``duration_s`` (bounded, 127.0.0.1 only)."""
-    sent = 0
+async def drive(app: AppServer, paths: list[str], duration_s: float, concurrency: int = 4) -> int:
+    """After the probe's first scrape, send requests round-robin over ``paths`` for ``duration_s``."""
+    for _ in range(200):  # poll until the window has started, never sleep-and-hope
+        if app.scrapes:
+            break
+        await asyncio.sleep(0.01)
+    url, sent = app.url, 0
     deadline = time.monotonic() + duration_s
 
     async def worker(client: httpx.AsyncClient, offset: int) -> None:
@@ -40,10 +44,10 @@ async def test_a_lifetime_fast_service_that_is_slow_now_shows_slow():
         app.seed("/api/v1/users", 20_000, 0.01)  # lifetime p95: 10 ms
         cfg = make_config(http={"base_url": app.url})
         ev, sent = await asyncio.gather(collect(MetricsProbe(), cfg, window_s=1.2),
-                                        drive(app.url, ["/api/v1/users"], 0.9))
+                                        drive(app, ["/api/v1/users"], 0.8))
     assert ev.status == "ok", ev.reason
     users = handler(ev, "/api/v1/users")
-    assert users.method == "GET" and 8 <= users.requests <= sent
+    assert users.method == "GET" and 4 <= users.requests <= sent
     assert 0.25 < users.p95_s <= 0.5 and not users.p95_over_bound
     assert ev.data.total.requests == users.requests  # /metrics (perfbook's own scrapes) left out
     assert ev.data.total.histogram == "http_request_duration_seconds"
@@ -57,7 +61,7 @@ async def test_a_five_xx_share_that_changes_during_the_window():
         app.fail_every = 2
         cfg = make_config(http={"base_url": app.url})
         ev, _ = await asyncio.gather(collect(MetricsProbe(), cfg, window_s=1.0),
-                                     drive(app.url, ["/api/v1/agents"], 0.7, concurrency=2))
+                                     drive(app, ["/api/v1/agents"], 0.6, concurrency=2))
     agents = handler(ev, "/api/v1/agents")
     assert agents.requests >= 20
     assert agents.error_share == pytest.approx(0.5, abs=0.05)
@@ -114,3 +118,13 @@ async def test_not_configured_missing_and_unreachable(closed_port):
     assert ev.status == "unavailable" and ev.reason.endswith("/status/404 answered 404")
     ev = await collect(MetricsProbe(), make_config(http={"base_url": f"http://127.0.0.1:{closed_port}"}))
     assert (ev.status, ev.reason) == ("unavailable", f"connection refused 127.0.0.1:{closed_port}")
+
+
+async def test_a_metrics_endpoint_that_never_answers_ends_within_timeout():
+    with AppServer(silent=True) as app:
+        cfg = make_config(http={"base_url": app.url, "timeout_s": 0.4})
+        started = time.monotonic()
+        ev = await collect(MetricsProbe(), cfg, window_s=0.5)
+        took_s = time.monotonic() - started
+    assert ev.status == "unavailable" and ev.reason.startswith("no answer within 0.4 s from 127.0.0.1:")
+    assert took_s < 0.4 + 0.3

@@ -96,3 +96,18 @@ def test_no_http_metrics_says_so():
     w = window_figures(parse_page("up 1\n"), parse_page("up 1\n"), 2.0, EXCLUDED)
     assert w.total is None and w.handlers == []
     assert "no request-duration histogram" in w.notes[0]
+
+
+def test_per_handler_finer_family_with_the_same_labels_is_preferred_over_the_inf_bucket():
+    labels = 'handler="/api/v1/users",method="GET"'
+    fine_bounds = ("0.5", "1.0", "2.0", "4.0", "+Inf")
+
+    def page(n_slow):
+        return (hist("http_request_duration_seconds", labels, [0, 0, 0, n_slow])
+                + hist("http_request_duration_highr_seconds", labels, [0, 0, 0, n_slow, 0], fine_bounds))
+
+    w = window_figures(parse_page(page(0)), parse_page(page(40)), 2.0, EXCLUDED)
+    (users,) = w.handlers
+    assert users.histogram == "http_request_duration_highr_seconds"
+    assert not users.p95_over_bound and 2.0 < users.p95_s <= 4.0
+    assert users.requests == 40
