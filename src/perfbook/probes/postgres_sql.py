@@ -84,8 +84,10 @@ ACTIVITY = f"""{TAG} SELECT pid, usename AS user, application_name AS applicatio
   CASE WHEN wait_event_type = 'Lock' THEN pg_blocking_pids(pid) END AS blocking_pids
 FROM pg_stat_activity WHERE pid <> pg_backend_pid()"""
 
-WAITING_LOCKS = f"""{TAG} SELECT l.pid, l.locktype, l.mode, l.granted, l.relation::regclass::text AS relation
+WAITING_LOCKS = f"""{TAG} SELECT l.pid, l.locktype, l.mode, l.granted, n.nspname || '.' || c.relname AS relation
 FROM pg_locks l
+LEFT JOIN pg_class c ON c.oid = l.relation
+LEFT JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE l.pid = ANY(%s) AND (NOT l.granted OR l.locktype = 'tuple')"""
 
 STAT_STATEMENTS_INSTALLED = f"""{TAG} SELECT extversion FROM pg_extension WHERE extname = 'pg_stat_statements'"""
