@@ -11,7 +11,8 @@
 With ``silent=True`` it accepts connections and never answers anything.
 
 ``WsServer`` is a WebSocket echo server (websockets library) with a per-message ``delay_s`` and
-``reject=True`` to refuse every handshake with 403.
+``reject=True`` to refuse every handshake with 403. ``DelayProxy`` puts a slow network in front
+of either. ``make_config`` and ``collect`` run a probe the way triage does.
 """
 
 from __future__ import annotations
@@ -241,3 +242,39 @@ class WsServer(_Threaded):
                 return
             except TimeoutError:
                 await ws.send(message)
+
+
+class DelayProxy(_Threaded):
+    """A TCP proxy to 127.0.0.1:``target_port`` that holds every server→client chunk ``delay_s``.
+
+    A slow network made for real (like ``tc netem``): pongs, echoes and handshakes all arrive late.
+    """
+
+    def __init__(self, target_port: int, delay_s: float) -> None:
+        self.target_port = target_port
+        self.delay_s = delay_s
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    async def _start(self) -> int:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        return self._server.sockets[0].getsockname()[1]
+
+    async def _stop(self) -> None:
+        self._server.close()
+        for writer in list(self._writers):
+            writer.transport.abort()
+
+    async def _handle(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        server_r, server_w = await asyncio.open_connection("127.0.0.1", self.target_port)
+        self._writers |= {client_w, server_w}
+        await asyncio.gather(self._pipe(client_r, server_w, 0.0), self._pipe(server_r, client_w, self.delay_s),
+                             return_exceptions=True)
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay_s: float) -> None:
+        try:
+            while chunk := await reader.read(65536):
+                await asyncio.sleep(delay_s)
+                writer.write(chunk)
+                await writer.drain()
+        finally:
+            writer.close()

@@ -7,7 +7,7 @@ import time
 from perfbook.probes.websocket import WebsocketProbe
 from perfbook.rules.websocket import evaluate
 
-from .servers import WsServer, collect, make_config
+from .servers import DelayProxy, WsServer, collect, make_config
 
 
 def ws_config(url: str, mode: str = "ping", samples: int = 5, **thresholds):
@@ -71,3 +71,12 @@ async def test_rejected_handshake_and_closed_port_give_ws_unreachable(closed_por
     ev = await collect(WebsocketProbe(), cfg)
     assert (ev.status, ev.reason) == ("unavailable", f"connection refused 127.0.0.1:{closed_port}")
     assert [f.code for f in evaluate({"websocket": ev}, cfg)] == ["ws.unreachable"]
+
+
+async def test_a_slow_network_gives_ws_latency_high_in_ping_mode():
+    with WsServer() as srv, DelayProxy(srv.port, delay_s=0.12) as proxy:
+        cfg = ws_config(f"ws://127.0.0.1:{proxy.port}/ws", mode="ping", samples=4)
+        ev = await collect(WebsocketProbe(), cfg, window_s=0.6)
+    assert ev.status == "ok" and ev.data.samples == 4
+    assert ev.data.connect_s >= 0.12 and 120 <= ev.data.rtt_p50_ms < 400
+    assert [f.code for f in evaluate({"websocket": ev}, cfg)] == ["ws.latency_high"]
