@@ -60,15 +60,46 @@ def decode_into(hist: HdrHistogram, encoded: str) -> None:
 
 
 def latency_summary(hist: HdrHistogram) -> dict[str, float | None]:
-    """mean, percentiles and max in seconds; all ``None`` when nothing was recorded."""
+    """mean, percentiles and max in seconds; all ``None`` when nothing was recorded.
+
+    Same values as hdrh's ``get_mean_value`` / ``get_value_at_percentile``, computed on the
+    counts array at once (hdrh walks its ~23,000 buckets in Python for each one).
+    """
     keys = ["mean_s", *(name for name, _ in PERCENTILES), "max_s"]
-    if hist.get_total_count() == 0:
+    total = hist.get_total_count()
+    if total == 0:
         return dict.fromkeys(keys)
-    out: dict[str, float | None] = {"mean_s": round(hist.get_mean_value() / 1e6, 6)}
-    for name, pct in PERCENTILES:
-        out[name] = round(hist.get_value_at_percentile(pct) / 1e6, 6)
+    if np is None:
+        mean_us = hist.get_mean_value()
+        values_us = [hist.get_value_at_percentile(pct) for _, pct in PERCENTILES]
+    else:
+        mean_us, values_us = _summary_np(hist, total)
+    out: dict[str, float | None] = {"mean_s": round(mean_us / 1e6, 6)}
+    for (name, _), value_us in zip(PERCENTILES, values_us, strict=True):
+        out[name] = round(value_us / 1e6, 6)
     out["max_s"] = round(hist.get_max_value() / 1e6, 6)
     return out
+
+
+def _summary_np(hist: HdrHistogram, total: int) -> tuple[float, list[int]]:
+    counts = np.frombuffer(hist.counts, dtype=np.int64)
+    index = np.arange(len(counts), dtype=np.int64)
+    half, half_mag, unit = hist.sub_bucket_half_count, hist.sub_bucket_half_count_magnitude, hist.unit_magnitude
+    bucket = (index >> half_mag) - 1
+    sub_bucket = (index & (half - 1)) + half
+    first = bucket < 0
+    sub_bucket[first] -= half
+    bucket[first] = 0
+    lowest = sub_bucket << (bucket + unit)
+    size = np.left_shift(1, unit + bucket)
+    mean_us = float((counts * (lowest + (size >> 1))).sum()) / total
+    cumulative = np.cumsum(counts)
+    values = []
+    for _, pct in PERCENTILES:
+        target = max(int(min(pct, 100.0) * total / 100 + 0.5), 1)
+        at = int(np.searchsorted(cumulative, target, side="left"))
+        values.append(int(lowest[at] + size[at] - 1))  # the highest value equivalent to that bucket
+    return mean_us, values
 
 
 def quick_percentiles(latencies_s: Sequence[float]) -> tuple[float | None, float | None]:
