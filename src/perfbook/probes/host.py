@@ -124,13 +124,16 @@ class HostProbe:
             scan_logs, list(cfg.host.log_dirs), int(cfg.thresholds.log_file_mb * MIB),
             budget_s=min(3.0, max(0.2, ctx.window_s * 0.9)),
         ))
-        epoch0 = time.time()
-        snap0 = await asyncio.to_thread(procs.snapshot_all, ps)
-        t0 = ctx.clock()
+        epoch0, t0 = time.time(), ctx.clock()
         swap0 = ps.swap_memory()
-        cpu = await self._sample_cpu(ctx, t0)
-        snap1 = await asyncio.to_thread(procs.snapshot_all, ps)
-        elapsed_s = ctx.clock() - t0
+        sampling = asyncio.create_task(self._sample_cpu(ctx, t0))
+        # Process snapshots take 20–150 ms (more on a loaded host): take the first while CPU
+        # sampling runs, and start the last early by as long, so the probe ends with the window.
+        snap0, mid0, took_s = await _timed_snapshot(ps, ctx)
+        await ctx.sleep(max(0.0, t0 + ctx.window_s - took_s - ctx.clock()))
+        snap1, mid1, _ = await _timed_snapshot(ps, ctx)
+        cpu = await sampling
+        elapsed_s = mid1 - mid0
         problems: list[str] = []
         memory = _memory(ps, swap0, problems)
         mounts = await asyncio.to_thread(read_mounts, ps, problems)
@@ -138,7 +141,7 @@ class HostProbe:
             self._top, ctx, snap0, snap1, elapsed_s, epoch0, memory.total_bytes if memory else 0
         )
         data = HostEvidence(
-            hostname=self._hostname(), window_s=round(elapsed_s, 3), cpu=cpu, memory=memory,
+            hostname=self._hostname(), window_s=round(ctx.clock() - t0, 3), cpu=cpu, memory=memory,
             mounts=mounts, top_cpu=top_cpu, top_memory=top_mem, logs=await logs, problems=problems,
         )
         status = "partial" if problems or cpu is None else "ok"
@@ -190,6 +193,14 @@ class HostProbe:
 
         rows = {pid: row(pid) for pid in dict.fromkeys(by_cpu + by_mem)}
         return [rows[p] for p in by_cpu], [rows[p] for p in by_mem]
+
+
+async def _timed_snapshot(ps: Any, ctx: ProbeContext) -> tuple[dict[int, procs.ProcSnapshot], float, float]:
+    """A process snapshot, the clock at its middle, and how long it took."""
+    began = ctx.clock()
+    snap = await asyncio.to_thread(procs.snapshot_all, ps)
+    ended = ctx.clock()
+    return snap, (began + ended) / 2, ended - began
 
 
 def busy_pct(before: Any, after: Any) -> float | None:

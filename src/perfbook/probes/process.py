@@ -75,10 +75,10 @@ class ProcessProbe:
         cfg = ctx.config.process
         if not cfg.match and not cfg.pids:
             raise ProbeSkipped("no [process] match patterns or pids configured")
+        start = ctx.clock()
         data, targets = await asyncio.to_thread(self._find, ctx)
-        start = ctx.clock()  # after the search, so samples are evenly spaced even when it was slow
-        for offset in ctx.sample_times(min_samples=MIN_SAMPLES):
-            await ctx.sleep(max(0.0, start + offset - ctx.clock()))
+        for at in _sample_clock(ctx, start, ctx.clock()):
+            await ctx.sleep(max(0.0, at - ctx.clock()))
             await asyncio.to_thread(_read_all, targets, start, ctx.clock)
         for target in targets:
             target.row.cpu_pct = _cpu_pct(target)
@@ -117,6 +117,14 @@ class ProcessProbe:
             row = WatchedProcess(pid, name, procs.display_cmdline(cmd), chosen[pid], None, None)
             targets.append(_Target(handle, row))
         return data, targets
+
+
+def _sample_clock(ctx: ProbeContext, start: float, found: float) -> list[float]:
+    """Clock values to sample at: as many as ``ctx.sample_times`` (≥ 10), evenly from the end of
+    the process search to the window's end (the search takes 30–300 ms), over at least half the window."""
+    n = len(ctx.sample_times(min_samples=MIN_SAMPLES))
+    end = max(start + ctx.window_s, found + ctx.window_s / 2)
+    return [found + (end - found) * i / (n - 1) for i in range(n)]
 
 
 def _read_all(targets: list[_Target], start: float, clock: Any) -> None:
