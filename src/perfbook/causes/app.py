@@ -1,0 +1,98 @@
+"""Join family: the application itself — 5xx or slowness with no slow or failing dependency. Pure.
+
+Runs last: an endpoint another family already explains (its cause lists the endpoint) is not
+blamed on the application. What is left is judged against the dependencies measured in the same
+window: none in trouble raises the confidence that the time or the errors are the app's own;
+a dependency in trouble that did not join lowers it, and is named.
+"""
+
+from __future__ import annotations
+
+from perfbook.causes.context import Context, Symptom, single_cause
+from perfbook.causes.resources import backend_process
+from perfbook.causes.score import Score, first_action, make_cause, pct
+from perfbook.model import Cause
+
+DEPENDENCIES = ("postgres", "redis")
+
+
+def app_causes(ctx: Context, claimed: set[str]) -> list[Cause]:
+    """Causes for endpoints in trouble that no dependency cause explains."""
+    causes = [single_cause(ctx, f, "app", "the backend itself") for f in ctx.of("http.health_failed")]
+    # nothing answers: every request fails, whatever else is down behind the backend
+    causes += [single_cause(ctx, f, "app", "the backend itself", (0.1, "the backend answers nothing: every request fails"))
+               for f in ctx.of("http.unreachable")]
+    left = [s for s in ctx.suffering() if s.endpoint not in claimed]
+    failing = [s for s in left if s.errors is not None]
+    if failing:
+        causes.append(_errors(ctx, failing))
+    causes += [_slow(ctx, s) for s in left if s.errors is None and s.slow is not None]
+    return causes
+
+
+def _dependencies(ctx: Context, score: Score, what: str) -> str:
+    """Raise the confidence when every measured dependency is fine; lower it, naming one, when not.
+
+    Returns the words for the summary: why this is (or may not be) the application itself.
+    """
+    deps = ctx.dependency_findings()
+    busy = [f for f in ctx.of("process.cpu_hog", "process.memory_growth") if backend_process(ctx, f)[0]]
+    measured = [p for p in DEPENDENCIES if ctx.measured(p)]
+    if busy:
+        score.add(-0.1, f"{busy[0].key}: the backend's own process is short of CPU or memory")
+    if deps:
+        score.add(-0.2, f"{deps[0].key} in the same window may explain it")
+        return f"nothing joins it to a dependency ({deps[0].key} is in trouble, not on its path), so perhaps"
+    if measured:
+        score.add(0.2, f"no {what} dependency in the same window ({', '.join(measured)} measured)")
+        return f"no dependency is {what} in the same window, so"
+    score.add(0.05, "no dependency measured (postgres, redis not configured or not reachable)")
+    return "no dependency was measured, so perhaps"
+
+
+def _statuses(ctx: Context, sym: Symptom) -> dict[str, int]:
+    """The endpoint's 5xx status codes with their counts (perfbook's own requests, else the finding)."""
+    found: dict[str, int] = {}
+    for ep in getattr(ctx.data("http"), "endpoints", None) or []:
+        if ep.path == sym.endpoint:
+            found.update({k: v for k, v in (ep.statuses or {}).items() if str(k).startswith("5")})
+    ev_statuses = sym.errors.evidence.get("statuses") if sym.errors is not None else None
+    for code, n in (ev_statuses or {}).items():
+        if str(code).startswith("5"):
+            found.setdefault(str(code), n)
+    return found
+
+
+def _errors(ctx: Context, failing: list[Symptom]) -> Cause:
+    lead, score = failing[0], Score()
+    assert lead.errors is not None
+    requests = lead.errors.evidence.get("requests")
+    of = f" of {requests} requests" if requests else ""
+    score.finding(lead.errors, f"{lead.label} answers 5xx: {pct(lead.error_share or 0)}{of}")
+    if len(failing) > 1:
+        score.add(0.05, f"{len(failing) - 1} more endpoint(s) fail in the same window")
+    why = _dependencies(ctx, score, "failing")
+    statuses = _statuses(ctx, lead)
+    codes = ", ".join(f"{c} ×{n}" for c, n in sorted(statuses.items())) or "5xx"
+    more = f" (and {', '.join(s.endpoint for s in failing[1:3])})" if len(failing) > 1 else ""
+    act = first_action([f for s in failing for f in s.findings], ("manual.read_errors",))
+    summary = (f"{lead.label}{more} fails with {codes} ({pct(lead.error_share or 0)}{of}) and {why} "
+               f"the application itself errors; fix: {act.summary if act else 'read its error log'}")
+    evidence = {"endpoints": [s.endpoint for s in failing], "statuses": statuses,
+                "error_share": lead.error_share, "requests": requests}
+    return make_cause(summary, score, [f for s in failing for f in s.findings], "app", evidence, act)
+
+
+def _slow(ctx: Context, sym: Symptom) -> Cause:
+    assert sym.slow is not None
+    score = Score()
+    score.finding(sym.slow, f"{sym.label} slow in the window (p95 {sym.p95_s or 0:.2f} s)")
+    sources = sym.slow.evidence.get("sources") or {}
+    if len(sources) > 1:
+        score.add(0.05, "seen by the app's own metrics and by perfbook's requests alike")
+    why = _dependencies(ctx, score, "slow")
+    act = first_action([sym.slow])
+    summary = (f"{sym.label} is slow (p95 {sym.p95_s or 0:.2f} s) and {why} the time is spent in the "
+               f"application itself; fix: {act.summary if act else 'profile the handler'}")
+    evidence = {"endpoints": [sym.endpoint], "p95_s": sym.p95_s, "sources": sorted(sources)}
+    return make_cause(summary, score, [sym.slow], "app", evidence, act)

@@ -1,0 +1,199 @@
+"""What every join family reads: findings by code, the user-facing symptoms, each probe's data.
+
+A *symptom* is what users feel on one endpoint in the window — slowness (``http.slow_response``)
+and / or 5xx (``http.error_rate_high``). Join families ask "which symptoms does this subject
+explain?" through :meth:`Context.symptoms_for_table` and :meth:`Context.suffering`.
+
+Probe data is read defensively (``getattr`` with defaults): a field a probe does not carry (yet)
+lowers a cause's confidence, it never breaks ranking.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from perfbook.causes.routes import route_in_text, route_names_table, same_table, statement_route
+from perfbook.causes.score import SYMPTOM_UNMATCHED, Score, first_action, make_cause, pct
+from perfbook.config import Config
+from perfbook.model import Cause, Evidence, Finding, Level
+
+USABLE = ("ok", "partial")
+SYMPTOM_CODES = ("http.slow_response", "http.error_rate_high")
+
+
+@dataclass
+class Symptom:
+    """One endpoint's trouble in the window: its slow and / or error findings."""
+
+    endpoint: str
+    slow: Finding | None = None
+    errors: Finding | None = None
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [f for f in (self.slow, self.errors) if f is not None]
+
+    @property
+    def method(self) -> str | None:
+        if self.errors is not None and self.errors.evidence.get("method"):
+            return str(self.errors.evidence["method"])
+        sources = self.slow.evidence.get("sources", {}) if self.slow is not None else {}
+        for source in ("metrics", "http"):
+            method = sources.get(source, {}).get("method") if isinstance(sources.get(source), dict) else None
+            if method:
+                return str(method)
+        return None
+
+    @property
+    def label(self) -> str:
+        """``GET /api/v1/users`` (or the path alone when the method is not known)."""
+        return f"{self.method} {self.endpoint}" if self.method else self.endpoint
+
+    @property
+    def p95_s(self) -> float | None:
+        return self.slow.value if self.slow is not None else None
+
+    @property
+    def error_share(self) -> float | None:
+        return self.errors.value if self.errors is not None else None
+
+    @property
+    def low_confidence(self) -> bool:
+        return all(f.low_confidence for f in self.findings)
+
+    def describe(self) -> str:
+        """``slow (p95 2.40 s)``, ``failing (5xx 30 %)`` or both."""
+        parts = []
+        if self.p95_s is not None:
+            parts.append(f"slow (p95 {self.p95_s:.2f} s)")
+        if self.error_share is not None:
+            parts.append(f"failing (5xx {pct(self.error_share)})")
+        return " and ".join(parts) or "affected"
+
+
+@dataclass
+class Context:
+    """The findings and evidence of one triage, indexed for the join families."""
+
+    findings: list[Finding]
+    evidence: Mapping[str, Evidence]
+    cfg: Config
+    by_code: dict[str, list[Finding]] = field(default_factory=dict)
+    symptoms: dict[str, Symptom] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, findings: list[Finding], evidence: Mapping[str, Evidence], cfg: Config) -> Context:
+        ctx = cls(list(findings), evidence, cfg)
+        for f in findings:
+            ctx.by_code.setdefault(f.code, []).append(f)
+        for f in ctx.of("http.slow_response"):
+            ctx.symptoms.setdefault(f.subject, Symptom(f.subject)).slow = f
+        for f in ctx.of("http.error_rate_high"):
+            ctx.symptoms.setdefault(f.subject, Symptom(f.subject)).errors = f
+        return ctx
+
+    def of(self, *codes: str) -> list[Finding]:
+        """Warning and critical findings with one of ``codes`` (info never makes a cause)."""
+        return [f for c in codes for f in self.by_code.get(c, []) if f.level is not Level.INFO]
+
+    def data(self, probe: str) -> Any:
+        """The probe's data when it ran (ok or partial), else None."""
+        ev = self.evidence.get(probe)
+        return ev.data if ev is not None and ev.status in USABLE else None
+
+    def measured(self, probe: str) -> bool:
+        ev = self.evidence.get(probe)
+        return ev is not None and ev.status in USABLE
+
+    def suffering(self) -> list[Symptom]:
+        """Every endpoint in trouble, the best-supported and worst first."""
+        return sorted(self.symptoms.values(),
+                      key=lambda s: (s.low_confidence, -(s.error_share or 0) - (s.p95_s or 0)))
+
+    def symptoms_for_table(self, table: str) -> list[tuple[Symptom, str]]:
+        """Endpoints in trouble that read ``table``, each with how the join was made."""
+        out = []
+        for sym in self.suffering():
+            how = self._route_statement(sym.endpoint, table) or (
+                f"route {sym.endpoint} names {table}" if route_names_table(sym.endpoint, table) else None)
+            if how:
+                out.append((sym, how))
+        return out
+
+    def _route_statement(self, endpoint: str, table: str) -> str | None:
+        """A statement on ``table`` that names the route (comment, application_name)."""
+        for st in self.statements_on(table):
+            if route_in_text(endpoint, statement_route(st)) or route_in_text(endpoint, getattr(st, "query", "")):
+                return f"a statement on {table} names the route {endpoint}"
+        for session in getattr(self.data("postgres"), "active", None) or []:
+            tables = [t for t in getattr(session, "tables", None) or []]
+            reads = any(same_table(t, table) for t in tables) or table.split(".")[-1] in (session.query or "").lower()
+            if reads and route_in_text(endpoint, getattr(session, "application", None)):
+                return f"session application_name names the route {endpoint}"
+        return None
+
+    # PostgreSQL helpers -------------------------------------------------------------------------
+
+    def statements(self) -> list[Any]:
+        """The window's statements (slowest mean first, then most total time), each once."""
+        stats = getattr(self.data("postgres"), "statements", None)
+        seen: dict[Any, Any] = {}
+        for st in (getattr(stats, "top_by_mean", None) or []) + (getattr(stats, "top_by_total", None) or []):
+            seen.setdefault(getattr(st, "queryid", id(st)), st)
+        return list(seen.values())
+
+    def statements_on(self, table: str) -> list[Any]:
+        """Window statements that read or write ``table``."""
+        return [st for st in self.statements() if any(same_table(t, table) for t in getattr(st, "tables", []) or [])]
+
+    def pg_table(self, table: str) -> Any:
+        """The postgres probe's PgTable for ``table`` (None when it was not among those read)."""
+        for t in getattr(self.data("postgres"), "tables", None) or []:
+            if same_table(t.name, table):
+                return t
+        return None
+
+    def window_total_ms(self) -> float:
+        stats = getattr(self.data("postgres"), "statements", None)
+        return float(getattr(stats, "window_total_ms", 0.0) or 0.0)
+
+    def window_s(self) -> float:
+        """The triage window (from the metrics probe when it measured one, else the config)."""
+        measured = getattr(self.data("metrics"), "window_s", None)
+        return float(measured or self.cfg.triage.window_s)
+
+    def dependency_findings(self) -> list[Finding]:
+        """Warning / critical findings of the layers a request waits on (database, cache, containers)."""
+        prefixes = ("pg.", "redis.", "container.")
+        return [f for f in self.findings if f.level is not Level.INFO and f.code.startswith(prefixes)
+                and f.code not in ("pg.stat_statements_missing", "pg.unused_index", "pg.duplicate_index")]
+
+
+def symptom_lead(sym: Symptom | None) -> str:
+    """``GET /api/v1/users is slow (p95 2.40 s): `` — the start of a summary that names the symptom."""
+    return f"{sym.label} is {sym.describe()}: " if sym is not None else ""
+
+
+def generic_symptom(ctx: Context, score: Score, why: str, weight: float = SYMPTOM_UNMATCHED) -> Symptom | None:
+    """Any endpoint in trouble, joined without a name to match on (the cause slows every request)."""
+    suffering = ctx.suffering()
+    if not suffering:
+        return None
+    sym = suffering[0]
+    score.add(weight, f"{sym.label} {sym.describe()} in the same window ({why})")
+    return sym
+
+
+def single_cause(ctx: Context, f: Finding, layer: str, why: str, extra: tuple[float, str] | None = None) -> Cause:
+    """A cause of one finding alone, joined (unmatched) to any endpoint in trouble."""
+    score = Score()
+    score.finding(f, f.title)
+    if extra is not None:
+        score.add(*extra)
+    sym = generic_symptom(ctx, score, why)
+    act = first_action([f])
+    summary = f"{symptom_lead(sym)}{f.title}" + (f"; fix: {act.summary}" if act else "")
+    evidence = {"finding": f.evidence, "endpoints": []}
+    return make_cause(summary, score, [f, *(sym.findings if sym else [])], layer, evidence, act)

@@ -1,0 +1,164 @@
+"""Join family: latency ↔ CPU and memory of the backend's own processes vs. another process on
+the host (``process.cpu_hog``, ``process.memory_growth``, ``host.cpu_high``, ``host.swap_used``,
+``host.memory_high``) and of containers (``container.*``). Pure.
+
+A process the config names (``[process] match`` / ``pids``, or a worker of one) is the backend:
+its CPU or growth explains the backend's own slowness. Another process only competes for the
+host, so it gets less confidence and the summary says "another process".
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from perfbook.causes.context import Context, Symptom, generic_symptom, symptom_lead
+from perfbook.causes.score import SYMPTOM_MATCHED, Score, first_action, make_cause
+from perfbook.model import Cause, Finding
+
+OTHER_PROCESS = 0.2  # what a finding about a process perfbook was not told to watch is worth
+HOST_ONLY = 0.2  # a busy host with no process to blame
+
+
+def resource_causes(ctx: Context) -> list[Cause]:
+    """Causes for CPU, memory and swap on this host, and for troubled containers."""
+    causes = [_cpu_hog(ctx, f) for f in ctx.of("process.cpu_hog")]
+    if not causes and ctx.of("host.cpu_high"):
+        causes.append(_host_only(ctx, ctx.of("host.cpu_high")[0], "the host's CPU is busy"))
+    growth = [_memory_growth(ctx, f) for f in ctx.of("process.memory_growth")]
+    causes += growth
+    if not growth:
+        for code, what in (("host.swap_used", "the host is swapping"), ("host.memory_high", "the host is short of memory")):
+            if ctx.of(code):
+                causes.append(_host_only(ctx, ctx.of(code)[0], what))
+                break
+    causes += [_container(ctx, f) for f in ctx.of("container.restarting", "container.memory_high", "container.cpu_high")]
+    return causes
+
+
+def backend_process(ctx: Context, f: Finding) -> tuple[bool | None, str]:
+    """(is it one of the backend's configured processes?, how it matched). None: cannot tell."""
+    ev = f.evidence
+    if ev.get("matched_by"):
+        return True, str(ev["matched_by"])
+    if ev.get("matched") is not None:
+        return bool(ev["matched"]), "configured" if ev["matched"] else ""
+    pid = ev.get("pid") or _pid(f.subject)
+    watched = {p.pid: p.matched_by for p in getattr(ctx.data("process"), "processes", None) or []}
+    if pid in watched:
+        return True, str(watched[pid])
+    return (False if watched else None), ""
+
+
+def _pid(subject: str) -> int | None:
+    m = re.search(r"\[(\d+)\]$", subject)
+    return int(m.group(1)) if m else None
+
+
+def _symptom(ctx: Context, score: Score, backend: bool | None, why: str) -> Symptom | None:
+    if backend:
+        return generic_symptom(ctx, score, f"served by this process; {why}", SYMPTOM_MATCHED)
+    return generic_symptom(ctx, score, f"not served by it; {why}")
+
+
+def _cpu_hog(ctx: Context, f: Finding) -> Cause:
+    backend, how = backend_process(ctx, f)
+    score, cpu = Score(), f"{f.value:.0f} % of a core" if isinstance(f.value, (int, float)) else "a core"
+    if backend is False:
+        score.add(OTHER_PROCESS, f"another process, {f.subject}, used {cpu} across the window [{f.code}]")
+    else:
+        score.finding(f, f"{f.subject} used {cpu} across the window")
+    if backend:
+        score.add(0.15, f"it is the backend's own process (matched by {how})")
+    host = ctx.of("host.cpu_high")
+    if host:
+        score.add(0.05, f"the host's CPU is {host[0].value or 0:.0f} % busy")
+    sym = _symptom(ctx, score, backend, "CPU time it takes is time requests wait")
+    if backend:
+        what = f"the backend process {f.subject} is busy on the CPU ({cpu} across the window)"
+        fix = "profile it (py-spy top --pid PID) or restart it"
+    elif backend is False:
+        what = f"another process on the host, {f.subject}, takes {cpu} across the window"
+        fix = "see what it is and move it off the backend's host or limit it"
+    else:
+        what = f"process {f.subject} takes {cpu} across the window"
+        fix = "see what it is (ps) and profile or restart it"
+    pid = _pid(f.subject)
+    summary = f"{symptom_lead(sym)}{what}; fix: {fix.replace('PID', str(pid) if pid else 'PID')}"
+    evidence = {"process": f.subject, "backend": backend, "matched_by": how or None, "cpu_pct": f.value,
+                "endpoints": [sym.endpoint] if sym and backend else []}
+    return make_cause(summary, score, [f, *host, *(sym.findings if sym else [])], "process", evidence, first_action([f, *host]))
+
+
+def _memory_growth(ctx: Context, f: Finding) -> Cause:
+    backend, how = backend_process(ctx, f)
+    score = Score()
+    slope = _slope(f)
+    if backend is False:
+        score.add(OTHER_PROCESS, f"another process, {f.subject}, grows {slope} [{f.code}]")
+    else:
+        score.finding(f, f"{f.subject} RSS grows {slope}")
+    if backend:
+        score.add(0.15, f"it is the backend's own process (matched by {how})")
+    swap, memory = ctx.of("host.swap_used"), ctx.of("host.memory_high")
+    if swap:
+        score.add(0.1, "the host is swapping in the same window")
+    if memory:
+        score.add(0.05, f"host memory {memory[0].value or 0:.0f} % used")
+    sym = _symptom(ctx, score, backend, "a growing process pushes the host toward swap")
+    who = f"the backend process {f.subject}" if backend else (
+        f"another process on the host, {f.subject}," if backend is False else f"process {f.subject}")
+    tail = " and the host swaps" if swap else ""
+    summary = (f"{symptom_lead(sym)}{who} leaks memory: RSS grows {slope}{tail}; "
+               f"fix: restart it (recycle the workers) and find the leak (tracemalloc)")
+    evidence = {"process": f.subject, "backend": backend, "slope": f.value, "r2": f.evidence.get("r2"),
+                "rss_bytes": f.evidence.get("rss_bytes"), "endpoints": [sym.endpoint] if sym and backend else []}
+    keys = [f, *swap, *memory, *(sym.findings if sym else [])]
+    return make_cause(summary, score, keys, "process", evidence, first_action([f], ("process.restart",)))
+
+
+def _slope(f: Finding) -> str:
+    """``25 MB/min (R² 0.98)`` from the finding's value and fit."""
+    r2 = f.evidence.get("r2", f.evidence.get("r_squared"))
+    value = f"{f.value:.0f} MB/min" if isinstance(f.value, (int, float)) else "steadily"
+    return value + (f" (R² {r2:.2f})" if isinstance(r2, (int, float)) else "")
+
+
+def _top_process(f: Finding) -> dict[str, Any] | None:
+    for key in ("top_cpu", "top_memory"):
+        top = f.evidence.get(key) or []
+        if top and isinstance(top[0], dict):
+            return top[0]
+    return None
+
+
+def _host_only(ctx: Context, f: Finding, what: str) -> Cause:
+    score = Score()
+    score.add(HOST_ONLY, f"{f.title} [{f.code}]")
+    top = _top_process(f)
+    backend = bool(top and top.get("matched") and not top.get("own"))
+    name = top.get("process") if top else None
+    if backend:
+        score.add(0.1, f"the top process is the backend's own {name}")
+    sym = _symptom(ctx, score, None, "the host is shared by every request")
+    who = f" (top: the backend's {name})" if backend else (f" (top: another process, {name})" if name else "")
+    act = first_action([f])
+    summary = f"{symptom_lead(sym)}{what}{who}: {f.title}" + (f"; fix: {act.summary}" if act else "")
+    layer = "process" if backend else "host"
+    evidence = {"finding": f.key, "top_process": top, "endpoints": []}
+    return make_cause(summary, score, [f, *(sym.findings if sym else [])], layer, evidence, act)
+
+
+def _container(ctx: Context, f: Finding) -> Cause:
+    score = Score()
+    score.finding(f, f.title)
+    restarting = f.code == "container.restarting"
+    sym = next((s for s in ctx.suffering() if restarting and s.errors is not None), None)
+    if sym is not None:
+        score.add(0.2, f"{sym.label} answers 5xx in the same window (a restarting container drops requests)")
+    else:
+        sym = generic_symptom(ctx, score, "not matched to the container")
+    act = first_action([f])
+    summary = f"{symptom_lead(sym)}container {f.subject}: {f.title}" + (f"; fix: {act.summary}" if act else "")
+    evidence = {"container": f.subject, "finding": f.evidence, "endpoints": []}
+    return make_cause(summary, score, [f, *(sym.findings if sym else [])], "containers", evidence, act)

@@ -1,0 +1,169 @@
+"""Join family: requests ↔ database sessions — locks (``pg.blocked_queries`` → the blocker),
+connection saturation (``pg.connections_saturated``) and sessions idle in a transaction. Pure.
+
+A blocked write names its relation, so it joins the endpoints whose route names that table; a
+saturated pool or an idle transaction slows every request, so it joins any endpoint in trouble
+(a weaker, unmatched join). The blocker is named with its pid, application, state, statement
+and how long its transaction has been open — what a person needs to decide to end it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from perfbook.causes.context import Context, generic_symptom, single_cause, symptom_lead
+from perfbook.causes.score import SYMPTOM_MATCHED, Score, first_action, make_cause
+from perfbook.codes import action
+from perfbook.model import Action, Cause, Finding
+
+WRITE_VERBS = ("insert", "update", "delete", "merge", "copy")
+
+
+def session_causes(ctx: Context) -> list[Cause]:
+    """Causes for blocked sessions, saturated connections and idle transactions."""
+    causes: list[Cause] = []
+    blocker_pids: set[int] = set()
+    if ctx.of("pg.blocked_queries"):
+        cause, blocker_pids = _blocked(ctx, ctx.of("pg.blocked_queries"))
+        causes.append(cause)
+    idle = ctx.of("pg.idle_in_transaction")
+    if ctx.of("pg.connections_saturated"):
+        causes.append(_saturated(ctx, ctx.of("pg.connections_saturated")[0], idle))
+    elif idle:
+        causes.append(_idle(ctx, idle[0], blocker_pids))
+    for f in ctx.of("pg.unreachable", "pg.long_running_query", "pg.cache_hit_low"):
+        causes.append(single_cause(ctx, f, "postgres", "requests wait on the database"))
+    return causes
+
+
+def _age(seconds: Any) -> str:
+    return f"{seconds:.0f} s" if isinstance(seconds, (int, float)) else "an unknown time"
+
+
+def _blocked(ctx: Context, found: list[Finding]) -> tuple[Cause, set[int]]:
+    pg = ctx.data("postgres")
+    blocked = list(getattr(pg, "blocked", None) or [])
+    lead, score = found[0], Score()
+    relations = [b.relation for b in blocked if getattr(b, "relation", None)]
+    relation = relations[0] if relations else lead.evidence.get("relation")
+    count = len(blocked) or int(lead.evidence.get("count") or lead.evidence.get("sessions") or 1)
+    waits = [b.session.query_age_s for b in blocked if getattr(b.session, "query_age_s", None) is not None]
+    on = f" on {relation}" if relation else ""
+    waited = f", waiting up to {max(waits):.0f} s" if waits else ""
+    score.finding(lead, f"{count} session(s) wait on a lock{on}{waited}")
+    blocker = _blocker(pg, blocked)
+    if blocker is not None:
+        score.add(0.15, f"the blocker is pid {blocker.pid} ({blocker.application or 'no application_name'}, "
+                        f"{blocker.state}, transaction open {_age(blocker.xact_age_s)})")
+    else:
+        score.add(-0.1, "the blocking session could not be read")
+    writes = any((getattr(b.session, "query", "") or "").lstrip().lower().startswith(WRITE_VERBS) for b in blocked)
+    joined = ctx.symptoms_for_table(relation) if relation else []
+    if joined:
+        sym, how = joined[0]
+        score.add(SYMPTOM_MATCHED, f"{sym.label} {sym.describe()} in the same window ({how})")
+    else:
+        sym = generic_symptom(ctx, score, "not matched to the locked table")
+    idle = [f for f in ctx.of("pg.idle_in_transaction")
+            if blocker is not None and str(blocker.state or "").startswith("idle in transaction")]
+    if idle:
+        score.add(0.05, "the blocker sits idle in its transaction")
+    what = "writes" if writes else "statements"
+    if blocker is not None:
+        held = f"({blocker.application or 'pid ' + str(blocker.pid)}, {blocker.state} for {_age(blocker.xact_age_s)}: " \
+               f"`{_short(blocker.query)}`)"
+        summary = (f"{symptom_lead(sym)}{what}{on} wait on a lock held by pid {blocker.pid} {held}; "
+                   f"fix: end that session (pg_terminate_backend({blocker.pid}))")
+    else:
+        summary = f"{symptom_lead(sym)}{count} session(s){on} wait on a lock; fix: find and end the blocking session"
+    keys = [*found, *idle, *(sym.findings if sym else [])]
+    evidence = {"relation": relation, "blocked": count, "max_wait_s": max(waits) if waits else None,
+                "blocker": _session_evidence(blocker), "lock_mode": getattr(blocked[0], "lock_mode", None) if blocked else None,
+                "endpoints": [s.endpoint for s, _ in joined[:1]]}
+    act = first_action(found, ("pg.terminate", "pg.cancel")) or _terminate(blocker)
+    return make_cause(summary, score, keys, "postgres", evidence, act), {blocker.pid} if blocker else set()
+
+
+def _blocker(pg: Any, blocked: list[Any]) -> Any:
+    """The session at the head of the first blocking chain, from the probe's ``blockers``."""
+    by_pid = {s.pid: s for s in getattr(pg, "blockers", None) or []}
+    for b in blocked:
+        for pid in list(getattr(b, "root_pids", None) or []) + list(getattr(b, "blocking_pids", None) or []):
+            if pid in by_pid:
+                return by_pid[pid]
+    return next(iter(by_pid.values()), None)
+
+
+def _terminate(blocker: Any) -> Action | None:
+    if blocker is None:
+        return None
+    return action("pg.terminate", f"end the blocking session pid {blocker.pid}",
+                  f"psql \"$DSN\" -c 'SELECT pg_terminate_backend({blocker.pid})'", pid=[blocker.pid])
+
+
+def _saturated(ctx: Context, f: Finding, idle: list[Finding]) -> Cause:
+    conns, score = getattr(ctx.data("postgres"), "connections", None), Score()
+    used = f"{conns.total} of {conns.usable} usable" if conns is not None else f"{f.value or 0:.0f} %"
+    score.finding(f, f"connections saturated ({used})")
+    holder = _dominant(getattr(conns, "by_application", None) or {}, getattr(conns, "total", 0))
+    if holder is not None:
+        score.add(0.1, f"{holder[1]} of them held by {holder[0] or 'sessions without application_name'}")
+    idle_sessions = getattr(ctx.data("postgres"), "idle_in_transaction", None) or []
+    if idle:
+        score.add(0.1, f"{len(idle_sessions) or 'some'} session(s) idle in a transaction hold connections")
+    sym = generic_symptom(ctx, score, "every request that needs the database waits for a free connection",
+                          SYMPTOM_MATCHED)
+    states = getattr(conns, "by_state", None) or {}
+    state = max(states, key=states.get) if states else None
+    held = f", {holder[1]} by {holder[0] or 'unnamed sessions'}" if holder else ""
+    mostly = f" (mostly {state})" if state else ""
+    act = first_action([f, *idle], ("pg.terminate",))
+    fix = act.summary if act else "end the idle sessions and size the pools below max_connections"
+    summary = (f"{symptom_lead(sym)}the database's connections are saturated: {used} slots used{held}{mostly}; "
+               f"new requests wait for a connection; fix: {fix}")
+    evidence = {"connections": used, "by_application": getattr(conns, "by_application", None),
+                "by_state": states, "idle_in_transaction": len(idle_sessions),
+                "endpoints": [sym.endpoint] if sym else []}
+    return make_cause(summary, score, [f, *idle, *(sym.findings if sym else [])], "postgres", evidence, act)
+
+
+def _idle(ctx: Context, f: Finding, blocker_pids: set[int]) -> Cause:
+    sessions = list(getattr(ctx.data("postgres"), "idle_in_transaction", None) or [])
+    score = Score()
+    oldest = max((s.state_age_s or 0 for s in sessions), default=f.value or 0)
+    count = len(sessions) or int(f.evidence.get("count") or 1)
+    score.finding(f, f"{count} session(s) idle in a transaction, the oldest for {_age(oldest)}")
+    apps = {s.application for s in sessions}
+    if len(apps) == 1 and sessions:
+        score.add(0.1, f"all of them from one application ({next(iter(apps)) or 'no application_name'})")
+    if blocker_pids & {s.pid for s in sessions}:
+        score.add(-0.2, "the lock cause already names these sessions")
+    sym = generic_symptom(ctx, score, "open transactions hold connections and locks")
+    app = next(iter(apps)) if len(apps) == 1 else None
+    who = f" ({app})" if app else ""
+    query = f": `{_short(sessions[0].query)}`" if sessions else ""
+    summary = (f"{symptom_lead(sym)}{count} session(s){who} sit idle in a transaction for up to {_age(oldest)}{query}; "
+               f"they hold connections and locks and hold back vacuum; fix: end them and close transactions in the app")
+    evidence = {"sessions": [_session_evidence(s) for s in sessions[:5]], "endpoints": []}
+    return make_cause(summary, score, [f, *(sym.findings if sym else [])], "postgres", evidence,
+                      first_action([f], ("pg.terminate", "pg.cancel")))
+
+
+def _dominant(counts: dict[str, int], total: int) -> tuple[str, int] | None:
+    """The one key holding at least half of ``total``, if any."""
+    if not counts or not total:
+        return None
+    name = max(counts, key=counts.get)
+    return (name, counts[name]) if counts[name] * 2 >= total else None
+
+
+def _short(query: str | None, limit: int = 60) -> str:
+    text = " ".join((query or "").split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _session_evidence(s: Any) -> dict[str, Any] | None:
+    if s is None:
+        return None
+    return {"pid": s.pid, "application": s.application, "state": s.state, "query": _short(s.query, 200),
+            "xact_age_s": s.xact_age_s, "state_age_s": s.state_age_s, "user": s.user}

@@ -1,0 +1,47 @@
+"""5xx or slowness with no slow dependency → the application itself (the endpoint and its status codes)."""
+
+from __future__ import annotations
+
+from causes_stack import handler, healthy, http_ev, metrics_ev, timing
+
+
+def test_errors_with_healthy_dependencies_blame_the_application(rank):
+    ev = healthy()
+    ev["metrics"] = metrics_ev(handler("/api/v1/users", requests=100, errors_5xx=30),
+                               handler("/api/v1/agents", requests=80, errors_5xx=20))
+    ev["http"] = http_ev(timing("/api/v1/users", statuses={"200": 3, "500": 2}), timing("/api/v1/agents"))
+    _, causes = rank(ev)
+    top = causes[0]
+    assert top.layer == "app"
+    assert top.summary.startswith("GET /api/v1/users (and /api/v1/agents) fails with 500 ×2 (30 % of 100 requests) "
+                                  "and no dependency is failing in the same window, so the application itself errors")
+    assert set(top.findings) == {"http.error_rate_high:/api/v1/users", "http.error_rate_high:/api/v1/agents"}
+    assert top.evidence["statuses"] == {"500": 2}
+    assert top.confidence >= 0.6
+
+
+def test_slow_endpoint_with_healthy_dependencies_is_the_application(rank):
+    ev = healthy()
+    ev["metrics"] = metrics_ev(handler("/api/v1/users"), handler("/api/v1/agents", 3.1))
+    ev["http"] = http_ev(timing("/api/v1/users"), timing("/api/v1/agents", 3.0))
+    _, causes = rank(ev)
+    top = causes[0]
+    assert top.layer == "app" and top.findings == ("http.slow_response:/api/v1/agents",)
+    assert "GET /api/v1/agents is slow (p95 3.10 s) and no dependency is slow" in top.summary
+    assert top.confidence >= 0.6
+
+
+def test_few_requests_lower_the_confidence(rank):
+    ev = healthy()
+    ev["metrics"] = metrics_ev(handler("/api/v1/users", requests=8, errors_5xx=4), handler("/api/v1/agents"))
+    _, causes = rank(ev)
+    assert causes[0].layer == "app"
+    assert any("few samples" in r for r in causes[0].reasons)
+    assert causes[0].confidence <= 0.5
+
+
+def test_no_dependency_measured_is_said(rank):
+    ev = {"http": http_ev(timing("/api/v1/users"), timing("/api/v1/agents", 3.0))}
+    _, causes = rank(ev)
+    assert causes[0].layer == "app"
+    assert "no dependency was measured, so perhaps the time is spent in the application itself" in causes[0].summary

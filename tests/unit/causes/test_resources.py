@@ -1,0 +1,73 @@
+"""Joins: latency ↔ CPU (the backend's own process vs. another process) and ↔ memory (growth, swap)."""
+
+from __future__ import annotations
+
+from causes_stack import backend, handler, healthy, host_ev, metrics_ev, other_process, process_ev
+
+from perfbook.probes.host import TopProcess
+
+
+def test_backend_cpu_hog_is_the_cause_and_joins_the_latency(rank):
+    ev = healthy()
+    ev["process"] = process_ev(backend(cpu_pct=99.0))
+    ev["metrics"] = metrics_ev(handler("/api/v1/users", 1.6), handler("/api/v1/agents"))
+    _, causes = rank(ev)
+    top = causes[0]
+    assert top.layer == "process" and "process.cpu_hog:python3[4242]" in top.findings
+    assert "the backend process python3[4242] is busy on the CPU (99 % of a core across the window)" in top.summary
+    assert "http.slow_response:/api/v1/users" in top.findings
+    assert any("backend's own process" in r for r in top.reasons)
+    assert top.confidence >= 0.65
+    assert not any(c.layer == "app" for c in causes), "the backend's CPU explains the slow endpoint"
+
+
+def test_backend_cpu_hog_alone_is_a_cause(rank):
+    ev = healthy()
+    ev["process"] = process_ev(backend(cpu_pct=99.0))
+    _, causes = rank(ev)
+    assert causes[0].layer == "process" and 0.4 <= causes[0].confidence < 0.65
+
+
+def test_near_miss_a_busy_process_that_is_not_the_backend(rank):
+    ev = healthy()
+    ev["host"] = host_ev(busy_pct=92.0, top=[other_process()])
+    ev["metrics"] = metrics_ev(handler("/api/v1/users", 1.6), handler("/api/v1/agents"))
+    _, causes = rank(ev)
+    other = next(c for c in causes if "process.cpu_hog:ffmpeg[777]" in c.findings)
+    assert "another process on the host, ffmpeg[777]" in other.summary
+    assert other.evidence["backend"] is False
+    assert other.confidence <= 0.4
+    assert not any("backend process" in c.summary for c in causes)
+
+
+def test_busy_host_with_nothing_slow_stays_under_the_healthy_bar(rank):
+    ev = healthy()
+    ev["host"] = host_ev(busy_pct=88.0, top=[other_process(cpu_pct=60.0)])
+    _, causes = rank(ev)
+    assert all(c.confidence <= 0.3 for c in causes)
+
+
+def test_backend_memory_growth_is_a_leak_and_joins_swap(rank):
+    ev = healthy()
+    ev["process"] = process_ev(backend(rss_mb=[80.0 + 3 * i for i in range(12)]))
+    ev["host"] = host_ev(swap_in_mb=12.0)
+    _, causes = rank(ev)
+    top = causes[0]
+    assert top.layer == "process" and "process.memory_growth:python3[4242]" in top.findings
+    assert "host.swap_used:web-1" in top.findings
+    assert top.summary.startswith("The backend process python3[4242] leaks memory: RSS grows 990 MB/min (R² 1.00)")
+    assert "and the host swaps" in top.summary
+    assert top.confidence >= 0.5
+
+
+def test_swap_alone_names_the_top_memory_process(rank):
+    ev = healthy()
+    hog = TopProcess(pid=888, name="java", cmdline="java -jar batch.jar", cpu_pct=5.0, rss_bytes=6 << 30,
+                     memory_pct=75.0, matched_by=None, own=False)
+    ev["host"] = host_ev(swap_in_mb=30.0)
+    ev["host"].data.top_memory = [hog]
+    _, causes = rank(ev)
+    top = causes[0]
+    assert top.layer == "host" and top.findings == ("host.swap_used:web-1",)
+    assert "another process, java[888]" in top.summary
+    assert top.confidence <= 0.3
