@@ -73,6 +73,8 @@ class PodmanEngine:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=5)
+        _wait_for_helpers(self.base_dir, timeout_s=10.0)
+        _unmount_under(self.base_dir)
         shutil.rmtree(self.base_dir, ignore_errors=True)
 
 
@@ -94,8 +96,39 @@ def start_podman_engine(ready_timeout_s: float = 15.0) -> PodmanEngine:
         _wait_ready(engine, ready_timeout_s)
         return engine
     except BaseException:
+        _unmount_under(base)
         shutil.rmtree(base, ignore_errors=True)
         raise
+
+
+def _wait_for_helpers(base: Path, timeout_s: float) -> None:
+    """Wait for conmon and its ``podman container cleanup`` children (they mount the storage again)."""
+    deadline = time.monotonic() + timeout_s
+    needle = str(base).encode()
+    while time.monotonic() < deadline:
+        busy = False
+        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+            try:
+                busy = needle in cmdline.read_bytes()
+            except OSError:
+                continue
+            if busy:
+                break
+        if not busy:
+            return
+        time.sleep(0.1)
+
+
+def _unmount_under(base: Path) -> None:
+    """Unmount what Podman left mounted in ``base`` (its overlay driver bind-mounts its own dir)."""
+    prefix = str(base.resolve()) + "/"
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return
+    points = [line.split()[4] for line in lines if len(line.split()) > 4]
+    for point in sorted((p for p in points if p.startswith(prefix)), key=len, reverse=True):
+        subprocess.run(["umount", "-l", point], capture_output=True, check=False)
 
 
 def _check_prerequisites() -> None:
