@@ -14,6 +14,7 @@ import dataclasses
 import ipaddress
 import socket
 import time
+import warnings
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -21,7 +22,7 @@ from urllib.parse import urlsplit
 from perfbook import __version__
 from perfbook.config import Config
 from perfbook.errors import UsageError
-from perfbook.model import Evidence, Finding, IssueType, Kpis, Level, Report, sort_findings
+from perfbook.model import Cause, Evidence, Finding, IssueType, Kpis, Level, Report, sort_findings
 from perfbook.probes import LOCAL_PROBES, PROBES, load_probe
 from perfbook.probes.base import ProbeContext, run_probe
 from perfbook.redact import redact_url
@@ -136,6 +137,7 @@ async def run_triage(
     for ev in await asyncio.gather(*jobs):
         evidence[ev.probe] = ev
     findings = _apply_rules(evidence, cfg)
+    causes = _rank_causes(findings, evidence, cfg)
     kpis = _kpis(evidence, cfg)
     measured = any(evidence.get(n) is not None and evidence[n].status not in ("skipped", "error") for n in USER_FACING)
     severity, reason = classify(findings, kpis, measured, cfg.thresholds, cfg.http.min_window_requests)
@@ -150,6 +152,7 @@ async def run_triage(
         kpis=kpis,
         findings=findings,
         probes={n: evidence[n] for n in selected},
+        causes=causes,
         perfbook=__version__,
     )
 
@@ -196,6 +199,18 @@ def _apply_rules(evidence: dict[str, Evidence], cfg: Config) -> list[Finding]:
             if old is None or (f.level.rank, -(f.value or 0)) < (old.level.rank, -(old.value or 0)):
                 by_key[f.key] = f
     return sort_findings(list(by_key.values()))
+
+
+def _rank_causes(findings: list[Finding], evidence: dict[str, Evidence], cfg: Config) -> list[Cause]:
+    """The ranked causes (perfbook.causes); a bug there never breaks triage: no causes, and a warning on stderr."""
+    try:
+        from perfbook.causes import rank_causes
+
+        return rank_causes(findings, evidence, cfg)
+    except Exception as err:  # noqa: BLE001 - the findings stand without causes
+        warnings.warn(f"cause ranking failed, the report has no causes: {type(err).__name__}: {err}",
+                      RuntimeWarning, stacklevel=2)
+        return []
 
 
 def _kpis(evidence: dict[str, Evidence], cfg: Config) -> Kpis:
