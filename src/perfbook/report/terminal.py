@@ -20,6 +20,7 @@ from perfbook.report.kpi import kpi_rows
 SEVERITY_STYLE = {Severity.P0: "bold white on red", Severity.P1: "bold red", Severity.P2: "bold yellow",
                   Severity.P3: "yellow", Severity.OK: "bold green", None: "bold blue"}
 LEVEL_STYLE = {Level.CRITICAL: "bold red", Level.WARNING: "yellow", Level.INFO: "cyan"}
+WEAK_CAUSE = 0.3  # a cause at or under this is a weak candidate (a healthy stack has none above it)
 STATUS_STYLE = {"ok": "green", "partial": "yellow", "unavailable": "red", "skipped": "dim", "error": "bold magenta",
                 "pass": "green", "fail": "bold red", "not measured": "dim"}
 
@@ -31,7 +32,8 @@ def build_banner(report: Report) -> RenderableType:
     lines: list[RenderableType] = [head]
     if report.causes:
         top = report.causes[0]
-        lines.append(Text.assemble(("likely cause: ", "bold"), top.summary, (f"  ({top.confidence:.0%})", "dim")))
+        label = "likely cause: " if top.confidence > WEAK_CAUSE else "possible cause (weak): "
+        lines.append(Text.assemble((label, "bold"), top.summary, (f"  ({top.confidence:.0%})", "dim")))
     elif report.findings and any(f.level is not Level.INFO for f in report.findings):
         strongest = ", ".join(f.key for f in report.findings[:3])
         lines.append(Text(f"no single cause found; the strongest signals are {strongest}", style="dim"))
@@ -41,6 +43,20 @@ def build_banner(report: Report) -> RenderableType:
     where = ", ".join(f"{k} {v}" for k, v in target.items() if k not in ("sources", "config"))
     lines.append(Text(f"{where}; window {report.window_s:g} s; took {report.duration_s:.2f} s", style="dim"))
     return Panel(Group(*lines), title="perfbook triage", title_align="left", border_style=SEVERITY_STYLE[report.severity].split()[-1])
+
+
+def build_causes(report: Report) -> RenderableType:
+    """The ranked causes: confidence, layer, summary, what raised or lowered it, and the first fix."""
+    blocks: list[RenderableType] = [Text("Likely causes", style="bold")]
+    for i, c in enumerate(report.causes, 1):
+        style = "bold" if c.confidence > WEAK_CAUSE else "dim"
+        blocks.append(Text.assemble((f"{i}. {c.confidence:.0%} ", style), (f"[{c.layer or '?'}] ", "cyan"), c.summary))
+        blocks.append(Text("     " + "; ".join(c.reasons), style="dim"))
+        if c.action is not None and c.action.command:
+            blocks.append(Text(f"     $ {c.action.command}", style="cyan"))
+        elif c.action is not None:
+            blocks.append(Text(f"     manual: {c.action.manual}", style="dim"))
+    return Group(*blocks)
 
 
 def build_kpi_table(report: Report, th: Thresholds) -> Table:
@@ -86,6 +102,9 @@ def build_probe_table(probes: dict[str, Evidence]) -> Table:
 def print_report(report: Report, th: Thresholds, console: Console, verbose: bool = False) -> None:
     """Render the whole report to ``console``."""
     console.print(build_banner(report))
+    if report.causes:
+        console.print(build_causes(report))
+        console.print()
     console.print(build_kpi_table(report, th))
     console.print()
     console.print(build_findings(report.findings, verbose))
