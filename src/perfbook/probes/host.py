@@ -51,11 +51,11 @@ class CpuStats:
 class MemoryStats:
     """Memory at the end of the window; swap activity during it."""
 
-    total_bytes: int
+    total_bytes: int  # physical memory
     available_bytes: int  # what new work can get without swapping (MemAvailable)
     used_pct: float  # (total - available) / total, 0–100 (what `free` calls used, plus buffers kept)
-    swap_total_bytes: int
-    swap_used_bytes: int
+    swap_total_bytes: int  # swap configured (0: no swap)
+    swap_used_bytes: int  # swap holding pages now (may be old, idle pages)
     swap_in_bytes: int  # read back from swap during the window
     swap_out_bytes: int  # written to swap during the window
 
@@ -64,11 +64,11 @@ class MemoryStats:
 class MountUsage:
     """One real filesystem (pseudo filesystems skipped; one row per device, its shortest mount)."""
 
-    mountpoint: str
-    device: str
-    fstype: str
-    total_bytes: int
-    used_bytes: int
+    mountpoint: str  # where it is mounted (the finding's subject)
+    device: str  # block device or source, e.g. /dev/vda1
+    fstype: str  # ext4, xfs, overlay …
+    total_bytes: int  # filesystem size
+    used_bytes: int  # bytes in use
     free_bytes: int  # available to unprivileged users (what `df` shows as Avail)
     used_pct: float  # used / (used + free), as `df` computes Use%, 0–100
     inodes_used_pct: float | None  # None where the filesystem has no inode limit
@@ -78,8 +78,8 @@ class MountUsage:
 class TopProcess:
     """A process among the busiest by CPU over the window, or the largest by memory."""
 
-    pid: int
-    name: str
+    pid: int  # process id
+    name: str  # the kernel's short name (comm)
     cmdline: str  # redacted, cut to 120 characters
     cpu_pct: float | None  # over the window, % of one core (200 = two cores); None if born late
     rss_bytes: int  # resident memory at the end of the window
@@ -92,14 +92,14 @@ class TopProcess:
 class HostEvidence:
     """What the host probe saw of this machine."""
 
-    hostname: str
+    hostname: str  # this machine's name, as the report names it
     window_s: float  # measured length of the sampling window
-    cpu: CpuStats | None
-    memory: MemoryStats | None
-    mounts: list[MountUsage] = field(default_factory=list)
+    cpu: CpuStats | None  # None when the CPU counters could not be read
+    memory: MemoryStats | None  # None when memory could not be read
+    mounts: list[MountUsage] = field(default_factory=list)  # fullest first
     top_cpu: list[TopProcess] = field(default_factory=list)  # busiest first, over the window
     top_memory: list[TopProcess] = field(default_factory=list)  # largest RSS first
-    logs: LogScan | None = None
+    logs: LogScan | None = None  # large files under [host] log_dirs
     problems: list[str] = field(default_factory=list)  # figures that could not be read, and why
 
 

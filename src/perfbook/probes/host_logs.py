@@ -22,7 +22,7 @@ MAX_LISTED = 20  # large files kept in evidence, largest first
 class LogFile:
     """One log file over the limit."""
 
-    path: str
+    path: str  # absolute path
     size_bytes: int  # apparent size (what `ls -l` shows, what rotation moves)
     disk_bytes: int  # blocks actually allocated (smaller for a sparse file)
     modified_age_s: float  # seconds since the last write: 0-ish means it is still being written

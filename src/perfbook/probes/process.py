@@ -26,7 +26,7 @@ MIN_SAMPLES = 10  # the growth rule needs at least this many RSS samples
 class WatchedProcess:
     """One configured process, sampled across the window."""
 
-    pid: int
+    pid: int  # process id
     name: str  # the kernel's short name (comm)
     cmdline: str  # redacted, cut to 120 characters
     matched_by: str  # the [process] pattern, "pid", or "child of PID" (a worker of a matched process)
@@ -44,7 +44,7 @@ class ProcessEvidence:
     patterns: list[str]  # [process] match
     pids: list[int]  # [process] pids
     window_s: float  # measured length of the sampling window
-    processes: list[WatchedProcess] = field(default_factory=list)
+    processes: list[WatchedProcess] = field(default_factory=list)  # pattern matches first, then workers
     missing_pids: list[int] = field(default_factory=list)  # configured pids that do not exist
     own_excluded: int = 0  # matches left out because they are perfbook or its children
     not_watched: int = 0  # matches beyond MAX_WATCHED (the first ones by pid are watched)

@@ -24,7 +24,7 @@ CMDLINE_CHARS = 120  # a command line in evidence is cut to this many characters
 class ProcSnapshot:
     """One process at one instant."""
 
-    pid: int
+    pid: int  # process id
     ppid: int  # parent pid (0 when unknown)
     name: str  # the kernel's short name (comm, ≤ 15 characters)
     cpu_s: float  # user + system CPU seconds consumed since the process started

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import socket
 from pathlib import Path
+from types import SimpleNamespace
 
 import psutil
 
@@ -18,6 +19,7 @@ from perfbook.rules import process as process_rules
 from .probe_children import BURN, child, fake_perfbook, new_tag, run
 
 GIB = 1024**3
+MIB = 1024**2
 
 
 def config(**sections: dict) -> Config:
@@ -109,3 +111,26 @@ def test_triage_cli_runs_host_and_process(perfbook):
     assert report["probes"]["process"]["status"] in ("ok", "skipped")
     assert report["kpis"]["cpu_pct"] is not None and report["kpis"]["disk_pct"] is not None
     assert socket.gethostname() in report["target"]["host"]
+
+
+class SwappingPsutil:
+    """psutil itself, except that swap shows 4 MB written out per reading (this machine has no swap)."""
+
+    def __init__(self) -> None:
+        self.readings = 0
+
+    def __getattr__(self, name: str):
+        return getattr(psutil, name)
+
+    def swap_memory(self) -> SimpleNamespace:
+        self.readings += 1
+        return SimpleNamespace(total=2 * GIB, used=GIB, free=GIB, percent=50.0, sin=0, sout=self.readings * 4 * MIB)
+
+
+async def test_swapping_during_the_window_is_swap_used():
+    ev, _ = await run(HostProbe(ps=SwappingPsutil()), Config(), 0.5)
+    mem = ev.data.memory
+    assert (mem.swap_in_bytes, mem.swap_out_bytes, mem.swap_used_bytes) == (0, 4 * MIB, GIB)
+    (f,) = [f for f in host_rules.evaluate({"host": ev}, Config()) if f.code == "host.swap_used"]
+    assert f.subject == socket.gethostname() and f.value == 4.0 and f.evidence["swap_out_mb"] == 4.0
+    assert [a.manual for a in f.actions][0] == "vmstat 1 5"

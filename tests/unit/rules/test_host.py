@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import namedtuple
 from dataclasses import replace
 from typing import Any
 
@@ -9,8 +10,9 @@ import pytest
 
 from perfbook.config import Config, Thresholds
 from perfbook.model import Evidence, Level
-from perfbook.probes.host import HostEvidence, MountUsage
+from perfbook.probes.host import HostEvidence, MountUsage, busy_pct
 from perfbook.probes.host_logs import LogFile
+from perfbook.probes.procs import ProcSnapshot, cpu_pct_between
 from perfbook.rules import host as rules
 
 CFG = Config()
@@ -119,3 +121,35 @@ def test_partial_evidence_gives_null_for_what_was_not_measured(base: HostEvidenc
     data = replace(base, cpu=None, mounts=[])
     kpis = rules.kpis({"host": Evidence("host", "partial", 2.0, data=data)}, CFG)
     assert kpis["cpu_pct"] is None and kpis["disk_pct"] is None and kpis["memory_pct"] == base.memory.used_pct
+
+
+_CpuTimes = namedtuple("_CpuTimes", "user nice system idle iowait irq softirq steal guest guest_nice")
+
+
+def CpuTimes(**kw: float):  # noqa: N802 - reads like psutil's scputimes
+    """A stand-in for psutil's scputimes namedtuple."""
+    return _CpuTimes(**{f: float(kw.get(f, 0.0)) for f in _CpuTimes._fields})
+
+
+@pytest.mark.parametrize(
+    "before, after, expected",
+    [
+        (CpuTimes(user=10, idle=10), CpuTimes(user=15, idle=15), 50.0),
+        (CpuTimes(idle=10), CpuTimes(idle=12, iowait=2), 0.0),  # waiting on I/O is not busy
+        (CpuTimes(user=5, guest=5, idle=0), CpuTimes(user=9, guest=9, idle=4), 50.0),  # guest is inside user
+        (CpuTimes(user=1), CpuTimes(user=1), None),  # no time passed
+    ],
+)
+def test_busy_pct_matches_psutil_cpu_percent_semantics(before, after, expected):
+    assert busy_pct(before, after) == expected
+
+
+def snap(pid: int, cpu_s: float, created: float = 100.0) -> ProcSnapshot:
+    return ProcSnapshot(pid, 1, "p", cpu_s, 0, created)
+
+
+def test_process_cpu_over_the_window_handles_births_and_pid_reuse():
+    start = {1: snap(1, 10.0), 2: snap(2, 5.0), 3: snap(3, 1.0)}
+    end = {1: snap(1, 11.5), 2: snap(2, 0.4, created=1000.5), 4: snap(4, 0.2, created=1000.2)}
+    cpu = cpu_pct_between(start, end, elapsed_s=2.0, start_epoch_s=1000.0)
+    assert cpu == {1: 75.0, 2: 20.0, 4: 10.0}  # 3 exited; 2 is a new process on a reused pid
