@@ -145,7 +145,7 @@ def _one(fixer: Any, config: Path | None, apply: bool, yes: bool, json_out: bool
 
 
 def _plan_and_apply(fixer: Any, ctx: Any, store: Any, apply: bool, yes: bool, json_out: bool,
-                    window_s: float | None, before: Any) -> tuple[dict[str, Any], int]:
+                    window_s: float | None, before: Any, findings: tuple[str, ...] = ()) -> tuple[dict[str, Any], int]:
     """The core of one action for both entry points: (the JSON document, the exit code)."""
     from perfbook.fix.runner import make_plan, perform
 
@@ -166,7 +166,7 @@ def _plan_and_apply(fixer: Any, ctx: Any, store: Any, apply: bool, yes: bool, js
             typer.echo("\n".join(render.plan_lines(fresh, dry_run=False)))
 
     result = perform(fixer, ctx, store, plan, confirm=_confirmer(yes, json_out), verify_window_s=window_s,
-                     before_report=before, on_replan=on_replan)
+                     before_report=before, on_replan=on_replan, also_findings=findings)
     doc.update(result.to_dict(), dry_run=False)
     if not json_out:
         typer.echo("\n".join(render.outcome_lines(result.outcome) + render.verify_lines(result.verify)))
@@ -190,15 +190,21 @@ def _from_report(path: Path, config: Path | None, apply: bool, yes: bool, json_o
     results, code = [], ExitCode.OK
     try:
         with FixContext(cfg) as ctx:
+            resolved: set[str] = set()  # findings an earlier fix of this run made go away
             for rec in todo:
                 if not json_out:
                     typer.echo(f"\n# {rec.fix_id} for {', '.join(rec.findings)}")
+                if set(rec.findings) <= resolved:
+                    _say(json_out, f"skipped: {', '.join(rec.findings)} already gone after an earlier fix")
+                    results.append({"findings": list(rec.findings), "action": rec.fix_id, "skipped": "already gone"})
+                    continue
                 try:
                     doc, rc = _plan_and_apply(make_fix(rec.fix_id, rec.params), ctx, store, apply, yes, json_out,
-                                              window_s, report)
+                                              window_s, report, rec.findings)
                 except PerfbookError as err:
                     _error(f"{rec.fix_id}: {err}")
                     doc, rc = {"action": rec.fix_id, "error": str(err)}, ExitCode.FAILED
+                resolved |= _gone(doc)
                 results.append({"findings": list(rec.findings), **doc})
                 code = max(code, rc)
     finally:
@@ -208,6 +214,16 @@ def _from_report(path: Path, config: Path | None, apply: bool, yes: bool, json_o
     elif not todo:
         typer.echo("the report recommends no fix perfbook can perform")
     return code
+
+
+def _gone(doc: dict[str, Any]) -> set[str]:
+    """The findings a verified apply shows gone (before present, after absent)."""
+    verify = doc.get("verify") or {}
+    return {f["finding"] for f in verify.get("findings", []) if f["before"] != "absent" and f["after"] == "absent"}
+
+
+def _say(json_out: bool, message: str) -> None:
+    typer.echo(message, err=json_out)
 
 
 def _error(message: str) -> None:

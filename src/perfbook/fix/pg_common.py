@@ -38,7 +38,7 @@ class TableInfo:
     oid: int
     schema: str
     name: str
-    size_bytes: int
+    size_bytes: int | None  # None: pg_class has no size yet (never vacuumed / analyzed)
     rows_estimate: int
     live_tuples: int
     dead_tuples: int
@@ -58,8 +58,9 @@ class TableInfo:
 
 _TABLE_SQL = TAG + """
 SELECT c.oid::int, n.nspname, c.relname,
-       c.relpages::bigint * current_setting('block_size')::bigint,
-       greatest(c.reltuples, 0)::bigint,
+       CASE WHEN c.relpages > 0 OR coalesce(s.n_live_tup, 0) = 0
+            THEN c.relpages::bigint * current_setting('block_size')::bigint END,
+       (CASE WHEN c.relpages > 0 THEN greatest(c.reltuples, 0) ELSE coalesce(s.n_live_tup, 0) END)::bigint,
        coalesce(s.n_live_tup, 0), coalesce(s.n_dead_tup, 0),
        greatest(s.last_vacuum, s.last_autovacuum)::text, greatest(s.last_analyze, s.last_autoanalyze)::text
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace

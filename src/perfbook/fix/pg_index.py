@@ -14,6 +14,7 @@ from perfbook.errors import UsageError
 from perfbook.fix.base import Fix, Outcome, Param, Plan, VerifySpec, fingerprint
 from perfbook.fix.context import FixContext
 from perfbook.fix.pg_common import TAG, pg_error_line, quoted_ident, quoted_table, table_info, timeouts_sql
+from perfbook.units import format_bytes
 
 _COLUMNS_SQL = TAG + "SELECT attname FROM pg_attribute WHERE attrelid = %s AND attnum > 0 AND NOT attisdropped"
 _INDEXES_SQL = TAG + """
@@ -78,8 +79,9 @@ class PgCreateIndex(Fix):
         steps += [f"DROP INDEX CONCURRENTLY IF EXISTS {_qualified(conn, table.schema, i['index'])}" for i in leftovers]
         cols = ", ".join(quoted_ident(conn, c) for c in columns)
         steps.append(f"CREATE INDEX CONCURRENTLY {quoted_ident(conn, name)} ON {quoted_table(conn, table)} ({cols})")
-        notes = [f"table size {table.size_bytes} bytes, ~{table.rows_estimate} rows (pg_class); reads and writes go "
-                 "on during the build, which waits for transactions already running to end"]
+        size = format_bytes(table.size_bytes) if table.size_bytes is not None else "unknown until ANALYZE"
+        notes = [f"table size {size}, ~{table.rows_estimate} rows (pg_class); reads and writes go on during the "
+                 "build, which first waits for transactions already running to end"]
         notes += [f"invalid index {i['index']} (left by a failed build) will be dropped first" for i in leftovers]
         plan = self.new_plan(ctx, f"create index {name} on {table.qualified} ({', '.join(columns)})", steps=steps,
                              affects=affects, notes=notes, fingerprint=ident)

@@ -48,7 +48,7 @@ class ProcessRestart(Fix):
         except (OSError, subprocess.TimeoutExpired) as err:
             return Outcome("failed", f"{argv[0]} did not run", not_done=plan.steps, error=str(err))
         if proc.returncode != 0:
-            last = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [""]
+            last = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
             error = f"exit {proc.returncode}: {last[0][:200]}"
             return Outcome("failed", f"restart command failed ({error})", not_done=plan.steps, error=error)
         return Outcome("done", f"restart command exited 0: {plan.steps[0]}", done=plan.steps)

@@ -75,7 +75,8 @@ def verify_lines(result: VerifyResult | None) -> list[str]:
         return []
     lines = [f"verify ({', '.join(result.probes)}, {result.window_s:g} s window):"]
     lines += [f"  {f['finding']}: {_value(f['before'])} -> {_value(f['after'])}" for f in result.findings]
-    lines += [f"  {name}: {_value(v['before'])} -> {_value(v['after'])}" for name, v in result.kpis.items()]
+    lines += [f"  {name}: {_value(v['before'])} -> {_value(v['after'])}" for name, v in result.kpis.items()
+              if v["before"] is not None or v["after"] is not None]
     if result.note:
         lines.append(f"  {result.note}")
     if result.gone is not None:

@@ -10,6 +10,7 @@ including refusals, declines and failures, so the log tells the whole story.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -57,17 +58,20 @@ def make_plan(fix: Fix, ctx: FixContext, store: Store) -> Plan:
 
 def perform(fix: Fix, ctx: FixContext, store: Store, plan: Plan, *, confirm: Confirm,
             verify_window_s: float | None = None, before_report: Any = None,
-            on_replan: Callable[[Plan, str], None] | None = None) -> FixResult:
+            on_replan: Callable[[Plan, str], None] | None = None, also_findings: tuple[str, ...] = ()) -> FixResult:
     """Confirm ``plan``, re-plan if its target changed, apply, verify, and audit the apply.
 
     ``before_report`` (a Report or a saved report's dict) stands for the "before" triage; without
     one, and with ``verify_window_s``, the named probes run once before and once after.
+    ``also_findings`` (``code:subject``) are verified besides the fix's own: the findings that
+    recommended it in a report.
     """
     if plan.refusal or plan.nothing_to_do:
         raise PerfbookError(f"{fix.id}: {plan.refusal or plan.summary}")
     if not confirm(plan):
         return _audited(store, ctx, fix, FixResult(plan, Outcome("declined", "not applied: declined")))
     spec = fix.verify(plan)
+    spec = dataclasses.replace(spec, findings=tuple(dict.fromkeys(spec.findings + also_findings)))
     if verify_window_s and before_report is None:
         before_report = measure(ctx.cfg, spec, verify_window_s)
     try:

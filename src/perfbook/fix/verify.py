@@ -101,7 +101,8 @@ def compare(spec: VerifySpec, before: Any, after: Any, window_s: float) -> Verif
         result.note = f"could not verify: {problem}"
     elif b:
         result.gone = not a
+    elif a:
+        result.gone, result.note = False, "no matching finding before the fix, one after it"
     else:
-        result.gone = not a
-        result.note = "no matching finding before the fix" + ("" if not a else "; one appeared after it")
+        result.note = "no matching finding before the fix, none after it"
     return result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -37,3 +38,22 @@ class Runner:
 
     def audit(self, action: str | None = None) -> list[dict]:
         return audit_history(self.store, action=action)
+
+
+def write_config(tmp_path: Path, **sections: dict[str, Any]) -> Path:
+    """A perfbook.toml in ``tmp_path`` with a store there too; returns its path."""
+    sections = {"store": {"url": f"sqlite:///{tmp_path / 'perfbook.db'}"}, **sections}
+    lines = []
+    for name, table in sections.items():
+        lines.append(f"[{name}]")
+        for key, value in table.items():
+            lines.append(f"{key} = {_toml(value)}")
+    path = tmp_path / "perfbook.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + " }"
+    return json.dumps(value)

@@ -1,0 +1,98 @@
+"""perfbook fix from the command line: dry run by default, --apply --yes, refusals, history, failures."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+import redis
+
+from fixkit import write_config
+from perfbook.fix.context import url_with_db
+
+
+@pytest.fixture
+def pg_cfg(tmp_path, pg_dsn: str):
+    return write_config(tmp_path, postgres={"dsn": pg_dsn})
+
+
+def test_dry_run_is_the_default_and_changes_nothing(perfbook, pg_cfg, pg_dsn: str) -> None:
+    idle = psycopg.connect(pg_dsn)
+    idle.execute("SELECT 1")
+    res = perfbook("fix", "pg.terminate", "--pid", str(idle.info.backend_pid), "--config", str(pg_cfg))
+    assert res.exit_code == 0, res.stderr
+    assert "steps (exactly these):" in res.stdout and "dry run: nothing changed" in res.stdout
+    assert f"pg_terminate_backend({idle.info.backend_pid}" in res.stdout
+    idle.execute("SELECT 1")  # still alive: the dry run touched nothing
+    idle.close()
+    hist = perfbook("fix", "history", "--json", "--config", str(pg_cfg)).json["entries"]
+    assert [(e["action"], e["mode"], e["outcome"]) for e in hist] == [("pg.terminate", "plan", "planned")]
+    assert hist[0]["os_user"] and "127.0.0.1" in hist[0]["target"]
+
+
+def test_apply_without_a_terminal_needs_yes(perfbook, tmp_path) -> None:
+    res = perfbook("fix", "pg.vacuum", "--apply", "--config", str(write_config(tmp_path)))
+    assert res.exit_code == 2
+    assert res.stderr.strip().splitlines() == [
+        "error: --apply needs a confirmation and there is no terminal: add --yes to apply in scripts"]
+
+
+def test_json_plan_is_one_document(perfbook, pg_cfg, pg_dsn: str) -> None:
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute("CREATE TABLE users (id int, email text)")
+    res = perfbook("fix", "pg.create_index", "--table", "public.users", "--columns", "email", "--json",
+                   "--config", str(pg_cfg))
+    assert res.exit_code == 0, res.stderr
+    doc = res.json
+    assert doc["dry_run"] is True and doc["plan"]["steps"][-1].startswith("CREATE INDEX CONCURRENTLY")
+
+
+def test_flush_cache_apply_and_refusal(perfbook, tmp_path, redis_url: str) -> None:
+    cache, queue = redis.Redis.from_url(url_with_db(redis_url, 0)), redis.Redis.from_url(url_with_db(redis_url, 1))
+    cache.set("cache:a", 1)
+    queue.rpush("ws:queue", "m")
+    ok = write_config(tmp_path, redis={"url": redis_url})
+    res = perfbook("fix", "redis.flush_cache", "--apply", "--yes", "--no-verify", "--config", str(ok))
+    assert res.exit_code == 0, res.stderr
+    assert "done: db 0 flushed" in res.stdout and cache.dbsize() == 0 and queue.llen("ws:queue") == 1
+
+    bad = write_config(tmp_path, redis={"url": redis_url, "cache_db": 1, "queue_db": 1})
+    res = perfbook("fix", "redis.flush_cache", "--apply", "--yes", "--config", str(bad))
+    assert res.exit_code == 1 and queue.llen("ws:queue") == 1
+    assert res.stderr.startswith("error: redis.flush_cache refused: redis.cache_db = 1 is also redis.queue_db")
+    outcomes = [(e["mode"], e["outcome"]) for e in perfbook("fix", "history", "--json", "--config", str(bad)).json["entries"]]
+    assert outcomes == [("plan", "refused"), ("apply", "done"), ("plan", "planned")]
+    cache.close()
+    queue.close()
+
+
+def test_unreachable_database_is_one_line_and_audited(perfbook, tmp_path) -> None:
+    from perfbook.services import free_port
+
+    cfg = write_config(tmp_path, postgres={"dsn": f"postgresql://app:s3cret@127.0.0.1:{free_port()}/app"})
+    res = perfbook("fix", "pg.vacuum", "--config", str(cfg))
+    assert res.exit_code == 1
+    lines = res.stderr.strip().splitlines()
+    assert lines[0].startswith("error: postgres: cannot connect to postgresql://app:***@127.0.0.1")
+    assert "Traceback" not in res.stderr and "s3cret" not in res.stderr
+    entry = perfbook("fix", "history", "--json", "--config", str(cfg)).json["entries"][0]
+    assert entry["outcome"] == "failed" and "s3cret" not in entry["error"] and "s3cret" not in entry["target"]
+
+
+def test_unknown_action_and_parameter(perfbook, tmp_path) -> None:
+    pg_cfg = write_config(tmp_path)
+    res = perfbook("fix", "pg.vacum", "--config", str(pg_cfg))
+    assert res.exit_code == 2 and "no fix 'pg.vacum'" in res.stderr and "perfbook fix --list" in res.stderr
+    res = perfbook("fix", "pg.vacuum", "--tabel", "x", "--config", str(pg_cfg))
+    assert res.exit_code == 2 and "unknown parameter --tabel" in res.stderr
+
+
+def test_process_restart_runs_only_the_configured_command(perfbook, tmp_path) -> None:
+    marker = tmp_path / "restarted"
+    cfg = write_config(tmp_path, fix={"restart_commands": {"backend": f"touch {marker}", "broken": "false"}})
+    res = perfbook("fix", "process.restart", "--name", "backend", "--apply", "--yes", "--no-verify", "--config", str(cfg))
+    assert res.exit_code == 0, res.stderr
+    assert marker.exists()
+    res = perfbook("fix", "process.restart", "--name", "broken", "--apply", "--yes", "--no-verify", "--config", str(cfg))
+    assert res.exit_code == 1 and res.stderr.strip() == "error: process.restart failed: exit 1: no output"
+    res = perfbook("fix", "process.restart", "--name", "api", "--config", str(cfg))
+    assert res.exit_code == 2 and "no restart command for 'api' (known: backend, broken)" in res.stderr
