@@ -232,8 +232,9 @@ class _Session:
         ids = list(dict.fromkeys(_actor_id(e) for e in events if _actor_id(e) not in known))[:5]
         found = await asyncio.gather(*(self.call(self.client.api.inspect_container, c) for c in ids),
                                      return_exceptions=True)
+        labels = self.ctx.config.containers.labels
         return {c: a for c, a in zip(ids, found, strict=True)
-                if isinstance(a, dict) and str(a.get("State", {}).get("Status")) not in ("created",)}
+                if isinstance(a, dict) and _labels_match((a.get("Config") or {}).get("Labels") or {}, labels)}
 
     async def settle(self, task: asyncio.Task, what: str, default: Any) -> Any:
         """The task's result within the time left, else ``default`` and a note saying why."""
@@ -242,6 +243,15 @@ class _Session:
         except Exception as err:
             self.notes.append(f"{what} unavailable: {_why(err)}")
             return default
+
+
+def _labels_match(labels: dict[str, str], selectors: list[str]) -> bool:
+    """Docker's label filter: every ``key`` is present and every ``key=value`` matches."""
+    for sel in selectors:
+        key, eq, value = sel.partition("=")
+        if key not in labels or (eq and labels[key] != value):
+            return False
+    return True
 
 
 def _version_tuple(text: str) -> tuple[int, ...]:

@@ -60,8 +60,13 @@ def workload(podman: PodmanEngine) -> dict[str, str]:
                           restart_policy={"Name": "always"}, **run)
     client.containers.run(command=["sleep", "3600"], name="pb-idle", image=podman.image, detach=True,
                           network_mode="none")
+    # Gives up after 3 retries: stopped, so only its die events bring it into the default selection.
+    client.containers.run(command=["sh", "-c", "exit 2"], name="pb-gaveup", labels={"perfbook.test": "gaveup"},
+                          image=podman.image, detach=True, network_mode="none",
+                          restart_policy={"Name": "on-failure", "MaximumRetryCount": 3})
     _wait_until(lambda: client.api.inspect_container("pb-crash")["RestartCount"] >= 3, "pb-crash restarts")
     _wait_until(lambda: _memory_bytes(client, "pb-memory") > 0.8 * MEM_LIMIT_BYTES, "pb-memory fills")
+    _wait_until(lambda: _gave_up(client, "pb-gaveup"), "pb-gaveup to stop retrying")
     client.close()
     return {"url": podman.url}
 
@@ -73,6 +78,11 @@ def _wait_until(check, what: str, timeout_s: float = 30.0) -> None:
             return
         time.sleep(0.2)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def _gave_up(client, name: str) -> bool:
+    attrs = client.api.inspect_container(name)
+    return attrs["State"]["Status"] == "exited" and attrs["RestartCount"] >= 3
 
 
 def _memory_bytes(client, name: str) -> int:
@@ -108,7 +118,7 @@ def observed(workload: dict[str, str]):
 def test_probe_runs_within_the_window_and_sees_every_running_container(observed) -> None:
     ev, by_name, _ = observed
     assert ev.status in ("ok", "partial"), ev.reason
-    assert ev.duration_s <= 2.0 + 1.2
+    assert ev.duration_s <= 2.0 + 1.4  # triage gives it window + 1.5 s
     assert {"pb-busy", "pb-memory", "pb-crash", "pb-idle"} <= set(by_name)
     data = ev.data
     assert (data.engine, data.selection, data.api_version) == ("podman", "all running", "1.41")
@@ -161,6 +171,14 @@ def test_crash_loop_is_critical_from_restart_count_and_die_events(observed) -> N
     f = findings[("container.restarting", "pb-crash")]
     assert f.level.value == "critical" and "last exit code 3" in f.title
     assert f.actions[0].manual == "docker logs --tail 100 pb-crash" and f.actions[0].command is None
+
+
+def test_a_container_that_gave_up_restarting_is_found_by_its_die_events(observed) -> None:
+    _, by_name, findings = observed
+    gaveup = by_name["pb-gaveup"]  # not running when listed: brought in by its die events
+    assert gaveup.state == "exited" and gaveup.samples == 0 and gaveup.exit_code == 2
+    assert gaveup.die_events >= 3 and gaveup.finished_ago_s >= 0
+    assert findings[("container.restarting", "pb-gaveup")].level.value == "critical"
 
 
 def test_names_and_labels_select_the_containers_that_matter(workload: dict[str, str]) -> None:
