@@ -8,7 +8,7 @@ a dependency in trouble that did not join lowers it, and is named.
 
 from __future__ import annotations
 
-from perfbook.causes.context import Context, Symptom, single_cause
+from perfbook.causes.context import Context, Symptom, display_endpoint, single_cause
 from perfbook.causes.resources import backend_process
 from perfbook.causes.score import Score, first_action, make_cause, pct
 from perfbook.model import Cause
@@ -74,7 +74,7 @@ def _errors(ctx: Context, failing: list[Symptom]) -> Cause:
     why = _dependencies(ctx, score, "failing")
     statuses = _statuses(ctx, lead)
     codes = ", ".join(f"{c} ×{n}" for c, n in sorted(statuses.items())) or "5xx"
-    more = f" (and {', '.join(s.endpoint for s in failing[1:3])})" if len(failing) > 1 else ""
+    more = f" (and {', '.join(display_endpoint(s.endpoint) for s in failing[1:3])})" if len(failing) > 1 else ""
     act = first_action([f for s in failing for f in s.findings], ("manual.read_errors",))
     summary = (f"{lead.label}{more} fails with {codes} ({pct(lead.error_share or 0)}{of}) and {why} "
                f"the application itself errors; fix: {act.summary if act else 'read its error log'}")

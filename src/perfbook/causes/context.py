@@ -23,6 +23,18 @@ USABLE = ("ok", "partial")
 SYMPTOM_CODES = ("http.slow_response", "http.error_rate_high")
 
 
+def display_endpoint(endpoint: str) -> str:
+    """An endpoint safe to show: query values masked (they can hold e-mail addresses or tokens).
+
+    >>> display_endpoint("/api/v1/users?email=ann@example.com&limit=5")
+    '/api/v1/users?email=…&limit=…'
+    """
+    path, _, query = endpoint.partition("?")
+    if not query:
+        return path
+    return path + "?" + "&".join(part.split("=", 1)[0] + "=…" for part in query.split("&") if part)
+
+
 @dataclass
 class Symptom:
     """One endpoint's trouble in the window: its slow and / or error findings."""
@@ -48,8 +60,9 @@ class Symptom:
 
     @property
     def label(self) -> str:
-        """``GET /api/v1/users`` (or the path alone when the method is not known)."""
-        return f"{self.method} {self.endpoint}" if self.method else self.endpoint
+        """``GET /api/v1/users`` (or the path alone when the method is not known); query values masked."""
+        shown = display_endpoint(self.endpoint)
+        return f"{self.method} {shown}" if self.method else shown
 
     @property
     def p95_s(self) -> float | None:
@@ -117,7 +130,7 @@ class Context:
         out = []
         for sym in self.suffering():
             how = self._route_statement(sym.endpoint, table) or (
-                f"route {sym.endpoint} names {table}" if route_names_table(sym.endpoint, table) else None)
+                f"route {display_endpoint(sym.endpoint)} names {table}" if route_names_table(sym.endpoint, table) else None)
             if how:
                 out.append((sym, how))
         return out
@@ -126,12 +139,12 @@ class Context:
         """A statement on ``table`` that names the route (comment, application_name)."""
         for st in self.statements_on(table):
             if route_in_text(endpoint, statement_route(st)) or route_in_text(endpoint, getattr(st, "query", "")):
-                return f"a statement on {table} names the route {endpoint}"
+                return f"a statement on {table} names the route {display_endpoint(endpoint)}"
         for session in getattr(self.data("postgres"), "active", None) or []:
             tables = [t for t in getattr(session, "tables", None) or []]
             reads = any(same_table(t, table) for t in tables) or table.split(".")[-1] in (session.query or "").lower()
             if reads and route_in_text(endpoint, getattr(session, "application", None)):
-                return f"session application_name names the route {endpoint}"
+                return f"session application_name names the route {display_endpoint(endpoint)}"
         return None
 
     # PostgreSQL helpers -------------------------------------------------------------------------

@@ -96,7 +96,7 @@ def _symptom_part(ctx: Context, score: Score, table: str) -> list[tuple[Symptom,
         sym, how = joined[0]
         score.add(SYMPTOM_MATCHED, f"{sym.label} {sym.describe()} in the same window ({how})")
         if sym.low_confidence:
-            score.add(-0.1, f"few requests on {sym.endpoint}")
+            score.add(-0.1, f"few requests on {sym.label}")
     return joined
 
 
@@ -133,7 +133,7 @@ def _missing_index(ctx: Context, f: Finding) -> Cause:
     fix = f"create the index on {bare_table(table)}({', '.join(columns)})" if columns else "create the index"
     if joined:
         sym = joined[0][0]
-        query = f"?{param_name(columns[0])}=…" if columns else ""
+        query = f"?{param_name(columns[0])}=…" if columns and "?" not in sym.label else ""
         verb = "is slow" if sym.slow is not None else "fails"
         summary = f"{sym.label}{query} {verb} because {phrase} scans {table} (no usable index); fix: {fix}"
     else:
