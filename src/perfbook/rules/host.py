@@ -64,7 +64,8 @@ def _cpu(host: HostEvidence, th: Thresholds) -> list[Finding]:
     if cpu is None or cpu.busy_pct <= th.cpu_pct:
         return []
     top = [p for p in host.top_cpu if p.cpu_pct][:3]
-    lead = f"; top {top[0].name}[{top[0].pid}] {top[0].cpu_pct:.0f} % of a core" if top else ""
+    others = [p for p in top if not p.own]  # name the busiest process that is not perfbook itself
+    lead = f"; top {others[0].name}[{others[0].pid}] {others[0].cpu_pct:.0f} % of a core" if others else ""
     return [finding(
         "host.cpu_high", host.hostname,
         f"CPU {cpu.busy_pct:.0f} % busy across the {host.window_s:.1f} s window ({cpu.cores} cores{lead})",

@@ -153,3 +153,11 @@ def test_process_cpu_over_the_window_handles_births_and_pid_reuse():
     end = {1: snap(1, 11.5), 2: snap(2, 0.4, created=1000.5), 4: snap(4, 0.2, created=1000.2)}
     cpu = cpu_pct_between(start, end, elapsed_s=2.0, start_epoch_s=1000.0)
     assert cpu == {1: 75.0, 2: 20.0, 4: 10.0}  # 3 exited; 2 is a new process on a reused pid
+
+
+def test_cpu_finding_never_names_perfbook_itself_as_the_top_process(base: HostEvidence):
+    own, other = replace(base.top_cpu[0], pid=1, name="perfbook", cpu_pct=40.0, own=True), base.top_cpu[1]
+    data = replace(with_cpu(base, 90.0), top_cpu=[own, other])
+    (f,) = rules.evaluate({"host": Evidence("host", "ok", 2.0, data=data)}, CFG)
+    assert f"{other.name}[{other.pid}]" in f.title and "perfbook[1]" not in f.title
+    assert f.evidence["top_cpu"][0]["own"] is True  # still shown, marked
