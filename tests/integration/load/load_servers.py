@@ -2,8 +2,8 @@
 
 Behaviours: ``ok`` (200, tiny body), ``status`` (a fixed status), ``echo`` (remembers each
 request's method, headers and body), ``reset`` (RST on every request), ``silent`` (reads, never
-answers), ``stall_once`` (one request waits ``stall_s``), ``slots`` (K concurrent slots × a fixed
-service time: a server with a known capacity K / service_s requests per second).
+answers), ``stall_once`` (one request waits ``stall_s``), ``slots`` (K slots × a fixed service
+time: a server with a known capacity of K / service_s requests per second).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class LocalServer:
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self.port = 0
-        self._sem: asyncio.Semaphore | None = None
+        self._free_at = [0.0] * self.config.slots
         self._server = None
         self._writers: set = field(default_factory=set) if False else set()
 
@@ -71,7 +71,6 @@ class LocalServer:
 
     def _serve(self) -> None:
         asyncio.set_event_loop(self.loop)
-        self._sem = asyncio.Semaphore(self.config.slots)
         self._server = self.loop.run_until_complete(asyncio.start_server(self._handle, "127.0.0.1", 0, backlog=1024))
         self.port = self._server.sockets[0].getsockname()[1]
         self._ready.set()
@@ -117,8 +116,13 @@ class LocalServer:
         if cfg.delay_s:
             await asyncio.sleep(cfg.delay_s)
         if cfg.mode == "slots":
-            async with self._sem:
-                await asyncio.sleep(cfg.service_s)
+            # A K-server queue in virtual time: the earliest free slot serves the request for
+            # exactly service_s, so the capacity is K / service_s even when this loop runs late.
+            loop = asyncio.get_running_loop()
+            slot = min(range(cfg.slots), key=self._free_at.__getitem__)
+            finish = max(loop.time(), self._free_at[slot]) + cfg.service_s
+            self._free_at[slot] = finish
+            await asyncio.sleep(finish - loop.time())
         status = cfg.status if cfg.mode == "status" else 200
         writer.write(
             b"HTTP/1.1 %d X\r\nContent-Length: %d\r\nContent-Type: text/plain\r\n\r\n%s"
