@@ -91,7 +91,7 @@ def load(
     max_rate: float = typer.Option(20_000.0, "--max-rate", help="Refuse a --rate above this.", rich_help_panel="Safety"),
     abort_on_errors: str = typer.Option("50%", "--abort-on-errors", help="Stop when errors exceed this share (0 = never).", rich_help_panel="Safety"),
     yes: bool = typer.Option(False, "-y", "--yes", help="Do not ask before loading another machine or sending non-GET.", rich_help_panel="Safety"),
-    watch: bool = typer.Option(False, "--watch", help="Sample host and [process] match resources during the test.", rich_help_panel="Output"),
+    watch: bool = typer.Option(False, "--watch", help="Sample the host and the \\[process] match processes during the test.", rich_help_panel="Output"),
     json_out: bool = typer.Option(False, "--json", help="One JSON document on stdout.", rich_help_panel="Output"),
     output: Path | None = typer.Option(None, "-o", "--output", help="Also save the JSON result to this file.", rich_help_panel="Output"),
     config: Path | None = typer.Option(None, "--config", help="perfbook.toml (for --slo kpi and --watch).", rich_help_panel="Output"),
