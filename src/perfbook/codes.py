@@ -133,7 +133,10 @@ def action(fix_id: str, summary: str, manual: str, **params: Any) -> Action:
     """
     parts = ["perfbook", "fix", fix_id]
     for key, value in params.items():
-        if value is None:
+        if value is None or value is False:
+            continue
+        if value is True:  # a flag: `--blocking`, never `--blocking True` (see #8)
+            parts.append(f"--{key.replace('_', '-')}")
             continue
         text = ",".join(str(v) for v in value) if isinstance(value, (list, tuple)) else str(value)
         parts += [f"--{key.replace('_', '-')}", shlex.quote(text)]

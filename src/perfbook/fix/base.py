@@ -30,6 +30,10 @@ ParamKind = Literal["str", "int", "float", "flag", "list", "int_list"]
 OutcomeStatus = Literal["done", "partial", "failed", "nothing", "refused"]
 
 
+_KIND_WORDS = {"str": "text", "int": "an integer", "float": "a number", "flag": "true or false",
+               "list": "a comma-separated list", "int_list": "comma-separated integers"}
+
+
 @dataclass(frozen=True)
 class Param:
     """One ``--kebab-case`` option of a fix; ``name`` is the snake_case key of ``Action.params``."""
@@ -55,7 +59,7 @@ class Param:
                 return [int(v) for v in items] if self.kind == "int_list" else items
             return {"str": str, "int": int, "float": float}[self.kind](raw)
         except ValueError:
-            raise UsageError(f"{self.flag} expects {self.kind.replace('_', ' of ')}, got {raw!r}") from None
+            raise UsageError(f"{self.flag} expects {_KIND_WORDS[self.kind]}, got {raw!r}") from None
 
 
 @dataclass
@@ -167,10 +171,14 @@ def parse_values(spec: tuple[Param, ...], values: dict[str, Any], fix_id: str) -
     out = {}
     for p in spec:
         raw = values.get(p.name)
-        out[p.name] = p.default if raw is None else p.convert(raw)
+        default = False if p.kind == "flag" and p.default is None else p.default
+        out[p.name] = default if raw is None else p.convert(raw)
         if p.required and out[p.name] in (None, []):
             raise UsageError(f"{fix_id} needs {p.flag} ({p.help})")
     return out
+
+
+_BOOL_WORDS = frozenset({"true", "false", "yes", "no", "1", "0", "on", "off"})
 
 
 def parse_cli_args(spec: tuple[Param, ...], args: list[str], fix_id: str) -> dict[str, Any]:
@@ -188,6 +196,9 @@ def parse_cli_args(spec: tuple[Param, ...], args: list[str], fix_id: str) -> dic
         if param.kind == "flag":
             values[param.name] = inline if eq else True
             i += 1
+            if not eq and i < len(args) and args[i].lower() in _BOOL_WORDS:  # `--blocking True` (older reports)
+                values[param.name] = args[i].lower() in ("true", "yes", "1", "on")
+                i += 1
             continue
         if eq:
             values[param.name] = inline

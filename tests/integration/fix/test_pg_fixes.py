@@ -119,7 +119,7 @@ def test_invalid_index_from_a_failed_build_is_reported_and_dropped(run: Runner, 
 def test_failed_build_leaves_no_invalid_index(run: Runner, pg_dsn: str) -> None:
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
         conn.execute("CREATE TABLE users (id serial PRIMARY KEY, email text)")
-        conn.execute("INSERT INTO users (email) SELECT 'u' || g FROM generate_series(1, 200000) g")
+        conn.execute("INSERT INTO users (email) SELECT 'u' || g FROM generate_series(1, 100000) g")
     result = run.apply("pg.create_index", table="users", columns=["email"], statement_timeout_s=0.005)
     assert result.outcome.status == "failed" and "statement timeout" in result.outcome.error
     assert _scalar(pg_dsn, "SELECT count(*) FROM pg_index WHERE indrelid = 'users'::regclass AND NOT indisvalid") == 0
