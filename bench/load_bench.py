@@ -30,7 +30,9 @@ class Bench(FastHttpUser):
 
 def measured(cmd: list[str], cpu: str) -> tuple[str, float]:
     """Run ``cmd`` pinned to ``cpu``; its output and its (and its children's) user+sys seconds."""
-    proc = subprocess.Popen(["taskset", "-c", cpu, *cmd], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        ["taskset", "-c", cpu, *cmd], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     out = proc.stdout.read()
     _, _, usage = os.wait4(proc.pid, 0)
     proc.returncode = 0
@@ -54,7 +56,9 @@ def run_tool(name: str, url: str, dur: int, conns: int, cpu: str, work: Path) ->
     elif name == "ab":
         if not shutil.which("ab"):
             return None
-        out, cpu_s = measured(["ab", "-q", "-k", "-c", str(conns), "-t", str(dur), "-n", "100000000", url], cpu)
+        out, cpu_s = measured(
+            ["ab", "-q", "-k", "-c", str(conns), "-t", str(dur), "-n", "100000000", url], cpu
+        )
         requests = int(re.search(r"Complete requests:\s+(\d+)", out).group(1))
         rps = float(re.search(r"Requests per second:\s+([\d.]+)", out).group(1))
     elif name == "locust":
@@ -63,17 +67,42 @@ def run_tool(name: str, url: str, dur: int, conns: int, cpu: str, work: Path) ->
             return None
         (work / "locustfile.py").write_text(LOCUSTFILE)
         prefix = work / "locust"
-        _, cpu_s = measured([str(locust), "-f", str(work / "locustfile.py"), "--headless", "-u", str(conns),
-                             "-r", str(conns), "-t", f"{dur}s", "--host", url.rstrip("/"), "--csv", str(prefix),
-                             "--only-summary", "--loglevel", "WARNING"], cpu)
+        _, cpu_s = measured(
+            [
+                str(locust),
+                "-f",
+                str(work / "locustfile.py"),
+                "--headless",
+                "-u",
+                str(conns),
+                "-r",
+                str(conns),
+                "-t",
+                f"{dur}s",
+                "--host",
+                url.rstrip("/"),
+                "--csv",
+                str(prefix),
+                "--only-summary",
+                "--loglevel",
+                "WARNING",
+            ],
+            cpu,
+        )
         with open(f"{prefix}_stats.csv") as fh:
             row = next(r for r in csv.DictReader(fh) if r["Name"] == "Aggregated")
         requests, rps = int(row["Request Count"]), float(row["Requests/s"])
     elif name == "perfbook":
         out, cpu_s = measured([*PERFBOOK, "load", url, "-d", f"{dur}s", "-c", str(conns), "--json"], cpu)
-        doc = json.loads(out[out.index("{"):])
+        doc = json.loads(out[out.index("{") :])
         requests, rps = doc["requests"], doc["rps"]
-    return {"tool": name, "requests": requests, "rps": rps, "cpu_s": cpu_s, "us_per_req": cpu_s * 1e6 / max(requests, 1)}
+    return {
+        "tool": name,
+        "requests": requests,
+        "rps": rps,
+        "cpu_s": cpu_s,
+        "us_per_req": cpu_s * 1e6 / max(requests, 1),
+    }
 
 
 def startup_cpu_s(url: str, cpu: str) -> float:
@@ -86,17 +115,29 @@ def accuracy(url: str, delay_url: str | None, cpu: str) -> None:
     """p50 against a fixed 50 ms server, and the achieved rate of --rate up to 10,000 rps."""
     if delay_url:
         out, _ = measured([*PERFBOOK, "load", delay_url, "-d", "5s", "-c", "10", "--json"], cpu)
-        p50 = json.loads(out[out.index("{"):])["latency"]["p50_s"]
-        print(f"latency: fixed 50 ms server, perfbook p50 {p50 * 1e3:.2f} ms ({(p50 - 0.05) / 0.05:+.1%}; bar ±5 %)")
+        p50 = json.loads(out[out.index("{") :])["latency"]["p50_s"]
+        print(
+            f"latency: fixed 50 ms server, perfbook p50 {p50 * 1e3:.2f} ms ({(p50 - 0.05) / 0.05:+.1%}; bar ±5 %)"
+        )
     for rate in (1000, 5000, 10000):
-        out, _ = measured([*PERFBOOK, "load", url, "--rate", str(rate), "-d", "5s", "-c", "50", "--json"], cpu)
-        doc = json.loads(out[out.index("{"):])
-        print(f"rate: asked {rate:>6,} rps, achieved {doc['rps']:>9,.1f} rps ({doc['rps'] / rate - 1:+.2%}; bar ±2 %), "
-              f"corrected p99 {doc['latency']['p99_s'] * 1e3:.2f} ms")
+        out, _ = measured(
+            [*PERFBOOK, "load", url, "--rate", str(rate), "-d", "5s", "-c", "50", "--json"], cpu
+        )
+        doc = json.loads(out[out.index("{") :])
+        print(
+            f"rate: asked {rate:>6,} rps, achieved {doc['rps']:>9,.1f} rps ({doc['rps'] / rate - 1:+.2%}; bar ±2 %), "
+            f"corrected p99 {doc['latency']['p99_s'] * 1e3:.2f} ms"
+        )
 
 
 def main() -> None:
-    url, dur, conns, cpu, work = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], Path(sys.argv[5])
+    url, dur, conns, cpu, work = (
+        sys.argv[1],
+        int(sys.argv[2]),
+        int(sys.argv[3]),
+        sys.argv[4],
+        Path(sys.argv[5]),
+    )
     delay_url = sys.argv[6] if len(sys.argv) > 6 else None
     rows = []
     for name in ("wrk", "perfbook", "hey", "ab", "locust"):
@@ -108,15 +149,19 @@ def main() -> None:
     fixed_s = startup_cpu_s(url, cpu)
     print(f"\n{'tool':<10}{'requests':>12}{'req/s':>12}{'CPU s':>9}{'CPU µs/req':>12}")
     for r in rows:
-        print(f"{r['tool']:<10}{r['requests']:>12,}{r['rps']:>12,.0f}{r['cpu_s']:>9.2f}{r['us_per_req']:>12.2f}")
+        print(
+            f"{r['tool']:<10}{r['requests']:>12,}{r['rps']:>12,.0f}{r['cpu_s']:>9.2f}{r['us_per_req']:>12.2f}"
+        )
     ours = next(r for r in rows if r["tool"] == "perfbook")
     steady = (ours["cpu_s"] - fixed_s) * 1e6 / ours["requests"]
     print(f"perfbook steady state (less {fixed_s:.2f} s start-up CPU): {steady:.2f} µs/req")
     print("\nperfbook CPU per request / peer's (lower is better; bars: wrk ≤ 1.5, hey < 1, locust ≤ 0.2):")
     for r in rows:
         if r is not ours:
-            print(f"  vs {r['tool']:<7} {ours['us_per_req'] / r['us_per_req']:.2f}  "
-                  f"(steady state {steady / r['us_per_req']:.2f});  throughput ratio {ours['rps'] / r['rps']:.2f}")
+            print(
+                f"  vs {r['tool']:<7} {ours['us_per_req'] / r['us_per_req']:.2f}  "
+                f"(steady state {steady / r['us_per_req']:.2f});  throughput ratio {ours['rps'] / r['rps']:.2f}"
+            )
     print()
     accuracy(url, delay_url, cpu)
 

@@ -71,30 +71,93 @@ def register(app: typer.Typer) -> None:
 
 
 def load(
-    url: str = typer.Argument(..., help="The URL to load (or the word compare, then two saved --json files)."),
+    url: str = typer.Argument(
+        ..., help="The URL to load (or the word compare, then two saved --json files)."
+    ),
     files: list[str] = typer.Argument(None, hidden=True),
-    requests: int | None = typer.Option(None, "-n", "--requests", help="Total requests (all workers).", rich_help_panel="Load"),
-    duration: str | None = typer.Option(None, "-d", "--duration", help="How long, e.g. 30s (default 10s without -n).", rich_help_panel="Load"),
-    connections: int = typer.Option(10, "-c", "--connections", help="Concurrent connections (all workers).", rich_help_panel="Load"),
-    rate: str | None = typer.Option(None, "--rate", help="Open loop: RPS, or FROM:TO:OVER to ramp (100:2000:30s).", rich_help_panel="Load"),
-    stages: str | None = typer.Option(None, "--stages", help="Open loop in steps: 30s@100,60s@500,30s@1000.", rich_help_panel="Load"),
-    workers: int | None = typer.Option(None, "--workers", help="Worker processes (default 1 for this machine, else one per core).", rich_help_panel="Load"),
+    requests: int | None = typer.Option(
+        None, "-n", "--requests", help="Total requests (all workers).", rich_help_panel="Load"
+    ),
+    duration: str | None = typer.Option(
+        None, "-d", "--duration", help="How long, e.g. 30s (default 10s without -n).", rich_help_panel="Load"
+    ),
+    connections: int = typer.Option(
+        10, "-c", "--connections", help="Concurrent connections (all workers).", rich_help_panel="Load"
+    ),
+    rate: str | None = typer.Option(
+        None, "--rate", help="Open loop: RPS, or FROM:TO:OVER to ramp (100:2000:30s).", rich_help_panel="Load"
+    ),
+    stages: str | None = typer.Option(
+        None, "--stages", help="Open loop in steps: 30s@100,60s@500,30s@1000.", rich_help_panel="Load"
+    ),
+    workers: int | None = typer.Option(
+        None,
+        "--workers",
+        help="Worker processes (default 1 for this machine, else one per core).",
+        rich_help_panel="Load",
+    ),
     method: str = typer.Option("GET", "-m", "--method", help="HTTP method.", rich_help_panel="Request"),
-    header: list[str] = typer.Option([], "-H", "--header", help="'Name: value' (repeatable).", rich_help_panel="Request"),
-    body: str | None = typer.Option(None, "--body", help="Request body: @file or text.", rich_help_panel="Request"),
-    json_body: str | None = typer.Option(None, "--json-body", help="JSON body (@file or text), Content-Type application/json.", rich_help_panel="Request"),
-    content_type: str | None = typer.Option(None, "-T", "--content-type", help="Content-Type of --body.", rich_help_panel="Request"),
-    timeout: str = typer.Option("10s", "--timeout", help="Per request (and connect).", rich_help_panel="Request"),
-    no_keepalive: bool = typer.Option(False, "--no-keepalive", help="A new connection per request.", rich_help_panel="Request"),
-    insecure: bool = typer.Option(False, "--insecure", help="Do not verify TLS certificates.", rich_help_panel="Request"),
-    slo: str | None = typer.Option(None, "--slo", help="'p95<2s,errors<1%,rps>1000' or kpi (config thresholds); exit 3 when missed.", rich_help_panel="Judge"),
-    max_rate: float = typer.Option(20_000.0, "--max-rate", help="Refuse a --rate above this.", rich_help_panel="Safety"),
-    abort_on_errors: str = typer.Option("50%", "--abort-on-errors", help="Stop when errors exceed this share (0 = never).", rich_help_panel="Safety"),
-    yes: bool = typer.Option(False, "-y", "--yes", help="Do not ask before loading another machine or sending non-GET.", rich_help_panel="Safety"),
-    watch: bool = typer.Option(False, "--watch", help="Sample the host and the \\[process] match processes during the test.", rich_help_panel="Output"),
-    json_out: bool = typer.Option(False, "--json", help="One JSON document on stdout.", rich_help_panel="Output"),
-    output: Path | None = typer.Option(None, "-o", "--output", help="Also save the JSON result to this file.", rich_help_panel="Output"),
-    config: Path | None = typer.Option(None, "--config", help="perfbook.toml (for --slo kpi and --watch).", rich_help_panel="Output"),
+    header: list[str] = typer.Option(
+        [], "-H", "--header", help="'Name: value' (repeatable).", rich_help_panel="Request"
+    ),
+    body: str | None = typer.Option(
+        None, "--body", help="Request body: @file or text.", rich_help_panel="Request"
+    ),
+    json_body: str | None = typer.Option(
+        None,
+        "--json-body",
+        help="JSON body (@file or text), Content-Type application/json.",
+        rich_help_panel="Request",
+    ),
+    content_type: str | None = typer.Option(
+        None, "-T", "--content-type", help="Content-Type of --body.", rich_help_panel="Request"
+    ),
+    timeout: str = typer.Option(
+        "10s", "--timeout", help="Per request (and connect).", rich_help_panel="Request"
+    ),
+    no_keepalive: bool = typer.Option(
+        False, "--no-keepalive", help="A new connection per request.", rich_help_panel="Request"
+    ),
+    insecure: bool = typer.Option(
+        False, "--insecure", help="Do not verify TLS certificates.", rich_help_panel="Request"
+    ),
+    slo: str | None = typer.Option(
+        None,
+        "--slo",
+        help="'p95<2s,errors<1%,rps>1000' or kpi (config thresholds); exit 3 when missed.",
+        rich_help_panel="Judge",
+    ),
+    max_rate: float = typer.Option(
+        20_000.0, "--max-rate", help="Refuse a --rate above this.", rich_help_panel="Safety"
+    ),
+    abort_on_errors: str = typer.Option(
+        "50%",
+        "--abort-on-errors",
+        help="Stop when errors exceed this share (0 = never).",
+        rich_help_panel="Safety",
+    ),
+    yes: bool = typer.Option(
+        False,
+        "-y",
+        "--yes",
+        help="Do not ask before loading another machine or sending non-GET.",
+        rich_help_panel="Safety",
+    ),
+    watch: bool = typer.Option(
+        False,
+        "--watch",
+        help="Sample the host and the \\[process] match processes during the test.",
+        rich_help_panel="Output",
+    ),
+    json_out: bool = typer.Option(
+        False, "--json", help="One JSON document on stdout.", rich_help_panel="Output"
+    ),
+    output: Path | None = typer.Option(
+        None, "-o", "--output", help="Also save the JSON result to this file.", rich_help_panel="Output"
+    ),
+    config: Path | None = typer.Option(
+        None, "--config", help="perfbook.toml (for --slo kpi and --watch).", rich_help_panel="Output"
+    ),
 ) -> None:
     if url == "compare":
         raise typer.Exit(_compare(files or [], json_out))
@@ -104,10 +167,23 @@ def load(
     from perfbook.load.session import run_session
 
     opts = LoadOptions(
-        url=url, requests=requests, duration=duration, connections=connections, method=method,
-        headers=header, body=body, json_body=json_body, content_type=content_type, timeout=timeout,
-        keepalive=not no_keepalive, rate=rate, stages=stages, max_rate=max_rate, workers=workers,
-        abort_on_errors=parse_share(abort_on_errors), verify_tls=not insecure,
+        url=url,
+        requests=requests,
+        duration=duration,
+        connections=connections,
+        method=method,
+        headers=header,
+        body=body,
+        json_body=json_body,
+        content_type=content_type,
+        timeout=timeout,
+        keepalive=not no_keepalive,
+        rate=rate,
+        stages=stages,
+        max_rate=max_rate,
+        workers=workers,
+        abort_on_errors=parse_share(abort_on_errors),
+        verify_tls=not insecure,
     )
     run, target = make_run(opts)
     confirm(target, method, yes)
@@ -123,7 +199,9 @@ def confirm(target, method: str, yes: bool) -> None:
     if reason is None or yes:
         return
     if not sys.stdin.isatty():
-        raise UsageError(f"load: {reason}; not sending without confirmation", hint="add --yes to confirm in scripts")
+        raise UsageError(
+            f"load: {reason}; not sending without confirmation", hint="add --yes to confirm in scripts"
+        )
     if not typer.confirm(f"{reason}. Send load to {target.url}?", err=True):
         raise typer.Exit(ExitCode.USAGE)
 
@@ -132,10 +210,14 @@ def _compare(files: list[str], json_out: bool) -> int:
     from perfbook.load.compare import changes, compare_table, read_run
 
     if len(files) != 2:
-        raise UsageError("load compare needs two saved runs", hint="perfbook load compare before.json after.json")
+        raise UsageError(
+            "load compare needs two saved runs", hint="perfbook load compare before.json after.json"
+        )
     a, b = (read_run(Path(f)) for f in files)
     if json_out:
-        sys.stdout.write(json.dumps({"a": files[0], "b": files[1], "figures": changes(a, b)}, indent=2) + "\n")
+        sys.stdout.write(
+            json.dumps({"a": files[0], "b": files[1], "figures": changes(a, b)}, indent=2) + "\n"
+        )
     else:
         Console().print(compare_table(a, b, Path(files[0]).name, Path(files[1]).name))
     return ExitCode.OK
@@ -143,19 +225,29 @@ def _compare(files: list[str], json_out: bool) -> int:
 
 def capacity(
     url: str = typer.Argument(..., help="The URL to load."),
-    slo: str = typer.Option("kpi", "--slo", help="What a step must meet: 'p95<200ms,errors<1%' or kpi (config)."),
+    slo: str = typer.Option(
+        "kpi", "--slo", help="What a step must meet: 'p95<200ms,errors<1%' or kpi (config)."
+    ),
     start_rate: float = typer.Option(50.0, "--start-rate", help="First step's rate (rps)."),
     max_rate: float = typer.Option(5000.0, "--max-rate", help="Never offer more than this (rps)."),
     step_duration: str = typer.Option("5s", "--step-duration", help="How long each step runs."),
     max_duration: str = typer.Option("3m", "--max-duration", help="Stop the search after this long."),
-    tolerance: float = typer.Option(0.05, "--tolerance", help="Stop bisecting when the bracket is this narrow (share)."),
-    connections: int = typer.Option(50, "-c", "--connections", help="Connections (open loop: enough to absorb queueing)."),
-    workers: int | None = typer.Option(None, "--workers", help="Worker processes (default 1 for this machine)."),
+    tolerance: float = typer.Option(
+        0.05, "--tolerance", help="Stop bisecting when the bracket is this narrow (share)."
+    ),
+    connections: int = typer.Option(
+        50, "-c", "--connections", help="Connections (open loop: enough to absorb queueing)."
+    ),
+    workers: int | None = typer.Option(
+        None, "--workers", help="Worker processes (default 1 for this machine)."
+    ),
     method: str = typer.Option("GET", "-m", "--method", help="HTTP method."),
     header: list[str] = typer.Option([], "-H", "--header", help="'Name: value' (repeatable)."),
     json_body: str | None = typer.Option(None, "--json-body", help="JSON body (@file or text)."),
     timeout: str = typer.Option("2s", "--timeout", help="Per request."),
-    yes: bool = typer.Option(False, "-y", "--yes", help="Do not ask before loading another machine or non-GET."),
+    yes: bool = typer.Option(
+        False, "-y", "--yes", help="Do not ask before loading another machine or non-GET."
+    ),
     plot: Path | None = typer.Option(None, "--plot", help="Write a PNG of latency and errors against rate."),
     no_plot: bool = typer.Option(False, "--no-plot", help="No terminal plot."),
     json_out: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
@@ -169,14 +261,28 @@ def capacity(
     from perfbook.load.session import objectives_for
 
     objectives = objectives_for(slo, config)
-    opts = LoadOptions(url=url, connections=connections, method=method, headers=header, json_body=json_body,
-                       timeout=timeout, workers=workers, max_rate=max_rate, abort_on_errors=0.0)
+    opts = LoadOptions(
+        url=url,
+        connections=connections,
+        method=method,
+        headers=header,
+        json_body=json_body,
+        timeout=timeout,
+        workers=workers,
+        max_rate=max_rate,
+        abort_on_errors=0.0,
+    )
     base, target = make_run(opts)
     confirm(target, method, yes)
     err = Console(stderr=True)
     report = run_capacity(
-        base, objectives, start_rps=start_rate, max_rps=max_rate, step_s=parse_duration_s(step_duration),
-        max_duration_s=parse_duration_s(max_duration), tolerance=tolerance,
+        base,
+        objectives,
+        start_rps=start_rate,
+        max_rps=max_rate,
+        step_s=parse_duration_s(step_duration),
+        max_duration_s=parse_duration_s(max_duration),
+        tolerance=tolerance,
         on_step=lambda row: err.print(step_line(row), highlight=False, soft_wrap=True),
     ).to_json()
     if plot is not None:
@@ -212,11 +318,17 @@ def _duration(text: str) -> float:
 
 
 def stress_postgres(
-    dsn: str | None = typer.Option(None, "--dsn", help="libpq URL (default [postgres] dsn, env PERFBOOK_POSTGRES_DSN)."),
-    query: str = typer.Option("SELECT 1 /* perfbook stress */", "--query", help="A read query (the session is read-only)."),
+    dsn: str | None = typer.Option(
+        None, "--dsn", help="libpq URL (default [postgres] dsn, env PERFBOOK_POSTGRES_DSN)."
+    ),
+    query: str = typer.Option(
+        "SELECT 1 /* perfbook stress */", "--query", help="A read query (the session is read-only)."
+    ),
     concurrency: int = typer.Option(10, "-c", "--concurrency", help="Concurrent sessions."),
     duration: str = typer.Option("10s", "-d", "--duration", help="How long."),
-    requests: int | None = typer.Option(None, "-n", "--queries", help="Stop after this many queries in total."),
+    requests: int | None = typer.Option(
+        None, "-n", "--queries", help="Stop after this many queries in total."
+    ),
     json_out: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
     config: Path | None = typer.Option(None, "--config", help="perfbook.toml."),
 ) -> None:
@@ -230,18 +342,25 @@ def stress_postgres(
 
         dsn = load_config(config).postgres.dsn
     if not dsn:
-        raise UsageError("stress postgres: no DSN", hint="pass --dsn or set [postgres] dsn / PERFBOOK_POSTGRES_DSN")
-    result = asyncio.run(run(dsn, query=query, concurrency=concurrency, duration_s=_duration(duration),
-                             operations=requests))
+        raise UsageError(
+            "stress postgres: no DSN", hint="pass --dsn or set [postgres] dsn / PERFBOOK_POSTGRES_DSN"
+        )
+    result = asyncio.run(
+        run(dsn, query=query, concurrency=concurrency, duration_s=_duration(duration), operations=requests)
+    )
     _stress_out(result.to_json(), json_out)
 
 
 def stress_redis(
-    url: str | None = typer.Option(None, "--url", help="redis:// URL (default [redis] url, env PERFBOOK_REDIS_URL)."),
+    url: str | None = typer.Option(
+        None, "--url", help="redis:// URL (default [redis] url, env PERFBOOK_REDIS_URL)."
+    ),
     concurrency: int = typer.Option(10, "-c", "--concurrency", help="Concurrent clients."),
     pipeline: int = typer.Option(100, "--pipeline", help="SET+GET pairs per pipeline."),
     duration: str = typer.Option("10s", "-d", "--duration", help="How long."),
-    requests: int | None = typer.Option(None, "-n", "--commands", help="Stop after about this many commands."),
+    requests: int | None = typer.Option(
+        None, "-n", "--commands", help="Stop after about this many commands."
+    ),
     json_out: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
     config: Path | None = typer.Option(None, "--config", help="perfbook.toml."),
 ) -> None:
@@ -258,14 +377,23 @@ def stress_redis(
         raise UsageError("stress redis: no URL", hint="pass --url or set [redis] url / PERFBOOK_REDIS_URL")
     if pipeline < 1 or concurrency < 1:
         raise UsageError("stress redis: --pipeline and -c must be at least 1")
-    result = asyncio.run(run(url, concurrency=concurrency, pipeline=pipeline, duration_s=_duration(duration),
-                             operations=requests))
+    result = asyncio.run(
+        run(
+            url,
+            concurrency=concurrency,
+            pipeline=pipeline,
+            duration_s=_duration(duration),
+            operations=requests,
+        )
+    )
     _stress_out(result.to_json(), json_out)
 
 
 def stress_connections(
     url: str | None = typer.Argument(None, help="Default: [http] base_url + health_path."),
-    concurrency: int = typer.Option(100, "-c", "--concurrency", help="Concurrent connections, one request each."),
+    concurrency: int = typer.Option(
+        100, "-c", "--concurrency", help="Concurrent connections, one request each."
+    ),
     rounds: int = typer.Option(1, "--rounds", help="Repeat the burst this many times."),
     timeout: str = typer.Option("10s", "--timeout", help="Per request."),
     yes: bool = typer.Option(False, "-y", "--yes", help="Do not ask before loading another machine."),
@@ -281,16 +409,32 @@ def stress_connections(
 
         http = load_config(config).http
         url = http.base_url.rstrip("/") + http.health_path
-    opts = LoadOptions(url=url, requests=concurrency * rounds, connections=concurrency, keepalive=False,
-                       timeout=timeout, abort_on_errors=0.0, workers=1)
+    opts = LoadOptions(
+        url=url,
+        requests=concurrency * rounds,
+        connections=concurrency,
+        keepalive=False,
+        timeout=timeout,
+        abort_on_errors=0.0,
+        workers=1,
+    )
     run, target = make_run(opts)
     confirm(target, "GET", yes)
     doc = run_load(run).to_json()
     failed = doc["requests"] - sum(n for code, n in doc["status_codes"].items() if code.startswith("2"))
-    _stress_out({
-        "schema_version": 1, "kind": "connections", "target": doc["target"], "concurrency": concurrency,
-        "operations": doc["requests"], "duration_s": doc["duration_s"],
-        "ops_per_s": round(doc["requests"] / doc["duration_s"], 3) if doc["duration_s"] else 0.0,
-        "succeeded": doc["requests"] - failed, "status_codes": doc["status_codes"],
-        "errors": doc["errors"], "latency": doc["latency"],
-    }, json_out)
+    _stress_out(
+        {
+            "schema_version": 1,
+            "kind": "connections",
+            "target": doc["target"],
+            "concurrency": concurrency,
+            "operations": doc["requests"],
+            "duration_s": doc["duration_s"],
+            "ops_per_s": round(doc["requests"] / doc["duration_s"], 3) if doc["duration_s"] else 0.0,
+            "succeeded": doc["requests"] - failed,
+            "status_codes": doc["status_codes"],
+            "errors": doc["errors"],
+            "latency": doc["latency"],
+        },
+        json_out,
+    )

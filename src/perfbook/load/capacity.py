@@ -27,8 +27,9 @@ class Outcome:
     reason: str
 
 
-def search(start_rps: float, max_rps: float, growth: float = 2.0, tolerance: float = 0.05,
-           max_steps: int = 20) -> Generator[float, bool, Outcome]:
+def search(
+    start_rps: float, max_rps: float, growth: float = 2.0, tolerance: float = 0.05, max_steps: int = 20
+) -> Generator[float, bool, Outcome]:
     """Yield rates to try; ``send(True)`` when a step met the SLO. Returns the :class:`Outcome`.
 
     >>> gen = search(100, 10_000); gen.send(None), gen.send(True), gen.send(False)
@@ -86,16 +87,28 @@ def step_figures(rate_rps: float, doc: dict[str, Any], objectives: list[Objectiv
     """One step's row: offered and achieved rate, latency, error rate, the verdicts."""
     verdicts = judge(objectives, doc)
     return {
-        "rate_rps": round(rate_rps, 1), "rps": doc["rps"], "requests": doc["requests"],
-        "error_rate": doc["error_rate"], "latency": doc["latency"],
-        "met": all(v.met for v in verdicts), "missed": [v.objective.text() for v in verdicts if not v.met],
+        "rate_rps": round(rate_rps, 1),
+        "rps": doc["rps"],
+        "requests": doc["requests"],
+        "error_rate": doc["error_rate"],
+        "latency": doc["latency"],
+        "met": all(v.met for v in verdicts),
+        "missed": [v.objective.text() for v in verdicts if not v.met],
     }
 
 
-def run_capacity(base: LoadRun, objectives: list[Objective], *, start_rps: float, max_rps: float,
-                 step_s: float, max_duration_s: float, tolerance: float = 0.05,
-                 on_step: Callable[[dict[str, Any]], None] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> CapacityReport:
+def run_capacity(
+    base: LoadRun,
+    objectives: list[Objective],
+    *,
+    start_rps: float,
+    max_rps: float,
+    step_s: float,
+    max_duration_s: float,
+    tolerance: float = 0.05,
+    on_step: Callable[[dict[str, Any]], None] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> CapacityReport:
     """Drive :func:`search` with open-loop steps of ``step_s`` each, within ``max_duration_s``."""
     report = CapacityReport(base.target, objectives)
     gen = search(start_rps, max_rps, tolerance=tolerance)
@@ -105,8 +118,11 @@ def run_capacity(base: LoadRun, objectives: list[Objective], *, start_rps: float
         if clock() - started + step_s > max_duration_s:
             passed = [s["rate_rps"] for s in report.steps if s["met"]]
             failed = [s["rate_rps"] for s in report.steps if not s["met"]]
-            report.outcome = Outcome(max(passed, default=None), min(failed, default=None),
-                                     f"stopped by --max-duration {max_duration_s:g}s")
+            report.outcome = Outcome(
+                max(passed, default=None),
+                min(failed, default=None),
+                f"stopped by --max-duration {max_duration_s:g}s",
+            )
             return report
         plan = replace(base.plan, stages=(Stage(step_s, rate, rate),), requests=None, duration_s=None)
         doc = run_load(replace(base, plan=plan)).to_json()

@@ -17,9 +17,18 @@ FIGURES = [
     ("duration", ("duration_s",), "seconds", None),
     ("throughput (rps)", ("rps",), "rate", "higher"),
     ("error rate", ("error_rate",), "share", "lower"),
-    *[(f"latency {name}", ("latency", key), "seconds", "lower")
-      for name, key in (("mean", "mean_s"), ("p50", "p50_s"), ("p90", "p90_s"), ("p95", "p95_s"),
-                        ("p99", "p99_s"), ("p99.9", "p999_s"), ("max", "max_s"))],
+    *[
+        (f"latency {name}", ("latency", key), "seconds", "lower")
+        for name, key in (
+            ("mean", "mean_s"),
+            ("p50", "p50_s"),
+            ("p90", "p90_s"),
+            ("p95", "p95_s"),
+            ("p99", "p99_s"),
+            ("p99.9", "p999_s"),
+            ("max", "max_s"),
+        )
+    ],
 ]
 
 
@@ -79,6 +88,10 @@ def compare_table(a: dict[str, Any], b: dict[str, Any], name_a: str, name_b: str
         style = ""
         if row["verdict"] and row["change"] is not None and abs(row["change"]) >= 0.05:
             style = "green" if row["verdict"] == "better" else "red"
-        table.add_row(row["figure"], _fmt(row["a"], row["kind"]), _fmt(row["b"], row["kind"]),
-                      f"[{style}]{change}[/]" if style else change)
+        table.add_row(
+            row["figure"],
+            _fmt(row["a"], row["kind"]),
+            _fmt(row["b"], row["kind"]),
+            f"[{style}]{change}[/]" if style else change,
+        )
     return table

@@ -193,7 +193,12 @@ class _HeadOpenConn(_OpenConn):
         pass
 
 
-_CONN_CLASSES = {(False, False): _Conn, (True, False): _OpenConn, (False, True): _HeadConn, (True, True): _HeadOpenConn}
+_CONN_CLASSES = {
+    (False, False): _Conn,
+    (True, False): _OpenConn,
+    (False, True): _HeadConn,
+    (True, True): _HeadOpenConn,
+}
 
 
 class _Run:
@@ -269,7 +274,10 @@ class _Run:
             try:
                 await asyncio.wait_for(
                     self.loop.create_connection(
-                        lambda c=conn: c, plan.host, plan.port, ssl=self.ssl_ctx,
+                        lambda c=conn: c,
+                        plan.host,
+                        plan.port,
+                        ssl=self.ssl_ctx,
                         server_hostname=plan.server_hostname if self.ssl_ctx else None,
                     ),
                     plan.timeout_s,

@@ -35,7 +35,9 @@ def record_batch(hist: HdrHistogram, latencies_s: Sequence[float]) -> None:
         for value in latencies_s:
             hist.record_value(min(max(int(value * 1e6), LOWEST_US), HIGHEST_US))
         return
-    values = np.clip((np.asarray(latencies_s, dtype=np.float64) * 1e6).astype(np.int64), LOWEST_US, HIGHEST_US)
+    values = np.clip(
+        (np.asarray(latencies_s, dtype=np.float64) * 1e6).astype(np.int64), LOWEST_US, HIGHEST_US
+    )
     # Same arithmetic as HdrHistogram._counts_index_for, on arrays (frexp's exponent = bit length).
     _, bit_length = np.frexp((values | hist.sub_bucket_mask).astype(np.float64))
     bucket = bit_length - hist.unit_magnitude - (hist.sub_bucket_half_count_magnitude + 1)
@@ -84,7 +86,11 @@ def latency_summary(hist: HdrHistogram) -> dict[str, float | None]:
 def _summary_np(hist: HdrHistogram, total: int) -> tuple[float, list[int]]:
     counts = np.frombuffer(hist.counts, dtype=np.int64)
     index = np.arange(len(counts), dtype=np.int64)
-    half, half_mag, unit = hist.sub_bucket_half_count, hist.sub_bucket_half_count_magnitude, hist.unit_magnitude
+    half, half_mag, unit = (
+        hist.sub_bucket_half_count,
+        hist.sub_bucket_half_count_magnitude,
+        hist.unit_magnitude,
+    )
     bucket = (index >> half_mag) - 1
     sub_bucket = (index & (half - 1)) + half
     first = bucket < 0

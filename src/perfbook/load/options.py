@@ -56,10 +56,14 @@ def stages_of(opts: LoadOptions) -> list[Stage]:
     if opts.rate and opts.stages:
         raise UsageError("give --rate or --stages, not both")
     duration_s = parse_duration_s(opts.duration) if opts.duration else DEFAULT_DURATION_S
-    stages = parse_rate(opts.rate, duration_s) if opts.rate else parse_stages(opts.stages) if opts.stages else []
+    stages = (
+        parse_rate(opts.rate, duration_s) if opts.rate else parse_stages(opts.stages) if opts.stages else []
+    )
     if stages and peak_rps(stages) > opts.max_rate:
-        raise UsageError(f"rate {peak_rps(stages):g} rps is over --max-rate {opts.max_rate:g}",
-                         hint="raise --max-rate if you mean it")
+        raise UsageError(
+            f"rate {peak_rps(stages):g} rps is over --max-rate {opts.max_rate:g}",
+            hint="raise --max-rate if you mean it",
+        )
     return stages
 
 
@@ -77,22 +81,42 @@ def make_run(opts: LoadOptions) -> tuple[LoadRun, Target]:
         if duration_s is None and opts.requests is None:
             duration_s = DEFAULT_DURATION_S
     body, content_type = read_body(opts.body, opts.json_body)
-    request = build_request(target, opts.method, [parse_header(h) for h in opts.headers], body,
-                            opts.content_type or content_type, opts.keepalive)
+    request = build_request(
+        target,
+        opts.method,
+        [parse_header(h) for h in opts.headers],
+        body,
+        opts.content_type or content_type,
+        opts.keepalive,
+    )
     timeout_s = parse_duration_s(opts.timeout)
     if timeout_s <= 0:
         raise UsageError("--timeout must be > 0")
     plan = WorkerPlan(
-        host=target.host, port=target.port, request=request, connections=opts.connections,
-        requests=opts.requests, duration_s=duration_s, stages=tuple(stages), timeout_s=timeout_s,
-        keepalive=opts.keepalive, head=opts.method.upper() == "HEAD", ssl=target.scheme == "https",
-        verify_tls=opts.verify_tls, server_hostname=target.host,
+        host=target.host,
+        port=target.port,
+        request=request,
+        connections=opts.connections,
+        requests=opts.requests,
+        duration_s=duration_s,
+        stages=tuple(stages),
+        timeout_s=timeout_s,
+        keepalive=opts.keepalive,
+        head=opts.method.upper() == "HEAD",
+        ssl=target.scheme == "https",
+        verify_tls=opts.verify_tls,
+        server_hostname=target.host,
     )
     workers = opts.workers if opts.workers else default_workers(target)
     if workers < 1:
         raise UsageError(f"--workers must be at least 1, got {workers}")
-    run = LoadRun(plan=plan, workers=workers, target=target.url, method=opts.method.upper(),
-                  abort_on_errors=opts.abort_on_errors)
+    run = LoadRun(
+        plan=plan,
+        workers=workers,
+        target=target.url,
+        method=opts.method.upper(),
+        abort_on_errors=opts.abort_on_errors,
+    )
     return run, target
 
 

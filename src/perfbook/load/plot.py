@@ -17,7 +17,9 @@ def _points(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(steps, key=lambda s: s["rate_rps"])
 
 
-def terminal_plot(report: dict[str, Any], width: int = 80, height: int = 18, color: bool = False) -> str | None:
+def terminal_plot(
+    report: dict[str, Any], width: int = 80, height: int = 18, color: bool = False
+) -> str | None:
     """The plot as text (latency in ms against offered rps), or None without plotext or steps."""
     try:
         import plotext as plt
@@ -71,7 +73,9 @@ def save_png(report: dict[str, Any], path: Path) -> None:
     if report.get("knee_rps"):
         for ax in (ax_lat, ax_err):
             ax.axvline(report["knee_rps"], color="grey", linestyle="--")
-        ax_lat.set_title(f"{report['target']}: knee at {report['knee_rps']:,.0f} rps ({', '.join(report['slo'])})")
+        ax_lat.set_title(
+            f"{report['target']}: knee at {report['knee_rps']:,.0f} rps ({', '.join(report['slo'])})"
+        )
     ax_lat.legend()
     fig.tight_layout()
     try:

@@ -14,8 +14,15 @@ from perfbook.load.engine import Snapshot
 from perfbook.load.slo import Verdict
 from perfbook.units import format_bytes, format_duration
 
-_LAT_COLUMNS = (("mean", "mean_s"), ("p50", "p50_s"), ("p90", "p90_s"), ("p95", "p95_s"),
-                ("p99", "p99_s"), ("p99.9", "p999_s"), ("max", "max_s"))
+_LAT_COLUMNS = (
+    ("mean", "mean_s"),
+    ("p50", "p50_s"),
+    ("p90", "p90_s"),
+    ("p95", "p95_s"),
+    ("p99", "p99_s"),
+    ("p99.9", "p999_s"),
+    ("max", "max_s"),
+)
 
 
 def progress_line(snap: Snapshot, planned_s: float | None = None, planned_n: int | None = None) -> Text:
@@ -36,8 +43,9 @@ def progress_line(snap: Snapshot, planned_s: float | None = None, planned_n: int
 class LiveProgress:
     """The live view on stderr, only when stderr is a terminal (never mixed into --json's stdout)."""
 
-    def __init__(self, planned_s: float | None = None, planned_n: int | None = None,
-                 console: Console | None = None) -> None:
+    def __init__(
+        self, planned_s: float | None = None, planned_n: int | None = None, console: Console | None = None
+    ) -> None:
         self.console = console or Console(stderr=True)
         self.planned_s = planned_s
         self.planned_n = planned_n
@@ -109,10 +117,14 @@ def _codes_line(doc: dict[str, Any]) -> Text:
 
 def _watch_line(watch: dict[str, Any]) -> Text:
     line = Text("resources during the test: ")
-    line.append(f"host CPU mean {watch['host_cpu_pct_mean']:.0f}% max {watch['host_cpu_pct_max']:.0f}%, "
-                f"memory max {watch['host_memory_pct_max']:.0f}%")
+    line.append(
+        f"host CPU mean {watch['host_cpu_pct_mean']:.0f}% max {watch['host_cpu_pct_max']:.0f}%, "
+        f"memory max {watch['host_memory_pct_max']:.0f}%"
+    )
     for proc in watch.get("processes", []):
-        line.append(f"; {proc['name']} CPU max {proc['cpu_pct_max']:.0f}% RSS max {format_bytes(proc['rss_bytes_max'])}")
+        line.append(
+            f"; {proc['name']} CPU max {proc['cpu_pct_max']:.0f}% RSS max {format_bytes(proc['rss_bytes_max'])}"
+        )
     return line
 
 
@@ -126,7 +138,9 @@ def _format_actual(v: Verdict) -> str:
     return format_duration(v.actual)
 
 
-def print_summary(doc: dict[str, Any], verdicts: list[Verdict] | None = None, console: Console | None = None) -> None:
+def print_summary(
+    doc: dict[str, Any], verdicts: list[Verdict] | None = None, console: Console | None = None
+) -> None:
     """Print :func:`summary` to stdout."""
     (console or Console(file=sys.stdout)).print(summary(doc, verdicts))
 
@@ -135,9 +149,11 @@ def step_line(row: dict[str, Any]) -> str:
     """One capacity step as it finishes (stderr)."""
     lat = row["latency"]
     mark = "met" if row["met"] else "MISSED " + ", ".join(row["missed"])
-    return (f"step {row['rate_rps']:>9,.0f} rps offered: {row['rps']:>9,.0f} achieved, "
-            f"p95 {format_duration(lat['p95_s'])}, p99 {format_duration(lat['p99_s'])}, "
-            f"errors {row['error_rate']:.2%}: {mark}")
+    return (
+        f"step {row['rate_rps']:>9,.0f} rps offered: {row['rps']:>9,.0f} achieved, "
+        f"p95 {format_duration(lat['p95_s'])}, p99 {format_duration(lat['p99_s'])}, "
+        f"errors {row['error_rate']:.2%}: {mark}"
+    )
 
 
 def capacity_table(report: dict[str, Any]) -> Group:
@@ -147,21 +163,33 @@ def capacity_table(report: dict[str, Any]) -> Group:
         table.add_column(col, justify="right")
     for row in sorted(report["steps"], key=lambda s: s["rate_rps"]):
         lat = row["latency"]
-        table.add_row(f"{row['rate_rps']:,.0f}", f"{row['rps']:,.0f}", _ms(lat["p50_s"]), _ms(lat["p95_s"]),
-                      _ms(lat["p99_s"]), f"{row['error_rate']:.2%}",
-                      "[green]met[/]" if row["met"] else "[red]missed[/]")
+        table.add_row(
+            f"{row['rate_rps']:,.0f}",
+            f"{row['rps']:,.0f}",
+            _ms(lat["p50_s"]),
+            _ms(lat["p95_s"]),
+            _ms(lat["p99_s"]),
+            f"{row['error_rate']:.2%}",
+            "[green]met[/]" if row["met"] else "[red]missed[/]",
+        )
     knee = report["knee_rps"]
-    line = Text(f"knee: {knee:,.0f} rps" if knee else "knee: none", style="bold green" if knee else "bold red")
+    line = Text(
+        f"knee: {knee:,.0f} rps" if knee else "knee: none", style="bold green" if knee else "bold red"
+    )
     line.append(f"  ({report['reason']})", style="")
     return Group(table, line)
 
 
 def stress_summary(doc: dict[str, Any]) -> Group:
     """A stress test's throughput, latency and errors."""
-    unit = {"postgres": "queries", "redis": "commands", "connections": "connections"}.get(doc["kind"], "operations")
+    unit = {"postgres": "queries", "redis": "commands", "connections": "connections"}.get(
+        doc["kind"], "operations"
+    )
     head = Text(f"stress {doc['kind']} {doc['target']}\n", style="bold")
-    head.append(f"{doc['operations']:,} {unit} in {format_duration(doc['duration_s'])}: "
-                f"{doc['ops_per_s']:,.0f} {unit}/s, concurrency {doc['concurrency']}")
+    head.append(
+        f"{doc['operations']:,} {unit} in {format_duration(doc['duration_s'])}: "
+        f"{doc['ops_per_s']:,.0f} {unit}/s, concurrency {doc['concurrency']}"
+    )
     if doc.get("pipeline"):
         head.append(f", pipelines of {doc['pipeline']} SET+GET pairs (latency per pipeline)")
     table = Table(box=None, pad_edge=False, show_edge=False)
@@ -170,8 +198,11 @@ def stress_summary(doc: dict[str, Any]) -> Group:
         table.add_column(name, justify="right")
     table.add_row("", *(_ms(doc["latency"][key]) for _, key in _LAT_COLUMNS))
     errors = {k: n for k, n in doc["errors"].items() if n}
-    tail = Text("errors " + ", ".join(f"{k}: {n:,}" for k, n in errors.items()), style="red") if errors \
+    tail = (
+        Text("errors " + ", ".join(f"{k}: {n:,}" for k, n in errors.items()), style="red")
+        if errors
         else Text("no errors", style="green")
+    )
     if "keys_left" in doc:
         tail.append(f"   keys left behind: {doc['keys_left']}", style="" if doc["keys_left"] == 0 else "red")
     return Group(head, table, tail)

@@ -48,7 +48,9 @@ def worker_plans(plan: WorkerPlan, workers: int) -> list[WorkerPlan]:
     conns = split(plan.connections, workers)
     counts = split(plan.requests, workers) if plan.requests is not None else [None] * workers
     return [
-        replace(plan, connections=conns[i], requests=counts[i], share=plan.share * conns[i] / plan.connections)
+        replace(
+            plan, connections=conns[i], requests=counts[i], share=plan.share * conns[i] / plan.connections
+        )
         for i in range(workers)
     ]
 
@@ -74,8 +76,11 @@ def run_load(run: LoadRun) -> LoadResult:
     """Run the test to its end (or abort / Ctrl-C) and return the merged result."""
     plans = worker_plans(run.plan, run.workers)
     result = LoadResult(
-        target=run.target, method=run.method, mode="open" if run.plan.stages else "closed",
-        connections=run.plan.connections, workers=len(plans),
+        target=run.target,
+        method=run.method,
+        mode="open" if run.plan.stages else "closed",
+        connections=run.plan.connections,
+        workers=len(plans),
         rate_rps=max(max(s.from_rps, s.to_rps) for s in run.plan.stages) if run.plan.stages else None,
     )
     abort = _Abort(run)
@@ -99,6 +104,7 @@ def _new_loop() -> asyncio.AbstractEventLoop:
 def _run_inline(plan: WorkerPlan, abort: _Abort) -> list[WorkerResult]:
     loop = _new_loop()
     try:
+
         def on_sigint() -> None:
             abort.interrupted = True
 
@@ -115,7 +121,9 @@ def _run_inline(plan: WorkerPlan, abort: _Abort) -> list[WorkerResult]:
         loop.close()
 
 
-def _worker_main(plan: WorkerPlan, index: int, out: multiprocessing.Queue, stop: multiprocessing.Event) -> None:
+def _worker_main(
+    plan: WorkerPlan, index: int, out: multiprocessing.Queue, stop: multiprocessing.Event
+) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
 
     def control(snap: Snapshot) -> bool:
@@ -133,7 +141,9 @@ def _run_processes(plans: list[WorkerPlan], abort: _Abort) -> list[WorkerResult]
     ctx = multiprocessing.get_context("spawn")  # fork would copy the parent's threads and locks
     out: multiprocessing.Queue = ctx.Queue()
     stop = ctx.Event()
-    procs = [ctx.Process(target=_worker_main, args=(p, i, out, stop), daemon=True) for i, p in enumerate(plans)]
+    procs = [
+        ctx.Process(target=_worker_main, args=(p, i, out, stop), daemon=True) for i, p in enumerate(plans)
+    ]
     for proc in procs:
         proc.start()
     latest: dict[int, Snapshot] = {}

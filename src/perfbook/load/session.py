@@ -34,8 +34,15 @@ def process_patterns(config_path: Path | None) -> list[str]:
     return list(load_config(config_path).process.match)
 
 
-def run_session(run: LoadRun, *, slo: str | None = None, watch: bool = False, json_out: bool = False,
-                output: Path | None = None, config_path: Path | None = None) -> int:
+def run_session(
+    run: LoadRun,
+    *,
+    slo: str | None = None,
+    watch: bool = False,
+    json_out: bool = False,
+    output: Path | None = None,
+    config_path: Path | None = None,
+) -> int:
     """Run, print (table or JSON) and return the exit code: 3 for a missed SLO or an abort, 130 interrupted."""
     objectives = objectives_for(slo, config_path)
     from perfbook.load.watch import ResourceWatch

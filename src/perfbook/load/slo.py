@@ -14,8 +14,15 @@ from typing import Any
 
 from perfbook.errors import UsageError
 
-LATENCY_KEYS = {"mean": "mean_s", "p50": "p50_s", "p90": "p90_s", "p95": "p95_s", "p99": "p99_s",
-                "p999": "p999_s", "max": "max_s"}
+LATENCY_KEYS = {
+    "mean": "mean_s",
+    "p50": "p50_s",
+    "p90": "p90_s",
+    "p95": "p95_s",
+    "p99": "p99_s",
+    "p999": "p999_s",
+    "max": "max_s",
+}
 _ITEM = re.compile(r"^\s*([a-z0-9_]+)\s*(<=|>=|<|>)\s*([0-9.]+)\s*(ms|us|µs|s|%)?\s*$")
 _SCALE = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "%": 0.01, None: 1.0}
 
@@ -47,8 +54,14 @@ class Verdict:
 
     def to_json(self) -> dict[str, Any]:
         o = self.objective
-        return {"objective": o.text(), "metric": o.metric, "op": o.op, "threshold": o.value,
-                "actual": self.actual, "met": self.met}
+        return {
+            "objective": o.text(),
+            "metric": o.metric,
+            "op": o.op,
+            "threshold": o.value,
+            "actual": self.actual,
+            "met": self.met,
+        }
 
 
 def format_seconds(value_s: float) -> str:
@@ -76,8 +89,11 @@ def parse_slo(text: str, kpi: tuple[float, float, float] | None = None) -> list[
             if kpi is None:
                 raise UsageError("--slo kpi needs the config's thresholds")
             p95_s, error_rate, throughput_rps = kpi
-            objectives += [Objective("p95", "<", p95_s), Objective("errors", "<", error_rate),
-                           Objective("rps", ">", throughput_rps)]
+            objectives += [
+                Objective("p95", "<", p95_s),
+                Objective("errors", "<", error_rate),
+                Objective("rps", ">", throughput_rps),
+            ]
             continue
         objectives.append(_parse_item(item))
     if not objectives:

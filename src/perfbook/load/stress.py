@@ -40,15 +40,22 @@ class StressResult:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "schema_version": 1, "kind": self.kind, "target": self.target, "concurrency": self.concurrency,
-            "operations": self.operations, "duration_s": round(self.duration_s, 6),
+            "schema_version": 1,
+            "kind": self.kind,
+            "target": self.target,
+            "concurrency": self.concurrency,
+            "operations": self.operations,
+            "duration_s": round(self.duration_s, 6),
             "ops_per_s": round(self.operations / self.duration_s, 3) if self.duration_s else 0.0,
-            "errors": self.errors, "latency": hist.latency_summary(self.latency), **self.detail,
+            "errors": self.errors,
+            "latency": hist.latency_summary(self.latency),
+            **self.detail,
         }
 
 
-async def _drive(result: StressResult, clients: list[Callable[[], Awaitable[int]]], duration_s: float,
-                 batches: int | None) -> None:
+async def _drive(
+    result: StressResult, clients: list[Callable[[], Awaitable[int]]], duration_s: float, batches: int | None
+) -> None:
     """Run every client's one-batch coroutine in a loop until the deadline or the batch budget."""
     budget = [batches if batches is not None else 1 << 62]
     deadline = perf_counter() + duration_s
@@ -75,20 +82,30 @@ async def _drive(result: StressResult, clients: list[Callable[[], Awaitable[int]
     hist.record_batch(result.latency, latencies)
 
 
-async def stress_postgres(dsn: str, *, query: str = DEFAULT_QUERY, concurrency: int = 10,
-                          duration_s: float = 10.0, operations: int | None = None,
-                          statement_timeout_ms: int = 3000) -> StressResult:
+async def stress_postgres(
+    dsn: str,
+    *,
+    query: str = DEFAULT_QUERY,
+    concurrency: int = 10,
+    duration_s: float = 10.0,
+    operations: int | None = None,
+    statement_timeout_ms: int = 3000,
+) -> StressResult:
     """``concurrency`` read-only sessions running ``query`` back to back."""
     import psycopg
 
     result = StressResult("postgres", redact_url(dsn), concurrency, detail={"query": query})
     options = f"-c default_transaction_read_only=on -c statement_timeout={statement_timeout_ms}"
     try:
-        conns = [await psycopg.AsyncConnection.connect(dsn, autocommit=True, options=options, connect_timeout=5)
-                 for _ in range(concurrency)]
+        conns = [
+            await psycopg.AsyncConnection.connect(dsn, autocommit=True, options=options, connect_timeout=5)
+            for _ in range(concurrency)
+        ]
     except psycopg.OperationalError as err:
-        raise PerfbookError(f"stress postgres: cannot connect to {redact_url(dsn)}: {_first_line(err)}",
-                            hint="check [postgres] dsn or PERFBOOK_POSTGRES_DSN, or pass --dsn") from None
+        raise PerfbookError(
+            f"stress postgres: cannot connect to {redact_url(dsn)}: {_first_line(err)}",
+            hint="check [postgres] dsn or PERFBOOK_POSTGRES_DSN, or pass --dsn",
+        ) from None
 
     def client(conn: psycopg.AsyncConnection) -> Callable[[], Awaitable[int]]:
         async def one() -> int:
@@ -96,6 +113,7 @@ async def stress_postgres(dsn: str, *, query: str = DEFAULT_QUERY, concurrency: 
             if cur.description is not None:
                 await cur.fetchall()
             return 1
+
         return one
 
     try:
@@ -106,23 +124,36 @@ async def stress_postgres(dsn: str, *, query: str = DEFAULT_QUERY, concurrency: 
     return result
 
 
-async def stress_redis(url: str, *, concurrency: int = 10, duration_s: float = 10.0, pipeline: int = 100,
-                       operations: int | None = None, value_bytes: int = 64) -> StressResult:
+async def stress_redis(
+    url: str,
+    *,
+    concurrency: int = 10,
+    duration_s: float = 10.0,
+    pipeline: int = 100,
+    operations: int | None = None,
+    value_bytes: int = 64,
+) -> StressResult:
     """``concurrency`` clients sending pipelines of ``pipeline`` SET (with a TTL) + GET pairs."""
     import redis.asyncio as aioredis
     from redis.exceptions import ConnectionError as RedisConnectionError
 
     run_id = uuid.uuid4().hex[:12]
     prefix = f"perfbook:stress:{run_id}"
-    result = StressResult("redis", redact_url(url), concurrency, detail={"pipeline": pipeline, "key_prefix": prefix})
-    client = aioredis.Redis.from_url(url, max_connections=concurrency + 1, socket_timeout=5, socket_connect_timeout=5)
+    result = StressResult(
+        "redis", redact_url(url), concurrency, detail={"pipeline": pipeline, "key_prefix": prefix}
+    )
+    client = aioredis.Redis.from_url(
+        url, max_connections=concurrency + 1, socket_timeout=5, socket_connect_timeout=5
+    )
     value = b"x" * value_bytes
     try:
         await client.ping()
     except (RedisConnectionError, OSError) as err:
         await client.aclose()
-        raise PerfbookError(f"stress redis: cannot connect to {redact_url(url)}: {err}",
-                            hint="check [redis] url or PERFBOOK_REDIS_URL, or pass --url") from None
+        raise PerfbookError(
+            f"stress redis: cannot connect to {redact_url(url)}: {err}",
+            hint="check [redis] url or PERFBOOK_REDIS_URL, or pass --url",
+        ) from None
 
     def worker(index: int) -> Callable[[], Awaitable[int]]:
         keys = [f"{prefix}:{index}:{i}" for i in range(pipeline)]
@@ -134,6 +165,7 @@ async def stress_redis(url: str, *, concurrency: int = 10, duration_s: float = 1
                 pipe.get(key)
             await pipe.execute()
             return 2 * pipeline
+
         return one
 
     batches = None if operations is None else max(1, operations // (2 * pipeline))
@@ -142,7 +174,7 @@ async def stress_redis(url: str, *, concurrency: int = 10, duration_s: float = 1
     finally:
         keys = [f"{prefix}:{c}:{i}" for c in range(concurrency) for i in range(pipeline)]
         for start in range(0, len(keys), 1000):
-            await client.delete(*keys[start:start + 1000])
+            await client.delete(*keys[start : start + 1000])
         result.detail["keys_left"] = len(await client.keys(f"{prefix}:*"))
         await client.aclose()
     return result

@@ -52,7 +52,9 @@ class ResourceWatch:
                     cpu, rss = p.cpu_percent(None), p.memory_info().rss
                 except psutil.Error:
                     continue
-                entry = self.procs.setdefault(p.pid, {"name": p.info.get("name") or str(p.pid), "cpu": [], "rss": []})
+                entry = self.procs.setdefault(
+                    p.pid, {"name": p.info.get("name") or str(p.pid), "cpu": [], "rss": []}
+                )
                 entry["cpu"].append(cpu)
                 entry["rss"].append(rss)
 
@@ -67,6 +69,7 @@ class ResourceWatch:
             "host_memory_pct_max": max(self.host_mem),
             "processes": [
                 {"pid": pid, "name": e["name"], "cpu_pct_max": max(e["cpu"]), "rss_bytes_max": max(e["rss"])}
-                for pid, e in self.procs.items() if e["cpu"]
+                for pid, e in self.procs.items()
+                if e["cpu"]
             ],
         }

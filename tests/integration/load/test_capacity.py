@@ -17,8 +17,21 @@ def test_capacity_finds_the_knee_within_15_percent_in_under_30_s(perfbook, tmp_p
     true_rps = SLOTS / SERVICE_S
     with LocalServer(ServerConfig(mode="slots", slots=SLOTS, service_s=SERVICE_S)) as srv:
         started = time.monotonic()
-        res = perfbook("capacity", srv.url, "--slo", "p95<50ms,errors<1%", "--start-rate", "100",
-                       "--step-duration", "1s", "--timeout", "1s", "--json", "--plot", str(tmp_path / "knee.png"))
+        res = perfbook(
+            "capacity",
+            srv.url,
+            "--slo",
+            "p95<50ms,errors<1%",
+            "--start-rate",
+            "100",
+            "--step-duration",
+            "1s",
+            "--timeout",
+            "1s",
+            "--json",
+            "--plot",
+            str(tmp_path / "knee.png"),
+        )
         elapsed_s = time.monotonic() - started
     assert res.exit_code == 0, res.stderr
     doc = res.json
@@ -32,8 +45,9 @@ def test_capacity_finds_the_knee_within_15_percent_in_under_30_s(perfbook, tmp_p
 def test_max_duration_bounds_the_search():
     with LocalServer() as srv:
         base, _ = make_run(LoadOptions(url=srv.url, connections=4, abort_on_errors=0.0))
-        report = run_capacity(base, parse_slo("p95<1s"), start_rps=50, max_rps=10_000, step_s=0.3,
-                              max_duration_s=1.0)
+        report = run_capacity(
+            base, parse_slo("p95<1s"), start_rps=50, max_rps=10_000, step_s=0.3, max_duration_s=1.0
+        )
     doc = report.to_json()
     assert "max-duration" in doc["reason"]
     assert 1 <= len(doc["steps"]) <= 3

@@ -14,11 +14,26 @@ def test_json_contract(perfbook):
         res = perfbook("load", srv.url + "/health", "-n", "1000", "-c", "10", "--json")
     assert res.exit_code == 0, res.stderr
     doc = res.json
-    for key in ("requests", "duration_s", "rps", "bytes", "status_codes", "errors", "latency",
-                "latency_uncorrected"):
+    for key in (
+        "requests",
+        "duration_s",
+        "rps",
+        "bytes",
+        "status_codes",
+        "errors",
+        "latency",
+        "latency_uncorrected",
+    ):
         assert key in doc
     assert doc["requests"] == 1000 and doc["status_codes"] == {"200": 1000}
-    assert set(doc["errors"]) >= {"connect_refused", "connect_timeout", "timeout", "reset", "parse", "non_2xx"}
+    assert set(doc["errors"]) >= {
+        "connect_refused",
+        "connect_timeout",
+        "timeout",
+        "reset",
+        "parse",
+        "non_2xx",
+    }
     assert set(doc["latency"]) == set(doc["latency_uncorrected"]) == LATENCY_KEYS
 
 

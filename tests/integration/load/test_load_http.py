@@ -84,8 +84,14 @@ def test_post_body_and_headers_arrive_as_sent(tmp_path):
     body = tmp_path / "test_data.json"
     body.write_text('{"name": "Test User", "email": "test@example.com"}')
     with LocalServer(ServerConfig(mode="echo")) as srv:
-        doc = run(srv.url + "/api/v1/users?x=1", requests=20, connections=2, method="POST",
-                  json_body=f"@{body}", headers=["Authorization: Bearer t0k", "X-Trace: 42"])
+        doc = run(
+            srv.url + "/api/v1/users?x=1",
+            requests=20,
+            connections=2,
+            method="POST",
+            json_body=f"@{body}",
+            headers=["Authorization: Bearer t0k", "X-Trace: 42"],
+        )
         received = list(srv.received)
     assert doc["responses"] == 20 and len(received) == 20
     for req in received:

@@ -13,8 +13,12 @@ from load_servers import LocalServer
 
 def test_ctrl_c_prints_the_partial_result_and_exits_130():
     with LocalServer() as srv:
-        proc = subprocess.Popen([sys.executable, "-m", "perfbook", "load", srv.url, "-d", "30s", "-c", "2", "--json"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "perfbook", "load", srv.url, "-d", "30s", "-c", "2", "--json"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         deadline = time.monotonic() + 20
         while srv.count < 100 and time.monotonic() < deadline:  # signal once the load is running
             time.sleep(0.05)

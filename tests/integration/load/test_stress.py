@@ -15,8 +15,19 @@ def test_stress_postgres_counts_queries(perfbook, pg_dsn):
 
 
 def test_stress_postgres_session_is_read_only(perfbook, pg_dsn):
-    res = perfbook("stress", "postgres", "--dsn", pg_dsn, "-c", "1", "-d", "0.3s",
-                   "--query", "CREATE TABLE perfbook_should_not_exist (i int)", "--json")
+    res = perfbook(
+        "stress",
+        "postgres",
+        "--dsn",
+        pg_dsn,
+        "-c",
+        "1",
+        "-d",
+        "0.3s",
+        "--query",
+        "CREATE TABLE perfbook_should_not_exist (i int)",
+        "--json",
+    )
     assert res.exit_code == 3
     assert res.json["operations"] == 0 and sum(res.json["errors"].values()) >= 1
 
@@ -28,7 +39,9 @@ def test_stress_postgres_unreachable_is_one_line(perfbook):
 
 
 def test_stress_redis_leaves_no_keys(perfbook, redis_url):
-    res = perfbook("stress", "redis", "--url", redis_url, "-c", "3", "--pipeline", "50", "-d", "0.5s", "--json")
+    res = perfbook(
+        "stress", "redis", "--url", redis_url, "-c", "3", "--pipeline", "50", "-d", "0.5s", "--json"
+    )
     assert res.exit_code == 0, res.stderr
     doc = res.json
     assert doc["operations"] > 0 and doc["operations"] % 100 == 0

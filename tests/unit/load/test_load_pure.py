@@ -72,7 +72,11 @@ def test_slo_parse_and_judge():
     objectives = parse_slo("p95<2s,errors<1%,rps>1000")
     doc = {"latency": {"p95_s": 1.5}, "error_rate": 0.02, "rps": 1500.0, "responses": 10}
     assert [v.met for v in judge(objectives, doc)] == [True, False, True]
-    assert [o.text() for o in parse_slo("kpi", kpi=(2.0, 0.01, 1000.0))] == ["p95<2s", "errors<1%", "rps>1000"]
+    assert [o.text() for o in parse_slo("kpi", kpi=(2.0, 0.01, 1000.0))] == [
+        "p95<2s",
+        "errors<1%",
+        "rps>1000",
+    ]
     assert parse_slo("p99<=250ms")[0].value == pytest.approx(0.25)
 
 
@@ -84,8 +88,9 @@ def test_bad_slos(text):
 
 def test_request_bytes():
     target = Target.parse("http://127.0.0.1:8001/api/v1/users?q=1")
-    raw = build_request(target, "post", [parse_header("X-A: 1"), ("user-agent", "mine")], b'{"a":1}',
-                        "application/json")
+    raw = build_request(
+        target, "post", [parse_header("X-A: 1"), ("user-agent", "mine")], b'{"a":1}', "application/json"
+    )
     head, _, body = raw.partition(b"\r\n\r\n")
     lines = head.decode().split("\r\n")
     assert lines[0] == "POST /api/v1/users?q=1 HTTP/1.1"
@@ -112,6 +117,9 @@ def test_compare_changes():
     a = {"rps": 100.0, "requests": 10, "duration_s": 1.0, "error_rate": 0.1, "latency": {"p95_s": 0.2}}
     b = {"rps": 200.0, "requests": 10, "duration_s": 1.0, "error_rate": 0.0, "latency": {"p95_s": 0.1}}
     rows = {r["figure"]: r for r in changes(a, b)}
-    assert rows["throughput (rps)"]["change"] == pytest.approx(1.0) and rows["throughput (rps)"]["verdict"] == "better"
+    assert (
+        rows["throughput (rps)"]["change"] == pytest.approx(1.0)
+        and rows["throughput (rps)"]["verdict"] == "better"
+    )
     assert rows["latency p95"]["verdict"] == "better" and rows["error rate"]["verdict"] == "better"
     assert rows["latency p50"]["a"] is None and rows["latency p50"]["change"] is None
