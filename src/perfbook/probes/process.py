@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 import psutil
@@ -35,6 +36,8 @@ class WatchedProcess:
     sample_t_s: list[float] = field(default_factory=list)  # seconds from the window's start
     sample_rss_bytes: list[int] = field(default_factory=list)  # RSS at each of those times
     exited: bool = False  # the process went away during the window
+    unit: str | None = None  # the systemd service running it (from /proc/PID/cgroup), if any
+    container_id: str | None = None  # the container it runs in (12 hex digits), if any
 
 
 @dataclass
@@ -66,8 +69,9 @@ class ProcessProbe:
 
     name: ClassVar[str] = "process"
 
-    def __init__(self, ps: Any = psutil) -> None:
+    def __init__(self, ps: Any = psutil, proc_root: Path = Path("/proc")) -> None:
         self._ps = ps
+        self._proc_root = proc_root
 
     async def collect(self, ctx: ProbeContext) -> Evidence:
         """Find the processes at the window's start, then read each at every sample time."""
@@ -115,8 +119,16 @@ class ProcessProbe:
                 continue
             name, cmd, _ = info[pid]
             row = WatchedProcess(pid, name, procs.display_cmdline(cmd), chosen[pid], None, None)
+            row.unit, row.container_id = procs.service_of(self._read_cgroup(pid))
             targets.append(_Target(handle, row))
         return data, targets
+
+
+    def _read_cgroup(self, pid: int) -> str:
+        try:
+            return (self._proc_root / str(pid) / "cgroup").read_text()
+        except OSError:  # gone, or not Linux
+            return ""
 
 
 def _sample_clock(ctx: ProbeContext, start: float, found: float) -> list[float]:

@@ -131,6 +131,28 @@ def truncate(text: str, limit: int = CMDLINE_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+_CONTAINER = re.compile(r"(?:docker|libpod|crio|cri-containerd|containerd)[-/:]([0-9a-f]{12,64})")
+_SERVICE = re.compile(r"/([^/]+\.service)(?=/|$)")
+
+
+def service_of(cgroup_text: str) -> tuple[str | None, str | None]:
+    """(systemd service, container id) that a process runs under, from its ``/proc/PID/cgroup``.
+
+    The innermost service wins (a user manager's ``user@1000.service`` alone names no service).
+
+    >>> service_of("0::/system.slice/api.service")
+    ('api.service', None)
+    >>> service_of("0::/system.slice/docker-4f2a9c1e0b7d3a5f6e8c9b0a1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e.scope")
+    (None, '4f2a9c1e0b7d')
+    """
+    for line in cgroup_text.splitlines():
+        if m := _CONTAINER.search(line.split(":", 2)[-1]):
+            return None, m.group(1)[:12]
+    services = [s for line in cgroup_text.splitlines() for s in _SERVICE.findall(line.split(":", 2)[-1])]
+    services = [s for s in services if not s.startswith("user@")]
+    return (services[-1] if services else None), None
+
+
 class Matcher:
     """Configured process patterns (regular expressions searched in name and command line, as
     ``pgrep -f``; a pattern that is not a valid expression is matched literally) and pids."""

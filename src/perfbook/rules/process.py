@@ -33,7 +33,7 @@ def evaluate(evidence: Mapping[str, Evidence], cfg: Config) -> list[Finding]:
     proc: ProcessEvidence | None = usable(evidence.get("process"))
     for p in proc.processes if proc else ():
         seen.add(p.pid)
-        out += _cpu_hog(p.name, p.pid, p.cpu_pct, p.rss_bytes, p.cmdline, p.matched_by, th)
+        out += _cpu_hog(p.name, p.pid, p.cpu_pct, p.rss_bytes, p.cmdline, p.matched_by, th, p)
         out += _growth(p, th)
     host: HostEvidence | None = usable(evidence.get("host"))
     for t in host.top_cpu if host else ():
@@ -51,24 +51,33 @@ def growth_mb_per_min(p: WatchedProcess) -> tuple[float, float, int] | None:
     return fit.slope * 60.0, fit.r2, fit.samples
 
 
-def _evidence(pid: int, cmdline: str, matched_by: str | None, rss_bytes: int | None) -> dict[str, object]:
-    return {"pid": pid, "cmdline": cmdline, "matched": matched_by is not None, "matched_by": matched_by,
-            "rss_mb": round(rss_bytes / MIB, 1) if rss_bytes is not None else None}
+def _evidence(pid: int, cmdline: str, matched_by: str | None, rss_bytes: int | None,
+              p: WatchedProcess | None = None) -> dict[str, object]:
+    ev: dict[str, object] = {"pid": pid, "cmdline": cmdline, "matched": matched_by is not None, "matched_by": matched_by,
+                             "rss_mb": round(rss_bytes / MIB, 1) if rss_bytes is not None else None}
+    if p is not None and (p.unit or p.container_id):
+        ev.update(unit=p.unit, container_id=p.container_id)
+    return ev
 
 
-def _actions(name: str, pid: int, matched_by: str | None, inspect: Action) -> list[Action]:
+def _actions(name: str, pid: int, matched_by: str | None, inspect: Action, p: WatchedProcess | None = None) -> list[Action]:
     if matched_by is None:  # not ours to restart: look, and make it yield the CPU to the service
         return [inspect, Action("process.renice", f"lower {name}[{pid}]'s CPU priority (reversible)",
                                 f"renice -n 10 -p {pid}")]
-    restart = action("process.restart", f"restart {name} through its configured restart command",
-                     f"systemctl status {pid} --no-pager | head -3  # names the unit; then: systemctl restart UNIT",
+    if p is not None and p.unit:
+        manual = f"systemctl restart {p.unit}"
+    elif p is not None and p.container_id:
+        manual = f"docker restart {p.container_id}"
+    else:  # never pkill -f: find the service that owns the pid, restart that
+        manual = f"systemctl status {pid} --no-pager | head -3  # names the unit; then: systemctl restart UNIT"
+    restart = action("process.restart", f"restart {name} through its configured restart command", manual,
                      pid=pid, name=name)
     return [inspect, restart]
 
 
 def _cpu_hog(
     name: str, pid: int, cpu_pct: float | None, rss_bytes: int | None, cmdline: str, matched_by: str | None,
-    th: Thresholds,
+    th: Thresholds, watched: WatchedProcess | None = None,
 ) -> list[Finding]:
     if cpu_pct is None or cpu_pct <= th.process_cpu_pct:
         return []
@@ -77,8 +86,8 @@ def _cpu_hog(
     return [finding(
         "process.cpu_hog", f"{name}[{pid}]", f"{name}[{pid}] uses {cpu_pct:.0f} % of a core across the window{who}",
         value=cpu_pct, threshold=th.process_cpu_pct, unit="% of one core, window mean",
-        evidence={**_evidence(pid, cmdline, matched_by, rss_bytes), "cpu_pct": cpu_pct},
-        actions=_actions(name, pid, matched_by, inspect),
+        evidence={**_evidence(pid, cmdline, matched_by, rss_bytes, watched), "cpu_pct": cpu_pct},
+        actions=_actions(name, pid, matched_by, inspect, watched),
     )]
 
 
@@ -97,7 +106,7 @@ def _growth(p: WatchedProcess, th: Thresholds) -> list[Finding]:
         f"{p.name}[{p.pid}] RSS grows {slope:.0f} MB/min ({first:.0f} → {last:.0f} MB in {p.sample_t_s[-1]:.1f} s, "
         f"R² {r2:.2f})",
         value=round(slope, 1), threshold=th.memory_growth_mb_per_min, unit="MB/min (least-squares RSS slope)",
-        evidence={**_evidence(p.pid, p.cmdline, p.matched_by, p.rss_bytes), "r2": round(r2, 3), "samples": samples,
+        evidence={**_evidence(p.pid, p.cmdline, p.matched_by, p.rss_bytes, p), "r2": round(r2, 3), "samples": samples,
                   "rss_first_mb": round(first, 1), "rss_last_mb": round(last, 1), "cpu_pct": p.cpu_pct},
-        actions=_actions(p.name, p.pid, p.matched_by, inspect),
+        actions=_actions(p.name, p.pid, p.matched_by, inspect, p),
     )]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from pathlib import Path
 
 import psutil
 
@@ -103,3 +104,14 @@ async def test_nothing_configured_is_skipped_and_nothing_matching_says_so():
     assert ev.status == "ok" and ev.data.processes == [] and "no process matches" in ev.reason
     ev, _ = await run(ProcessProbe(), config(new_tag()), 0.5, local=False)
     assert ev.status == "skipped" and ev.reason.startswith("remote target")
+
+
+async def test_the_service_running_a_process_comes_from_its_cgroup(tmp_path: Path):
+    """A fixture /proc gives the cgroup (this machine runs no systemd); psutil reads the real process."""
+    tag = new_tag()
+    with fake_perfbook() as own_pid, child(SLEEP, s=30, tag=tag) as idle:
+        (tmp_path / str(idle.pid)).mkdir()
+        (tmp_path / str(idle.pid) / "cgroup").write_text("0::/system.slice/codexos-api.service\n")
+        ev, _ = await run(ProcessProbe(proc_root=tmp_path), config(tag), 0.5, own_pid=own_pid)
+    (p,) = ev.data.processes
+    assert (p.unit, p.container_id) == ("codexos-api.service", None)

@@ -127,3 +127,21 @@ def test_recorded_host_is_quiet_and_skipped_probes_give_nothing(host: HostEviden
     assert rules.evaluate({"host": Evidence("host", "ok", 2.0, data=host)}, CFG) == []
     assert rules.evaluate({"process": Evidence("process", "skipped", 0.0, reason="remote target")}, CFG) == []
     assert rules.evaluate({}, CFG) == []
+
+
+@pytest.mark.parametrize(
+    "unit, container_id, manual",
+    [
+        ("api.service", None, "systemctl restart api.service"),
+        (None, "4f2a9c1e0b7d", "docker restart 4f2a9c1e0b7d"),
+        (None, None, "systemctl status 4242 --no-pager"),
+    ],
+)
+def test_restart_manual_names_the_service_or_container(unit, container_id, manual):
+    p = replace(proc(*series(600.0), cpu_pct=99.0), unit=unit, container_id=container_id)
+    findings = judge(p)
+    assert {f.code for f in findings} == {"process.cpu_hog", "process.memory_growth"}
+    for f in findings:
+        restart = next(a for a in f.actions if a.id == "process.restart")
+        assert restart.manual.startswith(manual)
+        assert f.evidence.get("unit") == unit and f.evidence.get("container_id") == container_id
