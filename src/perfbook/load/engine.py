@@ -73,6 +73,7 @@ class WorkerResult:
     latency: str = ""
     latency_uncorrected: str = ""
     interrupted: bool = False
+    error_examples: dict[str, str] = field(default_factory=dict)  # kind → first message seen
 
 
 class _Slot:
@@ -110,8 +111,8 @@ class _Conn(asyncio.Protocol):
         self.nbytes += len(data)
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserError:
-            self.fail("parse")
+        except httptools.HttpParserError as err:
+            self.fail("parse", err)
 
     def on_message_complete(self) -> None:
         now = perf_counter()
@@ -131,16 +132,16 @@ class _Conn(asyncio.Protocol):
         if self.inflight:
             # EOF or RST before the response was complete
             self.inflight = False
-            self.run.errors["reset"] += 1
+            self.run.error("reset", exc or "connection closed before the response was complete")
         self.run.bytes_closed += self.nbytes
         self.nbytes = 0
         if not self.done.done():
             self.done.set_result(None)
 
-    def fail(self, kind: str) -> None:
+    def fail(self, kind: str, reason: object = None) -> None:
         if self.inflight:
             self.inflight = False
-            self.run.errors[kind] += 1
+            self.run.error(kind, reason)
         if self.transport is not None:
             self.transport.abort()
 
@@ -218,6 +219,7 @@ class _Run:
         self.lat_corrected: list[float] = []
         self.codes = [0] * 1000
         self.errors = dict.fromkeys(ERROR_KINDS, 0)
+        self.error_examples: dict[str, str] = {}
         self.bytes_closed = 0
         self.conn_class = _CONN_CLASSES[(self.open_loop, plan.head)]
         self.conns: list[_Conn] = []
@@ -282,15 +284,15 @@ class _Run:
                     ),
                     plan.timeout_s,
                 )
-            except ConnectionRefusedError:
-                self.errors["connect_refused"] += 1
+            except ConnectionRefusedError as err:
+                self.error("connect_refused", err)
                 await asyncio.sleep(0)
                 continue
             except TimeoutError:
-                self.errors["connect_timeout"] += 1
+                self.error("connect_timeout", f"no connection within {plan.timeout_s:g}s")
                 continue
-            except OSError:
-                self.errors["connect_error"] += 1
+            except OSError as err:
+                self.error("connect_error", err)
                 await asyncio.sleep(0.001)
                 continue
             self.conns.append(conn)
@@ -318,7 +320,7 @@ class _Run:
         batch, corrected = self.flush()
         for conn in list(self.conns):
             if conn.inflight and now - conn.sent_at > self.plan.timeout_s:
-                conn.fail("timeout")
+                conn.fail("timeout", f"no response within {self.plan.timeout_s:g}s")
         if self.control is None:
             return
         responses = self.responses()
@@ -337,6 +339,15 @@ class _Run:
         )
         if self.control(snap):
             self.stop()
+
+    def error(self, kind: str, reason: object) -> None:
+        """Count a transport error; keep the first message of each kind for the report."""
+        self.errors[kind] += 1
+        if kind not in self.error_examples:
+            text = str(reason) if str(reason) else type(reason).__name__
+            self.error_examples[kind] = (
+                text if isinstance(reason, str) else f"{type(reason).__name__}: {text}"
+            )
 
     def stop(self) -> None:
         self.stopping = True
@@ -368,6 +379,7 @@ class _Run:
             latency=hist.encode(corrected),
             latency_uncorrected=hist.encode(self.hist),
             interrupted=self.interrupted,
+            error_examples=dict(self.error_examples),
         )
 
 

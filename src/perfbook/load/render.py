@@ -91,6 +91,8 @@ def summary(doc: dict[str, Any], verdicts: list[Verdict] | None = None) -> Group
     for label, lat in rows:
         table.add_row(label, *(_ms(lat[key]) for _, key in _LAT_COLUMNS))
     parts: list[Any] = [head, table, _codes_line(doc)]
+    for kind, text in (doc.get("error_examples") or {}).items():
+        parts.append(Text(f"  {kind}: {text}", style="red"))
     if doc.get("watch"):
         parts.append(_watch_line(doc["watch"]))
     if doc.get("aborted"):

@@ -30,6 +30,7 @@ class LoadResult:
     latency_uncorrected: Any = field(default_factory=hist.new_histogram)
     interrupted: bool = False
     aborted: str | None = None  # why the run stopped early (error spike), if it did
+    error_examples: dict[str, str] = field(default_factory=dict)  # kind → first message seen
 
     def add(self, part: WorkerResult) -> None:
         """Merge one worker's totals in."""
@@ -43,6 +44,8 @@ class LoadResult:
         hist.decode_into(self.latency, part.latency)
         hist.decode_into(self.latency_uncorrected, part.latency_uncorrected)
         self.interrupted = self.interrupted or part.interrupted
+        for kind, text in part.error_examples.items():
+            self.error_examples.setdefault(kind, text)
 
     @property
     def transport_errors(self) -> int:
@@ -89,6 +92,7 @@ class LoadResult:
             "status_codes": dict(sorted(self.status_codes.items())),
             "errors": {**self.errors, "non_2xx": self.non_2xx},
             "error_rate": round(self.error_rate, 6),
+            "error_examples": self.error_examples,
             "latency": hist.latency_summary(self.latency),
             "latency_uncorrected": hist.latency_summary(self.latency_uncorrected),
             "interrupted": self.interrupted,

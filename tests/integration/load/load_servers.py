@@ -38,8 +38,9 @@ class Received:
 class LocalServer:
     """``with LocalServer(ServerConfig(mode="echo")) as srv: srv.url``"""
 
-    def __init__(self, config: ServerConfig | None = None) -> None:
+    def __init__(self, config: ServerConfig | None = None, ssl_context=None) -> None:
         self.config = config or ServerConfig()
+        self.ssl_context = ssl_context
         self.received: list[Received] = []
         self.count = 0
         self.loop = asyncio.new_event_loop()
@@ -52,7 +53,7 @@ class LocalServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.ssl_context else 'http'}://127.0.0.1:{self.port}"
 
     def __enter__(self) -> LocalServer:
         self._thread.start()
@@ -73,7 +74,7 @@ class LocalServer:
     def _serve(self) -> None:
         asyncio.set_event_loop(self.loop)
         self._server = self.loop.run_until_complete(
-            asyncio.start_server(self._handle, "127.0.0.1", 0, backlog=1024)
+            asyncio.start_server(self._handle, "127.0.0.1", 0, backlog=1024, ssl=self.ssl_context)
         )
         self.port = self._server.sockets[0].getsockname()[1]
         self._ready.set()

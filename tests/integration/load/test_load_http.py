@@ -62,6 +62,7 @@ def test_silent_server_is_timeout():
         started = time.perf_counter()
         doc = run(srv.url, requests=4, connections=2, timeout="0.3s")
     assert doc["errors"]["timeout"] == 4
+    assert doc["error_examples"]["timeout"] == "no response within 0.3s"
     assert time.perf_counter() - started < 3
 
 
@@ -150,3 +151,41 @@ def test_stages_send_each_step(stages):
     with LocalServer() as srv:
         doc = run(srv.url, stages=stages, connections=4)
     assert abs(doc["responses"] - 200) <= 4
+
+
+def test_https_with_and_without_verification(tmp_path):
+    import shutil
+    import ssl
+    import subprocess
+
+    if not shutil.which("openssl"):
+        pytest.skip("openssl CLI not installed")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    with LocalServer(ssl_context=ctx) as srv:
+        insecure = run(srv.url, requests=50, connections=2, verify_tls=False)
+        verified = run(srv.url, requests=4, connections=2)
+    assert insecure["responses"] == 50 and insecure["status_codes"] == {"200": 50}
+    assert verified["errors"]["connect_error"] == 4  # self-signed: verification fails, as it should
+    assert "CERTIFICATE_VERIFY_FAILED" in verified["error_examples"]["connect_error"]
