@@ -109,25 +109,35 @@ def _swap(host: HostEvidence) -> list[Finding]:
 
 
 def _disks(host: HostEvidence, th: Thresholds) -> list[Finding]:
+    """A mount over disk_pct of its space, or of its inodes (a full inode table fails writes too,
+    and `df -h` does not show it)."""
     out = []
     for m in host.mounts:
-        if m.used_pct <= th.disk_pct:
+        inodes = m.inodes_used_pct or 0.0
+        by_inodes = inodes > m.used_pct
+        value = inodes if by_inodes else m.used_pct
+        if value <= th.disk_pct:
             continue
         where = shlex.quote(m.mountpoint)
-        actions = [
-            Action("host.disk_usage", f"find what fills {m.mountpoint}",
-                   f"du -xh --max-depth=2 {where} 2>/dev/null | sort -h | tail -20"),
-            Action("host.deleted_open_files", "find deleted files still held open (their space is not freed yet)",
-                   "find /proc/[0-9]*/fd -lname '*(deleted)' -printf '%p -> %l\\n' 2>/dev/null | head -20"),
-        ]
+        if by_inodes:
+            title = f"disk {m.mountpoint} {inodes:.0f} % of inodes used ({m.used_pct:.0f} % of space)"
+            unit = "% of the filesystem's inodes used"
+            look = Action("host.inode_usage", f"find the directories holding the most files on {m.mountpoint}",
+                          f"du --inodes -x --max-depth=3 {where} 2>/dev/null | sort -n | tail -20")
+        else:
+            title = f"disk {m.mountpoint} {m.used_pct:.0f} % full ({m.free_bytes / MIB / 1024:.1f} GB free)"
+            unit = "% of the filesystem used"
+            look = Action("host.disk_usage", f"find what fills {m.mountpoint}",
+                          f"du -xh --max-depth=2 {where} 2>/dev/null | sort -h | tail -20")
+        actions = [look, Action(
+            "host.deleted_open_files", "find deleted files still held open (their space is not freed yet)",
+            "find /proc/[0-9]*/fd -lname '*(deleted)' -printf '%p -> %l\\n' 2>/dev/null | head -20")]
         if "/var/log".startswith(m.mountpoint.rstrip("/") + "/") or m.mountpoint == "/var/log":
             actions.append(VACUUM_JOURNAL)
         out.append(finding(
-            "host.disk_high", m.mountpoint,
-            f"disk {m.mountpoint} {m.used_pct:.0f} % full ({m.free_bytes / MIB / 1024:.1f} GB free)",
-            value=m.used_pct, threshold=th.disk_pct, unit="% of the filesystem used", level=_level(m.used_pct),
-            evidence={"device": m.device, "fstype": m.fstype, "total_gb": round(m.total_bytes / MIB / 1024, 1),
-                      "free_gb": round(m.free_bytes / MIB / 1024, 1), "inodes_used_pct": m.inodes_used_pct},
+            "host.disk_high", m.mountpoint, title, value=value, threshold=th.disk_pct, unit=unit, level=_level(value),
+            evidence={"device": m.device, "fstype": m.fstype, "used_pct": m.used_pct, "inodes_used_pct": m.inodes_used_pct,
+                      "total_gb": round(m.total_bytes / MIB / 1024, 1), "free_gb": round(m.free_bytes / MIB / 1024, 1)},
             actions=actions,
         ))
     return out

@@ -64,6 +64,9 @@ CASES: list[tuple[str, Any, dict[str, Level]]] = [
     ("disk over", lambda h: replace(h, mounts=[mount("/data", 85.1)]), {"host.disk_high:/data": W}),
     ("disk critical, one of two", lambda h: replace(h, mounts=[mount("/data", 97.0), mount("/", 40.0, "/dev/vda")]),
      {"host.disk_high:/data": C}),
+    ("inodes at the threshold", lambda h: replace(h, mounts=[replace(mount("/data", 20.0), inodes_used_pct=85.0)]), {}),
+    ("inodes exhausted, space free", lambda h: replace(h, mounts=[replace(mount("/data", 20.0), inodes_used_pct=99.0)]),
+     {"host.disk_high:/data": C}),
     ("log just under", lambda h: with_logs(h), {}),
     ("large log", lambda h: with_logs(h, LogFile("/var/log/app/app.log", 3 * GIB, 4096, 0.5)),
      {"host.large_logs:/var/log": INFO}),
@@ -161,3 +164,10 @@ def test_cpu_finding_never_names_perfbook_itself_as_the_top_process(base: HostEv
     (f,) = rules.evaluate({"host": Evidence("host", "ok", 2.0, data=data)}, CFG)
     assert f"{other.name}[{other.pid}]" in f.title and "perfbook[1]" not in f.title
     assert f.evidence["top_cpu"][0]["own"] is True  # still shown, marked
+
+
+def test_inode_exhaustion_says_inodes_and_suggests_counting_files(base: HostEvidence):
+    data = replace(base, mounts=[replace(mount("/data", 20.0), inodes_used_pct=90.0)])
+    (f,) = rules.evaluate({"host": Evidence("host", "ok", 2.0, data=data)}, CFG)
+    assert "inodes" in f.title and "inodes" in f.unit and f.value == 90.0 and f.level is Level.WARNING
+    assert f.actions[0].manual.startswith("du --inodes -x --max-depth=3 /data")
