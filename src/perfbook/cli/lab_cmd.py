@@ -70,7 +70,7 @@ def up(
     port: int = PORT_OPTION,
     frontend_port: int = FRONTEND_PORT_OPTION,
     traffic: bool = typer.Option(False, "--traffic", help="Also send light background traffic until `lab down`."),
-    rate: float = typer.Option(30.0, "--rate", min=0.1, max=500, help="Background traffic, requests per second."),
+    rate: float = typer.Option(40.0, "--rate", min=0.1, max=500, help="Background traffic, requests per second."),
     state_dir: Path | None = DIR_OPTION,
 ) -> None:
     """Start the lab (private PostgreSQL and Redis, seeded; backend; frontend) and print where it runs."""
@@ -160,7 +160,7 @@ def fault(
 @lab_app.command("traffic")
 def traffic(
     duration: str = typer.Option("60s", "--duration", "-d", help="How long to send, e.g. 60s, 5m."),
-    rate: float = typer.Option(30.0, "--rate", min=0.1, max=500, help="Requests per second."),
+    rate: float = typer.Option(40.0, "--rate", min=0.1, max=500, help="Requests per second."),
     state_dir: Path | None = DIR_OPTION,
 ) -> None:
     """Send light, steady traffic (reads, searches, some writes) to the lab, in the foreground."""

@@ -45,15 +45,19 @@ class AgentIn(BaseModel):
 
 
 async def _fetch(request: Request, sql: str, params: tuple | dict = ()) -> list[dict]:
-    try:
-        async with request.app.state.pool.connection() as conn:
-            cur = conn.cursor(row_factory=dict_row)
-            await cur.execute(sql, params)
-            return await cur.fetchall()
-    except psycopg.errors.QueryCanceled as err:  # statement or lock timeout: the database is stuck
-        raise HTTPException(status_code=503, detail=f"database timeout: {err.sqlstate}") from None
-    except psycopg.OperationalError:
-        raise HTTPException(status_code=503, detail="database unavailable") from None
+    for attempt in (1, 2):  # a pooled session the server ended is replaced once, as pools do
+        try:
+            async with request.app.state.pool.connection() as conn:
+                cur = conn.cursor(row_factory=dict_row)
+                await cur.execute(sql, params)
+                return await cur.fetchall()
+        except (psycopg.errors.QueryCanceled, psycopg.errors.LockNotAvailable) as err:  # timeouts: stuck
+            raise HTTPException(status_code=503, detail=f"database timeout: {err.sqlstate}") from None
+        except psycopg.OperationalError:
+            if attempt == 2:
+                raise HTTPException(status_code=503, detail="database unavailable") from None
+            await request.app.state.pool.discard_idle()
+    raise AssertionError("unreachable")
 
 
 async def _cached(request: Request, key: str, sql: str, params: tuple) -> list[dict]:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from perfbook.lab import client, labconfig, supervisor
 from perfbook.lab.state import LabState
+from perfbook.lab.traffic import TrafficPlan
 
 KEEP_ENV = ("PERFBOOK_DEBUG",)
 
@@ -51,7 +52,7 @@ def run_demo(opts: DemoOptions, say: Callable[[str], None]) -> int:
     else:
         say(f"using the lab already running from {opts.state_dir} ({state.backend_url})")
         if "gen" not in state.processes:
-            supervisor.start_traffic(state, 30.0)
+            supervisor.start_traffic(state, TrafficPlan.rate_rps)
     assert state is not None
     try:
         say(f"backend {state.backend_url}, frontend {state.frontend_url}; waiting for traffic …")

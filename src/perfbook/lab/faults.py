@@ -22,6 +22,7 @@ import psycopg
 import redis
 
 from perfbook.lab import seed
+from perfbook.lab.pool import APP_NAME
 from perfbook.lab.faultstate import FAULTS, MAX_FAULT_S, FaultEntry, FaultStore
 from perfbook.lab.state import BackendSettings, process_tag
 
@@ -75,6 +76,30 @@ def _noop(settings: BackendSettings, entry: FaultEntry) -> None:
 def _seqscan_on(settings: BackendSettings, entry: FaultEntry) -> None:
     with psycopg.connect(settings.app_dsn, autocommit=True) as conn:
         conn.execute(f"DROP INDEX IF EXISTS {seed.EMAIL_INDEX}")
+    _flush_app_stats(settings)
+    _reset_table_counters(settings, "users")  # the scan counts start with the fault, as in an incident
+
+
+def _flush_app_stats(settings: BackendSettings) -> None:
+    """Make the backend's sessions publish their pending statistics before a reset.
+
+    PG 15 sessions flush counts at most once a second, and an idle one only after 10 s, so old
+    index scans would land after the reset. Idle pool sessions are ended (a session flushes on
+    exit; the pool reconnects); busy ones have flushed after a second.
+    """
+    time.sleep(1.1)
+    with psycopg.connect(settings.admin_dsn, autocommit=True) as conn:
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                     " WHERE application_name = %s AND state = 'idle'", (APP_NAME,))
+    time.sleep(0.3)
+
+
+def _reset_table_counters(settings: BackendSettings, table: str) -> None:
+    """Zero the scan counts of ``table`` and of each of its indexes (they are counted apart)."""
+    with psycopg.connect(settings.admin_dsn, autocommit=True) as conn:  # resetting statistics is for superusers
+        conn.execute("SELECT pg_stat_reset_single_table_counters(oid) FROM pg_class WHERE oid = %s::regclass"
+                     " UNION ALL SELECT pg_stat_reset_single_table_counters(indexrelid) FROM pg_index"
+                     " WHERE indrelid = %s::regclass", (table, table))
 
 
 def _seqscan_off(settings: BackendSettings, entry: FaultEntry) -> None:
@@ -85,7 +110,7 @@ def _seqscan_off(settings: BackendSettings, entry: FaultEntry) -> None:
         if invalid:  # a CONCURRENTLY build that failed half-way leaves an invalid index behind
             conn.execute(f"DROP INDEX {seed.EMAIL_INDEX}")
         conn.execute(seed.INDEXES[seed.EMAIL_INDEX].format(c="CONCURRENTLY IF NOT EXISTS"))
-        conn.execute("SELECT pg_stat_reset_single_table_counters('users'::regclass)")
+    _reset_table_counters(settings, "users")
 
 
 def _bloat_on(settings: BackendSettings, entry: FaultEntry) -> None:

@@ -17,7 +17,8 @@ from collections.abc import AsyncIterator
 
 import psycopg
 
-SESSION_OPTIONS = "-c statement_timeout=15000 -c lock_timeout=8000 -c application_name=perfbook-lab"
+APP_NAME = "perfbook-lab"
+SESSION_OPTIONS = f"-c statement_timeout=15000 -c lock_timeout=8000 -c application_name={APP_NAME}"
 
 
 class ConnectionPool:
@@ -49,6 +50,11 @@ class ConnectionPool:
 
     async def _open(self) -> psycopg.AsyncConnection:
         return await psycopg.AsyncConnection.connect(self.dsn, autocommit=True, options=SESSION_OPTIONS)
+
+    async def discard_idle(self) -> None:
+        """Close every idle connection: after one was found dead, the others likely are too."""
+        while not self._idle.empty():
+            await self._idle.get_nowait().close()
 
     async def close(self) -> None:
         """Close every idle connection (those in use close when they come back)."""

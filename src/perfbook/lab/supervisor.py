@@ -28,6 +28,7 @@ import httpx
 from perfbook import services
 from perfbook.errors import PerfbookError
 from perfbook.lab import labconfig, seed
+from perfbook.lab.traffic import TrafficPlan
 from perfbook.lab.state import BackendSettings, LabState, ProcessState, new_lab_id, process_tag, write_private_json
 
 READY_TIMEOUT_S = 30.0
@@ -42,7 +43,7 @@ class LabOptions:
     port: int = 8001
     frontend_port: int = 3000
     traffic: bool = False
-    traffic_rate_rps: float = 30.0
+    traffic_rate_rps: float = TrafficPlan.rate_rps
     users: int = seed.USERS_ROWS
 
 
