@@ -18,9 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from time import perf_counter
 
-import httptools
-
 from perfbook.load import hist
+from perfbook.load.protocol import CONN_CLASSES, Conn, Slot
 from perfbook.load.schedule import Schedule
 
 ERROR_KINDS = ("connect_refused", "connect_timeout", "connect_error", "timeout", "reset", "parse")
@@ -76,132 +75,6 @@ class WorkerResult:
     error_examples: dict[str, str] = field(default_factory=dict)  # kind → first message seen
 
 
-class _Slot:
-    """A connection slot's place in the open-loop schedule."""
-
-    __slots__ = ("next_index",)
-
-    def __init__(self, index: int) -> None:
-        self.next_index = index
-
-
-class _Conn(asyncio.Protocol):
-    """One connection, closed loop: the next request goes out as the response completes."""
-
-    def __init__(self, run: _Run, slot: _Slot) -> None:
-        self.run = run
-        self.slot = slot
-        self.parser = httptools.HttpResponseParser(self)
-        self.transport: asyncio.Transport | None = None
-        self.sent_at = 0.0
-        self.intended_at = 0.0
-        self.inflight = False
-        self.nbytes = 0
-        # bound once: the hot path then does no attribute lookups through run
-        self.record = run.lat.append
-        self.codes = run.codes
-        self.request = run.request
-        self.keepalive = run.keepalive
-        self.done = run.loop.create_future()
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def data_received(self, data: bytes) -> None:
-        self.nbytes += len(data)
-        try:
-            self.parser.feed_data(data)
-        except httptools.HttpParserError as err:
-            self.fail("parse", err)
-
-    def on_message_complete(self) -> None:
-        now = perf_counter()
-        self.record(now - self.sent_at)
-        parser = self.parser
-        self.codes[parser.get_status_code()] += 1
-        run = self.run
-        if run.remaining > 0 and self.keepalive and parser.should_keep_alive():
-            run.remaining -= 1
-            self.sent_at = now  # the clock was just read: the write follows at once
-            self.transport.write(self.request)
-        else:
-            self.inflight = False
-            self.transport.close()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self.inflight:
-            # EOF or RST before the response was complete
-            self.inflight = False
-            self.run.error("reset", exc or "connection closed before the response was complete")
-        self.run.bytes_closed += self.nbytes
-        self.nbytes = 0
-        if not self.done.done():
-            self.done.set_result(None)
-
-    def fail(self, kind: str, reason: object = None) -> None:
-        if self.inflight:
-            self.inflight = False
-            self.run.error(kind, reason)
-        if self.transport is not None:
-            self.transport.abort()
-
-    def send(self, intended_at: float) -> None:
-        if self.transport is None or self.transport.is_closing():
-            return
-        self.intended_at = intended_at
-        self.sent_at = perf_counter()
-        self.inflight = True
-        self.transport.write(self.request)
-
-
-class _OpenConn(_Conn):
-    """One connection, open loop: the next request waits for its intended time."""
-
-    def __init__(self, run: _Run, slot: _Slot) -> None:
-        super().__init__(run, slot)
-        self.record_corrected = run.lat_corrected.append
-
-    def on_message_complete(self) -> None:
-        now = perf_counter()
-        self.record(now - self.sent_at)
-        self.record_corrected(now - self.intended_at)
-        parser = self.parser
-        self.codes[parser.get_status_code()] += 1
-        self.inflight = False
-        if self.keepalive and parser.should_keep_alive():
-            self.run.schedule_next(self)
-        else:
-            self.transport.close()
-
-
-class _HeadConn(_Conn):
-    """HEAD responses carry no body: a response is complete with its headers."""
-
-    def on_headers_complete(self) -> None:
-        _Conn.on_message_complete(self)
-        self.parser = httptools.HttpResponseParser(self)  # the old one would wait for a body
-
-    def on_message_complete(self) -> None:
-        pass
-
-
-class _HeadOpenConn(_OpenConn):
-    def on_headers_complete(self) -> None:
-        _OpenConn.on_message_complete(self)
-        self.parser = httptools.HttpResponseParser(self)
-
-    def on_message_complete(self) -> None:
-        pass
-
-
-_CONN_CLASSES = {
-    (False, False): _Conn,
-    (True, False): _OpenConn,
-    (False, True): _HeadConn,
-    (True, True): _HeadOpenConn,
-}
-
-
 class _Run:
     def __init__(self, plan: WorkerPlan, control: Callable[[Snapshot], bool] | None) -> None:
         self.plan = plan
@@ -221,8 +94,8 @@ class _Run:
         self.errors = dict.fromkeys(ERROR_KINDS, 0)
         self.error_examples: dict[str, str] = {}
         self.bytes_closed = 0
-        self.conn_class = _CONN_CLASSES[(self.open_loop, plan.head)]
-        self.conns: list[_Conn] = []
+        self.conn_class = CONN_CLASSES[(self.open_loop, plan.head)]
+        self.conns: list[Conn] = []
         self.hist = hist.new_histogram()
         self.hist_corrected = hist.new_histogram()
         self.ssl_ctx: ssl.SSLContext | None = None
@@ -235,7 +108,7 @@ class _Run:
         self._last_tick = (self.t0, 0)
 
     # -- open loop --------------------------------------------------------------------------
-    def claim_due(self, slot: _Slot) -> float | None:
+    def claim_due(self, slot: Slot) -> float | None:
         """The next intended time (perf_counter) of this slot, advancing it; None at the end."""
         offset = self.schedule.at(slot.next_index)
         if offset is None or self.stopping:
@@ -243,7 +116,7 @@ class _Run:
         slot.next_index += self.plan.connections
         return self.t0 + offset
 
-    def schedule_next(self, conn: _Conn) -> None:
+    def schedule_next(self, conn: Conn) -> None:
         intended = self.claim_due(conn.slot)
         if intended is None:
             conn.transport.close()
@@ -256,7 +129,7 @@ class _Run:
 
     # -- connections ------------------------------------------------------------------------
     async def slot_loop(self, index: int) -> None:
-        slot = _Slot(index)
+        slot = Slot(index)
         plan = self.plan
         while not self.stopping:
             if self.open_loop:

@@ -1,0 +1,143 @@
+"""The protocol side of the hot path: one asyncio Protocol per connection, fed by httptools.
+
+Per response: read the clock, append one float, bump one status counter, and (closed loop)
+write the prepared request again. Four small classes instead of flags, so the hot path has no
+branches for the mode: closed or open loop, GET-like or HEAD.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from time import perf_counter
+from typing import TYPE_CHECKING
+
+import httptools
+
+if TYPE_CHECKING:
+    from perfbook.load.engine import _Run
+
+
+class Slot:
+    """A connection slot's place in the open-loop schedule."""
+
+    __slots__ = ("next_index",)
+
+    def __init__(self, index: int) -> None:
+        self.next_index = index
+
+
+class Conn(asyncio.Protocol):
+    """One connection, closed loop: the next request goes out as the response completes."""
+
+    def __init__(self, run: _Run, slot: Slot) -> None:
+        self.run = run
+        self.slot = slot
+        self.parser = httptools.HttpResponseParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.sent_at = 0.0
+        self.intended_at = 0.0
+        self.inflight = False
+        self.nbytes = 0
+        # bound once: the hot path then does no attribute lookups through run
+        self.record = run.lat.append
+        self.codes = run.codes
+        self.request = run.request
+        self.keepalive = run.keepalive
+        self.done = run.loop.create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.nbytes += len(data)
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as err:
+            self.fail("parse", err)
+
+    def on_message_complete(self) -> None:
+        now = perf_counter()
+        self.record(now - self.sent_at)
+        parser = self.parser
+        self.codes[parser.get_status_code()] += 1
+        run = self.run
+        if run.remaining > 0 and self.keepalive and parser.should_keep_alive():
+            run.remaining -= 1
+            self.sent_at = now  # the clock was just read: the write follows at once
+            self.transport.write(self.request)
+        else:
+            self.inflight = False
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.inflight:
+            # EOF or RST before the response was complete
+            self.inflight = False
+            self.run.error("reset", exc or "connection closed before the response was complete")
+        self.run.bytes_closed += self.nbytes
+        self.nbytes = 0
+        if not self.done.done():
+            self.done.set_result(None)
+
+    def fail(self, kind: str, reason: object = None) -> None:
+        if self.inflight:
+            self.inflight = False
+            self.run.error(kind, reason)
+        if self.transport is not None:
+            self.transport.abort()
+
+    def send(self, intended_at: float) -> None:
+        if self.transport is None or self.transport.is_closing():
+            return
+        self.intended_at = intended_at
+        self.sent_at = perf_counter()
+        self.inflight = True
+        self.transport.write(self.request)
+
+
+class OpenConn(Conn):
+    """One connection, open loop: the next request waits for its intended time."""
+
+    def __init__(self, run: _Run, slot: Slot) -> None:
+        super().__init__(run, slot)
+        self.record_corrected = run.lat_corrected.append
+
+    def on_message_complete(self) -> None:
+        now = perf_counter()
+        self.record(now - self.sent_at)
+        self.record_corrected(now - self.intended_at)
+        parser = self.parser
+        self.codes[parser.get_status_code()] += 1
+        self.inflight = False
+        if self.keepalive and parser.should_keep_alive():
+            self.run.schedule_next(self)
+        else:
+            self.transport.close()
+
+
+class HeadConn(Conn):
+    """HEAD responses carry no body: a response is complete with its headers."""
+
+    def on_headers_complete(self) -> None:
+        Conn.on_message_complete(self)
+        self.parser = httptools.HttpResponseParser(self)  # the old one would wait for a body
+
+    def on_message_complete(self) -> None:
+        pass
+
+
+class HeadOpenConn(OpenConn):
+    def on_headers_complete(self) -> None:
+        OpenConn.on_message_complete(self)
+        self.parser = httptools.HttpResponseParser(self)
+
+    def on_message_complete(self) -> None:
+        pass
+
+
+CONN_CLASSES = {
+    (False, False): Conn,
+    (True, False): OpenConn,
+    (False, True): HeadConn,
+    (True, True): HeadOpenConn,
+}
