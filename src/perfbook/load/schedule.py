@@ -108,11 +108,16 @@ class Schedule:
             n += stage.count(stage.duration_s)
         self.duration_s = t_s
         self.total = n
+        self._end = min(n, limit) if limit is not None else n
+        flat = len(self.stages) == 1 and self.stages[0].from_rps == self.stages[0].to_rps
+        self._period_s = 1.0 / self.stages[0].from_rps if flat else None  # the common case, per request
 
     def at(self, index: int) -> float | None:
         """Seconds after the start when request ``index`` (0-based) is due; None past the end."""
-        if (self.limit is not None and index >= self.limit) or index >= self.total:
+        if index >= self._end:
             return None
+        if self._period_s is not None:
+            return index * self._period_s
         for stage, (start_s, before) in zip(reversed(self.stages), reversed(self._starts), strict=True):
             if index >= before:
                 return start_s + stage.time_of(index - before)
