@@ -162,7 +162,10 @@ def load(
     if url == "compare":
         raise typer.Exit(_compare(files or [], json_out))
     if files:
-        raise UsageError(f"load: unexpected arguments {' '.join(files)}", hint="one URL; options go after it")
+        hint = "one URL; options go after it"
+        if any(f.startswith("@") for f in files):
+            hint = "a JSON body is --json-body @file (--json alone prints the result as JSON)"
+        raise UsageError(f"load: unexpected arguments {' '.join(files)}", hint=hint)
     from perfbook.load.options import LoadOptions, make_run, parse_share
     from perfbook.load.session import run_session
 
