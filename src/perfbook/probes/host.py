@@ -127,12 +127,15 @@ class HostProbe:
         epoch0, t0 = time.time(), ctx.clock()
         swap0 = ps.swap_memory()
         sampling = asyncio.create_task(self._sample_cpu(ctx, t0))
-        # Process snapshots take 20–150 ms (more on a loaded host): take the first while CPU
-        # sampling runs, and start the last early by as long, so the probe ends with the window.
-        snap0, mid0, took_s = await _timed_snapshot(ps, ctx)
-        await ctx.sleep(max(0.0, t0 + ctx.window_s - took_s - ctx.clock()))
-        snap1, mid1, _ = await _timed_snapshot(ps, ctx)
-        cpu = await sampling
+        try:
+            # Process snapshots take 20–150 ms (more on a loaded host): take the first while CPU
+            # sampling runs, and start the last early by as long, so the probe ends with the window.
+            snap0, mid0, took_s = await _timed_snapshot(ps, ctx)
+            await ctx.sleep(max(0.0, t0 + ctx.window_s - took_s - ctx.clock()))
+            snap1, mid1, _ = await _timed_snapshot(ps, ctx)
+            cpu = await sampling
+        finally:  # cancelled by the budget, or a snapshot failed: leave no sampler behind
+            sampling.cancel()
         elapsed_s = mid1 - mid0
         problems: list[str] = []
         memory = _memory(ps, swap0, problems)

@@ -16,7 +16,7 @@ from perfbook.probes.host_logs import scan_logs
 from perfbook.rules import host as host_rules
 from perfbook.rules import process as process_rules
 
-from .probe_children import BURN, child, fake_perfbook, new_tag, run
+from .probe_children import BURN, child, fake_perfbook, new_tag, overhead_allowed_s, run
 
 GIB = 1024**3
 MIB = 1024**2
@@ -29,7 +29,7 @@ def config(**sections: dict) -> Config:
 async def test_host_probe_describes_this_machine_within_the_window_budget(tmp_path: Path):
     ev, wall_s = await run(HostProbe(), config(host={"log_dirs": ["/var/log", str(tmp_path / "absent")]}), 2.0)
     assert ev.status == "ok", ev.reason
-    assert wall_s <= 2.0 + 0.3 and ev.duration_s <= 2.3  # DESIGN: host is sampled across W, then done
+    assert wall_s <= 2.0 + overhead_allowed_s(), wall_s  # sampled across W, then done
     h = ev.data
     assert h.hostname == socket.gethostname() and 1.9 <= h.window_s <= 2.3
     assert h.cpu.cores == psutil.cpu_count() == len(h.cpu.per_core_pct)
