@@ -123,9 +123,10 @@ def _watch_line(watch: dict[str, Any]) -> Text:
         f"host CPU mean {watch['host_cpu_pct_mean']:.0f}% max {watch['host_cpu_pct_max']:.0f}%, "
         f"memory max {watch['host_memory_pct_max']:.0f}%"
     )
-    for proc in watch.get("processes", []):
+    busiest = sorted(watch.get("processes", []), key=lambda p: -p["cpu_pct_max"])[:4]
+    for proc in busiest:
         line.append(
-            f"; {proc['name']} CPU max {proc['cpu_pct_max']:.0f}% RSS max {format_bytes(proc['rss_bytes_max'])}"
+            f"; {proc['name']}[{proc['pid']}] CPU max {proc['cpu_pct_max']:.0f}% RSS max {format_bytes(proc['rss_bytes_max'])}"
         )
     return line
 
