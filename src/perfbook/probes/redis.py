@@ -33,7 +33,7 @@ SCAN_COUNT = 100  # keys per SCAN call: one short step of the server's event loo
 SCAN_SHARE = 0.5  # at most this share of the window goes to the big-key sample
 PING_SAMPLES = 21
 TOP_BIG_KEYS = 10
-SLOWLOG_ENTRIES = 10
+SLOWLOG_ENTRIES = 128  # read this many (the default slowlog-max-len), keep the newest 10 not perfbook's
 END_RESERVE_S = 0.2
 
 
@@ -85,13 +85,19 @@ def redis_reason(err: Exception) -> str:
 
     >>> redis_reason(ConnectionError("Error 111 connecting to 127.0.0.1:1. Connection refused."))
     'connection refused'
-    >>> redis_reason(ConnectionError("WRONGPASS invalid username-password pair or user is disabled."))
-    'WRONGPASS invalid username-password pair or user is disabled'
+    >>> redis_reason(ConnectionError("Error Connect call failed ('127.0.0.1', 1) connecting to 127.0.0.1:1."))
+    'connection refused'
     """
     text = " ".join(str(err).split()).rstrip(".")
-    if "connecting to" in text and ". " in text:
-        text = text.rsplit(". ", 1)[1]
-        text = text[:1].lower() + text[1:]
+    lowered = text.lower()
+    if "connection refused" in lowered or "connect call failed" in lowered:
+        return "connection refused"
+    if "timeout" in lowered or "timed out" in lowered:
+        return "no answer (timeout)"
+    if "name or service not known" in lowered or "nodename nor servname" in lowered:
+        return "unknown host"
+    if type(err).__name__ == "AuthenticationError" or text.startswith(("WRONGPASS", "NOAUTH")):
+        return "authentication failed: " + redact_text(text.removeprefix("WRONGPASS ").removeprefix("NOAUTH "))
     return redact_text(text or type(err).__name__)
 
 

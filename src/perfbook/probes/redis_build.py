@@ -19,6 +19,7 @@ from perfbook.redact import redact_url
 from perfbook.sanitize import display_key, key_prefix
 
 _LENGTH = {"string": "STRLEN", "list": "LLEN", "hash": "HLEN", "set": "SCARD", "zset": "ZCARD", "stream": "XLEN"}
+SLOW_ENTRIES_KEPT = 10
 _COUNTERS = ("keyspace_hits", "keyspace_misses", "evicted_keys", "expired_keys", "rejected_connections",
              "total_error_replies", "total_commands_processed")
 
@@ -115,6 +116,8 @@ def build_slowlog(raw: list[Any], now_s: float | None) -> tuple[list[RedisSlowEn
             continue
         out.append(RedisSlowEntry(id=int(entry_id), age_s=round(now_s - int(started), 1) if now_s else None,
                                   duration_ms=round(int(micros) / 1000, 3), command=slow_command(args), client_name=name))
+        if len(out) == SLOW_ENTRIES_KEPT:
+            break
     return out, int(total) if isinstance(total, int) else len(out)
 
 
