@@ -179,7 +179,7 @@ class HostProbe:
         self, ctx: ProbeContext, snap0: dict, snap1: dict, elapsed_s: float, epoch0: float, total_bytes: int
     ) -> tuple[list[TopProcess], list[TopProcess]]:
         cpu = procs.cpu_pct_between(snap0, snap1, elapsed_s, epoch0)
-        own = procs.own_pids(snap1, ctx.own_pid)
+        own = procs.own_pids({pid: snap.ppid for pid, snap in snap1.items()}, ctx.own_pid)
         matcher = procs.Matcher(ctx.config.process.match, ctx.config.process.pids)
         by_cpu = sorted(cpu, key=lambda pid: cpu[pid], reverse=True)[:TOP_N]
         by_mem = sorted(snap1, key=lambda pid: snap1[pid].rss_bytes, reverse=True)[:TOP_N]

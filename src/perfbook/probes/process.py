@@ -1,7 +1,8 @@
 """Process probe: the configured processes (``[process] match`` patterns, ``pids``, and their
 children — uvicorn / gunicorn workers), RSS and CPU sampled across the window (≥ 10 samples).
 
-perfbook's own process and its children are never watched, even when a pattern matches them.
+perfbook's own process and its children are never watched, even when a pattern matches them
+(children in a session of their own — the lab's services — are not perfbook: they are watched).
 psutil is passed in (``ProcessProbe(ps=psutil)``). Evidence contract: read by ``rules/process.py``,
 which fits the RSS samples (least-squares slope, R²) and judges CPU; field names are the contract.
 """
@@ -103,7 +104,7 @@ class ProcessProbe:
         chosen = dict(direct)
         for pid in sorted(procs.descendants(parents, set(direct))):
             chosen[pid] = f"child of {_matched_ancestor(parents, pid, direct)}"
-        own = procs.descendants(parents, {ctx.own_pid}) | {ctx.own_pid}
+        own = procs.own_pids(parents, ctx.own_pid)
         data = ProcessEvidence(
             patterns=list(cfg.match), pids=list(cfg.pids), window_s=0.0,
             missing_pids=[p for p in cfg.pids if p not in info],

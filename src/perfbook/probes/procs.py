@@ -10,7 +10,9 @@ wall time between them — what ``top`` shows, and not an instant reading.
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,10 +85,24 @@ def cpu_pct_between(
     return out
 
 
-def own_pids(procs: dict[int, ProcSnapshot], own_pid: int) -> set[int]:
-    """perfbook's own pid and all its descendants (from the parent links of a snapshot)."""
-    parents = {pid: snap.ppid for pid, snap in procs.items()}
-    return descendants(parents, {own_pid}) | {own_pid}
+def own_pids(parents: dict[int, int], own_pid: int, getsid: Callable[[int], int] = os.getsid) -> set[int]:
+    """perfbook's own pid and its descendants in its own session (``parents``: pid -> ppid).
+
+    A descendant that started its own session (``start_new_session``: the lab's services, a
+    detached server) is a service perfbook launched to outlive it, not perfbook: it is judged.
+    """
+    try:
+        own_sid = getsid(own_pid)
+    except OSError:
+        own_sid = None
+    own = {own_pid}
+    for pid in descendants(parents, {own_pid}):
+        try:
+            if getsid(pid) == own_sid:
+                own.add(pid)
+        except OSError:  # gone since the listing
+            continue
+    return own
 
 
 def descendants(parents: dict[int, int], roots: set[int]) -> set[int]:

@@ -43,9 +43,9 @@ def new_tag() -> str:
 
 
 @contextlib.contextmanager
-def child(code: str, **fmt: object) -> Iterator[subprocess.Popen]:
+def child(code: str, new_session: bool = False, **fmt: object) -> Iterator[subprocess.Popen]:
     """Start ``python -c code`` (formatted with ``fmt``), wait until it runs, kill it afterwards."""
-    proc = subprocess.Popen([sys.executable, "-c", code.format(**fmt)])
+    proc = subprocess.Popen([sys.executable, "-c", code.format(**fmt)], start_new_session=new_session)
     try:
         _wait_running(proc.pid)
         yield proc

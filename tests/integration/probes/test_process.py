@@ -80,6 +80,16 @@ async def test_perfbook_itself_and_its_children_are_never_findings():
     assert not [f for f in findings if f.evidence["pid"] in (burner.pid, os.getpid())]
 
 
+async def test_a_child_in_its_own_session_is_a_service_perfbook_started_and_is_judged():
+    """The lab starts its services with start_new_session: they are the stack, not perfbook."""
+    tag = new_tag()
+    cfg = config(tag, process_cpu_pct=5)
+    with child(BURN, new_session=True, s=2.5, tag=tag) as service:
+        ev, _ = await run(ProcessProbe(), cfg, 1.0)
+    assert [p.pid for p in ev.data.processes] == [service.pid] and ev.data.own_excluded == 0
+    assert [f.subject for f in rules.evaluate({"process": ev}, cfg)] == [f"{ev.data.processes[0].name}[{service.pid}]"]
+
+
 async def test_workers_of_a_matched_process_are_watched_and_pids_are_checked():
     tag = new_tag()
     with child(SLEEP, s=0, tag="gone") as gone:
