@@ -98,7 +98,7 @@ def test_cpu_hog_evidence_and_restart_action_for_a_configured_process():
     assert f.evidence["cpu_pct"] == 120.0 and f.evidence["matched"] is True
     assert f.evidence["cmdline"] == "uvicorn app:api --port 8001" and f.evidence["rss_mb"] == 100.0
     assert [a.id for a in f.actions] == ["process.top_threads", "process.restart"]
-    assert f.actions[1].command.startswith("perfbook fix process.restart --pid 4242")
+    assert f.actions[1].command == "perfbook fix process.restart --name uvicorn --pid 4242"
     assert all("kill" not in a.manual for a in f.actions)
 
 
@@ -145,3 +145,19 @@ def test_restart_manual_names_the_service_or_container(unit, container_id, manua
         restart = next(a for a in f.actions if a.id == "process.restart")
         assert restart.manual.startswith(manual)
         assert f.evidence.get("unit") == unit and f.evidence.get("container_id") == container_id
+
+
+@pytest.mark.parametrize(
+    "restart_commands, unit, name, manual",
+    [
+        ({}, None, "uvicorn", "systemctl status 4242"),  # nothing configured: the fix names the key to add
+        ({"uvicorn": "supervisorctl restart api"}, None, "uvicorn", "supervisorctl restart api"),
+        ({"api": "systemctl restart api"}, "api.service", "api", "systemctl restart api"),
+        ({"backend": "x"}, "api.service", "uvicorn", "systemctl restart api.service"),
+    ],
+)
+def test_restart_uses_the_configured_restart_command_key(restart_commands, unit, name, manual):
+    cfg = Config.model_validate({"fix": {"restart_commands": restart_commands}})
+    (f,) = judge(replace(proc(*series(0.0), cpu_pct=99.0), unit=unit), cfg=cfg)
+    restart = f.actions[1]
+    assert restart.params["name"] == name and restart.manual.startswith(manual)
