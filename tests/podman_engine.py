@@ -26,11 +26,15 @@ CONTAINERS_CONF = """\
 [containers]
 default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
 [engine]
+lock_type = "file"
 runtime = "runc"
 cgroup_manager = "cgroupfs"
 events_logger = "file"
 """
 BUSYBOX_CANDIDATES = ("/bin/busybox", "/usr/bin/busybox")
+# A fixed API version: "auto" asks /version first, which takes seconds on a loaded machine (Podman
+# runs conmon and the runtime to report their versions); /_ping answers in milliseconds.
+API_VERSION = "1.41"
 
 
 class EngineUnavailable(Exception):
@@ -54,7 +58,7 @@ class PodmanEngine:
         """A docker SDK client talking to this engine."""
         import docker
 
-        return docker.DockerClient(base_url=self.url, version="auto", timeout=timeout_s)
+        return docker.DockerClient(base_url=self.url, version=API_VERSION, timeout=timeout_s)
 
     def podman(self, *args: str, timeout_s: float = 30.0) -> subprocess.CompletedProcess:
         """Run the podman CLI against this engine's private storage."""
@@ -196,7 +200,7 @@ def _wait_ready(engine: PodmanEngine, timeout_s: float) -> None:
             break
         if engine.socket_path.exists():
             try:
-                if docker.APIClient(base_url=engine.url, version="auto", timeout=2).ping():
+                if docker.APIClient(base_url=engine.url, version=API_VERSION, timeout=2).ping():
                     return
             except Exception:  # not listening yet
                 pass

@@ -23,7 +23,13 @@ from typing import Any
 from perfbook.model import Evidence
 from perfbook.probes import container_parse as parse
 from perfbook.probes.base import ProbeContext, ProbeSkipped, ProbeUnavailable
-from perfbook.probes.container_build import ContainersEvidence, EngineDisk, build_container, process_rows
+from perfbook.probes.container_build import (
+    ContainerProcess,
+    ContainersEvidence,
+    EngineDisk,
+    build_container,
+    process_rows,
+)
 from perfbook.redact import redact_url
 
 RESTART_LOOKBACK_S = 600.0  # die events counted over the last 10 minutes, plus the window
@@ -60,10 +66,11 @@ class ContainersProbe:
         except ImportError:
             raise ProbeSkipped("the docker SDK is not installed: pip install 'perfbook[docker]'") from None
         pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="perfbook-containers")
+        session = _Session(docker, cfg.containers.engine_url(), ctx, pool, self._wall)
         try:
-            session = _Session(docker, cfg.containers.engine_url(), ctx, pool, self._wall)
             return await session.run()
         finally:
+            session.close()
             pool.shutdown(wait=False, cancel_futures=True)
 
 
@@ -76,24 +83,40 @@ class _Session:
         self.client: Any = None
         self.one_shot = True  # API >= 1.41: stats answer at once instead of waiting ~1 s for precpu
         self.notes: list[str] = []
+        self.window_end = 0.0  # clock() at the end of the sampling window
 
     async def call(self, fn: Callable[..., Any], *args: Any, timeout_s: float = CALL_TIMEOUT_S, **kw: Any) -> Any:
         """Run one blocking SDK call in the pool; TimeoutError after ``timeout_s``."""
         loop = asyncio.get_running_loop()
         return await asyncio.wait_for(loop.run_in_executor(self.pool, functools.partial(fn, *args, **kw)), timeout_s)
 
+    def unreachable_errors(self) -> tuple[type[BaseException], ...]:
+        """What the SDK raises when the engine cannot be reached or refuses (socket errors wrapped)."""
+        import requests  # a dependency of the docker SDK
+
+        return self.docker.errors.DockerException, requests.RequestException, OSError
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+
     async def run(self) -> Evidence:
         version = await self.connect()
         engine = version["engine"]
-        selected, selection = await self.select()
+        try:
+            selected, selection = await self.select()
+        except (TimeoutError, *self.unreachable_errors()) as err:
+            raise ProbeUnavailable(f"container engine at {redact_url(self.url)} did not list its containers: "
+                                   f"{_why(err)}") from None
         start_wall, window_s = self.wall(), self.ctx.window_s
+        self.window_end = self.ctx.clock() + window_s
         events = asyncio.create_task(self.fetch_events(int(start_wall - RESTART_LOOKBACK_S), start_wall + window_s))
         df = asyncio.create_task(self.call(self.client.df, timeout_s=window_s + 1.0))
         details = asyncio.create_task(self.fetch_details(selected, PS_ARGS[engine]))
         samples = await self.sample([cid for cid, state in selected if state == "running"])
         inspected, tops = await details
         die_events = await self.settle(events, "die events", [])
-        inspected.update(await self.inspect_extra(die_events, set(inspected), bool(self.ctx.config.containers.names)))
+        inspected.update(await self.inspect_late([cid for cid, _ in selected], inspected, die_events))
         disk_raw = await self.settle(df, "engine df", None)
         now = self.wall()
         containers = [build_container(attrs, samples.get(cid, []), tops.get(cid), die_events, now, start_wall,
@@ -115,13 +138,16 @@ class _Session:
         where ``/version`` takes ~0.6 s on Podman (it asks conmon and the runtime for theirs).
         """
         where = redact_url(self.url)
+        # Leave the window its time: a ping that takes longer than what is left of the budget
+        # after the window is reported here, with the address, rather than as a bare budget overrun.
+        timeout_s = max(0.3, min(CONNECT_TIMEOUT_S, self.ctx.time_left() - self.ctx.window_s - 0.2))
         try:
             self.client = await self.call(self.docker.DockerClient, base_url=self.url, version=API_VERSION,
-                                          timeout=self.ctx.window_s + 3.0, timeout_s=CONNECT_TIMEOUT_S)
-            resp = await self.call(self.client.api.get, self.client.api.base_url + "/_ping", timeout_s=CONNECT_TIMEOUT_S)
+                                          timeout=self.ctx.window_s + 3.0, timeout_s=timeout_s)
+            resp = await self.call(self.client.api.get, self.client.api.base_url + "/_ping", timeout_s=timeout_s)
         except TimeoutError:
-            raise ProbeUnavailable(f"no container engine at {where}: no answer within {CONNECT_TIMEOUT_S:.0f} s") from None
-        except Exception as err:  # the SDK wraps socket errors in DockerException / requests errors
+            raise ProbeUnavailable(f"no container engine at {where}: no answer within {timeout_s:.1f} s") from None
+        except self.unreachable_errors() as err:
             raise ProbeUnavailable(f"no container engine at {where}: {_why(err)}") from None
         if resp.status_code != 200:
             raise ProbeUnavailable(f"no container engine at {where}: /_ping answered HTTP {resp.status_code}")
@@ -159,54 +185,65 @@ class _Session:
             chosen = chosen[:MAX_CONTAINERS]
         return chosen, how
 
+    def left(self, slack_s: float) -> float:
+        """Seconds until the window's end plus ``slack_s`` (at least 0.2): a call's timeout."""
+        return max(0.2, self.window_end + slack_s - self.ctx.clock())
+
     async def sample(self, ids: list[str]) -> dict[str, list[tuple[float, dict[str, Any]]]]:
-        """One-shot stats of every running container at each sample time: id -> [(clock, stats)]."""
-        ctx = self.ctx
-        offsets = ctx.sample_times() if len(ids) <= 10 else [0.0, ctx.window_s]  # bounded API calls
-        out: dict[str, list[tuple[float, dict[str, Any]]]] = {cid: [] for cid in ids}
-        failed: dict[str, str] = {}
-        t0 = ctx.clock()
-        for offset in offsets:
-            delay = t0 + offset - ctx.clock()
-            if delay > 0:
-                await ctx.sleep(delay)
-            results = await asyncio.gather(*(self.one_stats(cid) for cid in ids), return_exceptions=True)
-            for cid, res in zip(ids, results, strict=True):
-                if isinstance(res, BaseException):
-                    failed[cid] = _why(res)
-                else:
-                    out[cid].append(res)
-        for cid, why in failed.items():
-            if len(out[cid]) < 2:
-                self.notes.append(f"stats of {cid[:12]} failed: {why}")
+        """One-shot stats of every running container at each sample time: id -> [(clock, stats)].
+
+        Each container keeps its own schedule, so one that blocks (Podman holds a container's
+        lock while restarting it) delays neither the others nor the end of the window.
+        """
+        offsets = self.ctx.sample_times() if len(ids) <= 10 else [0.0, self.ctx.window_s]  # bounded calls
+        t0 = self.ctx.clock()
+        results = await asyncio.gather(*(self.sample_one(cid, t0, offsets) for cid in ids))
+        out = {}
+        for cid, (samples, error) in zip(ids, results, strict=True):
+            out[cid] = samples
+            if error is not None and len(samples) < 2:
+                self.notes.append(f"stats of {cid[:12]} failed: {error}")
         return out
 
-    async def one_stats(self, cid: str) -> tuple[float, dict[str, Any]]:
+    async def sample_one(self, cid: str, t0: float, offsets: list[float]) -> tuple[list, str | None]:
+        samples, error = [], None
+        for i, offset in enumerate(offsets):
+            now = self.ctx.clock()
+            if i + 1 < len(offsets) and now > t0 + offsets[i + 1]:
+                continue  # fell behind (a slow answer): skip to the next sample time
+            if t0 + offset > now:
+                await self.ctx.sleep(t0 + offset - now)
+            try:
+                samples.append(await self.one_stats(cid, min(CALL_TIMEOUT_S, self.left(0.3))))
+            except (TimeoutError, *self.unreachable_errors()) as err:
+                error = _why(err)
+        return samples, error
+
+    async def one_stats(self, cid: str, timeout_s: float) -> tuple[float, dict[str, Any]]:
         """One stats answer stamped with the clock at the middle of the call."""
         before = self.ctx.clock()
         extra = {"one_shot": True} if self.one_shot else {}
-        stats = await self.call(self.client.api.stats, cid, stream=False, timeout_s=CALL_TIMEOUT_S + 1.5, **extra)
+        stats = await self.call(self.client.api.stats, cid, stream=False, timeout_s=timeout_s, **extra)
         return (before + self.ctx.clock()) / 2, stats
 
     async def fetch_details(self, selected: list[tuple[str, str]], ps_args: str) -> tuple[dict, dict]:
-        """Inspect every selected container, and ``top`` the running ones (concurrently)."""
+        """Inspect every selected container, and ``top`` the running ones, all at once."""
         ids = [cid for cid, _ in selected]
         running = [cid for cid, state in selected if state == "running"]
-        inspected = await asyncio.gather(*(self.call(self.client.api.inspect_container, c) for c in ids),
-                                         return_exceptions=True)
-        tops = await asyncio.gather(*(self.top(c, ps_args) for c in running), return_exceptions=True)
-        attrs = {cid: res for cid, res in zip(ids, inspected, strict=True) if not isinstance(res, BaseException)}
-        for cid, res in zip(ids, inspected, strict=True):
-            if isinstance(res, BaseException):
-                self.notes.append(f"{cid[:12]} disappeared during the window ({_why(res)})")
-        return attrs, {cid: res for cid, res in zip(running, tops, strict=True) if not isinstance(res, BaseException)}
+        timeout_s = min(CALL_TIMEOUT_S, self.left(0.3))
+        answers = await asyncio.gather(*(self.call(self.client.api.inspect_container, c, timeout_s=timeout_s)
+                                         for c in ids),
+                                       *(self.top(c, ps_args, timeout_s) for c in running), return_exceptions=True)
+        inspected, tops = answers[:len(ids)], answers[len(ids):]
+        attrs = {cid: res for cid, res in zip(ids, inspected, strict=True) if isinstance(res, dict)}
+        return attrs, {cid: res for cid, res in zip(running, tops, strict=True) if isinstance(res, list)}
 
-    async def top(self, cid: str, ps_args: str) -> list[dict[str, Any]]:
+    async def top(self, cid: str, ps_args: str, timeout_s: float) -> list[ContainerProcess]:
         """The processes inside, with the engine's own ps arguments, else its default columns."""
         try:
-            answer = await self.call(self.client.api.top, cid, ps_args=ps_args)
-        except Exception:
-            answer = await self.call(self.client.api.top, cid)
+            answer = await self.call(self.client.api.top, cid, ps_args=ps_args, timeout_s=timeout_s)
+        except (ValueError, self.docker.errors.APIError):  # ps arguments the engine would not take
+            answer = await self.call(self.client.api.top, cid, timeout_s=timeout_s)
         return process_rows(parse.top_rows(answer or {}))
 
     async def fetch_events(self, since: int, until: float) -> list[dict[str, Any]]:
@@ -225,16 +262,24 @@ class _Session:
             return found
         return await self.call(read, timeout_s=self.ctx.window_s + CALL_TIMEOUT_S)
 
-    async def inspect_extra(self, events: list[dict[str, Any]], known: set[str], named: bool) -> dict[str, Any]:
-        """Containers that died in the lookback but were not running when listed (a loop between runs)."""
-        if named:
-            return {}
-        ids = list(dict.fromkeys(_actor_id(e) for e in events if _actor_id(e) not in known))[:5]
-        found = await asyncio.gather(*(self.call(self.client.api.inspect_container, c) for c in ids),
-                                     return_exceptions=True)
+    async def inspect_late(self, selected: list[str], inspected: dict[str, Any],
+                           events: list[dict[str, Any]]) -> dict[str, Any]:
+        """Inspect what is still missing: selected containers whose first inspect did not answer,
+        and (with no names configured) containers that died in the lookback but were not running
+        when listed (a loop between two runs, or one that gave up restarting)."""
+        missing = [cid for cid in selected if cid not in inspected]
+        if not self.ctx.config.containers.names:
+            missing += [cid for cid in dict.fromkeys(map(_actor_id, events))
+                        if cid and cid not in inspected and cid not in missing][:5]
+        timeout_s = min(CALL_TIMEOUT_S, max(0.2, self.ctx.time_left() - 0.4))
+        found = await asyncio.gather(*(self.call(self.client.api.inspect_container, c, timeout_s=timeout_s)
+                                       for c in missing), return_exceptions=True)
         labels = self.ctx.config.containers.labels
-        return {c: a for c, a in zip(ids, found, strict=True)
+        late = {c: a for c, a in zip(missing, found, strict=True)
                 if isinstance(a, dict) and _labels_match((a.get("Config") or {}).get("Labels") or {}, labels)}
+        self.notes += [f"{cid[:12]} did not answer inspect ({_why(a)})" for cid, a in zip(missing, found, strict=True)
+                       if cid in selected and isinstance(a, BaseException)]
+        return late
 
     async def settle(self, task: asyncio.Task, what: str, default: Any) -> Any:
         """The task's result within the time left, else ``default`` and a note saying why."""

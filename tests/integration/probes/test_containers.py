@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import re
 import socket
 import threading
 import time
@@ -184,12 +185,12 @@ def test_a_container_that_gave_up_restarting_is_found_by_its_die_events(observed
 def test_names_and_labels_select_the_containers_that_matter(workload: dict[str, str]) -> None:
     cfg = _config(workload["url"])
     cfg.containers.names = ["pb-memory", "pb-nope"]
-    ev = _collect(cfg, window_s=0.5)
+    ev = _collect(cfg, window_s=1.0)
     assert [c.name for c in ev.data.containers] == ["pb-memory"]
     assert ev.status == "partial" and "no container named pb-nope" in ev.data.notes
     cfg = _config(workload["url"])
     cfg.containers.labels = [LABEL]
-    ev = _collect(cfg, window_s=0.5)
+    ev = _collect(cfg, window_s=1.0)
     assert {c.name for c in ev.data.containers} == {"pb-busy", "pb-memory", "pb-crash"}
 
 
@@ -233,6 +234,20 @@ def test_no_engine_is_unavailable_in_one_line_with_no_finding(dead_socket: str) 
     missing = _collect(_config("unix:///nonexistent/docker.sock"), window_s=0.5)
     assert missing.reason == "no container engine at unix:///nonexistent/docker.sock: No such file or directory"
     assert evaluate({"containers": ev}, Config()) == []
+
+
+def test_an_engine_that_never_answers_is_unavailable_within_the_connect_timeout(tmp_path: Path) -> None:
+    path = tmp_path / "hung.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(str(path))
+    sock.listen(8)  # connections queue in the backlog; nothing ever reads or answers
+    try:
+        ev = _collect(_config(f"unix://{path}"), window_s=0.5)
+    finally:
+        sock.close()
+    assert ev.status == "unavailable"
+    assert re.fullmatch(rf"no container engine at unix://{path}: no answer within 1\.\d s", ev.reason)
+    assert ev.duration_s < 1.8
 
 
 class _Health(BaseHTTPRequestHandler):
