@@ -197,3 +197,17 @@ def test_engine_times_with_nanoseconds_and_the_zero_time() -> None:
     assert parse.parse_engine_time("2026-11-27T09:22:51.352054913Z") == pytest.approx(1795771371.352054, abs=1e-5)
     assert parse.parse_engine_time("0001-01-01T00:00:00Z") is None
     assert parse.parse_engine_time("garbage") is None
+
+
+def test_the_probe_table_reads_like_docker_stats_with_the_processes_inside(recorded) -> None:
+    from rich.console import Console
+
+    from perfbook.report.containers import build_table
+
+    console = Console(width=200, record=True, color_system=None)
+    console.print(build_table(recorded("containers_podman.json", ContainersEvidence)))
+    text = console.export_text()
+    assert "MEM USAGE / LIMIT" in text and "28.4 MiB / 32.0 MiB" in text and "88.7 %" in text
+    assert "76.3 % of 0.5 cpu" in text and "└ 1 sh -c while :; do :; done" in text
+    assert "5 (7 exits)" in text and "reclaimable 0 B" in text
+    assert build_table(Evidence("containers", "unavailable", 0.01, reason="no engine")) is None
