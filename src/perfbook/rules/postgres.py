@@ -117,7 +117,7 @@ def _long_running(data: PostgresEvidence, cfg: Config) -> list[Finding]:
             "pg.long_running_query", f"pid {s.pid}",
             f"pid {s.pid} ({s.user}, {s.application or 'no application'}) has run one statement for {s.query_age_s:.0f} s",
             value=s.query_age_s, threshold=limit_s, unit="s", evidence=jsonable(s),
-            actions=[_cancel(s.pid), _terminate(s.pid)],
+            actions=[_cancel(s, data), _terminate(s, data)],
         ))
     return out
 
@@ -140,9 +140,10 @@ def _idle_in_transaction(data: PostgresEvidence, cfg: Config) -> list[Finding]:
         value=oldest.state_age_s, threshold=limit_s, unit="s idle in transaction",
         evidence={"sessions": sessions, "blocking_others": sorted(blocking & {s.pid for s in idle})},
         actions=[
-            _terminate(oldest.pid),
+            _terminate(oldest, data),
             action("pg.terminate", f"end every session idle in a transaction over {limit_s:g} s", psql(bulk_sql),
-                   idle_in_transaction=True, older_than_s=limit_s),
+                   idle_in_transaction=True, older_than_s=limit_s,
+                   all_databases=True if any(_elsewhere(s, data) for s in idle) else None),
             Action("pg.idle_timeout", "let the server end such sessions itself",
                    manual=psql("ALTER SYSTEM SET idle_in_transaction_session_timeout = $$5min$$; SELECT pg_reload_conf()")),
         ],
@@ -155,10 +156,11 @@ def _blocked(data: PostgresEvidence) -> list[Finding]:
     for b in waiting:
         groups.setdefault(b.relation or f"pid {b.root_pids[0] if b.root_pids else b.blocking_pids[0]}", []).append(b)
     blockers = {s.pid: s for s in data.blockers}
-    return [_blocked_finding(subject, group, blockers) for subject, group in groups.items()]
+    return [_blocked_finding(subject, group, blockers, data) for subject, group in groups.items()]
 
 
-def _blocked_finding(subject: str, group: list[PgBlocked], blockers: dict[int, PgSession]) -> Finding:
+def _blocked_finding(subject: str, group: list[PgBlocked], blockers: dict[int, PgSession],
+                     data: PostgresEvidence) -> Finding:
     roots = sorted({p for b in group for p in (b.root_pids or b.blocking_pids)})
     longest = max(b.session.query_age_s or 0 for b in group)
     root_sessions = [blockers[p] for p in roots if p in blockers]
@@ -167,12 +169,13 @@ def _blocked_finding(subject: str, group: list[PgBlocked], blockers: dict[int, P
         if s.backend_type not in (None, "client backend"):
             continue  # autovacuum / replication are never terminated by advice
         if s.state == "active":
-            actions.append(_cancel(s.pid))
-        actions.append(_terminate(s.pid))
+            actions.append(_cancel(s, data))
+        actions.append(_terminate(s, data))
     if actions:
         actions.append(action("pg.terminate", "end every session at the head of a blocking chain",
                               psql(f"SELECT pg_terminate_backend(pid) FROM unnest(ARRAY[{', '.join(map(str, roots))}]) AS pid"),
-                              blocking=True))
+                              blocking=True,
+                              all_databases=True if any(_elsewhere(s, data) for s in root_sessions) else None))
     head = root_sessions[0] if root_sessions else None
     who = f"pid {head.pid} ({head.state}, {head.application or head.user})" if head else f"pid {roots[0] if roots else '?'}"
     mode = group[0].lock_mode or "a lock"
@@ -209,9 +212,16 @@ def _connections(data: PostgresEvidence, cfg: Config) -> list[Finding]:
     )]
 
 
-def _cancel(pid: int) -> Action:
-    return action("pg.cancel", f"cancel the statement of pid {pid}", psql(f"SELECT pg_cancel_backend({pid})"), pid=pid)
+def _elsewhere(s: PgSession, data: PostgresEvidence) -> bool | None:
+    """True for a session of another database (the fix acts on perfbook's database unless told)."""
+    return True if s.database and s.database != data.server.database else None
 
 
-def _terminate(pid: int) -> Action:
-    return action("pg.terminate", f"end the session of pid {pid}", psql(f"SELECT pg_terminate_backend({pid})"), pid=pid)
+def _cancel(s: PgSession, data: PostgresEvidence) -> Action:
+    return action("pg.cancel", f"cancel the statement of pid {s.pid}", psql(f"SELECT pg_cancel_backend({s.pid})"),
+                  pid=s.pid, all_databases=_elsewhere(s, data))
+
+
+def _terminate(s: PgSession, data: PostgresEvidence) -> Action:
+    return action("pg.terminate", f"end the session of pid {s.pid}", psql(f"SELECT pg_terminate_backend({s.pid})"),
+                  pid=s.pid, all_databases=_elsewhere(s, data))
