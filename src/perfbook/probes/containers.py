@@ -128,6 +128,7 @@ class _Session:
             selection=selection, containers=sorted(containers, key=lambda c: c.name),
             disk=EngineDisk(**parse.disk_usage(disk_raw)) if disk_raw is not None else None,
             notes=self.notes)
+        # partial: a figure is missing (df, events, a container's stats) or a counter reset mid-window
         partial = bool(self.notes) or any(c.notes for c in containers)
         return Evidence("containers", "partial" if partial else "ok", 0.0, data=data)
 
