@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from perfbook.causes.context import Context, Symptom, display_endpoint, single_cause
 from perfbook.causes.resources import backend_process
+from perfbook.causes.routes import route_matches
 from perfbook.causes.score import Score, first_action, make_cause, pct
 from perfbook.model import Cause
 
@@ -50,17 +51,30 @@ def _dependencies(ctx: Context, score: Score, what: str) -> str:
     return "no dependency was measured, so perhaps"
 
 
-def _statuses(ctx: Context, sym: Symptom) -> dict[str, int]:
-    """The endpoint's 5xx status codes with their counts (perfbook's own requests, else the finding)."""
+def _statuses(ctx: Context, failing: list[Symptom]) -> dict[str, int]:
+    """5xx status codes with their counts on the failing routes (perfbook's own requests, else the findings)."""
     found: dict[str, int] = {}
     for ep in getattr(ctx.data("http"), "endpoints", None) or []:
-        if ep.path == sym.endpoint:
-            found.update({k: v for k, v in (ep.statuses or {}).items() if str(k).startswith("5")})
-    ev_statuses = sym.errors.evidence.get("statuses") if sym.errors is not None else None
-    for code, n in (ev_statuses or {}).items():
-        if str(code).startswith("5"):
-            found.setdefault(str(code), n)
+        if any(route_matches(s.endpoint, ep.path) for s in failing):
+            for code, n in (ep.statuses or {}).items():
+                if str(code).startswith("5"):
+                    found[str(code)] = found.get(str(code), 0) + n
+    for s in failing:
+        for code, n in ((s.errors.evidence.get("statuses") if s.errors else None) or {}).items():
+            if str(code).startswith("5") and str(code) not in found:
+                found[str(code)] = n
     return found
+
+
+def _overall(ctx: Context, score: Score, lead: Symptom) -> None:
+    """The window's 5xx share over every request: many few-sample endpoints add up to a firm figure."""
+    total = getattr(ctx.data("metrics"), "total", None)
+    share, requests = getattr(total, "error_share", None), getattr(total, "requests", None)
+    if share is None and lead.errors is not None:
+        share, requests = lead.errors.evidence.get("total_share"), lead.errors.evidence.get("total_requests")
+    th = ctx.cfg.thresholds
+    if share is not None and requests and share >= th.error_rate and requests >= ctx.cfg.http.min_window_requests:
+        score.add(0.15, f"5xx {pct(share)} of all {requests} requests in the window")
 
 
 def _errors(ctx: Context, failing: list[Symptom]) -> Cause:
@@ -71,8 +85,9 @@ def _errors(ctx: Context, failing: list[Symptom]) -> Cause:
     score.finding(lead.errors, f"{lead.label} answers 5xx: {pct(lead.error_share or 0)}{of}")
     if len(failing) > 1:
         score.add(0.05, f"{len(failing) - 1} more endpoint(s) fail in the same window")
+    _overall(ctx, score, lead)
     why = _dependencies(ctx, score, "failing")
-    statuses = _statuses(ctx, lead)
+    statuses = _statuses(ctx, failing)
     codes = ", ".join(f"{c} ×{n}" for c, n in sorted(statuses.items())) or "5xx"
     more = f" (and {', '.join(display_endpoint(s.endpoint) for s in failing[1:3])})" if len(failing) > 1 else ""
     act = first_action([f for s in failing for f in s.findings], ("manual.read_errors",))

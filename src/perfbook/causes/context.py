@@ -21,6 +21,13 @@ from perfbook.model import Cause, Evidence, Finding, Level
 
 USABLE = ("ok", "partial")
 SYMPTOM_CODES = ("http.slow_response", "http.error_rate_high")
+STRONG_DEPENDENCY_CODES = (
+    "pg.unreachable", "pg.blocked_queries", "pg.connections_saturated", "pg.slow_queries", "pg.missing_index",
+    "pg.idle_in_transaction", "pg.long_running_query", "redis.unreachable", "redis.oom_rejections",
+    "redis.hit_rate_low", "container.restarting", "container.memory_high", "container.cpu_high",
+)
+# Findings that rarely explain a slow request on their own: a lifetime ratio, a PING round trip.
+WEAK_CODES = {"pg.cache_hit_low": 0.2, "redis.latency_high": 0.2}
 
 
 def display_endpoint(endpoint: str) -> str:
@@ -121,9 +128,17 @@ class Context:
         return ev is not None and ev.status in USABLE
 
     def suffering(self) -> list[Symptom]:
-        """Every endpoint in trouble, the best-supported and worst first."""
-        return sorted(self.symptoms.values(),
-                      key=lambda s: (s.low_confidence, -(s.error_share or 0) - (s.p95_s or 0)))
+        """Every endpoint in trouble: well-supported first, then the worst level, the most errors, the slowest."""
+        def key(s: Symptom) -> tuple:
+            level = min(f.level.rank for f in s.findings)
+            errors = s.errors.evidence.get("errors_5xx", 0) if s.errors is not None else 0
+            return s.low_confidence, level, -(errors or 0), -(s.p95_s or 0)
+
+        return sorted(self.symptoms.values(), key=key)
+
+    def user_facing_fine(self) -> bool:
+        """True when requests were measured in the window and none is slow or failing."""
+        return not self.symptoms and (self.measured("http") or self.measured("metrics"))
 
     def symptoms_for_table(self, table: str) -> list[tuple[Symptom, str]]:
         """Endpoints in trouble that read ``table``, each with how the join was made."""
@@ -178,10 +193,9 @@ class Context:
         return float(measured or self.cfg.triage.window_s)
 
     def dependency_findings(self) -> list[Finding]:
-        """Warning / critical findings of the layers a request waits on (database, cache, containers)."""
-        prefixes = ("pg.", "redis.", "container.")
-        return [f for f in self.findings if f.level is not Level.INFO and f.code.startswith(prefixes)
-                and f.code not in ("pg.stat_statements_missing", "pg.unused_index", "pg.duplicate_index")]
+        """Findings of the layers a request waits on that can make it slow or fail *now* (not hygiene,
+        not lifetime ratios): what makes "the application itself" less likely."""
+        return [f for c in STRONG_DEPENDENCY_CODES for f in self.of(c)]
 
 
 def symptom_lead(sym: Symptom | None) -> str:
@@ -200,12 +214,24 @@ def generic_symptom(ctx: Context, score: Score, why: str, weight: float = SYMPTO
 
 
 def single_cause(ctx: Context, f: Finding, layer: str, why: str, extra: tuple[float, str] | None = None) -> Cause:
-    """A cause of one finding alone, joined (unmatched) to any endpoint in trouble."""
+    """A cause of one finding alone, joined (unmatched) to any endpoint in trouble.
+
+    Alone means uncorroborated: it weighs less when requests are fine in the same window, when it
+    is a weak code (WEAK_CODES), and when "unreachable" is a probe timeout rather than a refusal.
+    """
     score = Score()
-    score.finding(f, f.title)
+    if f.code in WEAK_CODES:
+        score.add(WEAK_CODES[f.code], f"{f.title} [{f.code}, rarely slows a request on its own]")
+    else:
+        score.finding(f, f.title)
     if extra is not None:
         score.add(*extra)
+    reason = str(f.evidence.get("reason") or "")
+    if f.code.endswith(".unreachable") and reason and "refused" not in reason:
+        score.add(-0.1, f"the probe got no answer ({reason}) rather than a refusal: it may be load on this host")
     sym = generic_symptom(ctx, score, why)
+    if ctx.user_facing_fine():
+        score.add(-0.1, "no endpoint is slow or failing in the same window")
     act = first_action([f])
     summary = f"{symptom_lead(sym)}{f.title}" + (f"; fix: {act.summary}" if act else "")
     evidence = {"finding": f.evidence, "endpoints": []}

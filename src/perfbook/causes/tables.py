@@ -15,7 +15,8 @@ from typing import Any
 from perfbook.causes.context import Context, Symptom
 from perfbook.causes.routes import bare_table, param_name, same_table, search_phrase
 from perfbook.causes.score import SYMPTOM_MATCHED, Score, first_action, make_cause, pct
-from perfbook.model import Cause, Finding
+from perfbook.codes import action
+from perfbook.model import Action, Cause, Finding
 from perfbook.sanitize import referenced_tables
 
 
@@ -129,16 +130,7 @@ def _missing_index(ctx: Context, f: Finding) -> Cause:
     columns = _columns(f, ctx, table)
     stmt = _statement_part(ctx, score, table, columns)
     joined = _symptom_part(ctx, score, table)
-    phrase = search_phrase(columns) if columns else "a filter"
-    fix = f"create the index on {bare_table(table)}({', '.join(columns)})" if columns else "create the index"
-    if joined:
-        sym = joined[0][0]
-        query = f"?{param_name(columns[0])}=…" if columns and "?" not in sym.label else ""
-        verb = "is slow" if sym.slow is not None else "fails"
-        summary = f"{sym.label}{query} {verb} because {phrase} scans {table} (no usable index); fix: {fix}"
-    else:
-        summary = f"{phrase[0].upper()}{phrase[1:]} scans {table} (no usable index); fix: {fix}"
-        summary += _no_symptom_note(ctx)
+    summary = _scan_summary(ctx, joined[0][0] if joined else None, table, columns)
     keys = [f, *_related_slow(ctx, table), *(x for s, _ in joined[:1] for x in s.findings)]
     evidence = {"table": table, "columns": columns, "seq_scan_window": seq_window,
                 "rows": getattr(t, "rows", f.evidence.get("rows")),
@@ -174,23 +166,66 @@ def _dead_tuples(ctx: Context, f: Finding) -> Cause:
 
 
 def _slow_statement(ctx: Context, f: Finding, views: list[StatementView]) -> Cause:
-    score = Score()
-    v = views[0] if views else StatementView("")
+    score, v = Score(), views[0]
     mean = f" (mean {v.mean_ms:.0f} ms over {v.calls} calls)" if v.mean_ms is not None else ""
-    score.finding(f, f"statements slow in the window{mean}")
+    score.finding(f, f"statement slow in the window{mean}")
+    scan = _unindexed_scan(ctx, v)
+    if scan is not None:
+        table, scans, columns = scan
+        score.add(0.15, f"{scans} sequential scans of {table} in the same window, and no index leads with "
+                        f"{', '.join(columns)}")
     joined: list[tuple[Symptom, str]] = []
-    for table in v.tables:
+    for table in [scan[0]] if scan else v.tables:
         joined = _symptom_part(ctx, score, table)
         if joined:
             break
-    where = f" on {', '.join(v.tables)}" if v.tables else ""
-    lead = f"{joined[0][0].label} is slow because " if joined else ""
-    summary = f"{lead}statement `{v.short()}`{where} is slow{mean}; fix: EXPLAIN it and index or rewrite it"
-    if not joined:
-        summary += _no_symptom_note(ctx)
-    keys = [f, *(x for s, _ in joined[:1] for x in s.findings)]
-    evidence = {"statement": _stmt_evidence(v), "endpoints": [s.endpoint for s, _ in joined]}
-    return make_cause(summary, score, keys, "postgres", evidence, first_action([f]))
+    sym = joined[0][0] if joined else None
+    if scan is not None:
+        summary = _scan_summary(ctx, sym, scan[0], scan[2], f": `{v.short()}`{mean}")
+        act = first_action([f], ("pg.create_index",))
+        act = act if act is not None and act.id == "pg.create_index" else create_index(scan[0], scan[2])
+    else:
+        where = f" on {', '.join(v.tables)}" if v.tables else ""
+        lead = f"{sym.label} is slow because " if sym else ""
+        summary = f"{lead}statement `{v.short()}`{where} is slow{mean}; fix: EXPLAIN it and index or rewrite it"
+        summary += "" if sym else _no_symptom_note(ctx)
+        act = first_action([f])
+    keys = [f, *(sym.findings if sym else [])]
+    evidence = {"statement": _stmt_evidence(v), "endpoints": [s.endpoint for s, _ in joined[:1]],
+                "table": scan[0] if scan else None, "seq_scan_window": scan[1] if scan else None}
+    return make_cause(summary, score, keys, "postgres", evidence, act)
+
+
+def _unindexed_scan(ctx: Context, v: StatementView) -> tuple[str, int, list[str]] | None:
+    """(table, sequential scans in the window, filter columns no index leads with) for the statement."""
+    for name in v.tables:
+        t = ctx.pg_table(name)
+        scans = getattr(t, "seq_scan_window", 0) or 0
+        if t is None or not scans:
+            continue
+        leading = {cols[0] for cols in getattr(t, "indexed_columns", None) or [] if cols}
+        columns = [c for c in v.filter_columns if c not in leading]
+        if columns:
+            return t.name, scans, columns
+    return None
+
+
+def create_index(table: str, columns: list[str]) -> Action:
+    """The pg.create_index fix for ``table`` (what the missing-index rule would have advised)."""
+    ddl = f"CREATE INDEX CONCURRENTLY ON {table} ({', '.join(columns)})"
+    return action("pg.create_index", f"index {table} ({', '.join(columns)}): {ddl}", f"psql \"$DSN\" -c '{ddl}'",
+                  table=table, columns=columns)
+
+
+def _scan_summary(ctx: Context, sym: Symptom | None, table: str, columns: list[str], detail: str = "") -> str:
+    """``GET /api/v1/users?email=… is slow because e-mail search scans public.users (no usable index)…``"""
+    phrase = search_phrase(columns) if columns else "a filter"
+    fix = f"create the index on {bare_table(table)}({', '.join(columns)})" if columns else "create the index"
+    if sym is None:
+        return f"{phrase[0].upper()}{phrase[1:]} scans {table} (no usable index){detail}; fix: {fix}" + _no_symptom_note(ctx)
+    query = f"?{param_name(columns[0])}=…" if columns and "?" not in sym.label else ""
+    verb = "is slow" if sym.slow is not None else "fails"
+    return f"{sym.label}{query} {verb} because {phrase} scans {table} (no usable index){detail}; fix: {fix}"
 
 
 def _stmt_evidence(v: StatementView | None) -> dict[str, Any] | None:

@@ -33,11 +33,25 @@ def test_slow_endpoint_with_healthy_dependencies_is_the_application(rank):
 
 def test_few_requests_lower_the_confidence(rank):
     ev = healthy()
-    ev["metrics"] = metrics_ev(handler("/api/v1/users", requests=8, errors_5xx=4), handler("/api/v1/agents"))
+    ev["metrics"] = metrics_ev(handler("/api/v1/users", requests=8, errors_5xx=4), handler("/api/v1/agents", requests=5))
     _, causes = rank(ev)
     assert causes[0].layer == "app"
     assert any("few samples" in r for r in causes[0].reasons)
     assert causes[0].confidence <= 0.5
+
+
+def test_many_thin_endpoints_failing_add_up_to_a_firm_share(rank):
+    ev = healthy()
+    ev["metrics"] = metrics_ev(handler("/api/v1/users", requests=9, errors_5xx=3),
+                               handler("/api/v1/users/{user_id}", requests=14, errors_5xx=5),
+                               handler("/api/v1/agents", requests=9, errors_5xx=4))
+    ev["http"] = http_ev(timing("/api/v1/users/42", statuses={"200": 3, "500": 2}), timing("/api/v1/agents"))
+    _, causes = rank(ev)
+    top = causes[0]
+    assert top.layer == "app" and top.summary.startswith("GET /api/v1/users/{user_id} (and /api/v1/agents, /api/v1/users)")
+    assert "fails with 500 ×2" in top.summary, "status codes of a concrete path count for its route"
+    assert any("5xx 38 % of all 32 requests in the window" in r for r in top.reasons)
+    assert top.confidence >= 0.5
 
 
 def test_no_dependency_measured_is_said(rank):

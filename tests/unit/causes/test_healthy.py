@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from causes_stack import healthy
+
 from perfbook.causes import WEAK_CONFIDENCE, rank_causes
 from perfbook.model import Evidence
-
-from causes_stack import healthy
 
 
 def test_healthy_stack_has_no_findings_and_no_cause(rank):

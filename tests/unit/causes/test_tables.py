@@ -3,7 +3,18 @@
 from __future__ import annotations
 
 from causes_stack import (
-    AGENTS_PAGE, USERS_PAGE, handler, healthy, http_ev, keys, metrics_ev, session, statement, table, timing, with_pg,
+    AGENTS_PAGE,
+    USERS_PAGE,
+    handler,
+    healthy,
+    http_ev,
+    keys,
+    metrics_ev,
+    session,
+    statement,
+    table,
+    timing,
+    with_pg,
 )
 
 SCANNED_USERS = table("public.users", 200_000, seq_scan=5200, idx_scan=3, seq_scan_window=40,
