@@ -9,7 +9,8 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/n
 command -v redis-server >/dev/null || need+=(redis-server)
 command -v podman >/dev/null || need+=(podman)
 command -v runc >/dev/null || need+=(runc)
-[ -x /bin/busybox ] || command -v busybox >/dev/null || need+=(busybox-static)
+# the test image is a busybox rootfs: it must be the static build
+dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q "install ok installed" || need+=(busybox-static)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

@@ -141,7 +141,7 @@ def _check_prerequisites() -> None:
     missing = [b for b in ("podman", "runc") if shutil.which(b) is None]
     if missing or _static_busybox() is None:
         raise EngineUnavailable(
-            f"missing {', '.join(missing) or 'a static busybox'}: run scripts/install-podman.sh "
+            f"missing {', '.join(missing) or 'a static busybox'}: run scripts/system-deps.sh "
             "(apt-get install -y podman runc busybox-static)")
 
 
