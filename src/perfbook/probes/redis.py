@@ -1,7 +1,7 @@
 """Redis probe: INFO diffed over the window, PING round trips across it, SLOWLOG and a big-key sample.
 
 One redis-py asyncio connection (client name ``perfbook``). INFO at the window's start and end;
-between them PINGs every W/20 and, in the time left between PINGs, a bounded SCAN with
+between them PINGs at the middle of each twentieth of the window and, in the time left between PINGs, a bounded SCAN with
 ``MEMORY USAGE`` (which, unlike TYPE or STRLEN, does not count as a keyspace hit, so the window's
 hit rate stays the application's). The few TYPE / length reads of the biggest keys and SLOWLOG
 come after the end snapshot. Never ``KEYS *``; key names and SLOWLOG arguments are truncated.
@@ -31,7 +31,7 @@ __all__ = ["RedisBigKey", "RedisEvidence", "RedisKeyspace", "RedisLatency", "Red
 
 SCAN_COUNT = 100  # keys per SCAN call: one short step of the server's event loop
 SCAN_SHARE = 0.5  # at most this share of the window goes to the big-key sample
-PING_SAMPLES = 21
+PING_SAMPLES = 20
 TOP_BIG_KEYS = 10
 SLOWLOG_ENTRIES = 128  # read this many (the default slowlog-max-len), keep the newest 10 not perfbook's
 END_RESERVE_S = 0.2
@@ -148,10 +148,11 @@ class _Collector:
         rtts_ms: list[float] = []
         sampled: dict[bytes, int] = {}
         cursor, complete, scan_s = 0, limit == 0, 0.0
-        offsets = ctx.sample_times(PING_SAMPLES)
-        span = ctx.window_s or 1.0
-        for offset in offsets:
-            target = started + (window_end - started) * offset / span
+        span_s = window_end - started
+        # Mid-points of PING_SAMPLES slices: away from the window's edges, where the other probes
+        # parse their snapshots on this same event loop and would inflate a round trip.
+        for i in range(PING_SAMPLES):
+            target = started + span_s * (i + 0.5) / PING_SAMPLES
             while not complete and scan_s < scan_budget_s and len(sampled) < limit and ctx.clock() < target - 0.005:
                 t0 = ctx.clock()
                 cursor = await self._scan_step(cursor, sampled, limit)
