@@ -35,6 +35,7 @@ lab_app = typer.Typer(help=HELP, no_args_is_help=True)
 DIR_OPTION = typer.Option(None, "--dir", help=f"State directory (env {STATE_DIR_ENV}; default ~/.local/state/perfbook/lab).")
 PORT_OPTION = typer.Option(8001, "--port", help="Backend port on 127.0.0.1; 0 picks a free one.")
 FRONTEND_PORT_OPTION = typer.Option(3000, "--frontend-port", help="Frontend port on 127.0.0.1; 0 picks a free one.")
+PARAM_OPTION = typer.Option([], "--param", help="Tune the fault, KEY=VALUE (e.g. delay_s=5, share=0.5).")
 # Variables the lab owns or that do not point at a stack; every other PERFBOOK_* is ignored here.
 LAB_ENV = (STATE_DIR_ENV, "PERFBOOK_DEBUG", "PERFBOOK_REQUIRE_SERVICES")
 
@@ -138,7 +139,7 @@ def config(state_dir: Path | None = DIR_OPTION) -> None:
 def fault(
     name: str = typer.Argument(..., help=f"One of: {', '.join(FAULTS)}."),
     action: str = typer.Argument(..., help="on | off"),
-    param: list[str] = typer.Option([], "--param", help="Tune the fault, KEY=VALUE (e.g. delay_s=5, share=0.5)."),
+    param: list[str] = PARAM_OPTION,
     state_dir: Path | None = DIR_OPTION,
 ) -> None:
     """Switch a fault on or off through the lab's admin endpoint (off restores the healthy state)."""

@@ -16,11 +16,14 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 from perfbook.lab.proctitle import set_process_name
 
 CHECK_S = 0.5
+QUICK_EXIT_S = 3.0  # a worker that dies this soon after starting is crashing, not being recycled
+MAX_QUICK_EXITS = 5
 
 
 def _spawn(args: argparse.Namespace) -> subprocess.Popen:
@@ -49,11 +52,18 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
     workers = [_spawn(args) for _ in range(args.workers)]
+    started = [time.monotonic()] * len(workers)
+    quick_exits = 0
     while not stopping.wait(CHECK_S):
         for i, worker in enumerate(workers):
             if worker.poll() is not None:  # died (or was recycled): replace it, as uvicorn does
                 _mark_dead(worker.pid)
-                workers[i] = _spawn(args)
+                quick_exits += time.monotonic() - started[i] < QUICK_EXIT_S
+                if quick_exits > MAX_QUICK_EXITS:
+                    sys.stderr.write(f"workers keep crashing (exit {worker.returncode}): giving up\n")
+                    stopping.set()
+                    break
+                workers[i], started[i] = _spawn(args), time.monotonic()
     for worker in workers:
         worker.terminate()
     for worker in workers:

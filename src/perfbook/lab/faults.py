@@ -22,8 +22,8 @@ import psycopg
 import redis
 
 from perfbook.lab import seed
-from perfbook.lab.pool import APP_NAME
 from perfbook.lab.faultstate import FAULTS, MAX_FAULT_S, FaultEntry, FaultStore
+from perfbook.lab.pool import APP_NAME
 from perfbook.lab.state import BackendSettings, process_tag
 
 DEFAULT_PARAMS: dict[str, dict] = {

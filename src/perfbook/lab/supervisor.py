@@ -28,8 +28,15 @@ import httpx
 from perfbook import services
 from perfbook.errors import PerfbookError
 from perfbook.lab import labconfig, seed
+from perfbook.lab.state import (
+    BackendSettings,
+    LabState,
+    ProcessState,
+    new_lab_id,
+    process_tag,
+    write_private_json,
+)
 from perfbook.lab.traffic import TrafficPlan
-from perfbook.lab.state import BackendSettings, LabState, ProcessState, new_lab_id, process_tag, write_private_json
 
 READY_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 8.0

@@ -113,14 +113,14 @@ async def _websocket(plan: TrafficPlan, stats: TrafficStats, stop: asyncio.Event
                     await asyncio.wait_for(ws.recv(), timeout=5)
                     stats.ws_echoes += 1
                     await _sleep_or_stop(stop, 1.0)
-        except (OSError, asyncio.TimeoutError, websockets.WebSocketException):
+        except (TimeoutError, OSError, websockets.WebSocketException):
             await _sleep_or_stop(stop, 1.0)
 
 
 async def _sleep_or_stop(stop: asyncio.Event, delay_s: float) -> None:
     try:
         await asyncio.wait_for(stop.wait(), timeout=delay_s)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         pass
 
 
