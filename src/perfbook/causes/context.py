@@ -18,14 +18,15 @@ from perfbook.causes.routes import route_in_text, route_names_table, same_table,
 from perfbook.causes.score import SYMPTOM_UNMATCHED, Score, first_action, make_cause, pct
 from perfbook.config import Config
 from perfbook.model import Cause, Evidence, Finding, Level
+from perfbook.sanitize import referenced_tables
 
 USABLE = ("ok", "partial")
-SYMPTOM_CODES = ("http.slow_response", "http.error_rate_high")
 STRONG_DEPENDENCY_CODES = (
     "pg.unreachable", "pg.blocked_queries", "pg.connections_saturated", "pg.slow_queries", "pg.missing_index",
     "pg.idle_in_transaction", "pg.long_running_query", "redis.unreachable", "redis.oom_rejections",
     "redis.hit_rate_low", "container.restarting", "container.memory_high", "container.cpu_high",
 )
+TIMEOUT_WORDS = ("no answer", "timed out", "timeout")
 # Findings that rarely explain a slow request on their own: a lifetime ratio, a PING round trip.
 WEAK_CODES = {"pg.cache_hit_low": 0.2, "redis.latency_high": 0.2}
 
@@ -156,8 +157,7 @@ class Context:
             if route_in_text(endpoint, statement_route(st)) or route_in_text(endpoint, getattr(st, "query", "")):
                 return f"a statement on {table} names the route {display_endpoint(endpoint)}"
         for session in getattr(self.data("postgres"), "active", None) or []:
-            tables = [t for t in getattr(session, "tables", None) or []]
-            reads = any(same_table(t, table) for t in tables) or table.split(".")[-1] in (session.query or "").lower()
+            reads = any(same_table(t, table) for t in referenced_tables(getattr(session, "query", "") or ""))
             if reads and route_in_text(endpoint, getattr(session, "application", None)):
                 return f"session application_name names the route {display_endpoint(endpoint)}"
         return None
@@ -227,8 +227,8 @@ def single_cause(ctx: Context, f: Finding, layer: str, why: str, extra: tuple[fl
     if extra is not None:
         score.add(*extra)
     reason = str(f.evidence.get("reason") or "")
-    if f.code.endswith(".unreachable") and reason and "refused" not in reason:
-        score.add(-0.1, f"the probe got no answer ({reason}) rather than a refusal: it may be load on this host")
+    if f.code.endswith(".unreachable") and any(w in reason.lower() for w in TIMEOUT_WORDS):
+        score.add(-0.1, f"the probe timed out ({reason}) rather than being refused: it may be load on this host")
     sym = generic_symptom(ctx, score, why)
     if ctx.user_facing_fine():
         score.add(-0.1, "no endpoint is slow or failing in the same window")

@@ -9,6 +9,7 @@ and how long its transaction has been open — what a person needs to decide to 
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 from perfbook.causes.context import Context, generic_symptom, single_cause, symptom_lead
@@ -17,6 +18,7 @@ from perfbook.codes import action
 from perfbook.model import Action, Cause, Finding
 
 WRITE_VERBS = ("insert", "update", "delete", "merge", "copy")
+SESSION_FIELDS = ("pid", "application", "state", "query", "xact_age_s", "state_age_s", "user")
 
 
 def session_causes(ctx: Context) -> list[Cause]:
@@ -41,17 +43,17 @@ def _age(seconds: Any) -> str:
 
 
 def _blocked(ctx: Context, found: list[Finding]) -> tuple[Cause, set[int]]:
-    pg = ctx.data("postgres")
-    blocked = list(getattr(pg, "blocked", None) or [])
-    lead, score = found[0], Score()
-    relations = [b.relation for b in blocked if getattr(b, "relation", None)]
-    relation = relations[0] if relations else lead.evidence.get("relation")
-    count = len(blocked) or int(lead.evidence.get("count") or lead.evidence.get("sessions") or 1)
+    pg, lead, score = ctx.data("postgres"), found[0], Score()
+    everyone = list(getattr(pg, "blocked", None) or [])
+    # the rule names the finding after the relation waited on, or "pid N" for a lock on no relation
+    relation = None if lead.subject.startswith("pid ") else lead.subject
+    blocked = [b for b in everyone if getattr(b, "relation", None) == relation] or everyone
+    count = len(blocked) or len(lead.evidence.get("blocked") or []) or 1
     waits = [b.session.query_age_s for b in blocked if getattr(b.session, "query_age_s", None) is not None]
     on = f" on {relation}" if relation else ""
     waited = f", waiting up to {max(waits):.0f} s" if waits else ""
     score.finding(lead, f"{count} session(s) wait on a lock{on}{waited}")
-    blocker = _blocker(pg, blocked)
+    blocker = _blocker(pg, blocked, lead)
     if blocker is not None:
         score.add(0.15, f"the blocker is pid {blocker.pid} ({blocker.application or 'no application_name'}, "
                         f"{blocker.state}, transaction open {_age(blocker.xact_age_s)})")
@@ -69,24 +71,28 @@ def _blocked(ctx: Context, found: list[Finding]) -> tuple[Cause, set[int]]:
     if idle:
         score.add(0.05, "the blocker sits idle in its transaction")
     what = "writes" if writes else "statements"
+    act = first_action(found, ("pg.cancel", "pg.terminate")) or _terminate(blocker)
+    fix = act.summary if act is not None else "find and end the blocking session"
     if blocker is not None:
         held = f"({blocker.application or 'pid ' + str(blocker.pid)}, {blocker.state} for {_age(blocker.xact_age_s)}: " \
                f"`{_short(blocker.query)}`)"
-        summary = (f"{symptom_lead(sym)}{what}{on} wait on a lock held by pid {blocker.pid} {held}; "
-                   f"fix: end that session (pg_terminate_backend({blocker.pid}))")
+        summary = f"{symptom_lead(sym)}{what}{on} wait on a lock held by pid {blocker.pid} {held}; fix: {fix}"
     else:
-        summary = f"{symptom_lead(sym)}{count} session(s){on} wait on a lock; fix: find and end the blocking session"
+        summary = f"{symptom_lead(sym)}{count} session(s){on} wait on a lock; fix: {fix}"
     keys = [*found, *idle, *(sym.findings if sym else [])]
     evidence = {"relation": relation, "blocked": count, "max_wait_s": max(waits) if waits else None,
                 "blocker": _session_evidence(blocker), "lock_mode": getattr(blocked[0], "lock_mode", None) if blocked else None,
                 "endpoints": [s.endpoint for s, _ in joined[:1]]}
-    act = first_action(found, ("pg.terminate", "pg.cancel")) or _terminate(blocker)
     return make_cause(summary, score, keys, "postgres", evidence, act), {blocker.pid} if blocker else set()
 
 
-def _blocker(pg: Any, blocked: list[Any]) -> Any:
-    """The session at the head of the first blocking chain, from the probe's ``blockers``."""
+def _blocker(pg: Any, blocked: list[Any], lead: Finding) -> Any:
+    """The session at the head of the first blocking chain, from the probe's ``blockers``
+    (else from the finding's evidence)."""
     by_pid = {s.pid: s for s in getattr(pg, "blockers", None) or []}
+    for raw in lead.evidence.get("blockers") or []:
+        if isinstance(raw, dict) and raw.get("pid") is not None and raw["pid"] not in by_pid:
+            by_pid[raw["pid"]] = SimpleNamespace(**{k: raw.get(k) for k in SESSION_FIELDS})
     for b in blocked:
         for pid in list(getattr(b, "root_pids", None) or []) + list(getattr(b, "blocking_pids", None) or []):
             if pid in by_pid:

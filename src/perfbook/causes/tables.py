@@ -134,7 +134,7 @@ def _missing_index(ctx: Context, f: Finding) -> Cause:
     keys = [f, *_related_slow(ctx, table), *(x for s, _ in joined[:1] for x in s.findings)]
     evidence = {"table": table, "columns": columns, "seq_scan_window": seq_window,
                 "rows": getattr(t, "rows", f.evidence.get("rows")),
-                "statement": _stmt_evidence(stmt), "endpoints": [s.endpoint for s, _ in joined],
+                "statement": _stmt_evidence(stmt), "endpoints": [s.endpoint for s, _ in joined[:1]],
                 "join": [how for _, how in joined[:1]]}
     return make_cause(summary, score, keys, "postgres", evidence, first_action([f], ("pg.create_index",)))
 
@@ -161,7 +161,7 @@ def _dead_tuples(ctx: Context, f: Finding) -> Cause:
     keys = [f, *_related_slow(ctx, table), *(x for s, _ in joined[:1] for x in s.findings)]
     evidence = {"table": table, "dead_ratio": ratio, "dead_rows": getattr(t, "dead_rows", None),
                 "autovacuum_enabled": None if t is None else not autovacuum_off, "window_calls": calls,
-                "endpoints": [s.endpoint for s, _ in joined]}
+                "endpoints": [s.endpoint for s, _ in joined[:1]]}
     return make_cause(summary, score, keys, "postgres", evidence, first_action([f], ("pg.vacuum",)))
 
 

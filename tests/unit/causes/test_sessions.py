@@ -70,3 +70,14 @@ def test_idle_transactions_alone_are_a_cause_naming_their_application(rank):
 def test_near_miss_a_healthy_pool_is_no_cause(rank):
     _, causes = rank(with_pg(healthy(), connections=pg_data().connections))
     assert causes == []
+
+
+def test_an_active_blocker_is_cancelled_before_it_is_terminated(rank):
+    runner = session(5252, "active", "UPDATE agents SET status = $1", application="batch", age_s=30.0)
+    blocked = [PgBlocked(WAITING, blocking_pids=[5252], lock_type="transactionid", lock_mode="ShareLock",
+                         relation="public.agents", root_pids=[5252])]
+    _, causes = rank(with_pg(healthy(), blocked=blocked, blockers=[runner]))
+    top = causes[0]
+    assert "held by pid 5252 (batch, active for 30 s: `UPDATE agents SET status = $1`)" in top.summary
+    assert top.action is not None and top.action.id == "pg.cancel"
+    assert top.summary.endswith("fix: cancel the statement of pid 5252")
