@@ -9,10 +9,14 @@ built evidence in the other tests.
 
 from __future__ import annotations
 
+import json
+
 import pytest
-from causes_stack import recorded_report
+from causes_stack import RECORDED, recorded_report
 
 from perfbook.causes import WEAK_CONFIDENCE, rank_causes
+from perfbook.model import jsonable
+from perfbook.report.json import validate_report
 
 # fault -> (layer, words the top cause must contain, fix id of its action or None)
 EXPECTED = {
@@ -47,3 +51,11 @@ def test_the_top_cause_names_the_faults_layer_and_subject(cfg, fault):
     assert top.confidence > WEAK_CONFIDENCE
     runner_up = causes[1].confidence if len(causes) > 1 else 0.0
     assert top.confidence - runner_up >= 0.1, "the fault stands clear of the machine's noise"
+
+
+@pytest.mark.parametrize("fault", ["healthy", *sorted(EXPECTED)])
+def test_causes_keep_the_json_contract(cfg, fault):
+    findings, evidence = recorded_report(fault)
+    doc = json.loads((RECORDED / f"lab_{fault}.json").read_text())
+    doc["causes"] = jsonable(rank_causes(findings, evidence, cfg))
+    validate_report(json.loads(json.dumps(doc)))
