@@ -222,6 +222,9 @@ def _scan_summary(ctx: Context, sym: Symptom | None, table: str, columns: list[s
     phrase = search_phrase(columns) if columns else "a filter"
     fix = f"create the index on {bare_table(table)}({', '.join(columns)})" if columns else "create the index"
     if sym is None:
+        timed = ctx.endpoint_filtering(table, columns) if columns else None
+        if timed is not None:
+            phrase += f" ({timed[0]}" + (f", p95 {timed[1]:.2f} s)" if timed[1] is not None else ")")
         return f"{phrase[0].upper()}{phrase[1:]} scans {table} (no usable index){detail}; fix: {fix}" + _no_symptom_note(ctx)
     query = f"?{param_name(columns[0])}=…" if columns and "?" not in sym.label else ""
     verb = "is slow" if sym.slow is not None else "fails"
@@ -238,4 +241,4 @@ def _stmt_evidence(v: StatementView | None) -> dict[str, Any] | None:
 def _no_symptom_note(ctx: Context) -> str:
     if ctx.symptoms:
         return " (no endpoint in trouble reads it)"
-    return " (no endpoint is slow in this window)" if ctx.measured("http") or ctx.measured("metrics") else ""
+    return " (no endpoint is over its limits in this window)" if ctx.measured("http") or ctx.measured("metrics") else ""

@@ -54,7 +54,7 @@ def test_scanned_table_without_a_slow_endpoint_is_a_cause_that_says_so(rank):
     top = causes[0]
     assert top.layer == "postgres" and "public.users" in top.summary
     assert top.summary.startswith("E-mail search scans public.users (no usable index)")
-    assert "(no endpoint is slow in this window)" in top.summary
+    assert "(no endpoint is over its limits in this window)" in top.summary
     assert not any(k.startswith("http.") for k in top.findings)
     assert 0.4 <= top.confidence < 0.8
 
