@@ -1,0 +1,91 @@
+"""End-to-end: the lab under traffic, triaged in full; each fault gives its finding, health gives none.
+
+The machine these run on is shared: when the report's own host figures say the CPU was
+saturated during the window, findings that only restate that (host.cpu_high, a busy process that
+is not the lab's, latency of the lab's Redis / WebSocket measured on a starved CPU) are tolerated
+in the healthy scenario and printed; with a CPU under the threshold the healthy verdict is strict.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from perfbook.lab.state import LabState, process_tag
+
+pytestmark = pytest.mark.e2e
+
+LOAD_NOISE = {"host.cpu_high", "redis.latency_high", "ws.latency_high"}
+
+
+def _codes(report: dict) -> list[tuple[str, str, str]]:
+    return [(f["code"], f["level"], f["subject"]) for f in report["findings"]]
+
+
+def _alarms(report: dict) -> list[dict]:
+    return [f for f in report["findings"] if f["level"] in ("critical", "warning")]
+
+
+def _host_saturated(report: dict) -> bool:
+    cpu_pct = (report.get("kpis") or {}).get("cpu_pct")
+    return cpu_pct is not None and cpu_pct >= 80.0
+
+
+def _is_load_noise(f: dict, lab: LabState) -> bool:
+    if f["code"] in LOAD_NOISE:
+        return True
+    return f["code"] == "process.cpu_hog" and process_tag(lab.lab_id, "") not in f["subject"]
+
+
+def test_healthy_lab_has_no_alarm(lab: LabState, triage) -> None:
+    report = triage()
+    alarms = _alarms(report)
+    if _host_saturated(report):
+        noise = [f for f in alarms if _is_load_noise(f, lab)]
+        print(f"host CPU {report['kpis']['cpu_pct']:.0f} %: tolerated {[(f['code'], f['subject']) for f in noise]}")
+        alarms = [f for f in alarms if f not in noise]
+    assert alarms == [], _codes(report)
+    assert report["severity"] == "OK", report["severity_reason"]
+    failed = {name: p for name, p in report["probes"].items() if p["status"] == "error"}
+    assert failed == {}
+
+
+def test_slow_endpoint_is_named(lab: LabState, fault, triage) -> None:
+    fault("slow", endpoint="/api/v1/agents", delay_s=3.0)
+    time.sleep(1.0)
+    report = triage()
+    slow = [f for f in report["findings"] if f["code"] == "http.slow_response"]
+    assert any(f["subject"] == "/api/v1/agents" and f["level"] == "critical" for f in slow), _codes(report)
+    assert all(f["subject"] == "/api/v1/agents" for f in slow), _codes(report)
+    assert "high_response_time" in report["issue_types"]
+    assert report["severity"] in ("P2", "P1", "P0")
+
+
+def test_errors_give_error_rate_high(lab: LabState, fault, triage) -> None:
+    fault("errors", share=0.3)
+    time.sleep(1.0)
+    report = triage()
+    errors = [f for f in report["findings"] if f["code"] == "http.error_rate_high"]
+    assert errors and errors[0]["level"] == "critical", _codes(report)
+    assert report["severity"] in ("P2", "P1", "P0")
+
+
+def test_cpu_names_the_backend(lab: LabState, fault, triage) -> None:
+    fault("cpu")
+    time.sleep(1.0)
+    report = triage()
+    tag = process_tag(lab.lab_id, "api")
+    hog = [f for f in report["findings"] if f["code"] == "process.cpu_hog" and tag in f["subject"]]
+    host = [f for f in report["findings"] if f["code"] == "host.cpu_high" and tag in str(f["evidence"])]
+    assert hog or host, _codes(report)
+    assert "high_resource_usage" in report["issue_types"]
+
+
+def test_leak_gives_memory_growth(lab: LabState, fault, triage) -> None:
+    fault("leak")
+    time.sleep(0.5)
+    report = triage()
+    tag = process_tag(lab.lab_id, "api")
+    growth = [f for f in report["findings"] if f["code"] == "process.memory_growth" and tag in f["subject"]]
+    assert growth and growth[0]["level"] == "warning", _codes(report)
