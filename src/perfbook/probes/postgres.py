@@ -156,7 +156,10 @@ class _Collector:
         ctx = self.ctx
         started = ctx.clock()
         window_end = min(started + ctx.window_s, ctx.deadline - END_RESERVE_S)
-        server_row = (await self.rows(sql.SERVER, what="server"))[0]  # type: ignore[index]
+        server_rows = await self.rows(sql.SERVER, what="server")
+        if not server_rows:
+            raise ProbeUnavailable(f"the server accepted the connection but does not answer: {'; '.join(self.notes)}")
+        server_row = server_rows[0]
         version_num, block = server_row["version_num"], {"block_size": server_row["block_size"]}
         db_start = await self.rows(sql.DB_COUNTERS, what="pg_stat_database")
         tables_start = await self.rows(sql.TABLES, block, what="pg_stat_user_tables") or []

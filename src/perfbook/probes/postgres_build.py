@@ -245,8 +245,8 @@ def build_blocking(sessions: list[PgSession], activity: list[Row], locks: list[R
     """Blocked sessions with their lock, relation and chain roots; the sessions blocking them."""
     by_pid = {r["pid"]: r for r in activity}
     waits = {r["pid"]: list(r["blocking_pids"]) for r in activity if r.get("blocking_pids")}
-    waiting_lock = {l["pid"]: l for l in locks if not l["granted"]}
-    tuple_rel = {l["pid"]: l["relation"] for l in locks if l["locktype"] == "tuple" and l["relation"]}
+    waiting_lock = {lk["pid"]: lk for lk in locks if not lk["granted"]}
+    tuple_rel = {lk["pid"]: lk["relation"] for lk in locks if lk["locktype"] == "tuple" and lk["relation"]}
     sessions_by_pid = {s.pid: s for s in sessions}
     blocked: list[PgBlocked] = []
     for pid, blockers in waits.items():

@@ -19,6 +19,7 @@ from perfbook.probes.postgres import (
     PgStatStatements,
     PostgresEvidence,
 )
+from perfbook.probes.postgres_sql import mean_column, stat_statements_sql
 from perfbook.rules import postgres as rules
 from perfbook.rules import postgres_tables
 
@@ -248,3 +249,11 @@ def test_skipped_or_error_gives_no_finding(status):
     assert rules.evaluate({"postgres": ev}, cfg()) == [] and rules.kpis({"postgres": ev}, cfg()) == {
         "db_query_mean_ms": None}
     assert rules.evaluate({}, cfg()) == []
+
+
+def test_pg_stat_statements_columns_follow_the_server_version():
+    # PG 13 renamed total_time -> total_exec_time: the runbook's query fails on 13+
+    assert "s.total_time::float8" in stat_statements_sql(120000, True) and mean_column(120000) == "mean_time"
+    assert "s.total_exec_time::float8" in stat_statements_sql(150008, False) and mean_column(130000) == "mean_exec_time"
+    assert "pg_stat_statements(false)" in stat_statements_sql(150008, False)
+    assert stat_statements_sql(150008, True).startswith("/* perfbook */")
