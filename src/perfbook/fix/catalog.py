@@ -23,7 +23,7 @@ CATALOG: dict[str, str] = {
     "redis.flush_cache": "perfbook.fix.redis_keys:RedisFlushCache",
     "redis.delete_pattern": "perfbook.fix.redis_keys:RedisDeletePattern",
     "container.restart": "perfbook.fix.containers:ContainerRestart",
-    "container.update_limits": "perfbook.fix.containers:ContainerUpdateLimits",
+    "container.update_limits": "perfbook.fix.containers_limits:ContainerUpdateLimits",
     "engine.prune": "perfbook.fix.containers:EnginePrune",
     "process.restart": "perfbook.fix.process:ProcessRestart",
 }

@@ -1,8 +1,8 @@
-"""container.restart, container.update_limits and engine.prune through the Docker Engine API (docker SDK).
+"""container.restart and engine.prune through the Docker Engine API (docker SDK).
 
 The runbook restarts everything, runs ``docker update`` blind and prunes with ``docker system
 prune -f`` and ``docker volume prune -f`` — the last can delete a stopped database's data. Here one
-named container restarts and its health is checked after; limits show old and new first; prune
+named container restarts and its health is checked after; prune
 takes stopped containers, dangling images and build cache, never volumes, and says what it frees.
 """
 
@@ -106,68 +106,6 @@ def wait_healthy(c: Any, timeout_s: float) -> str:
         time.sleep(0.2)
 
 
-class ContainerUpdateLimits(Fix):
-    """Change a container's memory and / or CPU limit in place (no restart)."""
-
-    id = "container.update_limits"
-    changes = "changes one container's memory / CPU limits in place (docker update)"
-    layer = "containers"
-    params = (Param("container", "str", "container name or id", required=True),
-              Param("memory", "str", "new memory limit (512m, 1g)"),
-              Param("cpus", "float", "new CPU limit in cores (1.5)"))
-
-    def plan(self, ctx: FixContext) -> Plan:
-        if self.values["memory"] is None and self.values["cpus"] is None:
-            raise UsageError("container.update_limits needs --memory and / or --cpus")
-        c = get_container(ctx, self.values["container"])
-        host = c.attrs.get("HostConfig") or {}
-        old = {"memory_bytes": host.get("Memory") or 0, "cpus": (host.get("NanoCpus") or 0) / 1e9}
-        new = dict(old)
-        body: dict[str, Any] = {}
-        if self.values["memory"] is not None:
-            new["memory_bytes"] = body["Memory"] = parse_memory(self.values["memory"])
-            old_swap, old_mem = host.get("MemorySwap") or 0, host.get("Memory") or 0
-            if old_swap > 0 and old_mem > 0:  # docker refuses a memory limit above the swap limit: keep the ratio
-                body["MemorySwap"] = int(body["Memory"] * old_swap / old_mem)
-        if self.values["cpus"] is not None:
-            new["cpus"] = self.values["cpus"]
-            body["NanoCpus"] = int(self.values["cpus"] * 1e9)
-        affects = [{**container_row(c), "old_memory": _limit(old["memory_bytes"]), "new_memory": _limit(new["memory_bytes"]),
-                    "old_cpus": old["cpus"] or "unlimited", "new_cpus": new["cpus"] or "unlimited"}]
-        ident = fingerprint([c.id, old])
-        if new == old:
-            return self.new_plan(ctx, f"nothing to do: {c.name} already has these limits", affects=affects,
-                                 fingerprint=ident)
-        plan = self.new_plan(ctx, f"update limits of {c.name}", affects=affects, fingerprint=ident,
-                             steps=[f"POST /containers/{c.short_id}/update {body}"],
-                             notes=["a memory limit under the container's usage gets it OOM-killed"])
-        plan.data.update(id=c.id, body=body, old=old, new=new)
-        return plan
-
-    def apply(self, ctx: FixContext, plan: Plan) -> Outcome:
-        body = plan.data["body"]
-        c = ctx.docker().containers.get(plan.data["id"])
-        c.update(mem_limit=body.get("Memory"), memswap_limit=body.get("MemorySwap"), nano_cpus=body.get("NanoCpus"))
-        c.reload()
-        host = c.attrs.get("HostConfig") or {}
-        after = {"memory_bytes": host.get("Memory") or 0, "cpus": (host.get("NanoCpus") or 0) / 1e9}
-        figures = {k: {"before": plan.data["old"][k], "after": after[k]} for k in after}
-        wanted = {k: v for k, v in plan.data["new"].items() if v != plan.data["old"][k]}
-        missed = [k for k, v in wanted.items() if after[k] != v]
-        if missed:
-            return Outcome("failed", f"{c.name}: the engine did not apply {', '.join(missed)}", figures=figures,
-                           done=plan.steps, error=f"{', '.join(missed)} unchanged after update")
-        return Outcome("done", f"{c.name}: limits updated", done=plan.steps, figures=figures)
-
-    def verify(self, plan: Plan) -> VerifySpec:
-        name = plan.affects[0]["container"] if plan.affects else ""
-        return VerifySpec(("containers",), (f"container.memory_high:{name}", f"container.cpu_high:{name}"))
-
-
-def _limit(n: int) -> str:
-    return format_bytes(n) if n else "unlimited"
-
-
 class EnginePrune(Fix):
     """Remove stopped containers, dangling images and build cache — never volumes."""
 
@@ -194,16 +132,21 @@ class EnginePrune(Fix):
 
     def apply(self, ctx: FixContext, plan: Plan) -> Outcome:
         client = ctx.docker()
-        done, not_done, freed = [], [], 0
+        import docker.errors
+
+        done, not_done, unsupported, freed = [], [], [], 0
         for step, call in zip(plan.steps, (client.containers.prune, _prune_images, client.api.prune_builds), strict=True):
             try:
                 result = call(client) if call is _prune_images else call()
                 freed += int((result or {}).get("SpaceReclaimed") or 0)
                 done.append(step)
-            except Exception as err:  # podman lacks some endpoints (build cache): say so, go on
+            except docker.errors.NotFound:  # Podman has no build-cache endpoint: nothing there to free
+                unsupported.append(f"{step}: not supported by this engine")
+            except docker.errors.APIError as err:
                 not_done.append(f"{step}: {str(err).splitlines()[0][:160]}")
         figures = {"space reclaimed bytes": {"before": 0, "after": freed}}
         status = "done" if not not_done else ("partial" if done else "failed")
+        not_done += unsupported
         if status == "failed":
             raise PerfbookError(f"engine.prune: nothing pruned: {not_done[0]}")
         return Outcome(status, f"pruned, {format_bytes(freed)} reclaimed", done=done, not_done=not_done, figures=figures)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import psycopg
 import pytest
 import redis
-
 from fixkit import write_config
+
 from perfbook.fix.context import url_with_db
 
 

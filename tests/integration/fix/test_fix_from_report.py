@@ -8,8 +8,8 @@ import threading
 import time
 
 import psycopg
-
 from fixkit import write_config
+
 from perfbook.config import Config
 from perfbook.report.json import report_to_dict
 from perfbook.triage import run_triage

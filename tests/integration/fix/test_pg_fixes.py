@@ -7,7 +7,6 @@ import time
 
 import psycopg
 import pytest
-
 from fixkit import Runner, make_cfg
 
 

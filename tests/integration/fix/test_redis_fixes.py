@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import redis
-
 from fixkit import Runner, make_cfg
+
 from perfbook.errors import PerfbookError, UsageError
 from perfbook.fix.context import url_with_db
 
