@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import psycopg
 import pytest
 import redis
@@ -96,3 +98,32 @@ def test_process_restart_runs_only_the_configured_command(perfbook, tmp_path) ->
     assert res.exit_code == 1 and res.stderr.strip() == "error: process.restart failed: exit 1: no output"
     res = perfbook("fix", "process.restart", "--name", "api", "--config", str(cfg))
     assert res.exit_code == 2 and "no restart command for 'api' (known: backend, broken)" in res.stderr
+
+
+def test_apply_verifies_with_the_named_probes(perfbook, pg_cfg, pg_dsn: str) -> None:
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute("CREATE TABLE bloat (id int, pad text) WITH (autovacuum_enabled = off)")
+        conn.execute("INSERT INTO bloat SELECT g, repeat('x', 50) FROM generate_series(1, 5000) g")
+        conn.execute("DELETE FROM bloat WHERE id > 1000")
+    _wait_dead_tuples(pg_dsn, "bloat", 4000)
+    res = perfbook("fix", "pg.vacuum", "--table", "public.bloat", "--apply", "--yes", "--window", "0.3",
+                   "--config", str(pg_cfg))
+    assert res.exit_code == 0, res.stderr
+    assert "verify (postgres, 0.3 s window):" in res.stdout
+    assert "pg.dead_tuples:public.bloat: 0.8 -> absent" in res.stdout and "finding gone: yes" in res.stdout
+    entry = perfbook("fix", "history", "--json", "--config", str(pg_cfg)).json["entries"][0]
+    assert entry["mode"] == "apply" and entry["outcome"] == "done"
+    assert entry["before"]["pg.dead_tuples:public.bloat"] == 0.8 and entry["after"]["public.bloat dead_tuples"] == 0
+
+
+def _wait_dead_tuples(dsn: str, table: str, at_least: int, timeout_s: float = 5.0) -> None:
+    """PostgreSQL publishes a closed backend's table counts a moment later: wait for them."""
+    deadline = time.monotonic() + timeout_s
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            conn.execute("SELECT pg_stat_clear_snapshot()")
+            row = conn.execute("SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = %s", (table,)).fetchone()
+            if row and row[0] >= at_least:
+                return
+            time.sleep(0.05)
+    raise AssertionError(f"{table}: dead tuples not visible after {timeout_s} s")
