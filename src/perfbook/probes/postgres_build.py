@@ -159,10 +159,10 @@ def build_indexes(rows: list[Row]) -> tuple[list[PgIndex], list[PgDuplicateIndex
     groups: dict[tuple, list[Row]] = {}
     for r in rows:
         if r["is_valid"]:
-            key = (r["table_name"], tuple(r["columns"]), r["opclasses"], r["predicate"])
+            key = (r["table_name"], tuple(r["columns"]), r["opclasses"], r["predicate_tree"], r["expressions_tree"])
             groups.setdefault(key, []).append(r)
     duplicates = []
-    for (table, columns, _, _), members in groups.items():
+    for (table, columns, *_), members in groups.items():
         if len(members) < 2:
             continue
         members.sort(key=lambda r: (not r["is_primary"], not r["is_unique"], -r["scans"], r["name"]))
@@ -180,7 +180,7 @@ def build_indexes(rows: list[Row]) -> tuple[list[PgIndex], list[PgDuplicateIndex
 def _index(r: Row) -> PgIndex:
     return PgIndex(name=r["name"], table=r["table_name"], columns=list(r["columns"]), size_bytes=r["size_bytes"],
                    scans=r["scans"], unique=r["is_unique"], primary=r["is_primary"], valid=r["is_valid"],
-                   predicate=r["predicate"])
+                   partial=r["predicate_tree"] is not None)
 
 
 def client_rows(activity: list[Row]) -> list[Row]:

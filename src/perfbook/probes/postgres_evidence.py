@@ -91,13 +91,13 @@ class PgIndex:
 
     name: str  # schema.index
     table: str  # schema.table
-    columns: list[str]  # key columns / expressions
+    columns: list[str]  # key columns in order, "(expression)" for an expression
     size_bytes: int  # from pg_class.relpages
     scans: int  # idx_scan since the statistics were reset
     unique: bool
     primary: bool
     valid: bool
-    predicate: str | None = None  # partial index WHERE
+    partial: bool = False  # a partial index (WHERE …)
 
 
 @dataclass

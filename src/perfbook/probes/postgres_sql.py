@@ -58,12 +58,18 @@ COLUMNS = f"""{TAG} SELECT a.attrelid AS relid, array_agg(a.attname::text ORDER 
 FROM pg_attribute a WHERE a.attrelid = ANY(%s) AND a.attnum > 0 AND NOT a.attisdropped
 GROUP BY a.attrelid"""
 
+# No pg_get_indexdef / pg_get_expr: they take AccessShareLock on the table, and so wait behind an
+# ACCESS EXCLUSIVE lock (found by tests/integration/probes/test_postgres.py). Key columns come from
+# pg_attribute; expressions and predicates are compared as stored node trees.
 INDEXES = f"""{TAG} SELECT n.nspname || '.' || c.relname AS name, tn.nspname || '.' || t.relname AS table_name,
   x.indrelid AS relid, x.indisunique AS is_unique, x.indisprimary AS is_primary,
   x.indisvalid AND x.indisready AS is_valid, c.relpages::int8 * %(block_size)s AS size_bytes,
   coalesce(s.idx_scan, 0) AS scans, x.indclass::text AS opclasses,
-  pg_get_expr(x.indpred, x.indrelid) AS predicate,
-  ARRAY(SELECT pg_get_indexdef(x.indexrelid, k, true) FROM generate_series(1, x.indnkeyatts) k) AS columns
+  x.indpred::text AS predicate_tree, x.indexprs::text AS expressions_tree,
+  ARRAY(SELECT coalesce(a.attname::text, '(expression)')
+        FROM unnest(x.indkey::int2[]) WITH ORDINALITY k(attnum, ord)
+        LEFT JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.attnum
+        WHERE k.ord <= x.indnkeyatts ORDER BY k.ord) AS columns
 FROM pg_index x
 JOIN pg_class c ON c.oid = x.indexrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
