@@ -166,7 +166,7 @@ def load(
         if any(f.startswith("@") for f in files):
             hint = "a JSON body is --json-body @file (--json alone prints the result as JSON)"
         raise UsageError(f"load: unexpected arguments {' '.join(files)}", hint=hint)
-    from perfbook.load.options import LoadOptions, make_run, parse_share
+    from perfbook.load.options import LoadOptions, make_run, pacing_warning, parse_share
     from perfbook.load.session import run_session
 
     opts = LoadOptions(
@@ -190,6 +190,9 @@ def load(
     )
     run, target = make_run(opts)
     confirm(target, method, yes)
+    warning = pacing_warning(list(run.plan.stages), run.plan.connections)
+    if warning:
+        sys.stderr.write(f"warning: {warning}\n")
     code = run_session(run, slo=slo, watch=watch, json_out=json_out, output=output, config_path=config)
     raise typer.Exit(code)
 

@@ -124,7 +124,15 @@ def run_capacity(
                 f"stopped by --max-duration {max_duration_s:g}s",
             )
             return report
-        plan = replace(base.plan, stages=(Stage(step_s, rate, rate),), requests=None, duration_s=None)
+        # enough connections for the step's rate: a connection holds ~200 rps on schedule
+        connections = max(base.plan.connections, -(-int(rate) // 200))
+        plan = replace(
+            base.plan,
+            stages=(Stage(step_s, rate, rate),),
+            requests=None,
+            duration_s=None,
+            connections=connections,
+        )
         doc = run_load(replace(base, plan=plan)).to_json()
         row = step_figures(rate, doc, objectives)
         report.steps.append(row)

@@ -14,6 +14,8 @@ from perfbook.load.spec import Target, build_request, parse_header, read_body
 
 DEFAULT_DURATION_S = 10.0  # safe by default: a run with neither -n nor -d stops by itself
 DEFAULT_MAX_RATE_RPS = 20_000.0
+# Event-loop timers have 1 ms resolution; above this per connection an open-loop schedule slips.
+MAX_RPS_PER_CONNECTION = 250.0
 
 
 @dataclass
@@ -65,6 +67,22 @@ def stages_of(opts: LoadOptions) -> list[Stage]:
             hint="raise --max-rate if you mean it",
         )
     return stages
+
+
+def connections_for(rate_rps: float) -> int:
+    """The fewest connections that can hold ``rate_rps`` on schedule (open loop)."""
+    return max(1, int(-(-rate_rps // MAX_RPS_PER_CONNECTION)))
+
+
+def pacing_warning(stages: list[Stage], connections: int) -> str | None:
+    """Why this open-loop run may fall behind its schedule, if it may (too few connections)."""
+    if stages and peak_rps(stages) / connections > MAX_RPS_PER_CONNECTION:
+        need = connections_for(peak_rps(stages))
+        return (
+            f"{peak_rps(stages):g} rps over {connections} connections is more than "
+            f"{MAX_RPS_PER_CONNECTION:g} per connection: the schedule may slip; use -c {need} or more"
+        )
+    return None
 
 
 def make_run(opts: LoadOptions) -> tuple[LoadRun, Target]:

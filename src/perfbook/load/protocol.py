@@ -89,8 +89,11 @@ class Conn(asyncio.Protocol):
     def send(self, intended_at: float) -> None:
         if self.transport is None or self.transport.is_closing():
             return
-        self.intended_at = intended_at
-        self.sent_at = perf_counter()
+        now = perf_counter()
+        # uvloop rounds timer delays to whole ms, so a send may come up to 0.5 ms early: the
+        # corrected latency then counts from the actual send, never less than the uncorrected.
+        self.intended_at = intended_at if intended_at < now else now
+        self.sent_at = now
         self.inflight = True
         self.transport.write(self.request)
 

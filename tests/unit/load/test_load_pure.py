@@ -123,3 +123,13 @@ def test_compare_changes():
     )
     assert rows["latency p95"]["verdict"] == "better" and rows["error rate"]["verdict"] == "better"
     assert rows["latency p50"]["a"] is None and rows["latency p50"]["change"] is None
+
+
+def test_pacing_warning_names_enough_connections():
+    from perfbook.load.options import connections_for, pacing_warning
+
+    assert pacing_warning([Stage(1.0, 2000, 2000)], 4) is not None and "-c 8" in pacing_warning(
+        [Stage(1.0, 2000, 2000)], 4
+    )
+    assert pacing_warning([Stage(1.0, 2000, 2000)], 8) is None
+    assert pacing_warning([], 1) is None and connections_for(10_000) == 40
