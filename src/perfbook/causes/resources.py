@@ -139,7 +139,11 @@ def _host_only(ctx: Context, f: Finding, what: str) -> Cause:
     backend = bool(top and top.get("matched") and not top.get("own"))
     name = top.get("process") if top else None
     if backend:
-        score.add(0.1, f"the top process is the backend's own {name}")
+        busy_pct = (top.get("cpu_pct") or 0.0) if top else 0.0
+        # half of process_cpu_pct: busy enough to matter, though short of a process.cpu_hog
+        heavy = f.code == "host.cpu_high" and busy_pct >= ctx.cfg.thresholds.process_cpu_pct / 2
+        uses = f" ({busy_pct:.0f} % of a core)" if f.code == "host.cpu_high" else ""
+        score.add(0.15 if heavy else 0.05, f"the top process is the backend's own {name}{uses}")
     sym = _symptom(ctx, score, None, "the host is shared by every request")
     who = f" (top: the backend's {name})" if backend else (f" (top: another process, {name})" if name else "")
     act = first_action([f])

@@ -71,3 +71,26 @@ def test_swap_alone_names_the_top_memory_process(rank):
     assert top.layer == "host" and top.findings == ("host.swap_used:web-1",)
     assert "another process, java[888]" in top.summary
     assert top.confidence <= 0.3
+
+
+def backend_on_top(cpu_pct: float) -> TopProcess:
+    return TopProcess(pid=4242, name="pblab-1a2b-api", cmdline="pblab-1a2b-api worker", cpu_pct=cpu_pct,
+                      rss_bytes=90 << 20, memory_pct=1.1, matched_by="pblab-1a2b-api", own=False)
+
+
+def test_busy_host_whose_busiest_process_is_the_backend_names_it(rank):
+    ev = healthy()
+    ev["host"] = host_ev(busy_pct=95.0, top=[backend_on_top(70.0), other_process(cpu_pct=40.0)])
+    ev["process"] = process_ev(backend(cpu_pct=70.0))
+    _, causes = rank(ev)
+    top = causes[0]
+    assert top.layer == "process" and top.findings == ("host.cpu_high:web-1",)
+    assert "(top: the backend's pblab-1a2b-api[4242])" in top.summary
+    assert top.confidence > 0.3
+
+
+def test_near_miss_a_lightly_busy_backend_on_a_busy_host_stays_weak(rank):
+    ev = healthy()
+    ev["host"] = host_ev(busy_pct=95.0, top=[backend_on_top(20.0), other_process(cpu_pct=18.0)])
+    _, causes = rank(ev)
+    assert all(c.confidence <= 0.3 for c in causes)
