@@ -120,12 +120,13 @@ def accuracy(url: str, delay_url: str | None, cpu: str) -> None:
             f"latency: fixed 50 ms server, perfbook p50 {p50 * 1e3:.2f} ms ({(p50 - 0.05) / 0.05:+.1%}; bar ±5 %)"
         )
     for rate in (1000, 5000, 10000):
+        conns = max(50, rate // 100)  # 100 rps per connection: well inside 1 ms timer resolution
         out, _ = measured(
-            [*PERFBOOK, "load", url, "--rate", str(rate), "-d", "5s", "-c", "50", "--json"], cpu
+            [*PERFBOOK, "load", url, "--rate", str(rate), "-d", "5s", "-c", str(conns), "--json"], cpu
         )
         doc = json.loads(out[out.index("{") :])
         print(
-            f"rate: asked {rate:>6,} rps, achieved {doc['rps']:>9,.1f} rps ({doc['rps'] / rate - 1:+.2%}; bar ±2 %), "
+            f"rate: asked {rate:>6,} rps ({conns} connections), achieved {doc['rps']:>9,.1f} rps ({doc['rps'] / rate - 1:+.2%}; bar ±2 %), "
             f"corrected p99 {doc['latency']['p99_s'] * 1e3:.2f} ms"
         )
 
@@ -139,13 +140,20 @@ def main() -> None:
         Path(sys.argv[5]),
     )
     delay_url = sys.argv[6] if len(sys.argv) > 6 else None
-    rows = []
-    for name in ("wrk", "perfbook", "hey", "ab", "locust"):
-        row = run_tool(name, url, dur, conns, cpu, work)
-        if row is None:
-            print(f"{name}: not installed here, skipped")
-            continue
-        rows.append(row)
+    repeat = int(os.environ.get("REPEAT", "1"))
+    best: dict[str, dict] = {}
+    for round_ in range(repeat):  # tools take turns, so a noisy minute hits them all alike
+        for name in ("wrk", "perfbook", "hey", "ab", "locust"):
+            row = run_tool(name, url, dur, conns, cpu, work)
+            if row is None:
+                if round_ == 0:
+                    print(f"{name}: not installed here, skipped")
+                continue
+            if name not in best or row["us_per_req"] < best[name]["us_per_req"]:
+                best[name] = row
+    rows = list(best.values())
+    if repeat > 1:
+        print(f"best of {repeat} runs per tool (lowest CPU per request)")
     fixed_s = startup_cpu_s(url, cpu)
     print(f"\n{'tool':<10}{'requests':>12}{'req/s':>12}{'CPU s':>9}{'CPU µs/req':>12}")
     for r in rows:

@@ -8,7 +8,7 @@
 # Installs what is missing (Debian: nginx wrk hey apache2-utils; PyPI: locust in its own venv);
 # a peer that cannot be installed is skipped and named. Only 127.0.0.1 is ever loaded.
 #
-# Usage: bench/load_vs_peers.sh            (DURATION=10 CONNECTIONS=50 SERVER_CPU=0 CLIENT_CPU=1)
+# Usage: bench/load_vs_peers.sh     (env: DURATION=10 CONNECTIONS=50 SERVER_CPU=0 CLIENT_CPU=1 REPEAT=1)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
