@@ -81,8 +81,9 @@ def table(name: str, rows: int, **kw: Any) -> PgTable:
                 seq_scan_window=0, idx_scan_window=120, seq_tup_read_window=0, total_bytes=rows * 120,
                 index_bytes=rows * 40, heap_hit_ratio=0.999, mod_since_analyze=0, last_autoanalyze="2026-11-27T09:00:00Z",
                 columns=["id", "name", "email"], indexed_columns=[["id"], ["email"]])
-    base.update(kw)
-    return PgTable(**base)
+    base.update(kw, heap_bytes=rows * 80)
+    known = {f.name for f in dataclasses.fields(PgTable)}  # the probe's contract grows: build what it has
+    return PgTable(**{k: v for k, v in base.items() if k in known})
 
 
 def session(pid: int, state: str, query: str, application: str = "perfbook-lab", age_s: float = 0.1,
@@ -199,7 +200,10 @@ def build(tp: Any, value: Any) -> Any:
         return [build(arg, v) for v in value]
     if dataclasses.is_dataclass(tp):
         hints = typing.get_type_hints(tp)
-        return tp(**{f.name: build(hints[f.name], value[f.name]) for f in dataclasses.fields(tp) if f.name in value})
+        # a field added to the contract after the recording is None (as a probe that could not read it)
+        return tp(**{f.name: build(hints[f.name], value[f.name]) if f.name in value else None
+                     for f in dataclasses.fields(tp)
+                     if f.name in value or (f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)})
     return value
 
 
