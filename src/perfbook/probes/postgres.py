@@ -213,6 +213,7 @@ class _Collector:
             settings={r["name"]: r["setting"] + (r["unit"] or "") for r in settings},
             database_sizes_bytes={r["datname"]: r["size_bytes"] for r in databases if r["size_bytes"] is not None},
             stats_reset=_iso(db_counters.get("stats_reset")), stats_age_s=db_counters.get("stats_age_s"),
+            block_size=server_row["block_size"],
         )
         data = PostgresEvidence(
             dsn=redact_url(self.ctx.config.postgres.dsn), own_pid=own_pid, server=server,

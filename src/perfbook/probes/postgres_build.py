@@ -135,13 +135,15 @@ def build_tables(chosen: list[Row], start_rows: list[Row], columns: list[Row], i
             reset = True
             deltas = dict.fromkeys(deltas, 0)
         live, dead = row["n_live_tup"] or 0, row["n_dead_tup"] or 0
+        rows = max(live, int(row["reltuples"] or 0))
         hit, read = row["heap_blks_hit"] or 0, row["heap_blks_read"] or 0
         tables.append(PgTable(
-            name=row["name"], rows=live, dead_rows=dead, dead_ratio=round(dead / (live + dead), 4) if live + dead else None,
+            name=row["name"], rows=rows, dead_rows=dead, dead_ratio=round(dead / (live + dead), 4) if live + dead else None,
             seq_scan=row["seq_scan"] or 0, seq_tup_read=row["seq_tup_read"] or 0, idx_scan=row["idx_scan"],
             seq_scan_window=deltas["seq_scan"], idx_scan_window=deltas["idx_scan"],
             seq_tup_read_window=deltas["seq_tup_read"],
             total_bytes=row["table_bytes"] + row["toast_bytes"] + row["index_bytes"], index_bytes=row["index_bytes"],
+            heap_bytes=row["table_bytes"],
             heap_hit_ratio=round(hit / (hit + read), 4) if hit + read else None,
             mod_since_analyze=row["n_mod_since_analyze"] or 0,
             last_vacuum=_iso(row["last_vacuum"]), last_autovacuum=_iso(row["last_autovacuum"]),

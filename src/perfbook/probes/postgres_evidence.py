@@ -23,6 +23,7 @@ class PgServer:
     database_sizes_bytes: dict[str, int] = field(default_factory=dict)  # per database (top 50)
     stats_reset: str | None = None  # ISO time pg_stat_database was last reset (None: never)
     stats_age_s: float | None = None  # how old this database's statistics are
+    block_size: int = 8192  # bytes per page (shared_blks_* are counted in pages)
 
 
 @dataclass
@@ -63,7 +64,7 @@ class PgTable:
     """One user table (the largest, most seq-scanned, most dead ones; not every table)."""
 
     name: str  # schema.table
-    rows: int  # n_live_tup
+    rows: int  # n_live_tup (pg_class.reltuples when larger: a stats reset zeroes n_live_tup)
     dead_rows: int  # n_dead_tup
     dead_ratio: float | None  # dead / (live + dead)
     seq_scan: int  # sequential scans since the statistics were reset
@@ -73,6 +74,7 @@ class PgTable:
     idx_scan_window: int
     seq_tup_read_window: int
     total_bytes: int  # heap + TOAST + indexes, from pg_class.relpages
+    heap_bytes: int  # the table's own pages
     index_bytes: int
     heap_hit_ratio: float | None  # heap blocks from the buffer cache / all heap blocks read
     mod_since_analyze: int  # rows changed since the last analyze

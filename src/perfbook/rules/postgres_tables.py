@@ -13,7 +13,7 @@ from perfbook.probes.postgres_evidence import PgStatement, PgTable, PostgresEvid
 
 MIN_SEQ_SCANS = 10  # fewer whole-table reads is a report or a pg_dump, not a query pattern
 UNUSED_INDEX_MIN_STATS_AGE_S = 7 * 86400  # a week of statistics before "never scanned" means anything
-MIN_CACHE_BLOCKS = 10_000  # blocks read before a hit ratio is worth judging
+MIN_CACHE_BLOCKS = 10_000  # blocks read in the window before its hit ratio is worth judging
 
 
 def psql(sql: str) -> str:
@@ -26,7 +26,7 @@ def evaluate(data: PostgresEvidence, cfg: Config) -> list[Finding]:
     statements = _all_statements(data)
     out: list[Finding] = []
     for table in data.tables:
-        out += _missing_index(table, statements, cfg)
+        out += _missing_index(table, statements, cfg, data.server.block_size)
         out += _dead_tuples(table, cfg)
     out += _index_findings(data)
     out += _cache(data, cfg)
@@ -51,16 +51,25 @@ def seq_share(table: PgTable) -> float:
     return table.seq_scan / scans if scans else 0.0
 
 
-def _missing_index(table: PgTable, statements: list[PgStatement], cfg: Config) -> list[Finding]:
+def _missing_index(table: PgTable, statements: list[PgStatement], cfg: Config, block_size: int) -> list[Finding]:
+    """Two ways in: the table's scan counters (mostly sequential), or a slow statement that reads the
+    whole table filtering on columns no index leads with (the counters can be diluted by primary-key
+    lookups, reset, or not yet flushed; pg_stat_statements is immediate)."""
     th = cfg.thresholds
-    share = seq_share(table)
-    if table.rows < th.seq_scan_min_rows or table.seq_scan < MIN_SEQ_SCANS or share < th.seq_scan_share:
+    if table.rows < th.seq_scan_min_rows:
         return []
+    share = seq_share(table)
+    by_counters = table.seq_scan >= MIN_SEQ_SCANS and share >= th.seq_scan_share
     readers = [s for s in statements if table.name in s.tables]
-    columns, reader = _index_columns(table, readers)
     slow = [s for s in readers if s.mean_ms is not None and s.mean_ms > th.db_query_mean_ms]
+    candidates = [(s, cols) for s in sorted(readers, key=lambda s: s not in slow)
+                  if (cols := _unindexed_columns(table, s))]
+    reader, columns = candidates[0] if candidates else (readers[0] if readers else None, [])
+    whole = [s for s, _ in candidates if s in slow and _reads_whole_table(s, table, block_size)]
+    if not by_counters and not whole:
+        return []
     evidence = {
-        "seq_scan": table.seq_scan, "idx_scan": table.idx_scan, "rows": table.rows,
+        "seq_scan": table.seq_scan, "idx_scan": table.idx_scan, "seq_share": round(share, 4), "rows": table.rows,
         "seq_tup_read": table.seq_tup_read, "seq_scan_window": table.seq_scan_window,
         "query": reader.query if reader else None, "query_mean_ms": reader.mean_ms if reader else None,
         "query_calls": reader.calls if reader else None, "columns": columns,
@@ -70,28 +79,34 @@ def _missing_index(table: PgTable, statements: list[PgStatement], cfg: Config) -
     }
     if any(c.startswith("lower(") for c in columns) or (reader and " like " in reader.query.lower()):
         evidence["note"] = "LIKE 'prefix%' needs text_pattern_ops (or the C collation); '%infix%' needs pg_trgm"
-    title = f"Sequential scans dominate reads of {table.name} ({table.rows:,} rows)"
+    title = f"Sequential scans dominate reads of {table.name} ({table.rows:,} rows)" if by_counters else (
+        f"A slow statement reads all of {table.name} ({table.rows:,} rows)")
     if columns:
         title += f": filtered on {', '.join(columns)} without an index"
     actions = [_create_index(table.name, columns)]
     if table.last_analyze is None and table.last_autoanalyze is None:
         actions.append(_analyze(table.name))
-    return [finding(
-        "pg.missing_index", table.name, title, value=round(share, 4), threshold=th.seq_scan_share,
-        unit="share of reads by seq scan", evidence=evidence, actions=actions,
-        level=Level.CRITICAL if slow else Level.WARNING,
-    )]
+    if by_counters:
+        value, threshold, unit = round(share, 4), th.seq_scan_share, "share of reads by seq scan"
+    else:
+        value, threshold, unit = whole[0].mean_ms, th.db_query_mean_ms, "ms, mean of a statement reading the whole table"
+    return [finding("pg.missing_index", table.name, title, value=value, threshold=threshold, unit=unit,
+                    evidence=evidence, actions=actions, level=Level.CRITICAL if slow else Level.WARNING)]
 
 
-def _index_columns(table: PgTable, readers: list[PgStatement]) -> tuple[list[str], PgStatement | None]:
-    """The filter columns of the costliest reader that no valid index leads with."""
+def _unindexed_columns(table: PgTable, statement: PgStatement) -> list[str]:
+    """The statement's filter columns that are the table's and that no valid index leads with."""
     leading = {cols[0] for cols in table.indexed_columns if cols}
     known = set(table.columns)
-    for s in readers:
-        cols = [c for c in s.filter_columns if (not known or _bare(c) in known) and c not in leading]
-        if cols:
-            return cols[:2], s
-    return [], readers[0] if readers else None
+    return [c for c in statement.filter_columns if (not known or _bare(c) in known) and c not in leading][:2]
+
+
+def _reads_whole_table(statement: PgStatement, table: PgTable, block_size: int) -> bool:
+    """At least half the table's pages touched per call: a scan, not an index lookup."""
+    if not statement.calls or not table.heap_bytes:
+        return False
+    pages = (statement.shared_blks_hit + statement.shared_blks_read) / statement.calls
+    return pages * block_size >= table.heap_bytes / 2
 
 
 def _bare(column: str) -> str:
@@ -167,12 +182,10 @@ def _cache(data: PostgresEvidence, cfg: Config) -> list[Finding]:
     cache, limit = data.cache, cfg.thresholds.pg_cache_hit_ratio
     if cache is None:
         return []
-    if cache.hit_ratio_window is not None and cache.blocks_window >= MIN_CACHE_BLOCKS:
-        ratio, scope, blocks = cache.hit_ratio_window, "window", cache.blocks_window
-    elif cache.hit_ratio_lifetime is not None and cache.blocks_lifetime >= MIN_CACHE_BLOCKS:
-        ratio, scope, blocks = cache.hit_ratio_lifetime, "since statistics reset", cache.blocks_lifetime
-    else:
+    # The window only: a lifetime ratio mostly remembers how the data was loaded and the cache warmed.
+    if cache.hit_ratio_window is None or cache.blocks_window < MIN_CACHE_BLOCKS:
         return []
+    ratio, scope, blocks = cache.hit_ratio_window, "window", cache.blocks_window
     if ratio >= limit:
         return []
     worst = sorted((t for t in data.tables if t.heap_hit_ratio is not None), key=lambda t: t.heap_hit_ratio)[:5]
@@ -180,7 +193,8 @@ def _cache(data: PostgresEvidence, cfg: Config) -> list[Finding]:
         "pg.cache_hit_low", data.server.database,
         f"buffer cache hit ratio {ratio * 100:.1f} % ({scope}), under {limit * 100:.0f} %",
         value=ratio, threshold=limit, unit=f"blks_hit / (hit + read), {scope}",
-        evidence={"scope": scope, "blocks": blocks, "per_database": cache.per_database,
+        evidence={"scope": scope, "blocks": blocks, "lifetime_ratio": cache.hit_ratio_lifetime,
+                  "per_database": cache.per_database,
                   "shared_buffers": data.server.settings.get("shared_buffers"),
                   "tables": {t.name: t.heap_hit_ratio for t in worst}},
         actions=[Action("pg.shared_buffers", "give the buffer cache more memory (about 25 % of RAM), or find the scans reading from disk",
