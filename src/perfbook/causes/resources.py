@@ -164,5 +164,6 @@ def _container(ctx: Context, f: Finding) -> Cause:
         sym = generic_symptom(ctx, score, "not matched to the container")
     act = first_action([f])
     summary = f"{symptom_lead(sym)}container {f.subject}: {f.title}" + (f"; fix: {act.summary}" if act else "")
-    evidence = {"container": f.subject, "finding": f.evidence, "endpoints": []}
+    evidence = {"container": f.subject, "finding": f.evidence,
+                "endpoints": [sym.endpoint] if sym is not None and restarting and sym.errors is not None else []}
     return make_cause(summary, score, [f, *(sym.findings if sym else [])], "containers", evidence, act)

@@ -94,3 +94,24 @@ def test_near_miss_a_lightly_busy_backend_on_a_busy_host_stays_weak(rank):
     ev["host"] = host_ev(busy_pct=95.0, top=[backend_on_top(20.0), other_process(cpu_pct=18.0)])
     _, causes = rank(ev)
     assert all(c.confidence <= 0.3 for c in causes)
+
+
+def test_restarting_container_joins_the_5xx(cfg):
+    from causes_stack import findings_of
+
+    from perfbook.causes import rank_causes
+    from perfbook.codes import finding
+    from perfbook.model import Action
+
+    ev = healthy()
+    ev["metrics"] = metrics_ev(handler("/api/v1/users", requests=100, errors_5xx=40), handler("/api/v1/agents"))
+    restarting = finding("container.restarting", "codexos-backend", "codexos-backend restarted 4 times in 60 s, "
+                         "last exit code 137, OOM-killed", evidence={"restarts": 4, "exit_code": 137},
+                         actions=[Action("container.logs", "read why codexos-backend exits",
+                                         "docker logs --tail 100 codexos-backend")])
+    causes = rank_causes([*findings_of(ev, cfg), restarting], ev, cfg)
+    top = causes[0]
+    assert top.layer == "containers" and "container.restarting:codexos-backend" in top.findings
+    assert "http.error_rate_high:/api/v1/users" in top.findings
+    assert top.summary.startswith("GET /api/v1/users is failing (5xx 40 %): container codexos-backend:")
+    assert not any(c.layer == "app" for c in causes), "the restarts explain the 5xx"
