@@ -8,7 +8,7 @@ a dependency in trouble that did not join lowers it, and is named.
 
 from __future__ import annotations
 
-from perfbook.causes.context import Context, Symptom, display_endpoint, single_cause
+from perfbook.causes.context import Context, Symptom, display_endpoint, probe_timed_out, single_cause
 from perfbook.causes.resources import backend_process
 from perfbook.causes.routes import route_matches
 from perfbook.causes.score import Score, first_action, make_cause, pct
@@ -42,7 +42,8 @@ def _dependencies(ctx: Context, score: Score, what: str) -> str:
     if busy:
         score.add(-0.1, f"{busy[0].key}: the backend's own process is short of CPU or memory")
     if deps:
-        score.add(-0.2, f"{deps[0].key} in the same window may explain it")
+        # a probe that only timed out is weaker evidence against the application than a real outage
+        score.add(-0.1 if probe_timed_out(deps[0]) else -0.2, f"{deps[0].key} in the same window may explain it")
         return f"nothing joins it to a dependency ({deps[0].key} is in trouble, not on its path), so perhaps"
     if measured:
         score.add(0.2, f"no {what} dependency in the same window ({', '.join(measured)} measured)")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from perfbook.causes.routes import param_name, route_in_text, route_names_table, same_table, statement_route
-from perfbook.causes.score import SYMPTOM_UNMATCHED, Score, first_action, make_cause, pct
+from perfbook.causes.score import SYMPTOM_MATCHED, SYMPTOM_UNMATCHED, Score, first_action, make_cause, pct
 from perfbook.config import Config
 from perfbook.model import Cause, Evidence, Finding, Level
 from perfbook.sanitize import referenced_tables
@@ -224,11 +224,18 @@ def generic_symptom(ctx: Context, score: Score, why: str, weight: float = SYMPTO
     return sym
 
 
+def probe_timed_out(f: Finding) -> bool:
+    """An ``*.unreachable`` whose probe got no answer in time (ambiguous on a loaded host), not a refusal."""
+    reason = str(f.evidence.get("reason") or "").lower()
+    return f.code.endswith(".unreachable") and any(w in reason for w in TIMEOUT_WORDS)
+
+
 def single_cause(ctx: Context, f: Finding, layer: str, why: str, extra: tuple[float, str] | None = None) -> Cause:
     """A cause of one finding alone, joined (unmatched) to any endpoint in trouble.
 
     Alone means uncorroborated: it weighs less when requests are fine in the same window, when it
     is a weak code (WEAK_CODES), and when "unreachable" is a probe timeout rather than a refusal.
+    A dependency that refuses connections while endpoints answer 5xx explains those 5xx.
     """
     score = Score()
     if f.code in WEAK_CODES:
@@ -238,12 +245,20 @@ def single_cause(ctx: Context, f: Finding, layer: str, why: str, extra: tuple[fl
     if extra is not None:
         score.add(*extra)
     reason = str(f.evidence.get("reason") or "")
-    if f.code.endswith(".unreachable") and any(w in reason.lower() for w in TIMEOUT_WORDS):
+    timed_out = probe_timed_out(f)
+    if timed_out:
         score.add(-0.1, f"the probe timed out ({reason}) rather than being refused: it may be load on this host")
-    sym = generic_symptom(ctx, score, why)
+    failing = [s for s in ctx.suffering() if s.errors is not None]
+    down = f.code in ("pg.unreachable", "redis.unreachable") and not timed_out and failing
+    if down:
+        sym = failing[0]
+        score.add(SYMPTOM_MATCHED, f"{sym.label} answers 5xx ({pct(sym.error_share)}) while it is down")
+    else:
+        sym = generic_symptom(ctx, score, why)
     if ctx.user_facing_fine():
         score.add(-0.1, "no endpoint is slow or failing in the same window")
     act = first_action([f])
     summary = f"{symptom_lead(sym)}{f.title}" + (f"; fix: {act.summary}" if act else "")
-    evidence = {"finding": f.evidence, "endpoints": []}
-    return make_cause(summary, score, [f, *(sym.findings if sym else [])], layer, evidence, act)
+    evidence = {"finding": f.evidence, "endpoints": [s.endpoint for s in failing] if down else []}
+    keys = [f, *(x for s in (failing if down else [sym] if sym else []) for x in s.findings)]
+    return make_cause(summary, score, keys, layer, evidence, act)

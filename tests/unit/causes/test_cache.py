@@ -56,3 +56,22 @@ def test_oom_without_errors_is_still_the_top_cause(rank):
     ev["redis"] = replace(ev["redis"], data=redis_data(oom=12, used_pct=99.0, policy="noeviction"))
     _, causes = rank(ev)
     assert causes[0].layer == "redis" and 0.45 <= causes[0].confidence < 0.8
+
+
+def test_a_refused_redis_explains_the_5xx(rank):
+    ev = healthy()
+    ev["redis"] = Evidence("redis", "unavailable", 0.01, reason="connection refused 127.0.0.1:6379")
+    ev["metrics"] = metrics_ev(handler("/api/v1/users", requests=100, errors_5xx=60), handler("/api/v1/agents"))
+    _, causes = rank(ev)
+    top = causes[0]
+    assert top.layer == "redis" and top.summary.startswith("GET /api/v1/users is failing (5xx 60 %): Redis unreachable")
+    assert "http.error_rate_high:/api/v1/users" in top.findings
+    assert not any(c.layer == "app" for c in causes)
+
+
+def test_near_miss_a_redis_probe_timeout_does_not_claim_the_5xx(rank):
+    ev = healthy()
+    ev["redis"] = Evidence("redis", "unavailable", 4.5, reason="no answer within 4.5 s")
+    ev["metrics"] = metrics_ev(handler("/api/v1/users", requests=100, errors_5xx=60), handler("/api/v1/agents"))
+    _, causes = rank(ev)
+    assert causes[0].layer == "app", [(c.confidence, c.summary) for c in causes]
