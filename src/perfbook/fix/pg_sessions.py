@@ -13,7 +13,7 @@ from typing import Any
 
 from perfbook.errors import UsageError
 from perfbook.fix.base import Fix, Outcome, Param, Plan, VerifySpec, fingerprint
-from perfbook.fix.context import FixContext
+from perfbook.fix.context import APP_NAME, FixContext
 from perfbook.fix.pg_common import TAG, pg_error_line, server_version_num, strip_literals
 
 _SESSIONS_SQL = TAG + """
@@ -27,6 +27,9 @@ FROM pg_stat_activity a WHERE a.pid <> pg_backend_pid()
 """
 _COLUMNS = ("pid", "user", "application", "database", "state", "backend_type", "backend_start", "age_s",
             "query", "this_database", "blocking", "blocked")
+
+# perfbook's probe and fix sessions; the lab's own sessions (perfbook-lab…) are the workload, not us
+OWN_APPLICATIONS = frozenset({"perfbook", APP_NAME})
 
 SESSION_PARAMS = (
     Param("pid", "int_list", "backend pid[,…] to signal"),
@@ -47,7 +50,7 @@ def exclusion(s: dict[str, Any], all_databases: bool) -> str | None:
     """Why session ``s`` may never be signalled here, or None when it may."""
     if s["backend_type"] != "client backend":
         return f"a {s['backend_type']} (only client backends are signalled)"
-    if (s["application"] or "").startswith("perfbook"):
+    if s["application"] in OWN_APPLICATIONS:
         return "perfbook's own session"
     if not s["this_database"] and not all_databases:
         return f"database {s['database']} (add --all-databases)"

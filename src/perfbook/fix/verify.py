@@ -17,6 +17,9 @@ from perfbook.fix.base import VerifySpec
 from perfbook.redact import redact_text
 
 ABSENT = "absent"
+# What users feel is measured after every fix too: the p95 and the 5xx share (when http is configured).
+USER_FACING_PROBES = ("http", "metrics")
+USER_FACING_KPIS = ("p95_s", "error_rate")
 
 
 @dataclass
@@ -57,7 +60,8 @@ def measure(cfg: Config, spec: VerifySpec, window_s: float) -> dict[str, Any]:
     except ImportError as err:
         return {"error": f"the triage engine is not available ({err})"}
     try:
-        result = run_triage(cfg, only=list(spec.probes), window_s=window_s)
+        only = list(dict.fromkeys(spec.probes + USER_FACING_PROBES))
+        result = run_triage(cfg, only=only, window_s=window_s)
         if inspect.isawaitable(result):
             result = asyncio.run(result)
     except Exception as err:  # verification must never turn a done fix into a crash
@@ -80,10 +84,10 @@ def _unmeasured(spec: VerifySpec, report: dict[str, Any] | None) -> str | None:
         return "no report"
     if "error" in report and "findings" not in report:
         return report["error"]
-    for name in spec.probes:
-        probe = report.get("probes", {}).get(name)
-        if probe and probe.get("status") not in ("ok", "partial", "skipped"):
-            return f"{name}: {probe.get('status')} ({probe.get('reason') or 'no reason'})"
+    name = spec.probes[0]  # the layer the fix acted on; the user-facing probes only add figures
+    probe = report.get("probes", {}).get(name)
+    if probe and probe.get("status") not in ("ok", "partial"):
+        return f"{name}: {probe.get('status')} ({probe.get('reason') or 'no reason'})"
     return None
 
 
@@ -93,9 +97,11 @@ def compare(spec: VerifySpec, before: Any, after: Any, window_s: float) -> Verif
     result = VerifyResult(probes=list(spec.probes), window_s=window_s)
     b, a = _matching(spec, before), _matching(spec, after)
     result.findings = [{"finding": k, "before": b.get(k, ABSENT), "after": a.get(k, ABSENT)} for k in sorted(b | a)]
-    for name in spec.kpis:
-        result.kpis[name] = {"before": ((before or {}).get("kpis") or {}).get(name),
-                             "after": ((after or {}).get("kpis") or {}).get(name)}
+    for name in dict.fromkeys(spec.kpis + USER_FACING_KPIS):
+        pair = {"before": ((before or {}).get("kpis") or {}).get(name),
+                "after": ((after or {}).get("kpis") or {}).get(name)}
+        if pair["before"] is not None or pair["after"] is not None:  # not measured either time: say nothing
+            result.kpis[name] = pair
     problem = _unmeasured(spec, after)
     if problem:
         result.note = f"could not verify: {problem}"

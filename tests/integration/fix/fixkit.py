@@ -14,7 +14,7 @@ from perfbook.store import Store, audit_history
 
 
 def make_cfg(tmp_path: Path, **sections: Any) -> Config:
-    data = {"store": {"url": f"sqlite:///{tmp_path / 'perfbook.db'}"}, **sections}
+    data = {"store": {"url": f"sqlite:///{tmp_path / 'perfbook.db'}"}, "http": {"base_url": ""}, **sections}
     return Config.model_validate(data)
 
 
@@ -42,7 +42,8 @@ class Runner:
 
 def write_config(tmp_path: Path, **sections: dict[str, Any]) -> Path:
     """A perfbook.toml in ``tmp_path`` with a store there too; returns its path."""
-    sections = {"store": {"url": f"sqlite:///{tmp_path / 'perfbook.db'}"}, **sections}
+    # no HTTP target: verify must not time whatever happens to listen on localhost:8001
+    sections = {"store": {"url": f"sqlite:///{tmp_path / 'perfbook.db'}"}, "http": {"base_url": ""}, **sections}
     lines = []
     for name, table in sections.items():
         lines.append(f"[{name}]")

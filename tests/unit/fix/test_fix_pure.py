@@ -29,6 +29,8 @@ SESSIONS = [
     _session(5, backend_type="walsender", state="active", age_s=999.0, application=""),
     _session(6, application="perfbook", state="idle in transaction", age_s=999.0),
     _session(7, state="idle in transaction", age_s=999.0, this_database=False, database="other"),
+    _session(8, application="perfbook fix", state="idle in transaction", age_s=999.0),
+    _session(9, application="perfbook-lab-fault", state="idle in transaction", age_s=30.0, blocking=True),
 ]
 
 
@@ -39,8 +41,9 @@ def _values(**kw) -> dict:
 
 @pytest.mark.parametrize(("values", "pids"), [
     (_values(idle_in_transaction=True, older_than_s=60), [1]),
+    (_values(idle_in_transaction=True), [1, 9, 2]),
     (_values(older_than_s=300), [3, 1]),  # oldest first; autovacuum, walsender, perfbook, other db spared
-    (_values(blocking=True), [3]),
+    (_values(blocking=True), [3, 9]),  # the lab's lock holder is a workload, not perfbook
     (_values(idle_in_transaction=True, older_than_s=60, all_databases=True), [7, 1]),
     (_values(pid=[2, 4]), [2]),
 ])
