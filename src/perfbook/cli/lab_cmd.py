@@ -155,7 +155,7 @@ def fault(
         params[key] = float(value) if value.replace(".", "", 1).isdigit() else value
     entry = client.switch_fault(_running_state(_dir(state_dir)), name, action == "on", params)
     detail = f" {entry['params']}" if entry.get("params") else ""
-    stdout_console().print(f"fault {name} {action}{detail}")
+    typer.echo(f"fault {name} {action}{detail}")
 
 
 @lab_app.command("traffic")
@@ -171,7 +171,7 @@ def traffic(
     duration_s = _seconds(duration, "--duration")
     stderr_console().print(f"sending {rate:g} req/s to {state.backend_url} for {duration_s:g} s …")
     stats = asyncio.run(run_traffic(TrafficPlan(state.backend_url, state.frontend_url, rate_rps=rate), duration_s))
-    stdout_console().print(stats.summary())
+    typer.echo(stats.summary())
 
 
 @lab_app.command("demo")

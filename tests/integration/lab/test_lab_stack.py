@@ -46,7 +46,7 @@ def test_metrics_use_route_templates_and_30s_buckets(lab: LabState) -> None:
 
 
 def test_both_workers_serve_and_share_metrics(lab: LabState) -> None:
-    pids = {httpx.get(f"{lab.backend_url}/health").json()["worker_pid"] for _ in range(60)}
+    pids = {httpx.get(f"{lab.backend_url}/health").json()["worker_pid"] for _ in range(20)}
     workers = [p for p in _tagged(lab, "api") if "perfbook.lab.worker" in " ".join(p.cmdline())]
     assert len(workers) == 2
     assert pids <= {p.pid for p in workers}
@@ -91,3 +91,13 @@ def test_lab_config_points_every_probe_at_the_lab(lab: LabState) -> None:
 def _tagged(lab: LabState, role: str) -> list[psutil.Process]:
     tag = process_tag(lab.lab_id, role)
     return [p for p in psutil.process_iter(["cmdline"]) if tag in (p.info["cmdline"] or [])]
+
+
+def test_foreground_traffic_reaches_every_layer(lab: LabState, perfbook) -> None:
+    before = httpx.get(f"{lab.backend_url}/metrics").text.count("\n")
+    result = perfbook("lab", "traffic", "-d", "2s", "--rate", "20", "--dir", lab.state_dir)
+    assert result.exit_code == 0, result.stderr
+    sent = int(result.stdout.split()[0])
+    assert 30 <= sent <= 45 and "5xx" not in result.stdout and "0 failed" in result.stdout
+    assert "WebSocket echoes" in result.stdout
+    assert httpx.get(f"{lab.backend_url}/metrics").text.count("\n") >= before
