@@ -155,15 +155,19 @@ class _Collector:
     async def run(self) -> Evidence:
         ctx = self.ctx
         started = ctx.clock()
-        window_end = min(started + ctx.window_s, ctx.deadline - END_RESERVE_S)
         server_rows = await self.rows(sql.SERVER, what="server")
         if not server_rows:
             raise ProbeUnavailable(f"the server accepted the connection but does not answer: {'; '.join(self.notes)}")
         server_row = server_rows[0]
         version_num, block = server_row["version_num"], {"block_size": server_row["block_size"]}
+        counters_started = ctx.clock()
         db_start = await self.rows(sql.DB_COUNTERS, what="pg_stat_database")
         tables_start = await self.rows(sql.TABLES, block, what="pg_stat_user_tables") or []
         stmts_start, stmt_status = await self._statements(version_num, with_text=False)
+        # The end reads cost about twice the start's: keep that much before the deadline, so a slow
+        # server or a loaded machine shortens the window instead of running past the budget.
+        reserve_s = max(END_RESERVE_S, 2.5 * (ctx.clock() - counters_started))
+        window_end = min(started + ctx.window_s, ctx.deadline - reserve_s)
         settings = await self.rows(sql.SETTINGS_SQL, (list(sql.SETTINGS),), what="pg_settings") or []
         databases = await self.rows(sql.DATABASES, what="database sizes") or []
         index_rows = await self.rows(sql.INDEXES, block, what="indexes") or []

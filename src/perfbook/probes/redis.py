@@ -10,6 +10,7 @@ Evidence dataclasses: :mod:`perfbook.probes.redis_evidence`.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from perfbook.model import Evidence
@@ -35,6 +36,7 @@ PING_SAMPLES = 20
 TOP_BIG_KEYS = 10
 SLOWLOG_ENTRIES = 128  # read this many (the default slowlog-max-len), keep the newest 10 not perfbook's
 END_RESERVE_S = 0.2
+LAG_TICK_S = 0.01
 
 
 class RedisProbe:
@@ -125,22 +127,50 @@ class _Collector:
     async def run(self) -> Evidence:
         ctx = self.ctx
         started = ctx.clock()
-        window_end = min(started + ctx.window_s, ctx.deadline - END_RESERVE_S)
         info_start = await self.client.info("all")
         window_started = ctx.clock()
-        rtts_ms, sampled, scan_complete = await self._window(started, window_end)
+        # Keep time for the end: three round trips, judged by what the first one (connect + INFO) took,
+        # so a loaded machine shortens the window instead of running past the budget.
+        round_trip_s = window_started - started
+        window_end = min(started + ctx.window_s, ctx.deadline - max(END_RESERVE_S, 4 * round_trip_s))
+        rtts_ms, lags_ms, sampled, scan_complete = await self._window(window_started, window_end)
         info_end = await self.client.info("all")
         duration_s = ctx.clock() - window_started
         big = sorted(sampled.items(), key=lambda kv: -kv[1])[:TOP_BIG_KEYS]
-        details = await self._key_details([k for k, _ in big])
-        slowlog = await self._slowlog()
+        details, slowlog = {}, []
+        if ctx.time_left() > 2 * round_trip_s + 0.05:
+            details = await self._key_details([k for k, _ in big])
+            slowlog = await self._slowlog()
+        else:
+            self.notes.append("key types and SLOWLOG skipped: the time budget ran short")
         db = self.client.connection_pool.connection_kwargs.get("db", 0)
-        data = build_evidence(ctx.config, info_start, info_end, duration_s, rtts_ms, big, details, len(sampled), scan_complete,
-                              slowlog, int(db), self.notes)
-        status = "partial" if data.reset_detected else "ok"
+        data = build_evidence(ctx.config, info_start, info_end, duration_s, rtts_ms, big, details, len(sampled),
+                              scan_complete, slowlog, int(db), self.notes, lags_ms)
+        status = "partial" if data.reset_detected or self.notes else "ok"
         return Evidence("redis", status, 0.0, data=data)
 
-    async def _window(self, started: float, window_end: float) -> tuple[list[float], dict[bytes, int], bool]:
+    async def _window(self, started: float, window_end: float) -> tuple[list[float], list[float], dict[bytes, int], bool]:
+        """PINGs across the window with big-key scanning in the gaps, and this event loop's own lag."""
+        lags_ms: list[float] = []
+        stop = asyncio.Event()
+        monitor = asyncio.create_task(self._loop_lag(stop, lags_ms))
+        try:
+            rtts_ms, sampled, complete = await self._pings_and_scan(started, window_end)
+        finally:
+            stop.set()  # never cancelled: it ends at its next tick
+            await monitor
+        return rtts_ms, lags_ms, sampled, complete
+
+    async def _loop_lag(self, stop: asyncio.Event, lags_ms: list[float]) -> None:
+        """How late this event loop wakes a sleeper: other probes' work on the same loop (or a busy
+        machine) inflates a measured PING by as much, which is not Redis's latency."""
+        ctx = self.ctx
+        while not stop.is_set():
+            t0 = ctx.clock()
+            await ctx.sleep(LAG_TICK_S)
+            lags_ms.append(max(0.0, (ctx.clock() - t0 - LAG_TICK_S) * 1000))
+
+    async def _pings_and_scan(self, started: float, window_end: float) -> tuple[list[float], dict[bytes, int], bool]:
         """PING at evenly spaced times; scan for big keys in the gaps (bounded in keys and time)."""
         ctx = self.ctx
         limit = self.ctx.config.redis.big_keys_sample

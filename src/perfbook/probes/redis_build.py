@@ -42,13 +42,17 @@ def percentile(values: list[float], q: float) -> float | None:
     return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
 
 
-def build_latency(rtts_ms: list[float]) -> RedisLatency:
-    """min / avg / p99 / max of the PING round trips."""
+def build_latency(rtts_ms: list[float], lags_ms: list[float] | None = None) -> RedisLatency:
+    """min / avg / p99 / max of the PING round trips, and the event loop's own lag meanwhile."""
+    lags_ms = lags_ms or []
+    lag_p99 = round(percentile(lags_ms, 99) or 0.0, 3) if lags_ms else None
+    lag_max = round(max(lags_ms), 3) if lags_ms else None
     if not rtts_ms:
-        return RedisLatency(0, None, None, None, None)
+        return RedisLatency(0, None, None, None, None, lag_p99, lag_max)
     return RedisLatency(
         samples=len(rtts_ms), min_ms=round(min(rtts_ms), 3), avg_ms=round(sum(rtts_ms) / len(rtts_ms), 3),
         p99_ms=round(percentile(rtts_ms, 99) or 0.0, 3), max_ms=round(max(rtts_ms), 3),
+        loop_lag_p99_ms=lag_p99, loop_lag_max_ms=lag_max,
     )
 
 
@@ -148,14 +152,14 @@ def build_big_keys(big: list[tuple[bytes, int]], details: dict[bytes, tuple[str,
 
 def build_evidence(cfg: Config, start: dict, end: dict, duration_s: float, rtts_ms: list[float], big: list[tuple[bytes, int]],
                    details: dict, sampled: int, complete: bool, slowlog: list[Any], db: int,
-                   notes: list[str]) -> RedisEvidence:
+                   notes: list[str], lags_ms: list[float] | None = None) -> RedisEvidence:
     """The whole RedisEvidence from the raw answers."""
     window, reset = build_window(start, end, duration_s)
     now_s = int(end["server_time_usec"]) / 1e6 if end.get("server_time_usec") else None
     slow, slow_len = build_slowlog(slowlog, now_s)
     return RedisEvidence(
         url=redact_url(cfg.redis.url), version=str(end.get("redis_version", "?")), uptime_s=int(end.get("uptime_in_seconds", 0)),
-        role=str(end.get("role", "?")), memory=build_memory(end), window=window, latency=build_latency(rtts_ms),
+        role=str(end.get("role", "?")), memory=build_memory(end), window=window, latency=build_latency(rtts_ms, lags_ms),
         connected_clients=int(end.get("connected_clients", 0)), blocked_clients=int(end.get("blocked_clients", 0)),
         maxclients=int(end["maxclients"]) if end.get("maxclients") else None,
         oom_errors_total=_errorstats(end).get("OOM", 0), evicted_keys_total=int(end.get("evicted_keys", 0)),

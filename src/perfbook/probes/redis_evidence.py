@@ -52,6 +52,8 @@ class RedisLatency:
     avg_ms: float | None
     p99_ms: float | None  # nearest rank
     max_ms: float | None
+    loop_lag_p99_ms: float | None = None  # how late perfbook's own event loop woke meanwhile (10 ms ticks)
+    loop_lag_max_ms: float | None = None  # a PING measured across such a stall looks that much slower
 
 
 @dataclass

@@ -162,6 +162,25 @@ async def test_evictions_in_the_window_with_allkeys_lru(redis_url):
     assert "redis.oom_rejections" not in found
 
 
+async def test_a_server_stall_is_latency_but_our_own_stall_is_low_confidence(redis_url):
+    async def server_stall(client, i):  # Redis itself busy for 60 ms every ~100 ms
+        if i % 20 == 0:
+            await client.execute_command("DEBUG", "SLEEP", 0.06)
+
+    ev = await probe_with_traffic(config(redis_url), server_stall)
+    (f,) = codes(rules.evaluate({"redis": ev}, config(redis_url)))["redis.latency_high"]
+    assert f.value >= 40 and not f.low_confidence
+
+    async def own_stall(client, i):  # perfbook's event loop blocked by other work, Redis idle
+        if i % 20 == 0:
+            time.sleep(0.06)
+
+    ev = await probe_with_traffic(config(redis_url), own_stall)
+    found = codes(rules.evaluate({"redis": ev}, config(redis_url))).get("redis.latency_high", [])
+    assert ev.data.latency.loop_lag_max_ms >= 40
+    assert all(f.low_confidence and "own event loop" in f.title for f in found)
+
+
 async def test_privacy_slowlog_keys_and_values(redis_url):
     secret = "hunter2-Sup3rSecret"
     sync = redis.Redis.from_url(redis_url)

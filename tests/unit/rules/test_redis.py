@@ -151,6 +151,14 @@ def test_latency_p99_strictly_over_the_limit(misses):
     assert by_code(run(few), "redis.latency_high") == []
 
 
+def test_latency_explained_by_our_own_loop_stall_is_low_confidence(misses):
+    lat = replace(misses.latency, p99_ms=60.0, loop_lag_max_ms=55.0)
+    (f,) = by_code(run(replace(misses, latency=lat)), "redis.latency_high")
+    assert f.low_confidence and "stalled up to 55 ms" in f.title
+    (f,) = by_code(run(replace(misses, latency=replace(lat, loop_lag_max_ms=49.0))), "redis.latency_high")
+    assert not f.low_confidence
+
+
 def test_fragmentation_only_on_instances_over_100_mb(misses):
     small = memory(misses, fragmentation_ratio=3.0, used_bytes=50 * MB)
     assert by_code(run(small), "redis.fragmentation_high") == []
