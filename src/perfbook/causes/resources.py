@@ -124,32 +124,39 @@ def _slope(f: Finding) -> str:
     return value + (f" (R² {r2:.2f})" if isinstance(r2, (int, float)) else "")
 
 
-def _top_process(f: Finding) -> dict[str, Any] | None:
+def _top_processes(f: Finding) -> list[dict[str, Any]]:
+    """The busiest (or largest) processes a host finding names, first first."""
     for key in ("top_cpu", "top_memory"):
-        top = f.evidence.get(key) or []
-        if top and isinstance(top[0], dict):
-            return top[0]
-    return None
+        top = [p for p in f.evidence.get(key) or [] if isinstance(p, dict)]
+        if top:
+            return top
+    return []
 
 
 def _host_only(ctx: Context, f: Finding, what: str) -> Cause:
     score = Score()
     score.add(HOST_ONLY, f"{f.title} [{f.code}]")
-    top = _top_process(f)
-    backend = bool(top and top.get("matched") and not top.get("own"))
-    name = top.get("process") if top else None
-    if backend:
-        busy_pct = (top.get("cpu_pct") or 0.0) if top else 0.0
+    top = _top_processes(f)
+    ours = next((p for p in top if p.get("matched") and not p.get("own")), None)
+    heavy = False
+    if ours is not None:
+        busy_pct = ours.get("cpu_pct") or 0.0
         # half of process_cpu_pct: busy enough to matter, though short of a process.cpu_hog
         heavy = f.code == "host.cpu_high" and busy_pct >= ctx.cfg.thresholds.process_cpu_pct / 2
         uses = f" ({busy_pct:.0f} % of a core)" if f.code == "host.cpu_high" else ""
-        score.add(0.15 if heavy else 0.05, f"the top process is the backend's own {name}{uses}")
+        rank = "the top process" if ours is top[0] else "among the top processes"
+        score.add(0.15 if heavy else 0.05, f"{rank}: the backend's own {ours.get('process')}{uses}")
     sym = _symptom(ctx, score, None, "the host is shared by every request")
-    who = f" (top: the backend's {name})" if backend else (f" (top: another process, {name})" if name else "")
+    name = top[0].get("process") if top else None
+    if ours is not None and ours is top[0]:
+        who = f" (top: the backend's {name})"
+    else:
+        who = (f" (top: another process, {name}" if name else "") + (
+            f"; the backend's {ours.get('process')} among them)" if ours is not None else ")" if name else "")
     act = first_action([f])
     summary = f"{symptom_lead(sym)}{what}{who}: {f.title}" + (f"; fix: {act.summary}" if act else "")
-    layer = "process" if backend else "host"
-    evidence = {"finding": f.key, "top_process": top, "endpoints": []}
+    evidence = {"finding": f.key, "top_process": top[0] if top else None, "backend_process": ours, "endpoints": []}
+    layer = "process" if heavy or (ours is not None and ours is top[0]) else "host"
     return make_cause(summary, score, [f, *(sym.findings if sym else [])], layer, evidence, act)
 
 

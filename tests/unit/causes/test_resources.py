@@ -115,3 +115,14 @@ def test_restarting_container_joins_the_5xx(cfg):
     assert "http.error_rate_high:/api/v1/users" in top.findings
     assert top.summary.startswith("GET /api/v1/users is failing (5xx 40 %): container codexos-backend:")
     assert not any(c.layer == "app" for c in causes), "the restarts explain the 5xx"
+
+
+def test_busy_backend_second_to_another_process_is_named_among_them(rank):
+    ev = healthy()
+    ev["host"] = host_ev(busy_pct=97.0, top=[other_process(cpu_pct=80.0), backend_on_top(60.0)])
+    _, causes = rank(ev)
+    top = causes[0]
+    assert top.layer == "process"
+    assert "(top: another process, ffmpeg[777]; the backend's pblab-1a2b-api[4242] among them)" in top.summary
+    assert any("among the top processes: the backend's own pblab-1a2b-api[4242] (60 % of a core)" in r
+               for r in top.reasons)
