@@ -72,6 +72,8 @@ def up(
     frontend_port: int = FRONTEND_PORT_OPTION,
     traffic: bool = typer.Option(False, "--traffic", help="Also send light background traffic until `lab down`."),
     rate: float = typer.Option(40.0, "--rate", min=0.1, max=500, help="Background traffic, requests per second."),
+    postgres_dsn: str | None = typer.Option(None, "--postgres-dsn", help="Use this (empty) database instead of a private server; the lab creates and drops its tables there."),
+    redis_url: str | None = typer.Option(None, "--redis-url", help="Use this Redis db as the cache (the next db is the WebSocket queue) instead of a private server."),
     state_dir: Path | None = DIR_OPTION,
 ) -> None:
     """Start the lab (private PostgreSQL and Redis, seeded; backend; frontend) and print where it runs."""
@@ -80,7 +82,8 @@ def up(
     _warn_env()
     started = time.monotonic()
     state = supervisor.up(supervisor.LabOptions(_dir(state_dir), port=port, frontend_port=frontend_port,
-                                                traffic=traffic, traffic_rate_rps=rate))
+                                                traffic=traffic, traffic_rate_rps=rate,
+                                                postgres_dsn=postgres_dsn, redis_url=redis_url))
     stderr_console().print(f"lab up in {time.monotonic() - started:.1f} s")
     _print_status(state)
 
@@ -103,6 +106,7 @@ def status(state_dir: Path | None = DIR_OPTION, as_json: bool = typer.Option(Fal
 
 def _print_status(state: LabState, as_json: bool = False) -> None:
     from perfbook.lab import labconfig, supervisor
+    from perfbook.lab.state import redis_dbs
     from perfbook.redact import redact_url
 
     rows = {
@@ -110,7 +114,7 @@ def _print_status(state: LabState, as_json: bool = False) -> None:
         "frontend": state.frontend_url,
         "websocket": state.backend_url.replace("http", "ws", 1) + "/ws",
         "postgres": redact_url(state.app_dsn),
-        "redis": f"{state.redis_url} (cache), db 1 (WebSocket queue)",
+        "redis": f"{redact_url(state.redis_url)} (cache), db {redis_dbs(state.redis_url)[1]} (WebSocket queue)",
         "traffic": "running" if "gen" in state.processes and supervisor.pid_alive(state.processes["gen"].pid) else "off",
         "config": str(labconfig.config_path(state)),
         "pids": ", ".join(f"{p.role} {p.pid}" for p in state.processes.values()),

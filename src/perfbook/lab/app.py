@@ -26,7 +26,7 @@ from perfbook.lab.chaos import Chaos
 from perfbook.lab.faultstate import FaultStore
 from perfbook.lab.metrics import MetricsMiddleware, render_metrics
 from perfbook.lab.pool import ConnectionPool
-from perfbook.lab.state import BackendSettings
+from perfbook.lab.state import BackendSettings, redis_db_url, redis_dbs
 
 POLL_S = 0.2
 EXPIRE_EVERY_S = 5.0
@@ -59,7 +59,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: BackendSettings = app.state.settings
     app.state.pool = ConnectionPool(settings.app_dsn, size=settings.pool_size)
     app.state.cache = ReadCache(settings.redis_url)
-    app.state.ws_queue = aioredis.Redis.from_url(settings.redis_url.rsplit("/", 1)[0] + "/1", socket_timeout=1.0)
+    queue_url = redis_db_url(settings.redis_url, redis_dbs(settings.redis_url)[1])
+    app.state.ws_queue = aioredis.Redis.from_url(queue_url, socket_timeout=1.0)
     app.state.faults = FaultStore(Path(settings.state_dir))
     app.state.chaos = Chaos(Path(settings.state_dir))
     poller = asyncio.create_task(_poll_faults(app))

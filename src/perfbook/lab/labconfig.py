@@ -12,7 +12,7 @@ from pathlib import Path
 
 from perfbook.config import load_config
 from perfbook.lab import seed
-from perfbook.lab.state import LabState, process_tag
+from perfbook.lab.state import LabState, process_tag, redis_dbs
 
 SEARCH_USER_ID = 4242  # an existing user: the e-mail search endpoint that the seqscan fault slows
 
@@ -32,6 +32,7 @@ def render(state: LabState) -> str:
                  "/api/v1/agents"]
     ws_url = state.backend_url.replace("http://", "ws://", 1) + "/ws"
     match = [process_tag(state.lab_id, "api"), process_tag(state.lab_id, "web")]
+    cache_db, queue_db = redis_dbs(state.redis_url)
     return f"""# perfbook.toml for the perfbook lab {state.lab_id} (written by `perfbook lab up`)
 # triage it with: perfbook triage --config {config_path(state)}
 
@@ -53,8 +54,8 @@ dsn = {json.dumps(state.app_dsn)}
 
 [redis]
 url = {json.dumps(state.redis_url)}
-cache_db = 0
-queue_db = 1
+cache_db = {cache_db}
+queue_db = {queue_db}
 
 [host]
 log_dirs = {_toml_list([str(state.dir / "logs")])}

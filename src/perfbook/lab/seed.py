@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import psycopg
 
+from perfbook.errors import PerfbookError
+
 APP_ROLE = "codexos"
 APP_DB = "codexos_db"
 USERS_ROWS = 200_000
@@ -96,11 +98,18 @@ def create_database(admin_dsn: str) -> None:
 
 
 def seed(admin_db_dsn: str, app_dsn: str, users: int = USERS_ROWS, agents: int = AGENTS_ROWS) -> None:
-    """Tables, rows, indexes and statistics; then reset the statistics so the seed is not 'traffic'."""
-    with psycopg.connect(admin_db_dsn, autocommit=True) as conn:
-        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+    """Tables, rows, indexes and statistics; then reset the statistics so the seed is not 'traffic'.
+
+    On a given (not private) server the role may lack the rights for the extension and the
+    resets: those steps are skipped, the tables are still the lab's own.
+    """
+    _best_effort(admin_db_dsn, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
     with psycopg.connect(app_dsn, autocommit=True) as conn:
-        conn.execute(SCHEMA)
+        try:
+            conn.execute(SCHEMA)
+        except psycopg.errors.DuplicateTable:
+            raise PerfbookError("the lab's database already has a users or agents table",
+                                hint="give the lab an empty database of its own (--postgres-dsn)") from None
         conn.execute(users_insert_sql(users))
         conn.execute(agents_insert_sql(agents, users))
         for table in ("users", "agents"):
@@ -109,9 +118,24 @@ def seed(admin_db_dsn: str, app_dsn: str, users: int = USERS_ROWS, agents: int =
             conn.execute(sql.format(c=""))
         conn.execute("VACUUM ANALYZE users")
         conn.execute("VACUUM ANALYZE agents")
-    with psycopg.connect(admin_db_dsn, autocommit=True) as conn:
-        conn.execute("SELECT pg_stat_statements_reset()")
-        conn.execute("SELECT pg_stat_reset()")
+    _best_effort(admin_db_dsn, "SELECT pg_stat_statements_reset()")
+    _best_effort(admin_db_dsn, "SELECT pg_stat_reset()")
+
+
+def drop(app_dsn: str) -> None:
+    """Remove the lab's tables from a given database (``lab down`` on a server the lab did not start)."""
+    with psycopg.connect(app_dsn, autocommit=True, connect_timeout=5) as conn:
+        conn.execute("DROP TABLE IF EXISTS agents, users")
+
+
+def _best_effort(dsn: str, sql: str) -> bool:
+    try:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(sql)
+    except (psycopg.errors.InsufficientPrivilege, psycopg.errors.UndefinedFunction,
+            psycopg.errors.UndefinedFile, psycopg.errors.ObjectNotInPrerequisiteState):
+        return False
+    return True
 
 
 def email_of(user_id: int) -> str:

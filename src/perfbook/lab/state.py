@@ -16,6 +16,7 @@ import os
 import secrets
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 STATE_DIR_ENV = "PERFBOOK_LAB_DIR"
 
@@ -75,8 +76,14 @@ class LabState:
     def frontend_url(self) -> str:
         return f"http://127.0.0.1:{self.processes['web'].port}"
 
-    def redis_db_url(self, db: int) -> str:
-        return self.redis_url.rsplit("/", 1)[0] + f"/{db}"
+    @property
+    def external_postgres(self) -> bool:
+        """The PostgreSQL was given (``--postgres-dsn``): the lab owns its tables, not the server."""
+        return self.postgres is None
+
+    @property
+    def external_redis(self) -> bool:
+        return self.redis is None
 
     def save(self) -> None:
         """Write state.json atomically, readable by its owner only."""
@@ -108,6 +115,23 @@ class BackendSettings:
     @classmethod
     def load(cls, path: Path) -> BackendSettings:
         return cls(**json.loads(path.read_text()))
+
+
+def redis_dbs(cache_url: str) -> tuple[int, int]:
+    """(cache db, WebSocket queue db) for a cache URL: the runbook's 0 and 1, else the next db up.
+
+    >>> redis_dbs("redis://127.0.0.1:6379/0"), redis_dbs("redis://h:1/5"), redis_dbs("redis://h:1")
+    ((0, 1), (5, 6), (0, 1))
+    """
+    path = urlsplit(cache_url).path.strip("/")
+    cache_db = int(path) if path.isdigit() else 0
+    return cache_db, cache_db + 1
+
+
+def redis_db_url(cache_url: str, db: int) -> str:
+    """``cache_url`` pointing at database ``db`` instead."""
+    parts = urlsplit(cache_url)
+    return urlunsplit(parts._replace(path=f"/{db}"))
 
 
 def write_private_json(path: Path, data: dict) -> None:

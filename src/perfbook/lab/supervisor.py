@@ -34,9 +34,12 @@ from perfbook.lab.state import (
     ProcessState,
     new_lab_id,
     process_tag,
+    redis_db_url,
+    redis_dbs,
     write_private_json,
 )
 from perfbook.lab.traffic import TrafficPlan
+from perfbook.redact import redact_text, redact_url
 
 READY_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 8.0
@@ -52,6 +55,8 @@ class LabOptions:
     traffic: bool = False
     traffic_rate_rps: float = TrafficPlan.rate_rps
     users: int = seed.USERS_ROWS
+    postgres_dsn: str | None = None  # a database the lab may fill (its own tables); None = a private server
+    redis_url: str | None = None  # the cache db (the queue is the next one); None = a private server
 
 
 def running(state: LabState) -> bool:
@@ -103,17 +108,44 @@ def _listen(port: int, flag: str) -> socket.socket:
 
 def _start_services(state: LabState, opts: LabOptions) -> None:
     parent = Path(state.state_dir) / "services"
-    pg = services.start_postgres(parent)
-    state.postgres = pg.to_state()
+    if opts.postgres_dsn:
+        _check_reachable_postgres(opts.postgres_dsn)
+        state.admin_dsn = state.app_dsn = opts.postgres_dsn
+    else:
+        pg = services.start_postgres(parent)
+        state.postgres = pg.to_state()
+        state.save()
+        state.admin_dsn = pg.dsn(seed.APP_DB)
+        state.app_dsn = pg.dsn(seed.APP_DB, seed.APP_ROLE)
+        seed.create_database(pg.dsn())
+    if opts.redis_url:
+        _check_reachable_redis(opts.redis_url)
+        state.redis_url = opts.redis_url
+    else:
+        rd = services.start_redis(parent)
+        state.redis = rd.to_state()
+        state.redis_url = rd.url(0)
     state.save()
-    rd = services.start_redis(parent)
-    state.redis = rd.to_state()
-    state.admin_dsn = pg.dsn(seed.APP_DB)
-    state.app_dsn = pg.dsn(seed.APP_DB, seed.APP_ROLE)
-    state.redis_url = rd.url(0)
-    state.save()
-    seed.create_database(pg.dsn())
     seed.seed(state.admin_dsn, state.app_dsn, users=opts.users)
+
+
+def _check_reachable_postgres(dsn: str) -> None:
+    import psycopg
+
+    try:
+        psycopg.connect(dsn, connect_timeout=5).close()
+    except psycopg.Error as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise PerfbookError(f"--postgres-dsn {redact_url(dsn)}: {redact_text(first)}") from None
+
+
+def _check_reachable_redis(url: str) -> None:
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=5).ping()
+    except (redis.RedisError, ValueError) as err:
+        raise PerfbookError(f"--redis-url {redact_url(url)}: {redact_text(str(err))}") from None
 
 
 def _spawn(state: LabState, role: str, module: str, args: list[str], fds: tuple[int, ...] = ()) -> int:
@@ -187,13 +219,34 @@ def down(state_dir: Path) -> LabState | None:
             stop_group(state.processes[role].pid)
     if state.redis:
         services.RedisServer(**state.redis).stop()
+    elif state.redis_url:
+        _clean_given_redis(state)
     if state.postgres:
         services.PostgresServer(**state.postgres).stop()
+    elif state.app_dsn:
+        with contextlib.suppress(Exception):  # best effort: the server may be gone already
+            seed.drop(state.app_dsn)
     for name in ("state.json", "backend.json", "faults.json", "perfbook.toml"):
         (state_dir / name).unlink(missing_ok=True)
     shutil.rmtree(state_dir / "metrics", ignore_errors=True)
     shutil.rmtree(state_dir / "services", ignore_errors=True)
     return state
+
+
+def _clean_given_redis(state: LabState) -> None:
+    """Delete the lab's keys (by pattern, SCAN + UNLINK) from a Redis the lab did not start."""
+    import redis
+
+    from perfbook.lab.app import WS_QUEUE_KEY
+
+    cache_db, queue_db = redis_dbs(state.redis_url)
+    with contextlib.suppress(redis.RedisError):
+        cache = redis.Redis.from_url(redis_db_url(state.redis_url, cache_db), socket_timeout=5)
+        for pattern in ("user:*", "users:page:*", "agent:*", "agents:*"):
+            batch = list(cache.scan_iter(match=pattern, count=500))
+            for i in range(0, len(batch), 500):
+                cache.unlink(*batch[i:i + 500])
+        redis.Redis.from_url(redis_db_url(state.redis_url, queue_db), socket_timeout=5).unlink(WS_QUEUE_KEY)
 
 
 def stop_group(pgid: int) -> None:

@@ -49,3 +49,9 @@ def state_dir() -> Iterator[Path]:
     yield path
     supervisor.down(path)
     shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def closed_port_url() -> str:
+    """A PostgreSQL URL (with a password to redact) where nothing listens."""
+    return f"postgresql://lab:s3cret@127.0.0.1:{services.free_port()}/db"
