@@ -47,7 +47,7 @@ def build_banner(report: Report) -> RenderableType:
 
 def build_causes(report: Report) -> RenderableType:
     """The ranked causes: confidence, layer, summary, what raised or lowered it, and the first fix."""
-    blocks: list[RenderableType] = [Text("Likely causes", style="bold")]
+    blocks: list[RenderableType] = [Text("Causes, most likely first (dim: weak, 30 % or less)", style="bold")]
     for i, c in enumerate(report.causes, 1):
         style = "bold" if c.confidence > WEAK_CAUSE else "dim"
         blocks.append(Text.assemble((f"{i}. {c.confidence:.0%} ", style), (f"[{c.layer or '?'}] ", "cyan"), c.summary))

@@ -31,7 +31,7 @@ def test_banner_and_list_show_the_top_cause_with_reasons(cfg):
     console = Console(record=True, width=240, color_system=None)
     print_report(report, cfg.thresholds, console)
     out = console.export_text()
-    assert "Likely causes" in out and "1. 60% [app] GET /api/v1/agents is slow" in out
+    assert "Causes, most likely first" in out and "1. 60% [app] GET /api/v1/agents is slow" in out
     assert "+0.40 GET /api/v1/agents slow in the window" in out
 
 
@@ -39,4 +39,4 @@ def test_no_cause_says_so_plainly(cfg):
     ev = healthy()
     report = report_of(ev, cfg)
     assert report.causes == []
-    assert "Likely causes" not in text(build_banner(report))
+    assert "Causes, most likely first" not in text(build_banner(report))
