@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from causes_stack import findings_of, handler, healthy, metrics_ev
+from causes_stack import findings_of, handler, healthy, host_ev, metrics_ev, other_process
 from rich.console import Console
 
 from perfbook.causes import rank_causes
@@ -35,8 +35,18 @@ def test_banner_and_list_show_the_top_cause_with_reasons(cfg):
     assert "+0.40 GET /api/v1/agents slow in the window" in out
 
 
-def test_no_cause_says_so_plainly(cfg):
-    ev = healthy()
-    report = report_of(ev, cfg)
+def test_no_cause_prints_no_causes_section(cfg):
+    report = report_of(healthy(), cfg)
     assert report.causes == []
-    assert "Causes, most likely first" not in text(build_banner(report))
+    console = Console(record=True, width=200, color_system=None)
+    print_report(report, cfg.thresholds, console)
+    out = console.export_text()
+    assert "Causes, most likely first" not in out and "likely cause" not in out
+
+
+def test_a_weak_top_cause_is_only_possible(cfg):
+    ev = healthy()
+    ev["host"] = host_ev(busy_pct=90.0, top=[other_process(cpu_pct=50.0)])
+    report = report_of(ev, cfg)
+    assert report.causes and report.causes[0].confidence <= 0.3
+    assert "possible cause (weak): " in text(build_banner(report))
