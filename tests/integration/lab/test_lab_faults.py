@@ -189,3 +189,17 @@ def test_pool_holds_most_connections_but_the_reserved(lab: LabState, fault) -> N
     assert httpx.get(f"{lab.backend_url}/health").status_code == 200
     switch_fault(lab, "pool", False)
     assert _holder_sessions(lab) == 0
+
+
+def test_a_fault_past_its_time_switches_itself_off(lab: LabState) -> None:
+    from perfbook.lab.faultstate import FaultStore
+
+    switch_fault(lab, "bloat", True)
+    store = FaultStore(lab.dir)
+    with store.locked() as faults:
+        faults["bloat"].until = time.time() - 1  # as if its 10 minutes were over
+    deadline = time.monotonic() + 15
+    while store.read()["bloat"].on and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not store.read()["bloat"].on
+    assert _query(lab, "SELECT reloptions FROM pg_class WHERE relname = 'agents'") == [(None,)]
