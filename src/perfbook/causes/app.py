@@ -44,7 +44,7 @@ def _dependencies(ctx: Context, score: Score, what: str) -> str:
     if deps:
         # a probe that only timed out is weaker evidence against the application than a real outage
         score.add(-0.1 if probe_timed_out(deps[0]) else -0.2, f"{deps[0].key} in the same window may explain it")
-        return f"nothing joins it to a dependency ({deps[0].key} is in trouble, not on its path), so perhaps"
+        return f"nothing ties it to a dependency ({deps[0].key} is in trouble too, unjoined), so perhaps"
     if measured:
         score.add(0.2, f"no {what} dependency in the same window ({', '.join(measured)} measured)")
         return f"no dependency is {what} in the same window, so"
