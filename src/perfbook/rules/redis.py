@@ -25,6 +25,7 @@ from perfbook.rules.redis_advice import (
 from perfbook.units import format_bytes
 
 MIN_LOOKUPS = 100  # DESIGN.md: a window hit rate needs at least this many lookups
+MIN_LOOKUPS_SHOWN = 20  # fewer still: reported with its count, low-confidence (as a 5xx share is)
 MIN_PING_SAMPLES = 5
 FRAGMENTATION_MIN_BYTES = 100 * 2**20  # ratios of small instances are noise (DESIGN.md)
 
@@ -62,8 +63,9 @@ def _subject(data: RedisEvidence) -> str:
 
 def _hit_rate(data: RedisEvidence, limit: float) -> list[Finding]:
     w = data.window
-    if w.lookups is None or w.lookups < MIN_LOOKUPS or w.hit_rate is None or w.hit_rate >= limit:
+    if w.lookups is None or w.lookups < MIN_LOOKUPS_SHOWN or w.hit_rate is None or w.hit_rate >= limit:
         return []
+    few = w.lookups < MIN_LOOKUPS
     causes = []
     if w.evicted_keys:
         causes.append(f"{w.evicted_keys} keys evicted in the window: the cache is too small")
@@ -74,8 +76,9 @@ def _hit_rate(data: RedisEvidence, limit: float) -> list[Finding]:
                       "does not set a key after a miss), or key names differ between writer and reader")
     return [finding(
         "redis.hit_rate_low", _subject(data),
-        f"cache hit rate {w.hit_rate * 100:.1f} % over the window ({w.misses} misses of {w.lookups} lookups)",
-        value=w.hit_rate, threshold=limit, unit="hits / lookups, window",
+        f"cache hit rate {w.hit_rate * 100:.1f} % over the window ({w.misses} misses of {w.lookups} lookups"
+        + (f", under the {MIN_LOOKUPS} a firm figure needs)" if few else ")"),
+        value=w.hit_rate, threshold=limit, unit="hits / lookups, window", low_confidence=few,
         evidence={"hits": w.hits, "misses": w.misses, "lookups": w.lookups, "evicted_keys": w.evicted_keys,
                   "expired_keys": w.expired_keys, "window_s": w.duration_s, "likely": causes},
         actions=[Action("redis.check_misses", "see which keys miss", manual=redis_cli("INFO stats") + "  # and the app's cache-aside code")],

@@ -129,7 +129,10 @@ def test_misses_dominating_the_window(misses):
 
 def test_hit_rate_needs_a_hundred_lookups(misses):
     few = window(misses, hits=9, misses=90, lookups=99, hit_rate=round(9 / 99, 4))
-    assert by_code(run(few), "redis.hit_rate_low") == [] and kpi(few) is None
+    (f,) = by_code(run(few), "redis.hit_rate_low")  # shown with its count, never escalating
+    assert f.low_confidence and "99 lookups" in f.title and kpi(few) is None
+    fewer = window(misses, hits=0, misses=19, lookups=19, hit_rate=0.0)
+    assert by_code(run(fewer), "redis.hit_rate_low") == []
     at_limit = window(misses, hits=90, misses=10, lookups=100, hit_rate=0.9)
     assert by_code(run(at_limit), "redis.hit_rate_low") == [] and kpi(at_limit) == 0.9
 
