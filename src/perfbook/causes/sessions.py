@@ -25,9 +25,10 @@ def session_causes(ctx: Context) -> list[Cause]:
     """Causes for blocked sessions, saturated connections and idle transactions."""
     causes: list[Cause] = []
     blocker_pids: set[int] = set()
-    if ctx.of("pg.blocked_queries"):
-        cause, blocker_pids = _blocked(ctx, ctx.of("pg.blocked_queries"))
+    for f in ctx.of("pg.blocked_queries"):
+        cause, pid = _blocked(ctx, f)
         causes.append(cause)
+        blocker_pids |= {pid} if pid is not None else set()
     idle = ctx.of("pg.idle_in_transaction")
     if ctx.of("pg.connections_saturated"):
         causes.append(_saturated(ctx, ctx.of("pg.connections_saturated")[0], idle))
@@ -42,48 +43,52 @@ def _age(seconds: Any) -> str:
     return f"{seconds:.0f} s" if isinstance(seconds, (int, float)) else "an unknown time"
 
 
-def _blocked(ctx: Context, found: list[Finding]) -> tuple[Cause, set[int]]:
-    pg, lead, score = ctx.data("postgres"), found[0], Score()
-    everyone = list(getattr(pg, "blocked", None) or [])
-    # the rule names the finding after the relation waited on, or "pid N" for a lock on no relation
-    relation = None if lead.subject.startswith("pid ") else lead.subject
-    blocked = [b for b in everyone if getattr(b, "relation", None) == relation] or everyone
+def _blocked(ctx: Context, lead: Finding) -> tuple[Cause, int | None]:
+    """One relation's lock waits joined to the endpoints that write it; the blocker's pid."""
+    pg, score = ctx.data("postgres"), Score()
+    relation, blocked = _waiting(pg, lead)
     count = len(blocked) or len(lead.evidence.get("blocked") or []) or 1
     waits = [b.session.query_age_s for b in blocked if getattr(b.session, "query_age_s", None) is not None]
     on = f" on {relation}" if relation else ""
-    waited = f", waiting up to {max(waits):.0f} s" if waits else ""
-    score.finding(lead, f"{count} session(s) wait on a lock{on}{waited}")
+    score.finding(lead, f"{count} session(s) wait on a lock{on}" + (f", waiting up to {max(waits):.0f} s" if waits else ""))
     blocker = _blocker(pg, blocked, lead)
     if blocker is not None:
         score.add(0.15, f"the blocker is pid {blocker.pid} ({blocker.application or 'no application_name'}, "
                         f"{blocker.state}, transaction open {_age(blocker.xact_age_s)})")
     else:
         score.add(-0.1, "the blocking session could not be read")
-    writes = any((getattr(b.session, "query", "") or "").lstrip().lower().startswith(WRITE_VERBS) for b in blocked)
     joined = ctx.symptoms_for_table(relation) if relation else []
     if joined:
         sym, how = joined[0]
         score.add(SYMPTOM_MATCHED, f"{sym.label} {sym.describe()} in the same window ({how})")
     else:
         sym = generic_symptom(ctx, score, "not matched to the locked table")
-    idle = [f for f in ctx.of("pg.idle_in_transaction")
-            if blocker is not None and str(blocker.state or "").startswith("idle in transaction")]
+    idle = [f for f in ctx.of("pg.idle_in_transaction") if str(getattr(blocker, "state", "")).startswith("idle in")]
     if idle:
         score.add(0.05, "the blocker sits idle in its transaction")
-    what = "writes" if writes else "statements"
-    act = first_action(found, ("pg.cancel", "pg.terminate")) or _terminate(blocker)
+    act = first_action([lead], ("pg.cancel", "pg.terminate")) or _terminate(blocker)
     fix = act.summary if act is not None else "find and end the blocking session"
+    writes = any((getattr(b.session, "query", "") or "").lstrip().lower().startswith(WRITE_VERBS) for b in blocked)
     if blocker is not None:
         held = f"({blocker.application or 'pid ' + str(blocker.pid)}, {blocker.state} for {_age(blocker.xact_age_s)}: " \
                f"`{_short(blocker.query)}`)"
-        summary = f"{symptom_lead(sym)}{what}{on} wait on a lock held by pid {blocker.pid} {held}; fix: {fix}"
+        what = f"{'writes' if writes else 'statements'}{on} wait on a lock held by pid {blocker.pid} {held}"
     else:
-        summary = f"{symptom_lead(sym)}{count} session(s){on} wait on a lock; fix: {fix}"
-    keys = [*found, *idle, *(sym.findings if sym else [])]
+        what = f"{count} session(s){on} wait on a lock"
     evidence = {"relation": relation, "blocked": count, "max_wait_s": max(waits) if waits else None,
                 "blocker": _session_evidence(blocker), "lock_mode": getattr(blocked[0], "lock_mode", None) if blocked else None,
                 "endpoints": [s.endpoint for s, _ in joined[:1]]}
-    return make_cause(summary, score, keys, "postgres", evidence, act), {blocker.pid} if blocker else set()
+    cause = make_cause(f"{symptom_lead(sym)}{what}; fix: {fix}", score, [lead, *idle, *(sym.findings if sym else [])],
+                       "postgres", evidence, act)
+    return cause, getattr(blocker, "pid", None)
+
+
+def _waiting(pg: Any, lead: Finding) -> tuple[str | None, list[Any]]:
+    """The relation a blocked-queries finding is about, and the probe's sessions waiting on it."""
+    everyone = list(getattr(pg, "blocked", None) or [])
+    # the rule names the finding after the relation waited on, or "pid N" for a lock on no relation
+    relation = None if lead.subject.startswith("pid ") else lead.subject
+    return relation, [b for b in everyone if getattr(b, "relation", None) == relation] or everyone
 
 
 def _blocker(pg: Any, blocked: list[Any], lead: Finding) -> Any:

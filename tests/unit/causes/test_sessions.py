@@ -81,3 +81,16 @@ def test_an_active_blocker_is_cancelled_before_it_is_terminated(rank):
     assert "held by pid 5252 (batch, active for 30 s: `UPDATE agents SET status = $1`)" in top.summary
     assert top.action is not None and top.action.id == "pg.cancel"
     assert top.summary.endswith("fix: cancel the statement of pid 5252")
+
+
+def test_two_locked_tables_are_two_causes_each_with_its_blocker(rank):
+    users_holder = session(5353, "idle in transaction", "UPDATE users SET name = $1 WHERE id = $2",
+                           application="admin-tool", age_s=50.0)
+    users_waiting = session(6002, "active", "UPDATE users SET email = $1 WHERE id = $2", age_s=4.0)
+    blocked = [PgBlocked(WAITING, [5151], "relation", "RowExclusiveLock", "public.agents", [5151]),
+               PgBlocked(users_waiting, [5353], "transactionid", "ShareLock", "public.users", [5353])]
+    _, causes = rank(with_pg(healthy(), blocked=blocked, blockers=[HOLDER, users_holder]))
+    by_table = {c.evidence["relation"]: c for c in causes if c.evidence.get("relation")}
+    assert by_table["public.agents"].findings == ("pg.blocked_queries:public.agents",)
+    assert by_table["public.users"].findings == ("pg.blocked_queries:public.users",)
+    assert "pid 5151" in by_table["public.agents"].summary and "pid 5353" in by_table["public.users"].summary
