@@ -14,7 +14,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from perfbook.causes.routes import param_name, route_in_text, route_names_table, same_table, statement_route
+from perfbook.causes.routes import (
+    param_name,
+    query_params,
+    route_in_text,
+    route_names_table,
+    same_table,
+    statement_route,
+)
 from perfbook.causes.score import SYMPTOM_MATCHED, SYMPTOM_UNMATCHED, Score, first_action, make_cause, pct
 from perfbook.config import Config
 from perfbook.model import Cause, Evidence, Finding, Level
@@ -167,9 +174,7 @@ class Context:
         a query parameter names the column), with its p95: ``("GET /api/v1/users?email=…", 0.14)``."""
         wanted = {param_name(c) for c in columns}
         for ep in getattr(self.data("http"), "endpoints", None) or []:
-            path, _, query = ep.path.partition("?")
-            params = {part.split("=", 1)[0] for part in query.split("&") if part}
-            if params & wanted and route_names_table(path, table):
+            if query_params(ep.path) & wanted and route_names_table(ep.path, table):
                 return f"{ep.method} {display_endpoint(ep.path)}", ep.p95_s
         return None
 

@@ -94,6 +94,12 @@ def statement_route(st: Any) -> str | None:
     return None
 
 
+def query_params(endpoint: str) -> set[str]:
+    """The parameter names of an endpoint's query string: ``/users?email=x&limit=5`` → {email, limit}."""
+    query = endpoint.partition("?")[2]
+    return {part.split("=", 1)[0] for part in query.split("&") if part}
+
+
 def param_name(column: str) -> str:
     """The query parameter a person would type for a filter column: ``lower(email)`` → ``email``."""
     inner = re.sub(r"^\w+\((.*)\)$", r"\1", column.strip())

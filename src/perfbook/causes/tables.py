@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from perfbook.causes.context import Context, Symptom
-from perfbook.causes.routes import bare_table, param_name, same_table, search_phrase
+from perfbook.causes.routes import bare_table, param_name, query_params, same_table, search_phrase
 from perfbook.causes.score import SYMPTOM_MATCHED, Score, first_action, make_cause, pct
 from perfbook.codes import action
 from perfbook.model import Action, Cause, Finding
@@ -91,8 +91,10 @@ def _statement_part(ctx: Context, score: Score, table: str, columns: list[str]) 
     return v
 
 
-def _symptom_part(ctx: Context, score: Score, table: str) -> list[tuple[Symptom, str]]:
-    joined = ctx.symptoms_for_table(table)
+def _symptom_part(ctx: Context, score: Score, table: str, columns: list[str] | None = None) -> list[tuple[Symptom, str]]:
+    """Endpoints in trouble that read ``table`` (one searching by ``columns`` first); the best one scores."""
+    wanted = {param_name(c) for c in columns or []}
+    joined = sorted(ctx.symptoms_for_table(table), key=lambda j: not wanted & query_params(j[0].endpoint))
     if joined:
         sym, how = joined[0]
         score.add(SYMPTOM_MATCHED, f"{sym.label} {sym.describe()} in the same window ({how})")
@@ -129,7 +131,7 @@ def _missing_index(ctx: Context, f: Finding) -> Cause:
         score.add(-0.1, "no sequential scan of it in the window: the scans may be old")
     columns = _columns(f, ctx, table)
     stmt = _statement_part(ctx, score, table, columns)
-    joined = _symptom_part(ctx, score, table)
+    joined = _symptom_part(ctx, score, table, columns)
     summary = _scan_summary(ctx, joined[0][0] if joined else None, table, columns)
     keys = [f, *_related_slow(ctx, table), *(x for s, _ in joined[:1] for x in s.findings)]
     evidence = {"table": table, "columns": columns, "seq_scan_window": seq_window,
@@ -176,7 +178,7 @@ def _slow_statement(ctx: Context, f: Finding, views: list[StatementView]) -> Cau
                         f"{', '.join(columns)}")
     joined: list[tuple[Symptom, str]] = []
     for table in [scan[0]] if scan else v.tables:
-        joined = _symptom_part(ctx, score, table)
+        joined = _symptom_part(ctx, score, table, scan[2] if scan else v.filter_columns)
         if joined:
             break
     sym = joined[0][0] if joined else None

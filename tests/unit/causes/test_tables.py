@@ -114,3 +114,15 @@ def test_slow_statement_without_a_table_finding_joins_its_route(rank):
     assert top.layer == "postgres"
     assert {"pg.slow_queries:codexos_db", "http.slow_response:/api/v1/agents"} <= keys(top)
     assert top.summary.startswith("GET /api/v1/agents is slow because statement `SELECT a.*")
+
+
+def test_the_search_endpoint_is_preferred_among_routes_on_the_table(rank):
+    by_email = "/api/v1/users?email=ann.schmidt1@example.com"
+    ev = seqscan(users_p95_s=1.8)
+    ev["http"] = http_ev(timing("/api/v1/users/42", 1.6), timing(by_email, 2.6), timing("/api/v1/agents"))
+    _, causes = rank(ev)
+    top = causes[0]
+    assert top.summary.startswith("GET /api/v1/users?email=… is slow because e-mail search scans public.users "
+                                  "(no usable index); fix: create the index on users(email)")
+    assert f"http.slow_response:{by_email}" in top.findings
+    assert "ann.schmidt1" not in top.summary and not any("ann.schmidt1" in r for r in top.reasons)
