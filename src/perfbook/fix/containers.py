@@ -92,7 +92,7 @@ def wait_healthy(c: Any, timeout_s: float) -> str:
     deadline, running_since = time.monotonic() + timeout_s, None
     while True:
         c.reload()
-        health = ((c.attrs.get("State") or {}).get("Health") or {}).get("Status")
+        health = ((c.attrs.get("State") or {}).get("Health") or {}).get("Status") or None  # Podman: "" = none
         if health in ("healthy", "unhealthy"):
             return health
         if health is None and c.status == "running":
@@ -116,19 +116,22 @@ class EnginePrune(Fix):
 
     def plan(self, ctx: FixContext) -> Plan:
         client = ctx.docker()
-        stopped = client.containers.list(all=True, filters={"status": "exited"}) + \
-            client.containers.list(all=True, filters={"status": "created"})
+        # filtered here: Podman refuses a status filter of "dead"
+        stopped = [c for c in client.containers.list(all=True) if c.status in ("exited", "created", "dead")]
         images = client.images.list(filters={"dangling": True})
         volumes = client.volumes.list()
-        affects = [{"container": c.name, "id": c.short_id, "status": c.status} for c in stopped]
+        sizes, cache_bytes = disk_usage(client)
+        affects = [{"container": c.name, "id": c.short_id, "status": c.status, "size_bytes": sizes.get(c.id)}
+                   for c in stopped]
         affects += [{"image": i.short_id, "size_bytes": i.attrs.get("Size")} for i in images]
-        image_bytes = sum(i.attrs.get("Size") or 0 for i in images)
+        total = sum(a.get("size_bytes") or 0 for a in affects) + cache_bytes
         steps = ["POST /containers/prune", 'POST /images/prune?filters={"dangling":["true"]}', "POST /build/prune"]
-        summary = (f"remove {len(stopped)} stopped container(s) and {len(images)} dangling image(s) "
-                   f"(~{format_bytes(image_bytes)} of images), and the build cache")
+        summary = (f"remove {len(stopped)} stopped container(s), {len(images)} dangling image(s) and the build "
+                   f"cache: frees about {format_bytes(total)}")
         ident = fingerprint(sorted([c.id for c in stopped] + [i.id for i in images]))
         return self.new_plan(ctx, summary, steps=steps, affects=affects, fingerprint=ident,
-                             notes=[f"volumes are never pruned here ({len(volumes)} kept)"])
+                             notes=[f"volumes are never pruned here ({len(volumes)} kept, data of stopped "
+                                    "databases included)"])
 
     def apply(self, ctx: FixContext, plan: Plan) -> Outcome:
         client = ctx.docker()
@@ -153,6 +156,17 @@ class EnginePrune(Fix):
 
     def verify(self, plan: Plan) -> VerifySpec:
         return VerifySpec(("host",), ("host.disk_high",), kpis=("disk_pct",))
+
+
+def disk_usage(client: Any) -> tuple[dict[str, int], int]:
+    """Container id -> writable-layer bytes, and unused build-cache bytes (``/system/df``; {} and 0 if absent)."""
+    try:
+        df = client.df()
+    except Exception:  # an engine without /system/df: sizes stay unknown, the plan says so by omission
+        return {}, 0
+    sizes = {c["Id"]: int(c.get("SizeRw") or 0) for c in df.get("Containers") or [] if c.get("Id")}
+    cache = sum(int(b.get("Size") or 0) for b in df.get("BuildCache") or [] if not b.get("InUse"))
+    return sizes, cache
 
 
 def _prune_images(client: Any) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import subprocess
 from perfbook.errors import ConfigError
 from perfbook.fix.base import Fix, Outcome, Param, Plan, VerifySpec, fingerprint
 from perfbook.fix.context import FixContext
+from perfbook.redact import redact_text
 
 TIMEOUT_S = 120.0
 
@@ -35,8 +36,9 @@ class ProcessRestart(Fix):
             raise ConfigError(f"process.restart: no restart command for {name!r} (known: {known})",
                               hint=f'add it to perfbook.toml: [fix] restart_commands = {{ {name} = "systemctl restart …" }}')
         argv = shlex.split(command)
-        affects = [{"name": name, "command": command, "pid": self.values["pid"]}]
-        plan = self.new_plan(ctx, f"restart {name}: {command}", steps=[shlex.join(argv)], affects=affects,
+        shown = redact_text(shlex.join(argv))  # a restart command may carry a token: never print or store it
+        affects = [{"name": name, "command": shown, "pid": self.values["pid"]}]
+        plan = self.new_plan(ctx, f"restart {name}: {shown}", steps=[shown], affects=affects,
                              notes=[f"runs without a shell, {TIMEOUT_S:.0f} s timeout"], fingerprint=fingerprint(argv))
         plan.data["argv"] = argv
         return plan

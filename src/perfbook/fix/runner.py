@@ -86,7 +86,13 @@ def perform(fix: Fix, ctx: FixContext, store: Store, plan: Plan, *, confirm: Con
             outcome = Outcome("refused" if fresh.refusal else ("nothing" if fresh.nothing_to_do else "declined"),
                               f"not applied: {why}; {fresh.refusal or fresh.summary}")
             return _audited(store, ctx, fix, FixResult(fresh, outcome, replanned=why))
-    outcome = _apply(fix, ctx, fresh)
+    try:
+        outcome = _apply(fix, ctx, fresh)
+    except KeyboardInterrupt:  # Ctrl-C mid-apply: record that the state is unknown, then stop (exit 130)
+        interrupted = Outcome("failed", "interrupted during apply: some steps may have run", not_done=fresh.steps,
+                              error="interrupted during apply (check the target before retrying)")
+        _audited(store, ctx, fix, FixResult(fresh, interrupted, replanned=why))
+        raise
     result = FixResult(fresh, outcome, replanned=why)
     if verify_window_s and outcome.status in ("done", "partial"):
         result.verify = compare(spec, before_report, measure(ctx.cfg, spec, verify_window_s), verify_window_s)

@@ -104,7 +104,7 @@ def test_prune_frees_stopped_and_dangling_but_never_volumes(run: Runner, podman:
     assert {a.get("container") for a in plan.affects} >= {"pb-fix-db"}
     assert "pb-fix-running" not in {a.get("container") for a in plan.affects}
     assert any(a.get("image") == dangling.short_id for a in plan.affects)
-    assert any("never pruned" in n for n in plan.notes)
+    assert any("never pruned" in n for n in plan.notes) and "frees about" in plan.summary
     result = run.apply("engine.prune")
     assert result.outcome.status == "done", result.outcome
     names = {c.name for c in client.containers.list(all=True)}
