@@ -12,6 +12,7 @@ holders included. State is saved after each step: a failed ``up`` is undone by `
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
@@ -38,7 +39,7 @@ from perfbook.lab.state import (
     redis_dbs,
     write_private_json,
 )
-from perfbook.lab.traffic import TrafficPlan
+from perfbook.lab.traffic import TrafficPlan, warm_cache
 from perfbook.redact import redact_text, redact_url
 
 READY_TIMEOUT_S = 30.0
@@ -184,6 +185,8 @@ def _start_servers(state: LabState, api_sock: socket.socket, web_sock: socket.so
     web_sock.close()
     _wait_ready(state, state.backend_url + "/health", "api")
     _wait_ready(state, state.frontend_url + "/", "web")
+    # A service just deployed warms its cache; a cold one would read as a low hit rate at first.
+    asyncio.run(warm_cache(state.backend_url))
 
 
 def _wait_ready(state: LabState, url: str, role: str) -> None:

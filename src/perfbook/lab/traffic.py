@@ -124,6 +124,29 @@ async def _sleep_or_stop(stop: asyncio.Event, delay_s: float) -> None:
         pass
 
 
+def warm_paths() -> list[str]:
+    """Every read of the hot set, once: what a deploy's cache warm-up requests."""
+    return ([f"/api/v1/users/{i}" for i in HOT_USER_IDS] + [f"/api/v1/agents/{i}" for i in HOT_AGENT_IDS]
+            + [f"/api/v1/users?limit=20&offset={o}" for o in PAGE_OFFSETS]
+            + [f"/api/v1/agents?limit=20&offset={o}" for o in PAGE_OFFSETS]
+            + ["/api/v1/agents?status=running&limit=20"])
+
+
+async def warm_cache(base_url: str, concurrency: int = 8) -> int:
+    """Request the hot set once so a fresh lab starts with a warm cache; how many answered 200."""
+    slots = asyncio.Semaphore(concurrency)
+
+    async def one(client: httpx.AsyncClient, path: str) -> bool:
+        async with slots:
+            try:
+                return (await client.get(base_url + path)).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+    async with httpx.AsyncClient(timeout=10.0) as client:
+        return sum(await asyncio.gather(*(one(client, p) for p in warm_paths())))
+
+
 async def run_traffic(plan: TrafficPlan, duration_s: float | None = None, stop: asyncio.Event | None = None) -> TrafficStats:
     """Send the mix at ``plan.rate_rps`` until ``duration_s`` passes or ``stop`` is set."""
     stats, stop = TrafficStats(), stop or asyncio.Event()
