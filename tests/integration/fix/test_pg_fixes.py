@@ -174,3 +174,40 @@ def test_missing_table_is_a_clean_failure(run: Runner) -> None:
         run.plan("pg.vacuum", table=["public.nope"])
     entry = run.audit("pg.vacuum")[0]
     assert entry["outcome"] == "failed" and "public.nope" in entry["error"]
+
+
+def test_cancel_stops_the_statement_and_keeps_the_session(run: Runner, pg_dsn: str) -> None:
+    slow = psycopg.connect(pg_dsn, autocommit=True)
+    failure: list[Exception] = []
+
+    def sleeper() -> None:
+        try:
+            slow.execute("SELECT pg_sleep(30)")
+        except psycopg.Error as err:
+            failure.append(err)
+
+    worker = threading.Thread(target=sleeper, daemon=True)
+    worker.start()
+    _wait(lambda: _scalar(pg_dsn, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%%' "
+                                  "AND state = 'active'") == 1)
+    time.sleep(0.3)
+    result = run.apply("pg.cancel", older_than_s=0.2)
+    assert [a["pid"] for a in result.plan.affects] == [slow.info.backend_pid]
+    worker.join(5)
+    assert isinstance(failure[0], psycopg.errors.QueryCanceled)
+    assert slow.execute("SELECT 1").fetchone() == (1,)  # the session itself goes on
+    slow.close()
+
+
+def test_analyze_and_every_apply_is_audited(run: Runner, pg_dsn: str) -> None:
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute("CREATE TABLE fresh AS SELECT g AS id FROM generate_series(1, 2000) g")
+    assert run.apply("pg.analyze", table=["fresh"]).outcome.status == "done"
+    assert _scalar(pg_dsn, "SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relname = 'fresh'")
+    run.apply("pg.vacuum", table=["fresh"])
+    run.apply("pg.vacuum", table=["fresh"], confirm=lambda plan: False)
+    entries = [(e["action"], e["mode"], e["outcome"]) for e in run.audit()]
+    assert entries == [("pg.vacuum", "apply", "declined"), ("pg.vacuum", "plan", "planned"),
+                       ("pg.vacuum", "apply", "done"), ("pg.vacuum", "plan", "planned"),
+                       ("pg.analyze", "apply", "done"), ("pg.analyze", "plan", "planned")]
+    assert all(e["os_user"] == "tester" and "127.0.0.1" in e["target"] for e in run.audit())
