@@ -196,16 +196,72 @@ async def test_a_session_idle_in_a_transaction(pg_dsn):
     assert "pg.idle_in_transaction" not in codes(rules.evaluate({"postgres": ev}, config(pg_dsn)))
 
 
-async def test_duplicate_index(pg_dsn):
+async def test_duplicate_and_invalid_index(pg_dsn):
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
         conn.execute("CREATE TABLE orders (id int, customer_id int)")
+        conn.execute("INSERT INTO orders VALUES (1, 7), (2, 7)")
         conn.execute("CREATE INDEX orders_customer ON orders (customer_id)")
         conn.execute("CREATE INDEX orders_customer_again ON orders (customer_id)")
         conn.execute("CREATE INDEX orders_customer_partial ON orders (customer_id) WHERE id > 0")
+        with pytest.raises(psycopg.errors.UniqueViolation):  # leaves an INVALID index behind
+            conn.execute("CREATE UNIQUE INDEX CONCURRENTLY orders_customer_unique ON orders (customer_id)")
     ev = await probe(config(pg_dsn))
-    (f,) = codes(rules.evaluate({"postgres": ev}, config(pg_dsn)))["pg.duplicate_index"]
+    found = codes(rules.evaluate({"postgres": ev}, config(pg_dsn)))
+    (f,) = found["pg.duplicate_index"]
     assert f.level is Level.INFO and f.evidence["columns"] == ["customer_id"]
     assert {f.subject, f.evidence["keep"]} == {"public.orders_customer", "public.orders_customer_again"}
+    (invalid,) = found["pg.invalid_index"]
+    assert invalid.subject == "public.orders_customer_unique" and invalid.level is Level.WARNING
+
+
+async def test_row_lock_wait_names_the_row_s_table(pg_dsn):
+    holder = psycopg.connect(pg_dsn, autocommit=True, application_name="row-holder")
+    try:
+        holder.execute("CREATE TABLE stock (id int PRIMARY KEY, qty int)")
+        holder.execute("INSERT INTO stock VALUES (1, 10)")
+        holder.execute("BEGIN")
+        holder.execute("UPDATE stock SET qty = qty - 1 WHERE id = 1")
+        waiter = threading.Thread(target=_update_stock, args=(pg_dsn,), daemon=True)
+        waiter.start()
+        _wait_until_waiting(pg_dsn)
+        ev = await probe(config(pg_dsn))
+    finally:
+        holder.close()
+        waiter.join(10)
+    (f,) = codes(rules.evaluate({"postgres": ev}, config(pg_dsn)))["pg.blocked_queries"]
+    (blocked,) = f.evidence["blocked"]
+    assert f.subject == "public.stock" and blocked["lock_type"] == "transactionid"
+    assert blocked["lock_mode"] == "ShareLock" and blocked["query"] == "UPDATE stock SET qty = qty - ? WHERE id = ?"
+
+
+def _update_stock(dsn: str) -> None:
+    with psycopg.connect(dsn, autocommit=True, application_name="waiter", options="-c statement_timeout=10000") as conn:
+        conn.execute("UPDATE stock SET qty = qty - 1 WHERE id = 1")
+
+
+async def test_long_running_statement_and_connection_share(pg_dsn):
+    def sleeper() -> None:
+        with psycopg.connect(pg_dsn, autocommit=True, application_name="report-job") as conn:
+            conn.execute("SELECT pg_sleep(2.5)")
+
+    threads = [threading.Thread(target=sleeper, daemon=True) for _ in range(5)]
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(0.5)
+        cfg = config(pg_dsn, long_query_s=0.3, connections_pct=5.0)
+        ev = await probe(cfg)
+    finally:
+        for t in threads:
+            t.join(5)
+    found = codes(rules.evaluate({"postgres": ev}, cfg))
+    assert len(found["pg.long_running_query"]) == 5
+    f = found["pg.long_running_query"][0]
+    assert f.evidence["application"] == "report-job" and f.evidence["query"] == "SELECT pg_sleep(?)"
+    assert [a.id for a in f.actions] == ["pg.cancel", "pg.terminate"]
+    (conn,) = found["pg.connections_saturated"]
+    assert conn.evidence["by_application"]["report-job"] == 5 and conn.evidence["usable"] == 97
+    assert "perfbook" not in conn.evidence["by_application"]  # its own backend is never counted
 
 
 async def test_healthy_database_has_no_warning_and_stays_in_budget(pg_dsn):
