@@ -18,6 +18,7 @@ Dry run is the default: perfbook prints the exact statements / API calls and wha
 (pids, tables, keys, containers) and changes nothing. --apply asks on a terminal (--yes in
 scripts), re-plans if the target changed meanwhile, applies, reruns the fix's probes for one
 window and prints before / after. Every plan and apply goes to the audit log (fix history).
+Each action takes its own parameters (--table, --pid, --pattern …): see --list.
 
 Examples:
 
@@ -46,7 +47,7 @@ def fix(
     yes: bool = typer.Option(False, "--yes", "-y", help="Confirm without asking (scripts)."),
     from_report: Annotated[Path | None, typer.Option("--from-report", help="Walk the fixes a saved triage --json report recommends.")] = None,
     json_out: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
-    window_s: float = typer.Option(None, "--window", help="Verify window in seconds (default [triage] window_s)."),
+    window: str = typer.Option(None, "--window", help="Verify window, e.g. 2s or 500ms (default \\[triage] window_s)."),
     no_verify: bool = typer.Option(False, "--no-verify", help="Do not rerun probes after --apply."),
     limit: int = typer.Option(50, "--limit", help="history: how many entries."),
     config: Path | None = CONFIG_OPTION,
@@ -65,14 +66,14 @@ def fix(
     if from_report is not None:
         if action_id or ctx.args:
             raise UsageError("--from-report takes no action id or parameters (they come from the report)")
-        raise typer.Exit(_from_report(from_report, config, apply, yes, json_out, _verify_window(config, window_s, no_verify)))
+        raise typer.Exit(_from_report(from_report, config, apply, yes, json_out, _verify_window(config, window, no_verify)))
     if not action_id:
         raise UsageError("perfbook fix needs an action id", hint="see: perfbook fix --list")
     from perfbook.fix.base import parse_cli_args
 
     cls = catalog.fix_class(action_id)
     fixer = cls(**parse_cli_args(cls.params, list(ctx.args), action_id))
-    raise typer.Exit(_one(fixer, config, apply, yes, json_out, _verify_window(config, window_s, no_verify)))
+    raise typer.Exit(_one(fixer, config, apply, yes, json_out, _verify_window(config, window, no_verify)))
 
 
 def _render() -> Any:
@@ -93,12 +94,21 @@ def _config(path: Path | None) -> Any:
     return load(path)
 
 
-def _verify_window(config: Path | None, window_s: float | None, no_verify: bool) -> float | None:
+def _verify_window(config: Path | None, window: str | None, no_verify: bool) -> float | None:
+    """Seconds of the verify window (None: --no-verify)."""
+    from perfbook.units import parse_duration
+
     if no_verify:
         return None
-    if window_s is not None and window_s <= 0:
-        raise UsageError(f"--window must be > 0 s, got {window_s}")
-    return window_s if window_s is not None else _config(config).triage.window_s
+    if window is None:
+        return _config(config).triage.window_s
+    try:
+        window_s = parse_duration(window)
+    except ValueError as err:
+        raise UsageError(f"--window: {err}") from None
+    if window_s <= 0:
+        raise UsageError(f"--window must be more than 0 s, got {window!r}")
+    return window_s
 
 
 def _history(config: Path | None, limit: int, json_out: bool, extra: list[str]) -> None:
