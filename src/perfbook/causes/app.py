@@ -8,11 +8,18 @@ a dependency in trouble that did not join lowers it, and is named.
 
 from __future__ import annotations
 
-from perfbook.causes.context import Context, Symptom, display_endpoint, probe_timed_out, single_cause
+from perfbook.causes.context import (
+    Context,
+    Symptom,
+    display_endpoint,
+    explains_little,
+    probe_timed_out,
+    single_cause,
+)
 from perfbook.causes.resources import backend_process
 from perfbook.causes.routes import route_matches
 from perfbook.causes.score import Score, first_action, make_cause, pct
-from perfbook.model import Cause
+from perfbook.model import Cause, Finding
 
 DEPENDENCIES = ("postgres", "redis")
 
@@ -31,12 +38,14 @@ def app_causes(ctx: Context, claimed: set[str]) -> list[Cause]:
     return causes
 
 
-def _dependencies(ctx: Context, score: Score, what: str) -> str:
+def _dependencies(ctx: Context, score: Score, what: str, p95_s: float | None = None) -> str:
     """Raise the confidence when every measured dependency is fine; lower it, naming one, when not.
+    Slow statements far faster than the endpoint's ``p95_s`` do not count against the application.
 
     Returns the words for the summary: why this is (or may not be) the application itself.
     """
-    deps = ctx.dependency_findings()
+    deps = [d for d in ctx.dependency_findings()
+            if not (d.code == "pg.slow_queries" and explains_little(_worst_ms(d), p95_s))]
     busy = [f for f in ctx.of("process.cpu_hog", "process.memory_growth") if backend_process(ctx, f)[0]]
     measured = [p for p in DEPENDENCIES if ctx.measured(p)]
     if busy:
@@ -46,10 +55,16 @@ def _dependencies(ctx: Context, score: Score, what: str) -> str:
         score.add(-0.1 if probe_timed_out(deps[0]) else -0.2, f"{deps[0].key} in the same window may explain it")
         return f"nothing ties it to a dependency ({deps[0].key} is in trouble too, unjoined), so perhaps"
     if measured:
-        score.add(0.2, f"no {what} dependency in the same window ({', '.join(measured)} measured)")
-        return f"no dependency is {what} in the same window, so"
+        score.add(0.2, f"no {what} dependency in the same window explains it ({', '.join(measured)} measured)")
+        return f"no {what} dependency in the same window explains it, so"
     score.add(0.05, "no dependency measured (postgres, redis not configured or not reachable)")
     return "no dependency was measured, so perhaps"
+
+
+def _worst_ms(f: Finding) -> float | None:
+    """The slowest statement mean a ``pg.slow_queries`` finding lists (ms)."""
+    means = [s.get("mean_ms") for s in f.evidence.get("statements") or [] if isinstance(s, dict)]
+    return max((m for m in means if isinstance(m, (int, float))), default=None)
 
 
 def _statuses(ctx: Context, failing: list[Symptom]) -> dict[str, int]:
@@ -106,7 +121,7 @@ def _slow(ctx: Context, sym: Symptom) -> Cause:
     sources = sym.slow.evidence.get("sources") or {}
     if len(sources) > 1:
         score.add(0.05, "seen by the app's own metrics and by perfbook's requests alike")
-    why = _dependencies(ctx, score, "slow")
+    why = _dependencies(ctx, score, "slow", sym.p95_s)
     act = first_action([sym.slow])
     summary = (f"{sym.label} is slow (p95 {sym.p95_s or 0:.2f} s) and {why} the time is spent in the "
                f"application itself; fix: {act.summary if act else 'profile the handler'}")

@@ -229,6 +229,15 @@ def generic_symptom(ctx: Context, score: Score, why: str, weight: float = SYMPTO
     return sym
 
 
+EXPLAINS_LITTLE = 0.05  # a mean under 5 % of a p95 cannot be its cause, even run a few times a request
+
+
+def explains_little(part_ms: float | None, p95_s: float | None) -> bool:
+    """True when a dependency's time (a statement's mean) is under EXPLAINS_LITTLE of an endpoint's
+    p95: too small to be why the endpoint is slow, whatever else it shares with it."""
+    return part_ms is not None and p95_s is not None and part_ms / 1000 < EXPLAINS_LITTLE * p95_s
+
+
 def probe_timed_out(f: Finding) -> bool:
     """An ``*.unreachable`` whose probe got no answer in time (ambiguous on a loaded host), not a refusal."""
     reason = str(f.evidence.get("reason") or "").lower()

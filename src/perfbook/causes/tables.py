@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from perfbook.causes.context import Context, Symptom
+from perfbook.causes.context import Context, Symptom, explains_little
 from perfbook.causes.routes import bare_table, param_name, query_params, same_table, search_phrase
 from perfbook.causes.score import SYMPTOM_MATCHED, Score, first_action, make_cause, pct
 from perfbook.codes import action
@@ -91,10 +91,19 @@ def _statement_part(ctx: Context, score: Score, table: str, columns: list[str]) 
     return v
 
 
-def _symptom_part(ctx: Context, score: Score, table: str, columns: list[str] | None = None) -> list[tuple[Symptom, str]]:
-    """Endpoints in trouble that read ``table`` (one searching by ``columns`` first); the best one scores."""
+def _symptom_part(ctx: Context, score: Score, table: str, columns: list[str] | None = None,
+                  stmt: StatementView | None = None) -> list[tuple[Symptom, str]]:
+    """Endpoints in trouble that read ``table`` (one searching by ``columns`` first); the best one scores.
+
+    A statement far faster than the endpoint's p95 does not explain it: no join (and it says so).
+    """
     wanted = {param_name(c) for c in columns or []}
     joined = sorted(ctx.symptoms_for_table(table), key=lambda j: not wanted & query_params(j[0].endpoint))
+    if joined and stmt is not None and joined[0][0].errors is None and explains_little(stmt.mean_ms, joined[0][0].p95_s):
+        sym = joined[0][0]
+        score.add(0.05, f"{sym.label} {sym.describe()} in the same window, but the statement's mean "
+                        f"{stmt.mean_ms:.0f} ms is too small a part of it to explain it: not joined")
+        return []
     if joined:
         sym, how = joined[0]
         score.add(SYMPTOM_MATCHED, f"{sym.label} {sym.describe()} in the same window ({how})")
@@ -131,7 +140,7 @@ def _missing_index(ctx: Context, f: Finding) -> Cause:
         score.add(-0.1, "no sequential scan of it in the window: the scans may be old")
     columns = _columns(f, ctx, table)
     stmt = _statement_part(ctx, score, table, columns)
-    joined = _symptom_part(ctx, score, table, columns)
+    joined = _symptom_part(ctx, score, table, columns, stmt)
     summary = _scan_summary(ctx, joined[0][0] if joined else None, table, columns)
     keys = [f, *_related_slow(ctx, table), *(x for s, _ in joined[:1] for x in s.findings)]
     evidence = {"table": table, "columns": columns, "seq_scan_window": seq_window,
@@ -178,7 +187,7 @@ def _slow_statement(ctx: Context, f: Finding, views: list[StatementView]) -> Cau
                         f"{', '.join(columns)}")
     joined: list[tuple[Symptom, str]] = []
     for table in [scan[0]] if scan else v.tables:
-        joined = _symptom_part(ctx, score, table, scan[2] if scan else v.filter_columns)
+        joined = _symptom_part(ctx, score, table, scan[2] if scan else v.filter_columns, v)
         if joined:
             break
     sym = joined[0][0] if joined else None
@@ -242,5 +251,5 @@ def _stmt_evidence(v: StatementView | None) -> dict[str, Any] | None:
 
 def _no_symptom_note(ctx: Context) -> str:
     if ctx.symptoms:
-        return " (no endpoint in trouble reads it)"
+        return " (no endpoint in trouble is explained by it)"
     return " (no endpoint is over its limits in this window)" if ctx.measured("http") or ctx.measured("metrics") else ""

@@ -14,7 +14,7 @@ def test_errors_with_healthy_dependencies_blame_the_application(rank):
     top = causes[0]
     assert top.layer == "app"
     assert top.summary.startswith("GET /api/v1/users (and /api/v1/agents) fails with 500 ×2 (30 % of 100 requests) "
-                                  "and no dependency is failing in the same window, so the application itself errors")
+                                  "and no failing dependency in the same window explains it, so the application itself errors")
     assert set(top.findings) == {"http.error_rate_high:/api/v1/users", "http.error_rate_high:/api/v1/agents"}
     assert top.evidence["statuses"] == {"500": 2}
     assert top.confidence >= 0.6
@@ -27,7 +27,7 @@ def test_slow_endpoint_with_healthy_dependencies_is_the_application(rank):
     _, causes = rank(ev)
     top = causes[0]
     assert top.layer == "app" and top.findings == ("http.slow_response:/api/v1/agents",)
-    assert "GET /api/v1/agents is slow (p95 3.10 s) and no dependency is slow" in top.summary
+    assert "GET /api/v1/agents is slow (p95 3.10 s) and no slow dependency in the same window explains it" in top.summary
     assert top.confidence >= 0.6
 
 

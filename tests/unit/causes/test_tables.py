@@ -64,7 +64,7 @@ def test_near_miss_a_slow_statement_on_a_table_no_slow_endpoint_reads_does_not_j
     _, causes = rank(seqscan(users_p95_s=0.03, agents_p95_s=2.5))
     users = next(c for c in causes if "public.users" in c.summary)
     assert "http.slow_response:/api/v1/agents" not in users.findings
-    assert "(no endpoint in trouble reads it)" in users.summary
+    assert "(no endpoint in trouble is explained by it)" in users.summary
     agents = next(c for c in causes if "http.slow_response:/api/v1/agents" in c.findings)
     assert agents.layer == "app"
     assert any("may explain it" in r for r in agents.reasons), "a dependency in trouble lowers the app's own cause"
@@ -126,3 +126,16 @@ def test_the_search_endpoint_is_preferred_among_routes_on_the_table(rank):
                                   "(no usable index); fix: create the index on users(email)")
     assert f"http.slow_response:{by_email}" in top.findings
     assert "ann.schmidt1" not in top.summary and not any("ann.schmidt1" in r for r in top.reasons)
+
+
+def test_near_miss_a_statement_far_faster_than_the_slow_endpoint_does_not_join(rank):
+    agents_read = statement("SELECT id, name, owner_id, status FROM agents ORDER BY id LIMIT $1", mean_ms=120.0,
+                            calls=30, tables=["public.agents"], queryid=13)
+    ev = with_pg(healthy(), statements=[agents_read, USERS_PAGE])
+    ev["metrics"] = metrics_ev(handler("/api/v1/users"), handler("/api/v1/agents", 4.9))
+    _, causes = rank(ev)
+    top = causes[0]
+    assert top.layer == "app" and "GET /api/v1/agents is slow (p95 4.90 s)" in top.summary
+    stmt = next(c for c in causes if c.layer == "postgres")
+    assert "http.slow_response:/api/v1/agents" not in stmt.findings
+    assert any("too small a part of it to explain it: not joined" in r for r in stmt.reasons)
