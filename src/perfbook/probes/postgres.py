@@ -191,7 +191,7 @@ class _Collector:
 
         try:
             cur = self.conn.cursor(row_factory=dict_row)
-            await cur.execute(sql.stat_statements_sql(version_num, with_text))
+            await cur.execute(sql.stat_statements_sql(version_num, with_text, installed[0]["schema"]))
             return await cur.fetchall(), ("ok", None)
         except psycopg.errors.ObjectNotInPrerequisiteState as err:  # not in shared_preload_libraries
             return [], ("not_preloaded", one_line(str(err)))

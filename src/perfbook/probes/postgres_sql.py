@@ -96,10 +96,12 @@ LEFT JOIN pg_class c ON c.oid = l.relation
 LEFT JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE l.pid = ANY(%s) AND (NOT l.granted OR l.locktype = 'tuple')"""
 
-STAT_STATEMENTS_INSTALLED = f"""{TAG} SELECT extversion FROM pg_extension WHERE extname = 'pg_stat_statements'"""
+# The extension may live in any schema (e.g. "extensions" on managed services): qualify by it.
+STAT_STATEMENTS_INSTALLED = f"""{TAG} SELECT extversion, quote_ident(extnamespace::regnamespace::text) AS schema
+FROM pg_extension WHERE extname = 'pg_stat_statements'"""
 
 
-def stat_statements_sql(version_num: int, with_text: bool) -> str:
+def stat_statements_sql(version_num: int, with_text: bool, schema: str = "public") -> str:
     """The version-aware pg_stat_statements read for the current database.
 
     PG 13 renamed ``total_time`` -> ``total_exec_time`` (the runbook's query fails on 13+).
@@ -107,7 +109,7 @@ def stat_statements_sql(version_num: int, with_text: bool) -> str:
     """
     total = "total_exec_time" if version_num >= 130000 else "total_time"
     text = ", s.query" if with_text else ""
-    source = "pg_stat_statements" if with_text else "pg_stat_statements(false)"
+    source = f"{schema}.pg_stat_statements" + ("" if with_text else "(false)")
     return (
         f"{TAG} SELECT s.userid::regrole::text AS user, s.queryid, s.calls, s.{total}::float8 AS total_ms,"
         f" s.rows, s.shared_blks_hit, s.shared_blks_read{text}"

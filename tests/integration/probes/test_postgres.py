@@ -242,7 +242,7 @@ def _update_stock(dsn: str) -> None:
 async def test_long_running_statement_and_connection_share(pg_dsn):
     def sleeper() -> None:
         with psycopg.connect(pg_dsn, autocommit=True, application_name="report-job") as conn:
-            conn.execute("SELECT pg_sleep(2.5)")
+            conn.execute("SELECT pg_sleep(1.6)")
 
     threads = [threading.Thread(target=sleeper, daemon=True) for _ in range(5)]
     for t in threads:

@@ -269,5 +269,6 @@ def test_pg_stat_statements_columns_follow_the_server_version():
     # PG 13 renamed total_time -> total_exec_time: the runbook's query fails on 13+
     assert "s.total_time::float8" in stat_statements_sql(120000, True) and mean_column(120000) == "mean_time"
     assert "s.total_exec_time::float8" in stat_statements_sql(150008, False) and mean_column(130000) == "mean_exec_time"
-    assert "pg_stat_statements(false)" in stat_statements_sql(150008, False)
+    assert "FROM public.pg_stat_statements(false) s" in stat_statements_sql(150008, False)
+    assert "FROM extensions.pg_stat_statements s" in stat_statements_sql(150008, True, "extensions")
     assert stat_statements_sql(150008, True).startswith("/* perfbook */")
