@@ -1,7 +1,8 @@
 """Read a saved triage report (``perfbook triage --json > report.json``) and list the fixes it recommends.
 
-Findings come most severe first in the report; their actions are taken in that order, each fix
-with the same parameters only once, and only actions the catalog can perform.
+The ranked causes' fixes come first (a cause joins findings across layers), then the findings'
+own actions, most severe first; each fix with the same parameters once, and only actions the
+catalog can perform.
 """
 
 from __future__ import annotations
@@ -39,16 +40,17 @@ def load_report(path: Path) -> dict[str, Any]:
 
 
 def recommended_fixes(report: dict[str, Any]) -> list[RecommendedFix]:
-    """The catalog actions of the report's findings, in report order, duplicates merged."""
+    """The catalog actions of the report: its ranked causes' first, then its findings', duplicates merged."""
     merged: dict[str, RecommendedFix] = {}
-    for finding in report["findings"]:
-        key = f"{finding.get('code')}:{finding.get('subject')}"
-        for action in finding.get("actions") or []:
+    sources = [(tuple(c.get("findings") or ()), [c["action"]]) for c in report.get("causes") or [] if c.get("action")]
+    sources += [((f"{f.get('code')}:{f.get('subject')}",), f.get("actions") or []) for f in report["findings"]]
+    for keys, actions in sources:
+        for action in actions:
             if action.get("id") not in CATALOG or not action.get("command"):
                 continue
             params = dict(action.get("params") or {})
             ident = json.dumps([action["id"], params], sort_keys=True, default=str)
             prev = merged.get(ident)
-            findings = (prev.findings if prev else ()) + (key,)
+            findings = tuple(dict.fromkeys((prev.findings if prev else ()) + keys))
             merged[ident] = RecommendedFix(action["id"], params, action.get("summary", ""), findings)
     return list(merged.values())

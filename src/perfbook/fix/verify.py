@@ -17,6 +17,7 @@ from perfbook.fix.base import VerifySpec
 from perfbook.redact import redact_text
 
 ABSENT = "absent"
+UNMEASURED = "not measured"
 # What users feel is measured after every fix too: the p95 and the 5xx share (when http is configured).
 USER_FACING_PROBES = ("http", "metrics")
 USER_FACING_KPIS = ("p95_s", "error_rate")
@@ -78,17 +79,23 @@ def _matching(spec: VerifySpec, report: dict[str, Any] | None) -> dict[str, Any]
     return out
 
 
-def _unmeasured(spec: VerifySpec, report: dict[str, Any] | None) -> str | None:
-    """Why ``report`` cannot say whether the findings went away (probe not ok), or None."""
+# Which probes can see a finding of each code prefix (a finding absent from a probe that did not run
+# is not gone, it is unmeasured).
+PROBES_OF = {"http": ("http", "metrics"), "pg": ("postgres",), "redis": ("redis",), "container": ("containers",),
+             "host": ("host",), "process": ("process",), "ws": ("websocket",), "frontend": ("frontend",)}
+
+
+def _unmeasured(probes: tuple[str, ...], report: dict[str, Any] | None) -> str | None:
+    """Why ``report`` cannot say whether findings of ``probes`` went away (none of them ran), or None."""
     if report is None:
         return "no report"
     if "error" in report and "findings" not in report:
         return report["error"]
-    name = spec.probes[0]  # the layer the fix acted on; the user-facing probes only add figures
-    probe = report.get("probes", {}).get(name)
-    if probe and probe.get("status") not in ("ok", "partial"):
-        return f"{name}: {probe.get('status')} ({probe.get('reason') or 'no reason'})"
-    return None
+    statuses = {n: report.get("probes", {}).get(n) or {"status": "not run"} for n in probes}
+    if any(p.get("status") in ("ok", "partial") for p in statuses.values()):
+        return None
+    name, probe = next(iter(statuses.items()))
+    return f"{name}: {probe.get('status')} ({probe.get('reason') or 'no reason'})"
 
 
 def compare(spec: VerifySpec, before: Any, after: Any, window_s: float) -> VerifyResult:
@@ -96,15 +103,20 @@ def compare(spec: VerifySpec, before: Any, after: Any, window_s: float) -> Verif
     before, after = report_dict(before), report_dict(after)
     result = VerifyResult(probes=list(spec.probes), window_s=window_s)
     b, a = _matching(spec, before), _matching(spec, after)
+    for key in b:  # a finding whose probe did not run after the fix is not measured, never "gone"
+        if key not in a and _unmeasured(PROBES_OF.get(key.split(".")[0], spec.probes[:1]), after):
+            a[key] = UNMEASURED
     result.findings = [{"finding": k, "before": b.get(k, ABSENT), "after": a.get(k, ABSENT)} for k in sorted(b | a)]
     for name in dict.fromkeys(spec.kpis + USER_FACING_KPIS):
         pair = {"before": ((before or {}).get("kpis") or {}).get(name),
                 "after": ((after or {}).get("kpis") or {}).get(name)}
         if pair["before"] is not None or pair["after"] is not None:  # not measured either time: say nothing
             result.kpis[name] = pair
-    problem = _unmeasured(spec, after)
+    problem = _unmeasured(spec.probes[:1], after)  # the layer the fix acted on
     if problem:
         result.note = f"could not verify: {problem}"
+    elif UNMEASURED in a.values():
+        result.note = "some findings could not be measured after the fix (their probe did not run)"
     elif b:
         result.gone = not a
     elif a:

@@ -83,6 +83,14 @@ def test_compare_still_there_and_unmeasurable() -> None:
     down = compare(spec, before, _report([], status="unavailable"), 1.0)
     assert down.gone is None and down.note.startswith("could not verify: postgres: unavailable")
     assert compare(spec, before, {"error": "the triage engine is not available"}, 1.0).gone is None
+    joined = VerifySpec(("postgres",), ("pg.missing_index:public.users", "http.slow_response:/users"))
+    before = _report([("pg.missing_index", "public.users", 1.0), ("http.slow_response", "/users", 3.0)])
+    after = _report([])  # the http probe did not run after the fix: its finding is unmeasured, not gone
+    half = compare(joined, before, after, 1.0)
+    assert half.gone is None and {f["finding"]: f["after"] for f in half.findings} == {
+        "http.slow_response:/users": "not measured", "pg.missing_index:public.users": "absent"}
+    after["probes"]["http"] = {"status": "ok"}
+    assert compare(joined, before, after, 1.0).gone is True
     nothing = compare(spec, _report([]), _report([]), 1.0)
     assert nothing.gone is None and "no matching finding before" in nothing.note
 
@@ -103,6 +111,13 @@ def test_recommended_fixes_in_report_order_merged() -> None:
     assert [(r.fix_id, r.findings) for r in recs] == [
         ("pg.terminate", ("pg.blocked_queries:pid 4", "pg.connections_saturated:app")),
         ("pg.create_index", ("pg.missing_index:public.users",))]
+    report["causes"] = [{"summary": "search scans users", "confidence": 0.8,
+                         "findings": ["http.slow_response:/x", "pg.missing_index:public.users"],
+                         "action": act("pg.create_index", table="public.users", columns=["email"])}]
+    recs = recommended_fixes(report)
+    assert [(r.fix_id, r.findings) for r in recs] == [
+        ("pg.create_index", ("http.slow_response:/x", "pg.missing_index:public.users")),
+        ("pg.terminate", ("pg.blocked_queries:pid 4", "pg.connections_saturated:app"))]
 
 
 def test_render_plan_outcome_verify_history() -> None:
