@@ -21,6 +21,7 @@ class LoadResult:
     connections: int
     workers: int
     rate_rps: float | None  # asked for (peak of the stages), None in closed loop
+    stages: list[dict[str, float]] = field(default_factory=list)  # open loop: what was asked, in order
     responses: int = 0
     errors: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ERROR_KINDS, 0))
     status_codes: dict[str, int] = field(default_factory=dict)
@@ -84,6 +85,7 @@ class LoadResult:
             "connections": self.connections,
             "workers": self.workers,
             "rate_rps": self.rate_rps,
+            "stages": self.stages,
             "requests": self.requests,
             "responses": self.responses,
             "duration_s": round(self.duration_s, 6),

@@ -83,6 +83,9 @@ def run_load(run: LoadRun) -> LoadResult:
         workers=len(plans),
         rate_rps=max(max(s.from_rps, s.to_rps) for s in run.plan.stages) if run.plan.stages else None,
     )
+    result.stages = [
+        {"duration_s": st.duration_s, "from_rps": st.from_rps, "to_rps": st.to_rps} for st in run.plan.stages
+    ]
     abort = _Abort(run)
     parts = _run_inline(plans[0], abort) if len(plans) == 1 else _run_processes(plans, abort)
     for part in parts:

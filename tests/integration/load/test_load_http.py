@@ -146,11 +146,15 @@ def test_one_stall_shows_in_corrected_p99_not_uncorrected():
     assert doc["latency"]["max_s"] >= 0.99 and doc["latency_uncorrected"]["max_s"] >= 0.99
 
 
-@pytest.mark.parametrize("stages", ["0.5s@100,0.5s@300"])
-def test_stages_send_each_step(stages):
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [({"stages": "0.5s@100,0.5s@300"}, 200), ({"rate": "100:300:1s"}, 200)],
+)
+def test_stages_and_ramps_send_their_schedule(flags, expected):
     with LocalServer() as srv:
-        doc = run(srv.url, stages=stages, connections=4)
-    assert abs(doc["responses"] - 200) <= 4
+        doc = run(srv.url, connections=4, **flags)
+    assert abs(doc["responses"] - expected) <= 4
+    assert doc["mode"] == "open" and doc["rate_rps"] == 300 and len(doc["stages"]) >= 1
 
 
 def test_https_with_and_without_verification(tmp_path):
