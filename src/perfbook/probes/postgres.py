@@ -231,6 +231,10 @@ class _Collector:
             top_tables_by_size=[t["name"] for t in sorted(all_tables, key=_total_bytes, reverse=True)[:10]],
             reset_detected=reset_st or reset_tables, notes=self.notes,
         )
+        if data.connections and data.connections.hidden:
+            self.notes.append(f"{data.connections.hidden} sessions of other roles are hidden from this role: "
+                              "GRANT pg_monitor TO it to see their state, age and query")
+            self.partial = True
         status = "partial" if self.partial or data.reset_detected else "ok"
         return Evidence("postgres", status, 0.0, data=data,
                         reason="; ".join(self.notes)[:300] or None)

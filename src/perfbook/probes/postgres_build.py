@@ -24,6 +24,7 @@ from perfbook.probes.postgres_evidence import (
 from perfbook.sanitize import display_sql, filter_columns, referenced_tables
 
 TOP_STATEMENTS = 10
+HIDDEN = "<insufficient privilege>"  # what pg_stat_activity shows of other roles' sessions
 TOP_TABLES_PER_ORDER = 25  # tables kept per ordering (size, seq reads, dead rows)
 Row = dict[str, Any]
 
@@ -220,6 +221,7 @@ def build_connections(activity: list[Row], settings: list[Row]) -> PgConnections
         by_state=dict(Counter(r["state"] or "unknown" for r in clients)),
         by_user=dict(Counter(r["user"] or "unknown" for r in clients)),
         by_application=dict(Counter(r["application"] or "(none)" for r in clients)),
+        hidden=sum(1 for r in activity if r["query"] == HIDDEN and r["user"] is not None),  # not bg workers
     )
 
 

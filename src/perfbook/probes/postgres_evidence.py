@@ -156,6 +156,7 @@ class PgConnections:
     by_state: dict[str, int] = field(default_factory=dict)
     by_user: dict[str, int] = field(default_factory=dict)
     by_application: dict[str, int] = field(default_factory=dict)
+    hidden: int = 0  # sessions of other roles this role may not see (no pg_monitor / pg_read_all_stats)
 
 
 @dataclass

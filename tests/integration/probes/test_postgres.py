@@ -279,6 +279,25 @@ async def test_healthy_database_has_no_warning_and_stays_in_budget(pg_dsn):
     assert ev.data.connections.usable == 97 and ev.data.server.version_num >= 130000
 
 
+async def test_a_plain_monitoring_role_says_what_it_cannot_see(pg_dsn, pg_server):
+    role = f"mon_{os.getpid()}"
+    admin = psycopg.connect(pg_dsn, autocommit=True)
+    idle = psycopg.connect(pg_dsn, application_name="forgetful")
+    try:
+        admin.execute(f"CREATE ROLE {role} LOGIN")
+        idle.execute("SELECT 1")  # idle in a transaction, as another role
+        dsn = pg_server.dsn(pg_dsn.rsplit("/", 1)[1], user=role)
+        ev = await probe(config(dsn, idle_in_transaction_s=0.2))
+        assert ev.status == "partial" and "GRANT pg_monitor" in ev.reason and ev.data.connections.hidden >= 1
+        admin.execute(f"GRANT pg_monitor TO {role}")
+        ev = await probe(config(dsn, idle_in_transaction_s=0.2))
+        assert ev.status == "ok" and [s.application for s in ev.data.idle_in_transaction] == ["forgetful"]
+    finally:
+        idle.close()
+        admin.execute(f"DROP ROLE IF EXISTS {role}")
+        admin.close()
+
+
 async def test_privacy_no_password_or_email_in_any_output(pg_dsn):
     secret, email = "hunter2-Sup3rSecret", "ann.lee@example.com"
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
