@@ -113,6 +113,8 @@ def test_workers_merge_to_the_same_totals():
     with LocalServer() as srv:
         doc = run(srv.url, requests=3001, connections=4, workers=2)
         assert srv.count == 3001
+        paced = run(srv.url, rate="400", duration="1s", connections=4, workers=2)
+    assert paced["workers"] == 2 and abs(paced["responses"] - 400) <= 4  # --rate is the total
     assert doc["workers"] == 2
     assert doc["requests"] == doc["responses"] == 3001
     assert doc["status_codes"] == {"200": 3001}
