@@ -56,8 +56,19 @@ class RedisProbe:
         except ImportError:
             raise ProbeSkipped("redis-py is not installed: pip install redis") from None
         try:
+            return await self._collect(ctx, aioredis, client_name="perfbook")
+        except _NameRefused:  # an ACL without CLIENT SETNAME: go on unnamed (SLOWLOG can't tell ours apart)
+            ev = await self._collect(ctx, aioredis, client_name=None)
+            if ev.data is not None:
+                ev.data.notes.append("CLIENT SETNAME refused: perfbook's own commands may show in SLOWLOG")
+            return ev
+
+    async def _collect(self, ctx: ProbeContext, aioredis: Any, client_name: str | None) -> Evidence:
+        import redis.exceptions as rex
+
+        try:
             client = aioredis.Redis.from_url(
-                cfg.url, single_connection_client=True, client_name="perfbook",
+                ctx.config.redis.url, single_connection_client=True, client_name=client_name,
                 socket_connect_timeout=max(0.5, min(3.0, ctx.time_left())), socket_timeout=max(0.5, ctx.time_left()),
             )
         except ValueError as err:
@@ -65,16 +76,22 @@ class RedisProbe:
         where = _where(client)
         try:
             return await _Collector(client, ctx).run()
-        except Exception as err:
-            import redis.exceptions as rex
-
-            if isinstance(err, (rex.ConnectionError, rex.TimeoutError, rex.AuthenticationError)) or (
-                isinstance(err, rex.ResponseError) and str(err).startswith(("NOAUTH", "WRONGPASS", "NOPERM"))
-            ):
+        except rex.NoPermissionError as err:
+            if "client|setname" in str(err).lower() and client_name:
+                raise _NameRefused from None
+            raise ProbeUnavailable(f"permission denied: {redact_text(str(err))} at {where}") from None
+        except (rex.ConnectionError, rex.TimeoutError, rex.AuthenticationError) as err:
+            raise ProbeUnavailable(f"{redis_reason(err)} at {where}") from None
+        except rex.ResponseError as err:
+            if str(err).startswith(("NOAUTH", "WRONGPASS", "NOPERM")):
                 raise ProbeUnavailable(f"{redis_reason(err)} at {where}") from None
             raise
         finally:
             await client.aclose()
+
+
+class _NameRefused(Exception):
+    """CLIENT SETNAME is not allowed for this user."""
 
 
 def _where(client: Any) -> str:
@@ -109,6 +126,7 @@ class _Collector:
     def __init__(self, client: Any, ctx: ProbeContext) -> None:
         self.client, self.ctx = client, ctx
         self.notes: list[str] = []
+        self.scan_blocked = False  # SCAN refused (ACL): no big-key sample
 
     async def pipeline(self, commands: list[tuple]) -> list[Any]:
         """Several commands in one round trip on THE connection (redis-py's Pipeline takes another)."""
@@ -147,7 +165,7 @@ class _Collector:
         data = build_evidence(ctx.config, info_start, info_end, duration_s, rtts_ms, big, details, len(sampled),
                               scan_complete, slowlog, int(db), self.notes, lags_ms)
         status = "partial" if data.reset_detected or self.notes else "ok"
-        return Evidence("redis", status, 0.0, data=data)
+        return Evidence("redis", status, 0.0, data=data, reason="; ".join(self.notes)[:300] or None)
 
     async def _window(self, started: float, window_end: float) -> tuple[list[float], list[float], dict[bytes, int], bool]:
         """PINGs across the window with big-key scanning in the gaps, and this event loop's own lag."""
@@ -178,15 +196,17 @@ class _Collector:
         rtts_ms: list[float] = []
         sampled: dict[bytes, int] = {}
         cursor, complete, scan_s = 0, limit == 0, 0.0
+        self.scan_blocked = False
         span_s = window_end - started
         # Mid-points of PING_SAMPLES slices: away from the window's edges, where the other probes
         # parse their snapshots on this same event loop and would inflate a round trip.
         for i in range(PING_SAMPLES):
             target = started + span_s * (i + 0.5) / PING_SAMPLES
-            while not complete and scan_s < scan_budget_s and len(sampled) < limit and ctx.clock() < target - 0.005:
+            while (not complete and not self.scan_blocked and scan_s < scan_budget_s and len(sampled) < limit
+                   and ctx.clock() < target - 0.005):
                 t0 = ctx.clock()
                 cursor = await self._scan_step(cursor, sampled, limit)
-                complete = cursor == 0
+                complete = cursor == 0 and not self.scan_blocked
                 scan_s += ctx.clock() - t0
             await ctx.sleep(max(0.0, target - ctx.clock()))
             t0 = ctx.clock()
@@ -195,7 +215,14 @@ class _Collector:
         return rtts_ms, sampled, complete
 
     async def _scan_step(self, cursor: int, sampled: dict[bytes, int], limit: int) -> int:
-        cursor, keys = await self.client.scan(cursor=cursor, count=SCAN_COUNT)
+        import redis.exceptions as rex
+
+        try:
+            cursor, keys = await self.client.scan(cursor=cursor, count=SCAN_COUNT)
+        except rex.ResponseError as err:  # an ACL without SCAN: the other figures still count
+            self.notes.append(f"big keys: SCAN refused: {redact_text(str(err))[:120]}")
+            self.scan_blocked = True
+            return 0
         keys = [k for k in keys if k not in sampled][: max(0, limit - len(sampled))]
         if keys:
             sizes = await self.pipeline([("MEMORY", "USAGE", k) for k in keys])

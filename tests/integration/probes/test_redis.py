@@ -200,6 +200,22 @@ async def test_privacy_slowlog_keys_and_values(redis_url):
     assert secret not in text and "ann.lee" not in text
 
 
+async def test_a_restricted_acl_user_gets_what_it_may(redis_url, redis_server):
+    sync = redis.Redis.from_url(redis_url)
+    sync.execute_command("ACL", "SETUSER", "mon", "on", ">mon-pw", "+info", "+ping", "+slowlog", "~*")
+    sync.execute_command("ACL", "SETUSER", "nobody", "on", ">nobody-pw", "+ping")
+    try:
+        url = f"redis://mon:mon-pw@127.0.0.1:{redis_server.port}/0"
+        ev = await probe(config(url))
+        assert ev.status == "partial" and "SCAN refused" in ev.reason and ev.data.latency.samples == 20
+        assert any("CLIENT SETNAME refused" in n for n in ev.data.notes)
+        url = f"redis://nobody:nobody-pw@127.0.0.1:{redis_server.port}/0"
+        ev = await probe(config(url))
+        assert ev.status == "unavailable" and ev.reason.startswith("permission denied: ") and "nobody-pw" not in ev.reason
+    finally:
+        sync.execute_command("ACL", "DELUSER", "mon", "nobody")
+
+
 async def test_unreachable_port_is_one_line(closed_port):
     url = f"redis://:pw@127.0.0.1:{closed_port}/0"
     ev = await probe(config(url))
