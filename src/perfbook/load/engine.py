@@ -125,15 +125,18 @@ class _Run:
         if delay <= 0:
             conn.send(intended)
         else:
-            self.loop.call_later(delay, conn.send, intended)
+            conn.pending = intended
+            self.loop.call_later(delay, conn.send_pending)
 
     # -- connections ------------------------------------------------------------------------
     async def slot_loop(self, index: int) -> None:
         slot = Slot(index)
         plan = self.plan
+        carried: float | None = None  # a send the last connection could not make (server closed it)
         while not self.stopping:
             if self.open_loop:
-                intended = self.claim_due(slot)
+                intended = carried if carried is not None else self.claim_due(slot)
+                carried = None
                 if intended is None:
                     return
                 delay = intended - perf_counter()
@@ -174,6 +177,7 @@ class _Run:
                 conn.sent_at = started  # --no-keepalive measures connection set-up too
             await conn.done
             self.conns.remove(conn)
+            carried, conn.pending = conn.pending, None
 
     # -- the tick: histograms, progress, timeouts, stop ---------------------------------------
     def flush(self) -> tuple[list[float], list[float]]:

@@ -36,6 +36,7 @@ class Conn(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.sent_at = 0.0
         self.intended_at = 0.0
+        self.pending: float | None = None  # open loop: the intended time of a send waiting on a timer
         self.inflight = False
         self.nbytes = 0
         # bound once: the hot path then does no attribute lookups through run
@@ -85,6 +86,12 @@ class Conn(asyncio.Protocol):
             self.run.error(kind, reason)
         if self.transport is not None:
             self.transport.abort()
+
+    def send_pending(self) -> None:
+        """A timer's send; if the server closed the connection meanwhile, the slot resends it."""
+        if self.pending is not None and self.transport is not None and not self.transport.is_closing():
+            intended, self.pending = self.pending, None
+            self.send(intended)
 
     def send(self, intended_at: float) -> None:
         if self.transport is None or self.transport.is_closing():

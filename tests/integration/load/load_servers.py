@@ -25,6 +25,7 @@ class ServerConfig:
     stall_after: int = 100
     slots: int = 4
     service_s: float = 0.01
+    idle_close_s: float | None = None  # close a keep-alive connection idle this long
 
 
 @dataclass
@@ -84,7 +85,8 @@ class LocalServer:
         self._writers.add(writer)
         try:
             while True:
-                head = await reader.readuntil(b"\r\n\r\n")
+                idle_s = self.config.idle_close_s if self.count else None
+                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), idle_s)
                 lines = head.decode("latin-1").split("\r\n")
                 method, path, _ = lines[0].split(" ", 2)
                 headers = {}
@@ -99,8 +101,8 @@ class LocalServer:
                 if headers.get("connection", "").lower() == "close":
                     writer.close()
                     return
-        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
-            pass
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError, TimeoutError):
+            writer.close()
         finally:
             self._writers.discard(writer)
 

@@ -148,6 +148,14 @@ def test_one_stall_shows_in_corrected_p99_not_uncorrected():
     assert doc["latency"]["max_s"] >= 0.99 and doc["latency_uncorrected"]["max_s"] >= 0.99
 
 
+def test_open_loop_resends_when_the_server_closes_idle_connections():
+    # 10 rps per connection, and the server drops a connection idle for 30 ms: each send finds
+    # its connection gone and must go out on a new one, not vanish
+    with LocalServer(ServerConfig(idle_close_s=0.03)) as srv:
+        doc = run(srv.url, rate="20", duration="1s", connections=2)
+    assert doc["responses"] == 20 and doc["requests"] == 20
+
+
 @pytest.mark.parametrize(
     ("flags", "expected"),
     [({"stages": "0.5s@100,0.5s@300"}, 200), ({"rate": "100:300:1s"}, 200)],
