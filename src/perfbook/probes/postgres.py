@@ -228,7 +228,7 @@ class _Collector:
             idle_in_transaction=sorted((s for s in sessions if (s.state or "").startswith("idle in transaction")),
                                        key=lambda s: -(s.state_age_s or 0))[:50],
             blocked=blocked, blockers=blockers,
-            top_tables_by_size=[t["name"] for t in sorted(all_tables, key=_total_bytes, reverse=True)[:10]],
+            top_tables_by_size={t["name"]: _total_bytes(t) for t in sorted(all_tables, key=_total_bytes, reverse=True)[:10]},
             reset_detected=reset_st or reset_tables, notes=self.notes,
         )
         if data.connections and data.connections.hidden:

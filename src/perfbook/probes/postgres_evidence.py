@@ -187,6 +187,6 @@ class PostgresEvidence:
     idle_in_transaction: list[PgSession] = field(default_factory=list)  # oldest first (top 50)
     blocked: list[PgBlocked] = field(default_factory=list)
     blockers: list[PgSession] = field(default_factory=list)  # every session in a blocking chain that is not blocked
-    top_tables_by_size: list[str] = field(default_factory=list)  # schema.table, largest first
+    top_tables_by_size: dict[str, int] = field(default_factory=dict)  # schema.table -> bytes (heap+TOAST+indexes), largest first
     reset_detected: bool = False  # a pg_stat_* counter went down during the window
     notes: list[str] = field(default_factory=list)  # what could not be read, and why
