@@ -49,6 +49,8 @@ Examples:
 
 STRESS_HELP = """Bounded stress tests: database reads, Redis pipelines, concurrent connections.
 
+Each reports throughput and latency percentiles; exit 3 when any operation failed.
+
 Examples:
 
   perfbook stress postgres -c 20 -d 10s
