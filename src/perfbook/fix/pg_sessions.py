@@ -98,7 +98,9 @@ class _Signal(Fix):
         if not v["pid"] and v["older_than_s"] is None and not v["idle_in_transaction"] and not v["blocking"]:
             raise UsageError(f"{self.id} needs --pid or a filter (--older-than-s, --idle-in-transaction, --blocking)")
         conn = ctx.pg_read()
-        timeout = ", 5000" if self.function == "pg_terminate_backend" and server_version_num(conn) >= 140000 else ""
+        # PG 14+: wait for the backend to be gone (its locks released), within our own statement_timeout
+        wait_ms = max(100, min(5000, ctx.cfg.postgres.statement_timeout_ms - 500))
+        timeout = f", {wait_ms}" if self.function == "pg_terminate_backend" and server_version_num(conn) >= 140000 else ""
         chosen, notes = select_sessions(read_sessions(conn), v)
         steps = [f"SELECT {self.function}({s['pid']}{timeout})  -- {s['user']}, {s['state']}, {s['age_s']:.0f} s"
                  for s in chosen]
