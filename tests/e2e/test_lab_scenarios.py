@@ -78,8 +78,18 @@ def test_cpu_names_the_backend(lab: LabState, fault, triage) -> None:
     tag = process_tag(lab.lab_id, "api")
     hog = [f for f in report["findings"] if f["code"] == "process.cpu_hog" and tag in f["subject"]]
     host = [f for f in report["findings"] if f["code"] == "host.cpu_high" and tag in str(f["evidence"])]
+    if not (hog or host) and _host_saturated(report):
+        busiest = max((p["cpu_pct"] or 0 for p in _lab_processes(report, tag)), default=0)
+        if busiest < 90:  # the scheduler, not triage: other work left the busy loop under a core
+            pytest.skip(f"host CPU {report['kpis']['cpu_pct']:.0f} % busy with other work: "
+                        f"the backend's busy loop got {busiest:.0f} % of a core")
     assert hog or host, _codes(report)
     assert "high_resource_usage" in report["issue_types"]
+
+
+def _lab_processes(report: dict, tag: str) -> list[dict]:
+    evidence = report["probes"].get("process", {}).get("evidence") or {}
+    return [p for p in evidence.get("processes", []) if tag in p["name"] or tag in p["cmdline"]]
 
 
 def test_leak_gives_memory_growth(lab: LabState, fault, triage) -> None:

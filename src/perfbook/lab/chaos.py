@@ -10,6 +10,7 @@ unmaps it, so the memory really goes back to the system.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import mmap
 import os
 import threading
@@ -18,6 +19,7 @@ from pathlib import Path
 LEAK_MB_PER_S = 5.0  # 300 MB/min: 15x the default memory_growth_mb_per_min
 LEAK_CAP_MB = 600.0
 LEAK_STEP_S = 0.1
+BURN_BUFFER_BYTES = 256 * 1024  # ~1 ms of hashing per call: the stop flag is seen at once
 
 
 class _Effect:
@@ -69,13 +71,24 @@ class _Effect:
 
 
 class CpuBurn(_Effect):
-    """Spin in pure Python until stopped: ~100 % of one core, visible as this worker's CPU."""
+    """Hash a buffer in ``threads`` threads (default 1) until stopped: a core's worth of CPU each.
+
+    hashlib lets go of the GIL on large buffers, so ``--param threads=2`` really runs in parallel
+    and takes the process past one core.
+    """
 
     def run(self, params: dict) -> None:
+        extra = [threading.Thread(target=self._spin, daemon=True) for _ in range(int(params.get("threads", 1)) - 1)]
+        for thread in extra:
+            thread.start()
+        self._spin()
+        for thread in extra:
+            thread.join()
+
+    def _spin(self) -> None:
+        buffer = b"\x5a" * BURN_BUFFER_BYTES
         while not self._stop.is_set():
-            total = 0
-            for i in range(20_000):
-                total += i * i
+            hashlib.sha256(buffer).digest()
 
 
 class MemoryLeak(_Effect):

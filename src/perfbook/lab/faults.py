@@ -29,6 +29,7 @@ from perfbook.lab.state import BackendSettings, process_tag
 DEFAULT_PARAMS: dict[str, dict] = {
     "slow": {"endpoint": "/api/v1/agents", "delay_s": 3.0},
     "errors": {"share": 0.3},
+    "cpu": {"threads": 1},
     "leak": {"mb_per_s": 5.0, "cap_mb": 600.0},
     "idle_tx": {"sessions": 3},
     "bloat": {"rounds": 4},
