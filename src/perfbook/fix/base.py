@@ -157,8 +157,17 @@ class Fix:
 
     def new_plan(self, ctx: FixContext, summary: str, **kw: Any) -> Plan:
         """A Plan of this fix on ``ctx``'s target with the parsed parameters."""
-        params = {k: v for k, v in self.values.items() if v not in (None, False, [])}
+        params = given_params(self.values)
         return Plan(action=self.id, target=ctx.target_for(self.layer), params=params, summary=summary, **kw)
+
+
+def given_params(values: dict[str, Any]) -> dict[str, Any]:
+    """The parameters that say something (not None, not a False flag, not an empty list; 0 stays).
+
+    >>> given_params({"db": 0, "full": False, "table": [], "pid": None, "pattern": "a:*"})
+    {'db': 0, 'pattern': 'a:*'}
+    """
+    return {k: v for k, v in values.items() if v is not None and v is not False and v != []}
 
 
 def parse_values(spec: tuple[Param, ...], values: dict[str, Any], fix_id: str) -> dict[str, Any]:

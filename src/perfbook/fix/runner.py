@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from perfbook.errors import PerfbookError
-from perfbook.fix.base import Fix, Outcome, Plan
+from perfbook.fix.base import Fix, Outcome, Plan, given_params
 from perfbook.fix.context import FixContext
 from perfbook.fix.verify import VerifyResult, compare, measure
 from perfbook.redact import redact_text
@@ -138,4 +138,4 @@ def error_line(fix_id: str, phase: str, err: BaseException) -> str:
 
 
 def _jsonable_params(fix: Fix) -> dict[str, Any]:
-    return {k: v for k, v in fix.values.items() if v not in (None, False, [])}
+    return given_params(fix.values)
