@@ -70,20 +70,25 @@ def _stat_statements_missing(data: PostgresEvidence) -> list[Finding]:
     if st.status == "ok":
         return []
     db = data.server.database
-    preload = data.server.settings.get("shared_preload_libraries")
-    steps = ["CREATE EXTENSION pg_stat_statements; -- as a superuser, in database " + db]
+    preload = data.server.settings.get("shared_preload_libraries")  # None: hidden from this role
+    libraries = ",".join(filter(None, [(preload or "").strip(), "pg_stat_statements"]))
+    preload_steps = [psql(f"ALTER SYSTEM SET shared_preload_libraries = $${libraries}$$"),
+                     "restart PostgreSQL (a reload is not enough)"]
+    steps = [psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")]
     if st.status == "not_preloaded" or (preload is not None and "pg_stat_statements" not in preload):
-        current = f" (keep what is there now: {preload!r})" if preload else ""
-        steps = [f"ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'{current};",
-                 "restart PostgreSQL (a reload is not enough)", *steps]
+        steps = preload_steps + steps
+    elif preload is None and st.status == "not_installed":
+        steps.append("if reading it then fails with 'must be loaded via shared_preload_libraries': "
+                     + " ; ".join(preload_steps))
     if st.status == "unreadable":
-        steps = [f"GRANT pg_read_all_stats TO <the perfbook user>; -- {st.detail}"]
+        steps = [psql("GRANT pg_read_all_stats TO <the perfbook role>")]
     manual = " ; then ".join(steps)
     return [finding(
         "pg.stat_statements_missing", db,
         f"pg_stat_statements is {st.status.replace('_', ' ')}: slow statements cannot be named",
         evidence={"status": st.status, "detail": st.detail, "shared_preload_libraries": preload, "steps": steps},
-        actions=[Action("pg.enable_stat_statements", "enable pg_stat_statements", manual=manual)],
+        actions=[Action("pg.enable_stat_statements", f"enable pg_stat_statements (as a superuser, in database {db})",
+                        manual=manual)],
     )]
 
 
@@ -102,9 +107,16 @@ def _slow_queries(data: PostgresEvidence, cfg: Config) -> list[Finding]:
         level=Level.CRITICAL if over else Level.WARNING,
         evidence={"window_mean_ms": st.window_mean_ms, "window_calls": st.window_calls,
                   "mean_column": st.mean_column, "statements": jsonable(slow[:SLOW_STATEMENTS_SHOWN])},
-        actions=[Action("pg.explain", "look at the slowest statement's plan",
-                        manual=psql(f"EXPLAIN (ANALYZE, BUFFERS) {worst.query[:200]}") + "  # fill in the $n parameters")],
+        actions=[_explain(worst.query, data.server.version_num)],
     )]
+
+
+def _explain(query: str, version_num: int) -> Action:
+    """The plan, never EXPLAIN ANALYZE: that runs the statement, and it may write."""
+    if version_num >= 160000:  # PG 16 plans a normalised statement with its $n parameters as is
+        return Action("pg.explain", "look at the slowest statement's plan", manual=psql(f"EXPLAIN (GENERIC_PLAN) {query}"))
+    return Action("pg.explain", "look at the slowest statement's plan",
+                  manual=psql(f"EXPLAIN {query}") + "  # put values in place of the $n parameters first")
 
 
 def _long_running(data: PostgresEvidence, cfg: Config) -> list[Finding]:

@@ -372,8 +372,8 @@ async def test_without_pg_stat_statements_says_how_and_still_checks(bare_pg):
     assert ev.status == "ok" and ev.data.statements.status == "not_installed"
     found = codes(rules.evaluate({"postgres": ev}, cfg))
     (f,) = found["pg.stat_statements_missing"]
-    assert f.level is Level.INFO and "ALTER SYSTEM SET shared_preload_libraries" in f.actions[0].manual
-    assert "restart PostgreSQL" in f.actions[0].manual and "CREATE EXTENSION pg_stat_statements" in f.actions[0].manual
+    assert f.level is Level.INFO and "ALTER SYSTEM SET shared_preload_libraries = $$pg_stat_statements$$" in f.actions[0].manual
+    assert "restart PostgreSQL" in f.actions[0].manual and "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" in f.actions[0].manual
     assert "pg.dead_tuples" in found  # the other checks still ran
     assert rules.kpis({"postgres": ev}, cfg) == {"db_query_mean_ms": None}
     with psycopg.connect(bare_pg.dsn(), autocommit=True) as conn:

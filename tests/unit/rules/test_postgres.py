@@ -194,6 +194,7 @@ def test_slow_queries_warning_then_critical_with_the_window_mean(missing):
                           window_mean_ms=1.3, top_by_mean=[slow, fast], top_by_total=[fast, slow])
     (f,) = by_code(run(replace(missing, statements=st)), "pg.slow_queries")
     assert f.level is Level.WARNING and f.value == 150.0
+    assert "ANALYZE" not in f.actions[0].manual  # EXPLAIN ANALYZE would run (and maybe write)
     st = replace(st, window_calls=2, window_total_ms=300.0, window_mean_ms=150.0, top_by_mean=[slow])
     (f,) = by_code(run(replace(missing, statements=st)), "pg.slow_queries")
     assert f.level is Level.CRITICAL and f.value == 150.0
@@ -212,8 +213,10 @@ def test_stat_statements_not_preloaded_gives_the_steps(missing):
     server = replace(missing.server, settings={**missing.server.settings, "shared_preload_libraries": "auto_explain"})
     found = run(replace(missing, statements=st, server=server))
     (f,) = by_code(found, "pg.stat_statements_missing")
-    assert f.level is Level.INFO and f.evidence["steps"][0].startswith("ALTER SYSTEM SET shared_preload_libraries")
-    assert "'auto_explain'" in f.actions[0].manual and f.actions[0].command is None
+    assert f.level is Level.INFO and f.evidence["steps"][1] == "restart PostgreSQL (a reload is not enough)"
+    assert f.evidence["steps"][0] == (
+        "psql \"$DSN\" -c 'ALTER SYSTEM SET shared_preload_libraries = $$auto_explain,pg_stat_statements$$'")
+    assert "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" in f.actions[0].manual and f.actions[0].command is None
     assert by_code(found, "pg.missing_index")  # the other checks still run
     assert rules.kpis({"postgres": Evidence("postgres", "ok", 1, data=replace(missing, statements=st))}, cfg()) == {
         "db_query_mean_ms": None}
