@@ -127,3 +127,22 @@ def _wait_dead_tuples(dsn: str, table: str, at_least: int, timeout_s: float = 5.
                 return
             time.sleep(0.05)
     raise AssertionError(f"{table}: dead tuples not visible after {timeout_s} s")
+
+
+def test_halfway_failure_says_what_was_and_was_not_done(perfbook, pg_cfg, pg_dsn: str) -> None:
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute("CREATE TABLE a (id int); CREATE TABLE b (id int)")
+    locker = psycopg.connect(pg_dsn)
+    locker.execute("LOCK TABLE b IN ACCESS EXCLUSIVE MODE")  # held: VACUUM b must give up, not queue
+    try:
+        res = perfbook("fix", "pg.vacuum", "--table", "public.a,public.b", "--lock-timeout-ms", "200", "--apply",
+                       "--yes", "--no-verify", "--config", str(pg_cfg))
+    finally:
+        locker.close()
+    assert res.exit_code == 1
+    assert 'done: VACUUM (ANALYZE) "public"."a"' in res.stdout
+    assert 'not done: VACUUM (ANALYZE) "public"."b": canceling statement due to lock timeout' in res.stdout
+    assert res.stderr.strip().splitlines() == [
+        'error: pg.vacuum partial: VACUUM (ANALYZE) "public"."b": canceling statement due to lock timeout']
+    entry = perfbook("fix", "history", "--json", "--config", str(pg_cfg)).json["entries"][0]
+    assert entry["outcome"] == "partial" and "lock timeout" in entry["error"]
