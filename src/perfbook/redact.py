@@ -4,6 +4,8 @@
     'postgresql://codexos:***@db:5432/app?sslmode=require&password=***'
     >>> redact_text("connect to redis://:hunter2@cache:6379/0 failed")
     'connect to redis://:***@cache:6379/0 failed'
+    >>> mask_query("/api/v1/users?email=ann@example.com&limit=5")
+    '/api/v1/users?email=…&limit=…'
 """
 
 from __future__ import annotations
@@ -27,3 +29,12 @@ def redact_text(text: str) -> str:
     text = _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:***@", text)
     text = _SECRET_PARAM.sub(lambda m: f"{m['key']}***", text)
     return _KV_PASSWORD.sub(lambda m: f"{m['key']}***", text)
+
+
+def mask_query(path_or_url: str) -> str:
+    """A path or URL with its query values replaced by ``…``: they can hold e-mail addresses or tokens."""
+    base, sep, query = path_or_url.partition("?")
+    if not sep:
+        return path_or_url
+    keys = [part.partition("=")[0] for part in query.split("&") if part]
+    return base + "?" + "&".join(f"{k}=…" for k in keys)

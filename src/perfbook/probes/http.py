@@ -21,7 +21,7 @@ from perfbook.probes.timing import (
     transport_error_kind,
     unreachable_reason,
 )
-from perfbook.redact import redact_url
+from perfbook.redact import mask_query, redact_url
 
 if TYPE_CHECKING:
     import httpx
@@ -189,7 +189,8 @@ def _phases(marks: dict[str, float]) -> dict[str, float]:
 
 def _timing(ep: Endpoint, url: str, samples: list[_Sample], note: str | None, timeout_s: float) -> EndpointTiming:
     durations = [s.duration_s for s in samples if s.duration_s is not None]
-    timing = EndpointTiming(path=ep.path, method=ep.method.upper(), url=url, requests=len(samples),
+    # query values can be personal data (an e-mail search): evidence keeps only their names
+    timing = EndpointTiming(path=mask_query(ep.path), method=ep.method.upper(), url=mask_query(url), requests=len(samples),
                             expect_status=ep.expect_status)
     timing.p50_s, timing.p95_s = _r(percentile(durations, 0.5)), _r(percentile(durations, 0.95))
     timing.max_s = _r(max(durations)) if durations else None

@@ -25,7 +25,7 @@ async def test_times_each_endpoint_across_the_window_with_one_in_flight():
     assert ev.status == "ok" and ev.data.reachable
     assert ev.data.health.ok and ev.data.health.status == 200
     eps = by_path(ev)
-    fast, slow = eps["/api/v1/users"], eps["/slow?delay=0.3"]
+    fast, slow = eps["/api/v1/users"], eps["/slow?delay=…"]  # query values are masked in evidence
     assert fast.requests == 5 and fast.statuses == {"200": 5} and fast.p95_s < 0.2
     assert 3 <= slow.requests <= 4  # 0.3 s answers overrun the 0.2 s slots: one in flight
     assert 0.3 <= slow.p50_s <= slow.p95_s <= slow.max_s < 0.6
@@ -93,3 +93,13 @@ async def test_one_hanging_endpoint_on_a_live_backend_counts_as_timeout_s():
     hang = by_path(ev)["/hang"]
     assert hang.requests == 2 and hang.p95_s == 0.4 and hang.unexpected == 2
     assert hang.errors == {"timeout": 2}
+
+
+async def test_query_values_never_reach_the_evidence():
+    """An e-mail search endpoint: the address is personal data, so evidence keeps only the parameter name."""
+    with AppServer() as app:
+        cfg = make_config(http={"base_url": app.url, "endpoints": ["/api/v1/users?email=ann.lee@example.com"]})
+        ev = await collect(HttpProbe(), cfg, window_s=0.3)
+    (ep,) = ev.data.endpoints
+    assert ep.path == "/api/v1/users?email=…" and "ann.lee" not in ep.url
+    assert app.requests[-1][1] == "/api/v1/users?email=ann.lee@example.com"  # the real request was sent
