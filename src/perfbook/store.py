@@ -89,7 +89,8 @@ class Store:
         try:
             self.engine: Engine = create_engine(url, connect_args=args)
         except (SQLAlchemyError, ImportError, ValueError) as err:
-            raise PerfbookError(f"store: cannot use {redact_url(url)}: {_line(err)}", hint="check [store] url") from None
+            raise PerfbookError(f"store: cannot use {redact_url(url)}: {_line(err)}",
+                                hint="check [store] url") from None
         self.ensure_tables()
 
     def ensure_tables(self) -> None:

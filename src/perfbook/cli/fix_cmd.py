@@ -45,7 +45,8 @@ def fix(
     list_: bool = typer.Option(False, "--list", help="Show the catalog of fixes and their parameters."),
     apply: bool = typer.Option(False, "--apply", help="Perform the plan (after a confirmation on a terminal)."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Confirm without asking (scripts)."),
-    from_report: Annotated[Path | None, typer.Option("--from-report", help="Walk the fixes a saved triage --json report recommends.")] = None,
+    from_report: Annotated[Path | None, typer.Option(
+        "--from-report", help="Walk the fixes a saved triage --json report recommends.")] = None,
     json_out: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
     window: str = typer.Option(None, "--window", help="Verify window, e.g. 2s or 500ms (default \\[triage] window_s)."),
     no_verify: bool = typer.Option(False, "--no-verify", help="Do not rerun probes after --apply."),
@@ -66,7 +67,8 @@ def fix(
     if from_report is not None:
         if action_id or ctx.args:
             raise UsageError("--from-report takes no action id or parameters (they come from the report)")
-        raise typer.Exit(_from_report(from_report, config, apply, yes, json_out, _verify_window(config, window, no_verify)))
+        window_s = _verify_window(config, window, no_verify)
+        raise typer.Exit(_from_report(from_report, config, apply, yes, json_out, window_s))
     if not action_id:
         raise UsageError("perfbook fix needs an action id", hint="see: perfbook fix --list")
     from perfbook.fix.base import parse_cli_args
@@ -186,7 +188,8 @@ def _plan_and_apply(fixer: Any, ctx: Any, store: Any, apply: bool, yes: bool, js
     return doc, ExitCode.OK
 
 
-def _from_report(path: Path, config: Path | None, apply: bool, yes: bool, json_out: bool, window_s: float | None) -> int:
+def _from_report(path: Path, config: Path | None, apply: bool, yes: bool, json_out: bool,
+                 window_s: float | None) -> int:
     """Each fix a saved report recommends, one plan (and confirmation) at a time; the exit code."""
     from perfbook.fix.catalog import make_fix
     from perfbook.fix.context import FixContext

@@ -46,7 +46,8 @@ def get_container(ctx: FixContext, name: str) -> Any:
 def container_row(c: Any) -> dict[str, Any]:
     """What a plan shows of a container."""
     state = c.attrs.get("State", {})
-    return {"container": c.name, "id": c.short_id, "status": c.status, "image": (c.attrs.get("Config") or {}).get("Image"),
+    return {"container": c.name, "id": c.short_id, "status": c.status,
+            "image": (c.attrs.get("Config") or {}).get("Image"),
             "health": (state.get("Health") or {}).get("Status"), "started_at": state.get("StartedAt"),
             "restart_count": c.attrs.get("RestartCount")}
 
@@ -138,7 +139,8 @@ class EnginePrune(Fix):
         import docker.errors
 
         done, not_done, unsupported, freed = [], [], [], 0
-        for step, call in zip(plan.steps, (client.containers.prune, _prune_images, client.api.prune_builds), strict=True):
+        calls = (client.containers.prune, _prune_images, client.api.prune_builds)
+        for step, call in zip(plan.steps, calls, strict=True):
             try:
                 result = call(client) if call is _prune_images else call()
                 freed += int((result or {}).get("SpaceReclaimed") or 0)
@@ -152,7 +154,8 @@ class EnginePrune(Fix):
         not_done += unsupported
         if status == "failed":
             raise PerfbookError(f"engine.prune: nothing pruned: {not_done[0]}")
-        return Outcome(status, f"pruned, {format_bytes(freed)} reclaimed", done=done, not_done=not_done, figures=figures)
+        return Outcome(status, f"pruned, {format_bytes(freed)} reclaimed", done=done, not_done=not_done,
+                       figures=figures)
 
     def verify(self, plan: Plan) -> VerifySpec:
         return VerifySpec(("host",), ("host.disk_high",), kpis=("disk_pct",))

@@ -57,7 +57,8 @@ def live_limits(c: Any) -> dict[str, float] | None:
     return {"memory_bytes": memory, "cpus": cpus}
 
 
-def update_call(short_id: str, podman: bool, memory: int | None, swap: int | None, cpus: float | None) -> tuple[str, dict]:
+def update_call(short_id: str, podman: bool, memory: int | None, swap: int | None,
+                cpus: float | None) -> tuple[str, dict]:
     """The API path and body that set these limits on this engine (pure)."""
     if podman:
         body: dict[str, Any] = {}

@@ -31,7 +31,8 @@ def load_report(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise UsageError(f"--from-report: no file {path}", hint="save one with: perfbook triage --json > report.json") from None
+        raise UsageError(f"--from-report: no file {path}",
+                         hint="save one with: perfbook triage --json > report.json") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise UsageError(f"--from-report: cannot read {path} as JSON: {err}") from None
     if not isinstance(data, dict) or not isinstance(data.get("findings"), list):

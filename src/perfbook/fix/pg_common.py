@@ -105,7 +105,8 @@ def server_version_num(conn: Any) -> int:
 
 def timeouts_sql(lock_timeout_ms: int, statement_timeout_ms: int) -> list[str]:
     """The SET statements a maintenance step runs first (shown in the plan, run in apply)."""
-    return [f"SET lock_timeout = '{int(lock_timeout_ms)}ms'", f"SET statement_timeout = '{int(statement_timeout_ms)}ms'"]
+    return [f"SET lock_timeout = '{int(lock_timeout_ms)}ms'",
+            f"SET statement_timeout = '{int(statement_timeout_ms)}ms'"]
 
 
 def run_steps(conn: Any, steps: list[str]) -> None:

@@ -67,7 +67,8 @@ class PgCreateIndex(Fix):
             raise UsageError(f"pg.create_index: {table.qualified} has no column {missing[0]!r}",
                              hint=f"columns: {', '.join(sorted(known))}")
         indexes = read_indexes(conn, table.oid)
-        existing = [i for i in indexes if i["valid"] and not i["expression"] and i["columns"][: len(columns)] == columns]
+        existing = [i for i in indexes
+                    if i["valid"] and not i["expression"] and i["columns"][: len(columns)] == columns]
         leftovers = [i for i in indexes if not i["valid"] and i["columns"] == columns]
         name = index_name(table.name, columns)
         ident = fingerprint([table.oid, columns, [i["index"] for i in leftovers], [i["index"] for i in existing]])

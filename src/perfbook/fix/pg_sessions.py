@@ -100,7 +100,8 @@ class _Signal(Fix):
         conn = ctx.pg_read()
         # PG 14+: wait for the backend to be gone (its locks released), within our own statement_timeout
         wait_ms = max(100, min(5000, ctx.cfg.postgres.statement_timeout_ms - 500))
-        timeout = f", {wait_ms}" if self.function == "pg_terminate_backend" and server_version_num(conn) >= 140000 else ""
+        waits = self.function == "pg_terminate_backend" and server_version_num(conn) >= 140000
+        timeout = f", {wait_ms}" if waits else ""
         chosen, notes = select_sessions(read_sessions(conn), v)
         steps = [f"SELECT {self.function}({s['pid']}{timeout})  -- {s['user']}, {s['state']}, {s['age_s']:.0f} s"
                  for s in chosen]

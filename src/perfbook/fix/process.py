@@ -34,7 +34,7 @@ class ProcessRestart(Fix):
         if not command:
             known = ", ".join(sorted(commands)) or "none configured"
             raise ConfigError(f"process.restart: no restart command for {name!r} (known: {known})",
-                              hint=f'add it to perfbook.toml: [fix] restart_commands = {{ {name} = "systemctl restart …" }}')
+                              hint=f'add to perfbook.toml: [fix] restart_commands = {{ {name} = "systemctl restart …" }}')
         argv = shlex.split(command)
         shown = redact_text(shlex.join(argv))  # a restart command may carry a token: never print or store it
         affects = [{"name": name, "command": shown, "pid": self.values["pid"]}]

@@ -80,7 +80,8 @@ class RedisFlushCache(Fix):
         client = ctx.redis(db)
         queues = queue_like(client)
         keys = client.dbsize()
-        affects = [{"db": db, "keys": keys, "sample": [short_key(k) for k in scan_keys(client, None, max_keys=SAMPLE_KEYS)]}]
+        sample = [short_key(k) for k in scan_keys(client, None, max_keys=SAMPLE_KEYS)]
+        affects = [{"db": db, "keys": keys, "sample": sample}]
         if queues:
             return self.new_plan(ctx, f"refused: db {db}", affects=affects, fingerprint=fingerprint(db), refusal=(
                 f"db {db} holds queue-like keys (lists/streams: {', '.join(queues[:5])}): it is not only a cache; "
@@ -119,7 +120,8 @@ class RedisDeletePattern(Fix):
         db = ctx.cfg.redis.cache_db if self.values["db"] is None else self.values["db"]
         pattern, batch = self.values["pattern"], max(1, self.values["batch_size"])
         if pattern.strip("*") == "":
-            raise UsageError(f"--pattern {pattern!r} matches every key", hint="to empty the cache use redis.flush_cache")
+            raise UsageError(f"--pattern {pattern!r} matches every key",
+                             hint="to empty the cache use redis.flush_cache")
         ident = fingerprint([db, pattern])
         if ctx.cfg.redis.queue_db is not None and db == ctx.cfg.redis.queue_db:
             return self.new_plan(ctx, f"refused: db {db}", fingerprint=ident, refusal=(

@@ -78,7 +78,8 @@ def perform(fix: Fix, ctx: FixContext, store: Store, plan: Plan, *, confirm: Con
         fresh, why = _replan(fix, ctx, plan)
     except Exception as err:  # the target went away between plan and apply: nothing was done
         message = error_line(fix.id, "re-plan", err)
-        return _audited(store, ctx, fix, FixResult(plan, Outcome("failed", message, not_done=plan.steps, error=message)))
+        failed = Outcome("failed", message, not_done=plan.steps, error=message)
+        return _audited(store, ctx, fix, FixResult(plan, failed))
     if why:
         if on_replan:
             on_replan(fresh, why)
