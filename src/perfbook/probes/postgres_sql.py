@@ -52,7 +52,8 @@ TABLES = f"""{TAG} SELECT s.relid, s.schemaname || '.' || s.relname AS name, s.s
 FROM pg_stat_user_tables s
 JOIN pg_class c ON c.oid = s.relid
 LEFT JOIN pg_class t ON t.oid = c.reltoastrelid
-LEFT JOIN pg_statio_user_tables io ON io.relid = s.relid"""
+LEFT JOIN pg_statio_user_tables io ON io.relid = s.relid
+ORDER BY c.relpages DESC, s.relid LIMIT 10000"""  # bounded: a schema-per-tenant database can hold 100,000
 
 COLUMNS = f"""{TAG} SELECT a.attrelid AS relid, array_agg(a.attname::text ORDER BY a.attnum) AS columns
 FROM pg_attribute a WHERE a.attrelid = ANY(%s) AND a.attnum > 0 AND NOT a.attisdropped
