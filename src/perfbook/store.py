@@ -38,7 +38,8 @@ fix_audit = Table(
     Column("mode", String(16), nullable=False),  # plan | apply
     Column("params", JSON, nullable=False),
     Column("plan", JSON),
-    Column("outcome", String(16), nullable=False),  # planned | done | partial | failed | nothing | refused | declined
+    # planned | nothing | refused | skipped (plans); done | partial | failed | declined | refused (applies)
+    Column("outcome", String(16), nullable=False),
     Column("summary", Text),
     Column("error", Text),
     Column("before", JSON),  # figures before the apply, name -> value

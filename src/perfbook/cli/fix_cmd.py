@@ -191,9 +191,10 @@ def _plan_and_apply(fixer: Any, ctx: Any, store: Any, apply: bool, yes: bool, js
 def _from_report(path: Path, config: Path | None, apply: bool, yes: bool, json_out: bool,
                  window_s: float | None) -> int:
     """Each fix a saved report recommends, one plan (and confirmation) at a time; the exit code."""
-    from perfbook.fix.catalog import make_fix
+    from perfbook.fix.catalog import fix_class, make_fix
     from perfbook.fix.context import FixContext
     from perfbook.fix.from_report import load_report, recommended_fixes
+    from perfbook.fix.runner import record_skip
     from perfbook.store import open_store
 
     report = load_report(path)
@@ -208,7 +209,9 @@ def _from_report(path: Path, config: Path | None, apply: bool, yes: bool, json_o
                 if not json_out:
                     typer.echo(f"\n# {rec.fix_id} for {', '.join(rec.findings)}")
                 if set(rec.findings) <= resolved:
-                    _say(json_out, f"skipped: {', '.join(rec.findings)} already gone after an earlier fix")
+                    why = f"skipped: {', '.join(rec.findings)} already gone after an earlier fix"
+                    _say(json_out, why)
+                    record_skip(rec.fix_id, fix_class(rec.fix_id).layer, rec.params, ctx, store, why)
                     results.append({"findings": list(rec.findings), "action": rec.fix_id, "skipped": "already gone"})
                     continue
                 try:

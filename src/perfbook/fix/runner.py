@@ -56,6 +56,12 @@ def make_plan(fix: Fix, ctx: FixContext, store: Store) -> Plan:
     return plan
 
 
+def record_skip(fix_id: str, layer: str, params: dict[str, Any], ctx: FixContext, store: Store, why: str) -> None:
+    """Audit a recommended fix that was not even planned (``--from-report``: its finding is gone)."""
+    record_audit(store, os_user=ctx.os_user, target=ctx.target_for(layer), action=fix_id, mode="plan",
+                 params=params, outcome="skipped", summary=why)
+
+
 def perform(fix: Fix, ctx: FixContext, store: Store, plan: Plan, *, confirm: Confirm,
             verify_window_s: float | None = None, before_report: Any = None,
             on_replan: Callable[[Plan, str], None] | None = None, also_findings: tuple[str, ...] = ()) -> FixResult:

@@ -66,6 +66,8 @@ def test_missing_index_fixed_from_the_report_and_gone_after(perfbook, tmp_path, 
     assert index["verify"]["gone"] is True
     assert next(r for r in results if r["action"] == "pg.analyze")["skipped"] == "already gone"
     history = perfbook("fix", "history", "--json", "--config", str(cfg)).json["entries"]
+    assert [(e["action"], e["outcome"]) for e in history[:3]] == [
+        ("pg.analyze", "skipped"), ("pg.create_index", "done"), ("pg.create_index", "planned")]
     applied = [e for e in history if e["mode"] == "apply" and e["action"] == "pg.create_index"]
     assert applied and applied[0]["before"]["pg.missing_index:public.users"] == 1.0
     assert applied[0]["after"]["pg.missing_index:public.users"] == "absent"
