@@ -30,13 +30,13 @@ class PgServer:
 class PgStatement:
     """One pg_stat_statements entry (the window's delta, or lifetime totals)."""
 
-    queryid: int
+    queryid: int  # pg_stat_statements queryid (stable for the same normalised statement)
     query: str  # safe to show
-    user: str | None
-    calls: int
+    user: str | None  # the role that ran it
+    calls: int  # executions (in the window, or since reset)
     total_ms: float  # time executing, all calls
     mean_ms: float | None  # total_ms / calls
-    rows: int
+    rows: int  # rows returned or affected, all calls
     shared_blks_hit: int  # buffer cache hits
     shared_blks_read: int  # blocks read from the OS
     tables: list[str] = field(default_factory=list)  # FROM / JOIN / UPDATE / INTO, schema-qualified when known
@@ -51,7 +51,7 @@ class PgStatStatements:
     detail: str | None = None  # the server's one-line answer when not ok
     mean_column: str | None = None  # "mean_exec_time" (13+) or "mean_time" (≤ 12)
     window_calls: int = 0  # calls of every statement in the window (perfbook's own left out)
-    window_total_ms: float = 0.0
+    window_total_ms: float = 0.0  # time executing all of them in the window
     window_mean_ms: float | None = None  # window_total_ms / window_calls; None without calls
     top_by_mean: list[PgStatement] = field(default_factory=list)  # window, slowest mean first
     top_by_total: list[PgStatement] = field(default_factory=list)  # window, most total time first
@@ -71,17 +71,17 @@ class PgTable:
     seq_tup_read: int  # rows those scans read
     idx_scan: int | None  # index scans (None: the table has no index)
     seq_scan_window: int  # sequential scans during the window
-    idx_scan_window: int
-    seq_tup_read_window: int
+    idx_scan_window: int  # index scans during the window
+    seq_tup_read_window: int  # rows read by sequential scans during the window
     total_bytes: int  # heap + TOAST + indexes, from pg_class.relpages
     heap_bytes: int  # the table's own pages
-    index_bytes: int
+    index_bytes: int  # all its indexes, from pg_class.relpages
     heap_hit_ratio: float | None  # heap blocks from the buffer cache / all heap blocks read
     mod_since_analyze: int  # rows changed since the last analyze
     last_vacuum: str | None = None  # ISO times
-    last_autovacuum: str | None = None
-    last_analyze: str | None = None
-    last_autoanalyze: str | None = None
+    last_autovacuum: str | None = None  # ISO time of the last autovacuum
+    last_analyze: str | None = None  # ISO time of the last manual ANALYZE
+    last_autoanalyze: str | None = None  # ISO time of the last autoanalyze
     autovacuum_enabled: bool = True  # False with reloptions autovacuum_enabled=false or autovacuum off
     columns: list[str] = field(default_factory=list)  # column names (large tables only)
     indexed_columns: list[list[str]] = field(default_factory=list)  # key columns of each valid index
@@ -96,9 +96,9 @@ class PgIndex:
     columns: list[str]  # key columns in order, "(expression)" for an expression
     size_bytes: int  # from pg_class.relpages
     scans: int  # idx_scan since the statistics were reset
-    unique: bool
-    primary: bool
-    valid: bool
+    unique: bool  # UNIQUE (never "unused": it enforces a constraint)
+    primary: bool  # the primary key
+    valid: bool  # False after a failed CREATE INDEX CONCURRENTLY
     partial: bool = False  # a partial index (WHERE …)
 
 
@@ -106,8 +106,8 @@ class PgIndex:
 class PgDuplicateIndexes:
     """Indexes on the same table with the same key columns, operator classes and predicate."""
 
-    table: str
-    columns: list[str]
+    table: str  # schema.table
+    columns: list[str]  # the shared key columns
     indexes: list[str]  # the first is the one to keep (unique / primary first, then most used)
     wasted_bytes: int  # size of all but the kept one
 
@@ -116,9 +116,9 @@ class PgDuplicateIndexes:
 class PgSession:
     """A client session (perfbook's own and non-client backends left out)."""
 
-    pid: int
-    user: str | None
-    application: str | None
+    pid: int  # backend process id
+    user: str | None  # role name
+    application: str | None  # application_name
     client: str | None  # client address
     state: str | None  # active | idle | idle in transaction | …
     query: str  # the current / last statement, safe to show
@@ -126,17 +126,17 @@ class PgSession:
     state_age_s: float | None  # since state_change (idle in transaction: how long idle)
     xact_age_s: float | None  # since xact_start
     query_start: str | None = None  # ISO
-    wait_event_type: str | None = None
-    wait_event: str | None = None
+    wait_event_type: str | None = None  # Lock, LWLock, IO, Client …
+    wait_event: str | None = None  # e.g. relation, transactionid, ClientRead
     backend_type: str | None = None  # "client backend" (others never reach a finding)
-    database: str | None = None
+    database: str | None = None  # the database it is connected to
 
 
 @dataclass
 class PgBlocked:
     """A session waiting on a lock, and who holds it up."""
 
-    session: PgSession
+    session: PgSession  # the waiting session (query_age_s: how long its statement has run)
     blocking_pids: list[int]  # pg_blocking_pids(pid)
     lock_type: str | None  # relation | transactionid | tuple | …
     lock_mode: str | None  # the mode it waits for, e.g. AccessExclusiveLock
@@ -149,13 +149,13 @@ class PgConnections:
     """Client connections against the usable slots."""
 
     total: int  # client backends, perfbook's own left out
-    max_connections: int
+    max_connections: int  # the server setting
     reserved: int  # superuser_reserved_connections (+ reserved_connections on 16+)
     usable: int  # max_connections - reserved
     used_pct: float  # total / usable * 100
-    by_state: dict[str, int] = field(default_factory=dict)
-    by_user: dict[str, int] = field(default_factory=dict)
-    by_application: dict[str, int] = field(default_factory=dict)
+    by_state: dict[str, int] = field(default_factory=dict)  # client sessions per state
+    by_user: dict[str, int] = field(default_factory=dict)  # per role
+    by_application: dict[str, int] = field(default_factory=dict)  # per application_name
     hidden: int = 0  # sessions of other roles this role may not see (no pg_monitor / pg_read_all_stats)
 
 
@@ -165,8 +165,8 @@ class PgCache:
 
     hit_ratio_window: float | None  # blks_hit / (hit + read) in the window
     blocks_window: int  # hit + read in the window
-    hit_ratio_lifetime: float | None
-    blocks_lifetime: int
+    hit_ratio_lifetime: float | None  # since the statistics reset (shown, not judged)
+    blocks_lifetime: int  # hit + read since the statistics reset
     per_database: dict[str, float] = field(default_factory=dict)  # lifetime ratio of each database
 
 
@@ -176,16 +176,16 @@ class PostgresEvidence:
 
     dsn: str  # redacted
     own_pid: int  # perfbook's backend, never in a finding
-    server: PgServer
-    statements: PgStatStatements
-    connections: PgConnections | None = None
-    cache: PgCache | None = None
-    tables: list[PgTable] = field(default_factory=list)
-    indexes: list[PgIndex] = field(default_factory=list)
-    duplicate_indexes: list[PgDuplicateIndexes] = field(default_factory=list)
+    server: PgServer  # version, uptime, settings, sizes
+    statements: PgStatStatements  # window and lifetime statements
+    connections: PgConnections | None = None  # None when pg_settings could not be read
+    cache: PgCache | None = None  # None when pg_stat_database could not be read
+    tables: list[PgTable] = field(default_factory=list)  # the tables worth judging, largest first
+    indexes: list[PgIndex] = field(default_factory=list)  # invalid, unused, duplicate and largest indexes
+    duplicate_indexes: list[PgDuplicateIndexes] = field(default_factory=list)  # most wasted bytes first
     active: list[PgSession] = field(default_factory=list)  # running statements, oldest first (top 20)
     idle_in_transaction: list[PgSession] = field(default_factory=list)  # oldest first (top 50)
-    blocked: list[PgBlocked] = field(default_factory=list)
+    blocked: list[PgBlocked] = field(default_factory=list)  # longest wait first
     blockers: list[PgSession] = field(default_factory=list)  # every session in a blocking chain that is not blocked
     top_tables_by_size: dict[str, int] = field(default_factory=dict)  # schema.table -> bytes (heap+TOAST+indexes), largest first
     reset_detected: bool = False  # a pg_stat_* counter went down during the window

@@ -34,8 +34,8 @@ class RedisWindow:
     misses: int | None  # keyspace_misses
     lookups: int | None  # hits + misses
     hit_rate: float | None  # hits / lookups; None without lookups
-    evicted_keys: int | None
-    expired_keys: int | None
+    evicted_keys: int | None  # removed to make room (maxmemory policy)
+    expired_keys: int | None  # removed because their TTL ran out
     rejected_connections: int | None  # refused over maxclients
     error_replies: int | None  # total_error_replies (Redis ≥ 6.2)
     oom_errors: int | None  # errorstat_OOM: writes refused at maxmemory
@@ -47,11 +47,11 @@ class RedisWindow:
 class RedisLatency:
     """PING round trips sampled across the window (as redis-cli --latency, but bounded)."""
 
-    samples: int
-    min_ms: float | None
-    avg_ms: float | None
+    samples: int  # PING round trips measured
+    min_ms: float | None  # fastest round trip
+    avg_ms: float | None  # mean round trip
     p99_ms: float | None  # nearest rank
-    max_ms: float | None
+    max_ms: float | None  # slowest round trip
     loop_lag_p99_ms: float | None = None  # how late perfbook's own event loop woke meanwhile (10 ms ticks)
     loop_lag_max_ms: float | None = None  # a PING measured across such a stall looks that much slower
 
@@ -60,10 +60,10 @@ class RedisLatency:
 class RedisKeyspace:
     """One database of INFO keyspace."""
 
-    db: int
-    keys: int
+    db: int  # database number
+    keys: int  # keys it holds
     expires: int  # keys with a TTL
-    avg_ttl_ms: int
+    avg_ttl_ms: int  # mean TTL of the keys that have one (0: none)
 
 
 @dataclass
@@ -72,7 +72,7 @@ class RedisBigKey:
 
     key: str  # truncated, e-mails masked
     pattern: str  # its namespace as a SCAN pattern, e.g. "session:*"
-    db: int
+    db: int  # the database it was sampled in
     memory_bytes: int  # MEMORY USAGE
     type: str | None = None  # string | list | hash | set | zset | stream
     length: int | None = None  # STRLEN / LLEN / HLEN / SCARD / ZCARD / XLEN
@@ -82,11 +82,11 @@ class RedisBigKey:
 class RedisSlowEntry:
     """One SLOWLOG entry (perfbook's own left out)."""
 
-    id: int
+    id: int  # SLOWLOG entry id
     age_s: float | None  # before the end of the window (server clock)
-    duration_ms: float
+    duration_ms: float  # execution time inside Redis
     command: str  # the command name and its first argument, truncated; other arguments only counted
-    client_name: str | None = None
+    client_name: str | None = None  # CLIENT SETNAME of the caller, when set
 
 
 @dataclass
@@ -94,25 +94,25 @@ class RedisEvidence:
     """Everything the redis probe saw."""
 
     url: str  # redacted
-    version: str
-    uptime_s: int
+    version: str  # redis_version
+    uptime_s: int  # since the server started
     role: str  # master | slave
-    memory: RedisMemory
-    window: RedisWindow
-    latency: RedisLatency
-    connected_clients: int
+    memory: RedisMemory  # at the window's end
+    window: RedisWindow  # counter deltas over the window
+    latency: RedisLatency  # PING round trips across the window
+    connected_clients: int  # client connections, perfbook's included
     blocked_clients: int  # in BLPOP / XREAD … BLOCK
-    maxclients: int | None
+    maxclients: int | None  # the connection limit
     oom_errors_total: int  # errorstat_OOM since start / reset
-    evicted_keys_total: int
-    keyspace: list[RedisKeyspace] = field(default_factory=list)
+    evicted_keys_total: int  # evicted_keys since start / reset
+    keyspace: list[RedisKeyspace] = field(default_factory=list)  # INFO keyspace, one entry per database with keys
     big_keys: list[RedisBigKey] = field(default_factory=list)  # biggest first
     big_keys_sampled: int = 0  # keys MEMORY USAGE was read for
     big_keys_scan_complete: bool = False  # the SCAN reached the end of the database
-    slowlog: list[RedisSlowEntry] = field(default_factory=list)
+    slowlog: list[RedisSlowEntry] = field(default_factory=list)  # the newest entries not perfbook's (10 at most)
     slowlog_len: int = 0  # entries SLOWLOG holds in all
     db: int = 0  # the database of the URL (the one sampled)
     cache_db: int = 0  # [redis] cache_db
     queue_db: int | None = None  # [redis] queue_db
     reset_detected: bool = False  # a counter went down between the INFO snapshots
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what could not be read, and why
