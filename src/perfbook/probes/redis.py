@@ -128,6 +128,7 @@ class _Collector:
         self.client, self.ctx = client, ctx
         self.notes: list[str] = []
         self.scan_blocked = False  # SCAN refused (ACL): no big-key sample
+        self.db = int(client.connection_pool.connection_kwargs.get("db", 0))  # the URL's database
 
     async def pipeline(self, commands: list[tuple]) -> list[Any]:
         """Several commands in one round trip on THE connection (redis-py's Pipeline takes another)."""
@@ -162,13 +163,12 @@ class _Collector:
             slowlog = await self._slowlog()
         else:
             self.notes.append("key types and SLOWLOG skipped: the time budget ran short")
-        db = self.client.connection_pool.connection_kwargs.get("db", 0)
         data = build_evidence(ctx.config, info_start, info_end, duration_s, rtts_ms, big, details, len(sampled),
-                              scan_complete, slowlog, int(db), self.notes, lags_ms)
+                              scan_complete, slowlog, self.db, self.notes, lags_ms)
         status = "partial" if data.reset_detected or self.notes else "ok"
         return Evidence("redis", status, 0.0, data=data, reason="; ".join(self.notes)[:300] or None)
 
-    async def _window(self, started: float, window_end: float) -> tuple[list[float], list[float], dict[bytes, int], bool]:
+    async def _window(self, started: float, window_end: float) -> tuple[list[float], list[float], dict[tuple[int, bytes], int], bool]:
         """PINGs across the window with big-key scanning in the gaps, and this event loop's own lag."""
         lags_ms: list[float] = []
         stop = asyncio.Event()
@@ -189,15 +189,14 @@ class _Collector:
             await asyncio.sleep(LAG_TICK_S)
             lags_ms.append(max(0.0, (time.monotonic() - t0 - LAG_TICK_S) * 1000))
 
-    async def _pings_and_scan(self, started: float, window_end: float) -> tuple[list[float], dict[bytes, int], bool]:
+    async def _pings_and_scan(self, started: float, window_end: float) -> tuple[list[float], dict[tuple[int, bytes], int], bool]:
         """PING at evenly spaced times; scan for big keys in the gaps (bounded in keys and time)."""
         ctx = self.ctx
         limit = self.ctx.config.redis.big_keys_sample
         scan_budget_s = (window_end - started) * SCAN_SHARE
         rtts_ms: list[float] = []
-        sampled: dict[bytes, int] = {}
+        sampled: dict[tuple[int, bytes], int] = await self._sample_queue_db() if limit else {}
         cursor, complete, scan_s = 0, limit == 0, 0.0
-        self.scan_blocked = False
         span_s = window_end - started
         # Mid-points of PING_SAMPLES slices: away from the window's edges, where the other probes
         # parse their snapshots on this same event loop and would inflate a round trip.
@@ -215,7 +214,22 @@ class _Collector:
             rtts_ms.append((ctx.clock() - t0) * 1000)
         return rtts_ms, sampled, complete
 
-    async def _scan_step(self, cursor: int, sampled: dict[bytes, int], limit: int) -> int:
+    async def _sample_queue_db(self) -> dict[tuple[int, bytes], int]:
+        """One SCAN page of ``queue_db`` (a queue backlog is one big list there), switching database
+        inside one pipelined round trip so the connection always ends on the URL's database."""
+        queue_db = self.ctx.config.redis.queue_db
+        if queue_db is None or queue_db == self.db:
+            return {}
+        answers = await self.pipeline([("SELECT", queue_db), ("SCAN", 0, "COUNT", SCAN_COUNT), ("SELECT", self.db)])
+        if isinstance(answers[0], Exception) or isinstance(answers[1], Exception):
+            self.notes.append(f"queue db {queue_db} not sampled: {redact_text(str(answers[0] or answers[1]))[:120]}")
+            return {}
+        keys = list(answers[1][1])[:SCAN_COUNT]
+        sizes = (await self.pipeline([("SELECT", queue_db), *[("MEMORY", "USAGE", k) for k in keys],
+                                      ("SELECT", self.db)]))[1:-1]
+        return {(queue_db, k): s for k, s in zip(keys, sizes, strict=True) if isinstance(s, int)}
+
+    async def _scan_step(self, cursor: int, sampled: dict[tuple[int, bytes], int], limit: int) -> int:
         import redis.exceptions as rex
 
         try:
@@ -224,22 +238,32 @@ class _Collector:
             self.notes.append(f"big keys: SCAN refused: {redact_text(str(err))[:120]}")
             self.scan_blocked = True
             return 0
-        keys = [k for k in keys if k not in sampled][: max(0, limit - len(sampled))]
+        keys = [k for k in keys if (self.db, k) not in sampled][: max(0, limit - len(sampled))]
         if keys:
             sizes = await self.pipeline([("MEMORY", "USAGE", k) for k in keys])
-            sampled.update({k: s for k, s in zip(keys, sizes, strict=True) if isinstance(s, int)})
+            sampled.update({(self.db, k): s for k, s in zip(keys, sizes, strict=True) if isinstance(s, int)})
         return int(cursor)
 
-    async def _key_details(self, keys: list[bytes]) -> dict[bytes, tuple[str, int | None]]:
+    async def _key_details(self, keys: list[tuple[int, bytes]]) -> dict[tuple[int, bytes], tuple[str, int | None]]:
         """TYPE and the type's length (STRLEN / LLEN / HLEN / SCARD / ZCARD / XLEN) of the biggest keys."""
-        if not keys:
-            return {}
-        types = await self.pipeline([("TYPE", k) for k in keys])
-        kinds = [t.decode() if isinstance(t, bytes) else str(t) for t in types]
-        commands = [length_command(kind, k) for kind, k in zip(kinds, keys, strict=True)]
-        lengths = await self.pipeline([c for c in commands if c])
-        it = iter(lengths)
-        return {k: (kind, (next(it) if c else None)) for k, kind, c in zip(keys, kinds, commands, strict=True)}
+        details: dict[tuple[int, bytes], tuple[str, int | None]] = {}
+        for db in sorted({db for db, _ in keys}):
+            names = [k for d, k in keys if d == db]
+            types = await self._in_db(db, [("TYPE", k) for k in names])
+            kinds = [t.decode() if isinstance(t, bytes) else str(t) for t in types]
+            commands = [length_command(kind, k) for kind, k in zip(kinds, names, strict=True)]
+            lengths = iter(await self._in_db(db, [c for c in commands if c]))
+            details.update({(db, k): (kind, next(lengths) if c else None)
+                            for k, kind, c in zip(names, kinds, commands, strict=True)})
+        return details
+
+    async def _in_db(self, db: int, commands: list[tuple]) -> list[Any]:
+        """``commands`` run in database ``db``, back on the URL's database within the same round trip."""
+        if not commands:
+            return []
+        if db == self.db:
+            return await self.pipeline(commands)
+        return (await self.pipeline([("SELECT", db), *commands, ("SELECT", self.db)]))[1:-1]
 
     async def _slowlog(self) -> list[Any]:
         try:

@@ -139,18 +139,19 @@ def slow_command(args: list[bytes]) -> str:
     return text + (f" (+{len(args) - 2} args)" if len(args) > 2 else "")
 
 
-def build_big_keys(big: list[tuple[bytes, int]], details: dict[bytes, tuple[str, int | None]], db: int) -> list[RedisBigKey]:
-    """The biggest sampled keys with their type and length."""
+def build_big_keys(big: list[tuple[tuple[int, bytes], int]],
+                   details: dict[tuple[int, bytes], tuple[str, int | None]]) -> list[RedisBigKey]:
+    """The biggest sampled keys (``((db, key), bytes)``) with their type and length."""
     out = []
-    for key, size in big:
-        kind, length = details.get(key, (None, None))
+    for (db, key), size in big:
+        kind, length = details.get((db, key), (None, None))
         raw = key.decode("utf-8", errors="replace")
         out.append(RedisBigKey(key=display_key(raw), pattern=display_key(key_prefix(raw)), db=db, memory_bytes=size,
                                type=kind, length=length))
     return out
 
 
-def build_evidence(cfg: Config, start: dict, end: dict, duration_s: float, rtts_ms: list[float], big: list[tuple[bytes, int]],
+def build_evidence(cfg: Config, start: dict, end: dict, duration_s: float, rtts_ms: list[float], big: list,
                    details: dict, sampled: int, complete: bool, slowlog: list[Any], db: int,
                    notes: list[str], lags_ms: list[float] | None = None) -> RedisEvidence:
     """The whole RedisEvidence from the raw answers."""
@@ -163,7 +164,7 @@ def build_evidence(cfg: Config, start: dict, end: dict, duration_s: float, rtts_
         connected_clients=int(end.get("connected_clients", 0)), blocked_clients=int(end.get("blocked_clients", 0)),
         maxclients=int(end["maxclients"]) if end.get("maxclients") else None,
         oom_errors_total=_errorstats(end).get("OOM", 0), evicted_keys_total=int(end.get("evicted_keys", 0)),
-        keyspace=build_keyspace(end), big_keys=build_big_keys(big, details, db), big_keys_sampled=sampled,
+        keyspace=build_keyspace(end), big_keys=build_big_keys(big, details), big_keys_sampled=sampled,
         big_keys_scan_complete=complete, slowlog=slow, slowlog_len=slow_len, db=db, cache_db=cfg.redis.cache_db,
         queue_db=cfg.redis.queue_db, reset_detected=reset, notes=notes,
     )

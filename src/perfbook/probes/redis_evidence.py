@@ -111,7 +111,7 @@ class RedisEvidence:
     big_keys_scan_complete: bool = False  # the SCAN reached the end of the database
     slowlog: list[RedisSlowEntry] = field(default_factory=list)  # the newest entries not perfbook's (10 at most)
     slowlog_len: int = 0  # entries SLOWLOG holds in all
-    db: int = 0  # the database of the URL (the one sampled)
+    db: int = 0  # the database of the URL (sampled by SCAN; queue_db gets one SCAN page too)
     cache_db: int = 0  # [redis] cache_db
     queue_db: int | None = None  # [redis] queue_db
     reset_detected: bool = False  # a counter went down between the INFO snapshots

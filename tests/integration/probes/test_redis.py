@@ -132,17 +132,21 @@ async def test_healthy_redis_has_no_warning_and_own_commands_are_no_lookups(redi
     assert rules.kpis({"redis": ev}, cfg) == {"cache_hit_rate": None}
 
 
-async def test_big_keys_with_type_and_length(redis_url):
+async def test_big_keys_with_type_and_length(redis_url, redis_server):
     sync = redis.Redis.from_url(redis_url)
     sync.set("blob:ann@example.com:avatar", "x" * 300_000)
     sync.rpush("queue:jobs", *(f"job-{i:06d}" for i in range(20_000)))
     sync.set("small", "x")
+    backlog = redis.Redis.from_url(redis_server.url(1))  # the WebSocket queue's database
+    backlog.rpush("ws:messages", *(f"message-{i:06d}" for i in range(30_000)))
     cfg = config(redis_url, redis_big_key_mb=0.1)
     ev = await probe(cfg)
     (f,) = codes(rules.evaluate({"redis": ev}, cfg))["redis.big_keys"]
     keys = {k["key"]: k for k in f.evidence["keys"]}
     assert keys["blob:<email>:avatar"]["type"] == "string" and keys["blob:<email>:avatar"]["length"] == 300_000
     assert keys["queue:jobs"]["type"] == "list" and keys["queue:jobs"]["length"] == 20_000
+    # db 1 was sampled first: the db 0 keys' types and lengths prove the connection came back to db 0
+    assert keys["ws:messages"]["db"] == 1 and keys["ws:messages"]["length"] == 30_000
     assert "small" not in keys and "ann@example.com" not in json.dumps(jsonable(ev))
 
 
