@@ -1,7 +1,7 @@
 """End-to-end: the lab under traffic, triaged in full; each fault gives its finding, health gives none.
 
 The machine these run on is shared: when the report's own host figures say the CPU was
-saturated during the window, findings that only restate that (host.cpu_high, a busy process that
+saturated during the window (or more tasks were runnable than it has cores), findings that only restate that (host.cpu_high, a busy process that
 is not the lab's, latency of the lab's Redis / WebSocket measured on a starved CPU) are tolerated
 in the healthy scenario and printed; with a CPU under the threshold the healthy verdict is strict.
 """
@@ -28,8 +28,11 @@ def _alarms(report: dict) -> list[dict]:
 
 
 def _host_saturated(report: dict) -> bool:
+    """The report's own host figures: CPU over 80 % in the window, or more runnable tasks than cores."""
     cpu_pct = (report.get("kpis") or {}).get("cpu_pct")
-    return cpu_pct is not None and cpu_pct >= 80.0
+    cpu = ((report["probes"].get("host") or {}).get("evidence") or {}).get("cpu") or {}
+    overloaded = cpu.get("load_1m") is not None and cpu["load_1m"] >= cpu.get("cores", 1)
+    return (cpu_pct is not None and cpu_pct >= 80.0) or overloaded
 
 
 def _is_load_noise(f: dict, lab: LabState) -> bool:
@@ -43,7 +46,7 @@ def test_healthy_lab_has_no_alarm(lab: LabState, triage) -> None:
     alarms = _alarms(report)
     if _host_saturated(report):
         noise = [f for f in alarms if _is_load_noise(f, lab)]
-        print(f"host CPU {report['kpis']['cpu_pct']:.0f} %: tolerated {[(f['code'], f['subject']) for f in noise]}")
+        print(f"host CPU {report['kpis']['cpu_pct']} %, loaded: tolerated {[(f['code'], f['subject']) for f in noise]}")
         alarms = [f for f in alarms if f not in noise]
     assert alarms == [], _codes(report)
     assert report["severity"] == "OK", report["severity_reason"]
