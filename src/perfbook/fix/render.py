@@ -74,7 +74,8 @@ def verify_lines(result: VerifyResult | None) -> list[str]:
     if result is None:
         return []
     lines = [f"verify ({', '.join(result.probes)}, {result.window_s:g} s window):"]
-    lines += [f"  {f['finding']}: {_value(f['before'])} -> {_value(f['after'])}" for f in result.findings]
+    lines += [f"  {f['finding']}: {_value(f['before'])} -> {_value(f['after'])}"
+              + (f" (limit {_value(f['limit'])})" if f.get("limit") is not None else "") for f in result.findings]
     lines += [f"  {name}: {_value(v['before'])} -> {_value(v['after'])}" for name, v in result.kpis.items()
               if v["before"] is not None or v["after"] is not None]
     if result.note:

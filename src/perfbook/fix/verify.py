@@ -85,6 +85,12 @@ PROBES_OF = {"http": ("http", "metrics"), "pg": ("postgres",), "redis": ("redis"
              "host": ("host",), "process": ("process",), "ws": ("websocket",), "frontend": ("frontend",)}
 
 
+def _thresholds(spec: VerifySpec, report: dict[str, Any] | None) -> dict[str, Any]:
+    """``code:subject`` -> the threshold the finding's value is judged against (to show which way it moved)."""
+    return {f"{f['code']}:{f['subject']}": f.get("threshold") for f in (report or {}).get("findings", [])
+            if spec.matches(f["code"], f["subject"]) and f.get("threshold") is not None}
+
+
 def _unmeasured(probes: tuple[str, ...], report: dict[str, Any] | None) -> str | None:
     """Why ``report`` cannot say whether findings of ``probes`` went away (none of them ran), or None."""
     if report is None:
@@ -106,7 +112,9 @@ def compare(spec: VerifySpec, before: Any, after: Any, window_s: float) -> Verif
     for key in b:  # a finding whose probe did not run after the fix is not measured, never "gone"
         if key not in a and _unmeasured(PROBES_OF.get(key.split(".")[0], spec.probes[:1]), after):
             a[key] = UNMEASURED
-    result.findings = [{"finding": k, "before": b.get(k, ABSENT), "after": a.get(k, ABSENT)} for k in sorted(b | a)]
+    limits = _thresholds(spec, before) | _thresholds(spec, after)
+    result.findings = [{"finding": k, "before": b.get(k, ABSENT), "after": a.get(k, ABSENT), "limit": limits.get(k)}
+                       for k in sorted(b | a)]
     for name in dict.fromkeys(spec.kpis + USER_FACING_KPIS):
         pair = {"before": ((before or {}).get("kpis") or {}).get(name),
                 "after": ((after or {}).get("kpis") or {}).get(name)}

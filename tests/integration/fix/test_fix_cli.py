@@ -110,7 +110,7 @@ def test_apply_verifies_with_the_named_probes(perfbook, pg_cfg, pg_dsn: str) -> 
                    "--config", str(pg_cfg))
     assert res.exit_code == 0, res.stderr
     assert "verify (postgres, 0.3 s window):" in res.stdout
-    assert "pg.dead_tuples:public.bloat: 0.8 -> absent" in res.stdout and "finding gone: yes" in res.stdout
+    assert "pg.dead_tuples:public.bloat: 0.8 -> absent (limit 0.2)" in res.stdout and "finding gone: yes" in res.stdout
     entry = perfbook("fix", "history", "--json", "--config", str(pg_cfg)).json["entries"][0]
     assert entry["mode"] == "apply" and entry["outcome"] == "done"
     assert entry["before"]["pg.dead_tuples:public.bloat"] == 0.8 and entry["after"]["public.bloat dead_tuples"] == 0

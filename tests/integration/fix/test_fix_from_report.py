@@ -62,7 +62,8 @@ def test_missing_index_fixed_from_the_report_and_gone_after(perfbook, tmp_path, 
     results = res.json["results"]
     index = next(r for r in results if r["action"] == "pg.create_index")
     assert index["outcome"]["status"] == "done"
-    assert index["verify"]["findings"] == [{"finding": "pg.missing_index:public.users", "before": 1.0, "after": "absent"}]
+    assert index["verify"]["findings"] == [
+        {"finding": "pg.missing_index:public.users", "before": 1.0, "after": "absent", "limit": 0.9}]
     assert index["verify"]["gone"] is True
     assert next(r for r in results if r["action"] == "pg.analyze")["skipped"] == "already gone"
     history = perfbook("fix", "history", "--json", "--config", str(cfg)).json["entries"]

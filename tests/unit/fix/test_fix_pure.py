@@ -62,7 +62,8 @@ def test_spared_pids_are_explained() -> None:
 
 
 def _report(findings: list[tuple[str, str, float | None]], status: str = "ok", **kpis) -> dict:
-    return {"findings": [{"code": c, "subject": s, "value": v} for c, s, v in findings],
+    limits = {"pg.dead_tuples": 0.2}
+    return {"findings": [{"code": c, "subject": s, "value": v, "threshold": limits.get(c)} for c, s, v in findings],
             "kpis": kpis, "probes": {"postgres": {"status": status}}}
 
 
@@ -71,7 +72,7 @@ def test_compare_finding_gone_and_kpis() -> None:
     before = _report([("pg.dead_tuples", "public.t", 0.5), ("pg.dead_tuples", "public.u", 0.4)], db_query_mean_ms=80.0)
     after = _report([("pg.dead_tuples", "public.u", 0.4)], db_query_mean_ms=5.0)
     result = compare(spec, before, after, 1.0)
-    assert result.findings == [{"finding": "pg.dead_tuples:public.t", "before": 0.5, "after": "absent"}]
+    assert result.findings == [{"finding": "pg.dead_tuples:public.t", "before": 0.5, "after": "absent", "limit": 0.2}]
     assert result.kpis == {"db_query_mean_ms": {"before": 80.0, "after": 5.0}} and result.gone is True
     assert result.figures()["kpis.db_query_mean_ms"] == (80.0, 5.0)
 
