@@ -53,7 +53,7 @@ def test_missing_index_fixed_from_the_report_and_gone_after(perfbook, tmp_path, 
     app = threading.Thread(target=_traffic, args=(pg_dsn, stop), daemon=True)
     app.start()
     try:
-        res = perfbook("fix", "--from-report", str(path), "--apply", "--yes", "--window", "1.2", "--json",
+        res = perfbook("fix", "--from-report", str(path), "--apply", "--yes", "--window", "2s", "--json",
                        "--config", str(cfg))
     finally:
         stop.set()

@@ -63,11 +63,11 @@ def test_lock_holder_terminated_and_blocked_statement_completes(run: Runner, pg_
 def test_only_old_idle_in_transaction_sessions_terminated(run: Runner, pg_dsn: str) -> None:
     old, young = psycopg.connect(pg_dsn), psycopg.connect(pg_dsn)
     old.execute("SELECT 1")  # BEGIN implied: now idle in transaction
-    time.sleep(1.2)
+    time.sleep(2.5)
     young.execute("SELECT 1")
     launcher = _scalar(pg_dsn, "SELECT pid FROM pg_stat_activity WHERE backend_type = 'autovacuum launcher'")
 
-    result = run.apply("pg.terminate", idle_in_transaction=True, older_than_s=1.0)
+    result = run.apply("pg.terminate", idle_in_transaction=True, older_than_s=1.5)
     assert [a["pid"] for a in result.plan.affects] == [old.info.backend_pid]
     assert result.outcome.status == "done"
     alive = {r[0] for r in psycopg.connect(pg_dsn, autocommit=True).execute("SELECT pid FROM pg_stat_activity")}
