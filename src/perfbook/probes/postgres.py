@@ -130,6 +130,7 @@ class _Collector:
         self.conn, self.ctx = conn, ctx
         self.notes: list[str] = []
         self.partial = False
+        self.pss_schema: str | None = None  # where pg_stat_statements lives, once found
 
     async def rows(self, query: str, params: Any = None, what: str = "") -> list[dict[str, Any]] | None:
         """Rows as dicts; None (and a note) when this one read fails — the others still run."""
@@ -183,15 +184,17 @@ class _Collector:
         """pg_stat_statements rows, and (status, detail) telling why there are none."""
         if status is not None and status[0] != "ok":
             return [], status
-        installed = await self.rows(sql.STAT_STATEMENTS_INSTALLED, what="pg_extension")
-        if not installed:
-            return [], ("not_installed", "extension pg_stat_statements is not created in this database")
+        if self.pss_schema is None:
+            installed = await self.rows(sql.STAT_STATEMENTS_INSTALLED, what="pg_extension")
+            if not installed:
+                return [], ("not_installed", "extension pg_stat_statements is not created in this database")
+            self.pss_schema = installed[0]["schema"]
         import psycopg
         from psycopg.rows import dict_row
 
         try:
             cur = self.conn.cursor(row_factory=dict_row)
-            await cur.execute(sql.stat_statements_sql(version_num, with_text, installed[0]["schema"]))
+            await cur.execute(sql.stat_statements_sql(version_num, with_text, self.pss_schema))
             return await cur.fetchall(), ("ok", None)
         except psycopg.errors.ObjectNotInPrerequisiteState as err:  # not in shared_preload_libraries
             return [], ("not_preloaded", one_line(str(err)))
