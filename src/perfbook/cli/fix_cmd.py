@@ -31,6 +31,8 @@ Examples:
   perfbook fix --from-report report.json --apply --yes
 
   perfbook fix history --json | jq '.entries[0]'
+
+  perfbook fix history pg.terminate --limit 5
 """
 
 
@@ -114,13 +116,15 @@ def _verify_window(config: Path | None, window: str | None, no_verify: bool) -> 
 
 
 def _history(config: Path | None, limit: int, json_out: bool, extra: list[str]) -> None:
+    """``perfbook fix history [ACTION]``: the audit log, newest first."""
+    from perfbook.fix.catalog import CATALOG
     from perfbook.store import audit_history, open_store
 
-    if extra:
-        raise UsageError(f"fix history: unexpected {extra[0]} (options: --limit N, --json)")
+    if len(extra) > 1 or (extra and extra[0] not in CATALOG):
+        raise UsageError(f"fix history: unexpected {extra[-1]} (usage: perfbook fix history [ACTION] [--limit N] [--json])")
     store = open_store(_config(config))
     try:
-        rows = audit_history(store, limit=limit)
+        rows = audit_history(store, limit=limit, action=extra[0] if extra else None)
     finally:
         store.close()
     _emit(json_out, {"entries": rows}, _render().history_lines(rows))

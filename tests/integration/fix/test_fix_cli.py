@@ -144,5 +144,7 @@ def test_halfway_failure_says_what_was_and_was_not_done(perfbook, pg_cfg, pg_dsn
     assert 'not done: VACUUM (ANALYZE) "public"."b": canceling statement due to lock timeout' in res.stdout
     assert res.stderr.strip().splitlines() == [
         'error: pg.vacuum partial: VACUUM (ANALYZE) "public"."b": canceling statement due to lock timeout']
-    entry = perfbook("fix", "history", "--json", "--config", str(pg_cfg)).json["entries"][0]
+    entry = perfbook("fix", "history", "pg.vacuum", "--json", "--config", str(pg_cfg)).json["entries"][0]
     assert entry["outcome"] == "partial" and "lock timeout" in entry["error"]
+    assert perfbook("fix", "history", "pg.cancel", "--config", str(pg_cfg)).stdout.strip() == "no fixes recorded yet"
+    assert perfbook("fix", "history", "nope", "--config", str(pg_cfg)).exit_code == 2
