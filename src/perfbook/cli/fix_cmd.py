@@ -121,7 +121,8 @@ def _history(config: Path | None, limit: int, json_out: bool, extra: list[str]) 
     from perfbook.store import audit_history, open_store
 
     if len(extra) > 1 or (extra and extra[0] not in CATALOG):
-        raise UsageError(f"fix history: unexpected {extra[-1]} (usage: perfbook fix history [ACTION] [--limit N] [--json])")
+        raise UsageError(f"fix history: unexpected {extra[-1]}",
+                         hint="usage: perfbook fix history [ACTION] [--limit N] [--json]")
     store = open_store(_config(config))
     try:
         rows = audit_history(store, limit=limit, action=extra[0] if extra else None)
