@@ -106,6 +106,7 @@ def status(state_dir: Path | None = DIR_OPTION, as_json: bool = typer.Option(Fal
 
 def _print_status(state: LabState, as_json: bool = False) -> None:
     from perfbook.lab import labconfig, supervisor
+    from perfbook.lab.faultstate import FaultStore
     from perfbook.lab.state import redis_dbs
     from perfbook.redact import redact_url
 
@@ -116,6 +117,7 @@ def _print_status(state: LabState, as_json: bool = False) -> None:
         "postgres": redact_url(state.app_dsn),
         "redis": f"{redact_url(state.redis_url)} (cache), db {redis_dbs(state.redis_url)[1]} (WebSocket queue)",
         "traffic": "running" if "gen" in state.processes and supervisor.pid_alive(state.processes["gen"].pid) else "off",
+        "faults on": ", ".join(n for n, e in FaultStore(state.dir).read().items() if e.on) or "none",
         "config": str(labconfig.config_path(state)),
         "pids": ", ".join(f"{p.role} {p.pid}" for p in state.processes.values()),
     }

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 from fastapi import FastAPI, Header, HTTPException, Request, WebSocket, WebSocketDisconnect
+from fastapi.middleware.cors import CORSMiddleware
 from pydantic import BaseModel
 from redis.exceptions import RedisError
 
@@ -84,6 +85,9 @@ def create_app(settings: BackendSettings) -> FastAPI:
     """One worker's app, configured by the supervisor's backend.json."""
     app = FastAPI(title="perfbook lab backend", lifespan=_lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
+    # The page on the frontend's port calls this API from the browser: allow exactly that origin.
+    app.add_middleware(CORSMiddleware, allow_origins=[settings.frontend_origin] if settings.frontend_origin else [],
+                       allow_methods=["GET", "POST"], allow_headers=["Content-Type"])
     app.add_middleware(MetricsMiddleware)
     app.include_router(api.router)
     app.add_api_route("/metrics", render_metrics, methods=["GET"], include_in_schema=False)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import signal
 import socket
 import sys
@@ -22,7 +23,21 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 
 class QuietHandler(SimpleHTTPRequestHandler):
-    """Static files with a cache header and no per-request log line on stderr."""
+    """Static files with a cache header and no per-request log line on stderr; ``/js/config.js``
+    tells the page where the backend is (its port is chosen at ``lab up``)."""
+
+    api_base = "http://127.0.0.1:8001"
+
+    def do_GET(self) -> None:
+        if self.path.split("?", 1)[0] != "/js/config.js":
+            super().do_GET()
+            return
+        body = f"window.LAB_API_BASE = {json.dumps(self.api_base)};\n".encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/javascript")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     def end_headers(self) -> None:
         self.send_header("Cache-Control", "public, max-age=60")
@@ -32,9 +47,10 @@ class QuietHandler(SimpleHTTPRequestHandler):
         pass
 
 
-def serve(fd: int, directory: Path = STATIC_DIR) -> ThreadingHTTPServer:
+def serve(fd: int, api_base: str, directory: Path = STATIC_DIR) -> ThreadingHTTPServer:
     """A server on the inherited listening socket ``fd`` (not yet serving)."""
-    handler = functools.partial(QuietHandler, directory=str(directory))
+    handler_class = type("LabHandler", (QuietHandler,), {"api_base": api_base})
+    handler = functools.partial(handler_class, directory=str(directory))
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler, bind_and_activate=False)
     server.socket.close()
     server.socket = socket.socket(fileno=fd)
@@ -46,9 +62,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="perfbook.lab.frontend")
     parser.add_argument("tag")
     parser.add_argument("--fd", type=int, required=True)
+    parser.add_argument("--api-base", default="http://127.0.0.1:8001")
     args = parser.parse_args(argv)
     set_process_name(args.tag)
-    server = serve(args.fd)
+    server = serve(args.fd, args.api_base)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         server.serve_forever(poll_interval=0.5)

@@ -111,6 +111,7 @@ class BackendSettings:
     redis_url: str
     admin_token: str
     pool_size: int = 5  # connections per worker; 2 workers -> 10 of max_connections 100
+    frontend_origin: str = ""  # the page's origin, allowed to call the API from a browser (CORS)
 
     @classmethod
     def load(cls, path: Path) -> BackendSettings:

@@ -168,7 +168,8 @@ def _child_env() -> dict[str, str]:
 def _start_servers(state: LabState, api_sock: socket.socket, web_sock: socket.socket) -> None:
     state_dir = Path(state.state_dir)
     settings = BackendSettings(lab_id=state.lab_id, state_dir=state.state_dir, app_dsn=state.app_dsn,
-                               admin_dsn=state.admin_dsn, redis_url=state.redis_url, admin_token=state.admin_token)
+                               admin_dsn=state.admin_dsn, redis_url=state.redis_url, admin_token=state.admin_token,
+                               frontend_origin=f"http://127.0.0.1:{web_sock.getsockname()[1]}")
     write_private_json(state_dir / "backend.json", asdict(settings))
     (state_dir / "faults.json").unlink(missing_ok=True)
     shutil.rmtree(state_dir / "metrics", ignore_errors=True)
@@ -178,7 +179,8 @@ def _start_servers(state: LabState, api_sock: socket.socket, web_sock: socket.so
                  ["--fd", str(api_fd), "--settings", str(state_dir / "backend.json"),
                   "--metrics-dir", str(state_dir / "metrics")], fds=(api_fd,))
     state.processes["api"] = ProcessState(pid, "api", api_sock.getsockname()[1])
-    pid = _spawn(state, "web", "perfbook.lab.frontend", ["--fd", str(web_fd)], fds=(web_fd,))
+    api_base = f"http://127.0.0.1:{api_sock.getsockname()[1]}"
+    pid = _spawn(state, "web", "perfbook.lab.frontend", ["--fd", str(web_fd), "--api-base", api_base], fds=(web_fd,))
     state.processes["web"] = ProcessState(pid, "web", web_sock.getsockname()[1])
     state.save()
     api_sock.close()
