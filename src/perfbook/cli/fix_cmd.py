@@ -153,7 +153,7 @@ def _one(fixer: Any, config: Path | None, apply: bool, yes: bool, json_out: bool
     store = open_store(cfg)
     try:
         with FixContext(cfg) as ctx:
-            doc, code = _plan_and_apply(fixer, ctx, store, apply, yes, json_out, window_s, None)
+            doc, code, _ = _plan_and_apply(fixer, ctx, store, apply, yes, json_out, window_s, None)
     finally:
         store.close()
     if json_out:
@@ -162,8 +162,9 @@ def _one(fixer: Any, config: Path | None, apply: bool, yes: bool, json_out: bool
 
 
 def _plan_and_apply(fixer: Any, ctx: Any, store: Any, apply: bool, yes: bool, json_out: bool,
-                    window_s: float | None, before: Any, findings: tuple[str, ...] = ()) -> tuple[dict[str, Any], int]:
-    """The core of one action for both entry points: (the JSON document, the exit code)."""
+                    window_s: float | None, before: Any,
+                    findings: tuple[str, ...] = ()) -> tuple[dict[str, Any], int, Any]:
+    """The core of one action for both entry points: (the JSON document, the exit code, the result)."""
     from perfbook.fix.runner import make_plan, perform
 
     render = _render()
@@ -173,9 +174,9 @@ def _plan_and_apply(fixer: Any, ctx: Any, store: Any, apply: bool, yes: bool, js
         typer.echo("\n".join(render.plan_lines(plan, dry_run=not apply)))
     if plan.refusal:
         _error(f"{fixer.id} refused: {plan.refusal}")
-        return doc, ExitCode.FAILED
+        return doc, ExitCode.FAILED, None
     if not apply or plan.nothing_to_do:
-        return doc, ExitCode.OK
+        return doc, ExitCode.OK, None
 
     def on_replan(fresh: Any, why: str) -> None:
         typer.echo(f"re-planned: {why}", err=True)
@@ -189,8 +190,8 @@ def _plan_and_apply(fixer: Any, ctx: Any, store: Any, apply: bool, yes: bool, js
         typer.echo("\n".join(render.outcome_lines(result.outcome) + render.verify_lines(result.verify)))
     if result.outcome.status in ("failed", "partial", "refused"):
         _error(f"{fixer.id} {result.outcome.status}: {result.outcome.error or result.outcome.summary}")
-        return doc, ExitCode.FAILED
-    return doc, ExitCode.OK
+        return doc, ExitCode.FAILED, result
+    return doc, ExitCode.OK, result
 
 
 def _from_report(path: Path, config: Path | None, apply: bool, yes: bool, json_out: bool,
@@ -200,6 +201,7 @@ def _from_report(path: Path, config: Path | None, apply: bool, yes: bool, json_o
     from perfbook.fix.context import FixContext
     from perfbook.fix.from_report import load_report, recommended_fixes
     from perfbook.fix.runner import record_skip
+    from perfbook.fix.verify import merge_reports
     from perfbook.store import open_store
 
     report = load_report(path)
@@ -210,6 +212,7 @@ def _from_report(path: Path, config: Path | None, apply: bool, yes: bool, json_o
     try:
         with FixContext(cfg) as ctx:
             resolved: set[str] = set()  # findings an earlier fix of this run made go away
+            current = report
             for rec in todo:
                 if not json_out:
                     typer.echo(f"\n# {rec.fix_id} for {', '.join(rec.findings)}")
@@ -220,11 +223,13 @@ def _from_report(path: Path, config: Path | None, apply: bool, yes: bool, json_o
                     results.append({"findings": list(rec.findings), "action": rec.fix_id, "skipped": "already gone"})
                     continue
                 try:
-                    doc, rc = _plan_and_apply(make_fix(rec.fix_id, rec.params), ctx, store, apply, yes, json_out,
-                                              window_s, report, rec.findings)
+                    doc, rc, result = _plan_and_apply(make_fix(rec.fix_id, rec.params), ctx, store, apply, yes,
+                                                      json_out, window_s, current, rec.findings)
                 except PerfbookError as err:
                     _error(f"{rec.fix_id}: {err}")
-                    doc, rc = {"action": rec.fix_id, "error": str(err)}, ExitCode.FAILED
+                    doc, rc, result = {"action": rec.fix_id, "error": str(err)}, ExitCode.FAILED, None
+                if result is not None and result.verify is not None:  # the next fix starts from what this one left
+                    current = merge_reports(current, result.verify.after_report)
                 resolved |= _gone(doc)
                 results.append({"findings": list(rec.findings), **doc})
                 code = max(code, rc)

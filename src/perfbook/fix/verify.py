@@ -33,6 +33,7 @@ class VerifyResult:
     kpis: dict[str, dict[str, Any]] = field(default_factory=dict)
     gone: bool | None = None
     note: str | None = None
+    after_report: dict[str, Any] | None = field(default=None, repr=False)  # not in to_dict: for chaining
 
     def figures(self) -> dict[str, tuple[Any, Any]]:
         """name -> (before, after), for the audit log."""
@@ -107,7 +108,7 @@ def _unmeasured(probes: tuple[str, ...], report: dict[str, Any] | None) -> str |
 def compare(spec: VerifySpec, before: Any, after: Any, window_s: float) -> VerifyResult:
     """Before / after of ``spec``'s findings and KPIs between two reports, and whether they are gone."""
     before, after = report_dict(before), report_dict(after)
-    result = VerifyResult(probes=list(spec.probes), window_s=window_s)
+    result = VerifyResult(probes=list(spec.probes), window_s=window_s, after_report=after)
     b, a = _matching(spec, before), _matching(spec, after)
     for key in b:  # a finding whose probe did not run after the fix is not measured, never "gone"
         if key not in a and _unmeasured(PROBES_OF.get(key.split(".")[0], spec.probes[:1]), after):
@@ -132,3 +133,20 @@ def compare(spec: VerifySpec, before: Any, after: Any, window_s: float) -> Verif
     else:
         result.note = "no matching finding before the fix, none after it"
     return result
+
+
+def merge_reports(old: dict[str, Any], new: dict[str, Any] | None) -> dict[str, Any]:
+    """The current picture: ``new``'s findings for the layers it measured, ``old``'s for the others.
+
+    ``--from-report`` uses it so the "before" of each fix is the state the previous fix left.
+    """
+    if not new or "findings" not in new:
+        return old
+    measured = {n for n, p in (new.get("probes") or {}).items() if p.get("status") in ("ok", "partial")}
+
+    def still_valid(f: dict[str, Any]) -> bool:
+        return not measured & set(PROBES_OF.get(f["code"].split(".")[0], ()))
+
+    kpis = {**(old.get("kpis") or {}), **{k: v for k, v in (new.get("kpis") or {}).items() if v is not None}}
+    return {**old, "findings": [f for f in old.get("findings", []) if still_valid(f)] + new["findings"],
+            "kpis": kpis, "probes": {**(old.get("probes") or {}), **(new.get("probes") or {})}}

@@ -11,7 +11,7 @@ from perfbook.fix.base import Outcome, Plan, VerifySpec
 from perfbook.fix.from_report import recommended_fixes
 from perfbook.fix.pg_sessions import select_sessions
 from perfbook.fix.render import command_of, history_lines, outcome_lines, plan_lines, verify_lines
-from perfbook.fix.verify import compare
+from perfbook.fix.verify import compare, merge_reports
 
 
 def _session(pid: int, **kw) -> dict:
@@ -144,3 +144,13 @@ def test_render_plan_outcome_verify_history() -> None:
 def test_doctests(module: str) -> None:
     failed, _ = doctest.testmod(importlib.import_module(module))
     assert failed == 0
+
+
+def test_merge_reports_keeps_unmeasured_layers() -> None:
+    old = _report([("pg.dead_tuples", "public.t", 0.5), ("redis.memory_high", "r", 99.0)], db_query_mean_ms=80.0)
+    old["probes"]["redis"] = {"status": "ok"}
+    new = _report([("pg.dead_tuples", "public.u", 0.3)], db_query_mean_ms=None)  # postgres only
+    merged = merge_reports(old, new)
+    assert [(f["code"], f["subject"]) for f in merged["findings"]] == [("redis.memory_high", "r"),
+                                                                       ("pg.dead_tuples", "public.u")]
+    assert merged["kpis"]["db_query_mean_ms"] == 80.0 and merge_reports(old, {"error": "x"}) is old
