@@ -59,6 +59,7 @@ class PostgresProbe:
     name = "postgres"
 
     async def collect(self, ctx: ProbeContext) -> Evidence:
+        begun = ctx.clock()  # the window runs from here, as the other probes' do (connecting is inside it)
         cfg = ctx.config.postgres
         if not cfg.dsn:
             raise ProbeSkipped("no [postgres] dsn")
@@ -68,7 +69,7 @@ class PostgresProbe:
             raise ProbeSkipped("psycopg is not installed: pip install 'psycopg[binary]'") from None
         conn = await connect(cfg.dsn, cfg.statement_timeout_ms, cfg.lock_timeout_ms, ctx)
         try:
-            return await _Collector(conn, ctx).run()
+            return await _Collector(conn, ctx).run(begun)
         finally:
             await conn.close()
 
@@ -153,9 +154,8 @@ class _Collector:
         self.partial = True
         self.notes.append(redact_text(f"{what}: {one_line(str(err))}"))
 
-    async def run(self) -> Evidence:
+    async def run(self, started: float) -> Evidence:
         ctx = self.ctx
-        started = ctx.clock()
         server_rows = await self.rows(sql.SERVER, what="server")
         if not server_rows:
             raise ProbeUnavailable(f"the server accepted the connection but does not answer: {'; '.join(self.notes)}")
