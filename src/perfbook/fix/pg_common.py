@@ -109,10 +109,10 @@ def timeouts_sql(lock_timeout_ms: int, statement_timeout_ms: int) -> list[str]:
             f"SET statement_timeout = '{int(statement_timeout_ms)}ms'"]
 
 
-def run_steps(conn: Any, steps: list[str]) -> None:
-    """Execute ``steps`` one by one in autocommit (VACUUM and CONCURRENTLY refuse a transaction)."""
-    for step in steps:
-        conn.execute(TAG + step if not step.startswith("SET ") else step)
+def reset_timeouts(conn: Any) -> None:
+    """Back to the session's own lock / statement timeouts (those it connected with)."""
+    conn.execute("RESET lock_timeout")
+    conn.execute("RESET statement_timeout")
 
 
 def pg_error_line(err: BaseException) -> str:

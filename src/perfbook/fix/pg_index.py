@@ -13,7 +13,15 @@ from typing import Any
 from perfbook.errors import UsageError
 from perfbook.fix.base import Fix, Outcome, Param, Plan, VerifySpec, fingerprint
 from perfbook.fix.context import FixContext
-from perfbook.fix.pg_common import TAG, pg_error_line, quoted_ident, quoted_table, table_info, timeouts_sql
+from perfbook.fix.pg_common import (
+    TAG,
+    pg_error_line,
+    quoted_ident,
+    quoted_table,
+    reset_timeouts,
+    table_info,
+    timeouts_sql,
+)
 from perfbook.units import format_bytes
 
 _COLUMNS_SQL = TAG + "SELECT attname FROM pg_attribute WHERE attrelid = %s AND attnum > 0 AND NOT attisdropped"
@@ -90,6 +98,12 @@ class PgCreateIndex(Fix):
         return plan
 
     def apply(self, ctx: FixContext, plan: Plan) -> Outcome:
+        try:
+            return self._apply(ctx, plan)
+        finally:  # the session is shared by the next fix of a --from-report run: no inherited timeouts
+            reset_timeouts(ctx.pg_write())
+
+    def _apply(self, ctx: FixContext, plan: Plan) -> Outcome:
         import psycopg
 
         conn = ctx.pg_write()

@@ -11,7 +11,15 @@ from typing import Any
 
 from perfbook.fix.base import Fix, Outcome, Param, Plan, VerifySpec, fingerprint
 from perfbook.fix.context import FixContext
-from perfbook.fix.pg_common import TAG, TableInfo, pg_error_line, quoted_table, table_info, timeouts_sql
+from perfbook.fix.pg_common import (
+    TAG,
+    TableInfo,
+    pg_error_line,
+    quoted_table,
+    reset_timeouts,
+    table_info,
+    timeouts_sql,
+)
 
 TIMEOUT_PARAMS = (
     Param("lock_timeout_ms", "int", "give up when a lock is not granted within this (ms)", default=2000),
@@ -63,6 +71,12 @@ class _Maintenance(Fix):
         return []
 
     def apply(self, ctx: FixContext, plan: Plan) -> Outcome:
+        try:
+            return self._apply(ctx, plan)
+        finally:  # the session is shared by the next fix of a --from-report run: no inherited timeouts
+            reset_timeouts(ctx.pg_write())
+
+    def _apply(self, ctx: FixContext, plan: Plan) -> Outcome:
         import psycopg
 
         conn = ctx.pg_write()
