@@ -17,7 +17,6 @@ from perfbook.fix.base import Fix, Outcome, Param, Plan, VerifySpec, fingerprint
 from perfbook.fix.context import FixContext
 from perfbook.units import format_bytes
 
-HEALTH_TIMEOUT_S = 60.0
 _MEM = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]?)b?\s*$", re.IGNORECASE)
 
 
@@ -59,7 +58,8 @@ class ContainerRestart(Fix):
     changes = "restarts one container (10 s graceful stop), then checks its health"
     layer = "containers"
     params = (Param("container", "str", "container name or id", required=True),
-              Param("timeout_s", "int", "seconds to wait for a graceful stop", default=10))
+              Param("timeout_s", "int", "seconds to wait for a graceful stop", default=10),
+              Param("health_timeout_s", "float", "seconds to wait for healthy (or running) after", default=60.0))
 
     def plan(self, ctx: FixContext) -> Plan:
         c = get_container(ctx, self.values["container"])
@@ -73,13 +73,14 @@ class ContainerRestart(Fix):
     def apply(self, ctx: FixContext, plan: Plan) -> Outcome:
         c = ctx.docker().containers.get(plan.data["id"])
         c.restart(timeout=self.values["timeout_s"])
-        state = wait_healthy(c, HEALTH_TIMEOUT_S)
+        limit_s = self.values["health_timeout_s"]
+        state = wait_healthy(c, limit_s)
         row = container_row(c)
         figures = {"started_at": {"before": plan.data["started_at"], "after": row["started_at"]},
                    "status": {"before": plan.affects[0]["status"], "after": state}}
         if state not in ("healthy", "running"):
             return Outcome("failed", f"{c.name} restarted but is {state}", done=plan.steps, figures=figures,
-                           error=f"{c.name} is {state} {HEALTH_TIMEOUT_S:.0f} s after the restart")
+                           error=f"{c.name} is {state} {limit_s:g} s after the restart")
         return Outcome("done", f"{c.name} restarted and {state}", done=plan.steps, figures=figures)
 
     def verify(self, plan: Plan) -> VerifySpec:

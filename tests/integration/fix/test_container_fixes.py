@@ -66,6 +66,16 @@ def test_restart_one_container_and_check_it(run: Runner, podman: PodmanEngine, c
     assert result.outcome.figures["status"]["after"] == "running"
 
 
+def test_restart_that_never_gets_healthy_fails_cleanly(run: Runner, podman: PodmanEngine, client) -> None:
+    _start(podman, client, "pb-fix-sick", healthcheck={"test": ["CMD", "false"], "interval": 500_000_000,
+                                                       "retries": 1})
+    result = run.apply("container.restart", container="pb-fix-sick", timeout_s=0, health_timeout_s=2)
+    assert result.outcome.status == "failed"
+    assert result.outcome.error in ("pb-fix-sick is unhealthy 2 s after the restart",
+                                    "pb-fix-sick is starting 2 s after the restart"), result.outcome
+    assert run.audit("container.restart")[0]["outcome"] == "failed"
+
+
 def test_update_limits_shows_old_and_new(run: Runner, podman: PodmanEngine, client) -> None:
     c = _start(podman, client, "pb-fix-limits", mem_limit=32 * MIB, memswap_limit=64 * MIB)
     plan = run.plan("container.update_limits", container="pb-fix-limits", memory="48m", cpus=0.5)
