@@ -24,7 +24,7 @@ from perfbook.config import Config
 from perfbook.errors import UsageError
 from perfbook.model import Cause, Evidence, Finding, IssueType, Kpis, Level, Report, sort_findings
 from perfbook.probes import LOCAL_PROBES, PROBES, load_probe
-from perfbook.probes.base import ProbeContext, run_probe
+from perfbook.probes.base import Probe, ProbeContext, run_probe
 from perfbook.redact import redact_url
 from perfbook.rules import rule_modules
 from perfbook.severity import classify
@@ -127,13 +127,15 @@ async def run_triage(
     local = all(is_local_host(h) for h in target_hosts(cfg))
     selected = [n for n in PROBES if (only is None or n in only) and n not in set(skip)]
     evidence: dict[str, Evidence] = {}
-    jobs = []
-    for name in selected:
+    probes: dict[str, Probe] = {}
+    for name in selected:  # every import before any probe starts timing (see probes/base.Probe)
         reason = configured_skip(name, cfg, local)
-        if reason is not None:
-            evidence[name] = Evidence(name, "skipped", 0.0, reason=reason)
-            continue
-        jobs.append(_run_one(name, cfg, window_s, local, clock, on_probe_done))
+        loaded = _load(name) if reason is None else Evidence(name, "skipped", 0.0, reason=reason)
+        if isinstance(loaded, Evidence):
+            evidence[name] = loaded
+        else:
+            probes[name] = loaded
+    jobs = [_run_one(probe, cfg, window_s, local, clock, on_probe_done) for probe in probes.values()]
     for ev in await asyncio.gather(*jobs):
         evidence[ev.probe] = ev
     findings = _apply_rules(evidence, cfg)
@@ -162,23 +164,25 @@ def triage(cfg: Config, **kwargs) -> Report:
     return asyncio.run(run_triage(cfg, **kwargs))
 
 
-async def _run_one(name: str, cfg: Config, window_s: float, local: bool,
-                   clock: Callable[[], float], on_done: ProgressFn | None) -> Evidence:
-    budget_s = budget_for(name, cfg, window_s)
+def _load(name: str) -> Probe | Evidence:
+    """The probe, or ``skipped`` evidence saying what is missing."""
     try:
-        probe = load_probe(name)
+        return load_probe(name)
     except ModuleNotFoundError as err:
         if err.name and PROBES[name].startswith(err.name):
-            ev = Evidence(name, "skipped", 0.0, reason="not available in this build")
-        else:
-            ev = Evidence(name, "skipped", 0.0, reason=f"needs the Python package {err.name!r}: pip install 'perfbook[all]'")
+            return Evidence(name, "skipped", 0.0, reason="not available in this build")
+        return Evidence(name, "skipped", 0.0, reason=f"needs the Python package {err.name!r}: pip install 'perfbook[all]'")
     except AttributeError:
-        ev = Evidence(name, "skipped", 0.0, reason="not available in this build")
-    else:
-        ctx = ProbeContext(config=cfg, window_s=window_s, deadline=clock() + budget_s, local=local, clock=clock)
-        ev = await run_probe(probe, ctx, budget_s)
+        return Evidence(name, "skipped", 0.0, reason="not available in this build")
+
+
+async def _run_one(probe: Probe, cfg: Config, window_s: float, local: bool,
+                   clock: Callable[[], float], on_done: ProgressFn | None) -> Evidence:
+    budget_s = budget_for(probe.name, cfg, window_s)
+    ctx = ProbeContext(config=cfg, window_s=window_s, deadline=clock() + budget_s, local=local, clock=clock)
+    ev = await run_probe(probe, ctx, budget_s)
     if on_done is not None:
-        on_done(name, ev)
+        on_done(probe.name, ev)
     return ev
 
 

@@ -27,6 +27,12 @@ LOCAL_PROBES = frozenset({"host", "process", "containers"})
 
 
 def load_probe(name: str) -> Probe:
-    """Instantiate the built-in probe ``name`` (ImportError / AttributeError when not there yet)."""
+    """Instantiate the built-in probe ``name`` with the modules it ``requires`` already imported.
+
+    ModuleNotFoundError names a missing dependency (or a probe not in this build).
+    """
     module_name, _, cls_name = PROBES[name].partition(":")
-    return getattr(importlib.import_module(module_name), cls_name)()
+    cls = getattr(importlib.import_module(module_name), cls_name)
+    for dependency in getattr(cls, "requires", ()):
+        importlib.import_module(dependency)
+    return cls()

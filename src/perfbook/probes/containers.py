@@ -52,6 +52,7 @@ class ContainersProbe:
     """
 
     name = "containers"
+    requires = ("docker", "requests")  # imported by triage before the window (see probes/base.py)
 
     def __init__(self, wall_clock: Callable[[], float] = time.time) -> None:
         self._wall = wall_clock

@@ -61,6 +61,7 @@ class FrontendProbe:
     """
 
     name = "frontend"
+    requires = ("httpx",)  # imported by triage before the window (see probes/base.py)
 
     async def collect(self, ctx: ProbeContext) -> Evidence:
         """Fetch the page and its assets; ``unavailable`` when the page cannot be had at all."""

@@ -111,6 +111,7 @@ class HostProbe:
     """
 
     name: ClassVar[str] = "host"
+    requires = ("psutil",)  # imported by triage before the window (see probes/base.py)
 
     def __init__(self, ps: Any = psutil, hostname: Callable[[], str] = socket.gethostname) -> None:
         self._ps = ps

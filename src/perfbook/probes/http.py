@@ -90,6 +90,7 @@ class HttpProbe:
     """
 
     name = "http"
+    requires = ("httpx",)  # imported by triage before the window (see probes/base.py)
 
     async def collect(self, ctx: ProbeContext) -> Evidence:
         """Measure the backend; ``unavailable`` (with data, reachable=False) when nothing answered."""

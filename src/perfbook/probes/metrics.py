@@ -62,6 +62,7 @@ class MetricsProbe:
     """
 
     name = "metrics"
+    requires = ("httpx", "prometheus_client.parser", "perfbook.promql", "perfbook.metrics_window")  # imported by triage before the window (see probes/base.py)
 
     async def collect(self, ctx: ProbeContext) -> Evidence:
         """Two scrapes ``window_s`` apart; ``partial`` on a counter reset or malformed lines."""

@@ -57,6 +57,7 @@ class PostgresProbe:
     """
 
     name = "postgres"
+    requires = ("psycopg", "psycopg.rows")  # imported by triage before the window (see probes/base.py)
 
     async def collect(self, ctx: ProbeContext) -> Evidence:
         begun = ctx.clock()  # the window runs from here, as the other probes' do (connecting is inside it)

@@ -69,6 +69,7 @@ class ProcessProbe:
     """
 
     name: ClassVar[str] = "process"
+    requires = ("psutil",)  # imported by triage before the window (see probes/base.py)
 
     def __init__(self, ps: Any = psutil, proc_root: Path = Path("/proc")) -> None:
         self._ps = ps

@@ -47,6 +47,7 @@ class RedisProbe:
     """
 
     name = "redis"
+    requires = ("redis.asyncio",)  # imported by triage before the window (see probes/base.py)
 
     async def collect(self, ctx: ProbeContext) -> Evidence:
         cfg = ctx.config.redis

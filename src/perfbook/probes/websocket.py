@@ -42,6 +42,7 @@ class WebsocketProbe:
     """
 
     name = "websocket"
+    requires = ("websockets.asyncio.client",)  # imported by triage before the window (see probes/base.py)
 
     async def collect(self, ctx: ProbeContext) -> Evidence:
         """Connect, then time the round trips; ``unavailable`` with data when the handshake fails."""
