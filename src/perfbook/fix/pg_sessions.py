@@ -49,7 +49,7 @@ def read_sessions(conn: Any) -> list[dict[str, Any]]:
 def exclusion(s: dict[str, Any], all_databases: bool) -> str | None:
     """Why session ``s`` may never be signalled here, or None when it may."""
     if s["backend_type"] != "client backend":
-        return f"a {s['backend_type']} (only client backends are signalled)"
+        return f"{s['backend_type']}, not a client backend (only those are signalled)"
     if s["application"] in OWN_APPLICATIONS:
         return "perfbook's own session"
     if not s["this_database"] and not all_databases:
@@ -109,6 +109,9 @@ class _Signal(Fix):
                              affects=[affects_row(s) for s in chosen], notes=notes + self.notes(chosen),
                              fingerprint=fingerprint(sorted((s["pid"], s["backend_start"]) for s in chosen)))
         plan.data.update(targets=[(s["pid"], s["backend_start"]) for s in chosen], timeout=timeout)
+        spared = [n for n in notes if ": spared, " in n]
+        if v["pid"] and not chosen and spared:  # asked for by pid and refused: say so with an exit code
+            plan.refusal = "; ".join(spared)
         return plan
 
     def notes(self, chosen: list[dict[str, Any]]) -> list[str]:

@@ -81,7 +81,8 @@ def test_only_old_idle_in_transaction_sessions_terminated(run: Runner, pg_dsn: s
 def test_system_backends_are_spared_even_by_pid(run: Runner, pg_dsn: str) -> None:
     launcher = _scalar(pg_dsn, "SELECT pid FROM pg_stat_activity WHERE backend_type = 'autovacuum launcher'")
     plan = run.plan("pg.terminate", pid=[launcher])
-    assert plan.nothing_to_do and any("spared" in n and "autovacuum" in n for n in plan.notes)
+    assert plan.refusal == f"pid {launcher}: spared, autovacuum launcher, not a client backend (only those are signalled)"
+    assert run.audit("pg.terminate")[0]["outcome"] == "refused"
 
 
 def test_create_index_concurrently(run: Runner, pg_dsn: str) -> None:

@@ -54,8 +54,8 @@ def test_select_sessions(values: dict, pids: list[int]) -> None:
 
 def test_spared_pids_are_explained() -> None:
     _, notes = select_sessions(SESSIONS, _values(pid=[4, 5, 6, 7, 99]))
-    assert notes == ["pid 4: spared, a autovacuum worker (only client backends are signalled)",
-                     "pid 5: spared, a walsender (only client backends are signalled)",
+    assert notes == ["pid 4: spared, autovacuum worker, not a client backend (only those are signalled)",
+                     "pid 5: spared, walsender, not a client backend (only those are signalled)",
                      "pid 6: spared, perfbook's own session",
                      "pid 7: spared, database other (add --all-databases)",
                      "pid 99: no such backend (gone already?)"]
