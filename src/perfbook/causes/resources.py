@@ -14,7 +14,7 @@ from typing import Any
 
 from perfbook.causes.context import Context, Symptom, generic_symptom, symptom_lead
 from perfbook.causes.score import SYMPTOM_MATCHED, Score, first_action, make_cause
-from perfbook.model import Cause, Finding
+from perfbook.model import Cause, Finding, Level
 
 OTHER_PROCESS = 0.2  # what a finding about a process perfbook was not told to watch is worth
 HOST_ONLY = 0.2  # a busy host with no process to blame
@@ -22,7 +22,10 @@ HOST_ONLY = 0.2  # a busy host with no process to blame
 
 def resource_causes(ctx: Context) -> list[Cause]:
     """Causes for CPU, memory and swap on this host, and for troubled containers."""
-    causes = [_cpu_hog(ctx, f) for f in ctx.of("process.cpu_hog")]
+    hogs = ctx.of("process.cpu_hog")
+    if ctx.of("host.cpu_high"):  # a hog outside the stack is info alone; on a busy host it may be why
+        hogs += [f for f in ctx.by_code.get("process.cpu_hog", []) if f.level is Level.INFO]
+    causes = [_cpu_hog(ctx, f) for f in hogs]
     if not causes and ctx.of("host.cpu_high"):
         causes.append(_host_only(ctx, ctx.of("host.cpu_high")[0], "the host's CPU is busy"))
     growth = [_memory_growth(ctx, f) for f in ctx.of("process.memory_growth")]

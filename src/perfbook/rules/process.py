@@ -3,7 +3,9 @@
 
 CPU is judged over the whole window, in % of one core, for the configured processes (process
 probe) and for any other busy process the host probe saw (its evidence says ``matched: false``,
-so cause ranking can tell "the backend" from "another process on the host"). Growth is the
+so cause ranking can tell "the backend" from "another process on the host"; such a process is
+``info``: the verdict on the configured stack never depends on what else runs on the machine,
+and a host it starves shows as ``host.cpu_high``). Growth is the
 least-squares slope of RSS over ≥ 10 samples with R² ≥ 0.9: a steady climb, not one allocation.
 perfbook's own process and its children are never findings (the probes mark or drop them).
 """
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 
 from perfbook.codes import action, finding
 from perfbook.config import Config
-from perfbook.model import Action, Evidence, Finding
+from perfbook.model import Action, Evidence, Finding, Level
 from perfbook.probes.host import HostEvidence
 from perfbook.probes.process import ProcessEvidence, WatchedProcess
 from perfbook.rules import usable
@@ -116,6 +118,7 @@ def _cpu_hog(p: _Proc, cfg: Config) -> list[Finding]:
         "process.cpu_hog", p.subject, f"{p.subject} uses {p.cpu_pct:.0f} % of a core across the window{who}",
         value=p.cpu_pct, threshold=th.process_cpu_pct, unit="% of one core, window mean",
         evidence={**_evidence(p), "cpu_pct": p.cpu_pct}, actions=_actions(p, inspect, cfg),
+        level=None if p.matched_by is not None else Level.INFO,
     )]
 
 

@@ -112,6 +112,7 @@ def test_unconfigured_hog_from_the_host_top_list_says_matched_false(host: HostEv
     assert keys(findings) == {"process.cpu_hog:stress[777]", "process.cpu_hog:uvicorn[4242]"}  # no duplicate, no own
     other = next(f for f in findings if f.subject == "stress[777]")
     assert other.evidence["matched"] is False and "not a configured process" in other.title
+    assert other.level is Level.INFO  # the stack's verdict never depends on what else runs here
     assert [a.id for a in other.actions] == ["process.top_threads", "process.renice"]
 
 
