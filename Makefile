@@ -15,9 +15,9 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-## run: set up, then run perfbook's main job (triage) and print the report
-run: venv
-	$(BIN)/perfbook triage --fail-on never
+## run: set up, start the lab under light traffic, triage it (FAULT=name to inject one), stop it (KEEP=1 keeps it)
+run: venv system-deps
+	$(BIN)/perfbook lab demo $(if $(FAULT),--fault $(FAULT)) $(if $(KEEP),--keep)
 
 ## system-deps: the server binaries the tests start privately (PostgreSQL, Redis, Podman)
 system-deps:
