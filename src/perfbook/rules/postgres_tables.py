@@ -45,10 +45,17 @@ def _all_statements(data: PostgresEvidence) -> list[PgStatement]:
     return out
 
 
-def seq_share(table: PgTable) -> float:
-    """Share of this table's scans that were sequential."""
+def seq_scans(table: PgTable) -> tuple[int, float, str]:
+    """(sequential scans, their share of all scans, "window" | "lifetime") for this table.
+
+    The window's deltas when it saw enough scans to judge — what the table is read by *now*, so
+    an index created a minute ago counts at once — else the counters since the last reset.
+    """
+    window = table.seq_scan_window + (table.idx_scan_window or 0)
+    if window >= MIN_SEQ_SCANS:
+        return table.seq_scan_window, table.seq_scan_window / window, "window"
     scans = table.seq_scan + (table.idx_scan or 0)
-    return table.seq_scan / scans if scans else 0.0
+    return table.seq_scan, (table.seq_scan / scans if scans else 0.0), "lifetime"
 
 
 def _missing_index(table: PgTable, statements: list[PgStatement], cfg: Config, block_size: int) -> list[Finding]:
@@ -58,8 +65,8 @@ def _missing_index(table: PgTable, statements: list[PgStatement], cfg: Config, b
     th = cfg.thresholds
     if table.rows < th.seq_scan_min_rows:
         return []
-    share = seq_share(table)
-    by_counters = table.seq_scan >= MIN_SEQ_SCANS and share >= th.seq_scan_share
+    seq, share, scope = seq_scans(table)
+    by_counters = seq >= MIN_SEQ_SCANS and share >= th.seq_scan_share
     readers = [s for s in statements if table.name in s.tables]
     slow = [s for s in readers if s.mean_ms is not None and s.mean_ms > th.db_query_mean_ms]
     candidates = [(s, cols) for s in sorted(readers, key=lambda s: s not in slow)
@@ -69,7 +76,7 @@ def _missing_index(table: PgTable, statements: list[PgStatement], cfg: Config, b
     if not by_counters and not whole:
         return []
     evidence = {
-        "seq_scan": table.seq_scan, "idx_scan": table.idx_scan, "seq_share": round(share, 4), "rows": table.rows,
+        "seq_scan": table.seq_scan, "idx_scan": table.idx_scan, "seq_share": round(share, 4), "seq_share_scope": scope, "rows": table.rows,
         "seq_tup_read": table.seq_tup_read, "seq_scan_window": table.seq_scan_window,
         "query": reader.query if reader else None, "query_mean_ms": reader.mean_ms if reader else None,
         "query_calls": reader.calls if reader else None, "columns": columns,

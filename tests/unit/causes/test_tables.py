@@ -17,7 +17,7 @@ from causes_stack import (
     with_pg,
 )
 
-SCANNED_USERS = table("public.users", 200_000, seq_scan=5200, idx_scan=3, seq_scan_window=40,
+SCANNED_USERS = table("public.users", 200_000, seq_scan=5200, idx_scan=3, seq_scan_window=40, idx_scan_window=0,
                       seq_tup_read_window=8_000_000, indexed_columns=[["id"]])
 EMAIL_SLOW = statement("SELECT id, name, email FROM users WHERE email = $1", mean_ms=250.0, calls=40,
                        tables=["public.users"], filter_columns=["email"], queryid=11)

@@ -115,6 +115,16 @@ def test_missing_index_from_a_slow_whole_table_reader_when_counters_are_diluted(
     assert by_code(run(data), "pg.missing_index") == []
 
 
+def test_missing_index_judges_the_window_when_it_saw_enough_scans(missing):
+    """An index created a minute ago: lifetime counters still say 'scanned', the window says 'indexed'."""
+    quiet = replace(missing, statements=replace(missing.statements, top_by_total=[], top_by_mean=[], lifetime_top=[]))
+    indexed_now = with_users(quiet, seq_scan=5000, idx_scan=10, seq_scan_window=0, idx_scan_window=50)
+    assert by_code(run(indexed_now), "pg.missing_index") == []
+    scanned_now = with_users(quiet, seq_scan=40, idx_scan=10_000, seq_scan_window=40, idx_scan_window=0)
+    (f,) = by_code(run(scanned_now), "pg.missing_index")
+    assert f.value == 1.0 and f.evidence["seq_share_scope"] == "window"
+
+
 def test_missing_index_skips_columns_an_index_already_leads_with(missing):
     data = with_users(missing, indexed_columns=[["id"], ["email"]])
     (f,) = by_code(run(data), "pg.missing_index")
