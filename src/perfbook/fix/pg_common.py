@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from perfbook.errors import PerfbookError, UsageError
+from perfbook.fix.base import Fix, Outcome, Plan
+from perfbook.fix.context import FixContext
 
 TAG = "/* perfbook */ "
 
@@ -113,6 +115,20 @@ def reset_timeouts(conn: Any) -> None:
     """Back to the session's own lock / statement timeouts (those it connected with)."""
     conn.execute("RESET lock_timeout")
     conn.execute("RESET statement_timeout")
+
+
+class PgWriteFix(Fix):
+    """A fix whose steps SET their own timeouts: ``apply`` runs ``_apply`` and always resets them,
+    because the session is shared by the next fix of a ``--from-report`` run."""
+
+    def apply(self, ctx: FixContext, plan: Plan) -> Outcome:
+        try:
+            return self._apply(ctx, plan)
+        finally:
+            reset_timeouts(ctx.pg_write())
+
+    def _apply(self, ctx: FixContext, plan: Plan) -> Outcome:
+        raise NotImplementedError
 
 
 def pg_error_line(err: BaseException) -> str:

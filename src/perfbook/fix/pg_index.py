@@ -11,14 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 from perfbook.errors import UsageError
-from perfbook.fix.base import Fix, Outcome, Param, Plan, VerifySpec, fingerprint
+from perfbook.fix.base import Outcome, Param, Plan, VerifySpec, fingerprint
 from perfbook.fix.context import FixContext
 from perfbook.fix.pg_common import (
     TAG,
+    PgWriteFix,
     pg_error_line,
     quoted_ident,
     quoted_table,
-    reset_timeouts,
     table_info,
     timeouts_sql,
 )
@@ -51,7 +51,7 @@ def read_indexes(conn: Any, oid: int) -> list[dict[str, Any]]:
             for r in rows]
 
 
-class PgCreateIndex(Fix):
+class PgCreateIndex(PgWriteFix):
     """Build the missing index without blocking the table."""
 
     id = "pg.create_index"
@@ -96,12 +96,6 @@ class PgCreateIndex(Fix):
                              affects=affects, notes=notes, fingerprint=ident)
         plan.data.update(table=table.qualified, schema=table.schema, oid=table.oid, index=name, indexes=len(indexes))
         return plan
-
-    def apply(self, ctx: FixContext, plan: Plan) -> Outcome:
-        try:
-            return self._apply(ctx, plan)
-        finally:  # the session is shared by the next fix of a --from-report run: no inherited timeouts
-            reset_timeouts(ctx.pg_write())
 
     def _apply(self, ctx: FixContext, plan: Plan) -> Outcome:
         import psycopg

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from perfbook.fix.base import Fix, Outcome, Param, Plan, VerifySpec, fingerprint
+from perfbook.fix.base import Outcome, Param, Plan, VerifySpec, fingerprint
 from perfbook.fix.context import FixContext
 from perfbook.fix.pg_common import (
     TAG,
+    PgWriteFix,
     TableInfo,
     pg_error_line,
     quoted_table,
-    reset_timeouts,
     table_info,
     timeouts_sql,
 )
@@ -40,7 +40,7 @@ ORDER BY n_mod_since_analyze DESC LIMIT 20
 """
 
 
-class _Maintenance(Fix):
+class _Maintenance(PgWriteFix):
     """Shared by pg.analyze and pg.vacuum: choose tables, one statement each, dead tuples before / after."""
 
     layer = "postgres"
@@ -69,12 +69,6 @@ class _Maintenance(Fix):
 
     def notes(self) -> list[str]:
         return []
-
-    def apply(self, ctx: FixContext, plan: Plan) -> Outcome:
-        try:
-            return self._apply(ctx, plan)
-        finally:  # the session is shared by the next fix of a --from-report run: no inherited timeouts
-            reset_timeouts(ctx.pg_write())
 
     def _apply(self, ctx: FixContext, plan: Plan) -> Outcome:
         import psycopg
