@@ -16,7 +16,8 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 ## run: set up, start the lab under light traffic, triage it (FAULT=name to inject one), stop it (KEEP=1 keeps it)
-run: venv system-deps
+run: venv
+	bash scripts/system-deps.sh lab
 	$(BIN)/perfbook lab demo $(if $(FAULT),--fault $(FAULT)) $(if $(KEEP),--keep)
 
 ## system-deps: the server binaries the tests start privately (PostgreSQL, Redis, Podman)

@@ -2,15 +2,18 @@
 # Install the system packages the tests start privately, when missing (Debian; needs root).
 # PostgreSQL and Redis run as private servers on free ports; Podman serves the Docker API for the
 # container tests; runc + busybox-static are what Podman needs on this kind of machine.
+# `system-deps.sh lab` installs only what the lab needs (PostgreSQL, Redis): what `make run` uses.
 set -euo pipefail
 
 need=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || need+=(postgresql postgresql-contrib)
 command -v redis-server >/dev/null || need+=(redis-server)
-command -v podman >/dev/null || need+=(podman)
-command -v runc >/dev/null || need+=(runc)
-# the test image is a busybox rootfs: it must be the static build
-dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q "install ok installed" || need+=(busybox-static)
+if [ "${1:-all}" != lab ]; then
+  command -v podman >/dev/null || need+=(podman)
+  command -v runc >/dev/null || need+=(runc)
+  # the test image is a busybox rootfs: it must be the static build
+  dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q "install ok installed" || need+=(busybox-static)
+fi
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
