@@ -149,6 +149,7 @@ class Kpis:
     disk_pct: float | None = None
     db_query_mean_ms: float | None = None
     cache_hit_rate: float | None = None
+    cache_lookups: int | None = None  # lookups the hit rate is computed over (judged from 100)
 
 
 @dataclass

@@ -93,3 +93,13 @@ def test_triage_with_nothing_reachable_ends_fast_and_validates():
     assert time.monotonic() - started < 0.3 + cfg.http.timeout_s + 1
     validate_report(report_to_dict(report))
     assert report.probes["postgres"].status == "skipped"
+
+
+def test_kpi_from_few_samples_is_shown_with_its_count_not_judged():
+    from perfbook.config import Thresholds
+    from perfbook.report.kpi import kpi_rows
+
+    rows = {r.name: r for r in kpi_rows(Kpis(cache_hit_rate=0.5, cache_lookups=42), Thresholds())}
+    assert rows["cache hit rate"].status == "few samples" and "of 42 lookups" in rows["cache hit rate"].value
+    rows = {r.name: r for r in kpi_rows(Kpis(cache_hit_rate=0.5, cache_lookups=400), Thresholds())}
+    assert rows["cache hit rate"].status == "fail"

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from perfbook.config import Thresholds
 from perfbook.model import Kpis
+from perfbook.rules.redis import MIN_LOOKUPS as MIN_CACHE_LOOKUPS
 from perfbook.units import format_duration, format_pct
 
 
@@ -16,7 +17,7 @@ class KpiRow:
     name: str
     value: str
     target: str
-    status: str  # "pass" | "fail" | "not measured"
+    status: str  # "pass" | "fail" | "not measured" | "few samples" (shown, not judged)
 
 
 def kpi_rows(k: Kpis, th: Thresholds) -> list[KpiRow]:
@@ -45,6 +46,15 @@ def kpi_rows(k: Kpis, th: Thresholds) -> list[KpiRow]:
         row("mean query time", k.db_query_mean_ms,
             "-" if k.db_query_mean_ms is None else f"{k.db_query_mean_ms:.1f} ms", f"< {th.db_query_mean_ms:.0f} ms",
             k.db_query_mean_ms is not None and k.db_query_mean_ms < th.db_query_mean_ms),
-        row("cache hit rate", k.cache_hit_rate, format_pct(k.cache_hit_rate), f"> {format_pct(th.cache_hit_rate, 0)}",
-            k.cache_hit_rate is not None and k.cache_hit_rate > th.cache_hit_rate),
+        _few(row("cache hit rate", k.cache_hit_rate, f"{format_pct(k.cache_hit_rate)} of {k.cache_lookups} lookups",
+                 f"> {format_pct(th.cache_hit_rate, 0)}",
+                 k.cache_hit_rate is not None and k.cache_hit_rate > th.cache_hit_rate),
+             k.cache_lookups, MIN_CACHE_LOOKUPS),
     ]
+
+
+def _few(row: KpiRow, count: int | None, needed: int) -> KpiRow:
+    """A figure from fewer samples than its rule judges from is shown with its count, not judged."""
+    if row.status == "not measured" or count is None or count >= needed:
+        return row
+    return KpiRow(row.name, row.value, row.target, "few samples")

@@ -22,7 +22,7 @@ SEVERITY_STYLE = {Severity.P0: "bold white on red", Severity.P1: "bold red", Sev
 LEVEL_STYLE = {Level.CRITICAL: "bold red", Level.WARNING: "yellow", Level.INFO: "cyan"}
 WEAK_CAUSE = 0.3  # a cause at or under this is a weak candidate (a healthy stack has none above it)
 STATUS_STYLE = {"ok": "green", "partial": "yellow", "unavailable": "red", "skipped": "dim", "error": "bold magenta",
-                "pass": "green", "fail": "bold red", "not measured": "dim"}
+                "pass": "green", "fail": "bold red", "not measured": "dim", "few samples": "dim yellow"}
 
 
 def build_banner(report: Report) -> RenderableType:

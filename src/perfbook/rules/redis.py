@@ -49,12 +49,12 @@ def evaluate(evidence: Mapping[str, Evidence], cfg: Config) -> list[Finding]:
 
 
 def kpis(evidence: Mapping[str, Evidence], cfg: Config) -> dict[str, Any]:
-    """``cache_hit_rate`` over the window, with at least MIN_LOOKUPS lookups; else None."""
+    """``cache_hit_rate`` over the window with its ``cache_lookups`` (judged only from MIN_LOOKUPS); else None."""
     ev = evidence.get("redis")
     data = ev.data if ev is not None and ev.status in ("ok", "partial") else None
-    if data is None or data.window.lookups is None or data.window.lookups < MIN_LOOKUPS:
+    if data is None or not data.window.lookups:
         return {"cache_hit_rate": None}
-    return {"cache_hit_rate": data.window.hit_rate}
+    return {"cache_hit_rate": data.window.hit_rate, "cache_lookups": data.window.lookups}
 
 
 def _subject(data: RedisEvidence) -> str:

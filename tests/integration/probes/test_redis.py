@@ -113,7 +113,7 @@ async def test_misses_dominating_the_window(redis_url):
     assert w.lookups >= 100 and w.hit_rate < 0.2
     (f,) = codes(rules.evaluate({"redis": ev}, config(redis_url)))["redis.hit_rate_low"]
     assert f.level is Level.WARNING and f.evidence["misses"] == w.misses
-    assert rules.kpis({"redis": ev}, config(redis_url)) == {"cache_hit_rate": w.hit_rate}
+    assert rules.kpis({"redis": ev}, config(redis_url)) == {"cache_hit_rate": w.hit_rate, "cache_lookups": w.lookups}
     record("redis_misses.json", ev)
 
 
