@@ -44,7 +44,7 @@ def sample_toml(cfg: Config | None = None) -> str:
     """The sample file: every section and key with its description, values from ``cfg`` (or defaults)."""
     cfg = cfg or Config()
     lines = [HEADER]
-    for section, field in Config.model_fields.items():
+    for section in Config.model_fields:
         model = getattr(cfg, section)
         lines.append(f"[{section}]")
         for key, info in type(model).model_fields.items():

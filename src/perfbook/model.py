@@ -21,7 +21,7 @@ from typing import Any, Literal
 SCHEMA_VERSION = 1
 
 
-class Severity(str, enum.Enum):
+class Severity(enum.StrEnum):
     """Incident severity from the runbook (P0 worst). ``OK``: measured and within every limit."""
 
     P0 = "P0"
@@ -40,7 +40,7 @@ class Severity(str, enum.Enum):
         return self.rank <= other.rank
 
 
-class Level(str, enum.Enum):
+class Level(enum.StrEnum):
     """How bad one finding is (DESIGN.md "Finding levels")."""
 
     CRITICAL = "critical"
@@ -53,7 +53,7 @@ class Level(str, enum.Enum):
         return list(Level).index(self)
 
 
-class IssueType(str, enum.Enum):
+class IssueType(enum.StrEnum):
     """The runbook's performance issue types."""
 
     HIGH_RESPONSE_TIME = "high_response_time"

@@ -11,7 +11,7 @@ from perfbook.cli.exit import ExitCode
 from perfbook.cli.triage_cmd import exit_code_for
 from perfbook.codes import finding
 from perfbook.config import Config, load_config
-from perfbook.model import Kpis, Level, Report, Severity
+from perfbook.model import Kpis, Report, Severity
 from perfbook.probes.base import ProbeContext, ProbeSkipped, ProbeUnavailable, run_probe
 from perfbook.report.json import report_to_dict, validate_report
 from perfbook.triage import configured_skip, is_local_host, issue_types, triage

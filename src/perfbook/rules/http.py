@@ -194,4 +194,4 @@ def _errors_from_http(http: HttpEvidence, cfg: Config) -> list[Finding]:
 
 def _logs_action(subject: str) -> Action:
     return Action("manual.read_errors", f"read the backend's errors for {subject}",
-                  manual=f"docker logs --since 10m codexos-backend 2>&1 | grep -E ' 5[0-9]{{2}} |Traceback' | tail -50")
+                  manual="docker logs --since 10m codexos-backend 2>&1 | grep -E ' 5[0-9]{2} |Traceback' | tail -50")

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from probes.servers import AppServer, Route
 
 from perfbook.report.json import validate_report
-from probes.servers import AppServer, Route
 
 
 def write_config(tmp_path: Path, base_url: str, *, endpoints: list[str], timeout_s: float = 5.0,
