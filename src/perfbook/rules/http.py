@@ -139,14 +139,16 @@ def _slow_from_http(ep: EndpointTiming, cfg: Config) -> Finding | None:
 
 
 def _merge(slow: dict[str, Finding], new: Finding | None) -> None:
-    """One finding per subject: keep the worse figure, carry every source's evidence."""
+    """One finding per subject: keep the worse trustworthy figure, carry every source's evidence."""
     if new is None:
         return
     old = slow.get(new.subject)
     if old is None:
         slow[new.subject] = new
         return
-    keep, other = (new, old) if (new.value or 0) > (old.value or 0) else (old, new)
+    # a figure from enough requests beats a bigger one from too few (it is the one severity uses)
+    rank = lambda f: (not f.low_confidence, f.value or 0)  # noqa: E731
+    keep, other = (new, old) if rank(new) > rank(old) else (old, new)
     sources = {**other.evidence["sources"], **keep.evidence["sources"]}
     merged = {**keep.evidence, "sources": sources}
     slow[new.subject] = replace(keep, evidence=merged, low_confidence=keep.low_confidence and other.low_confidence)

@@ -127,3 +127,14 @@ def test_http_only_5xx_from_few_timed_requests_is_low_confidence():
 def test_nothing_user_facing_measured_gives_null_severity():
     severity, reason = classify([], Kpis(), False, CFG.thresholds, 20)
     assert severity is None and "nothing user-facing" in reason
+
+
+def test_merged_finding_prefers_the_figure_severity_uses():
+    """Metrics saw the endpoint slower but from too few requests: the finding shows perfbook's own figure."""
+    evidence = {"metrics": metrics_ev(handler("/api/v1/agents", 6, 4.9), handler("/api/v1/users", 300, 0.05)),
+                "http": http_ev(timing("/api/v1/agents", 3.0))}
+    findings, kpis, severity, reason = judge(evidence)
+    (slow,) = [f for f in findings if f.code == "http.slow_response"]
+    assert slow.value == 3.0 and "(http)" in slow.title and not slow.low_confidence
+    assert set(slow.evidence["sources"]) == {"metrics", "http"}
+    assert kpis.p95_s == 3.0 and severity is Severity.P2 and "3.00 s" in reason
