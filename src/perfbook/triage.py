@@ -30,6 +30,7 @@ from perfbook.rules import rule_modules
 from perfbook.severity import classify
 
 USER_FACING = ("http", "metrics")
+EXTRAS = {"docker": "docker", "requests": "docker"}  # a probe's missing package -> the extra that brings it
 ProgressFn = Callable[[str, Evidence], None]
 
 
@@ -171,7 +172,8 @@ def _load(name: str) -> Probe | Evidence:
     except ModuleNotFoundError as err:
         if err.name and PROBES[name].startswith(err.name):
             return Evidence(name, "skipped", 0.0, reason="not available in this build")
-        return Evidence(name, "skipped", 0.0, reason=f"needs the Python package {err.name!r}: pip install 'perfbook[all]'")
+        extra = EXTRAS.get((err.name or "").split(".")[0], "all")
+        return Evidence(name, "skipped", 0.0, reason=f"needs the Python package {err.name!r}: pip install 'perfbook[{extra}]'")
     except AttributeError:
         return Evidence(name, "skipped", 0.0, reason="not available in this build")
 

@@ -103,3 +103,11 @@ def test_kpi_from_few_samples_is_shown_with_its_count_not_judged():
     assert rows["cache hit rate"].status == "few samples" and "of 42 lookups" in rows["cache hit rate"].value
     rows = {r.name: r for r in kpi_rows(Kpis(cache_hit_rate=0.5, cache_lookups=400), Thresholds())}
     assert rows["cache hit rate"].status == "fail"
+
+
+def test_a_probe_whose_extra_is_missing_is_skipped_with_the_extra_to_install(monkeypatch):
+    """No docker SDK (a core install without extras): containers is skipped and says which extra."""
+    monkeypatch.setitem(__import__("sys").modules, "docker", None)  # import docker -> ModuleNotFoundError
+    report = triage(load_config(env={}), window_s=0.1, only=["containers"])
+    ev = report.probes["containers"]
+    assert ev.status == "skipped" and "pip install 'perfbook[docker]'" in ev.reason

@@ -79,6 +79,7 @@ def up(
     """Start the lab (private PostgreSQL and Redis, seeded; backend; frontend) and print where it runs."""
     from perfbook.lab import supervisor
 
+    _require_lab_extra()
     _warn_env()
     started = time.monotonic()
     state = supervisor.up(supervisor.LabOptions(_dir(state_dir), port=port, frontend_port=frontend_port,
@@ -195,11 +196,21 @@ def demo(
     if fault_name is not None and fault_name not in FAULTS:
         raise UsageError(f"--fault: unknown fault {fault_name!r} (known: {', '.join(FAULTS)})")
     _seconds(window, "--window")
+    _require_lab_extra()
     _warn_env()
     console = stderr_console()
     opts = DemoOptions(_dir(state_dir), fault_name, keep, window, port, frontend_port)
     code = run_demo(opts, lambda text: console.print(f"[bold]lab:[/bold] {text}", soft_wrap=True))
     raise typer.Exit(code)
+
+
+def _require_lab_extra() -> None:
+    """The backend needs FastAPI and uvicorn (the ``lab`` extra): say so before starting anything."""
+    import importlib.util
+
+    missing = [m for m in ("fastapi", "uvicorn") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise UsageError(f"the lab needs {' and '.join(missing)}", hint="pip install 'perfbook[lab]'")
 
 
 def register(app: typer.Typer) -> None:

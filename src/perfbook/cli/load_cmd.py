@@ -264,6 +264,12 @@ def capacity(
     from perfbook.load.capacity import run_capacity
     from perfbook.load.options import LoadOptions, make_run
     from perfbook.load.plot import save_png, terminal_plot
+
+    if plot is not None:  # before the search, not after minutes of it
+        import importlib.util
+
+        if importlib.util.find_spec("matplotlib") is None:
+            raise UsageError("--plot needs matplotlib", hint="pip install 'perfbook[plot]'")
     from perfbook.load.render import capacity_table, step_line
     from perfbook.load.schedule import parse_duration_s
     from perfbook.load.session import objectives_for
