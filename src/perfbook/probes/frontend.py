@@ -43,9 +43,9 @@ class FrontendEvidence:
     """What the frontend probe saw of ``[frontend] url``."""
 
     url: str  # redacted (the URL asked for; redirects are followed)
-    page_status: int
+    page_status: int  # HTTP status of the page; None when no answer
     page_s: float  # the HTML document's download
-    page_bytes: int
+    page_bytes: int  # size of the page itself
     assets_found: int = 0  # distinct http(s) asset URLs in the page
     assets_fetched: int = 0  # at most [frontend] max_assets of them
     total_bytes: int = 0  # page + fetched assets, over the wire

@@ -43,8 +43,8 @@ class CpuStats:
     max_interval_pct: float  # busiest interval between two consecutive samples, 0–100
     per_core_pct: list[float]  # each core's busy share over the window, 0–100
     load_1m: float | None  # load average (runnable + uninterruptible tasks), 1 minute
-    load_5m: float | None
-    load_15m: float | None
+    load_5m: float | None  # 5-minute load average
+    load_15m: float | None  # 15-minute load average
 
 
 @dataclass

@@ -25,12 +25,12 @@ class HandlerWindow:
     """One handler (or ``*`` for all) over the window, from counter and histogram deltas."""
 
     handler: str  # the handler / path / endpoint label, "*" for the total
-    method: str | None
+    method: str | None  # method label; None when the metrics have none
     requests: int  # requests in the window (histogram _count delta, else http_requests_total)
-    rate_rps: float
-    p50_s: float | None = None
+    rate_rps: float  # requests / window_s
+    p50_s: float | None = None  # median over the window's bucket deltas
     p95_s: float | None = None  # histogram_quantile over bucket deltas, linear inside the bucket
-    p99_s: float | None = None
+    p99_s: float | None = None  # 99th percentile over the window's bucket deltas
     p95_over_bound: bool = False  # the rank fell in +Inf: p95_s is the top finite bound
     p99_over_bound: bool = False  # the same for p99_s
     errors_5xx: int = 0  # from the status / code label (5xx classes included)
@@ -43,7 +43,7 @@ class MetricsEvidence:
     """What the metrics probe computed for the window."""
 
     url: str  # redacted
-    window_s: float
+    window_s: float  # measured time between the two scrapes
     handlers: list[HandlerWindow] = field(default_factory=list)  # every handler seen, per method
     total: HandlerWindow | None = None  # all handlers except metrics_path / health_path
     reset_detected: bool = False  # a counter went down between the scrapes (restart / other worker)

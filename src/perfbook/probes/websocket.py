@@ -28,8 +28,8 @@ class WebsocketEvidence:
     connect_s: float | None = None  # TCP + TLS + WebSocket handshake
     samples: int = 0  # round trips attempted
     rtt_p50_ms: float | None = None  # a round trip that timed out counts as timeout_s
-    rtt_p95_ms: float | None = None
-    rtt_max_ms: float | None = None
+    rtt_p95_ms: float | None = None  # 95th percentile round trip
+    rtt_max_ms: float | None = None  # slowest round trip
     timeouts: int = 0  # round trips with no answer within timeout_s (sampling stops at the first)
     error: str | None = None  # connect_refused, timeout, handshake_rejected, closed, dns, reset, other
     handshake_status: int | None = None  # HTTP status of a refused handshake (403, 404 …)

@@ -1,0 +1,114 @@
+"""The evidence reference (docs/evidence.md), generated from the probes' evidence dataclasses.
+
+Each evidence field is declared once, with its unit in its name and its meaning in the comment
+after it (STYLE.md); this module turns those declarations into the reference, so the docs cannot
+drift from the code. ``python -m perfbook.evidence_docs > docs/evidence.md`` rewrites it; a test
+checks it is current and that every field has its meaning.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import inspect
+from dataclasses import dataclass
+
+from perfbook.probes import PROBES
+
+# Modules holding evidence dataclasses, by probe (the probe module itself, or where it keeps them).
+EVIDENCE_MODULES: dict[str, tuple[str, ...]] = {
+    "http": ("perfbook.probes.http",),
+    "metrics": ("perfbook.probes.metrics",),
+    "host": ("perfbook.probes.host",),
+    "process": ("perfbook.probes.process",),
+    "containers": ("perfbook.probes.container_build",),
+    "postgres": ("perfbook.probes.postgres_evidence",),
+    "redis": ("perfbook.probes.redis_evidence",),
+    "websocket": ("perfbook.probes.websocket",),
+    "frontend": ("perfbook.probes.frontend",),
+}
+
+
+@dataclass(frozen=True)
+class FieldDoc:
+    """One evidence field: its name, its annotation and its meaning (the comment after it)."""
+
+    name: str
+    annotation: str
+    meaning: str
+
+
+@dataclass(frozen=True)
+class ClassDoc:
+    """One evidence dataclass: its name, its docstring's first line and its fields."""
+
+    name: str
+    summary: str
+    fields: tuple[FieldDoc, ...]
+
+
+def class_docs(module_name: str) -> list[ClassDoc]:
+    """Every ``@dataclass`` defined in ``module_name``, in source order, with its fields' comments."""
+    module = importlib.import_module(module_name)
+    source = inspect.getsource(module)
+    lines = source.splitlines()
+    out = []
+    for node in ast.parse(source).body:
+        if not isinstance(node, ast.ClassDef) or not _is_dataclass(node) or node.name.startswith("_"):
+            continue
+        fields = []
+        for item in node.body:
+            if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
+                comment = _comment(lines[item.end_lineno - 1])
+                fields.append(FieldDoc(item.target.id, ast.unparse(item.annotation), comment))
+        summary = (ast.get_docstring(node) or "").strip().splitlines()
+        out.append(ClassDoc(node.name, summary[0] if summary else "", tuple(fields)))
+    return out
+
+
+def _is_dataclass(node: ast.ClassDef) -> bool:
+    for dec in node.decorator_list:
+        target = dec.func if isinstance(dec, ast.Call) else dec
+        if (isinstance(target, ast.Name) and target.id == "dataclass") or (
+                isinstance(target, ast.Attribute) and target.attr == "dataclass"):
+            return True
+    return False
+
+
+def _comment(line: str) -> str:
+    """The text after the ``#`` of a field's line (outside strings), or ""."""
+    in_string: str | None = None
+    for i, ch in enumerate(line):
+        if in_string:
+            if ch == in_string:
+                in_string = None
+        elif ch in "\"'":
+            in_string = ch
+        elif ch == "#":
+            return line[i + 1:].strip()
+    return ""
+
+
+def render() -> str:
+    """docs/evidence.md: per probe, each evidence class and its fields with unit and meaning."""
+    out = ["# Evidence reference", "",
+           "What each probe gathers: `probes.<name>.evidence` in the JSON report, and what `perfbook probe",
+           "NAME` shows. Generated from the evidence dataclasses by `python -m perfbook.evidence_docs`;",
+           "units are in the field names (`_s`, `_ms`, `_bytes`, `_pct` 0–100, `rate` / `ratio` / `share` 0–1).", ""]
+    for probe in PROBES:
+        out += [f"## {probe}", ""]
+        for module in EVIDENCE_MODULES[probe]:
+            for cls in class_docs(module):
+                out += [f"### `{cls.name}`", "", cls.summary, "", "| field | type | meaning |", "|---|---|---|"]
+                out += [f"| `{f.name}` | `{_cell(f.annotation)}` | {_cell(f.meaning)} |" for f in cls.fields]
+                out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _cell(text: str) -> str:
+    """Table-cell safe: a ``|`` (as in ``float | None``) would end the cell."""
+    return text.replace("|", "\\|")
+
+
+if __name__ == "__main__":
+    print(render(), end="")
