@@ -333,7 +333,7 @@ def _duration(text: str) -> float:
 
 def stress_postgres(
     dsn: str | None = typer.Option(
-        None, "--dsn", help="libpq URL (default [postgres] dsn, env PERFBOOK_POSTGRES_DSN)."
+        None, "--dsn", help="libpq URL (default \\[postgres] dsn, env PERFBOOK_POSTGRES_DSN)."
     ),
     query: str = typer.Option(
         "SELECT 1 /* perfbook stress */", "--query", help="A read query (the session is read-only)."
@@ -367,7 +367,7 @@ def stress_postgres(
 
 def stress_redis(
     url: str | None = typer.Option(
-        None, "--url", help="redis:// URL (default [redis] url, env PERFBOOK_REDIS_URL)."
+        None, "--url", help="redis:// URL (default \\[redis] url, env PERFBOOK_REDIS_URL)."
     ),
     concurrency: int = typer.Option(10, "-c", "--concurrency", help="Concurrent clients."),
     pipeline: int = typer.Option(100, "--pipeline", help="SET+GET pairs per pipeline."),
@@ -404,7 +404,7 @@ def stress_redis(
 
 
 def stress_connections(
-    url: str | None = typer.Argument(None, help="Default: [http] base_url + health_path."),
+    url: str | None = typer.Argument(None, help="Default: \\[http] base_url + health_path."),
     concurrency: int = typer.Option(
         100, "-c", "--concurrency", help="Concurrent connections, one request each."
     ),

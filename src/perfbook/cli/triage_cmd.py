@@ -69,10 +69,10 @@ def _overrides(url: str | None) -> dict[str, tuple[Any, str]]:
 
 def triage_command(
     config: Path | None = CONFIG_OPTION,
-    window: str | None = typer.Option(None, "--window", "-w", help="Sampling window for rates, e.g. 2s, 500ms (default [triage] window_s = 2s)."),
+    window: str | None = typer.Option(None, "--window", "-w", help="Sampling window for rates, e.g. 2s, 500ms (default \\[triage] window_s = 2s)."),
     only: str | None = typer.Option(None, "--only", help=f"Run only these probes, comma-separated: {', '.join(PROBES)}."),
     skip: str | None = typer.Option(None, "--skip", help="Skip these probes, comma-separated."),
-    url: str | None = typer.Option(None, "--url", help="Backend base URL (overrides [http] base_url / PERFBOOK_HTTP_BASE_URL)."),
+    url: str | None = typer.Option(None, "--url", help="Backend base URL (overrides \\[http] base_url / PERFBOOK_HTTP_BASE_URL)."),
     as_json: bool = typer.Option(False, "--json", help="Print exactly one JSON document (the report contract) on stdout."),
     markdown: Path | None = typer.Option(None, "--markdown", dir_okay=False, help="Also write the report as Markdown to FILE."),
     fail_on: str = typer.Option("P2", "--fail-on", help="Exit 3 at or above: P3|P2|P1|P0|critical|warning|never."),
@@ -97,7 +97,7 @@ def probe_command(
     layer: str = typer.Argument(..., help=f"One of: {', '.join(PROBES)}."),
     config: Path | None = CONFIG_OPTION,
     window: str | None = typer.Option(None, "--window", "-w", help="Sampling window, e.g. 2s."),
-    url: str | None = typer.Option(None, "--url", help="Backend base URL (overrides [http] base_url)."),
+    url: str | None = typer.Option(None, "--url", help="Backend base URL (overrides \\[http] base_url)."),
     as_json: bool = typer.Option(False, "--json", help="Print the probe's evidence and findings as JSON."),
 ) -> None:
     """Run one layer's probe and show its evidence in full, with that layer's findings.
