@@ -75,3 +75,9 @@ def test_config_model_has_every_design_section():
 def test_version_and_unknown_command_exit_codes(perfbook):
     assert perfbook("--version").exit_code == 0
     assert perfbook("no-such-command").exit_code == 2
+
+
+def test_help_names_config_sections_literally(perfbook):
+    """Rich reads [http] as markup unless escaped: the help must still say which key a flag overrides."""
+    out = perfbook("triage", "--help", env={"COLUMNS": "200"}).stdout
+    assert "[http] base_url" in out and "[triage] window_s" in out
