@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.pretty import Pretty
 
 from perfbook.cli.common import CONFIG_OPTION, load, print_json, stderr_console, stdout_console
 from perfbook.cli.exit import ExitCode
@@ -14,6 +13,7 @@ from perfbook.errors import UsageError
 from perfbook.files import write_atomic
 from perfbook.model import Evidence, Level, Report, Severity
 from perfbook.probes import PROBES
+from perfbook.report.evidence import build_evidence
 from perfbook.report.json import probe_to_dict, report_to_dict
 from perfbook.report.markdown import report_to_markdown
 from perfbook.report.terminal import build_findings, build_probe_table, print_report
@@ -128,9 +128,7 @@ def _print_probe(ev: Evidence, report: Report) -> None:
     if custom is not None:
         console.print(custom)
     elif ev.data is not None:
-        from perfbook.model import jsonable
-
-        console.print(Pretty(jsonable(ev.data), expand_all=False))
+        console.print(build_evidence(ev.data, ev.probe))
     console.print(build_findings(report.findings, verbose=True))
 
 
