@@ -51,6 +51,17 @@ def terminal_plot(
     return text if color else plt.uncolorize(text)
 
 
+def _slo_lines(report: dict[str, Any], ax_lat: Any, ax_err: Any) -> None:
+    """The SLO's latency and error limits as dotted lines, so the knee reads against them."""
+    from perfbook.load.slo import LATENCY_KEYS, parse_slo
+
+    for objective in parse_slo(",".join(report.get("slo") or [])):
+        if objective.metric in LATENCY_KEYS:
+            ax_lat.axhline(objective.value * 1e3, color="black", linestyle=":", label=f"SLO {objective.text()}")
+        elif objective.metric == "errors":
+            ax_err.axhline(objective.value * 100, color="black", linestyle=":")
+
+
 def save_png(report: dict[str, Any], path: Path) -> None:
     """Latency percentiles (log scale) and error rate against offered rate, with the knee marked."""
     try:
@@ -76,6 +87,7 @@ def save_png(report: dict[str, Any], path: Path) -> None:
         ax_lat.set_title(
             f"{report['target']}: knee at {report['knee_rps']:,.0f} rps ({', '.join(report['slo'])})"
         )
+    _slo_lines(report, ax_lat, ax_err)
     ax_lat.legend()
     fig.tight_layout()
     try:
