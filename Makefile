@@ -29,7 +29,7 @@ test-deps: venv system-deps
 ## test: install what the tests need and run the whole suite (unit, integration, then e2e one by one)
 test: test-deps
 	$(BIN)/ruff check src tests bench
-	$(BIN)/pytest -q tests/unit tests/integration
+	$(BIN)/pytest -q --doctest-modules src/perfbook tests/unit tests/integration
 	$(BIN)/pytest -q tests/e2e || [ $$? -eq 5 ]  # 5: no e2e scenario collected
 
 lint: venv

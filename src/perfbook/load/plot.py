@@ -5,6 +5,7 @@ plotext draws in the terminal, matplotlib writes ``--plot FILE.png``; both are t
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,16 @@ def terminal_plot(
     return text if color else plt.uncolorize(text)
 
 
+def _minor_tick(value: float, _pos: object) -> str:
+    """Label only the 2s and 5s between powers of ten, so a log axis stays readable.
+
+    >>> _minor_tick(20.0, None), _minor_tick(0.5, None), _minor_tick(7.0, None)
+    ('20', '0.5', '')
+    """
+    mantissa = value / 10 ** math.floor(math.log10(value)) if value > 0 else 0
+    return f"{value:g}" if round(mantissa) in (2, 5) else ""
+
+
 def _slo_lines(report: dict[str, Any], ax_lat: Any, ax_err: Any) -> None:
     """The SLO's latency and error limits as dotted lines, so the knee reads against them."""
     from perfbook.load.slo import LATENCY_KEYS, parse_slo
@@ -69,6 +80,7 @@ def save_png(report: dict[str, Any], path: Path) -> None:
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import FuncFormatter
     except ImportError:
         raise PerfbookError("--plot needs matplotlib", hint="pip install 'perfbook[plot]'") from None
     steps = _points(report["steps"])
@@ -77,6 +89,8 @@ def save_png(report: dict[str, Any], path: Path) -> None:
     for name, key in _SERIES:
         ax_lat.plot(rates, [(s["latency"][key] or 0) * 1e3 for s in steps], marker="o", label=name)
     ax_lat.set_yscale("log")
+    ax_lat.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))  # 20, not 2×10¹
+    ax_lat.yaxis.set_minor_formatter(FuncFormatter(_minor_tick))
     ax_lat.set_ylabel("latency (ms)")
     ax_err.plot(rates, [s["error_rate"] * 100 for s in steps], marker="o", color="tab:red")
     ax_err.set_ylabel("errors (%)")
