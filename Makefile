@@ -4,8 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 FAULT ?=
 STAMP := $(VENV)/.installed
+CORE := .venv-core
 
-.PHONY: run test venv test-deps system-deps lint bench clean
+.PHONY: run test venv test-deps test-core system-deps lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -26,8 +27,17 @@ system-deps:
 
 test-deps: venv system-deps
 
+## test-core: the unit tests on a core install (no lab, docker or plot extras): triage must not need them
+$(CORE)/.installed: pyproject.toml
+	test -x $(CORE)/bin/python || $(PY) -m venv $(CORE)
+	$(CORE)/bin/pip install -q --disable-pip-version-check -e '.[test]'
+	touch $@
+
+test-core: $(CORE)/.installed
+	$(CORE)/bin/pytest -q -p no:cacheprovider tests/unit
+
 ## test: install what the tests need and run the whole suite (unit, integration, then e2e one by one)
-test: test-deps
+test: test-deps test-core
 	$(BIN)/ruff check src tests bench
 	$(BIN)/pytest -q --doctest-modules src/perfbook tests/unit tests/integration
 	$(BIN)/pytest -q tests/e2e || [ $$? -eq 5 ]  # 5: no e2e scenario collected
@@ -36,4 +46,4 @@ lint: venv
 	$(BIN)/ruff check src tests
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache
+	rm -rf $(VENV) $(CORE) build dist src/*.egg-info .pytest_cache

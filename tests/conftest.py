@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import itertools
 import json
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
 from perfbook import services
 
@@ -91,24 +91,25 @@ class CliResult:
 
 
 @pytest.fixture
-def perfbook(monkeypatch: pytest.MonkeyPatch):
-    """Run ``perfbook *args`` in-process like a user would (stdout and stderr kept apart)."""
+def perfbook():
+    """Run ``perfbook *args`` in-process like a user would (stdout and stderr kept apart).
+
+    Through ``perfbook.cli.main`` itself, so exit codes are the ones a shell sees. Typer's own
+    runner isolates the streams: Typer vendors Click, and a core install has no ``click``.
+    """
+    from typer.testing import CliRunner
+
     from perfbook.cli import main
 
     def run(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> CliResult:
-        runner = CliRunner()
-        result = runner.invoke(_Main(main), list(args), input=input, env=env, catch_exceptions=False)
-        return CliResult(result.exit_code, result.stdout, result.stderr)
+        with CliRunner().isolation(input=input, env=env) as (stdout, stderr, _):
+            try:
+                main(list(args))
+                code = 0
+            except SystemExit as exit_:
+                code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+            sys.stdout.flush()  # the isolated streams are text wrappers over these buffers
+            sys.stderr.flush()
+            return CliResult(code, stdout.getvalue().decode(), stderr.getvalue().decode())
 
     return run
-
-
-class _Main:
-    """Adapts ``perfbook.cli.main`` (which calls sys.exit) to CliRunner's ``main(args=...)`` call."""
-
-    def __init__(self, main) -> None:
-        self._main = main
-        self.name = "perfbook"
-
-    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
-        self._main(list(args or []))
