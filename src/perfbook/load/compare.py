@@ -9,6 +9,7 @@ from typing import Any
 from rich.table import Table
 
 from perfbook.errors import UsageError
+from perfbook.load.render import LATENCY_COLUMNS
 from perfbook.units import format_duration
 
 # (label, path into the JSON, kind, better when) — kind picks the formatting
@@ -17,18 +18,7 @@ FIGURES = [
     ("duration", ("duration_s",), "seconds", None),
     ("throughput (rps)", ("rps",), "rate", "higher"),
     ("error rate", ("error_rate",), "share", "lower"),
-    *[
-        (f"latency {name}", ("latency", key), "seconds", "lower")
-        for name, key in (
-            ("mean", "mean_s"),
-            ("p50", "p50_s"),
-            ("p90", "p90_s"),
-            ("p95", "p95_s"),
-            ("p99", "p99_s"),
-            ("p99.9", "p999_s"),
-            ("max", "max_s"),
-        )
-    ],
+    *[(f"latency {name}", ("latency", key), "seconds", "lower") for name, key in LATENCY_COLUMNS],
 ]
 
 

@@ -14,7 +14,7 @@ from perfbook.load.engine import Snapshot
 from perfbook.load.slo import Verdict
 from perfbook.units import format_bytes, format_duration
 
-_LAT_COLUMNS = (
+LATENCY_COLUMNS = (  # (label, key of the latency summary), in the order reports show them
     ("mean", "mean_s"),
     ("p50", "p50_s"),
     ("p90", "p90_s"),
@@ -83,13 +83,13 @@ def summary(doc: dict[str, Any], verdicts: list[Verdict] | None = None) -> Group
     )
     table = Table(box=None, pad_edge=False, show_edge=False)
     table.add_column("latency")
-    for name, _ in _LAT_COLUMNS:
+    for name, _ in LATENCY_COLUMNS:
         table.add_column(name, justify="right")
     rows = [("corrected" if doc["mode"] == "open" else "", doc["latency"])]
     if doc["mode"] == "open":
         rows.append(("uncorrected", doc["latency_uncorrected"]))
     for label, lat in rows:
-        table.add_row(label, *(_ms(lat[key]) for _, key in _LAT_COLUMNS))
+        table.add_row(label, *(_ms(lat[key]) for _, key in LATENCY_COLUMNS))
     parts: list[Any] = [head, table, _codes_line(doc)]
     for kind, text in (doc.get("error_examples") or {}).items():
         parts.append(Text(f"  {kind}: {text}", style="red"))
@@ -197,9 +197,9 @@ def stress_summary(doc: dict[str, Any]) -> Group:
         head.append(f", pipelines of {doc['pipeline']} SET+GET pairs (latency per pipeline)")
     table = Table(box=None, pad_edge=False, show_edge=False)
     table.add_column("latency")
-    for name, _ in _LAT_COLUMNS:
+    for name, _ in LATENCY_COLUMNS:
         table.add_column(name, justify="right")
-    table.add_row("", *(_ms(doc["latency"][key]) for _, key in _LAT_COLUMNS))
+    table.add_row("", *(_ms(doc["latency"][key]) for _, key in LATENCY_COLUMNS))
     errors = {k: n for k, n in doc["errors"].items() if n}
     tail = (
         Text("errors " + ", ".join(f"{k}: {n:,}" for k, n in errors.items()), style="red")
