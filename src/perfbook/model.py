@@ -15,6 +15,8 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
+import types
+import typing
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -193,3 +195,32 @@ def jsonable(obj: Any) -> Any:
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
     return obj
+
+
+def from_jsonable(tp: Any, value: Any) -> Any:
+    """The inverse of :func:`jsonable` for evidence: ``value`` (from JSON) as type ``tp``.
+
+    Builds dataclasses, lists of them and optionals; other values are kept as they are. A field
+    missing from ``value`` takes its default, or None when it has none (a recording older than the
+    field reads as a probe that could not measure it).
+
+    >>> from perfbook.probes.http import HealthCheck
+    >>> from_jsonable(HealthCheck, {"url": "http://x/health", "ok": True})
+    HealthCheck(url='http://x/health', ok=True, status=None, duration_s=None, error=None)
+    """
+    if value is None:
+        return None
+    origin = typing.get_origin(tp)
+    if origin in (types.UnionType, typing.Union):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return from_jsonable(args[0], value) if len(args) == 1 else value
+    if origin is list:
+        (arg,) = typing.get_args(tp)
+        return [from_jsonable(arg, v) for v in value]
+    if dataclasses.is_dataclass(tp):
+        hints = typing.get_type_hints(tp)
+        required = {f.name for f in dataclasses.fields(tp)
+                    if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
+        return tp(**{f.name: from_jsonable(hints[f.name], value.get(f.name))
+                     for f in dataclasses.fields(tp) if f.name in value or f.name in required})
+    return value

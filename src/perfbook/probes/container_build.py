@@ -99,14 +99,6 @@ class ContainersEvidence:
     notes: list[str] = field(default_factory=list)  # what could not be read, and why
 
 
-def evidence_from_dict(d: dict[str, Any]) -> ContainersEvidence:
-    """The evidence back from its JSON form (recorded fixtures, saved reports)."""
-    containers = [ContainerStats(**{**c, "processes": [ContainerProcess(**p) for p in c.get("processes", [])]})
-                  for c in d.get("containers", [])]
-    disk = EngineDisk(**d["disk"]) if d.get("disk") else None
-    return ContainersEvidence(**{**d, "containers": containers, "disk": disk})
-
-
 def process_rows(rows: list[dict[str, Any]]) -> list[ContainerProcess]:
     """The top processes by CPU and by RSS (their union), busiest CPU first."""
     by_cpu = sorted(rows, key=lambda r: -(r["cpu_pct"] or 0))[:TOP_PROCESSES]

@@ -288,9 +288,9 @@ def test_remote_targets_and_a_missing_sdk_skip(monkeypatch: pytest.MonkeyPatch, 
 
 
 def test_evidence_round_trips_through_json(observed) -> None:
-    from perfbook.model import jsonable
-    from perfbook.probes.container_build import evidence_from_dict
+    from perfbook.model import from_jsonable, jsonable
+    from perfbook.probes.container_build import ContainersEvidence
 
     ev, _, _ = observed
-    again = evidence_from_dict(json.loads(json.dumps(jsonable(ev.data))))
+    again = from_jsonable(ContainersEvidence, json.loads(json.dumps(jsonable(ev.data))))
     assert again == ev.data and dataclasses.is_dataclass(again.containers[0])

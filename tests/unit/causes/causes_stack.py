@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import types
-import typing
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from perfbook.config import Config
-from perfbook.model import Action, Cause, Evidence, Finding, IssueType, Level, sort_findings
+from perfbook.model import Action, Cause, Evidence, Finding, IssueType, Level, from_jsonable, sort_findings
 from perfbook.probes.host import CpuStats, HostEvidence, MemoryStats, TopProcess
 from perfbook.probes.http import EndpointTiming, HealthCheck, HttpEvidence
 from perfbook.probes.metrics import HandlerWindow, MetricsEvidence
@@ -187,33 +185,13 @@ DATA_CLASSES = {"http": HttpEvidence, "metrics": MetricsEvidence, "postgres": Po
                 "redis": RedisEvidence, "host": HostEvidence, "process": ProcessEvidence}
 
 
-def build(tp: Any, value: Any) -> Any:
-    """``value`` (from JSON) as type ``tp``: dataclasses, lists of them, optionals; others as is."""
-    if value is None:
-        return None
-    origin = typing.get_origin(tp)
-    if origin in (types.UnionType, typing.Union):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        return build(args[0], value) if len(args) == 1 else value
-    if origin is list:
-        (arg,) = typing.get_args(tp)
-        return [build(arg, v) for v in value]
-    if dataclasses.is_dataclass(tp):
-        hints = typing.get_type_hints(tp)
-        # a field added to the contract after the recording is None (as a probe that could not read it)
-        return tp(**{f.name: build(hints[f.name], value[f.name]) if f.name in value else None
-                     for f in dataclasses.fields(tp)
-                     if f.name in value or (f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)})
-    return value
-
-
 def recorded_report(name: str) -> tuple[list[Finding], dict[str, Evidence]]:
     """The findings and evidence of a recorded ``perfbook triage --json`` of the lab."""
     doc = json.loads((RECORDED / f"lab_{name}.json").read_text())
     evidence = {}
     for probe, raw in doc["probes"].items():
         cls = DATA_CLASSES.get(probe)
-        data = build(cls, raw.get("evidence")) if cls is not None else None
+        data = from_jsonable(cls, raw.get("evidence")) if cls is not None else None
         evidence[probe] = Evidence(probe, raw["status"], raw["duration_s"], raw.get("reason"), data)
     findings = [Finding(code=f["code"], level=Level(f["level"]), issue_type=IssueType(f["issue_type"]),
                         subject=f["subject"], title=f["title"], value=f["value"], threshold=f["threshold"],
