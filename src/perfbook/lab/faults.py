@@ -144,7 +144,9 @@ def _redis_full_on(settings: BackendSettings, entry: FaultEntry) -> None:
         }
         used_bytes = int(client.info("memory")["used_memory"])
         client.config_set("maxmemory-policy", "noeviction")
-        client.config_set("maxmemory", max(used_bytes, 1024 * 1024))
+        # below what is in use, not at it: memory that dips under the limit (a freed client buffer,
+        # an expired key) would let writes through again and make the fault come and go
+        client.config_set("maxmemory", max(used_bytes - 256 * 1024, used_bytes // 2))
     finally:
         client.close()
 
