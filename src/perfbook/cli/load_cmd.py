@@ -351,18 +351,24 @@ def stress_postgres(
 
     from perfbook.load.stress import stress_postgres as run
 
-    if not dsn:
-        from perfbook.config import load_config
-
-        dsn = load_config(config).postgres.dsn
-    if not dsn:
-        raise UsageError(
-            "stress postgres: no DSN", hint="pass --dsn or set [postgres] dsn / PERFBOOK_POSTGRES_DSN"
-        )
+    dsn = _configured(dsn, config, "postgres", "dsn")
     result = asyncio.run(
         run(dsn, query=query, concurrency=concurrency, duration_s=_duration(duration), operations=requests)
     )
     _stress_out(result.to_json(), json_out)
+
+
+def _configured(value: str | None, config: Path | None, section: str, key: str) -> str:
+    """The flag's value, else ``[section] key`` from config / env; a UsageError naming both when neither."""
+    if not value:
+        from perfbook.config import load_config
+
+        value = getattr(getattr(load_config(config), section), key)
+    if not value:
+        env = f"PERFBOOK_{section.upper()}_{key.upper()}"
+        raise UsageError(f"stress {section}: no {key.upper()}",
+                         hint=f"pass --{key} or set [{section}] {key} / {env}")
+    return value
 
 
 def stress_redis(
@@ -383,12 +389,7 @@ def stress_redis(
 
     from perfbook.load.stress import stress_redis as run
 
-    if not url:
-        from perfbook.config import load_config
-
-        url = load_config(config).redis.url
-    if not url:
-        raise UsageError("stress redis: no URL", hint="pass --url or set [redis] url / PERFBOOK_REDIS_URL")
+    url = _configured(url, config, "redis", "url")
     if pipeline < 1 or concurrency < 1:
         raise UsageError("stress redis: --pipeline and -c must be at least 1")
     result = asyncio.run(
