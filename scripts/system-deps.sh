@@ -13,6 +13,8 @@ if [ "${1:-all}" != lab ]; then
   command -v runc >/dev/null || need+=(runc)
   # the test image is a busybox rootfs: it must be the static build
   dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q "install ok installed" || need+=(busybox-static)
+  # the status page and postmortem tests open the HTML in Debian's Chromium through Playwright
+  command -v chromium >/dev/null || need+=(chromium)
 fi
 
 if [ ${#need[@]} -eq 0 ]; then

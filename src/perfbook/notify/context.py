@@ -21,6 +21,7 @@ from perfbook.incidents.figures import figures_for, summary_for
 from perfbook.incidents.model import Artifact, Event, Incident, Status
 from perfbook.incidents.reminders import due_at, to_iso
 from perfbook.model import Kpis, from_jsonable
+from perfbook.redact import mask_query
 from perfbook.report.kpi import kpi_rows
 from perfbook.statuspage.components import components_of, touched
 
@@ -57,7 +58,7 @@ def internal_context(state: IncidentState, cfg: Config, *, event: str, now: dt.d
     """Severity, status, impact, endpoints, KPIs against target, causes, fixes, owner, next update, commands."""
     inc = state.incident
     report = state.latest_triage or {}
-    kpis = kpi_rows(from_jsonable(Kpis, report["kpis"]), cfg.thresholds) if report.get("kpis") else []
+    kpis = kpi_rows(_masked(from_jsonable(Kpis, report["kpis"])), cfg.thresholds) if report.get("kpis") else []
     causes = [{"summary": c.get("summary"), "confidence": c.get("confidence")} for c in (report.get("causes") or [])[:3]]
     return {
         "event": event, "incident": _incident(inc), "message": message, "kpis": kpis, "causes": causes,
@@ -154,8 +155,15 @@ def join_words(words: list[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
+def _masked(kpis: Kpis) -> Kpis:
+    """Query values (an e-mail address in ``?email=``) never reach a message."""
+    if kpis.p95_subject:
+        kpis.p95_subject = mask_query(kpis.p95_subject)
+    return kpis
+
+
 def _incident(inc: Incident) -> dict[str, Any]:
     return {"id": inc.id, "number": inc.number, "title": inc.title, "severity": inc.severity or "unclassified",
             "status": inc.status.value, "impact": inc.impact.value, "owner": inc.owner, "opened_at": inc.opened_at,
-            "resolved_at": inc.resolved_at, "endpoints": inc.endpoints, "components": inc.components,
+            "resolved_at": inc.resolved_at, "endpoints": [mask_query(e) for e in inc.endpoints], "components": inc.components,
             "issue_types": inc.issue_types}
