@@ -32,7 +32,8 @@ def environment(override_dir: str = "") -> Any:
     env = jinja2.Environment(loader=jinja2.ChoiceLoader(loaders), undefined=jinja2.StrictUndefined,
                              autoescape=lambda name: bool(name) and ".html" in name,
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
-    env.filters.update(pct=_pct, seconds=_seconds, when=_when)
+    env.filters.update(pct=_pct, seconds=_seconds, when=_when, stamp=_stamp)
+    env.globals["perfbook_override_dir"] = override_dir
     return env
 
 
@@ -45,8 +46,9 @@ def render(env: Any, name: str, context: dict[str, Any]) -> str:
     except jinja2.TemplateNotFound:
         raise ConfigError(f"template not found: {name}") from None
     except jinja2.TemplateError as err:
+        override = env.globals.get("perfbook_override_dir")
         raise ConfigError(f"template {name}: {err}",
-                          hint="check the override in [notify] templates_dir") from None
+                          hint=f"check the templates in {override} ([notify] templates_dir)" if override else None) from None
 
 
 def split_subject(text: str) -> tuple[str, str]:
@@ -79,3 +81,13 @@ def _when(iso: str | None) -> str:
 
     t = parse_iso(iso)
     return f"{t:%H:%M} UTC, {t.day} {t:%b %Y}"
+
+
+def _stamp(iso: str | None) -> str:
+    """``2026-12-01T20:14:05Z`` -> ``1 Dec 20:14:05`` (a timeline row)."""
+    if not iso:
+        return "-"
+    from perfbook.incidents.reminders import parse_iso
+
+    t = parse_iso(iso)
+    return f"{t.day} {t:%b %H:%M:%S}"

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from pathlib import Path
-from typing import Any
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "causes"
+from lab_recordings import lab_report
 
-
-def lab_report(name: str) -> dict[str, Any]:
-    """A triage report recorded against the lab with fault ``name`` on."""
-    return json.loads((FIXTURES / f"lab_{name}.json").read_text())
+__all__ = ["Inbox", "lab_report"]
 
 
 class Inbox:

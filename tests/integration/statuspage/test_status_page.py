@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from browser import chromium
+from lab_recordings import lab_report
 from perfbook.config import Config
 from perfbook.incidents import records
 from perfbook.notify.public import find_leaks, internals_of
@@ -22,7 +23,6 @@ from perfbook.notify.send import notify
 from perfbook.statuspage import rebuild_if_configured
 from perfbook.store import Store
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "causes"
 COMPONENTS = [{"name": "API", "endpoints": ["/api/v1/*"], "layers": ["postgres"]},
               {"name": "Web app", "layers": ["frontend"]}, {"name": "Realtime", "layers": ["websocket"]}]
 
@@ -53,7 +53,7 @@ def test_operational_degraded_operational_over_an_incidents_life(site, tmp_path:
     assert set(_states(doc).values()) == {"operational"}
     assert "Service Status: OPERATIONAL" in (out / "status.txt").read_text()
 
-    report = json.loads((FIXTURES / "lab_seqscan.json").read_text())
+    report = lab_report("seqscan")
     report["severity"] = "P2"  # as if the window had caught the slow search (the recording is just under)
     inc = records.open_incident(store, title="Users search slow: seq scans of public.users", actor="ana",
                                 severity="P2", report=report)
@@ -101,7 +101,7 @@ def _check_in_chromium(out: Path, shot: Path, states: dict[str, str], update_tex
 
 def test_a_page_that_would_name_internals_is_not_written(site) -> None:
     store, cfg, out = site
-    report = json.loads((FIXTURES / "lab_seqscan.json").read_text())
+    report = lab_report("seqscan")
     records.open_incident(store, title="x", actor="ana", severity="P2", report=report)
     bad = cfg.model_copy(update={"status": cfg.status.model_copy(update={"title": "public.users status"})})
     from perfbook.notify.public import LeakError

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
-from pathlib import Path
 
 import pytest
 
+from lab_recordings import lab_names, lab_report
 from perfbook.config import Config
 from perfbook.incidents.model import Artifact, Impact, Incident, Status
 from perfbook.notify.context import IncidentState
 from perfbook.notify.public import Internals, LeakError, find_leaks, internals_of, public_text
 from perfbook.notify.send import render_messages
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "causes"
-LABS = sorted(p.stem for p in FIXTURES.glob("lab_*.json"))
+LABS = lab_names()
 KNOWN = Internals(tables=frozenset({"public.users", "users", "codexos_db"}), queries=frozenset(
     {"SELECT id, name, email, created_at FROM users WHERE email = $1"}), hosts=frozenset({"web-1", "db-primary"}),
     pids=frozenset({23212}))
@@ -67,7 +65,7 @@ def _state(report: dict, status: Status = Status.INVESTIGATING) -> IncidentState
 @pytest.mark.parametrize("lab", LABS)
 @pytest.mark.parametrize("event", ["detected", "update", "resolved", "customer"])
 def test_external_texts_of_lab_incidents_name_no_internals(lab: str, event: str) -> None:
-    report = json.loads((FIXTURES / f"{lab}.json").read_text())
+    report = lab_report(lab)
     state = _state(report, Status.RESOLVED if event == "resolved" else Status.INVESTIGATING)
     cfg = Config.model_validate({"status": {"components": [{"name": "API", "endpoints": ["/api/v1/*"]},
                                                            {"name": "Web app", "layers": ["frontend"]}]}})
@@ -79,14 +77,14 @@ def test_external_texts_of_lab_incidents_name_no_internals(lab: str, event: str)
 
 def test_the_same_incidents_internal_message_does_name_them() -> None:
     """The guard is not blind: what internal readers get would be refused outside."""
-    report = json.loads((FIXTURES / "lab_slow.json").read_text())
+    report = lab_report("slow")
     msgs = render_messages(_state(report), Config(), "detected", message=None,
                            now=dt.datetime(2026, 12, 1, 10, 30, tzinfo=dt.UTC))
     assert {"code"} <= {leak.kind for leak in find_leaks(msgs["internal"].body, internals_of([report]))}
 
 
 def test_a_message_naming_internals_stops_the_external_text() -> None:
-    report = json.loads((FIXTURES / "lab_seqscan.json").read_text())
+    report = lab_report("seqscan")
     with pytest.raises(LeakError, match="table 'public.users'"):
         render_messages(_state(report), Config(), "update", message="index on public.users is back",
                         now=dt.datetime(2026, 12, 1, 10, 30, tzinfo=dt.UTC))
