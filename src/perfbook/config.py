@@ -165,6 +165,21 @@ class EmailConfig(_Section):
     routes: dict[str, EmailRoute] = Field(default_factory=dict, description="per event: to / cc replacing the two above")
     timeout_s: float = Field(10.0, gt=0, le=120, description="connect / command timeout of one attempt")
 
+    @field_validator("routes")
+    @classmethod
+    def _events(cls, value: dict[str, EmailRoute]) -> dict[str, EmailRoute]:
+        bad = sorted(set(value) - {"detected", "update", "resolved"})
+        if bad:
+            raise ValueError(f"routes are for detected, update, resolved, not {', '.join(bad)}")
+        return value
+
+    @field_validator("ssl")
+    @classmethod
+    def _one_tls(cls, value: bool, info: Any) -> bool:
+        if value and info.data.get("starttls"):
+            raise ValueError("choose one: ssl (TLS from the first byte, port 465) or starttls (upgrade, port 587)")
+        return value
+
     def recipients(self, event: str) -> tuple[list[str], list[str]]:
         """(To, Cc) for ``event``: its route where it has one, else the defaults."""
         route = self.routes.get(event) or EmailRoute()

@@ -62,7 +62,15 @@ def _root(
 
 def _register() -> None:
     # One explicit list (STYLE.md): every command group, in the order --help shows them.
-    from perfbook.cli import config_cmd, fix_cmd, incident_comms_cmd, lab_cmd, load_cmd, status_cmd, triage_cmd
+    from perfbook.cli import (
+        config_cmd,
+        fix_cmd,
+        incident_comms_cmd,
+        lab_cmd,
+        load_cmd,
+        status_cmd,
+        triage_cmd,
+    )
 
     # incident_comms_cmd adds notify / report to the incident group: it comes after incident_cmd
     for module in (triage_cmd, load_cmd, fix_cmd, incident_comms_cmd, status_cmd, lab_cmd, config_cmd):

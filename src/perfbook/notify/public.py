@@ -102,6 +102,8 @@ def internals_of(documents: Iterable[dict[str, Any]]) -> Internals:
                 hosts.add(urlsplit(url).hostname or "")
         for f in doc.get("findings") or []:
             _from_finding(f, tables, queries, hosts, pids)
+        for probe in (doc.get("probes") or {}).values():  # what each layer saw, named or not in a finding
+            _walk((probe or {}).get("evidence"), tables, queries, hosts, pids)
     hosts.discard("")
     return Internals(frozenset(tables), frozenset(queries), frozenset(hosts), frozenset(pids))
 
@@ -123,9 +125,12 @@ def _walk(value: Any, tables: set[str], queries: set[str], hosts: set[str], pids
         for key, item in value.items():
             if key == "query" and isinstance(item, str):
                 queries.add(item)
-            elif key in ("tables", "table", "relname") and item:
-                names = [item] if isinstance(item, str) else [t for t in item if isinstance(t, str)]
+            elif key in ("tables", "table", "relname", "database", "indexes", "top_tables_by_size") and item:
+                names = _names(item)
                 tables.update(names + [n.rsplit(".", 1)[-1] for n in names])
+                _walk(item, tables, queries, hosts, pids)
+            elif key in ("dsn", "url", "base_url") and isinstance(item, str) and "://" in item:
+                hosts.add(urlsplit(item).hostname or "")
             elif key in ("pid", "blocking_pid") and isinstance(item, int):
                 pids.add(item)
             elif key in ("container", "hostname", "host") and isinstance(item, str) and item:
@@ -137,6 +142,16 @@ def _walk(value: Any, tables: set[str], queries: set[str], hosts: set[str], pids
     elif isinstance(value, list):
         for item in value:
             _walk(item, tables, queries, hosts, pids)
+
+
+def _names(item: Any) -> list[str]:
+    """Table / index names from a name, a list of names, or a list of rows with a ``name``."""
+    if isinstance(item, str):
+        return [item]
+    if isinstance(item, list):
+        return [t if isinstance(t, str) else t.get("name") for t in item
+                if isinstance(t, str) or (isinstance(t, dict) and isinstance(t.get("name"), str))]
+    return []
 
 
 def _tables(text: str, names: Iterable[str]) -> list[str]:

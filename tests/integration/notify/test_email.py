@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from notify_kit import Inbox
-
 from perfbook.config import Config
 from perfbook.incidents import records
 from perfbook.notify.send import notify
@@ -74,10 +72,9 @@ def test_update_run_twice_is_sent_once_also_from_another_process(smtp_server, st
 
 
 def test_login_with_the_password_from_the_environment_never_shows_it(store, lab_incident) -> None:
-    from aiosmtpd.controller import Controller
     from aiosmtpd.smtp import AuthResult
 
-    from perfbook.services import free_port
+    from receivers import smtp_inbox
 
     logins: list[tuple[str, str]] = []
 
@@ -85,18 +82,12 @@ def test_login_with_the_password_from_the_environment_never_shows_it(store, lab_
         logins.append((auth_data.login.decode(), auth_data.password.decode()))
         return AuthResult(success=auth_data.password == b"s3cret-pw")
 
-    inbox, port = Inbox(), free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port, authenticator=authenticator,
-                            auth_require_tls=False)
-    controller.start()
-    try:
+    with smtp_inbox(authenticator=authenticator, auth_require_tls=False) as (port, inbox):
         cfg = runbook_config(port, user="perfbook", password_env="SMTP_PW", timeout_s=2)
         good = notify(store, cfg, lab_incident.number, "detected", actor="ana", env={"SMTP_PW": "s3cret-pw"})
         records.add_note(store, lab_incident.number, "next", actor="ana")
         bad = notify(store, cfg.model_copy(update={"notify": cfg.notify.model_copy(update={"attempts": 1})}),
                      lab_incident.number, "update", actor="ana", env={"SMTP_PW": "wrong-pw"})
-    finally:
-        controller.stop()
     assert logins[0] == ("perfbook", "s3cret-pw") and len(inbox.mails) == 1
     email = [d for d in bad.deliveries if d.channel == "email"][0]
     assert email.outcome == "failed" and email.error.startswith(f"smtp 127.0.0.1:{port}: ")
