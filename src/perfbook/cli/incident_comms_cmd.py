@@ -127,7 +127,7 @@ def _print_notify(result: Any) -> None:
     console = stdout_console()
     for audience, msg in result.messages.items():
         console.rule(Text(f"{audience}: {msg.subject}", style="bold"), align="left")
-        console.print(Text(msg.body.rstrip()))
+        console.print(Text(msg.body.rstrip()), soft_wrap=True)
     table = Table(title="dry run: nothing sent" if result.dry_run else "deliveries", title_justify="left",
                   show_edge=False)
     for col in ("channel", "audience", "recipients", "outcome", "attempts", "error"):

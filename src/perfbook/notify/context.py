@@ -18,7 +18,7 @@ from typing import Any
 from perfbook.config import Config
 from perfbook.incidents.checklist import ItemState
 from perfbook.incidents.figures import figures_for, summary_for
-from perfbook.incidents.model import Artifact, Event, Incident, Status
+from perfbook.incidents.model import Artifact, Event, Incident, Status, severity_rank
 from perfbook.incidents.reminders import due_at, to_iso
 from perfbook.model import Kpis, from_jsonable
 from perfbook.redact import mask_query
@@ -44,6 +44,14 @@ class IncidentState:
         triages = self.of_kind("triage")
         return triages[-1].document if triages else None
 
+    @property
+    def worst_triage(self) -> dict[str, Any] | None:
+        """The first of the triages with the worst severity: what the incident was."""
+        triages = self.of_kind("triage")
+        if not triages:
+            return None
+        return min(triages, key=lambda a: (severity_rank(a.document.get("severity")), a.id)).document
+
 
 def load_state(store: Any, number: int) -> IncidentState:
     """The incident ``number`` as the store holds it now (a usage error for an unknown id)."""
@@ -58,11 +66,12 @@ def internal_context(state: IncidentState, cfg: Config, *, event: str, now: dt.d
     """Severity, status, impact, endpoints, KPIs against target, causes, fixes, owner, next update, commands."""
     inc = state.incident
     report = state.latest_triage or {}
+    worst = state.worst_triage or {}  # the causes and the reason are the incident's, not the all-clear's
     kpis = kpi_rows(_masked(from_jsonable(Kpis, report["kpis"])), cfg.thresholds) if report.get("kpis") else []
-    causes = [{"summary": c.get("summary"), "confidence": c.get("confidence")} for c in (report.get("causes") or [])[:3]]
+    causes = [{"summary": c.get("summary"), "confidence": c.get("confidence")} for c in (worst.get("causes") or [])[:3]]
     return {
         "event": event, "incident": _incident(inc), "message": message, "kpis": kpis, "causes": causes,
-        "severity_reason": report.get("severity_reason"), "fixes": fixes_of(state),
+        "severity_reason": worst.get("severity_reason"), "fixes": fixes_of(state),
         "loads": [{"label": a.label, "summary": summary_for(a.kind, figures_for(a.kind, a.document))}
                   for a in state.artifacts if a.kind in ("load", "capacity")],
         "next_update": None if inc.status is Status.RESOLVED else due_at(inc.last_update_at, inc.severity,

@@ -97,13 +97,14 @@ def internals_of(documents: Iterable[dict[str, Any]]) -> Internals:
     hosts: set[str] = set()
     pids: set[int] = set()
     for doc in documents:
-        for url in (doc.get("target") or {}).values():
+        target = doc.get("target")  # a triage names each layer's target; a load run its one URL
+        for url in (target.values() if isinstance(target, dict) else [target]):
             if isinstance(url, str) and "://" in url:
                 hosts.add(urlsplit(url).hostname or "")
         for f in doc.get("findings") or []:
             _from_finding(f, tables, queries, hosts, pids)
-        for probe in (doc.get("probes") or {}).values():  # what each layer saw, named or not in a finding
-            _walk((probe or {}).get("evidence"), tables, queries, hosts, pids)
+        # the rest (each probe's evidence, a fix's plan, a load run's figures): named or not in a finding
+        _walk({k: v for k, v in doc.items() if k not in ("findings", "target")}, tables, queries, hosts, pids)
     hosts.discard("")
     return Internals(frozenset(tables), frozenset(queries), frozenset(hosts), frozenset(pids))
 

@@ -98,9 +98,12 @@ def requests_affected(state: IncidentState, duration_s: float) -> dict[str, Any]
 
 
 def causes_of(state: IncidentState) -> list[dict[str, Any]]:
-    """Root causes from every attached triage (each once, its best confidence), with their evidence."""
+    """Root causes from the attached triages that found a problem (each once, its best confidence), with evidence."""
     best: dict[str, dict[str, Any]] = {}
-    for art in state.of_kind("triage"):
+    triages = state.of_kind("triage")
+    # an all-clear triage's causes are the noise of a healthy stack, not this incident's
+    troubled = [a for a in triages if a.document.get("severity") in ("P0", "P1", "P2", "P3")] or triages
+    for art in troubled:
         for cause in art.document.get("causes") or []:
             summary = cause.get("summary") or ""
             entry = best.get(summary)

@@ -92,6 +92,7 @@ def _incident(state: IncidentState, cfg: Config, now: dt.datetime) -> dict[str, 
     names = [c.name for c in comps if c is EVERYTHING or touched([c], inc.endpoints, inc.components)]
     updates = state.public_updates or [_generated_update(state, cfg, now)]
     return {"id": inc.id, "name": ctx["title"], "status": inc.status.value, "impact": inc.impact.value,
+            "impact_text": ctx["impact"],
             "created_at": inc.opened_at, "resolved_at": inc.resolved_at, "components": names,
             "incident_updates": sorted(updates, key=lambda u: u["created_at"], reverse=True)}
 

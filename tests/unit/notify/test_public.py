@@ -91,3 +91,11 @@ def test_a_message_naming_internals_stops_the_external_text() -> None:
     ok = render_messages(_state(report), Config(), "update", message="index on public.users is back",
                          now=dt.datetime(2026, 12, 1, 10, 30, tzinfo=dt.UTC), internal_only=True)
     assert set(ok) == {"internal"} and "public.users" in ok["internal"].body
+
+
+def test_internals_are_read_from_every_kind_of_artifact() -> None:
+    load = {"target": "http://api.internal:8001/api/v1/agents", "rps": 240.0, "latency": {"p95_s": 0.04}}
+    fix = {"action": "pg.terminate", "plan": {"statements": [{"pid": 4242, "query": "SELECT pg_terminate_backend(4242)"}]}}
+    found = internals_of([load, fix, lab_report("seqscan")])
+    assert "api.internal" in found.hosts and 4242 in found.pids
+    assert "public.users" in found.tables and "SELECT pg_terminate_backend(4242)" in found.queries
