@@ -58,6 +58,7 @@ def build(store: Any, cfg: Config, out: Path, *, now: dt.datetime | None = None)
         raise UsageError(f"cannot create the status page directory {out}: {err.strerror}") from None
     for name, text in files.items():
         write_atomic(out / name, text, what="status page file")
+        (out / name).chmod(0o644)  # public: the web server's user reads it (the temp file was 0600)
     return [out / name for name in files]
 
 

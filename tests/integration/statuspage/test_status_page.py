@@ -48,6 +48,7 @@ def _states(doc: dict) -> dict[str, str]:
 def test_operational_degraded_operational_over_an_incidents_life(site, tmp_path: Path) -> None:
     store, cfg, out = site
     assert rebuild_if_configured(store, cfg) == [str(out / n) for n in ("status.json", "index.html", "status.txt")]
+    assert {(out / n).stat().st_mode & 0o777 for n in ("status.json", "index.html", "status.txt")} == {0o644}
     doc = _read(out)
     assert doc["status"]["state"] == "operational" and doc["incidents"] == [] and doc["history"] == []
     assert set(_states(doc).values()) == {"operational"}
