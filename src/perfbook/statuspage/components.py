@@ -60,7 +60,8 @@ def state_for_severity(severity: str | None) -> str:
 def state_from_triage(comp: StatusComponent, report: dict[str, Any]) -> str:
     """What a triage says of ``comp``: its findings on the component's endpoints and layers.
 
-    An unreachable backend or failing health check is a major outage; a P0/P1 report's findings
+    An unreachable backend or failing health check is a major outage of every component with
+    endpoints (they are the backend's); a P0/P1 report's findings
     count as outages of their parts; any other warning or critical finding is a degradation.
     """
     from perfbook.incidents.figures import affected_from
@@ -70,9 +71,11 @@ def state_from_triage(comp: StatusComponent, report: dict[str, Any]) -> str:
         if f.get("level") not in ("critical", "warning"):
             continue
         endpoints, layers = affected_from({"findings": [f]})
-        if not matches(comp, endpoints, layers):
+        outage = f.get("code") in _OUTAGE_CODES
+        # an unreachable backend takes down every component that stands for its endpoints
+        if not (matches(comp, endpoints, layers) or (outage and comp.endpoints)):
             continue
-        if f.get("code") in _OUTAGE_CODES:
+        if outage:
             states.append("major_outage")
         elif report.get("severity") in ("P0", "P1") and f.get("level") == "critical":
             states.append(state_for_severity(report["severity"]))
