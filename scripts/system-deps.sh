@@ -15,6 +15,8 @@ if [ "${1:-all}" != lab ]; then
   dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q "install ok installed" || need+=(busybox-static)
   # the status page and postmortem tests open the HTML in Debian's Chromium through Playwright
   command -v chromium >/dev/null || need+=(chromium)
+  # the SMTP STARTTLS / SMTPS tests make their certificate with it
+  command -v openssl >/dev/null || need+=(openssl)
 fi
 
 if [ ${#need[@]} -eq 0 ]; then

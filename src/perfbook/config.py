@@ -157,6 +157,7 @@ class EmailConfig(_Section):
     smtp_port: int = Field(25, ge=1, le=65535, description="25 (plain / STARTTLS), 587 (submission), 465 (ssl)")
     starttls: bool = Field(False, description="upgrade the connection with STARTTLS before logging in")
     ssl: bool = Field(False, description="TLS from the first byte (SMTPS, usually port 465)")
+    ca_file: str = Field("", description="CA bundle the server's certificate is verified with; \"\" = the system's")
     user: str = Field("", description="login name; \"\" = no login")
     password_env: str = Field("", description="name of the environment variable holding the password (never the password)")
     sender: str = Field("perfbook@localhost", alias="from", description="the From address")

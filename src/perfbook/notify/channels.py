@@ -92,11 +92,22 @@ class EmailChannel:
     def _connect(self) -> smtplib.SMTP:
         host, port, timeout = self.cfg.smtp_host, self.cfg.smtp_port, self.cfg.timeout_s
         if self.cfg.ssl:
-            return smtplib.SMTP_SSL(host, port, timeout=timeout, context=ssl.create_default_context())
+            return smtplib.SMTP_SSL(host, port, timeout=timeout, context=self._tls())
         smtp = smtplib.SMTP(host, port, timeout=timeout)
         if self.cfg.starttls:
-            smtp.starttls(context=ssl.create_default_context())
+            try:
+                smtp.starttls(context=self._tls())
+            except BaseException:
+                smtp.close()
+                raise
         return smtp
+
+    def _tls(self) -> ssl.SSLContext:
+        """Certificates are always verified: against ``ca_file`` when set, else the system's CAs."""
+        try:
+            return ssl.create_default_context(cafile=self.cfg.ca_file or None)
+        except (OSError, ssl.SSLError) as err:
+            raise DeliveryError(f"[notify.email] ca_file {self.cfg.ca_file}: {_reason(err)}") from None
 
 
 class AppriseChannel:
