@@ -125,9 +125,8 @@ def export_command(
     if as_json:
         io.print_json(summary)
         return
-    err = io.stderr_console()
     for line in files["lines"]:
-        err.print(line, highlight=False, markup=False)
+        typer.echo(line, err=True)  # plain lines: a path or an expression must not be wrapped
 
 
 def _build(cfg: Any, prometheus: Path | None, tests: Path | None, alertmanager: Path | None,
@@ -155,7 +154,7 @@ def _build(cfg: Any, prometheus: Path | None, tests: Path | None, alertmanager: 
         doc, untested = promtool_tests(exported_rules(rules, cfg)[0], rel, cfg)
         write.append((tests, to_yaml(doc), "promtool tests", False))
         summary["tests"] = {"path": str(tests), "cases": len(doc["tests"]), "untested": untested}
-        lines.append(f"wrote {tests}: {len(doc['tests'])} promtool test cases (run: promtool test rules {tests})")
+        lines.append(f"wrote {tests}: {len(doc['tests'])} promtool test cases (run: promtool test rules {tests.name} in {tests.parent})")
         lines += [f"  untested {u}" for u in untested]
     if alertmanager is not None:
         write.append(_alertmanager(cfg, rules, alertmanager, serve_url, token_file, summary, lines))

@@ -106,3 +106,13 @@ def test_templates_escape_literal_braces():
     check_template("{{literal}} {value}")
     with pytest.raises(ValueError, match="bad template"):
         check_template("{value")
+
+
+def test_docs_alerts_md_lists_every_built_in_rule_as_perfbook_exports_it():
+    from perfbook.alerts.reference import BEGIN, END, render
+
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "alerts.md").read_text()
+    block = doc[doc.index(BEGIN):doc.index(END) + len(END)] + "\n"
+    assert block == render(), "regenerate: python -m perfbook.alerts.reference docs/alerts.md"
+    for name in DEFAULT_NAMES:  # the built-ins' runbook_url anchors
+        assert f"\n### {name}\n" in block
