@@ -56,7 +56,10 @@ class AlertState:
 
 @dataclass(frozen=True)
 class Silence:
-    """Hold back a rule's notifications (for one subject, or all) until ``until``; the alert still changes state."""
+    """Hold back a rule's notifications (for one subject, or all) from ``starts_at`` until ``until``.
+
+    The alert still changes state; only its firing and repeat notifications wait.
+    """
 
     id: str
     rule: str
@@ -65,10 +68,11 @@ class Silence:
     comment: str = ""
     created_by: str = ""
     created_at: float = 0.0
+    starts_at: float = 0.0
 
     def matches(self, rule: str, subject: str, now: float) -> bool:
-        """True while active (``now`` before ``until``) for this rule and subject."""
-        return now < self.until and rule == self.rule and self.subject in (None, subject)
+        """True while active (``starts_at <= now < until``) for this rule and subject."""
+        return self.starts_at <= now < self.until and rule == self.rule and self.subject in (None, subject)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -116,9 +116,10 @@ def test_silence_holds_notifications_back_until_it_ends():
     assert [n for _, _, n in result] == [[], [], ["firing:/api"]]  # the state fired all along
 
 
-def test_silence_of_another_subject_or_expired_does_not_mute():
+def test_silence_of_another_subject_expired_or_not_started_does_not_mute():
     silences = [Silence("s1", "HighResponseTime", until=100.0, subject="/other"),
-                Silence("s2", "HighResponseTime", until=0.0)]
+                Silence("s2", "HighResponseTime", until=0.0),
+                Silence("s3", "HighResponseTime", until=100.0, starts_at=50.0)]
     assert run([rule(for_s=0)], timeline([(1, 3)]), silences=silences)[0][2] == ["firing:/api"]
 
 

@@ -116,3 +116,14 @@ def test_docs_alerts_md_lists_every_built_in_rule_as_perfbook_exports_it():
     assert block == render(), "regenerate: python -m perfbook.alerts.reference docs/alerts.md"
     for name in DEFAULT_NAMES:  # the built-ins' runbook_url anchors
         assert f"\n### {name}\n" in block
+
+
+def test_the_sample_config_shows_a_rule_that_loads_when_uncommented(tmp_path):
+    from perfbook.config_sample import sample_toml
+
+    text = sample_toml()
+    example = text[text.index("# [[alerts.rules]]"):]
+    assert text.rstrip().endswith(example.rstrip())  # last in the file: tables after it would belong to it
+    uncommented = "\n".join(line[2:].split("  #")[0] for line in example.splitlines() if line.startswith("# "))
+    cfg = config(tmp_path, text + "\n" + uncommented + "\n")
+    assert [r.name for r in effective_rules(cfg)][-1] == "SlowApi"
