@@ -235,7 +235,7 @@ class AlertsConfig(_Section):
                            "(alerts export --alertmanager)")
     # Last, so the sample's commented [[alerts.rules]] tables end the file and own no other key.
     rules: list[AlertRuleConfig] = Field(
-        default_factory=list, description="[[alerts.rules]] tables: your rules, or built-ins replaced by name",
+        default_factory=list, description="rules of your own, or built-ins replaced by name: one table each, as below",
         json_schema_extra={"sample": _ALERT_RULE_SAMPLE},
     )
 
