@@ -26,8 +26,14 @@ RECEIVER = "perfbook"
 HOOK_PATH = "/hooks/alertmanager"
 
 
-def alertmanager_config(rules: list[AlertRule], cfg: Config, *, token: str | None = None,
-                        token_file: str | None = None, url: str | None = None) -> dict[str, Any]:
+def alertmanager_config(
+    rules: list[AlertRule],
+    cfg: Config,
+    *,
+    token: str | None = None,
+    token_file: str | None = None,
+    url: str | None = None,
+) -> dict[str, Any]:
     """The config document; the bearer token inline (``token``) or read by Alertmanager (``token_file``)."""
     if (token is None) == (token_file is None):
         raise ValueError("give exactly one of token and token_file")
@@ -38,10 +44,21 @@ def alertmanager_config(rules: list[AlertRule], cfg: Config, *, token: str | Non
         auth["credentials"] = token  # type: ignore[assignment]
     base = (url or cfg.alerts.serve_url).rstrip("/")
     doc: dict[str, Any] = {
-        "route": {"receiver": RECEIVER, "group_by": ["alertname", "job"], "group_wait": "30s",
-                  "group_interval": "5m", "repeat_interval": prom_duration(parse_duration(cfg.alerts.repeat_interval))},
-        "receivers": [{"name": RECEIVER, "webhook_configs": [{
-            "url": base + HOOK_PATH, "send_resolved": True, "http_config": {"authorization": auth}}]}],
+        "route": {
+            "receiver": RECEIVER,
+            "group_by": ["alertname", "job"],
+            "group_wait": "30s",
+            "group_interval": "5m",
+            "repeat_interval": prom_duration(parse_duration(cfg.alerts.repeat_interval)),
+        },
+        "receivers": [
+            {
+                "name": RECEIVER,
+                "webhook_configs": [
+                    {"url": base + HOOK_PATH, "send_resolved": True, "http_config": {"authorization": auth}}
+                ],
+            }
+        ],
     }
     inhibit = inhibit_rules(rules)
     if inhibit:
@@ -56,6 +73,11 @@ def inhibit_rules(rules: list[AlertRule]) -> list[dict[str, Any]]:
         sources = [r.name for r in rules if key_of(r.condition) == inh.source]
         targets = [r.name for r in rules if key_of(r.condition) in inh.targets]
         if sources and targets:
-            out.append({"source_matchers": [f'alertname=~"{"|".join(sources)}"'],
-                        "target_matchers": [f'alertname=~"{"|".join(targets)}"'], "equal": ["job"]})
+            out.append(
+                {
+                    "source_matchers": [f'alertname=~"{"|".join(sources)}"'],
+                    "target_matchers": [f'alertname=~"{"|".join(targets)}"'],
+                    "equal": ["job"],
+                }
+            )
     return out

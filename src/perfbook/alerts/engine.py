@@ -1,4 +1,4 @@
-"""Alert semantics as a pure state machine: Prometheus' rule evaluation plus Alertmanager's notification policy.
+"""Alert semantics as a pure state machine: Prometheus' rule evaluation, Alertmanager's notifications.
 
     result = evaluate(rules, observation, now=clock(), states=previous, silences=active)
     store(result.states); send(result.notifications)
@@ -31,7 +31,7 @@ HELD, CLEAR, UNKNOWN = "held", "clear", "unknown"
 
 @dataclass(frozen=True)
 class Inhibition:
-    """While an alert reading ``source`` is pending or firing, mute alerts reading ``targets`` with equal labels."""
+    """While an alert on ``source`` is pending or firing, mute the alerts on ``targets`` with equal labels."""
 
     source: str
     targets: tuple[str, ...]
@@ -39,24 +39,36 @@ class Inhibition:
 
 
 DEFAULT_INHIBITIONS = (
-    Inhibition("finding http.unreachable",
-               ("p95_s", "error_rate", "finding http.slow_response", "finding http.error_rate_high",
-                "finding http.health_failed")),
+    Inhibition(
+        "finding http.unreachable",
+        (
+            "p95_s",
+            "error_rate",
+            "finding http.slow_response",
+            "finding http.error_rate_high",
+            "finding http.health_failed",
+        ),
+    ),
 )
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Notification pacing and inhibitions (``[alerts] repeat_interval``; 15 min retention as Prometheus keeps)."""
+    """Notification pacing and inhibitions (``[alerts] repeat_interval``; Prometheus' 15 min retention)."""
 
     repeat_interval_s: float = 4 * 3600.0
     resolved_retention_s: float = 15 * 60.0
     inhibitions: tuple[Inhibition, ...] = DEFAULT_INHIBITIONS
 
 
-def evaluate(rules: Sequence[AlertRule], observation: Observation, now: float,
-             states: Iterable[AlertState] = (), silences: Iterable[Silence] = (),
-             settings: Settings = Settings()) -> Evaluation:
+def evaluate(
+    rules: Sequence[AlertRule],
+    observation: Observation,
+    now: float,
+    states: Iterable[AlertState] = (),
+    silences: Iterable[Silence] = (),
+    settings: Settings = Settings(),
+) -> Evaluation:
     """The next states, the notifications to send and the transitions, from one observation at ``now``."""
     by_rule = {r.name: r for r in rules}
     previous = {s.key: s for s in states}
@@ -71,12 +83,24 @@ def evaluate(rules: Sequence[AlertRule], observation: Observation, now: float,
         for subject, (verdict, item) in _verdicts(rule, observation, previous).items():
             old = previous.get((rule.name, subject))
             new = _step(rule, old, verdict, item, now)
-            if new is not None and new.state == "resolved" and now - (new.resolved_at or now) > settings.resolved_retention_s:
+            if (
+                new is not None
+                and new.state == "resolved"
+                and now - (new.resolved_at or now) > settings.resolved_retention_s
+            ):
                 new = None
             old_name, new_name = (old.state if old else "inactive"), (new.state if new else "inactive")
             if old_name != new_name and old_name != "resolved":  # forgetting a resolved alert is no news
-                out.transitions.append(Transition(rule.name, subject, old_name, new_name, now,
-                                                  new.value if new else old.value if old else None))
+                out.transitions.append(
+                    Transition(
+                        rule.name,
+                        subject,
+                        old_name,
+                        new_name,
+                        now,
+                        new.value if new else old.value if old else None,
+                    )
+                )
             if new is not None:
                 current.append((rule, new))
     mutes = _mutes(current, list(silences), settings.inhibitions, now)
@@ -87,8 +111,9 @@ def evaluate(rules: Sequence[AlertRule], observation: Observation, now: float,
     return out
 
 
-def _verdicts(rule: AlertRule, obs: Observation,
-              previous: dict[tuple[str, str], AlertState]) -> dict[str, tuple[str, Observed | None]]:
+def _verdicts(
+    rule: AlertRule, obs: Observation, previous: dict[tuple[str, str], AlertState]
+) -> dict[str, tuple[str, Observed | None]]:
     """Per subject: held, clear or unknown, with the observed item (None for a subject gone quiet)."""
     cond = rule.condition
     verdicts: dict[str, tuple[str, Observed | None]] = {}
@@ -108,8 +133,9 @@ def _verdicts(rule: AlertRule, obs: Observation,
     return verdicts
 
 
-def _step(rule: AlertRule, old: AlertState | None, verdict: str, item: Observed | None,
-          now: float) -> AlertState | None:
+def _step(
+    rule: AlertRule, old: AlertState | None, verdict: str, item: Observed | None, now: float
+) -> AlertState | None:
     """One alert's next state (None: inactive)."""
     if verdict == UNKNOWN:
         return replace(old) if old is not None else None
@@ -121,8 +147,16 @@ def _step(rule: AlertRule, old: AlertState | None, verdict: str, item: Observed 
         return replace(old)
     value, threshold, labels = _figures(rule, item)
     if old is None or old.state == "resolved":
-        new = AlertState(rule.name, item.subject if item else "", "pending", active_since=now, last_held_at=now,
-                         value=value, threshold=threshold, labels=labels)
+        new = AlertState(
+            rule.name,
+            item.subject if item else "",
+            "pending",
+            active_since=now,
+            last_held_at=now,
+            value=value,
+            threshold=threshold,
+            labels=labels,
+        )
     else:
         new = replace(old, last_held_at=now, value=value, threshold=threshold, labels=labels)
     if new.state == "pending" and now - new.active_since >= rule.for_s:
@@ -137,8 +171,12 @@ def _figures(rule: AlertRule, item: Observed | None) -> tuple[float | None, floa
     return item.value, threshold, dict(item.labels)
 
 
-def _mutes(current: list[tuple[AlertRule, AlertState]], silences: list[Silence],
-           inhibitions: tuple[Inhibition, ...], now: float) -> dict[tuple[str, str], str]:
+def _mutes(
+    current: list[tuple[AlertRule, AlertState]],
+    silences: list[Silence],
+    inhibitions: tuple[Inhibition, ...],
+    now: float,
+) -> dict[tuple[str, str], str]:
     """Why each muted alert is muted: ``silence ID (comment)`` or ``inhibited by RULE on SUBJECT``."""
     mutes: dict[tuple[str, str], str] = {}
     for rule, st in current:
@@ -146,8 +184,11 @@ def _mutes(current: list[tuple[AlertRule, AlertState]], silences: list[Silence],
             if key_of(rule.condition) not in inh.targets:
                 continue
             for src_rule, src in current:
-                if key_of(src_rule.condition) == inh.source and src.state in ("pending", "firing") \
-                        and _same_labels(src, st, inh.equal):
+                if (
+                    key_of(src_rule.condition) == inh.source
+                    and src.state in ("pending", "firing")
+                    and _same_labels(src, st, inh.equal)
+                ):
                     mutes[st.key] = f"inhibited by {src.rule} on {src.subject}"
         silence = next((s for s in silences if s.matches(st.rule, st.subject, now)), None)
         if silence is not None:
@@ -163,11 +204,15 @@ def _resolved_now(out: Evaluation, st: AlertState) -> bool:
     return any(t.rule == st.rule and t.subject == st.subject and t.new == "resolved" for t in out.transitions)
 
 
-def _notify(rule: AlertRule, st: AlertState, now: float, settings: Settings, *, resolved_now: bool) -> list[Notification]:
+def _notify(
+    rule: AlertRule, st: AlertState, now: float, settings: Settings, *, resolved_now: bool
+) -> list[Notification]:
     """The notification this state calls for now, if any; updates ``notified_at`` / ``repeats``."""
     if st.state == "resolved":
         # Sent even while silenced: the people who heard it fire should hear it end.
-        return [_notification("resolved", rule, st, now)] if resolved_now and st.notified_at is not None else []
+        return (
+            [_notification("resolved", rule, st, now)] if resolved_now and st.notified_at is not None else []
+        )
     if st.state != "firing" or st.muted_by is not None:
         return []
     if st.notified_at is None:
@@ -184,12 +229,30 @@ def _notification(kind: str, rule: AlertRule | None, st: AlertState, now: float)
     if rule is None:  # the rule is gone: say so instead of rendering its templates
         summary, description, severity, url = f"{st.rule} on {st.subject}: rule removed", "", "", ""
     else:
+
         def fill(template: str) -> str:
             return rule.render(template, value=st.value, threshold=st.threshold, subject=st.subject)
 
-        summary, description, severity, url = fill(rule.summary), fill(rule.description), rule.severity, rule.runbook_url
+        summary, description, severity, url = (
+            fill(rule.summary),
+            fill(rule.description),
+            rule.severity,
+            rule.runbook_url,
+        )
     episode = f"{st.rule}|{st.subject}|{st.fired_at}"
     suffix = f"|{st.repeats}" if kind == "repeat" else ""
-    return Notification(kind, st.rule, st.subject, severity, summary, description, url,  # type: ignore[arg-type]
-                        st.value, st.threshold, st.fired_at or st.active_since, now, dict(st.labels),
-                        key=f"{episode}|{kind}{suffix}")
+    return Notification(
+        kind,
+        st.rule,
+        st.subject,
+        severity,
+        summary,
+        description,
+        url,  # type: ignore[arg-type]
+        st.value,
+        st.threshold,
+        st.fired_at or st.active_since,
+        now,
+        dict(st.labels),
+        key=f"{episode}|{kind}{suffix}",
+    )

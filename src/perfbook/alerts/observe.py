@@ -24,11 +24,25 @@ if TYPE_CHECKING:
 USABLE = ("ok", "partial")
 MIN_LOOKUPS = 100  # as the redis rules judge a hit rate (DESIGN.md: from 100 lookups)
 # A finding code's layer -> the probes whose run decides whether the code was looked for.
-CODE_PROBES = {"http": ("http", "metrics"), "ws": ("websocket",), "frontend": ("frontend",), "host": ("host",),
-               "process": ("process",), "container": ("containers",), "pg": ("postgres",), "redis": ("redis",)}
-FIGURE_PROBES = {"p95_s": ("http", "metrics"), "error_rate": ("http", "metrics"), "cpu_pct": ("host", "containers"),
-                 "memory_pct": ("host", "containers"), "disk_pct": ("host",), "db_query_mean_ms": ("postgres",),
-                 "cache_hit_rate": ("redis",)}
+CODE_PROBES = {
+    "http": ("http", "metrics"),
+    "ws": ("websocket",),
+    "frontend": ("frontend",),
+    "host": ("host",),
+    "process": ("process",),
+    "container": ("containers",),
+    "pg": ("postgres",),
+    "redis": ("redis",),
+}
+FIGURE_PROBES = {
+    "p95_s": ("http", "metrics"),
+    "error_rate": ("http", "metrics"),
+    "cpu_pct": ("host", "containers"),
+    "memory_pct": ("host", "containers"),
+    "disk_pct": ("host",),
+    "db_query_mean_ms": ("postgres",),
+    "cache_hit_rate": ("redis",),
+}
 
 
 @dataclass(frozen=True)
@@ -69,13 +83,19 @@ class Observation:
         return any(self.probes.get(p) in ran for p in probes)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"items": [asdict(o) for o in self.items], "probes": dict(self.probes),
-                "measured_figures": list(self.measured_figures)}
+        return {
+            "items": [asdict(o) for o in self.items],
+            "probes": dict(self.probes),
+            "measured_figures": list(self.measured_figures),
+        }
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> Observation:
-        return cls([Observed(**o) for o in doc.get("items", [])], dict(doc.get("probes", {})),
-                   list(doc.get("measured_figures", [])))
+        return cls(
+            [Observed(**o) for o in doc.get("items", [])],
+            dict(doc.get("probes", {})),
+            list(doc.get("measured_figures", [])),
+        )
 
 
 def key_of(condition: Condition) -> str:
@@ -91,11 +111,24 @@ def observe(report: Report, cfg: Config) -> Observation:
     items += _data_layers(report)
     for f in report.findings:
         labels = {"backend": backend} if f.code.startswith("http.") else {}
-        items.append(Observed(f"finding {f.code}", f.subject, f.value, f.threshold,
-                              enough=not f.low_confidence, labels=labels))
+        items.append(
+            Observed(
+                f"finding {f.code}",
+                f.subject,
+                f.value,
+                f.threshold,
+                enough=not f.low_confidence,
+                labels=labels,
+            )
+        )
     measured = [fig for fig, names in FIGURE_PROBES.items() if any(probes.get(n) in USABLE for n in names)]
-    for fig, kpi in (("db_query_mean_ms", report.kpis.db_query_mean_ms), ("cache_hit_rate", report.kpis.cache_hit_rate)):
-        if kpi is None and fig in measured:  # the probe ran but could not compute it (no statements, no lookups)
+    for fig, kpi in (
+        ("db_query_mean_ms", report.kpis.db_query_mean_ms),
+        ("cache_hit_rate", report.kpis.cache_hit_rate),
+    ):
+        if (
+            kpi is None and fig in measured
+        ):  # the probe ran but could not compute it (no statements, no lookups)
             measured.remove(fig)
     return Observation(items, probes, measured)
 
@@ -106,7 +139,7 @@ def _data(report: Report, probe: str) -> Any:
 
 
 def _latency(report: Report, cfg: Config, backend: str) -> list[Observed]:
-    """p95 per endpoint: the app's metrics (from min_window_requests) and perfbook's timed requests, worst kept."""
+    """p95 per endpoint: the app's metrics (from min_window_requests) or perfbook's requests, the worse."""
     from perfbook.rules.http import judged_handlers  # the same handler selection as the KPI
 
     worst: dict[str, Observed] = {}
@@ -115,7 +148,9 @@ def _latency(report: Report, cfg: Config, backend: str) -> list[Observed]:
     for h in judged_handlers(metrics, cfg) if metrics is not None else []:
         if h.p95_s is not None:
             enough = h.requests >= cfg.http.min_window_requests
-            _keep_worst(worst, Observed("p95_s", h.handler, h.p95_s, count=h.requests, enough=enough, labels=labels))
+            _keep_worst(
+                worst, Observed("p95_s", h.handler, h.p95_s, count=h.requests, enough=enough, labels=labels)
+            )
     http = _data(report, "http")
     for ep in http.endpoints if http is not None else []:
         if ep.p95_s is not None:
@@ -134,8 +169,16 @@ def _errors(report: Report, cfg: Config, backend: str) -> list[Observed]:
     if k.error_rate is None:
         return []
     enough = (k.error_requests or 0) >= cfg.http.min_window_requests
-    return [Observed("error_rate", backend, k.error_rate, count=k.error_requests, enough=enough,
-                     labels={"backend": backend})]
+    return [
+        Observed(
+            "error_rate",
+            backend,
+            k.error_rate,
+            count=k.error_requests,
+            enough=enough,
+            labels={"backend": backend},
+        )
+    ]
 
 
 def _resources(report: Report) -> list[Observed]:
@@ -167,7 +210,13 @@ def _data_layers(report: Report) -> list[Observed]:
     if k.cache_hit_rate is not None:
         redis = _data(report, "redis")
         subject = redis.url if redis is not None else str(report.target.get("redis", "redis"))
-        items.append(Observed("cache_hit_rate", subject, k.cache_hit_rate, count=k.cache_lookups,
-                              enough=(k.cache_lookups or 0) >= MIN_LOOKUPS))
+        items.append(
+            Observed(
+                "cache_hit_rate",
+                subject,
+                k.cache_hit_rate,
+                count=k.cache_lookups,
+                enough=(k.cache_lookups or 0) >= MIN_LOOKUPS,
+            )
+        )
     return items
-

@@ -93,8 +93,13 @@ def rule_doc(e: Exported) -> dict[str, Any]:
 def go_template(template: str, e: Exported) -> str:
     """A perfbook template (``{value}`` …) as a Prometheus annotation template."""
     rule = e.rule
-    fields = {"value": VALUE_TEMPLATES[rule.unit], "threshold": value_text(rule.unit, e.threshold),
-              "subject": subject_template(e.form.subject), "rule": rule.name, "severity": rule.severity}
+    fields = {
+        "value": VALUE_TEMPLATES[rule.unit],
+        "threshold": value_text(rule.unit, e.threshold),
+        "subject": subject_template(e.form.subject),
+        "rule": rule.name,
+        "severity": rule.severity,
+    }
     out = []
     for literal, field, _, _ in string.Formatter().parse(template):
         out.append(literal.replace("{{", '{{ "{{" }}'))  # a literal "{{" must not open a Go action

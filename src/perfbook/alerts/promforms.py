@@ -59,9 +59,15 @@ class Names:
     @classmethod
     def from_config(cls, cfg: Config) -> Names:
         a = cfg.alerts
-        return cls(a.prometheus_selector.strip().strip(","), a.prometheus_range, a.duration_histogram,
-                   a.requests_counter, a.container_selector.strip().strip(","), cfg.http.min_window_requests,
-                   tuple(p for p in (cfg.http.metrics_path, cfg.http.health_path) if p))
+        return cls(
+            a.prometheus_selector.strip().strip(","),
+            a.prometheus_range,
+            a.duration_histogram,
+            a.requests_counter,
+            a.container_selector.strip().strip(","),
+            cfg.http.min_window_requests,
+            tuple(p for p in (cfg.http.metrics_path, cfg.http.health_path) if p),
+        )
 
 
 def sel(*parts: str) -> str:
@@ -86,41 +92,60 @@ def figure_form(figure: str, n: Names) -> Form:
     """The PromQL of one KPI figure (see :data:`perfbook.alerts.when.FIGURES`)."""
     r, app, handlers = n.range, _app_selector(n), ", ".join(HANDLER_LABELS)
     if figure == "p95_s":
-        return Form(f"histogram_quantile(0.95, sum by (job, le, {handlers}) (rate({n.histogram}_bucket{sel(app)}[{r}])))",
-                    (HANDLER_LABELS,),
-                    guard=f"sum by (job, {handlers}) (increase({n.histogram}_count{sel(app)}[{r}])) >= {n.min_requests}")
+        buckets = f"rate({n.histogram}_bucket{sel(app)}[{r}])"
+        requests = f"increase({n.histogram}_count{sel(app)}[{r}])"
+        return Form(
+            f"histogram_quantile(0.95, sum by (job, le, {handlers}) ({buckets}))",
+            (HANDLER_LABELS,),
+            guard=f"sum by (job, {handlers}) ({requests}) >= {n.min_requests}",
+        )
     if figure == "error_rate":
         five_xx = [f'{label}=~"5.."' for label in STATUS_LABELS]  # "5xx" classes match too
         errors = "\n  or ".join(f"sum by (job) (rate({n.counter}{sel(app, m)}[{r}]))" for m in five_xx)
-        return Form(f"(\n  {errors}\n)\n/ sum by (job) (rate({n.counter}{sel(app)}[{r}]))", (("job",),),
-                    guard=f"sum by (job) (increase({n.counter}{sel(app)}[{r}])) >= {n.min_requests}")
+        return Form(
+            f"(\n  {errors}\n)\n/ sum by (job) (rate({n.counter}{sel(app)}[{r}]))",
+            (("job",),),
+            guard=f"sum by (job) (increase({n.counter}{sel(app)}[{r}])) >= {n.min_requests}",
+        )
     if figure == "cpu_pct":
         c = sel(n.containers)
-        return Form(f"100 * sum by ({CONTAINER_BY}) (rate(container_cpu_usage_seconds_total{c}[{r}]))\n"
-                    f"  / (sum by ({CONTAINER_BY}) (container_spec_cpu_quota{c})\n"
-                    f"     / sum by ({CONTAINER_BY}) (container_spec_cpu_period{c}))\n"
-                    f"or\n100 * (1 - avg by (instance) (rate(node_cpu_seconds_total{{mode=\"idle\"}}[{r}])))",
-                    (("name", "container", "instance"),))
+        return Form(
+            f"100 * sum by ({CONTAINER_BY}) (rate(container_cpu_usage_seconds_total{c}[{r}]))\n"
+            f"  / (sum by ({CONTAINER_BY}) (container_spec_cpu_quota{c})\n"
+            f"     / sum by ({CONTAINER_BY}) (container_spec_cpu_period{c}))\n"
+            f'or\n100 * (1 - avg by (instance) (rate(node_cpu_seconds_total{{mode="idle"}}[{r}])))',
+            (("name", "container", "instance"),),
+        )
     if figure == "memory_pct":
         c = sel(n.containers)
-        return Form(f"100 * sum by ({CONTAINER_BY}) (container_memory_working_set_bytes{c})\n"
-                    f"  / (sum by ({CONTAINER_BY}) (container_spec_memory_limit_bytes{c}) > 0)\n"
-                    "or\n100 * (1 - node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes)",
-                    (("name", "container", "instance"),))
+        return Form(
+            f"100 * sum by ({CONTAINER_BY}) (container_memory_working_set_bytes{c})\n"
+            f"  / (sum by ({CONTAINER_BY}) (container_spec_memory_limit_bytes{c}) > 0)\n"
+            "or\n100 * (1 - node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes)",
+            (("name", "container", "instance"),),
+        )
     if figure == "disk_pct":
         fs = sel(f'fstype!~"{FS_TYPES}"')
         used = f"(node_filesystem_size_bytes{fs} - node_filesystem_free_bytes{fs})"
-        return Form(f"100 * {used}\n  / ({used} + node_filesystem_avail_bytes{fs})",  # as df computes Use%
-                    (("mountpoint",), " on ", ("instance",)))
+        return Form(
+            f"100 * {used}\n  / ({used} + node_filesystem_avail_bytes{fs})",  # as df computes Use%
+            (("mountpoint",), " on ", ("instance",)),
+        )
     if figure == "db_query_mean_ms":
-        return Form(f"1000 * sum by (instance, datname) (rate(pg_stat_statements_seconds_total[{r}]))\n"
-                    f"  / sum by (instance, datname) (rate(pg_stat_statements_calls_total[{r}]))", (("datname",),))
+        return Form(
+            f"1000 * sum by (instance, datname) (rate(pg_stat_statements_seconds_total[{r}]))\n"
+            f"  / sum by (instance, datname) (rate(pg_stat_statements_calls_total[{r}]))",
+            (("datname",),),
+        )
     if figure == "cache_hit_rate":
         hits = f"sum by (instance) (rate(redis_keyspace_hits_total[{r}]))"
         misses = f"sum by (instance) (rate(redis_keyspace_misses_total[{r}]))"
-        return Form(f"{hits}\n  / ({hits} + {misses})", (("instance",),),
-                    guard=f"(sum by (instance) (increase(redis_keyspace_hits_total[{r}]))"
-                          f" + sum by (instance) (increase(redis_keyspace_misses_total[{r}]))) >= 100")
+        return Form(
+            f"{hits}\n  / ({hits} + {misses})",
+            (("instance",),),
+            guard=f"(sum by (instance) (increase(redis_keyspace_hits_total[{r}]))"
+            f" + sum by (instance) (increase(redis_keyspace_misses_total[{r}]))) >= 100",
+        )
     raise KeyError(figure)
 
 
@@ -132,22 +157,41 @@ def finding_form(code: str, n: Names, cfg: Config) -> Form | None:
         "pg.unreachable": Form("pg_up == 0", (("instance",),), threshold=0.0, complete=True),
         "redis.unreachable": Form("redis_up == 0", (("instance",),), threshold=0.0, complete=True),
         # postgres_exporter ships no blocked-session metric: docs/alerts.md gives the query that adds it.
-        "pg.blocked_queries": Form("sum by (instance, datname) (pg_blocked_sessions) > 0", (("datname",),),
-                                   threshold=0.0, complete=True),
+        "pg.blocked_queries": Form(
+            "sum by (instance, datname) (pg_blocked_sessions) > 0",
+            (("datname",),),
+            threshold=0.0,
+            complete=True,
+        ),
         "pg.connections_saturated": Form(
             "100 * sum by (instance) (pg_stat_activity_count)\n"
             "  / on (instance) (sum by (instance) (pg_settings_max_connections)"
             " - sum by (instance) (pg_settings_superuser_reserved_connections))\n"
-            f"> {th.connections_pct!r}", (("instance",),), threshold=th.connections_pct, complete=True),
+            f"> {th.connections_pct!r}",
+            (("instance",),),
+            threshold=th.connections_pct,
+            complete=True,
+        ),
         "pg.dead_tuples": Form(
-            "pg_stat_user_tables_n_dead_tup / (pg_stat_user_tables_n_live_tup + pg_stat_user_tables_n_dead_tup)\n"
+            "pg_stat_user_tables_n_dead_tup\n"
+            "  / (pg_stat_user_tables_n_live_tup + pg_stat_user_tables_n_dead_tup)\n"
             f"  > {th.dead_tuple_ratio!r}\nand pg_stat_user_tables_n_dead_tup >= {th.dead_tuple_min_rows}",
-            (("schemaname",), ".", ("relname",)), threshold=th.dead_tuple_ratio, complete=True),
-        "redis.oom_rejections": Form(f'sum by (instance) (increase(redis_errors_total{{err="OOM"}}[{r}])) > 0',
-                                     (("instance",),), threshold=0.0, complete=True),
+            (("schemaname",), ".", ("relname",)),
+            threshold=th.dead_tuple_ratio,
+            complete=True,
+        ),
+        "redis.oom_rejections": Form(
+            f'sum by (instance) (increase(redis_errors_total{{err="OOM"}}[{r}])) > 0',
+            (("instance",),),
+            threshold=0.0,
+            complete=True,
+        ),
         "container.restarting": Form(
             f"changes(container_start_time_seconds{sel(n.containers)}[{RESTART_WINDOW}]) >= {RESTART_LOOP}",
-            (("name", "container"),), threshold=float(RESTART_LOOP), complete=True),
+            (("name", "container"),),
+            threshold=float(RESTART_LOOP),
+            complete=True,
+        ),
     }
     return forms.get(code)
 
@@ -170,7 +214,7 @@ def subject_template(subject: Subject) -> str:
 
 
 def subject_text(subject: Subject, labels: dict[str, str]) -> str:
-    """What :func:`subject_template` renders for ``labels`` (Go's ``or``: the first non-empty, else the last)."""
+    """What :func:`subject_template` gives for ``labels`` (Go's ``or``: the first non-empty, or the last)."""
     out = []
     for part in subject:
         if isinstance(part, str):

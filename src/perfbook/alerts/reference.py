@@ -26,15 +26,30 @@ def render(cfg: Config | None = None) -> str:
     out = [BEGIN, ""]
     for rule in effective_rules(cfg):
         cond = rule.condition
-        what = (FIGURES[cond.figure].meaning if isinstance(cond, KpiCondition)
-                else f"triage reports `{cond.code}`: {CODES[cond.code].meaning}")
+        what = (
+            FIGURES[cond.figure].meaning
+            if isinstance(cond, KpiCondition)
+            else f"triage reports `{cond.code}`: {CODES[cond.code].meaning}"
+        )
         keep = f", keeps firing {prom_duration(rule.keep_firing_for_s)}" if rule.keep_firing_for_s else ""
-        out += [f"### {rule.name}", "",
-                f"`{rule.when}` for {prom_duration(rule.for_s)}{keep}, severity `{rule.severity}` — {what}.", "",
-                f"Summary: {rule.summary}", ""]
+        out += [
+            f"### {rule.name}",
+            "",
+            f"`{rule.when}` for {prom_duration(rule.for_s)}{keep}, severity `{rule.severity}` — {what}.",
+            "",
+            f"Summary: {rule.summary}",
+            "",
+        ]
         e = exported.get(rule.name)
         if e is not None:
-            out += ["```promql", e.expr, "```", "", f"Prometheus summary: `{go_template(rule.summary, e)}`", ""]
+            out += [
+                "```promql",
+                e.expr,
+                "```",
+                "",
+                f"Prometheus summary: `{go_template(rule.summary, e)}`",
+                "",
+            ]
     out.append(END)
     return "\n".join(out) + "\n"
 

@@ -1,4 +1,4 @@
-"""The effective alert rules: the built-ins, replaced or turned off by ``[[alerts.rules]]``, plus your own. Pure.
+"""The effective alert rules: built-ins, replaced or turned off by ``[[alerts.rules]]``, and your own. Pure.
 
     >>> from perfbook.config import Config
     >>> [r.name for r in effective_rules(Config())][:4]
@@ -55,15 +55,28 @@ class AlertRule:
         """``template`` with this rule's placeholders filled in (values written in the rule's unit)."""
         if threshold is None and isinstance(self.condition, KpiCondition):
             threshold = self.condition.threshold
-        fields = {"value": value_text(self.unit, value), "threshold": value_text(self.unit, threshold),
-                  "subject": subject, "rule": self.name, "severity": self.severity}
+        fields = {
+            "value": value_text(self.unit, value),
+            "threshold": value_text(self.unit, threshold),
+            "subject": subject,
+            "rule": self.name,
+            "severity": self.severity,
+        }
         return template.format_map(fields)
 
     def to_dict(self) -> dict[str, Any]:
         """The rule as ``perfbook alerts rules --json`` prints it."""
-        return {"name": self.name, "when": self.when, "for_s": self.for_s, "keep_firing_for_s": self.keep_firing_for_s,
-                "severity": self.severity, "summary": self.summary, "description": self.description,
-                "runbook_url": self.runbook_url, "origin": self.origin}
+        return {
+            "name": self.name,
+            "when": self.when,
+            "for_s": self.for_s,
+            "keep_firing_for_s": self.keep_firing_for_s,
+            "severity": self.severity,
+            "summary": self.summary,
+            "description": self.description,
+            "runbook_url": self.runbook_url,
+            "origin": self.origin,
+        }
 
 
 def effective_rules(cfg: Config) -> list[AlertRule]:

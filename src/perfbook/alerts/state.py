@@ -132,6 +132,8 @@ class Evaluation:
     transitions: list[Transition]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"states": [s.to_dict() for s in self.states],
-                "notifications": [n.to_dict() for n in self.notifications],
-                "transitions": [t.to_dict() for t in self.transitions]}
+        return {
+            "states": [s.to_dict() for s in self.states],
+            "notifications": [n.to_dict() for n in self.notifications],
+            "transitions": [t.to_dict() for t in self.transitions],
+        }

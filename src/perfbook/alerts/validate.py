@@ -26,8 +26,10 @@ def check_rule(rule: AlertRuleConfig) -> None:
     """ValueError naming the rule when any of its keys is wrong."""
     name = rule.name
     if not ALERT_NAME.match(name):
-        raise ValueError(f"rule name {name!r} must be letters, digits and _ (not starting with a digit), "
-                         "as Prometheus alert names are")
+        raise ValueError(
+            f"rule name {name!r} must be letters, digits and _ (not starting with a digit), "
+            "as Prometheus alert names are"
+        )
     label = f'rule "{name}"'
     if rule.when is None and name not in DEFAULT_NAMES:
         raise ValueError(f"{label} needs a when: {ALLOWED} (only a built-in rule may leave it out)")
@@ -50,7 +52,7 @@ def check_rule(rule: AlertRuleConfig) -> None:
 
 
 def check_alerts_key(key: str, value: object) -> None:
-    """ValueError when one ``[alerts]`` key is wrong: duplicate rule names, durations, selectors, metric names."""
+    """ValueError when an ``[alerts]`` key is wrong: duplicate rules, durations, selectors, metric names."""
     if key == "rules":
         seen: set[str] = set()
         for rule in value:  # type: ignore[attr-defined]

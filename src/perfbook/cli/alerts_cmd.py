@@ -1,4 +1,4 @@
-"""``perfbook alerts rules | export``: the effective alert rules, and the same rules for Prometheus and Alertmanager."""
+"""``perfbook alerts rules | export``: the effective alert rules, also for Prometheus and Alertmanager."""
 
 from __future__ import annotations
 
@@ -63,14 +63,22 @@ def rules_command(
     if as_json:
         io.print_json({"rules": [r.to_dict() for r in rules], "repeat_interval": cfg.alerts.repeat_interval})
         return
-    table = Table(title=f"alert rules ({cfg.path or 'built-in defaults'})", title_justify="left", show_edge=False)
+    table = Table(
+        title=f"alert rules ({cfg.path or 'built-in defaults'})", title_justify="left", show_edge=False
+    )
     for col in ("rule", "when", "for", "keep firing", "severity", "from"):
         table.add_column(col, no_wrap=True)
     for r in rules:
         style = "bold" if r.origin != "built-in" else ""
         severity = Text(r.severity, style="red" if r.severity == "critical" else "")
-        table.add_row(Text(r.name, style=style), Text(r.when), prom_duration(r.for_s),
-                      prom_duration(r.keep_firing_for_s), severity, Text(r.origin))
+        table.add_row(
+            Text(r.name, style=style),
+            Text(r.when),
+            prom_duration(r.for_s),
+            prom_duration(r.keep_firing_for_s),
+            severity,
+            Text(r.origin),
+        )
     console = io.stdout_console()
     if not console.is_terminal:  # a pipe or a file: room for whole rule names and conditions
         console.width = max(console.width, 120)
@@ -79,16 +87,27 @@ def rules_command(
 
 @alerts_app.command("export")
 def export_command(
-    prometheus: Path | None = typer.Option(None, "--prometheus", dir_okay=False,
-                                           help="Write the rules as a Prometheus alerting-rules file."),
-    tests: Path | None = typer.Option(None, "--tests", dir_okay=False,
-                                      help="Also write promtool test cases for them (needs --prometheus)."),
-    alertmanager: Path | None = typer.Option(None, "--alertmanager", dir_okay=False,
-                                             help="Write the Alertmanager receiver and route to perfbook serve."),
-    serve_url: str | None = typer.Option(None, "--serve-url",
-                                         help="perfbook serve's URL for Alertmanager (default \\[alerts] serve_url)."),
-    token_file: str | None = typer.Option(None, "--token-file", help="Let Alertmanager read the token from "
-                                          "this file instead of writing PERFBOOK_SERVE_TOKEN into the config."),
+    prometheus: Path | None = typer.Option(
+        None, "--prometheus", dir_okay=False, help="Write the rules as a Prometheus alerting-rules file."
+    ),
+    tests: Path | None = typer.Option(
+        None, "--tests", dir_okay=False, help="Also write promtool test cases for them (needs --prometheus)."
+    ),
+    alertmanager: Path | None = typer.Option(
+        None,
+        "--alertmanager",
+        dir_okay=False,
+        help="Write the Alertmanager receiver and route to perfbook serve.",
+    ),
+    serve_url: str | None = typer.Option(
+        None, "--serve-url", help="perfbook serve's URL for Alertmanager (default \\[alerts] serve_url)."
+    ),
+    token_file: str | None = typer.Option(
+        None,
+        "--token-file",
+        help="Let Alertmanager read the token from "
+        "this file instead of writing PERFBOOK_SERVE_TOKEN into the config.",
+    ),
     config: Path | None = CONFIG_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Print what was written as one JSON document."),
 ) -> None:
@@ -102,7 +121,9 @@ def export_command(
 
     Examples:
 
-      perfbook alerts export --prometheus rules.yml --tests rules_test.yml && promtool test rules rules_test.yml
+      perfbook alerts export --prometheus rules.yml --tests rules_test.yml
+
+      promtool test rules rules_test.yml
 
       PERFBOOK_SERVE_TOKEN=… perfbook alerts export --alertmanager alertmanager.yml
 
@@ -129,8 +150,14 @@ def export_command(
         typer.echo(line, err=True)  # plain lines: a path or an expression must not be wrapped
 
 
-def _build(cfg: Any, prometheus: Path | None, tests: Path | None, alertmanager: Path | None,
-           serve_url: str | None, token_file: str | None) -> dict[str, Any]:
+def _build(
+    cfg: Any,
+    prometheus: Path | None,
+    tests: Path | None,
+    alertmanager: Path | None,
+    serve_url: str | None,
+    token_file: str | None,
+) -> dict[str, Any]:
     """Every document first, then the files: a bad input writes nothing."""
     from perfbook.alerts.prometheus import exported_rules, prometheus_rules, to_yaml
     from perfbook.alerts.rules import effective_rules
@@ -143,38 +170,60 @@ def _build(cfg: Any, prometheus: Path | None, tests: Path | None, alertmanager: 
         doc, skipped = prometheus_rules(rules, cfg)
         write.append((prometheus, to_yaml(doc), "Prometheus rules", False))
         count = len(doc["groups"][0]["rules"])
-        summary["prometheus"] = {"path": str(prometheus), "rules": count,
-                                 "skipped": [{"rule": n, "reason": why} for n, why in skipped]}
+        summary["prometheus"] = {
+            "path": str(prometheus),
+            "rules": count,
+            "skipped": [{"rule": n, "reason": why} for n, why in skipped],
+        }
         lines.append(f"wrote {prometheus}: {count} alerting rules")
         lines += [f"  left out {n}: {why}" for n, why in skipped]
     if tests is not None and prometheus is not None:
         from perfbook.alerts.promtool_tests import promtool_tests
 
-        rel = os.path.relpath(prometheus.resolve(), tests.resolve().parent)  # promtool resolves it from the tests file
+        # promtool resolves the rules file from the tests file's directory
+        rel = os.path.relpath(prometheus.resolve(), tests.resolve().parent)
         doc, untested = promtool_tests(exported_rules(rules, cfg)[0], rel, cfg)
         write.append((tests, to_yaml(doc), "promtool tests", False))
         summary["tests"] = {"path": str(tests), "cases": len(doc["tests"]), "untested": untested}
-        lines.append(f"wrote {tests}: {len(doc['tests'])} promtool test cases (run: promtool test rules {tests.name} in {tests.parent})")
+        run = f"run: promtool test rules {tests.name} in {tests.parent}"
+        lines.append(f"wrote {tests}: {len(doc['tests'])} promtool test cases ({run})")
         lines += [f"  untested {u}" for u in untested]
     if alertmanager is not None:
         write.append(_alertmanager(cfg, rules, alertmanager, serve_url, token_file, summary, lines))
     return {"write": write, "summary": summary, "lines": lines}
 
 
-def _alertmanager(cfg: Any, rules: list[Any], path: Path, serve_url: str | None, token_file: str | None,
-                  summary: dict[str, Any], lines: list[str]) -> tuple[Path, str, str, bool]:
+def _alertmanager(
+    cfg: Any,
+    rules: list[Any],
+    path: Path,
+    serve_url: str | None,
+    token_file: str | None,
+    summary: dict[str, Any],
+    lines: list[str],
+) -> tuple[Path, str, str, bool]:
     from perfbook.alerts.alertmanager import alertmanager_config
     from perfbook.alerts.prometheus import to_yaml
 
     token = None if token_file else os.environ.get("PERFBOOK_SERVE_TOKEN")
     if token_file is None and not token:
-        raise UsageError("--alertmanager needs perfbook serve's token: set PERFBOOK_SERVE_TOKEN",
-                         hint="or pass --token-file FILE for Alertmanager to read it")
+        raise UsageError(
+            "--alertmanager needs perfbook serve's token: set PERFBOOK_SERVE_TOKEN",
+            hint="or pass --token-file FILE for Alertmanager to read it",
+        )
     doc = alertmanager_config(rules, cfg, token=token, token_file=token_file, url=serve_url)
     url = doc["receivers"][0]["webhook_configs"][0]["url"]
-    source = f"read by Alertmanager from {token_file}" if token_file else "from PERFBOOK_SERVE_TOKEN, file mode 0600"
-    summary["alertmanager"] = {"path": str(path), "url": url, "token": source,
-                               "inhibit_rules": len(doc.get("inhibit_rules", []))}
+    source = (
+        f"read by Alertmanager from {token_file}"
+        if token_file
+        else "from PERFBOOK_SERVE_TOKEN, file mode 0600"
+    )
+    summary["alertmanager"] = {
+        "path": str(path),
+        "url": url,
+        "token": source,
+        "inhibit_rules": len(doc.get("inhibit_rules", [])),
+    }
     lines.append(f"wrote {path}: receiver perfbook -> {url} (token {source})")
     return path, to_yaml(doc), "Alertmanager config", token_file is None
 

@@ -1,4 +1,4 @@
-"""``perfbook alerts rules | export`` as a user runs them, checked by the real promtool, amtool and Alertmanager.
+"""``perfbook alerts rules | export`` as a user runs them, checked by real promtool, amtool and Alertmanager.
 
 promtool (Debian's ``prometheus`` package) checks the exported rules and runs the exported tests;
 the same tests are run against the runbook's own two broken rules to show they tell the difference.
@@ -39,8 +39,17 @@ def export(perfbook, tmp_path: Path, config_text: str = "") -> dict:
     cfg = tmp_path / "perfbook.toml"
     cfg.write_text(config_text)
     (tmp_path / "tests").mkdir(exist_ok=True)
-    result = perfbook("alerts", "export", "--config", str(cfg), "--prometheus", str(tmp_path / "rules.yml"),
-                      "--tests", str(tmp_path / "tests" / "rules_test.yml"), "--json")
+    result = perfbook(
+        "alerts",
+        "export",
+        "--config",
+        str(cfg),
+        "--prometheus",
+        str(tmp_path / "rules.yml"),
+        "--tests",
+        str(tmp_path / "tests" / "rules_test.yml"),
+        "--json",
+    )
     assert result.exit_code == 0, result.stderr
     return result.json
 
@@ -70,12 +79,16 @@ def test_error_share_not_rate_a_busy_service_with_rare_errors_stays_quiet(perfbo
     export(perfbook, tmp_path)
     tests = yaml.safe_load((tmp_path / "tests" / "rules_test.yml").read_text())["tests"]
     by_name = {t["name"]: t for t in tests}
-    busy = by_name["HighErrorRate: quiet: 0.5% 5xx at 1000 rps (5 errors/s, which the runbook's absolute rule "
-                   "would page on)"]
+    busy = by_name[
+        "HighErrorRate: quiet: 0.5% 5xx at 1000 rps (5 errors/s, which the runbook's absolute rule "
+        "would page on)"
+    ]
     small = by_name["HighErrorRate: fires: 10% 5xx at 10 rps (1 errors/s)"]
     assert busy["alert_rule_test"][0]["exp_alerts"] == []
-    assert small["alert_rule_test"][0]["exp_alerts"][0]["exp_annotations"]["summary"] == \
-        "5xx share 10% of requests to app (limit 1%)"
+    assert (
+        small["alert_rule_test"][0]["exp_alerts"][0]["exp_annotations"]["summary"]
+        == "5xx share 10% of requests to app (limit 1%)"
+    )
     # The runbook's two rules, as it writes them, in place of ours: our tests catch both.
     doc = yaml.safe_load((tmp_path / "rules.yml").read_text())
     for rule in doc["groups"][0]["rules"]:
@@ -129,12 +142,18 @@ when = "finding pg.idle_in_transaction"
 """
     summary = export(perfbook, tmp_path, text)
     assert summary["prometheus"]["skipped"] == [
-        {"rule": "IdleTransactions", "reason": "no standard exporter metric for finding pg.idle_in_transaction"}]
+        {
+            "rule": "IdleTransactions",
+            "reason": "no standard exporter metric for finding pg.idle_in_transaction",
+        }
+    ]
     assert run([promtool, "check", "rules", "rules.yml"], tmp_path).returncode == 0
     tested = run([promtool, "test", "rules", "rules_test.yml"], tmp_path / "tests")
     assert tested.returncode == 0, tested.stdout + tested.stderr
-    rules = {r["alert"]: r for r in yaml.safe_load((tmp_path / "rules.yml").read_text())["groups"][0]["rules"]}
-    assert "flask_http_request_duration_seconds_bucket{job=\"api\"" in rules["HighResponseTime"]["expr"]
+    rules = {
+        r["alert"]: r for r in yaml.safe_load((tmp_path / "rules.yml").read_text())["groups"][0]["rules"]
+    }
+    assert 'flask_http_request_duration_seconds_bucket{job="api"' in rules["HighResponseTime"]["expr"]
     assert "> 0.75" in rules["HighResponseTime"]["expr"] and ">= 50" in rules["HighResponseTime"]["expr"]
     assert rules["SlowCheckout"]["labels"]["severity"] == "critical"
     assert rules["SlowCheckout"]["annotations"]["summary"].endswith("(limit 0.30 s) {literal}")
@@ -146,8 +165,10 @@ def test_a_bad_when_is_one_line_and_exit_2(perfbook, tmp_path):
     for args in (["alerts", "rules"], ["alerts", "export", "--prometheus", str(tmp_path / "r.yml")]):
         result = perfbook(*args, "--config", str(cfg))
         assert result.exit_code == 2 and result.stdout == ""
-        assert result.stderr.startswith(f"error: {cfg}:1: alerts.rules: rule \"SlowApi\": when \"latency > 2\": "
-                                        "unknown figure 'latency' (allowed: p95_s, error_rate")
+        assert result.stderr.startswith(
+            f'error: {cfg}:1: alerts.rules: rule "SlowApi": when "latency > 2": '
+            "unknown figure 'latency' (allowed: p95_s, error_rate"
+        )
         assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert not (tmp_path / "r.yml").exists()
 
@@ -156,12 +177,22 @@ def test_usage_errors_write_nothing(perfbook, tmp_path):
     assert perfbook("alerts", "export").exit_code == 2
     result = perfbook("alerts", "export", "--tests", str(tmp_path / "t.yml"))
     assert result.exit_code == 2 and "--tests needs --prometheus" in result.stderr
-    result = perfbook("alerts", "export", "--prometheus", str(tmp_path / "r.yml"),
-                      "--tests", str(tmp_path / "missing" / "t.yml"))
+    result = perfbook(
+        "alerts",
+        "export",
+        "--prometheus",
+        str(tmp_path / "r.yml"),
+        "--tests",
+        str(tmp_path / "missing" / "t.yml"),
+    )
     assert result.exit_code == 2 and "is not a writable directory" in result.stderr
     assert list(tmp_path.iterdir()) == []  # the rules file was not written either
-    result = perfbook("alerts", "export", "--alertmanager", str(tmp_path / "am.yml"), env={"PERFBOOK_SERVE_TOKEN": ""})
-    assert result.exit_code == 2 and "PERFBOOK_SERVE_TOKEN" in result.stderr and "--token-file" in result.stderr
+    result = perfbook(
+        "alerts", "export", "--alertmanager", str(tmp_path / "am.yml"), env={"PERFBOOK_SERVE_TOKEN": ""}
+    )
+    assert (
+        result.exit_code == 2 and "PERFBOOK_SERVE_TOKEN" in result.stderr and "--token-file" in result.stderr
+    )
 
 
 def test_alerts_rules_json_is_one_document(perfbook, tmp_path):
@@ -171,15 +202,24 @@ def test_alerts_rules_json_is_one_document(perfbook, tmp_path):
     names = [r["name"] for r in json.loads(result.stdout)["rules"]]
     assert result.exit_code == 0 and "HighCPUUsage" not in names and names[0] == "HighResponseTime"
     table = perfbook("alerts", "rules", "--config", str(cfg))
-    assert "PostgresConnectionsSaturated" in table.stdout and "finding pg.connections_saturated" in table.stdout
+    assert (
+        "PostgresConnectionsSaturated" in table.stdout and "finding pg.connections_saturated" in table.stdout
+    )
 
 
 def test_alertmanager_config_passes_amtool_and_a_real_alertmanager_loads_it(perfbook, tmp_path):
     amtool, alertmanager = tool("amtool"), tool("prometheus-alertmanager")
     secret = "s3cr3t-token-for-test"
     path = tmp_path / "alertmanager.yml"
-    result = perfbook("alerts", "export", "--alertmanager", str(path), "--serve-url", "http://127.0.0.1:8080/",
-                      env={"PERFBOOK_SERVE_TOKEN": secret})
+    result = perfbook(
+        "alerts",
+        "export",
+        "--alertmanager",
+        str(path),
+        "--serve-url",
+        "http://127.0.0.1:8080/",
+        env={"PERFBOOK_SERVE_TOKEN": secret},
+    )
     assert result.exit_code == 0 and secret not in result.stdout + result.stderr
     assert stat.S_IMODE(path.stat().st_mode) == 0o600  # it holds the token
     check = run([amtool, "check-config", str(path)], tmp_path)
@@ -199,10 +239,20 @@ def test_token_file_keeps_the_secret_out_of_the_config(perfbook, tmp_path):
     token = tmp_path / "perfbook.token"
     token.write_text("from-a-file\n")
     path = tmp_path / "am.yml"
-    result = perfbook("alerts", "export", "--alertmanager", str(path), "--token-file", str(token), "--json",
-                      env={"PERFBOOK_SERVE_TOKEN": "not-this-one"})
+    result = perfbook(
+        "alerts",
+        "export",
+        "--alertmanager",
+        str(path),
+        "--token-file",
+        str(token),
+        "--json",
+        env={"PERFBOOK_SERVE_TOKEN": "not-this-one"},
+    )
     assert result.exit_code == 0 and "not-this-one" not in path.read_text()
-    auth = yaml.safe_load(path.read_text())["receivers"][0]["webhook_configs"][0]["http_config"]["authorization"]
+    auth = yaml.safe_load(path.read_text())["receivers"][0]["webhook_configs"][0]["http_config"][
+        "authorization"
+    ]
     assert auth == {"type": "Bearer", "credentials_file": str(token)}
     assert result.json["alertmanager"]["token"] == f"read by Alertmanager from {token}"
     assert run([amtool, "check-config", str(path)], tmp_path).returncode == 0
@@ -212,9 +262,17 @@ def _loaded_by_alertmanager(binary: str, config: Path, tmp_path: Path) -> dict:
     """Start a real Alertmanager on a free loopback port with ``config``; its /api/v2/status; stop it."""
     port = services.free_port()
     log = (tmp_path / "alertmanager.log").open("w")
-    proc = subprocess.Popen([binary, f"--config.file={config}", f"--storage.path={tmp_path / 'am-data'}",
-                             f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
-                            stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={config}",
+            f"--storage.path={tmp_path / 'am-data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 20
         while True:

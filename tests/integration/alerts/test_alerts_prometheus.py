@@ -87,12 +87,19 @@ def test_a_real_prometheus_fires_the_exported_rules_on_real_instrumentation(perf
             pytest.fail("prometheus is not installed (scripts/system-deps.sh installs it)")
         pytest.skip("prometheus is not installed here")
     (tmp_path / "perfbook.toml").write_text(CONFIG)
-    exported = perfbook("alerts", "export", "--config", str(tmp_path / "perfbook.toml"),
-                        "--prometheus", str(tmp_path / "rules.yml"))
+    exported = perfbook(
+        "alerts",
+        "export",
+        "--config",
+        str(tmp_path / "perfbook.toml"),
+        "--prometheus",
+        str(tmp_path / "rules.yml"),
+    )
     assert exported.exit_code == 0, exported.stderr
     (tmp_path / "prometheus.yml").write_text(
         "global: {scrape_interval: 1s, evaluation_interval: 1s}\nrule_files: [rules.yml]\n"
-        f"scrape_configs:\n  - job_name: app\n    static_configs: [{{targets: ['{flask_app}']}}]\n")
+        f"scrape_configs:\n  - job_name: app\n    static_configs: [{{targets: ['{flask_app}']}}]\n"
+    )
     stop = threading.Event()
     load = threading.Thread(target=traffic, args=(flask_app, stop), daemon=True)
     load.start()
@@ -110,8 +117,9 @@ def test_a_real_prometheus_fires_the_exported_rules_on_real_instrumentation(perf
     assert errors[0]["annotations"]["summary"].startswith("5xx share ")
     slow = [a["labels"].get("path") for a in firing if a["labels"]["alertname"] == "HighResponseTime"]
     assert slow == ["/slow"]  # prometheus-flask-exporter's "path" label; /ok and /fail stay fast
-    assert {r["name"]: r["health"] for r in rules} == {r["name"]: "ok" for r in rules}, \
-        [(r["name"], r.get("lastError")) for r in rules if r["health"] != "ok"]
+    assert {r["name"]: r["health"] for r in rules} == {r["name"]: "ok" for r in rules}, [
+        (r["name"], r.get("lastError")) for r in rules if r["health"] != "ok"
+    ]
 
 
 class _prometheus:
@@ -122,10 +130,17 @@ class _prometheus:
 
     def __enter__(self) -> str:
         self.log = (self.dir / "prometheus.log").open("w")
-        self.proc = subprocess.Popen([self.binary, f"--config.file={self.dir / 'prometheus.yml'}",
-                                      f"--storage.tsdb.path={self.dir / 'data'}",
-                                      f"--web.listen-address=127.0.0.1:{self.port}"],
-                                     stdout=self.log, stderr=subprocess.STDOUT, cwd=self.dir)
+        self.proc = subprocess.Popen(
+            [
+                self.binary,
+                f"--config.file={self.dir / 'prometheus.yml'}",
+                f"--storage.tsdb.path={self.dir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            cwd=self.dir,
+        )
         services.wait_for_port("127.0.0.1", self.port, timeout_s=20)
         return f"http://127.0.0.1:{self.port}"
 

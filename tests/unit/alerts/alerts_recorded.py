@@ -1,4 +1,4 @@
-"""Recorded triage reports for the alert tests (imported as ``alerts_recorded``): real lab runs, read back whole.
+"""Recorded triage reports for the alert tests (imported as ``alerts_recorded``): real lab runs, whole.
 
 ``lab_report("slow")`` is the :class:`~perfbook.model.Report` of tests/fixtures/causes/lab_slow.json,
 with each probe's evidence as its typed dataclasses, so :func:`perfbook.alerts.observe.observe`
@@ -19,8 +19,14 @@ from perfbook.probes.postgres_evidence import PostgresEvidence
 from perfbook.probes.redis_evidence import RedisEvidence
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
-DATA_CLASSES = {"http": HttpEvidence, "metrics": MetricsEvidence, "postgres": PostgresEvidence,
-                "redis": RedisEvidence, "host": HostEvidence, "containers": ContainersEvidence}
+DATA_CLASSES = {
+    "http": HttpEvidence,
+    "metrics": MetricsEvidence,
+    "postgres": PostgresEvidence,
+    "redis": RedisEvidence,
+    "host": HostEvidence,
+    "containers": ContainersEvidence,
+}
 
 
 def report_from_doc(doc: dict) -> Report:
@@ -30,14 +36,35 @@ def report_from_doc(doc: dict) -> Report:
         cls = DATA_CLASSES.get(probe)
         data = from_jsonable(cls, raw.get("evidence")) if cls is not None else None
         probes[probe] = Evidence(probe, raw["status"], raw["duration_s"], raw.get("reason"), data)
-    findings = [Finding(code=f["code"], level=Level(f["level"]), issue_type=IssueType(f["issue_type"]),
-                        subject=f["subject"], title=f["title"], value=f["value"], threshold=f["threshold"],
-                        unit=f["unit"], evidence=f["evidence"], actions=tuple(Action(**a) for a in f["actions"]),
-                        low_confidence=f["low_confidence"]) for f in doc["findings"]]
+    findings = [
+        Finding(
+            code=f["code"],
+            level=Level(f["level"]),
+            issue_type=IssueType(f["issue_type"]),
+            subject=f["subject"],
+            title=f["title"],
+            value=f["value"],
+            threshold=f["threshold"],
+            unit=f["unit"],
+            evidence=f["evidence"],
+            actions=tuple(Action(**a) for a in f["actions"]),
+            low_confidence=f["low_confidence"],
+        )
+        for f in doc["findings"]
+    ]
     severity = Severity(doc["severity"]) if doc.get("severity") else None
-    return Report(doc["started_at"], doc["duration_s"], doc["window_s"], doc["target"], severity,
-                  doc["severity_reason"], [IssueType(t) for t in doc["issue_types"]], Kpis(**doc["kpis"]),
-                  findings, probes)
+    return Report(
+        doc["started_at"],
+        doc["duration_s"],
+        doc["window_s"],
+        doc["target"],
+        severity,
+        doc["severity_reason"],
+        [IssueType(t) for t in doc["issue_types"]],
+        Kpis(**doc["kpis"]),
+        findings,
+        probes,
+    )
 
 
 def lab_report(fault: str) -> Report:
@@ -47,5 +74,10 @@ def lab_report(fault: str) -> Report:
 def recorded_evidence(name: str) -> Evidence:
     """One probe's recorded evidence from tests/fixtures/evidence/ (e.g. ``containers_podman.json``)."""
     raw = json.loads((FIXTURES / "evidence" / name).read_text())
-    return Evidence(raw["probe"], raw["status"], raw["duration_s"], raw.get("reason"),
-                    from_jsonable(DATA_CLASSES[raw["probe"]], raw["data"]))
+    return Evidence(
+        raw["probe"],
+        raw["status"],
+        raw["duration_s"],
+        raw.get("reason"),
+        from_jsonable(DATA_CLASSES[raw["probe"]], raw["data"]),
+    )

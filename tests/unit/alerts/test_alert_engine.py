@@ -22,9 +22,19 @@ GONE, FEW = "gone", "few"
 BACKEND = {"backend": "http://127.0.0.1:8001"}
 
 
-def rule(when: str = "p95_s > 2", for_s: float = 6, keep_s: float = 0, name: str = "HighResponseTime") -> AlertRule:
-    return AlertRule(name, parse_when(when), for_s, keep_s, "warning", "p95 {value} on {subject} (limit {threshold})",
-                     "", "docs/alerts.md#x")
+def rule(
+    when: str = "p95_s > 2", for_s: float = 6, keep_s: float = 0, name: str = "HighResponseTime"
+) -> AlertRule:
+    return AlertRule(
+        name,
+        parse_when(when),
+        for_s,
+        keep_s,
+        "warning",
+        "p95 {value} on {subject} (limit {threshold})",
+        "",
+        "docs/alerts.md#x",
+    )
 
 
 def obs(figure: str, values: dict[str, object], findings: dict[str, str] | None = None) -> Observation:
@@ -34,7 +44,9 @@ def obs(figure: str, values: dict[str, object], findings: dict[str, str] | None 
     for subject, v in values.items():
         if v in (None, GONE):
             continue
-        items.append(Observed(figure, subject, 1.0 if v == FEW else float(v), enough=v != FEW, labels=BACKEND))
+        items.append(
+            Observed(figure, subject, 1.0 if v == FEW else float(v), enough=v != FEW, labels=BACKEND)
+        )
     for code, subject in (findings or {}).items():
         items.append(Observed(f"finding {code}", subject, None, labels=BACKEND))
     return Observation(items, {"http": "ok", "metrics": "ok"}, measured)
@@ -45,10 +57,17 @@ def run(rules, steps, silences=(), settings=Settings()):
     states: list[AlertState] = []
     out = []
     for t, observation in steps:
-        result = evaluate(rules, observation, now=float(t), states=states, silences=silences, settings=settings)
+        result = evaluate(
+            rules, observation, now=float(t), states=states, silences=silences, settings=settings
+        )
         states = [AlertState.from_dict(s.to_dict()) for s in result.states]  # as a restarted watch reads them
-        out.append((t, {s.subject: s.state for s in result.states},
-                     [f"{n.kind}:{n.subject}" for n in result.notifications]))
+        out.append(
+            (
+                t,
+                {s.subject: s.state for s in result.states},
+                [f"{n.kind}:{n.subject}" for n in result.notifications],
+            )
+        )
     return out
 
 
@@ -58,32 +77,60 @@ def timeline(values, figure="p95_s", subject="/api"):
 
 CASES = {
     "fires once after for": (
-        rule(for_s=6), [(0, 3), (2, 3), (4, 3), (6, 3), (8, 3)],
-        ["pending", "pending", "pending", "firing", "firing"], {6: ["firing:/api"]}),
+        rule(for_s=6),
+        [(0, 3), (2, 3), (4, 3), (6, 3), (8, 3)],
+        ["pending", "pending", "pending", "firing", "firing"],
+        {6: ["firing:/api"]},
+    ),
     "flapping inside for sends nothing": (
-        rule(for_s=6), [(0, 3), (2, 1), (4, 3), (6, 1), (8, 3), (10, 1)],
-        ["pending", None, "pending", None, "pending", None], {}),
-    "for 0 fires at once": (
-        rule(for_s=0), [(0, 3), (2, 3)], ["firing", "firing"], {0: ["firing:/api"]}),
+        rule(for_s=6),
+        [(0, 3), (2, 1), (4, 3), (6, 1), (8, 3), (10, 1)],
+        ["pending", None, "pending", None, "pending", None],
+        {},
+    ),
+    "for 0 fires at once": (rule(for_s=0), [(0, 3), (2, 3)], ["firing", "firing"], {0: ["firing:/api"]}),
     "resolves once when the condition stops": (
-        rule(for_s=2), [(0, 3), (2, 3), (4, 1), (6, 1)], ["pending", "firing", "resolved", "resolved"],
-        {2: ["firing:/api"], 4: ["resolved:/api"]}),
+        rule(for_s=2),
+        [(0, 3), (2, 3), (4, 1), (6, 1)],
+        ["pending", "firing", "resolved", "resolved"],
+        {2: ["firing:/api"], 4: ["resolved:/api"]},
+    ),
     "keep_firing_for rides out a quiet run": (
-        rule(for_s=2, keep_s=4), [(0, 3), (2, 3), (4, 1), (6, 3), (8, 1), (10, 1)],
-        ["pending", "firing", "firing", "firing", "firing", "resolved"], {2: ["firing:/api"], 10: ["resolved:/api"]}),
+        rule(for_s=2, keep_s=4),
+        [(0, 3), (2, 3), (4, 1), (6, 3), (8, 1), (10, 1)],
+        ["pending", "firing", "firing", "firing", "firing", "resolved"],
+        {2: ["firing:/api"], 10: ["resolved:/api"]},
+    ),
     "a layer not measured neither fires nor resolves": (
-        rule(for_s=2), [(0, 3), (2, 3), (4, None), (6, None), (8, 1)],
-        ["pending", "firing", "firing", "firing", "resolved"], {2: ["firing:/api"], 8: ["resolved:/api"]}),
+        rule(for_s=2),
+        [(0, 3), (2, 3), (4, None), (6, None), (8, 1)],
+        ["pending", "firing", "firing", "firing", "resolved"],
+        {2: ["firing:/api"], 8: ["resolved:/api"]},
+    ),
     "too few samples hold the state": (
-        rule(for_s=2), [(0, 3), (2, FEW), (4, 3), (6, FEW), (8, FEW)],
-        ["pending", "pending", "firing", "firing", "firing"], {4: ["firing:/api"]}),
+        rule(for_s=2),
+        [(0, 3), (2, FEW), (4, 3), (6, FEW), (8, FEW)],
+        ["pending", "pending", "firing", "firing", "firing"],
+        {4: ["firing:/api"]},
+    ),
     "a subject gone from a measured run resolves": (
-        rule(for_s=0), [(0, 3), (2, GONE)], ["firing", "resolved"], {0: ["firing:/api"], 2: ["resolved:/api"]}),
+        rule(for_s=0),
+        [(0, 3), (2, GONE)],
+        ["firing", "resolved"],
+        {0: ["firing:/api"], 2: ["resolved:/api"]},
+    ),
     "below-threshold rules fire below": (
-        rule("cache_hit_rate < 0.9", for_s=2, name="LowCacheHitRate"), [(0, 0.5), (2, 0.6), (4, 0.95)],
-        ["pending", "firing", "resolved"], {2: ["firing:/api"], 4: ["resolved:/api"]}),
+        rule("cache_hit_rate < 0.9", for_s=2, name="LowCacheHitRate"),
+        [(0, 0.5), (2, 0.6), (4, 0.95)],
+        ["pending", "firing", "resolved"],
+        {2: ["firing:/api"], 4: ["resolved:/api"]},
+    ),
     "a value on the threshold does not fire a strict rule": (
-        rule(for_s=0), [(0, 2.0), (2, 2.0001)], [None, "firing"], {2: ["firing:/api"]}),
+        rule(for_s=0),
+        [(0, 2.0), (2, 2.0001)],
+        [None, "firing"],
+        {2: ["firing:/api"]},
+    ),
 }
 
 
@@ -117,9 +164,11 @@ def test_silence_holds_notifications_back_until_it_ends():
 
 
 def test_silence_of_another_subject_expired_or_not_started_does_not_mute():
-    silences = [Silence("s1", "HighResponseTime", until=100.0, subject="/other"),
-                Silence("s2", "HighResponseTime", until=0.0),
-                Silence("s3", "HighResponseTime", until=100.0, starts_at=50.0)]
+    silences = [
+        Silence("s1", "HighResponseTime", until=100.0, subject="/other"),
+        Silence("s2", "HighResponseTime", until=0.0),
+        Silence("s3", "HighResponseTime", until=100.0, starts_at=50.0),
+    ]
     assert run([rule(for_s=0)], timeline([(1, 3)]), silences=silences)[0][2] == ["firing:/api"]
 
 
@@ -130,23 +179,50 @@ def test_resolved_is_sent_only_for_an_episode_that_was_notified():
 
 
 def test_unreachable_backend_inhibits_its_latency_alert():
-    unreachable = AlertRule("BackendUnreachable", parse_when("finding http.unreachable"), 4, 0, "critical",
-                            "backend {subject} does not answer", "", "")
+    unreachable = AlertRule(
+        "BackendUnreachable",
+        parse_when("finding http.unreachable"),
+        4,
+        0,
+        "critical",
+        "backend {subject} does not answer",
+        "",
+        "",
+    )
     latency = rule(for_s=0)
     down = {"http.unreachable": BACKEND["backend"]}
-    steps = [(0, obs("p95_s", {"/api": 5}, down)), (2, obs("p95_s", {"/api": 5}, down)),
-             (4, obs("p95_s", {"/api": 5}, down)), (6, obs("p95_s", {"/api": 5}))]
+    steps = [
+        (0, obs("p95_s", {"/api": 5}, down)),
+        (2, obs("p95_s", {"/api": 5}, down)),
+        (4, obs("p95_s", {"/api": 5}, down)),
+        (6, obs("p95_s", {"/api": 5})),
+    ]
     result = run([unreachable, latency], steps)
     # The latency alert fires from the first run but stays quiet while the outage alert is pending or firing.
     backend = BACKEND["backend"]
-    assert [sorted(n) for _, _, n in result] == [[], [], [f"firing:{backend}"], ["firing:/api", f"resolved:{backend}"]]
+    assert [sorted(n) for _, _, n in result] == [
+        [],
+        [],
+        [f"firing:{backend}"],
+        ["firing:/api", f"resolved:{backend}"],
+    ]
     assert all(states["/api"] == "firing" for _, states, _ in result)
 
 
 def test_inhibition_needs_equal_labels():
-    unreachable = AlertRule("BackendUnreachable", parse_when("finding http.unreachable"), 60, 0, "critical", "", "", "")
-    other = Observation([Observed("finding http.unreachable", "http://other:1", None, labels={"backend": "http://other:1"}),
-                         Observed("p95_s", "/api", 5.0, labels=BACKEND)], {"http": "ok"}, ["p95_s"])
+    unreachable = AlertRule(
+        "BackendUnreachable", parse_when("finding http.unreachable"), 60, 0, "critical", "", "", ""
+    )
+    other = Observation(
+        [
+            Observed(
+                "finding http.unreachable", "http://other:1", None, labels={"backend": "http://other:1"}
+            ),
+            Observed("p95_s", "/api", 5.0, labels=BACKEND),
+        ],
+        {"http": "ok"},
+        ["p95_s"],
+    )
     result = evaluate([unreachable, rule(for_s=0)], other, now=0.0)
     assert [n.subject for n in result.notifications] == ["/api"]
 
@@ -180,9 +256,19 @@ def test_resolved_alerts_are_forgotten_after_retention():
 
 
 def test_finding_rules_fire_per_subject_and_resolve_when_the_finding_goes():
-    blocked = AlertRule("PostgresBlockedQueries", parse_when("finding pg.blocked_queries"), 0, 0, "critical",
-                        "sessions blocked on {subject}", "", "")
-    run1 = Observation([Observed("finding pg.blocked_queries", "public.orders", 2.0, 0.0)], {"postgres": "ok"}, [])
+    blocked = AlertRule(
+        "PostgresBlockedQueries",
+        parse_when("finding pg.blocked_queries"),
+        0,
+        0,
+        "critical",
+        "sessions blocked on {subject}",
+        "",
+        "",
+    )
+    run1 = Observation(
+        [Observed("finding pg.blocked_queries", "public.orders", 2.0, 0.0)], {"postgres": "ok"}, []
+    )
     run2 = Observation([], {"postgres": "ok"}, [])
     run3 = Observation([], {"postgres": "unavailable"}, [])  # no verdict: the layer did not answer
     first = evaluate([blocked], run1, now=0.0)

@@ -22,14 +22,23 @@ def alerts_after(report, cfg: Config, minutes: int = 20) -> dict[tuple[str, str]
     return {(s.rule, s.subject): s.state for s in states}
 
 
-@pytest.mark.parametrize("fault, expected", [
-    ("slow", {("HighResponseTime", "/api/v1/agents"), ("HighCPUUsage", "vm")}),
-    ("errors", {("HighErrorRate", "http://127.0.0.1:43673"), ("HighCPUUsage", "vm")}),
-    ("lock", {("PostgresBlockedQueries", "public.agents"), ("RedisUnreachable", "redis://127.0.0.1:59579/0")}),
-    ("redis_full", {("RedisOOMRejections", "redis://127.0.0.1:59579/0"), ("HighCPUUsage", "vm")}),
-    ("bloat", {("PostgresDeadTuples", "public.agents"), ("RedisUnreachable", "redis://127.0.0.1:59579/0")}),
-    ("pool", {("PostgresConnectionsSaturated", "codexos_db")}),
-])
+@pytest.mark.parametrize(
+    "fault, expected",
+    [
+        ("slow", {("HighResponseTime", "/api/v1/agents"), ("HighCPUUsage", "vm")}),
+        ("errors", {("HighErrorRate", "http://127.0.0.1:43673"), ("HighCPUUsage", "vm")}),
+        (
+            "lock",
+            {("PostgresBlockedQueries", "public.agents"), ("RedisUnreachable", "redis://127.0.0.1:59579/0")},
+        ),
+        ("redis_full", {("RedisOOMRejections", "redis://127.0.0.1:59579/0"), ("HighCPUUsage", "vm")}),
+        (
+            "bloat",
+            {("PostgresDeadTuples", "public.agents"), ("RedisUnreachable", "redis://127.0.0.1:59579/0")},
+        ),
+        ("pool", {("PostgresConnectionsSaturated", "codexos_db")}),
+    ],
+)
 def test_a_lab_fault_fires_its_alert(fault, expected):
     # The recordings ran on a busy 2-core machine: where the host probe answered, its CPU was at 100 %,
     # and in two of them the Redis probe timed out (redis.unreachable in the report).
@@ -94,8 +103,11 @@ def test_a_probe_that_stopped_answering_holds_a_firing_alert():
     states = []
     for minute in range(5):
         states = evaluate(rules, observe(report, cfg), now=60.0 * minute, states=states).states
-    down = dataclasses.replace(report, findings=[f for f in report.findings if not f.code.startswith("redis.")],
-                               probes={**report.probes, "redis": Evidence("redis", "unavailable", 0.1, "timeout")})
+    down = dataclasses.replace(
+        report,
+        findings=[f for f in report.findings if not f.code.startswith("redis.")],
+        probes={**report.probes, "redis": Evidence("redis", "unavailable", 0.1, "timeout")},
+    )
     later = evaluate(rules, observe(down, cfg), now=600.0, states=states)
     oom = [s for s in later.states if s.rule == "RedisOOMRejections"]
     assert [s.state for s in oom] == ["firing"] and not any(n.kind == "resolved" for n in later.notifications)
