@@ -62,6 +62,10 @@ def _table(name: str, model: BaseModel) -> list[str]:
             continue
         if info.description:
             lines.append(f"# {info.description}")
+        extra = info.json_schema_extra
+        if isinstance(extra, dict) and "sample" in extra and not value:
+            lines.append(str(extra["sample"]).rstrip("\n"))  # an array of tables: a commented example
+            continue
         lines.append(f"{info.alias or key} = {toml_value(value)}")
     lines += [f"# {line}".rstrip() for line in EXAMPLES.get(name, "").splitlines()]
     lines.append("")

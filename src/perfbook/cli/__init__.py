@@ -63,6 +63,7 @@ def _root(
 def _register() -> None:
     # One explicit list (STYLE.md): every command group, in the order --help shows them.
     from perfbook.cli import (
+        alerts_cmd,
         config_cmd,
         fix_cmd,
         incident_comms_cmd,
@@ -73,7 +74,7 @@ def _register() -> None:
     )
 
     # incident_comms_cmd adds notify / report to the incident group: it comes after incident_cmd
-    for module in (triage_cmd, load_cmd, fix_cmd, incident_comms_cmd, status_cmd, lab_cmd, config_cmd):
+    for module in (triage_cmd, load_cmd, fix_cmd, incident_comms_cmd, status_cmd, alerts_cmd, lab_cmd, config_cmd):
         module.register(app)
 
 
