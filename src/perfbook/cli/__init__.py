@@ -73,7 +73,7 @@ def _register() -> None:
         triage_cmd,
     )
 
-    # incident_comms_cmd adds notify / report to the incident group: it comes after incident_cmd
+    # incident_comms_cmd adds notify / report to the incident group (cli/incident_cmd.py's)
     for module in (triage_cmd, load_cmd, fix_cmd, incident_comms_cmd, status_cmd, alerts_cmd, lab_cmd, config_cmd):
         module.register(app)
 

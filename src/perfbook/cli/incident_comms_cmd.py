@@ -147,11 +147,14 @@ def _os_user() -> str:
 
 
 def register(root: typer.Typer) -> None:
-    """Add ``notify`` and ``report`` to the ``incident`` group (made here while it is not registered yet)."""
-    group = next((g.typer_instance for g in root.registered_groups if g.name == "incident"), None)
-    if group is None:
-        group = typer.Typer(help="Keep the incident record: timeline, status, checklist, messages, postmortem.",
-                            no_args_is_help=True)
-        root.add_typer(group, name="incident")
+    """Add ``notify`` and ``report`` to the ``incident`` group, whichever of the two modules registers first."""
+    try:
+        from perfbook.cli.incident_cmd import app as group  # the group's own module
+    except ImportError:  # a tree without it: the two commands get a group of their own
+        group = next((g.typer_instance for g in root.registered_groups if g.name == "incident"), None)
+        if group is None:
+            group = typer.Typer(help="Keep the incident record: timeline, status, checklist, messages, postmortem.",
+                                no_args_is_help=True)
+            root.add_typer(group, name="incident")
     group.command("notify", help=NOTIFY_HELP)(notify_command)
     group.command("report", help=REPORT_HELP)(report_command)
