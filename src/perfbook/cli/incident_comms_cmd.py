@@ -22,14 +22,14 @@ from perfbook.files import write_atomic
 
 NOTIFY_HELP = """Write the incident's message for EVENT from its record and send it on every channel, once.
 
-EVENT is detected, update, resolved (internal: [notify.email] and [notify] urls; external:
-[notify] external_urls and the status page), or customer (the customer notice, external only).
+EVENT is detected, update, resolved (internal: \\[notify.email] and \\[notify] urls; external:
+\\[notify] external_urls and the status page), or customer (the customer notice, external only).
 Internal messages carry severity, status, impact, endpoints, KPIs against target, causes, fixes
 with before / after, who is in charge, when the next update is due and commands to see more;
 external ones say what users experience in plain words and are refused if they name a table,
 query, host, IP, pid, DSN or finding code. A send is never repeated for the same event
 (idempotency key in the store), also when the command runs twice; a failing channel is retried
-([notify] attempts, backoff_s), reported, and does not stop the others. Each send is a message
+(\\[notify] attempts, backoff_s), reported, and does not stop the others. Each send is a message
 event on the timeline. Exit 0 when every channel delivered (or had already), 1 when one failed.
 
 Examples:

@@ -100,3 +100,11 @@ def test_report_and_status_build(perfbook, setup, tmp_path) -> None:
     assert site.exit_code == 0, site.stderr
     assert site.json["page"]["status"]["state"] == "degraded_performance"
     assert sorted(Path(f).name for f in site.json["files"]) == ["index.html", "status.json", "status.txt"]
+
+
+def test_status_build_needs_a_directory(perfbook, tmp_path) -> None:
+    cfg = tmp_path / "bare.toml"
+    cfg.write_text(f'[store]\nurl = "sqlite:///{tmp_path / "s.db"}"\n')
+    result = perfbook("status", "build", "--config", str(cfg))
+    assert result.exit_code == 2
+    assert result.stderr == "error: no directory to write the status page into\nhint: give --out DIR, or set [status] dir in perfbook.toml\n"
