@@ -78,6 +78,8 @@ def _table(name: str, model: BaseModel) -> list[str]:
 EXAMPLES = {
     "notify": """
 Example: chat and a JSON web hook for the team, and a customer list that gets only external texts.
+The URLs hold tokens: better set them in PERFBOOK_NOTIFY_URLS / PERFBOOK_NOTIFY_EXTERNAL_URLS
+(comma-separated) than in this file; perfbook shows them redacted.
 urls = ["mmosts://perfbook@chat.example.com/hooktoken", "json://hooks.example.com/perfbook"]
 external_urls = ["mailtos://notify:PASSWORD@mail.example.com?to=customers@example.com"]""",
     "notify.email": """

@@ -137,6 +137,8 @@ def _print_notify(result: Any) -> None:
         table.add_row(d.channel, d.audience, Text(", ".join(d.recipients)), Text(d.outcome, style=style),
                       str(d.attempts or ""), Text(d.error or ""))
     console.print(table)
+    if result.status_page:
+        stderr_console().print(f"status page rebuilt in {Path(result.status_page[0]).parent}", highlight=False)
 
 
 def _os_user() -> str:

@@ -42,6 +42,7 @@ class NotifyResult:
     dry_run: bool
     messages: dict[str, Outgoing] = field(default_factory=dict)
     deliveries: list[delivery.Delivery] = field(default_factory=list)
+    status_page: list[str] = field(default_factory=list)  # the files rebuilt ([status] dir)
 
     @property
     def failed(self) -> list[delivery.Delivery]:
@@ -50,7 +51,7 @@ class NotifyResult:
     def to_dict(self) -> dict[str, Any]:
         return {"incident": self.incident, "event": self.event, "dry_run": self.dry_run,
                 "messages": {a: {"subject": m.subject, "body": m.body} for a, m in self.messages.items()},
-                "deliveries": [d.to_dict() for d in self.deliveries]}
+                "deliveries": [d.to_dict() for d in self.deliveries], "status_page": self.status_page}
 
 
 def notify(store: Any, cfg: Config, number: int, event: str, *, actor: str, message: str | None = None,
@@ -76,7 +77,7 @@ def notify(store: Any, cfg: Config, number: int, event: str, *, actor: str, mess
     _record(store, number, result, actor)
     from perfbook.statuspage import rebuild_if_configured
 
-    rebuild_if_configured(store, cfg)
+    result.status_page = rebuild_if_configured(store, cfg)
     return result
 
 

@@ -47,6 +47,7 @@ def test_notify_twice_from_the_command_line_sends_once(perfbook, setup, store, l
     assert {d["channel"]: d["outcome"] for d in doc["deliveries"]} == {"email": "already_sent",
                                                                        "status_page": "already_sent"}
     assert len(inbox.mails) == 1 and inbox.mails[0][1]["Cc"] == "ops@example.com"
+    assert doc["status_page"] == [str(tmp / "site" / n) for n in ("status.json", "index.html", "status.txt")]
     page = json.loads((tmp / "site" / "status.json").read_text())  # rebuilt by the send
     assert page["components"] == [{"name": "API", "status": "degraded_performance"}]
 
