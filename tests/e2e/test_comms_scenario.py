@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 
-from browser import chromium
 from perfbook.config import Config
 from perfbook.incidents import records
 from perfbook.incidents.model import Status
@@ -28,6 +27,7 @@ from perfbook.notify.public import find_leaks, internals_of
 from perfbook.notify.send import notify
 from perfbook.report.postmortem import render_postmortem
 from perfbook.store import Store
+from playwright_chromium import chromium
 from receivers import http_receiver, smtp_inbox
 
 pytestmark = pytest.mark.e2e

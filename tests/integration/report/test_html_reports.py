@@ -14,7 +14,6 @@ from pathlib import Path
 
 from probes.servers import AppServer, Route
 
-from browser import chromium
 from lab_recordings import lab_report
 from perfbook.config import Config
 from perfbook.incidents import records
@@ -22,6 +21,7 @@ from perfbook.incidents.model import Status
 from perfbook.notify.context import load_state
 from perfbook.report.postmortem import render_postmortem
 from perfbook.store import Store
+from playwright_chromium import chromium
 
 
 def _open_offline(browser, path: Path, shot: Path):

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from browser import chromium
 from lab_recordings import lab_report
 from perfbook.config import Config
 from perfbook.incidents import records
@@ -22,6 +21,7 @@ from perfbook.notify.public import find_leaks, internals_of
 from perfbook.notify.send import notify
 from perfbook.statuspage import rebuild_if_configured
 from perfbook.store import Store
+from playwright_chromium import chromium
 
 COMPONENTS = [{"name": "API", "endpoints": ["/api/v1/*"], "layers": ["postgres"]},
               {"name": "Web app", "layers": ["frontend"]}, {"name": "Realtime", "layers": ["websocket"]}]
