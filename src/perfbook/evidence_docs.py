@@ -1,4 +1,4 @@
-"""The evidence reference (docs/evidence.md), generated from the probes' evidence dataclasses.
+"""The evidence reference (docs/evidence.md), generated from the dataclasses of :mod:`perfbook.evidence`.
 
 Each evidence field is declared once, with its unit in its name and its meaning in the comment
 after it (STYLE.md); this module turns those declarations into the reference, so the docs cannot
@@ -15,18 +15,8 @@ from dataclasses import dataclass
 
 from perfbook.probes import PROBES
 
-# Modules holding evidence dataclasses, by probe (the probe module itself, or where it keeps them).
-EVIDENCE_MODULES: dict[str, tuple[str, ...]] = {
-    "http": ("perfbook.probes.http",),
-    "metrics": ("perfbook.probes.metrics",),
-    "host": ("perfbook.probes.host",),
-    "process": ("perfbook.probes.process",),
-    "containers": ("perfbook.probes.container_build",),
-    "postgres": ("perfbook.probes.postgres_evidence",),
-    "redis": ("perfbook.probes.redis_evidence",),
-    "websocket": ("perfbook.probes.websocket",),
-    "frontend": ("perfbook.probes.frontend",),
-}
+# Modules holding evidence dataclasses, by probe: one pure module per layer in perfbook.evidence.
+EVIDENCE_MODULES: dict[str, tuple[str, ...]] = {name: (f"perfbook.evidence.{name}",) for name in PROBES}
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,16 @@
 
 Lazy, so ``perfbook triage --only http`` never imports psycopg or the docker SDK, and a probe
 whose extra is missing is skipped with the extra to install instead of breaking triage.
+
+One layout for every layer (``postgres`` as the example):
+
+- ``perfbook/evidence/postgres.py``: the evidence dataclasses, pure (the contract);
+- ``probes/postgres.py``: the probe, the only module that does the layer's I/O;
+- ``probes/postgres_build.py``: pure builders from the probe's raw reads to its evidence
+  (``metrics_build``, ``redis_build``, ``containers_build`` likewise), and
+  ``probes/<layer>_parse.py`` for a raw format read on its own (``metrics_parse``: the
+  Prometheus text format; ``containers_parse``: the engine's JSON);
+- ``rules/postgres.py``: evidence -> findings, pure.
 """
 
 from __future__ import annotations

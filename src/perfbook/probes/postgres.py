@@ -6,7 +6,7 @@ One psycopg 3 async connection in autocommit with ``default_transaction_read_onl
 
 Order, so the probe ends within the window + a few round trips: counters at the window's start,
 the catalog reads (indexes, columns, sizes) while the window runs, then counters, statements,
-activity and locks at its end. Evidence dataclasses: :mod:`perfbook.probes.postgres_evidence`.
+activity and locks at its end. Evidence dataclasses: :mod:`perfbook.evidence.postgres`.
 """
 
 from __future__ import annotations
@@ -14,6 +14,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from perfbook.evidence.postgres import (
+    PgBlocked,
+    PgServer,
+    PgSession,
+    PostgresEvidence,
+)
 from perfbook.model import Evidence
 from perfbook.probes import postgres_sql as sql
 from perfbook.probes.base import ProbeContext, ProbeSkipped, ProbeUnavailable
@@ -27,25 +33,7 @@ from perfbook.probes.postgres_build import (
     build_tables,
     select_tables,
 )
-from perfbook.probes.postgres_evidence import (  # re-exported: the evidence contract
-    PgBlocked,
-    PgCache,
-    PgConnections,
-    PgDuplicateIndexes,
-    PgIndex,
-    PgServer,
-    PgSession,
-    PgStatement,
-    PgStatStatements,
-    PgTable,
-    PostgresEvidence,
-)
 from perfbook.redact import redact_text, redact_url
-
-__all__ = [
-    "PgBlocked", "PgCache", "PgConnections", "PgDuplicateIndexes", "PgIndex", "PgServer", "PgSession",
-    "PgStatement", "PgStatStatements", "PgTable", "PostgresEvidence", "PostgresProbe",
-]
 
 END_RESERVE_S = 0.4  # time kept after the window for the end-of-window reads
 

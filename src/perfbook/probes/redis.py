@@ -5,7 +5,7 @@ between them PINGs at the middle of each twentieth of the window and, in the tim
 ``MEMORY USAGE`` (which, unlike TYPE or STRLEN, does not count as a keyspace hit, so the window's
 hit rate stays the application's). The few TYPE / length reads of the biggest keys and SLOWLOG
 come after the end snapshot. Never ``KEYS *``; key names and SLOWLOG arguments are truncated.
-Evidence dataclasses: :mod:`perfbook.probes.redis_evidence`.
+Evidence dataclasses: :mod:`perfbook.evidence.redis`.
 """
 
 from __future__ import annotations
@@ -17,19 +17,7 @@ from typing import Any
 from perfbook.model import Evidence
 from perfbook.probes.base import ProbeContext, ProbeSkipped, ProbeUnavailable
 from perfbook.probes.redis_build import build_evidence, length_command
-from perfbook.probes.redis_evidence import (  # re-exported: the evidence contract
-    RedisBigKey,
-    RedisEvidence,
-    RedisKeyspace,
-    RedisLatency,
-    RedisMemory,
-    RedisSlowEntry,
-    RedisWindow,
-)
 from perfbook.redact import redact_text
-
-__all__ = ["RedisBigKey", "RedisEvidence", "RedisKeyspace", "RedisLatency", "RedisMemory", "RedisProbe",
-           "RedisSlowEntry", "RedisWindow"]
 
 SCAN_COUNT = 100  # keys per SCAN call: one short step of the server's event loop
 SCAN_SHARE = 0.5  # at most this share of the window goes to the big-key sample

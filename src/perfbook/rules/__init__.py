@@ -4,7 +4,8 @@ Each rules module exposes ``evaluate(evidence, cfg) -> list[Finding]`` where ``e
 probe name -> :class:`~perfbook.model.Evidence` (a rule reads its own probe's, and may read
 another's: the http rules judge both ``http`` and ``metrics``), and may expose
 ``kpis(evidence, cfg) -> dict`` with the :class:`~perfbook.model.Kpis` fields it measures.
-No I/O, no logging, no clock: they are unit-tested on recorded evidence.
+No I/O, no logging, no clock: they are unit-tested on recorded evidence. A rule reads its evidence
+typed with :func:`perfbook.evidence.usable` (``usable(evidence.get("host"), HostEvidence)``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Mapping
 from types import ModuleType
-from typing import Any
 
 from perfbook.config import Config
 from perfbook.model import Evidence, Finding
@@ -42,10 +42,3 @@ def rule_modules() -> list[ModuleType]:
             if err.name != name:
                 raise
     return modules
-
-
-def usable(ev: Evidence | None) -> Any:
-    """The evidence's data when the probe produced some (ok or partial), else None."""
-    if ev is None or ev.status not in ("ok", "partial"):
-        return None
-    return ev.data
