@@ -1,7 +1,8 @@
 """The shared vocabulary of perfbook: severity, levels, findings, actions, causes, evidence, report.
 
 No I/O here. Everything is a plain dataclass; :func:`jsonable` turns any of them (and the
-evidence dataclasses of :mod:`perfbook.evidence`) into JSON-ready dicts, which is what the report contract is made of.
+evidence dataclasses of :mod:`perfbook.evidence`) into JSON-ready dicts, which is what the report
+contract is made of.
 
 Example::
 

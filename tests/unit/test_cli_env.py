@@ -21,7 +21,8 @@ class _Terminal(io.StringIO):
 
 
 @pytest.mark.parametrize("stdin_tty, stderr_tty, ci, expected", [
-    (True, True, None, True), (True, True, "true", False), (False, True, None, False), (True, False, None, False)])
+    (True, True, None, True), (True, True, "true", False), (False, True, None, False),
+    (True, False, None, False)])
 def test_interactive_needs_a_terminal_on_stdin_and_stderr_and_no_ci(stdin_tty, stderr_tty, ci, expected):
     env = Env(stdin=_Terminal() if stdin_tty else io.StringIO(), stdout=io.StringIO(),
               stderr=_Terminal() if stderr_tty else io.StringIO(), environ={"CI": ci} if ci else {})

@@ -39,11 +39,13 @@ def _graph() -> dict[str, set[str]]:
             elif isinstance(node, ast.ImportFrom):
                 base = node.module or ""
                 if node.level:
-                    base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + [base]).strip(".")
+                    parts = package.split(".")
+                    base = ".".join(parts[: len(parts) - node.level + 1] + [base]).strip(".")
                 targets = [base, *(f"{base}.{a.name}" for a in node.names)]
             else:
                 continue
-            graph[name] |= {r for t in targets if t.startswith("perfbook") and (r := resolve(t)) not in (None, name)}
+            resolved = {resolve(t) for t in targets if t.startswith("perfbook")}
+            graph[name] |= {r for r in resolved if r is not None and r != name}
     return graph
 
 

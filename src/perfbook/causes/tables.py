@@ -43,7 +43,8 @@ class StatementView:
         """The view of a statement a finding's evidence lists (``{"query": …, "mean_ms": …}``)."""
         query = str(st.get("query", "") or "")
         tables = list(st.get("tables") or referenced_tables(query))
-        return cls(query, tables, st.get("mean_ms"), int(st.get("calls", 0) or 0), list(st.get("filter_columns") or []))
+        return cls(query, tables, st.get("mean_ms"), int(st.get("calls", 0) or 0),
+                   list(st.get("filter_columns") or []))
 
     def short(self, limit: int = 80) -> str:
         return self.query if len(self.query) <= limit else self.query[: limit - 1] + "…"

@@ -198,7 +198,7 @@ def load(
 
 def _run_session(env: Env, run: Any, slo: str | None, watch: bool, json_out: bool, output: Path | None,
                  config: Path | None) -> int:
-    """Run with progress on stderr, save / print the result; 3 for a missed SLO or an abort, 130 interrupted."""
+    """Run with progress on stderr, save / print the result; the exit code (3: SLO missed or aborted)."""
     from perfbook.load.render import LiveProgress, print_summary
     from perfbook.load.session import run_session
 

@@ -11,7 +11,7 @@ from perfbook.cli.env import CONFIG_OPTION, Env, current
 from perfbook.cli.exit import ExitCode
 from perfbook.errors import UsageError
 from perfbook.model import Evidence, Level, Report, Severity
-from perfbook.probes import PROBES
+from perfbook.probes import probe_names
 from perfbook.report.evidence import build_evidence
 from perfbook.report.json import probe_to_dict, report_to_dict
 from perfbook.report.markdown import report_to_markdown
@@ -69,7 +69,7 @@ def _overrides(url: str | None) -> dict[str, tuple[Any, str]]:
 def triage_command(
     config: Path | None = CONFIG_OPTION,
     window: str | None = typer.Option(None, "--window", "-w", help="Sampling window for rates, e.g. 2s, 500ms (default \\[triage] window_s = 2s)."),
-    only: str | None = typer.Option(None, "--only", help=f"Run only these probes, comma-separated: {', '.join(PROBES)}."),
+    only: str | None = typer.Option(None, "--only", help=f"Run only these probes, comma-separated: {', '.join(probe_names())}."),
     skip: str | None = typer.Option(None, "--skip", help="Skip these probes, comma-separated."),
     url: str | None = typer.Option(None, "--url", help="Backend base URL (overrides \\[http] base_url / PERFBOOK_HTTP_BASE_URL)."),
     as_json: bool = typer.Option(False, "--json", help="Print exactly one JSON document (the report contract) on stdout."),
@@ -94,7 +94,7 @@ def triage_command(
 
 
 def probe_command(
-    layer: str = typer.Argument(..., help=f"One of: {', '.join(PROBES)}."),
+    layer: str = typer.Argument(..., help=f"One of: {', '.join(probe_names())}."),
     config: Path | None = CONFIG_OPTION,
     window: str | None = typer.Option(None, "--window", "-w", help="Sampling window, e.g. 2s."),
     url: str | None = typer.Option(None, "--url", help="Backend base URL (overrides \\[http] base_url)."),

@@ -1,4 +1,4 @@
-"""What the host probe hands the rules (``rules/host.py``, ``rules/process.py``): field names are the contract.
+"""What the host probe hands ``rules/host.py`` and ``rules/process.py``: field names are the contract.
 
 This machine only: CPU sampled across the window, memory and swap, disk per mount, top processes
 by CPU and by memory, and the large log files of a bounded walk of ``[host] log_dirs``.

@@ -21,10 +21,11 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from perfbook.config import Config
 from perfbook.evidence.containers import ContainerProcess, ContainersEvidence, EngineDisk
 from perfbook.model import Evidence
 from perfbook.probes import containers_parse as parse
-from perfbook.probes.base import ProbeContext, ProbeSkipped, ProbeUnavailable
+from perfbook.probes.base import BaseProbe, ProbeContext, ProbeSkipped, ProbeUnavailable
 from perfbook.probes.containers_build import build_container, process_rows
 from perfbook.redact import redact_url
 
@@ -40,7 +41,7 @@ ACTIVE_STATES = ("running", "restarting", "paused")  # what `docker ps` lists
 PS_ARGS = {"docker": "-eo pid,pcpu,rss,args", "podman": "pid,pcpu,rss,args"}
 
 
-class ContainersProbe:
+class ContainersProbe(BaseProbe):
     """Sample the selected containers across the window and read the engine's disk use.
 
         ev = await run_probe(ContainersProbe(), ctx, budget_s=4.0)
@@ -49,6 +50,14 @@ class ContainersProbe:
 
     name = "containers"
     requires = ("docker", "requests")  # imported by triage before the window (see probes/base.py)
+    evidence = ContainersEvidence
+    rules = "perfbook.rules.containers"
+    local = True
+    target_key = "containers.engine"
+
+    @classmethod
+    def target(cls, cfg: Config) -> str:
+        return cfg.containers.engine_url()  # [containers] engine, else DOCKER_HOST, else the local socket
 
     def __init__(self, wall_clock: Callable[[], float] = time.time) -> None:
         self._wall = wall_clock

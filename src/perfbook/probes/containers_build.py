@@ -1,4 +1,4 @@
-"""The containers probe's evidence (:mod:`perfbook.evidence.containers`), built purely from what the engine answered.
+"""The containers probe's evidence (:mod:`perfbook.evidence.containers`), built purely from the engine.
 
 :func:`build_container` turns one container's inspect answer, its stats samples, its ``top``
 rows and the engine's die / oom events into a :class:`ContainerStats`.

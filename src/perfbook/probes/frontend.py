@@ -12,9 +12,10 @@ from html.parser import HTMLParser
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
+from perfbook.config import Config
 from perfbook.evidence.frontend import AssetTiming, FrontendEvidence
 from perfbook.model import Evidence
-from perfbook.probes.base import ProbeContext, ProbeSkipped, ProbeUnavailable
+from perfbook.probes.base import BaseProbe, ProbeContext, ProbeSkipped, ProbeUnavailable
 from perfbook.probes.timing import transport_error_kind, unreachable_reason
 from perfbook.redact import redact_url
 
@@ -26,7 +27,7 @@ SLOWEST_KEPT = 5
 LINK_RELS = {"stylesheet": "stylesheet", "icon": "image", "preload": "other", "modulepreload": "script"}
 
 
-class FrontendProbe:
+class FrontendProbe(BaseProbe):
     """Page, then its assets (``max_assets`` at most, 6 at a time).
 
         ev = await FrontendProbe().collect(ctx)   # ev.data is a FrontendEvidence
@@ -34,6 +35,17 @@ class FrontendProbe:
 
     name = "frontend"
     requires = ("httpx",)  # imported by triage before the window (see probes/base.py)
+    evidence = FrontendEvidence
+    rules = "perfbook.rules.frontend"
+    target_key = "frontend.url"
+
+    @classmethod
+    def unconfigured(cls, cfg: Config) -> str | None:
+        return None if cfg.frontend.url else "no [frontend] url"
+
+    @classmethod
+    def timeout_s(cls, cfg: Config) -> float:
+        return cfg.http.timeout_s
 
     async def collect(self, ctx: ProbeContext) -> Evidence:
         """Fetch the page and its assets; ``unavailable`` when the page cannot be had at all."""

@@ -9,18 +9,17 @@ Evidence: :mod:`perfbook.evidence.host` (read by ``rules/host.py`` and ``rules/p
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
 import socket
 import time
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-import psutil
-
 from perfbook.evidence.host import CpuStats, HostEvidence, MemoryStats, MountUsage, TopProcess
 from perfbook.model import Evidence
 from perfbook.probes import procs
-from perfbook.probes.base import ProbeContext
+from perfbook.probes.base import BaseProbe, ProbeContext
 from perfbook.probes.host_logs import scan_logs
 
 TOP_N = 5  # processes listed by CPU and by memory
@@ -33,7 +32,7 @@ PSEUDO_FS = frozenset(
 )
 
 
-class HostProbe:
+class HostProbe(BaseProbe):
     """Sample this machine for one window.
 
         ev = await HostProbe().collect(ctx)
@@ -42,9 +41,12 @@ class HostProbe:
 
     name: ClassVar[str] = "host"
     requires = ("psutil",)  # imported by triage before the window (see probes/base.py)
+    evidence = HostEvidence
+    rules = "perfbook.rules.host"
+    local = True
 
-    def __init__(self, ps: Any = psutil, hostname: Callable[[], str] = socket.gethostname) -> None:
-        self._ps = ps
+    def __init__(self, ps: Any = None, hostname: Callable[[], str] = socket.gethostname) -> None:
+        self._ps = ps if ps is not None else importlib.import_module("psutil")
         self._hostname = hostname
 
     async def collect(self, ctx: ProbeContext) -> Evidence:

@@ -10,10 +10,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from perfbook.config import Endpoint
+from perfbook.config import Config, Endpoint
 from perfbook.evidence.http import EndpointTiming, HealthCheck, HttpEvidence
 from perfbook.model import Evidence
-from perfbook.probes.base import ProbeContext
+from perfbook.probes.base import BaseProbe, ProbeContext
 from perfbook.probes.timing import (
     headers_from_env,
     median,
@@ -38,7 +38,7 @@ class _Sample:
     phases: dict[str, float] = field(default_factory=dict)
 
 
-class HttpProbe:
+class HttpProbe(BaseProbe):
     """The health check, then timed requests to every endpoint spread across the window.
 
     All endpoints run concurrently, one request in flight per endpoint, through one client; the
@@ -49,6 +49,17 @@ class HttpProbe:
 
     name = "http"
     requires = ("httpx",)  # imported by triage before the window (see probes/base.py)
+    evidence = HttpEvidence
+    rules = "perfbook.rules.http"
+    target_key = "http.base_url"
+
+    @classmethod
+    def unconfigured(cls, cfg: Config) -> str | None:
+        return None if cfg.http.base_url else "no [http] base_url"
+
+    @classmethod
+    def timeout_s(cls, cfg: Config) -> float:
+        return cfg.http.timeout_s
 
     async def collect(self, ctx: ProbeContext) -> Evidence:
         """Measure the backend; ``unavailable`` (with data, reachable=False) when nothing answered."""

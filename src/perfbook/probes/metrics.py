@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
+from perfbook.config import Config
 from perfbook.evidence.metrics import MetricsEvidence
 from perfbook.model import Evidence
-from perfbook.probes.base import ProbeContext, ProbeSkipped, ProbeUnavailable
+from perfbook.probes.base import BaseProbe, ProbeContext, ProbeSkipped, ProbeUnavailable
 from perfbook.probes.timing import tls_verify, transport_error_kind, unreachable_reason
 from perfbook.redact import redact_url
 
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from perfbook.probes.metrics_parse import Page
 
 
-class MetricsProbe:
+class MetricsProbe(BaseProbe):
     """Scrape ``metrics_path`` at the start and the end of the window; the evidence is the delta.
 
     perfbook's own scrapes and health checks stay out of ``total`` (their handlers are left out).
@@ -30,7 +31,18 @@ class MetricsProbe:
     """
 
     name = "metrics"
-    requires = ("httpx", "prometheus_client.parser", "perfbook.probes.metrics_parse", "perfbook.probes.metrics_build")  # imported by triage before the window (see probes/base.py)
+    # imported by triage before the window (see probes/base.py)
+    requires = ("httpx", "prometheus_client.parser", "perfbook.probes.metrics_parse", "perfbook.probes.metrics_build")
+    evidence = MetricsEvidence
+    rules = None  # judged with perfbook's own timings by perfbook.rules.http
+
+    @classmethod
+    def unconfigured(cls, cfg: Config) -> str | None:
+        return None if cfg.http.base_url and cfg.http.metrics_path else "no [http] metrics_path"
+
+    @classmethod
+    def timeout_s(cls, cfg: Config) -> float:
+        return cfg.http.timeout_s
 
     async def collect(self, ctx: ProbeContext) -> Evidence:
         """Two scrapes ``window_s`` apart; ``partial`` on a counter reset or malformed lines."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from perfbook.config import Config
 from perfbook.evidence.postgres import (
     PgBlocked,
     PgServer,
@@ -22,7 +23,7 @@ from perfbook.evidence.postgres import (
 )
 from perfbook.model import Evidence
 from perfbook.probes import postgres_sql as sql
-from perfbook.probes.base import ProbeContext, ProbeSkipped, ProbeUnavailable
+from perfbook.probes.base import BaseProbe, ProbeContext, ProbeSkipped, ProbeUnavailable
 from perfbook.probes.postgres_build import (
     build_blocking,
     build_cache,
@@ -38,7 +39,7 @@ from perfbook.redact import redact_text, redact_url
 END_RESERVE_S = 0.4  # time kept after the window for the end-of-window reads
 
 
-class PostgresProbe:
+class PostgresProbe(BaseProbe):
     """Gathers :class:`PostgresEvidence` from ``[postgres] dsn``.
 
         ev = await run_probe(PostgresProbe(), ctx, budget_s=ctx.window_s + 1)
@@ -46,6 +47,17 @@ class PostgresProbe:
 
     name = "postgres"
     requires = ("psycopg", "psycopg.rows")  # imported by triage before the window (see probes/base.py)
+    evidence = PostgresEvidence
+    rules = "perfbook.rules.postgres"
+    target_key = "postgres.dsn"
+
+    @classmethod
+    def unconfigured(cls, cfg: Config) -> str | None:
+        return None if cfg.postgres.dsn else "no [postgres] dsn"
+
+    @classmethod
+    def timeout_s(cls, cfg: Config) -> float:
+        return max(1.0, cfg.postgres.statement_timeout_ms / 1000)
 
     async def collect(self, ctx: ProbeContext) -> Evidence:
         begun = ctx.clock()  # the window runs from here, as the other probes' do (connecting is inside it)

@@ -10,16 +10,15 @@ psutil is passed in (``ProcessProbe(ps=psutil)``). Evidence: :mod:`perfbook.evid
 from __future__ import annotations
 
 import asyncio
+import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-import psutil
-
 from perfbook.evidence.process import ProcessEvidence, WatchedProcess
 from perfbook.model import Evidence
 from perfbook.probes import procs
-from perfbook.probes.base import ProbeContext, ProbeSkipped
+from perfbook.probes.base import BaseProbe, ProbeContext, ProbeSkipped
 
 MAX_WATCHED = 64  # a broad pattern ("python") must not turn the probe into a full process table
 MIN_SAMPLES = 10  # the growth rule needs at least this many RSS samples
@@ -32,7 +31,7 @@ class _Target:
     cpu_s: list[float] = field(default_factory=list)
 
 
-class ProcessProbe:
+class ProcessProbe(BaseProbe):
     """Watch the configured processes for one window.
 
         ev = await ProcessProbe().collect(ctx)
@@ -41,9 +40,12 @@ class ProcessProbe:
 
     name: ClassVar[str] = "process"
     requires = ("psutil",)  # imported by triage before the window (see probes/base.py)
+    evidence = ProcessEvidence
+    rules = "perfbook.rules.process"
+    local = True
 
-    def __init__(self, ps: Any = psutil, proc_root: Path = Path("/proc")) -> None:
-        self._ps = ps
+    def __init__(self, ps: Any = None, proc_root: Path = Path("/proc")) -> None:
+        self._ps = ps if ps is not None else importlib.import_module("psutil")
         self._proc_root = proc_root
 
     async def collect(self, ctx: ProbeContext) -> Evidence:

@@ -14,8 +14,10 @@ import asyncio
 import time
 from typing import Any
 
+from perfbook.config import Config
+from perfbook.evidence.redis import RedisEvidence
 from perfbook.model import Evidence
-from perfbook.probes.base import ProbeContext, ProbeSkipped, ProbeUnavailable
+from perfbook.probes.base import BaseProbe, ProbeContext, ProbeSkipped, ProbeUnavailable
 from perfbook.probes.redis_build import build_evidence, length_command
 from perfbook.redact import redact_text
 
@@ -28,7 +30,7 @@ END_RESERVE_S = 0.2
 LAG_TICK_S = 0.01
 
 
-class RedisProbe:
+class RedisProbe(BaseProbe):
     """Gathers :class:`RedisEvidence` from ``[redis] url``.
 
         ev = await run_probe(RedisProbe(), ctx, budget_s=ctx.window_s + 1)
@@ -36,6 +38,13 @@ class RedisProbe:
 
     name = "redis"
     requires = ("redis.asyncio",)  # imported by triage before the window (see probes/base.py)
+    evidence = RedisEvidence
+    rules = "perfbook.rules.redis"
+    target_key = "redis.url"
+
+    @classmethod
+    def unconfigured(cls, cfg: Config) -> str | None:
+        return None if cfg.redis.url else "no [redis] url"
 
     async def collect(self, ctx: ProbeContext) -> Evidence:
         cfg = ctx.config.redis

@@ -11,14 +11,15 @@ import asyncio
 import os
 from typing import Any
 
+from perfbook.config import Config
 from perfbook.evidence.websocket import WebsocketEvidence
 from perfbook.model import Evidence
-from perfbook.probes.base import ProbeContext, ProbeSkipped
+from perfbook.probes.base import BaseProbe, ProbeContext, ProbeSkipped
 from perfbook.probes.timing import host_port, percentile, transport_error_kind, unreachable_reason
 from perfbook.redact import redact_url
 
 
-class WebsocketProbe:
+class WebsocketProbe(BaseProbe):
     """``samples`` round trips over one connection, spread across the window, one in flight.
 
         ev = await WebsocketProbe().collect(ctx)   # ev.data is a WebsocketEvidence
@@ -26,6 +27,17 @@ class WebsocketProbe:
 
     name = "websocket"
     requires = ("websockets.asyncio.client",)  # imported by triage before the window (see probes/base.py)
+    evidence = WebsocketEvidence
+    rules = "perfbook.rules.websocket"
+    target_key = "websocket.url"
+
+    @classmethod
+    def unconfigured(cls, cfg: Config) -> str | None:
+        return None if cfg.websocket.url else "no [websocket] url"
+
+    @classmethod
+    def timeout_s(cls, cfg: Config) -> float:
+        return cfg.http.timeout_s
 
     async def collect(self, ctx: ProbeContext) -> Evidence:
         """Connect, then time the round trips; ``unavailable`` with data when the handshake fails."""

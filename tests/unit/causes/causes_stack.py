@@ -28,7 +28,7 @@ from perfbook.evidence.postgres import (
 from perfbook.evidence.process import ProcessEvidence, WatchedProcess
 from perfbook.evidence.redis import RedisEvidence, RedisLatency, RedisMemory, RedisWindow
 from perfbook.model import Action, Cause, Evidence, Finding, IssueType, Level, from_jsonable, sort_findings
-from perfbook.rules import rule_modules
+from perfbook.probes import rule_modules
 
 BASE = "http://127.0.0.1:8001"
 WINDOW_S = 2.0
