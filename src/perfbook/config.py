@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from perfbook.errors import ConfigError
 from perfbook.redact import redact_url
@@ -119,7 +119,25 @@ class FixConfig(_Section):
 
 
 class StoreConfig(_Section):
-    url: str = Field("", description="SQLAlchemy URL of perfbook's store; \"\" = SQLite under the state directory")
+    url: str = Field("", description="SQLAlchemy URL of perfbook's store (PERFBOOK_STORE_URL); \"\" = SQLite under the state directory")
+    busy_timeout_s: float = Field(10.0, gt=0, le=600, description="SQLite: how long a write waits for another writer's lock")
+
+
+class IncidentConfig(_Section):
+    update_every_min: dict[str, float] = Field(
+        default_factory=lambda: {"P0": 15, "P1": 30, "P2": 60, "P3": 240},
+        description="an update is due this often, by severity (unclassified incidents use P2's)",
+    )
+
+    @field_validator("update_every_min")
+    @classmethod
+    def _severities(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = sorted(set(value) - {"P0", "P1", "P2", "P3"})
+        if bad:
+            raise ValueError(f"keys are P0, P1, P2, P3, not {', '.join(bad)}")
+        if any(not 0 < v <= 10080 for v in value.values()):
+            raise ValueError("minutes must be more than 0 and at most a week (10080)")
+        return {**{"P0": 15, "P1": 30, "P2": 60, "P3": 240}, **value}
 
 
 class Thresholds(_Section):
@@ -169,6 +187,7 @@ class Config(_Section):
     triage: TriageConfig = Field(default_factory=TriageConfig)
     fix: FixConfig = Field(default_factory=FixConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
+    incident: IncidentConfig = Field(default_factory=IncidentConfig)
     thresholds: Thresholds = Field(default_factory=Thresholds)
 
     _sources: dict[str, str] = PrivateAttr(default_factory=dict)
