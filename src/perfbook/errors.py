@@ -30,3 +30,7 @@ class UsageError(PerfbookError):
     """A bad command-line argument (exit 2)."""
 
     exit_code = ExitCode.USAGE
+
+
+class StoreError(PerfbookError):
+    """The store could not be read or written (one line, the URL redacted)."""
