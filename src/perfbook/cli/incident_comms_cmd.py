@@ -15,10 +15,9 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from perfbook.cli.common import CONFIG_OPTION, load, print_json, stderr_console, stdout_console
+from perfbook.cli.env import CONFIG_OPTION, Env, current
 from perfbook.cli.exit import ExitCode
 from perfbook.errors import UsageError
-from perfbook.files import write_atomic
 
 NOTIFY_HELP = """Write the incident's message for EVENT from its record and send it on every channel, once.
 
@@ -76,17 +75,18 @@ def notify_command(
     if event not in EVENTS:
         raise UsageError(f"EVENT must be one of {', '.join(EVENTS)}, got {event!r}")
     number = parse_id(incident)
-    cfg = load(config)
-    store = open_store(cfg)
+    env = current()
+    cfg = env.config(config)
+    store = open_store(cfg, env.environ)
     try:
         result = notify(store, cfg, number, event, actor=actor or _os_user(), message=message, dry_run=dry_run,
-                        internal_only=internal_only)
+                        internal_only=internal_only, env=env.environ)
     finally:
         store.close()
     if as_json:
-        print_json(result.to_dict())
+        env.json(result.to_dict())
     else:
-        _print_notify(result)
+        _print_notify(env, result)
     raise typer.Exit(ExitCode.FAILED if result.failed else ExitCode.OK)
 
 
@@ -105,26 +105,27 @@ def report_command(
     if fmt not in FORMATS:
         raise UsageError(f"--format must be one of {'|'.join(FORMATS)}, got {fmt!r}")
     number = parse_id(incident)
-    cfg = load(config)
-    store = open_store(cfg)
+    env = current()
+    cfg = env.config(config)
+    store = open_store(cfg, env.environ)
     try:
         state = load_state(store, number)
     finally:
         store.close()
     text = render_postmortem(state, cfg, fmt, now=dt.datetime.now(dt.UTC))
     if out is not None:
-        write_atomic(out, text, what="postmortem")
+        env.write(out, text, what="postmortem")
         if not as_json:
-            stderr_console().print(f"wrote {out} ({len(text.encode()):,} bytes)", highlight=False)
+            env.echo(f"wrote {out} ({len(text.encode()):,} bytes)", err=True)
     if as_json:
-        print_json({"incident": state.incident.id, "format": fmt, "output": str(out) if out else None,
+        env.json({"incident": state.incident.id, "format": fmt, "output": str(out) if out else None,
                     "events": len(state.events), "text": None if out else text})
     elif out is None:
-        typer.echo(text, nl=False)
+        env.stdout.write(text)
 
 
-def _print_notify(result: Any) -> None:
-    console = stdout_console()
+def _print_notify(env: Env, result: Any) -> None:
+    console = env.out
     for audience, msg in result.messages.items():
         console.rule(Text(f"{audience}: {msg.subject}", style="bold"), align="left")
         console.print(Text(msg.body.rstrip()), soft_wrap=True)
@@ -138,7 +139,7 @@ def _print_notify(result: Any) -> None:
                       str(d.attempts or ""), Text(d.error or ""))
     console.print(table)
     if result.status_page:
-        stderr_console().print(f"status page rebuilt in {Path(result.status_page[0]).parent}", highlight=False)
+        env.echo(f"status page rebuilt in {Path(result.status_page[0]).parent}", err=True)
 
 
 def _os_user() -> str:
@@ -149,14 +150,14 @@ def _os_user() -> str:
 
 
 def register(root: typer.Typer) -> None:
-    """Add ``notify`` and ``report`` to the ``incident`` group, whichever of the two modules registers first."""
-    try:
-        from perfbook.cli.incident_cmd import app as group  # the group's own module
-    except ImportError:  # a tree without it: the two commands get a group of their own
-        group = next((g.typer_instance for g in root.registered_groups if g.name == "incident"), None)
-        if group is None:
-            group = typer.Typer(help="Keep the incident record: timeline, status, checklist, messages, postmortem.",
-                                no_args_is_help=True)
-            root.add_typer(group, name="incident")
+    """Add ``notify`` and ``report`` to the ``incident`` group: register ``incident_cmd`` before this module.
+
+    In a tree without the group (the incident commands not there yet) they get a group of their own.
+    """
+    group = next((g.typer_instance for g in root.registered_groups if g.name == "incident"), None)
+    if group is None:
+        group = typer.Typer(help="Keep the incident record: timeline, status, checklist, messages, postmortem.",
+                            no_args_is_help=True)
+        root.add_typer(group, name="incident")
     group.command("notify", help=NOTIFY_HELP)(notify_command)
     group.command("report", help=REPORT_HELP)(report_command)

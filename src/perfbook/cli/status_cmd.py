@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from perfbook.cli.common import CONFIG_OPTION, load, print_json, stdout_console
+from perfbook.cli.env import CONFIG_OPTION, JSON_OPTION, current
 from perfbook.errors import UsageError
 
 status_app = typer.Typer(help="The public status page: components, open incidents with their public updates, history.",
@@ -18,7 +18,7 @@ status_app = typer.Typer(help="The public status page: components, open incident
 def build_command(
     out: Path | None = typer.Option(None, "--out", "-o", file_okay=False,
                                     help="Directory to write into (default \\[status] dir; created when missing)."),
-    as_json: bool = typer.Option(False, "--json", help="Print the files written and the page's status.json as one JSON document."),
+    as_json: bool = JSON_OPTION,
     config: Path | None = CONFIG_OPTION,
 ) -> None:
     """Write index.html, status.json and status.txt: what users see, and nothing internal.
@@ -40,7 +40,8 @@ def build_command(
     from perfbook.statuspage.build import build
     from perfbook.store import open_store
 
-    cfg = load(config)
+    env = current()
+    cfg = env.config(config)
     target = out or (Path(cfg.status.dir).expanduser() if cfg.status.dir else None)
     if target is None:
         raise UsageError("no directory to write the status page into",
@@ -52,9 +53,9 @@ def build_command(
         store.close()
     doc = json.loads((target / "status.json").read_text(encoding="utf-8"))
     if as_json:
-        print_json({"out": str(target), "files": [str(p) for p in paths], "page": doc})
+        env.json({"out": str(target), "files": [str(p) for p in paths], "page": doc})
         return
-    console = stdout_console()
+    console = env.out
     console.print(f"[bold]{doc['page']['name']}[/]: {doc['status']['description']}", highlight=False)
     for comp in doc["components"]:
         console.print(f"  {comp['name']}: {comp['status']}", highlight=False)
