@@ -66,9 +66,19 @@ def _root(
 
 def _register() -> None:
     # One explicit list (STYLE.md): every command group, in the order --help shows them.
-    from perfbook.cli import alerts_cmd, config_cmd, fix_cmd, lab_cmd, load_cmd, triage_cmd
+    from perfbook.cli import (
+        alerts_cmd,
+        config_cmd,
+        fix_cmd,
+        incident_comms_cmd,
+        lab_cmd,
+        load_cmd,
+        status_cmd,
+        triage_cmd,
+    )
 
-    for module in (triage_cmd, load_cmd, fix_cmd, alerts_cmd, lab_cmd, config_cmd):
+    # incident_comms_cmd adds notify / report to the incident group: after incident_cmd in this list
+    for module in (triage_cmd, load_cmd, fix_cmd, incident_comms_cmd, status_cmd, alerts_cmd, lab_cmd, config_cmd):
         module.register(app)
 
 
