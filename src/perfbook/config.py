@@ -122,6 +122,12 @@ class StoreConfig(_Section):
     url: str = Field("", description="SQLAlchemy URL of perfbook's store; \"\" = SQLite under the state directory")
 
 
+class LoadConfig(_Section):
+    cluster: str = Field(
+        "", description="Dask scheduler for load / capacity --cluster, e.g. tcp://scheduler:8786; \"\" = this machine"
+    )
+
+
 class Thresholds(_Section):
     p95_s: float = Field(2.0, gt=0, description="KPI: p95 response time")
     severity_p0_s: float = Field(10.0, gt=0, description="P0 when the worst p95 is over this")
@@ -169,6 +175,7 @@ class Config(_Section):
     triage: TriageConfig = Field(default_factory=TriageConfig)
     fix: FixConfig = Field(default_factory=FixConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
+    load: LoadConfig = Field(default_factory=LoadConfig)
     thresholds: Thresholds = Field(default_factory=Thresholds)
 
     _sources: dict[str, str] = PrivateAttr(default_factory=dict)

@@ -95,7 +95,15 @@ def load(
     workers: int | None = typer.Option(
         None,
         "--workers",
-        help="Worker processes (default 1 for this machine, else one per core).",
+        help="Worker processes (default 1 for this machine, else one per core); with --cluster, "
+        "how many of the cluster's workers (default all).",
+        rich_help_panel="Load",
+    ),
+    cluster: str | None = typer.Option(
+        None,
+        "--cluster",
+        help="Run on a Dask cluster: the scheduler's address, tcp://HOST:8786 (default \\[load] cluster, "
+        "env PERFBOOK_LOAD_CLUSTER; '' = this machine). One engine per worker process, results merged.",
         rich_help_panel="Load",
     ),
     method: str = typer.Option("GET", "-m", "--method", help="HTTP method.", rich_help_panel="Request"),
@@ -191,19 +199,35 @@ def load(
         verify_tls=not insecure,
     )
     run, target = make_run(opts)
-    confirm(target, method, yes)
+    from perfbook.load.cluster import cluster_address
+
+    located = cluster_address(cluster, config)
+    if located is None:
+        confirm(target, method, yes)
     warning = pacing_warning(list(run.plan.stages), run.plan.connections)
     if warning:
         sys.stderr.write(f"warning: {warning}\n")
-    code = run_session(run, slo=slo, watch=watch, json_out=json_out, output=output, config_path=config)
+    session = dict(slo=slo, watch=watch, json_out=json_out, output=output, config_path=config)
+    if located is None:
+        raise typer.Exit(run_session(run, **session))
+    from perfbook.load.cluster import confirmation_reason, connect
+    from perfbook.load.cluster_run import run_on_cluster
+
+    with connect(located[0], want_workers=workers) as grid:
+        confirm(target, method, yes, reason=confirmation_reason(grid, target.host, method))
+        code = run_session(run, **session, runner=lambda r: run_on_cluster(grid, r))
     raise typer.Exit(code)
 
 
-def confirm(target, method: str, yes: bool) -> None:
-    """Ask before loading another machine or sending a non-GET; --yes skips, no terminal refuses."""
+def confirm(target, method: str, yes: bool, reason: str | None = "") -> None:
+    """Ask before loading another machine or sending a non-GET; --yes skips, no terminal refuses.
+
+    ``reason`` is already known for a cluster (its workers were asked); else it is found here.
+    """
     from perfbook.load.options import needs_confirmation
 
-    reason = needs_confirmation(target, method)
+    if reason == "":
+        reason = needs_confirmation(target, method)
     if reason is None or yes:
         return
     if not sys.stdin.isatty():

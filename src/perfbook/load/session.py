@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 from perfbook.cli.exit import ExitCode
 from perfbook.load.render import LiveProgress, print_summary
+from perfbook.load.result import LoadResult
 from perfbook.load.runner import LoadRun, run_load
 from perfbook.load.slo import Objective, judge, parse_slo
 
@@ -42,8 +44,13 @@ def run_session(
     json_out: bool = False,
     output: Path | None = None,
     config_path: Path | None = None,
+    runner: Callable[[LoadRun], LoadResult] = run_load,
 ) -> int:
-    """Run, print (table or JSON) and return the exit code: 3 for a missed SLO or an abort, 130 interrupted."""
+    """Run, print (table or JSON) and return the exit code: 3 for a missed SLO or an abort, 130 interrupted.
+
+    ``runner`` runs the test (this machine's processes; a cluster's workers); a partial run
+    (a cluster worker lost) exits 1: its figures miss part of the load.
+    """
     objectives = objectives_for(slo, config_path)
     from perfbook.load.watch import ResourceWatch
 
@@ -51,7 +58,7 @@ def run_session(
     planned_s = run.plan.duration_s or (sum(s.duration_s for s in run.plan.stages) or None)
     with LiveProgress(planned_s=planned_s, planned_n=run.plan.requests) as live, watcher as w:
         run.progress = live
-        result = run_load(run)
+        result = runner(run)
     doc: dict[str, Any] = result.to_json()
     if watch:
         doc["watch"] = w.summary()
@@ -65,6 +72,8 @@ def run_session(
         print_summary(doc, verdicts)
     if result.interrupted:
         return ExitCode.INTERRUPTED
+    if getattr(result, "partial", False):
+        return ExitCode.FAILED
     if result.aborted or any(not v.met for v in verdicts):
         return ExitCode.THRESHOLD
     return ExitCode.OK
