@@ -199,23 +199,16 @@ def load(
         verify_tls=not insecure,
     )
     run, target = make_run(opts)
-    from perfbook.load.cluster import cluster_address
+    from perfbook.load.cluster import cluster_address, connected, runner_for
 
-    located = cluster_address(cluster, config)
-    if located is None:
-        confirm(target, method, yes)
-    warning = pacing_warning(list(run.plan.stages), run.plan.connections)
-    if warning:
-        sys.stderr.write(f"warning: {warning}\n")
-    session = dict(slo=slo, watch=watch, json_out=json_out, output=output, config_path=config)
-    if located is None:
-        raise typer.Exit(run_session(run, **session))
-    from perfbook.load.cluster import confirmation_reason, connect
-    from perfbook.load.cluster_run import run_on_cluster
-
-    with connect(located[0], want_workers=workers) as grid:
-        confirm(target, method, yes, reason=confirmation_reason(grid, target.host, method))
-        code = run_session(run, **session, runner=lambda r: run_on_cluster(grid, r))
+    with connected(cluster_address(cluster, config), workers, target.host, method) as grid:
+        confirm(target, method, yes, reason=grid.confirmation if grid else "")
+        warning = pacing_warning(list(run.plan.stages), run.plan.connections)
+        if warning:
+            sys.stderr.write(f"warning: {warning}\n")
+        code = run_session(
+            run, slo=slo, watch=watch, json_out=json_out, output=output, config_path=config, runner=runner_for(grid)
+        )
     raise typer.Exit(code)
 
 
@@ -271,7 +264,10 @@ def capacity(
         50, "-c", "--connections", help="Connections (open loop: enough to absorb queueing)."
     ),
     workers: int | None = typer.Option(
-        None, "--workers", help="Worker processes (default 1 for this machine)."
+        None, "--workers", help="Worker processes (default 1 for this machine); with --cluster, of the cluster's."
+    ),
+    cluster: str | None = typer.Option(
+        None, "--cluster", help="Run each step on a Dask cluster: tcp://HOST:8786 (default \\[load] cluster)."
     ),
     method: str = typer.Option("GET", "-m", "--method", help="HTTP method."),
     header: list[str] = typer.Option([], "-H", "--header", help="'Name: value' (repeatable)."),
@@ -285,7 +281,6 @@ def capacity(
     json_out: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
     config: Path | None = typer.Option(None, "--config", help="perfbook.toml (for --slo kpi)."),
 ) -> None:
-    from perfbook.load.capacity import run_capacity
     from perfbook.load.options import LoadOptions, make_run
     from perfbook.load.plot import save_png, terminal_plot
 
@@ -294,8 +289,7 @@ def capacity(
 
         if importlib.util.find_spec("matplotlib") is None:
             raise UsageError("--plot needs matplotlib", hint="pip install 'perfbook[plot]'")
-    from perfbook.load.render import capacity_table, step_line
-    from perfbook.load.schedule import parse_duration_s
+    from perfbook.load.render import capacity_table
     from perfbook.load.session import objectives_for
 
     objectives = objectives_for(slo, config)
@@ -311,18 +305,12 @@ def capacity(
         abort_on_errors=0.0,
     )
     base, target = make_run(opts)
-    confirm(target, method, yes)
-    err = Console(stderr=True)
-    report = run_capacity(
-        base,
-        objectives,
-        start_rps=start_rate,
-        max_rps=max_rate,
-        step_s=parse_duration_s(step_duration),
-        max_duration_s=parse_duration_s(max_duration),
-        tolerance=tolerance,
-        on_step=lambda row: err.print(step_line(row), highlight=False, soft_wrap=True),
-    ).to_json()
+    from perfbook.load.cluster import cluster_address, connected, runner_for
+
+    with connected(cluster_address(cluster, config), workers, target.host, method) as grid:
+        confirm(target, method, yes, reason=grid.confirmation if grid else "")
+        report = _search(base, objectives, runner_for(grid, steps=True), start_rate, max_rate,
+                         step_duration, max_duration, tolerance)
     if plot is not None:
         save_png(report, plot)
     if json_out:
@@ -334,6 +322,25 @@ def capacity(
         if text:
             sys.stdout.write(text + "\n")
     raise typer.Exit(ExitCode.OK if report["knee_rps"] else ExitCode.THRESHOLD)
+
+
+def _search(base, objectives, runner, start_rate, max_rate, step_duration, max_duration, tolerance) -> dict:
+    from perfbook.load.capacity import run_capacity
+    from perfbook.load.render import step_line
+    from perfbook.load.schedule import parse_duration_s
+
+    err = Console(stderr=True)
+    return run_capacity(
+        base,
+        objectives,
+        start_rps=start_rate,
+        max_rps=max_rate,
+        step_s=parse_duration_s(step_duration),
+        max_duration_s=parse_duration_s(max_duration),
+        tolerance=tolerance,
+        on_step=lambda row: err.print(step_line(row), highlight=False, soft_wrap=True),
+        runner=runner,
+    ).to_json()
 
 
 def _stress_out(doc: dict, json_out: bool) -> None:

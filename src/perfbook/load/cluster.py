@@ -12,14 +12,21 @@ from __future__ import annotations
 import logging
 import socket
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from perfbook.errors import UsageError
 from perfbook.load.cluster_plan import ClockOffset, clock_offset
+
+if TYPE_CHECKING:
+    from perfbook.load.result import LoadResult
+    from perfbook.load.runner import LoadRun
 
 CONNECT_TIMEOUT_S = 5.0
 GREETING_TIMEOUT_S = 3.0  # a scheduler greets within milliseconds, a busy one within a second
@@ -86,6 +93,7 @@ class Cluster:
         self.address = address
         self.client = client
         self.workers = workers
+        self.confirmation: str | None = None  # why the run needs a yes, as the workers see the target
 
     def __enter__(self) -> Cluster:
         return self
@@ -124,6 +132,34 @@ def _probe(address: str, host: str, port: int) -> None:
         )
 
 
+@contextmanager
+def connected(
+    located: tuple[str, str] | None, want_workers: int | None, host: str, method: str
+) -> Iterator[Cluster | None]:
+    """The checked cluster at ``located`` (from :func:`cluster_address`), or None: this machine.
+
+    Its ``confirmation`` is why the run needs a yes, as its workers see the target.
+    """
+    if located is None:
+        yield None
+        return
+    with connect(located[0], want_workers=want_workers) as grid:
+        grid.confirmation = confirmation_reason(grid, host, method)
+        yield grid
+
+
+def runner_for(grid: Cluster | None, *, steps: bool = False) -> Callable[[LoadRun], LoadResult]:
+    """How a run runs: this machine's processes, or the cluster (``steps``: capacity steps, where a
+    lost worker ends the search)."""
+    if grid is None:
+        from perfbook.load.runner import run_load
+
+        return run_load
+    from perfbook.load.cluster_run import run_on_cluster, step_runner
+
+    return step_runner(grid) if steps else partial(run_on_cluster, grid)
+
+
 def connect(address: str, *, want_workers: int | None = None) -> Cluster:
     """Connect and check: scheduler, workers, perfbook versions, clocks. UsageError on any failure."""
     address, host, port = normalized_address(address)
@@ -156,16 +192,13 @@ def _checked_workers(client: Any, address: str, want: int | None) -> list[Cluste
             f"--cluster: the Dask scheduler at {address} has no workers",
             hint=f"start one on each load host: dask worker {address} --nworkers auto",
         )
-    _check_versions(client, addresses)
+    chosen = addresses[:want] if want else addresses
+    _check_versions(client, chosen)
     from perfbook.load.cluster_worker import identify
 
-    ids = client.run(identify, workers=addresses)
-    names = {a: str(w.get("name", a)) for a, w in client.scheduler_info()["workers"].items()}
-    offsets = _clock_offsets(client, addresses)
-    chosen = addresses[:want] if want else addresses
-    return [
-        ClusterWorker(a, names.get(a, a), ids[a]["host"], ids[a]["pid"], offsets[a]) for a in chosen
-    ]
+    ids = client.run(identify, workers=chosen)
+    offsets = _clock_offsets(client, chosen)
+    return [ClusterWorker(a, ids[a]["name"] or a, ids[a]["host"], ids[a]["pid"], offsets[a]) for a in chosen]
 
 
 def _check_versions(client: Any, addresses: list[str]) -> None:

@@ -13,13 +13,15 @@ import signal
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as PollTimeout
 from typing import Any
 
+from perfbook.errors import PerfbookError
 from perfbook.load.cluster import Cluster
 from perfbook.load.cluster_plan import START_MARGIN_S, Share, combine, share_plans
-from perfbook.load.cluster_report import ClusterLoadResult, WorkerRow
+from perfbook.load.cluster_report import FAILED_STATES, ClusterLoadResult, WorkerRow
 from perfbook.load.cluster_worker import ShareOutcome, poll, run_share
 from perfbook.load.engine import Snapshot
 from perfbook.load.runner import MIN_REQUESTS_FOR_ABORT, LoadRun
@@ -84,6 +86,24 @@ def run_on_cluster(cluster: Cluster, run: LoadRun) -> ClusterLoadResult:
     return result
 
 
+def step_runner(cluster: Cluster) -> Callable[[LoadRun], ClusterLoadResult]:
+    """Cluster runs for the capacity search: a step that lost a worker (or was interrupted) ends it."""
+
+    def run(load_run: LoadRun) -> ClusterLoadResult:
+        result = run_on_cluster(cluster, load_run)
+        if result.interrupted:
+            raise KeyboardInterrupt
+        if result.partial:
+            missing = ", ".join(r.name for r in result.rows if r.status in FAILED_STATES)
+            raise PerfbookError(
+                f"capacity: {missing} lost during the {result.rate_rps:g} rps step; "
+                "the search stops (that step's figures miss its share)"
+            )
+        return result
+
+    return run
+
+
 def _watch(client, run, run_id, futures, rows, interrupt, pool, result) -> None:
     latest: dict[int, Snapshot] = {}
     open_ = set(range(len(futures)))
@@ -91,6 +111,9 @@ def _watch(client, run, run_id, futures, rows, interrupt, pool, result) -> None:
     pending_poll = None
     while open_:
         time.sleep(POLL_S)
+        if pending_poll is not None and pending_poll.done():  # fresh counts before judging losses
+            _take_snapshots(pending_poll, rows, latest)
+            pending_poll = None
         try:
             present = set(client.nthreads())
         except (OSError, TimeoutError) as err:  # the scheduler itself is gone: so is every worker
@@ -108,9 +131,7 @@ def _watch(client, run, run_id, futures, rows, interrupt, pool, result) -> None:
                 row.lose(latest.get(k), rows[k].reason or "left the cluster during the run")
         if interrupt.hit:
             stop = True
-        if pending_poll is None or pending_poll.done():
-            if pending_poll is not None:
-                _take_snapshots(pending_poll, rows, latest)
+        if pending_poll is None:
             alive = [rows[k].address for k in sorted(open_)]
             pending_poll = pool.submit(client.run, poll, run_id, stop, workers=alive, on_error="return")
         snap = combine(list(latest.values()))

@@ -14,7 +14,6 @@ import asyncio
 import socket
 import time
 from dataclasses import dataclass
-from importlib import metadata
 from typing import Any
 
 import psutil
@@ -53,14 +52,11 @@ class ShareOutcome:
     stop_reason: str | None = None  # why the share stopped itself (its own error rate, watchdog)
 
 
-def identify() -> dict[str, Any]:
-    """Who this worker is: the perfbook installed, host name, pid, cores (checked before load)."""
-    try:
-        version = metadata.version("perfbook")
-    except metadata.PackageNotFoundError:
-        version = None
-    return {"perfbook": version, "host": socket.gethostname(), "pid": psutil.Process().pid,
-            "cpus": psutil.cpu_count() or 1}
+def identify(dask_worker: Any = None) -> dict[str, Any]:
+    """Who this worker is: its Dask name, host name, pid (``Client.run`` passes ``dask_worker``)."""
+    name = getattr(dask_worker, "name", None)
+    return {"name": str(name) if name is not None else None, "host": socket.gethostname(),
+            "pid": psutil.Process().pid}
 
 
 def is_remote_here(host: str) -> bool:
