@@ -198,7 +198,8 @@ def _checked_workers(client: Any, address: str, want: int | None) -> list[Cluste
 
     ids = client.run(identify, workers=chosen)
     offsets = _clock_offsets(client, chosen)
-    return [ClusterWorker(a, ids[a]["name"] or a, ids[a]["host"], ids[a]["pid"], offsets[a]) for a in chosen]
+    found = [ClusterWorker(a, ids[a]["name"] or a, ids[a]["host"], ids[a]["pid"], offsets[a]) for a in chosen]
+    return sorted(found, key=lambda w: (w.host, w.name))  # the per-worker table reads by host, then name
 
 
 def _check_versions(client: Any, addresses: list[str]) -> None:
