@@ -116,6 +116,38 @@ def _new_loop() -> asyncio.AbstractEventLoop:
         return asyncio.new_event_loop()
 
 
+class _ProfilerPaused:
+    """Dask's statistical profiler samples the task thread's stack 100 times a second (its default):
+    in a process whose one job is sending load, that is CPU taken from the engine. Paused for the
+    share, resumed after; its callbacks belong to the worker's event loop, so they are touched there."""
+
+    KEYS = ("profile", "profile-cycle")
+
+    def __init__(self) -> None:
+        try:
+            from distributed import get_worker
+
+            self.worker = get_worker()
+        except (ImportError, ValueError):  # not inside a Dask task (tests call run_share directly)
+            self.worker = None
+        self.paused: list[Any] = []
+
+    def _each(self, method: str) -> None:
+        for pc in self.paused:
+            self.worker.loop.add_callback(getattr(pc, method))
+
+    def __enter__(self) -> _ProfilerPaused:
+        if self.worker is not None:
+            callbacks = getattr(self.worker, "periodic_callbacks", {})
+            self.paused = [callbacks[k] for k in self.KEYS if k in callbacks and callbacks[k].is_running()]
+            self._each("stop")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.worker is not None:
+            self._each("start")
+
+
 def run_share(share: Share) -> ShareOutcome:
     """Run one worker's share at the agreed instant and return its totals (the Dask task)."""
     late_s = time.time() - share.start_at
@@ -127,7 +159,8 @@ def run_share(share: Share) -> ShareOutcome:
     cpu_before = sum(proc.cpu_times()[:2])
     loop = _new_loop()
     try:
-        result, started_at = loop.run_until_complete(_at_start(share, state))
+        with _ProfilerPaused():
+            result, started_at = loop.run_until_complete(_at_start(share, state))
     finally:
         loop.close()
         _ACTIVE.pop(share.run_id, None)

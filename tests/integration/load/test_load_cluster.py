@@ -188,6 +188,22 @@ def test_ctrl_c_stops_every_worker(cluster, tmp_path):
     assert later == after_exit, "a worker kept sending after the client stopped"
 
 
+def test_workers_stop_by_themselves_when_the_client_dies(cluster, tmp_path):
+    with ArrivalServer(tmp_path) as srv:
+        proc = start_perfbook("load", srv.url, "-d", "60s", "-c", "4", "--cluster", cluster.address, "--json")
+        wait_until(lambda: srv.count() > 1000, 60, proc)
+        proc.kill()  # no Ctrl-C, no goodbye: only the workers' watchdog can stop the load
+        proc.communicate(timeout=10)
+        killed_at = time.monotonic()
+        last, still_since = srv.count(), time.monotonic()
+        while time.monotonic() - still_since < 2.0:  # until nothing arrived for 2 s
+            assert time.monotonic() - killed_at < 30, "workers still sending 30 s after the client died"
+            time.sleep(0.2)
+            if srv.count() != last:
+                last, still_since = srv.count(), time.monotonic()
+    assert still_since - killed_at < 15  # the 10 s watchdog, and a tick
+
+
 def test_unreachable_target_errors_by_kind_on_each_worker(cluster):
     with socket.socket() as sock:  # a port that was free a moment ago: nothing listens there
         sock.bind(("127.0.0.1", 0))
