@@ -62,9 +62,9 @@ def _root(
 
 def _register() -> None:
     # One explicit list (STYLE.md): every command group, in the order --help shows them.
-    from perfbook.cli import config_cmd, fix_cmd, lab_cmd, load_cmd, triage_cmd
+    from perfbook.cli import alerts_cmd, config_cmd, fix_cmd, lab_cmd, load_cmd, triage_cmd
 
-    for module in (triage_cmd, load_cmd, fix_cmd, lab_cmd, config_cmd):
+    for module in (triage_cmd, load_cmd, fix_cmd, alerts_cmd, lab_cmd, config_cmd):
         module.register(app)
 
 
