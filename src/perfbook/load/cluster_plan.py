@@ -16,8 +16,8 @@ from perfbook.load.runner import split
 from perfbook.load.schedule import Schedule, Stage
 
 # The agreed start is this far ahead of the moment the shares are sent (plus a few round trips):
-# every worker must have its share in hand, decoded and waiting, before the instant.
-START_MARGIN_S = 1.0
+# every worker must have its share in hand and its engine process started and waiting by then.
+START_MARGIN_S = 2.0
 # A share that reaches its worker later than this after the agreed start is refused, not run
 # out of step with the others (a worker busy with someone else's tasks, a stalled network).
 LATEST_START_S = 5.0

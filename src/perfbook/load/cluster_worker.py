@@ -1,29 +1,29 @@
-"""What runs inside a Dask worker: the same engine as a local run, on its own event loop.
+"""What runs inside a Dask worker: one share of the load test, on the same engine as a local run.
 
-:func:`run_share` is the task (one per worker process, in the worker's task thread): it waits
-for the agreed instant, runs :func:`~perfbook.load.engine.run_worker` on a fresh uvloop, and
-returns the engine's totals with the histograms encoded. :func:`poll` runs on the worker's own
-event loop (``Client.run``) while the task runs: it hands the latest progress snapshot to the
-client and carries the client's stop. The hot loop never waits on the network for either: the
-engine's tick only reads and writes a few attributes of the share's state.
+:func:`run_share` is the task (one per worker process, in the worker's task thread). It starts
+the share's engine process (:mod:`perfbook.load.cluster_engine`: the engine alone on its uvloop,
+as in a local run, not sharing an interpreter lock with Dask's own thread), and relays between
+it and the client: the engine's progress snapshots to :func:`poll`, which runs on the worker's
+event loop (``Client.run``) and hands them to the client, and the client's stop to the engine.
+The totals come back with the histograms encoded.
 """
 
 from __future__ import annotations
 
-import asyncio
 import socket
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import psutil
 
+from perfbook.load.cluster_engine import read_frame, write_frame
 from perfbook.load.cluster_plan import Share
-from perfbook.load.engine import Snapshot, WorkerResult, run_worker
+from perfbook.load.engine import Snapshot, WorkerResult
 from perfbook.load.runner import MIN_REQUESTS_FOR_ABORT
 from perfbook.load.safety import is_local
-
-SPIN_S = 0.01  # the last moments before the start are spun, not slept: timers are ms-coarse
 
 
 @dataclass
@@ -47,7 +47,7 @@ class ShareOutcome:
     result: WorkerResult | None = None
     started_at: float = 0.0  # the worker's clock when the engine started
     start_error_s: float = 0.0  # started_at minus the instant it was asked to start at
-    cpu_s: float = 0.0  # this worker process's CPU (user + system) during the share
+    cpu_s: float = 0.0  # the engine process's CPU (user + system) from its start to its end
     refused: str | None = None
     stop_reason: str | None = None  # why the share stopped itself (its own error rate, watchdog)
 
@@ -76,99 +76,77 @@ def poll(run_id: str, stop: bool = False) -> dict[str, Any] | None:
     return None if snap is None else {**snap.__dict__, "stop_reason": state.stop_reason}
 
 
-def _control(share: Share, state: _State):
+def _stop_reason(share: Share, state: _State, snap: Snapshot | None) -> str | None:
+    """Why the share must stop now (client's stop, its own error rate, a silent client), if it must."""
     limit = share.abort_on_errors
-
-    def control(snap: Snapshot) -> bool:
-        state.snapshot = snap
-        if limit > 0 and snap.requests >= MIN_REQUESTS_FOR_ABORT and snap.errors / snap.requests > limit:
-            state.stop_reason = state.stop_reason or (
-                f"error rate {snap.errors / snap.requests:.0%} over --abort-on-errors {limit:.0%}"
-            )
-            state.stop = True
-        if time.monotonic() - state.last_poll > share.watchdog_s:
-            state.stop_reason = state.stop_reason or f"no word from the client for {share.watchdog_s:g}s"
-            state.stop = True
-        return state.stop
-
-    return control
-
-
-async def _at_start(share: Share, state: _State) -> tuple[WorkerResult | None, float]:
-    begin = share.start_at + share.phase_s
-    while (wait_s := begin - time.time() - SPIN_S) > 0:
-        if state.stop:  # interrupted before the start: send nothing
-            return None, time.time()
-        await asyncio.sleep(min(wait_s, 0.05))
-    while time.time() < begin:
-        pass
-    started_at = time.time()
-    state.last_poll = time.monotonic()
-    return await run_worker(share.plan, _control(share, state)), started_at
-
-
-def _new_loop() -> asyncio.AbstractEventLoop:
-    try:
-        import uvloop
-
-        return uvloop.new_event_loop()
-    except ImportError:  # pragma: no cover - uvloop is a core dependency on Linux
-        return asyncio.new_event_loop()
-
-
-class _ProfilerPaused:
-    """Dask's statistical profiler samples the task thread's stack 100 times a second (its default):
-    in a process whose one job is sending load, that is CPU taken from the engine. Paused for the
-    share, resumed after; its callbacks belong to the worker's event loop, so they are touched there."""
-
-    KEYS = ("profile", "profile-cycle")
-
-    def __init__(self) -> None:
-        try:
-            from distributed import get_worker
-
-            self.worker = get_worker()
-        except (ImportError, ValueError):  # not inside a Dask task (tests call run_share directly)
-            self.worker = None
-        self.paused: list[Any] = []
-
-    def _each(self, method: str) -> None:
-        for pc in self.paused:
-            self.worker.loop.add_callback(getattr(pc, method))
-
-    def __enter__(self) -> _ProfilerPaused:
-        if self.worker is not None:
-            callbacks = getattr(self.worker, "periodic_callbacks", {})
-            self.paused = [callbacks[k] for k in self.KEYS if k in callbacks and callbacks[k].is_running()]
-            self._each("stop")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.worker is not None:
-            self._each("start")
+    if snap is not None and limit > 0 and snap.requests >= MIN_REQUESTS_FOR_ABORT \
+            and snap.errors / snap.requests > limit:
+        state.stop_reason = state.stop_reason or (
+            f"error rate {snap.errors / snap.requests:.0%} over --abort-on-errors {limit:.0%}"
+        )
+    if time.monotonic() - state.last_poll > share.watchdog_s:
+        state.stop_reason = state.stop_reason or f"no word from the client for {share.watchdog_s:g}s"
+    return state.stop_reason if (state.stop or state.stop_reason) else None
 
 
 def run_share(share: Share) -> ShareOutcome:
-    """Run one worker's share at the agreed instant and return its totals (the Dask task)."""
+    """Run one worker's share in an engine process of its own and return its totals (the Dask task).
+
+    This thread relays: the engine's snapshots to :func:`poll`, and a stop (the client's, the
+    share's own error rate, the watchdog) to the engine.
+    """
     late_s = time.time() - share.start_at
     if late_s > share.latest_start_s:
         return ShareOutcome(share.index, refused=f"the share arrived {late_s:.1f}s after the agreed start")
     state = _ACTIVE.setdefault(share.run_id, _State())  # a stop may have come before the share
     state.last_poll = time.monotonic()
-    proc = psutil.Process()
-    cpu_before = sum(proc.cpu_times()[:2])
-    loop = _new_loop()
+    engine = subprocess.Popen([sys.executable, "-m", "perfbook.load.cluster_engine"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     try:
-        with _ProfilerPaused():
-            result, started_at = loop.run_until_complete(_at_start(share, state))
+        write_frame(engine.stdin, share)
+        done = _relay(share, state, engine)
     finally:
-        loop.close()
         _ACTIVE.pop(share.run_id, None)
+        _end(engine)
+    if done is None:
+        return ShareOutcome(share.index, refused=f"the engine process ended without a result ({engine.returncode})")
+    result, started_at, cpu_s = done
     return ShareOutcome(
         share.index,
         result=result,
         started_at=started_at,
         start_error_s=started_at - (share.start_at + share.phase_s),
-        cpu_s=sum(proc.cpu_times()[:2]) - cpu_before,
+        cpu_s=cpu_s,
         stop_reason=state.stop_reason,
     )
+
+
+def _relay(share: Share, state: _State, engine: subprocess.Popen) -> Any:
+    told = False
+    while (frame := read_frame(engine.stdout)) is not None:
+        kind, payload = frame
+        if kind == "done":
+            return payload
+        if kind == "snapshot":
+            state.snapshot = payload
+        if not told and _stop_reason(share, state, state.snapshot if kind == "snapshot" else None):
+            told = True
+            try:
+                engine.stdin.write(b"stop")
+                engine.stdin.flush()
+            except OSError:  # it ended meanwhile: its last frame says how
+                pass
+    return None
+
+
+def _end(engine: subprocess.Popen) -> None:
+    for pipe in (engine.stdin, engine.stdout):
+        try:
+            pipe.close()
+        except OSError:
+            pass
+    try:
+        engine.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        engine.kill()
+        engine.wait()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -18,8 +19,9 @@ def dask_cluster(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("dask")
     samples = tmp / "samples"
     samples.mkdir()
-    with DaskCluster(tmp, workers=2, env={"PERFBOOK_TEST_SAMPLES": str(samples)},
-                     preload=HERE / "sample_tap.py") as dc:
+    tap = {"PERFBOOK_TEST_SAMPLES": str(samples),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE / "tap"), os.environ.get("PYTHONPATH")]))}
+    with DaskCluster(tmp, workers=2, env=tap) as dc:
         dc.samples = samples
         yield dc
 

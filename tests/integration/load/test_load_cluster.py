@@ -23,6 +23,7 @@ from perfbook.load import hist
 
 pytestmark = pytest.mark.slow
 PERFBOOK = [sys.executable, "-m", "perfbook"]
+CATCH_UP_S = 0.3
 
 
 def perfbook(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -44,14 +45,15 @@ def wait_until(predicate, timeout_s: float = 30.0, proc: subprocess.Popen | None
 
 
 def ports_of(pids: dict[str, int], server_port: int) -> dict[int, str]:
-    """client port → worker name, from the worker processes' open connections to the server."""
+    """client port → worker name, from the open connections to the server of each worker's engine
+    process (the worker process's child)."""
     owner = {}
     for name, pid in pids.items():
-        proc = psutil.Process(pid)
-        conns = proc.net_connections(kind="tcp") if hasattr(proc, "net_connections") else proc.connections("tcp")
-        for conn in conns:
-            if conn.raddr and conn.raddr.port == server_port:
-                owner[conn.laddr.port] = name
+        for proc in [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]:
+            conns = proc.net_connections(kind="tcp") if hasattr(proc, "net_connections") else proc.connections("tcp")
+            for conn in conns:
+                if conn.raddr and conn.raddr.port == server_port:
+                    owner[conn.laddr.port] = name
     return owner
 
 
@@ -98,11 +100,11 @@ def _open_loop_at_the_server(cluster, tmp_path) -> dict:
     for t, _ in arrivals:
         bins[min(int((t - first) / 0.1), 99)] += 1
     # While the server itself is not scheduled, nothing it timestamps is the client's timing, and
-    # the connections (one request in flight each) catch up afterwards: such bins measure the
-    # machine, not perfbook. They are named, never silently absorbed into a looser bound.
+    # the connections (one request in flight each) catch up in the 300 ms after: such bins measure
+    # the machine, not perfbook. They are named, never silently absorbed into a looser bound.
     blind = set()
     for t, lag in seen["stalls"]:
-        blind |= set(range(int((t - lag - first) / 0.1), int((t + lag - first) / 0.1) + 2))
+        blind |= set(range(int((t - lag - first) / 0.1), int((t + CATCH_UP_S - first) / 0.1) + 1))
     return {"report": json.loads(stdout), "arrivals": arrivals, "bins": bins, "owner": owner,
             "blind": sorted(b for b in blind if 0 <= b < 100), "stalls": seen["stalls"]}
 
@@ -131,28 +133,35 @@ def test_open_loop_rate_is_held_and_arrivals_are_even(cluster, tmp_path):
 
 
 def test_latency_is_right_and_the_merge_is_exact(cluster, tmp_path):
-    with ArrivalServer(tmp_path, delay_s=0.05) as srv:
-        res = perfbook("load", srv.url, "-d", "4s", "-c", "40", "--cluster", cluster.address, "--json")
-        served = sorted(srv.stop()["service_s"])
-    assert res.returncode == 0, res.stderr
-    doc = json.loads(res.stdout)
-    # A 50 ms server: what it really applied is measured there (a loaded machine fires timers late)
-    server_p50 = served[len(served) // 2]
-    assert doc["latency"]["p50_s"] == pytest.approx(server_p50, rel=0.05), machine_load()
-    assert doc["latency"]["p50_s"] == pytest.approx(0.050, rel=0.05) or server_p50 > 0.0525, (
-        f"perfbook p50 {doc['latency']['p50_s']}, the server's own {server_p50:.4f}; {machine_load()}"
-    )
-    # one histogram of both workers' raw samples (kept by sample_tap.py) == the merged report
-    files = [p for p in cluster.samples.iterdir() if p.stat().st_size]
-    assert len(files) == 2, files  # each worker's latencies (closed loop: one histogram each)
-    together = hist.new_histogram()
-    per_worker = []
-    for path in files:
-        values = [float(line) for line in path.read_text().split()]
-        per_worker.append(len(values))
-        hist.record_batch(together, values)
-    assert sorted(per_worker) == sorted(r["responses"] for r in doc["cluster"]["workers"])
-    assert hist.latency_summary(together) == doc["latency"]
+    misses = []
+    for attempt in range(2):  # timing under a loaded machine gets one more try (the merge must hold every time)
+        for path in cluster.samples.iterdir():
+            path.unlink()
+        with ArrivalServer(tmp_path / f"try{attempt}", delay_s=0.05) as srv:
+            res = perfbook("load", srv.url, "-d", "4s", "-c", "40", "--cluster", cluster.address, "--json")
+            served = sorted(srv.stop()["service_s"])
+        assert res.returncode == 0, res.stderr
+        doc = json.loads(res.stdout)
+        # one histogram of both workers' raw samples (kept by sample_tap.py) == the merged report
+        files = [p for p in cluster.samples.iterdir() if p.stat().st_size]
+        assert len(files) == 2, files  # each worker's latencies (closed loop: one histogram each)
+        together = hist.new_histogram()
+        per_worker = []
+        for path in files:
+            values = [float(line) for line in path.read_text().split()]
+            per_worker.append(len(values))
+            hist.record_batch(together, values)
+        assert sorted(per_worker) == sorted(r["responses"] for r in doc["cluster"]["workers"])
+        assert hist.latency_summary(together) == doc["latency"]
+        # a 50 ms server: perfbook's p50 within 5 % of it, and of what the server really applied
+        p50, server_p50 = doc["latency"]["p50_s"], served[len(served) // 2]
+        if abs(p50 - 0.050) <= 0.0025 and abs(p50 - server_p50) <= 0.05 * server_p50:
+            return
+        misses.append(f"p50 {p50 * 1e3:.2f} ms, the server's own {server_p50 * 1e3:.2f} ms")
+    load1 = os.getloadavg()[0]
+    if load1 > 2 * (os.cpu_count() or 1):
+        pytest.skip(f"too loaded to judge latency to 5 %: {'; '.join(misses)} ({machine_load()})")
+    pytest.fail(f"latency off by more than 5 %: {'; '.join(misses)} ({machine_load()})")
 
 
 def test_a_lost_worker_is_named_and_the_run_is_partial(cluster, tmp_path):
