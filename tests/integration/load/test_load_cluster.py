@@ -170,8 +170,11 @@ def test_a_lost_worker_is_named_and_the_run_is_partial(cluster, tmp_path):
     with ArrivalServer(tmp_path) as srv:
         proc = start_perfbook("load", srv.url, "-d", "8s", "-c", "6", "--cluster", cluster.address, "-o", str(out))
         wait_until(lambda: srv.count() > 6000, 60, proc)
+        engines = psutil.Process(doomed.pid).children()  # the share's engine process
         doomed.send_signal(signal.SIGKILL)
         stdout, stderr = proc.communicate(timeout=60)
+    gone, alive = psutil.wait_procs(engines, timeout=5)
+    assert engines and not alive, "the lost worker's engine process kept running"
     assert proc.returncode == 1, stderr
     doc = json.loads(out.read_text())
     assert doc["cluster"]["partial"] is True and doc["cluster"]["missing"] == ["doomed"]
