@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import psutil
@@ -33,6 +34,7 @@ CONNECTIONS = int(os.environ.get("CONNECTIONS", "50"))
 SERVER_CPU = os.environ.get("SERVER_CPU", "0")
 CLIENT_CPU = os.environ.get("CLIENT_CPU", "1")
 REPEAT = int(os.environ.get("REPEAT", "2"))
+IDLE_S = 5.0
 PERFBOOK = [sys.executable, "-m", "perfbook", "load"]
 
 
@@ -70,27 +72,33 @@ def cpu_s(pids: list[int]) -> float:
     return total
 
 
-def perfbook(args: list[str], dask_pids: list[int]) -> tuple[dict, float, float]:
-    """One run pinned to CLIENT_CPU: its JSON, perfbook's own CPU (with children), the Dask processes' CPU."""
-    before = cpu_s(dask_pids)
+IDLE = {"rate": 0.0}  # the Dask processes' own CPU per second while no test runs (heartbeats, monitors)
+
+
+def perfbook(args: list[str], dask_pids: list[int]) -> tuple[dict, float, float, float]:
+    """One run pinned to CLIENT_CPU: its JSON, perfbook's own CPU (with children), the Dask processes'
+    CPU, and that less what they spend idle over the same wall time."""
+    before, started = cpu_s(dask_pids), time.monotonic()
     proc = subprocess.Popen(["taskset", "-c", CLIENT_CPU, *PERFBOOK, *args, "--json"], stdout=subprocess.PIPE)
     out = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise SystemExit(f"perfbook {' '.join(args)} exited {proc.returncode}")
-    return json.loads(out), usage.ru_utime + usage.ru_stime, cpu_s(dask_pids) - before
+    dask = cpu_s(dask_pids) - before
+    return json.loads(out), usage.ru_utime + usage.ru_stime, dask, dask - IDLE["rate"] * (time.monotonic() - started)
 
 
 def measure(setups: list[tuple[str, list[str], list[int]]], url: str) -> list[dict]:
     """Each setup's best of REPEAT, the setups taking turns (a shared machine's load drifts)."""
-    fixed = {name: perfbook([url, "-n", "2", "-c", "2", *extra], pids)[1:] for name, extra, pids in setups}
+    fixed = {name: perfbook([url, "-n", "2", "-c", "2", *extra], pids)[1:3] for name, extra, pids in setups}
     best: dict[str, dict] = {}
     for _ in range(REPEAT):
         for name, extra, pids in setups:
-            doc, own, dask = perfbook([url, "-d", f"{DURATION}s", "-c", str(CONNECTIONS), *extra], pids)
+            doc, own, dask, busy = perfbook([url, "-d", f"{DURATION}s", "-c", str(CONNECTIONS), *extra], pids)
             row = {"setup": name, "requests": doc["requests"], "rps": doc["rps"], "own_cpu_s": own,
-                   "dask_cpu_s": dask, "cpu_s": own + dask, "steady_cpu_s": own + dask - sum(fixed[name])}
+                   "dask_cpu_s": dask, "dask_busy_cpu_s": busy, "cpu_s": own + dask,
+                   "steady_cpu_s": own + dask - sum(fixed[name])}
             if name not in best or row["rps"] > best[name]["rps"]:
                 best[name] = row
     for row in best.values():
@@ -112,13 +120,16 @@ def main() -> None:
         with DaskCluster(work / "dask", workers=2) as dc:
             os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
             workers = list(dc.client.run(os.getpid).values())
-            dask_pids = [p.pid for p in dc.procs] + workers + [psutil.Process(w).ppid() for w in workers]
+            dask_pids = sorted(set([p.pid for p in dc.procs] + workers + [psutil.Process(w).ppid() for w in workers]))
+            idle_before = cpu_s(dask_pids)
+            time.sleep(IDLE_S)
+            IDLE["rate"] = (cpu_s(dask_pids) - idle_before) / IDLE_S
             print(f"nginx on core {SERVER_CPU}; client side on core {CLIENT_CPU}; {CONNECTIONS} connections, "
                   f"keep-alive, {DURATION}s, best of {REPEAT}; {os.cpu_count()} cores, load "
                   f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")
             local, cluster = measure([("perfbook load --workers 2", ["--workers", "2"], []),
                                       ("perfbook load --cluster (2 workers)", ["--cluster", dc.address],
-                                       sorted(set(dask_pids)))], url)
+                                       dask_pids)], url)
     finally:
         subprocess.run(["kill", pid_file.read_text().strip()], check=False)
         shutil.rmtree(work, ignore_errors=True)
@@ -128,6 +139,10 @@ def main() -> None:
               f"{row['steady_us_per_req']:>15.1f}")
     print(f"cluster CPU: perfbook client {cluster['own_cpu_s']:.2f}s, Dask processes (scheduler, nannies, "
           f"workers and their engine processes) {cluster['dask_cpu_s']:.2f}s")
+    busy_us = (cluster["own_cpu_s"] + cluster["dask_busy_cpu_s"]) * 1e6 / cluster["requests"]
+    print(f"Dask's own processes use {IDLE['rate'] * 100:.0f} % of a core idle (scheduler, nannies, workers); "
+          f"less that, the cluster's client CPU is {busy_us:.1f} µs/request "
+          f"({busy_us / local['us_per_req']:.3f}× the local run's raw figure)")
     print(f"cluster overhead: throughput {local['rps'] / cluster['rps']:.3f}× (local rps / cluster rps), "
           f"client CPU per request {cluster['steady_us_per_req'] / local['steady_us_per_req']:.3f}× steady state "
           f"({cluster['us_per_req'] / local['us_per_req']:.3f}× raw); target ≤ 1.05×")
