@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
+from typing import Any
 
 import typer
-from rich.console import Console
 
+from perfbook.cli.env import CONFIG_OPTION, Env, current
 from perfbook.cli.exit import ExitCode
 from perfbook.errors import UsageError
 
@@ -165,9 +165,7 @@ def load(
     output: Path | None = typer.Option(
         None, "-o", "--output", help="Also save the JSON result to this file.", rich_help_panel="Output"
     ),
-    config: Path | None = typer.Option(
-        None, "--config", help="perfbook.toml (for --slo kpi and --watch).", rich_help_panel="Output"
-    ),
+    config: Path | None = CONFIG_OPTION,
 ) -> None:
     if url == "compare":
         raise typer.Exit(_compare(files or [], json_out))
@@ -177,7 +175,6 @@ def load(
             hint = "a JSON body is --json-body @file (--json alone prints the result as JSON)"
         raise UsageError(f"load: unexpected arguments {' '.join(files)}", hint=hint)
     from perfbook.load.options import LoadOptions, make_run, pacing_warning, parse_share
-    from perfbook.load.session import run_session
 
     opts = LoadOptions(
         url=url,
@@ -199,17 +196,55 @@ def load(
         verify_tls=not insecure,
     )
     run, target = make_run(opts)
+    env = current()
     from perfbook.load.cluster import cluster_address, connected, runner_for
 
-    with connected(cluster_address(cluster, config), workers, target.host, method) as grid:
+    with connected(cluster_address(cluster, lambda: env.config(config)), workers, target.host, method) as grid:
         confirm(target, method, yes, reason=grid.confirmation if grid else "")
         warning = pacing_warning(list(run.plan.stages), run.plan.connections)
         if warning:
-            sys.stderr.write(f"warning: {warning}\n")
-        code = run_session(
-            run, slo=slo, watch=watch, json_out=json_out, output=output, config_path=config, runner=runner_for(grid)
-        )
+            env.echo(f"warning: {warning}", err=True)
+        code = _run_session(env, run, slo, watch, json_out, output, config, runner_for(grid))
     raise typer.Exit(code)
+
+
+def _run_session(env: Env, run: Any, slo: str | None, watch: bool, json_out: bool, output: Path | None,
+                 config: Path | None, runner: Any) -> int:
+    """Run with progress on stderr, save / print the result; the exit code (3: SLO missed or aborted,
+    1: a cluster run that lost a worker)."""
+    from perfbook.load.render import LiveProgress, print_summary
+    from perfbook.load.session import run_session
+
+    objectives = objectives_for(slo, config)
+    patterns = list(env.config(config).process.match) if watch else None
+    planned_s = run.plan.duration_s or (sum(s.duration_s for s in run.plan.stages) or None)
+    with LiveProgress(planned_s=planned_s, planned_n=run.plan.requests, console=env.err,
+                      enabled=env.interactive) as live:
+        outcome = run_session(run, objectives, watch_patterns=patterns, progress=live, runner=runner)
+    if output is not None:
+        env.write(output, json.dumps(outcome.doc, indent=2) + "\n", what="load result")
+    if json_out:
+        env.json(outcome.doc)
+    else:
+        print_summary(outcome.doc, outcome.verdicts, env.out)
+    if outcome.interrupted:
+        return ExitCode.INTERRUPTED
+    if outcome.partial:
+        return ExitCode.FAILED
+    return ExitCode.THRESHOLD if outcome.missed else ExitCode.OK
+
+
+def objectives_for(slo: str | None, config: Path | None) -> list:
+    """Parse ``--slo``; the word ``kpi`` reads the thresholds from config (only then)."""
+    from perfbook.load.slo import parse_slo
+
+    if not slo:
+        return []
+    kpi = None
+    if "kpi" in slo.split(","):
+        th = current().config(config).thresholds
+        kpi = (th.p95_s, th.error_rate, th.throughput_rps)
+    return parse_slo(slo, kpi)
 
 
 def confirm(target, method: str, yes: bool, reason: str | None = "") -> None:
@@ -223,11 +258,12 @@ def confirm(target, method: str, yes: bool, reason: str | None = "") -> None:
         reason = needs_confirmation(target, method)
     if reason is None or yes:
         return
-    if not sys.stdin.isatty():
+    env = current()
+    if not env.interactive:
         raise UsageError(
             f"load: {reason}; not sending without confirmation", hint="add --yes to confirm in scripts"
         )
-    if not typer.confirm(f"{reason}. Send load to {target.url}?", err=True):
+    if not env.confirm(f"{reason}. Send load to {target.url}?"):
         raise typer.Exit(ExitCode.USAGE)
 
 
@@ -239,12 +275,11 @@ def _compare(files: list[str], json_out: bool) -> int:
             "load compare needs two saved runs", hint="perfbook load compare before.json after.json"
         )
     a, b = (read_run(Path(f)) for f in files)
+    env = current()
     if json_out:
-        sys.stdout.write(
-            json.dumps({"a": files[0], "b": files[1], "figures": changes(a, b)}, indent=2) + "\n"
-        )
+        env.json({"a": files[0], "b": files[1], "figures": changes(a, b)})
     else:
-        Console().print(compare_table(a, b, Path(files[0]).name, Path(files[1]).name))
+        env.out.print(compare_table(a, b, Path(files[0]).name, Path(files[1]).name))
     return ExitCode.OK
 
 
@@ -279,8 +314,9 @@ def capacity(
     plot: Path | None = typer.Option(None, "--plot", help="Write a PNG of latency and errors against rate."),
     no_plot: bool = typer.Option(False, "--no-plot", help="No terminal plot."),
     json_out: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
-    config: Path | None = typer.Option(None, "--config", help="perfbook.toml (for --slo kpi)."),
+    config: Path | None = CONFIG_OPTION,
 ) -> None:
+    from perfbook.load.capacity import run_capacity
     from perfbook.load.options import LoadOptions, make_run
     from perfbook.load.plot import save_png, terminal_plot
 
@@ -289,8 +325,8 @@ def capacity(
 
         if importlib.util.find_spec("matplotlib") is None:
             raise UsageError("--plot needs matplotlib", hint="pip install 'perfbook[plot]'")
-    from perfbook.load.render import capacity_table
-    from perfbook.load.session import objectives_for
+    from perfbook.load.render import capacity_table, step_line
+    from perfbook.load.schedule import parse_duration_s
 
     objectives = objectives_for(slo, config)
     opts = LoadOptions(
@@ -305,51 +341,43 @@ def capacity(
         abort_on_errors=0.0,
     )
     base, target = make_run(opts)
+    env = current()
+    err = env.err
     from perfbook.load.cluster import cluster_address, connected, runner_for
 
-    with connected(cluster_address(cluster, config), workers, target.host, method) as grid:
+    with connected(cluster_address(cluster, lambda: env.config(config)), workers, target.host, method) as grid:
         confirm(target, method, yes, reason=grid.confirmation if grid else "")
-        report = _search(base, objectives, runner_for(grid, steps=True), start_rate, max_rate,
-                         step_duration, max_duration, tolerance)
+        report = run_capacity(
+            base,
+            objectives,
+            start_rps=start_rate,
+            max_rps=max_rate,
+            step_s=parse_duration_s(step_duration),
+            max_duration_s=parse_duration_s(max_duration),
+            tolerance=tolerance,
+            on_step=lambda row: err.print(step_line(row), highlight=False, soft_wrap=True),
+            runner=runner_for(grid, steps=True),
+        ).to_json()
     if plot is not None:
         save_png(report, plot)
     if json_out:
-        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+        env.json(report)
     else:
-        out = Console()
-        out.print(capacity_table(report))
-        text = None if no_plot else terminal_plot(report, width=min(out.width, 100), color=out.is_terminal)
+        env.out.print(capacity_table(report))
+        text = None if no_plot else terminal_plot(report, width=min(env.out.width, 100), color=env.color)
         if text:
-            sys.stdout.write(text + "\n")
+            env.echo(text)
     raise typer.Exit(ExitCode.OK if report["knee_rps"] else ExitCode.THRESHOLD)
-
-
-def _search(base, objectives, runner, start_rate, max_rate, step_duration, max_duration, tolerance) -> dict:
-    from perfbook.load.capacity import run_capacity
-    from perfbook.load.render import step_line
-    from perfbook.load.schedule import parse_duration_s
-
-    err = Console(stderr=True)
-    return run_capacity(
-        base,
-        objectives,
-        start_rps=start_rate,
-        max_rps=max_rate,
-        step_s=parse_duration_s(step_duration),
-        max_duration_s=parse_duration_s(max_duration),
-        tolerance=tolerance,
-        on_step=lambda row: err.print(step_line(row), highlight=False, soft_wrap=True),
-        runner=runner,
-    ).to_json()
 
 
 def _stress_out(doc: dict, json_out: bool) -> None:
     from perfbook.load.render import stress_summary
 
+    env = current()
     if json_out:
-        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        env.json(doc)
     else:
-        Console().print(stress_summary(doc))
+        env.out.print(stress_summary(doc))
     raise typer.Exit(ExitCode.THRESHOLD if any(doc["errors"].values()) else ExitCode.OK)
 
 
@@ -375,7 +403,7 @@ def stress_postgres(
         None, "-n", "--queries", help="Stop after this many queries in total."
     ),
     json_out: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
-    config: Path | None = typer.Option(None, "--config", help="perfbook.toml."),
+    config: Path | None = CONFIG_OPTION,
 ) -> None:
     """Concurrent read queries against the configured database (runbook: stress the database)."""
     import asyncio
@@ -392,9 +420,7 @@ def stress_postgres(
 def _configured(value: str | None, config: Path | None, section: str, key: str) -> str:
     """The flag's value, else ``[section] key`` from config / env; a UsageError naming both when neither."""
     if not value:
-        from perfbook.config import load_config
-
-        value = getattr(getattr(load_config(config), section), key)
+        value = getattr(getattr(current().config(config), section), key)
     if not value:
         env = f"PERFBOOK_{section.upper()}_{key.upper()}"
         raise UsageError(f"stress {section}: no {key.upper()}",
@@ -413,7 +439,7 @@ def stress_redis(
         None, "-n", "--commands", help="Stop after about this many commands."
     ),
     json_out: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
-    config: Path | None = typer.Option(None, "--config", help="perfbook.toml."),
+    config: Path | None = CONFIG_OPTION,
 ) -> None:
     """SET/GET pipelines with perfbook's own keys, deleted at the end (runbook: Redis stress)."""
     import asyncio
@@ -444,16 +470,14 @@ def stress_connections(
     timeout: str = typer.Option("10s", "--timeout", help="Per request."),
     yes: bool = typer.Option(False, "-y", "--yes", help="Do not ask before loading another machine."),
     json_out: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
-    config: Path | None = typer.Option(None, "--config", help="perfbook.toml."),
+    config: Path | None = CONFIG_OPTION,
 ) -> None:
     """N concurrent connections to the health endpoint (runbook: for i in {1..100}; curl … &)."""
     from perfbook.load.options import LoadOptions, make_run
     from perfbook.load.runner import run_load
 
     if not url:
-        from perfbook.config import load_config
-
-        http = load_config(config).http
+        http = current().config(config).http
         url = http.base_url.rstrip("/") + http.health_path
     opts = LoadOptions(
         url=url,
