@@ -197,7 +197,8 @@ def load(
     )
     run, target = make_run(opts)
     env = current()
-    from perfbook.load.cluster import cluster_address, connected, runner_for
+    from perfbook.load.cluster import cluster_address
+    from perfbook.load.cluster_run import connected, runner_for
 
     with connected(cluster_address(cluster, lambda: env.config(config)), workers, target.host, method) as grid:
         confirm(target, method, yes, reason=grid.confirmation if grid else "")
@@ -343,7 +344,8 @@ def capacity(
     base, target = make_run(opts)
     env = current()
     err = env.err
-    from perfbook.load.cluster import cluster_address, connected, runner_for
+    from perfbook.load.cluster import cluster_address
+    from perfbook.load.cluster_run import connected, runner_for
 
     with connected(cluster_address(cluster, lambda: env.config(config)), workers, target.host, method) as grid:
         confirm(target, method, yes, reason=grid.confirmation if grid else "")

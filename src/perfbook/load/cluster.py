@@ -12,12 +12,9 @@ from __future__ import annotations
 import logging
 import socket
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from importlib import metadata
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -25,8 +22,7 @@ from perfbook.errors import UsageError
 from perfbook.load.cluster_plan import ClockOffset, clock_offset
 
 if TYPE_CHECKING:
-    from perfbook.load.result import LoadResult
-    from perfbook.load.runner import LoadRun
+    from perfbook.config import Config
 
 CONNECT_TIMEOUT_S = 5.0
 GREETING_TIMEOUT_S = 3.0  # a scheduler greets within milliseconds, a busy one within a second
@@ -46,13 +42,14 @@ class ClusterWorker:
     clock: ClockOffset
 
 
-def cluster_address(flag: str | None, config_path: Path | None) -> tuple[str, str] | None:
-    """The scheduler address and where it came from (``--cluster``, else ``[load] cluster`` / env), or None."""
+def cluster_address(flag: str | None, config: Callable[[], Config]) -> tuple[str, str] | None:
+    """The scheduler address and where it came from (``--cluster``, else ``[load] cluster`` / env), or None.
+
+    ``config`` gives the effective config; it is read only when the flag is not given.
+    """
     if flag is not None:
         return (flag.strip(), "--cluster") if flag.strip() else None
-    from perfbook.config import load_config
-
-    cfg = load_config(config_path)
+    cfg = config()
     if not cfg.load.cluster:
         return None
     return cfg.load.cluster, cfg.source_of("load.cluster")
@@ -130,34 +127,6 @@ def _probe(address: str, host: str, port: int) -> None:
             f"--cluster: {address} is not a Dask scheduler (no Dask greeting within {GREETING_TIMEOUT_S:g}s)",
             hint="the scheduler's address is printed by dask scheduler: 'Scheduler at: tcp://…'",
         )
-
-
-@contextmanager
-def connected(
-    located: tuple[str, str] | None, want_workers: int | None, host: str, method: str
-) -> Iterator[Cluster | None]:
-    """The checked cluster at ``located`` (from :func:`cluster_address`), or None: this machine.
-
-    Its ``confirmation`` is why the run needs a yes, as its workers see the target.
-    """
-    if located is None:
-        yield None
-        return
-    with connect(located[0], want_workers=want_workers) as grid:
-        grid.confirmation = confirmation_reason(grid, host, method)
-        yield grid
-
-
-def runner_for(grid: Cluster | None, *, steps: bool = False) -> Callable[[LoadRun], LoadResult]:
-    """How a run runs: this machine's processes, or the cluster (``steps``: capacity steps, where a
-    lost worker ends the search)."""
-    if grid is None:
-        from perfbook.load.runner import run_load
-
-        return run_load
-    from perfbook.load.cluster_run import run_on_cluster, step_runner
-
-    return step_runner(grid) if steps else partial(run_on_cluster, grid)
 
 
 def connect(address: str, *, want_workers: int | None = None) -> Cluster:

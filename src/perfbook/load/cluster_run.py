@@ -13,21 +13,48 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as PollTimeout
+from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 from perfbook.errors import PerfbookError
-from perfbook.load.cluster import Cluster
+from perfbook.load.cluster import Cluster, confirmation_reason, connect
 from perfbook.load.cluster_plan import START_MARGIN_S, Share, combine, share_plans
 from perfbook.load.cluster_report import FAILED_STATES, ClusterLoadResult, WorkerRow
 from perfbook.load.cluster_worker import ShareOutcome, poll, run_share
 from perfbook.load.engine import Snapshot
-from perfbook.load.runner import MIN_REQUESTS_FOR_ABORT, LoadRun
+from perfbook.load.result import LoadResult
+from perfbook.load.runner import MIN_REQUESTS_FOR_ABORT, LoadRun, run_load
 
 POLL_S = 0.5
 POLL_TIMEOUT_S = 2.0  # a poll stuck on a worker that just vanished must not stall the loop
+
+
+@contextmanager
+def connected(
+    located: tuple[str, str] | None, want_workers: int | None, host: str, method: str
+) -> Iterator[Cluster | None]:
+    """The checked cluster at ``located`` (from :func:`cluster_address`), or None: this machine.
+
+    Its ``confirmation`` is why the run needs a yes, as its workers see the target.
+    """
+    if located is None:
+        yield None
+        return
+    with connect(located[0], want_workers=want_workers) as grid:
+        grid.confirmation = confirmation_reason(grid, host, method)
+        yield grid
+
+
+def runner_for(grid: Cluster | None, *, steps: bool = False) -> Callable[[LoadRun], LoadResult]:
+    """How a run runs: this machine's processes, or the cluster (``steps``: capacity steps, where a
+    lost worker ends the search)."""
+    if grid is None:
+        return run_load
+    return step_runner(grid) if steps else partial(run_on_cluster, grid)
 
 
 class _Interrupt:

@@ -123,3 +123,14 @@ def test_a_lost_worker_makes_the_run_partial_and_keeps_its_last_count():
     cluster = result.to_json()["cluster"]
     assert result.partial and cluster["missing"] == ["b"]
     assert cluster["workers"][1]["requests"] == 1234 and cluster["workers"][1]["last_report_s"] == 2.5
+
+
+def test_without_the_extra_cluster_names_it_before_anything(monkeypatch):
+    import sys
+
+    from perfbook.load.cluster import connect
+
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as on a core install (make test-core has none)
+    with pytest.raises(UsageError, match="needs Dask distributed") as err:
+        connect("tcp://127.0.0.1:1")
+    assert "perfbook[cluster]" in err.value.hint
