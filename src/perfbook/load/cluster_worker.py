@@ -36,7 +36,9 @@ class _State:
     last_poll: float = 0.0  # time.monotonic() of the client's last poll
 
 
-_ACTIVE: dict[str, _State] = {}  # run id → state; one share per run per worker process
+# run id → state; one share per run per worker process. A stop for a share that already ended
+# leaves a few bytes behind (the stop must be kept for a share that has not begun yet).
+_ACTIVE: dict[str, _State] = {}
 
 
 @dataclass
