@@ -236,6 +236,10 @@ class StatusConfig(_Section):
     components: list[StatusComponent] = Field(
         default_factory=list, description="name + endpoints / layers; [] = one component for everything")
     history_days: int = Field(90, ge=1, le=3650, description="days of past incidents the page lists")
+class LoadConfig(_Section):
+    cluster: str = Field(
+        "", description="Dask scheduler for load / capacity --cluster, e.g. tcp://scheduler:8786; \"\" = this machine"
+    )
 
 
 class Thresholds(_Section):
@@ -343,6 +347,7 @@ class Config(_Section):
     incident: IncidentConfig = Field(default_factory=IncidentConfig)
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
     status: StatusConfig = Field(default_factory=StatusConfig)
+    load: LoadConfig = Field(default_factory=LoadConfig)
     thresholds: Thresholds = Field(default_factory=Thresholds)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
 
