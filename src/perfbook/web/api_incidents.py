@@ -158,8 +158,9 @@ def messages(incident_id: IncidentId, ctx: Ctx,
     return operations.messages_of(ctx.store, ctx.cfg, parse_id(incident_id), event)
 
 
-@router.get("/{incident_id}/postmortem", response_class=PlainTextResponse,
-            responses={200: {"content": {"text/markdown": {}, "text/html": {}}}})
+@router.get("/{incident_id}/postmortem", response_model=None,
+            responses={200: {"description": "the postmortem", "content": {
+                "text/markdown": {"schema": {"type": "string"}}, "text/html": {"schema": {"type": "string"}}}}})
 def postmortem(incident_id: IncidentId, ctx: Ctx, format: str = Query("md", pattern="^(md|html)$")) -> Any:
     """``perfbook incident report ID --format md|html``: the postmortem from the record."""
     from perfbook.notify.context import load_state
