@@ -13,7 +13,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from perfbook.incidents import records
-from perfbook.incidents.model import Status, parse_id, parse_severity, parse_status
+from perfbook.incidents.model import Status, format_id, parse_id, parse_severity, parse_status
 from perfbook.web import operations
 from perfbook.web.deps import Actor, Ctx
 from perfbook.web.render import page
@@ -28,7 +28,7 @@ def _back(ctx: Any, number: int, anchor: str = "") -> RedirectResponse:
 
     rebuild_if_configured(ctx.store, ctx.cfg)
     ctx.cache.clear()  # the public status page shows the change at once
-    return RedirectResponse(f"/incidents/{number}{anchor}", status_code=303)
+    return RedirectResponse(f"/incidents/{format_id(number)}{anchor}", status_code=303)
 
 
 @router.get("/incidents")

@@ -31,7 +31,7 @@ def _scale(values: Sequence[float], size: float, pad: float) -> tuple[float, flo
     return low, (size - 2 * pad) / (high - low)
 
 
-def sparkline(points: Series, *, target: float | None = None, label: str, width: int = 160, height: int = 36) -> str:
+def sparkline(points: Series, *, target: float | None = None, label: str, width: int = 120, height: int = 32) -> str:
     """A small line of ``points`` with its range as a band and ``target`` as a dashed line."""
     title = f"<title>{escape(label)}</title>"
     if not points:

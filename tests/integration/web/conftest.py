@@ -8,6 +8,7 @@ firing. The server is the real app under uvicorn in a thread of the test process
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import subprocess
@@ -94,23 +95,22 @@ def seed(store: Store, tmp: Path) -> dict[str, Any]:
             "load2": second}
 
 
-def config(tmp: Path) -> Config:
+def config(tmp: Path, **overrides: Any) -> Config:
     # nothing listens on these: a triage from the page probes them and reports them unavailable, quickly
-    return Config.model_validate({"status": {"title": "Example status", "components": COMPONENTS},
+    return Config.model_validate({**overrides, "status": {"title": "Example status", "components": COMPONENTS},
                                   "http": {"base_url": "http://127.0.0.1:9", "timeout_s": 0.5},
                                   "frontend": {"url": ""}, "notify": {"service": "Example"},
                                   "host": {"log_dirs": [str(tmp)]}, "process": {"match": ["perfbook-no-such"]}})
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    """The app over a seeded store, with a write token."""
+@contextlib.contextmanager
+def serving(tmp: Path, **overrides: Any) -> Iterator[Served]:
+    """The app over a freshly seeded store, with a write token; ``overrides`` are config sections."""
     from perfbook.web.app import create_app
     from perfbook.web.server import start_in_thread
 
-    tmp = tmp_path_factory.mktemp("serve")
     store = Store(f"sqlite:///{tmp / 'perfbook.db'}")
-    cfg = config(tmp)
+    cfg = config(tmp, **overrides)
     ids = seed(store, tmp)
     running = start_in_thread(create_app(cfg, store, token=TOKEN, refresh_s=1.0))
     try:
@@ -118,3 +118,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     finally:
         running.stop()
         store.close()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """The app over a seeded store, with a write token."""
+    with serving(tmp_path_factory.mktemp("serve")) as s:
+        yield s
