@@ -4,16 +4,17 @@ A series is averaged into fixed buckets in the database (so a day of 30 s sample
 2,880); where the raw samples are gone (watch keeps them 24 h), the 5-minute aggregates stand in.
 Each point carries how many samples it averages, so a plot can say what it covers.
 
-    points = kpi_series(store, "p95_s", since_s=now - 3600, until_s=now, bucket_s=60)
+    series = kpi_series(store, ["p95_s", "cpu_pct"], since_s=now - 3600, until_s=now, bucket_s=60)
     firing = active_alerts(store)
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, cast, func, select
+from sqlalchemy import Integer, bindparam, cast, func, select
 
 from perfbook.store.engine import Store
 from perfbook.store.schema import alert_states, kpi_aggregates, kpi_samples
@@ -30,27 +31,34 @@ class Point:
     samples: int
 
 
-def kpi_series(store: Store, kpi: str, *, since_s: float, until_s: float, bucket_s: int,
-               subject: str = "") -> list[Point]:
-    """``kpi`` of ``subject`` ("" = the whole stack) from ``since_s`` to ``until_s`` in ``bucket_s`` buckets, oldest first."""
-    raw_bucket = cast(kpi_samples.c.at_s / bucket_s, Integer)
-    raw = (select(raw_bucket.label("b"), func.avg(kpi_samples.c.value), func.min(kpi_samples.c.value),
-                  func.max(kpi_samples.c.value), func.count(kpi_samples.c.value))
-           .where(kpi_samples.c.kpi == kpi, kpi_samples.c.subject == subject, kpi_samples.c.at_s >= since_s,
-                  kpi_samples.c.at_s < until_s, kpi_samples.c.value.is_not(None))
-           .group_by(raw_bucket))
-    agg_bucket = cast(kpi_aggregates.c.bucket_start_s / bucket_s, Integer)
-    agg = (select(agg_bucket.label("b"), func.avg(kpi_aggregates.c.mean), func.min(kpi_aggregates.c.min),
-                  func.max(kpi_aggregates.c.max), func.sum(kpi_aggregates.c.samples))
-           .where(kpi_aggregates.c.kpi == kpi, kpi_aggregates.c.subject == subject,
-                  kpi_aggregates.c.bucket_start_s >= since_s, kpi_aggregates.c.bucket_start_s < until_s,
-                  kpi_aggregates.c.mean.is_not(None))
-           .group_by(agg_bucket))
+def _bucketed(table: Any, at: Any, value: Any, low: Any, high: Any, count: Any) -> Any:
+    """avg / min / max / samples of ``kpi``s in ``[since_s, until_s)`` per (kpi, bucket), bound parameters only."""
+    bucket = cast(at / bindparam("bucket_s"), Integer)
+    return (select(table.c.kpi, bucket.label("b"), func.avg(value), func.min(low), func.max(high), count)
+            .where(table.c.kpi.in_(bindparam("kpis", expanding=True)), table.c.subject == bindparam("subject"),
+                   at >= bindparam("since_s"), at < bindparam("until_s"), value.is_not(None))
+            .group_by(table.c.kpi, bucket))
 
-    def run(conn: Any) -> list[Point]:
-        points = {int(b): Point(b * bucket_s, m, lo, hi, int(n)) for b, m, lo, hi, n in conn.execute(agg)}
-        points.update({int(b): Point(b * bucket_s, m, lo, hi, int(n)) for b, m, lo, hi, n in conn.execute(raw)})
-        return [points[b] for b in sorted(points)]
+
+# built once: SQLAlchemy then reuses the compiled statements (a page draws 14 series per request)
+_RAW = _bucketed(kpi_samples, kpi_samples.c.at_s, kpi_samples.c.value, kpi_samples.c.value, kpi_samples.c.value,
+                 func.count(kpi_samples.c.value))
+_AGG = _bucketed(kpi_aggregates, kpi_aggregates.c.bucket_start_s, kpi_aggregates.c.mean, kpi_aggregates.c.min,
+                 kpi_aggregates.c.max, func.sum(kpi_aggregates.c.samples))
+
+
+def kpi_series(store: Store, kpis: Sequence[str], *, since_s: float, until_s: float, bucket_s: int,
+               subject: str = "") -> dict[str, list[Point]]:
+    """Each of ``kpis`` for ``subject`` ("" = the whole stack) from ``since_s`` to ``until_s`` in ``bucket_s``
+    buckets, oldest first (two statements however many KPIs)."""
+    params = {"kpis": list(kpis), "subject": subject, "since_s": since_s, "until_s": until_s, "bucket_s": bucket_s}
+
+    def run(conn: Any) -> dict[str, list[Point]]:
+        found: dict[str, dict[int, Point]] = {k: {} for k in kpis}
+        for query in (_AGG, _RAW):  # raw samples win over the aggregates of the same bucket
+            for kpi, b, mean, low, high, n in conn.execute(query, params):
+                found[kpi][int(b)] = Point(b * bucket_s, mean, low, high, int(n))
+        return {k: [points[b] for b in sorted(points)] for k, points in found.items()}
     return store.read(run)
 
 

@@ -53,7 +53,7 @@ def _document(stored: artifacts.StoredArtifact) -> StoredDocument:
 @router.get("/overview", response_model=Overview, tags=["overview"])
 def get_overview(ctx: Ctx) -> Any:
     """What the Overview page shows: latest triage, KPIs with sparklines, alerts, causes, open incidents."""
-    return overview(ctx.cfg, ctx.store, now=time.time())
+    return overview(ctx.cfg, ctx.store, now=time.time(), cache=ctx.cache)
 
 
 @router.post("/triage", response_model=TriageRunOut, tags=["triage"])
@@ -90,7 +90,10 @@ def get_report(report_id: int, ctx: Ctx) -> Any:
 @router.get("/alerts", response_model=AlertList, tags=["alerts"])
 def list_alerts(ctx: Ctx) -> Any:
     """Alerts pending or firing (what watch keeps in the store), firing first."""
-    return {"alerts": overview(ctx.cfg, ctx.store, now=time.time())["alerts"]}
+    from perfbook.store.history import active_alerts
+    from perfbook.web.overview import alert_to_dict
+
+    return {"alerts": [alert_to_dict(a) for a in active_alerts(ctx.store)]}
 
 
 @router.get("/fixes/catalog", response_model=CatalogOut, tags=["fixes"])

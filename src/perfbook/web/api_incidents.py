@@ -48,7 +48,7 @@ def _changed(ctx: Any, number: int) -> dict[str, Any]:
     from perfbook.statuspage import rebuild_if_configured
 
     rebuild_if_configured(ctx.store, ctx.cfg)
-    ctx.cache.clear()
+    ctx.cache.pop("status", None)
     return _show(ctx, number)
 
 
@@ -147,7 +147,7 @@ def notify(incident_id: IncidentId, body: NotifyRequest, ctx: Ctx, actor: Actor)
     number = parse_id(incident_id)
     result = send(ctx.store, ctx.cfg, number, body.event, actor=actor, message=body.message, dry_run=body.dry_run,
                   internal_only=body.internal_only)
-    ctx.cache.clear()
+    ctx.cache.pop("status", None)
     return result.to_dict()
 
 

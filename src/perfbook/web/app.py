@@ -17,9 +17,8 @@ from importlib import resources
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
-from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.datastructures import Headers, MutableHeaders
 
 from perfbook import __version__
 from perfbook.config import Config
@@ -31,22 +30,39 @@ from perfbook.web.security import Guard
 
 MAX_BODY_BYTES = 1 << 20  # forms and API bodies are small; a hook may ask for more (see hooks.py)
 
-class _Limits(BaseHTTPMiddleware):
-    """Security headers on every response; a body over the limit is refused before it is read."""
+class _Limits:
+    """Security headers on every response; a body over the limit refused before it is read; a bug answered
+    as a 500 naming its type (pure ASGI: a page pays microseconds for it, not a task per request)."""
 
-    async def dispatch(self, request: Request, call_next: Callable[[Request], Any]) -> Response:
-        size = request.headers.get("content-length")
-        limit = MAX_BODY_BYTES * (20 if request.url.path.startswith("/hooks/") else 1)
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_with_headers(message: dict[str, Any]) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                headers = MutableHeaders(scope=message)
+                for name, value in HEADERS.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        size = Headers(scope=scope).get("content-length")
+        limit = MAX_BODY_BYTES * (20 if scope["path"].startswith("/hooks/") else 1)
         if size is not None and (not size.isdigit() or int(size) > limit):
-            response: Response = failures.respond(request, 413, f"the body is over {limit} bytes")
-        else:
-            try:
-                response = await call_next(request)
-            except Exception as err:  # a bug: a 500 naming the type, the traceback in the log, the connection kept
-                response = failures.bug_response(request, err)
-        for name, value in HEADERS.items():
-            response.headers.setdefault(name, value)
-        return response
+            await failures.respond(Request(scope), 413, f"the body is over {limit} bytes")(scope, receive, send_with_headers)
+            return
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception as err:  # a bug: a 500 naming the type, the traceback in the log, the connection kept
+            if started:
+                raise
+            await failures.bug_response(Request(scope), err)(scope, receive, send_with_headers)
 
 
 def create_app(cfg: Config, store: Store, *, token: str | None = None, lab: Any = None, refresh_s: float = 5.0,
@@ -71,7 +87,9 @@ def create_app(cfg: Config, store: Store, *, token: str | None = None, lab: Any 
     return app
 
 
-def _metrics_route(metrics: MetricsFn) -> Callable[[], Response]:
+def _metrics_route(metrics: MetricsFn) -> Callable[[], Any]:
+    from fastapi.responses import Response
+
     def serve_metrics() -> Response:
         body, content_type = metrics()
         return Response(body, media_type=content_type)

@@ -110,23 +110,34 @@ def open_from(store: Store, *, title: str, actor: str, severity: str | None = No
                                  impact=parse_impact(impact) if impact else None, report=report)
 
 
-def messages_of(store: Store, cfg: Config, number: int, event: str) -> dict[str, Any]:
-    """The incident's deliveries (newest first) and the drafts ``incident notify ID EVENT --dry-run`` shows."""
+def sent_messages(store: Store, number: int, limit: int = 200) -> list[dict[str, Any]]:
+    """The incident's deliveries, newest first (the ``messages`` table: pending, sent, failed)."""
     from sqlalchemy import select
 
+    from perfbook.store import messages
+
+    query = select(messages).where(messages.c.incident_id == number).order_by(messages.c.id.desc()).limit(limit)
+    return store.read(lambda conn: [dict(r._mapping) for r in conn.execute(query)])
+
+
+def drafts(store: Store, cfg: Config, number: int, event: str) -> dict[str, dict[str, str]]:
+    """The messages ``incident notify ID EVENT --dry-run`` would send now, per audience."""
     from perfbook.notify.context import load_state
     from perfbook.notify.public import LeakError
     from perfbook.notify.send import render_messages
-    from perfbook.store import messages
 
-    query = select(messages).where(messages.c.incident_id == number).order_by(messages.c.id.desc()).limit(200)
-    sent = store.read(lambda conn: [dict(r._mapping) for r in conn.execute(query)])
     state = load_state(store, number)
+    now = dt.datetime.now(dt.UTC)
     try:
-        drafts = {a: {"subject": m.subject, "body": m.body}
-                  for a, m in render_messages(state, cfg, event, message=None, now=dt.datetime.now(dt.UTC)).items()}
+        return {a: {"subject": m.subject, "body": m.body}
+                for a, m in render_messages(state, cfg, event, message=None, now=now).items()}
     except LeakError as err:  # the internal draft still helps; the external one must be rewritten
-        drafts = {a: {"subject": m.subject, "body": m.body} for a, m in
-                  render_messages(state, cfg, event, message=None, now=dt.datetime.now(dt.UTC), internal_only=True).items()}
-        drafts["external"] = {"subject": "(not written: it would name internals)", "body": str(err)}
-    return {"messages": sent, "drafts": drafts}
+        out = {a: {"subject": m.subject, "body": m.body}
+               for a, m in render_messages(state, cfg, event, message=None, now=now, internal_only=True).items()}
+        out["external"] = {"subject": "(not written: it would name internals)", "body": str(err)}
+        return out
+
+
+def messages_of(store: Store, cfg: Config, number: int, event: str) -> dict[str, Any]:
+    """The incident's deliveries (newest first) and the drafts of ``event``."""
+    return {"messages": sent_messages(store, number), "drafts": drafts(store, cfg, number, event)}

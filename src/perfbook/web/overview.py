@@ -30,20 +30,21 @@ RANGES = (("hour", 3600, 60), ("day", 86400, 1800))
 LEVELS = ("critical", "warning", "info")
 
 
-def overview(cfg: Config, store: Store, *, now: float) -> dict[str, Any]:
-    """The Overview's document (also ``GET /api/v1/overview``)."""
-    from perfbook.web.operations import incident_list
+def overview(cfg: Config, store: Store, *, now: float, cache: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The Overview's document (also ``GET /api/v1/overview``); ``cache`` keeps closed sparkline buckets."""
+    from perfbook.incidents.records import list_incidents
+    from perfbook.web.operations import incident_to_dict
 
     latest = artifacts.latest_artifact(store, ("triage", "watch"))
     report = latest.artifact.document if latest else None
     when = dt.datetime.fromtimestamp(now, dt.UTC)
     return {
         "triage": _triage_head(latest, report),
-        "kpis": kpi_table(cfg, store, report, now),
-        "alerts": [_alert(a) for a in active_alerts(store)],
+        "kpis": kpi_table(cfg, store, report, now, cache),
+        "alerts": [alert_to_dict(a) for a in active_alerts(store)],
         "causes": [_cause(c) for c in (report or {}).get("causes", [])[:3]],
         "findings": [_finding(f) for f in (report or {}).get("findings", []) if f.get("level") != "info"][:8],
-        "incidents": incident_list(store, cfg, limit=20, now=when)["incidents"],
+        "incidents": [incident_to_dict(i, when, cfg.incident.update_every_min) for i in list_incidents(store, limit=20)],
     }
 
 
@@ -56,16 +57,20 @@ def _triage_head(latest: Any, report: dict[str, Any] | None) -> dict[str, Any] |
             "started_at": report.get("started_at"), "window_s": report.get("window_s")}
 
 
-def kpi_table(cfg: Config, store: Store, report: dict[str, Any] | None, now: float) -> list[dict[str, Any]]:
+def kpi_table(cfg: Config, store: Store, report: dict[str, Any] | None, now: float,
+              cache: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """Each KPI: the latest triage's value against target, and its history as sparklines."""
     rows = {r.name: r for r in kpi_rows(from_jsonable(Kpis, report["kpis"]), cfg.thresholds)} if report else {}
+    names = [kpi for _, kpi in KPI_SERIES]
+    series = {label: cached_series(store, cache, label, names, since_s=now - span_s, now=now, bucket_s=bucket_s)
+              for label, span_s, bucket_s in RANGES}
     out = []
     for name, kpi in KPI_SERIES:
         row = rows.get(name)
         target = getattr(cfg.thresholds, kpi)
         sparks = {}
-        for label, span_s, bucket_s in RANGES:
-            points = kpi_series(store, kpi, since_s=now - span_s, until_s=now + 1, bucket_s=bucket_s)
+        for label, _, _ in RANGES:
+            points = series[label][kpi]
             sparks[label] = {"samples": sum(p.samples for p in points),
                              "svg": sparkline([(p.t_s, p.mean, p.low, p.high) for p in points], target=target,
                                               label=f"{name}, last {label}: {len(points)} buckets, dashed line = target")}
@@ -75,7 +80,32 @@ def kpi_table(cfg: Config, store: Store, report: dict[str, Any] | None, now: flo
     return out
 
 
-def _alert(row: dict[str, Any]) -> dict[str, Any]:
+GRACE_S = 120  # a bucket is final this long after it ends: a watch run stores its samples after it started
+
+
+def cached_series(store: Store, cache: dict[str, Any] | None, label: str, kpis: list[str], *, since_s: float,
+                  now: float, bucket_s: int) -> dict[str, list[Any]]:
+    """:func:`kpi_series` with the buckets that can no longer change kept in ``cache``: a refresh reads only
+    the last bucket or two, not a day of samples (the same points as a full read)."""
+    if cache is None:
+        return kpi_series(store, kpis, since_s=since_s, until_s=now + 1, bucket_s=bucket_s)
+    final_until = (int(now - GRACE_S) // bucket_s) * bucket_s  # buckets that ended before this are final
+    key = f"series:{label}:{bucket_s}:{','.join(kpis)}"
+    closed_until, closed = cache.get(key, (None, None))
+    if closed is None or closed_until < since_s:
+        closed = kpi_series(store, kpis, since_s=since_s, until_s=final_until, bucket_s=bucket_s)
+        closed_until = final_until
+    elif closed_until < final_until:
+        more = kpi_series(store, kpis, since_s=closed_until, until_s=final_until, bucket_s=bucket_s)
+        closed = {k: closed[k] + more[k] for k in kpis}
+        closed_until = final_until
+    closed = {k: [p for p in points if p.t_s > since_s - bucket_s] for k, points in closed.items()}
+    cache[key] = (closed_until, closed)
+    fresh = kpi_series(store, kpis, since_s=closed_until, until_s=now + 1, bucket_s=bucket_s)
+    return {k: closed[k] + fresh[k] for k in kpis}
+
+
+def alert_to_dict(row: dict[str, Any]) -> dict[str, Any]:
     return {"rule": row["rule"], "subject": row["subject"], "state": row["state"], "severity": row["severity"],
             "value": row["value"], "threshold": row["threshold"],
             "since": _iso(row["active_since_s"] or row["state_since_s"]),

@@ -36,12 +36,12 @@ def _see(path: str) -> RedirectResponse:
 
 @router.get("/")
 def overview_page(request: Request, ctx: Ctx) -> Any:
-    return page(request, "overview.html.j2", {"doc": overview(ctx.cfg, ctx.store, now=time.time()), "title": "Overview"})
+    return page(request, "overview.html.j2", {"doc": overview(ctx.cfg, ctx.store, now=time.time(), cache=ctx.cache), "title": "Overview"})
 
 
 @router.get("/fragments/overview")
 def overview_live(request: Request, ctx: Ctx) -> Any:
-    return page(request, "_overview_live.html.j2", {"doc": overview(ctx.cfg, ctx.store, now=time.time())})
+    return page(request, "_overview_live.html.j2", {"doc": overview(ctx.cfg, ctx.store, now=time.time(), cache=ctx.cache)})
 
 
 @router.get("/triage")

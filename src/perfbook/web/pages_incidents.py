@@ -27,7 +27,7 @@ def _back(ctx: Any, number: int, anchor: str = "") -> RedirectResponse:
     from perfbook.statuspage import rebuild_if_configured
 
     rebuild_if_configured(ctx.store, ctx.cfg)
-    ctx.cache.clear()  # the public status page shows the change at once
+    ctx.cache.pop("status", None)  # the public status page shows the change at once
     return RedirectResponse(f"/incidents/{format_id(number)}{anchor}", status_code=303)
 
 
@@ -57,10 +57,19 @@ def incident_page(request: Request, ctx: Ctx, incident_id: str) -> Any:
     sections: dict[str, list[dict[str, Any]]] = {}
     for item in doc["checklist"]:
         sections.setdefault(item["section"], []).append(item)
-    msgs = operations.messages_of(ctx.store, ctx.cfg, number, "resolved" if doc["incident"]["resolved_at"] else "update")
+    msgs = {"messages": operations.sent_messages(ctx.store, number)}  # drafts: their own request (templates cost)
     return page(request, "incident.html.j2", {"doc": doc, "inc": doc["incident"], "sections": sections, "msgs": msgs,
                                               "statuses": [s.value for s in Status if s is not Status.RESOLVED],
                                               "title": f"{doc['incident']['id']} {doc['incident']['title']}"})
+
+
+@router.get("/incidents/{incident_id}/drafts")
+def incident_drafts(request: Request, ctx: Ctx, incident_id: str,
+                    event: str = Query("update", pattern="^(detected|update|resolved|customer)$")) -> Any:
+    number = parse_id(incident_id)
+    name = "_drafts.html.j2" if request.headers.get("hx-request") else "incident_drafts.html.j2"
+    return page(request, name, {"drafts": operations.drafts(ctx.store, ctx.cfg, number, event), "event": event,
+                                "incident": format_id(number), "title": f"{format_id(number)}: drafts of {event}"})
 
 
 @router.post("/incidents/{incident_id}/checklist/{item}")
