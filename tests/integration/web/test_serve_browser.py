@@ -59,6 +59,11 @@ def snap(page, shots: Path, name: str) -> None:
     """Screenshot the page, and check what every page must have: labelled fields, one h1, no error."""
     assert page.evaluate(LABELLED) == [], f"{name}: form fields without a label"
     assert page.locator("h1").count() == 1
+    snap_plain(page, shots, name)
+
+
+def snap_plain(page, shots: Path, name: str) -> None:
+    """Screenshot the page (the postmortem and the status page are perfbook's own documents, not the dashboard's)."""
     page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
     docs = os.environ.get("PERFBOOK_DOCS_SCREENSHOTS")
     if docs and name in README_SHOTS:
@@ -103,10 +108,6 @@ def test_a_checklist_item_ticked_in_the_browser_is_in_the_record(tab, site: Serv
     tab.goto(f"/incidents/{site.ids['slow']}/postmortem")
     assert tab.get_by_text("Team debrief completed").count() >= 1
     snap_plain(tab, shots, "postmortem")
-
-
-def snap_plain(page, shots: Path, name: str) -> None:
-    page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
 
 
 def test_the_overview_picks_up_a_new_triage_without_a_reload(tab, site: Served, shots: Path) -> None:
