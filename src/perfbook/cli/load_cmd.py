@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from perfbook.cli.exit import ExitCode
+from perfbook.cli.incident_cmd import INCIDENT_OPTION
 from perfbook.errors import UsageError
 
 LOAD_HELP = """Load-test a URL: closed loop like ab / wrk, or open loop at a fixed --rate like wrk2.
@@ -160,6 +161,7 @@ def load(
     config: Path | None = typer.Option(
         None, "--config", help="perfbook.toml (for --slo kpi and --watch).", rich_help_panel="Output"
     ),
+    incident: str | None = INCIDENT_OPTION,
 ) -> None:
     if url == "compare":
         raise typer.Exit(_compare(files or [], json_out))
@@ -191,11 +193,13 @@ def load(
         verify_tls=not insecure,
     )
     run, target = make_run(opts)
+    attach_to = _incident(incident, config)
     confirm(target, method, yes)
     warning = pacing_warning(list(run.plan.stages), run.plan.connections)
     if warning:
         sys.stderr.write(f"warning: {warning}\n")
-    code = run_session(run, slo=slo, watch=watch, json_out=json_out, output=output, config_path=config)
+    code = run_session(run, slo=slo, watch=watch, json_out=json_out, output=output, config_path=config,
+                       on_result=attach_to("load"))
     raise typer.Exit(code)
 
 
@@ -212,6 +216,26 @@ def confirm(target, method: str, yes: bool) -> None:
         )
     if not typer.confirm(f"{reason}. Send load to {target.url}?", err=True):
         raise typer.Exit(ExitCode.USAGE)
+
+
+def _incident(ref: str | None, config: Path | None):
+    """A maker of ``on_result`` callbacks that attach a run to the incident (checked now, before any load)."""
+    from perfbook.incidents.attach import check_open, incident_number, record
+
+    number = incident_number(ref)
+    if number is None:
+        return lambda kind: (lambda doc: None)
+    from perfbook.config import load_config
+
+    cfg = load_config(config)
+    check_open(cfg, number)
+
+    def maker(kind: str):
+        def on_result(doc: dict) -> None:
+            for line in record(cfg, number, kind, doc):
+                sys.stderr.write(line + "\n")
+        return on_result
+    return maker
 
 
 def _compare(files: list[str], json_out: bool) -> int:
@@ -260,6 +284,7 @@ def capacity(
     no_plot: bool = typer.Option(False, "--no-plot", help="No terminal plot."),
     json_out: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
     config: Path | None = typer.Option(None, "--config", help="perfbook.toml (for --slo kpi)."),
+    incident: str | None = INCIDENT_OPTION,
 ) -> None:
     from perfbook.load.capacity import run_capacity
     from perfbook.load.options import LoadOptions, make_run
@@ -287,6 +312,7 @@ def capacity(
         abort_on_errors=0.0,
     )
     base, target = make_run(opts)
+    attach_to = _incident(incident, config)
     confirm(target, method, yes)
     err = Console(stderr=True)
     report = run_capacity(
@@ -299,6 +325,7 @@ def capacity(
         tolerance=tolerance,
         on_step=lambda row: err.print(step_line(row), highlight=False, soft_wrap=True),
     ).to_json()
+    attach_to("capacity")(report)
     if plot is not None:
         save_png(report, plot)
     if json_out:

@@ -9,8 +9,10 @@ import typer
 
 from perfbook.cli.common import CONFIG_OPTION, load, print_json, stderr_console, stdout_console
 from perfbook.cli.exit import ExitCode
+from perfbook.cli.incident_cmd import INCIDENT_OPTION
 from perfbook.errors import UsageError
 from perfbook.files import write_atomic
+from perfbook.incidents import attach
 from perfbook.model import Evidence, Level, Report, Severity
 from perfbook.probes import PROBES
 from perfbook.report.evidence import build_evidence
@@ -77,13 +79,18 @@ def triage_command(
     markdown: Path | None = typer.Option(None, "--markdown", dir_okay=False, help="Also write the report as Markdown to FILE."),
     fail_on: str = typer.Option("P2", "--fail-on", help="Exit 3 at or above: P3|P2|P1|P0|critical|warning|never."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show evidence in full."),
+    incident: str | None = INCIDENT_OPTION,
 ) -> None:
     if fail_on not in FAIL_ON:
         raise UsageError(f"--fail-on must be one of {'|'.join(FAIL_ON)}, got {fail_on!r}")
     cfg = load(config, _overrides(url))
     only_list = parse_probe_list(only, "--only")
     skip_list = parse_probe_list(skip, "--skip") or []
+    number = attach.incident_number(incident)
+    attach.check_open(cfg, number)
     report = _run_with_progress(cfg, _window(window), only_list, skip_list)
+    for line in attach.record(cfg, number, "triage", report_to_dict(report)):
+        stderr_console().print(line, highlight=False, soft_wrap=True)
     if markdown is not None:
         write_atomic(markdown, report_to_markdown(report, cfg.thresholds), what="Markdown report")
     if as_json:

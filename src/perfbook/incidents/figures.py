@@ -104,3 +104,30 @@ def _short(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
     return str(value)
+
+
+# KPI, direction that fails, the count field it needs and how many (runbook "Key Performance Indicators").
+_KPI_LIMITS = (("p95_s", ">", None), ("error_rate", ">", "error_requests"), ("cpu_pct", ">", None),
+               ("memory_pct", ">", None), ("disk_pct", ">", None), ("db_query_mean_ms", ">", None),
+               ("cache_hit_rate", "<", "cache_lookups"))
+
+
+def failing_kpis(report: dict[str, Any], limits: dict[str, float], *, min_requests: int = 20) -> list[str]:
+    """What still fails in ``report``: each KPI past its limit, then critical findings (for ``resolve --verify``)."""
+    kpis = report.get("kpis") or {}
+    out = []
+    for name, op, count_key in _KPI_LIMITS:
+        value, limit = kpis.get(name), limits.get(name)
+        if value is None or limit is None:
+            continue
+        needed = 100 if count_key == "cache_lookups" else min_requests
+        if count_key and kpis.get(count_key) is not None and kpis[count_key] < needed:
+            continue  # too few samples to judge (the report marks it low-confidence)
+        if (op == ">" and value > limit) or (op == "<" and value < limit):
+            where = f" on {kpis['p95_subject']}" if name == "p95_s" and kpis.get("p95_subject") else ""
+            out.append(f"{name} {value:g} {op} {limit:g}{where}")
+    critical = [f"{f['code']}:{f['subject']}" for f in report.get("findings") or []
+                if f.get("level") == "critical" and not f.get("low_confidence")]
+    if critical:
+        out.append(f"{len(critical)} critical finding{'s' if len(critical) > 1 else ''}: {', '.join(critical[:3])}")
+    return out

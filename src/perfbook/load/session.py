@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ def run_session(
     json_out: bool = False,
     output: Path | None = None,
     config_path: Path | None = None,
+    on_result: Callable[[dict[str, Any]], None] | None = None,
 ) -> int:
     """Run, print (table or JSON) and return the exit code: 3 for a missed SLO or an abort, 130 interrupted."""
     objectives = objectives_for(slo, config_path)
@@ -57,6 +59,8 @@ def run_session(
         doc["watch"] = w.summary()
     verdicts = judge(objectives, doc)
     doc["slo"] = [v.to_json() for v in verdicts] if objectives else None
+    if on_result is not None:  # e.g. attach the run to an incident (--incident)
+        on_result(doc)
     if output is not None:
         output.write_text(json.dumps(doc, indent=2) + "\n")
     if json_out:
