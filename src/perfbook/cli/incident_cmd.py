@@ -49,6 +49,8 @@ INCIDENT_OPTION = typer.Option(
 JSON = typer.Option(False, "--json", help="Print exactly one JSON document on stdout.")
 ACTOR = typer.Option(None, "--as", help="Who is acting (default: the OS user).")
 WINDOW = typer.Option(None, "--window", "-w", help="Triage window, e.g. 2s (default \\[triage] window_s).")
+ONLY = typer.Option(None, "--only", help="Triage only these probes, comma-separated (as perfbook triage --only).")
+SKIP = typer.Option(None, "--skip", help="Triage without these probes, comma-separated (e.g. host on a shared machine).")
 ID_ARG = typer.Argument(..., metavar="ID", help="Incident id, e.g. INC-7 (or 7).")
 
 app = typer.Typer(help=HELP, no_args_is_help=True)
@@ -67,6 +69,8 @@ def open_command(
     run_triage: bool = typer.Option(False, "--triage", help="Run triage now and attach its report."),
     from_report: Path | None = typer.Option(None, "--from-report", dir_okay=False, help="Attach a saved triage --json report."),
     window: str | None = WINDOW,
+    only: str | None = ONLY,
+    skip: str | None = SKIP,
     actor: str | None = ACTOR,
     as_json: bool = JSON,
     config: Path | None = CONFIG_OPTION,
@@ -92,7 +96,7 @@ def open_command(
     if title is not None and not title.strip():
         raise UsageError("--title is empty", hint="give a few words, or leave --title out to take it from a report")
     cfg = load(config)
-    report = load_report(from_report) if from_report else (_triage(cfg, window) if run_triage else None)
+    report = load_report(from_report) if from_report else (_triage(cfg, window, only, skip) if run_triage else None)
     if title is None and report is None:
         raise UsageError("an incident needs a title (--title), or a report to take it from (--triage / --from-report)")
     store = _store(cfg)
@@ -298,6 +302,8 @@ def resolve_command(
     force: bool = typer.Option(False, "--force", help="With --verify: resolve even when KPIs still fail."),
     message: str | None = typer.Option(None, "--message", "-m", help="What resolved it, for the timeline."),
     window: str | None = WINDOW,
+    only: str | None = ONLY,
+    skip: str | None = SKIP,
     actor: str | None = ACTOR,
     as_json: bool = JSON,
     config: Path | None = CONFIG_OPTION,
@@ -311,6 +317,8 @@ def resolve_command(
       perfbook incident resolve INC-7 --verify
 
       perfbook incident resolve INC-7 -m "index restored" --verify --force
+
+      perfbook incident resolve INC-7 --verify --skip host    # a shared machine's CPU is not the incident's
     """
     from perfbook.incidents import attach, records
     from perfbook.incidents.figures import failing_kpis
@@ -326,7 +334,7 @@ def resolve_command(
         store.close()
     failing: list[str] = []
     if verify:
-        report = _triage(cfg, window)
+        report = _triage(cfg, window, only, skip)
         for line in attach.record(cfg, number, "triage", report, actor=who):
             stderr_console().print(line, highlight=False, soft_wrap=True)
         failing = failing_kpis(report, cfg.thresholds.model_dump(), min_requests=cfg.http.min_window_requests)
@@ -440,12 +448,13 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _triage(cfg: Config, window: str | None) -> dict[str, Any]:
+def _triage(cfg: Config, window: str | None, only: str | None, skip: str | None) -> dict[str, Any]:
     """Run triage now (a status line on a terminal's stderr) and return its report as the JSON contract."""
     from perfbook.report.json import report_to_dict
-    from perfbook.triage import triage
+    from perfbook.triage import parse_probe_list, triage
     from perfbook.units import parse_duration
 
+    probes = {"only": parse_probe_list(only, "--only"), "skip": parse_probe_list(skip, "--skip") or []}
     try:
         window_s = parse_duration(window) if window else None
     except ValueError as err:
@@ -454,9 +463,9 @@ def _triage(cfg: Config, window: str | None) -> dict[str, Any]:
         raise UsageError(f"--window must be between 0 and 1h, got {window}")
     err = stderr_console()
     if not err.is_terminal:
-        return report_to_dict(triage(cfg, window_s=window_s))
+        return report_to_dict(triage(cfg, window_s=window_s, **probes))
     with err.status("triage: probing…"):
-        return report_to_dict(triage(cfg, window_s=window_s))
+        return report_to_dict(triage(cfg, window_s=window_s, **probes))
 
 
 def _title_of(report: dict[str, Any] | None) -> str:

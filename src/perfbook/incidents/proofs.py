@@ -13,6 +13,7 @@ from perfbook.incidents.figures import LIMIT_FIXES, RESOURCE_CODES, figures_for,
 from perfbook.incidents.model import Artifact
 
 Proof = tuple[Artifact, str]
+IMPROVED = 0.9  # "improved" is at least 10 % below the first p95: two windows of the same latency differ by noise
 Rule = Callable[[Sequence[Artifact]], Proof | None]
 
 
@@ -94,7 +95,7 @@ def _faster(arts: Sequence[Artifact]) -> Proof | None:
         return None
     first_art, first = timed[0]
     for art, p95 in timed[1:]:
-        if p95 < first:
+        if p95 < first * IMPROVED:
             return art, f"p95 {p95:.2f} s, below the first triage's {first:.2f} s ({first_art.label})"
     return None
 
@@ -151,7 +152,7 @@ def contradiction(number: int, arts: Sequence[Artifact], *, after_id: int | None
     if number == 12:
         timed = _p95s(arts)
         recent = [(a, p95) for a, p95 in timed[1:] if a in later]
-        if recent and recent[-1][1] >= timed[0][1]:
+        if recent and recent[-1][1] >= timed[0][1] * IMPROVED:
             art, p95 = recent[-1]
             return f"{art.label}: p95 {p95:.2f} s, not below the first triage's {timed[0][1]:.2f} s"
     if number == 13:

@@ -153,3 +153,34 @@ def test_store_upgrade_and_status(perfbook, tmp_path: Path) -> None:
     assert perfbook("store", "upgrade", env=env).stdout.strip().endswith("already at 0003")
     history = perfbook("fix", "history", "--json", env=env).json["entries"]
     assert len(history) == 3
+
+
+@pytest.mark.parametrize("args", [
+    ["triage", "--only", "host", "--window", "200ms"],
+    ["fix", "pg.analyze", "--table", "public.t", "--apply", "--yes"],
+    ["load", "http://127.0.0.1:9/health", "-n", "5"],
+    ["capacity", "http://127.0.0.1:9/health", "--max-duration", "1s"],
+])
+def test_evidence_for_an_unknown_or_resolved_incident_is_refused_before_any_work(perfbook, store_env, args) -> None:
+    env = {**store_env, "PERFBOOK_POSTGRES_DSN": "postgresql://nobody@127.0.0.1:9/x"}
+    for ref, message in (("INC-3", "no incident INC-3"), ("INC-1", "INC-1 is resolved")):
+        perfbook("incident", "open", "--title", "x", "--severity", "P3", env=store_env)
+        perfbook("incident", "resolve", "INC-1", env=store_env)
+        result = perfbook(*args, "--incident", ref, env=env)
+        assert result.exit_code == 2, (args, result.stderr)
+        assert result.stderr.startswith(f"error: {message}") and result.stdout == "", result.stderr
+
+
+def test_triage_attaches_itself_through_the_environment(perfbook, store_env) -> None:
+    perfbook("incident", "open", "--title", "x", "--severity", "P3", env=store_env)
+    result = perfbook("triage", "--only", "host", "--window", "300ms", "--fail-on", "never", "--json",
+                      env={**store_env, "PERFBOOK_INCIDENT": "INC-1"})
+    assert result.exit_code == 0, result.stderr
+    assert result.json["probes"]["host"]["status"] == "ok"
+    assert result.stderr.startswith("INC-1: triage #1: ")
+    doc = perfbook("incident", "show", "INC-1", "--json", env=store_env).json
+    assert [a["label"] for a in doc["artifacts"]] == ["triage #1"]
+    ticked = {c["number"]: c["artifact"] for c in doc["checklist"] if c["state"] == "done"}
+    # host only: metrics collected, a cause only if the host showed one, but no severity and no p95
+    expected = {2: "triage #1", **({3: "triage #1"} if result.json["causes"] else {})}
+    assert ticked == expected
