@@ -24,7 +24,8 @@ from perfbook.errors import PerfbookError
 HELP = """perfbook: the performance-incident runbook as software.
 
 Diagnose a slow web stack in seconds (triage), load-test it and find where it breaks
-(load, capacity, stress), apply the runbook's fixes safely (fix), and run a lab to see it all.
+(load, capacity, stress), apply the runbook's fixes safely (fix), keep the incident record and the
+runbook's checklist (incident), and run a lab to see it all.
 
 Examples:
 

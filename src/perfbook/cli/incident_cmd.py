@@ -469,9 +469,11 @@ def _triage(cfg: Config, window: str | None, only: str | None, skip: str | None)
 
 
 def _title_of(report: dict[str, Any] | None) -> str:
+    from perfbook.incidents.figures import short_cause
+
     causes = (report or {}).get("causes") or []
     if causes and causes[0].get("summary"):
-        return causes[0]["summary"]
+        return short_cause(causes[0]["summary"])
     return (report or {}).get("severity_reason") or "Performance issue"
 
 

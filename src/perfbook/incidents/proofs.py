@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from perfbook.incidents.figures import LIMIT_FIXES, RESOURCE_CODES, figures_for, summary_for
+from perfbook.incidents.figures import LIMIT_FIXES, RESOURCE_CODES, figures_for, short_cause, summary_for
 from perfbook.incidents.model import Artifact
 
 Proof = tuple[Artifact, str]
@@ -50,14 +50,18 @@ def _metrics(arts: Sequence[Artifact]) -> Proof | None:
 
 def _causes(arts: Sequence[Artifact]) -> Proof | None:
     return _first(arts, "triage", lambda d: bool(d.get("causes")),
-                  lambda a: f"{_plural(len(a.document['causes']), 'cause')}, top: {a.document['causes'][0].get('summary')}")
+                  lambda a: f"{_plural(len(a.document['causes']), 'cause')}, top: {short_cause(a.document['causes'][0].get('summary') or '')}")
 
 
 def _impact(arts: Sequence[Artifact]) -> Proof | None:
     def measured(d: dict[str, Any]) -> bool:
         kpis = d.get("kpis") or {}
         return kpis.get("p95_s") is not None and kpis.get("error_rate") is not None
-    return _first(arts, "triage", measured, _line)
+    def why(art: Artifact) -> str:
+        kpis = art.document["kpis"]
+        where = f" on {kpis['p95_subject']}" if kpis.get("p95_subject") else ""
+        return f"p95 {kpis['p95_s']:.2f} s{where}, 5xx {kpis['error_rate'] * 100:.1f} %"
+    return _first(arts, "triage", measured, why)
 
 
 def _fix_done(arts: Sequence[Artifact]) -> Proof | None:
