@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the system packages the tests start privately, when missing (Debian; needs root).
 # PostgreSQL and Redis run as private servers on free ports; Podman serves the Docker API for the
-# container tests; runc + busybox-static are what Podman needs on this kind of machine.
+# container tests; runc + busybox-static are what Podman needs on this kind of machine; Prometheus
+# (promtool) and Alertmanager (amtool) check the alert rules and route perfbook exports.
 # `system-deps.sh lab` installs only what the lab needs (PostgreSQL, Redis): what `make run` uses.
 set -euo pipefail
 
@@ -13,6 +14,9 @@ if [ "${1:-all}" != lab ]; then
   command -v runc >/dev/null || need+=(runc)
   # the test image is a busybox rootfs: it must be the static build
   dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q "install ok installed" || need+=(busybox-static)
+  # promtool checks and tests the exported alert rules; amtool / alertmanager check the exported route
+  command -v promtool >/dev/null || need+=(prometheus)
+  command -v amtool >/dev/null || need+=(prometheus-alertmanager)
 fi
 
 if [ ${#need[@]} -eq 0 ]; then
@@ -26,3 +30,10 @@ echo "installing: ${need[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+# The Prometheus packages start their services on install where systemd runs (listening on all
+# interfaces): the tests start their own on free loopback ports, so leave none running that we added.
+for svc in prometheus prometheus-alertmanager; do
+  if [[ " ${need[*]} " == *" $svc "* ]] && command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+    systemctl disable --now "$svc" >/dev/null 2>&1 || true
+  fi
+done

@@ -21,13 +21,33 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from perfbook.errors import ConfigError
 from perfbook.redact import redact_url
 
 ENV_PREFIX = "PERFBOOK_"
 DEFAULT_PATH = Path("perfbook.toml")
+
+
+_ALERT_RULE_SAMPLE = """\
+# [[alerts.rules]]                 # one table per rule; a built-in's name replaces it (perfbook alerts rules)
+# name = "SlowApi"
+# when = "p95_s > 1.5"             # or "error_rate > 0.05", "cache_hit_rate < 0.8", "finding pg.blocked_queries"
+# for = "2m"
+# keep_firing_for = "1m"
+# severity = "warning"
+# summary = "p95 {value} on {subject} (limit {threshold})"
+"""
 
 
 class _Section(BaseModel):
@@ -173,6 +193,61 @@ class Thresholds(_Section):
     redis_big_key_mb: float = Field(10.0, gt=0, description="one key")
 
 
+class AlertRuleConfig(_Section):
+    """One ``[[alerts.rules]]`` table. A rule named like a built-in replaces it; keys left out keep its values."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, populate_by_name=True)
+
+    name: str = Field(description="alert name, e.g. HighResponseTime (letters, digits, _)")
+    when: str | None = Field(None, description="'p95_s > 2', 'error_rate > 0.01', 'cache_hit_rate < 0.9' or 'finding CODE'")
+    for_: str | None = Field(None, alias="for", description="how long the condition holds before firing, e.g. 2m")
+    keep_firing_for: str | None = Field(None, description="how long it keeps firing after the condition stops")
+    severity: str | None = Field(None, description="critical | warning | info")
+    summary: str | None = Field(None, description="template with {value} {threshold} {subject} {rule} {severity}")
+    description: str | None = Field(None, description="longer template, same placeholders")
+    runbook_url: str | None = Field(None, description="link sent with the alert")
+    enabled: bool = Field(True, description="false turns a built-in rule off")
+
+    @model_validator(mode="after")
+    def _check(self) -> AlertRuleConfig:
+        from perfbook.alerts.validate import check_rule  # lazy: perfbook.alerts reads this module
+
+        check_rule(self)
+        return self
+
+
+class AlertsConfig(_Section):
+    """``[alerts]``: the rules (built-ins plus ``[[alerts.rules]]``), notification pacing, export settings."""
+
+    repeat_interval: str = Field("4h", description="notify again while an alert keeps firing, every this long")
+    runbook_base_url: str = Field("docs/alerts.md", description="where your team reads docs/alerts.md; "
+                                  "built-in rules link to its sections (RULE lower-cased as the anchor)")
+    prometheus_selector: str = Field("", description="label matchers of the app's series in exported rules, "
+                                     "e.g. job=\"api\"")
+    prometheus_range: str = Field("5m", description="the rate() window of exported rules")
+    duration_histogram: str = Field("http_request_duration_seconds", description="the app's request "
+                                    "duration histogram in exported rules (flask: flask_http_request_duration_seconds)")
+    requests_counter: str = Field("http_requests_total", description="the app's request counter with a status label "
+                                  "(express-prom-bundle: http_request_duration_seconds_count)")
+    container_selector: str = Field("name!=\"\"", description="cAdvisor label matchers of the containers "
+                                    "that matter in exported rules, e.g. name=\"api\"")
+    serve_url: str = Field("http://127.0.0.1:8080", description="perfbook serve, where Alertmanager posts "
+                           "(alerts export --alertmanager)")
+    # Last, so the sample's commented [[alerts.rules]] tables end the file and own no other key.
+    rules: list[AlertRuleConfig] = Field(
+        default_factory=list, description="rules of your own, or built-ins replaced by name: one table each, as below",
+        json_schema_extra={"sample": _ALERT_RULE_SAMPLE},
+    )
+
+    @field_validator("*")
+    @classmethod
+    def _check(cls, value: Any, info: ValidationInfo) -> Any:
+        from perfbook.alerts.validate import check_alerts_key  # lazy: perfbook.alerts reads this module
+
+        check_alerts_key(info.field_name or "", value)
+        return value
+
+
 class Config(_Section):
     """The whole effective configuration. Build it with :func:`load_config`."""
 
@@ -189,6 +264,7 @@ class Config(_Section):
     store: StoreConfig = Field(default_factory=StoreConfig)
     incident: IncidentConfig = Field(default_factory=IncidentConfig)
     thresholds: Thresholds = Field(default_factory=Thresholds)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
 
     _sources: dict[str, str] = PrivateAttr(default_factory=dict)
     _path: Path | None = PrivateAttr(None)
@@ -283,28 +359,52 @@ def _env_value(section: str, key: str, value: str) -> Any:
 def _explain(err: ValidationError, sources: dict[str, str], path: Path | None, text: str) -> str:
     # In a union (endpoints: str | table) the deepest error is the one that names the real problem.
     first = max(err.errors(), key=lambda e: len(e["loc"]))
+    index = next((p for p in first["loc"] if isinstance(p, int)), None)  # which [[table]] of an array
     loc = [str(p) for p in first["loc"] if not isinstance(p, int)]
     loc = [p for p in loc if p not in {"str", "Endpoint", "function-after[...]"}]
     dotted = ".".join(loc[:2])
-    where = sources.get(dotted, "")
+    where = sources.get(dotted, "") or sources.get(loc[0] if loc else "", "")
     if first["type"] == "extra_forbidden":
-        section = loc[0]
-        model = Config.model_fields[section].annotation if len(loc) > 1 else Config
-        allowed = ", ".join(model.model_fields)  # type: ignore[union-attr]
+        allowed = ", ".join(f.alias or k for k, f in _model_at(loc[:-1]).model_fields.items())
         what = f"unknown key {'.'.join(loc)} (allowed: {allowed})"
+    elif first["type"] == "value_error":  # perfbook's own checks: the message names value and what is allowed
+        what = f"{'.'.join(loc)}: {first['ctx']['error']}"
     else:
         what = f"{'.'.join(loc)}: {first['msg'].lower()}, got {first.get('input')!r}"
     if where.startswith("file") and path is not None:
         section, _, key = dotted.partition(".")
-        return f"{path}:{_line_of(text, section, key or None)}: {what}"
+        return f"{path}:{_line_of(text, section, key or None, index)}: {what}"
     if where.startswith(("env", "flag")):
         return f"{where.split(' ', 1)[1]}: {what}"
     return what
 
 
-def _line_of(text: str, section: str, key: str | None) -> int:
-    """Best-effort 1-based line of ``[section]`` / ``key =`` inside it (tomllib keeps no positions)."""
+def _model_at(loc: list[str]) -> type[BaseModel]:
+    """The model a config path leads to: ``["alerts", "rules"]`` -> AlertRuleConfig."""
+    model: type[BaseModel] = Config
+    for part in loc:
+        field = model.model_fields.get(part)
+        if field is None:
+            break
+        inner = next((a for a in (field.annotation, *getattr(field.annotation, "__args__", ()))
+                      if isinstance(a, type) and issubclass(a, BaseModel)), None)
+        if inner is None:
+            break
+        model = inner
+    return model
+
+
+def _line_of(text: str, section: str, key: str | None, index: int | None = None) -> int:
+    """Best-effort 1-based line of ``[section]`` / ``key =`` inside it (tomllib keeps no positions).
+
+    With ``index``, the index-th ``[[section.key]]`` table of an array (``[[alerts.rules]]``).
+    """
     lines = text.splitlines()
+    if key and index is not None:
+        table = re.compile(rf"^\s*\[\[\s*{re.escape(section)}\.{re.escape(key)}\s*\]\]")
+        starts = [i for i, line in enumerate(lines) if table.match(line)]
+        if index < len(starts):
+            return starts[index] + 1
     start = 0
     header = re.compile(rf"^\s*\[\[?\s*{re.escape(section)}(\.|\s*\])")
     for i, line in enumerate(lines):

@@ -50,6 +50,10 @@ def sample_toml(cfg: Config | None = None) -> str:
         for key, info in type(model).model_fields.items():
             if info.description:
                 lines.append(f"# {info.description}")
+            extra = info.json_schema_extra
+            if isinstance(extra, dict) and "sample" in extra and not getattr(model, key):
+                lines.append(str(extra["sample"]).rstrip("\n"))  # an array of tables: a commented example
+                continue
             lines.append(f"{key} = {toml_value(getattr(model, key))}")
         lines.append("")
     return "\n".join(lines)

@@ -65,9 +65,18 @@ def _register() -> None:
     # One explicit list (STYLE.md): every command group, in the order --help shows them.
     if app.registered_commands or app.registered_groups:  # main() runs many times in one test process
         return
-    from perfbook.cli import config_cmd, fix_cmd, incident_cmd, lab_cmd, load_cmd, store_cmd, triage_cmd
+    from perfbook.cli import (
+        alerts_cmd,
+        config_cmd,
+        fix_cmd,
+        incident_cmd,
+        lab_cmd,
+        load_cmd,
+        store_cmd,
+        triage_cmd,
+    )
 
-    for module in (triage_cmd, load_cmd, fix_cmd, incident_cmd, lab_cmd, config_cmd, store_cmd):
+    for module in (triage_cmd, load_cmd, fix_cmd, incident_cmd, alerts_cmd, lab_cmd, config_cmd, store_cmd):
         module.register(app)
 
 
