@@ -10,7 +10,7 @@ import typer
 
 from perfbook.cli.common import CONFIG_OPTION, interactive, load, print_json
 from perfbook.cli.exit import ExitCode
-from perfbook.cli.incident_cmd import INCIDENT_OPTION
+from perfbook.cli.incident_common import INCIDENT_OPTION
 from perfbook.errors import PerfbookError, UsageError
 
 HELP = """Apply the runbook's fixes safely: show the plan, apply only with --apply, audit, verify.

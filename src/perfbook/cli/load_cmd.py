@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from perfbook.cli.exit import ExitCode
-from perfbook.cli.incident_cmd import INCIDENT_OPTION
+from perfbook.cli.incident_common import INCIDENT_OPTION
 from perfbook.errors import UsageError
 
 LOAD_HELP = """Load-test a URL: closed loop like ab / wrk, or open loop at a fixed --rate like wrk2.

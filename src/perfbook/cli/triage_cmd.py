@@ -9,7 +9,7 @@ import typer
 
 from perfbook.cli.common import CONFIG_OPTION, load, print_json, stderr_console, stdout_console
 from perfbook.cli.exit import ExitCode
-from perfbook.cli.incident_cmd import INCIDENT_OPTION
+from perfbook.cli.incident_common import INCIDENT_OPTION
 from perfbook.errors import UsageError
 from perfbook.files import write_atomic
 from perfbook.incidents import attach

@@ -102,6 +102,20 @@ def short_cause(summary: str, width: int = 90) -> str:
     return text if len(text) <= width else text[: width - 1].rstrip() + "…"
 
 
+def title_from(report: dict[str, Any] | None) -> str:
+    """An incident title from a report: its top cause's first clause, else its severity reason."""
+    causes = (report or {}).get("causes") or []
+    if causes and causes[0].get("summary"):
+        return short_cause(causes[0]["summary"])
+    return (report or {}).get("severity_reason") or "Performance issue"
+
+
+def severity_from(report: dict[str, Any] | None) -> str | None:
+    """A report's severity when it is P0..P3 (OK or unmeasured: not classified)."""
+    severity = (report or {}).get("severity")
+    return severity if severity in ("P0", "P1", "P2", "P3") else None
+
+
 def affected_from(doc: dict[str, Any]) -> tuple[list[str], list[str]]:
     """(endpoints, components) a triage shows in trouble: subjects and layers of its warning / critical findings."""
     endpoints: set[str] = set()

@@ -33,6 +33,14 @@ def incident_to_dict(inc: Incident, now: dt.datetime, every_min: Mapping[str, fl
             "overdue": late is not None, "overdue_s": late}
 
 
+def show_to_dict(snap: Any, now: dt.datetime, every_min: Mapping[str, float]) -> dict[str, Any]:
+    """``incident show --json``: the incident, its checklist, timeline and artifacts (a records.Snapshot)."""
+    return {"incident": incident_to_dict(snap.incident, now, every_min),
+            "checklist": [s.to_dict() for s in snap.checklist],
+            "timeline": [event_to_dict(e) for e in snap.timeline],
+            "artifacts": [artifact_to_dict(a) for a in snap.artifacts]}
+
+
 def event_to_dict(ev: Event) -> dict[str, Any]:
     return {"id": ev.id, "at": ev.at, "kind": ev.kind, "actor": ev.actor, "summary": ev.summary, "data": ev.data,
             "artifact_id": ev.artifact_id}
@@ -107,7 +115,7 @@ def short_time(iso: str | None) -> str:
 
 
 def build_show(doc: dict[str, Any], states: Sequence[ItemState], events: Sequence[Event]) -> Group:
-    """The ``show`` page: header, checklist, timeline."""
+    """The ``show`` page: header, affected, checklist, timeline."""
     inc = doc["incident"]
     header = build_header(inc)
     affected = ", ".join(inc["endpoints"] + inc["components"]) or "none recorded"
