@@ -6,9 +6,11 @@ PERFBOOK_REQUIRE_SERVICES=1) it fails them, so a missing install step can never 
 
 from __future__ import annotations
 
+import contextlib
+import io
 import itertools
 import json
-import sys
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -94,22 +96,41 @@ class CliResult:
 def perfbook():
     """Run ``perfbook *args`` in-process like a user would (stdout and stderr kept apart).
 
-    Through ``perfbook.cli.main`` itself, so exit codes are the ones a shell sees. Typer's own
-    runner isolates the streams: Typer vendors Click, and a core install has no ``click``.
+    Through ``perfbook.cli.main`` itself, so exit codes are the ones a shell sees, with its own
+    :class:`perfbook.cli.env.Env` (in-memory stdin / stdout / stderr: no terminal, so prompts are
+    refused and no progress is drawn) instead of patched ``sys`` streams. ``env`` sets process
+    environment variables for the run (a value of None unsets one), as a shell would.
     """
-    from typer.testing import CliRunner
-
     from perfbook.cli import main
+    from perfbook.cli.env import Env
 
-    def run(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> CliResult:
-        with CliRunner().isolation(input=input, env=env) as (stdout, stderr, _):
+    def run(*args: str, input: str | None = None, env: dict[str, str | None] | None = None) -> CliResult:
+        cli_env = Env(stdin=io.StringIO(input or ""), stdout=io.StringIO(), stderr=io.StringIO())
+        with _environ(env or {}):
             try:
-                main(list(args))
+                main(list(args), env=cli_env)
                 code = 0
             except SystemExit as exit_:
                 code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
-            sys.stdout.flush()  # the isolated streams are text wrappers over these buffers
-            sys.stderr.flush()
-            return CliResult(code, stdout.getvalue().decode(), stderr.getvalue().decode())
+        return CliResult(code, cli_env.stdout.getvalue(), cli_env.stderr.getvalue())
 
     return run
+
+
+@contextlib.contextmanager
+def _environ(changes: dict[str, str | None]) -> Iterator[None]:
+    """Set (or, for None, unset) environment variables for one command, then restore them."""
+    saved = {key: os.environ.get(key) for key in changes}
+    try:
+        for key, value in changes.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

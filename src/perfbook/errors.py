@@ -1,6 +1,9 @@
-"""Errors perfbook raises on purpose. Only ``cli/`` turns them into exit codes and one line."""
+"""Errors perfbook raises on purpose, each with its exit code (the one place errors map to
+:class:`~perfbook.exit_codes.ExitCode`). Only ``cli/`` turns them into one line and an exit."""
 
 from __future__ import annotations
+
+from perfbook.exit_codes import ExitCode
 
 
 class PerfbookError(Exception):
@@ -10,7 +13,7 @@ class PerfbookError(Exception):
     'postgres: connection refused at db:5432'
     """
 
-    exit_code = 1
+    exit_code: ExitCode = ExitCode.FAILED
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -20,10 +23,14 @@ class PerfbookError(Exception):
 class ConfigError(PerfbookError):
     """A bad config value, unknown key or unreadable file (exit 2)."""
 
-    exit_code = 2
+    exit_code = ExitCode.USAGE
 
 
 class UsageError(PerfbookError):
     """A bad command-line argument (exit 2)."""
 
-    exit_code = 2
+    exit_code = ExitCode.USAGE
+
+
+class StoreError(PerfbookError):
+    """The store could not be read or written (one line, the URL redacted)."""

@@ -1,4 +1,4 @@
-"""The evidence reference (docs/evidence.md), generated from the probes' evidence dataclasses.
+"""The evidence reference (docs/evidence.md), generated from the dataclasses of :mod:`perfbook.evidence`.
 
 Each evidence field is declared once, with its unit in its name and its meaning in the comment
 after it (STYLE.md); this module turns those declarations into the reference, so the docs cannot
@@ -13,20 +13,16 @@ import importlib
 import inspect
 from dataclasses import dataclass
 
-from perfbook.probes import PROBES
+from perfbook.probes import probe_classes
 
-# Modules holding evidence dataclasses, by probe (the probe module itself, or where it keeps them).
-EVIDENCE_MODULES: dict[str, tuple[str, ...]] = {
-    "http": ("perfbook.probes.http",),
-    "metrics": ("perfbook.probes.metrics",),
-    "host": ("perfbook.probes.host",),
-    "process": ("perfbook.probes.process",),
-    "containers": ("perfbook.probes.container_build",),
-    "postgres": ("perfbook.probes.postgres_evidence",),
-    "redis": ("perfbook.probes.redis_evidence",),
-    "websocket": ("perfbook.probes.websocket",),
-    "frontend": ("perfbook.probes.frontend",),
-}
+
+def evidence_modules() -> dict[str, str]:
+    """The module holding each probe's evidence dataclasses, from the probe's declared ``evidence``.
+
+    >>> evidence_modules()["postgres"]
+    'perfbook.evidence.postgres'
+    """
+    return {name: cls.evidence.__module__ for name, cls in probe_classes().items()}
 
 
 @dataclass(frozen=True)
@@ -95,13 +91,12 @@ def render() -> str:
            "What each probe gathers: `probes.<name>.evidence` in the JSON report, and what `perfbook probe",
            "NAME` shows. Generated from the evidence dataclasses by `python -m perfbook.evidence_docs`;",
            "units are in the field names (`_s`, `_ms`, `_bytes`, `_pct` 0–100, `rate` / `ratio` / `share` 0–1).", ""]
-    for probe in PROBES:
+    for probe, module in evidence_modules().items():
         out += [f"## {probe}", ""]
-        for module in EVIDENCE_MODULES[probe]:
-            for cls in class_docs(module):
-                out += [f"### `{cls.name}`", "", cls.summary, "", "| field | type | meaning |", "|---|---|---|"]
-                out += [f"| `{f.name}` | `{_cell(f.annotation)}` | {_cell(f.meaning)} |" for f in cls.fields]
-                out.append("")
+        for cls in class_docs(module):
+            out += [f"### `{cls.name}`", "", cls.summary, "", "| field | type | meaning |", "|---|---|---|"]
+            out += [f"| `{f.name}` | `{_cell(f.annotation)}` | {_cell(f.meaning)} |" for f in cls.fields]
+            out.append("")
     return "\n".join(out).rstrip() + "\n"
 
 

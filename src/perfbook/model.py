@@ -1,7 +1,8 @@
 """The shared vocabulary of perfbook: severity, levels, findings, actions, causes, evidence, report.
 
 No I/O here. Everything is a plain dataclass; :func:`jsonable` turns any of them (and the
-probes' evidence dataclasses) into JSON-ready dicts, which is what the report contract is made of.
+evidence dataclasses of :mod:`perfbook.evidence`) into JSON-ready dicts, which is what the report
+contract is made of.
 
 Example::
 
@@ -18,7 +19,7 @@ import math
 import types
 import typing
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 SCHEMA_VERSION = 1
 
@@ -67,6 +68,7 @@ class IssueType(enum.StrEnum):
 
 
 ProbeStatus = Literal["ok", "partial", "unavailable", "skipped", "error"]
+DataT = TypeVar("DataT")
 
 
 @dataclass(frozen=True)
@@ -121,8 +123,10 @@ class Cause:
 
 
 @dataclass(frozen=True)
-class Evidence:
-    """What one probe gathered. ``data`` is the probe's own dataclass (or None when it could not run).
+class Evidence(Generic[DataT]):
+    """What one probe gathered. ``data`` is the probe's own dataclass from :mod:`perfbook.evidence`
+    (``Evidence[PostgresEvidence]``), or None when it could not run; read it with
+    :func:`perfbook.evidence.usable`.
 
     status: ok | partial (some figures missing or untrustworthy) | unavailable (target not
     reachable) | skipped (not configured, or not asked for) | error (a perfbook bug).
@@ -132,7 +136,7 @@ class Evidence:
     status: ProbeStatus
     duration_s: float
     reason: str | None = None
-    data: Any = None
+    data: DataT | None = None
 
 
 @dataclass
@@ -204,7 +208,7 @@ def from_jsonable(tp: Any, value: Any) -> Any:
     missing from ``value`` takes its default, or None when it has none (a recording older than the
     field reads as a probe that could not measure it).
 
-    >>> from perfbook.probes.http import HealthCheck
+    >>> from perfbook.evidence.http import HealthCheck
     >>> from_jsonable(HealthCheck, {"url": "http://x/health", "ok": True})
     HealthCheck(url='http://x/health', ok=True, status=None, duration_s=None, error=None)
     """

@@ -5,6 +5,8 @@
 The flow is DESIGN.md's: probes (I/O) -> evidence -> rules (pure) -> findings -> severity.
 No probe can take triage down: :func:`perfbook.probes.base.run_probe` turns every failure into
 evidence, and a probe that is not configured or not installed is ``skipped`` with the reason.
+What each layer needs, its budget, its target and its rules come from the probes' own
+declarations (:mod:`perfbook.probes`), never from a table here.
 """
 
 from __future__ import annotations
@@ -23,10 +25,9 @@ from perfbook import __version__
 from perfbook.config import Config
 from perfbook.errors import UsageError
 from perfbook.model import Cause, Evidence, Finding, IssueType, Kpis, Level, Report, sort_findings
-from perfbook.probes import LOCAL_PROBES, PROBES, load_probe
+from perfbook.probes import load_probe, probe_classes, probe_names, rules_of
 from perfbook.probes.base import Probe, ProbeContext, run_probe
 from perfbook.redact import redact_url
-from perfbook.rules import rule_modules
 from perfbook.severity import classify
 
 USER_FACING = ("http", "metrics")
@@ -39,33 +40,27 @@ def parse_probe_list(text: str | None, flag: str) -> list[str] | None:
     if not text:
         return None
     names = [n.strip() for n in text.split(",") if n.strip()]
-    unknown = [n for n in names if n not in PROBES]
+    known = probe_names()
+    unknown = [n for n in names if n not in known]
     if unknown:
-        raise UsageError(f"{flag}: unknown probe {', '.join(unknown)} (choose from: {', '.join(PROBES)})")
+        raise UsageError(f"{flag}: unknown probe {', '.join(unknown)} (choose from: {', '.join(known)})")
     return names
 
 
 def configured_skip(name: str, cfg: Config, local: bool) -> str | None:
     """Why probe ``name`` has nothing to do under this config, or None when it should run."""
-    reasons = {
-        "http": "no [http] base_url" if not cfg.http.base_url else None,
-        "metrics": "no [http] metrics_path" if not (cfg.http.base_url and cfg.http.metrics_path) else None,
-        "frontend": "no [frontend] url" if not cfg.frontend.url else None,
-        "websocket": "no [websocket] url" if not cfg.websocket.url else None,
-        "postgres": "no [postgres] dsn" if not cfg.postgres.dsn else None,
-        "redis": "no [redis] url" if not cfg.redis.url else None,
-    }
-    if name in LOCAL_PROBES:
+    cls = probe_classes()[name]
+    if cls.local:
         if cfg.host.remote == "skip":
             return '[host] remote = "skip"'
         if not local and cfg.host.remote != "force":
             return 'remote target: this probe describes this machine (set [host] remote = "force")'
-    return reasons.get(name)
+    return cls.unconfigured(cfg)
 
 
 def target_hosts(cfg: Config) -> list[str]:
-    """The host names of every configured target."""
-    urls = [cfg.http.base_url, cfg.frontend.url, cfg.websocket.url, cfg.postgres.dsn, cfg.redis.url]
+    """The host names of every configured target (of the probes that do not describe this machine)."""
+    urls = [cls.target(cfg) for cls in probe_classes().values() if not cls.local]
     hosts = []
     for url in urls:
         if url:
@@ -86,30 +81,17 @@ def is_local_host(host: str) -> bool:
 
 def describe_targets(cfg: Config, local: bool) -> dict[str, object]:
     """The report's ``target``: each configured target (redacted), and where each came from."""
-    keys = {"http": "http.base_url", "frontend": "frontend.url", "websocket": "websocket.url",
-            "postgres": "postgres.dsn", "redis": "redis.url", "containers": "containers.engine"}
     target: dict[str, object] = {}
     sources: dict[str, str] = {}
-    for name, dotted in keys.items():
-        section, key = dotted.split(".")
-        value = getattr(getattr(cfg, section), key)
-        if name == "containers":
-            value = cfg.containers.engine_url()
-        if value:
+    for name, cls in probe_classes().items():
+        value = cls.target(cfg)
+        if value and cls.target_key is not None:
             target[name] = redact_url(value)
-            sources[name] = cfg.source_of(dotted)
+            sources[name] = cfg.source_of(cls.target_key)
     target["host"] = f"this machine ({socket.gethostname()})" if local else "remote: host probes skipped"
     target["config"] = str(cfg.path) if cfg.path else "built-in defaults"
     target["sources"] = sources
     return target
-
-
-def budget_for(name: str, cfg: Config, window_s: float) -> float:
-    """A probe's time budget: the window, one request timeout, and a little slack."""
-    timeout_s = cfg.http.timeout_s if name in ("http", "metrics", "frontend", "websocket") else 1.0
-    if name == "postgres":
-        timeout_s = max(1.0, cfg.postgres.statement_timeout_ms / 1000)
-    return window_s + timeout_s + 0.5
 
 
 async def run_triage(
@@ -126,7 +108,7 @@ async def run_triage(
     started_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     t0 = clock()
     local = all(is_local_host(h) for h in target_hosts(cfg))
-    selected = [n for n in PROBES if (only is None or n in only) and n not in set(skip)]
+    selected = [n for n in probe_names() if (only is None or n in only) and n not in set(skip)]
     evidence: dict[str, Evidence] = {}
     probes: dict[str, Probe] = {}
     for name in selected:  # every import before any probe starts timing (see probes/base.Probe)
@@ -170,17 +152,13 @@ def _load(name: str) -> Probe | Evidence:
     try:
         return load_probe(name)
     except ModuleNotFoundError as err:
-        if err.name and PROBES[name].startswith(err.name):
-            return Evidence(name, "skipped", 0.0, reason="not available in this build")
         extra = EXTRAS.get((err.name or "").split(".")[0], "all")
         return Evidence(name, "skipped", 0.0, reason=f"needs the Python package {err.name!r}: pip install 'perfbook[{extra}]'")
-    except AttributeError:
-        return Evidence(name, "skipped", 0.0, reason="not available in this build")
 
 
 async def _run_one(probe: Probe, cfg: Config, window_s: float, local: bool,
                    clock: Callable[[], float], on_done: ProgressFn | None) -> Evidence:
-    budget_s = budget_for(probe.name, cfg, window_s)
+    budget_s = probe_classes()[probe.name].budget_s(cfg, window_s)
     ctx = ProbeContext(config=cfg, window_s=window_s, deadline=clock() + budget_s, local=local, clock=clock)
     ev = await run_probe(probe, ctx, budget_s)
     if on_done is not None:
@@ -191,8 +169,10 @@ async def _run_one(probe: Probe, cfg: Config, window_s: float, local: bool,
 def _apply_rules(evidence: dict[str, Evidence], cfg: Config) -> list[Finding]:
     """Every rules module over the evidence; one finding per code:subject, the worse kept."""
     by_key: dict[str, Finding] = {}
-    for module in rule_modules():
-        layer = module.__name__.rsplit(".", 1)[-1]
+    for layer in probe_names():
+        module = rules_of(layer)
+        if module is None:
+            continue
         try:
             found = module.evaluate(evidence, cfg)
         except Exception as err:  # a bug in a rule: show it on its layer, keep the others
@@ -221,8 +201,8 @@ def _rank_causes(findings: list[Finding], evidence: dict[str, Evidence], cfg: Co
 
 def _kpis(evidence: dict[str, Evidence], cfg: Config) -> Kpis:
     kpis = Kpis()
-    for module in rule_modules():
-        fn = getattr(module, "kpis", None)
+    for layer in probe_names():
+        fn = getattr(rules_of(layer), "kpis", None)
         if fn is None:
             continue
         try:

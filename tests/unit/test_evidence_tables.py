@@ -2,7 +2,7 @@
 
 from rich.console import Console
 
-from perfbook.probes.http import EndpointTiming, HealthCheck, HttpEvidence
+from perfbook.evidence.http import EndpointTiming, HealthCheck, HttpEvidence
 from perfbook.report.evidence import MAX_ROWS, build_evidence
 
 

@@ -27,26 +27,11 @@ class DefaultRule:
     keep_firing_for: str = "1m"  # triage windows are short: ride out one quiet run before resolving
 
 
-# The runbook's names (its "Performance Alerts" block) come first; never rename them.
-RUNBOOK_NAMES = ("HighResponseTime", "HighErrorRate", "HighCPUUsage", "HighMemoryUsage")
-DEFAULT_NAMES = RUNBOOK_NAMES + (
-    "HighDiskUsage",
-    "SlowDatabaseQueries",
-    "LowCacheHitRate",
-    "BackendUnreachable",
-    "PostgresUnreachable",
-    "RedisUnreachable",
-    "PostgresBlockedQueries",
-    "PostgresConnectionsSaturated",
-    "PostgresDeadTuples",
-    "RedisOOMRejections",
-    "ContainerRestarting",
-)
 SEE_MORE = "perfbook triage"
 
 
 def default_rules(cfg: Config) -> list[DefaultRule]:
-    """Every built-in rule with this config's thresholds, in :data:`DEFAULT_NAMES` order."""
+    """Every built-in rule with this config's thresholds, in :data:`perfbook.alerts.names.DEFAULT_NAMES` order."""
     th = cfg.thresholds
     n = cfg.http.min_window_requests
     kpi = [

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from perfbook.promql import HANDLER_LABELS, STATUS_LABELS
+from perfbook.probes.metrics_parse import HANDLER_LABELS, STATUS_LABELS
 
 if TYPE_CHECKING:
     from perfbook.config import Config

@@ -7,14 +7,23 @@ loader turns it into ``perfbook.toml:LINE: alerts.rules: …`` and exit 2.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from perfbook.alerts.defaults import DEFAULT_NAMES
+from perfbook.alerts.names import DEFAULT_NAMES
 from perfbook.alerts.when import ALERT_NAME, ALLOWED, SEVERITIES, check_template, parse_when
 from perfbook.units import parse_duration
 
-if TYPE_CHECKING:
-    from perfbook.config import AlertRuleConfig
+
+class RuleKeys(Protocol):
+    """The keys of one ``[[alerts.rules]]`` table (the config's model has them; no import of it here)."""
+
+    name: str
+    when: str | None
+    for_: str | None
+    keep_firing_for: str | None
+    severity: str | None
+    summary: str | None
+    description: str | None
 
 PROM_DURATION = re.compile(r"^(\d+(ms|s|m|h|d|w|y))+$")
 METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
@@ -22,7 +31,7 @@ _MATCHER = r'\s*[a-zA-Z_][a-zA-Z0-9_]*\s*(=~|!~|!=|=)\s*"(?:[^"\\]|\\.)*"\s*'
 MATCHERS = re.compile(rf"^(?:{_MATCHER}(?:,{_MATCHER})*,?)?\s*$")
 
 
-def check_rule(rule: AlertRuleConfig) -> None:
+def check_rule(rule: RuleKeys) -> None:
     """ValueError naming the rule when any of its keys is wrong."""
     name = rule.name
     if not ALERT_NAME.match(name):

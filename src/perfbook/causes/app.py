@@ -70,7 +70,7 @@ def _worst_ms(f: Finding) -> float | None:
 def _statuses(ctx: Context, failing: list[Symptom]) -> dict[str, int]:
     """5xx status codes with their counts on the failing routes (perfbook's own requests, else the findings)."""
     found: dict[str, int] = {}
-    for ep in getattr(ctx.data("http"), "endpoints", None) or []:
+    for ep in ctx.endpoints():
         if any(route_matches(s.endpoint, ep.path) for s in failing):
             for code, n in (ep.statuses or {}).items():
                 if str(code).startswith("5"):
@@ -84,8 +84,9 @@ def _statuses(ctx: Context, failing: list[Symptom]) -> dict[str, int]:
 
 def _overall(ctx: Context, score: Score, lead: Symptom) -> None:
     """The window's 5xx share over every request: many few-sample endpoints add up to a firm figure."""
-    total = getattr(ctx.data("metrics"), "total", None)
-    share, requests = getattr(total, "error_share", None), getattr(total, "requests", None)
+    metrics = ctx.metrics()
+    total = metrics.total if metrics is not None else None
+    share, requests = (total.error_share, total.requests) if total is not None else (None, None)
     if share is None and lead.errors is not None:
         share, requests = lead.errors.evidence.get("total_share"), lead.errors.evidence.get("total_requests")
     th = ctx.cfg.thresholds

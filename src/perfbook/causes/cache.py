@@ -44,8 +44,8 @@ def _rate_text(f: Finding) -> tuple[str, int | None, int | None]:
 
 def _database_part(ctx: Context, score: Score, misses: int | None) -> str:
     """Do the misses reach the database? Statements per second against misses per second."""
-    stats = getattr(ctx.data("postgres"), "statements", None)
-    calls = getattr(stats, "window_calls", None)
+    pg = ctx.postgres()
+    calls = pg.statements.window_calls if pg is not None else None
     if not ctx.measured("postgres") or calls is None:
         score.add(-0.05, "postgres not measured: cannot see the misses reach the database")
         return ""
@@ -57,20 +57,7 @@ def _database_part(ctx: Context, score: Score, misses: int | None) -> str:
                        f"{misses_per_s:.0f} misses/s: the misses go to the database")
     elif calls:
         score.add(0.1, f"the database ran {calls_per_s:.0f} statements/s in the same window")
-    rising = _rising(ctx, stats, calls_per_s)
-    if rising:
-        score.add(0.1, f"its statement rate is {rising:.1f}× its average since the statistics reset")
     return f"; the database ran {calls_per_s:.0f} statements/s meanwhile" if calls else ""
-
-
-def _rising(ctx: Context, stats: Any, calls_per_s: float) -> float | None:
-    """How many times the window's statement rate exceeds the lifetime average (None: unknown, or not up)."""
-    lifetime_calls = getattr(stats, "lifetime_calls", None)
-    age_s = getattr(getattr(ctx.data("postgres"), "server", None), "stats_age_s", None)
-    if not lifetime_calls or not age_s:
-        return None
-    ratio = calls_per_s / (lifetime_calls / age_s)
-    return ratio if ratio >= 1.5 else None
 
 
 def _misses(ctx: Context, f: Finding) -> Cause:

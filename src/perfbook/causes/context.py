@@ -4,15 +4,15 @@ A *symptom* is what users feel on one endpoint in the window — slowness (``htt
 and / or 5xx (``http.error_rate_high``). Join families ask "which symptoms does this subject
 explain?" through :meth:`Context.symptoms_for_table` and :meth:`Context.suffering`.
 
-Probe data is read defensively (``getattr`` with defaults): a field a probe does not carry (yet)
-lowers a cause's confidence, it never breaks ranking.
+Probe data is read typed (:meth:`Context.http`, :meth:`Context.postgres` …, each None when the
+probe did not produce data): a missing layer lowers a cause's confidence, it never breaks ranking,
+and a renamed evidence field breaks a test instead of silently lowering a confidence.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from perfbook.causes.routes import (
     param_name,
@@ -20,14 +20,17 @@ from perfbook.causes.routes import (
     route_in_text,
     route_names_table,
     same_table,
-    statement_route,
 )
 from perfbook.causes.score import SYMPTOM_MATCHED, SYMPTOM_UNMATCHED, Score, first_action, make_cause, pct
 from perfbook.config import Config
+from perfbook.evidence import USABLE_STATUSES, usable
+from perfbook.evidence.http import EndpointTiming, HttpEvidence
+from perfbook.evidence.metrics import MetricsEvidence
+from perfbook.evidence.postgres import PgStatement, PgTable, PostgresEvidence
+from perfbook.evidence.process import ProcessEvidence
 from perfbook.model import Cause, Evidence, Finding, Level
 from perfbook.sanitize import referenced_tables
 
-USABLE = ("ok", "partial")
 STRONG_DEPENDENCY_CODES = (
     "pg.unreachable", "pg.blocked_queries", "pg.connections_saturated", "pg.slow_queries", "pg.missing_index",
     "pg.idle_in_transaction", "pg.long_running_query", "redis.unreachable", "redis.oom_rejections",
@@ -126,14 +129,27 @@ class Context:
         """Warning and critical findings with one of ``codes`` (info never makes a cause)."""
         return [f for c in codes for f in self.by_code.get(c, []) if f.level is not Level.INFO]
 
-    def data(self, probe: str) -> Any:
-        """The probe's data when it ran (ok or partial), else None."""
-        ev = self.evidence.get(probe)
-        return ev.data if ev is not None and ev.status in USABLE else None
+    def http(self) -> HttpEvidence | None:
+        """The http probe's data when it ran (ok or partial), else None (and so for the others)."""
+        return usable(self.evidence.get("http"), HttpEvidence)
+
+    def metrics(self) -> MetricsEvidence | None:
+        return usable(self.evidence.get("metrics"), MetricsEvidence)
+
+    def postgres(self) -> PostgresEvidence | None:
+        return usable(self.evidence.get("postgres"), PostgresEvidence)
+
+    def process(self) -> ProcessEvidence | None:
+        return usable(self.evidence.get("process"), ProcessEvidence)
 
     def measured(self, probe: str) -> bool:
         ev = self.evidence.get(probe)
-        return ev is not None and ev.status in USABLE
+        return ev is not None and ev.status in USABLE_STATUSES
+
+    def endpoints(self) -> list[EndpointTiming]:
+        """perfbook's own timed endpoints (none when the http probe did not run)."""
+        http = self.http()
+        return http.endpoints if http is not None else []
 
     def suffering(self) -> list[Symptom]:
         """Every endpoint in trouble: well-supported first, then the worst level, the most errors, the slowest."""
@@ -161,11 +177,12 @@ class Context:
     def _route_statement(self, endpoint: str, table: str) -> str | None:
         """A statement on ``table`` that names the route (comment, application_name)."""
         for st in self.statements_on(table):
-            if route_in_text(endpoint, statement_route(st)) or route_in_text(endpoint, getattr(st, "query", "")):
+            if route_in_text(endpoint, st.query):
                 return f"a statement on {table} names the route {display_endpoint(endpoint)}"
-        for session in getattr(self.data("postgres"), "active", None) or []:
-            reads = any(same_table(t, table) for t in referenced_tables(getattr(session, "query", "") or ""))
-            if reads and route_in_text(endpoint, getattr(session, "application", None)):
+        pg = self.postgres()
+        for session in pg.active if pg is not None else []:
+            reads = any(same_table(t, table) for t in referenced_tables(session.query or ""))
+            if reads and route_in_text(endpoint, session.application):
                 return f"session application_name names the route {display_endpoint(endpoint)}"
         return None
 
@@ -173,40 +190,43 @@ class Context:
         """The timed endpoint that searches ``table`` by one of ``columns`` (route names the table,
         a query parameter names the column), with its p95: ``("GET /api/v1/users?email=…", 0.14)``."""
         wanted = {param_name(c) for c in columns}
-        for ep in getattr(self.data("http"), "endpoints", None) or []:
+        for ep in self.endpoints():
             if query_params(ep.path) & wanted and route_names_table(ep.path, table):
                 return f"{ep.method} {display_endpoint(ep.path)}", ep.p95_s
         return None
 
     # PostgreSQL helpers -------------------------------------------------------------------------
 
-    def statements(self) -> list[Any]:
+    def statements(self) -> list[PgStatement]:
         """The window's statements (slowest mean first, then most total time), each once."""
-        stats = getattr(self.data("postgres"), "statements", None)
-        seen: dict[Any, Any] = {}
-        for st in (getattr(stats, "top_by_mean", None) or []) + (getattr(stats, "top_by_total", None) or []):
-            seen.setdefault(getattr(st, "queryid", id(st)), st)
+        pg = self.postgres()
+        if pg is None:
+            return []
+        seen: dict[int, PgStatement] = {}
+        for st in pg.statements.top_by_mean + pg.statements.top_by_total:
+            seen.setdefault(st.queryid, st)
         return list(seen.values())
 
-    def statements_on(self, table: str) -> list[Any]:
+    def statements_on(self, table: str) -> list[PgStatement]:
         """Window statements that read or write ``table``."""
-        return [st for st in self.statements() if any(same_table(t, table) for t in getattr(st, "tables", []) or [])]
+        return [st for st in self.statements() if any(same_table(t, table) for t in st.tables)]
 
-    def pg_table(self, table: str) -> Any:
+    def pg_table(self, table: str) -> PgTable | None:
         """The postgres probe's PgTable for ``table`` (None when it was not among those read)."""
-        for t in getattr(self.data("postgres"), "tables", None) or []:
+        pg = self.postgres()
+        for t in pg.tables if pg is not None else []:
             if same_table(t.name, table):
                 return t
         return None
 
     def window_total_ms(self) -> float:
-        stats = getattr(self.data("postgres"), "statements", None)
-        return float(getattr(stats, "window_total_ms", 0.0) or 0.0)
+        pg = self.postgres()
+        return float(pg.statements.window_total_ms or 0.0) if pg is not None else 0.0
 
     def window_s(self) -> float:
         """The triage window (from the metrics probe when it measured one, else the config)."""
-        measured = getattr(self.data("metrics"), "window_s", None)
-        return float(measured or self.cfg.triage.window_s)
+        metrics = self.metrics()
+        return float((metrics.window_s if metrics is not None else None) or self.cfg.triage.window_s)
 
     def dependency_findings(self) -> list[Finding]:
         """Findings of the layers a request waits on that can make it slow or fail *now* (not hygiene,

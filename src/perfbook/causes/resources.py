@@ -47,7 +47,8 @@ def backend_process(ctx: Context, f: Finding) -> tuple[bool | None, str]:
     if ev.get("matched") is not None:
         return bool(ev["matched"]), "configured" if ev["matched"] else ""
     pid = ev.get("pid") or _pid(f.subject)
-    watched = {p.pid: p.matched_by for p in getattr(ctx.data("process"), "processes", None) or []}
+    proc = ctx.process()
+    watched = {p.pid: p.matched_by for p in (proc.processes if proc is not None else [])}
     if pid in watched:
         return True, str(watched[pid])
     return (False if watched else None), ""

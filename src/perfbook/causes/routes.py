@@ -13,7 +13,6 @@ A route names its resource (``/api/v1/users/{id}`` → ``users``), a statement n
 from __future__ import annotations
 
 import re
-from typing import Any
 
 _SKIP_WORDS = frozenset({"api", "rest", "public", "internal", "v", "search", "list"})
 _VERSION = re.compile(r"^v\d+(\.\d+)*$")
@@ -83,15 +82,6 @@ def route_in_text(endpoint: str, text: str | None) -> bool:
         return False
     path = endpoint.split("?", 1)[0].rstrip("/").lower()
     return len(path) > 1 and path in text.lower()
-
-
-def statement_route(st: Any) -> str | None:
-    """The route a statement says it serves, where the probe kept it (comment or application)."""
-    for attr in ("route", "comment", "application"):
-        value = getattr(st, attr, None)
-        if isinstance(value, str) and value:
-            return value
-    return None
 
 
 def query_params(endpoint: str) -> set[str]:

@@ -9,13 +9,13 @@ and how long its transaction has been open — what a person needs to decide to 
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import Any
 
 from perfbook.causes.context import Context, generic_symptom, single_cause, symptom_lead
 from perfbook.causes.score import SYMPTOM_MATCHED, Score, first_action, make_cause
 from perfbook.codes import action
-from perfbook.model import Action, Cause, Finding
+from perfbook.evidence.postgres import PgBlocked, PgSession, PostgresEvidence
+from perfbook.model import Action, Cause, Finding, from_jsonable
 
 WRITE_VERBS = ("insert", "update", "delete", "merge", "copy")
 SESSION_FIELDS = ("pid", "application", "state", "query", "xact_age_s", "state_age_s", "user")
@@ -45,10 +45,10 @@ def _age(seconds: Any) -> str:
 
 def _blocked(ctx: Context, lead: Finding) -> tuple[Cause, int | None]:
     """One relation's lock waits joined to the endpoints that write it; the blocker's pid."""
-    pg, score = ctx.data("postgres"), Score()
+    pg, score = ctx.postgres(), Score()
     relation, blocked = _waiting(pg, lead)
     count = len(blocked) or len(lead.evidence.get("blocked") or []) or 1
-    waits = [b.session.query_age_s for b in blocked if getattr(b.session, "query_age_s", None) is not None]
+    waits = [b.session.query_age_s for b in blocked if b.session.query_age_s is not None]
     on = f" on {relation}" if relation else ""
     score.finding(lead, f"{count} session(s) wait on a lock{on}" + (f", waiting up to {max(waits):.0f} s" if waits else ""))
     blocker = _blocker(pg, blocked, lead)
@@ -63,12 +63,13 @@ def _blocked(ctx: Context, lead: Finding) -> tuple[Cause, int | None]:
         score.add(SYMPTOM_MATCHED, f"{sym.label} {sym.describe()} in the same window ({how})")
     else:
         sym = generic_symptom(ctx, score, "not matched to the locked table")
-    idle = [f for f in ctx.of("pg.idle_in_transaction") if str(getattr(blocker, "state", "")).startswith("idle in")]
+    idle = [f for f in ctx.of("pg.idle_in_transaction")
+            if blocker is not None and str(blocker.state).startswith("idle in")]
     if idle:
         score.add(0.05, "the blocker sits idle in its transaction")
     act = first_action([lead], ("pg.cancel", "pg.terminate")) or _terminate(blocker)
     fix = act.summary if act is not None else "find and end the blocking session"
-    writes = any((getattr(b.session, "query", "") or "").lstrip().lower().startswith(WRITE_VERBS) for b in blocked)
+    writes = any((b.session.query or "").lstrip().lower().startswith(WRITE_VERBS) for b in blocked)
     if blocker is not None:
         held = f"({blocker.application or 'pid ' + str(blocker.pid)}, {blocker.state} for {_age(blocker.xact_age_s)}: " \
                f"`{_short(blocker.query)}`)"
@@ -76,36 +77,36 @@ def _blocked(ctx: Context, lead: Finding) -> tuple[Cause, int | None]:
     else:
         what = f"{count} session(s){on} wait on a lock"
     evidence = {"relation": relation, "blocked": count, "max_wait_s": max(waits) if waits else None,
-                "blocker": _session_evidence(blocker), "lock_mode": getattr(blocked[0], "lock_mode", None) if blocked else None,
+                "blocker": _session_evidence(blocker), "lock_mode": blocked[0].lock_mode if blocked else None,
                 "endpoints": [s.endpoint for s, _ in joined[:1]]}
     cause = make_cause(f"{symptom_lead(sym)}{what}; fix: {fix}", score, [lead, *idle, *(sym.findings if sym else [])],
                        "postgres", evidence, act)
-    return cause, getattr(blocker, "pid", None)
+    return cause, blocker.pid if blocker is not None else None
 
 
-def _waiting(pg: Any, lead: Finding) -> tuple[str | None, list[Any]]:
+def _waiting(pg: PostgresEvidence | None, lead: Finding) -> tuple[str | None, list[PgBlocked]]:
     """The relation a blocked-queries finding is about, and the probe's sessions waiting on it."""
-    everyone = list(getattr(pg, "blocked", None) or [])
+    everyone = list(pg.blocked) if pg is not None else []
     # the rule names the finding after the relation waited on, or "pid N" for a lock on no relation
     relation = None if lead.subject.startswith("pid ") else lead.subject
-    return relation, [b for b in everyone if getattr(b, "relation", None) == relation] or everyone
+    return relation, [b for b in everyone if b.relation == relation] or everyone
 
 
-def _blocker(pg: Any, blocked: list[Any], lead: Finding) -> Any:
+def _blocker(pg: PostgresEvidence | None, blocked: list[PgBlocked], lead: Finding) -> PgSession | None:
     """The session at the head of the first blocking chain, from the probe's ``blockers``
     (else from the finding's evidence)."""
-    by_pid = {s.pid: s for s in getattr(pg, "blockers", None) or []}
+    by_pid = {s.pid: s for s in (pg.blockers if pg is not None else [])}
     for raw in lead.evidence.get("blockers") or []:
         if isinstance(raw, dict) and raw.get("pid") is not None and raw["pid"] not in by_pid:
-            by_pid[raw["pid"]] = SimpleNamespace(**{k: raw.get(k) for k in SESSION_FIELDS})
+            by_pid[raw["pid"]] = from_jsonable(PgSession, {k: raw.get(k) for k in SESSION_FIELDS})
     for b in blocked:
-        for pid in list(getattr(b, "root_pids", None) or []) + list(getattr(b, "blocking_pids", None) or []):
+        for pid in list(b.root_pids or []) + list(b.blocking_pids or []):
             if pid in by_pid:
                 return by_pid[pid]
     return next(iter(by_pid.values()), None)
 
 
-def _terminate(blocker: Any) -> Action | None:
+def _terminate(blocker: PgSession | None) -> Action | None:
     if blocker is None:
         return None
     return action("pg.terminate", f"end the blocking session pid {blocker.pid}",
@@ -113,18 +114,19 @@ def _terminate(blocker: Any) -> Action | None:
 
 
 def _saturated(ctx: Context, f: Finding, idle: list[Finding]) -> Cause:
-    conns, score = getattr(ctx.data("postgres"), "connections", None), Score()
+    pg, score = ctx.postgres(), Score()
+    conns = pg.connections if pg is not None else None
     used = f"{conns.total} of {conns.usable} usable" if conns is not None else f"{f.value or 0:.0f} %"
     score.finding(f, f"connections saturated ({used})")
-    holder = _dominant(getattr(conns, "by_application", None) or {}, getattr(conns, "total", 0))
+    holder = _dominant(conns.by_application, conns.total) if conns is not None else None
     if holder is not None:
         score.add(0.1, f"{holder[1]} of them held by {holder[0] or 'sessions without application_name'}")
-    idle_sessions = getattr(ctx.data("postgres"), "idle_in_transaction", None) or []
+    idle_sessions = pg.idle_in_transaction if pg is not None else []
     if idle:
         score.add(0.1, f"{len(idle_sessions) or 'some'} session(s) idle in a transaction hold connections")
     sym = generic_symptom(ctx, score, "every request that needs the database waits for a free connection",
                           SYMPTOM_MATCHED)
-    states = getattr(conns, "by_state", None) or {}
+    states = (conns.by_state if conns is not None else None) or {}
     state = max(states, key=states.get) if states else None
     held = f", {holder[1]} by {holder[0] or 'unnamed sessions'}" if holder else ""
     mostly = f" (mostly {state})" if state else ""
@@ -132,14 +134,15 @@ def _saturated(ctx: Context, f: Finding, idle: list[Finding]) -> Cause:
     fix = act.summary if act else "end the idle sessions and size the pools below max_connections"
     summary = (f"{symptom_lead(sym)}the database's connections are saturated: {used} slots used{held}{mostly}; "
                f"new requests wait for a connection; fix: {fix}")
-    evidence = {"connections": used, "by_application": getattr(conns, "by_application", None),
+    evidence = {"connections": used, "by_application": conns.by_application if conns is not None else None,
                 "by_state": states, "idle_in_transaction": len(idle_sessions),
                 "endpoints": [sym.endpoint] if sym else []}
     return make_cause(summary, score, [f, *idle, *(sym.findings if sym else [])], "postgres", evidence, act)
 
 
 def _idle(ctx: Context, f: Finding, blocker_pids: set[int]) -> Cause:
-    sessions = list(getattr(ctx.data("postgres"), "idle_in_transaction", None) or [])
+    pg = ctx.postgres()
+    sessions = list(pg.idle_in_transaction) if pg is not None else []
     score = Score()
     oldest = max((s.state_age_s or 0 for s in sessions), default=f.value or 0)
     count = len(sessions) or int(f.evidence.get("count") or 1)
@@ -173,7 +176,7 @@ def _short(query: str | None, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _session_evidence(s: Any) -> dict[str, Any] | None:
+def _session_evidence(s: PgSession | None) -> dict[str, Any] | None:
     if s is None:
         return None
     return {"pid": s.pid, "application": s.application, "state": s.state, "query": _short(s.query, 200),

@@ -16,6 +16,7 @@ from perfbook.causes.context import Context, Symptom, explains_little
 from perfbook.causes.routes import bare_table, param_name, query_params, same_table, search_phrase
 from perfbook.causes.score import SYMPTOM_MATCHED, Score, first_action, make_cause, pct
 from perfbook.codes import action
+from perfbook.evidence.postgres import PgStatement
 from perfbook.model import Action, Cause, Finding
 from perfbook.sanitize import referenced_tables
 
@@ -31,11 +32,19 @@ class StatementView:
     filter_columns: list[str] = field(default_factory=list)
 
     @classmethod
-    def of(cls, st: Any) -> StatementView:
-        get = st.get if isinstance(st, dict) else (lambda k, d=None: getattr(st, k, d))
-        query = str(get("query", "") or "")
-        tables = list(get("tables", None) or referenced_tables(query))
-        return cls(query, tables, get("mean_ms", None), int(get("calls", 0) or 0), list(get("filter_columns", None) or []))
+    def of(cls, st: PgStatement) -> StatementView:
+        """The view of a statement the postgres probe read."""
+        query = st.query or ""
+        return cls(query, list(st.tables or referenced_tables(query)), st.mean_ms, int(st.calls or 0),
+                   list(st.filter_columns or []))
+
+    @classmethod
+    def of_dict(cls, st: dict[str, Any]) -> StatementView:
+        """The view of a statement a finding's evidence lists (``{"query": …, "mean_ms": …}``)."""
+        query = str(st.get("query", "") or "")
+        tables = list(st.get("tables") or referenced_tables(query))
+        return cls(query, tables, st.get("mean_ms"), int(st.get("calls", 0) or 0),
+                   list(st.get("filter_columns") or []))
 
     def short(self, limit: int = 80) -> str:
         return self.query if len(self.query) <= limit else self.query[: limit - 1] + "…"
@@ -59,10 +68,10 @@ def finding_statements(ctx: Context, f: Finding) -> list[StatementView]:
     """The statements a ``pg.slow_queries`` finding is about (its evidence, else the probe's top)."""
     ev = f.evidence
     listed = ev.get("statements") or ev.get("top") or ([ev] if ev.get("query") else [])
-    views = [StatementView.of(s) for s in listed if isinstance(s, dict)]
+    views = [StatementView.of_dict(s) for s in listed if isinstance(s, dict)]
     qid = ev.get("queryid", f.subject)
     for st in ctx.statements():
-        if not views and str(getattr(st, "queryid", "")) == str(qid):
+        if not views and str(st.queryid) == str(qid):
             views.append(StatementView.of(st))
     return views or [StatementView.of(st) for st in ctx.statements()[:1]]
 
@@ -120,7 +129,8 @@ def _columns(f: Finding, ctx: Context, table: str) -> list[str]:
     cols = f.evidence.get("columns") or f.evidence.get("filter_columns")
     if cols:
         return [str(c) for c in cols]
-    indexed = {c for idx in getattr(ctx.pg_table(table), "indexed_columns", None) or [] for c in idx[:1]}
+    t = ctx.pg_table(table)
+    indexed = {c for idx in (t.indexed_columns if t is not None else []) for c in idx[:1]}
     for v in map(StatementView.of, ctx.statements_on(table)):
         wanted = [c for c in v.filter_columns if c not in indexed]
         if wanted:
@@ -133,7 +143,7 @@ def _missing_index(ctx: Context, f: Finding) -> Cause:
     reads = f"{pct(f.value)} of reads" if isinstance(f.value, (int, float)) and f.value <= 1 else "most reads"
     score.finding(f, f"{table} read by sequential scans ({reads})")
     t = ctx.pg_table(table)
-    seq_window = getattr(t, "seq_scan_window", None)
+    seq_window = t.seq_scan_window if t is not None else None
     if seq_window:
         score.add(0.1, f"{seq_window} sequential scans of it in the window")
     elif seq_window == 0:
@@ -144,7 +154,7 @@ def _missing_index(ctx: Context, f: Finding) -> Cause:
     summary = _scan_summary(ctx, joined[0][0] if joined else None, table, columns)
     keys = [f, *_related_slow(ctx, table), *(x for s, _ in joined[:1] for x in s.findings)]
     evidence = {"table": table, "columns": columns, "seq_scan_window": seq_window,
-                "rows": getattr(t, "rows", f.evidence.get("rows")),
+                "rows": t.rows if t is not None else f.evidence.get("rows"),
                 "statement": _stmt_evidence(stmt), "endpoints": [s.endpoint for s, _ in joined[:1]],
                 "join": [how for _, how in joined[:1]]}
     return make_cause(summary, score, keys, "postgres", evidence, first_action([f], ("pg.create_index",)))
@@ -153,10 +163,10 @@ def _missing_index(ctx: Context, f: Finding) -> Cause:
 def _dead_tuples(ctx: Context, f: Finding) -> Cause:
     table, score = f.subject, Score()
     t = ctx.pg_table(table)
-    ratio = f.value if isinstance(f.value, (int, float)) else getattr(t, "dead_ratio", None)
+    ratio = f.value if isinstance(f.value, (int, float)) else (t.dead_ratio if t is not None else None)
     what = f"{pct(ratio)} dead tuples" if ratio is not None else "bloated with dead tuples"
     score.finding(f, f"{table} is {what}")
-    autovacuum_off = t is not None and getattr(t, "autovacuum_enabled", True) is False
+    autovacuum_off = t is not None and t.autovacuum_enabled is False
     if autovacuum_off:
         score.add(0.1, f"autovacuum is off for {table}")
     views = [StatementView.of(st) for st in ctx.statements_on(table)]
@@ -170,7 +180,7 @@ def _dead_tuples(ctx: Context, f: Finding) -> Cause:
     if not joined:
         summary += _no_symptom_note(ctx)
     keys = [f, *_related_slow(ctx, table), *(x for s, _ in joined[:1] for x in s.findings)]
-    evidence = {"table": table, "dead_ratio": ratio, "dead_rows": getattr(t, "dead_rows", None),
+    evidence = {"table": table, "dead_ratio": ratio, "dead_rows": t.dead_rows if t is not None else None,
                 "autovacuum_enabled": None if t is None else not autovacuum_off, "window_calls": calls,
                 "endpoints": [s.endpoint for s, _ in joined[:1]]}
     return make_cause(summary, score, keys, "postgres", evidence, first_action([f], ("pg.vacuum",)))
@@ -211,10 +221,10 @@ def _unindexed_scan(ctx: Context, v: StatementView) -> tuple[str, int, list[str]
     """(table, sequential scans in the window, filter columns no index leads with) for the statement."""
     for name in v.tables:
         t = ctx.pg_table(name)
-        scans = getattr(t, "seq_scan_window", 0) or 0
-        if t is None or not scans:
+        if t is None or not t.seq_scan_window:
             continue
-        leading = {cols[0] for cols in getattr(t, "indexed_columns", None) or [] if cols}
+        scans = t.seq_scan_window
+        leading = {cols[0] for cols in t.indexed_columns or [] if cols}
         columns = [c for c in v.filter_columns if c not in leading]
         if columns:
             return t.name, scans, columns

@@ -1,6 +1,8 @@
 """perfbook's command line: one module per command group, registered in one explicit list.
 
-Only this package prints to the terminal and exits. Errors a user can act on are
+Only this package prints to the terminal and exits, and it does both through one seam,
+:class:`perfbook.cli.env.Env` (streams, consoles, JSON, files, prompts, config: see that module
+for how a new command uses it). Errors a user can act on are
 :class:`perfbook.errors.PerfbookError`: one line (``error: …``), an optional ``hint: …``,
 and their exit code; ``--debug`` (or ``PERFBOOK_DEBUG=1``) shows the traceback instead.
 """
@@ -18,6 +20,7 @@ except ImportError:  # pragma: no cover - older Typer on real Click
     from click import exceptions as click_exc
 
 from perfbook import __version__
+from perfbook.cli.env import Env, current, using
 from perfbook.cli.exit import ExitCode
 from perfbook.errors import PerfbookError
 
@@ -48,7 +51,7 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"perfbook {__version__}")
+        current().echo(f"perfbook {__version__}")
         raise typer.Exit()
 
 
@@ -58,7 +61,8 @@ def _root(
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks of errors (env PERFBOOK_DEBUG=1)."),
 ) -> None:
     if debug:
-        os.environ["PERFBOOK_DEBUG"] = "1"
+        current().debug = True
+        os.environ["PERFBOOK_DEBUG"] = "1"  # the commands perfbook runs (lab demo's triage) inherit it
 
 
 def _register() -> None:
@@ -80,28 +84,31 @@ def _register() -> None:
         module.register(app)
 
 
-def print_error(err: PerfbookError) -> None:
+def print_error(err: PerfbookError, env: Env) -> None:
     """Write ``error: …`` and an optional ``hint: …`` to stderr."""
-    sys.stderr.write(f"error: {err}\n")
+    env.echo(f"error: {err}", err=True)
     if err.hint:
-        sys.stderr.write(f"hint: {err.hint}\n")
+        env.echo(f"hint: {err.hint}", err=True)
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point: runs the app and maps errors to exit codes."""
+def main(argv: list[str] | None = None, env: Env | None = None) -> None:
+    """Console-script entry point: runs the app in ``env`` (the process' own streams by default)
+    and maps errors to exit codes."""
     _register()
-    try:
-        # Not standalone: Click would turn Ctrl-C into exit 1, and we promise 130.
-        code = app(args=argv, standalone_mode=False)
-    except click_exc.ClickException as err:
-        err.show()
-        sys.exit(err.exit_code)
-    except (getattr(click_exc, "Abort", typer.Abort), KeyboardInterrupt):
-        sys.stderr.write("interrupted\n")
-        sys.exit(ExitCode.INTERRUPTED)
-    except PerfbookError as err:
-        if os.environ.get("PERFBOOK_DEBUG") == "1":
-            raise
-        print_error(err)
-        sys.exit(err.exit_code)
+    env = env if env is not None else Env()
+    with using(env):
+        try:
+            # Not standalone: Click would turn Ctrl-C into exit 1, and we promise 130.
+            code = app(args=argv, standalone_mode=False)
+        except click_exc.ClickException as err:
+            err.show(file=env.stderr)
+            sys.exit(err.exit_code)
+        except (getattr(click_exc, "Abort", typer.Abort), KeyboardInterrupt):
+            env.echo("interrupted", err=True)
+            sys.exit(ExitCode.INTERRUPTED)
+        except PerfbookError as err:
+            if env.debug:
+                raise
+            print_error(err, env)
+            sys.exit(err.exit_code)
     sys.exit(code if isinstance(code, int) else ExitCode.OK)

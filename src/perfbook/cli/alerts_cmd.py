@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from perfbook.cli.common import CONFIG_OPTION
+from perfbook.cli.env import CONFIG_OPTION, current
 from perfbook.errors import UsageError
 
 HELP = """Alert rules: the runbook's four done right, one per other KPI and critical finding, and yours.
@@ -21,13 +21,6 @@ rules export to Prometheus alerting rules with promtool tests, and to an Alertma
 """
 
 alerts_app = typer.Typer(help=HELP, no_args_is_help=True)
-
-
-# The CLI's I/O in one place: config, consoles, JSON, files (the house's Env object replaces these).
-def _io() -> Any:
-    from perfbook.cli import common
-
-    return common
 
 
 def _write(path: Path, text: str, what: str, *, private: bool = False) -> None:
@@ -57,11 +50,11 @@ def rules_command(
     from perfbook.alerts.prometheus import prom_duration
     from perfbook.alerts.rules import effective_rules
 
-    io = _io()
-    cfg = io.load(config)
+    env = current()
+    cfg = env.config(config)
     rules = effective_rules(cfg)
     if as_json:
-        io.print_json({"rules": [r.to_dict() for r in rules], "repeat_interval": cfg.alerts.repeat_interval})
+        env.json({"rules": [r.to_dict() for r in rules], "repeat_interval": cfg.alerts.repeat_interval})
         return
     table = Table(
         title=f"alert rules ({cfg.path or 'built-in defaults'})", title_justify="left", show_edge=False
@@ -79,7 +72,7 @@ def rules_command(
             severity,
             Text(r.origin),
         )
-    console = io.stdout_console()
+    console = env.out
     if not console.is_terminal:  # a pipe or a file: room for whole rule names and conditions
         console.width = max(console.width, 120)
     console.print(table)
@@ -133,8 +126,8 @@ def export_command(
         raise UsageError("--tests needs --prometheus (the tests load that rules file)")
     if prometheus is None and alertmanager is None:
         raise UsageError("nothing to export: give --prometheus FILE and/or --alertmanager FILE")
-    io = _io()
-    cfg = io.load(config)
+    env = current()
+    cfg = env.config(config)
     files = _build(cfg, prometheus, tests, alertmanager, serve_url, token_file)
     for path, _, what, _ in files["write"]:  # every directory checked before the first file is written
         parent = path.parent if str(path.parent) else Path(".")
@@ -144,10 +137,10 @@ def export_command(
         _write(path, text, what, private=private)
     summary = files["summary"]
     if as_json:
-        io.print_json(summary)
+        env.json(summary)
         return
     for line in files["lines"]:
-        typer.echo(line, err=True)  # plain lines: a path or an expression must not be wrapped
+        env.echo(line, err=True)  # plain lines: a path or an expression must not be wrapped
 
 
 def _build(

@@ -8,11 +8,10 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from perfbook.cli.common import CONFIG_OPTION, load, print_json, stdout_console
+from perfbook.cli.env import CONFIG_OPTION, current
 from perfbook.config import effective_items
 from perfbook.config_sample import sample_toml
 from perfbook.errors import UsageError
-from perfbook.files import write_atomic
 
 config_app = typer.Typer(help="Write a sample perfbook.toml, or show the effective config and where each value came from.",
                          no_args_is_help=True)
@@ -27,10 +26,11 @@ def init(
 
     Example: perfbook config init && $EDITOR perfbook.toml
     """
+    env = current()
     if path.exists() and not force:
         raise UsageError(f"{path} exists; use --force to overwrite it")
-    write_atomic(path, sample_toml(), what="config")
-    typer.echo(f"wrote {path}", err=True)
+    env.write(path, sample_toml(), what="config")
+    env.echo(f"wrote {path}", err=True)
 
 
 @config_app.command("show")
@@ -42,10 +42,11 @@ def show(
 
     Sources: flag, env VAR, file PATH, default. Example: PERFBOOK_POSTGRES_DSN=… perfbook config show
     """
-    cfg = load(config)
+    env = current()
+    cfg = env.config(config)
     rows = effective_items(cfg)
     if as_json:
-        print_json({key: {"value": value, "source": source} for key, value, source in rows})
+        env.json({key: {"value": value, "source": source} for key, value, source in rows})
         return
     table = Table(title=f"perfbook config ({cfg.path or 'built-in defaults'})", title_justify="left", show_edge=False)
     for col in ("key", "value", "source"):
@@ -53,7 +54,7 @@ def show(
     for key, value, source in rows:
         style = "dim" if source == "default" else "bold"
         table.add_row(key, Text(str(value)), Text(source, style=style))
-    stdout_console().print(table)
+    env.out.print(table)
 
 
 def register(app: typer.Typer) -> None:

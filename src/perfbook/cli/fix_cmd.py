@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from perfbook.cli.common import CONFIG_OPTION, interactive, load, print_json
+from perfbook.cli.env import CONFIG_OPTION, current
 from perfbook.cli.exit import ExitCode
 from perfbook.cli.incident_common import INCIDENT_OPTION
 from perfbook.errors import PerfbookError, UsageError
@@ -67,7 +67,7 @@ def fix(
     if action_id == "history":
         _history(config, limit, json_out, ctx.args)
         return
-    if apply and not yes and not interactive():
+    if apply and not yes and not current().interactive:
         raise UsageError("--apply needs a confirmation and there is no terminal: add --yes to apply in scripts")
     if from_report is not None:
         if action_id or ctx.args:
@@ -92,15 +92,16 @@ def _render() -> Any:
 
 
 def _emit(json_out: bool, doc: Any, lines: list[str]) -> None:
+    env = current()
     if json_out:
-        print_json(doc)
+        env.json(doc)
     else:
         for line in lines:
-            typer.echo(line)
+            env.echo(line)
 
 
 def _config(path: Path | None) -> Any:
-    return load(path)
+    return current().config(path)
 
 
 def _verify_window(config: Path | None, window: str | None, no_verify: bool) -> float | None:
@@ -141,10 +142,12 @@ def _confirmer(yes: bool, json_out: bool) -> Callable[[Any], bool]:
     if yes:
         return lambda plan: True
 
+    env = current()
+
     def ask(plan: Any) -> bool:
         if json_out:  # stdout carries only JSON: show the plan where the prompt is
-            typer.echo("\n".join(_render().plan_lines(plan, dry_run=False)), err=True)
-        return typer.confirm(f"apply {plan.action} ({plan.summary})?", default=False, err=True)
+            env.echo("\n".join(_render().plan_lines(plan, dry_run=False)), err=True)
+        return env.confirm(f"apply {plan.action} ({plan.summary})?")
 
     return ask
 
@@ -165,7 +168,7 @@ def _one(fixer: Any, config: Path | None, apply: bool, yes: bool, json_out: bool
     finally:
         store.close()
     if json_out:
-        print_json(doc)
+        current().json(doc)
     return code
 
 
@@ -175,11 +178,11 @@ def _plan_and_apply(fixer: Any, ctx: Any, store: Any, apply: bool, yes: bool, js
     """The core of one action for both entry points: (the JSON document, the exit code, the result)."""
     from perfbook.fix.runner import make_plan, perform
 
-    render = _render()
+    render, env = _render(), current()
     plan = make_plan(fixer, ctx, store)
     doc: dict[str, Any] = {"action": fixer.id, "dry_run": not apply, "plan": plan.to_dict()}
     if not json_out:
-        typer.echo("\n".join(render.plan_lines(plan, dry_run=not apply)))
+        env.echo("\n".join(render.plan_lines(plan, dry_run=not apply)))
     if plan.refusal:
         _error(f"{fixer.id} refused: {plan.refusal}")
         return doc, ExitCode.FAILED, None
@@ -187,9 +190,9 @@ def _plan_and_apply(fixer: Any, ctx: Any, store: Any, apply: bool, yes: bool, js
         return doc, ExitCode.OK, None
 
     def on_replan(fresh: Any, why: str) -> None:
-        typer.echo(f"re-planned: {why}", err=True)
+        env.echo(f"re-planned: {why}", err=True)
         if not json_out:
-            typer.echo("\n".join(render.plan_lines(fresh, dry_run=False)))
+            env.echo("\n".join(render.plan_lines(fresh, dry_run=False)))
 
     result = perform(fixer, ctx, store, plan, confirm=_confirmer(yes, json_out), verify_window_s=window_s,
                      before_report=before, on_replan=on_replan, also_findings=findings)
@@ -198,9 +201,9 @@ def _plan_and_apply(fixer: Any, ctx: Any, store: Any, apply: bool, yes: bool, js
         from perfbook.incidents.attach import record
 
         for line in record(ctx.cfg, incident, "fix", {**doc, "findings": list(findings)}, actor=ctx.os_user):
-            typer.echo(line, err=True)
+            env.echo(line, err=True)
     if not json_out:
-        typer.echo("\n".join(render.outcome_lines(result.outcome) + render.verify_lines(result.verify)))
+        env.echo("\n".join(render.outcome_lines(result.outcome) + render.verify_lines(result.verify)))
     if result.outcome.status in ("failed", "partial", "refused"):
         _error(f"{fixer.id} {result.outcome.status}: {result.outcome.error or result.outcome.summary}")
         return doc, ExitCode.FAILED, result
@@ -227,10 +230,10 @@ def _from_report(path: Path, config: Path | None, apply: bool, yes: bool, json_o
     try:
         with FixContext(cfg) as ctx:
             resolved: set[str] = set()  # findings an earlier fix of this run made go away
-            current = report
+            latest = report
             for rec in todo:
                 if not json_out:
-                    typer.echo(f"\n# {rec.fix_id} for {', '.join(rec.findings)}")
+                    current().echo(f"\n# {rec.fix_id} for {', '.join(rec.findings)}")
                 if set(rec.findings) <= resolved:
                     why = f"skipped: {', '.join(rec.findings)} already gone after an earlier fix"
                     _say(json_out, why)
@@ -239,21 +242,21 @@ def _from_report(path: Path, config: Path | None, apply: bool, yes: bool, json_o
                     continue
                 try:
                     doc, rc, result = _plan_and_apply(make_fix(rec.fix_id, rec.params), ctx, store, apply, yes,
-                                                      json_out, window_s, current, rec.findings, incident)
+                                                      json_out, window_s, latest, rec.findings, incident)
                 except PerfbookError as err:
                     _error(f"{rec.fix_id}: {err}")
                     doc, rc, result = {"action": rec.fix_id, "error": str(err)}, ExitCode.FAILED, None
                 if result is not None and result.verify is not None:  # the next fix starts from what this one left
-                    current = merge_reports(current, result.verify.after_report)
+                    latest = merge_reports(latest, result.verify.after_report)
                 resolved |= _gone(doc)
                 results.append({"findings": list(rec.findings), **doc})
                 code = max(code, rc)
     finally:
         store.close()
     if json_out:
-        print_json({"report": str(path), "results": results})
+        current().json({"report": str(path), "results": results})
     elif not todo:
-        typer.echo("the report recommends no fix perfbook can perform")
+        current().echo("the report recommends no fix perfbook can perform")
     return code
 
 
@@ -264,8 +267,8 @@ def _gone(doc: dict[str, Any]) -> set[str]:
 
 
 def _say(json_out: bool, message: str) -> None:
-    typer.echo(message, err=json_out)
+    current().echo(message, err=json_out)
 
 
 def _error(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
+    current().echo(f"error: {message}", err=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from perfbook.cli.common import CONFIG_OPTION, load, stderr_console
+from perfbook.cli.env import CONFIG_OPTION, current
 from perfbook.cli.incident_common import (
     ACTOR,
     ID_ARG,
@@ -163,7 +163,8 @@ def resolve_command(
     from perfbook.incidents.figures import failing_kpis
     from perfbook.incidents.model import VerifyFailed
 
-    cfg, number, who = load(config), number_of(incident), actor_of(actor)
+    env = current()
+    cfg, number, who = env.config(config), number_of(incident), actor_of(actor)
     store = store_for(cfg)
     try:
         inc = records.get_incident(store, number)
@@ -175,7 +176,7 @@ def resolve_command(
     if verify:
         report = triage_now(cfg, window, only, skip)
         for line in attach.record(cfg, number, "triage", report, actor=who):
-            stderr_console().print(line, highlight=False, soft_wrap=True)
+            env.echo(line, err=True)
         failing = failing_kpis(report, cfg.thresholds.model_dump(), min_requests=cfg.http.min_window_requests)
         if failing and not force:
             emit(as_json, {"id": inc.id, "resolved": False, "failing": failing}, lambda doc: "")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from perfbook.cli.common import CONFIG_OPTION, load
+from perfbook.cli.env import CONFIG_OPTION, current
 from perfbook.cli.exit import ExitCode
 from perfbook.cli.incident_common import (
     ACTOR,
@@ -103,7 +103,7 @@ def open_command(
     chosen_impact = parse_impact(impact) if impact else None
     if title is not None and not title.strip():
         raise UsageError("--title is empty", hint="give a few words, or leave --title out to take it from a report")
-    cfg = load(config)
+    cfg = current().config(config)
     report = load_report(from_report) if from_report else (triage_now(cfg, window, only, skip) if run_triage else None)
     if title is None and report is None:
         raise UsageError("an incident needs a title (--title), or a report to take it from (--triage / --from-report)")
@@ -142,7 +142,7 @@ def list_command(
     from perfbook.incidents.views import build_list, incident_to_dict
 
     statuses = [status_filter(s) for raw in status for s in raw.split(",") if s.strip()]
-    cfg = load(config)
+    cfg = current().config(config)
     store = store_for(cfg)
     try:
         found = records.list_incidents(store, include_resolved=all_, statuses=statuses,
@@ -167,7 +167,7 @@ def show_command(incident: str = ID_ARG, as_json: bool = JSON, config: Path | No
 
       perfbook incident show INC-7 --json | jq '.checklist[] | select(.state == "done") | .text'
     """
-    cfg = load(config)
+    cfg = current().config(config)
     number = number_of(incident)
     store = store_for(cfg)
     try:
@@ -189,7 +189,7 @@ def checklist_command(incident: str = ID_ARG, as_json: bool = JSON, config: Path
     from perfbook.incidents import records
     from perfbook.incidents.views import build_checklist
 
-    cfg, number = load(config), number_of(incident)
+    cfg, number = current().config(config), number_of(incident)
     store = store_for(cfg)
     try:
         records.get_incident(store, number)

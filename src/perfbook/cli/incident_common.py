@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from perfbook.cli.common import load, print_json, stderr_console, stdout_console
+from perfbook.cli.env import JSON_OPTION, current
 from perfbook.config import Config
 from perfbook.errors import UsageError
 
@@ -16,7 +16,7 @@ INCIDENT_OPTION = typer.Option(
     None, "--incident", envvar="PERFBOOK_INCIDENT", metavar="ID",
     help="Attach the result to this open incident, e.g. INC-7: evidence on its timeline (env PERFBOOK_INCIDENT).",
 )
-JSON = typer.Option(False, "--json", help="Print exactly one JSON document on stdout.")
+JSON = JSON_OPTION
 ACTOR = typer.Option(None, "--as", help="Who is acting (default: the OS user).")
 WINDOW = typer.Option(None, "--window", "-w", help="Triage window, e.g. 2s (default \\[triage] window_s).")
 ONLY = typer.Option(None, "--only", help="Triage only these probes, comma-separated (as perfbook triage --only).")
@@ -26,12 +26,13 @@ ID_ARG = typer.Argument(..., metavar="ID", help="Incident id, e.g. INC-7 (or 7).
 
 def emit(as_json: bool, doc: dict[str, Any], page: Any) -> None:
     """One JSON document, or the page ``page(doc)`` builds, on stdout."""
+    env = current()
     if as_json:
-        print_json(doc)
+        env.json(doc)
         return
     renderable = page(doc)
     if renderable != "":
-        stdout_console().print(renderable, highlight=False)
+        env.out.print(renderable)
 
 
 def change(config: Path | Config | None, as_json: bool, number: int, fn: Any) -> None:
@@ -39,7 +40,7 @@ def change(config: Path | Config | None, as_json: bool, number: int, fn: Any) ->
     from perfbook.incidents import records
     from perfbook.incidents.views import build_change
 
-    cfg = config if isinstance(config, Config) else load(config)
+    cfg = config if isinstance(config, Config) else current().config(config)
     store = store_for(cfg)
     try:
         last = max((e.id for e in records.timeline(store, number)), default=0)
@@ -110,8 +111,8 @@ def triage_now(cfg: Config, window: str | None, only: str | None, skip: str | No
         raise UsageError(f"--window: {err}") from None
     if window_s is not None and not 0 < window_s <= 3600:
         raise UsageError(f"--window must be between 0 and 1h, got {window}")
-    err = stderr_console()
-    if not err.is_terminal:
+    env = current()
+    if not env.interactive:
         return report_to_dict(triage(cfg, window_s=window_s, **probes))
-    with err.status("triage: probing…"):
+    with env.err.status("triage: probing…"):
         return report_to_dict(triage(cfg, window_s=window_s, **probes))

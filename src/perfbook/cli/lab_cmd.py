@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import time
 from pathlib import Path
 
 import typer
 
-from perfbook.cli.common import stderr_console, stdout_console
+from perfbook.cli.env import current
 from perfbook.errors import PerfbookError, UsageError
 from perfbook.lab.faultstate import FAULTS
 from perfbook.lab.state import STATE_DIR_ENV, LabState, default_state_dir
@@ -45,9 +43,10 @@ def _dir(path: Path | None) -> Path:
 
 
 def _warn_env() -> None:
-    ignored = sorted(k for k in os.environ if k.startswith("PERFBOOK_") and k not in LAB_ENV)
+    env = current()
+    ignored = sorted(k for k in env.environ if k.startswith("PERFBOOK_") and k not in LAB_ENV)
     if ignored:
-        stderr_console().print(f"warning: the lab ignores {', '.join(ignored)} (it only ever runs its own stack)")
+        env.err.print(f"warning: the lab ignores {', '.join(ignored)} (it only ever runs its own stack)")
 
 
 def _running_state(state_dir: Path) -> LabState:
@@ -85,7 +84,7 @@ def up(
     state = supervisor.up(supervisor.LabOptions(_dir(state_dir), port=port, frontend_port=frontend_port,
                                                 traffic=traffic, traffic_rate_rps=rate,
                                                 postgres_dsn=postgres_dsn, redis_url=redis_url))
-    stderr_console().print(f"lab up in {time.monotonic() - started:.1f} s")
+    current().err.print(f"lab up in {time.monotonic() - started:.1f} s")
     _print_status(state)
 
 
@@ -95,7 +94,7 @@ def down(state_dir: Path | None = DIR_OPTION) -> None:
     from perfbook.lab import supervisor
 
     state = supervisor.down(_dir(state_dir))
-    stderr_console().print("lab stopped" if state else f"no lab state in {_dir(state_dir)}: nothing to stop")
+    current().err.print("lab stopped" if state else f"no lab state in {_dir(state_dir)}: nothing to stop")
 
 
 @lab_app.command("status")
@@ -122,10 +121,11 @@ def _print_status(state: LabState, as_json: bool = False) -> None:
         "config": str(labconfig.config_path(state)),
         "pids": ", ".join(f"{p.role} {p.pid}" for p in state.processes.values()),
     }
+    env = current()
     if as_json:
-        typer.echo(json.dumps(rows, indent=2))
+        env.json(rows)
         return
-    console = stdout_console()
+    console = env.out
     for key, value in rows.items():
         console.print(f"{key:<10} {value}", soft_wrap=True)
 
@@ -139,7 +139,7 @@ def config(state_dir: Path | None = DIR_OPTION) -> None:
     path = labconfig.config_path(state)
     if not path.exists():
         labconfig.write(state)
-    typer.echo(str(path))
+    current().echo(str(path))
 
 
 @lab_app.command("fault")
@@ -162,7 +162,7 @@ def fault(
         params[key] = float(value) if value.replace(".", "", 1).isdigit() else value
     entry = client.switch_fault(_running_state(_dir(state_dir)), name, action == "on", params)
     detail = f" {entry['params']}" if entry.get("params") else ""
-    typer.echo(f"fault {name} {action}{detail}")
+    current().echo(f"fault {name} {action}{detail}")
 
 
 @lab_app.command("traffic")
@@ -176,9 +176,9 @@ def traffic(
 
     state = _running_state(_dir(state_dir))
     duration_s = _seconds(duration, "--duration")
-    stderr_console().print(f"sending {rate:g} req/s to {state.backend_url} for {duration_s:g} s …")
+    current().err.print(f"sending {rate:g} req/s to {state.backend_url} for {duration_s:g} s …")
     stats = asyncio.run(run_traffic(TrafficPlan(state.backend_url, state.frontend_url, rate_rps=rate), duration_s))
-    typer.echo(stats.summary())
+    current().echo(stats.summary())
 
 
 @lab_app.command("demo")
@@ -198,7 +198,7 @@ def demo(
     _seconds(window, "--window")
     _require_lab_extra()
     _warn_env()
-    console = stderr_console()
+    console = current().err
     opts = DemoOptions(_dir(state_dir), fault_name, keep, window, port, frontend_port)
     code = run_demo(opts, lambda text: console.print(f"[bold]lab:[/bold] {text}", soft_wrap=True))
     raise typer.Exit(code)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
+from typing import Any
 
 import typer
-from rich.console import Console
 
+from perfbook.cli.env import CONFIG_OPTION, Env, current
 from perfbook.cli.exit import ExitCode
 from perfbook.cli.incident_common import INCIDENT_OPTION
 from perfbook.errors import UsageError
@@ -158,9 +158,7 @@ def load(
     output: Path | None = typer.Option(
         None, "-o", "--output", help="Also save the JSON result to this file.", rich_help_panel="Output"
     ),
-    config: Path | None = typer.Option(
-        None, "--config", help="perfbook.toml (for --slo kpi and --watch).", rich_help_panel="Output"
-    ),
+    config: Path | None = CONFIG_OPTION,
     incident: str | None = INCIDENT_OPTION,
 ) -> None:
     if url == "compare":
@@ -171,7 +169,6 @@ def load(
             hint = "a JSON body is --json-body @file (--json alone prints the result as JSON)"
         raise UsageError(f"load: unexpected arguments {' '.join(files)}", hint=hint)
     from perfbook.load.options import LoadOptions, make_run, pacing_warning, parse_share
-    from perfbook.load.session import run_session
 
     opts = LoadOptions(
         url=url,
@@ -193,14 +190,51 @@ def load(
         verify_tls=not insecure,
     )
     run, target = make_run(opts)
+    env = current()
     attach_to = _incident(incident, config)
     confirm(target, method, yes)
     warning = pacing_warning(list(run.plan.stages), run.plan.connections)
     if warning:
-        sys.stderr.write(f"warning: {warning}\n")
-    code = run_session(run, slo=slo, watch=watch, json_out=json_out, output=output, config_path=config,
-                       on_result=attach_to("load"))
-    raise typer.Exit(code)
+        env.echo(f"warning: {warning}", err=True)
+    raise typer.Exit(_run_session(env, run, slo, watch, json_out, output, config, attach_to("load")))
+
+
+def _run_session(env: Env, run: Any, slo: str | None, watch: bool, json_out: bool, output: Path | None,
+                 config: Path | None, on_result: Any = None) -> int:
+    """Run with progress on stderr, save / print the result; the exit code (3: SLO missed or aborted)."""
+    from perfbook.load.render import LiveProgress, print_summary
+    from perfbook.load.session import run_session
+
+    objectives = objectives_for(slo, config)
+    patterns = list(env.config(config).process.match) if watch else None
+    planned_s = run.plan.duration_s or (sum(s.duration_s for s in run.plan.stages) or None)
+    with LiveProgress(planned_s=planned_s, planned_n=run.plan.requests, console=env.err,
+                      enabled=env.interactive) as live:
+        outcome = run_session(run, objectives, watch_patterns=patterns, progress=live)
+    if on_result is not None:  # --incident: the run is evidence of the incident
+        on_result(outcome.doc)
+    if output is not None:
+        env.write(output, json.dumps(outcome.doc, indent=2) + "\n", what="load result")
+    if json_out:
+        env.json(outcome.doc)
+    else:
+        print_summary(outcome.doc, outcome.verdicts, env.out)
+    if outcome.interrupted:
+        return ExitCode.INTERRUPTED
+    return ExitCode.THRESHOLD if outcome.missed else ExitCode.OK
+
+
+def objectives_for(slo: str | None, config: Path | None) -> list:
+    """Parse ``--slo``; the word ``kpi`` reads the thresholds from config (only then)."""
+    from perfbook.load.slo import parse_slo
+
+    if not slo:
+        return []
+    kpi = None
+    if "kpi" in slo.split(","):
+        th = current().config(config).thresholds
+        kpi = (th.p95_s, th.error_rate, th.throughput_rps)
+    return parse_slo(slo, kpi)
 
 
 def confirm(target, method: str, yes: bool) -> None:
@@ -210,11 +244,12 @@ def confirm(target, method: str, yes: bool) -> None:
     reason = needs_confirmation(target, method)
     if reason is None or yes:
         return
-    if not sys.stdin.isatty():
+    env = current()
+    if not env.interactive:
         raise UsageError(
             f"load: {reason}; not sending without confirmation", hint="add --yes to confirm in scripts"
         )
-    if not typer.confirm(f"{reason}. Send load to {target.url}?", err=True):
+    if not env.confirm(f"{reason}. Send load to {target.url}?"):
         raise typer.Exit(ExitCode.USAGE)
 
 
@@ -225,15 +260,14 @@ def _incident(ref: str | None, config: Path | None):
     number = incident_number(ref)
     if number is None:
         return lambda kind: (lambda doc: None)
-    from perfbook.config import load_config
-
-    cfg = load_config(config)
+    env = current()
+    cfg = env.config(config)
     check_open(cfg, number)
 
     def maker(kind: str):
         def on_result(doc: dict) -> None:
             for line in record(cfg, number, kind, doc):
-                sys.stderr.write(line + "\n")
+                env.echo(line, err=True)
         return on_result
     return maker
 
@@ -246,12 +280,11 @@ def _compare(files: list[str], json_out: bool) -> int:
             "load compare needs two saved runs", hint="perfbook load compare before.json after.json"
         )
     a, b = (read_run(Path(f)) for f in files)
+    env = current()
     if json_out:
-        sys.stdout.write(
-            json.dumps({"a": files[0], "b": files[1], "figures": changes(a, b)}, indent=2) + "\n"
-        )
+        env.json({"a": files[0], "b": files[1], "figures": changes(a, b)})
     else:
-        Console().print(compare_table(a, b, Path(files[0]).name, Path(files[1]).name))
+        env.out.print(compare_table(a, b, Path(files[0]).name, Path(files[1]).name))
     return ExitCode.OK
 
 
@@ -283,7 +316,7 @@ def capacity(
     plot: Path | None = typer.Option(None, "--plot", help="Write a PNG of latency and errors against rate."),
     no_plot: bool = typer.Option(False, "--no-plot", help="No terminal plot."),
     json_out: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
-    config: Path | None = typer.Option(None, "--config", help="perfbook.toml (for --slo kpi)."),
+    config: Path | None = CONFIG_OPTION,
     incident: str | None = INCIDENT_OPTION,
 ) -> None:
     from perfbook.load.capacity import run_capacity
@@ -297,7 +330,6 @@ def capacity(
             raise UsageError("--plot needs matplotlib", hint="pip install 'perfbook[plot]'")
     from perfbook.load.render import capacity_table, step_line
     from perfbook.load.schedule import parse_duration_s
-    from perfbook.load.session import objectives_for
 
     objectives = objectives_for(slo, config)
     opts = LoadOptions(
@@ -314,7 +346,8 @@ def capacity(
     base, target = make_run(opts)
     attach_to = _incident(incident, config)
     confirm(target, method, yes)
-    err = Console(stderr=True)
+    env = current()
+    err = env.err
     report = run_capacity(
         base,
         objectives,
@@ -329,23 +362,23 @@ def capacity(
     if plot is not None:
         save_png(report, plot)
     if json_out:
-        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+        env.json(report)
     else:
-        out = Console()
-        out.print(capacity_table(report))
-        text = None if no_plot else terminal_plot(report, width=min(out.width, 100), color=out.is_terminal)
+        env.out.print(capacity_table(report))
+        text = None if no_plot else terminal_plot(report, width=min(env.out.width, 100), color=env.color)
         if text:
-            sys.stdout.write(text + "\n")
+            env.echo(text)
     raise typer.Exit(ExitCode.OK if report["knee_rps"] else ExitCode.THRESHOLD)
 
 
 def _stress_out(doc: dict, json_out: bool) -> None:
     from perfbook.load.render import stress_summary
 
+    env = current()
     if json_out:
-        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        env.json(doc)
     else:
-        Console().print(stress_summary(doc))
+        env.out.print(stress_summary(doc))
     raise typer.Exit(ExitCode.THRESHOLD if any(doc["errors"].values()) else ExitCode.OK)
 
 
@@ -371,7 +404,7 @@ def stress_postgres(
         None, "-n", "--queries", help="Stop after this many queries in total."
     ),
     json_out: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
-    config: Path | None = typer.Option(None, "--config", help="perfbook.toml."),
+    config: Path | None = CONFIG_OPTION,
 ) -> None:
     """Concurrent read queries against the configured database (runbook: stress the database)."""
     import asyncio
@@ -388,9 +421,7 @@ def stress_postgres(
 def _configured(value: str | None, config: Path | None, section: str, key: str) -> str:
     """The flag's value, else ``[section] key`` from config / env; a UsageError naming both when neither."""
     if not value:
-        from perfbook.config import load_config
-
-        value = getattr(getattr(load_config(config), section), key)
+        value = getattr(getattr(current().config(config), section), key)
     if not value:
         env = f"PERFBOOK_{section.upper()}_{key.upper()}"
         raise UsageError(f"stress {section}: no {key.upper()}",
@@ -409,7 +440,7 @@ def stress_redis(
         None, "-n", "--commands", help="Stop after about this many commands."
     ),
     json_out: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
-    config: Path | None = typer.Option(None, "--config", help="perfbook.toml."),
+    config: Path | None = CONFIG_OPTION,
 ) -> None:
     """SET/GET pipelines with perfbook's own keys, deleted at the end (runbook: Redis stress)."""
     import asyncio
@@ -440,16 +471,14 @@ def stress_connections(
     timeout: str = typer.Option("10s", "--timeout", help="Per request."),
     yes: bool = typer.Option(False, "-y", "--yes", help="Do not ask before loading another machine."),
     json_out: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
-    config: Path | None = typer.Option(None, "--config", help="perfbook.toml."),
+    config: Path | None = CONFIG_OPTION,
 ) -> None:
     """N concurrent connections to the health endpoint (runbook: for i in {1..100}; curl … &)."""
     from perfbook.load.options import LoadOptions, make_run
     from perfbook.load.runner import run_load
 
     if not url:
-        from perfbook.config import load_config
-
-        http = load_config(config).http
+        http = current().config(config).http
         url = http.base_url.rstrip("/") + http.health_path
     opts = LoadOptions(
         url=url,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from perfbook.cli.common import CONFIG_OPTION, load, print_json, stdout_console
+from perfbook.cli.env import CONFIG_OPTION, JSON_OPTION, current
 
 HELP = """perfbook's store: SQLite under the state directory by default, PostgreSQL for a team.
 
@@ -29,7 +29,7 @@ def register(root: typer.Typer) -> None:
 
 
 @app.command("upgrade")
-def upgrade_command(as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+def upgrade_command(as_json: bool = JSON_OPTION,
                     config: Path | None = CONFIG_OPTION) -> None:
     """Migrate the store to this perfbook's schema (a no-op when it is current).
 
@@ -40,21 +40,21 @@ def upgrade_command(as_json: bool = typer.Option(False, "--json", help="Print on
     from perfbook.store import open_store
     from perfbook.store.migrate import upgrade
 
-    store = open_store(load(config), upgrade=False)
+    store = open_store(current().config(config), upgrade=False)
     try:
         done = upgrade(store)
     finally:
         store.close()
     doc = {"url": store.url_redacted, "before": done.before, "after": done.after, "changed": done.changed}
     if as_json:
-        print_json(doc)
+        current().json(doc)
     else:
         what = f"upgraded {done.before or 'an unversioned store'} → {done.after}" if done.changed else f"already at {done.after}"
-        stdout_console().print(f"{doc['url']}: {what}", highlight=False, soft_wrap=True)
+        current().echo(f"{doc['url']}: {what}")
 
 
 @app.command("status")
-def status_command(as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+def status_command(as_json: bool = JSON_OPTION,
                    config: Path | None = CONFIG_OPTION) -> None:
     """Where the store is, its schema revision and this perfbook's, without changing anything.
 
@@ -65,7 +65,7 @@ def status_command(as_json: bool = typer.Option(False, "--json", help="Print one
     from perfbook.store import open_store
     from perfbook.store.migrate import HEAD, current_revision
 
-    store = open_store(load(config), upgrade=False)
+    store = open_store(current().config(config), upgrade=False)
     try:
         revision = store.read(current_revision)
     finally:
@@ -73,8 +73,7 @@ def status_command(as_json: bool = typer.Option(False, "--json", help="Print one
     doc = {"url": store.url_redacted, "dialect": store.dialect, "revision": revision, "head": HEAD,
            "current": revision == HEAD}
     if as_json:
-        print_json(doc)
+        current().json(doc)
     else:
         state = "current" if doc["current"] else "behind: run perfbook store upgrade"
-        stdout_console().print(f"{doc['url']} ({store.dialect}): revision {revision or 'none'} of {HEAD}, {state}",
-                               highlight=False, soft_wrap=True)
+        current().echo(f"{doc['url']} ({store.dialect}): revision {revision or 'none'} of {HEAD}, {state}")

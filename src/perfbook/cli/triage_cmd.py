@@ -7,14 +7,13 @@ from typing import Any
 
 import typer
 
-from perfbook.cli.common import CONFIG_OPTION, load, print_json, stderr_console, stdout_console
+from perfbook.cli.env import CONFIG_OPTION, Env, current
 from perfbook.cli.exit import ExitCode
 from perfbook.cli.incident_common import INCIDENT_OPTION
 from perfbook.errors import UsageError
-from perfbook.files import write_atomic
 from perfbook.incidents import attach
 from perfbook.model import Evidence, Level, Report, Severity
-from perfbook.probes import PROBES
+from perfbook.probes import probe_names
 from perfbook.report.evidence import build_evidence
 from perfbook.report.json import probe_to_dict, report_to_dict
 from perfbook.report.markdown import report_to_markdown
@@ -72,7 +71,7 @@ def _overrides(url: str | None) -> dict[str, tuple[Any, str]]:
 def triage_command(
     config: Path | None = CONFIG_OPTION,
     window: str | None = typer.Option(None, "--window", "-w", help="Sampling window for rates, e.g. 2s, 500ms (default \\[triage] window_s = 2s)."),
-    only: str | None = typer.Option(None, "--only", help=f"Run only these probes, comma-separated: {', '.join(PROBES)}."),
+    only: str | None = typer.Option(None, "--only", help=f"Run only these probes, comma-separated: {', '.join(probe_names())}."),
     skip: str | None = typer.Option(None, "--skip", help="Skip these probes, comma-separated."),
     url: str | None = typer.Option(None, "--url", help="Backend base URL (overrides \\[http] base_url / PERFBOOK_HTTP_BASE_URL)."),
     as_json: bool = typer.Option(False, "--json", help="Print exactly one JSON document (the report contract) on stdout."),
@@ -83,25 +82,26 @@ def triage_command(
 ) -> None:
     if fail_on not in FAIL_ON:
         raise UsageError(f"--fail-on must be one of {'|'.join(FAIL_ON)}, got {fail_on!r}")
-    cfg = load(config, _overrides(url))
+    env = current()
+    cfg = env.config(config, _overrides(url))
     only_list = parse_probe_list(only, "--only")
     skip_list = parse_probe_list(skip, "--skip") or []
     number = attach.incident_number(incident)
     attach.check_open(cfg, number)
-    report = _run_with_progress(cfg, _window(window), only_list, skip_list)
+    report = _run_with_progress(env, cfg, _window(window), only_list, skip_list)
     for line in attach.record(cfg, number, "triage", report_to_dict(report)):
-        stderr_console().print(line, highlight=False, soft_wrap=True)
+        env.echo(line, err=True)
     if markdown is not None:
-        write_atomic(markdown, report_to_markdown(report, cfg.thresholds), what="Markdown report")
+        env.write(markdown, report_to_markdown(report, cfg.thresholds), what="Markdown report")
     if as_json:
-        print_json(report_to_dict(report))
+        env.json(report_to_dict(report))
     else:
-        print_report(report, cfg.thresholds, stdout_console(), verbose)
+        print_report(report, cfg.thresholds, env.out, verbose)
     raise typer.Exit(exit_code_for(report, fail_on))
 
 
 def probe_command(
-    layer: str = typer.Argument(..., help=f"One of: {', '.join(PROBES)}."),
+    layer: str = typer.Argument(..., help=f"One of: {', '.join(probe_names())}."),
     config: Path | None = CONFIG_OPTION,
     window: str | None = typer.Option(None, "--window", "-w", help="Sampling window, e.g. 2s."),
     url: str | None = typer.Option(None, "--url", help="Backend base URL (overrides \\[http] base_url)."),
@@ -115,21 +115,22 @@ def probe_command(
 
       perfbook probe postgres --json | jq .evidence
     """
+    env = current()
     names = parse_probe_list(layer, "LAYER") or []
-    cfg = load(config, _overrides(url))
-    report = _run_with_progress(cfg, _window(window), names, [])
+    cfg = env.config(config, _overrides(url))
+    report = _run_with_progress(env, cfg, _window(window), names, [])
     ev = report.probes[names[0]]
     if as_json:
         doc = {"probe": names[0], **probe_to_dict(ev), "findings": report_to_dict(report)["findings"]}
-        print_json(doc)
+        env.json(doc)
     else:
-        _print_probe(ev, report)
+        _print_probe(env, ev, report)
     failed = ev.status in ("unavailable", "error")
     raise typer.Exit(ExitCode.THRESHOLD if failed or any(f.level is Level.CRITICAL for f in report.findings) else ExitCode.OK)
 
 
-def _print_probe(ev: Evidence, report: Report) -> None:
-    console = stdout_console()
+def _print_probe(env: Env, ev: Evidence, report: Report) -> None:
+    console = env.out
     console.print(build_probe_table({ev.probe: ev}))
     custom = _custom_table(ev)
     if custom is not None:
@@ -153,12 +154,12 @@ def _custom_table(ev: Evidence):
     return builder(ev) if builder else None
 
 
-def _run_with_progress(cfg, window_s: float | None, only: list[str] | None, skip: list[str]) -> Report:
-    err = stderr_console()
-    if not err.is_terminal:
+def _run_with_progress(env: Env, cfg, window_s: float | None, only: list[str] | None,
+                       skip: list[str]) -> Report:
+    if not env.interactive:
         return triage(cfg, window_s=window_s, only=only, skip=skip)
     done: list[str] = []
-    with err.status("triage: probing…") as status:
+    with env.err.status("triage: probing…") as status:
         def on_done(name: str, ev: Evidence) -> None:
             done.append(name)
             status.update(f"triage: {len(done)} probes done (last: {name} {ev.status})")

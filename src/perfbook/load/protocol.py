@@ -2,19 +2,36 @@
 
 Per response: read the clock, append one float, bump one status counter, and (closed loop)
 write the prepared request again. Four small classes instead of flags, so the hot path has no
-branches for the mode: closed or open loop, GET-like or HEAD.
+branches for the mode: closed or open loop, GET-like or HEAD. A connection knows its run only
+through :class:`RunState` (what engine's run provides), so this module depends on nothing above it.
 """
 
 from __future__ import annotations
 
 import asyncio
 from time import perf_counter
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import httptools
 
-if TYPE_CHECKING:
-    from perfbook.load.engine import _Run
+
+class RunState(Protocol):
+    """What a connection needs from the run it belongs to (``load.engine`` provides it)."""
+
+    loop: asyncio.AbstractEventLoop
+    request: bytes  # the prepared request, written as is
+    keepalive: bool
+    lat: list[float]  # latencies (s) since the last tick, appended per response
+    lat_corrected: list[float]  # open loop: from each request's intended start
+    codes: list[int]  # responses per status code (index = status)
+    remaining: int  # closed loop: requests still to send
+    bytes_closed: int  # bytes received on connections already closed
+
+    def error(self, kind: str, reason: object) -> None:
+        """Count one error of ``kind`` ("reset", "timeout", "parse" …), keeping a first example."""
+
+    def schedule_next(self, conn: Conn) -> None:
+        """Open loop: send ``conn``'s next request at its intended time (or close it at the end)."""
 
 
 class Slot:
@@ -29,7 +46,7 @@ class Slot:
 class Conn(asyncio.Protocol):
     """One connection, closed loop: the next request goes out as the response completes."""
 
-    def __init__(self, run: _Run, slot: Slot) -> None:
+    def __init__(self, run: RunState, slot: Slot) -> None:
         self.run = run
         self.slot = slot
         self.parser = httptools.HttpResponseParser(self)
@@ -108,7 +125,7 @@ class Conn(asyncio.Protocol):
 class OpenConn(Conn):
     """One connection, open loop: the next request waits for its intended time."""
 
-    def __init__(self, run: _Run, slot: Slot) -> None:
+    def __init__(self, run: RunState, slot: Slot) -> None:
         super().__init__(run, slot)
         self.record_corrected = run.lat_corrected.append
 

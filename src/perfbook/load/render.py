@@ -41,15 +41,17 @@ def progress_line(snap: Snapshot, planned_s: float | None = None, planned_n: int
 
 
 class LiveProgress:
-    """The live view on stderr, only when stderr is a terminal (never mixed into --json's stdout)."""
+    """The live view on stderr, only when ``enabled`` (default: stderr is a terminal), never mixed
+    into --json's stdout. The CLI enables it when a person is watching (``Env.interactive``)."""
 
     def __init__(
-        self, planned_s: float | None = None, planned_n: int | None = None, console: Console | None = None
+        self, planned_s: float | None = None, planned_n: int | None = None, console: Console | None = None,
+        enabled: bool | None = None,
     ) -> None:
         self.console = console or Console(stderr=True)
         self.planned_s = planned_s
         self.planned_n = planned_n
-        self.enabled = self.console.is_terminal
+        self.enabled = self.console.is_terminal if enabled is None else enabled
         self._live: Live | None = None
 
     def __enter__(self) -> LiveProgress:

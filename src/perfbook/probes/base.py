@@ -79,6 +79,61 @@ class Probe(Protocol):
     async def collect(self, ctx: ProbeContext) -> Evidence: ...
 
 
+class BaseProbe:
+    """What a built-in probe declares about itself, once, as light class attributes: triage, the
+    config checks, the evidence docs and the CLI read these and keep no per-layer table of their
+    own. Reading them imports the probe's module only, never its heavy dependencies (those are
+    in ``requires`` and imported by ``collect``).
+
+        class RedisProbe(BaseProbe):
+            name = "redis"                      # the --only / --skip key and the JSON key
+            requires = ("redis.asyncio",)       # imported by triage before the window starts
+            evidence = RedisEvidence            # its dataclass in perfbook.evidence.redis
+            rules = "perfbook.rules.redis"      # its rules module (None: another layer's judge it)
+            target_key = "redis.url"            # the config key naming its target
+
+            @classmethod
+            def unconfigured(cls, cfg: Config) -> str | None:
+                return None if cfg.redis.url else "no [redis] url"
+
+            async def collect(self, ctx: ProbeContext) -> Evidence: ...
+    """
+
+    name: ClassVar[str]
+    requires: ClassVar[tuple[str, ...]] = ()
+    evidence: ClassVar[type]
+    rules: ClassVar[str | None] = None
+    local: ClassVar[bool] = False  # describes THIS machine: skipped for remote targets ([host] remote)
+    target_key: ClassVar[str | None] = None
+
+    @classmethod
+    def unconfigured(cls, cfg: Config) -> str | None:
+        """Why this probe has nothing to do under ``cfg`` (the ``skipped`` reason), or None."""
+        return None
+
+    @classmethod
+    def timeout_s(cls, cfg: Config) -> float:
+        """How long one of its requests or statements may take."""
+        return 1.0
+
+    @classmethod
+    def budget_s(cls, cfg: Config, window_s: float) -> float:
+        """Its time budget: the window, one request timeout, and a little slack."""
+        return window_s + cls.timeout_s(cfg) + 0.5
+
+    @classmethod
+    def target(cls, cfg: Config) -> str:
+        """Its configured target (unredacted; "" when none), from ``target_key``."""
+        if cls.target_key is None:
+            return ""
+        section, key = cls.target_key.split(".")
+        return str(getattr(getattr(cfg, section), key) or "")
+
+    async def collect(self, ctx: ProbeContext) -> Evidence:
+        """Gather the evidence; see :class:`Probe`."""
+        raise NotImplementedError
+
+
 async def run_probe(probe: Probe, ctx: ProbeContext, budget_s: float) -> Evidence:
     """Run ``probe.collect`` under ``budget_s`` seconds and always return evidence."""
     started = ctx.clock()

@@ -7,7 +7,8 @@ never on the event loop. Across the window it samples each container's stats (CP
 reads the die / oom events of the last ``RESTART_LOOKBACK_S`` plus the window (a loop in back-off
 rarely restarts inside a 2 s window), ``top`` once and the engine's ``df``.
 
-Evidence contract (read by ``rules/containers.py`` and ``report/containers.py``).
+Evidence: :mod:`perfbook.evidence.containers` (read by ``rules/containers.py`` and ``report/containers.py``),
+built from the raw answers by :mod:`perfbook.probes.containers_build`.
 """
 
 from __future__ import annotations
@@ -20,16 +21,12 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from perfbook.config import Config
+from perfbook.evidence.containers import ContainerProcess, ContainersEvidence, EngineDisk
 from perfbook.model import Evidence
-from perfbook.probes import container_parse as parse
-from perfbook.probes.base import ProbeContext, ProbeSkipped, ProbeUnavailable
-from perfbook.probes.container_build import (
-    ContainerProcess,
-    ContainersEvidence,
-    EngineDisk,
-    build_container,
-    process_rows,
-)
+from perfbook.probes import containers_parse as parse
+from perfbook.probes.base import BaseProbe, ProbeContext, ProbeSkipped, ProbeUnavailable
+from perfbook.probes.containers_build import build_container, process_rows
 from perfbook.redact import redact_url
 
 RESTART_LOOKBACK_S = 600.0  # die events counted over the last 10 minutes, plus the window
@@ -44,7 +41,7 @@ ACTIVE_STATES = ("running", "restarting", "paused")  # what `docker ps` lists
 PS_ARGS = {"docker": "-eo pid,pcpu,rss,args", "podman": "pid,pcpu,rss,args"}
 
 
-class ContainersProbe:
+class ContainersProbe(BaseProbe):
     """Sample the selected containers across the window and read the engine's disk use.
 
         ev = await run_probe(ContainersProbe(), ctx, budget_s=4.0)
@@ -53,6 +50,14 @@ class ContainersProbe:
 
     name = "containers"
     requires = ("docker", "requests")  # imported by triage before the window (see probes/base.py)
+    evidence = ContainersEvidence
+    rules = "perfbook.rules.containers"
+    local = True
+    target_key = "containers.engine"
+
+    @classmethod
+    def target(cls, cfg: Config) -> str:
+        return cfg.containers.engine_url()  # [containers] engine, else DOCKER_HOST, else the local socket
 
     def __init__(self, wall_clock: Callable[[], float] = time.time) -> None:
         self._wall = wall_clock

@@ -1,6 +1,6 @@
 """Frontend probe: fetch the page, then its scripts, stylesheets and images concurrently.
 
-Evidence (read by ``rules/frontend.py``; field names are the contract): the page's status and
+Evidence (:mod:`perfbook.evidence.frontend`, read by ``rules/frontend.py``): the page's status and
 time, the bytes over the wire (page + assets, compressed as sent), the slowest assets and the
 failing ones. The probe ends by window + timeout_s: an asset still loading then is a timeout.
 """
@@ -8,13 +8,14 @@ failing ones. The probe ends by window + timeout_s: an asset still loading then 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
+from perfbook.config import Config
+from perfbook.evidence.frontend import AssetTiming, FrontendEvidence
 from perfbook.model import Evidence
-from perfbook.probes.base import ProbeContext, ProbeSkipped, ProbeUnavailable
+from perfbook.probes.base import BaseProbe, ProbeContext, ProbeSkipped, ProbeUnavailable
 from perfbook.probes.timing import transport_error_kind, unreachable_reason
 from perfbook.redact import redact_url
 
@@ -26,35 +27,7 @@ SLOWEST_KEPT = 5
 LINK_RELS = {"stylesheet": "stylesheet", "icon": "image", "preload": "other", "modulepreload": "script"}
 
 
-@dataclass
-class AssetTiming:
-    """One asset fetch."""
-
-    url: str  # redacted
-    kind: str  # script | stylesheet | image | other
-    status: int | None = None  # None when no response came
-    size_bytes: int = 0  # over the wire
-    duration_s: float | None = None  # whole download; a timeout counts as timeout_s
-    error: str | None = None  # timeout, connect_refused, reset, … when no response came
-
-
-@dataclass
-class FrontendEvidence:
-    """What the frontend probe saw of ``[frontend] url``."""
-
-    url: str  # redacted (the URL asked for; redirects are followed)
-    page_status: int  # HTTP status of the page; None when no answer
-    page_s: float  # the HTML document's download
-    page_bytes: int  # size of the page itself
-    assets_found: int = 0  # distinct http(s) asset URLs in the page
-    assets_fetched: int = 0  # at most [frontend] max_assets of them
-    total_bytes: int = 0  # page + fetched assets, over the wire
-    cross_origin: int = 0  # fetched assets on another origin (a browser loads them too)
-    slowest: list[AssetTiming] = field(default_factory=list)  # up to 5, slowest first
-    failed: list[AssetTiming] = field(default_factory=list)  # non-2xx answers and transport errors
-
-
-class FrontendProbe:
+class FrontendProbe(BaseProbe):
     """Page, then its assets (``max_assets`` at most, 6 at a time).
 
         ev = await FrontendProbe().collect(ctx)   # ev.data is a FrontendEvidence
@@ -62,6 +35,17 @@ class FrontendProbe:
 
     name = "frontend"
     requires = ("httpx",)  # imported by triage before the window (see probes/base.py)
+    evidence = FrontendEvidence
+    rules = "perfbook.rules.frontend"
+    target_key = "frontend.url"
+
+    @classmethod
+    def unconfigured(cls, cfg: Config) -> str | None:
+        return None if cfg.frontend.url else "no [frontend] url"
+
+    @classmethod
+    def timeout_s(cls, cfg: Config) -> float:
+        return cfg.http.timeout_s
 
     async def collect(self, ctx: ProbeContext) -> Evidence:
         """Fetch the page and its assets; ``unavailable`` when the page cannot be had at all."""

@@ -13,34 +13,10 @@ import stat
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+
+from perfbook.evidence.host import LogFile, LogScan
 
 MAX_LISTED = 20  # large files kept in evidence, largest first
-
-
-@dataclass
-class LogFile:
-    """One log file over the limit."""
-
-    path: str  # absolute path
-    size_bytes: int  # apparent size (what `ls -l` shows, what rotation moves)
-    disk_bytes: int  # blocks actually allocated (smaller for a sparse file)
-    modified_age_s: float  # seconds since the last write: 0-ish means it is still being written
-
-
-@dataclass
-class LogScan:
-    """What the bounded walk of the log directories found."""
-
-    dirs: list[str]  # directories walked
-    limit_bytes: int  # a file over this is large (thresholds.log_file_mb)
-    files_seen: int  # regular files looked at
-    large_files: list[LogFile] = field(default_factory=list)  # over the limit, largest first (≤ 20)
-    large_count: int = 0  # files over the limit, including those not listed
-    truncated: str | None = None  # why the walk stopped early ("time budget 1.0 s" …); None = complete
-    missing_dirs: list[str] = field(default_factory=list)  # configured but absent
-    unreadable_dirs: int = 0  # directories we may not list
-    duration_s: float = 0.0  # time the walk took
 
 
 def scan_logs(

@@ -1,59 +1,28 @@
 """Metrics probe: two scrapes of the app's Prometheus ``/metrics``, diffed like ``rate()``.
 
-Evidence contract (read by ``rules/http.py``, severity and KPIs; field names are the contract).
+Evidence: :mod:`perfbook.evidence.metrics` (read by ``rules/http.py``, severity and KPIs); the window maths is
+:mod:`perfbook.probes.metrics_build`, the page parsing :mod:`perfbook.probes.metrics_parse`.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from perfbook.config import Config
+from perfbook.evidence.metrics import MetricsEvidence
 from perfbook.model import Evidence
-from perfbook.probes.base import ProbeContext, ProbeSkipped, ProbeUnavailable
+from perfbook.probes.base import BaseProbe, ProbeContext, ProbeSkipped, ProbeUnavailable
 from perfbook.probes.timing import tls_verify, transport_error_kind, unreachable_reason
 from perfbook.redact import redact_url
 
 if TYPE_CHECKING:
     import httpx
 
-    from perfbook.promql import Page
+    from perfbook.probes.metrics_parse import Page
 
 
-@dataclass
-class HandlerWindow:
-    """One handler (or ``*`` for all) over the window, from counter and histogram deltas."""
-
-    handler: str  # the handler / path / endpoint label, "*" for the total
-    method: str | None  # method label; None when the metrics have none
-    requests: int  # requests in the window (histogram _count delta, else http_requests_total)
-    rate_rps: float  # requests / window_s
-    p50_s: float | None = None  # median over the window's bucket deltas
-    p95_s: float | None = None  # histogram_quantile over bucket deltas, linear inside the bucket
-    p99_s: float | None = None  # 99th percentile over the window's bucket deltas
-    p95_over_bound: bool = False  # the rank fell in +Inf: p95_s is the top finite bound
-    p99_over_bound: bool = False  # the same for p99_s
-    errors_5xx: int = 0  # from the status / code label (5xx classes included)
-    error_share: float | None = None  # errors_5xx / requests in the window; None without requests
-    histogram: str | None = None  # metric family the quantiles came from
-
-
-@dataclass
-class MetricsEvidence:
-    """What the metrics probe computed for the window."""
-
-    url: str  # redacted
-    window_s: float  # measured time between the two scrapes
-    handlers: list[HandlerWindow] = field(default_factory=list)  # every handler seen, per method
-    total: HandlerWindow | None = None  # all handlers except metrics_path / health_path
-    reset_detected: bool = False  # a counter went down between the scrapes (restart / other worker)
-    families: list[str] = field(default_factory=list)  # metric families used
-    notes: list[str] = field(default_factory=list)  # e.g. "no http_request_duration_seconds histogram"
-    bad_lines: list[str] = field(default_factory=list)  # "line 12: foo{a=b} 1": unparsable lines, left out
-    reset_series: list[str] = field(default_factory=list)  # series left out because their counter went down
-
-
-class MetricsProbe:
+class MetricsProbe(BaseProbe):
     """Scrape ``metrics_path`` at the start and the end of the window; the evidence is the delta.
 
     perfbook's own scrapes and health checks stay out of ``total`` (their handlers are left out).
@@ -62,14 +31,25 @@ class MetricsProbe:
     """
 
     name = "metrics"
-    requires = ("httpx", "prometheus_client.parser", "perfbook.promql", "perfbook.metrics_window")  # imported by triage before the window (see probes/base.py)
+    # imported by triage before the window (see probes/base.py)
+    requires = ("httpx", "prometheus_client.parser", "perfbook.probes.metrics_parse", "perfbook.probes.metrics_build")
+    evidence = MetricsEvidence
+    rules = None  # judged with perfbook's own timings by perfbook.rules.http
+
+    @classmethod
+    def unconfigured(cls, cfg: Config) -> str | None:
+        return None if cfg.http.base_url and cfg.http.metrics_path else "no [http] metrics_path"
+
+    @classmethod
+    def timeout_s(cls, cfg: Config) -> float:
+        return cfg.http.timeout_s
 
     async def collect(self, ctx: ProbeContext) -> Evidence:
         """Two scrapes ``window_s`` apart; ``partial`` on a counter reset or malformed lines."""
         import httpx
 
-        from perfbook.metrics_window import window_figures
-        from perfbook.promql import parse_page
+        from perfbook.probes.metrics_build import window_figures
+        from perfbook.probes.metrics_parse import parse_page
 
         http = ctx.config.http
         if not http.metrics_path:

@@ -6,7 +6,7 @@ One psycopg 3 async connection in autocommit with ``default_transaction_read_onl
 
 Order, so the probe ends within the window + a few round trips: counters at the window's start,
 the catalog reads (indexes, columns, sizes) while the window runs, then counters, statements,
-activity and locks at its end. Evidence dataclasses: :mod:`perfbook.probes.postgres_evidence`.
+activity and locks at its end. Evidence dataclasses: :mod:`perfbook.evidence.postgres`.
 """
 
 from __future__ import annotations
@@ -14,9 +14,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from perfbook.config import Config
+from perfbook.evidence.postgres import (
+    PgBlocked,
+    PgServer,
+    PgSession,
+    PostgresEvidence,
+)
 from perfbook.model import Evidence
 from perfbook.probes import postgres_sql as sql
-from perfbook.probes.base import ProbeContext, ProbeSkipped, ProbeUnavailable
+from perfbook.probes.base import BaseProbe, ProbeContext, ProbeSkipped, ProbeUnavailable
 from perfbook.probes.postgres_build import (
     build_blocking,
     build_cache,
@@ -27,30 +34,12 @@ from perfbook.probes.postgres_build import (
     build_tables,
     select_tables,
 )
-from perfbook.probes.postgres_evidence import (  # re-exported: the evidence contract
-    PgBlocked,
-    PgCache,
-    PgConnections,
-    PgDuplicateIndexes,
-    PgIndex,
-    PgServer,
-    PgSession,
-    PgStatement,
-    PgStatStatements,
-    PgTable,
-    PostgresEvidence,
-)
 from perfbook.redact import redact_text, redact_url
-
-__all__ = [
-    "PgBlocked", "PgCache", "PgConnections", "PgDuplicateIndexes", "PgIndex", "PgServer", "PgSession",
-    "PgStatement", "PgStatStatements", "PgTable", "PostgresEvidence", "PostgresProbe",
-]
 
 END_RESERVE_S = 0.4  # time kept after the window for the end-of-window reads
 
 
-class PostgresProbe:
+class PostgresProbe(BaseProbe):
     """Gathers :class:`PostgresEvidence` from ``[postgres] dsn``.
 
         ev = await run_probe(PostgresProbe(), ctx, budget_s=ctx.window_s + 1)
@@ -58,6 +47,17 @@ class PostgresProbe:
 
     name = "postgres"
     requires = ("psycopg", "psycopg.rows")  # imported by triage before the window (see probes/base.py)
+    evidence = PostgresEvidence
+    rules = "perfbook.rules.postgres"
+    target_key = "postgres.dsn"
+
+    @classmethod
+    def unconfigured(cls, cfg: Config) -> str | None:
+        return None if cfg.postgres.dsn else "no [postgres] dsn"
+
+    @classmethod
+    def timeout_s(cls, cfg: Config) -> float:
+        return max(1.0, cfg.postgres.statement_timeout_ms / 1000)
 
     async def collect(self, ctx: ProbeContext) -> Evidence:
         begun = ctx.clock()  # the window runs from here, as the other probes' do (connecting is inside it)

@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from perfbook.probes import postgres_sql as sql
-from perfbook.probes.postgres_evidence import (
+from perfbook.evidence.postgres import (
     PgBlocked,
     PgCache,
     PgConnections,
@@ -21,6 +20,7 @@ from perfbook.probes.postgres_evidence import (
     PgStatStatements,
     PgTable,
 )
+from perfbook.probes import postgres_sql as sql
 from perfbook.sanitize import display_sql, filter_columns, referenced_tables
 
 TOP_STATEMENTS = 10

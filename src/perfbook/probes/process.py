@@ -3,55 +3,25 @@ children — uvicorn / gunicorn workers), RSS and CPU sampled across the window 
 
 perfbook's own process and its children are never watched, even when a pattern matches them
 (children in a session of their own — the lab's services — are not perfbook: they are watched).
-psutil is passed in (``ProcessProbe(ps=psutil)``). Evidence contract: read by ``rules/process.py``,
-which fits the RSS samples (least-squares slope, R²) and judges CPU; field names are the contract.
+psutil is passed in (``ProcessProbe(ps=psutil)``). Evidence: :mod:`perfbook.evidence.process`, read by
+``rules/process.py``, which fits the RSS samples (least-squares slope, R²) and judges CPU.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-import psutil
-
+from perfbook.evidence.process import ProcessEvidence, WatchedProcess
 from perfbook.model import Evidence
 from perfbook.probes import procs
-from perfbook.probes.base import ProbeContext, ProbeSkipped
+from perfbook.probes.base import BaseProbe, ProbeContext, ProbeSkipped
 
 MAX_WATCHED = 64  # a broad pattern ("python") must not turn the probe into a full process table
 MIN_SAMPLES = 10  # the growth rule needs at least this many RSS samples
-
-
-@dataclass
-class WatchedProcess:
-    """One configured process, sampled across the window."""
-
-    pid: int  # process id
-    name: str  # the kernel's short name (comm)
-    cmdline: str  # redacted, cut to 120 characters
-    matched_by: str  # the [process] pattern, "pid", or "child of PID" (a worker of a matched process)
-    cpu_pct: float | None  # CPU over the window, % of one core (200 = two cores); None: < 2 samples
-    rss_bytes: int | None  # resident memory at the last sample
-    sample_t_s: list[float] = field(default_factory=list)  # seconds from the window's start
-    sample_rss_bytes: list[int] = field(default_factory=list)  # RSS at each of those times
-    exited: bool = False  # the process went away during the window
-    unit: str | None = None  # the systemd service running it (from /proc/PID/cgroup), if any
-    container_id: str | None = None  # the container it runs in (12 hex digits), if any
-
-
-@dataclass
-class ProcessEvidence:
-    """The watched processes and how they were chosen."""
-
-    patterns: list[str]  # [process] match
-    pids: list[int]  # [process] pids
-    window_s: float  # measured length of the sampling window
-    processes: list[WatchedProcess] = field(default_factory=list)  # pattern matches first, then workers
-    missing_pids: list[int] = field(default_factory=list)  # configured pids that do not exist
-    own_excluded: int = 0  # matches left out because they are perfbook or its children
-    not_watched: int = 0  # matches beyond MAX_WATCHED (the first ones by pid are watched)
 
 
 @dataclass
@@ -61,7 +31,7 @@ class _Target:
     cpu_s: list[float] = field(default_factory=list)
 
 
-class ProcessProbe:
+class ProcessProbe(BaseProbe):
     """Watch the configured processes for one window.
 
         ev = await ProcessProbe().collect(ctx)
@@ -70,9 +40,12 @@ class ProcessProbe:
 
     name: ClassVar[str] = "process"
     requires = ("psutil",)  # imported by triage before the window (see probes/base.py)
+    evidence = ProcessEvidence
+    rules = "perfbook.rules.process"
+    local = True
 
-    def __init__(self, ps: Any = psutil, proc_root: Path = Path("/proc")) -> None:
-        self._ps = ps
+    def __init__(self, ps: Any = None, proc_root: Path = Path("/proc")) -> None:
+        self._ps = ps if ps is not None else importlib.import_module("psutil")
         self._proc_root = proc_root
 
     async def collect(self, ctx: ProbeContext) -> Evidence:

@@ -5,7 +5,7 @@ between them PINGs at the middle of each twentieth of the window and, in the tim
 ``MEMORY USAGE`` (which, unlike TYPE or STRLEN, does not count as a keyspace hit, so the window's
 hit rate stays the application's). The few TYPE / length reads of the biggest keys and SLOWLOG
 come after the end snapshot. Never ``KEYS *``; key names and SLOWLOG arguments are truncated.
-Evidence dataclasses: :mod:`perfbook.probes.redis_evidence`.
+Evidence dataclasses: :mod:`perfbook.evidence.redis`.
 """
 
 from __future__ import annotations
@@ -14,22 +14,12 @@ import asyncio
 import time
 from typing import Any
 
+from perfbook.config import Config
+from perfbook.evidence.redis import RedisEvidence
 from perfbook.model import Evidence
-from perfbook.probes.base import ProbeContext, ProbeSkipped, ProbeUnavailable
+from perfbook.probes.base import BaseProbe, ProbeContext, ProbeSkipped, ProbeUnavailable
 from perfbook.probes.redis_build import build_evidence, length_command
-from perfbook.probes.redis_evidence import (  # re-exported: the evidence contract
-    RedisBigKey,
-    RedisEvidence,
-    RedisKeyspace,
-    RedisLatency,
-    RedisMemory,
-    RedisSlowEntry,
-    RedisWindow,
-)
 from perfbook.redact import redact_text
-
-__all__ = ["RedisBigKey", "RedisEvidence", "RedisKeyspace", "RedisLatency", "RedisMemory", "RedisProbe",
-           "RedisSlowEntry", "RedisWindow"]
 
 SCAN_COUNT = 100  # keys per SCAN call: one short step of the server's event loop
 SCAN_SHARE = 0.5  # at most this share of the window goes to the big-key sample
@@ -40,7 +30,7 @@ END_RESERVE_S = 0.2
 LAG_TICK_S = 0.01
 
 
-class RedisProbe:
+class RedisProbe(BaseProbe):
     """Gathers :class:`RedisEvidence` from ``[redis] url``.
 
         ev = await run_probe(RedisProbe(), ctx, budget_s=ctx.window_s + 1)
@@ -48,6 +38,13 @@ class RedisProbe:
 
     name = "redis"
     requires = ("redis.asyncio",)  # imported by triage before the window (see probes/base.py)
+    evidence = RedisEvidence
+    rules = "perfbook.rules.redis"
+    target_key = "redis.url"
+
+    @classmethod
+    def unconfigured(cls, cfg: Config) -> str | None:
+        return None if cfg.redis.url else "no [redis] url"
 
     async def collect(self, ctx: ProbeContext) -> Evidence:
         cfg = ctx.config.redis

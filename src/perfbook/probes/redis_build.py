@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 from perfbook.config import Config
-from perfbook.probes.redis_evidence import (
+from perfbook.evidence.redis import (
     RedisBigKey,
     RedisEvidence,
     RedisKeyspace,

@@ -1,6 +1,6 @@
 """WebSocket probe: connect time, then round trips spread across the window (ping/pong or echo).
 
-Evidence (read by ``rules/websocket.py``; field names are the contract). A handshake that is
+Evidence: :mod:`perfbook.evidence.websocket` (read by ``rules/websocket.py``). A handshake that is
 refused or never completes gives ``status="unavailable"`` *with* data (``connected=False``), so
 the rule can say ``ws.unreachable`` for a configured endpoint.
 """
@@ -9,33 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import os
-from dataclasses import dataclass
 from typing import Any
 
+from perfbook.config import Config
+from perfbook.evidence.websocket import WebsocketEvidence
 from perfbook.model import Evidence
-from perfbook.probes.base import ProbeContext, ProbeSkipped
+from perfbook.probes.base import BaseProbe, ProbeContext, ProbeSkipped
 from perfbook.probes.timing import host_port, percentile, transport_error_kind, unreachable_reason
 from perfbook.redact import redact_url
 
 
-@dataclass
-class WebsocketEvidence:
-    """What the websocket probe saw of ``[websocket] url``."""
-
-    url: str  # redacted
-    mode: str  # "ping" (ping/pong control frames) or "echo" (a text message the server sends back)
-    connected: bool  # the opening handshake completed
-    connect_s: float | None = None  # TCP + TLS + WebSocket handshake
-    samples: int = 0  # round trips attempted
-    rtt_p50_ms: float | None = None  # a round trip that timed out counts as timeout_s
-    rtt_p95_ms: float | None = None  # 95th percentile round trip
-    rtt_max_ms: float | None = None  # slowest round trip
-    timeouts: int = 0  # round trips with no answer within timeout_s (sampling stops at the first)
-    error: str | None = None  # connect_refused, timeout, handshake_rejected, closed, dns, reset, other
-    handshake_status: int | None = None  # HTTP status of a refused handshake (403, 404 …)
-
-
-class WebsocketProbe:
+class WebsocketProbe(BaseProbe):
     """``samples`` round trips over one connection, spread across the window, one in flight.
 
         ev = await WebsocketProbe().collect(ctx)   # ev.data is a WebsocketEvidence
@@ -43,6 +27,17 @@ class WebsocketProbe:
 
     name = "websocket"
     requires = ("websockets.asyncio.client",)  # imported by triage before the window (see probes/base.py)
+    evidence = WebsocketEvidence
+    rules = "perfbook.rules.websocket"
+    target_key = "websocket.url"
+
+    @classmethod
+    def unconfigured(cls, cfg: Config) -> str | None:
+        return None if cfg.websocket.url else "no [websocket] url"
+
+    @classmethod
+    def timeout_s(cls, cfg: Config) -> float:
+        return cfg.http.timeout_s
 
     async def collect(self, ctx: ProbeContext) -> Evidence:
         """Connect, then time the round trips; ``unavailable`` with data when the handshake fails."""

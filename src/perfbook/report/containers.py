@@ -12,8 +12,9 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 
+from perfbook.evidence import data_of
+from perfbook.evidence.containers import ContainersEvidence, ContainerStats, EngineDisk
 from perfbook.model import Evidence
-from perfbook.probes.container_build import ContainersEvidence, ContainerStats, EngineDisk
 from perfbook.units import format_bytes
 
 COLUMNS = ("CONTAINER", "STATE", "CPU %", "OF LIMIT", "MEM USAGE / LIMIT", "MEM %", "NET I/O /s",
@@ -23,7 +24,7 @@ PROCESSES_SHOWN = 3
 
 def build_table(ev: Evidence) -> Table | None:
     """The table for the containers evidence, or None when the probe gathered none."""
-    data: ContainersEvidence | None = ev.data
+    data = data_of(ev, ContainersEvidence)
     if data is None:
         return None
     version = f" {data.engine_version}" if data.engine_version else ""

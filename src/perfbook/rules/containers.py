@@ -1,6 +1,6 @@
 """Container rules: CPU and memory against each container's own limit, restart loops, prune room.
 
-Pure: reads the ``containers`` evidence (``probes/container_build.py``) and the thresholds.
+Pure: reads the ``containers`` evidence (``perfbook.evidence.containers``) and the thresholds.
 
 - ``container.cpu_high``: ``cpu_pct`` (of the CPU limit when one is set, else of one core × the
   cores) at or over ``cpu_pct``.
@@ -21,9 +21,9 @@ from collections.abc import Mapping
 
 from perfbook.codes import action, finding
 from perfbook.config import Config, Thresholds
+from perfbook.evidence import usable
+from perfbook.evidence.containers import ContainersEvidence, ContainerStats, EngineDisk
 from perfbook.model import Action, Evidence, Finding, Level
-from perfbook.probes.container_build import ContainersEvidence, ContainerStats, EngineDisk
-from perfbook.rules import usable
 from perfbook.units import format_bytes
 
 CRITICAL_MEMORY_PCT = 95.0  # DESIGN.md: container.memory_high is critical at 95 % of the limit
@@ -35,7 +35,7 @@ MIB, GIB = 1024**2, 1024**3
 
 def evaluate(evidence: Mapping[str, Evidence], cfg: Config) -> list[Finding]:
     """Findings from the containers probe's evidence (none when it did not run)."""
-    data: ContainersEvidence | None = usable(evidence.get("containers"))
+    data = usable(evidence.get("containers"), ContainersEvidence)
     if data is None:
         return []
     found: list[Finding] = []

@@ -14,17 +14,17 @@ from typing import Any
 
 from perfbook.codes import finding
 from perfbook.config import Config
+from perfbook.evidence import usable
+from perfbook.evidence.frontend import AssetTiming, FrontendEvidence
 from perfbook.model import Action, Evidence, Finding, Level
-from perfbook.probes.frontend import AssetTiming, FrontendEvidence
-from perfbook.rules import usable
 
 MB = 1_000_000
 
 
 def evaluate(evidence: Mapping[str, Evidence], cfg: Config) -> list[Finding]:
     """frontend.slow_assets from the ``frontend`` evidence (nothing when skipped or unreachable)."""
-    data = usable(evidence.get("frontend"))
-    if not isinstance(data, FrontendEvidence):
+    data = usable(evidence.get("frontend"), FrontendEvidence)
+    if data is None:
         return []
     problems = _problems(data, cfg)
     if not problems:

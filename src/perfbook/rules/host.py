@@ -12,9 +12,9 @@ from collections.abc import Mapping
 
 from perfbook.codes import finding
 from perfbook.config import Config, Thresholds
+from perfbook.evidence import usable
+from perfbook.evidence.host import HostEvidence, TopProcess
 from perfbook.model import Action, Evidence, Finding, Level
-from perfbook.probes.host import HostEvidence, TopProcess
-from perfbook.rules import usable
 
 CRITICAL_PCT = 95.0  # DESIGN.md: CPU, memory and disk are critical from 95 %
 MIB = 1024 * 1024
@@ -31,7 +31,7 @@ VACUUM_JOURNAL = Action("host.vacuum_journal", "shrink the systemd journal to 50
 
 def evaluate(evidence: Mapping[str, Evidence], cfg: Config) -> list[Finding]:
     """Findings from the host probe's evidence (none when it did not run)."""
-    host: HostEvidence | None = usable(evidence.get("host"))
+    host = usable(evidence.get("host"), HostEvidence)
     if host is None:
         return []
     th = cfg.thresholds
@@ -40,7 +40,7 @@ def evaluate(evidence: Mapping[str, Evidence], cfg: Config) -> list[Finding]:
 
 def kpis(evidence: Mapping[str, Evidence], cfg: Config) -> dict[str, float | None]:
     """The host KPIs: CPU busy over the window, memory used, and the fullest mount (None: not measured)."""
-    host: HostEvidence | None = usable(evidence.get("host"))
+    host = usable(evidence.get("host"), HostEvidence)
     if host is None:
         return {"cpu_pct": None, "memory_pct": None, "disk_pct": None}
     return {

@@ -13,10 +13,10 @@ from typing import Any
 
 from perfbook.codes import finding
 from perfbook.config import Config
+from perfbook.evidence import data_of, usable
+from perfbook.evidence.http import EndpointTiming, HttpEvidence
+from perfbook.evidence.metrics import HandlerWindow, MetricsEvidence
 from perfbook.model import Action, Evidence, Finding, Level
-from perfbook.probes.http import EndpointTiming, HttpEvidence
-from perfbook.probes.metrics import HandlerWindow, MetricsEvidence
-from perfbook.rules import usable
 from perfbook.units import format_duration, format_pct
 
 
@@ -24,22 +24,22 @@ def evaluate(evidence: Mapping[str, Evidence], cfg: Config) -> list[Finding]:
     """Findings for the HTTP layer from the ``http`` and ``metrics`` evidence."""
     findings: list[Finding] = []
     http_ev = evidence.get("http")
-    http = http_ev.data if http_ev is not None and isinstance(http_ev.data, HttpEvidence) else None
+    http = data_of(http_ev, HttpEvidence)
     if http_ev is not None and (http_ev.status == "unavailable" or (http is not None and not http.reachable)):
         if http is None or not http.reachable:
             return [_unreachable(cfg, http_ev.reason or "no answer")]
     if http is not None and http.health is not None and not http.health.ok:
         findings.append(_health_failed(http, cfg))
     slow: dict[str, Finding] = {}
-    metrics = usable(evidence.get("metrics"))
-    if isinstance(metrics, MetricsEvidence):
+    metrics = usable(evidence.get("metrics"), MetricsEvidence)
+    if metrics is not None:
         for handler in judged_handlers(metrics, cfg):
             _merge(slow, _slow_from_metrics(handler, cfg))
         findings += _errors_from_metrics(metrics, cfg)
     if http is not None:
         for ep in http.endpoints:
             _merge(slow, _slow_from_http(ep, cfg))
-        if not isinstance(metrics, MetricsEvidence):
+        if metrics is None:
             findings += _errors_from_http(http, cfg)
     return findings + [f for f in slow.values() if f is not None]
 
@@ -48,16 +48,16 @@ def kpis(evidence: Mapping[str, Evidence], cfg: Config) -> dict[str, Any]:
     """p95 (worst subject, its source) and the window error rate, None where not measured."""
     out: dict[str, Any] = {}
     candidates: list[tuple[float, str, str, bool, int]] = []
-    metrics = usable(evidence.get("metrics"))
-    if isinstance(metrics, MetricsEvidence):
+    metrics = usable(evidence.get("metrics"), MetricsEvidence)
+    if metrics is not None:
         for h in judged_handlers(metrics, cfg):
             if h.p95_s is not None and h.requests >= cfg.http.min_window_requests:
                 candidates.append((h.p95_s, "metrics", h.handler, h.p95_over_bound, h.requests))
         if metrics.total is not None and metrics.total.requests > 0:
             out["error_rate"] = metrics.total.error_share
             out["error_requests"] = metrics.total.requests
-    http = usable(evidence.get("http"))
-    if isinstance(http, HttpEvidence):
+    http = usable(evidence.get("http"), HttpEvidence)
+    if http is not None:
         for ep in http.endpoints:
             if ep.p95_s is not None:
                 candidates.append((ep.p95_s, "http", ep.path, False, ep.requests))

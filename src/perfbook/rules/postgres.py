@@ -12,8 +12,9 @@ from typing import Any
 
 from perfbook.codes import action, finding
 from perfbook.config import Config
+from perfbook.evidence import usable
+from perfbook.evidence.postgres import PgBlocked, PgSession, PostgresEvidence
 from perfbook.model import Action, Evidence, Finding, Level, jsonable
-from perfbook.probes.postgres_evidence import PgBlocked, PgSession, PostgresEvidence
 from perfbook.redact import redact_url
 from perfbook.rules import postgres_tables
 
@@ -28,7 +29,7 @@ def evaluate(evidence: Mapping[str, Evidence], cfg: Config) -> list[Finding]:
         return []
     if ev.status == "unavailable":
         return [_unreachable(ev, cfg)]
-    data: PostgresEvidence | None = ev.data if ev.status in ("ok", "partial") else None
+    data = usable(ev, PostgresEvidence)
     if data is None:
         return []
     return [
@@ -45,7 +46,7 @@ def evaluate(evidence: Mapping[str, Evidence], cfg: Config) -> list[Finding]:
 def kpis(evidence: Mapping[str, Evidence], cfg: Config) -> dict[str, Any]:
     """``db_query_mean_ms``: mean statement time over the window; None when not measured."""
     ev = evidence.get("postgres")
-    data = ev.data if ev is not None and ev.status in ("ok", "partial") else None
+    data = usable(ev, PostgresEvidence)
     if data is None or data.statements.status != "ok":
         return {"db_query_mean_ms": None}
     return {"db_query_mean_ms": data.statements.window_mean_ms}

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from perfbook.codes import action, finding
 from perfbook.config import Config
+from perfbook.evidence.postgres import PgStatement, PgTable, PostgresEvidence
 from perfbook.model import Action, Finding, Level
-from perfbook.probes.postgres_evidence import PgStatement, PgTable, PostgresEvidence
 
 MIN_SEQ_SCANS = 10  # fewer whole-table reads is a report or a pg_dump, not a query pattern
 UNUSED_INDEX_MIN_STATS_AGE_S = 7 * 86400  # a week of statistics before "never scanned" means anything

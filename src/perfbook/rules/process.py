@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 from perfbook.codes import action, finding
 from perfbook.config import Config
+from perfbook.evidence import usable
+from perfbook.evidence.host import HostEvidence
+from perfbook.evidence.process import ProcessEvidence, WatchedProcess
 from perfbook.model import Action, Evidence, Finding, Level
-from perfbook.probes.host import HostEvidence
-from perfbook.probes.process import ProcessEvidence, WatchedProcess
-from perfbook.rules import usable
 from perfbook.trend import linear_fit
 
 MIN_SAMPLES = 10  # DESIGN.md: growth needs at least 10 samples …
@@ -50,13 +50,13 @@ def evaluate(evidence: Mapping[str, Evidence], cfg: Config) -> list[Finding]:
     """Findings from the process probe, plus CPU hogs among the host probe's top processes."""
     out: list[Finding] = []
     seen: set[int] = set()
-    proc: ProcessEvidence | None = usable(evidence.get("process"))
+    proc = usable(evidence.get("process"), ProcessEvidence)
     for w in proc.processes if proc else ():
         seen.add(w.pid)
         p = _Proc(w.name, w.pid, w.cpu_pct, w.rss_bytes, w.cmdline, w.matched_by, w.unit, w.container_id)
         out += _cpu_hog(p, cfg)
         out += _growth(p, w, cfg)
-    host: HostEvidence | None = usable(evidence.get("host"))
+    host = usable(evidence.get("host"), HostEvidence)
     for t in host.top_cpu if host else ():
         if t.pid not in seen and not t.own:
             out += _cpu_hog(_Proc(t.name, t.pid, t.cpu_pct, t.rss_bytes, t.cmdline, t.matched_by), cfg)

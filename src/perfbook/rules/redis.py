@@ -11,8 +11,9 @@ from typing import Any
 
 from perfbook.codes import finding
 from perfbook.config import Config
+from perfbook.evidence import usable
+from perfbook.evidence.redis import RedisEvidence
 from perfbook.model import Action, Evidence, Finding, Level
-from perfbook.probes.redis_evidence import RedisEvidence
 from perfbook.redact import redact_url
 from perfbook.rules.redis_advice import (
     delete_pattern_action,
@@ -39,7 +40,7 @@ def evaluate(evidence: Mapping[str, Evidence], cfg: Config) -> list[Finding]:
         target = redact_url(cfg.redis.url) or "redis"
         return [finding("redis.unreachable", target, f"Redis unreachable: {ev.reason}", evidence={"reason": ev.reason},
                         actions=[Action("redis.check", "check the server and the URL", manual=redis_cli("PING"))])]
-    data: RedisEvidence | None = ev.data if ev.status in ("ok", "partial") else None
+    data = usable(ev, RedisEvidence)
     if data is None:
         return []
     th = cfg.thresholds
@@ -51,7 +52,7 @@ def evaluate(evidence: Mapping[str, Evidence], cfg: Config) -> list[Finding]:
 def kpis(evidence: Mapping[str, Evidence], cfg: Config) -> dict[str, Any]:
     """``cache_hit_rate`` over the window with its ``cache_lookups`` (judged only from MIN_LOOKUPS); else None."""
     ev = evidence.get("redis")
-    data = ev.data if ev is not None and ev.status in ("ok", "partial") else None
+    data = usable(ev, RedisEvidence)
     if data is None or not data.window.lookups:
         return {"cache_hit_rate": None}
     return {"cache_hit_rate": data.window.hit_rate, "cache_lookups": data.window.lookups}

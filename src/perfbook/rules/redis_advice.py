@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from perfbook.codes import action
+from perfbook.evidence.redis import RedisEvidence
 from perfbook.model import Action
-from perfbook.probes.redis_evidence import RedisEvidence
 from perfbook.units import format_bytes
 
 HEADROOM = 1.25  # suggested maxmemory: the peak plus a quarter

@@ -12,8 +12,9 @@ from collections.abc import Mapping
 
 from perfbook.codes import finding
 from perfbook.config import Config
+from perfbook.evidence import data_of
+from perfbook.evidence.websocket import WebsocketEvidence
 from perfbook.model import Action, Evidence, Finding
-from perfbook.probes.websocket import WebsocketEvidence
 
 MIN_SAMPLES = 5  # fewer round trips than this: reported, low confidence
 
@@ -23,7 +24,7 @@ def evaluate(evidence: Mapping[str, Evidence], cfg: Config) -> list[Finding]:
     ev = evidence.get("websocket")
     if ev is None or ev.status in ("skipped", "error"):
         return []
-    data = ev.data if isinstance(ev.data, WebsocketEvidence) else None
+    data = data_of(ev, WebsocketEvidence)
     if ev.status == "unavailable" or (data is not None and not data.connected):
         return [_unreachable(ev, data, cfg)]
     if data is None or data.rtt_p95_ms is None:

@@ -20,15 +20,11 @@ from sqlalchemy import Table, create_engine, event, select
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 
-from perfbook.errors import ConfigError, PerfbookError
+from perfbook.errors import ConfigError, StoreError
 from perfbook.redact import redact_text, redact_url
 
 T = TypeVar("T")
 LOCK_RETRIES = 8  # on top of the busy timeout: a few more tries before "locked" is an error
-
-
-class StoreError(PerfbookError):
-    """The store could not be read or written (one line, the URL redacted)."""
 
 
 def state_dir(env: Mapping[str, str] | None = None) -> Path:

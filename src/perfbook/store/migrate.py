@@ -9,18 +9,36 @@ A store from perfbook 0.1.0 (only ``fix_audit``, no version table) upgrades in p
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
-from perfbook.store.engine import Store, StoreError
+from perfbook.errors import StoreError
+
+T = TypeVar("T")
 
 HEAD = "0003"
 REVISIONS = ("0001", "0002", "0003")  # oldest first; a test checks these against the scripts
 MIGRATIONS = Path(__file__).parent / "migrations"
 _PG_LOCK_KEY = 0x70657266  # "perf": one advisory lock for perfbook's migrations
+
+
+class Store(Protocol):
+    """What a migration needs of the store (:class:`perfbook.store.engine.Store`, which runs
+    :func:`ensure_current` when it opens: this module depends on nothing of it)."""
+
+    dialect: str
+
+    @property
+    def url_redacted(self) -> str: ...
+
+    def read(self, fn: Callable[[Connection], T]) -> T: ...
+
+    def write(self, fn: Callable[[Connection], T]) -> T: ...
 
 
 @dataclass(frozen=True)

@@ -288,8 +288,8 @@ def test_remote_targets_and_a_missing_sdk_skip(monkeypatch: pytest.MonkeyPatch, 
 
 
 def test_evidence_round_trips_through_json(observed) -> None:
+    from perfbook.evidence.containers import ContainersEvidence
     from perfbook.model import from_jsonable, jsonable
-    from perfbook.probes.container_build import ContainersEvidence
 
     ev, _, _ = observed
     again = from_jsonable(ContainersEvidence, json.loads(json.dumps(jsonable(ev.data))))

@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from perfbook.evidence.containers import ContainersEvidence
+from perfbook.evidence.host import HostEvidence
+from perfbook.evidence.http import HttpEvidence
+from perfbook.evidence.metrics import MetricsEvidence
+from perfbook.evidence.postgres import PostgresEvidence
+from perfbook.evidence.redis import RedisEvidence
 from perfbook.model import Action, Evidence, Finding, IssueType, Kpis, Level, Report, Severity, from_jsonable
-from perfbook.probes.container_build import ContainersEvidence
-from perfbook.probes.host import HostEvidence
-from perfbook.probes.http import HttpEvidence
-from perfbook.probes.metrics import MetricsEvidence
-from perfbook.probes.postgres_evidence import PostgresEvidence
-from perfbook.probes.redis_evidence import RedisEvidence
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 DATA_CLASSES = {

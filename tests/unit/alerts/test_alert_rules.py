@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from perfbook.alerts.defaults import DEFAULT_NAMES, RUNBOOK_NAMES
+from perfbook.alerts.names import DEFAULT_NAMES, RUNBOOK_NAMES
 from perfbook.alerts.prometheus import exported_rules
 from perfbook.alerts.rules import effective_rules
 from perfbook.alerts.when import FIGURES, KpiCondition, check_template, parse_when

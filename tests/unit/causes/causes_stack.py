@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from perfbook.config import Config
-from perfbook.model import Action, Cause, Evidence, Finding, IssueType, Level, from_jsonable, sort_findings
-from perfbook.probes.host import CpuStats, HostEvidence, MemoryStats, TopProcess
-from perfbook.probes.http import EndpointTiming, HealthCheck, HttpEvidence
-from perfbook.probes.metrics import HandlerWindow, MetricsEvidence
-from perfbook.probes.postgres_evidence import (
+from perfbook.evidence.host import CpuStats, HostEvidence, MemoryStats, TopProcess
+from perfbook.evidence.http import EndpointTiming, HealthCheck, HttpEvidence
+from perfbook.evidence.metrics import HandlerWindow, MetricsEvidence
+from perfbook.evidence.postgres import (
     PgConnections,
     PgServer,
     PgSession,
@@ -26,9 +25,10 @@ from perfbook.probes.postgres_evidence import (
     PgTable,
     PostgresEvidence,
 )
-from perfbook.probes.process import ProcessEvidence, WatchedProcess
-from perfbook.probes.redis_evidence import RedisEvidence, RedisLatency, RedisMemory, RedisWindow
-from perfbook.rules import rule_modules
+from perfbook.evidence.process import ProcessEvidence, WatchedProcess
+from perfbook.evidence.redis import RedisEvidence, RedisLatency, RedisMemory, RedisWindow
+from perfbook.model import Action, Cause, Evidence, Finding, IssueType, Level, from_jsonable, sort_findings
+from perfbook.probes import rule_modules
 
 BASE = "http://127.0.0.1:8001"
 WINDOW_S = 2.0

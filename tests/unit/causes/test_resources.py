@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from causes_stack import backend, handler, healthy, host_ev, metrics_ev, other_process, process_ev
 
-from perfbook.probes.host import TopProcess
+from perfbook.evidence.host import TopProcess
 
 
 def test_backend_cpu_hog_is_the_cause_and_joins_the_latency(rank):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from causes_stack import handler, healthy, keys, metrics_ev, pg_data, session, with_pg
 
-from perfbook.probes.postgres_evidence import PgBlocked, PgConnections
+from perfbook.evidence.postgres import PgBlocked, PgConnections
 
 HOLDER = session(5151, "idle in transaction", "LOCK TABLE agents IN SHARE MODE", application="perfbook-lab-fault",
                  age_s=40.0, xact_age_s=41.0)

@@ -13,9 +13,10 @@ from dataclasses import replace
 import pytest
 
 from perfbook.config import Config
+from perfbook.evidence.containers import ContainersEvidence, ContainerStats, EngineDisk
 from perfbook.model import Evidence, Level
-from perfbook.probes import container_parse as parse
-from perfbook.probes.container_build import ContainersEvidence, ContainerStats, EngineDisk, process_rows
+from perfbook.probes import containers_parse as parse
+from perfbook.probes.containers_build import process_rows
 from perfbook.rules import containers as rules
 
 CFG = Config()

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from perfbook.config import Config, Thresholds
+from perfbook.evidence.host import HostEvidence, LogFile, MountUsage
 from perfbook.model import Evidence, Level
-from perfbook.probes.host import HostEvidence, MountUsage, busy_pct
-from perfbook.probes.host_logs import LogFile
+from perfbook.probes.host import busy_pct
 from perfbook.probes.procs import ProcSnapshot, cpu_pct_between
 from perfbook.rules import host as rules
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from perfbook.config import Config
+from perfbook.evidence.http import EndpointTiming, HealthCheck, HttpEvidence
+from perfbook.evidence.metrics import HandlerWindow, MetricsEvidence
 from perfbook.model import Evidence, Kpis, Level, Severity
-from perfbook.probes.http import EndpointTiming, HealthCheck, HttpEvidence
-from perfbook.probes.metrics import HandlerWindow, MetricsEvidence
 from perfbook.rules import http as rules
 from perfbook.severity import classify
 

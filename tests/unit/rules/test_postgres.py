@@ -10,8 +10,7 @@ from dataclasses import replace
 import pytest
 
 from perfbook.config import Config
-from perfbook.model import Evidence, Level
-from perfbook.probes.postgres import (
+from perfbook.evidence.postgres import (
     PgCache,
     PgIndex,
     PgSession,
@@ -19,6 +18,7 @@ from perfbook.probes.postgres import (
     PgStatStatements,
     PostgresEvidence,
 )
+from perfbook.model import Evidence, Level
 from perfbook.probes.postgres_sql import mean_column, stat_statements_sql
 from perfbook.rules import postgres as rules
 from perfbook.rules import postgres_tables

@@ -8,9 +8,9 @@ from dataclasses import replace
 import pytest
 
 from perfbook.config import Config, Thresholds
+from perfbook.evidence.host import HostEvidence, TopProcess
+from perfbook.evidence.process import ProcessEvidence, WatchedProcess
 from perfbook.model import Evidence, Level
-from perfbook.probes.host import HostEvidence, TopProcess
-from perfbook.probes.process import ProcessEvidence, WatchedProcess
 from perfbook.rules import process as rules
 
 CFG = Config()

@@ -10,8 +10,8 @@ from dataclasses import replace
 import pytest
 
 from perfbook.config import Config
+from perfbook.evidence.redis import RedisBigKey, RedisEvidence, RedisKeyspace
 from perfbook.model import Evidence, Level
-from perfbook.probes.redis import RedisBigKey, RedisEvidence, RedisKeyspace
 from perfbook.rules import redis as rules
 from perfbook.rules.redis_advice import policy_advice
 

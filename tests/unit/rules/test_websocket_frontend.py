@@ -3,9 +3,9 @@
 import pytest
 
 from perfbook.config import Config
+from perfbook.evidence.frontend import AssetTiming, FrontendEvidence
+from perfbook.evidence.websocket import WebsocketEvidence
 from perfbook.model import Evidence, Level
-from perfbook.probes.frontend import AssetTiming, FrontendEvidence
-from perfbook.probes.websocket import WebsocketEvidence
 from perfbook.rules import frontend, websocket
 
 CFG = Config()

@@ -3,7 +3,7 @@
 Pure (no I/O): the metrics probe scrapes, this module computes, so the maths is unit-tested on
 recorded pages. ``window_figures(start, end, elapsed_s, excluded={"/metrics", "/health"})``.
 
-Which histogram: every request-duration histogram of the page is read (``promql.is_request_duration``).
+Which histogram: every request-duration histogram of the page is read (``metrics_parse.is_request_duration``).
 ``http_request_duration_seconds`` (or the family with the most handlers) is the primary one; when
 a quantile falls in its ``+Inf`` bucket, a finer family of the same requests is used instead (more
 buckets or a higher top bound, e.g. ``*_highr_seconds``). For the total, a family without a handler
@@ -16,8 +16,8 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from perfbook.probes.metrics import HandlerWindow
-from perfbook.promql import (
+from perfbook.evidence.metrics import HandlerWindow
+from perfbook.probes.metrics_parse import (
     HANDLER_LABELS,
     METHOD_LABELS,
     STATUS_LABELS,

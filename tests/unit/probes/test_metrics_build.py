@@ -3,8 +3,8 @@ label spellings, 5xx classes, resets, perfbook's own handlers left out of the to
 
 import pytest
 
-from perfbook.metrics_window import window_figures
-from perfbook.promql import parse_page
+from perfbook.probes.metrics_build import window_figures
+from perfbook.probes.metrics_parse import parse_page
 
 EXCLUDED = {"/metrics", "/health"}
 BOUNDS = ("0.1", "0.5", "1.0", "+Inf")

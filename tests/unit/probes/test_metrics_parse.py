@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from perfbook.promql import counter_deltas, histogram_quantile, is_5xx, parse_page
+from perfbook.probes.metrics_parse import counter_deltas, histogram_quantile, is_5xx, parse_page
 
 INF = math.inf
 
