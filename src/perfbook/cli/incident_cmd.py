@@ -62,9 +62,9 @@ app = typer.Typer(help=HELP, no_args_is_help=True)
 
 def register(root: typer.Typer) -> None:
     """Add ``perfbook incident`` (reading and changing commands) to the root app."""
-    from perfbook.cli import incident_change_cmd
+    from perfbook.cli.incident_change_cmd import add_commands
 
-    incident_change_cmd.add_commands(app)
+    add_commands(app)
     root.add_typer(app, name="incident")
 
 
