@@ -10,7 +10,7 @@ import typer
 
 from perfbook.cli.env import CONFIG_OPTION, current
 from perfbook.cli.exit import ExitCode
-from perfbook.cli.incident_common import INCIDENT_OPTION
+from perfbook.cli.incident_common import INCIDENT_OPTION, attach_and_publish
 from perfbook.errors import PerfbookError, UsageError
 
 HELP = """Apply the runbook's fixes safely: show the plan, apply only with --apply, audit, verify.
@@ -197,11 +197,8 @@ def _plan_and_apply(fixer: Any, ctx: Any, store: Any, apply: bool, yes: bool, js
     result = perform(fixer, ctx, store, plan, confirm=_confirmer(yes, json_out), verify_window_s=window_s,
                      before_report=before, on_replan=on_replan, also_findings=findings)
     doc.update(result.to_dict(), dry_run=False)
-    if incident is not None:  # evidence of the incident: the applied fix with its before / after
-        from perfbook.incidents.attach import record
-
-        for line in record(ctx.cfg, incident, "fix", {**doc, "findings": list(findings)}, actor=ctx.os_user):
-            env.echo(line, err=True)
+    # evidence of the incident: the applied fix with its before / after
+    attach_and_publish(ctx.cfg, incident, "fix", {**doc, "findings": list(findings)}, actor=ctx.os_user)
     if not json_out:
         env.echo("\n".join(render.outcome_lines(result.outcome) + render.verify_lines(result.verify)))
     if result.outcome.status in ("failed", "partial", "refused"):

@@ -15,6 +15,7 @@ from perfbook.cli.incident_common import (
     SKIP,
     WINDOW,
     actor_of,
+    attach_and_publish,
     change,
     emit,
     number_of,
@@ -159,7 +160,7 @@ def resolve_command(
 
       perfbook incident resolve INC-7 --verify --skip host    # a shared machine's CPU is not the incident's
     """
-    from perfbook.incidents import attach, records
+    from perfbook.incidents import records
     from perfbook.incidents.figures import failing_kpis
     from perfbook.incidents.model import VerifyFailed
 
@@ -175,8 +176,7 @@ def resolve_command(
     failing: list[str] = []
     if verify:
         report = triage_now(cfg, window, only, skip)
-        for line in attach.record(cfg, number, "triage", report, actor=who):
-            env.echo(line, err=True)
+        attach_and_publish(cfg, number, "triage", report, actor=who)
         failing = failing_kpis(report, cfg.thresholds.model_dump(), min_requests=cfg.http.min_window_requests)
         if failing and not force:
             emit(as_json, {"id": inc.id, "resolved": False, "failing": failing}, lambda doc: "")

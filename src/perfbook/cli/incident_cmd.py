@@ -24,6 +24,7 @@ from perfbook.cli.incident_common import (
     emit,
     now,
     number_of,
+    publish,
     show_doc,
     show_page,
     status_filter,
@@ -114,6 +115,7 @@ def open_command(
         inc = records.open_incident(store, title=title or title_from(report), actor=actor_of(actor), report=report,
                                     severity=fixed or severity_from(report), impact=chosen_impact)
         emit(as_json, show_doc(store, cfg, inc.number), lambda doc: build_change(doc, 0))
+        publish(store, cfg)
     finally:
         store.close()
 

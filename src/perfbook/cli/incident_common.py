@@ -46,6 +46,38 @@ def change(config: Path | Config | None, as_json: bool, number: int, fn: Any) ->
         last = max((e.id for e in records.timeline(store, number)), default=0)
         fn(store)
         emit(as_json, show_doc(store, cfg, number), lambda doc: build_change(doc, last))
+        publish(store, cfg)
+    finally:
+        store.close()
+
+
+def publish(store: Any, cfg: Config) -> None:
+    """Rebuild the status page after an incident changed, when ``[status] dir`` is set.
+
+    The change itself is already stored: a page that cannot be written is a warning, not a failure.
+    """
+    from perfbook.errors import PerfbookError
+    from perfbook.statuspage import rebuild_if_configured
+
+    try:
+        rebuild_if_configured(store, cfg)
+    except (PerfbookError, OSError) as err:
+        current().echo(f"warning: status page not rebuilt: {err}", err=True)
+
+
+def attach_and_publish(cfg: Config, number: int | None, kind: str, document: dict[str, Any],
+                       actor: str | None = None) -> None:
+    """Attach ``document`` to incident ``number`` (nothing when None), say so on stderr, rebuild the page."""
+    if number is None:
+        return
+    from perfbook.incidents.attach import record
+
+    env = current()
+    for line in record(cfg, number, kind, document, actor=actor):
+        env.echo(line, err=True)
+    store = store_for(cfg)
+    try:
+        publish(store, cfg)
     finally:
         store.close()
 

@@ -10,7 +10,7 @@ import typer
 
 from perfbook.cli.env import CONFIG_OPTION, Env, current
 from perfbook.cli.exit import ExitCode
-from perfbook.cli.incident_common import INCIDENT_OPTION
+from perfbook.cli.incident_common import INCIDENT_OPTION, attach_and_publish
 from perfbook.errors import UsageError
 
 LOAD_HELP = """Load-test a URL: closed loop like ab / wrk, or open loop at a fixed --rate like wrk2.
@@ -275,7 +275,7 @@ def confirm(target, method: str, yes: bool, reason: str | None = "") -> None:
 
 def _incident(ref: str | None, config: Path | None):
     """A maker of ``on_result`` callbacks that attach a run to the incident (checked now, before any load)."""
-    from perfbook.incidents.attach import check_open, incident_number, record
+    from perfbook.incidents.attach import check_open, incident_number
 
     number = incident_number(ref)
     if number is None:
@@ -286,8 +286,7 @@ def _incident(ref: str | None, config: Path | None):
 
     def maker(kind: str):
         def on_result(doc: dict) -> None:
-            for line in record(cfg, number, kind, doc):
-                env.echo(line, err=True)
+            attach_and_publish(cfg, number, kind, doc)
         return on_result
     return maker
 

@@ -9,7 +9,7 @@ import typer
 
 from perfbook.cli.env import CONFIG_OPTION, Env, current
 from perfbook.cli.exit import ExitCode
-from perfbook.cli.incident_common import INCIDENT_OPTION
+from perfbook.cli.incident_common import INCIDENT_OPTION, attach_and_publish
 from perfbook.errors import UsageError
 from perfbook.incidents import attach
 from perfbook.model import Evidence, Level, Report, Severity
@@ -93,8 +93,7 @@ def triage_command(
     number = attach.incident_number(incident)
     attach.check_open(cfg, number)
     report = _run_with_progress(env, cfg, _window(window), only_list, skip_list)
-    for line in attach.record(cfg, number, "triage", report_to_dict(report)):
-        env.echo(line, err=True)
+    attach_and_publish(cfg, number, "triage", report_to_dict(report))
     if markdown is not None:
         env.write(markdown, report_to_markdown(report, cfg.thresholds), what="Markdown report")
     if html is not None:

@@ -184,3 +184,20 @@ def test_triage_attaches_itself_through_the_environment(perfbook, store_env) -> 
     # host only: metrics collected, a cause only if the host showed one, but no severity and no p95
     expected = {2: "triage #1", **({3: "triage #1"} if result.json["causes"] else {})}
     assert ticked == expected
+
+
+def test_every_incident_change_rebuilds_the_status_page_when_a_dir_is_set(run, perfbook, store_env,
+                                                                          tmp_path: Path) -> None:
+    page = tmp_path / "status"
+    env = {**store_env, "PERFBOOK_STATUS_DIR": str(page)}
+    assert perfbook("incident", "open", "--title", "Checkout slow", "--severity", "P1", env=env).exit_code == 0
+    opened = json.loads((page / "status.json").read_text())
+    assert [(i["id"], i["status"]) for i in opened["incidents"]] == [("INC-1", "investigating")], opened
+    assert opened["status"]["state"] != "operational"
+    assert perfbook("incident", "resolve", "INC-1", "-m", "rolled back", env=env).exit_code == 0
+    resolved = json.loads((page / "status.json").read_text())
+    assert resolved["incidents"] == [] and resolved["status"]["state"] == "operational", resolved
+    assert [i["id"] for i in resolved["history"]] == ["INC-1"]
+    # without [status] dir nothing is written anywhere
+    assert run("open", "--title", "y", "--severity", "P3").exit_code == 0
+    assert sorted(p.name for p in page.iterdir()) == ["index.html", "status.json", "status.txt"]
