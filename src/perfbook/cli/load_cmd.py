@@ -10,6 +10,7 @@ import typer
 
 from perfbook.cli.env import CONFIG_OPTION, Env, current
 from perfbook.cli.exit import ExitCode
+from perfbook.cli.incident_common import INCIDENT_OPTION, attach_and_publish
 from perfbook.errors import UsageError
 
 LOAD_HELP = """Load-test a URL: closed loop like ab / wrk, or open loop at a fixed --rate like wrk2.
@@ -166,6 +167,7 @@ def load(
         None, "-o", "--output", help="Also save the JSON result to this file.", rich_help_panel="Output"
     ),
     config: Path | None = CONFIG_OPTION,
+    incident: str | None = INCIDENT_OPTION,
 ) -> None:
     if url == "compare":
         raise typer.Exit(_compare(files or [], json_out))
@@ -200,17 +202,18 @@ def load(
     from perfbook.load.cluster import cluster_address
     from perfbook.load.cluster_run import connected, runner_for
 
+    attach_to = _incident(incident, config)
     with connected(cluster_address(cluster, lambda: env.config(config)), workers, target.host, method) as grid:
         confirm(target, method, yes, reason=grid.confirmation if grid else "")
         warning = pacing_warning(list(run.plan.stages), run.plan.connections)
         if warning:
             env.echo(f"warning: {warning}", err=True)
-        code = _run_session(env, run, slo, watch, json_out, output, config, runner_for(grid))
+        code = _run_session(env, run, slo, watch, json_out, output, config, runner_for(grid), attach_to("load"))
     raise typer.Exit(code)
 
 
 def _run_session(env: Env, run: Any, slo: str | None, watch: bool, json_out: bool, output: Path | None,
-                 config: Path | None, runner: Any) -> int:
+                 config: Path | None, runner: Any, on_result: Any = None) -> int:
     """Run with progress on stderr, save / print the result; the exit code (3: SLO missed or aborted,
     1: a cluster run that lost a worker)."""
     from perfbook.load.render import LiveProgress, print_summary
@@ -222,6 +225,8 @@ def _run_session(env: Env, run: Any, slo: str | None, watch: bool, json_out: boo
     with LiveProgress(planned_s=planned_s, planned_n=run.plan.requests, console=env.err,
                       enabled=env.interactive) as live:
         outcome = run_session(run, objectives, watch_patterns=patterns, progress=live, runner=runner)
+    if on_result is not None:  # --incident: the run is evidence of the incident
+        on_result(outcome.doc)
     if output is not None:
         env.write(output, json.dumps(outcome.doc, indent=2) + "\n", what="load result")
     if json_out:
@@ -266,6 +271,24 @@ def confirm(target, method: str, yes: bool, reason: str | None = "") -> None:
         )
     if not env.confirm(f"{reason}. Send load to {target.url}?"):
         raise typer.Exit(ExitCode.USAGE)
+
+
+def _incident(ref: str | None, config: Path | None):
+    """A maker of ``on_result`` callbacks that attach a run to the incident (checked now, before any load)."""
+    from perfbook.incidents.attach import check_open, incident_number
+
+    number = incident_number(ref)
+    if number is None:
+        return lambda kind: (lambda doc: None)
+    env = current()
+    cfg = env.config(config)
+    check_open(cfg, number)
+
+    def maker(kind: str):
+        def on_result(doc: dict) -> None:
+            attach_and_publish(cfg, number, kind, doc)
+        return on_result
+    return maker
 
 
 def _compare(files: list[str], json_out: bool) -> int:
@@ -316,6 +339,7 @@ def capacity(
     no_plot: bool = typer.Option(False, "--no-plot", help="No terminal plot."),
     json_out: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
     config: Path | None = CONFIG_OPTION,
+    incident: str | None = INCIDENT_OPTION,
 ) -> None:
     from perfbook.load.capacity import run_capacity
     from perfbook.load.options import LoadOptions, make_run
@@ -347,6 +371,7 @@ def capacity(
     from perfbook.load.cluster import cluster_address
     from perfbook.load.cluster_run import connected, runner_for
 
+    attach_to = _incident(incident, config)
     with connected(cluster_address(cluster, lambda: env.config(config)), workers, target.host, method) as grid:
         confirm(target, method, yes, reason=grid.confirmation if grid else "")
         report = run_capacity(
@@ -360,6 +385,7 @@ def capacity(
             on_step=lambda row: err.print(step_line(row), highlight=False, soft_wrap=True),
             runner=runner_for(grid, steps=True),
         ).to_json()
+    attach_to("capacity")(report)
     if plot is not None:
         save_png(report, plot)
     if json_out:

@@ -9,7 +9,9 @@ import typer
 
 from perfbook.cli.env import CONFIG_OPTION, Env, current
 from perfbook.cli.exit import ExitCode
+from perfbook.cli.incident_common import INCIDENT_OPTION, attach_and_publish
 from perfbook.errors import UsageError
+from perfbook.incidents import attach
 from perfbook.model import Evidence, Level, Report, Severity
 from perfbook.probes import probe_names
 from perfbook.report.evidence import build_evidence
@@ -80,6 +82,7 @@ def triage_command(
     html: Path | None = typer.Option(None, "--html", dir_okay=False, help="Also write the report as one self-contained HTML page to FILE (for a ticket or a mail)."),
     fail_on: str = typer.Option("P2", "--fail-on", help="Exit 3 at or above: P3|P2|P1|P0|critical|warning|never."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show evidence in full."),
+    incident: str | None = INCIDENT_OPTION,
 ) -> None:
     if fail_on not in FAIL_ON:
         raise UsageError(f"--fail-on must be one of {'|'.join(FAIL_ON)}, got {fail_on!r}")
@@ -87,7 +90,10 @@ def triage_command(
     cfg = env.config(config, _overrides(url))
     only_list = parse_probe_list(only, "--only")
     skip_list = parse_probe_list(skip, "--skip") or []
+    number = attach.incident_number(incident)
+    attach.check_open(cfg, number)
     report = _run_with_progress(env, cfg, _window(window), only_list, skip_list)
+    attach_and_publish(cfg, number, "triage", report_to_dict(report))
     if markdown is not None:
         env.write(markdown, report_to_markdown(report, cfg.thresholds), what="Markdown report")
     if html is not None:

@@ -62,7 +62,7 @@ def _signed_in(served: Served, c) -> str:
     return csrf
 
 
-def test_a_form_post_with_a_wrong_csrf_token_is_403(served: Served) -> None:
+def test_a_form_post_with_a_wrong_csrf_token_is_403(served: Served, perfbook) -> None:
     number = int(served.ids["seqscan"].split("-")[1])
     with served.client() as c:
         csrf = _signed_in(served, c)
@@ -76,6 +76,9 @@ def test_a_form_post_with_a_wrong_csrf_token_is_403(served: Served) -> None:
     assert ok.status_code == 303
     item = records.checklist_of(served.store, number)[17]
     assert (item.state, item.by) == ("done", "erin")
+    shown = perfbook("incident", "show", served.ids["seqscan"], "--json", env={"PERFBOOK_STORE_URL": served.store.url})
+    assert shown.exit_code == 0, shown.stderr
+    assert shown.json["checklist"][17]["state"] == "done" and shown.json["checklist"][17]["by"] == "erin"
 
 
 def served_csrf_of_another_browser(served: Served) -> str:
