@@ -34,3 +34,11 @@ class UsageError(PerfbookError):
 
 class StoreError(PerfbookError):
     """The store could not be read or written (one line, the URL redacted)."""
+
+
+class NotFoundError(UsageError):
+    """What was named does not exist: an incident id, a stored report (exit 2; HTTP 404 in serve)."""
+
+
+class ConflictError(UsageError):
+    """A change the current state refuses: resolving a resolved incident … (exit 2; HTTP 409 in serve)."""

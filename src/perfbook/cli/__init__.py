@@ -77,14 +77,15 @@ def _register() -> None:
         incident_comms_cmd,
         lab_cmd,
         load_cmd,
+        serve_cmd,
         status_cmd,
         store_cmd,
         triage_cmd,
     )
 
     # incident_comms_cmd adds notify / report to the incident group: after incident_cmd in this list
-    for module in (triage_cmd, load_cmd, fix_cmd, incident_cmd, incident_comms_cmd, status_cmd, alerts_cmd, lab_cmd,
-                   config_cmd, store_cmd):
+    for module in (triage_cmd, load_cmd, fix_cmd, incident_cmd, incident_comms_cmd, status_cmd, alerts_cmd, serve_cmd,
+                   lab_cmd, config_cmd, store_cmd):
         module.register(app)
 
 

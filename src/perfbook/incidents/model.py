@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from perfbook.errors import PerfbookError, UsageError
+from perfbook.errors import ConflictError, PerfbookError, UsageError
 
 ID_PREFIX = "INC-"
 SEVERITIES = ("P0", "P1", "P2", "P3")
@@ -133,9 +133,9 @@ def raises(new: str | None, old: str | None) -> bool:
 def check_status_change(current: Status, new: Status) -> None:
     """A status change must go somewhere else, and only an open incident changes status."""
     if current is Status.RESOLVED:
-        raise UsageError("the incident is resolved", hint="reopen it first: perfbook incident reopen ID")
+        raise ConflictError("the incident is resolved", hint="reopen it first: perfbook incident reopen ID")
     if current is new:
-        raise UsageError(f"the incident is already {new.value}")
+        raise ConflictError(f"the incident is already {new.value}")
 
 
 @dataclass

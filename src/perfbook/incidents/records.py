@@ -2,8 +2,8 @@
 
 Every change is one write transaction that also appends its timeline event, so the record and its
 history never disagree; the incident row is locked (``FOR UPDATE`` on PostgreSQL, the write lock
-on SQLite) while it changes. Raises :class:`~perfbook.errors.UsageError` for an unknown id or a
-change the state machine refuses.
+on SQLite) while it changes. Raises :class:`~perfbook.errors.NotFoundError` for an unknown id and
+:class:`~perfbook.errors.ConflictError` for a change the state machine refuses (both usage errors).
 
     inc = open_incident(store, title="Slow users API", severity="P2", actor="ana")
     add_note(store, inc.number, "index dropped by a migration", actor="ana")
@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
-from perfbook.errors import UsageError
+from perfbook.errors import ConflictError, NotFoundError, UsageError
 from perfbook.incidents import checklist
 from perfbook.incidents.figures import affected_from, figures_for, summary_for
 from perfbook.incidents.model import (
@@ -77,14 +77,29 @@ def get_incident(store: Store, number: int) -> Incident:
 
 
 def list_incidents(store: Store, *, include_resolved: bool = False, statuses: Sequence[Status] = (),
-                   limit: int | None = None) -> list[Incident]:
-    """Incidents newest first: open ones, or all with ``include_resolved``, or those in ``statuses``."""
-    query = select(incidents).order_by(incidents.c.id.desc()).limit(limit)
+                   severities: Sequence[str] = (), limit: int | None = None, offset: int = 0) -> list[Incident]:
+    """Incidents newest first: open ones, or all with ``include_resolved``, or those in ``statuses``
+    (and of ``severities`` when given); ``limit`` / ``offset`` page through them."""
+    query = _filtered(select(incidents), include_resolved, statuses, severities)
+    query = query.order_by(incidents.c.id.desc()).limit(limit).offset(offset or None)
+    return store.read(lambda conn: [Incident.from_row(dict(r._mapping)) for r in conn.execute(query)])
+
+
+def count_incidents(store: Store, *, include_resolved: bool = False, statuses: Sequence[Status] = (),
+                    severities: Sequence[str] = ()) -> int:
+    """How many incidents :func:`list_incidents` would give without a limit."""
+    query = _filtered(select(func.count()).select_from(incidents), include_resolved, statuses, severities)
+    return store.read(lambda conn: int(conn.execute(query).scalar() or 0))
+
+
+def _filtered(query: Any, include_resolved: bool, statuses: Sequence[Status], severities: Sequence[str]) -> Any:
     if statuses:
         query = query.where(incidents.c.status.in_([s.value for s in statuses]))
     elif not include_resolved:
         query = query.where(incidents.c.status != Status.RESOLVED.value)
-    return store.read(lambda conn: [Incident.from_row(dict(r._mapping)) for r in conn.execute(query)])
+    if severities:
+        query = query.where(incidents.c.severity.in_(list(severities)))
+    return query
 
 
 def add_note(store: Store, number: int, text: str, *, actor: str, followup: bool = False) -> int:
@@ -129,9 +144,9 @@ def set_severity(store: Store, number: int, severity: str, *, actor: str, reason
     def run(conn: Connection) -> None:
         inc = _row(conn, number, lock=True)
         if inc.status is Status.RESOLVED:
-            raise UsageError(f"{inc.id} is resolved", hint=f"reopen it first: perfbook incident reopen {inc.id}")
+            raise ConflictError(f"{inc.id} is resolved", hint=f"reopen it first: perfbook incident reopen {inc.id}")
         if inc.severity == severity:
-            raise UsageError(f"{inc.id} is already {severity}")
+            raise ConflictError(f"{inc.id} is already {severity}")
         _change_severity(conn, inc, severity, actor, reason or "set by hand")
     store.write(run)
     return get_incident(store, number)
@@ -146,7 +161,7 @@ def mark_item(store: Store, number: int, item: int, state: str, *, actor: str, n
         where = (checklist_marks.c.incident_id == number) & (checklist_marks.c.item == item)
         existed = conn.execute(delete(checklist_marks).where(where)).rowcount
         if state == "open" and not existed:
-            raise UsageError(f"item {item} has no mark of a person to take back")
+            raise ConflictError(f"item {item} has no mark of a person to take back")
         if state != "open":
             conn.execute(insert(checklist_marks).values(incident_id=number, item=item, state=state, actor=actor,
                                                         at=now_iso(), note=note))
@@ -161,7 +176,7 @@ def resolve(store: Store, number: int, *, actor: str, message: str | None = None
     def run(conn: Connection) -> None:
         inc = _row(conn, number, lock=True)
         if inc.status is Status.RESOLVED:
-            raise UsageError(f"{inc.id} is already resolved (at {inc.resolved_at})")
+            raise ConflictError(f"{inc.id} is already resolved (at {inc.resolved_at})")
         now = now_iso()
         conn.execute(update(incidents).where(incidents.c.id == number).values(status=Status.RESOLVED.value,
                                                                                resolved_at=now))
@@ -176,7 +191,7 @@ def reopen(store: Store, number: int, *, actor: str, reason: str | None = None) 
     def run(conn: Connection) -> None:
         inc = _row(conn, number, lock=True)
         if inc.status is not Status.RESOLVED:
-            raise UsageError(f"{inc.id} is not resolved (it is {inc.status.value})")
+            raise ConflictError(f"{inc.id} is not resolved (it is {inc.status.value})")
         conn.execute(update(incidents).where(incidents.c.id == number).values(
             status=Status.INVESTIGATING.value, resolved_at=None))
         _event(conn, number, EventKind.REOPENED, actor, "reopened" + (f": {reason}" if reason else ""),
@@ -193,7 +208,7 @@ def attach(store: Store, number: int, kind: str, document: dict[str, Any], *, ac
     def run(conn: Connection) -> Attached:
         inc = _row(conn, number, lock=True)
         if inc.status is Status.RESOLVED:
-            raise UsageError(f"{inc.id} is resolved: evidence goes to open incidents",
+            raise ConflictError(f"{inc.id} is resolved: evidence goes to open incidents",
                              hint=f"reopen it (perfbook incident reopen {inc.id}), or unset PERFBOOK_INCIDENT")
         return _attach(conn, number, kind, document, actor)
     return store.write(run)
@@ -238,7 +253,7 @@ def _row(conn: Connection, number: int, *, lock: bool = False) -> Incident:
     if row is None:
         newest = conn.execute(select(func.max(incidents.c.id))).scalar()
         hint = f"the newest is {format_id(newest)} (see: perfbook incident list --all)" if newest else "there are no incidents yet"
-        raise UsageError(f"no incident {format_id(number)}", hint=hint)
+        raise NotFoundError(f"no incident {format_id(number)}", hint=hint)
     return Incident.from_row(dict(row._mapping))
 
 

@@ -1,7 +1,7 @@
 """One ``perfbook load`` run from the user's side: watch, run, judge. Returns; ``cli/`` prints and exits.
 
     outcome = run_session(run, objectives, watch_patterns=None, progress=live)
-    outcome.doc          # the --json document (result, "watch", "slo")
+    outcome.doc          # the --json document (result, "watch", "slo", "timeline": latency over time)
     outcome.missed       # an SLO missed or the run aborted (exit 3 in the CLI)
     outcome.partial      # a cluster worker was lost: the figures miss its share (exit 1)
 """
@@ -45,14 +45,34 @@ def run_session(
     from perfbook.load.watch import ResourceWatch
 
     watcher = ResourceWatch(watch_patterns) if watch_patterns is not None else nullcontext()
-    with watcher as w:
+    ticks: list[Snapshot] = []
+
+    def record(snap: Snapshot) -> None:
+        ticks.append(snap)
         if progress is not None:
-            run.progress = progress
+            progress(snap)
+    with watcher as w:
+        run.progress = record
         result = runner(run)
     doc: dict[str, Any] = result.to_json()
+    doc["timeline"] = timeline_of(ticks)
     if watch_patterns is not None:
         doc["watch"] = w.summary()
     verdicts = judge(objectives, doc)
     doc["slo"] = [v.to_json() for v in verdicts] if objectives else None
     missed = bool(result.aborted) or any(not v.met for v in verdicts)
     return SessionOutcome(doc, verdicts, result.interrupted, missed, bool(getattr(result, "partial", False)))
+
+
+TIMELINE_POINTS = 600  # a 10-minute run at 4 ticks a second is 2,400: every 4th is kept
+
+
+def timeline_of(ticks: list[Snapshot]) -> list[dict[str, Any]]:
+    """Latency over time: each tick's rate and its interval p50 / p99 (the live view's figures, a sample).
+
+    >>> [p["elapsed_s"] for p in timeline_of([Snapshot(elapsed_s=i * 0.25) for i in range(1, 5)])]
+    [0.25, 0.5, 0.75, 1.0]
+    """
+    step = max(1, -(-len(ticks) // TIMELINE_POINTS))
+    return [{"elapsed_s": round(t.elapsed_s, 3), "rps": round(t.interval_rps, 1), "p50_s": t.p50_s, "p99_s": t.p99_s,
+             "requests": t.requests, "errors": t.errors} for t in ticks[step - 1::step]]

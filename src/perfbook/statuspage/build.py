@@ -42,6 +42,19 @@ DESCRIPTION = {"operational": "All systems operational", "degraded_performance":
 
 def build(store: Any, cfg: Config, out: Path, *, now: dt.datetime | None = None) -> list[Path]:
     """Write index.html, status.json and status.txt into ``out`` (created); the paths written."""
+    files = render_files(store, cfg, now=now)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UsageError(f"cannot create the status page directory {out}: {err.strerror}") from None
+    for name, text in files.items():
+        write_atomic(out / name, text, what="status page file")
+        (out / name).chmod(0o644)  # public: the web server's user reads it (the temp file was 0600)
+    return [out / name for name in files]
+
+
+def render_files(store: Any, cfg: Config, *, now: dt.datetime | None = None) -> dict[str, str]:
+    """The three files' texts, each checked for internals (what ``build`` writes and ``serve`` serves)."""
     now = now or dt.datetime.now(dt.UTC)
     states = _states(store, cfg, now)
     doc = page_document(states, cfg, now)
@@ -52,14 +65,7 @@ def build(store: Any, cfg: Config, out: Path, *, now: dt.datetime | None = None)
     internals = internals_of(a.document for s in states for a in s.artifacts)
     for name, text in files.items():  # all checked before any is written
         public_text(text, internals, what=f"the status page's {name}")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise UsageError(f"cannot create the status page directory {out}: {err.strerror}") from None
-    for name, text in files.items():
-        write_atomic(out / name, text, what="status page file")
-        (out / name).chmod(0o644)  # public: the web server's user reads it (the temp file was 0600)
-    return [out / name for name in files]
+    return files
 
 
 def page_document(states: list[IncidentState], cfg: Config, now: dt.datetime) -> dict[str, Any]:
