@@ -9,9 +9,10 @@ timed requests. Pure; read by the HTTP rules (findings) and their KPIs (severity
   requests of the same route then give the precise figure: the route's p95 is the larger of the two
   trustworthy figures, so a timed p95 inside the range is the figure, and one under it leaves the
   lower bound.
-- **perfbook's own stalls are taken out.** A timed request measured while perfbook's event loop was
-  stalled looks slower by as much; with the stall measured (``p95_net_s``) the figure judged is the
-  one without it (a lower bound, as a coarse bucket's is), and the raw one is kept as evidence.
+- **perfbook's own stalls do not set the verdict.** A timed request measured while perfbook's event
+  loop was stalled looks slower; with the stalls measured, ``p95_net_s`` is the figure without
+  them (a lower bound). When the two figures fall in different severity bands, the stalls could
+  be why, and the lower one is judged (as a coarse bucket's lower bound is); otherwise the measured one.
 
     figures = route_figures(metrics, http, cfg)
     worst = max(figures, key=lambda f: f.value)   # RouteFigure("/slow", 2.54, "http", range_s=[1.5, 10.0], …)
@@ -21,10 +22,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from perfbook.config import Config
+from perfbook.config import Config, Thresholds
 from perfbook.evidence.http import EndpointTiming, HttpEvidence
 from perfbook.evidence.metrics import HandlerWindow, MetricsEvidence
 from perfbook.routing import route_for
+from perfbook.severity import severity_for_p95
 
 
 @dataclass(frozen=True)
@@ -48,12 +50,14 @@ class RouteFigure:
         return self.timing.p95_s if self.timing is not None else None
 
 
-def timed_p95(ep: EndpointTiming) -> float | None:
-    """The p95 of perfbook's timed requests, less perfbook's own event-loop stalls when measured."""
+def timed_p95(ep: EndpointTiming, th: Thresholds) -> float | None:
+    """The p95 of perfbook's timed requests as judged: the measured one, unless perfbook's own
+    event-loop stalls could be what puts it in a worse severity band (then the one without them)."""
     if ep.p95_s is None:
         return None
-    if ep.p95_net_s is not None and ep.p95_net_s < ep.p95_s:
-        return ep.p95_net_s
+    net = ep.p95_net_s
+    if net is not None and net < ep.p95_s and severity_for_p95(net, th) is not severity_for_p95(ep.p95_s, th):
+        return net
     return ep.p95_s
 
 
@@ -85,8 +89,8 @@ def route_figures(metrics: MetricsEvidence | None, http: HttpEvidence | None, cf
     out = []
     for subject in sorted(set(handlers) | set(timings)):
         eps = timings.get(subject, [])
-        worst = max(eps, key=lambda e: timed_p95(e) or 0.0) if eps else None
-        out.append(_combine(subject, handlers.get(subject), worst, [e.path for e in eps], min_n))
+        worst = max(eps, key=lambda e: timed_p95(e, cfg.thresholds) or 0.0) if eps else None
+        out.append(_combine(subject, handlers.get(subject), worst, [e.path for e in eps], min_n, cfg.thresholds))
     return out
 
 
@@ -95,13 +99,13 @@ def _rank_handler(h: HandlerWindow, min_n: int) -> tuple[bool, float, bool]:
 
 
 def _combine(subject: str, h: HandlerWindow | None, ep: EndpointTiming | None, endpoints: list[str],
-             min_n: int) -> RouteFigure:
+             min_n: int, th: Thresholds) -> RouteFigure:
     """The larger trustworthy figure of the two sources (a metrics figure from too few requests
     only when it is all there is)."""
     candidates: list[tuple[bool, float, bool, str, int]] = []  # (trusted, value, over, source, requests)
     if h is not None and h.p95_s is not None:
         candidates.append((h.requests >= min_n, h.p95_s, h.p95_over_bound, "metrics", h.requests))
-    timed = timed_p95(ep) if ep is not None else None
+    timed = timed_p95(ep, th) if ep is not None else None
     if ep is not None and timed is not None:
         candidates.append((True, timed, False, "http", ep.requests))
     trusted, value, over, source, requests = max(candidates, key=lambda c: (c[0], c[1], c[2]))

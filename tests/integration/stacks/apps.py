@@ -4,7 +4,7 @@ instrumented by prometheus-flask-exporter (PyPI) over a private PostgreSQL, and 
 
 Plain context managers, so a script can start the same stacks outside pytest::
 
-    with express_app() as base_url, traffic([base_url + "/slow"], concurrency=8, duration_s=10):
+    with express_app() as base_url, traffic([base_url + "/slow"], concurrency=8):
         ...   # triage base_url
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import shutil
 import subprocess
@@ -30,24 +31,32 @@ class AppUnavailable(Exception):
 
 
 def express_modules() -> Path:
-    """``tests/apps/express/node_modules``, installed from the lockfile with ``npm ci`` when missing
-    (what ``make test`` does first; the npm registry is needed once)."""
+    """``tests/apps/express/node_modules``, installed from the lockfile with ``npm ci`` unless the
+    locked versions are there (``make test`` installs them first; the npm registry is needed once)."""
     modules = EXPRESS / "node_modules"
-    stamp = modules / ".perfbook-lock-copy"
-    lock_text = (EXPRESS / "package-lock.json").read_text()
-    if stamp.is_file() and stamp.read_text() == lock_text:
+    if _locked_versions_installed(modules):
         return modules
     if shutil.which("node") is None or shutil.which("npm") is None:
         raise AppUnavailable("node and npm are needed for the express-prom-bundle tests (apt-get install nodejs npm)")
     with open(EXPRESS / ".npm-install.lock", "w") as guard:  # two test runs installing at once
         fcntl.flock(guard, fcntl.LOCK_EX)
-        if not (stamp.is_file() and stamp.read_text() == lock_text):
+        if not _locked_versions_installed(modules):
             done = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--prefer-offline"], cwd=EXPRESS,
                                   capture_output=True, text=True, timeout=600)
             if done.returncode != 0:
                 raise AppUnavailable(f"npm ci failed in {EXPRESS}: {done.stderr.strip()[-400:]}")
-            stamp.write_text(lock_text)
     return modules
+
+
+def _locked_versions_installed(modules: Path) -> bool:
+    """The direct dependencies of package.json are installed at the lockfile's versions."""
+    lock = json.loads((EXPRESS / "package-lock.json").read_text())["packages"]
+    wanted = json.loads((EXPRESS / "package.json").read_text())["dependencies"]
+    for name in wanted:
+        installed = modules / name / "package.json"
+        if not installed.is_file() or json.loads(installed.read_text())["version"] != lock[f"node_modules/{name}"]["version"]:
+            return False
+    return True
 
 
 @contextlib.contextmanager
@@ -86,10 +95,10 @@ def _wait_for_port(proc: subprocess.Popen) -> int:
 
 
 @contextlib.contextmanager
-def express_app(slow_ms: int = 2500) -> Iterator[str]:
-    """The Express service (``/slow`` takes ``slow_ms``; ``/api/items/:id``; ``/health``) on a free port."""
+def express_app(slow_ms: int = 2500, item_ms: int = 0) -> Iterator[str]:
+    """The Express service (``/slow`` takes ``slow_ms``, ``/api/items/:id`` ``item_ms``; ``/health``) on a free port."""
     modules = express_modules()
-    env = {"NODE_PATH": str(modules), "SLOW_MS": str(slow_ms)}
+    env = {"NODE_PATH": str(modules), "SLOW_MS": str(slow_ms), "ITEM_MS": str(item_ms)}
     with app_process(["node", str(EXPRESS / "server.js")], env=env) as base_url:
         yield base_url
 
@@ -116,17 +125,20 @@ def flask_orders(dsn: str) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def traffic(urls: list[str], concurrency: int, duration_s: float) -> Iterator[subprocess.Popen]:
-    """``concurrency`` clients requesting ``urls`` in turn for ``duration_s``, in a process of their own."""
-    argv = [sys.executable, str(APPS / "traffic.py"), "-c", str(concurrency), "-d", str(duration_s), *urls]
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+def ws_echo() -> Iterator[str]:
+    """A WebSocket echo server in its own process; yields its ``ws://`` URL."""
+    with app_process([sys.executable, str(APPS / "ws_echo.py")]) as base_url:
+        yield "ws" + base_url.removeprefix("http") + "/"
+
+
+@contextlib.contextmanager
+def traffic(urls: list[str], concurrency: int, max_duration_s: float = 120.0) -> Iterator[subprocess.Popen]:
+    """``concurrency`` clients requesting ``urls`` in turn, in a process of their own, until the
+    block ends (or ``max_duration_s``, a bound should the block never end)."""
+    argv = [sys.executable, str(APPS / "traffic.py"), "-c", str(concurrency), "-d", str(max_duration_s), *urls]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         yield proc
     finally:
-        try:
-            proc.wait(timeout=duration_s + 20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        if proc.stderr is not None:
-            proc.stderr.close()
+        proc.kill()
+        proc.wait(timeout=10)
