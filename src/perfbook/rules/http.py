@@ -72,7 +72,7 @@ def kpis(evidence: Mapping[str, Evidence], cfg: Config) -> dict[str, Any]:
 
 
 def unreliable(evidence: Mapping[str, Evidence], cfg: Config) -> list[UnreliableFigure]:
-    """Timed p95s over a limit only because perfbook's own event loop stalled during the requests."""
+    """Timed p95s over the slow limit only with perfbook's own event-loop stalls in them (no finding)."""
     http = usable(evidence.get("http"), HttpEvidence)
     metrics = usable(evidence.get("metrics"), MetricsEvidence)
     limit = cfg.thresholds.severity_p3_s

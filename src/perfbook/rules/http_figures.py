@@ -15,7 +15,7 @@ timed requests. Pure; read by the HTTP rules (findings) and their KPIs (severity
   be why, and the lower one is judged (as a coarse bucket's lower bound is); otherwise the measured one.
 
     figures = route_figures(metrics, http, cfg)
-    worst = max(figures, key=lambda f: f.value)   # RouteFigure("/slow", 2.54, "http", range_s=[1.5, 10.0], …)
+    worst = max(figures, key=lambda f: f.value_s)   # RouteFigure("/slow", 2.54, "http", range_s=[1.5, 10.0], …)
 """
 
 from __future__ import annotations
