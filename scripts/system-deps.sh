@@ -15,6 +15,10 @@ if [ "${1:-all}" != lab ]; then
   command -v runc >/dev/null || need+=(runc)
   # the test image is a busybox rootfs: it must be the static build
   dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q "install ok installed" || need+=(busybox-static)
+  # the status page and postmortem tests open the HTML in Debian's Chromium through Playwright
+  command -v chromium >/dev/null || need+=(chromium)
+  # the SMTP STARTTLS / SMTPS tests make their certificate with it
+  command -v openssl >/dev/null || need+=(openssl)
   # promtool checks and tests the exported alert rules; amtool / alertmanager check the exported route
   command -v promtool >/dev/null || need+=(prometheus)
   command -v amtool >/dev/null || need+=(prometheus-alertmanager)

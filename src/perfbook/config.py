@@ -33,10 +33,11 @@ from pydantic import (
 )
 
 from perfbook.errors import ConfigError
-from perfbook.redact import redact_url
+from perfbook.redact import redact_notify_url, redact_url
 
 ENV_PREFIX = "PERFBOOK_"
 DEFAULT_PATH = Path("perfbook.toml")
+NOTIFY_URL_KEYS = ("notify.urls", "notify.external_urls")  # apprise URLs hold tokens in their path
 
 
 _ALERT_RULE_SAMPLE = """\
@@ -165,6 +166,87 @@ class IncidentConfig(_Section):
         return {**{"P0": 15, "P1": 30, "P2": 60, "P3": 240}, **value}
 
 
+class EmailRoute(_Section):
+    """Recipients of one event (detected, update, resolved …), replacing ``to`` / ``cc`` for it."""
+
+    to: list[str] | None = Field(None, description="addresses in To for this event (default: [notify.email] to)")
+    cc: list[str] | None = Field(None, description="addresses in Cc for this event (default: [notify.email] cc)")
+
+
+class EmailConfig(_Section):
+    """``[notify.email]``: the runbook's ``mail`` lines, sent over SMTP (internal audience)."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, populate_by_name=True)
+
+    smtp_host: str = Field("", description="SMTP server; \"\" = no e-mail channel")
+    smtp_port: int = Field(25, ge=1, le=65535, description="25 (plain / STARTTLS), 587 (submission), 465 (ssl)")
+    starttls: bool = Field(False, description="upgrade the connection with STARTTLS before logging in")
+    ssl: bool = Field(False, description="TLS from the first byte (SMTPS, usually port 465)")
+    ca_file: str = Field("", description="CA bundle the server's certificate is verified with; \"\" = the system's")
+    user: str = Field("", description="login name; \"\" = no login")
+    password_env: str = Field("", description="name of the environment variable holding the password (never the password)")
+    sender: str = Field("perfbook@localhost", alias="from", description="the From address")
+    to: list[str] = Field(default_factory=list, description="To addresses")
+    cc: list[str] = Field(default_factory=list, description="Cc addresses")
+    routes: dict[str, EmailRoute] = Field(default_factory=dict, description="per event: to / cc replacing the two above")
+    timeout_s: float = Field(10.0, gt=0, le=120, description="connect / command timeout of one attempt")
+
+    @field_validator("routes")
+    @classmethod
+    def _events(cls, value: dict[str, EmailRoute]) -> dict[str, EmailRoute]:
+        bad = sorted(set(value) - {"detected", "update", "resolved"})
+        if bad:
+            raise ValueError(f"routes are for detected, update, resolved, not {', '.join(bad)}")
+        return value
+
+    @field_validator("ssl")
+    @classmethod
+    def _one_tls(cls, value: bool, info: Any) -> bool:
+        if value and info.data.get("starttls"):
+            raise ValueError("choose one: ssl (TLS from the first byte, port 465) or starttls (upgrade, port 587)")
+        return value
+
+    def recipients(self, event: str) -> tuple[list[str], list[str]]:
+        """(To, Cc) for ``event``: its route where it has one, else the defaults."""
+        route = self.routes.get(event) or EmailRoute()
+        return (self.to if route.to is None else route.to), (self.cc if route.cc is None else route.cc)
+
+
+class NotifyConfig(_Section):
+    """``[notify]``: where messages about an incident go, and how hard perfbook tries."""
+
+    urls: list[str] = Field(default_factory=list, description="apprise URLs for the internal audience (chat, webhooks)")
+    external_urls: list[str] = Field(default_factory=list, description="apprise URLs that get only the external texts (status, customer)")
+    templates_dir: str = Field("", description="a directory whose templates override the shipped ones; \"\" = shipped only")
+    attempts: int = Field(3, ge=1, le=10, description="tries per channel before a send is reported failed")
+    backoff_s: float = Field(1.0, ge=0, le=60, description="wait before the 2nd try, doubled after each")
+    service: str = Field("our service", description="what customers call the service, in external texts")
+    team: str = Field("The operations team", description="who signs the customer notice")
+    email: EmailConfig = Field(default_factory=EmailConfig)
+
+
+class StatusComponent(_Section):
+    """One component of the status page and what it stands for."""
+
+    name: str = Field(description="what users call it, e.g. API")
+    endpoints: list[str] = Field(default_factory=list, description="endpoint patterns (fnmatch), e.g. /api/v1/*")
+    layers: list[str] = Field(default_factory=list, description="layers: backend postgres redis websocket frontend host …")
+
+
+class StatusConfig(_Section):
+    """``[status]``: the static status page ``perfbook status build`` writes."""
+
+    dir: str = Field("", description="where index.html, status.json, status.txt go; set, every incident change rebuilds them")
+    title: str = Field("Service status", description="the page's title")
+    components: list[StatusComponent] = Field(
+        default_factory=list, description="name + endpoints / layers; [] = one component for everything")
+    history_days: int = Field(90, ge=1, le=3650, description="days of past incidents the page lists")
+class LoadConfig(_Section):
+    cluster: str = Field(
+        "", description="Dask scheduler for load / capacity --cluster, e.g. tcp://scheduler:8786; \"\" = this machine"
+    )
+
+
 class Thresholds(_Section):
     p95_s: float = Field(2.0, gt=0, description="KPI: p95 response time")
     severity_p0_s: float = Field(10.0, gt=0, description="P0 when the worst p95 is over this")
@@ -268,6 +350,9 @@ class Config(_Section):
     fix: FixConfig = Field(default_factory=FixConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
     incident: IncidentConfig = Field(default_factory=IncidentConfig)
+    notify: NotifyConfig = Field(default_factory=NotifyConfig)
+    status: StatusConfig = Field(default_factory=StatusConfig)
+    load: LoadConfig = Field(default_factory=LoadConfig)
     thresholds: Thresholds = Field(default_factory=Thresholds)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
 
@@ -429,10 +514,11 @@ def effective_items(cfg: Config) -> list[tuple[str, Any, str]]:
     """Every ``(section.key, value, source)`` with secrets redacted, for ``perfbook config show``."""
     rows = []
     for section in Config.model_fields:
-        values = getattr(cfg, section).model_dump(mode="json")
+        values = getattr(cfg, section).model_dump(mode="json", by_alias=True)
         for key, value in values.items():
             dotted = f"{section}.{key}"
-            rows.append((dotted, _redacted(value), cfg.source_of(dotted)))
+            shown = [redact_notify_url(v) for v in value] if dotted in NOTIFY_URL_KEYS else _redacted(value)
+            rows.append((dotted, shown, cfg.source_of(dotted)))
     return rows
 
 

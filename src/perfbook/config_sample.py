@@ -8,7 +8,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from perfbook.config import Config, Endpoint
+from pydantic import BaseModel
+
+from perfbook.config import Config
 
 HEADER = """# perfbook.toml — what perfbook triages, and the limits it judges by.
 # Precedence: command line > environment > this file > defaults. Every key can also be set from
@@ -29,8 +31,8 @@ def toml_value(value: Any) -> str:
         return repr(value)
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, Endpoint):
-        return toml_value(value.model_dump(exclude_none=True))
+    if isinstance(value, BaseModel):
+        return toml_value(value.model_dump(exclude_none=True, by_alias=True))
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(toml_value(v) for v in value) + "]"
     if isinstance(value, dict):
@@ -45,15 +47,59 @@ def sample_toml(cfg: Config | None = None) -> str:
     cfg = cfg or Config()
     lines = [HEADER]
     for section in Config.model_fields:
-        model = getattr(cfg, section)
-        lines.append(f"[{section}]")
-        for key, info in type(model).model_fields.items():
-            if info.description:
-                lines.append(f"# {info.description}")
-            extra = info.json_schema_extra
-            if isinstance(extra, dict) and "sample" in extra and not getattr(model, key):
-                lines.append(str(extra["sample"]).rstrip("\n"))  # an array of tables: a commented example
-                continue
-            lines.append(f"{key} = {toml_value(getattr(model, key))}")
-        lines.append("")
+        lines += _table(section, getattr(cfg, section))
     return "\n".join(lines)
+
+
+def _table(name: str, model: BaseModel) -> list[str]:
+    """``[name]`` with its keys, then its sub-tables (``[notify.email]``), then its commented example."""
+    lines = [f"[{name}]"]
+    nested = []
+    for key, info in type(model).model_fields.items():
+        value = getattr(model, key)
+        if isinstance(value, BaseModel):
+            nested.append((f"{name}.{key}", value))
+            continue
+        if info.description:
+            lines.append(f"# {info.description}")
+        extra = info.json_schema_extra
+        if isinstance(extra, dict) and "sample" in extra and not value:
+            lines.append(str(extra["sample"]).rstrip("\n"))  # an array of tables: a commented example
+            continue
+        lines.append(f"{info.alias or key} = {toml_value(value)}")
+    lines += [f"# {line}".rstrip() for line in EXAMPLES.get(name, "").splitlines()]
+    lines.append("")
+    for sub_name, sub in nested:
+        lines += _table(sub_name, sub)
+    return lines
+
+
+# Examples shown as comments under their table: the runbook's routing, a status page's components.
+EXAMPLES = {
+    "notify": """
+Example: chat and a JSON web hook for the team, and a customer list that gets only external texts.
+The URLs hold tokens: better set them in PERFBOOK_NOTIFY_URLS / PERFBOOK_NOTIFY_EXTERNAL_URLS
+(comma-separated) than in this file; perfbook shows them redacted.
+urls = ["mmosts://perfbook@chat.example.com/hooktoken", "json://hooks.example.com/perfbook"]
+external_urls = ["mailtos://notify:PASSWORD@mail.example.com?to=customers@example.com"]""",
+    "notify.email": """
+Example, the runbook's routing: detected and resolved go to performance@ with ops@ and dev@ in
+copy; updates to performance@ with ops@ only. The password comes from the environment.
+smtp_host = "mail.example.com"
+smtp_port = 587
+starttls = true
+user = "perfbook"
+password_env = "PERFBOOK_SMTP_PASSWORD"
+from = "perfbook@example.com"
+to = ["performance@example.com"]
+cc = ["ops@example.com", "dev@example.com"]
+routes = { update = { cc = ["ops@example.com"] } }""",
+    "status": """
+Example:
+dir = "/var/www/status"
+components = [
+  { name = "API", endpoints = ["/api/v1/*"], layers = ["backend", "postgres", "redis"] },
+  { name = "Web app", layers = ["frontend"] },
+  { name = "Realtime", layers = ["websocket"] },
+]""",
+}

@@ -16,6 +16,10 @@ _USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:@/\s]
 _SECRET_PARAM = re.compile(r"(?i)(?P<key>\b(?:password|passwd|pwd|token|secret|api_key|apikey|access_token)=)[^&\s'\"]+")
 _KV_PASSWORD = re.compile(r"(?i)(?P<key>\bpassword\s*=\s*)(?P<q>'?)[^'\s]+(?P=q)")
 
+# apprise schemes whose host is a server, not a token: the host may be shown, the rest may not
+_HOST_SCHEMES = frozenset({"json", "jsons", "xml", "xmls", "form", "forms", "http", "https", "mailto", "mailtos"})
+_SCHEME_HOST = re.compile(r"^(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*)://(?:[^@/\s]*@)?(?P<host>\[[^\]]*\]|[^/:?#\s]*)(?P<port>:\d+)?")
+
 SECRET_KEYS = frozenset({"dsn", "url", "base_url", "engine", "password", "token", "admin_token"})
 
 
@@ -38,3 +42,24 @@ def mask_query(path_or_url: str) -> str:
         return path_or_url
     keys = [part.partition("=")[0] for part in query.split("&") if part]
     return base + "?" + "&".join(f"{k}=…" for k in keys)
+
+
+def redact_notify_url(url: str) -> str:
+    """A notification (apprise) URL with anything that may be a secret hidden.
+
+    Most services keep their tokens in the URL's host and path (``slack://T…/B…/C…``): only the
+    scheme is shown. Web hooks and mail servers keep their host and port; their path, user,
+    password and query are hidden.
+
+    >>> redact_notify_url("slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnl/#general")
+    'slack://***'
+    >>> redact_notify_url("json://user:pw@hooks.example.com:8080/perfbook?token=x")
+    'json://hooks.example.com:8080/***'
+    """
+    match = _SCHEME_HOST.match(url.strip())
+    if match is None:
+        return "***"
+    scheme = match["scheme"].lower()
+    if scheme not in _HOST_SCHEMES:
+        return f"{scheme}://***"
+    return f"{scheme}://{match['host']}{match['port'] or ''}/***"

@@ -27,7 +27,8 @@ from perfbook.errors import PerfbookError
 HELP = """perfbook: the performance-incident runbook as software.
 
 Diagnose a slow web stack in seconds (triage), load-test it and find where it breaks
-(load, capacity, stress), apply the runbook's fixes safely (fix), and run a lab to see it all.
+(load, capacity, stress), apply the runbook's fixes safely (fix), keep the incident record and the
+runbook's checklist (incident), and run a lab to see it all.
 
 Examples:
 
@@ -66,9 +67,24 @@ def _root(
 
 def _register() -> None:
     # One explicit list (STYLE.md): every command group, in the order --help shows them.
-    from perfbook.cli import alerts_cmd, config_cmd, fix_cmd, lab_cmd, load_cmd, triage_cmd
+    if app.registered_commands or app.registered_groups:  # main() runs many times in one test process
+        return
+    from perfbook.cli import (
+        alerts_cmd,
+        config_cmd,
+        fix_cmd,
+        incident_cmd,
+        incident_comms_cmd,
+        lab_cmd,
+        load_cmd,
+        status_cmd,
+        store_cmd,
+        triage_cmd,
+    )
 
-    for module in (triage_cmd, load_cmd, fix_cmd, alerts_cmd, lab_cmd, config_cmd):
+    # incident_comms_cmd adds notify / report to the incident group: after incident_cmd in this list
+    for module in (triage_cmd, load_cmd, fix_cmd, incident_cmd, incident_comms_cmd, status_cmd, alerts_cmd, lab_cmd,
+                   config_cmd, store_cmd):
         module.register(app)
 
 

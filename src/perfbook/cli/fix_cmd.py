@@ -10,6 +10,7 @@ import typer
 
 from perfbook.cli.env import CONFIG_OPTION, current
 from perfbook.cli.exit import ExitCode
+from perfbook.cli.incident_common import INCIDENT_OPTION, attach_and_publish
 from perfbook.errors import PerfbookError, UsageError
 
 HELP = """Apply the runbook's fixes safely: show the plan, apply only with --apply, audit, verify.
@@ -54,8 +55,10 @@ def fix(
     no_verify: bool = typer.Option(False, "--no-verify", help="Do not rerun probes after --apply."),
     limit: int = typer.Option(50, "--limit", help="history: how many entries."),
     config: Path | None = CONFIG_OPTION,
+    incident: str | None = INCIDENT_OPTION,
 ) -> None:
     from perfbook.fix import catalog
+    from perfbook.incidents.attach import incident_number
 
     if list_:
         rows = catalog.describe()
@@ -70,14 +73,16 @@ def fix(
         if action_id or ctx.args:
             raise UsageError("--from-report takes no action id or parameters (they come from the report)")
         window_s = _verify_window(config, window, no_verify)
-        raise typer.Exit(_from_report(from_report, config, apply, yes, json_out, window_s))
+        raise typer.Exit(_from_report(from_report, config, apply, yes, json_out, window_s,
+                                      incident_number(incident) if apply else None))
     if not action_id:
         raise UsageError("perfbook fix needs an action id", hint="see: perfbook fix --list")
     from perfbook.fix.base import parse_cli_args
 
     cls = catalog.fix_class(action_id)
     fixer = cls(**parse_cli_args(cls.params, list(ctx.args), action_id))
-    raise typer.Exit(_one(fixer, config, apply, yes, json_out, _verify_window(config, window, no_verify)))
+    raise typer.Exit(_one(fixer, config, apply, yes, json_out, _verify_window(config, window, no_verify),
+                          incident_number(incident) if apply else None))
 
 
 def _render() -> Any:
@@ -147,16 +152,19 @@ def _confirmer(yes: bool, json_out: bool) -> Callable[[Any], bool]:
     return ask
 
 
-def _one(fixer: Any, config: Path | None, apply: bool, yes: bool, json_out: bool, window_s: float | None) -> int:
+def _one(fixer: Any, config: Path | None, apply: bool, yes: bool, json_out: bool, window_s: float | None,
+         incident: int | None = None) -> int:
     """Plan one fix, and apply it with --apply; the exit code."""
     from perfbook.fix.context import FixContext
+    from perfbook.incidents.attach import check_open
     from perfbook.store import open_store
 
     cfg = _config(config)
+    check_open(cfg, incident)
     store = open_store(cfg)
     try:
         with FixContext(cfg) as ctx:
-            doc, code, _ = _plan_and_apply(fixer, ctx, store, apply, yes, json_out, window_s, None)
+            doc, code, _ = _plan_and_apply(fixer, ctx, store, apply, yes, json_out, window_s, None, incident=incident)
     finally:
         store.close()
     if json_out:
@@ -166,7 +174,7 @@ def _one(fixer: Any, config: Path | None, apply: bool, yes: bool, json_out: bool
 
 def _plan_and_apply(fixer: Any, ctx: Any, store: Any, apply: bool, yes: bool, json_out: bool,
                     window_s: float | None, before: Any,
-                    findings: tuple[str, ...] = ()) -> tuple[dict[str, Any], int, Any]:
+                    findings: tuple[str, ...] = (), incident: int | None = None) -> tuple[dict[str, Any], int, Any]:
     """The core of one action for both entry points: (the JSON document, the exit code, the result)."""
     from perfbook.fix.runner import make_plan, perform
 
@@ -189,6 +197,8 @@ def _plan_and_apply(fixer: Any, ctx: Any, store: Any, apply: bool, yes: bool, js
     result = perform(fixer, ctx, store, plan, confirm=_confirmer(yes, json_out), verify_window_s=window_s,
                      before_report=before, on_replan=on_replan, also_findings=findings)
     doc.update(result.to_dict(), dry_run=False)
+    # evidence of the incident: the applied fix with its before / after
+    attach_and_publish(ctx.cfg, incident, "fix", {**doc, "findings": list(findings)}, actor=ctx.os_user)
     if not json_out:
         env.echo("\n".join(render.outcome_lines(result.outcome) + render.verify_lines(result.verify)))
     if result.outcome.status in ("failed", "partial", "refused"):
@@ -198,18 +208,20 @@ def _plan_and_apply(fixer: Any, ctx: Any, store: Any, apply: bool, yes: bool, js
 
 
 def _from_report(path: Path, config: Path | None, apply: bool, yes: bool, json_out: bool,
-                 window_s: float | None) -> int:
+                 window_s: float | None, incident: int | None = None) -> int:
     """Each fix a saved report recommends, one plan (and confirmation) at a time; the exit code."""
     from perfbook.fix.catalog import fix_class, make_fix
     from perfbook.fix.context import FixContext
     from perfbook.fix.from_report import load_report, recommended_fixes
     from perfbook.fix.runner import record_skip
     from perfbook.fix.verify import merge_reports
+    from perfbook.incidents.attach import check_open
     from perfbook.store import open_store
 
     report = load_report(path)
     todo = recommended_fixes(report)
     cfg = _config(config)
+    check_open(cfg, incident)
     store = open_store(cfg)
     results, code = [], ExitCode.OK
     try:
@@ -227,7 +239,7 @@ def _from_report(path: Path, config: Path | None, apply: bool, yes: bool, json_o
                     continue
                 try:
                     doc, rc, result = _plan_and_apply(make_fix(rec.fix_id, rec.params), ctx, store, apply, yes,
-                                                      json_out, window_s, latest, rec.findings)
+                                                      json_out, window_s, latest, rec.findings, incident)
                 except PerfbookError as err:
                     _error(f"{rec.fix_id}: {err}")
                     doc, rc, result = {"action": rec.fix_id, "error": str(err)}, ExitCode.FAILED, None

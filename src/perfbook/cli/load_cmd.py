@@ -10,6 +10,7 @@ import typer
 
 from perfbook.cli.env import CONFIG_OPTION, Env, current
 from perfbook.cli.exit import ExitCode
+from perfbook.cli.incident_common import INCIDENT_OPTION, attach_and_publish
 from perfbook.errors import UsageError
 
 LOAD_HELP = """Load-test a URL: closed loop like ab / wrk, or open loop at a fixed --rate like wrk2.
@@ -95,7 +96,15 @@ def load(
     workers: int | None = typer.Option(
         None,
         "--workers",
-        help="Worker processes (default 1 for this machine, else one per core).",
+        help="Worker processes (default 1 for this machine, else one per core); with --cluster, "
+        "how many of the cluster's workers (default all).",
+        rich_help_panel="Load",
+    ),
+    cluster: str | None = typer.Option(
+        None,
+        "--cluster",
+        help="Run on a Dask cluster: the scheduler's address, tcp://HOST:8786 (default \\[load] cluster, "
+        "env PERFBOOK_LOAD_CLUSTER; '' = this machine). One engine per worker process, results merged.",
         rich_help_panel="Load",
     ),
     method: str = typer.Option("GET", "-m", "--method", help="HTTP method.", rich_help_panel="Request"),
@@ -158,6 +167,7 @@ def load(
         None, "-o", "--output", help="Also save the JSON result to this file.", rich_help_panel="Output"
     ),
     config: Path | None = CONFIG_OPTION,
+    incident: str | None = INCIDENT_OPTION,
 ) -> None:
     if url == "compare":
         raise typer.Exit(_compare(files or [], json_out))
@@ -189,16 +199,23 @@ def load(
     )
     run, target = make_run(opts)
     env = current()
-    confirm(target, method, yes)
-    warning = pacing_warning(list(run.plan.stages), run.plan.connections)
-    if warning:
-        env.echo(f"warning: {warning}", err=True)
-    raise typer.Exit(_run_session(env, run, slo, watch, json_out, output, config))
+    from perfbook.load.cluster import cluster_address
+    from perfbook.load.cluster_run import connected, runner_for
+
+    attach_to = _incident(incident, config)
+    with connected(cluster_address(cluster, lambda: env.config(config)), workers, target.host, method) as grid:
+        confirm(target, method, yes, reason=grid.confirmation if grid else "")
+        warning = pacing_warning(list(run.plan.stages), run.plan.connections)
+        if warning:
+            env.echo(f"warning: {warning}", err=True)
+        code = _run_session(env, run, slo, watch, json_out, output, config, runner_for(grid), attach_to("load"))
+    raise typer.Exit(code)
 
 
 def _run_session(env: Env, run: Any, slo: str | None, watch: bool, json_out: bool, output: Path | None,
-                 config: Path | None) -> int:
-    """Run with progress on stderr, save / print the result; the exit code (3: SLO missed or aborted)."""
+                 config: Path | None, runner: Any, on_result: Any = None) -> int:
+    """Run with progress on stderr, save / print the result; the exit code (3: SLO missed or aborted,
+    1: a cluster run that lost a worker)."""
     from perfbook.load.render import LiveProgress, print_summary
     from perfbook.load.session import run_session
 
@@ -207,7 +224,9 @@ def _run_session(env: Env, run: Any, slo: str | None, watch: bool, json_out: boo
     planned_s = run.plan.duration_s or (sum(s.duration_s for s in run.plan.stages) or None)
     with LiveProgress(planned_s=planned_s, planned_n=run.plan.requests, console=env.err,
                       enabled=env.interactive) as live:
-        outcome = run_session(run, objectives, watch_patterns=patterns, progress=live)
+        outcome = run_session(run, objectives, watch_patterns=patterns, progress=live, runner=runner)
+    if on_result is not None:  # --incident: the run is evidence of the incident
+        on_result(outcome.doc)
     if output is not None:
         env.write(output, json.dumps(outcome.doc, indent=2) + "\n", what="load result")
     if json_out:
@@ -216,6 +235,8 @@ def _run_session(env: Env, run: Any, slo: str | None, watch: bool, json_out: boo
         print_summary(outcome.doc, outcome.verdicts, env.out)
     if outcome.interrupted:
         return ExitCode.INTERRUPTED
+    if outcome.partial:
+        return ExitCode.FAILED
     return ExitCode.THRESHOLD if outcome.missed else ExitCode.OK
 
 
@@ -232,11 +253,15 @@ def objectives_for(slo: str | None, config: Path | None) -> list:
     return parse_slo(slo, kpi)
 
 
-def confirm(target, method: str, yes: bool) -> None:
-    """Ask before loading another machine or sending a non-GET; --yes skips, no terminal refuses."""
+def confirm(target, method: str, yes: bool, reason: str | None = "") -> None:
+    """Ask before loading another machine or sending a non-GET; --yes skips, no terminal refuses.
+
+    ``reason`` is already known for a cluster (its workers were asked); else it is found here.
+    """
     from perfbook.load.options import needs_confirmation
 
-    reason = needs_confirmation(target, method)
+    if reason == "":
+        reason = needs_confirmation(target, method)
     if reason is None or yes:
         return
     env = current()
@@ -246,6 +271,24 @@ def confirm(target, method: str, yes: bool) -> None:
         )
     if not env.confirm(f"{reason}. Send load to {target.url}?"):
         raise typer.Exit(ExitCode.USAGE)
+
+
+def _incident(ref: str | None, config: Path | None):
+    """A maker of ``on_result`` callbacks that attach a run to the incident (checked now, before any load)."""
+    from perfbook.incidents.attach import check_open, incident_number
+
+    number = incident_number(ref)
+    if number is None:
+        return lambda kind: (lambda doc: None)
+    env = current()
+    cfg = env.config(config)
+    check_open(cfg, number)
+
+    def maker(kind: str):
+        def on_result(doc: dict) -> None:
+            attach_and_publish(cfg, number, kind, doc)
+        return on_result
+    return maker
 
 
 def _compare(files: list[str], json_out: bool) -> int:
@@ -280,7 +323,10 @@ def capacity(
         50, "-c", "--connections", help="Connections (open loop: enough to absorb queueing)."
     ),
     workers: int | None = typer.Option(
-        None, "--workers", help="Worker processes (default 1 for this machine)."
+        None, "--workers", help="Worker processes (default 1 for this machine); with --cluster, of the cluster's."
+    ),
+    cluster: str | None = typer.Option(
+        None, "--cluster", help="Run each step on a Dask cluster: tcp://HOST:8786 (default \\[load] cluster)."
     ),
     method: str = typer.Option("GET", "-m", "--method", help="HTTP method."),
     header: list[str] = typer.Option([], "-H", "--header", help="'Name: value' (repeatable)."),
@@ -293,6 +339,7 @@ def capacity(
     no_plot: bool = typer.Option(False, "--no-plot", help="No terminal plot."),
     json_out: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
     config: Path | None = CONFIG_OPTION,
+    incident: str | None = INCIDENT_OPTION,
 ) -> None:
     from perfbook.load.capacity import run_capacity
     from perfbook.load.options import LoadOptions, make_run
@@ -319,19 +366,26 @@ def capacity(
         abort_on_errors=0.0,
     )
     base, target = make_run(opts)
-    confirm(target, method, yes)
     env = current()
     err = env.err
-    report = run_capacity(
-        base,
-        objectives,
-        start_rps=start_rate,
-        max_rps=max_rate,
-        step_s=parse_duration_s(step_duration),
-        max_duration_s=parse_duration_s(max_duration),
-        tolerance=tolerance,
-        on_step=lambda row: err.print(step_line(row), highlight=False, soft_wrap=True),
-    ).to_json()
+    from perfbook.load.cluster import cluster_address
+    from perfbook.load.cluster_run import connected, runner_for
+
+    attach_to = _incident(incident, config)
+    with connected(cluster_address(cluster, lambda: env.config(config)), workers, target.host, method) as grid:
+        confirm(target, method, yes, reason=grid.confirmation if grid else "")
+        report = run_capacity(
+            base,
+            objectives,
+            start_rps=start_rate,
+            max_rps=max_rate,
+            step_s=parse_duration_s(step_duration),
+            max_duration_s=parse_duration_s(max_duration),
+            tolerance=tolerance,
+            on_step=lambda row: err.print(step_line(row), highlight=False, soft_wrap=True),
+            runner=runner_for(grid, steps=True),
+        ).to_json()
+    attach_to("capacity")(report)
     if plot is not None:
         save_png(report, plot)
     if json_out:

@@ -9,10 +9,13 @@ import typer
 
 from perfbook.cli.env import CONFIG_OPTION, Env, current
 from perfbook.cli.exit import ExitCode
+from perfbook.cli.incident_common import INCIDENT_OPTION, attach_and_publish
 from perfbook.errors import UsageError
+from perfbook.incidents import attach
 from perfbook.model import Evidence, Level, Report, Severity
 from perfbook.probes import probe_names
 from perfbook.report.evidence import build_evidence
+from perfbook.report.html import report_to_html
 from perfbook.report.json import probe_to_dict, report_to_dict
 from perfbook.report.markdown import report_to_markdown
 from perfbook.report.terminal import build_findings, build_probe_table, print_report
@@ -36,6 +39,8 @@ Examples:
   perfbook triage --only postgres,redis --json | jq '.findings[].code'
 
   perfbook triage --markdown incident.md --fail-on never
+
+  perfbook triage --html triage.html      # one self-contained page to attach to a ticket
 """
 
 
@@ -74,8 +79,10 @@ def triage_command(
     url: str | None = typer.Option(None, "--url", help="Backend base URL (overrides \\[http] base_url / PERFBOOK_HTTP_BASE_URL)."),
     as_json: bool = typer.Option(False, "--json", help="Print exactly one JSON document (the report contract) on stdout."),
     markdown: Path | None = typer.Option(None, "--markdown", dir_okay=False, help="Also write the report as Markdown to FILE."),
+    html: Path | None = typer.Option(None, "--html", dir_okay=False, help="Also write the report as one self-contained HTML page to FILE (for a ticket or a mail)."),
     fail_on: str = typer.Option("P2", "--fail-on", help="Exit 3 at or above: P3|P2|P1|P0|critical|warning|never."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show evidence in full."),
+    incident: str | None = INCIDENT_OPTION,
 ) -> None:
     if fail_on not in FAIL_ON:
         raise UsageError(f"--fail-on must be one of {'|'.join(FAIL_ON)}, got {fail_on!r}")
@@ -83,9 +90,14 @@ def triage_command(
     cfg = env.config(config, _overrides(url))
     only_list = parse_probe_list(only, "--only")
     skip_list = parse_probe_list(skip, "--skip") or []
+    number = attach.incident_number(incident)
+    attach.check_open(cfg, number)
     report = _run_with_progress(env, cfg, _window(window), only_list, skip_list)
+    attach_and_publish(cfg, number, "triage", report_to_dict(report))
     if markdown is not None:
         env.write(markdown, report_to_markdown(report, cfg.thresholds), what="Markdown report")
+    if html is not None:
+        env.write(html, report_to_html(report, cfg.thresholds, templates_dir=cfg.notify.templates_dir), what="HTML report")
     if as_json:
         env.json(report_to_dict(report))
     else:

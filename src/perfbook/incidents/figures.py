@@ -69,7 +69,7 @@ def summary_for(kind: str, figures: dict[str, Any]) -> str:
             parts.append(f"p95 {figures['p95_s']:.2f} s" + (f" on {figures['p95_subject']}" if figures.get("p95_subject") else ""))
         if figures.get("error_rate") is not None:
             parts.append(f"5xx {figures['error_rate'] * 100:.1f} %")
-        parts.append(f"top cause: {figures['top_cause']}" if figures.get("top_cause") else "no cause joined")
+        parts.append(f"top cause: {short_cause(figures['top_cause'])}" if figures.get("top_cause") else "no cause joined")
         return ", ".join(parts)
     if kind == "fix":
         moved = [f"{k} {_short(b)} → {_short(a)}" for k, (b, a) in list(figures.get("changes", {}).items())[:3]]
@@ -83,6 +83,37 @@ def summary_for(kind: str, figures: dict[str, Any]) -> str:
         knee = f"knee at {_short(figures['rps'])} rps" if figures.get("rps") is not None else "no step met the SLO"
         return f"{knee} ({', '.join(figures.get('slo') or []) or 'no SLO'})"
     return kind
+
+
+def short_cause(summary: str, width: int = 90) -> str:
+    """A cause's first clause, for titles and one-line summaries (the whole text stays in the artifact).
+
+    >>> short_cause("GET /a is slow (p95 3.1 s) and nothing else explains it, so the app is; fix: time it")
+    'GET /a is slow (p95 3.1 s)'
+    """
+    text = summary.split(";")[0].strip()
+    if len(text) <= width and " and " not in text:
+        return text
+    for sep in (" and ", ", so ", ", "):
+        cut = text.find(sep, 20)
+        if cut != -1:
+            text = text[:cut]
+            break
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+
+
+def title_from(report: dict[str, Any] | None) -> str:
+    """An incident title from a report: its top cause's first clause, else its severity reason."""
+    causes = (report or {}).get("causes") or []
+    if causes and causes[0].get("summary"):
+        return short_cause(causes[0]["summary"])
+    return (report or {}).get("severity_reason") or "Performance issue"
+
+
+def severity_from(report: dict[str, Any] | None) -> str | None:
+    """A report's severity when it is P0..P3 (OK or unmeasured: not classified)."""
+    severity = (report or {}).get("severity")
+    return severity if severity in ("P0", "P1", "P2", "P3") else None
 
 
 def affected_from(doc: dict[str, Any]) -> tuple[list[str], list[str]]:
@@ -104,3 +135,36 @@ def _short(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
     return str(value)
+
+
+# KPI, direction that fails, the count field it needs and how many (runbook "Key Performance Indicators").
+_KPI_LIMITS = (("p95_s", ">", None), ("error_rate", ">", "error_requests"), ("cpu_pct", ">", None),
+               ("memory_pct", ">", None), ("disk_pct", ">", None), ("db_query_mean_ms", ">", None),
+               ("cache_hit_rate", "<", "cache_lookups"))
+
+
+_KPI_WORDS = {"p95_s": ("p95", 1, " s"), "error_rate": ("5xx", 100, " %"), "cpu_pct": ("CPU", 1, " %"),
+              "memory_pct": ("memory", 1, " %"), "disk_pct": ("disk", 1, " %"),
+              "db_query_mean_ms": ("mean query time", 1, " ms"), "cache_hit_rate": ("cache hit rate", 100, " %")}
+
+
+def failing_kpis(report: dict[str, Any], limits: dict[str, float], *, min_requests: int = 20) -> list[str]:
+    """What still fails in ``report``: each KPI past its limit, then critical findings (for ``resolve --verify``)."""
+    kpis = report.get("kpis") or {}
+    out = []
+    for name, op, count_key in _KPI_LIMITS:
+        value, limit = kpis.get(name), limits.get(name)
+        if value is None or limit is None:
+            continue
+        needed = 100 if count_key == "cache_lookups" else min_requests
+        if count_key and kpis.get(count_key) is not None and kpis[count_key] < needed:
+            continue  # too few samples to judge (the report marks it low-confidence)
+        if (op == ">" and value > limit) or (op == "<" and value < limit):
+            where = f" on {kpis['p95_subject']}" if name == "p95_s" and kpis.get("p95_subject") else ""
+            label, scale, unit = _KPI_WORDS[name]
+            out.append(f"{label} {value * scale:.{2 if unit == ' s' else 1}f}{unit} {op} {limit * scale:g}{unit}{where}")
+    critical = [f"{f['code']}:{f['subject']}" for f in report.get("findings") or []
+                if f.get("level") == "critical" and not f.get("low_confidence")]
+    if critical:
+        out.append(f"{len(critical)} critical finding{'s' if len(critical) > 1 else ''}: {', '.join(critical[:3])}")
+    return out

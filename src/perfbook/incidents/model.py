@@ -17,10 +17,16 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from perfbook.errors import UsageError
+from perfbook.errors import PerfbookError, UsageError
 
 ID_PREFIX = "INC-"
 SEVERITIES = ("P0", "P1", "P2", "P3")
+
+
+class VerifyFailed(PerfbookError):
+    """``resolve --verify`` refused: KPIs still fail (exit 3, like a triage at or above the cut)."""
+
+    exit_code = 3
 
 
 class Status(enum.StrEnum):

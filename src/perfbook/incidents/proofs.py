@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from perfbook.incidents.figures import LIMIT_FIXES, RESOURCE_CODES, figures_for, summary_for
+from perfbook.incidents.figures import LIMIT_FIXES, RESOURCE_CODES, figures_for, short_cause, summary_for
 from perfbook.incidents.model import Artifact
 
 Proof = tuple[Artifact, str]
+IMPROVED = 0.9  # "improved" is at least 10 % below the first p95: two windows of the same latency differ by noise
 Rule = Callable[[Sequence[Artifact]], Proof | None]
 
 
@@ -49,14 +50,18 @@ def _metrics(arts: Sequence[Artifact]) -> Proof | None:
 
 def _causes(arts: Sequence[Artifact]) -> Proof | None:
     return _first(arts, "triage", lambda d: bool(d.get("causes")),
-                  lambda a: f"{_plural(len(a.document['causes']), 'cause')}, top: {a.document['causes'][0].get('summary')}")
+                  lambda a: f"{_plural(len(a.document['causes']), 'cause')}, top: {short_cause(a.document['causes'][0].get('summary') or '')}")
 
 
 def _impact(arts: Sequence[Artifact]) -> Proof | None:
     def measured(d: dict[str, Any]) -> bool:
         kpis = d.get("kpis") or {}
         return kpis.get("p95_s") is not None and kpis.get("error_rate") is not None
-    return _first(arts, "triage", measured, _line)
+    def why(art: Artifact) -> str:
+        kpis = art.document["kpis"]
+        where = f" on {kpis['p95_subject']}" if kpis.get("p95_subject") else ""
+        return f"p95 {kpis['p95_s']:.2f} s{where}, 5xx {kpis['error_rate'] * 100:.1f} %"
+    return _first(arts, "triage", measured, why)
 
 
 def _fix_done(arts: Sequence[Artifact]) -> Proof | None:
@@ -94,7 +99,7 @@ def _faster(arts: Sequence[Artifact]) -> Proof | None:
         return None
     first_art, first = timed[0]
     for art, p95 in timed[1:]:
-        if p95 < first:
+        if p95 < first * IMPROVED:
             return art, f"p95 {p95:.2f} s, below the first triage's {first:.2f} s ({first_art.label})"
     return None
 
@@ -151,7 +156,7 @@ def contradiction(number: int, arts: Sequence[Artifact], *, after_id: int | None
     if number == 12:
         timed = _p95s(arts)
         recent = [(a, p95) for a, p95 in timed[1:] if a in later]
-        if recent and recent[-1][1] >= timed[0][1]:
+        if recent and recent[-1][1] >= timed[0][1] * IMPROVED:
             art, p95 = recent[-1]
             return f"{art.label}: p95 {p95:.2f} s, not below the first triage's {timed[0][1]:.2f} s"
     if number == 13:

@@ -206,9 +206,25 @@ def artifacts_of(store: Store, number: int) -> list[Artifact]:
 
 def timeline(store: Store, number: int) -> list[Event]:
     """The incident's events, oldest first."""
-    query = select(timeline_events).where(timeline_events.c.incident_id == number).order_by(timeline_events.c.id)
-    return store.read(lambda conn: [Event(r.id, r.at, r.kind, r.actor, r.summary, r.data or {}, r.artifact_id)
-                                    for r in conn.execute(query)])
+    return store.read(lambda conn: _events(conn, number))
+
+
+@dataclass
+class Snapshot:
+    """An incident with its checklist, timeline and artifacts, read in one transaction."""
+
+    incident: Incident
+    checklist: list[checklist.ItemState]
+    timeline: list[Event]
+    artifacts: list[Artifact]
+
+
+def snapshot(store: Store, number: int) -> Snapshot:
+    """Everything ``show`` needs, consistent with itself."""
+    def run(conn: Connection) -> Snapshot:
+        arts = _artifacts(conn, number)
+        return Snapshot(_row(conn, number), checklist.evaluate(arts, _marks(conn, number)), _events(conn, number), arts)
+    return store.read(run)
 
 
 def checklist_of(store: Store, number: int) -> list[checklist.ItemState]:
@@ -229,6 +245,11 @@ def _row(conn: Connection, number: int, *, lock: bool = False) -> Incident:
 def _artifacts(conn: Connection, number: int) -> list[Artifact]:
     query = select(artifacts).where(artifacts.c.incident_id == number).order_by(artifacts.c.id)
     return [Artifact(r.id, r.kind, r.at, r.actor, r.summary, r.document) for r in conn.execute(query)]
+
+
+def _events(conn: Connection, number: int) -> list[Event]:
+    query = select(timeline_events).where(timeline_events.c.incident_id == number).order_by(timeline_events.c.id)
+    return [Event(r.id, r.at, r.kind, r.actor, r.summary, r.data or {}, r.artifact_id) for r in conn.execute(query)]
 
 
 def _marks(conn: Connection, number: int) -> list[checklist.Mark]:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from perfbook.load.result import LoadResult
 from perfbook.load.runner import LoadRun, run_load
 from perfbook.load.schedule import Stage
 from perfbook.load.slo import Objective, judge
@@ -90,6 +91,7 @@ def step_figures(rate_rps: float, doc: dict[str, Any], objectives: list[Objectiv
         "rate_rps": round(rate_rps, 1),
         "rps": doc["rps"],
         "requests": doc["requests"],
+        "workers": doc["workers"],
         "error_rate": doc["error_rate"],
         "latency": doc["latency"],
         "met": all(v.met for v in verdicts),
@@ -108,8 +110,12 @@ def run_capacity(
     tolerance: float = 0.05,
     on_step: Callable[[dict[str, Any]], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
+    runner: Callable[[LoadRun], LoadResult] = run_load,
 ) -> CapacityReport:
-    """Drive :func:`search` with open-loop steps of ``step_s`` each, within ``max_duration_s``."""
+    """Drive :func:`search` with open-loop steps of ``step_s`` each, within ``max_duration_s``.
+
+    ``runner`` runs one step: this machine's processes, or a cluster's workers.
+    """
     report = CapacityReport(base.target, objectives)
     gen = search(start_rps, max_rps, tolerance=tolerance)
     started = clock()
@@ -133,7 +139,7 @@ def run_capacity(
             duration_s=None,
             connections=connections,
         )
-        doc = run_load(replace(base, plan=plan)).to_json()
+        doc = runner(replace(base, plan=plan)).to_json()
         row = step_figures(rate, doc, objectives)
         report.steps.append(row)
         if on_step is not None:

@@ -97,6 +97,10 @@ def summary(doc: dict[str, Any], verdicts: list[Verdict] | None = None) -> Group
         parts.append(Text(f"  {kind}: {text}", style="red"))
     if doc.get("watch"):
         parts.append(_watch_line(doc["watch"]))
+    if doc.get("cluster"):
+        from perfbook.load.cluster_report import cluster_table
+
+        parts.append(cluster_table(doc["cluster"]))
     if doc.get("aborted"):
         parts.append(Text(f"aborted early: {doc['aborted']}", style="bold red"))
     if doc.get("interrupted"):

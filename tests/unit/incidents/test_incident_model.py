@@ -86,3 +86,30 @@ def test_reminders_by_severity() -> None:
     assert overdue_s(_incident("P0", "2026-12-01T10:00:00Z"), now, every) == 300
     assert overdue_s(_incident("P1", "2026-12-01T10:00:00Z"), now, every) is None
     assert overdue_s(_incident("P0", "2026-12-01T10:00:00Z", Status.RESOLVED), now, every) is None
+
+
+def test_failing_kpis_name_each_kpi_with_its_target() -> None:
+    from perfbook.incidents.figures import failing_kpis
+
+    limits = {"p95_s": 2.0, "error_rate": 0.01, "cpu_pct": 80.0, "cache_hit_rate": 0.9}
+    report = {"kpis": {"p95_s": 3.2, "p95_subject": "/api/v1/agents", "error_rate": 0.3, "error_requests": 5,
+                       "cpu_pct": 40.0, "cache_hit_rate": 0.5, "cache_lookups": 1000},
+              "findings": [{"code": "pg.blocked_queries", "subject": "public.t", "level": "critical"},
+                           {"code": "http.error_rate_high", "subject": "/x", "level": "critical", "low_confidence": True}]}
+    assert failing_kpis(report, limits) == [  # 5 requests are too few to judge a 5xx share
+        "p95 3.20 s > 2 s on /api/v1/agents", "cache hit rate 50.0 % < 90 %", "1 critical finding: pg.blocked_queries:public.t"]
+    assert failing_kpis({"kpis": {"p95_s": 0.2}, "findings": []}, limits) == []
+
+
+@pytest.mark.parametrize(("table", "message"), [("{ P5 = 3 }", "(?i)keys are P0, P1, P2, P3, not P5"),
+                                                ("{ P0 = 0 }", "more than 0")])
+def test_update_every_min_is_validated(tmp_path, table: str, message: str) -> None:
+    from perfbook.config import load_config
+    from perfbook.errors import ConfigError
+
+    path = tmp_path / "perfbook.toml"
+    path.write_text(f"[incident]\nupdate_every_min = {table}\n")
+    with pytest.raises(ConfigError, match=message):
+        load_config(path, env={})
+    path.write_text("[incident]\nupdate_every_min = { P0 = 5 }\n")
+    assert load_config(path, env={}).incident.update_every_min == {"P0": 5, "P1": 30, "P2": 60, "P3": 240}
