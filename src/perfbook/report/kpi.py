@@ -76,6 +76,9 @@ def _few(row: KpiRow, count: int | None, needed: int) -> KpiRow:
     return KpiRow(row.name, row.value, row.target, "few samples")
 
 
+LAG_SHOWN_MS = 10.0  # a loop that never stalled this long timed everything well enough to say nothing
+
+
 def loop_lag_line(lag: LoopLag) -> str:
     """``perfbook's own event loop: stalls up to 41 ms (p99 35 ms), 820 ms stalled in 3.1 s``."""
     return (f"perfbook's own event loop: stalls up to {lag.max_ms or 0:.0f} ms (p99 {lag.p99_ms or 0:.0f} ms), "

@@ -15,7 +15,7 @@ from rich.text import Text
 
 from perfbook.config import Thresholds
 from perfbook.model import Evidence, Finding, Level, Report, Severity
-from perfbook.report.kpi import kpi_rows, loop_lag_line, unreliable_line
+from perfbook.report.kpi import LAG_SHOWN_MS, kpi_rows, loop_lag_line, unreliable_line
 
 SEVERITY_STYLE = {Severity.P0: "bold white on red", Severity.P1: "bold red", Severity.P2: "bold yellow",
                   Severity.P3: "yellow", Severity.OK: "bold green", None: "bold blue"}
@@ -58,9 +58,6 @@ def build_causes(report: Report) -> RenderableType:
         elif c.action is not None:
             blocks.append(Text(f"     manual: {c.action.manual}", style="dim"))
     return Group(*blocks)
-
-
-LAG_SHOWN_MS = 10.0  # a loop that never stalled this long timed everything well enough to say nothing
 
 
 def build_loop_lag(report: Report) -> RenderableType | None:

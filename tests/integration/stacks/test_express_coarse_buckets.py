@@ -32,11 +32,11 @@ min_window_requests = 5
 [frontend]
 url = ""
 """)
-    markdown = tmp_path / "report.md"
+    markdown, html = tmp_path / "report.md", tmp_path / "report.html"
     with traffic([f"{express}/slow"], concurrency=8), traffic([f"{express}/api/items/7"], concurrency=3):
         time.sleep(1.0)  # requests in flight before the first scrape
         result = perfbook("triage", "--config", cfg, "--only", "http,metrics", "--window", f"{WINDOW_S}s",
-                          "--json", "--markdown", str(markdown), "--fail-on", "never")
+                          "--json", "--markdown", str(markdown), "--html", str(html), "--fail-on", "never")
     assert result.exit_code == 0, result.stderr
     doc = result.json
     kpis = doc["kpis"]
@@ -57,8 +57,9 @@ url = ""
     assert items["evidence"]["sources"]["http"]["path"] == "/api/items/7"
     assert items["evidence"]["p95_range_s"] == [0.3, 1.5] and 1.1 <= items["value"] < 2.0
     assert not any(9.0 < (f["value"] or 0) < 10.0 for f in doc["findings"])
-    text = markdown.read_text()
-    assert "between 1.50 s and 10.00 s" in text and "9.5" not in text
+    for report in (markdown, html):
+        text = report.read_text()
+        assert "between 1.50 s and 10.00 s" in text and "9.5" not in text
 
 
 def test_without_a_precise_figure_the_range_sets_severity_from_its_lower_bound(perfbook, tmp_path, express):
