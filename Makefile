@@ -6,7 +6,7 @@ FAULT ?=
 STAMP := $(VENV)/.installed
 CORE := .venv-core
 
-.PHONY: run test venv test-deps test-core system-deps lint bench clean
+.PHONY: run test venv test-deps test-core test-node system-deps lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -25,7 +25,14 @@ run: venv
 system-deps:
 	bash scripts/system-deps.sh
 
-test-deps: venv system-deps
+## test-node: the npm packages of the Express test service (express-prom-bundle), from its lockfile
+EXPRESS := tests/apps/express
+$(EXPRESS)/node_modules/.package-lock.json: $(EXPRESS)/package-lock.json
+	cd $(EXPRESS) && npm ci --no-audit --no-fund --prefer-offline --loglevel=error
+
+test-node: system-deps $(EXPRESS)/node_modules/.package-lock.json
+
+test-deps: venv system-deps test-node
 
 ## test-core: the unit tests on a core install (no lab, docker or plot extras): triage must not need them
 $(CORE)/.installed: pyproject.toml

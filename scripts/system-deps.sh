@@ -2,7 +2,8 @@
 # Install the system packages the tests start privately, when missing (Debian; needs root).
 # PostgreSQL and Redis run as private servers on free ports; Podman serves the Docker API for the
 # container tests; runc + busybox-static are what Podman needs on this kind of machine; Prometheus
-# (promtool) and Alertmanager (amtool) check the alert rules and route perfbook exports.
+# (promtool) and Alertmanager (amtool) check the alert rules and route perfbook exports; Node.js and
+# npm run the Express service instrumented by express-prom-bundle that the triage tests probe.
 # `system-deps.sh lab` installs only what the lab needs (PostgreSQL, Redis): what `make run` uses.
 set -euo pipefail
 
@@ -21,6 +22,8 @@ if [ "${1:-all}" != lab ]; then
   # promtool checks and tests the exported alert rules; amtool / alertmanager check the exported route
   command -v promtool >/dev/null || need+=(prometheus)
   command -v amtool >/dev/null || need+=(prometheus-alertmanager)
+  command -v node >/dev/null || need+=(nodejs)
+  command -v npm >/dev/null || need+=(npm)
 fi
 
 if [ ${#need[@]} -eq 0 ]; then

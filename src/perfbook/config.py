@@ -76,6 +76,9 @@ class HttpConfig(_Section):
     verify_tls: bool | str = Field(True, description="verify TLS certificates, or a CA bundle path")
     min_window_requests: int = Field(20, ge=1, description="requests a window figure needs to escalate severity")
     samples_per_endpoint: int = Field(5, ge=1, le=100, description="timed requests per endpoint across the window")
+    backend_logs: str = Field("", description="how manual commands read the backend's log: a file path "
+                              "(/var/log/api.log) or a command (journalctl -u api, docker logs api); \"\" = from "
+                              "the backend's process (its systemd unit or container), else a placeholder")
 
     def endpoint_list(self) -> list[Endpoint]:
         """Every configured endpoint as an :class:`Endpoint`."""
@@ -127,6 +130,8 @@ class HostConfig(_Section):
 class ProcessConfig(_Section):
     match: list[str] = Field(default_factory=lambda: ["uvicorn", "node"], description="process name / cmdline patterns")
     pids: list[int] = Field(default_factory=list, description="pids to watch")
+    warmup_s: float = Field(120.0, ge=0, description="a process younger than this is warming up (JIT, caches, "
+                            "pools): its RSS growth is reported as info, not judged a leak")
 
 
 class TriageConfig(_Section):

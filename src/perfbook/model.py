@@ -148,6 +148,7 @@ class Kpis:
     p95_subject: str | None = None
     p95_over_bound: bool = False
     p95_requests: int | None = None
+    p95_range_s: list[float] | None = None  # [lower, upper] of the metrics' coarse bucket holding the p95
     error_rate: float | None = None
     error_requests: int | None = None  # requests the error rate is computed over
     cpu_pct: float | None = None
@@ -156,6 +157,36 @@ class Kpis:
     db_query_mean_ms: float | None = None
     cache_hit_rate: float | None = None
     cache_lookups: int | None = None  # lookups the hit rate is computed over (judged from 100)
+
+
+@dataclass(frozen=True)
+class UnreliableFigure:
+    """A latency figure over its limit only because perfbook's own event loop stalled while it was
+    measured: no finding is raised on it, and the report says so."""
+
+    code: str  # the finding it would have raised: "redis.latency_high", "ws.latency_high", "http.slow_response"
+    subject: str  # what it was about (redacted URL, route)
+    figure: str  # which figure: "PING p99", "round trip p95", "timed p95"
+    value: float  # as measured
+    net: float  # the same figure with perfbook's own stalls during each sample taken out
+    limit: float  # the threshold it crossed only with the stalls in
+    unit: str  # "ms" or "s"
+
+
+@dataclass
+class LoopLag:
+    """perfbook's own event loop during the window, as ``redis-cli --intrinsic-latency`` measures a
+    host: how late a sleeper woke. The probes time Redis PINGs, WebSocket round trips and HTTP
+    requests on this loop, so its stalls would show as the target's latency."""
+
+    tick_ms: float  # the sampler's sleep
+    samples: int  # wake-ups measured
+    duration_s: float  # how long it sampled (the probes' window)
+    p50_ms: float | None = None  # median lateness of a wake-up
+    p99_ms: float | None = None  # 99th percentile lateness
+    max_ms: float | None = None  # the longest stall
+    stalled_ms: float = 0.0  # total time the loop woke late by more than a millisecond
+    unreliable: list[UnreliableFigure] = field(default_factory=list)  # figures its stalls explain
 
 
 @dataclass
@@ -175,6 +206,8 @@ class Report:
     causes: list[Cause] = field(default_factory=list)
     perfbook: str = ""
     schema_version: int = SCHEMA_VERSION
+    loop_lag: LoopLag | None = None  # perfbook's own event loop during the window (None: not measured)
+    also_seen: list[Cause] = field(default_factory=list)  # findings nothing in the evidence links to the symptoms
 
 
 def sort_findings(findings: list[Finding]) -> list[Finding]:

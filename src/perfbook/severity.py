@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from perfbook.config import Thresholds
 from perfbook.model import Finding, Kpis, Severity
-from perfbook.units import format_duration, format_pct
+from perfbook.units import format_duration, format_duration_range, format_pct
 
 # Health failing or the backend unreachable is an outage (runbook P0: "system unusable").
 OUTAGE_CODES = ("http.unreachable", "http.health_failed")
@@ -58,16 +58,35 @@ def classify(
             candidates.append((Severity.P0, f"{f.code}: {f.title}"))
     p95_sev = severity_for_p95(kpis.p95_s, th, kpis.p95_over_bound)
     if p95_sev is not Severity.OK:
-        bound = " (over the top bucket bound)" if kpis.p95_over_bound else ""
-        candidates.append((p95_sev, f"http.slow_response: p95 {format_duration(kpis.p95_s)}{bound} "
-                                    f"on {kpis.p95_subject} ({kpis.p95_source})"))
+        candidates.append((p95_sev, f"http.slow_response: {p95_text(kpis, th)}"))
     enough = (kpis.error_requests or 0) >= min_window_requests
     err_sev = severity_for_error_share(kpis.error_rate) if enough else Severity.OK
     if err_sev is not Severity.OK:
         candidates.append((err_sev, f"http.error_rate_high: 5xx {format_pct(kpis.error_rate)} "
                                     f"of {kpis.error_requests} requests in the window"))
     if not candidates:
-        p95 = format_duration(kpis.p95_s) if kpis.p95_s is not None else "not measured"
+        p95 = p95_text(kpis, th) if kpis.p95_s is not None else "not measured"
         errors = format_pct(kpis.error_rate) if kpis.error_rate is not None else "not measured"
         return Severity.OK, f"within limits: p95 {p95}, 5xx {errors}"
     return min(candidates, key=lambda c: c[0].rank)
+
+
+def p95_text(kpis: Kpis, th: Thresholds) -> str:
+    """The severity p95 in words, with its subject and source; a range says what it was judged from
+    and how high it could be.
+
+    >>> p95_text(Kpis(p95_s=1.5, p95_source="metrics", p95_subject="/slow", p95_range_s=[1.5, 10.0]), Thresholds())
+    'p95 between 1.50 s and 10.00 s on /slow (metrics, coarse buckets): judged from its lower bound, 1.50 s; could be as high as 10.00 s (P1)'
+    """
+    value, where = format_duration(kpis.p95_s), f"on {kpis.p95_subject}"
+    low_high = kpis.p95_range_s
+    if kpis.p95_over_bound:
+        return f"p95 {value} (over the top bucket bound) {where} ({kpis.p95_source})"
+    if low_high and kpis.p95_source == "metrics":
+        worst = severity_for_p95(low_high[1], th).value
+        return (f"p95 {format_duration_range(*low_high)} {where} (metrics, coarse buckets): judged from its lower "
+                f"bound, {value}; could be as high as {format_duration(low_high[1])} ({worst})")
+    if low_high:
+        return (f"p95 {value} {where} ({kpis.p95_source}: perfbook's timed requests; the metrics only say "
+                f"{format_duration_range(*low_high)})")
+    return f"p95 {value} {where} ({kpis.p95_source})"

@@ -24,9 +24,20 @@ from urllib.parse import urlsplit
 from perfbook import __version__
 from perfbook.config import Config
 from perfbook.errors import UsageError
-from perfbook.model import Cause, Evidence, Finding, IssueType, Kpis, Level, Report, sort_findings
+from perfbook.model import (
+    Cause,
+    Evidence,
+    Finding,
+    IssueType,
+    Kpis,
+    Level,
+    Report,
+    UnreliableFigure,
+    sort_findings,
+)
 from perfbook.probes import load_probe, probe_classes, probe_names, rules_of
 from perfbook.probes.base import Probe, ProbeContext, run_probe
+from perfbook.probes.loop_lag import LoopLagSampler
 from perfbook.redact import redact_url
 from perfbook.severity import classify
 
@@ -118,11 +129,18 @@ async def run_triage(
             evidence[name] = loaded
         else:
             probes[name] = loaded
-    jobs = [_run_one(probe, cfg, window_s, local, clock, on_probe_done) for probe in probes.values()]
-    for ev in await asyncio.gather(*jobs):
-        evidence[ev.probe] = ev
+    # perfbook's own loop, measured while the probes time their targets on it (see probes/loop_lag.py)
+    sampler = LoopLagSampler(clock=clock)
+    sampler.start()
+    try:
+        jobs = [_run_one(probe, cfg, window_s, local, clock, on_probe_done, sampler) for probe in probes.values()]
+        for ev in await asyncio.gather(*jobs):
+            evidence[ev.probe] = ev
+    finally:
+        loop_lag = await sampler.stop()
     findings = _apply_rules(evidence, cfg)
-    causes = _rank_causes(findings, evidence, cfg)
+    loop_lag.unreliable = _unreliable(evidence, cfg)
+    causes, also_seen = _rank_causes(findings, evidence, cfg)
     kpis = _kpis(evidence, cfg)
     measured = any(evidence.get(n) is not None and evidence[n].status not in ("skipped", "error") for n in USER_FACING)
     severity, reason = classify(findings, kpis, measured, cfg.thresholds, cfg.http.min_window_requests)
@@ -139,6 +157,8 @@ async def run_triage(
         probes={n: evidence[n] for n in selected},
         causes=causes,
         perfbook=__version__,
+        loop_lag=loop_lag if probes else None,
+        also_seen=also_seen,
     )
 
 
@@ -156,10 +176,11 @@ def _load(name: str) -> Probe | Evidence:
         return Evidence(name, "skipped", 0.0, reason=f"needs the Python package {err.name!r}: pip install 'perfbook[{extra}]'")
 
 
-async def _run_one(probe: Probe, cfg: Config, window_s: float, local: bool,
-                   clock: Callable[[], float], on_done: ProgressFn | None) -> Evidence:
+async def _run_one(probe: Probe, cfg: Config, window_s: float, local: bool, clock: Callable[[], float],
+                   on_done: ProgressFn | None, sampler: LoopLagSampler) -> Evidence:
     budget_s = probe_classes()[probe.name].budget_s(cfg, window_s)
-    ctx = ProbeContext(config=cfg, window_s=window_s, deadline=clock() + budget_s, local=local, clock=clock)
+    ctx = ProbeContext(config=cfg, window_s=window_s, deadline=clock() + budget_s, local=local, clock=clock,
+                       stall_s=sampler.stall_s)
     ev = await run_probe(probe, ctx, budget_s)
     if on_done is not None:
         on_done(probe.name, ev)
@@ -187,16 +208,32 @@ def _apply_rules(evidence: dict[str, Evidence], cfg: Config) -> list[Finding]:
     return sort_findings(list(by_key.values()))
 
 
-def _rank_causes(findings: list[Finding], evidence: dict[str, Evidence], cfg: Config) -> list[Cause]:
-    """The ranked causes (perfbook.causes); a bug there never breaks triage: no causes, and a warning on stderr."""
+def _rank_causes(findings: list[Finding], evidence: dict[str, Evidence],
+                 cfg: Config) -> tuple[list[Cause], list[Cause]]:
+    """The ranked causes and the "also seen" ones (perfbook.causes); a bug there never breaks
+    triage: no causes, and a warning on stderr."""
     try:
-        from perfbook.causes import rank_causes
+        from perfbook.causes import split_causes
 
-        return rank_causes(findings, evidence, cfg)
+        return split_causes(findings, evidence, cfg)
     except Exception as err:  # noqa: BLE001 - the findings stand without causes
         warnings.warn(f"cause ranking failed, the report has no causes: {type(err).__name__}: {err}",
                       RuntimeWarning, stacklevel=2)
-        return []
+        return [], []
+
+
+def _unreliable(evidence: dict[str, Evidence], cfg: Config) -> list[UnreliableFigure]:
+    """The latency figures perfbook's own event-loop stalls explain, from each rules module that judges one."""
+    out: list[UnreliableFigure] = []
+    for layer in probe_names():
+        fn = getattr(rules_of(layer), "unreliable", None)
+        if fn is None:
+            continue
+        try:
+            out += fn(evidence, cfg)
+        except Exception:  # noqa: BLE001 - a note we cannot compute is left out, never a crash
+            continue
+    return out
 
 
 def _kpis(evidence: dict[str, Evidence], cfg: Config) -> Kpis:

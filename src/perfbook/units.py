@@ -48,6 +48,18 @@ def format_duration(seconds: float | None) -> str:
     return f"{minutes}m{rest:02d}s"
 
 
+def format_duration_range(low_s: float, high_s: float) -> str:
+    """A figure known only to lie in a bucket: ``between 1.50 s and 10.00 s``, or ``under 3.0 ms``
+    for the first bucket (which starts at 0).
+
+    >>> format_duration_range(1.5, 10.0), format_duration_range(0.0, 0.003)
+    ('between 1.50 s and 10.00 s', 'under 3.0 ms')
+    """
+    if low_s <= 0:
+        return f"under {format_duration(high_s)}"
+    return f"between {format_duration(low_s)} and {format_duration(high_s)}"
+
+
 def format_bytes(n: float | None) -> str:
     """``1.5 KiB``, ``3.0 GiB``; ``-`` for None."""
     if n is None:

@@ -7,7 +7,7 @@ from perfbook.report.evidence import MAX_ROWS, build_evidence
 
 
 def render(data) -> str:
-    console = Console(width=160, record=True, color_system=None)
+    console = Console(width=180, record=True, color_system=None)
     console.print(build_evidence(data, "http"))
     return console.export_text()
 

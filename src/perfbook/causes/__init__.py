@@ -9,15 +9,22 @@ sessions, cache, resources, app); each returns candidate causes whose confidence
 named contributions (:mod:`perfbook.causes.score`). The application family runs last, on the
 endpoints no other family explained. Info findings never make a cause; when nothing joins, the
 list holds weak single-layer causes that say so, or nothing — never an invented cause.
+
+A cause joins an endpoint in trouble only through a link the evidence holds
+(:mod:`perfbook.causes.links`). While endpoints are in trouble, a finding of another layer that
+links to none of them explains nothing: :func:`split_causes` puts it in ``also_seen``, listed
+below the ranked causes, never as an explanation.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 
 from perfbook.causes.app import app_causes
 from perfbook.causes.cache import cache_causes
 from perfbook.causes.context import Context
+from perfbook.causes.links import explains_a_symptom
 from perfbook.causes.resources import resource_causes
 from perfbook.causes.sessions import session_causes
 from perfbook.causes.tables import table_causes
@@ -35,6 +42,13 @@ FAMILIES: tuple[Callable[[Context], list[Cause]], ...] = (
 
 def rank_causes(findings: list[Finding], evidence: Mapping[str, Evidence], cfg: Config) -> list[Cause]:
     """Ranked root-cause hypotheses, most confident first (at most MAX_CAUSES)."""
+    return split_causes(findings, evidence, cfg)[0]
+
+
+def split_causes(findings: list[Finding], evidence: Mapping[str, Evidence],
+                 cfg: Config) -> tuple[list[Cause], list[Cause]]:
+    """(ranked causes, also seen): while endpoints are in trouble, a cause of another layer that
+    joins none of them is only "also seen" (nothing in the evidence links it to them)."""
     ctx = Context.build(findings, evidence, cfg)
     causes: list[Cause] = []
     for family in FAMILIES:
@@ -43,7 +57,18 @@ def rank_causes(findings: list[Finding], evidence: Mapping[str, Evidence], cfg: 
     causes += app_causes(ctx, claimed)
     kept = [c for c in causes if c.confidence >= MIN_CONFIDENCE]
     kept.sort(key=lambda c: (-c.confidence, -len(c.findings), c.summary))
-    return kept[:MAX_CAUSES]
+    if not ctx.symptoms:
+        return kept[:MAX_CAUSES], []
+    ranked = [c for c in kept if c.layer == "app" or explains_a_symptom(c)]
+    also = [_also_seen(c, ctx) for c in causes if c.layer != "app" and not explains_a_symptom(c)]
+    return ranked[:MAX_CAUSES], also[:MAX_CAUSES]
 
 
-__all__ = ["MIN_CONFIDENCE", "WEAK_CONFIDENCE", "rank_causes"]
+def _also_seen(cause: Cause, ctx: Context) -> Cause:
+    """The cause, saying that nothing in the evidence links it to the endpoints in trouble."""
+    troubled = ", ".join(s.label for s in ctx.suffering()[:3])
+    why = f"not linked to {troubled}: none of their statements, tables or components is in this finding's evidence"
+    return replace(cause, reasons=(*cause.reasons, why))
+
+
+__all__ = ["MIN_CONFIDENCE", "WEAK_CONFIDENCE", "rank_causes", "split_causes"]

@@ -8,18 +8,12 @@ a dependency in trouble that did not join lowers it, and is named.
 
 from __future__ import annotations
 
-from perfbook.causes.context import (
-    Context,
-    Symptom,
-    display_endpoint,
-    explains_little,
-    probe_timed_out,
-    single_cause,
-)
+from perfbook.causes.context import Context, Symptom, display_endpoint, explains_little, probe_timed_out
+from perfbook.causes.links import single_cause
 from perfbook.causes.resources import backend_process
-from perfbook.causes.routes import route_matches
 from perfbook.causes.score import Score, first_action, make_cause, pct
 from perfbook.model import Cause, Finding
+from perfbook.routing import route_matches
 
 DEPENDENCIES = ("postgres", "redis")
 
@@ -59,6 +53,12 @@ def _dependencies(ctx: Context, score: Score, what: str, p95_s: float | None = N
         return f"no {what} dependency in the same window explains it, so"
     score.add(0.05, "no dependency measured (postgres, redis not configured or not reachable)")
     return "no dependency was measured, so perhaps"
+
+
+def _slow_figure(fig: dict, ctx: Context) -> bool:
+    """One source's p95 (less perfbook's own stalls, where measured) is over the slow limit too."""
+    p95 = fig.get("p95_net_s") if fig.get("p95_net_s") is not None else fig.get("p95_s")
+    return isinstance(p95, (int, float)) and p95 >= ctx.cfg.thresholds.severity_p3_s
 
 
 def _worst_ms(f: Finding) -> float | None:
@@ -120,7 +120,8 @@ def _slow(ctx: Context, sym: Symptom) -> Cause:
     score = Score()
     score.finding(sym.slow, f"{sym.label} slow in the window (p95 {sym.p95_s or 0:.2f} s)")
     sources = sym.slow.evidence.get("sources") or {}
-    if len(sources) > 1:
+    slow_in = [name for name, fig in sources.items() if isinstance(fig, dict) and _slow_figure(fig, ctx)]
+    if len(slow_in) > 1:
         score.add(0.05, "seen by the app's own metrics and by perfbook's requests alike")
     why = _dependencies(ctx, score, "slow", sym.p95_s)
     act = first_action([sym.slow])

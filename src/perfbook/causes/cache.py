@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from perfbook.causes.context import Context, generic_symptom, single_cause, symptom_lead
+from perfbook.causes.context import Context, symptom_lead
+from perfbook.causes.links import db_symptoms, linked_symptom, single_cause
 from perfbook.causes.score import SYMPTOM_MATCHED, Score, first_action, make_cause, pct
 from perfbook.model import Cause, Finding
 
@@ -42,33 +43,37 @@ def _rate_text(f: Finding) -> tuple[str, int | None, int | None]:
     return (f"{rate} over {lookups} lookups" if lookups else rate), lookups, misses
 
 
-def _database_part(ctx: Context, score: Score, misses: int | None) -> str:
-    """Do the misses reach the database? Statements per second against misses per second."""
+def _database_part(ctx: Context, score: Score, misses: int | None) -> tuple[str, bool]:
+    """Do the misses reach the database? Statements per second against misses per second; True
+    when they co-move (the misses are matched by the database's statements)."""
     pg = ctx.postgres()
     calls = pg.statements.window_calls if pg is not None else None
     if not ctx.measured("postgres") or calls is None:
         score.add(-0.05, "postgres not measured: cannot see the misses reach the database")
-        return ""
+        return "", False
     window_s = ctx.window_s()
     calls_per_s = calls / window_s
     misses_per_s = misses / window_s if misses else None
-    if misses_per_s and calls_per_s >= 0.5 * misses_per_s:
+    moved = bool(misses_per_s and calls_per_s >= 0.5 * misses_per_s)
+    if moved:
         score.add(0.2, f"the database ran {calls_per_s:.0f} statements/s in the same window against the cache's "
                        f"{misses_per_s:.0f} misses/s: the misses go to the database")
     elif calls:
         score.add(0.1, f"the database ran {calls_per_s:.0f} statements/s in the same window")
-    return f"; the database ran {calls_per_s:.0f} statements/s meanwhile" if calls else ""
+    return (f"; the database ran {calls_per_s:.0f} statements/s meanwhile" if calls else ""), moved
 
 
 def _misses(ctx: Context, f: Finding) -> Cause:
     score = Score()
     rate, _, misses = _rate_text(f)
     score.finding(f, f"cache {rate} in the window")
-    db = _database_part(ctx, score, misses)
+    db, moved = _database_part(ctx, score, misses)
     evicted = ctx.of("redis.evictions")
     if evicted:
         score.add(0.05, "keys were evicted in the same window")
-    sym = generic_symptom(ctx, score, "reads that miss the cache wait on the database", 0.15)
+    # linked only through the database: the misses reach it, and the route reads it
+    sym = linked_symptom(ctx, score, "it reads the database the misses go to", 0.15,
+                         among=db_symptoms(ctx) if moved else [])
     summary = (f"{symptom_lead(sym)}the cache misses: {rate}{db}, so reads go to the database; "
                f"fix: check the cache keys and TTLs (keys that change on every request never hit)")
     evidence = {"hit_rate": f.value, "misses": misses, "endpoints": [sym.endpoint] if sym else []}
@@ -94,8 +99,6 @@ def _oom(ctx: Context, f: Finding, misses: list[Finding]) -> Cause:
     sym = failing[0] if failing else None
     if sym is not None:
         score.add(SYMPTOM_MATCHED, f"{sym.label} answers 5xx ({pct(sym.error_share)}) in the same window")
-    else:
-        sym = generic_symptom(ctx, score, "cache writes fail")
     full = f"Redis is full and refuses writes ({what}" + (f", maxmemory-policy {policy})" if policy else ")")
     act = first_action([f, *memory], ("redis.set_policy", "redis.set_maxmemory"))
     fix = act.summary if act else "raise maxmemory or set maxmemory-policy allkeys-lru"

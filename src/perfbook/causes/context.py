@@ -21,14 +21,15 @@ from perfbook.causes.routes import (
     route_names_table,
     same_table,
 )
-from perfbook.causes.score import SYMPTOM_MATCHED, SYMPTOM_UNMATCHED, Score, first_action, make_cause, pct
+from perfbook.causes.score import pct
 from perfbook.config import Config
 from perfbook.evidence import USABLE_STATUSES, usable
 from perfbook.evidence.http import EndpointTiming, HttpEvidence
 from perfbook.evidence.metrics import MetricsEvidence
 from perfbook.evidence.postgres import PgStatement, PgTable, PostgresEvidence
 from perfbook.evidence.process import ProcessEvidence
-from perfbook.model import Cause, Evidence, Finding, Level
+from perfbook.model import Evidence, Finding, Level
+from perfbook.routing import path_only, route_matches
 from perfbook.sanitize import referenced_tables
 
 STRONG_DEPENDENCY_CODES = (
@@ -37,8 +38,6 @@ STRONG_DEPENDENCY_CODES = (
     "redis.hit_rate_low", "container.restarting", "container.memory_high", "container.cpu_high",
 )
 TIMEOUT_WORDS = ("no answer", "timed out", "timeout")
-# Findings that rarely explain a slow request on their own: a lifetime ratio, a PING round trip.
-WEAK_CODES = {"pg.cache_hit_low": 0.2, "redis.latency_high": 0.2}
 
 
 def display_endpoint(endpoint: str) -> str:
@@ -55,11 +54,17 @@ def display_endpoint(endpoint: str) -> str:
 
 @dataclass
 class Symptom:
-    """One endpoint's trouble in the window: its slow and / or error findings."""
+    """One endpoint's trouble in the window: its slow and / or error findings.
+
+    ``endpoint`` is the finding's subject (the route the app's metrics use, or a configured
+    endpoint); ``configured`` are perfbook's configured endpoints that route serves, the only
+    source of the query parameters a cause may name.
+    """
 
     endpoint: str
     slow: Finding | None = None
     errors: Finding | None = None
+    configured: list[str] = field(default_factory=list)
 
     @property
     def findings(self) -> list[Finding]:
@@ -77,9 +82,18 @@ class Symptom:
         return None
 
     @property
+    def params(self) -> set[str]:
+        """The query parameter names of the route's configured endpoints (never made up)."""
+        return {p for path in [self.endpoint, *self.configured] for p in query_params(path)}
+
+    @property
     def label(self) -> str:
-        """``GET /api/v1/users`` (or the path alone when the method is not known); query values masked."""
+        """``GET /api/v1/users?email=…`` (the path alone when the method is not known): the route,
+        with the query of the configured endpoint that is this very path; query values masked."""
         shown = display_endpoint(self.endpoint)
+        if "?" not in shown:
+            same = [c for c in self.configured if "?" in c and path_only(c) == path_only(self.endpoint)]
+            shown = display_endpoint(same[0]) if len(same) == 1 else shown
         return f"{self.method} {shown}" if self.method else shown
 
     @property
@@ -123,6 +137,9 @@ class Context:
             ctx.symptoms.setdefault(f.subject, Symptom(f.subject)).slow = f
         for f in ctx.of("http.error_rate_high"):
             ctx.symptoms.setdefault(f.subject, Symptom(f.subject)).errors = f
+        for sym in ctx.symptoms.values():
+            sym.configured = [ep.path for ep in ctx.endpoints()
+                              if ep.path == sym.endpoint or route_matches(sym.endpoint, ep.path)]
         return ctx
 
     def of(self, *codes: str) -> list[Finding]:
@@ -164,10 +181,19 @@ class Context:
         """True when requests were measured in the window and none is slow or failing."""
         return not self.symptoms and (self.measured("http") or self.measured("metrics"))
 
-    def symptoms_for_table(self, table: str) -> list[tuple[Symptom, str]]:
-        """Endpoints in trouble that read ``table``, each with how the join was made."""
+    def symptoms_for_table(self, table: str, statements_seen: bool = False) -> list[tuple[Symptom, str]]:
+        """Endpoints in trouble that read ``table``, each with how the join was made.
+
+        A route that only fails (no slowness) joins the table only when statements on it are in the
+        evidence — the window's ``pg_stat_statements``, or what the caller read (``statements_seen``:
+        sessions blocked on it): a database figure never explains the 5xx of a route that may not
+        touch the database.
+        """
+        seen = statements_seen or bool(self.statements_on(table))
         out = []
         for sym in self.suffering():
+            if sym.slow is None and not seen:
+                continue
             how = self._route_statement(sym.endpoint, table) or (
                 f"route {display_endpoint(sym.endpoint)} names {table}" if route_names_table(sym.endpoint, table) else None)
             if how:
@@ -239,16 +265,6 @@ def symptom_lead(sym: Symptom | None) -> str:
     return f"{sym.label} is {sym.describe()}: " if sym is not None else ""
 
 
-def generic_symptom(ctx: Context, score: Score, why: str, weight: float = SYMPTOM_UNMATCHED) -> Symptom | None:
-    """Any endpoint in trouble, joined without a name to match on (the cause slows every request)."""
-    suffering = ctx.suffering()
-    if not suffering:
-        return None
-    sym = suffering[0]
-    score.add(weight, f"{sym.label} {sym.describe()} in the same window ({why})")
-    return sym
-
-
 EXPLAINS_LITTLE = 0.05  # a mean under 5 % of a p95 cannot be its cause, even run a few times a request
 
 
@@ -262,37 +278,3 @@ def probe_timed_out(f: Finding) -> bool:
     """An ``*.unreachable`` whose probe got no answer in time (ambiguous on a loaded host), not a refusal."""
     reason = str(f.evidence.get("reason") or "").lower()
     return f.code.endswith(".unreachable") and any(w in reason for w in TIMEOUT_WORDS)
-
-
-def single_cause(ctx: Context, f: Finding, layer: str, why: str, extra: tuple[float, str] | None = None) -> Cause:
-    """A cause of one finding alone, joined (unmatched) to any endpoint in trouble.
-
-    Alone means uncorroborated: it weighs less when requests are fine in the same window, when it
-    is a weak code (WEAK_CODES), and when "unreachable" is a probe timeout rather than a refusal.
-    A dependency that refuses connections while endpoints answer 5xx explains those 5xx.
-    """
-    score = Score()
-    if f.code in WEAK_CODES:
-        score.add(WEAK_CODES[f.code], f"{f.title} [{f.code}, rarely slows a request on its own]")
-    else:
-        score.finding(f, f.title)
-    if extra is not None:
-        score.add(*extra)
-    reason = str(f.evidence.get("reason") or "")
-    timed_out = probe_timed_out(f)
-    if timed_out:
-        score.add(-0.1, f"the probe timed out ({reason}) rather than being refused: it may be load on this host")
-    failing = [s for s in ctx.suffering() if s.errors is not None]
-    down = f.code in ("pg.unreachable", "redis.unreachable") and not timed_out and failing
-    if down:
-        sym = failing[0]
-        score.add(SYMPTOM_MATCHED, f"{sym.label} answers 5xx ({pct(sym.error_share)}) while it is down")
-    else:
-        sym = generic_symptom(ctx, score, why)
-    if ctx.user_facing_fine():
-        score.add(-0.1, "no endpoint is slow or failing in the same window")
-    act = first_action([f])
-    summary = f"{symptom_lead(sym)}{f.title}" + (f"; fix: {act.summary}" if act else "")
-    evidence = {"finding": f.evidence, "endpoints": [s.endpoint for s in failing] if down else []}
-    keys = [f, *(x for s in (failing if down else [sym] if sym else []) for x in s.findings)]
-    return make_cause(summary, score, keys, layer, evidence, act)

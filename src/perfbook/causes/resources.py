@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from perfbook.causes.context import Context, Symptom, generic_symptom, symptom_lead
+from perfbook.causes.context import Context, Symptom, symptom_lead
+from perfbook.causes.links import linked_symptom
 from perfbook.causes.score import SYMPTOM_MATCHED, Score, first_action, make_cause
 from perfbook.model import Cause, Finding, Level
 
@@ -59,10 +60,15 @@ def _pid(subject: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def _symptom(ctx: Context, score: Score, backend: bool | None, why: str) -> Symptom | None:
+def _symptom(ctx: Context, score: Score, backend: bool | None, why: str, host_busy: str = "") -> Symptom | None:
+    """The endpoint in trouble this process explains: through the same component (the backend's own
+    process serves it), or, for another process, only while the host it shares is short of the
+    resource (``host_busy`` says how); else none."""
     if backend:
-        return generic_symptom(ctx, score, f"served by this process; {why}", SYMPTOM_MATCHED)
-    return generic_symptom(ctx, score, f"not served by it; {why}")
+        return linked_symptom(ctx, score, f"served by this process; {why}", SYMPTOM_MATCHED)
+    if host_busy:
+        return linked_symptom(ctx, score, f"not served by it, but {host_busy}; {why}")
+    return None
 
 
 def _cpu_hog(ctx: Context, f: Finding) -> Cause:
@@ -77,7 +83,8 @@ def _cpu_hog(ctx: Context, f: Finding) -> Cause:
     host = ctx.of("host.cpu_high")
     if host:
         score.add(0.05, f"the host's CPU is {host[0].value or 0:.0f} % busy")
-    sym = _symptom(ctx, score, backend, "CPU time it takes is time requests wait")
+    busy = "the host's CPU is saturated in the same window" if host else ""
+    sym = _symptom(ctx, score, backend, "CPU time it takes is time requests wait", busy)
     if backend:
         what = f"the backend process {f.subject} is busy on the CPU ({cpu} across the window)"
         fix = "profile it (py-spy top --pid PID) or restart it"
@@ -109,7 +116,8 @@ def _memory_growth(ctx: Context, f: Finding) -> Cause:
         score.add(0.1, "the host is swapping in the same window")
     if memory:
         score.add(0.05, f"host memory {memory[0].value or 0:.0f} % used")
-    sym = _symptom(ctx, score, backend, "a growing process pushes the host toward swap")
+    busy = "the host swaps in the same window" if swap else ""
+    sym = _symptom(ctx, score, backend, "a growing process pushes the host toward swap", busy)
     who = f"the backend process {f.subject}" if backend else (
         f"another process on the host, {f.subject}," if backend is False else f"process {f.subject}")
     tail = " and the host swaps" if swap else ""
@@ -150,7 +158,7 @@ def _host_only(ctx: Context, f: Finding, what: str) -> Cause:
         uses = f" ({busy_pct:.0f} % of a core)" if f.code == "host.cpu_high" else ""
         rank = "the top process" if ours is top[0] else "among the top processes"
         score.add(0.15 if heavy else 0.05, f"{rank}: the backend's own {ours.get('process')}{uses}")
-    sym = _symptom(ctx, score, None, "the host is shared by every request")
+    sym = linked_symptom(ctx, score, "the backend runs on this host, shared by every request")
     name = top[0].get("process") if top else None
     if ours is not None and ours is top[0]:
         who = f" (top: the backend's {name})"
@@ -171,8 +179,6 @@ def _container(ctx: Context, f: Finding) -> Cause:
     sym = next((s for s in ctx.suffering() if restarting and s.errors is not None), None)
     if sym is not None:
         score.add(0.2, f"{sym.label} answers 5xx in the same window (a restarting container drops requests)")
-    else:
-        sym = generic_symptom(ctx, score, "not matched to the container")
     act = first_action([f])
     summary = f"{symptom_lead(sym)}container {f.subject}: {f.title}" + (f"; fix: {act.summary}" if act else "")
     evidence = {"container": f.subject, "finding": f.evidence,

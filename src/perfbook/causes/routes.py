@@ -36,16 +36,6 @@ def route_words(endpoint: str) -> list[str]:
     return words
 
 
-def route_matches(route: str, path: str) -> bool:
-    """True when a concrete ``path`` is served by ``route`` (a template like ``/users/{user_id}``).
-
-    >>> route_matches("/api/v1/users/{user_id}", "/api/v1/users/42"), route_matches("/api/v1/users", "/api/v1/users?x=1")
-    (True, True)
-    """
-    pattern = re.sub(r"\\\{[^/]*?\\\}|<[^/]*?>", "[^/]+", re.escape(route.split("?", 1)[0].rstrip("/")))
-    return re.fullmatch(pattern + "/?", path.split("?", 1)[0]) is not None
-
-
 def singular(word: str) -> str:
     """A crude singular, enough to match ``users`` / ``user`` and ``categories`` / ``category``."""
     if word.endswith("ies") and len(word) > 4:

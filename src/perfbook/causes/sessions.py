@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from perfbook.causes.context import Context, generic_symptom, single_cause, symptom_lead
+from perfbook.causes.context import Context, symptom_lead
+from perfbook.causes.links import db_symptoms, linked_symptom, single_cause, table_symptoms
 from perfbook.causes.score import SYMPTOM_MATCHED, Score, first_action, make_cause
 from perfbook.codes import action
 from perfbook.evidence.postgres import PgBlocked, PgSession, PostgresEvidence
 from perfbook.model import Action, Cause, Finding, from_jsonable
+from perfbook.sanitize import referenced_tables
 
 WRITE_VERBS = ("insert", "update", "delete", "merge", "copy")
 SESSION_FIELDS = ("pid", "application", "state", "query", "xact_age_s", "state_age_s", "user")
@@ -34,8 +36,16 @@ def session_causes(ctx: Context) -> list[Cause]:
         causes.append(_saturated(ctx, ctx.of("pg.connections_saturated")[0], idle))
     elif idle:
         causes.append(_idle(ctx, idle[0], blocker_pids))
-    for f in ctx.of("pg.unreachable", "pg.long_running_query", "pg.cache_hit_low"):
+    for f in ctx.of("pg.unreachable"):
         causes.append(single_cause(ctx, f, "postgres", "requests wait on the database"))
+    for f in ctx.of("pg.long_running_query"):
+        tables = referenced_tables(str(f.evidence.get("query") or ""))
+        causes.append(single_cause(ctx, f, "postgres", "it reads a table the long statement holds",
+                                   among=table_symptoms(ctx, tables)))
+    for f in ctx.of("pg.cache_hit_low"):
+        tables = [str(t) for t in f.evidence.get("tables") or {}]
+        causes.append(single_cause(ctx, f, "postgres", "it reads a table read from outside the buffer cache",
+                                   among=table_symptoms(ctx, tables)))
     return causes
 
 
@@ -57,12 +67,11 @@ def _blocked(ctx: Context, lead: Finding) -> tuple[Cause, int | None]:
                         f"{blocker.state}, transaction open {_age(blocker.xact_age_s)})")
     else:
         score.add(-0.1, "the blocking session could not be read")
-    joined = ctx.symptoms_for_table(relation) if relation else []
-    if joined:
-        sym, how = joined[0]
-        score.add(SYMPTOM_MATCHED, f"{sym.label} {sym.describe()} in the same window ({how})")
-    else:
-        sym = generic_symptom(ctx, score, "not matched to the locked table")
+    # the blocked sessions are statements on the relation: a failing route that names it joins too
+    joined = ctx.symptoms_for_table(relation, statements_seen=bool(blocked)) if relation else []
+    sym = joined[0][0] if joined else None
+    if sym is not None:
+        score.add(SYMPTOM_MATCHED, f"{sym.label} {sym.describe()} in the same window ({joined[0][1]})")
     idle = [f for f in ctx.of("pg.idle_in_transaction")
             if blocker is not None and str(blocker.state).startswith("idle in")]
     if idle:
@@ -124,8 +133,8 @@ def _saturated(ctx: Context, f: Finding, idle: list[Finding]) -> Cause:
     idle_sessions = pg.idle_in_transaction if pg is not None else []
     if idle:
         score.add(0.1, f"{len(idle_sessions) or 'some'} session(s) idle in a transaction hold connections")
-    sym = generic_symptom(ctx, score, "every request that needs the database waits for a free connection",
-                          SYMPTOM_MATCHED)
+    sym = linked_symptom(ctx, score, "it reads the database, and every request that needs the database "
+                         "waits for a free connection", SYMPTOM_MATCHED, among=db_symptoms(ctx))
     states = (conns.by_state if conns is not None else None) or {}
     state = max(states, key=states.get) if states else None
     held = f", {holder[1]} by {holder[0] or 'unnamed sessions'}" if holder else ""
@@ -152,7 +161,8 @@ def _idle(ctx: Context, f: Finding, blocker_pids: set[int]) -> Cause:
         score.add(0.1, f"all of them from one application ({next(iter(apps)) or 'no application_name'})")
     if blocker_pids & {s.pid for s in sessions}:
         score.add(-0.2, "the lock cause already names these sessions")
-    sym = generic_symptom(ctx, score, "open transactions hold connections and locks")
+    sym = linked_symptom(ctx, score, "it reads the database; open transactions hold connections and locks",
+                         among=db_symptoms(ctx))
     app = next(iter(apps)) if len(apps) == 1 else None
     who = f" ({app})" if app else ""
     query = f": `{_short(sessions[0].query)}`" if sessions else ""

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from perfbook.causes.context import Context, Symptom, explains_little
-from perfbook.causes.routes import bare_table, param_name, query_params, same_table, search_phrase
+from perfbook.causes.routes import bare_table, param_name, same_table, search_phrase
 from perfbook.causes.score import SYMPTOM_MATCHED, Score, first_action, make_cause, pct
 from perfbook.codes import action
 from perfbook.evidence.postgres import PgStatement
@@ -107,7 +107,7 @@ def _symptom_part(ctx: Context, score: Score, table: str, columns: list[str] | N
     A statement far faster than the endpoint's p95 does not explain it: no join (and it says so).
     """
     wanted = {param_name(c) for c in columns or []}
-    joined = sorted(ctx.symptoms_for_table(table), key=lambda j: not wanted & query_params(j[0].endpoint))
+    joined = sorted(ctx.symptoms_for_table(table), key=lambda j: not wanted & j[0].params)
     if joined and stmt is not None and joined[0][0].errors is None and explains_little(stmt.mean_ms, joined[0][0].p95_s):
         sym = joined[0][0]
         score.add(0.05, f"{sym.label} {sym.describe()} in the same window, but the statement's mean "
@@ -247,9 +247,8 @@ def _scan_summary(ctx: Context, sym: Symptom | None, table: str, columns: list[s
         if timed is not None:
             phrase += f" ({timed[0]}" + (f", p95 {timed[1]:.2f} s)" if timed[1] is not None else ")")
         return f"{phrase[0].upper()}{phrase[1:]} scans {table} (no usable index){detail}; fix: {fix}" + _no_symptom_note(ctx)
-    query = f"?{param_name(columns[0])}=…" if columns and "?" not in sym.label else ""
-    verb = "is slow" if sym.slow is not None else "fails"
-    return f"{sym.label}{query} {verb} because {phrase} scans {table} (no usable index){detail}; fix: {fix}"
+    verb = "is slow" if sym.slow is not None else "fails"  # the label names only configured query parameters
+    return f"{sym.label} {verb} because {phrase} scans {table} (no usable index){detail}; fix: {fix}"
 
 
 def _stmt_evidence(v: StatementView | None) -> dict[str, Any] | None:

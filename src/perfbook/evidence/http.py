@@ -39,6 +39,7 @@ class EndpointTiming:
     tls_s: float | None = None  # median TLS handshake (https only)
     first_byte_s: float | None = None  # median from request sent to response headers
     notes: list[str] = field(default_factory=list)  # e.g. "headers_env API_HEADERS is not set" (never values)
+    p95_net_s: float | None = None  # p95 less perfbook's own event-loop stalls during each request; None: not measured
 
 
 @dataclass

@@ -2,6 +2,8 @@
 
 Every figure is a window delta between two scrapes of the app's Prometheus ``/metrics`` (like
 ``rate()``), never a lifetime counter; quantiles are ``histogram_quantile`` over bucket deltas.
+A quantile that falls in a bucket whose bounds are more than 2x apart is a range (``p95_range_s``),
+and its point figure is the range's lower bound: interpolating inside 1.5–10 s invents a number.
 """
 
 from __future__ import annotations
@@ -18,10 +20,13 @@ class HandlerWindow:
     requests: int  # requests in the window (histogram _count delta, else http_requests_total)
     rate_rps: float  # requests / window_s
     p50_s: float | None = None  # median over the window's bucket deltas
-    p95_s: float | None = None  # histogram_quantile over bucket deltas, linear inside the bucket
+    p95_s: float | None = None  # histogram_quantile over bucket deltas; in a coarse bucket its lower bound
     p99_s: float | None = None  # 99th percentile over the window's bucket deltas
     p95_over_bound: bool = False  # the rank fell in +Inf: p95_s is the top finite bound
     p99_over_bound: bool = False  # the same for p99_s
+    p50_range_s: list[float] | None = None  # [lower, upper] s of a coarse bucket (> 2x apart) holding the median
+    p95_range_s: list[float] | None = None  # [lower, upper] s of the coarse bucket holding the p95: the figure is a range
+    p99_range_s: list[float] | None = None  # the same for the p99
     errors_5xx: int = 0  # from the status / code label (5xx classes included)
     error_share: float | None = None  # errors_5xx / requests in the window; None without requests
     histogram: str | None = None  # metric family the quantiles came from

@@ -24,6 +24,7 @@ class WatchedProcess:
     exited: bool = False  # the process went away during the window
     unit: str | None = None  # the systemd service running it (from /proc/PID/cgroup), if any
     container_id: str | None = None  # the container it runs in (12 hex digits), if any
+    age_s: float | None = None  # how long it had been running when the window started; None: unknown
 
 
 @dataclass

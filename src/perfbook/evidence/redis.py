@@ -54,6 +54,7 @@ class RedisLatency:
     max_ms: float | None  # slowest round trip
     loop_lag_p99_ms: float | None = None  # how late perfbook's own event loop woke meanwhile (10 ms ticks)
     loop_lag_max_ms: float | None = None  # a PING measured across such a stall looks that much slower
+    p99_net_ms: float | None = None  # p99 with perfbook's own event-loop stalls during each PING taken out (triage)
 
 
 @dataclass

@@ -41,6 +41,7 @@ base_url = {json.dumps(state.backend_url)}
 health_path = "/health"
 metrics_path = "/metrics"
 endpoints = {_toml_list(endpoints)}
+backend_logs = {json.dumps(str(state.dir / "logs" / "api.log"))}
 
 [frontend]
 url = {json.dumps(state.frontend_url)}
@@ -63,6 +64,8 @@ log_dirs = {_toml_list([str(state.dir / "logs")])}
 [process]
 # the lab's backend (supervisor and both workers) and frontend, by the tag in their name and argv
 match = {_toml_list(match)}
+# the lab's services are warm within seconds, and its leak fault grows them on purpose
+warmup_s = 5
 """
 
 

@@ -50,10 +50,25 @@ class ProbeContext:
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     own_pid: int = field(default_factory=os.getpid)
+    # seconds perfbook's own event loop was stalled between two clock() values (triage's
+    # probes.loop_lag sampler); None when nobody measures it (a probe run on its own)
+    stall_s: Callable[[float, float], float] | None = None
 
     def time_left(self) -> float:
         """Seconds until the deadline (never negative)."""
         return max(0.0, self.deadline - self.clock())
+
+    def less_own_stalls(self, spans: list[tuple[float, float]]) -> list[float] | None:
+        """Each ``(started, ended)`` sample's duration less perfbook's own event-loop stalls in it;
+        None when the stalls are not measured. Ask after the samples, so every stall is recorded.
+
+        >>> ctx = ProbeContext(config=Config(), window_s=2.0, deadline=0, stall_s=lambda a, b: 0.03)
+        >>> ctx.less_own_stalls([(1.0, 1.04)])
+        [0.01]
+        """
+        if self.stall_s is None:
+            return None
+        return [round(max(0.0, (end - start) - self.stall_s(start, end)), 6) for start, end in spans]
 
     def sample_times(self, min_samples: int = 5) -> list[float]:
         """Offsets (s) from the window's start at which to sample: every W/10, at least ``min_samples``.

@@ -36,6 +36,7 @@ class _Sample:
     status: int | None = None
     error: str | None = None
     phases: dict[str, float] = field(default_factory=dict)
+    span: tuple[float, float] | None = None  # (started, answered) clock values of a request that got an answer
 
 
 class HttpProbe(BaseProbe):
@@ -73,8 +74,10 @@ class HttpProbe(BaseProbe):
             runner = _Runner(client, ctx)
             start = ctx.clock()
             health = runner.health(base + http.health_path) if http.health_path else _none()
-            timed = [runner.endpoint(base, ep, start) for ep in endpoints]
+            timed = [runner.endpoint(base, ep, start, i) for i, ep in enumerate(endpoints)]
             health_check, *timings = await asyncio.gather(health, *timed)
+        for i, timing in enumerate(timings):  # after the requests, so every stall is recorded by now
+            timing.p95_net_s = _net_p95(ctx, runner.sampled.get(i, []), http.timeout_s)
         return _evidence(base, health_check, timings, runner.kinds, http.timeout_s)
 
 
@@ -91,6 +94,7 @@ class _Runner:
         self.timeout_s = ctx.config.http.timeout_s
         self.samples = ctx.config.http.samples_per_endpoint
         self.kinds: Counter[str] = Counter()
+        self.sampled: dict[int, list[_Sample]] = {}  # each endpoint's samples, by its index
 
     async def health(self, url: str) -> HealthCheck:
         sample = await self.request("GET", url, {})
@@ -98,11 +102,12 @@ class _Runner:
         duration = None if sample.duration_s is None else round(sample.duration_s, 6)
         return HealthCheck(url=redact_url(url), ok=ok, status=sample.status, duration_s=duration, error=sample.error)
 
-    async def endpoint(self, base: str, ep: Endpoint, start: float) -> EndpointTiming:
+    async def endpoint(self, base: str, ep: Endpoint, start: float, index: int) -> EndpointTiming:
         headers, note = headers_from_env(ep.headers_env)
         url = base + ep.path
         window_s, clock = self.ctx.window_s, self.ctx.clock
         samples: list[_Sample] = []
+        self.sampled[index] = samples
         for i in range(self.samples):
             at, now = start + i * window_s / self.samples, clock()
             if samples and (now >= start + window_s or self.ctx.time_left() < 0.1):
@@ -132,7 +137,8 @@ class _Runner:
             self.kinds[kind] += 1
             timed_out = kind in ("timeout", "connect_timeout")
             return _Sample(self.timeout_s if timed_out else None, error=kind)
-        return _Sample(self.ctx.clock() - started, status=response.status_code, phases=_phases(marks))
+        answered = self.ctx.clock()
+        return _Sample(answered - started, status=response.status_code, phases=_phases(marks), span=(started, answered))
 
 
 def _is_transport_error(err: BaseException) -> bool:
@@ -171,6 +177,16 @@ def _timing(ep: Endpoint, url: str, samples: list[_Sample], note: str | None, ti
         setattr(timing, phase, _r(median([s.phases[phase] for s in samples if phase in s.phases])))
     timing.notes = [note] if note else []
     return timing
+
+
+def _net_p95(ctx: ProbeContext, samples: list[_Sample], timeout_s: float) -> float | None:
+    """The p95 of the timed requests less perfbook's own event-loop stalls in each (a timeout still
+    counts as timeout_s); None when the stalls are not measured."""
+    nets = ctx.less_own_stalls([s.span for s in samples if s.span is not None])
+    if nets is None:
+        return None
+    nets += [timeout_s for s in samples if s.span is None and s.duration_s is not None]
+    return _r(percentile(nets, 0.95))
 
 
 def _unexpected(sample: _Sample, expect_status: int | None) -> bool:

@@ -5,8 +5,10 @@ recorded pages. ``window_figures(start, end, elapsed_s, excluded={"/metrics", "/
 
 Which histogram: every request-duration histogram of the page is read (``metrics_parse.is_request_duration``).
 ``http_request_duration_seconds`` (or the family with the most handlers) is the primary one; when
-a quantile falls in its ``+Inf`` bucket, a finer family of the same requests is used instead (more
-buckets or a higher top bound, e.g. ``*_highr_seconds``). For the total, a family without a handler
+its p95 falls in its ``+Inf`` bucket or in a coarse bucket (bounds more than 2x apart), a finer
+family of the same requests is used instead (more buckets or a higher top bound, e.g.
+``*_highr_seconds``). A quantile still in a coarse bucket is a range: ``p95_range_s`` holds the
+bucket's bounds and ``p95_s`` its lower bound (what the histogram knows for sure). For the total, a family without a handler
 label counts perfbook's own scrapes too: one request per window, accepted for the finer bounds.
 """
 
@@ -22,6 +24,7 @@ from perfbook.probes.metrics_parse import (
     METHOD_LABELS,
     STATUS_LABELS,
     Page,
+    coarse_bucket,
     counter_deltas,
     histogram_bases,
     histogram_quantile,
@@ -189,19 +192,31 @@ def _sum_buckets(fam: Family, excluded: set[str]) -> dict[float, float]:
 
 def _best_buckets(options: list[tuple[Family, dict[float, float]]],
                   primary: Family | None) -> tuple[dict[float, float], str | None]:
-    """The primary's buckets, unless its p95 is over its top bound and a finer family has these requests."""
+    """The primary's buckets, unless its p95 is over its top bound or in a coarse bucket and a
+    finer family of these requests places it better."""
     usable = [(f, b) for f, b in options if b.get(math.inf, 0.0) > 0]
     if not usable:
         return {}, None
     usable.sort(key=lambda fb: fb[0] is not primary)  # primary first
     first_fam, first = usable[0]
-    _, over = histogram_quantile(0.95, list(first.items()))
-    if not over:
+    if _resolution(first) == (False, 0.0):
         return first, first_fam.base
     finer = [(f, b) for f, b in usable[1:] if _top_bound(b) > _top_bound(first) or len(b) > len(first)]
-    not_over = [(f, b) for f, b in finer if not histogram_quantile(0.95, list(b.items()))[1]]
-    pick = (not_over or finer or usable)[0]
+    better = sorted((fb for fb in finer if _resolution(fb[1]) < _resolution(first)), key=lambda fb: _resolution(fb[1]))
+    pick = (better or [usable[0]])[0]
     return pick[1], pick[0].base
+
+
+def _resolution(buckets: dict[float, float]) -> tuple[bool, float]:
+    """How well a histogram places its p95, smaller is better: (over its top bound, the width ratio
+    of a coarse bucket holding it, 0.0 when the bucket is fine enough to interpolate in)."""
+    pairs = list(buckets.items())
+    if histogram_quantile(0.95, pairs)[1]:
+        return True, 0.0
+    coarse = coarse_bucket(0.95, pairs)
+    if coarse is None:
+        return False, 0.0
+    return False, (coarse[1] / coarse[0] if coarse[0] > 0 else math.inf)
 
 
 def _top_bound(buckets: dict[float, float]) -> float:
@@ -215,11 +230,19 @@ def _fill(hw: HandlerWindow, buckets: dict[float, float], base: str | None, elap
     hw.histogram = base
     hw.requests = int(round(buckets.get(math.inf, 0.0)))
     hw.rate_rps = round(hw.requests / elapsed_s, 3) if elapsed_s > 0 else 0.0
-    hw.p50_s = _round(histogram_quantile(0.50, pairs)[0])
-    hw.p95_s, hw.p95_over_bound = histogram_quantile(0.95, pairs)
-    hw.p95_s = _round(hw.p95_s)
-    hw.p99_s, hw.p99_over_bound = histogram_quantile(0.99, pairs)
-    hw.p99_s = _round(hw.p99_s)
+    hw.p50_s, _, hw.p50_range_s = _quantile(0.50, pairs)
+    hw.p95_s, hw.p95_over_bound, hw.p95_range_s = _quantile(0.95, pairs)
+    hw.p99_s, hw.p99_over_bound, hw.p99_range_s = _quantile(0.99, pairs)
+
+
+def _quantile(q: float, pairs: list[tuple[float, float]]) -> tuple[float | None, bool, list[float] | None]:
+    """(figure, over the top bound, range): in a coarse bucket the figure is the bucket's lower bound
+    and the range its bounds, never a number interpolated inside it."""
+    value, over = histogram_quantile(q, pairs)
+    coarse = None if value is None or over else coarse_bucket(q, pairs)
+    if coarse is not None:
+        return _round(coarse[0]), False, [_round(coarse[0]), _round(coarse[1])]
+    return _round(value), over, None
 
 
 def _errors(hw: HandlerWindow, errors: float, requests: float, elapsed_s: float) -> None:

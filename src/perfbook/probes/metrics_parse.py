@@ -8,7 +8,9 @@ What Prometheus' ``rate()`` and ``histogram_quantile()`` do, for one window betw
     (1.0, True)
 
 The second answer is "over the top bound": the rank fell in ``+Inf``, so the value is only known
-to be above 1.0 s. Works on samples, not on ``# TYPE`` lines, so pages without metadata still parse.
+to be above 1.0 s. Inside a coarse bucket the interpolation is a guess, and the honest figure is
+the bucket itself (:func:`coarse_bucket`): express-prom-bundle's default 1.5–10 s bucket turns a
+2.5 s route into 9.6 s by interpolation, where all the histogram knows is "between 1.5 and 10 s". Works on samples, not on ``# TYPE`` lines, so pages without metadata still parse.
 """
 
 from __future__ import annotations
@@ -111,6 +113,42 @@ def histogram_quantile(q: float, buckets: Sequence[tuple[float, float]]) -> tupl
     if count == below:
         return upper, False
     return lower + (upper - lower) * (rank - below) / (count - below), False
+
+
+COARSE_RATIO = 2.0  # a bucket whose upper bound is more than twice its lower one is too wide to interpolate in
+
+
+def quantile_bucket(q: float, buckets: Sequence[tuple[float, float]]) -> tuple[float, float] | None:
+    """The finite ``(lower, upper)`` bounds of the bucket the ``q`` rank falls in (the first bucket
+    starts at 0); None without observations or when the rank falls in ``+Inf``.
+
+    >>> quantile_bucket(0.95, [(1.5, 0.0), (10.0, 20.0), (math.inf, 20.0)])
+    (1.5, 10.0)
+    """
+    ordered = sorted(buckets)
+    if len(ordered) < 2 or ordered[-1][0] != math.inf or ordered[-1][1] <= 0:
+        return None
+    ordered = _monotonic(ordered)
+    rank = q * ordered[-1][1]
+    index = next(i for i, (_, count) in enumerate(ordered) if count >= rank)
+    upper = ordered[index][0]
+    if upper == math.inf:
+        return None
+    return (ordered[index - 1][0] if index else 0.0), upper
+
+
+def coarse_bucket(q: float, buckets: Sequence[tuple[float, float]]) -> tuple[float, float] | None:
+    """The bucket of the ``q`` rank when its bounds are more than COARSE_RATIO apart, else None.
+
+    >>> coarse_bucket(0.95, [(1.5, 0.0), (10.0, 20.0), (math.inf, 20.0)])
+    (1.5, 10.0)
+    >>> coarse_bucket(0.95, [(2.0, 0.0), (2.5, 20.0), (math.inf, 20.0)]) is None
+    True
+    """
+    bucket = quantile_bucket(q, buckets)
+    if bucket is None or bucket[1] <= bucket[0] * COARSE_RATIO:
+        return None
+    return bucket
 
 
 def _monotonic(ordered: list[tuple[float, float]]) -> list[tuple[float, float]]:

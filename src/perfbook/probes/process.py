@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -44,9 +46,10 @@ class ProcessProbe(BaseProbe):
     rules = "perfbook.rules.process"
     local = True
 
-    def __init__(self, ps: Any = None, proc_root: Path = Path("/proc")) -> None:
+    def __init__(self, ps: Any = None, proc_root: Path = Path("/proc"), now: Callable[[], float] = time.time) -> None:
         self._ps = ps if ps is not None else importlib.import_module("psutil")
         self._proc_root = proc_root
+        self._now = now  # wall clock, to compare with a process's create_time
 
     async def collect(self, ctx: ProbeContext) -> Evidence:
         """Find the processes at the window's start, then read each at every sample time."""
@@ -95,6 +98,7 @@ class ProcessProbe(BaseProbe):
             name, cmd, _ = info[pid]
             row = WatchedProcess(pid, name, procs.display_cmdline(cmd), chosen[pid], None, None)
             row.unit, row.container_id = procs.service_of(self._read_cgroup(pid))
+            row.age_s = _age_s(handle, self._now())
             targets.append(_Target(handle, row))
         return data, targets
 
@@ -104,6 +108,14 @@ class ProcessProbe(BaseProbe):
             return (self._proc_root / str(pid) / "cgroup").read_text()
         except OSError:  # gone, or not Linux
             return ""
+
+
+def _age_s(handle: Any, now_s: float) -> float | None:
+    """Seconds since the process started (psutil's create_time is epoch seconds); None when unreadable."""
+    try:
+        return round(max(0.0, now_s - handle.create_time()), 1)
+    except Exception:  # gone since the listing, or not readable
+        return None
 
 
 def _sample_clock(ctx: ProbeContext, start: float, found: float) -> list[float]:

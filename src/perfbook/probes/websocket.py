@@ -57,10 +57,10 @@ class WebsocketProbe(BaseProbe):
             return _not_connected(data, err, cfg.url, timeout_s)
         data.connected, data.connect_s = True, round(ctx.clock() - started, 6)
         try:
-            rtts_s = await _round_trips(ws, ctx, data, cfg.samples, timeout_s)
+            spans = await _round_trips(ws, ctx, data, cfg.samples, timeout_s)
         finally:
             await _close(ws)
-        _summarise(data, rtts_s)
+        _summarise(data, [end - start for start, end in spans], ctx.less_own_stalls(spans))
         status = "partial" if data.error else "ok"
         reason = f"connection {data.error} after {data.samples} round trip(s)" if data.error else None
         return Evidence("websocket", status, 0.0, reason=reason, data=data)
@@ -72,10 +72,11 @@ def _limit(ctx: ProbeContext, timeout_s: float) -> float:
 
 
 async def _round_trips(ws: Any, ctx: ProbeContext, data: WebsocketEvidence, samples: int,
-                       timeout_s: float) -> list[float]:
+                       timeout_s: float) -> list[tuple[float, float]]:
+    """``(sent, answered)`` clock values of each round trip (a timed-out one counts as timeout_s)."""
     from websockets.exceptions import ConnectionClosed
 
-    rtts_s: list[float] = []
+    rtts_s: list[tuple[float, float]] = []
     start = ctx.clock()
     for i in range(samples):
         at, now = start + i * ctx.window_s / samples, ctx.clock()
@@ -89,12 +90,12 @@ async def _round_trips(ws: Any, ctx: ProbeContext, data: WebsocketEvidence, samp
             await asyncio.wait_for(_one_trip(ws, data.mode), timeout=_limit(ctx, timeout_s))
         except TimeoutError:
             data.timeouts += 1
-            rtts_s.append(timeout_s)
+            rtts_s.append((sent, sent + timeout_s))
             break  # a late answer would be taken for the next one's
         except ConnectionClosed:
             data.error = "closed"
             break
-        rtts_s.append(ctx.clock() - sent)
+        rtts_s.append((sent, ctx.clock()))
     return rtts_s
 
 
@@ -118,12 +119,13 @@ async def _close(ws: Any) -> None:
             transport.abort()
 
 
-def _summarise(data: WebsocketEvidence, rtts_s: list[float]) -> None:
+def _summarise(data: WebsocketEvidence, rtts_s: list[float], nets_s: list[float] | None) -> None:
     def ms(value: float | None) -> float | None:
         return None if value is None else round(value * 1000, 3)
 
     data.rtt_p50_ms, data.rtt_p95_ms = ms(percentile(rtts_s, 0.5)), ms(percentile(rtts_s, 0.95))
     data.rtt_max_ms = ms(max(rtts_s)) if rtts_s else None
+    data.rtt_p95_net_ms = ms(percentile(nets_s, 0.95)) if nets_s else None
 
 
 def _not_connected(data: WebsocketEvidence, err: Exception, url: str, timeout_s: float) -> Evidence:

@@ -38,6 +38,8 @@ def report_to_dict(report: Report, with_evidence: bool = True) -> dict[str, Any]
         "issue_types": [t.value for t in report.issue_types],
         "kpis": jsonable(report.kpis),
         "causes": jsonable(report.causes),
+        "also_seen": jsonable(report.also_seen),
+        "loop_lag": jsonable(report.loop_lag),
         "findings": jsonable(report.findings),
         "probes": {name: probe_to_dict(ev, with_evidence) for name, ev in report.probes.items()},
     }

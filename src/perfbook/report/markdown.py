@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from perfbook.config import Thresholds
 from perfbook.model import Report
-from perfbook.report.kpi import kpi_rows
+from perfbook.report.kpi import kpi_rows, loop_lag_line, unreliable_line
 
 
 def report_to_markdown(report: Report, th: Thresholds) -> str:
@@ -14,6 +14,12 @@ def report_to_markdown(report: Report, th: Thresholds) -> str:
     if report.causes:
         top = report.causes[0]
         out += [f"Likely cause ({top.confidence:.0%}): {top.summary}", ""]
+    if report.also_seen:
+        out += ["Also seen (nothing in the evidence links these to the endpoints in trouble):", ""]
+        out += [f"- [{c.layer or '?'}] {c.summary}" for c in report.also_seen] + [""]
+    lag = report.loop_lag
+    if lag is not None and lag.unreliable:
+        out += [loop_lag_line(lag), ""] + [f"- unreliable: {unreliable_line(u)}" for u in lag.unreliable] + [""]
     out += [f"Started {report.started_at}, window {report.window_s:g} s, took {report.duration_s:.2f} s.", ""]
     out += ["## KPIs", "", "| KPI | now | target | status |", "|---|---|---|---|"]
     out += [f"| {r.name} | {r.value} | {r.target} | {r.status} |" for r in kpi_rows(report.kpis, th)]

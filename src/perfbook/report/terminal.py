@@ -15,14 +15,15 @@ from rich.text import Text
 
 from perfbook.config import Thresholds
 from perfbook.model import Evidence, Finding, Level, Report, Severity
-from perfbook.report.kpi import kpi_rows
+from perfbook.report.kpi import LAG_SHOWN_MS, kpi_rows, loop_lag_line, unreliable_line
 
 SEVERITY_STYLE = {Severity.P0: "bold white on red", Severity.P1: "bold red", Severity.P2: "bold yellow",
                   Severity.P3: "yellow", Severity.OK: "bold green", None: "bold blue"}
 LEVEL_STYLE = {Level.CRITICAL: "bold red", Level.WARNING: "yellow", Level.INFO: "cyan"}
 WEAK_CAUSE = 0.3  # a cause at or under this is a weak candidate (a healthy stack has none above it)
 STATUS_STYLE = {"ok": "green", "partial": "yellow", "unavailable": "red", "skipped": "dim", "error": "bold magenta",
-                "pass": "green", "fail": "bold red", "not measured": "dim", "few samples": "dim yellow"}
+                "pass": "green", "fail": "bold red", "not measured": "dim", "few samples": "dim yellow",
+                "uncertain": "yellow"}
 
 
 def build_banner(report: Report) -> RenderableType:
@@ -56,6 +57,27 @@ def build_causes(report: Report) -> RenderableType:
             blocks.append(Text(f"     $ {c.action.command}", style="cyan"))
         elif c.action is not None:
             blocks.append(Text(f"     manual: {c.action.manual}", style="dim"))
+    return Group(*blocks)
+
+
+def build_loop_lag(report: Report) -> RenderableType | None:
+    """perfbook's own event loop during the window, when it stalled enough to matter, and the
+    latency figures its stalls explain (unreliable: no finding raised on them)."""
+    lag = report.loop_lag
+    if lag is None or (not lag.unreliable and (lag.max_ms or 0.0) < LAG_SHOWN_MS):
+        return None
+    lines = [Text(loop_lag_line(lag), style="yellow" if lag.unreliable else "dim")]
+    lines += [Text(f"  unreliable: {unreliable_line(u)}", style="yellow") for u in lag.unreliable]
+    return Group(*lines)
+
+
+def build_also_seen(report: Report) -> RenderableType | None:
+    """Causes nothing in the evidence links to the endpoints in trouble: listed, never as an explanation."""
+    if not report.also_seen:
+        return None
+    blocks: list[RenderableType] = [Text("Also seen (nothing in the evidence links these to the endpoints in "
+                                         "trouble: not an explanation)", style="bold")]
+    blocks += [Text(f"  - [{c.layer or '?'}] {c.summary}", style="dim") for c in report.also_seen]
     return Group(*blocks)
 
 
@@ -105,6 +127,10 @@ def print_report(report: Report, th: Thresholds, console: Console, verbose: bool
     if report.causes:
         console.print(build_causes(report))
         console.print()
+    for extra in (build_also_seen(report), build_loop_lag(report)):
+        if extra is not None:
+            console.print(extra)
+            console.print()
     console.print(build_kpi_table(report, th))
     console.print()
     console.print(build_findings(report.findings, verbose))

@@ -133,12 +133,18 @@ def _growth(p: _Proc, w: WatchedProcess, cfg: Config) -> list[Finding]:
     first, last = w.sample_rss_bytes[0] / MIB, w.sample_rss_bytes[-1] / MIB
     inspect = Action("process.memory_status", f"see {p.subject}'s memory breakdown",
                      f"grep -E '^(VmRSS|RssAnon|RssFile|VmSwap|Threads)' /proc/{p.pid}/status")
+    # a process in its first minutes grows by design (JIT, caches, pools): no leak verdict yet
+    young = w.age_s is not None and w.age_s < cfg.process.warmup_s
+    title = (f"{p.subject} RSS grows {slope:.0f} MB/min ({first:.0f} → {last:.0f} MB in "
+             f"{w.sample_t_s[-1] - w.sample_t_s[0]:.1f} s, R² {r2:.2f})")
+    if young:
+        title += (f", but it started {w.age_s:.0f} s ago, within its {cfg.process.warmup_s:.0f} s warm-up "
+                  "([process] warmup_s): growth then is no leak; triage again once it is warm")
     return [finding(
-        "process.memory_growth", p.subject,
-        f"{p.subject} RSS grows {slope:.0f} MB/min ({first:.0f} → {last:.0f} MB in {w.sample_t_s[-1] - w.sample_t_s[0]:.1f} s, "
-        f"R² {r2:.2f})",
+        "process.memory_growth", p.subject, title,
         value=round(slope, 1), threshold=th.memory_growth_mb_per_min, unit="MB/min (least-squares RSS slope)",
         evidence={**_evidence(p), "r2": round(r2, 3), "samples": samples, "rss_first_mb": round(first, 1),
-                  "rss_last_mb": round(last, 1), "cpu_pct": w.cpu_pct},
-        actions=_actions(p, inspect, cfg),
+                  "rss_last_mb": round(last, 1), "cpu_pct": w.cpu_pct, "age_s": w.age_s,
+                  "warmup_s": cfg.process.warmup_s},
+        actions=_actions(p, inspect, cfg), level=Level.INFO if young else None, low_confidence=young,
     )]

@@ -12,9 +12,9 @@ from collections.abc import Mapping
 
 from perfbook.codes import finding
 from perfbook.config import Config
-from perfbook.evidence import data_of
+from perfbook.evidence import data_of, usable
 from perfbook.evidence.websocket import WebsocketEvidence
-from perfbook.model import Action, Evidence, Finding
+from perfbook.model import Action, Evidence, Finding, UnreliableFigure
 
 MIN_SAMPLES = 5  # fewer round trips than this: reported, low confidence
 
@@ -29,9 +29,25 @@ def evaluate(evidence: Mapping[str, Evidence], cfg: Config) -> list[Finding]:
         return [_unreachable(ev, data, cfg)]
     if data is None or data.rtt_p95_ms is None:
         return []
-    if data.rtt_p95_ms <= cfg.thresholds.ws_rtt_ms:
-        return []
+    if data.rtt_p95_ms <= cfg.thresholds.ws_rtt_ms or _lag_explains(data, cfg.thresholds.ws_rtt_ms):
+        return []  # a stall of perfbook's own event loop is no WebSocket latency: the report's loop_lag says so
     return [_latency_high(data, cfg)]
+
+
+def unreliable(evidence: Mapping[str, Evidence], cfg: Config) -> list[UnreliableFigure]:
+    """A round-trip p95 over the limit only because perfbook's own event loop stalled meanwhile."""
+    data = usable(evidence.get("websocket"), WebsocketEvidence)
+    limit = cfg.thresholds.ws_rtt_ms
+    if data is None or not _lag_explains(data, limit):
+        return []
+    assert data.rtt_p95_ms is not None and data.rtt_p95_net_ms is not None
+    return [UnreliableFigure(code="ws.latency_high", subject=data.url, figure="round trip p95",
+                             value=data.rtt_p95_ms, net=data.rtt_p95_net_ms, limit=limit, unit="ms")]
+
+
+def _lag_explains(data: WebsocketEvidence, limit_ms: float) -> bool:
+    return (data.rtt_p95_ms is not None and data.rtt_p95_ms > limit_ms and data.rtt_p95_net_ms is not None
+            and data.rtt_p95_net_ms <= limit_ms)
 
 
 def _unreachable(ev: Evidence, data: WebsocketEvidence | None, cfg: Config) -> Finding:

@@ -38,7 +38,8 @@ def test_slow_endpoint_joins_the_scanned_table_and_its_statement(rank):
     found, causes = rank(seqscan())
     top = causes[0]
     assert top.layer == "postgres"
-    assert top.summary.startswith("GET /api/v1/users?email=… is slow because e-mail search scans public.users "
+    # no configured endpoint has a query: the route alone, never a parameter named after the column
+    assert top.summary.startswith("GET /api/v1/users is slow because e-mail search scans public.users "
                                   "(no usable index); fix: create the index on users(email)")
     assert {"http.slow_response:/api/v1/users", "pg.missing_index:public.users",
             "pg.slow_queries:codexos_db"} <= keys(top)
@@ -59,12 +60,14 @@ def test_scanned_table_without_a_slow_endpoint_is_a_cause_that_says_so(rank):
     assert 0.4 <= top.confidence < 0.8
 
 
-def test_near_miss_a_slow_statement_on_a_table_no_slow_endpoint_reads_does_not_join(rank):
+def test_near_miss_a_slow_statement_on_a_table_no_slow_endpoint_reads_does_not_join(split):
     # /api/v1/agents is slow; the scanned table is public.users: no shared table, no route, no comment
-    _, causes = rank(seqscan(users_p95_s=0.03, agents_p95_s=2.5))
-    users = next(c for c in causes if "public.users" in c.summary)
+    _, causes, also = split(seqscan(users_p95_s=0.03, agents_p95_s=2.5))
+    assert not any("public.users" in c.summary for c in causes), "no link: not among the ranked causes"
+    users = next(c for c in also if "public.users" in c.summary)
     assert "http.slow_response:/api/v1/agents" not in users.findings
     assert "(no endpoint in trouble is explained by it)" in users.summary
+    assert any(r.startswith("not linked to GET /api/v1/agents") for r in users.reasons)
     agents = next(c for c in causes if "http.slow_response:/api/v1/agents" in c.findings)
     assert agents.layer == "app"
     assert any("may explain it" in r for r in agents.reasons), "a dependency in trouble lowers the app's own cause"
@@ -124,18 +127,20 @@ def test_the_search_endpoint_is_preferred_among_routes_on_the_table(rank):
     top = causes[0]
     assert top.summary.startswith("GET /api/v1/users?email=… is slow because e-mail search scans public.users "
                                   "(no usable index); fix: create the index on users(email)")
-    assert f"http.slow_response:{by_email}" in top.findings
+    # one subject per route: the metrics' /api/v1/users and perfbook's ?email= requests are one finding
+    assert "http.slow_response:/api/v1/users" in top.findings and f"http.slow_response:{by_email}" not in top.findings
     assert "ann.schmidt1" not in top.summary and not any("ann.schmidt1" in r for r in top.reasons)
 
 
-def test_near_miss_a_statement_far_faster_than_the_slow_endpoint_does_not_join(rank):
+def test_near_miss_a_statement_far_faster_than_the_slow_endpoint_does_not_join(split):
     agents_read = statement("SELECT id, name, owner_id, status FROM agents ORDER BY id LIMIT $1", mean_ms=120.0,
                             calls=30, tables=["public.agents"], queryid=13)
     ev = with_pg(healthy(), statements=[agents_read, USERS_PAGE])
     ev["metrics"] = metrics_ev(handler("/api/v1/users"), handler("/api/v1/agents", 4.9))
-    _, causes = rank(ev)
+    _, causes, also = split(ev)
     top = causes[0]
     assert top.layer == "app" and "GET /api/v1/agents is slow (p95 4.90 s)" in top.summary
-    stmt = next(c for c in causes if c.layer == "postgres")
+    assert all(c.layer == "app" for c in causes)
+    stmt = next(c for c in also if c.layer == "postgres")
     assert "http.slow_response:/api/v1/agents" not in stmt.findings
     assert any("too small a part of it to explain it: not joined" in r for r in stmt.reasons)

@@ -12,14 +12,14 @@ from perfbook import triage
 def test_triage_ranks_the_findings(cfg):
     ev = healthy()
     ev["metrics"] = metrics_ev(handler("/api/v1/users"), handler("/api/v1/agents", 3.0))
-    causes = triage._rank_causes(findings_of(ev, cfg), ev, cfg)
-    assert causes and causes[0].layer == "app"
+    causes, also_seen = triage._rank_causes(findings_of(ev, cfg), ev, cfg)
+    assert causes and causes[0].layer == "app" and also_seen == []
 
 
 def test_a_bug_in_ranking_gives_no_causes_and_a_warning(cfg, monkeypatch):
     def broken(*args):
         raise KeyError("boom")
 
-    monkeypatch.setattr(perfbook.causes, "rank_causes", broken)
+    monkeypatch.setattr(perfbook.causes, "split_causes", broken)
     with pytest.warns(RuntimeWarning, match="cause ranking failed.*KeyError"):
-        assert triage._rank_causes([], healthy(), cfg) == []
+        assert triage._rank_causes([], healthy(), cfg) == ([], [])

@@ -80,7 +80,8 @@ def test_other_label_spellings_and_millisecond_histograms():
     w = window_figures(parse_page(page(0, 0, 0)), parse_page(page(10, 80, 10)), 1.0, EXCLUDED)
     (x,) = w.handlers
     assert (x.handler, x.method, x.requests, x.errors_5xx, x.error_share) == ("/x", None, 100, 10, 0.1)
-    assert 1.5 < x.p95_s <= 2.0  # bounds read in ms, reported in s
+    # bounds read in ms, reported in s; 100 ms – 2 s is 20x wide: a range, its lower bound the figure
+    assert (x.p95_s, x.p95_range_s, x.p95_over_bound) == (0.1, [0.1, 2.0], False)
 
 
 def test_counter_reset_leaves_the_series_out_and_never_goes_negative():
@@ -111,3 +112,43 @@ def test_per_handler_finer_family_with_the_same_labels_is_preferred_over_the_inf
     assert users.histogram == "http_request_duration_highr_seconds"
     assert not users.p95_over_bound and 2.0 < users.p95_s <= 4.0
     assert users.requests == 40
+
+
+def express_page(slow: int, fast: int) -> str:
+    """express-prom-bundle's default buckets and labels (``path``, ``status_code``)."""
+    bounds = ("0.003", "0.03", "0.1", "0.3", "1.5", "10", "+Inf")
+    return ("# TYPE http_request_duration_seconds histogram\n"
+            + hist("http_request_duration_seconds", 'status_code="200",method="GET",path="/slow"',
+                   [0, 0, 0, 0, 0, slow, 0], bounds)
+            + hist("http_request_duration_seconds", 'status_code="200",method="GET",path="/api/items/#val"',
+                   [0, fast, 0, 0, 0, 0, 0], bounds))
+
+
+def test_a_quantile_in_a_coarse_bucket_is_the_bucket_not_an_interpolation():
+    w = window_figures(parse_page(express_page(0, 0)), parse_page(express_page(20, 40)), 2.0, EXCLUDED)
+    slow = next(h for h in w.handlers if h.handler == "/slow")
+    # linear interpolation would say 9.57 s for a route that takes 2.5 s
+    assert (slow.p95_s, slow.p95_range_s, slow.p99_range_s, slow.p95_over_bound) == (1.5, [1.5, 10.0], [1.5, 10.0], False)
+    items = next(h for h in w.handlers if h.handler == "/api/items/#val")
+    assert (items.p95_s, items.p95_range_s) == (0.003, [0.003, 0.03])
+
+
+def test_a_quantile_in_a_bucket_at_most_twice_its_lower_bound_is_interpolated():
+    bounds = ("1.0", "2.0", "+Inf")
+    start = parse_page(hist("http_request_duration_seconds", 'handler="/a"', [0, 0, 0], bounds))
+    end = parse_page(hist("http_request_duration_seconds", 'handler="/a"', [50, 50, 0], bounds))
+    (a,) = window_figures(start, end, 2.0, EXCLUDED).handlers
+    assert (a.p95_s, a.p95_range_s) == (1.9, None)
+
+
+def test_a_finer_histogram_of_the_same_requests_is_preferred_to_a_coarse_bucket():
+    coarse = ("0.3", "1.5", "10", "+Inf")
+    fine = ("1.5", "2.0", "2.5", "3.0", "10", "+Inf")
+
+    def page(n: int) -> str:
+        return (hist("http_request_duration_seconds", 'handler="/slow"', [0, 0, n, 0], coarse)
+                + hist("http_request_duration_highr_seconds", 'handler="/slow"', [0, 0, n, 0, 0, 0], fine))
+
+    (slow,) = window_figures(parse_page(page(0)), parse_page(page(40)), 2.0, EXCLUDED).handlers
+    assert slow.histogram == "http_request_duration_highr_seconds"
+    assert slow.p95_range_s is None and 2.0 < slow.p95_s <= 2.5

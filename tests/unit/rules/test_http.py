@@ -135,6 +135,6 @@ def test_merged_finding_prefers_the_figure_severity_uses():
                 "http": http_ev(timing("/api/v1/agents", 3.0))}
     findings, kpis, severity, reason = judge(evidence)
     (slow,) = [f for f in findings if f.code == "http.slow_response"]
-    assert slow.value == 3.0 and "(http)" in slow.title and not slow.low_confidence
+    assert slow.value == 3.0 and "(http: perfbook's 5 timed requests)" in slow.title and not slow.low_confidence
     assert set(slow.evidence["sources"]) == {"metrics", "http"}
     assert kpis.p95_s == 3.0 and severity is Severity.P2 and "3.00 s" in reason
