@@ -43,10 +43,11 @@ $(CORE)/.installed: pyproject.toml
 test-core: $(CORE)/.installed
 	$(CORE)/bin/pytest -q -p no:cacheprovider tests/unit
 
-## test: install what the tests need and run the whole suite (unit, integration, then e2e one by one)
+## test: install what the tests need and run the whole suite (unit, integration, hostile, then e2e one by one)
 test: test-deps test-core
 	$(BIN)/ruff check src tests bench
 	$(BIN)/pytest -q --doctest-modules src/perfbook tests/unit tests/integration
+	$(BIN)/pytest -q tests/hostile  # every command against input meant to hurt (docs/safety.md)
 	$(BIN)/pytest -q tests/e2e || [ $$? -eq 5 ]  # 5: no e2e scenario collected
 
 lint: venv

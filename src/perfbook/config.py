@@ -32,6 +32,7 @@ from pydantic import (
     model_validator,
 )
 
+from perfbook import config_checks
 from perfbook.errors import ConfigError
 from perfbook.redact import redact_notify_url, redact_url
 
@@ -52,7 +53,8 @@ _ALERT_RULE_SAMPLE = """\
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # inf and nan are no thresholds: `p95_s = inf` would pass every check (see config_checks)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class Endpoint(_Section):
@@ -79,6 +81,10 @@ class HttpConfig(_Section):
     backend_logs: str = Field("", description="how manual commands read the backend's log: a file path "
                               "(/var/log/api.log) or a command (journalctl -u api, docker logs api); \"\" = from "
                               "the backend's process (its systemd unit or container), else a placeholder")
+    max_body_bytes: int = Field(10 * 2**20, ge=1024, description="most bytes of a response body read (the rest is cut, and said)")
+    max_metrics_bytes: int = Field(2 * 2**20, ge=1024, description="most bytes of one /metrics page read (cut at a line end, and said)")
+    max_headers: int = Field(100, ge=1, description="most response headers accepted; more fails that request")
+    max_header_bytes: int = Field(64 * 2**10, ge=1024, description="most bytes of response headers accepted; more fails that request")
 
     def endpoint_list(self) -> list[Endpoint]:
         """Every configured endpoint as an :class:`Endpoint`."""
@@ -94,6 +100,7 @@ class WebsocketConfig(_Section):
     url: str = Field("", description="e.g. ws://localhost:8001/ws (PERFBOOK_WEBSOCKET_URL); \"\" = skipped")
     mode: Literal["ping", "echo"] = Field("ping", description="ping/pong frames, or echo when the server echoes")
     samples: int = Field(10, ge=1, le=1000, description="round trips across the window")
+    max_message_bytes: int = Field(2**20, ge=1024, description="largest message accepted; a bigger one closes the connection")
 
 
 class PostgresConfig(_Section):
@@ -107,6 +114,7 @@ class RedisConfig(_Section):
     cache_db: int = Field(0, ge=0, description="the only database a cache flush may touch")
     queue_db: int | None = Field(1, ge=0, description="database holding the WebSocket message queue (never flushed)")
     big_keys_sample: int = Field(1000, ge=0, description="keys sampled by SCAN for big-key detection")
+    databases: int = Field(16, ge=1, description="the server's `databases` setting: dbs 0..databases-1 exist")
 
 
 class ContainersConfig(_Section):
@@ -378,26 +386,16 @@ def load_config(
     """Read the effective config: defaults < ``path`` (or ./perfbook.toml) < env < overrides.
 
     ``overrides`` maps ``section.key`` to ``(value, "--flag")`` from the command line.
-    Raises ConfigError (one line: file, line, key, what is allowed) on any bad input.
+    Raises ConfigError (one line: file, line, key, what is allowed) on any bad input, including
+    values that mean nothing (see :mod:`perfbook.config_checks`).
     """
     env = os.environ if env is None else env
-    data: dict[str, dict[str, Any]] = {}
-    sources: dict[str, str] = {}
-    file_text = ""
     if path is None and DEFAULT_PATH.is_file():
         path = DEFAULT_PATH
-    if path is not None:
-        file_text = _read_file(path)
-        try:
-            parsed = tomllib.loads(file_text)
-        except tomllib.TOMLDecodeError as err:
-            raise ConfigError(f"{path}: not valid TOML: {err}") from None
-        for section, table in parsed.items():
-            if not isinstance(table, dict) or section not in Config.model_fields:
-                allowed = ", ".join(Config.model_fields)
-                raise ConfigError(f"{path}:{_line_of(file_text, section, None)}: unknown section [{section}] (allowed: {allowed})")
-            data[section] = dict(table)
-            sources.update({f"{section}.{k}": f"file {path}" for k in table})
+    data, sources, file_text, referenced = _file_sections(path, env) if path is not None else ({}, {}, "", set())
+    problem = config_checks.env_problem(env, env_names(), referenced)
+    if problem:
+        raise ConfigError(problem[1], hint=problem[2])
     for var, value in sorted(env.items()):
         dotted = _env_key(var)
         if dotted:
@@ -412,9 +410,49 @@ def load_config(
         cfg = Config.model_validate(data)
     except ValidationError as err:
         raise ConfigError(_explain(err, sources, path, file_text)) from None
+    for keys, what, hint in config_checks.meaning_problems(cfg)[:1]:
+        dotted = next((k for k in keys.split("|") if k in sources), keys.split("|")[0])
+        raise ConfigError(_located(dotted, what, sources, path, file_text), hint=hint)
     cfg._sources = sources
     cfg._path = path
     return cfg
+
+
+def _file_sections(path: Path, env: Mapping[str, str]) -> tuple[dict[str, dict[str, Any]], dict[str, str], str, set[str]]:
+    """The file's sections with ``${NAME}`` expanded, their sources, its text, the names it refers to."""
+    file_text = _read_file(path)
+    try:
+        parsed = tomllib.loads(file_text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: not valid TOML: {err}") from None
+    lookup = dict(env)
+    env_file = parsed.pop("env_file", None)
+    if env_file is not None:
+        if not isinstance(env_file, str):
+            raise ConfigError(f"{path}:{_line_of(file_text, 'env_file', None)}: env_file must be a path")
+        lookup = {**config_checks.read_env_file(path.parent / Path(env_file).expanduser()), **lookup}
+    data: dict[str, dict[str, Any]] = {}
+    sources: dict[str, str] = {}
+    referenced: set[str] = set()
+    for section, table in parsed.items():
+        if not isinstance(table, dict) or section not in Config.model_fields:
+            allowed = ", ".join(Config.model_fields)
+            raise ConfigError(f"{path}:{_line_of(file_text, section, None)}: unknown section [{section}] (allowed: {allowed})")
+        referenced |= set(config_checks.references(table))
+        data[section] = {}
+        for key, value in table.items():
+            try:
+                data[section][key] = config_checks.expand(value, lookup, f"{section}.{key}")
+            except ConfigError as err:
+                raise ConfigError(f"{path}:{_line_of(file_text, section, key)}: {err}", hint=err.hint) from None
+        sources.update({f"{section}.{k}": f"file {path}" for k in table})
+    return data, sources, file_text, referenced
+
+
+def env_names() -> list[str]:
+    """Every ``PERFBOOK_<SECTION>_<KEY>`` variable that sets a key."""
+    return [f"{ENV_PREFIX}{section}_{key}".upper() for section, info in Config.model_fields.items()
+            for key in info.annotation.model_fields]  # type: ignore[union-attr]
 
 
 def _read_file(path: Path) -> str:
@@ -453,14 +491,21 @@ def _explain(err: ValidationError, sources: dict[str, str], path: Path | None, t
     loc = [str(p) for p in first["loc"] if not isinstance(p, int)]
     loc = [p for p in loc if p not in {"str", "Endpoint", "function-after[...]"}]
     dotted = ".".join(loc[:2])
-    where = sources.get(dotted, "") or sources.get(loc[0] if loc else "", "")
     if first["type"] == "extra_forbidden":
         allowed = ", ".join(f.alias or k for k, f in _model_at(loc[:-1]).model_fields.items())
         what = f"unknown key {'.'.join(loc)} (allowed: {allowed})"
     elif first["type"] == "value_error":  # perfbook's own checks: the message names value and what is allowed
-        what = f"{'.'.join(loc)}: {first['ctx']['error']}"
-    else:
-        what = f"{'.'.join(loc)}: {first['msg'].lower()}, got {first.get('input')!r}"
+        what = redact_url(f"{'.'.join(loc)}: {first['ctx']['error']}")
+    else:  # the value may be a DSN: redacted like every other output
+        what = f"{'.'.join(loc)}: {first['msg'].lower()}, got {redact_url(repr(first.get('input')))}"
+    return _located(dotted, what, sources, path, text, index)
+
+
+def _located(dotted: str, what: str, sources: dict[str, str], path: Path | None, text: str,
+             index: int | None = None) -> str:
+    """``what`` prefixed with where ``dotted`` came from: ``perfbook.toml:14:``, ``PERFBOOK_X:``, ``--url:``."""
+    section = dotted.partition(".")[0]
+    where = sources.get(dotted, "") or sources.get(section, "")
     if where.startswith("file") and path is not None:
         section, _, key = dotted.partition(".")
         return f"{path}:{_line_of(text, section, key or None, index)}: {what}"

@@ -27,6 +27,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from perfbook.errors import PerfbookError
 
@@ -99,7 +100,8 @@ def _as_user(cmd: list[str], user: str | None) -> list[str]:
 
 @dataclass
 class PostgresServer:
-    """A running private PostgreSQL. ``superuser`` connects with trust auth over 127.0.0.1."""
+    """A running private PostgreSQL. ``superuser`` connects over 127.0.0.1 with ``password``
+    (scram-sha-256), or with trust auth when the server was started without one (tests)."""
 
     base_dir: str
     port: int
@@ -107,14 +109,18 @@ class PostgresServer:
     os_user: str | None
     host: str = "127.0.0.1"
     superuser: str = "postgres"
+    password: str | None = None  # the superuser's; None: trust auth
 
     @property
     def data_dir(self) -> Path:
         return Path(self.base_dir) / "data"
 
-    def dsn(self, dbname: str = "postgres", user: str | None = None) -> str:
-        """A libpq URL for ``dbname`` as ``user`` (default the superuser)."""
-        return f"postgresql://{user or self.superuser}@{self.host}:{self.port}/{dbname}"
+    def dsn(self, dbname: str = "postgres", user: str | None = None, password: str | None = None) -> str:
+        """A libpq URL for ``dbname`` as ``user`` (default the superuser, with its password)."""
+        if user is None or user == self.superuser:
+            user, password = self.superuser, password or self.password
+        secret = f":{quote(password, safe='')}" if password else ""
+        return f"postgresql://{user}{secret}@{self.host}:{self.port}/{dbname}"
 
     def running(self) -> bool:
         """True when the postmaster answers ``pg_ctl status``."""
@@ -137,10 +143,13 @@ def start_postgres(
     *,
     port: int | None = None,
     settings: dict[str, str] | None = None,
+    password: str | None = None,
 ) -> PostgresServer:
     """initdb + pg_ctl start a private server on 127.0.0.1 (a free port unless given).
 
-    ``settings`` are added to (and override) :data:`PG_SETTINGS`.
+    ``settings`` are added to (and override) :data:`PG_SETTINGS`. With ``password`` every
+    connection, TCP or socket, needs a password (scram-sha-256) and the superuser's is that one;
+    without, trust auth (the tests' throw-away servers). The password never goes on a command line.
     """
     bin_dir = postgres_bin_dir()
     user = _run_as()
@@ -149,10 +158,13 @@ def start_postgres(
     if user:
         shutil.chown(base, user=user)
         _make_traversable(base)
-    server = PostgresServer(str(base), port or free_port(), str(bin_dir), user)
-    init = [f"{bin_dir}/initdb", "-D", str(server.data_dir), "-U", server.superuser, "-A", "trust", "-E", "UTF8",
-            "--no-sync", "--locale=C"]
-    _checked(_as_user(init, user), "initdb")
+    server = PostgresServer(str(base), port or free_port(), str(bin_dir), user, password=password)
+    init = [f"{bin_dir}/initdb", "-D", str(server.data_dir), "-U", server.superuser, "-E", "UTF8",
+            "--no-sync", "--locale=C", *_auth_args(base, password, user)]
+    try:
+        _checked(_as_user(init, user), "initdb")
+    finally:
+        (base / "pwfile").unlink(missing_ok=True)
     conf = {**PG_SETTINGS, **(settings or {}), "port": str(server.port), "listen_addresses": "'127.0.0.1'",
             "unix_socket_directories": f"'{base}'"}
     with open(server.data_dir / "postgresql.conf", "a", encoding="utf-8") as fh:
@@ -165,6 +177,20 @@ def start_postgres(
         shutil.rmtree(base, ignore_errors=True)
         raise
     return server
+
+
+def _auth_args(base: Path, password: str | None, os_user: str | None) -> list[str]:
+    """initdb's auth options: trust, or scram-sha-256 everywhere with the superuser's password in a
+    0600 file only its OS user reads (removed right after initdb)."""
+    if password is None:
+        return ["-A", "trust"]
+    pwfile = base / "pwfile"
+    fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(password + "\n")
+    if os_user:
+        shutil.chown(pwfile, user=os_user)
+    return ["--auth-host=scram-sha-256", "--auth-local=scram-sha-256", f"--pwfile={pwfile}"]
 
 
 def _make_traversable(path: Path) -> None:
@@ -186,14 +212,16 @@ def _checked(cmd: list[str], what: str, log: Path | None = None) -> None:
 
 @dataclass
 class RedisServer:
-    """A running private redis-server (daemonized, with a pidfile)."""
+    """A running private redis-server (daemonized, with a pidfile); ``password``: its requirepass."""
 
     base_dir: str
     port: int
     host: str = "127.0.0.1"
+    password: str | None = None
 
     def url(self, db: int = 0) -> str:
-        return f"redis://{self.host}:{self.port}/{db}"
+        secret = f":{quote(self.password, safe='')}@" if self.password else ""
+        return f"redis://{secret}{self.host}:{self.port}/{db}"
 
     @property
     def pidfile(self) -> Path:
@@ -231,14 +259,25 @@ class RedisServer:
         return asdict(self)
 
 
-def start_redis(parent: Path | None = None, *, port: int | None = None, extra_args: list[str] | None = None) -> RedisServer:
-    """Start ``redis-server`` on 127.0.0.1 (a free port unless given), persisting nothing."""
+def start_redis(parent: Path | None = None, *, port: int | None = None, extra_args: list[str] | None = None,
+                password: str | None = None) -> RedisServer:
+    """Start ``redis-server`` on 127.0.0.1 (a free port unless given), persisting nothing.
+
+    With ``password`` it is the server's ``requirepass``, read from a 0600 config file (never argv).
+    """
     binary = shutil.which("redis-server") or ("/usr/bin/redis-server" if os.path.exists("/usr/bin/redis-server") else None)
     if not binary:
         raise ServiceUnavailable("redis-server not found", hint="install it: apt-get install -y redis-server")
     base = Path(tempfile.mkdtemp(prefix="perfbook-redis-", dir=parent))
-    server = RedisServer(str(base), port or free_port())
-    cmd = [binary, "--port", str(server.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+    server = RedisServer(str(base), port or free_port(), password=password)
+    conf = []
+    if password is not None:
+        conf_path = base / "redis.conf"
+        fd = os.open(conf_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(f"requirepass {password}\n")
+        conf = [str(conf_path)]
+    cmd = [binary, *conf, "--port", str(server.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
            "--dir", str(base), "--daemonize", "yes", "--pidfile", str(server.pidfile),
            "--logfile", str(base / "redis.log"), *(extra_args or [])]
     _checked(cmd, "redis-server", log=base / "redis.log")

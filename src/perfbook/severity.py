@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from perfbook.config import Thresholds
-from perfbook.model import Finding, Kpis, Severity
+from perfbook.model import Finding, Kpis, Level, Report, Severity
 from perfbook.units import format_duration, format_duration_range, format_pct
 
 # Health failing or the backend unreachable is an outage (runbook P0: "system unusable").
@@ -90,3 +90,46 @@ def p95_text(kpis: Kpis, th: Thresholds) -> str:
         return (f"p95 {value} {where} ({kpis.p95_source}: perfbook's timed requests; the metrics only say "
                 f"{format_duration_range(*low_high)})")
     return f"p95 {value} {where} ({kpis.p95_source})"
+
+
+# A critical finding fails the default cut and the stricter P3 one even when latency and errors are
+# fine (decided 2026-12-01: a blocked database or a Redis refusing writes is not "OK").
+CRITICAL_FAILS_CUTS = frozenset({"P2", "P3"})
+
+
+def critical_findings(findings: list[Finding]) -> list[Finding]:
+    """The critical findings that count (not the low-confidence ones)."""
+    return [f for f in findings if f.level is Level.CRITICAL and not f.low_confidence]
+
+
+def at_or_above_cut(severity: Severity | None, findings: list[Finding], fail_on: str) -> bool:
+    """True when a report is at or above ``--fail-on``: P3|P2|P1|P0, critical|warning, or never.
+
+    A null severity (nothing user-facing measured) falls back to the ``critical`` cut.
+
+    >>> from perfbook.codes import finding
+    >>> blocked = finding("pg.blocked_queries", "pid 42", "blocked")
+    >>> at_or_above_cut(Severity.OK, [blocked], "P2"), at_or_above_cut(Severity.OK, [blocked], "P1")
+    (True, False)
+    """
+    if fail_on == "never":
+        return False
+    if fail_on in ("critical", "warning") or severity is None:
+        cut = Level(fail_on) if fail_on in ("critical", "warning") else Level.CRITICAL
+        return any(f.level.rank <= cut.rank and not f.low_confidence for f in findings)
+    if severity.at_least(Severity(fail_on)):
+        return True
+    return fail_on in CRITICAL_FAILS_CUTS and bool(critical_findings(findings))
+
+
+def critical_caveat(report: Report) -> str | None:
+    """The banner line when latency and errors look fine but critical findings say otherwise, else None.
+
+    The terminal and Markdown banners use it.
+    """
+    crit = critical_findings(report.findings)
+    if not crit or (report.severity is not None and report.severity is not Severity.OK):
+        return None
+    codes = ", ".join(dict.fromkeys(f.code for f in crit))
+    measured = "no user-facing slowdown measured" if report.severity is Severity.OK else "nothing user-facing measured"
+    return f"{measured}, but {len(crit)} critical finding{'s' if len(crit) > 1 else ''}: {codes}"

@@ -40,6 +40,7 @@ from perfbook.probes.base import Probe, ProbeContext, run_probe
 from perfbook.probes.loop_lag import LoopLagSampler
 from perfbook.redact import redact_url
 from perfbook.severity import classify
+from perfbook.targets import fingerprint
 
 USER_FACING = ("http", "metrics")
 EXTRAS = {"docker": "docker", "requests": "docker"}  # a probe's missing package -> the extra that brings it
@@ -100,6 +101,7 @@ def describe_targets(cfg: Config, local: bool) -> dict[str, object]:
             target[name] = redact_url(value)
             sources[name] = cfg.source_of(cls.target_key)
     target["host"] = f"this machine ({socket.gethostname()})" if local else "remote: host probes skipped"
+    target["fingerprint"] = fingerprint({k: v for k, v in target.items() if isinstance(v, str)})
     target["config"] = str(cfg.path) if cfg.path else "built-in defaults"
     target["sources"] = sources
     return target

@@ -9,7 +9,9 @@ and their exit code; ``--debug`` (or ``PERFBOOK_DEBUG=1``) shows the traceback i
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
 import sys
 
 import typer
@@ -19,10 +21,12 @@ try:  # Typer >= 0.2x vendors its own Click; catch ITS exceptions
 except ImportError:  # pragma: no cover - older Typer on real Click
     from click import exceptions as click_exc
 
-from perfbook import __version__
+from perfbook import __version__, interrupts
 from perfbook.cli.env import Env, current, using
 from perfbook.cli.exit import ExitCode
 from perfbook.errors import PerfbookError
+from perfbook.files import OutputError, silence_stdout, stdout_failure
+from perfbook.redact import redact
 
 HELP = """perfbook: the performance-incident runbook as software.
 
@@ -90,30 +94,64 @@ def _register() -> None:
 
 
 def print_error(err: PerfbookError, env: Env) -> None:
-    """Write ``error: …`` and an optional ``hint: …`` to stderr."""
-    env.echo(f"error: {err}", err=True)
-    if err.hint:
-        env.echo(f"hint: {err.hint}", err=True)
+    """Write ``error: …`` and an optional ``hint: …`` to stderr, redacted."""
+    try:
+        env.echo(f"error: {redact(str(err))}", err=True)
+        if err.hint:
+            env.echo(f"hint: {redact(err.hint)}", err=True)
+    except (OSError, OutputError):  # stderr is gone too: the exit code is all that is left to say it
+        pass
 
 
 def main(argv: list[str] | None = None, env: Env | None = None) -> None:
     """Console-script entry point: runs the app in ``env`` (the process' own streams by default)
-    and maps errors to exit codes."""
+    and maps errors to exit codes.
+
+    Everything written to stdout and stderr goes through the one redaction pass (the Env's
+    streams are :class:`perfbook.files.OutputStream`); SIGTERM ends a command like Ctrl-C does
+    (143 instead of 130); a failed write to stdout is one line.
+    """
     _register()
+    interrupts.install()
     env = env if env is not None else Env()
     with using(env):
-        try:
-            # Not standalone: Click would turn Ctrl-C into exit 1, and we promise 130.
-            code = app(args=argv, standalone_mode=False)
-        except click_exc.ClickException as err:
-            err.show(file=env.stderr)
-            sys.exit(err.exit_code)
-        except (getattr(click_exc, "Abort", typer.Abort), KeyboardInterrupt):
-            env.echo("interrupted", err=True)
-            sys.exit(ExitCode.INTERRUPTED)
-        except PerfbookError as err:
-            if env.debug:
-                raise
-            print_error(err, env)
-            sys.exit(err.exit_code)
-    sys.exit(code if isinstance(code, int) else ExitCode.OK)
+        code = _run(argv, env)
+    sys.exit(code)
+
+
+def _run(argv: list[str] | None, env: Env) -> int:
+    try:
+        # Not standalone: Click would turn Ctrl-C into exit 1, and we promise 130.
+        code = app(args=argv, standalone_mode=False)
+        env.stdout.flush()  # a full disk or a closed pipe shows here, not at interpreter exit
+        if code == ExitCode.INTERRUPTED:  # Typer returns 130 for any KeyboardInterrupt, SIGTERM's too
+            terminated = interrupts.last_signal() == signal.SIGTERM
+            env.echo("terminated" if terminated else "interrupted", err=True)
+            code = interrupts.exit_code_for(signal.SIGTERM) if terminated else code
+    except click_exc.ClickException as err:
+        err.show(file=env.stderr)
+        return err.exit_code
+    except getattr(click_exc, "Abort", typer.Abort):
+        env.echo("interrupted", err=True)
+        return ExitCode.INTERRUPTED
+    except (KeyboardInterrupt, asyncio.CancelledError) as err:
+        if isinstance(err, asyncio.CancelledError) and interrupts.last_signal() is None:
+            raise  # a cancellation no signal asked for is a bug: show it
+        code = interrupts.exit_code(err)
+        env.echo("terminated" if code == interrupts.exit_code_for(signal.SIGTERM) else "interrupted", err=True)
+        return code
+    except PerfbookError as err:
+        if env.debug:
+            raise
+        print_error(err, env)
+        if isinstance(err, OutputError):
+            silence_stdout()
+        return err.exit_code
+    except OSError as err:
+        failure = stdout_failure(err)
+        if failure is None:
+            raise
+        print_error(failure, env)
+        silence_stdout()
+        return failure.exit_code
+    return code if isinstance(code, int) else ExitCode.OK

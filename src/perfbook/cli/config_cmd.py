@@ -27,9 +27,10 @@ def init(
     Example: perfbook config init && $EDITOR perfbook.toml
     """
     env = current()
-    if path.exists() and not force:
+    if (path.exists() or path.is_symlink()) and not force:
         raise UsageError(f"{path} exists; use --force to overwrite it")
-    env.write(path, sample_toml(), what="config")
+    env.check_output(path, "config init")
+    env.write(path, sample_toml(), what="config init")
     env.echo(f"wrote {path}", err=True)
 
 

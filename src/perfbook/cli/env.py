@@ -19,7 +19,8 @@ per run (or takes the one a test passes: ``main(argv, env=Env(stdout=io.StringIO
         raise typer.Exit(ExitCode.OK)
 
 Prompts go through :meth:`Env.confirm` (refused when :attr:`Env.interactive` is False: add
-``--yes``), files through :meth:`Env.write`, plain lines through :meth:`Env.echo`.
+``--yes``), files through :meth:`Env.write` (their paths checked first with :meth:`Env.check_output`,
+before the command's work), plain lines through :meth:`Env.echo`.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ import typer
 from rich.console import Console
 
 from perfbook.config import Config, load_config
-from perfbook.files import write_atomic
+from perfbook.files import OutputStream, check_output, write_atomic, write_text
 
 CONFIG_OPTION = typer.Option(
     None, "--config", envvar="PERFBOOK_CONFIG", dir_okay=False,
@@ -67,6 +68,8 @@ class Env:
 
     def __post_init__(self) -> None:
         self.debug = self.debug or self.environ.get("PERFBOOK_DEBUG") == "1"
+        # Every write redacted, a failed write one line (perfbook.files.OutputStream)
+        self.stdout, self.stderr = OutputStream.around(self.stdout), OutputStream.around(self.stderr)
 
     @property
     def no_color(self) -> bool:
@@ -112,9 +115,18 @@ class Env:
         stream.write(text + "\n")
         stream.flush()
 
-    def write(self, path: Path, text: str, *, what: str = "file") -> None:
-        """Write a file atomically (never a partial file; UsageError naming ``what`` when it cannot)."""
-        write_atomic(path, text, what=what)
+    def check_output(self, path: Path, what: str) -> Path:
+        """Before the work: ``path`` can be written (a regular file or none, in a writable directory);
+        UsageError naming ``what`` otherwise (see :func:`perfbook.files.check_output`)."""
+        return check_output(path, what)
+
+    def write(self, path: Path, text: str, *, what: str = "file", secret: bool = False) -> None:
+        """Write a file atomically, 0600 when new, checked again, redacted — unless ``secret``: a file
+        whose job is to carry a credential (see :mod:`perfbook.files`)."""
+        if secret:
+            write_atomic(path, text, what=what)
+        else:
+            write_text(path, text, what=what)
 
     def confirm(self, question: str) -> bool:
         """Ask ``question [y/N]`` on stderr and read the answer from stdin (default no).

@@ -209,25 +209,28 @@ def _plan_and_apply(fixer: Any, ctx: Any, store: Any, apply: bool, yes: bool, js
 
 def _from_report(path: Path, config: Path | None, apply: bool, yes: bool, json_out: bool,
                  window_s: float | None, incident: int | None = None) -> int:
-    """Each fix a saved report recommends, one plan (and confirmation) at a time; the exit code."""
+    """The live fixes a saved report points at, one plan (and confirmation) at a time; the exit code."""
     from perfbook.fix.catalog import fix_class, make_fix
     from perfbook.fix.context import FixContext
-    from perfbook.fix.from_report import load_report, recommended_fixes
+    from perfbook.fix.from_report import from_live_system, load_report
     from perfbook.fix.runner import record_skip
     from perfbook.fix.verify import merge_reports
     from perfbook.incidents.attach import check_open
     from perfbook.store import open_store
 
     report = load_report(path)
-    todo = recommended_fixes(report)
     cfg = _config(config)
     check_open(cfg, incident)
     store = open_store(cfg)
     results, code = [], ExitCode.OK
     try:
         with FixContext(cfg) as ctx:
+            live = from_live_system(report, ctx, store, window_s or cfg.triage.window_s)
+            for skip in live.skipped:
+                _say(json_out, f"skipped {skip['action']} for {', '.join(skip['findings'])}: {skip['skipped']}")
+            todo, results = live.todo, list(live.skipped)
             resolved: set[str] = set()  # findings an earlier fix of this run made go away
-            latest = report
+            latest = live.report
             for rec in todo:
                 if not json_out:
                     current().echo(f"\n# {rec.fix_id} for {', '.join(rec.findings)}")
@@ -253,7 +256,7 @@ def _from_report(path: Path, config: Path | None, apply: bool, yes: bool, json_o
     if json_out:
         current().json({"report": str(path), "results": results})
     elif not todo:
-        current().echo("the report recommends no fix perfbook can perform")
+        current().echo("nothing to fix now: no finding of the report that perfbook can fix is present on the live system")
     return code
 
 

@@ -106,6 +106,8 @@ def report_command(
         raise UsageError(f"--format must be one of {'|'.join(FORMATS)}, got {fmt!r}")
     number = parse_id(incident)
     env = current()
+    if out is not None:
+        env.check_output(out, "--output")  # before any work
     cfg = env.config(config)
     store = open_store(cfg, env.environ)
     try:

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 from typing import Any
 
 import typer
 
+from perfbook import interrupts
 from perfbook.cli.env import CONFIG_OPTION, Env, current
 from perfbook.cli.exit import ExitCode
 from perfbook.cli.incident_common import INCIDENT_OPTION, attach_and_publish
 from perfbook.errors import UsageError
+from perfbook.redact import redact_url
 
 LOAD_HELP = """Load-test a URL: closed loop like ab / wrk, or open loop at a fixed --rate like wrk2.
 
@@ -178,6 +181,9 @@ def load(
         raise UsageError(f"load: unexpected arguments {' '.join(files)}", hint=hint)
     from perfbook.load.options import LoadOptions, make_run, pacing_warning, parse_share
 
+    if output is not None:
+        current().check_output(output, "-o")  # before the run, not after a minute of it
+
     opts = LoadOptions(
         url=url,
         requests=requests,
@@ -227,16 +233,18 @@ def _run_session(env: Env, run: Any, slo: str | None, watch: bool, json_out: boo
         outcome = run_session(run, objectives, watch_patterns=patterns, progress=live, runner=runner)
     if on_result is not None:  # --incident: the run is evidence of the incident
         on_result(outcome.doc)
-    if output is not None:
-        env.write(output, json.dumps(outcome.doc, indent=2) + "\n", what="load result")
+    if output is not None:  # a partial result too: it is marked interrupted
+        env.write(output, json.dumps(outcome.doc, indent=2) + "\n", what="-o")
     if json_out:
         env.json(outcome.doc)
     else:
         print_summary(outcome.doc, outcome.verdicts, env.out)
     if outcome.interrupted:
-        return ExitCode.INTERRUPTED
+        return interrupts.exit_code_for(outcome.stop_signal or signal.SIGINT)
     if outcome.partial:
         return ExitCode.FAILED
+    if outcome.failed:
+        env.echo(f"load: {outcome.failed}", err=True)
     return ExitCode.THRESHOLD if outcome.missed else ExitCode.OK
 
 
@@ -269,7 +277,7 @@ def confirm(target, method: str, yes: bool, reason: str | None = "") -> None:
         raise UsageError(
             f"load: {reason}; not sending without confirmation", hint="add --yes to confirm in scripts"
         )
-    if not env.confirm(f"{reason}. Send load to {target.url}?"):
+    if not env.confirm(f"{reason}. Send load to {redact_url(target.url)}?"):
         raise typer.Exit(ExitCode.USAGE)
 
 
@@ -346,10 +354,9 @@ def capacity(
     from perfbook.load.plot import save_png, terminal_plot
 
     if plot is not None:  # before the search, not after minutes of it
-        import importlib.util
+        from perfbook.load.plot import check_plot_path
 
-        if importlib.util.find_spec("matplotlib") is None:
-            raise UsageError("--plot needs matplotlib", hint="pip install 'perfbook[plot]'")
+        check_plot_path(plot)
     from perfbook.load.render import capacity_table, step_line
     from perfbook.load.schedule import parse_duration_s
 
@@ -374,20 +381,25 @@ def capacity(
     attach_to = _incident(incident, config)
     with connected(cluster_address(cluster, lambda: env.config(config)), workers, target.host, method) as grid:
         confirm(target, method, yes, reason=grid.confirmation if grid else "")
-        report = run_capacity(
-            base,
-            objectives,
-            start_rps=start_rate,
-            max_rps=max_rate,
-            step_s=parse_duration_s(step_duration),
-            max_duration_s=parse_duration_s(max_duration),
-            tolerance=tolerance,
-            on_step=lambda row: err.print(step_line(row), highlight=False, soft_wrap=True),
-            runner=runner_for(grid, steps=True),
-        ).to_json()
+        with interrupts.caught(interrupts.StopFlag()) as stop:  # Ctrl-C / SIGTERM end the search, not the output
+            search = run_capacity(
+                base,
+                objectives,
+                start_rps=start_rate,
+                max_rps=max_rate,
+                step_s=parse_duration_s(step_duration),
+                max_duration_s=parse_duration_s(max_duration),
+                tolerance=tolerance,
+                on_step=lambda row: err.print(step_line(row), highlight=False, soft_wrap=True),
+                runner=runner_for(grid, steps=True) if grid else None,
+                stop=stop,
+            )
+    report = search.to_json()
     attach_to("capacity")(report)
-    if plot is not None:
+    if plot is not None and search.stop_signal is None:
         save_png(report, plot)
+    elif plot is not None:
+        err.print(f"interrupted: {plot} not written (the search did not finish)")
     if json_out:
         env.json(report)
     else:
@@ -395,6 +407,8 @@ def capacity(
         text = None if no_plot else terminal_plot(report, width=min(env.out.width, 100), color=env.color)
         if text:
             env.echo(text)
+    if search.stop_signal is not None:
+        raise typer.Exit(interrupts.exit_code_for(search.stop_signal))
     raise typer.Exit(ExitCode.OK if report["knee_rps"] else ExitCode.THRESHOLD)
 
 
@@ -423,7 +437,9 @@ def stress_postgres(
         None, "--dsn", help="libpq URL (default \\[postgres] dsn, env PERFBOOK_POSTGRES_DSN)."
     ),
     query: str = typer.Option(
-        "SELECT 1 /* perfbook stress */", "--query", help="A read query (the session is read-only)."
+        "SELECT 1 /* perfbook stress */", "--query",
+        help="One SELECT, run in read-only sessions with \\[postgres] timeouts; writes and functions that act on "
+        "other sessions or the server (pg_terminate_backend …) are refused."
     ),
     concurrency: int = typer.Option(10, "-c", "--concurrency", help="Concurrent sessions."),
     duration: str = typer.Option("10s", "-d", "--duration", help="How long."),
@@ -439,8 +455,10 @@ def stress_postgres(
     from perfbook.load.stress import stress_postgres as run
 
     dsn = _configured(dsn, config, "postgres", "dsn")
+    pg = current().config(config).postgres  # the probe's timeouts
     result = asyncio.run(
-        run(dsn, query=query, concurrency=concurrency, duration_s=_duration(duration), operations=requests)
+        run(dsn, query=query, concurrency=concurrency, duration_s=_duration(duration), operations=requests,
+            statement_timeout_ms=pg.statement_timeout_ms, lock_timeout_ms=pg.lock_timeout_ms)
     )
     _stress_out(result.to_json(), json_out)
 

@@ -12,13 +12,14 @@ from perfbook.cli.exit import ExitCode
 from perfbook.cli.incident_common import INCIDENT_OPTION, attach_and_publish
 from perfbook.errors import UsageError
 from perfbook.incidents import attach
-from perfbook.model import Evidence, Level, Report, Severity
+from perfbook.model import Evidence, Level, Report
 from perfbook.probes import probe_names
 from perfbook.report.evidence import build_evidence
 from perfbook.report.html import report_to_html
 from perfbook.report.json import probe_to_dict, report_to_dict
 from perfbook.report.markdown import report_to_markdown
 from perfbook.report.terminal import build_findings, build_probe_table, print_report
+from perfbook.severity import at_or_above_cut
 from perfbook.triage import parse_probe_list, triage
 from perfbook.units import parse_duration
 
@@ -28,7 +29,8 @@ TRIAGE_HELP = """Diagnose the stack now: severity, evidence, likely causes, safe
 
 Every layer (HTTP, metrics, host, processes, containers, PostgreSQL, Redis, WebSocket,
 frontend) is probed concurrently over one window; rates are window deltas, never lifetime
-counters. Exit 0 below the --fail-on cut, 3 at or above it, 2 on a usage/config error.
+counters. Exit 0 below the --fail-on cut, 3 at or above it, 2 on a usage/config error; the
+default cut (P2) also fails on any critical finding, even when p95 and the 5xx share are fine.
 
 Examples:
 
@@ -45,14 +47,8 @@ Examples:
 
 
 def exit_code_for(report: Report, fail_on: str) -> ExitCode:
-    """0 below the cut, 3 at or above it; a null severity falls back to the ``critical`` cut."""
-    if fail_on == "never":
-        return ExitCode.OK
-    if fail_on in ("critical", "warning") or report.severity is None:
-        cut = Level(fail_on) if fail_on in ("critical", "warning") else Level.CRITICAL
-        hit = any(f.level.rank <= cut.rank and not f.low_confidence for f in report.findings)
-        return ExitCode.THRESHOLD if hit else ExitCode.OK
-    return ExitCode.THRESHOLD if report.severity.at_least(Severity(fail_on)) else ExitCode.OK
+    """0 below the cut, 3 at or above it (see :func:`perfbook.severity.at_or_above_cut`)."""
+    return ExitCode.THRESHOLD if at_or_above_cut(report.severity, report.findings, fail_on) else ExitCode.OK
 
 
 def _window(text: str | None) -> float | None:
@@ -80,13 +76,16 @@ def triage_command(
     as_json: bool = typer.Option(False, "--json", help="Print exactly one JSON document (the report contract) on stdout."),
     markdown: Path | None = typer.Option(None, "--markdown", dir_okay=False, help="Also write the report as Markdown to FILE."),
     html: Path | None = typer.Option(None, "--html", dir_okay=False, help="Also write the report as one self-contained HTML page to FILE (for a ticket or a mail)."),
-    fail_on: str = typer.Option("P2", "--fail-on", help="Exit 3 at or above: P3|P2|P1|P0|critical|warning|never."),
+    fail_on: str = typer.Option("P2", "--fail-on", help="Exit 3 at or above: P3|P2|P1|P0|critical|warning|never. P2 and P3 also fail on any critical finding."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show evidence in full."),
     incident: str | None = INCIDENT_OPTION,
 ) -> None:
     if fail_on not in FAIL_ON:
         raise UsageError(f"--fail-on must be one of {'|'.join(FAIL_ON)}, got {fail_on!r}")
     env = current()
+    for path, flag in ((markdown, "--markdown"), (html, "--html")):
+        if path is not None:
+            env.check_output(path, flag)  # before the probes run, not after
     cfg = env.config(config, _overrides(url))
     only_list = parse_probe_list(only, "--only")
     skip_list = parse_probe_list(skip, "--skip") or []
@@ -95,9 +94,9 @@ def triage_command(
     report = _run_with_progress(env, cfg, _window(window), only_list, skip_list)
     attach_and_publish(cfg, number, "triage", report_to_dict(report))
     if markdown is not None:
-        env.write(markdown, report_to_markdown(report, cfg.thresholds), what="Markdown report")
+        env.write(markdown, report_to_markdown(report, cfg.thresholds), what="--markdown")
     if html is not None:
-        env.write(html, report_to_html(report, cfg.thresholds, templates_dir=cfg.notify.templates_dir), what="HTML report")
+        env.write(html, report_to_html(report, cfg.thresholds, templates_dir=cfg.notify.templates_dir), what="--html")
     if as_json:
         env.json(report_to_dict(report))
     else:

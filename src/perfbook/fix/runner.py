@@ -19,8 +19,9 @@ from perfbook.errors import PerfbookError
 from perfbook.fix.base import Fix, Outcome, Plan, given_params
 from perfbook.fix.context import FixContext
 from perfbook.fix.verify import VerifyResult, compare, measure
-from perfbook.redact import redact_text
-from perfbook.store import Store, record_audit
+from perfbook.redact import redact_doc, redact_text
+from perfbook.store import Store
+from perfbook.store import record_audit as _store_audit
 
 Confirm = Callable[[Plan], bool]
 
@@ -54,6 +55,11 @@ def make_plan(fix: Fix, ctx: FixContext, store: Store) -> Plan:
     record_audit(store, os_user=ctx.os_user, target=plan.target, action=fix.id, mode="plan", params=plan.params,
                  plan=plan.to_dict(), outcome=outcome, summary=plan.summary, error=plan.refusal)
     return plan
+
+
+def record_audit(store: Store, **fields: Any) -> int:
+    """One audit entry, every string in it redacted (plans and summaries can quote commands and URLs)."""
+    return _store_audit(store, **redact_doc(fields))
 
 
 def record_skip(fix_id: str, layer: str, params: dict[str, Any], ctx: FixContext, store: Store, why: str) -> None:
@@ -101,8 +107,12 @@ def perform(fix: Fix, ctx: FixContext, store: Store, plan: Plan, *, confirm: Con
         _audited(store, ctx, fix, FixResult(fresh, interrupted, replanned=why))
         raise
     result = FixResult(fresh, outcome, replanned=why)
-    if verify_window_s and outcome.status in ("done", "partial"):
-        result.verify = compare(spec, before_report, measure(ctx.cfg, spec, verify_window_s), verify_window_s)
+    try:
+        if verify_window_s and outcome.status in ("done", "partial"):
+            result.verify = compare(spec, before_report, measure(ctx.cfg, spec, verify_window_s), verify_window_s)
+    except BaseException:  # Ctrl-C / SIGTERM while verifying: the apply happened, the audit must say so
+        _audited(store, ctx, fix, result)
+        raise
     return _audited(store, ctx, fix, result)
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import psycopg
 import redis
 
-from perfbook.lab import seed
+from perfbook.lab import credentials, seed
 from perfbook.lab.faultstate import FAULTS, MAX_FAULT_S, FaultEntry, FaultStore
 from perfbook.lab.pool import APP_NAME
 from perfbook.lab.state import BackendSettings, process_tag
@@ -163,11 +163,12 @@ def _redis_full_off(settings: BackendSettings, entry: FaultEntry) -> None:
 def _holder_on(settings: BackendSettings, entry: FaultEntry, mode: str) -> None:
     log = open(Path(settings.state_dir) / "logs" / "holder.log", "ab")  # noqa: SIM115 - the child keeps it
     cmd = [sys.executable, "-m", "perfbook.lab.holder", process_tag(settings.lab_id, "hold"), mode,
-           "--dsn", settings.app_dsn, "--max-s", str(MAX_FAULT_S), "--sessions", str(entry.params.get("sessions", 3))]
+           "--max-s", str(MAX_FAULT_S), "--sessions", str(entry.params.get("sessions", 3))]
     ready = Path(settings.state_dir) / f"holder-{mode}.ready"
     ready.unlink(missing_ok=True)
     cmd += ["--ready-file", str(ready)]
-    child = subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+    env = {**os.environ, credentials.HOLDER_DSN_VAR: settings.app_dsn}  # argv is world-readable, environ is not
+    child = subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=env)
     log.close()
     _children.append(child)
     entry.holder_pid = child.pid

@@ -1,6 +1,6 @@
 """The fault holder: a small process holding database sessions for the lock / idle_tx / pool faults.
 
-    python -m perfbook.lab.holder pblab-1a2b-hold lock --dsn DSN --max-s 600 --ready-file F
+    PERFBOOK_LAB_HOLDER_DSN=DSN python -m perfbook.lab.holder pblab-1a2b-hold lock --max-s 600 --ready-file F
 
 Its sessions are its own (never the backend's), it writes ``--ready-file`` once they hold what
 they should, and it exits by itself after ``--max-s`` (or on SIGTERM), so a fault left on is
@@ -10,12 +10,14 @@ never left on forever. Its first argument is the lab's process tag, so ``ps`` sh
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import threading
 from pathlib import Path
 
 import psycopg
 
+from perfbook.lab import credentials
 from perfbook.lab.proctitle import set_process_name
 
 APP_NAME = "perfbook-lab-fault"
@@ -63,7 +65,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="perfbook.lab.holder")
     parser.add_argument("tag")
     parser.add_argument("mode", choices=sorted(HOLDERS))
-    parser.add_argument("--dsn", required=True)
+    parser.add_argument("--dsn", default=None, help=f"default: ${credentials.HOLDER_DSN_VAR} (argv is world-readable)")
     parser.add_argument("--max-s", type=float, default=600.0)
     parser.add_argument("--sessions", type=int, default=3)
     parser.add_argument("--ready-file", type=Path)
@@ -71,7 +73,7 @@ def main(argv: list[str] | None = None) -> None:
     set_process_name(args.tag)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
-    conns = HOLDERS[args.mode](args.dsn, args.sessions)
+    conns = HOLDERS[args.mode](args.dsn or os.environ[credentials.HOLDER_DSN_VAR], args.sessions)
     if args.ready_file:
         args.ready_file.write_text(str(len(conns)))
     done.wait(args.max_s)

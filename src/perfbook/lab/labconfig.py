@@ -11,8 +11,10 @@ import json
 from pathlib import Path
 
 from perfbook.config import load_config
-from perfbook.lab import seed
+from perfbook.files import write_text
+from perfbook.lab import credentials, seed
 from perfbook.lab.state import LabState, process_tag, redis_dbs
+from perfbook.redact import redact_url
 
 SEARCH_USER_ID = 4242  # an existing user: the e-mail search endpoint that the seqscan fault slows
 
@@ -35,6 +37,7 @@ def render(state: LabState) -> str:
     cache_db, queue_db = redis_dbs(state.redis_url)
     return f"""# perfbook.toml for the perfbook lab {state.lab_id} (written by `perfbook lab up`)
 # triage it with: perfbook triage --config {config_path(state)}
+env_file = {json.dumps(str(credentials.secrets_path(state.dir)))}
 
 [http]
 base_url = {json.dumps(state.backend_url)}
@@ -51,10 +54,12 @@ url = {json.dumps(ws_url)}
 mode = "echo"
 
 [postgres]
-dsn = {json.dumps(state.app_dsn)}
+# {redact_url(state.app_dsn)}; the password is in env_file, never here
+dsn = "${{{credentials.POSTGRES_VAR}}}"
 
 [redis]
-url = {json.dumps(state.redis_url)}
+# {redact_url(state.redis_url)}
+url = "${{{credentials.REDIS_VAR}}}"
 cache_db = {cache_db}
 queue_db = {queue_db}
 
@@ -72,6 +77,8 @@ warmup_s = 5
 def write(state: LabState) -> Path:
     """Write (and validate) the lab's perfbook.toml; its path."""
     path = config_path(state)
-    path.write_text(render(state), encoding="utf-8")
+    if not credentials.secrets_path(state.dir).exists():  # a lab started by an older perfbook
+        credentials.write_secrets(state.dir, state.app_dsn, state.redis_url)
+    write_text(path, render(state), what="lab config")
     load_config(path, env={})  # a lab config that perfbook cannot read is a bug here, not the user's
     return path

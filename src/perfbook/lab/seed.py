@@ -89,10 +89,14 @@ FROM generate_series(1, {rows}) AS i
 """
 
 
-def create_database(admin_dsn: str) -> None:
-    """Create the app role (with pg_monitor, so triage sees every session) and its database."""
+def create_database(admin_dsn: str, password: str | None = None) -> None:
+    """Create the app role (with pg_monitor, so triage sees every session; with ``password`` if given)
+    and its database."""
+    from psycopg import sql
+
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        conn.execute(f"CREATE ROLE {APP_ROLE} LOGIN")
+        secret = sql.SQL(" PASSWORD {}").format(sql.Literal(password)) if password else sql.SQL("")
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN{}").format(sql.Identifier(APP_ROLE), secret))
         conn.execute(f"GRANT pg_monitor TO {APP_ROLE}")
         conn.execute(f"CREATE DATABASE {APP_DB} OWNER {APP_ROLE}")
 

@@ -28,7 +28,8 @@ import httpx
 
 from perfbook import services
 from perfbook.errors import PerfbookError
-from perfbook.lab import labconfig, seed
+from perfbook.files import private_dir
+from perfbook.lab import credentials, labconfig, seed
 from perfbook.lab.state import (
     BackendSettings,
     LabState,
@@ -74,6 +75,7 @@ def up(opts: LabOptions) -> LabState:
                             hint="stop it with: perfbook lab down (or use another --dir)")
     if existing:
         down(state_dir)
+    private_dir(state_dir)  # state.json, backend.json and secrets.env hold the lab's passwords
     for sub in ("logs", "metrics", "services"):
         (state_dir / sub).mkdir(parents=True, exist_ok=True)
     api_sock = _listen(opts.port, "--port")
@@ -112,21 +114,23 @@ def _start_services(state: LabState, opts: LabOptions) -> None:
     if opts.postgres_dsn:
         _check_reachable_postgres(opts.postgres_dsn)
         state.admin_dsn = state.app_dsn = opts.postgres_dsn
-    else:
-        pg = services.start_postgres(parent)
+    else:  # private: password auth for every connection, generated passwords (see lab/credentials.py)
+        pg = services.start_postgres(parent, password=credentials.new_password())
         state.postgres = pg.to_state()
         state.save()
+        app_password = credentials.new_password()
         state.admin_dsn = pg.dsn(seed.APP_DB)
-        state.app_dsn = pg.dsn(seed.APP_DB, seed.APP_ROLE)
-        seed.create_database(pg.dsn())
+        state.app_dsn = pg.dsn(seed.APP_DB, seed.APP_ROLE, password=app_password)
+        seed.create_database(pg.dsn(), password=app_password)
     if opts.redis_url:
         _check_reachable_redis(opts.redis_url)
         state.redis_url = opts.redis_url
     else:
-        rd = services.start_redis(parent)
+        rd = services.start_redis(parent, password=credentials.new_password())
         state.redis = rd.to_state()
         state.redis_url = rd.url(0)
     state.save()
+    credentials.write_secrets(state.dir, state.app_dsn, state.redis_url)
     seed.seed(state.admin_dsn, state.app_dsn, users=opts.users)
 
 
@@ -231,7 +235,7 @@ def down(state_dir: Path) -> LabState | None:
     elif state.app_dsn:
         with contextlib.suppress(Exception):  # best effort: the server may be gone already
             seed.drop(state.app_dsn)
-    for name in ("state.json", "backend.json", "faults.json", "perfbook.toml"):
+    for name in ("state.json", "backend.json", "faults.json", "perfbook.toml", credentials.SECRETS_FILE):
         (state_dir / name).unlink(missing_ok=True)
     shutil.rmtree(state_dir / "metrics", ignore_errors=True)
     shutil.rmtree(state_dir / "services", ignore_errors=True)

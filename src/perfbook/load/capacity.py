@@ -13,6 +13,7 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from perfbook.interrupts import StopFlag
 from perfbook.load.result import LoadResult
 from perfbook.load.runner import LoadRun, run_load
 from perfbook.load.schedule import Stage
@@ -71,6 +72,7 @@ class CapacityReport:
     objectives: list[Objective]
     steps: list[dict[str, Any]] = field(default_factory=list)
     outcome: Outcome | None = None
+    stop_signal: int | None = None  # SIGINT / SIGTERM that ended the search early
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -81,6 +83,7 @@ class CapacityReport:
             "failed_rps": self.outcome.failed_rps if self.outcome else None,
             "reason": self.outcome.reason if self.outcome else "no step ran",
             "steps": self.steps,
+            "interrupted": self.stop_signal is not None,
         }
 
 
@@ -110,25 +113,25 @@ def run_capacity(
     tolerance: float = 0.05,
     on_step: Callable[[dict[str, Any]], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
-    runner: Callable[[LoadRun], LoadResult] = run_load,
+    runner: Callable[[LoadRun], LoadResult] | None = None,
+    stop: StopFlag | None = None,
 ) -> CapacityReport:
     """Drive :func:`search` with open-loop steps of ``step_s`` each, within ``max_duration_s``.
 
-    ``runner`` runs one step: this machine's processes, or a cluster's workers.
+    ``runner`` runs one step: this machine's processes (default), or a cluster's workers.
+    ``stop`` set (SIGINT / SIGTERM, caught by the caller) ends the search at once: the step that
+    was running is cut and left out, and the report says where the search stood.
     """
     report = CapacityReport(base.target, objectives)
+    stop = stop if stop is not None else StopFlag()
     gen = search(start_rps, max_rps, tolerance=tolerance)
     started = clock()
     rate = gen.send(None)
     while True:
-        if clock() - started + step_s > max_duration_s:
-            passed = [s["rate_rps"] for s in report.steps if s["met"]]
-            failed = [s["rate_rps"] for s in report.steps if not s["met"]]
-            report.outcome = Outcome(
-                max(passed, default=None),
-                min(failed, default=None),
-                f"stopped by --max-duration {max_duration_s:g}s",
-            )
+        if stop or clock() - started + step_s > max_duration_s:
+            report.stop_signal = stop.signum
+            why = "interrupted" if stop else f"stopped by --max-duration {max_duration_s:g}s"
+            report.outcome = _so_far(report, why)
             return report
         # enough connections for the step's rate: a connection holds ~200 rps on schedule
         connections = max(base.plan.connections, -(-int(rate) // 200))
@@ -139,13 +142,24 @@ def run_capacity(
             duration_s=None,
             connections=connections,
         )
-        doc = runner(replace(base, plan=plan)).to_json()
+        step = replace(base, plan=plan)
+        result = runner(step) if runner is not None else run_load(step, stop)
+        if result.interrupted or stop:  # a cut step judges nothing
+            continue
+        doc = result.to_json()
         row = step_figures(rate, doc, objectives)
         report.steps.append(row)
         if on_step is not None:
             on_step(row)
         try:
             rate = gen.send(row["met"])
-        except StopIteration as stop:
-            report.outcome = stop.value
+        except StopIteration as done:
+            report.outcome = done.value
             return report
+
+
+def _so_far(report: CapacityReport, why: str) -> Outcome:
+    """The outcome of a search ended early: the best step that passed and the lowest that missed."""
+    passed = [s["rate_rps"] for s in report.steps if s["met"]]
+    failed = [s["rate_rps"] for s in report.steps if not s["met"]]
+    return Outcome(max(passed, default=None), min(failed, default=None), why)

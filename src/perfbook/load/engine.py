@@ -25,6 +25,7 @@ from perfbook.load.schedule import Schedule
 ERROR_KINDS = ("connect_refused", "connect_timeout", "connect_error", "timeout", "reset", "parse")
 _UNLIMITED = 1 << 62
 TICK_S = 0.25
+STOP, CUT = 1, 2  # what a control callback may answer: stop sending, or also cut what is in flight (a signal)
 
 
 @dataclass(frozen=True)
@@ -73,10 +74,11 @@ class WorkerResult:
     latency_uncorrected: str = ""
     interrupted: bool = False
     error_examples: dict[str, str] = field(default_factory=dict)  # kind → first message seen
+    interim: int = 0  # interim 1xx responses (100 Continue …): not responses, not requests
 
 
 class _Run:
-    def __init__(self, plan: WorkerPlan, control: Callable[[Snapshot], bool] | None) -> None:
+    def __init__(self, plan: WorkerPlan, control: Callable[[Snapshot], int] | None) -> None:
         self.plan = plan
         self.loop = asyncio.get_running_loop()
         self.request = plan.request
@@ -92,10 +94,12 @@ class _Run:
         self.lat_corrected: list[float] = []
         self.codes = [0] * 1000
         self.errors = dict.fromkeys(ERROR_KINDS, 0)
+        self.interim = 0
         self.error_examples: dict[str, str] = {}
         self.bytes_closed = 0
         self.conn_class = CONN_CLASSES[(self.open_loop, plan.head)]
         self.conns: list[Conn] = []
+        self.slots: asyncio.Future | None = None  # the gather of every slot loop
         self.hist = hist.new_histogram()
         self.hist_corrected = hist.new_histogram()
         self.ssl_ctx: ssl.SSLContext | None = None
@@ -214,8 +218,12 @@ class _Run:
             p50_s=p50,
             p99_s=p99,
         )
-        if self.control(snap):
+        verdict = self.control(snap)
+        if verdict:
             self.stop()
+        if verdict == CUT:  # a signal: end within a tick, requests in flight are cut (not errors)
+            self.interrupted = True
+            self.abort_all()
 
     def error(self, kind: str, reason: object) -> None:
         """Count a transport error; keep the first message of each kind for the report."""
@@ -234,6 +242,8 @@ class _Run:
                 conn.transport.close()
 
     def abort_all(self) -> None:
+        if self.slots is not None:  # slots asleep until their next intended send end now too
+            self.slots.cancel()
         for conn in list(self.conns):
             conn.inflight = False  # cut short by the user: not an error of the target
             if conn.transport is not None:
@@ -257,14 +267,15 @@ class _Run:
             latency_uncorrected=hist.encode(self.hist),
             interrupted=self.interrupted,
             error_examples=dict(self.error_examples),
+            interim=self.interim,
         )
 
 
-async def run_worker(plan: WorkerPlan, control: Callable[[Snapshot], bool] | None = None) -> WorkerResult:
+async def run_worker(plan: WorkerPlan, control: Callable[[Snapshot], int] | None = None) -> WorkerResult:
     """Run one worker's share to the end (count, duration or schedule) and return its totals.
 
-    ``control`` is called every tick with a :class:`Snapshot`; returning True stops the run
-    (abort on errors, Ctrl-C in the parent). In-flight requests then finish or time out.
+    ``control`` is called every tick with a :class:`Snapshot`; a true answer stops the run (abort
+    on errors): in-flight requests then finish or time out. :data:`CUT` (a signal) cuts them too.
     """
     run = _Run(plan, control)
     if plan.duration_s is not None and not run.open_loop:
@@ -274,8 +285,9 @@ async def run_worker(plan: WorkerPlan, control: Callable[[Snapshot], bool] | Non
         # the run's end: stop one timeout past the schedule instead; what was late counts as late.
         run.loop.call_later(run.schedule.duration_s + plan.timeout_s, run.stop)
     ticker = asyncio.ensure_future(run.ticker())
+    run.slots = asyncio.gather(*(run.slot_loop(i) for i in range(plan.connections)))
     try:
-        await asyncio.gather(*(run.slot_loop(i) for i in range(plan.connections)))
+        await run.slots
     except asyncio.CancelledError:
         run.interrupted = True
         run.stop()

@@ -11,6 +11,7 @@ from perfbook.load.runner import LoadRun
 from perfbook.load.safety import is_local
 from perfbook.load.schedule import Stage, parse_duration_s, parse_rate, parse_stages, peak_rps
 from perfbook.load.spec import Target, build_request, parse_header, read_body
+from perfbook.redact import redact_url
 
 DEFAULT_DURATION_S = 10.0  # safe by default: a run with neither -n nor -d stops by itself
 DEFAULT_MAX_RATE_RPS = 20_000.0
@@ -131,7 +132,7 @@ def make_run(opts: LoadOptions) -> tuple[LoadRun, Target]:
     run = LoadRun(
         plan=plan,
         workers=workers,
-        target=target.url,
+        target=redact_url(target.url),  # the URL may carry userinfo or a ?token=: never in a result
         method=opts.method.upper(),
         abort_on_errors=opts.abort_on_errors,
     )

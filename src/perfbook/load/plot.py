@@ -5,12 +5,15 @@ plotext draws in the terminal, matplotlib writes ``--plot FILE.png``; both are t
 
 from __future__ import annotations
 
+import io
 import math
 from pathlib import Path
 from typing import Any
 
-from perfbook.errors import PerfbookError
+from perfbook.errors import PerfbookError, UsageError
+from perfbook.files import check_output, write_bytes
 
+PLOT_FORMATS = (".png", ".svg", ".pdf")
 _SERIES = (("p50", "p50_s"), ("p95", "p95_s"), ("p99", "p99_s"))
 
 
@@ -104,9 +107,21 @@ def save_png(report: dict[str, Any], path: Path) -> None:
     _slo_lines(report, ax_lat, ax_err)
     ax_lat.legend()
     fig.tight_layout()
+    buf = io.BytesIO()  # drawn in memory, then written like every other output (files.write_bytes)
     try:
-        fig.savefig(path, dpi=100)
-    except OSError as err:
-        raise PerfbookError(f"--plot: cannot write {path}: {err.strerror}") from None
+        fig.savefig(buf, format=path.suffix.lstrip(".").lower(), dpi=100)
     finally:
         plt.close(fig)
+    write_bytes(path, buf.getvalue(), what="--plot")
+
+
+def check_plot_path(path: Path) -> None:
+    """Before the search: matplotlib is there, the suffix names a format it writes, the path is writable."""
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is None:
+        raise UsageError("--plot needs matplotlib", hint="pip install 'perfbook[plot]'")
+    if path.suffix.lower() not in PLOT_FORMATS:
+        raise UsageError(f"--plot {path}: the file name must end in {', '.join(PLOT_FORMATS)}",
+                         hint="e.g. --plot knee.png")
+    check_output(path, "--plot")

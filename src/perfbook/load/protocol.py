@@ -74,10 +74,14 @@ class Conn(asyncio.Protocol):
             self.fail("parse", err)
 
     def on_message_complete(self) -> None:
+        parser = self.parser
+        code = parser.get_status_code()
+        if code < 200 and code != 101:  # 100 Continue / 103 Early Hints: the final response is still to come
+            self.run.interim += 1
+            return
         now = perf_counter()
         self.record(now - self.sent_at)
-        parser = self.parser
-        self.codes[parser.get_status_code()] += 1
+        self.codes[code] += 1
         run = self.run
         if run.remaining > 0 and self.keepalive and parser.should_keep_alive():
             run.remaining -= 1
@@ -130,11 +134,15 @@ class OpenConn(Conn):
         self.record_corrected = run.lat_corrected.append
 
     def on_message_complete(self) -> None:
+        parser = self.parser
+        code = parser.get_status_code()
+        if code < 200 and code != 101:  # interim: not the response
+            self.run.interim += 1
+            return
         now = perf_counter()
         self.record(now - self.sent_at)
         self.record_corrected(now - self.intended_at)
-        parser = self.parser
-        self.codes[parser.get_status_code()] += 1
+        self.codes[code] += 1
         self.inflight = False
         if self.keepalive and parser.should_keep_alive():
             self.run.schedule_next(self)
@@ -146,6 +154,8 @@ class HeadConn(Conn):
     """HEAD responses carry no body: a response is complete with its headers."""
 
     def on_headers_complete(self) -> None:
+        if _interim(self):
+            return
         Conn.on_message_complete(self)
         self.parser = httptools.HttpResponseParser(self)  # the old one would wait for a body
 
@@ -155,11 +165,22 @@ class HeadConn(Conn):
 
 class HeadOpenConn(OpenConn):
     def on_headers_complete(self) -> None:
+        if _interim(self):
+            return
         OpenConn.on_message_complete(self)
         self.parser = httptools.HttpResponseParser(self)
 
     def on_message_complete(self) -> None:
         pass
+
+
+def _interim(conn: Conn) -> bool:
+    """An interim 1xx on a HEAD connection: counted, and the same parser reads the final response."""
+    code = conn.parser.get_status_code()
+    if code < 200 and code != 101:
+        conn.run.interim += 1
+        return True
+    return False
 
 
 CONN_CLASSES = {

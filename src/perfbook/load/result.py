@@ -32,6 +32,8 @@ class LoadResult:
     interrupted: bool = False
     aborted: str | None = None  # why the run stopped early (error spike), if it did
     error_examples: dict[str, str] = field(default_factory=dict)  # kind → first message seen
+    interim: int = 0  # interim 1xx responses seen (100 Continue …); not counted as responses
+    stop_signal: int | None = None  # SIGINT / SIGTERM that cut the run (not in the JSON: the exit code says it)
 
     def add(self, part: WorkerResult) -> None:
         """Merge one worker's totals in."""
@@ -47,6 +49,7 @@ class LoadResult:
         self.interrupted = self.interrupted or part.interrupted
         for kind, text in part.error_examples.items():
             self.error_examples.setdefault(kind, text)
+        self.interim += part.interim
 
     @property
     def transport_errors(self) -> int:
@@ -69,6 +72,27 @@ class LoadResult:
     def error_rate(self) -> float:
         """(transport errors + 5xx) / requests, as ``--slo errors<1%`` judges it."""
         return (self.transport_errors + self.server_errors) / self.requests if self.requests else 0.0
+
+    @property
+    def succeeded(self) -> int:
+        """Responses that did what was asked: not an error, not a redirect (a redirect loop is no success)."""
+        return sum(n for code, n in self.status_codes.items() if 200 <= int(code) < 300 or int(code) in (101, 304))
+
+    def failure(self, abort_share: float) -> str | None:
+        """Why this run failed as a whole (exit 3 even without --slo), or None.
+
+        Every request failed (errors, 4xx / 5xx, redirects), none completed, or the error rate
+        (transport + 5xx) is over ``--abort-on-errors`` — whether or not the live abort fired.
+        """
+        if self.requests == 0:
+            return "no request completed" + ("" if self.interrupted else " (nothing answered within --timeout?)")
+        if self.succeeded == 0:
+            kinds = {**{k: n for k, n in self.errors.items() if n}, **self.status_codes}
+            detail = ", ".join(f"{k} {n}" for k, n in sorted(kinds.items(), key=lambda kv: -kv[1])[:4])
+            return f"all {self.requests} requests failed ({detail})"
+        if abort_share > 0 and self.error_rate > abort_share:
+            return f"error rate {self.error_rate:.1%} over --abort-on-errors {abort_share:.0%}"
+        return None
 
     @property
     def rps(self) -> float:
@@ -97,6 +121,7 @@ class LoadResult:
             "error_examples": self.error_examples,
             "latency": hist.latency_summary(self.latency),
             "latency_uncorrected": hist.latency_summary(self.latency_uncorrected),
+            "interim_responses": self.interim,
             "interrupted": self.interrupted,
             "aborted": self.aborted,
         }

@@ -14,7 +14,9 @@ import signal
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from perfbook.load.engine import Snapshot, WorkerPlan, WorkerResult, run_worker
+from perfbook import interrupts
+from perfbook.interrupts import StopFlag
+from perfbook.load.engine import CUT, STOP, Snapshot, WorkerPlan, WorkerResult, run_worker
 from perfbook.load.result import LoadResult
 
 ProgressFn = Callable[[Snapshot], None]
@@ -56,24 +58,34 @@ def worker_plans(plan: WorkerPlan, workers: int) -> list[WorkerPlan]:
 
 
 class _Abort:
-    """Turns snapshots into progress calls and the stop decision (error spike or Ctrl-C)."""
+    """Turns snapshots into progress calls and the stop decision (error spike, or a signal)."""
 
-    def __init__(self, run: LoadRun) -> None:
+    def __init__(self, run: LoadRun, stop: StopFlag | None = None) -> None:
         self.run = run
         self.reason: str | None = None
-        self.interrupted = False
+        self.signal = stop if stop is not None else StopFlag()  # SIGINT / SIGTERM caught while the run goes on
 
-    def __call__(self, snap: Snapshot) -> bool:
+    @property
+    def interrupted(self) -> bool:
+        return bool(self.signal)
+
+    def __call__(self, snap: Snapshot) -> int:
         if self.run.progress is not None:
             self.run.progress(snap)
         limit = self.run.abort_on_errors
         if limit > 0 and snap.requests >= MIN_REQUESTS_FOR_ABORT and snap.errors / snap.requests > limit:
             self.reason = f"error rate {snap.errors / snap.requests:.0%} over --abort-on-errors {limit:.0%}"
-        return self.reason is not None or self.interrupted
+        if self.signal:
+            return CUT
+        return STOP if self.reason is not None else 0
 
 
-def run_load(run: LoadRun) -> LoadResult:
-    """Run the test to its end (or abort / Ctrl-C) and return the merged result."""
+def run_load(run: LoadRun, stop: StopFlag | None = None) -> LoadResult:
+    """Run the test to its end (or an abort, or SIGINT / SIGTERM) and return the merged result.
+
+    A signal cuts the run within a tick; the result is marked interrupted, with the signal in
+    ``stop_signal``. ``stop`` may be a flag the caller already watches (capacity's whole search).
+    """
     plans = worker_plans(run.plan, run.workers)
     result = LoadResult(
         target=run.target,
@@ -86,12 +98,13 @@ def run_load(run: LoadRun) -> LoadResult:
     result.stages = [
         {"duration_s": st.duration_s, "from_rps": st.from_rps, "to_rps": st.to_rps} for st in run.plan.stages
     ]
-    abort = _Abort(run)
+    abort = _Abort(run, stop)
     parts = _run_inline(plans[0], abort) if len(plans) == 1 else _run_processes(plans, abort)
     for part in parts:
         result.add(part)
     result.aborted = abort.reason
     result.interrupted = result.interrupted or abort.interrupted
+    result.stop_signal = abort.signal.signum
     return result
 
 
@@ -107,31 +120,21 @@ def _new_loop() -> asyncio.AbstractEventLoop:
 def _run_inline(plan: WorkerPlan, abort: _Abort) -> list[WorkerResult]:
     loop = _new_loop()
     try:
-
-        def on_sigint() -> None:
-            abort.interrupted = True
-
-        try:
-            loop.add_signal_handler(signal.SIGINT, on_sigint)
-        except (RuntimeError, ValueError):  # not the main thread (tests): no handler
-            pass
-        return [loop.run_until_complete(run_worker(plan, abort))]
+        with interrupts.caught(abort.signal, loop):  # SIGINT / SIGTERM: the next tick cuts the run
+            return [loop.run_until_complete(run_worker(plan, abort))]
     finally:
-        try:
-            loop.remove_signal_handler(signal.SIGINT)
-        except (RuntimeError, ValueError):
-            pass
         loop.close()
 
 
 def _worker_main(
-    plan: WorkerPlan, index: int, out: multiprocessing.Queue, stop: multiprocessing.Event
+    plan: WorkerPlan, index: int, out: multiprocessing.Queue, stop: multiprocessing.Event, cut: multiprocessing.Event
 ) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    for sig in interrupts.SIGNALS:  # the parent decides when to stop (a group-wide signal reaches us too)
+        signal.signal(sig, signal.SIG_IGN)
 
-    def control(snap: Snapshot) -> bool:
+    def control(snap: Snapshot) -> int:
         out.put(("progress", index, snap))
-        return stop.is_set()
+        return CUT if cut.is_set() else (STOP if stop.is_set() else 0)
 
     loop = _new_loop()
     try:
@@ -143,32 +146,32 @@ def _worker_main(
 def _run_processes(plans: list[WorkerPlan], abort: _Abort) -> list[WorkerResult]:
     ctx = multiprocessing.get_context("spawn")  # fork would copy the parent's threads and locks
     out: multiprocessing.Queue = ctx.Queue()
-    stop = ctx.Event()
+    stop, cut = ctx.Event(), ctx.Event()
     procs = [
-        ctx.Process(target=_worker_main, args=(p, i, out, stop), daemon=True) for i, p in enumerate(plans)
+        ctx.Process(target=_worker_main, args=(p, i, out, stop, cut), daemon=True) for i, p in enumerate(plans)
     ]
     for proc in procs:
         proc.start()
     latest: dict[int, Snapshot] = {}
     results: dict[int, WorkerResult] = {}
     try:
-        while len(results) < len(procs):
-            try:
-                kind, index, payload = out.get(timeout=0.5)
-            except queue_mod.Empty:
-                if not any(p.is_alive() for p in procs) and out.empty():
-                    break  # a worker died without a result: report what arrived
-                continue
-            except KeyboardInterrupt:
-                abort.interrupted = True
-                stop.set()
-                continue
-            if kind == "result":
-                results[index] = payload
-            else:
-                latest[index] = payload
-                if index == 0 and abort(_combine(latest.values())):
+        with interrupts.caught(abort.signal):
+            while len(results) < len(procs):
+                if abort.signal and not cut.is_set():
                     stop.set()
+                    cut.set()
+                try:
+                    kind, index, payload = out.get(timeout=0.25)
+                except queue_mod.Empty:
+                    if not any(p.is_alive() for p in procs) and out.empty():
+                        break  # a worker died without a result: report what arrived
+                    continue
+                if kind == "result":
+                    results[index] = payload
+                else:
+                    latest[index] = payload
+                    if index == 0 and abort(_combine(latest.values())):
+                        stop.set()
     finally:
         for proc in procs:
             proc.join(timeout=5)

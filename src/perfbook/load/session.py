@@ -2,7 +2,7 @@
 
     outcome = run_session(run, objectives, watch_patterns=None, progress=live)
     outcome.doc          # the --json document (result, "watch", "slo", "timeline": latency over time)
-    outcome.missed       # an SLO missed or the run aborted (exit 3 in the CLI)
+    outcome.missed       # an SLO missed, the run aborted or failed as a whole (exit 3 in the CLI)
     outcome.partial      # a cluster worker was lost: the figures miss its share (exit 1)
 """
 
@@ -25,9 +25,11 @@ class SessionOutcome:
 
     doc: dict[str, Any]
     verdicts: list[Verdict]
-    interrupted: bool  # Ctrl-C ended it
-    missed: bool  # aborted (error spike) or an objective not met
+    interrupted: bool  # SIGINT / SIGTERM ended it (the figures cover the part that ran)
+    missed: bool  # failed (see ``failed``) or an objective not met
     partial: bool = False  # a cluster run that lost a worker: its share is missing from the figures
+    failed: str | None = None  # why the run failed as a whole: every request failed, errors over the limit …
+    stop_signal: int | None = None  # the signal that ended it, for the exit code (130 / 143)
 
 
 def run_session(
@@ -60,8 +62,11 @@ def run_session(
         doc["watch"] = w.summary()
     verdicts = judge(objectives, doc)
     doc["slo"] = [v.to_json() for v in verdicts] if objectives else None
-    missed = bool(result.aborted) or any(not v.met for v in verdicts)
-    return SessionOutcome(doc, verdicts, result.interrupted, missed, bool(getattr(result, "partial", False)))
+    failed = result.aborted or result.failure(run.abort_on_errors)  # no --slo needed to fail (#12)
+    doc["failed"] = failed
+    missed = bool(failed) or any(not v.met for v in verdicts)
+    return SessionOutcome(doc, verdicts, result.interrupted, missed, bool(getattr(result, "partial", False)),
+                          failed, getattr(result, "stop_signal", None))
 
 
 TIMELINE_POINTS = 600  # a 10-minute run at 4 ticks a second is 2,400: every 4th is kept

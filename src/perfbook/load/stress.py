@@ -11,17 +11,84 @@ HTTP engine (see :mod:`perfbook.load.runner`).
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from time import perf_counter
 from typing import Any
 
-from perfbook.errors import PerfbookError
+from perfbook.errors import PerfbookError, UsageError
 from perfbook.load import hist
 from perfbook.redact import redact_text, redact_url
+from perfbook.sanitize import display_sql, strip_literals
 
 DEFAULT_QUERY = "SELECT 1 /* perfbook stress */"
+
+# Functions a "read" query must never call: they act on other sessions, the server or its files,
+# and a read-only transaction does not stop them (pg_terminate_backend works in one).
+FORBIDDEN_FUNCTIONS = re.compile(
+    r"pg_(terminate|cancel|signal)_backend|pg_reload_conf|pg_rotate_logfile|pg_promote|pg_switch_wal"
+    r"|pg_(try_)?advisory\w*|pg_stat\w*_reset\w*|pg_create_\w+|pg_drop_\w+|pg_replication_\w+|pg_logical_\w+"
+    r"|pg_(read|ls|stat)_\w*(file|dir)\w*|pg_file_\w+|pg_wal_replay_\w+|pg_(start|stop|backup)_\w*|pg_notify"
+    r"|pg_log_backend_memory_contexts|pg_import_system_collations|set_config|lo_\w+|dblink\w*|txid_current\w*"
+    r"|pg_current_xact_id\w*|nextval|setval|query_to_xml\w*|pg_sleep_until")
+# Volatile built-ins that change nothing (a volatile function is refused unless it is one of these).
+HARMLESS_VOLATILE = frozenset({"random", "random_normal", "setseed", "clock_timestamp", "timeofday", "gen_random_uuid",
+                               "pg_sleep", "pg_sleep_for", "statement_timestamp", "uuid_generate_v4"})
+_NOT_FUNCTIONS = frozenset({"in", "exists", "any", "all", "some", "values", "cast", "extract", "over", "filter",
+                            "lateral", "row", "array", "coalesce", "nullif", "greatest", "least", "when", "and", "or",
+                            "not", "on", "using", "from", "select", "where", "as", "join", "with", "interval",
+                            "within", "then", "else", "case", "by", "group", "order", "limit", "offset", "union"})
+_CALL = re.compile(r"(?<![\w$.])((?:[a-z_][\w$]*\.)?[a-z_][\w$]*)\s*\(")
+_WRITE_WORDS = re.compile(r"\b(insert|update|delete|merge|truncate|copy|call|do|lock|grant|revoke|alter|create|drop|"
+                          r"into|for\s+(update|share|no\s+key\s+update|key\s+share))\b")
+
+
+def read_query_problem(query: str) -> str | None:
+    """Why ``query`` is not one plain read (``SELECT`` / ``WITH … SELECT``), else None. Pure.
+
+    >>> read_query_problem("SELECT count(*) FROM users WHERE email = 'a;b'") is None
+    True
+    >>> read_query_problem("SELECT pg_terminate_backend(pid) FROM pg_stat_activity")
+    'it calls pg_terminate_backend(), which acts on other sessions or the server'
+    >>> read_query_problem("DELETE FROM users")
+    'only SELECT is allowed (it starts with DELETE)'
+    """
+    text = strip_literals(query).replace('"', "").lower().strip().rstrip(";").strip()
+    if not text:
+        return "the query is empty"
+    if ";" in text:
+        return "one statement only (it has a ; in the middle)"
+    first = text.split(None, 1)[0]
+    if first not in ("select", "with"):
+        return f"only SELECT is allowed (it starts with {first.upper()})"
+    write = _WRITE_WORDS.search(text)
+    if write:
+        return f"only reads are allowed (it has {write.group(0).upper()})"
+    for name in called_functions(text):
+        if FORBIDDEN_FUNCTIONS.fullmatch(name.rsplit(".", 1)[-1]):
+            return f"it calls {name.rsplit('.', 1)[-1]}(), which acts on other sessions or the server"
+    return None
+
+
+def called_functions(sql: str) -> list[str]:
+    """Names written as calls, ``name(`` or ``schema.name(``, lower-cased, SQL words left out."""
+    names = [m.group(1).lower() for m in _CALL.finditer(strip_literals(sql).replace('"', "").lower())]
+    return list(dict.fromkeys(n for n in names if n.rsplit(".", 1)[-1] not in _NOT_FUNCTIONS))
+
+
+async def _volatile_problem(conn: Any, query: str) -> str | None:
+    """Why a function the query calls may change something (volatile and not known harmless), else None."""
+    names = sorted({n.rsplit(".", 1)[-1] for n in called_functions(query)} - HARMLESS_VOLATILE)
+    if not names:
+        return None
+    cur = await conn.execute("/* perfbook */ SELECT DISTINCT proname FROM pg_proc "
+                             "WHERE proname = ANY(%s) AND provolatile = 'v' ORDER BY 1", (names,))
+    volatile = [r[0] for r in await cur.fetchall()]
+    if volatile:
+        return f"it calls {volatile[0]}(), a volatile function that may write or act on the server"
+    return None
 
 
 @dataclass
@@ -90,12 +157,22 @@ async def stress_postgres(
     duration_s: float = 10.0,
     operations: int | None = None,
     statement_timeout_ms: int = 3000,
+    lock_timeout_ms: int = 100,
 ) -> StressResult:
-    """``concurrency`` read-only sessions running ``query`` back to back."""
+    """``concurrency`` read-only sessions running ``query`` back to back, with the probe's timeouts.
+
+    The query must be one plain read (:func:`read_query_problem`) calling no volatile function
+    that is not known to be harmless; UsageError (exit 2) before any session runs it otherwise.
+    """
     import psycopg
 
-    result = StressResult("postgres", redact_url(dsn), concurrency, detail={"query": query})
-    options = f"-c default_transaction_read_only=on -c statement_timeout={statement_timeout_ms}"
+    problem = read_query_problem(query)
+    if problem:
+        raise UsageError(f"stress postgres --query refused: {problem}",
+                         hint="the stress test only reads: give one SELECT without side effects")
+    result = StressResult("postgres", redact_url(dsn), concurrency, detail={"query": display_sql(query)})
+    options = (f"-c default_transaction_read_only=on -c statement_timeout={statement_timeout_ms}"
+               f" -c lock_timeout={lock_timeout_ms} -c idle_in_transaction_session_timeout={statement_timeout_ms}")
     try:
         conns = [
             await psycopg.AsyncConnection.connect(dsn, autocommit=True, options=options, connect_timeout=5)
@@ -106,6 +183,12 @@ async def stress_postgres(
             f"stress postgres: cannot connect to {redact_url(dsn)}: {_first_line(err)}",
             hint="check [postgres] dsn or PERFBOOK_POSTGRES_DSN, or pass --dsn",
         ) from None
+    problem = await _volatile_problem(conns[0], query)
+    if problem:
+        for conn in conns:
+            await conn.close()
+        raise UsageError(f"stress postgres --query refused: {problem}",
+                         hint="the stress test only reads: give one SELECT without side effects")
 
     def client(conn: psycopg.AsyncConnection) -> Callable[[], Awaitable[int]]:
         async def one() -> int:

@@ -9,15 +9,22 @@ from __future__ import annotations
 
 import asyncio
 from html.parser import HTMLParser
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 from perfbook.config import Config
 from perfbook.evidence.frontend import AssetTiming, FrontendEvidence
 from perfbook.model import Evidence
 from perfbook.probes.base import BaseProbe, ProbeContext, ProbeSkipped, ProbeUnavailable
-from perfbook.probes.timing import transport_error_kind, unreachable_reason
+from perfbook.probes.timing import (
+    drain_capped,
+    header_problem,
+    read_capped,
+    transport_error_kind,
+    unreachable_reason,
+)
 from perfbook.redact import redact_url
+from perfbook.units import format_bytes
 
 if TYPE_CHECKING:
     import httpx
@@ -58,8 +65,8 @@ class FrontendProbe(BaseProbe):
         end_at = ctx.clock() + ctx.window_s + timeout_s
         async with httpx.AsyncClient(verify=ctx.config.http.verify_tls, timeout=timeout_s,
                                      follow_redirects=True) as client:
-            page, page_s = await _fetch_page(client, cfg.url, ctx, timeout_s)
-            refs = asset_urls(page.text, str(page.url)) if "html" in page.headers.get("content-type", "html") else []
+            page, html, html_cut, page_s = await _fetch_page(client, cfg.url, ctx, timeout_s)
+            refs = asset_urls(html, str(page.url)) if "html" in page.headers.get("content-type", "html") else []
             wanted = refs[: cfg.max_assets]
             gate = asyncio.Semaphore(CONCURRENCY)
             assets = await asyncio.gather(*(_fetch_asset(client, gate, u, k, ctx, timeout_s, end_at) for u, k in wanted))
@@ -72,22 +79,39 @@ class FrontendProbe(BaseProbe):
         timed = [a for a in assets if a.duration_s is not None]
         data.slowest = sorted(timed, key=lambda a: -(a.duration_s or 0.0))[:SLOWEST_KEPT]
         data.failed = [a for a in assets if a.error is not None or (a.status or 0) >= 400]
+        cut = _cut_notes(html_cut, assets, ctx.config)
+        if cut:  # what was read is true, but it is not the whole page: say so
+            return Evidence("frontend", "partial", 0.0, reason="; ".join(cut), data=data)
         return Evidence("frontend", "ok", 0.0, data=data)
 
 
+def _cut_notes(html_cut: bool, assets: list[AssetTiming], cfg: Any) -> list[str]:
+    size = format_bytes(cfg.http.max_body_bytes)
+    notes = [f"page over {size}: read the first {size} for its assets"] if html_cut else []
+    cut = [a for a in assets if a.size_bytes > cfg.http.max_body_bytes]
+    if cut:
+        notes.append(f"{len(cut)} asset(s) over {size}: read the first {size} of each")
+    return notes
+
+
 async def _fetch_page(client: httpx.AsyncClient, url: str, ctx: ProbeContext,
-                      timeout_s: float) -> tuple[httpx.Response, float]:
+                      timeout_s: float) -> tuple[httpx.Response, str, bool, float]:
+    """The page's response, its text (at most [http] max_body_bytes of it), whether it was cut, its time."""
     import httpx
 
+    http = ctx.config.http
     started = ctx.clock()
     try:
-        async with asyncio.timeout(_limit(ctx, timeout_s)):
-            response = await client.get(url)
+        async with asyncio.timeout(_limit(ctx, timeout_s)), client.stream("GET", url) as response:
+            problem = header_problem(response, http.max_headers, http.max_header_bytes)
+            if problem:
+                raise ProbeUnavailable(f"GET {redact_url(url)}: {problem}")
+            body, cut = await read_capped(response, http.max_body_bytes)
     except (httpx.TransportError, OSError, TimeoutError) as err:
         raise ProbeUnavailable(unreachable_reason({transport_error_kind(err): 1}, url, timeout_s)) from None
     except httpx.TooManyRedirects:
         raise ProbeUnavailable(f"too many redirects from {redact_url(url)}") from None
-    return response, ctx.clock() - started
+    return response, body.decode(response.encoding or "utf-8", errors="replace"), cut, ctx.clock() - started
 
 
 async def _fetch_asset(client: httpx.AsyncClient, gate: asyncio.Semaphore, url: str, kind: str,
@@ -102,15 +126,15 @@ async def _fetch_asset(client: httpx.AsyncClient, gate: asyncio.Semaphore, url: 
             return asset
         started = ctx.clock()
         try:
-            async with asyncio.timeout(limit_s):
-                async with client.stream("GET", url) as response:
-                    async for _ in response.aiter_raw():
-                        pass
+            async with asyncio.timeout(limit_s), client.stream("GET", url) as response:
+                await drain_capped(response, ctx.config.http.max_body_bytes)  # over it: size > the limit
             asset.status, asset.size_bytes = response.status_code, response.num_bytes_downloaded
             asset.duration_s = round(ctx.clock() - started, 6)
         except (httpx.TransportError, httpx.TooManyRedirects, OSError, TimeoutError) as err:
             asset.error = transport_error_kind(err)
             asset.duration_s = timeout_s if asset.error in ("timeout", "connect_timeout") else None
+        except (httpx.InvalidURL, ValueError, UnicodeError):  # one bad URL in the page fails that asset only
+            asset.error = "invalid_url"
     return asset
 
 
@@ -120,8 +144,11 @@ def _limit(ctx: ProbeContext, timeout_s: float) -> float:
 
 
 def _origin(url: str) -> tuple[str, str | None, int | None]:
-    parts = urlsplit(url)
-    return parts.scheme, parts.hostname, parts.port
+    try:
+        parts = urlsplit(url)
+        return parts.scheme, parts.hostname, parts.port
+    except ValueError:  # an invalid asset URL: no origin (and its fetch fails alone)
+        return "", None, None
 
 
 class _AssetParser(HTMLParser):
@@ -152,7 +179,11 @@ def asset_urls(html: str, base_url: str) -> list[tuple[str, str]]:
     parser.feed(html)
     seen: dict[str, str] = {}
     for ref, kind in parser.found:
-        url = urljoin(base_url, ref.strip()).split("#", 1)[0]
-        if urlsplit(url).scheme in ("http", "https") and url not in seen:
+        try:
+            url = urljoin(base_url, ref.strip()).split("#", 1)[0]
+            scheme = urlsplit(url).scheme
+        except ValueError:  # "http://[::1/x": kept as it is, so its fetch fails alone ("invalid_url")
+            url, scheme = ref.strip(), "http"
+        if scheme in ("http", "https") and url not in seen:
             seen[url] = kind
     return list(seen.items())

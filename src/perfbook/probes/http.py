@@ -15,6 +15,8 @@ from perfbook.evidence.http import EndpointTiming, HealthCheck, HttpEvidence
 from perfbook.model import Evidence
 from perfbook.probes.base import BaseProbe, ProbeContext
 from perfbook.probes.timing import (
+    drain_capped,
+    header_problem,
     headers_from_env,
     median,
     percentile,
@@ -23,6 +25,7 @@ from perfbook.probes.timing import (
     unreachable_reason,
 )
 from perfbook.redact import mask_query, redact_url
+from perfbook.units import format_bytes
 
 if TYPE_CHECKING:
     import httpx
@@ -37,6 +40,7 @@ class _Sample:
     error: str | None = None
     phases: dict[str, float] = field(default_factory=dict)
     span: tuple[float, float] | None = None  # (started, answered) clock values of a request that got an answer
+    cut: bool = False  # the body was over max_body_bytes: timed to the cut
 
 
 class HttpProbe(BaseProbe):
@@ -115,7 +119,7 @@ class _Runner:
             if at > now:
                 await self.ctx.sleep(at - now)
             samples.append(await self.request(ep.method.upper(), url, headers))
-        return _timing(ep, redact_url(url), samples, note, self.timeout_s)
+        return _timing(ep, redact_url(url), samples, note, self.timeout_s, self.ctx.config.http.max_body_bytes)
 
     async def request(self, method: str, url: str, headers: dict[str, str]) -> _Sample:
         """One request, bounded by timeout_s (and the deadline) as a whole, not per phase."""
@@ -126,10 +130,15 @@ class _Runner:
 
         left = self.ctx.time_left()
         limit_s = min(self.timeout_s, max(0.05, left - 0.05)) if left > 0 else self.timeout_s
+        http = self.ctx.config.http
         started = self.ctx.clock()
-        try:
-            async with asyncio.timeout(limit_s):
-                response = await self.client.request(method, url, headers=headers, extensions={"trace": trace})
+        try:  # streamed: the body is counted and dropped, at most max_body_bytes of it
+            async with asyncio.timeout(limit_s), self.client.stream(
+                    method, url, headers=headers, extensions={"trace": trace}) as response:
+                if header_problem(response, http.max_headers, http.max_header_bytes):
+                    self.kinds["headers_over_limit"] += 1
+                    return _Sample(None, error="headers_over_limit")
+                _, cut = await drain_capped(response, http.max_body_bytes)
         except Exception as err:  # narrowed by kind below: every transport failure is data here
             kind = transport_error_kind(err)
             if kind == "other" and not _is_transport_error(err):
@@ -138,7 +147,8 @@ class _Runner:
             timed_out = kind in ("timeout", "connect_timeout")
             return _Sample(self.timeout_s if timed_out else None, error=kind)
         answered = self.ctx.clock()
-        return _Sample(answered - started, status=response.status_code, phases=_phases(marks), span=(started, answered))
+        return _Sample(answered - started, status=response.status_code, phases=_phases(marks), span=(started, answered),
+                       cut=cut)
 
 
 def _is_transport_error(err: BaseException) -> bool:
@@ -163,7 +173,8 @@ def _phases(marks: dict[str, float]) -> dict[str, float]:
     return {k: v for k, v in spans.items() if v is not None}
 
 
-def _timing(ep: Endpoint, url: str, samples: list[_Sample], note: str | None, timeout_s: float) -> EndpointTiming:
+def _timing(ep: Endpoint, url: str, samples: list[_Sample], note: str | None, timeout_s: float,
+            max_body_bytes: int) -> EndpointTiming:
     durations = [s.duration_s for s in samples if s.duration_s is not None]
     # query values can be personal data (an e-mail search): evidence keeps only their names
     timing = EndpointTiming(path=mask_query(ep.path), method=ep.method.upper(), url=mask_query(url), requests=len(samples),
@@ -176,6 +187,9 @@ def _timing(ep: Endpoint, url: str, samples: list[_Sample], note: str | None, ti
     for phase in ("connect_s", "tls_s", "first_byte_s"):
         setattr(timing, phase, _r(median([s.phases[phase] for s in samples if phase in s.phases])))
     timing.notes = [note] if note else []
+    if any(s.cut for s in samples):
+        size = format_bytes(max_body_bytes)
+        timing.notes.append(f"response body over {size}: read the first {size}, timed to there")
     return timing
 
 

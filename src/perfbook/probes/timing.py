@@ -10,11 +10,14 @@ Pure except for reading an environment variable in :func:`headers_from_env`:
 
 from __future__ import annotations
 
+import asyncio
 import math
 import os
 import socket
 import ssl
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 # Transport error kinds, as counted in EndpointTiming.errors and named in reasons.
@@ -25,6 +28,7 @@ KIND_TEXT = {
     "reset": "connection reset by {host}",
     "dns": "cannot resolve {host}",
     "tls": "TLS handshake failed with {host}",
+    "headers_over_limit": "response headers over [http] max_headers / max_header_bytes from {host}",
     "other": "request to {host} failed",
 }
 
@@ -120,3 +124,68 @@ def headers_from_env(var: str | None, env: Mapping[str, str] | None = None) -> t
         headers[name.strip()] = value.strip()
     note = f"headers_env {var}: {bad} line(s) without 'Name: value' left out" if bad else None
     return headers, note
+
+
+async def read_capped(response: Any, limit_bytes: int) -> tuple[bytes, bool]:
+    """A streamed response's body, decoded, at most ``limit_bytes`` of it; (body, whether it was cut).
+
+    Counting decoded bytes bounds a compressed bomb too. The rest is not read: the connection closes.
+    """
+    chunks, size = [], 0
+    async for chunk in response.aiter_bytes():
+        if size + len(chunk) > limit_bytes:
+            chunks.append(chunk[: limit_bytes - size])
+            return b"".join(chunks), True
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks), False
+
+
+async def drain_capped(response: Any, limit_bytes: int) -> tuple[int, bool]:
+    """Read and drop a streamed body as it comes (bytes over the wire), at most ``limit_bytes``; (bytes, cut)."""
+    async for _ in response.aiter_raw():
+        if response.num_bytes_downloaded > limit_bytes:
+            return response.num_bytes_downloaded, True
+    return response.num_bytes_downloaded, False
+
+
+def header_problem(response: Any, max_headers: int, max_header_bytes: int) -> str | None:
+    """Why a response's headers are over the limits (count, total size), else None.
+
+    httpcore has read them already, bounded at 100 KiB; this holds them to the configured limits.
+    """
+    pairs = response.headers.raw
+    if len(pairs) > max_headers:
+        return f"{len(pairs)} response headers, over [http] max_headers {max_headers}"
+    size = sum(len(k) + len(v) + 4 for k, v in pairs)
+    if size > max_header_bytes:
+        return f"response headers of {size} bytes, over [http] max_header_bytes {max_header_bytes}"
+    return None
+
+
+async def in_daemon_thread(fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` in a daemon thread, awaited: unlike ``asyncio.to_thread``, a probe cut off by its
+    budget leaves no executor thread that ``asyncio.run`` waits for after triage has reported (the
+    report's duration then stays the wall time)."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
+
+    def run() -> None:
+        try:
+            result = fn(*args)
+        except BaseException as err:  # handed to the awaiting coroutine, raised there
+            loop.call_soon_threadsafe(_settle, future, None, err)
+        else:
+            loop.call_soon_threadsafe(_settle, future, result, None)
+
+    threading.Thread(target=run, name=f"perfbook-{getattr(fn, '__name__', 'work')}", daemon=True).start()
+    return await future
+
+
+def _settle(future: asyncio.Future[Any], result: Any, err: BaseException | None) -> None:
+    if future.done():  # cancelled meanwhile (the probe's budget ran out)
+        return
+    if err is not None:
+        future.set_exception(err)
+    else:
+        future.set_result(result)

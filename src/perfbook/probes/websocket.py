@@ -51,7 +51,8 @@ class WebsocketProbe(BaseProbe):
         started = ctx.clock()
         try:
             ws = await asyncio.wait_for(
-                connect(cfg.url, open_timeout=None, ping_interval=None, compression=None, close_timeout=1),
+                connect(cfg.url, open_timeout=None, ping_interval=None, compression=None, close_timeout=1,
+                        max_size=cfg.max_message_bytes, max_queue=4),  # bounded: a bigger message closes it
                 timeout=_limit(ctx, timeout_s))
         except Exception as err:  # every failure to open is data; a bug re-raises below
             return _not_connected(data, err, cfg.url, timeout_s)

@@ -13,6 +13,7 @@ from perfbook.incidents.reminders import to_iso
 from perfbook.model import Report
 from perfbook.report.json import report_to_dict
 from perfbook.report.kpi import LAG_SHOWN_MS, kpi_rows, loop_lag_line, unreliable_line
+from perfbook.severity import critical_caveat
 from perfbook.templating import environment, render
 
 
@@ -25,5 +26,5 @@ def report_to_html(report: Report, th: Thresholds, *, templates_dir: str = "", n
     loop_lag = ({"line": loop_lag_line(lag), "unreliable": [unreliable_line(u) for u in lag.unreliable]}
                 if lag is not None and (lag.unreliable or (lag.max_ms or 0.0) >= LAG_SHOWN_MS) else None)
     ctx = {"report": doc, "kpis": kpi_rows(report.kpis, th), "causes": causes, "loop_lag": loop_lag,
-           "now": to_iso(now or dt.datetime.now(dt.UTC))}
+           "now": to_iso(now or dt.datetime.now(dt.UTC)), "caveat": critical_caveat(report)}
     return render(environment(templates_dir), "report/triage.html.j2", ctx)

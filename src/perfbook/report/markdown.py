@@ -5,12 +5,15 @@ from __future__ import annotations
 from perfbook.config import Thresholds
 from perfbook.model import Report
 from perfbook.report.kpi import kpi_rows, loop_lag_line, unreliable_line
+from perfbook.severity import critical_caveat
 
 
 def report_to_markdown(report: Report, th: Thresholds) -> str:
     """The report as Markdown: severity, cause, KPIs, findings with fixes, probes."""
     sev = report.severity.value if report.severity is not None else "no verdict"
-    out = [f"# perfbook triage: {sev}", "", f"**{report.severity_reason}**", ""]
+    caveat = critical_caveat(report)
+    title = f"{sev}, with critical findings" if caveat else sev
+    out = [f"# perfbook triage: {title}", "", f"**{caveat or report.severity_reason}**", ""]
     if report.causes:
         top = report.causes[0]
         out += [f"Likely cause ({top.confidence:.0%}): {top.summary}", ""]

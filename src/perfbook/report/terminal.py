@@ -16,6 +16,7 @@ from rich.text import Text
 from perfbook.config import Thresholds
 from perfbook.model import Evidence, Finding, Level, Report, Severity
 from perfbook.report.kpi import LAG_SHOWN_MS, kpi_rows, loop_lag_line, unreliable_line
+from perfbook.severity import critical_caveat
 
 SEVERITY_STYLE = {Severity.P0: "bold white on red", Severity.P1: "bold red", Severity.P2: "bold yellow",
                   Severity.P3: "yellow", Severity.OK: "bold green", None: "bold blue"}
@@ -29,7 +30,11 @@ STATUS_STYLE = {"ok": "green", "partial": "yellow", "unavailable": "red", "skipp
 def build_banner(report: Report) -> RenderableType:
     """The first lines: severity with its reason, the top cause, and what was triaged."""
     sev = report.severity.value if report.severity is not None else "no verdict"
-    head = Text.assemble((f" {sev} ", SEVERITY_STYLE[report.severity]), "  ", report.severity_reason)
+    style, reason = SEVERITY_STYLE[report.severity], report.severity_reason
+    caveat = critical_caveat(report)
+    if caveat:  # never a green OK over a blocked database (DESIGN "Exit codes", 2026-12-01)
+        style, reason = "bold white on red", caveat
+    head = Text.assemble((f" {sev} ", style), "  ", reason)
     lines: list[RenderableType] = [head]
     if report.causes:
         top = report.causes[0]
@@ -43,7 +48,8 @@ def build_banner(report: Report) -> RenderableType:
     target = report.target
     where = ", ".join(f"{k} {v}" for k, v in target.items() if k not in ("sources", "config"))
     lines.append(Text(f"{where}; window {report.window_s:g} s; took {report.duration_s:.2f} s", style="dim"))
-    return Panel(Group(*lines), title="perfbook triage", title_align="left", border_style=SEVERITY_STYLE[report.severity].split()[-1])
+    return Panel(Group(*lines), title="perfbook triage", title_align="left", border_style=style.split()[-1])
+
 
 
 def build_causes(report: Report) -> RenderableType:

@@ -122,7 +122,7 @@ def test_markdown_report_and_unwritable_path(perfbook, tmp_path):
         bad = perfbook("triage", "--config", str(cfg), "--only", "http", "--window", "0.3s",
                        "--markdown", str(tmp_path / "missing" / "x.md"))
     assert ok.exit_code == 0 and out.read_text().startswith("# perfbook triage: OK")
-    assert bad.exit_code == 2 and "cannot write Markdown report" in bad.stderr
+    assert bad.exit_code == 2 and bad.stderr.startswith("error: --markdown ") and "does not exist" in bad.stderr
     assert not (tmp_path / "missing").exists()
 
 

@@ -66,10 +66,10 @@ def test_flush_cache_refuses_a_db_with_queue_like_keys(redis_url: str, tmp_path,
 
 def test_delete_pattern_removes_exactly_the_matching_keys(run: Runner, stack) -> None:
     cache, queue = stack
-    plan = run.plan("redis.delete_pattern", pattern="cache:users:*", batch_size=4)
+    plan = run.plan("redis.delete_pattern", pattern="cache:users:*", batch_size=4, allow_share=0.8)
     assert plan.affects[0]["keys"] == 30 and len(plan.affects[0]["sample"]) == 10
     assert "8 batch(es)" in plan.steps[1]
-    result = run.apply("redis.delete_pattern", pattern="cache:users:*", batch_size=4)
+    result = run.apply("redis.delete_pattern", pattern="cache:users:*", batch_size=4, allow_share=0.8)
     assert result.outcome.status == "done"
     assert sorted(cache.keys()) == sorted([f"cache:agents:{i}".encode() for i in range(7)] + [b"cache:meta"])
     assert queue.dbsize() == 2
@@ -94,6 +94,39 @@ def test_delete_pattern_refuses_the_queue_db_and_match_all(run: Runner, stack) -
     assert run.plan("redis.delete_pattern", pattern="ws:*", db=1).refusal
     with pytest.raises(UsageError, match="every key"):
         run.plan("redis.delete_pattern", pattern="*")
+
+
+@pytest.mark.parametrize("pattern", ["*", "**", "?*", "*?", "[a-z]*", "[^]*", "[c]*", "???*"])
+def test_delete_pattern_refuses_every_match_all_spelling(redis_url: str, tmp_path, store, pattern: str) -> None:
+    """A pattern with no literal outside wildcards and classes: refused before a key is read (#12)."""
+    other = redis.Redis.from_url(url_with_db(redis_url, 2))
+    other.mset({f"k{i}": i for i in range(200)})
+    run = _run(tmp_path, store, redis_url, queue_db=None)
+    with pytest.raises(UsageError, match="matches every key"):
+        run.apply("redis.delete_pattern", pattern=pattern, db=2)
+    assert other.dbsize() == 200
+    other.close()
+
+
+def test_delete_pattern_refuses_a_pattern_that_counts_as_every_key(run: Runner, redis_url: str) -> None:
+    """Literal but matching the whole db: the dry-run count against DBSIZE refuses it, whatever the share."""
+    other = redis.Redis.from_url(url_with_db(redis_url, 3))
+    other.mset({f"k{i}": i for i in range(50)})
+    plan = run.plan("redis.delete_pattern", pattern="k*", db=3, allow_share=1.0)
+    assert plan.refusal and "every key of db 3 (50 of 50" in plan.refusal and "flush_cache" in plan.refusal
+    with pytest.raises(PerfbookError, match="every key"):
+        run.apply("redis.delete_pattern", pattern="k*", db=3, allow_share=1.0)
+    assert other.dbsize() == 50
+    other.close()
+
+
+def test_delete_pattern_caps_the_share_of_the_db(run: Runner, stack) -> None:
+    cache, _ = stack
+    plan = run.plan("redis.delete_pattern", pattern="cache:users:*")  # 30 of 38: over the default half
+    assert plan.refusal and "79% of db 0 (30 of 38 keys)" in plan.refusal and "--allow-share 0.84" in plan.refusal
+    assert cache.dbsize() == 38
+    assert run.apply("redis.delete_pattern", pattern="cache:users:*", allow_share=0.84).outcome.status == "done"
+    assert cache.dbsize() == 8
 
 
 def test_set_policy_and_maxmemory_show_old_and_new(run: Runner, redis_url: str) -> None:

@@ -1,6 +1,7 @@
 """Real HTTP servers for the load tests: asyncio on 127.0.0.1, a free port, in a thread.
 
-Behaviours: ``ok`` (200, tiny body), ``status`` (a fixed status), ``echo`` (remembers each
+Behaviours: ``ok`` (200, tiny body), ``status`` (a fixed status), ``interim`` (100 Continue, then
+200), ``echo`` (remembers each
 request's method, headers and body), ``reset`` (RST on every request), ``silent`` (reads, never
 answers), ``stall_once`` (one request waits ``stall_s``), ``slots`` (K slots × a fixed service
 time: a server with a known capacity of K / service_s requests per second).
@@ -129,6 +130,8 @@ class LocalServer:
             finish = max(loop.time(), self._free_at[slot]) + cfg.service_s
             self._free_at[slot] = finish
             await asyncio.sleep(finish - loop.time())
+        if cfg.mode == "interim":  # an interim response first, as a server answering Expect: 100-continue
+            writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         status = cfg.status if cfg.mode == "status" else 200
         writer.write(
             b"HTTP/1.1 %d X\r\nContent-Length: %d\r\nContent-Type: text/plain\r\n\r\n%s"

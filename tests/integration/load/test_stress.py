@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import psycopg
 import redis
 from load_servers import LocalServer, ServerConfig
 
@@ -14,22 +15,37 @@ def test_stress_postgres_counts_queries(perfbook, pg_dsn):
     assert doc["ops_per_s"] > 0 and 0 < doc["latency"]["p50_s"] <= doc["latency"]["p99_s"]
 
 
-def test_stress_postgres_session_is_read_only(perfbook, pg_dsn):
-    res = perfbook(
-        "stress",
-        "postgres",
-        "--dsn",
-        pg_dsn,
-        "-c",
-        "1",
-        "-d",
-        "0.3s",
-        "--query",
-        "CREATE TABLE perfbook_should_not_exist (i int)",
-        "--json",
-    )
-    assert res.exit_code == 3
-    assert res.json["operations"] == 0 and sum(res.json["errors"].values()) >= 1
+def test_stress_postgres_refuses_anything_but_a_read(perfbook, pg_dsn):
+    res = perfbook("stress", "postgres", "--dsn", pg_dsn, "-c", "1", "-d", "0.3s",
+                   "--query", "CREATE TABLE perfbook_should_not_exist (i int)", "--json")
+    assert res.exit_code == 2 and res.stdout == ""
+    assert res.stderr.startswith("error: stress postgres --query refused: only SELECT is allowed (it starts with CREATE)")
+    with psycopg.connect(pg_dsn) as conn:
+        assert conn.execute("SELECT to_regclass('perfbook_should_not_exist')").fetchone() == (None,)
+
+
+def test_stress_postgres_never_terminates_another_session(perfbook, pg_dsn):
+    """pg_terminate_backend works in a read-only transaction: the query is refused before it runs (#12)."""
+    with psycopg.connect(pg_dsn, autocommit=True) as victim:
+        pid = victim.info.backend_pid
+        for query in (f"SELECT pg_terminate_backend({pid})", f'SELECT "pg_catalog"."pg_cancel_backend"({pid})',
+                      "SELECT pg_reload_conf()", f"SELECT 1; SELECT pg_terminate_backend({pid})"):
+            res = perfbook("stress", "postgres", "--dsn", pg_dsn, "-c", "1", "-n", "1", "--query", query)
+            assert res.exit_code == 2, (query, res.stderr)
+            assert "refused" in res.stderr and "Traceback" not in res.stderr
+        assert victim.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_stress_postgres_refuses_a_volatile_function_that_writes(perfbook, pg_dsn):
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute("CREATE TABLE audit (at timestamptz)")
+        conn.execute("CREATE FUNCTION touch() RETURNS int LANGUAGE sql AS 'SELECT 1'")  # volatile by default
+    res = perfbook("stress", "postgres", "--dsn", pg_dsn, "-c", "1", "-n", "1", "--query", "SELECT touch()")
+    assert res.exit_code == 2 and "touch(), a volatile function" in res.stderr
+    ok = perfbook("stress", "postgres", "--dsn", pg_dsn, "-c", "2", "-n", "20", "--json",
+                  "--query", "SELECT random(), now(), count(*) FROM audit")
+    assert ok.exit_code == 0, ok.stderr
+    assert ok.json["operations"] == 20
 
 
 def test_stress_postgres_unreachable_is_one_line(perfbook):

@@ -65,3 +65,35 @@ def test_counter_deltas_leave_resets_out_and_count_new_series_from_zero():
 def test_status_classes_count_as_5xx():
     assert [is_5xx(s) for s in ("500", "503", "5xx", "5XX", "200", "2xx", "")] == [
         True, True, True, True, False, False, False]
+
+
+TRICKY_LINES = [
+    'http_request_duration_seconds_bucket{handler="/a",le="+Inf"} 12',
+    'x{a="b\\\\c",d="e\\"f",g="h\\ni"} 1.5e3',
+    'up 1 1700000000000',
+    'y{} NaN',
+    'z{a="1",} -Inf',
+    'w{ a = "1" , b="2"} +Inf',
+    'v{a="}"} 3',
+    'c_total{path="/x" code=500} 1',
+    'broken{handler=/a} 3',
+    'also broken here',
+    '<html>',
+]
+
+
+@pytest.mark.parametrize("line", TRICKY_LINES)
+def test_the_fast_reader_agrees_with_prometheus_client_line_by_line(line):
+    """The regex reader is an accelerator, never a second opinion: same answer as the reference."""
+    from perfbook.probes.metrics_parse import _fast_sample, _reference_sample
+
+    fast, reference = _fast_sample(line, {}), _reference_sample(line)
+    if fast is not None:
+        assert fast[0] == reference[0] and (fast[1] == reference[1] or math.isnan(fast[1]) and math.isnan(reference[1]))
+    assert parse_page(line + "\n").values.keys() == ({reference[0]} if reference else set())
+
+
+def test_keep_reads_only_the_wanted_series_and_leaves_other_lines_unjudged():
+    page = parse_page('a_total 1\nnot a metric line\n<html>\nb_total{x="1"} 2\n', keep=lambda n: n.startswith("b"))
+    assert page.values == {("b_total", (("x", "1"),)): 2.0}
+    assert page.bad_lines == [(3, "<html>")]  # no readable name: reported; "not a …" is a name not wanted
