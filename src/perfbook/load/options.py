@@ -77,12 +77,12 @@ def connections_for(rate_rps: float) -> int:
 
 
 def pacing_warning(stages: list[Stage], connections: int) -> str | None:
-    """Why this open-loop run may fall behind its schedule, if it may (too few connections)."""
+    """Why this open-loop run may fall behind its schedule, if it may (``connections``: the most it may open)."""
     if stages and peak_rps(stages) / connections > MAX_RPS_PER_CONNECTION:
         need = connections_for(peak_rps(stages))
         return (
-            f"{peak_rps(stages):g} rps over {connections} connections is more than "
-            f"{MAX_RPS_PER_CONNECTION:g} per connection: the schedule may slip; use -c {need} or more"
+            f"{peak_rps(stages):g} rps over at most {connections} connections is more than "
+            f"{MAX_RPS_PER_CONNECTION:g} per connection: the schedule may slip; use --max-connections {need} or more"
         )
     return None
 
