@@ -1,11 +1,15 @@
-"""Redis probe: INFO diffed over the window, PING round trips across it, SLOWLOG and a big-key sample.
+"""Redis probe: INFO diffed over the window, PING round trips across it, SLOWLOG and a big-key scan.
 
 One redis-py asyncio connection (client name ``perfbook``). INFO at the window's start and end;
-between them PINGs at the middle of each twentieth of the window and, in the time left between PINGs, a bounded SCAN with
-``MEMORY USAGE`` (which, unlike TYPE or STRLEN, does not count as a keyspace hit, so the window's
-hit rate stays the application's). The few TYPE / length reads of the biggest keys and SLOWLOG
-come after the end snapshot. Never ``KEYS *``; key names and SLOWLOG arguments are truncated.
-Evidence dataclasses: :mod:`perfbook.evidence.redis`.
+between them PINGs at the middle of each twentieth of the window and, in the time left between
+PINGs, the big-key scan: pipelined SCAN + ``MEMORY USAGE`` (which, unlike TYPE or STRLEN, does not
+count as a keyspace hit, so the window's hit rate stays the application's), each round trip
+reading the sizes of one page and asking for the next, over the URL's database then ``queue_db``,
+within ``[redis] big_keys_budget_s``. It reads the whole keyspace when the budget allows (~100,000
+keys/s, bench/redis_bigkeys.py) and otherwise records how much it read of DBSIZE: a sample is
+never passed off as all keys. Only the ten biggest keys are kept. The few TYPE / length reads of
+those and SLOWLOG come after the end snapshot. Never ``KEYS *``; key names and SLOWLOG arguments
+are truncated. Evidence dataclasses: :mod:`perfbook.evidence.redis`.
 """
 
 from __future__ import annotations
