@@ -82,6 +82,7 @@ CODES: dict[str, CodeInfo] = {
     "redis.latency_high": CodeInfo(WARN, CACHE, "PING round trip p99 over redis_latency_ms"),
     "redis.fragmentation_high": CodeInfo(INFO, CACHE, "mem_fragmentation_ratio over redis_fragmentation"),
     "redis.big_keys": CodeInfo(INFO, CACHE, "keys over redis_big_key_mb"),
+    "redis.big_keys_sampled": CodeInfo(INFO, CACHE, "the big-key scan read only part of the keys (its coverage)"),
     "redis.slowlog": CodeInfo(INFO, CACHE, "commands in SLOWLOG"),
 }
 

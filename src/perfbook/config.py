@@ -113,7 +113,10 @@ class RedisConfig(_Section):
     url: str = Field("", description="e.g. redis://localhost:6379/0 (PERFBOOK_REDIS_URL); \"\" = skipped")
     cache_db: int = Field(0, ge=0, description="the only database a cache flush may touch")
     queue_db: int | None = Field(1, ge=0, description="database holding the WebSocket message queue (never flushed)")
-    big_keys_sample: int = Field(1000, ge=0, description="keys sampled by SCAN for big-key detection")
+    big_keys_sample: int = Field(10_000_000, ge=0, description="most keys the big-key scan reads (SCAN + MEMORY USAGE); "
+                                 "0 = no scan")
+    big_keys_budget_s: float = Field(0.0, ge=0, description="most seconds the big-key scan takes, within the window "
+                                     "(0 = 80 % of it); a scan that cannot finish says what it covered")
     databases: int = Field(16, ge=1, description="the server's `databases` setting: dbs 0..databases-1 exist")
 
 

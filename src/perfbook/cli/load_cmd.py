@@ -93,6 +93,13 @@ def load(
     rate: str | None = typer.Option(
         None, "--rate", help="Open loop: RPS, or FROM:TO:OVER to ramp (100:2000:30s).", rich_help_panel="Load"
     ),
+    max_connections: int = typer.Option(
+        1000,
+        "--max-connections",
+        help="Open loop: connections opened as the target's latency asks, at most this many (all workers; "
+        "-c are opened at the start). A rate that still cannot be kept fails the run (exit 3).",
+        rich_help_panel="Load",
+    ),
     stages: str | None = typer.Option(
         None, "--stages", help="Open loop in steps: 30s@100,60s@500,30s@1000.", rich_help_panel="Load"
     ),
@@ -189,6 +196,7 @@ def load(
         requests=requests,
         duration=duration,
         connections=connections,
+        max_connections=max_connections,
         method=method,
         headers=header,
         body=body,
@@ -211,7 +219,7 @@ def load(
     attach_to = _incident(incident, config)
     with connected(cluster_address(cluster, lambda: env.config(config)), workers, target.host, method) as grid:
         confirm(target, method, yes, reason=grid.confirmation if grid else "")
-        warning = pacing_warning(list(run.plan.stages), run.plan.connections)
+        warning = pacing_warning(list(run.plan.stages), run.plan.max_connections or run.plan.connections)
         if warning:
             env.echo(f"warning: {warning}", err=True)
         code = _run_session(env, run, slo, watch, json_out, output, config, runner_for(grid), attach_to("load"))

@@ -113,6 +113,7 @@ class ClusterLoadResult(LoadResult):
             rate_rps=max(max(s.from_rps, s.to_rps) for s in stages) if stages else None,
             stages=[{"duration_s": s.duration_s, "from_rps": s.from_rps, "to_rps": s.to_rps} for s in stages],
             scheduler=scheduler,
+            drain_s=run.plan.timeout_s if stages else 0.0,
         )
 
     def finish(self, rows: list[WorkerRow]) -> None:

@@ -49,9 +49,11 @@ def worker_plans(plan: WorkerPlan, workers: int) -> list[WorkerPlan]:
     workers = max(1, min(workers, plan.connections))
     conns = split(plan.connections, workers)
     counts = split(plan.requests, workers) if plan.requests is not None else [None] * workers
+    most = split(plan.max_connections, workers) if plan.max_connections else [0] * workers
     return [
         replace(
-            plan, connections=conns[i], requests=counts[i], share=plan.share * conns[i] / plan.connections
+            plan, connections=conns[i], requests=counts[i], share=plan.share * conns[i] / plan.connections,
+            max_connections=max(most[i], conns[i]) if plan.max_connections else 0,
         )
         for i in range(workers)
     ]
@@ -94,6 +96,7 @@ def run_load(run: LoadRun, stop: StopFlag | None = None) -> LoadResult:
         connections=run.plan.connections,
         workers=len(plans),
         rate_rps=max(max(s.from_rps, s.to_rps) for s in run.plan.stages) if run.plan.stages else None,
+        drain_s=run.plan.timeout_s if run.plan.stages else 0.0,
     )
     result.stages = [
         {"duration_s": st.duration_s, "from_rps": st.from_rps, "to_rps": st.to_rps} for st in run.plan.stages

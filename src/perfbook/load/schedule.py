@@ -112,6 +112,15 @@ class Schedule:
         flat = len(self.stages) == 1 and self.stages[0].from_rps == self.stages[0].to_rps
         self._period_s = 1.0 / self.stages[0].from_rps if flat else None  # the common case, per request
 
+    @property
+    def requests(self) -> int:
+        """How many requests the schedule sends.
+
+        >>> Schedule([Stage(2.0, 10, 10)]).requests, Schedule([Stage(2.0, 10, 10)], limit=7).requests
+        (20, 7)
+        """
+        return math.ceil(self._end - 1e-9)
+
     def at(self, index: int) -> float | None:
         """Seconds after the start when request ``index`` (0-based) is due; None past the end."""
         if index >= self._end:
