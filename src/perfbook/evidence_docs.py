@@ -55,7 +55,7 @@ def class_docs(module_name: str) -> list[ClassDoc]:
         fields = []
         for item in node.body:
             if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
-                comment = _comment(lines[item.end_lineno - 1])
+                comment = _comment(lines[(item.end_lineno or item.lineno) - 1])
                 fields.append(FieldDoc(item.target.id, ast.unparse(item.annotation), comment))
         summary = (ast.get_docstring(node) or "").strip().splitlines()
         out.append(ClassDoc(node.name, summary[0] if summary else "", tuple(fields)))

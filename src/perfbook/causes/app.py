@@ -8,6 +8,8 @@ a dependency in trouble that did not join lowers it, and is named.
 
 from __future__ import annotations
 
+from typing import Any
+
 from perfbook.causes.context import Context, Symptom, display_endpoint, explains_little, probe_timed_out
 from perfbook.causes.links import single_cause
 from perfbook.causes.resources import backend_process
@@ -55,7 +57,7 @@ def _dependencies(ctx: Context, score: Score, what: str, p95_s: float | None = N
     return "no dependency was measured, so perhaps"
 
 
-def _slow_figure(fig: dict, ctx: Context) -> bool:
+def _slow_figure(fig: dict[str, Any], ctx: Context) -> bool:
     """One source's p95 (less perfbook's own stalls, where measured) is over the slow limit too."""
     p95 = fig.get("p95_net_s") if fig.get("p95_net_s") is not None else fig.get("p95_s")
     return isinstance(p95, (int, float)) and p95 >= ctx.cfg.thresholds.severity_p3_s

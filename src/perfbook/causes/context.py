@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from perfbook.causes.routes import (
     param_name,
@@ -123,13 +124,13 @@ class Context:
     """The findings and evidence of one triage, indexed for the join families."""
 
     findings: list[Finding]
-    evidence: Mapping[str, Evidence]
+    evidence: Mapping[str, Evidence[Any]]
     cfg: Config
     by_code: dict[str, list[Finding]] = field(default_factory=dict)
     symptoms: dict[str, Symptom] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, findings: list[Finding], evidence: Mapping[str, Evidence], cfg: Config) -> Context:
+    def build(cls, findings: list[Finding], evidence: Mapping[str, Evidence[Any]], cfg: Config) -> Context:
         ctx = cls(list(findings), evidence, cfg)
         for f in findings:
             ctx.by_code.setdefault(f.code, []).append(f)
@@ -170,7 +171,7 @@ class Context:
 
     def suffering(self) -> list[Symptom]:
         """Every endpoint in trouble: well-supported first, then the worst level, the most errors, the slowest."""
-        def key(s: Symptom) -> tuple:
+        def key(s: Symptom) -> tuple[bool, int, float, float]:
             level = min(f.level.rank for f in s.findings)
             errors = s.errors.evidence.get("errors_5xx", 0) if s.errors is not None else 0
             return s.low_confidence, level, -(errors or 0), -(s.p95_s or 0)

@@ -12,10 +12,11 @@ Triage finds a layer's rules module from its probe's declaration (``rules = "per
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from perfbook.config import Config
 from perfbook.model import Evidence, Finding
 
-EvidenceMap = Mapping[str, Evidence]
+EvidenceMap = Mapping[str, Evidence[Any]]
 Rule = Callable[[EvidenceMap, Config], list[Finding]]
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import shlex
 from collections.abc import Mapping
+from typing import Any
 
 from perfbook.codes import action, finding
 from perfbook.config import Config, Thresholds
@@ -33,7 +34,7 @@ RECLAIMABLE_MIN_BYTES = 1024**3  # below 1 GiB a prune is not worth a finding
 MIB, GIB = 1024**2, 1024**3
 
 
-def evaluate(evidence: Mapping[str, Evidence], cfg: Config) -> list[Finding]:
+def evaluate(evidence: Mapping[str, Evidence[Any]], cfg: Config) -> list[Finding]:
     """Findings from the containers probe's evidence (none when it did not run)."""
     data = usable(evidence.get("containers"), ContainersEvidence)
     if data is None:

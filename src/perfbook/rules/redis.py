@@ -31,7 +31,7 @@ MIN_PING_SAMPLES = 5
 FRAGMENTATION_MIN_BYTES = 100 * 2**20  # ratios of small instances are noise (DESIGN.md)
 
 
-def evaluate(evidence: Mapping[str, Evidence], cfg: Config) -> list[Finding]:
+def evaluate(evidence: Mapping[str, Evidence[Any]], cfg: Config) -> list[Finding]:
     """Every Redis finding for this triage."""
     ev = evidence.get("redis")
     if ev is None:
@@ -49,7 +49,7 @@ def evaluate(evidence: Mapping[str, Evidence], cfg: Config) -> list[Finding]:
             *_big_keys(data, th.redis_big_key_mb), *_slowlog(data)]
 
 
-def kpis(evidence: Mapping[str, Evidence], cfg: Config) -> dict[str, Any]:
+def kpis(evidence: Mapping[str, Evidence[Any]], cfg: Config) -> dict[str, Any]:
     """``cache_hit_rate`` over the window with its ``cache_lookups`` (judged only from MIN_LOOKUPS); else None."""
     ev = evidence.get("redis")
     data = usable(ev, RedisEvidence)
@@ -150,7 +150,7 @@ def _evictions(data: RedisEvidence) -> list[Finding]:
     )]
 
 
-def unreliable(evidence: Mapping[str, Evidence], cfg: Config) -> list[UnreliableFigure]:
+def unreliable(evidence: Mapping[str, Evidence[Any]], cfg: Config) -> list[UnreliableFigure]:
     """A PING p99 over the limit only because perfbook's own event loop stalled during the PINGs."""
     data = usable(evidence.get("redis"), RedisEvidence)
     if data is None or not _lag_explains(data, cfg.thresholds.redis_latency_ms):
