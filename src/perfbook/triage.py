@@ -204,8 +204,8 @@ def _apply_rules(evidence: dict[str, Evidence], cfg: Config) -> list[Finding]:
                 evidence[layer] = dataclasses.replace(old, status="error", reason=f"rules failed: {type(err).__name__}: {err}")
             continue
         for f in found:
-            old = by_key.get(f.key)
-            if old is None or (f.level.rank, -(f.value or 0)) < (old.level.rank, -(old.value or 0)):
+            same = by_key.get(f.key)
+            if same is None or (f.level.rank, -(f.value or 0)) < (same.level.rank, -(same.value or 0)):
                 by_key[f.key] = f
     return sort_findings(list(by_key.values()))
 

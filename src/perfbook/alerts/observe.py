@@ -105,7 +105,7 @@ def key_of(condition: Condition) -> str:
 
 def observe(report: Report, cfg: Config) -> Observation:
     """The figures per subject and the findings of ``report`` (pure: reads its evidence and KPIs)."""
-    probes = {name: ev.status for name, ev in report.probes.items()}
+    probes: dict[str, str] = {name: ev.status for name, ev in report.probes.items()}
     backend = str(report.target.get("http") or redact_url(cfg.http.base_url))
     items = _latency(report, cfg, backend) + _errors(report, cfg, backend) + _resources(report)
     items += _data_layers(report)

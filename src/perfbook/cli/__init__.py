@@ -19,7 +19,7 @@ import typer
 try:  # Typer >= 0.2x vendors its own Click; catch ITS exceptions
     from typer._click import exceptions as click_exc
 except ImportError:  # pragma: no cover - older Typer on real Click
-    from click import exceptions as click_exc
+    from click import exceptions as click_exc  # type: ignore[no-redef]
 
 from perfbook import __version__, interrupts
 from perfbook.cli.env import Env, current, using

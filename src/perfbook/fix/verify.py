@@ -8,7 +8,6 @@ over two reports — a :class:`~perfbook.model.Report` or a saved report's JSON 
 from __future__ import annotations
 
 import asyncio
-import inspect
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,9 +62,7 @@ def measure(cfg: Config, spec: VerifySpec, window_s: float) -> dict[str, Any]:
         return {"error": f"the triage engine is not available ({err})"}
     try:
         only = list(dict.fromkeys(spec.probes + USER_FACING_PROBES))
-        result = run_triage(cfg, only=only, window_s=window_s)
-        if inspect.isawaitable(result):
-            result = asyncio.run(result)
+        result = asyncio.run(run_triage(cfg, only=only, window_s=window_s))
     except Exception as err:  # verification must never turn a done fix into a crash
         return {"error": redact_text(f"triage failed: {type(err).__name__}: {err}")}
     return report_dict(result) or {"error": "triage returned nothing"}

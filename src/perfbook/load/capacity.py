@@ -126,7 +126,7 @@ def run_capacity(
     stop = stop if stop is not None else StopFlag()
     gen = search(start_rps, max_rps, tolerance=tolerance)
     started = clock()
-    rate = gen.send(None)
+    rate = next(gen)
     while True:
         if stop or clock() - started + step_s > max_duration_s:
             report.stop_signal = stop.signum

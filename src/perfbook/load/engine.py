@@ -114,7 +114,7 @@ class _Run:
     # -- open loop --------------------------------------------------------------------------
     def claim_due(self, slot: Slot) -> float | None:
         """The next intended time (perf_counter) of this slot, advancing it; None at the end."""
-        offset = self.schedule.at(slot.next_index)
+        offset = self.schedule.at(slot.next_index)  # type: ignore[union-attr]  # open loop: set
         if offset is None or self.stopping:
             return None
         slot.next_index += self.plan.connections
@@ -283,7 +283,7 @@ async def run_worker(plan: WorkerPlan, control: Callable[[Snapshot], int] | None
     elif run.open_loop:
         # Behind schedule (an overloaded target), a connection would send its backlog long after
         # the run's end: stop one timeout past the schedule instead; what was late counts as late.
-        run.loop.call_later(run.schedule.duration_s + plan.timeout_s, run.stop)
+        run.loop.call_later(run.schedule.duration_s + plan.timeout_s, run.stop)  # type: ignore[union-attr]
     ticker = asyncio.ensure_future(run.ticker())
     run.slots = asyncio.gather(*(run.slot_loop(i) for i in range(plan.connections)))
     try:

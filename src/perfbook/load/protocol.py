@@ -57,7 +57,7 @@ class Conn(asyncio.Protocol):
         self.run = run
         self.slot = slot
         self.parser = httptools.HttpResponseParser(self)
-        self.transport: asyncio.Transport | None = None
+        self.transport: asyncio.Transport = None  # type: ignore[assignment]  # set by connection_made
         self.sent_at = 0.0
         self.intended_at = 0.0
         self.pending: float | None = None  # open loop: the intended time of a send waiting on a timer

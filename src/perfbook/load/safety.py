@@ -28,7 +28,7 @@ def is_local(host: str) -> bool:
         return False
     ours = local_addresses()
     for *_, sockaddr in infos:
-        addr = sockaddr[0].split("%")[0]
+        addr = str(sockaddr[0]).split("%")[0]
         if not (ipaddress.ip_address(addr).is_loopback or addr in ours):
             return False
     return bool(infos)
