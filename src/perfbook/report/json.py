@@ -45,11 +45,6 @@ def report_to_dict(report: Report, with_evidence: bool = True) -> dict[str, Any]
     }
 
 
-def report_to_json(report: Report) -> str:
-    """The report as one JSON document (what ``perfbook triage --json`` prints)."""
-    return json.dumps(report_to_dict(report), indent=2, ensure_ascii=False)
-
-
 @cache
 def report_schema() -> dict[str, Any]:
     """The JSON Schema of the report, shipped in the package."""
