@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import ipaddress
 import socket
 import time
 import warnings
@@ -24,6 +23,7 @@ from urllib.parse import urlsplit
 from perfbook import __version__
 from perfbook.config import Config
 from perfbook.errors import UsageError
+from perfbook.locality import is_local_host
 from perfbook.model import (
     Cause,
     Evidence,
@@ -79,16 +79,6 @@ def target_hosts(cfg: Config) -> list[str]:
             host = urlsplit(url).hostname
             hosts.append(host or "localhost")  # a DSN with no host uses the local socket
     return hosts
-
-
-def is_local_host(host: str) -> bool:
-    """True for localhost, loopback addresses and this machine's own name."""
-    if host in ("localhost", "", socket.gethostname(), socket.getfqdn()):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback or host in ("0.0.0.0", "::")
-    except ValueError:
-        return host.endswith(".localhost")
 
 
 def describe_targets(cfg: Config, local: bool) -> dict[str, object]:

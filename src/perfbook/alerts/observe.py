@@ -15,13 +15,13 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from perfbook.alerts.when import Condition, KpiCondition
+from perfbook.evidence import USABLE_STATUSES, is_usable
 from perfbook.redact import redact_url
 
 if TYPE_CHECKING:
     from perfbook.config import Config
     from perfbook.model import Evidence, Report
 
-USABLE = ("ok", "partial")
 MIN_LOOKUPS = 100  # as the redis rules judge a hit rate (DESIGN.md: from 100 lookups)
 # A finding code's layer -> the probes whose run decides whether the code was looked for.
 CODE_PROBES = {
@@ -79,7 +79,7 @@ class Observation:
         if isinstance(condition, KpiCondition):
             return condition.figure in self.measured_figures
         probes = CODE_PROBES.get(condition.code.split(".")[0], ())
-        ran = USABLE + (("unavailable",) if condition.code.endswith(".unreachable") else ())
+        ran = USABLE_STATUSES + (("unavailable",) if condition.code.endswith(".unreachable") else ())
         return any(self.probes.get(p) in ran for p in probes)
 
     def to_dict(self) -> dict[str, Any]:
@@ -121,7 +121,7 @@ def observe(report: Report, cfg: Config) -> Observation:
                 labels=labels,
             )
         )
-    measured = [fig for fig, names in FIGURE_PROBES.items() if any(probes.get(n) in USABLE for n in names)]
+    measured = [fig for fig, names in FIGURE_PROBES.items() if any(probes.get(n) in USABLE_STATUSES for n in names)]
     for fig, kpi in (
         ("db_query_mean_ms", report.kpis.db_query_mean_ms),
         ("cache_hit_rate", report.kpis.cache_hit_rate),
@@ -135,7 +135,7 @@ def observe(report: Report, cfg: Config) -> Observation:
 
 def _data(report: Report, probe: str) -> Any:
     ev: Evidence | None = report.probes.get(probe)
-    return ev.data if ev is not None and ev.status in USABLE else None
+    return ev.data if is_usable(ev) else None
 
 
 def _latency(report: Report, cfg: Config, backend: str) -> list[Observed]:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from perfbook.causes.context import Context, Symptom, display_endpoint, explains_little, probe_timed_out
+from perfbook.causes.context import Context, Symptom, explains_little, probe_timed_out
 from perfbook.causes.links import single_cause
 from perfbook.causes.resources import backend_process
 from perfbook.causes.score import Score, first_action, make_cause, pct
 from perfbook.model import Cause, Finding
+from perfbook.redact import mask_query
 from perfbook.routing import route_matches
 
 DEPENDENCIES = ("postgres", "redis")
@@ -108,7 +109,7 @@ def _errors(ctx: Context, failing: list[Symptom]) -> Cause:
     why = _dependencies(ctx, score, "failing")
     statuses = _statuses(ctx, failing)
     codes = ", ".join(f"{c} ×{n}" for c, n in sorted(statuses.items())) or "5xx"
-    more = f" (and {', '.join(display_endpoint(s.endpoint) for s in failing[1:3])})" if len(failing) > 1 else ""
+    more = f" (and {', '.join(mask_query(s.endpoint) for s in failing[1:3])})" if len(failing) > 1 else ""
     act = first_action([f for s in failing for f in s.findings], ("manual.read_errors",))
     summary = (f"{lead.label}{more} fails with {codes} ({pct(lead.error_share or 0)}{of}) and {why} "
                f"the application itself errors; fix: {act.summary if act else 'read its error log'}")

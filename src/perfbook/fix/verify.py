@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from perfbook.config import Config
+from perfbook.evidence import USABLE_STATUSES
 from perfbook.fix.base import VerifySpec
 from perfbook.redact import redact_text
 
@@ -96,7 +97,7 @@ def _unmeasured(probes: tuple[str, ...], report: dict[str, Any] | None) -> str |
     if "error" in report and "findings" not in report:
         return report["error"]
     statuses = {n: report.get("probes", {}).get(n) or {"status": "not run"} for n in probes}
-    if any(p.get("status") in ("ok", "partial") for p in statuses.values()):
+    if any(p.get("status") in USABLE_STATUSES for p in statuses.values()):
         return None
     name, probe = next(iter(statuses.items()))
     return f"{name}: {probe.get('status')} ({probe.get('reason') or 'no reason'})"
@@ -139,7 +140,7 @@ def merge_reports(old: dict[str, Any], new: dict[str, Any] | None) -> dict[str, 
     """
     if not new or "findings" not in new:
         return old
-    measured = {n for n, p in (new.get("probes") or {}).items() if p.get("status") in ("ok", "partial")}
+    measured = {n for n, p in (new.get("probes") or {}).items() if p.get("status") in USABLE_STATUSES}
 
     def still_valid(f: dict[str, Any]) -> bool:
         return not measured & set(PROBES_OF.get(f["code"].split(".")[0], ()))

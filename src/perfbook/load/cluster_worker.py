@@ -23,7 +23,7 @@ from perfbook.load.cluster_engine import read_frame, write_frame
 from perfbook.load.cluster_plan import Share
 from perfbook.load.engine import Snapshot, WorkerResult
 from perfbook.load.runner import MIN_REQUESTS_FOR_ABORT
-from perfbook.load.safety import is_local
+from perfbook.locality import resolves_local as is_local
 
 
 @dataclass
