@@ -36,6 +36,7 @@ import functools
 import importlib
 from types import ModuleType
 
+from perfbook.importing import import_object
 from perfbook.probes.base import BaseProbe, Probe
 
 BUILTIN: tuple[str, ...] = (  # "module:Class", in the order reports list them
@@ -60,8 +61,7 @@ def probe_classes() -> dict[str, type[BaseProbe]]:
     """
     classes: dict[str, type[BaseProbe]] = {}
     for spec in BUILTIN:
-        module_name, _, cls_name = spec.partition(":")
-        cls = getattr(importlib.import_module(module_name), cls_name)
+        cls = import_object(spec)
         classes[cls.name] = cls
     return classes
 
