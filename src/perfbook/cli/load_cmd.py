@@ -515,6 +515,7 @@ def stress_connections(
 ) -> None:
     """N concurrent connections to the health endpoint (runbook: for i in {1..100}; curl … &)."""
     from perfbook.load.options import LoadOptions, make_run
+    from perfbook.load.result import SCHEMA_VERSION
     from perfbook.load.runner import run_load
 
     if not url:
@@ -535,7 +536,7 @@ def stress_connections(
     failed = doc["requests"] - sum(n for code, n in doc["status_codes"].items() if code.startswith("2"))
     _stress_out(
         {
-            "schema_version": 1,
+            "schema_version": SCHEMA_VERSION,
             "kind": "connections",
             "target": doc["target"],
             "concurrency": concurrency,
