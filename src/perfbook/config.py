@@ -1,6 +1,6 @@
 """Typed configuration: ``perfbook.toml`` + environment + flags, validated, with where each value came from.
 
-Precedence: command line > environment > file > defaults (DESIGN.md "Configuration"). Every key
+Precedence: command line > environment > file > defaults (README "perfbook config"). Every key
 can be set from the environment as ``PERFBOOK_<SECTION>_<KEY>`` (``PERFBOOK_POSTGRES_DSN``,
 ``PERFBOOK_THRESHOLDS_P95_S``); lists take comma-separated values. ``[containers] engine`` also
 falls back to ``DOCKER_HOST``.

@@ -1,7 +1,7 @@
 """The evidence reference (docs/evidence.md), generated from the dataclasses of :mod:`perfbook.evidence`.
 
 Each evidence field is declared once, with its unit in its name and its meaning in the comment
-after it (STYLE.md); this module turns those declarations into the reference, so the docs cannot
+after it (docs/architecture.md); this module turns those declarations into the reference, so the docs cannot
 drift from the code. ``python -m perfbook.evidence_docs > docs/evidence.md`` rewrites it; a test
 checks it is current and that every field has its meaning.
 """

@@ -44,7 +44,7 @@ class Severity(enum.StrEnum):
 
 
 class Level(enum.StrEnum):
-    """How bad one finding is (DESIGN.md "Finding levels")."""
+    """How bad one finding is (docs/report-schema.md, ``level``)."""
 
     CRITICAL = "critical"
     WARNING = "warning"

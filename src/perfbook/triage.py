@@ -2,7 +2,7 @@
 
     report = triage(load_config(), window_s=2.0, only=["postgres", "redis"])
 
-The flow is DESIGN.md's: probes (I/O) -> evidence -> rules (pure) -> findings -> severity.
+The flow of docs/architecture.md: probes (I/O) -> evidence -> rules (pure) -> findings -> severity.
 No probe can take triage down: :func:`perfbook.probes.base.run_probe` turns every failure into
 evidence, and a probe that is not configured or not installed is ``skipped`` with the reason.
 What each layer needs, its budget, its target and its rules come from the probes' own

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from perfbook.config import Config
     from perfbook.model import Evidence, Report
 
-MIN_LOOKUPS = 100  # as the redis rules judge a hit rate (DESIGN.md: from 100 lookups)
+MIN_LOOKUPS = 100  # as the redis rules judge a hit rate (from 100 lookups)
 # A finding code's layer -> the probes whose run decides whether the code was looked for.
 CODE_PROBES = {
     "http": ("http", "metrics"),

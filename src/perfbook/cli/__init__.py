@@ -70,7 +70,7 @@ def _root(
 
 
 def _register() -> None:
-    # One explicit list (STYLE.md): every command group, in the order --help shows them.
+    # One explicit list: every command group, in the order --help shows them.
     if app.registered_commands or app.registered_groups:  # main() runs many times in one test process
         return
     from perfbook.cli import (

@@ -40,7 +40,7 @@ class ProbeSkipped(Exception):
 class ProbeContext:
     """What every probe gets: the config, the window, the clock and the deadline.
 
-    Boundaries are passed in (STYLE.md): tests give a fake ``clock`` / ``sleep``.
+    Boundaries are passed in: tests give a fake ``clock`` / ``sleep``.
     """
 
     config: Config

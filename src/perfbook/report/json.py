@@ -1,4 +1,4 @@
-"""The JSON report: DESIGN.md's contract, validated against ``schema/report.schema.json``.
+"""The JSON report: the contract (docs/report-schema.md), validated against ``schema/report.schema.json``.
 
     doc = report_to_dict(report)       # plain dict, JSON-ready
     validate_report(doc)               # jsonschema; raises on a contract break

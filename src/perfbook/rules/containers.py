@@ -27,7 +27,7 @@ from perfbook.evidence.containers import ContainersEvidence, ContainerStats, Eng
 from perfbook.model import Action, Evidence, Finding, Level
 from perfbook.units import format_bytes
 
-CRITICAL_MEMORY_PCT = 95.0  # DESIGN.md: container.memory_high is critical at 95 % of the limit
+CRITICAL_MEMORY_PCT = 95.0  # container.memory_high is critical at 95 % of the limit
 RESTART_LOOP_EXITS = 3  # exits (or restarts) that make a loop
 RECENT_START_S = 120.0  # up for less than this after several restarts: still looping
 RECLAIMABLE_MIN_BYTES = 1024**3  # below 1 GiB a prune is not worth a finding

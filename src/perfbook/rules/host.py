@@ -1,6 +1,6 @@
 """Host rules: CPU, memory, swap activity, disk per mount and large logs of this machine (pure).
 
-Levels from DESIGN.md: CPU, memory and disk are warnings over their threshold and critical at
+Levels: CPU, memory and disk are warnings over their threshold and critical at
 95 %; swapping during the window is a warning; a log file over ``log_file_mb`` is info. Every
 action's ``manual`` is a safe command a person can run as is (never ``rm``).
 """
@@ -17,7 +17,7 @@ from perfbook.evidence import usable
 from perfbook.evidence.host import HostEvidence, TopProcess
 from perfbook.model import Action, Evidence, Finding, Level
 
-CRITICAL_PCT = 95.0  # DESIGN.md: CPU, memory and disk are critical from 95 %
+CRITICAL_PCT = 95.0  # CPU, memory and disk are critical from 95 %
 MIB = 1024 * 1024
 
 TOP_CPU = Action("host.top_cpu", "see which processes use the CPU",

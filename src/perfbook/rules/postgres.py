@@ -1,4 +1,4 @@
-"""PostgreSQL rules: postgres evidence -> findings (DESIGN.md codes) and the mean-query-time KPI. Pure.
+"""PostgreSQL rules: postgres evidence -> findings (perfbook.codes) and the mean-query-time KPI. Pure.
 
 Sessions, statements and connections are judged here; tables, indexes and the buffer cache in
 :mod:`perfbook.rules.postgres_tables`. Non-client backends and perfbook's own never reach here:

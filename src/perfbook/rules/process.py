@@ -24,7 +24,7 @@ from perfbook.evidence.process import ProcessEvidence, WatchedProcess
 from perfbook.model import Action, Evidence, Finding, Level
 from perfbook.trend import linear_fit
 
-MIN_SAMPLES = 10  # DESIGN.md: growth needs at least 10 samples …
+MIN_SAMPLES = 10  # growth needs at least 10 samples …
 MIN_R2 = 0.9  # … and a straight line that explains them
 MIB = 1024 * 1024
 

@@ -1,4 +1,4 @@
-"""Redis rules: redis evidence -> findings (DESIGN.md codes) and the cache-hit-rate KPI. Pure.
+"""Redis rules: redis evidence -> findings (perfbook.codes) and the cache-hit-rate KPI. Pure.
 
 Window figures only (hit rate, evictions, OOM refusals): lifetime counters hide a current problem
 and keep showing a past one. The eviction-policy advice is in :mod:`perfbook.rules.redis_advice`.
@@ -25,10 +25,10 @@ from perfbook.rules.redis_advice import (
 )
 from perfbook.units import format_bytes
 
-MIN_LOOKUPS = 100  # DESIGN.md: a window hit rate needs at least this many lookups
+MIN_LOOKUPS = 100  # a window hit rate needs at least this many lookups
 MIN_LOOKUPS_SHOWN = 20  # fewer still: reported with its count, low-confidence (as a 5xx share is)
 MIN_PING_SAMPLES = 5
-FRAGMENTATION_MIN_BYTES = 100 * 2**20  # ratios of small instances are noise (DESIGN.md)
+FRAGMENTATION_MIN_BYTES = 100 * 2**20  # ratios of small instances are noise
 
 
 def evaluate(evidence: Mapping[str, Evidence[Any]], cfg: Config) -> list[Finding]:
