@@ -96,6 +96,7 @@ def perfbook(*argv: str) -> tuple[int, str, str]:
 def test_the_toy_probe_is_a_layer_like_the_others(spool_layer: Path):
     assert probes.probe_names()[-1] == "spool"
     assert probes.rules_of("spool") is not None and probes.rules_of("spool").evaluate is evaluate
+    assert probes.probes_seeing("spool.backlog") == ("spool",)  # alerts and fix verification read it
 
 
 def test_its_finding_is_in_the_triage_report(spool_layer: Path):

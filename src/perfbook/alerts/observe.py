@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from perfbook.alerts.when import Condition, KpiCondition
 from perfbook.evidence import USABLE_STATUSES, is_usable
+from perfbook.probes import probes_seeing
 from perfbook.redact import redact_url
 
 if TYPE_CHECKING:
@@ -23,17 +24,6 @@ if TYPE_CHECKING:
     from perfbook.model import Evidence, Report
 
 MIN_LOOKUPS = 100  # as the redis rules judge a hit rate (from 100 lookups)
-# A finding code's layer -> the probes whose run decides whether the code was looked for.
-CODE_PROBES = {
-    "http": ("http", "metrics"),
-    "ws": ("websocket",),
-    "frontend": ("frontend",),
-    "host": ("host",),
-    "process": ("process",),
-    "container": ("containers",),
-    "pg": ("postgres",),
-    "redis": ("redis",),
-}
 FIGURE_PROBES = {
     "p95_s": ("http", "metrics"),
     "error_rate": ("http", "metrics"),
@@ -78,7 +68,7 @@ class Observation:
         """True when this run could have seen the condition: its figure was measured, or its layer probed."""
         if isinstance(condition, KpiCondition):
             return condition.figure in self.measured_figures
-        probes = CODE_PROBES.get(condition.code.split(".")[0], ())
+        probes = probes_seeing(condition.code)  # whose run decides whether the code was looked for
         ran = USABLE_STATUSES + (("unavailable",) if condition.code.endswith(".unreachable") else ())
         return any(self.probes.get(p) in ran for p in probes)
 

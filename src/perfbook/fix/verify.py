@@ -14,6 +14,7 @@ from typing import Any
 from perfbook.config import Config
 from perfbook.evidence import USABLE_STATUSES
 from perfbook.fix.base import VerifySpec
+from perfbook.probes import probes_seeing
 from perfbook.redact import redact_text
 
 ABSENT = "absent"
@@ -78,12 +79,6 @@ def _matching(spec: VerifySpec, report: dict[str, Any] | None) -> dict[str, Any]
     return out
 
 
-# Which probes can see a finding of each code prefix (a finding absent from a probe that did not run
-# is not gone, it is unmeasured).
-PROBES_OF = {"http": ("http", "metrics"), "pg": ("postgres",), "redis": ("redis",), "container": ("containers",),
-             "host": ("host",), "process": ("process",), "ws": ("websocket",), "frontend": ("frontend",)}
-
-
 def _thresholds(spec: VerifySpec, report: dict[str, Any] | None) -> dict[str, Any]:
     """``code:subject`` -> the threshold the finding's value is judged against (to show which way it moved)."""
     return {f"{f['code']}:{f['subject']}": f.get("threshold") for f in (report or {}).get("findings", [])
@@ -109,7 +104,7 @@ def compare(spec: VerifySpec, before: Any, after: Any, window_s: float) -> Verif
     result = VerifyResult(probes=list(spec.probes), window_s=window_s, after_report=after)
     b, a = _matching(spec, before), _matching(spec, after)
     for key in b:  # a finding whose probe did not run after the fix is not measured, never "gone"
-        if key not in a and _unmeasured(PROBES_OF.get(key.split(".")[0], spec.probes[:1]), after):
+        if key not in a and _unmeasured(probes_seeing(key) or spec.probes[:1], after):
             a[key] = UNMEASURED
     limits = _thresholds(spec, before) | _thresholds(spec, after)
     result.findings = [{"finding": k, "before": b.get(k, ABSENT), "after": a.get(k, ABSENT), "limit": limits.get(k)}
@@ -143,7 +138,7 @@ def merge_reports(old: dict[str, Any], new: dict[str, Any] | None) -> dict[str, 
     measured = {n for n, p in (new.get("probes") or {}).items() if p.get("status") in USABLE_STATUSES}
 
     def still_valid(f: dict[str, Any]) -> bool:
-        return not measured & set(PROBES_OF.get(f["code"].split(".")[0], ()))
+        return not measured & set(probes_seeing(f["code"]))
 
     kpis = {**(old.get("kpis") or {}), **{k: v for k, v in (new.get("kpis") or {}).items() if v is not None}}
     return {**old, "findings": [f for f in old.get("findings", []) if still_valid(f)] + new["findings"],

@@ -66,6 +66,17 @@ def probe_classes() -> dict[str, type[BaseProbe]]:
     return classes
 
 
+def probes_seeing(code: str) -> tuple[str, ...]:
+    """The probes whose evidence findings of ``code`` are judged on, by the code's prefix as each probe
+    declares it (``codes``, else its name): a finding absent because none of them ran is unmeasured, not gone.
+
+    >>> probes_seeing("http.slow_response"), probes_seeing("pg.missing_index"), probes_seeing("x.y")
+    (('http', 'metrics'), ('postgres',), ())
+    """
+    prefix = code.partition(".")[0]
+    return tuple(name for name, cls in probe_classes().items() if (cls.codes or name) == prefix)
+
+
 def probe_names() -> list[str]:
     """The --only / --skip names, in report order."""
     return list(probe_classes())

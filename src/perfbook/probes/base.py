@@ -119,6 +119,7 @@ class BaseProbe:
     evidence: ClassVar[type]
     rules: ClassVar[str | None] = None
     local: ClassVar[bool] = False  # describes THIS machine: skipped for remote targets ([host] remote)
+    codes: ClassVar[str | None] = None  # prefix of the finding codes judged on its evidence (None: name)
     target_key: ClassVar[str | None] = None
 
     @classmethod

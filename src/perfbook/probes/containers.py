@@ -49,6 +49,7 @@ class ContainersProbe(BaseProbe):
     """
 
     name = "containers"
+    codes = "container"  # container.* findings are judged on its evidence
     requires = ("docker", "requests")  # imported by triage before the window (see probes/base.py)
     evidence = ContainersEvidence
     rules = "perfbook.rules.containers"

@@ -40,6 +40,7 @@ class MetricsProbe(BaseProbe):
     """
 
     name = "metrics"
+    codes = "http"  # http.* findings are judged on its evidence
     # imported by triage before the window (see probes/base.py)
     requires = ("httpx", "perfbook.probes.metrics_parse", "perfbook.probes.metrics_build")
     evidence = MetricsEvidence

@@ -46,6 +46,7 @@ class PostgresProbe(BaseProbe):
     """
 
     name = "postgres"
+    codes = "pg"  # pg.* findings are judged on its evidence
     requires = ("psycopg", "psycopg.rows")  # imported by triage before the window (see probes/base.py)
     evidence = PostgresEvidence
     rules = "perfbook.rules.postgres"

@@ -26,6 +26,7 @@ class WebsocketProbe(BaseProbe):
     """
 
     name = "websocket"
+    codes = "ws"  # ws.* findings are judged on its evidence
     requires = ("websockets.asyncio.client",)  # imported by triage before the window (see probes/base.py)
     evidence = WebsocketEvidence
     rules = "perfbook.rules.websocket"
