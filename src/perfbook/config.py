@@ -159,7 +159,7 @@ class StoreConfig(_Section):
 
 class IncidentConfig(_Section):
     update_every_min: dict[str, float] = Field(
-        default_factory=lambda: {"P0": 15.0, "P1": 30.0, "P2": 60.0, "P3": 240.0},
+        default_factory=lambda: dict[str, float]({"P0": 15, "P1": 30, "P2": 60, "P3": 240}),
         description="an update is due this often, by severity (unclassified incidents use P2's)",
     )
 
