@@ -1,8 +1,8 @@
-"""Every finding code perfbook knows, with its default level and issue type (DESIGN.md table).
+"""Every finding code perfbook knows, with its default level and issue type.
 
 Codes are dotted and never renamed. A rule builds findings through :func:`finding`, so the level
-and issue type come from this one registry; the level may move with the value where DESIGN.md
-says so (``level=Level.CRITICAL`` for a disk at 95 %).
+and issue type come from this one registry; the level may move with the value where the
+code says so (``level=Level.CRITICAL`` for a disk at 95 %).
 
     >>> f = finding("pg.dead_tuples", "public.users", "35 % dead tuples", value=0.35, threshold=0.2)
     >>> (f.level.value, f.issue_type.value)
@@ -102,7 +102,7 @@ def finding(
 ) -> Finding:
     """Build a Finding whose level and issue type come from the registry.
 
-    ``level`` overrides the default where DESIGN.md sets the level by value (disk at 95 % is
+    ``level`` overrides the default where a code's level moves with its value (disk at 95 % is
     critical; ``http.slow_response`` is a warning between ``severity_p3_s`` and ``p95_s``).
     An unknown code is a KeyError: a perfbook bug, caught by the registry test.
     """

@@ -1,6 +1,6 @@
 """Typed configuration: ``perfbook.toml`` + environment + flags, validated, with where each value came from.
 
-Precedence: command line > environment > file > defaults (DESIGN.md "Configuration"). Every key
+Precedence: command line > environment > file > defaults (README "perfbook config"). Every key
 can be set from the environment as ``PERFBOOK_<SECTION>_<KEY>`` (``PERFBOOK_POSTGRES_DSN``,
 ``PERFBOOK_THRESHOLDS_P95_S``); lists take comma-separated values. ``[containers] engine`` also
 falls back to ``DOCKER_HOST``.
@@ -71,7 +71,7 @@ class HttpConfig(_Section):
     health_path: str = Field("/health", description="health check path")
     metrics_path: str = Field("/metrics", description="Prometheus metrics path; \"\" = no metrics probe")
     endpoints: list[str | Endpoint] = Field(
-        default_factory=lambda: ["/health", "/api/v1/users", "/api/v1/agents"],
+        default_factory=lambda: list[str | Endpoint](["/health", "/api/v1/users", "/api/v1/agents"]),
         description="endpoints to time: paths, or [[http.endpoints]] tables",
     )
     timeout_s: float = Field(5.0, gt=0, description="per-request timeout; a timed-out request counts as taking this long")
@@ -162,7 +162,7 @@ class StoreConfig(_Section):
 
 class IncidentConfig(_Section):
     update_every_min: dict[str, float] = Field(
-        default_factory=lambda: {"P0": 15, "P1": 30, "P2": 60, "P3": 240},
+        default_factory=lambda: dict[str, float]({"P0": 15, "P1": 30, "P2": 60, "P3": 240}),
         description="an update is due this often, by severity (unclassified incidents use P2's)",
     )
 

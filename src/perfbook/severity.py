@@ -1,4 +1,4 @@
-"""Severity P0–P3 from the worst p95 and the window 5xx share, exactly as DESIGN.md says. Pure.
+"""Severity P0–P3 from the worst p95 and the window 5xx share (docs/report-schema.md). Pure.
 
     >>> severity_for_p95(2.4, Thresholds()).value, severity_for_p95(0.3, Thresholds()).value
     ('P2', 'OK')
@@ -33,7 +33,7 @@ def severity_for_p95(p95_s: float | None, th: Thresholds, over_bound: bool = Fal
 
 
 def severity_for_error_share(share: float | None) -> Severity:
-    """Window 5xx share: ≥ 50 % P0, ≥ 5 % P1, ≥ 1 % P2 (DESIGN.md escalations)."""
+    """Window 5xx share: ≥ 50 % P0, ≥ 5 % P1, ≥ 1 % P2 (the escalations)."""
     if share is None:
         return Severity.OK
     for cut, severity in ERROR_SHARE_CUTS:

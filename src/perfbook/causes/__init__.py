@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from typing import Any
 
 from perfbook.causes.app import app_causes
 from perfbook.causes.cache import cache_causes
@@ -40,12 +41,12 @@ FAMILIES: tuple[Callable[[Context], list[Cause]], ...] = (
 )
 
 
-def rank_causes(findings: list[Finding], evidence: Mapping[str, Evidence], cfg: Config) -> list[Cause]:
+def rank_causes(findings: list[Finding], evidence: Mapping[str, Evidence[Any]], cfg: Config) -> list[Cause]:
     """Ranked root-cause hypotheses, most confident first (at most MAX_CAUSES)."""
     return split_causes(findings, evidence, cfg)[0]
 
 
-def split_causes(findings: list[Finding], evidence: Mapping[str, Evidence],
+def split_causes(findings: list[Finding], evidence: Mapping[str, Evidence[Any]],
                  cfg: Config) -> tuple[list[Cause], list[Cause]]:
     """(ranked causes, also seen): while endpoints are in trouble, a cause of another layer that
     joins none of them is only "also seen" (nothing in the evidence links it to them)."""

@@ -19,7 +19,7 @@ import typer
 try:  # Typer >= 0.2x vendors its own Click; catch ITS exceptions
     from typer._click import exceptions as click_exc
 except ImportError:  # pragma: no cover - older Typer on real Click
-    from click import exceptions as click_exc
+    from click import exceptions as click_exc  # type: ignore[no-redef]
 
 from perfbook import __version__, interrupts
 from perfbook.cli.env import Env, current, using
@@ -70,7 +70,7 @@ def _root(
 
 
 def _register() -> None:
-    # One explicit list (STYLE.md): every command group, in the order --help shows them.
+    # One explicit list: every command group, in the order --help shows them.
     if app.registered_commands or app.registered_groups:  # main() runs many times in one test process
         return
     from perfbook.cli import (

@@ -15,6 +15,7 @@ from perfbook.cli.exit import ExitCode
 from perfbook.cli.incident_common import INCIDENT_OPTION, attach_and_publish
 from perfbook.errors import UsageError
 from perfbook.redact import redact_url
+from perfbook.units import parse_duration_s
 
 LOAD_HELP = """Load-test a URL: closed loop like ab / wrk, or open loop at a fixed --rate like wrk2.
 
@@ -366,7 +367,6 @@ def capacity(
 
         check_plot_path(plot)
     from perfbook.load.render import capacity_table, step_line
-    from perfbook.load.schedule import parse_duration_s
 
     objectives = objectives_for(slo, config)
     opts = LoadOptions(
@@ -432,12 +432,7 @@ def _stress_out(doc: dict, json_out: bool) -> None:
 
 
 def _duration(text: str) -> float:
-    from perfbook.load.schedule import parse_duration_s
-
-    seconds = parse_duration_s(text)
-    if not 0 < seconds <= 3600:
-        raise UsageError(f"-d must be between 0 and 1h, got {text}")
-    return seconds
+    return parse_duration_s(text, "-d", max_s=3600)
 
 
 def stress_postgres(
@@ -528,6 +523,7 @@ def stress_connections(
 ) -> None:
     """N concurrent connections to the health endpoint (runbook: for i in {1..100}; curl … &)."""
     from perfbook.load.options import LoadOptions, make_run
+    from perfbook.load.result import SCHEMA_VERSION
     from perfbook.load.runner import run_load
 
     if not url:
@@ -548,7 +544,7 @@ def stress_connections(
     failed = doc["requests"] - sum(n for code, n in doc["status_codes"].items() if code.startswith("2"))
     _stress_out(
         {
-            "schema_version": 1,
+            "schema_version": SCHEMA_VERSION,
             "kind": "connections",
             "target": doc["target"],
             "concurrency": concurrency,

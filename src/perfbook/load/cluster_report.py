@@ -151,7 +151,7 @@ def cluster_table(cluster: dict[str, Any]) -> Group:
     for col, justify in (("worker", "left"), ("host", "left"), ("requests", "right"), ("rps", "right"),
                          ("errors", "right"), ("p99", "right"), ("CPU", "right"),
                          ("clock offset", "right"), ("status", "left")):
-        table.add_column(col, justify=justify)
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]  # left / right
     for row in cluster["workers"]:
         errors = sum(row["errors"].values())
         style = "red" if row["status"] in FAILED_STATES else "yellow" if row["status"] == "aborted" else ""

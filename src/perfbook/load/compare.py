@@ -72,7 +72,7 @@ def compare_table(a: dict[str, Any], b: dict[str, Any], name_a: str, name_b: str
     """The side-by-side table; changes over 5 % are coloured by whether they are better."""
     table = Table(title=f"{name_a} → {name_b}", box=None)
     for col, justify in (("figure", "left"), (name_a, "right"), (name_b, "right"), ("change", "right")):
-        table.add_column(col, justify=justify)
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]  # left / right
     for row in changes(a, b):
         change = "-" if row["change"] is None else f"{row['change']:+.1%}"
         style = ""

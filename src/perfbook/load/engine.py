@@ -142,8 +142,10 @@ class _Run:
         for _ in range(min(self.plan.connections, self.max_conns)):  # -c: ready before they are needed
             self.spare += 1
             self.open_conn(None)
+        schedule = self.schedule
+        assert schedule is not None  # open loop: always a schedule
         index = 0
-        at = self.schedule.at
+        at = schedule.at
         while not self.stopping and (offset := at(index)) is not None:
             intended = self.t0 + offset
             delay = intended - perf_counter()
@@ -153,7 +155,7 @@ class _Run:
                     break
             index += 1
             self.dispatch(intended)
-        self.scheduled = self.schedule.requests
+        self.scheduled = schedule.requests
         self.backlog.clear()  # the schedule is over: what still waits for a connection is not sent
         self.arrivals_done = True
         for conn in self.idle:
@@ -233,6 +235,7 @@ class _Run:
     async def connect(self, conn: Conn, counted: bool = True) -> str | None:
         """Connect ``conn``: None, or the error kind (counted as one request's transport error when ``counted``)."""
         plan = self.plan
+        reason: OSError | str
         try:
             await asyncio.wait_for(
                 self.loop.create_connection(

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from perfbook.errors import UsageError
 from perfbook.load.engine import WorkerPlan
 from perfbook.load.runner import LoadRun
-from perfbook.load.safety import is_local
 from perfbook.load.schedule import Stage, parse_duration_s, parse_rate, parse_stages, peak_rps
 from perfbook.load.spec import Target, build_request, parse_header, read_body
+from perfbook.locality import resolves_local as is_local
 from perfbook.redact import redact_url
 
 DEFAULT_DURATION_S = 10.0  # safe by default: a run with neither -n nor -d stops by itself

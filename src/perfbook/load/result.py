@@ -8,7 +8,7 @@ from typing import Any
 from perfbook.load import hist
 from perfbook.load.engine import ERROR_KINDS, WorkerResult
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 1  # of every load document: load, capacity and stress (--json, -o)
 
 
 @dataclass

@@ -13,6 +13,7 @@ import queue as queue_mod
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from multiprocessing.synchronize import Event
 
 from perfbook import interrupts
 from perfbook.interrupts import StopFlag
@@ -130,7 +131,7 @@ def _run_inline(plan: WorkerPlan, abort: _Abort) -> list[WorkerResult]:
 
 
 def _worker_main(
-    plan: WorkerPlan, index: int, out: multiprocessing.Queue, stop: multiprocessing.Event, cut: multiprocessing.Event
+    plan: WorkerPlan, index: int, out: multiprocessing.Queue, stop: Event, cut: Event
 ) -> None:
     for sig in interrupts.SIGNALS:  # the parent decides when to stop (a group-wide signal reaches us too)
         signal.signal(sig, signal.SIG_IGN)

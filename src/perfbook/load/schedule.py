@@ -10,19 +10,7 @@ import math
 from dataclasses import dataclass
 
 from perfbook.errors import UsageError
-from perfbook.units import parse_duration
-
-
-def parse_duration_s(text: str) -> float:
-    """``'30s'``, ``'2m'``, ``'500ms'``, ``'10'`` (seconds) → seconds; a usage error otherwise.
-
-    >>> parse_duration_s("2m"), parse_duration_s("250ms")
-    (120.0, 0.25)
-    """
-    try:
-        return parse_duration(str(text))
-    except ValueError as err:
-        raise UsageError(f"bad duration {text!r}: {err}", hint="e.g. 30s, 2m, 500ms") from None
+from perfbook.units import parse_duration_s
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,7 @@ class ContainersProbe(BaseProbe):
     """
 
     name = "containers"
+    codes = "container"  # container.* findings are judged on its evidence
     requires = ("docker", "requests")  # imported by triage before the window (see probes/base.py)
     evidence = ContainersEvidence
     rules = "perfbook.rules.containers"
@@ -108,10 +109,10 @@ class _Session:
 
     async def run(self) -> Evidence:
         version = await self.connect()
-        engine = version["engine"]
+        engine = version["engine"] or "docker"  # connect() always names one
         try:
             selected, selection = await self.select()
-        except (TimeoutError, *self.unreachable_errors()) as err:
+        except (TimeoutError, *self.unreachable_errors()) as err:  # type: ignore[misc]
             raise ProbeUnavailable(f"container engine at {redact_url(self.url)} did not list its containers: "
                                    f"{_why(err)}") from None
         start_wall, window_s = self.wall(), self.ctx.window_s
@@ -222,7 +223,7 @@ class _Session:
                 await self.ctx.sleep(t0 + offset - now)
             try:
                 samples.append(await self.one_stats(cid, min(CALL_TIMEOUT_S, self.left(0.3))))
-            except (TimeoutError, *self.unreachable_errors()) as err:
+            except (TimeoutError, *self.unreachable_errors()) as err:  # type: ignore[misc]
                 error = _why(err)
         return samples, error
 

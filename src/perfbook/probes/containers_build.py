@@ -82,8 +82,7 @@ def _add_usage(c: ContainerStats, host: dict[str, Any], samples: list[tuple[floa
         else:
             c.cpu_basis = "cores"
             c.cpu_pct = _round(c.cpu_cores_pct / cores)
-    used = [(t, parse.memory_used_bytes(s)) for t, s in samples]
-    used = [(t, m) for t, m in used if m is not None]
+    used = [(t, m) for t, s in samples if (m := parse.memory_used_bytes(s)) is not None]
     if used:
         c.memory_bytes, c.memory_max_bytes = used[-1][1], max(m for _, m in used)
     limit = int(host.get("Memory") or 0)
@@ -123,6 +122,6 @@ def _event_time(event: dict[str, Any]) -> float:
 
 def _exit_code(event: dict[str, Any]) -> int | None:
     try:
-        return int((_actor(event).get("Attributes") or {}).get("exitCode"))
+        return int((_actor(event).get("Attributes") or {}).get("exitCode"))  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return None

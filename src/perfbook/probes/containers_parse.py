@@ -128,7 +128,7 @@ def top_rows(answer: dict[str, Any]) -> list[dict[str, Any]]:
         rows.append({
             "pid": _cell(proc, col["pid"]),
             "cpu_pct": _number(cpu),
-            "rss_bytes": int(_number(rss) * 1024) if _number(rss) is not None else None,  # ps: KiB
+            "rss_bytes": int(rss_kib * 1024) if (rss_kib := _number(rss)) is not None else None,  # ps: KiB
             "command": _cell(proc, col["cmd"]) or " ".join(proc),
         })
     return rows

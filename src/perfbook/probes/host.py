@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from perfbook.evidence.host import CpuStats, HostEvidence, MemoryStats, MountUsage, TopProcess
-from perfbook.model import Evidence
+from perfbook.model import Evidence, ProbeStatus
 from perfbook.probes import procs
 from perfbook.probes.base import BaseProbe, ProbeContext
 from perfbook.probes.host_logs import scan_logs
@@ -80,7 +80,7 @@ class HostProbe(BaseProbe):
             hostname=self._hostname(), window_s=round(ctx.clock() - t0, 3), cpu=cpu, memory=memory,
             mounts=mounts, top_cpu=top_cpu, top_memory=top_mem, logs=await logs, problems=problems,
         )
-        status = "partial" if problems or cpu is None else "ok"
+        status: ProbeStatus = "partial" if problems or cpu is None else "ok"
         return Evidence(self.name, status, 0.0, reason="; ".join(problems) or None, data=data)
 
     async def _sample_cpu(self, ctx: ProbeContext, start: float) -> CpuStats | None:

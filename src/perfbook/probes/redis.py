@@ -21,7 +21,7 @@ from typing import Any
 
 from perfbook.config import Config
 from perfbook.evidence.redis import RedisEvidence
-from perfbook.model import Evidence
+from perfbook.model import Evidence, ProbeStatus
 from perfbook.probes.base import BaseProbe, ProbeContext, ProbeSkipped, ProbeUnavailable
 from perfbook.probes.redis_build import (
     KeyScanCoverage,
@@ -246,7 +246,7 @@ class _Collector:
         data = build_evidence(ctx.config, info_start, info_end, duration_s, rtts_ms, big, details, scans.coverage(),
                               slowlog, self.db, self.notes, lags_ms)
         data.latency.p99_net_ms = net_p99_ms(ctx.less_own_stalls(self.ping_spans))
-        status = "partial" if data.reset_detected or self.notes else "ok"
+        status: ProbeStatus = "partial" if data.reset_detected or self.notes else "ok"
         return Evidence("redis", status, 0.0, data=data, reason="; ".join(self.notes)[:300] or None)
 
     async def _window(self, started: float, window_end: float) -> tuple[list[float], list[float], _KeyScans]:

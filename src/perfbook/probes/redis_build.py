@@ -91,7 +91,7 @@ def build_window(start: dict[str, Any], end: dict[str, Any], duration_s: float) 
     restarted = int(end.get("uptime_in_seconds", 0)) < int(start.get("uptime_in_seconds", 0))
     reset = restarted or any(v < 0 for v in deltas.values()) or any(v < 0 for v in errors.values())
     if reset:
-        return RedisWindow(duration, *([None] * 10)), True
+        return RedisWindow(duration, *((None,) * 10)), True
     hits, misses = deltas["keyspace_hits"], deltas["keyspace_misses"]
     lookups = hits + misses
     return RedisWindow(

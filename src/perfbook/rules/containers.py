@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import shlex
 from collections.abc import Mapping
+from typing import Any
 
 from perfbook.codes import action, finding
 from perfbook.config import Config, Thresholds
@@ -26,14 +27,14 @@ from perfbook.evidence.containers import ContainersEvidence, ContainerStats, Eng
 from perfbook.model import Action, Evidence, Finding, Level
 from perfbook.units import format_bytes
 
-CRITICAL_MEMORY_PCT = 95.0  # DESIGN.md: container.memory_high is critical at 95 % of the limit
+CRITICAL_MEMORY_PCT = 95.0  # container.memory_high is critical at 95 % of the limit
 RESTART_LOOP_EXITS = 3  # exits (or restarts) that make a loop
 RECENT_START_S = 120.0  # up for less than this after several restarts: still looping
 RECLAIMABLE_MIN_BYTES = 1024**3  # below 1 GiB a prune is not worth a finding
 MIB, GIB = 1024**2, 1024**3
 
 
-def evaluate(evidence: Mapping[str, Evidence], cfg: Config) -> list[Finding]:
+def evaluate(evidence: Mapping[str, Evidence[Any]], cfg: Config) -> list[Finding]:
     """Findings from the containers probe's evidence (none when it did not run)."""
     data = usable(evidence.get("containers"), ContainersEvidence)
     if data is None:

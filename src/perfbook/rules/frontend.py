@@ -21,7 +21,7 @@ from perfbook.model import Action, Evidence, Finding, Level
 MB = 1_000_000
 
 
-def evaluate(evidence: Mapping[str, Evidence], cfg: Config) -> list[Finding]:
+def evaluate(evidence: Mapping[str, Evidence[Any]], cfg: Config) -> list[Finding]:
     """frontend.slow_assets from the ``frontend`` evidence (nothing when skipped or unreachable)."""
     data = usable(evidence.get("frontend"), FrontendEvidence)
     if data is None:
@@ -89,7 +89,8 @@ def _asset(a: AssetTiming) -> dict[str, Any]:
 
 
 def _actions(data: FrontendEvidence, cfg: Config) -> list[Action]:
-    target = (data.failed or data.slowest or data.heaviest or [None])[0]
+    assets = data.failed or data.slowest or data.heaviest
+    target = assets[0] if assets else None
     url = target.url if target is not None else data.url
     timing = "%{http_code} %{size_download}B %{time_total}s\\n"
     actions = [Action("manual.inspect_assets", "time the asset by hand: status, size, time",

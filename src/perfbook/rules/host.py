@@ -1,6 +1,6 @@
 """Host rules: CPU, memory, swap activity, disk per mount and large logs of this machine (pure).
 
-Levels from DESIGN.md: CPU, memory and disk are warnings over their threshold and critical at
+Levels: CPU, memory and disk are warnings over their threshold and critical at
 95 %; swapping during the window is a warning; a log file over ``log_file_mb`` is info. Every
 action's ``manual`` is a safe command a person can run as is (never ``rm``).
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping
+from typing import Any
 
 from perfbook.codes import finding
 from perfbook.config import Config, Thresholds
@@ -16,7 +17,7 @@ from perfbook.evidence import usable
 from perfbook.evidence.host import HostEvidence, TopProcess
 from perfbook.model import Action, Evidence, Finding, Level
 
-CRITICAL_PCT = 95.0  # DESIGN.md: CPU, memory and disk are critical from 95 %
+CRITICAL_PCT = 95.0  # CPU, memory and disk are critical from 95 %
 MIB = 1024 * 1024
 
 TOP_CPU = Action("host.top_cpu", "see which processes use the CPU",
@@ -29,7 +30,7 @@ ROTATE_LOGS = Action("host.rotate_logs", "rotate and compress logs now, as logro
 VACUUM_JOURNAL = Action("host.vacuum_journal", "shrink the systemd journal to 500 MB", "journalctl --vacuum-size=500M")
 
 
-def evaluate(evidence: Mapping[str, Evidence], cfg: Config) -> list[Finding]:
+def evaluate(evidence: Mapping[str, Evidence[Any]], cfg: Config) -> list[Finding]:
     """Findings from the host probe's evidence (none when it did not run)."""
     host = usable(evidence.get("host"), HostEvidence)
     if host is None:
@@ -38,7 +39,7 @@ def evaluate(evidence: Mapping[str, Evidence], cfg: Config) -> list[Finding]:
     return [*_cpu(host, th), *_memory(host, th), *_swap(host), *_disks(host, th), *_logs(host, th)]
 
 
-def kpis(evidence: Mapping[str, Evidence], cfg: Config) -> dict[str, float | None]:
+def kpis(evidence: Mapping[str, Evidence[Any]], cfg: Config) -> dict[str, float | None]:
     """The host KPIs: CPU busy over the window, memory used, and the fullest mount (None: not measured)."""
     host = usable(evidence.get("host"), HostEvidence)
     if host is None:

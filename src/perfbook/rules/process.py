@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from perfbook.codes import action, finding
 from perfbook.config import Config
@@ -23,7 +24,7 @@ from perfbook.evidence.process import ProcessEvidence, WatchedProcess
 from perfbook.model import Action, Evidence, Finding, Level
 from perfbook.trend import linear_fit
 
-MIN_SAMPLES = 10  # DESIGN.md: growth needs at least 10 samples …
+MIN_SAMPLES = 10  # growth needs at least 10 samples …
 MIN_R2 = 0.9  # … and a straight line that explains them
 MIB = 1024 * 1024
 
@@ -46,7 +47,7 @@ class _Proc:
         return f"{self.name}[{self.pid}]"
 
 
-def evaluate(evidence: Mapping[str, Evidence], cfg: Config) -> list[Finding]:
+def evaluate(evidence: Mapping[str, Evidence[Any]], cfg: Config) -> list[Finding]:
     """Findings from the process probe, plus CPU hogs among the host probe's top processes."""
     out: list[Finding] = []
     seen: set[int] = set()

@@ -1,4 +1,4 @@
-"""Redis rules: redis evidence -> findings (DESIGN.md codes) and the cache-hit-rate KPI. Pure.
+"""Redis rules: redis evidence -> findings (perfbook.codes) and the cache-hit-rate KPI. Pure.
 
 Window figures only (hit rate, evictions, OOM refusals): lifetime counters hide a current problem
 and keep showing a past one. The eviction-policy advice is in :mod:`perfbook.rules.redis_advice`.
@@ -28,13 +28,13 @@ from perfbook.rules.redis_advice import (
 )
 from perfbook.units import format_bytes, format_duration
 
-MIN_LOOKUPS = 100  # DESIGN.md: a window hit rate needs at least this many lookups
+MIN_LOOKUPS = 100  # a window hit rate needs at least this many lookups
 MIN_LOOKUPS_SHOWN = 20  # fewer still: reported with its count, low-confidence (as a 5xx share is)
 MIN_PING_SAMPLES = 5
-FRAGMENTATION_MIN_BYTES = 100 * 2**20  # ratios of small instances are noise (DESIGN.md)
+FRAGMENTATION_MIN_BYTES = 100 * 2**20  # ratios of small instances are noise
 
 
-def evaluate(evidence: Mapping[str, Evidence], cfg: Config) -> list[Finding]:
+def evaluate(evidence: Mapping[str, Evidence[Any]], cfg: Config) -> list[Finding]:
     """Every Redis finding for this triage."""
     ev = evidence.get("redis")
     if ev is None:
@@ -52,7 +52,7 @@ def evaluate(evidence: Mapping[str, Evidence], cfg: Config) -> list[Finding]:
             *_big_keys(data, th.redis_big_key_mb), *_slowlog(data)]
 
 
-def kpis(evidence: Mapping[str, Evidence], cfg: Config) -> dict[str, Any]:
+def kpis(evidence: Mapping[str, Evidence[Any]], cfg: Config) -> dict[str, Any]:
     """``cache_hit_rate`` over the window with its ``cache_lookups`` (judged only from MIN_LOOKUPS); else None."""
     ev = evidence.get("redis")
     data = usable(ev, RedisEvidence)
@@ -153,7 +153,7 @@ def _evictions(data: RedisEvidence) -> list[Finding]:
     )]
 
 
-def unreliable(evidence: Mapping[str, Evidence], cfg: Config) -> list[UnreliableFigure]:
+def unreliable(evidence: Mapping[str, Evidence[Any]], cfg: Config) -> list[UnreliableFigure]:
     """A PING p99 over the limit only because perfbook's own event loop stalled during the PINGs."""
     data = usable(evidence.get("redis"), RedisEvidence)
     if data is None or not _lag_explains(data, cfg.thresholds.redis_latency_ms):

@@ -26,5 +26,5 @@ def record_audit(store: Store, **fields: Any) -> int:
 
 def audit_history(store: Store, *, limit: int = 50, action: str | None = None) -> list[dict[str, Any]]:
     """The newest ``limit`` audit entries (of ``action`` when given), newest first."""
-    where = {"action": action} if action else {}
+    where: dict[str, Any] = {"action": action} if action else {}
     return store.rows(fix_audit, limit=limit, **where)
