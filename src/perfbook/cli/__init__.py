@@ -85,11 +85,12 @@ def _register() -> None:
         status_cmd,
         store_cmd,
         triage_cmd,
+        watch_cmd,
     )
 
     # incident_comms_cmd adds notify / report to the incident group: after incident_cmd in this list
-    for module in (triage_cmd, load_cmd, fix_cmd, incident_cmd, incident_comms_cmd, status_cmd, alerts_cmd, serve_cmd,
-                   lab_cmd, config_cmd, store_cmd):
+    for module in (triage_cmd, load_cmd, fix_cmd, incident_cmd, incident_comms_cmd, status_cmd, alerts_cmd, watch_cmd,
+                   serve_cmd, lab_cmd, config_cmd, store_cmd):
         module.register(app)
 
 
