@@ -1,0 +1,62 @@
+"""What firing does, end to end: a silence holds the mail back, a critical alert opens one incident."""
+
+from __future__ import annotations
+
+from probes.servers import AppServer, Route
+
+from receivers import smtp_inbox
+from watch.watch_kit import lines, write_config
+
+FAST = ("--interval", "1s", "--window", "0.4s")
+CRITICAL_RULE = """
+[[alerts.rules]]
+name = "ApiSlowCritical"
+when = "p95_s > 0.5"
+for = "0s"
+keep_firing_for = "0s"
+severity = "critical"
+"""
+
+
+def test_a_silence_holds_the_firing_mail_until_it_is_expired(perfbook, tmp_path):
+    with smtp_inbox() as (port, inbox), AppServer(routes={"/api/v1/slow": Route(delay_s=1.0)}) as app:
+        cfg = write_config(tmp_path, app.url, smtp_port=port, rules=CRITICAL_RULE)
+        added = perfbook("alerts", "silence", "add", "alertname=ApiSlowCritical", "subject=/api/v1/slow",
+                         "--for", "1h", "--comment", "deploy", "--config", str(cfg), "--json")
+        assert added.exit_code == 0, added.stderr
+        silenced = perfbook("watch", "--config", str(cfg), *FAST, "--duration", "2s", "--json")
+        assert silenced.exit_code == 0, silenced.stderr
+        alerts = [a for d in lines(silenced.stdout) if d["type"] == "run" for a in d["alerts"]
+                  if a["rule"] == "ApiSlowCritical"]
+        assert alerts and alerts[-1]["state"] == "firing" and alerts[-1]["muted_by"] == f"silence {added.json['id']} (deploy)"
+        assert inbox.mails == []
+
+        listed = perfbook("alerts", "silence", "list", "--config", str(cfg), "--json")
+        assert [s["state"] for s in listed.json["silences"]] == ["active"]
+        expired = perfbook("alerts", "silence", "expire", str(added.json["id"]), "--config", str(cfg))
+        assert expired.exit_code == 0 and perfbook("alerts", "silence", "list", "--config", str(cfg),
+                                                   "--json").json["silences"] == []
+        after = perfbook("watch", "--config", str(cfg), "--once", "--json")
+        assert after.exit_code == 0, after.stderr
+    assert [m["Subject"] for _, m in inbox.mails] == ["[CRITICAL] FIRING: ApiSlowCritical on /api/v1/slow"]
+
+
+def test_a_critical_alert_opens_one_incident_and_notes_its_resolution(perfbook, tmp_path):
+    with AppServer(routes={"/api/v1/slow": Route(delay_s=1.0)}) as app:
+        cfg = write_config(tmp_path, app.url, rules=CRITICAL_RULE, watch="open_incidents = true")
+        first = perfbook("watch", "--config", str(cfg), *FAST, "--duration", "2s", "--json")
+        assert first.exit_code == 0, first.stderr
+        second = perfbook("watch", "--config", str(cfg), "--once", "--json")  # a restart joins, never reopens
+        assert second.exit_code == 0
+        app.routes["/api/v1/slow"] = Route(delay_s=0.0)
+        resolved = perfbook("watch", "--config", str(cfg), "--once", "--json")
+        assert resolved.exit_code == 0
+    incidents = perfbook("incident", "list", "--all", "--config", str(cfg), "--json").json
+    rows = incidents["incidents"] if isinstance(incidents, dict) else incidents
+    assert len(rows) == 1
+    shown = perfbook("incident", "show", rows[0]["id"], "--config", str(cfg), "--json").json
+    summaries = [e["summary"] for e in shown["timeline"]]
+    assert any("alert ApiSlowCritical on /api/v1/slow resolved" in s for s in summaries)
+    assert any(i["number"] == 15 and i["state"] == "done" for i in shown["checklist"])  # monitoring alerts configured
+    listed = perfbook("alerts", "list", "--config", str(cfg), "--json").json["alerts"]
+    assert [a["incident"] for a in listed if a["rule"] == "ApiSlowCritical"] == [rows[0]["id"]]
