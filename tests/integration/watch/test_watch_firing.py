@@ -60,3 +60,16 @@ def test_a_critical_alert_opens_one_incident_and_notes_its_resolution(perfbook, 
     assert any(i["number"] == 15 and i["state"] == "done" for i in shown["checklist"])  # monitoring alerts configured
     listed = perfbook("alerts", "list", "--config", str(cfg), "--json").json["alerts"]
     assert [a["incident"] for a in listed if a["rule"] == "ApiSlowCritical"] == [rows[0]["id"]]
+
+
+def test_a_firing_alert_is_repeated_every_repeat_interval(perfbook, tmp_path):
+    with smtp_inbox() as (port, inbox), AppServer(routes={"/api/v1/slow": Route(delay_s=1.0)}) as app:
+        rules = '[alerts]\nrepeat_interval = "2s"\n' + CRITICAL_RULE
+        cfg = write_config(tmp_path, app.url, smtp_port=port, rules=rules)
+        result = perfbook("watch", "--config", str(cfg), *FAST, "--duration", "5s", "--json")
+    assert result.exit_code == 0, result.stderr
+    kinds = [n["kind"] for d in lines(result.stdout) if d["type"] == "run" for n in d["notifications"]]
+    assert kinds[0] == "firing" and "repeat" in kinds and len(kinds) <= 3
+    subjects = [m["Subject"] for _, m in inbox.mails]
+    assert len(subjects) == len(kinds) and subjects[1] == "[CRITICAL] REPEAT: ApiSlowCritical on /api/v1/slow"
+    assert "still firing; repeated every 2s" in inbox.mails[1][1].get_content()
