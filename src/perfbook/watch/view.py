@@ -80,6 +80,8 @@ def run_line(doc: dict[str, Any]) -> str:
     """
     active = [f"{a['state']} {a['rule']}" + (f" on {a['subject']}" if a["subject"] else "")
               for a in doc["alerts"] if a["state"] in ("pending", "firing")]
-    sent = [f"notified {n['kind']} {n['rule']}" for n in doc["notifications"]]
+    sent = [f"{n['kind']} {n['rule']}: " + (", ".join(f"{d['channel']} {d['outcome']}" for d in n["deliveries"])
+                                            or "no internal channel ([notify.email], [notify] urls)")
+            for n in doc["notifications"]]
     tail = "; ".join(active + sent) or "no alerts"
     return f"{doc['started_at']} severity {doc['severity'] or '-'} ({doc['duration_s']:.2f} s): {tail}"
