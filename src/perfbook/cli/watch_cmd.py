@@ -12,15 +12,18 @@ from perfbook.cli.env import CONFIG_OPTION, Env, current
 from perfbook.errors import UsageError
 from perfbook.units import parse_duration
 
+MIN_INTERVAL_S = 0.5
+
 HELP = """Watch the stack: triage every interval, keep the KPIs, evaluate the alert rules, notify.
 
-Each run is a triage (the expensive probes, [watch] expensive_probes, only every
-[watch] expensive_every-th run); its KPIs go into the store (raw for 24 h, 5-minute aggregates
-for 30 days), the alert rules (perfbook alerts rules) move pending -> firing -> resolved, and a
-firing alert is sent to the internal channels ([notify.email], [notify] urls) once, again every
-[alerts] repeat_interval, and once resolved. With [watch] open_incidents = true a critical
-alert opens an incident. A restarted watch resumes its alerts from the store and sends nothing twice.
-Ctrl-C or SIGTERM stop it between runs.
+Each run is a triage; the expensive probes (\\[watch] expensive_probes) run every expensive_every-th run.
+Its KPIs go into the store (raw for 24 h, 5-minute aggregates for 30 days).
+
+The alert rules (perfbook alerts rules) move pending -> firing -> resolved. A firing alert goes to the
+internal channels (\\[notify.email], \\[notify] urls) once, again every \\[alerts] repeat_interval, and once resolved.
+With \\[watch] open_incidents = true a critical alert opens an incident.
+
+A restarted watch resumes its alerts from the store and sends nothing twice. Ctrl-C or SIGTERM stop it between runs.
 
 Examples:
 
@@ -47,18 +50,19 @@ def _seconds(text: str | None, flag: str) -> float | None:
 
 
 def watch_command(
-    interval: str | None = typer.Option(None, "--interval", "-i", help="Time between runs (default [watch] interval, 30s)."),
+    interval: str | None = typer.Option(None, "--interval", "-i", help="Time between runs (default \\[watch] interval, 30s)."),
     duration: str | None = typer.Option(None, "--duration", "-d", help="Stop after this long (default: until Ctrl-C)."),
     once: bool = typer.Option(False, "--once", help="One run, then exit."),
-    window: str | None = typer.Option(None, "--window", "-w", help="Each run's triage window (default [watch] window, "
-                                      "else [triage] window_s; kept below the interval)."),
+    window: str | None = typer.Option(None, "--window", "-w", help="Each run's triage window (default \\[watch] window, "
+                                      "else \\[triage] window_s; kept below the interval)."),
     metrics_listen: str | None = typer.Option(None, "--metrics-listen", help="Serve perfbook's own /metrics on HOST:PORT "
-                                              "(default [watch] metrics_listen)."),
+                                              "(default \\[watch] metrics_listen)."),
     as_json: bool = typer.Option(False, "--json", help="One JSON line per run and per alert transition on stdout."),
     config: Path | None = CONFIG_OPTION,
 ) -> None:
     from perfbook import interrupts
     from perfbook.store import open_store
+    from perfbook.triage import parse_probe_list
     from perfbook.watch import plan
     from perfbook.watch.loop import Watcher, run_loop
     from perfbook.watch.metrics import WatchMetrics, serve_metrics
@@ -66,6 +70,9 @@ def watch_command(
     env = current()
     cfg = env.config(config)
     interval_s = _seconds(interval, "--interval") or parse_duration(cfg.watch.interval)
+    if interval_s < MIN_INTERVAL_S:
+        raise UsageError(f"--interval must be at least {MIN_INTERVAL_S:g} s (a run needs its window), got {interval_s:g} s")
+    parse_probe_list(",".join(cfg.watch.expensive_probes), "[watch] expensive_probes")
     duration_s = _seconds(duration, "--duration")
     window_s = plan.window_for(cfg, interval_s, _checked(window))
     metrics = WatchMetrics()

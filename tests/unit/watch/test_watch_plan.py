@@ -63,3 +63,23 @@ def test_silence_matchers_refused(matchers):
 def test_metrics_of_an_empty_watch_still_expose_the_counters():
     body, content_type = WatchMetrics().exposition()
     assert b"perfbook_watch_runs_total 0.0" in body and content_type.startswith("text/plain")
+
+
+def test_the_live_view_shows_each_kpi_with_its_sparkline_and_the_alerts():
+    from rich.console import Console
+
+    from perfbook.watch.view import History, build_view
+
+    history = History()
+    doc = {}
+    for i, p95 in enumerate((0.1, 0.2, 2.5)):
+        doc = {"run_id": f"r{i}", "started_at": "2026-12-01T10:00:00Z", "severity": "P2",
+               "kpis": {"p95_s": p95, "p95_requests": 40, "error_rate": 0.0, "error_requests": 40},
+               "alerts": [{"rule": "HighResponseTime", "subject": "/api/v1/users", "state": "pending", "value": p95,
+                           "muted_by": None}]}
+        history.add(doc)
+    console = Console(record=True, width=120, color_system=None)
+    console.print(build_view(doc, history, Config()))
+    text = console.export_text()
+    assert "p95 response time" in text and "▁▁█" in text and "< 2.00 s" in text and "fail" in text
+    assert "pending" in text and "HighResponseTime" in text and "/api/v1/users" in text
