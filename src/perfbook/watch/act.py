@@ -27,7 +27,7 @@ from perfbook.alerts.state import Notification
 from perfbook.config import Config
 from perfbook.incidents.model import format_id
 from perfbook.notify import delivery
-from perfbook.notify.channels import Outgoing, channels_from
+from perfbook.notify.channels import Channel, Outgoing, channels_from
 from perfbook.store import Store, incidents
 from perfbook.templating import environment, render, split_subject
 
@@ -60,13 +60,18 @@ def render_alert(n: Notification, rule: AlertRule | None, cfg: Config, report: d
     return Outgoing("alert", "internal", *split_subject(text))
 
 
+def internal_channels(cfg: Config, env: Mapping[str, str] | None = None) -> list[Channel]:
+    """The channels alerts go to (a bad channel setting is a ConfigError here, before the first run)."""
+    return [c for c in channels_from(cfg, env) if c.audience == "internal"]
+
+
 def notify_alerts(store: Store, cfg: Config, notes: Sequence[Notification], report: dict[str, Any] | None,
-                  rules: Sequence[AlertRule], *, command: str, env: Mapping[str, str] | None = None,
+                  rules: Sequence[AlertRule], *, command: str, channels: Sequence[Channel],
                   incident_of: Mapping[tuple[str, str], int] | None = None) -> list[dict[str, Any]]:
     """Deliver each notification to every internal channel, once per key; what each delivery did."""
     if not notes:
         return []
-    chans = [c for c in channels_from(cfg, env) if c.audience == "internal"]
+    chans = list(channels)
     by_rule = {r.name: r for r in rules}
     out = []
     for n in notes:

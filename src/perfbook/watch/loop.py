@@ -42,6 +42,7 @@ class Watcher:
         self.command = command
         self.rules = effective_rules(cfg)
         self.settings = Settings(repeat_interval_s=parse_duration(cfg.alerts.repeat_interval))
+        self.channels = act.internal_channels(cfg, env)
         self.states: list[AlertState] = records.load_states(store)
         self.runs = 0
         self._stored: tuple[Any, float] | None = None  # identity and time of the last watch report kept
@@ -68,7 +69,7 @@ class Watcher:
         full = report_to_dict(report)
         linked = act.escalate(self.store, self.cfg, result.notifications, full, self.rules)
         sent = act.notify_alerts(self.store, self.cfg, result.notifications, full, self.rules,
-                                 command=self.command, env=self.env, incident_of=linked)
+                                 command=self.command, channels=self.channels, incident_of=linked)
         records.save_states(self.store, result.states, self.rules, now=now)
         for (rule, subject), number in linked.items():
             records.link_incident(self.store, rule, subject, number)
