@@ -73,3 +73,18 @@ def test_a_firing_alert_is_repeated_every_repeat_interval(perfbook, tmp_path):
     subjects = [m["Subject"] for _, m in inbox.mails]
     assert len(subjects) == len(kinds) and subjects[1] == "[CRITICAL] REPEAT: ApiSlowCritical on /api/v1/slow"
     assert "still firing; repeated every 2s" in inbox.mails[1][1].get_content()
+
+
+def test_an_unreachable_backend_inhibits_its_latency_alert(perfbook, tmp_path):
+    rules = CRITICAL_RULE + '\n[[alerts.rules]]\nname = "BackendUnreachable"\nfor = "0s"\n'
+    with AppServer(routes={"/api/v1/slow": Route(delay_s=1.0)}) as app:
+        cfg = write_config(tmp_path, app.url, rules=rules)
+        slow = perfbook("watch", "--config", str(cfg), "--once", "--json")
+    assert slow.exit_code == 0, slow.stderr
+    assert [a["state"] for a in lines(slow.stdout)[0]["alerts"] if a["rule"] == "ApiSlowCritical"] == ["firing"]
+    down = perfbook("watch", "--config", str(cfg), "--once", "--json")  # the app is gone: connection refused
+    assert down.exit_code == 0, down.stderr
+    alerts = {a["rule"]: a for a in lines(down.stdout)[0]["alerts"]}
+    assert alerts["BackendUnreachable"]["state"] == "firing"
+    assert alerts["ApiSlowCritical"]["state"] == "firing"  # not measured: it neither fires nor resolves
+    assert alerts["ApiSlowCritical"]["muted_by"].startswith("inhibited by BackendUnreachable")

@@ -153,8 +153,11 @@ def test_perfbook_serve_watch_serves_the_watch_metrics(tmp_path: Path) -> None:
         try:
             got = _scrape_until(f"http://127.0.0.1:{port}/metrics", _firing, timeout_s=30)
             alerts = httpx.get(f"http://127.0.0.1:{port}/api/v1/alerts", timeout=5).json()
+            overview = httpx.get(f"http://127.0.0.1:{port}/api/v1/overview", timeout=5).json()
         finally:
             proc.terminate()
             proc.communicate(timeout=20)
     assert got["perfbook_watch_runs_total"][0].value >= 2
     assert "HighResponseTime" in json.dumps(alerts)  # the dashboard's API reads the same alert_states
+    p95 = next(k for k in overview["kpis"] if k["kpi"] == "p95_s")
+    assert p95["sparklines"]["hour"]["samples"] >= 1  # and plots watch's samples
