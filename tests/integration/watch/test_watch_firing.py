@@ -88,3 +88,19 @@ def test_an_unreachable_backend_inhibits_its_latency_alert(perfbook, tmp_path):
     assert alerts["BackendUnreachable"]["state"] == "firing"
     assert alerts["ApiSlowCritical"]["state"] == "firing"  # not measured: it neither fires nor resolves
     assert alerts["ApiSlowCritical"]["muted_by"].startswith("inhibited by BackendUnreachable")
+
+
+def test_a_fault_gone_inside_for_sends_nothing(perfbook, tmp_path):
+    rules = CRITICAL_RULE.replace('for = "0s"', 'for = "1h"')
+    with smtp_inbox() as (port, inbox), AppServer(routes={"/api/v1/slow": Route(delay_s=1.0)}) as app:
+        cfg = write_config(tmp_path, app.url, smtp_port=port, rules=rules)
+        on = perfbook("watch", "--config", str(cfg), "--once", "--json")
+        app.routes["/api/v1/slow"] = Route(delay_s=0.0)
+        off = perfbook("watch", "--config", str(cfg), "--once", "--json")
+    assert on.exit_code == off.exit_code == 0
+    moves = [(d["old"], d["new"]) for r in (on, off) for d in lines(r.stdout)
+             if d["type"] == "transition" and d["rule"] == "ApiSlowCritical"]
+    assert moves == [("inactive", "pending"), ("pending", "inactive")]
+    assert inbox.mails == []
+    kept = perfbook("alerts", "list", "--config", str(cfg), "--json").json["alerts"]
+    assert all(a["rule"] != "ApiSlowCritical" for a in kept)  # back to inactive: no state left
