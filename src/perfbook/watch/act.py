@@ -11,7 +11,8 @@ restarted watch, or two of them, never sends one twice (the store's ``messages``
 
 With ``[watch] open_incidents``, a firing alert of a ``critical`` rule opens an incident with the
 triage attached, or attaches the triage to the open incident it opened before (its dedup key
-``alert:RULE:SUBJECT``); when the alert resolves, the incident gets a note.
+``alert:RULE:SUBJECT``) or, failing that, to the newest open incident of the same endpoint or
+component; when the alert resolves, the incident gets a note.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from sqlalchemy import select
 
 from perfbook.alerts.rules import AlertRule
 from perfbook.alerts.state import Notification
+from perfbook.alerts.when import KpiCondition
 from perfbook.config import Config
+from perfbook.incidents.figures import affected_from
 from perfbook.incidents.model import format_id
 from perfbook.notify import delivery
 from perfbook.notify.channels import Channel, Outgoing, channels_from
@@ -32,6 +35,8 @@ from perfbook.store import Store, incidents
 from perfbook.templating import environment, render, split_subject
 
 ACTOR = "perfbook watch"
+FIGURE_COMPONENTS = {"p95_s": "backend", "error_rate": "backend", "db_query_mean_ms": "postgres",
+                     "cache_hit_rate": "redis"}  # cpu / memory / disk: the host (or a container: its subject)
 P_LEVELS = ("P0", "P1", "P2", "P3")
 
 
@@ -99,7 +104,7 @@ def escalate(store: Store, cfg: Config, notes: Sequence[Notification], report: d
         if rule is None or rule.severity != "critical":
             continue
         key = dedup_key(n.rule, n.subject)
-        number = _open_incident(store, key)
+        number = _open_incident(store, key, n.subject, component_of(rule))
         if n.kind == "firing":
             if number is None:
                 severity = (report or {}).get("severity")
@@ -118,10 +123,35 @@ def escalate(store: Store, cfg: Config, notes: Sequence[Notification], report: d
     return linked
 
 
-def _open_incident(store: Store, key: str) -> int | None:
+def component_of(rule: AlertRule) -> str:
+    """The layer an alert is about, as incidents name their components (``backend``, ``postgres`` …).
+
+    >>> from perfbook.alerts.rules import effective_rules
+    >>> from perfbook.config import Config
+    >>> {r.name: component_of(r) for r in effective_rules(Config())[:2]}
+    {'HighResponseTime': 'backend', 'HighErrorRate': 'backend'}
+    """
+    cond = rule.condition
+    if isinstance(cond, KpiCondition):
+        return FIGURE_COMPONENTS.get(cond.figure, "host")
+    # the same naming as an incident's components (from a finding of that code)
+    return affected_from({"findings": [{"code": cond.code, "level": "critical", "subject": ""}]})[1][0]
+
+
+def _open_incident(store: Store, key: str, subject: str, component: str) -> int | None:
+    """The open incident this alert joins: the one it opened (its dedup key), else the newest open one
+    whose affected endpoints or components include the alert's subject or layer."""
+    from perfbook.incidents.records import list_incidents
+
     query = (select(incidents.c.id).where(incidents.c.dedup_key == key, incidents.c.status != "resolved")
              .order_by(incidents.c.id.desc()).limit(1))
-    return store.read(lambda conn: conn.execute(query).scalar())
+    number = store.read(lambda conn: conn.execute(query).scalar())
+    if number is not None:
+        return number
+    for inc in list_incidents(store, limit=50):  # newest first, open ones only
+        if subject in inc.endpoints or component in inc.components:
+            return inc.number
+    return None
 
 
 def _iso(seconds: float | None) -> str:

@@ -104,3 +104,23 @@ def test_a_fault_gone_inside_for_sends_nothing(perfbook, tmp_path):
     assert inbox.mails == []
     kept = perfbook("alerts", "list", "--config", str(cfg), "--json").json["alerts"]
     assert all(a["rule"] != "ApiSlowCritical" for a in kept)  # back to inactive: no state left
+
+
+def test_a_critical_alert_joins_the_open_incident_of_its_endpoint(perfbook, tmp_path):
+    from perfbook.incidents import records
+    from watch.watch_kit import store_of
+
+    report = {"findings": [{"code": "http.slow_response", "level": "warning", "subject": "/api/v1/slow"}]}
+    store = store_of(tmp_path)
+    try:
+        inc = records.open_incident(store, title="Slow API", actor="ana", severity="P2", report=report)
+    finally:
+        store.close()
+    with AppServer(routes={"/api/v1/slow": Route(delay_s=1.0)}) as app:
+        cfg = write_config(tmp_path, app.url, rules=CRITICAL_RULE, watch="open_incidents = true")
+        result = perfbook("watch", "--config", str(cfg), "--once", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert lines(result.stdout)[0]["incidents"] == [{"rule": "ApiSlowCritical", "subject": "/api/v1/slow",
+                                                     "incident": inc.number}]
+    listed = perfbook("incident", "list", "--config", str(cfg), "--json").json
+    assert len(listed["incidents"] if isinstance(listed, dict) else listed) == 1  # joined, none opened
