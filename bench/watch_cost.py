@@ -6,7 +6,7 @@ the child's user + sys CPU and peak RSS from the OS (wait4). Part 2 writes a mon
 30 s interval into a fresh SQLite store (24 h of raw samples + 30 days of 5-minute aggregates,
 the retention defaults, with the samples a typical run stores) and reports the file's size.
 
-Usage: python bench/watch_cost.py [--interval 2s] [--duration 30s] [--series 12]
+Usage: python bench/watch_cost.py [--interval 2s] [--duration 30s] [--series 12] [--postgres] [--no-store]
 """
 
 from __future__ import annotations
@@ -64,13 +64,13 @@ def watch_cost(interval_s: float, duration_s: float, workdir: Path) -> dict[str,
             "peak_rss_mb": long["peak_rss_mb"], "target_requests_per_run": long["requests"] / max(long["runs"], 1)}
 
 
-def _child(workdir: Path, flags: list[str], name: str) -> dict[str, float]:
+def _child(workdir: Path, flags: list[str], name: str, extra: str = "") -> dict[str, float]:
     app = App(("127.0.0.1", 0), Handler)
     threading.Thread(target=app.serve_forever, daemon=True).start()
     cfg = workdir / "perfbook.toml"
     cfg.write_text(f'[http]\nbase_url = "http://127.0.0.1:{app.server_address[1]}"\n'
                    'endpoints = ["/health", "/api/v1/users"]\n[frontend]\nurl = ""\n'
-                   f'[store]\nurl = "sqlite:///{workdir / (name + ".db")}"\n')
+                   f'[store]\nurl = "sqlite:///{workdir / (name + ".db")}"\n{extra}')
     proc = subprocess.Popen([*PERFBOOK, "watch", "--config", str(cfg), *flags, "--json"], stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL)
     out = proc.stdout.read()  # type: ignore[union-attr]
@@ -79,6 +79,29 @@ def _child(workdir: Path, flags: list[str], name: str) -> dict[str, float]:
     runs = sum(1 for line in out.splitlines() if line.startswith(b'{"type": "run"'))
     return {"runs": runs, "cpu_s": usage.ru_utime + usage.ru_stime, "peak_rss_mb": usage.ru_maxrss / 1024,
             "requests": app.requests}
+
+
+def sql_per_run(workdir: Path, runs: int = 5) -> float:
+    """Statements the postgres probe sends per run (an expensive run), counted by pg_stat_statements
+    on a private PostgreSQL (perfbook.services), the bench's own statements left out."""
+    import psycopg
+
+    from perfbook.services import start_postgres
+
+    server = start_postgres()
+    try:
+        with psycopg.connect(server.dsn(), autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            conn.execute("SELECT pg_stat_statements_reset()")
+        extra = f'[postgres]\ndsn = "{server.dsn()}"\n[watch]\nexpensive_every = 1\n'
+        got = _child(workdir, ["--interval", "2s", "--duration", f"{2 * runs}s"], "pg", extra)
+        with psycopg.connect(server.dsn(), autocommit=True) as conn:
+            calls = conn.execute("SELECT coalesce(sum(calls), 0) FROM pg_stat_statements "
+                                 "WHERE query NOT LIKE '%pg_stat_statements_reset%' "
+                                 "AND query NOT LIKE 'SELECT coalesce(sum(calls)%'").fetchone()[0]
+        return float(calls) / max(got["runs"], 1)
+    finally:
+        server.stop()
 
 
 def store_month(workdir: Path, series: int, interval_s: float = 30.0) -> dict[str, float]:
@@ -112,6 +135,9 @@ def main() -> None:
     parser.add_argument("--interval", default="2s")
     parser.add_argument("--duration", default="30s")
     parser.add_argument("--series", type=int, default=12, help="samples per run (stack KPIs + per-subject figures)")
+    parser.add_argument("--postgres", action="store_true", help="also count the SQL statements of a run's postgres "
+                        "probe on a private PostgreSQL")
+    parser.add_argument("--no-store", action="store_true", help="skip the month-of-store part (about a minute)")
     args = parser.parse_args()
     interval_s, duration_s = parse_duration(args.interval), parse_duration(args.duration)
     with tempfile.TemporaryDirectory() as tmp:
@@ -121,6 +147,11 @@ def main() -> None:
               f"{cost['target_requests_per_run']:.1f} requests to the target per run")
         print(f"  at a 30 s interval that is {cost['cpu_ms_per_run'] * 120 / 1000:.0f} s CPU per hour "
               f"({cost['cpu_ms_per_run'] / 300:.2f} % of one core)")
+        if args.postgres:
+            print(f"  with [postgres]: {sql_per_run(Path(tmp)):.0f} SQL statements per expensive run "
+                  "(every [watch] expensive_every-th run)")
+        if args.no_store:
+            return
         month = store_month(Path(tmp), args.series)
         print(f"store for a month at 30 s ({month['series']} series): {month['size_mb']:.1f} MB SQLite "
               f"(24 h raw + 30 days of 5-minute aggregates); one run's write {month['write_ms']:.0f} ms wall")
