@@ -52,5 +52,6 @@ def bucket_start(at_s: float, bucket_s: int = BUCKET_S) -> float:
 
 
 def report_identity(report: Report) -> tuple[Any, ...]:
-    """What makes a report news for the dashboard: its severity and its set of findings."""
-    return (report.severity, tuple(sorted((f.key, f.level.value) for f in report.findings)))
+    """What makes a report news for the dashboard: its severity and its warning and critical findings
+    (an info finding coming and going is not worth another stored report)."""
+    return (report.severity, tuple(sorted((f.key, f.level.value) for f in report.findings if f.level.value != "info")))
