@@ -81,6 +81,9 @@ def watch_command(
     if listen:
         server, port = serve_metrics(listen, metrics)
         env.echo(f"perfbook watch: /metrics on http://{_host(listen)}:{port}/metrics", err=True)
+        if not _loopback(listen):
+            env.echo("warning: /metrics listens beyond this machine: whoever reaches it reads the findings and "
+                     "alerts (subjects, endpoints); prefer 127.0.0.1 and a scraping Prometheus on this host", err=True)
     store = open_store(cfg, env.environ)
     flag = interrupts.StopFlag()
     try:
@@ -111,6 +114,18 @@ def _checked(window: str | None) -> str | None:
 def _host(listen: str) -> str:
     host = listen.rpartition(":")[0]
     return host if host.startswith("[") or ":" not in host else f"[{host}]"
+
+
+def _loopback(listen: str) -> bool:
+    import ipaddress
+
+    host = listen.rpartition(":")[0].strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _command(config: Path | None) -> str:
