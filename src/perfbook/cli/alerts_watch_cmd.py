@@ -52,6 +52,7 @@ def parse_matchers(matchers: list[str]) -> tuple[str, str | None]:
 @silence_app.command("add")
 def silence_add(
     matchers: list[str] = typer.Argument(..., help="alertname=RULE (or just RULE) and optionally subject=S."),
+    subject_flag: str | None = typer.Option(None, "--subject", "-s", help="Only this subject (the same as subject=S)."),
     for_: str = typer.Option("1h", "--for", help="How long the silence lasts (e.g. 30m, 2h)."),
     comment: str = typer.Option("", "--comment", "-c", help="Why (shown in alerts silence list)."),
     config: Path | None = CONFIG_OPTION,
@@ -64,6 +65,8 @@ def silence_add(
       perfbook alerts silence add alertname=HighResponseTime subject=/api/v1/users --for 2h -c "deploy"
 
       perfbook alerts silence add HighCPUUsage --for 30m
+
+      perfbook alerts silence add HighResponseTime --subject /api/v1/agents --for 1h
     """
     from perfbook.alerts.rules import effective_rules
     from perfbook.incidents.attach import os_user
@@ -74,6 +77,7 @@ def silence_add(
     env = current()
     cfg = env.config(config)
     rule, subject = parse_matchers(matchers)
+    subject = subject_flag if subject_flag is not None else subject
     names = [r.name for r in effective_rules(cfg)]
     if rule not in names:
         raise UsageError(f"no alert rule {rule!r} (rules: {', '.join(names)})", hint="see: perfbook alerts rules")
