@@ -346,6 +346,44 @@ class AlertsConfig(_Section):
         return value
 
 
+class WatchConfig(_Section):
+    """``[watch]``: how often ``perfbook watch`` triages, what it keeps, and what firing alerts do."""
+
+    interval: str = Field("30s", description="time between the starts of two runs (--interval)")
+    window: str = Field("", description="each run's triage window; \"\" = [triage] window_s (kept below the interval)")
+    expensive_probes: list[str] = Field(default_factory=lambda: ["postgres", "containers"],
+                                        description="probes run only every expensive_every-th run (statements, "
+                                        "container stats, key scans)")
+    expensive_every: int = Field(10, ge=1, le=10000, description="run the expensive probes every this many runs "
+                                 "(1 = every run)")
+    raw_retention: str = Field("24h", description="how long raw KPI samples and runs are kept")
+    aggregate_retention: str = Field("720h", description="how long the 5-minute aggregates are kept (30 days)")
+    report_every: str = Field("1h", description="store the triage as a watch report when it changes, "
+                              "else at least this often (the dashboard's latest triage)")
+    open_incidents: bool = Field(False, description="a firing critical alert opens an incident (or attaches "
+                                 "to the open one of its rule and subject); resolving it notes so")
+    metrics_listen: str = Field("", description="HOST:PORT serving perfbook's own /metrics (--metrics-listen); "
+                                "\"\" = none")
+
+    @field_validator("interval", "raw_retention", "aggregate_retention", "report_every")
+    @classmethod
+    def _positive(cls, value: str) -> str:
+        from perfbook.units import parse_duration
+
+        if parse_duration(value) <= 0:
+            raise ValueError(f"must be a duration over 0, got {value!r}")
+        return value
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, value: str) -> str:
+        from perfbook.units import parse_duration
+
+        if value and parse_duration(value) <= 0:
+            raise ValueError(f"must be a duration over 0 (or \"\"), got {value!r}")
+        return value
+
+
 class Config(_Section):
     """The whole effective configuration. Build it with :func:`load_config`."""
 
@@ -365,7 +403,8 @@ class Config(_Section):
     status: StatusConfig = Field(default_factory=StatusConfig)
     load: LoadConfig = Field(default_factory=LoadConfig)
     thresholds: Thresholds = Field(default_factory=Thresholds)
-    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    watch: WatchConfig = Field(default_factory=WatchConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)  # last: its sample ends with [[alerts.rules]]
 
     _sources: dict[str, str] = PrivateAttr(default_factory=dict)
     _path: Path | None = PrivateAttr(None)

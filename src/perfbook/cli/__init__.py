@@ -75,6 +75,7 @@ def _register() -> None:
         return
     from perfbook.cli import (
         alerts_cmd,
+        alerts_watch_cmd,
         config_cmd,
         fix_cmd,
         incident_cmd,
@@ -85,11 +86,13 @@ def _register() -> None:
         status_cmd,
         store_cmd,
         triage_cmd,
+        watch_cmd,
     )
 
     # incident_comms_cmd adds notify / report to the incident group: after incident_cmd in this list
-    for module in (triage_cmd, load_cmd, fix_cmd, incident_cmd, incident_comms_cmd, status_cmd, alerts_cmd, serve_cmd,
-                   lab_cmd, config_cmd, store_cmd):
+    # alerts_watch_cmd adds list / silence to the alerts group: after alerts_cmd
+    for module in (triage_cmd, load_cmd, fix_cmd, incident_cmd, incident_comms_cmd, status_cmd, alerts_cmd,
+                   alerts_watch_cmd, watch_cmd, serve_cmd, lab_cmd, config_cmd, store_cmd):
         module.register(app)
 
 
