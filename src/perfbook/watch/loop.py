@@ -112,7 +112,7 @@ def _alert(st: AlertState) -> dict[str, Any]:
 def run_loop(watcher: Watcher, *, interval_s: float, stop: Callable[[], bool], duration_s: float | None = None,
              once: bool = False, on_run: Callable[[dict[str, Any]], None] = lambda doc: None,
              on_error: Callable[[Exception], None] | None = None, clock: Clock = time.monotonic,
-             sleep: Callable[[float], None] = time.sleep) -> int:
+             sleep: Callable[[float], object] = time.sleep) -> int:
     """Run every ``interval_s`` until ``stop()``, ``duration_s`` has passed, or after one run with ``once``.
 
     Stops only between runs; waits in short sleeps so a stop request is seen within 0.2 s. The
