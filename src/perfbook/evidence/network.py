@@ -46,8 +46,7 @@ class Listener:
     """A listening TCP socket whose accept queue held connections at the end of the window."""
 
     port: int  # local port
-    queued: int  # connections waiting to be accepted
-    backlog: int  # the accept queue's limit (the listen() backlog, capped by somaxconn)
+    queued: int  # connections waiting to be accepted (the listen() backlog, its limit, is not in /proc: `ss -ltn`)
 
 
 @dataclass

@@ -43,11 +43,10 @@ class NetworkProbe(BaseProbe):
         self._sys = sys_root
 
     async def collect(self, ctx: ProbeContext) -> Evidence:
-        """Counters at both ends of the window; connect timings spread across it."""
+        """Counters at both ends of the window, sockets at its end; connect timings spread across it."""
         procs.require_local(ctx)
         t0 = ctx.clock()
         before = await asyncio.to_thread(host_proc.read_counters, self._proc)
-        sockets0 = await asyncio.to_thread(host_proc.read_sockets, self._proc)
         latency = await asyncio.gather(*(
             _time_connects(ctx, t0, target, host, port) for target, host, port in dependencies(ctx.config)
         ))
@@ -58,7 +57,7 @@ class NetworkProbe(BaseProbe):
         problems = list(dict.fromkeys(before.problems + after.problems))
         speeds = host_proc.read_link_speeds(self._sys, list(after.interfaces or {}))
         data = network_build.evidence(
-            before, after, window_s, sockets0, sockets, speeds, host_proc.read_port_range(self._proc),
+            before, after, window_s, None, sockets, speeds, host_proc.read_port_range(self._proc),
             host_proc.read_conntrack(self._proc), list(latency), problems,
         )
         if data.tcp is None:

@@ -84,16 +84,15 @@ def interface_rates(before: Counters, after: Counters, window_s: float, speeds: 
 def socket_states(sockets: Sockets, earlier: Sockets | None = None) -> SocketStates:
     """States at the end; listen queues holding connections at the start or the end, fullest first."""
     listeners = dict(sockets.listeners)
-    for port, (queued, backlog) in (earlier.listeners if earlier else {}).items():
-        now = listeners.get(port, (0, backlog))
-        listeners[port] = (max(now[0], queued), max(now[1], backlog))
-    held = [Listener(port, q, b) for port, (q, b) in listeners.items() if q > 0]
+    for port, queued in (earlier.listeners if earlier else {}).items():
+        listeners[port] = max(listeners.get(port, 0), queued)
+    held = [Listener(port, q) for port, q in listeners.items() if q > 0]
     ports = sorted(sockets.close_wait_ports.items(), key=lambda kv: kv[1], reverse=True)[:TOP_PORTS]
     s = sockets.by_state
     return SocketStates(
         established=s.get("established", 0), time_wait=s.get("time_wait", 0), close_wait=s.get("close_wait", 0),
         syn_recv=s.get("syn_recv", 0), close_wait_ports=[PortCount(p, n) for p, n in ports],
-        listeners=sorted(held, key=lambda lst: (lst.queued / max(1, lst.backlog), lst.queued), reverse=True),
+        listeners=sorted(held, key=lambda lst: lst.queued, reverse=True),
     )
 
 

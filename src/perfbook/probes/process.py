@@ -62,6 +62,7 @@ class ProcessProbe(BaseProbe):
         for at in _sample_clock(ctx, start, ctx.clock()):
             await ctx.sleep(max(0.0, at - ctx.clock()))
             await asyncio.to_thread(_read_all, targets, start, ctx.clock)
+        await asyncio.to_thread(_read_limits, targets, self._ps)
         for target in targets:
             target.row.cpu_pct = _cpu_pct(target)
             data.processes.append(target.row)
@@ -140,6 +141,22 @@ def _read_all(targets: list[_Target], start: float, clock: Any) -> None:
         target.row.sample_t_s.append(round(clock() - start, 4))
         target.row.sample_rss_bytes.append(mem.rss)
         target.row.rss_bytes = mem.rss
+
+
+def _read_limits(targets: list[_Target], ps: Any) -> None:
+    """Open files against the soft limit, and threads, once at the window's end (listing
+    /proc/PID/fd costs more than a sample)."""
+    for target in targets:
+        if target.row.exited:
+            continue
+        h = target.handle
+        try:
+            target.row.open_fds, target.row.threads = h.num_fds(), h.num_threads()
+            target.row.fd_soft_limit = h.rlimit(ps.RLIMIT_NOFILE)[0]
+        except Exception:  # AccessDenied (another user's process), gone, or no rlimit on this OS
+            continue
+        if target.row.fd_soft_limit is not None and target.row.fd_soft_limit < 0:  # RLIM_INFINITY
+            target.row.fd_soft_limit = None
 
 
 def _cpu_pct(target: _Target) -> float | None:

@@ -46,11 +46,9 @@ def _tcp(net: NetworkEvidence, th: Thresholds) -> list[Finding]:
     if tcp is None:
         return []
     if tcp.listen_overflows > 0 or tcp.listen_drops > 0:
-        listeners = net.sockets.listeners if net.sockets else []
-        full = [lst for lst in listeners if lst.queued >= lst.backlog] or listeners
+        full = net.sockets.listeners if net.sockets else []  # queues holding connections, fullest first
         subject = f"port {full[0].port}" if full else "listeners"
-        where = (f"; accept queue of port {full[0].port} holds {full[0].queued} of its backlog {full[0].backlog}"
-                 if full else "")
+        where = f"; the accept queue of port {full[0].port} holds {full[0].queued}" if full else ""
         out.append(finding(
             "net.listen_overflows", subject,
             f"{tcp.listen_overflows} connection(s) turned away by a full accept queue in {net.window_s:.1f} s "
@@ -58,8 +56,7 @@ def _tcp(net: NetworkEvidence, th: Thresholds) -> list[Finding]:
             value=float(max(tcp.listen_overflows, tcp.listen_drops)), threshold=0.0,
             unit="listen overflows / drops in the window",
             evidence={"listen_overflows": tcp.listen_overflows, "listen_drops": tcp.listen_drops,
-                      "listeners": [{"port": lst.port, "queued": lst.queued, "backlog": lst.backlog}
-                                    for lst in listeners[:5]],
+                      "listeners": [{"port": lst.port, "queued": lst.queued} for lst in full[:5]],
                       "ports": [lst.port for lst in full[:5]]},
             actions=[LISTEN_QUEUES, TCP_STATS, Action(
                 "net.raise_backlog", "accept faster (more workers), or raise the server's listen backlog "

@@ -46,3 +46,23 @@ async def test_a_healthy_machine_raises_none_of_the_saturation_or_network_codes(
     n = net.data
     assert n.tcp.out_segs >= 0 and n.sockets is not None and n.ephemeral.low < n.ephemeral.high
     assert any(i.name == "lo" for i in n.interfaces) and n.latency == []
+
+
+def test_sock_diag_and_proc_net_tcp_see_the_same_listeners():
+    import socket
+    from pathlib import Path
+
+    from perfbook.probes.host_proc import read_sockets, read_sockets_netlink
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    port = server.getsockname()[1]
+    client = socket.create_connection(("127.0.0.1", port))  # one connection waiting in its accept queue
+    try:
+        fast, files = read_sockets_netlink(), read_sockets(Path("/proc"), netlink=False)
+    finally:
+        client.close()
+        server.close()
+    assert fast.listeners[port] == files.listeners[port] == 1
+    assert fast.by_state["established"] >= 2 and files.by_state["established"] >= 2
