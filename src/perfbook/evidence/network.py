@@ -96,6 +96,7 @@ class DependencyLatency:
     address: str  # host:port connected to (never credentials)
     samples: int  # connects attempted
     failures: int  # connects refused or timed out
+    timeouts: int  # of those, connects unanswered within the window (SYNs dropped: a full queue, a firewall)
     p50_ms: float | None  # median connect time over the window (None: no connect succeeded)
     p95_ms: float | None  # 95th percentile connect time
     max_ms: float | None  # slowest connect

@@ -100,8 +100,9 @@ def dependencies(cfg: Config) -> list[tuple[str, str, int]]:
 
 
 async def _time_connects(ctx: ProbeContext, t0: float, target: str, host: str, port: int) -> DependencyLatency:
-    timings: list[float | None] = []
+    spans: list[tuple[float, float] | None] = []
     error: str | None = None
+    timeouts = 0
     for i in range(LATENCY_SAMPLES):
         await ctx.sleep(max(0.0, t0 + ctx.window_s * i / LATENCY_SAMPLES - ctx.clock()))
         began = ctx.clock()
@@ -109,13 +110,19 @@ async def _time_connects(ctx: ProbeContext, t0: float, target: str, host: str, p
         try:
             _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout=timeout)
         except (OSError, TimeoutError) as err:
-            timings.append(None)
+            spans.append(None)
+            timeouts += isinstance(err, TimeoutError)
             error = "timed out" if isinstance(err, TimeoutError) else (err.strerror or str(err))
             continue
-        timings.append((ctx.clock() - began) * 1000)
+        spans.append((began, ctx.clock()))
         writer.close()
         try:
             await writer.wait_closed()
         except OSError:
             pass
-    return network_build.dependency_latency(target, f"{host}:{port}", timings, error)
+    # perfbook's own event-loop stalls (triage measures them) are not the network's latency
+    done = [s for s in spans if s is not None]
+    lasted = ctx.less_own_stalls(done) or [end - began for began, end in done]
+    it = iter(lasted)
+    timings = [None if s is None else next(it) * 1000 for s in spans]
+    return network_build.dependency_latency(target, f"{host}:{port}", timings, error, timeouts)

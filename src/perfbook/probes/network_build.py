@@ -134,16 +134,16 @@ def percentile(values: list[float], q: float) -> float | None:
     return ordered[int(rank) - 1]
 
 
-def dependency_latency(target: str, address: str, connect_ms: list[float | None], error: str | None
-                       ) -> DependencyLatency:
-    """Connect-time percentiles of one dependency; a None is a failed connect."""
+def dependency_latency(target: str, address: str, connect_ms: list[float | None], error: str | None,
+                       timeouts: int = 0) -> DependencyLatency:
+    """Connect-time percentiles of one dependency; a None is a failed connect (``timeouts`` of them unanswered)."""
     ok = [ms for ms in connect_ms if ms is not None]
 
     def fmt(v: float | None) -> float | None:
         return round(v, 2) if v is not None else None
 
     return DependencyLatency(
-        target=target, address=address, samples=len(connect_ms), failures=len(connect_ms) - len(ok),
+        target=target, address=address, samples=len(connect_ms), failures=len(connect_ms) - len(ok), timeouts=timeouts,
         p50_ms=fmt(percentile(ok, 50)), p95_ms=fmt(percentile(ok, 95)), max_ms=fmt(max(ok, default=None)),
         error=error if len(ok) < len(connect_ms) else None,
     )

@@ -155,19 +155,21 @@ def _ports(net: NetworkEvidence, th: Thresholds) -> list[Finding]:
 
 
 def _latency(net: NetworkEvidence, th: Thresholds) -> list[Finding]:
-    """A dependency whose connects are slow or fail. An unreachable one is its own layer's finding
-    (``pg.unreachable`` …): here only a partial failure or slowness counts."""
+    """A dependency whose connects are slow, fail in part, or go unanswered (SYNs dropped: a full
+    accept queue, a firewall). One that refuses every connect is its own layer's finding
+    (``pg.unreachable`` …), not a network one."""
     out = []
     for d in net.latency:
-        if d.p95_ms is None:
-            continue
+        if d.p95_ms is None and d.timeouts == 0:
+            continue  # refused: nothing listens, which the layer's probe reports
         failing = d.failures > 0
-        if d.p95_ms < th.connect_ms and not failing:
+        if d.p95_ms is not None and d.p95_ms < th.connect_ms and not failing:
             continue
-        what = f"{d.failures} of {d.samples} connects failed ({d.error}); " if failing else ""
+        what = f"{d.failures} of {d.samples} connects failed ({d.error})" if failing else ""
+        p95 = f"p95 {d.p95_ms:.0f} ms" if d.p95_ms is not None else "none answered"
         out.append(finding(
             "net.dependency_latency", d.target,
-            f"{what}TCP connect to {d.target} ({d.address}) p95 {d.p95_ms:.0f} ms over the window",
+            f"TCP connect to {d.target} ({d.address}): {what}{'; ' if what else ''}{p95} over the window",
             value=d.p95_ms, threshold=th.connect_ms, unit="ms, TCP connect p95",
             evidence={"address": d.address, "samples": d.samples, "failures": d.failures, "p50_ms": d.p50_ms,
                       "p95_ms": d.p95_ms, "max_ms": d.max_ms, "error": d.error},

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from perfbook.codes import action, finding
 from perfbook.config import Config
@@ -46,7 +47,7 @@ class _Proc:
         return f"{self.name}[{self.pid}]"
 
 
-def evaluate(evidence: Mapping[str, Evidence], cfg: Config) -> list[Finding]:
+def evaluate(evidence: Mapping[str, Evidence[Any]], cfg: Config) -> list[Finding]:
     """Findings from the process probe, plus CPU hogs among the host probe's top processes."""
     out: list[Finding] = []
     seen: set[int] = set()

@@ -90,13 +90,14 @@ def test_dependency_connect_latency_by_target_with_percentiles():
     slow = network_build.dependency_latency("postgres", "db:5432", [2.0, 3.0, 250.0, 4.0, 300.0], None)
     fine = network_build.dependency_latency("redis", "127.0.0.1:6379", [0.2, 0.3, 0.2, 0.4, 0.3], None)
     down = network_build.dependency_latency("http", "127.0.0.1:8001", [None] * 5, "connection refused")
-    flaky = network_build.dependency_latency("frontend", "127.0.0.1:3000", [1.0, None, 1.0, 1.0, 1.0], "timed out")
+    flaky = network_build.dependency_latency("frontend", "127.0.0.1:3000", [1.0, None, 1.0, 1.0, 1.0], "timed out", 1)
+    dropped = network_build.dependency_latency("cache", "10.0.0.9:6379", [None] * 5, "timed out", 5)
     assert (slow.p50_ms, slow.p95_ms, slow.max_ms, slow.failures) == (4.0, 300.0, 300.0, 0)
-    net = replace(network_from_tree("healthy"), latency=[slow, fine, down, flaky])
+    net = replace(network_from_tree("healthy"), latency=[slow, fine, down, flaky, dropped])
     got = findings(net)["net.dependency_latency"]
-    # down: its own layer reports it unreachable; flaky: 1 of 5 connects failed
-    assert [(f.subject, f.value) for f in got] == [("postgres", 300.0), ("frontend", 1.0)]
-    assert "1 of 5 connects failed (timed out)" in got[1].title
+    # down (refused): its own layer reports it unreachable; flaky: 1 of 5 connects failed; dropped: unanswered
+    assert [(f.subject, f.value) for f in got] == [("postgres", 300.0), ("frontend", 1.0), ("cache", None)]
+    assert "1 of 5 connects failed (timed out)" in got[1].title and "none answered" in got[2].title
 
 
 def test_no_network_evidence_no_findings():
