@@ -302,6 +302,7 @@ class Thresholds(_Section):
     ephemeral_ports_pct: float = Field(80.0, gt=0, le=100, description="of the ephemeral port range in use")
     conntrack_pct: float = Field(80.0, gt=0, le=100, description="of nf_conntrack_max in use (critical at 95 %)")
     connect_ms: float = Field(100.0, gt=0, description="TCP connect time to a dependency, p95 over the window")
+    throttled_share: float = Field(0.25, gt=0, le=1, description="a container's CFS periods throttled by its quota")
 
 
 class AlertRuleConfig(_Section):

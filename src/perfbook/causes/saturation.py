@@ -5,6 +5,7 @@
 - slow or failing connects to a dependency ↔ the endpoints that wait on it (PostgreSQL: those the
   window's statements tie to the database; the backend: every endpoint);
 - I/O pressure on the host ↔ slow statements that read blocks from disk, and their endpoints;
+- a container throttled by its CPU quota ↔ the endpoints of the backend process running in it;
 - the host's CPU saturated, or an OOM kill, ↔ every endpoint the backend on this host serves.
 
 Without such a link the saturation finding explains nothing: its cause, when it has one, is
@@ -26,6 +27,7 @@ def saturation_causes(ctx: Context) -> list[Cause]:
     causes = [c for f in ctx.of("net.listen_overflows") if (c := _listen(ctx, f)) is not None]
     causes += [c for f in ctx.of("net.dependency_latency") if (c := _connects(ctx, f)) is not None]
     causes += [c for f in ctx.of("host.disk_io_saturated")[:1] if (c := _io(ctx, f)) is not None]
+    causes += [_throttled(ctx, f) for f in ctx.of("container.cpu_throttled")]
     causes += [_host(ctx, f, why) for code, why in (
         ("host.oom_kill", "a killed worker drops its requests and the rest queue behind it"),
         ("host.cpu_saturated", "runnable tasks wait for a core, requests with them"),
@@ -102,3 +104,19 @@ def _host(ctx: Context, f: Finding, why: str) -> Cause:
     act = first_action([f])
     summary = f"{symptom_lead(sym)}{f.title}" + (f"; fix: {act.summary}" if act else "")
     return make_cause(summary, score, [f, *(sym.findings if sym else [])], "host", {"endpoints": []}, act)
+
+
+def _throttled(ctx: Context, f: Finding) -> Cause:
+    """Linked when a configured backend process runs in the throttled container (its container id)."""
+    score = Score()
+    score.finding(f, f.title)
+    proc = ctx.process()
+    ids = {p.container_id for p in (proc.processes if proc is not None else []) if p.container_id}
+    container_id = str(f.evidence.get("id") or "")
+    inside = any(container_id.startswith(i) or i.startswith(container_id) for i in ids) if container_id else False
+    sym = (linked_symptom(ctx, score, "the backend's process runs in it and waits for each CPU period", SYMPTOM_MATCHED)
+           if inside else None)
+    act = first_action([f])
+    summary = f"{symptom_lead(sym)}{f.title}" + (f"; fix: {act.summary}" if act else "")
+    return make_cause(summary, score, [f, *(sym.findings if sym else [])], "containers",
+                      {"container": f.subject, "endpoints": [sym.endpoint] if sym else []}, act)
