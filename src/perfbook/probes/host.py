@@ -64,7 +64,7 @@ class HostProbe(BaseProbe):
         ))
         epoch0, t0 = time.time(), ctx.clock()
         swap0 = ps.swap_memory()
-        counters0, self._runnable = host_proc.read_counters(self._proc), []
+        counters0, self._runnable = host_proc.read_counters(self._proc, net=False), []
         sampling = asyncio.create_task(self._sample_cpu(ctx, t0))
         try:
             # Process snapshots take 20–150 ms (more on a loaded host): take the first while CPU
@@ -76,7 +76,7 @@ class HostProbe(BaseProbe):
         finally:  # cancelled by the budget, or a snapshot failed: leave no sampler behind
             sampling.cancel()
         elapsed_s = mid1 - mid0
-        counters1, t1 = host_proc.read_counters(self._proc), ctx.clock()
+        counters1, t1 = host_proc.read_counters(self._proc, net=False), ctx.clock()
         problems: list[str] = list(dict.fromkeys(counters0.problems + counters1.problems))
         saturation = await asyncio.to_thread(self._saturation, counters0, counters1, t1 - t0)
         memory = _memory(ps, swap0, problems)

@@ -17,7 +17,7 @@ import os
 import re
 import socket
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 PSI_RESOURCES = ("cpu", "memory", "io")
@@ -87,9 +87,12 @@ def _read(path: Path, problems: list[str]) -> str | None:
         return None
 
 
-def read_counters(proc: Path = Path("/proc")) -> Counters:
-    """Read every cumulative counter the host and network probes diff over the window (~1 ms)."""
+def read_counters(proc: Path = Path("/proc"), host: bool = True, net: bool = True) -> Counters:
+    """Read the cumulative counters the host (``host``) and network (``net``) probes diff over the
+    window (~1 ms each half); the half not asked for is None."""
     problems: list[str] = []
+    if not host:
+        return _with_net(Counters(None, 0, {}, None, None, None, None, None, None), proc, problems)
     stat = _read(proc / "stat", problems)
     cpu_ticks, cores = parse_stat(stat) if stat is not None else (None, 0)
     psi: dict[str, tuple[int, int | None]] = {}
@@ -101,14 +104,22 @@ def read_counters(proc: Path = Path("/proc")) -> Counters:
     vm = _read(proc / "vmstat", problems)
     disks = _read(proc / "diskstats", problems)
     uptime = _read(proc / "uptime", problems)
-    snmp = _read(proc / "net" / "snmp", problems)
-    netstat = _read(proc / "net" / "netstat", problems)
-    dev = _read(proc / "net" / "dev", problems)
-    return Counters(
+    counters = Counters(
         cpu_ticks=cpu_ticks, cores=cores, psi=psi,
         vmstat=parse_vmstat(vm) if vm is not None else None,
         disks=parse_diskstats(disks) if disks is not None else None,
         uptime_s=float(uptime.split()[0]) if uptime else None,
+        tcp=None, tcp_ext=None, interfaces=None,
+    )
+    return _with_net(counters, proc, problems) if net else replace(counters, problems=tuple(problems))
+
+
+def _with_net(counters: Counters, proc: Path, problems: list[str]) -> Counters:
+    snmp = _read(proc / "net" / "snmp", problems)
+    netstat = _read(proc / "net" / "netstat", problems)
+    dev = _read(proc / "net" / "dev", problems)
+    return replace(
+        counters,
         tcp=parse_snmp(snmp, "Tcp", TCP_KEYS) if snmp is not None else None,
         tcp_ext=parse_snmp(netstat, "TcpExt", TCPEXT_KEYS) if netstat is not None else None,
         interfaces=parse_net_dev(dev) if dev is not None else None,

@@ -46,12 +46,12 @@ class NetworkProbe(BaseProbe):
         """Counters at both ends of the window, sockets at its end; connect timings spread across it."""
         procs.require_local(ctx)
         t0 = ctx.clock()
-        before = await asyncio.to_thread(host_proc.read_counters, self._proc)
+        before = await asyncio.to_thread(host_proc.read_counters, self._proc, host=False)
         latency = await asyncio.gather(*(
             _time_connects(ctx, t0, target, host, port) for target, host, port in dependencies(ctx.config)
         ))
         await ctx.sleep(max(0.0, t0 + ctx.window_s - ctx.clock()))
-        after, t1 = await asyncio.to_thread(host_proc.read_counters, self._proc), ctx.clock()
+        after, t1 = await asyncio.to_thread(host_proc.read_counters, self._proc, host=False), ctx.clock()
         sockets = await asyncio.to_thread(host_proc.read_sockets, self._proc)
         window_s = t1 - t0
         problems = list(dict.fromkeys(before.problems + after.problems))
