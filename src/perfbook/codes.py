@@ -91,6 +91,7 @@ CODES: dict[str, CodeInfo] = {
     "host.disk_io_saturated": CodeInfo(WARN, RES, "a disk busy with long waits, or tasks stalled on I/O (critical at full pressure)"),
     "process.fd_exhaustion": CodeInfo(WARN, RES, "a process holds open files near its soft limit (critical at 100 %)"),
     "container.cpu_throttled": CodeInfo(WARN, RES, "a container throttled by its CPU quota in a large share of the window"),
+    "process.cpu_throttled": CodeInfo(WARN, RES, "a configured process throttled by its cgroup's CPU quota"),
     "net.tcp_retransmits": CodeInfo(WARN, NET, "TCP segments retransmitted over tcp_retrans_share of those sent"),
     "net.listen_overflows": CodeInfo(CRIT, NET, "a full accept queue turned connects away (clients retry SYNs after 1-3 s)"),
     "net.interface_errors": CodeInfo(WARN, NET, "an interface counted errors or drops during the window"),

@@ -416,3 +416,30 @@ def read_kmsg(path: Path = Path("/dev/kmsg"), max_records: int = 20_000) -> list
     finally:
         os.close(fd)
     return records
+
+
+def read_cpu_throttling(cgroup_text: str, root: Path = Path("/sys/fs/cgroup")) -> tuple[int, int, int] | None:
+    """(CFS periods, throttled periods, throttled ns) of the CPU cgroup a process's /proc/PID/cgroup
+    names (v1 ``N:cpu,cpuacct:/path`` or v2 ``0::/path``); None when none is found here.
+
+    >>> read_cpu_throttling("1:cpu:/nowhere\\n", Path("/nonexistent")) is None
+    True
+    """
+    from perfbook.probes.containers_parse import parse_cpu_stat  # the same cpu.stat the containers read
+
+    candidates: list[Path] = []
+    for line in cgroup_text.splitlines():
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        controllers, path = parts[1].split(","), parts[2].lstrip("/")
+        if "cpu" in controllers:
+            candidates += [root / parts[1] / path, root / "cpu" / path, root / "cpu,cpuacct" / path]
+        elif parts[0] == "0" and parts[1] == "":
+            candidates.append(root / path)
+    for directory in candidates:
+        try:
+            return parse_cpu_stat((directory / "cpu.stat").read_text())
+        except OSError:
+            continue
+    return None

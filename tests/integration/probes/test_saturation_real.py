@@ -189,3 +189,53 @@ async def test_an_oom_kill_in_a_memory_limited_cgroup_is_critical_and_named():
     if mem.kernel_log is None:  # the kernel log was readable: the victim is named, with its cgroup
         ours = [f for f in kills if f.subject == f"python3[{victim.pid}]" or f.evidence.get("pid") == victim.pid]
         assert ours and ours[0].evidence["cgroup"] == logged
+
+
+def cpu_cgroup(tag: str) -> Path:
+    """A new CPU cgroup capped at a tenth of a core (cgroup v2 cpu.max, else v1 cfs_quota_us): low enough
+    that a busy loop exceeds it even on this loaded machine."""
+    v2 = Path("/sys/fs/cgroup")
+    controllers = (v2 / "cgroup.controllers").read_text().split() if (v2 / "cgroup.controllers").exists() else []
+    root = v2 if "cpu" in controllers else v2 / "cpu"
+    if os.geteuid() != 0 or not os.access(root, os.W_OK):
+        pytest.skip(f"cannot create a cgroup under {root} (needs root and a writable cgroup fs)")
+    path = root / tag
+    try:
+        path.mkdir()
+        if root == v2:
+            (path / "cpu.max").write_text("10000 100000")
+        else:
+            (path / "cpu.cfs_period_us").write_text("100000")
+            (path / "cpu.cfs_quota_us").write_text("10000")
+    except OSError as err:
+        with contextlib.suppress(OSError):
+            path.rmdir()
+        pytest.skip(f"cannot make a CPU-limited cgroup at {path}: {err.strerror}")
+    return path
+
+
+SPIN_IN = ("# {tag}\nimport os, sys, time\nopen({procs!r}, 'w').write(str(os.getpid()))\n"
+           "end = time.time() + {s}\nwhile time.time() < end:\n    pass\n")
+
+
+async def test_a_configured_process_in_a_cpu_limited_cgroup_is_throttled():
+    tag = new_tag()
+    path = cpu_cgroup(f"perfbook-cpu-{uuid.uuid4().hex[:8]}")
+    try:
+        with fake_perfbook() as own_pid, child(SPIN_IN, tag=tag, procs=str(path / "cgroup.procs"), s=8) as spinner:
+            await asyncio.sleep(0.5)
+            cfg = Config.model_validate({"process": {"match": [tag]}})
+            ev, _ = await run(ProcessProbe(), cfg, 2.0, own_pid=own_pid)
+    finally:
+        deadline = time.monotonic() + 5
+        while path.exists() and time.monotonic() < deadline:
+            with contextlib.suppress(OSError):
+                path.rmdir()
+            await asyncio.sleep(0.1)
+    (p,) = [p for p in ev.data.processes if p.pid == spinner.pid]
+    assert p.cpu_periods is not None and p.cpu_periods >= 10, p
+    assert p.cpu_pct is not None and p.cpu_pct <= 35, p  # held near its 10 % quota (slack for a loaded machine)
+    got = by_code(process_rules.evaluate({"process": ev}, cfg))
+    assert "process.cpu_throttled" in got, (p, got)
+    (f,) = got["process.cpu_throttled"]
+    assert f.subject == f"{p.name}[{spinner.pid}]" and f.value >= 0.25
