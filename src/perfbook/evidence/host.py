@@ -164,6 +164,16 @@ class DiskIo:
 
 
 @dataclass
+class ProcessIo:
+    """A process among those reading or writing the most storage over the window (``pidstat -d``)."""
+
+    pid: int  # process id
+    name: str  # its short name (comm)
+    read_bytes_per_s: float  # bytes it caused to be read from storage, per second
+    write_bytes_per_s: float  # bytes it caused to be written to storage, per second
+
+
+@dataclass
 class HostSaturation:
     """The USE method's saturation and errors of this machine, every figure diffed over the window."""
 
@@ -172,3 +182,4 @@ class HostSaturation:
     memory: MemoryPressure | None  # None when /proc/vmstat could not be read
     io_psi: Pressure | None  # PSI io over the window (None: kernel without PSI)
     disks: list[DiskIo] = field(default_factory=list)  # whole block devices, busiest first
+    top_io: list[ProcessIo] = field(default_factory=list)  # most storage I/O first (≤ 5); read only when a disk is busy

@@ -65,6 +65,7 @@ class HostProbe(BaseProbe):
         epoch0, t0 = time.time(), ctx.clock()
         swap0 = ps.swap_memory()
         counters0, self._runnable = host_proc.read_counters(self._proc, net=False), []
+        io0 = asyncio.create_task(asyncio.to_thread(host_proc.read_process_io, self._proc))
         sampling = asyncio.create_task(self._sample_cpu(ctx, t0))
         try:
             # Process snapshots take 20–150 ms (more on a loaded host): take the first while CPU
@@ -79,6 +80,13 @@ class HostProbe(BaseProbe):
         counters1, t1 = host_proc.read_counters(self._proc, net=False), ctx.clock()
         problems: list[str] = list(dict.fromkeys(counters0.problems + counters1.problems))
         saturation = await asyncio.to_thread(self._saturation, counters0, counters1, t1 - t0)
+        if host_build.disk_busy(saturation):  # only then the second /proc/PID/io pass (~2 ms)
+            before_io = await io0
+            after_io = await asyncio.to_thread(host_proc.read_process_io, self._proc)
+            names = {pid: host_proc.read_comm(self._proc, pid) for pid in after_io}
+            saturation.top_io = host_build.top_io(before_io, after_io, t1 - t0, names, {ctx.own_pid})
+        else:
+            io0.cancel()
         memory = _memory(ps, swap0, problems)
         mounts = await asyncio.to_thread(read_mounts, ps, problems)
         top_cpu, top_mem = await asyncio.to_thread(

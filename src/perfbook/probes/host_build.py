@@ -7,7 +7,15 @@ as a negative rate.
 
 from __future__ import annotations
 
-from perfbook.evidence.host import CpuSaturation, DiskIo, HostSaturation, MemoryPressure, OomVictim, Pressure
+from perfbook.evidence.host import (
+    CpuSaturation,
+    DiskIo,
+    HostSaturation,
+    MemoryPressure,
+    OomVictim,
+    Pressure,
+    ProcessIo,
+)
 from perfbook.probes.host_proc import SECTOR_BYTES, Counters
 
 
@@ -102,3 +110,24 @@ def saturation(before: Counters, after: Counters, window_s: float, runnable: lis
         io_psi=pressure(before.psi.get("io"), after.psi.get("io"), window_s),
         disks=disk_io(before, after, window_s),
     )
+
+
+def top_io(before: dict[int, tuple[int, int]], after: dict[int, tuple[int, int]], window_s: float,
+           names: dict[int, str], exclude: set[int] | None = None, n: int = 5) -> list[ProcessIo]:
+    """The ``n`` processes with the most storage bytes over the window (born during it: left out).
+
+    >>> top_io({1: (0, 0), 2: (10, 0)}, {1: (4096, 2048), 2: (10, 0), 3: (9, 9)}, 2.0, {1: "fio"})
+    [ProcessIo(pid=1, name='fio', read_bytes_per_s=2048.0, write_bytes_per_s=1024.0)]
+    """
+    if window_s <= 0:
+        return []
+    moved = {pid: (_d(a[0], before[pid][0]), _d(a[1], before[pid][1]))
+             for pid, a in after.items() if pid in before and pid not in (exclude or set())}
+    busiest = sorted((pid for pid in moved if sum(moved[pid])), key=lambda pid: sum(moved[pid]), reverse=True)[:n]
+    return [ProcessIo(pid, names.get(pid, "?"), round(moved[pid][0] / window_s, 1), round(moved[pid][1] / window_s, 1))
+            for pid in busiest]
+
+
+def disk_busy(sat: HostSaturation) -> bool:
+    """Worth naming the processes doing the I/O: a device half busy, or tasks stalled on I/O."""
+    return any(d.util_pct >= 50 for d in sat.disks) or (sat.io_psi is not None and sat.io_psi.some_pct >= 10)

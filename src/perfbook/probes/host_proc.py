@@ -443,3 +443,33 @@ def read_cpu_throttling(cgroup_text: str, root: Path = Path("/sys/fs/cgroup")) -
         except OSError:
             continue
     return None
+
+
+def read_process_io(proc: Path = Path("/proc")) -> dict[int, tuple[int, int]]:
+    """Storage bytes read and written by each process we may read (``/proc/PID/io``), by pid (~2 ms)."""
+    out: dict[int, tuple[int, int]] = {}
+    try:
+        entries = list(os.scandir(proc))
+    except OSError:
+        return out
+    for entry in entries:
+        if not entry.name.isdigit():
+            continue
+        try:
+            text = (proc / entry.name / "io").read_text()
+        except OSError:  # gone, or another user's process
+            continue
+        values = dict(line.split(": ", 1) for line in text.splitlines() if ": " in line)
+        try:
+            out[int(entry.name)] = (int(values["read_bytes"]), int(values["write_bytes"]))
+        except (KeyError, ValueError):
+            continue
+    return out
+
+
+def read_comm(proc: Path, pid: int) -> str:
+    """A process's short name; "?" when it is gone."""
+    try:
+        return (proc / str(pid) / "comm").read_text().strip()
+    except OSError:
+        return "?"

@@ -287,7 +287,11 @@ def _disk_io(name: str, sat: HostSaturation, th: Thresholds) -> list[Finding]:
     psi = sat.io_psi
     critical = psi is not None and psi.full_pct is not None and psi.full_pct >= th.io_psi_full_pct
     level = Level.CRITICAL if critical else None
-    psi_ev = {"psi_some_pct": psi.some_pct if psi else None, "psi_full_pct": psi.full_pct if psi else None}
+    psi_ev = {"psi_some_pct": psi.some_pct if psi else None, "psi_full_pct": psi.full_pct if psi else None,
+              "top_io": [{"process": f"{p.name}[{p.pid}]", "read_mb_per_s": round(p.read_bytes_per_s / MIB, 1),
+                          "write_mb_per_s": round(p.write_bytes_per_s / MIB, 1)} for p in sat.top_io[:3]]}
+    lead = (f"; most I/O: {sat.top_io[0].name}[{sat.top_io[0].pid}] "
+            f"{(sat.top_io[0].read_bytes_per_s + sat.top_io[0].write_bytes_per_s) / MIB:.0f} MB/s") if sat.top_io else ""
     out = []
     for d in sat.disks:
         if d.util_pct < th.disk_util_pct or (d.await_ms or 0.0) < th.disk_await_ms:
@@ -295,7 +299,7 @@ def _disk_io(name: str, sat: HostSaturation, th: Thresholds) -> list[Finding]:
         out.append(finding(
             "host.disk_io_saturated", d.device,
             f"disk {d.device} busy {d.util_pct:.0f} % of the window, I/O waits {d.await_ms:.0f} ms on average "
-            f"({d.reads_per_s + d.writes_per_s:.0f} IOPS, queue {d.queue_depth:.1f})",
+            f"({d.reads_per_s + d.writes_per_s:.0f} IOPS, queue {d.queue_depth:.1f}){lead}",
             value=d.await_ms, threshold=th.disk_await_ms, unit="ms per I/O (await), window mean", level=level,
             evidence={"util_pct": d.util_pct, "await_ms": d.await_ms, "queue_depth": d.queue_depth,
                       "reads_per_s": d.reads_per_s, "writes_per_s": d.writes_per_s,
@@ -308,7 +312,7 @@ def _disk_io(name: str, sat: HostSaturation, th: Thresholds) -> list[Finding]:
         out.append(finding(
             "host.disk_io_saturated", name,
             f"tasks stalled on I/O {psi.some_pct:.0f} % of the window"
-            + (f" (busiest disk {busiest.device}: {busiest.util_pct:.0f} % busy)" if busiest else ""),
+            + (f" (busiest disk {busiest.device}: {busiest.util_pct:.0f} % busy)" if busiest else "") + lead,
             value=psi.some_pct, threshold=th.io_psi_pct, unit="% of the window with tasks stalled on I/O (PSI)",
             level=level, evidence={**psi_ev, "busiest_device": busiest.device if busiest else None},
             actions=[IOSTAT],

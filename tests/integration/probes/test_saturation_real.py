@@ -140,6 +140,8 @@ async def test_direct_io_from_fio_is_disk_io_saturation(tmp_path: Path):
     assert busiest.reads_per_s > 500 and busiest.util_pct > 20, busiest  # fio's reads, counted per device
     (f, *_) = by_code(host_rules.evaluate({"host": ev}, Config()))["host.disk_io_saturated"]
     assert f.evidence["psi_some_pct"] == (sat.io_psi.some_pct if sat.io_psi else None)
+    assert sat.top_io and sat.top_io[0].name == "fio" and sat.top_io[0].read_bytes_per_s > 1e6, sat.top_io  # pidstat -d
+    assert "most I/O: fio[" in f.title
 
 
 def memory_cgroup(tag: str) -> tuple[Path, str, str]:
