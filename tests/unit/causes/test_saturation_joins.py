@@ -53,3 +53,35 @@ def test_io_pressure_joins_slow_statements_that_read_from_disk(rank):
     io = next(c for c in causes if any(k.startswith("host.disk_io_saturated:") for k in c.findings))
     assert "pg.slow_queries:codexos_db" in io.findings and "http.slow_response:/api/v1/agents" in io.findings
     assert any("read blocks from disk" in r for r in io.reasons)
+
+
+def throttled_container(cid: str = "abc123abc123") -> Evidence:
+    from perfbook.evidence.containers import ContainersEvidence, ContainerStats
+
+    c = ContainerStats("api", cid, None, "running", 0, None, None, False, None, 100.0, None, cpu_limit_cores=0.5,
+                       cpu_cores_pct=50.0, online_cpus=2, cpu_periods=20, cpu_throttled_periods=18,
+                       cpu_throttled_s=1.5, cpu_throttled_share=0.9, cpu_throttling_source="engine")
+    data = ContainersEvidence("unix:///run/docker.sock", "docker", "27", "1.41", 2.0, 600.0, "all running", [c])
+    return Evidence("containers", "ok", 2.0, data=data)
+
+
+def test_a_throttled_container_the_backend_runs_in_explains_its_slow_endpoint(rank):
+    from causes_stack import backend, process_ev
+
+    ev = healthy()
+    ev["containers"] = throttled_container()
+    ev["process"] = process_ev(replace(backend(), container_id="abc123abc123"))
+    ev["metrics"] = metrics_ev(handler("/api/v1/users", 2.8), handler("/api/v1/agents"))
+    _, causes = rank(ev)
+    cause = next(c for c in causes if "container.cpu_throttled:api" in c.findings)
+    assert "http.slow_response:/api/v1/users" in cause.findings and cause.layer == "containers"
+    assert "raise api's CPU limit to 1 cores" in cause.summary
+
+
+def test_a_throttled_container_the_backend_does_not_run_in_explains_nothing(split):
+    ev = healthy()
+    ev["containers"] = throttled_container()
+    ev["metrics"] = metrics_ev(handler("/api/v1/users", 2.8), handler("/api/v1/agents"))
+    _, causes, also = split(ev)
+    assert not any("container.cpu_throttled:api" in c.findings for c in causes)
+    assert any("container.cpu_throttled:api" in c.findings for c in also)
