@@ -24,8 +24,8 @@ from perfbook.model import Cause, Finding
 
 def saturation_causes(ctx: Context) -> list[Cause]:
     """Causes for the saturation findings that a link in the evidence joins to endpoints in trouble."""
-    causes = [c for f in ctx.of("net.listen_overflows") if (c := _listen(ctx, f)) is not None]
-    causes += [c for f in ctx.of("net.dependency_latency") if (c := _connects(ctx, f)) is not None]
+    causes = [_listen(ctx, f) for f in ctx.of("net.listen_overflows")]
+    causes += [_connects(ctx, f) for f in ctx.of("net.dependency_latency")]
     causes += [c for f in ctx.of("host.disk_io_saturated")[:1] if (c := _io(ctx, f)) is not None]
     causes += [_throttled(ctx, f) for f in ctx.of("container.cpu_throttled")]
     causes += [_host(ctx, f, why) for code, why in (
@@ -47,7 +47,7 @@ def backend_port(ctx: Context) -> int | None:
         return None
 
 
-def _listen(ctx: Context, f: Finding) -> Cause | None:
+def _listen(ctx: Context, f: Finding) -> Cause:
     port = backend_port(ctx)
     ports = [p for p in f.evidence.get("ports") or [] if isinstance(p, int)]
     score = Score()
@@ -64,7 +64,9 @@ def _listen(ctx: Context, f: Finding) -> Cause | None:
                       {"port": port, "endpoints": [sym.endpoint] if sym else []}, act)
 
 
-def _connects(ctx: Context, f: Finding) -> Cause | None:
+def _connects(ctx: Context, f: Finding) -> Cause:
+    """Linked to the endpoints the database serves (PostgreSQL), or to every endpoint (the backend
+    itself); Redis and others link to none: the evidence does not say which endpoints use them."""
     target = f.subject
     among = db_symptoms(ctx) if target == "postgres" else None if target in ("http", "frontend") else []
     score = Score()
@@ -72,12 +74,10 @@ def _connects(ctx: Context, f: Finding) -> Cause | None:
     why = ("the endpoint's statements wait on these connects" if target == "postgres"
            else "every request goes through this connection")
     sym = linked_symptom(ctx, score, why, SYMPTOM_MATCHED, among) if among is None or among else None
-    if sym is None:
-        return None
     act = first_action([f])
     summary = f"{symptom_lead(sym)}connects to {target} are slow or dropped: {f.title}"
-    return make_cause(summary, score, [f, *sym.findings], "network",
-                      {"target": target, "endpoints": [sym.endpoint]}, act)
+    return make_cause(summary, score, [f, *(sym.findings if sym else [])], "network",
+                      {"target": target, "endpoints": [sym.endpoint] if sym else []}, act)
 
 
 def _io(ctx: Context, f: Finding) -> Cause | None:

@@ -85,3 +85,17 @@ def test_a_throttled_container_the_backend_does_not_run_in_explains_nothing(spli
     _, causes, also = split(ev)
     assert not any("container.cpu_throttled:api" in c.findings for c in causes)
     assert any("container.cpu_throttled:api" in c.findings for c in also)
+
+
+def test_slow_connects_to_postgres_join_the_endpoints_its_statements_serve(rank):
+    from perfbook.evidence.network import DependencyLatency
+
+    slow = DependencyLatency("postgres", "127.0.0.1:5432", 5, 0, 0, 180.0, 450.0, 460.0)
+    report = statement("SELECT a.* FROM agents a WHERE a.status = $1", mean_ms=400.0, calls=20,
+                       tables=["public.agents"], filter_columns=["status"], queryid=21)
+    ev = with_pg(healthy(), statements=[report])
+    ev["network"] = Evidence("network", "ok", 2.0, data=NetworkEvidence(window_s=2.0, tcp=None, latency=[slow]))
+    ev["metrics"] = metrics_ev(handler("/api/v1/users"), handler("/api/v1/agents", 2.2))
+    _, causes = rank(ev)
+    net = next(c for c in causes if "net.dependency_latency:postgres" in c.findings)
+    assert "http.slow_response:/api/v1/agents" in net.findings and net.layer == "network"
