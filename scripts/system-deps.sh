@@ -24,6 +24,12 @@ if [ "${1:-all}" != lab ]; then
   command -v amtool >/dev/null || need+=(prometheus-alertmanager)
   command -v node >/dev/null || need+=(nodejs)
   command -v npm >/dev/null || need+=(npm)
+  # the saturation tests make the condition for real: CPU (stress-ng), disk I/O (fio), a network
+  # namespace with random drops (ip, iptables)
+  command -v stress-ng >/dev/null || need+=(stress-ng)
+  command -v fio >/dev/null || need+=(fio)
+  command -v ip >/dev/null || need+=(iproute2)
+  command -v iptables >/dev/null || need+=(iptables)
 fi
 
 if [ ${#need[@]} -eq 0 ]; then

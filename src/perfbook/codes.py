@@ -84,6 +84,23 @@ CODES: dict[str, CodeInfo] = {
     "redis.big_keys": CodeInfo(INFO, CACHE, "keys over redis_big_key_mb"),
     "redis.big_keys_sampled": CodeInfo(INFO, CACHE, "the big-key scan read only part of the keys (its coverage)"),
     "redis.slowlog": CodeInfo(INFO, CACHE, "commands in SLOWLOG"),
+    # saturation and errors (USE method), over the window
+    "host.cpu_saturated": CodeInfo(WARN, RES, "run queue over the cores and tasks stalled on CPU (PSI); critical at cpu_psi_critical_pct"),
+    "host.cpu_steal": CodeInfo(WARN, RES, "the hypervisor gave this VM's CPU time to others (steal over cpu_steal_pct)"),
+    "host.memory_pressure": CodeInfo(WARN, RES, "tasks stalled on memory (PSI), major faults or swap-in during the window"),
+    "host.oom_kill": CodeInfo(CRIT, RES, "the kernel's OOM killer killed a process during the window"),
+    "host.disk_io_saturated": CodeInfo(WARN, RES, "a disk busy with long waits, or tasks stalled on I/O (critical at full pressure)"),
+    "process.fd_exhaustion": CodeInfo(WARN, RES, "a process holds open files near its soft limit (critical at 100 %)"),
+    "container.cpu_throttled": CodeInfo(WARN, RES, "a container throttled by its CPU quota in a large share of the window"),
+    "process.cpu_throttled": CodeInfo(WARN, RES, "a configured process throttled by its cgroup's CPU quota"),
+    "net.tcp_retransmits": CodeInfo(WARN, NET, "TCP segments retransmitted over tcp_retrans_share of those sent"),
+    "net.listen_overflows": CodeInfo(CRIT, NET, "a full accept queue turned connects away (clients retry SYNs after 1-3 s)"),
+    "net.interface_errors": CodeInfo(WARN, NET, "an interface counted errors or drops during the window"),
+    "net.bandwidth_saturated": CodeInfo(WARN, NET, "an interface near its link speed (receive or transmit)"),
+    "net.close_wait_buildup": CodeInfo(WARN, NET, "sockets the peer closed but the application did not (CLOSE_WAIT)"),
+    "net.ephemeral_ports": CodeInfo(WARN, NET, "outgoing connections hold most of the ephemeral port range"),
+    "net.conntrack_full": CodeInfo(WARN, NET, "the conntrack table near full (new flows are dropped when it is; critical at 95 %)"),
+    "net.dependency_latency": CodeInfo(WARN, NET, "TCP connects to a dependency slow (p95 over connect_ms) or failing"),
 }
 
 

@@ -289,6 +289,23 @@ class Thresholds(_Section):
     redis_latency_ms: float = Field(10.0, gt=0, description="PING round trip p99 over the window")
     redis_fragmentation: float = Field(1.5, gt=1, description="mem_fragmentation_ratio (instances over 100 MB)")
     redis_big_key_mb: float = Field(10.0, gt=0, description="one key")
+    # saturation and errors (USE method), over the window
+    cpu_psi_pct: float = Field(25.0, gt=0, le=100, description="PSI cpu some: share of the window tasks waited for CPU")
+    cpu_psi_critical_pct: float = Field(60.0, gt=0, le=100, description="...critical from this share")
+    cpu_steal_pct: float = Field(10.0, gt=0, le=100, description="CPU steal, % of all cores over the window")
+    memory_psi_pct: float = Field(10.0, gt=0, le=100, description="PSI memory some: share of the window stalled")
+    io_psi_pct: float = Field(30.0, gt=0, le=100, description="PSI io some: share of the window stalled on I/O")
+    io_psi_full_pct: float = Field(20.0, gt=0, le=100, description="PSI io full: critical from this share")
+    disk_util_pct: float = Field(90.0, gt=0, le=100, description="a device busy this share of the window...")
+    disk_await_ms: float = Field(50.0, gt=0, description="...with reads and writes taking this long on average")
+    fd_pct: float = Field(90.0, gt=0, le=100, description="a process's open files, of its soft limit (ulimit -n)")
+    tcp_retrans_share: float = Field(0.02, gt=0, le=1, description="retransmitted / sent TCP segments (>= 500 sent)")
+    link_pct: float = Field(90.0, gt=0, le=100, description="an interface's rate, of its link speed")
+    close_wait_count: int = Field(100, gt=0, description="sockets in CLOSE_WAIT on this machine")
+    ephemeral_ports_pct: float = Field(80.0, gt=0, le=100, description="of the ephemeral port range in use")
+    conntrack_pct: float = Field(80.0, gt=0, le=100, description="of nf_conntrack_max in use (critical at 95 %)")
+    connect_ms: float = Field(100.0, gt=0, description="TCP connect time to a dependency, p95 over the window")
+    throttled_share: float = Field(0.25, gt=0, le=1, description="a container's CFS periods throttled by its quota")
 
 
 class AlertRuleConfig(_Section):

@@ -27,6 +27,7 @@ from perfbook.causes.cache import cache_causes
 from perfbook.causes.context import Context
 from perfbook.causes.links import explains_a_symptom
 from perfbook.causes.resources import resource_causes
+from perfbook.causes.saturation import saturation_causes
 from perfbook.causes.sessions import session_causes
 from perfbook.causes.tables import table_causes
 from perfbook.config import Config
@@ -37,7 +38,7 @@ MAX_CAUSES = 8
 WEAK_CONFIDENCE = 0.3  # a healthy stack has no cause above this
 
 FAMILIES: tuple[Callable[[Context], list[Cause]], ...] = (
-    table_causes, session_causes, cache_causes, resource_causes,
+    table_causes, session_causes, cache_causes, resource_causes, saturation_causes,
 )
 
 

@@ -45,6 +45,7 @@ BUILTIN: tuple[str, ...] = (  # "module:Class", in the order reports list them
     "perfbook.probes.host:HostProbe",
     "perfbook.probes.process:ProcessProbe",
     "perfbook.probes.containers:ContainersProbe",
+    "perfbook.probes.network:NetworkProbe",
     "perfbook.probes.postgres:PostgresProbe",
     "perfbook.probes.redis:RedisProbe",
     "perfbook.probes.websocket:WebsocketProbe",
