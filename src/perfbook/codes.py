@@ -83,6 +83,9 @@ CODES: dict[str, CodeInfo] = {
     "redis.fragmentation_high": CodeInfo(INFO, CACHE, "mem_fragmentation_ratio over redis_fragmentation"),
     "redis.big_keys": CodeInfo(INFO, CACHE, "keys over redis_big_key_mb"),
     "redis.slowlog": CodeInfo(INFO, CACHE, "commands in SLOWLOG"),
+    # fleet (Prometheus)
+    "prometheus.unreachable": CodeInfo(WARN, NET, "the configured Prometheus does not answer or refuses the queries"),
+    "prometheus.instance_outlier": CodeInfo(WARN, RT, "one replica's p95 or 5xx share stands out from the others' on a route"),
 }
 
 
