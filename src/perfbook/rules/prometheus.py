@@ -40,7 +40,7 @@ def evaluate(evidence: Mapping[str, Evidence], cfg: Config) -> list[Finding]:
     data = usable(ev, PrometheusEvidence)
     if data is None:
         return []
-    out = [_with_replicas(f, data) for f in http_rules.evaluate({"metrics": as_metrics(data)}, cfg)]
+    out = [_with_replicas(f, data) for f in http_rules.evaluate(_as_evidence(data), cfg)]
     out += _outliers(data, cfg)
     out += _hosts(data, cfg)
     return out
@@ -55,7 +55,7 @@ def kpis(evidence: Mapping[str, Evidence], cfg: Config) -> dict[str, Any]:
     out: dict[str, Any] = {}
     direct = usable(evidence.get("metrics"), MetricsEvidence)
     if direct is None or direct.total is None or not direct.total.requests:
-        out = http_rules.kpis({"metrics": as_metrics(data)}, cfg)
+        out = http_rules.kpis(_as_evidence(data), cfg)
         if out.get("p95_source") == "metrics":
             out["p95_source"] = "prometheus"
     if usable(evidence.get("host"), HostEvidence) is None and data.hosts:
@@ -70,6 +70,10 @@ def as_metrics(data: PrometheusEvidence) -> MetricsEvidence:
     """The fleet's figures in the metrics probe's shape (what the HTTP rules read)."""
     return MetricsEvidence(url=data.url, window_s=data.range_s, handlers=data.handlers, total=data.total,
                            families=data.families, notes=data.notes)
+
+
+def _as_evidence(data: PrometheusEvidence) -> dict[str, Evidence]:
+    return {"metrics": Evidence("metrics", "ok", 0.0, data=as_metrics(data))}
 
 
 def _with_replicas(f: Finding, data: PrometheusEvidence) -> Finding:

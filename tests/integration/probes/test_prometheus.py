@@ -1,0 +1,103 @@
+"""The prometheus probe against a real Prometheus scraping two replicas and node_exporter every second.
+
+One replica of the service answers /api/v1/users in 10 ms, the other in 0.6 s with one answer in
+five a 500. Through ``perfbook triage --only prometheus``, the fleet's p95 on the route matches
+Prometheus' own histogram_quantile over the same range (within 10 %), the slow replica is named,
+node_exporter's machine has its figures, and a Prometheus that is not there is one finding while
+the other probes go on.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from fleet_stack import ROUTE, NodeExporter, Prometheus, Replica, Traffic
+
+RANGE_S = 8
+
+
+def _config(tmp_path, url: str) -> str:
+    path = tmp_path / "perfbook.toml"
+    path.write_text(f"""
+[http]
+base_url = ""
+min_window_requests = 5
+
+[prometheus]
+url = "{url}"
+selector = 'job="api"'
+node_selector = 'job="node"'
+range_s = {RANGE_S}
+timeout_s = 5
+
+[thresholds]
+p95_s = 0.4
+severity_p3_s = 0.2
+severity_p2_s = 0.4
+memory_pct = 1
+""")
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory):
+    """Prometheus with RANGE_S seconds of the two replicas' traffic and node_exporter's series."""
+    tmp = tmp_path_factory.mktemp("fleet")
+    with Replica() as good, Replica(slow_s=0.6, error_every=5) as bad, NodeExporter(tmp) as node, \
+            Traffic([good, bad]):
+        with Prometheus(tmp, [good.target, bad.target], nodes=[node.target]) as prom:
+            prom.wait_for(f'sum(increase(http_requests_total{{instance="{bad.target}"}}[{RANGE_S}s])) > 6')
+            prom.wait_for("node_memory_MemTotal_bytes")
+            yield prom, good, bad, node, tmp
+
+
+def test_the_fleet_is_judged_as_one_service_and_the_slow_replica_is_named(perfbook, fleet):
+    prom, good, bad, node, tmp = fleet
+    result = perfbook("triage", "--config", _config(tmp, prom.url), "--only", "prometheus", "--json", "--fail-on", "never")
+    assert result.exit_code == 0, result.stderr
+    report = result.json
+    expected = prom.query(f'histogram_quantile(0.95, sum by (le, handler) '
+                          f'(rate(http_request_duration_seconds_bucket{{job="api",handler="{ROUTE}"}}[{RANGE_S}s])))')
+    theirs = float(expected[0]["value"][1])
+    ev = report["probes"]["prometheus"]
+    assert ev["status"] == "ok", ev["reason"]
+    fleet_route = next(h for h in ev["evidence"]["handlers"] if h["handler"] == ROUTE)
+    assert fleet_route["p95_s"] == pytest.approx(theirs, rel=0.10)
+    assert {i["instance"] for i in ev["evidence"]["instances"]} == {good.target, bad.target}
+    assert ev["evidence"]["queries"] >= 4 and ev["evidence"]["series"] > 0  # the cost, stated
+
+    by_code = {}
+    for f in report["findings"]:
+        by_code.setdefault(f["code"], []).append(f)
+    slow = by_code["http.slow_response"][0]
+    assert slow["subject"] == ROUTE and f"worst {bad.target} of 2 replicas" in slow["title"]
+    assert slow["evidence"]["worst_instance"] == bad.target
+    outliers = {f["subject"] for f in by_code["prometheus.instance_outlier"]}
+    assert outliers == {f"{ROUTE}@{bad.target}"}
+    assert report["severity"] == "P2" and report["kpis"]["p95_source"] == "prometheus"
+    memory = [f for f in by_code["host.memory_high"] if f["subject"] == node.target]
+    assert memory and "node_exporter" in memory[0]["title"]
+
+
+def test_an_unreachable_prometheus_is_one_finding_and_triage_goes_on(perfbook, tmp_path, closed_port):
+    result = perfbook("triage", "--config", _config(tmp_path, f"http://127.0.0.1:{closed_port}"),
+                      "--only", "prometheus,host", "--json", "--fail-on", "never")
+    assert result.exit_code == 0, result.stderr
+    report = result.json
+    assert report["probes"]["prometheus"]["status"] == "unavailable"
+    assert f"127.0.0.1:{closed_port}" in report["probes"]["prometheus"]["reason"]
+    assert [f["code"] for f in report["findings"] if f["code"].startswith("prometheus.")] == ["prometheus.unreachable"]
+    assert report["probes"]["host"]["status"] in ("ok", "partial")
+
+
+def test_the_token_comes_from_the_environment_and_is_never_shown(perfbook, tmp_path, closed_port):
+    config = _config(tmp_path, f"http://127.0.0.1:{closed_port}")
+    path = tmp_path / "perfbook.toml"
+    path.write_text(path.read_text().replace("timeout_s = 5\n", 'timeout_s = 5\ntoken_env = "PROM_TOKEN"\n', 1))
+    result = perfbook("triage", "--config", config, "--only", "prometheus", "--json", "--fail-on", "never",
+                      env={"PROM_TOKEN": "s3cret-token-value"})
+    assert result.exit_code == 0, result.stderr
+    assert "s3cret-token-value" not in result.stdout + result.stderr
+    missing = perfbook("triage", "--config", config, "--only", "prometheus", "--json", "--fail-on", "never",
+                       env={"PROM_TOKEN": None})
+    assert "PROM_TOKEN" in missing.json["probes"]["prometheus"]["reason"]
