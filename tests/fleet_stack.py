@@ -165,8 +165,8 @@ class Prometheus(_Process):
     """A real Prometheus scraping ``targets`` (job ``api``) and ``nodes`` (job ``node``) every second."""
 
     def __init__(self, directory: Path, targets: Sequence[str], nodes: Sequence[str] = (),
-                 rule_files: Sequence[str] = (), alertmanager: str | None = None) -> None:
-        self.dir, self.port = directory, services.free_port()
+                 rule_files: Sequence[str] = (), alertmanager: str | None = None, port: int | None = None) -> None:
+        self.dir, self.port = directory, port or services.free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         jobs = [f"  - job_name: api\n    static_configs: [{{targets: {list(targets)}}}]\n"]
         if nodes:

@@ -1,4 +1,4 @@
-"""``/hooks/…``: receivers other systems post to (the slot for ``POST /hooks/alertmanager``).
+"""``/hooks/…``: receivers other systems post to (``POST /hooks/alertmanager``: :mod:`perfbook.fleet.receiver`).
 
 A receiver is a route on this router. It authenticates with the same write token as every other
 write (``Depends(perfbook.web.deps.writer)``: Alertmanager sends it with ``http_config.authorization``
@@ -10,8 +10,47 @@ the JSON API does; nothing here holds logic of its own.
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import asyncio
+import json
+import threading
 
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from perfbook.fleet.runner import TriageRunner
+from perfbook.incidents.model import format_id
+from perfbook.web.deps import Actor, Ctx
 from perfbook.web.schemas import ERRORS
 
 router = APIRouter(prefix="/hooks", tags=["hooks"], responses=ERRORS)
+_RUNNER_LOCK = threading.Lock()
+
+
+@router.post("/alertmanager", summary="Alertmanager's webhook: an incident per alert group, a triage attached")
+async def alertmanager(request: Request, ctx: Ctx, actor: Actor) -> JSONResponse:
+    """Open or update the group's incident and schedule a triage scoped by its labels (202 at once);
+    a resolved group is noted on its incident. A body that is not a version 4 payload is a 400."""
+    from perfbook.fleet.receiver import PayloadError, parse_payload, receive
+    from perfbook.fleet.scope import scope_for
+
+    try:
+        doc = json.loads(await request.body())
+    except ValueError as err:
+        raise PayloadError(f"the body is not JSON: {err}") from None
+    group = parse_payload(doc)
+    done = await asyncio.to_thread(receive, ctx.store, group, actor=actor)
+    triage = "none"
+    if done.triage and done.number is not None:
+        triage = await asyncio.to_thread(_runner(request).submit, done.number, scope_for(ctx.cfg, group.common_labels))
+    incident = format_id(done.number) if done.number is not None else None
+    return JSONResponse({"incident": incident, "action": done.action, "new_alerts": len(done.new_fingerprints),
+                         "triage": triage}, status_code=202 if triage == "scheduled" else 200)
+
+
+def _runner(request: Request) -> TriageRunner:
+    """The app's one triage runner, made on first use."""
+    state = request.app.state
+    with _RUNNER_LOCK:
+        if getattr(state, "alert_triages", None) is None:
+            state.alert_triages = TriageRunner(state.serve.store)
+    return state.alert_triages
