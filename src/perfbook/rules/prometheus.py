@@ -22,7 +22,7 @@ from perfbook.evidence.metrics import HandlerWindow, MetricsEvidence
 from perfbook.evidence.prometheus import InstanceWindow, PrometheusEvidence
 from perfbook.model import Evidence, Finding, Level
 from perfbook.rules import http as http_rules
-from perfbook.units import format_duration, format_pct
+from perfbook.units import format_duration, format_duration_range, format_pct
 
 OUTLIER_RATIO = 2.0  # a replica twice as slow (or erroring twice as often) as the others' median stands out
 
@@ -119,7 +119,8 @@ def _outlier(route: str, inst: str, h: HandlerWindow, others: list[HandlerWindow
              slow: bool) -> Finding:
     if slow:
         rest = statistics.median([o.p95_s for o in others if o.p95_s is not None])
-        what = f"p95 {format_duration(h.p95_s)} on {route} from {inst}, the others' median {format_duration(rest)}"
+        figure = format_duration_range(*h.p95_range_s) if h.p95_range_s else format_duration(h.p95_s)
+        what = f"p95 {figure} on {route} from {inst}, the others' median {format_duration(rest)}"
         value = h.p95_s
     else:
         rest = statistics.median([o.error_share for o in others if o.error_share is not None])

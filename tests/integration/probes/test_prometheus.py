@@ -44,7 +44,7 @@ def fleet(tmp_path_factory):
     """Prometheus with RANGE_S seconds of the two replicas' traffic and node_exporter's series."""
     tmp = tmp_path_factory.mktemp("fleet")
     with Replica() as good, Replica(slow_s=0.6, error_every=5) as bad, NodeExporter(tmp) as node, \
-            Traffic([good, bad]):
+            Traffic([good, bad], pause_s=0.1):
         with Prometheus(tmp, [good.target, bad.target], nodes=[node.target]) as prom:
             prom.wait_for(f'sum(increase(http_requests_total{{instance="{bad.target}"}}[{RANGE_S}s])) > 6')
             prom.wait_for("node_memory_MemTotal_bytes")

@@ -175,7 +175,7 @@ def test_prometheus_fires_perfbooks_rules_and_the_incident_gets_a_triage_naming_
                         "--prometheus", str(prom_dir / "rules.yml"))
     assert exported.exit_code == 0, exported.stderr
     try:
-        with Replica() as good, Replica(slow_s=0.6) as bad, Traffic([good, bad]), \
+        with Replica() as good, Replica(slow_s=0.6) as bad, Traffic([good, bad], pause_s=0.1), \
                 Alertmanager(am_dir, f"{running.url}/hooks/alertmanager", TOKEN) as am:
             with Prometheus(prom_dir, [good.target, bad.target], rule_files=["rules.yml"], alertmanager=am.target,
                             port=prom_port):
