@@ -68,11 +68,25 @@ class TriageRunner:
         try:
             doc = report_to_dict(triage(scope.config, skip=scope.skip))
             records.attach(self.store, number, "triage", doc, actor=ACTOR)
-            records.add_event(self.store, number, EventKind.NOTE, headline(doc, scope), actor=ACTOR)
+            line = headline(doc, scope)
+            records.add_event(self.store, number, EventKind.NOTE, line, actor=ACTOR)
+            self._post(number, scope, line)
         except PerfbookError as err:  # the incident was resolved meanwhile, the store is away …
             self._note(number, f"triage for the alert not attached: {err}")
         except Exception as err:  # noqa: BLE001 - a bug: said on the timeline, the receiver goes on
             self._note(number, f"triage for the alert failed: {type(err).__name__}: {err}")
+
+    def _post(self, number: int, scope: Scope, line: str) -> None:
+        """The headline to the internal channels ([notify] urls, e-mail), as an incident update."""
+        from perfbook.notify.channels import channels_from
+        from perfbook.notify.send import notify
+
+        if not any(c.audience == "internal" for c in channels_from(scope.config)):
+            return
+        result = notify(self.store, scope.config, number, "update", actor=ACTOR, message=line, internal_only=True)
+        failed = [d for d in result.deliveries if d.outcome == "failed"]
+        if failed:
+            self._note(number, f"the triage's headline could not be posted to {len(failed)} channel(s)")
 
     def _note(self, number: int, text: str) -> None:
         try:

@@ -52,7 +52,7 @@ class PrometheusProbe(BaseProbe):
     @classmethod
     def budget_s(cls, cfg: Config, window_s: float) -> float:
         # the range is in Prometheus already: no waiting for the window, two rounds of queries
-        return 2 * cfg.prometheus.timeout_s + 0.5
+        return 2 * cfg.prometheus.timeout_s + 1.5
 
     async def collect(self, ctx: ProbeContext) -> Evidence:
         """Discover the request series, query them and node_exporter concurrently, build the figures."""

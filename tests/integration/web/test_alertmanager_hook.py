@@ -26,6 +26,7 @@ from perfbook.incidents import records
 from perfbook.store import Store
 from perfbook.web.app import create_app
 from perfbook.web.server import start_in_thread
+from receivers import http_receiver
 
 TOKEN = "am-test-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -117,21 +118,28 @@ def test_a_storm_is_one_incident_per_group_with_every_alert_kept_and_triages_bou
         assert [a.kind for a in records.artifacts_of(store, inc.number)] == ["triage"]  # one triage, not 2 or 100
 
 
-def test_a_real_alertmanager_posts_to_the_receiver_and_resolution_is_noted(served, tmp_path):
-    url, store, app = served
-    with Alertmanager(tmp_path, f"{url}/hooks/alertmanager", TOKEN) as am:
-        starts = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 5))
-        alert = {"labels": {"alertname": "HighErrorRate", "job": "api", "severity": "critical"},
-                 "annotations": {"summary": "5xx share 12 %"}, "startsAt": starts}
-        am.post([alert])
-        inc = _wait(lambda: records.list_incidents(store), 30, "no incident from Alertmanager")[0]
-        assert inc.title == "HighErrorRate: 5xx share 12 %" and inc.severity == "P1"
-        assert inc.dedup_key and inc.dedup_key.startswith("alertmanager:")
-        _wait(lambda: records.artifacts_of(store, inc.number), 30, "no triage attached")
-        am.post([{**alert, "endsAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 1))}])
-        _wait(lambda: any("resolved" in e.summary and e.actor != "perfbook (alertmanager)"
-                          for e in records.timeline(store, inc.number)), 30, "resolution not noted")
-    assert len(records.list_incidents(store)) == 1  # the same group never opened a second one
+def test_a_real_alertmanager_posts_to_the_receiver_the_headline_is_posted_and_resolution_noted(tmp_path):
+    with http_receiver() as chat:
+        running, store, app = _serve(tmp_path, QUIET + f'[notify]\nurls = ["json://127.0.0.1:{chat.server_port}/team"]\n')
+        try:
+            with Alertmanager(tmp_path, f"{running.url}/hooks/alertmanager", TOKEN) as am:
+                starts = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 5))
+                alert = {"labels": {"alertname": "HighErrorRate", "job": "api", "severity": "critical"},
+                         "annotations": {"summary": "5xx share 12 %"}, "startsAt": starts}
+                am.post([alert])
+                inc = _wait(lambda: records.list_incidents(store), 30, "no incident from Alertmanager")[0]
+                assert inc.title == "HighErrorRate: 5xx share 12 %" and inc.severity == "P1"
+                assert inc.dedup_key and inc.dedup_key.startswith("alertmanager:")
+                _wait(lambda: records.artifacts_of(store, inc.number), 30, "no triage attached")
+                posted = _wait(lambda: chat.received, 30, "the headline was not posted")
+                assert "triage (job=api" in json.dumps(posted[0]["json"])
+                am.post([{**alert, "endsAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 1))}])
+                _wait(lambda: any(e.summary.startswith("Alertmanager: HighErrorRate resolved")
+                                  for e in records.timeline(store, inc.number)), 30, "resolution not noted")
+            assert len(records.list_incidents(store)) == 1  # the same group never opened a second one
+        finally:
+            app.state.alert_triages.wait(30)
+            running.stop()
 
 
 RULES = """
