@@ -101,3 +101,25 @@ def test_the_token_comes_from_the_environment_and_is_never_shown(perfbook, tmp_p
     missing = perfbook("triage", "--config", config, "--only", "prometheus", "--json", "--fail-on", "never",
                        env={"PROM_TOKEN": None})
     assert "PROM_TOKEN" in missing.json["probes"]["prometheus"]["reason"]
+
+
+def test_the_fleets_verdict_matches_the_metrics_probe_against_the_slow_replica_alone(perfbook, fleet):
+    prom, good, bad, node, tmp = fleet
+    config = _config(tmp, prom.url)
+    direct = tmp / "direct.toml"
+    direct.write_text(open(config).read().replace('base_url = ""', f'base_url = "http://{bad.target}"\nendpoints = []'))
+    alone = perfbook("triage", "--config", str(direct), "--only", "metrics", "--window", "4s", "--json",
+                     "--fail-on", "never").json
+    fleet_view = perfbook("triage", "--config", config, "--only", "prometheus", "--json", "--fail-on", "never").json
+
+    def slow(report):
+        return {(f["code"], f["subject"], f["level"]) for f in report["findings"] if f["code"] == "http.slow_response"}
+
+    assert alone["probes"]["metrics"]["status"] == "ok", alone["probes"]["metrics"]
+    assert slow(alone) == slow(fleet_view) == {("http.slow_response", ROUTE, "critical")}
+    # the latency verdict is the same (P2: p95 over severity_p2_s); the 5xx verdict is not meant to be: the
+    # replica alone fails one in five (P1 once it has served min_window_requests), the fleet's users about one
+    # in seventy (P2), and the outlier finding names the replica
+    assert 0.4 < alone["kpis"]["p95_s"] < 5 and 0.4 < fleet_view["kpis"]["p95_s"] < 5
+    assert alone["severity"] in ("P1", "P2") and fleet_view["severity"] == "P2"
+    assert f"{ROUTE}@{bad.target}" in {f["subject"] for f in fleet_view["findings"]}
