@@ -96,7 +96,17 @@ def test_a_bad_payload_a_wrong_token_and_a_huge_body_are_refused_in_one_line(ser
         assert anonymous.status_code == 401
         huge = client.post("/hooks/alertmanager", content=b" " * (21 * 2**20), headers=AUTH)
         assert huge.status_code == 413
-    assert records.list_incidents(store, include_resolved=True) == []
+        basic_wrong = client.post("/hooks/alertmanager", json=payload("g"), auth=("alertmanager", "nope"))
+        assert basic_wrong.status_code == 401
+        as_form = client.post("/hooks/alertmanager", content=json.dumps(payload("g")), auth=("alertmanager", TOKEN),
+                              headers={"Content-Type": "text/plain"})
+        assert as_form.status_code == 401  # what a cross-site form could send with a browser's cached credentials
+        assert records.list_incidents(store, include_resolved=True) == []
+        basic = client.post("/hooks/alertmanager", json=payload("g"), auth=("alertmanager", TOKEN))
+        assert basic.status_code == 202 and basic.json()["action"] == "opened"
+    [inc] = records.list_incidents(store)
+    opened, firing = records.timeline(store, inc.number)[:2]  # a background triage may have added more since
+    assert opened.actor == firing.actor == "alertmanager (alertmanager)" and firing.summary.startswith("Alertmanager: ")
 
 
 def test_a_storm_is_one_incident_per_group_with_every_alert_kept_and_triages_bounded(served):
