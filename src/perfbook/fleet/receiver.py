@@ -5,9 +5,9 @@
     if done.triage: runner.submit(done.number, scope_for(cfg, group))
 
 A firing group opens an incident whose ``dedup_key`` comes from the group's ``groupKey``, or goes to
-the open one with that key; the timeline records which alerts (by ``fingerprint``) fired, and a
-triage is asked for only when the group brings a fingerprint the incident has not seen (a storm of
-repeats is attached to the incident, not triaged 500 times). A resolved group is noted on the
+the open one with that key; the timeline records which alerts fired (``fingerprint`` and
+``startsAt``), and a triage is asked for only when the group brings a firing the incident has not
+seen (a storm of repeats is attached to the incident, not triaged 500 times). A resolved group is noted on the
 timeline of its open incident; closing the incident stays a person's decision.
 """
 
@@ -77,7 +77,7 @@ class Received:
 
     number: int | None  # the incident, None when a resolved group had none open
     action: str  # opened | updated | resolved | ignored
-    new_fingerprints: list[str] = field(default_factory=list)
+    new_firings: list[str] = field(default_factory=list)  # fingerprint@startsAt of the alerts not seen before
     triage: bool = False  # a triage should run for this incident now
 
 
@@ -105,16 +105,25 @@ def parse_payload(doc: Any) -> AlertGroup:
 
 
 def receive(store: Store, group: AlertGroup, *, actor: str) -> Received:
-    """Open or update the group's incident (firing), or note the resolution (resolved)."""
+    """Open or update the group's incident (firing), or note the resolution (resolved).
+
+    An alert is one firing: its ``fingerprint`` and ``startsAt``. Alertmanager's repeats of a firing
+    the incident has seen add nothing; after a person resolved the incident, repeats of the same
+    firings are ignored, and a new firing (the alert came back) opens a new incident.
+    """
     with _OPEN_LOCK:
-        inc = open_for(store, group.dedup_key)
+        inc = latest_for(store, group.dedup_key)
+        if inc is not None and inc.status is Status.RESOLVED:
+            still = {_firing_key(a) for a in group.firing()} <= _seen(store, inc.number)
+            if (group.status == "resolved" and not group.firing()) or still:
+                return Received(inc.number, "ignored")
+            inc = None
         if group.status == "resolved" and not group.firing():
             if inc is None:
                 return Received(None, "ignored")
             records.add_event(store, inc.number, EventKind.NOTE, _resolved_line(group), actor=actor,
                               data=_event_data(group, []))
             return Received(inc.number, "resolved")
-        fingerprints = sorted({a.fingerprint for a in group.firing()})
         if inc is None:
             inc = records.open_incident(store, title=_title(group), actor=actor, severity=_severity(group),
                                         dedup_key=group.dedup_key)
@@ -123,30 +132,34 @@ def receive(store: Store, group: AlertGroup, *, actor: str) -> Received:
         else:
             seen = _seen(store, inc.number)
             action = "updated"
-        new = [f for f in fingerprints if f not in seen]
+        new = sorted({_firing_key(a) for a in group.firing()} - seen)
         if new or action == "opened":
             records.add_event(store, inc.number, EventKind.NOTE, _firing_line(group, new), actor=actor,
                               data=_event_data(group, new))
         return Received(inc.number, action, new, triage=bool(new))
 
 
-def open_for(store: Store, dedup_key: str) -> Incident | None:
-    """The open incident with this dedup key, if any (the newest)."""
-    query = (select(incidents).where(incidents.c.dedup_key == dedup_key)
-             .where(incidents.c.status != Status.RESOLVED.value).order_by(incidents.c.id.desc()).limit(1))
+def latest_for(store: Store, dedup_key: str) -> Incident | None:
+    """The newest incident with this dedup key, open or resolved, if any."""
+    query = (select(incidents).where(incidents.c.dedup_key == dedup_key).order_by(incidents.c.id.desc()).limit(1))
     rows = store.read(lambda conn: [dict(r._mapping) for r in conn.execute(query)])
     return Incident.from_row(rows[0]) if rows else None
+
+
+def _firing_key(alert: Alert) -> str:
+    return f"{alert.fingerprint}@{alert.starts_at}"
 
 
 def _seen(store: Store, number: int) -> set[str]:
     out: set[str] = set()
     for event in records.timeline(store, number):
-        out.update((event.data.get("alertmanager") or {}).get("fingerprints") or [])
+        out.update((event.data.get("alertmanager") or {}).get("firings") or [])
     return out
 
 
 def _event_data(group: AlertGroup, new: list[str]) -> dict[str, Any]:
-    return {"alertmanager": {"status": group.status, "group_key": group.group_key[:500], "fingerprints": new,
+    return {"alertmanager": {"status": group.status, "group_key": group.group_key[:500], "firings": new,
+                             "fingerprints": sorted({key.rpartition("@")[0] for key in new}),
                              "alerts": len(group.alerts), "labels": group.common_labels}}
 
 

@@ -69,7 +69,7 @@ async def alertmanager(request: Request, ctx: Ctx, actor: HookActor) -> JSONResp
     if done.triage and done.number is not None:
         triage = await asyncio.to_thread(_runner(request).submit, done.number, scope_for(ctx.cfg, group.common_labels))
     incident = format_id(done.number) if done.number is not None else None
-    return JSONResponse({"incident": incident, "action": done.action, "new_alerts": len(done.new_fingerprints),
+    return JSONResponse({"incident": incident, "action": done.action, "new_alerts": len(done.new_firings),
                          "triage": triage}, status_code=202 if triage == "scheduled" else 200)
 
 

@@ -128,6 +128,20 @@ def test_a_storm_is_one_incident_per_group_with_every_alert_kept_and_triages_bou
         assert [a.kind for a in records.artifacts_of(store, inc.number)] == ["triage"]  # one triage, not 2 or 100
 
 
+def test_after_a_person_resolves_it_repeats_are_ignored_and_a_new_firing_opens_a_new_incident(served):
+    url, store, app = served
+    with httpx.Client(base_url=url, timeout=30, headers=AUTH) as client:
+        first = client.post("/hooks/alertmanager", json=payload("flap")).json()
+        assert app.state.alert_triages.wait(60)
+        records.resolve(store, int(first["incident"].split("-")[1]), actor="ana", message="rolled back")
+        repeat = client.post("/hooks/alertmanager", json=payload("flap")).json()
+        assert repeat["action"] == "ignored" and repeat["incident"] == first["incident"]
+        again = payload("flap")
+        again["alerts"][0]["startsAt"] = "2026-12-02T03:00:00Z"  # the same alert, firing again later
+        back = client.post("/hooks/alertmanager", json=again).json()
+    assert back["action"] == "opened" and back["incident"] != first["incident"] and back["triage"] == "scheduled"
+
+
 def test_a_real_alertmanager_posts_to_the_receiver_the_headline_is_posted_and_resolution_noted(tmp_path):
     with http_receiver() as chat:
         running, store, app = _serve(tmp_path, QUIET + f'[notify]\nurls = ["json://127.0.0.1:{chat.server_port}/team"]\n')
