@@ -165,8 +165,14 @@ class Prometheus(_Process):
     """A real Prometheus scraping ``targets`` (job ``api``) and ``nodes`` (job ``node``) every second."""
 
     def __init__(self, directory: Path, targets: Sequence[str], nodes: Sequence[str] = (),
-                 rule_files: Sequence[str] = (), alertmanager: str | None = None, port: int | None = None) -> None:
+                 rule_files: Sequence[str] = (), alertmanager: str | None = None, port: int | None = None,
+                 basic_auth: dict[str, str] | None = None) -> None:
         self.dir, self.port = directory, port or services.free_port()
+        self.web_config: list[str] = []
+        if basic_auth:  # user -> bcrypt hash (Prometheus' web config)
+            users = "".join(f"  {user}: '{hashed}'\n" for user, hashed in basic_auth.items())
+            (directory / "web.yml").write_text("basic_auth_users:\n" + users)
+            self.web_config = [f"--web.config.file={directory / 'web.yml'}"]
         self.url = f"http://127.0.0.1:{self.port}"
         jobs = [f"  - job_name: api\n    static_configs: [{{targets: {list(targets)}}}]\n"]
         if nodes:
@@ -180,7 +186,8 @@ class Prometheus(_Process):
 
     def __enter__(self) -> Prometheus:
         self.start([binary("prometheus"), f"--config.file={self.dir / 'prometheus.yml'}",
-                    f"--storage.tsdb.path={self.dir / 'prom-data'}", f"--web.listen-address=127.0.0.1:{self.port}"],
+                    f"--storage.tsdb.path={self.dir / 'prom-data'}", f"--web.listen-address=127.0.0.1:{self.port}",
+                    *self.web_config],
                    self.dir, "prometheus", self.port)
         return self
 

@@ -123,3 +123,24 @@ def test_the_fleets_verdict_matches_the_metrics_probe_against_the_slow_replica_a
     assert 0.4 < alone["kpis"]["p95_s"] < 5 and 0.4 < fleet_view["kpis"]["p95_s"] < 5
     assert alone["severity"] in ("P1", "P2") and fleet_view["severity"] == "P2"
     assert f"{ROUTE}@{bad.target}" in {f["subject"] for f in fleet_view["findings"]}
+
+
+# htpasswd -nbBC 5 perfbook 'pr0m-s3cret': Prometheus keeps only the bcrypt hash
+HASH = "$2y$05$h2XYcuVXa66g59BMD9brC..VqYWt8rS1JIziP6/oUSYyK09MouYde"
+
+
+def test_basic_auth_from_the_environment_against_a_prometheus_that_asks_for_it(perfbook, tmp_path):
+    with Prometheus(tmp_path, [], basic_auth={"perfbook": HASH}) as prom:
+        config = _config(tmp_path, prom.url)
+        path = tmp_path / "perfbook.toml"
+        path.write_text(path.read_text().replace("timeout_s = 5\n",
+                                                 'timeout_s = 5\nuser = "perfbook"\npassword_env = "PROM_PASSWORD"\n', 1))
+        let_in = perfbook("triage", "--config", config, "--only", "prometheus", "--json", "--fail-on", "never",
+                          env={"PROM_PASSWORD": "pr0m-s3cret"})
+        refused = perfbook("triage", "--config", config, "--only", "prometheus", "--json", "--fail-on", "never",
+                           env={"PROM_PASSWORD": "wrong"})
+    ev = let_in.json["probes"]["prometheus"]
+    assert ev["status"] == "ok" and ev["evidence"]["notes"][0].startswith("no HTTP request series")
+    assert refused.json["probes"]["prometheus"]["status"] == "unavailable"
+    assert "answered 401" in refused.json["probes"]["prometheus"]["reason"]
+    assert "pr0m-s3cret" not in let_in.stdout + let_in.stderr + refused.stdout + refused.stderr
