@@ -4,7 +4,7 @@ Codes: prometheus.unreachable, prometheus.instance_outlier, and the HTTP and hos
 codes (http.slow_response, http.error_rate_high, host.cpu_high, host.memory_high, host.disk_high):
 the fleet's figures have the metrics probe's shape, so :mod:`perfbook.rules.http` judges them with
 the same thresholds and severity, and the titles say the source and the worst replica
-("p95 4.10 s on /api/v1/users (metrics); prometheus: worst 10.0.0.7:8001 of 3 replicas").
+("p95 4.10 s on /api/v1/users (prometheus); prometheus: worst 10.0.0.7:8001 of 3 replicas (p95 …)").
 """
 
 from __future__ import annotations
@@ -82,7 +82,9 @@ def _with_replicas(f: Finding, data: PrometheusEvidence) -> Finding:
     worst = _worst(per, by_errors=f.code == "http.error_rate_high")
     evidence = {**f.evidence, "source": "prometheus", "replicas": len(data.instances),
                 "instances": {i: _figures(h) for i, h in per.items()}}
-    title = f.title
+    if evidence.get("judged_from") == "metrics":
+        evidence["judged_from"] = "prometheus"
+    title = f.title.replace("(metrics", "(prometheus", 1)
     if worst is not None:
         inst, h = worst
         figure = (f"5xx {format_pct(h.error_share)}" if f.code == "http.error_rate_high"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import pytest
 
 from fleet_stack import ROUTE, NodeExporter, Prometheus, Replica, Traffic
+from perfbook.report.json import validate_report
 
 RANGE_S = 8
 
@@ -56,6 +57,7 @@ def test_the_fleet_is_judged_as_one_service_and_the_slow_replica_is_named(perfbo
     result = perfbook("triage", "--config", _config(tmp, prom.url), "--only", "prometheus", "--json", "--fail-on", "never")
     assert result.exit_code == 0, result.stderr
     report = result.json
+    validate_report(report)  # the JSON contract holds with the fleet's figures in it
     expected = prom.query(f'histogram_quantile(0.95, sum by (le, handler) '
                           f'(rate(http_request_duration_seconds_bucket{{job="api",handler="{ROUTE}"}}[{RANGE_S}s])))')
     theirs = float(expected[0]["value"][1])

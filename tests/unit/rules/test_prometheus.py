@@ -73,3 +73,11 @@ def test_a_query_error_is_a_query_error():
         assert str(err) == "bad_data: parse error"
     else:
         raise AssertionError("no QueryError")
+
+
+def test_the_title_names_prometheus_as_the_source():
+    ev = _evidence({"a:1": [0.02] * 40, "b:1": [0.6] * 40})
+    slow = next(f for f in rules.evaluate({"prometheus": ev}, _cfg(p95_s=0.4, severity_p3_s=0.2, severity_p2_s=0.4))
+                if f.code == "http.slow_response")
+    assert slow.title.startswith("p95 ") and "(prometheus" in slow.title and "(metrics" not in slow.title
+    assert slow.evidence["judged_from"] == "prometheus"
