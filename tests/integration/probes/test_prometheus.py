@@ -82,14 +82,19 @@ def test_the_fleet_is_judged_as_one_service_and_the_slow_replica_is_named(perfbo
 
 
 def test_an_unreachable_prometheus_is_one_finding_and_triage_goes_on(perfbook, tmp_path, closed_port):
-    result = perfbook("triage", "--config", _config(tmp_path, f"http://127.0.0.1:{closed_port}"),
-                      "--only", "prometheus,host", "--json", "--fail-on", "never")
+    config = _config(tmp_path, f"http://127.0.0.1:{closed_port}")
+    with Replica() as replica, Traffic([replica]):
+        path = tmp_path / "perfbook.toml"  # a base_url set: the metrics probe scrapes that replica directly
+        path.write_text(path.read_text().replace('base_url = ""', f'base_url = "http://{replica.target}"\nendpoints = []'))
+        result = perfbook("triage", "--config", config, "--only", "prometheus,metrics,host", "--json",
+                          "--fail-on", "never")
     assert result.exit_code == 0, result.stderr
     report = result.json
     assert report["probes"]["prometheus"]["status"] == "unavailable"
     assert f"127.0.0.1:{closed_port}" in report["probes"]["prometheus"]["reason"]
     assert [f["code"] for f in report["findings"] if f["code"].startswith("prometheus.")] == ["prometheus.unreachable"]
     assert report["probes"]["host"]["status"] in ("ok", "partial")
+    assert report["probes"]["metrics"]["status"] == "ok" and report["kpis"]["p95_source"] == "metrics"
 
 
 def test_the_token_comes_from_the_environment_and_is_never_shown(perfbook, tmp_path, closed_port):
