@@ -95,6 +95,47 @@ class Replica:
         self.server.server_close()
 
 
+class ContainerMetrics:
+    """An exporter of cAdvisor's metric names (cAdvisor itself is not packaged here): container
+    ``api-1`` uses 0.9 of its 1-core CPU limit and 970 MB of its 1 GB memory limit; ``batch`` has no
+    limits. Served on a free port; ``target`` is what Prometheus scrapes."""
+
+    def __init__(self) -> None:
+        from prometheus_client import CollectorRegistry
+
+        self.started = time.monotonic()
+        self.registry = CollectorRegistry()
+        self.registry.register(self)
+
+    def collect(self) -> Any:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        elapsed = time.monotonic() - self.started
+        cpu = CounterMetricFamily("container_cpu_usage_seconds_total", "cpu", labels=["name"])
+        cpu.add_metric(["api-1"], 0.9 * elapsed)
+        cpu.add_metric(["batch"], 0.2 * elapsed)
+        yield cpu
+        for metric, api, batch in (("container_spec_cpu_quota", 100000.0, -1.0),
+                                   ("container_spec_cpu_period", 100000.0, 100000.0),
+                                   ("container_memory_working_set_bytes", 970e6, 500e6),
+                                   ("container_spec_memory_limit_bytes", 1e9, 0.0)):
+            gauge = GaugeMetricFamily(metric, metric, labels=["name"])
+            gauge.add_metric(["api-1"], api)
+            gauge.add_metric(["batch"], batch)
+            yield gauge
+
+    def __enter__(self) -> ContainerMetrics:
+        from prometheus_client import start_http_server
+
+        self.server, self.thread = start_http_server(0, addr="127.0.0.1", registry=self.registry)
+        self.target = f"127.0.0.1:{self.server.server_port}"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 class Traffic:
     """One client per replica, one request in flight each, until the block ends."""
 
@@ -166,7 +207,7 @@ class Prometheus(_Process):
 
     def __init__(self, directory: Path, targets: Sequence[str], nodes: Sequence[str] = (),
                  rule_files: Sequence[str] = (), alertmanager: str | None = None, port: int | None = None,
-                 basic_auth: dict[str, str] | None = None) -> None:
+                 basic_auth: dict[str, str] | None = None, cadvisor: Sequence[str] = ()) -> None:
         self.dir, self.port = directory, port or services.free_port()
         self.web_config: list[str] = []
         if basic_auth:  # user -> bcrypt hash (Prometheus' web config)
@@ -177,6 +218,8 @@ class Prometheus(_Process):
         jobs = [f"  - job_name: api\n    static_configs: [{{targets: {list(targets)}}}]\n"]
         if nodes:
             jobs.append(f"  - job_name: node\n    static_configs: [{{targets: {list(nodes)}}}]\n")
+        if cadvisor:
+            jobs.append(f"  - job_name: cadvisor\n    static_configs: [{{targets: {list(cadvisor)}}}]\n")
         text = "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
         if rule_files:
             text += f"rule_files: {list(rule_files)}\n"

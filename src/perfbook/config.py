@@ -161,6 +161,7 @@ class PrometheusConfig(_Section):
     url: str = Field("", description="the Prometheus HTTP API, e.g. http://prometheus:9090 (PERFBOOK_PROMETHEUS_URL); \"\" = skipped")
     selector: str = Field("", description="label matchers of the service's series, e.g. job=\"api\"; \"\" = every series")
     node_selector: str = Field("", description="label matchers of node_exporter's series, e.g. job=\"node\"; \"\" = every node")
+    container_selector: str = Field("name!=\"\"", description="label matchers of cAdvisor's containers, e.g. name=~\"api.*\"")
     range_s: float = Field(60.0, gt=0, le=86400, description="how far back the queries look (at least the triage window; "
                            "several scrape intervals, or increase() has too few samples)")
     timeout_s: float = Field(5.0, gt=0, le=120, description="one query's timeout (also sent to Prometheus as timeout=)")

@@ -5,7 +5,8 @@ rate, p50/p95/p99 with the same ``+Inf`` and coarse-bucket semantics, 5xx share)
 ``increase()`` of the request histograms and counters over ``range_s`` as Prometheus returns them,
 summed across every replica the selector matches (``handlers``, ``total``) and per replica
 (``instances``), so the report can name the replica that stands out. Host figures per instance
-come from node_exporter's series when Prometheus has them.
+come from node_exporter's series, container figures against their limits from cAdvisor's, when
+Prometheus has them.
 """
 
 from __future__ import annotations
@@ -38,6 +39,20 @@ class InstanceHost:
 
 
 @dataclass
+class InstanceContainer:
+    """One container as cAdvisor describes it, against its own limits."""
+
+    instance: str  # cAdvisor's instance label (the machine)
+    name: str  # the container's name label
+    cpu_cores: float | None = None  # rate(container_cpu_usage_seconds_total) over the range
+    cpu_limit_cores: float | None = None  # container_spec_cpu_quota / period; None without a limit
+    memory_bytes: float | None = None  # container_memory_working_set_bytes, now
+    memory_limit_bytes: float | None = None  # container_spec_memory_limit_bytes; None without a limit
+    cpu_pct: float | None = None  # 100 × cpu_cores / cpu_limit_cores
+    memory_pct: float | None = None  # 100 × memory_bytes / memory_limit_bytes
+
+
+@dataclass
 class PrometheusEvidence:
     """What the prometheus probe asked, and what the fleet looked like."""
 
@@ -48,6 +63,7 @@ class PrometheusEvidence:
     total: HandlerWindow | None = None  # all replicas, all handlers except metrics_path / health_path
     instances: list[InstanceWindow] = field(default_factory=list)  # per replica, sorted by instance
     hosts: list[InstanceHost] = field(default_factory=list)  # node_exporter's machines, sorted by instance
+    containers: list[InstanceContainer] = field(default_factory=list)  # cAdvisor's containers, by instance and name
     families: list[str] = field(default_factory=list)  # metric names the figures came from
     queries: int = 0  # HTTP API queries sent (the probe's cost)
     series: int = 0  # series the queries returned

@@ -4,7 +4,7 @@ across every replica the selector matches, and per replica.
 Evidence: :mod:`perfbook.evidence.prometheus`; the maths :mod:`perfbook.probes.prometheus_build`;
 judged by :mod:`perfbook.rules.prometheus`. Cost, stated in the evidence: one label-values call to
 discover the request series, one instant query per series name (typically 3), one for the
-processes' CPU and three for node_exporter — each under ``timeout_s``, each answer cut at
+processes' CPU, three for node_exporter and four for cAdvisor — each under ``timeout_s``, each answer cut at
 ``max_series`` series. Credentials come from environment variables named in the config (a bearer
 token, or basic auth) and never appear in the evidence or a reason.
 """
@@ -73,19 +73,21 @@ class PrometheusProbe(BaseProbe):
                 "start": str(time.time() - range_s), "end": str(time.time())}))
             wanted = build.request_series(discovered)
             host_q = build.host_queries(prom.node_selector, range_s)
+            container_q = build.container_queries(prom.container_selector, range_s)
             jobs = [api.vector(build.increase_query(n, prom.selector, range_s)) for n in wanted]
             jobs += [api.vector(build.cpu_query(prom.selector, range_s))]
-            jobs += [api.vector(q) for q in host_q.values()]
+            jobs += [api.vector(q) for q in (*host_q.values(), *container_q.values())]
             answers = await asyncio.gather(*jobs)
         by_name = dict(zip(wanted, answers[: len(wanted)], strict=True))
-        cpu, host_cpu, host_mem, host_disk = answers[len(wanted):]
+        cpu, host_cpu, host_mem, host_disk, *container_answers = answers[len(wanted):]
         http = ctx.config.http
         excluded = {p for p in (http.metrics_path, http.health_path) if p}
         fleet = build.fleet_window(by_name, range_s, excluded)
         data = PrometheusEvidence(
             url=redact_url(prom.url), selector=prom.selector, range_s=range_s, handlers=fleet.handlers,
             total=fleet.total, instances=build.instance_windows(by_name, range_s, excluded, cpu),
-            hosts=build.hosts(host_cpu, host_mem, host_disk), families=wanted, queries=api.queries,
+            hosts=build.hosts(host_cpu, host_mem, host_disk), containers=build.containers(*container_answers),
+            families=wanted, queries=api.queries,
             series=api.series, bytes_read=api.bytes_read, notes=[*api.notes, *fleet.notes])
         if not wanted:
             data.notes.insert(0, f"no HTTP request series under {build.matchers(prom.selector)} in the last {range_s:g} s")

@@ -22,7 +22,7 @@ import re
 from collections import defaultdict
 from typing import Any
 
-from perfbook.evidence.prometheus import InstanceHost, InstanceWindow
+from perfbook.evidence.prometheus import InstanceContainer, InstanceHost, InstanceWindow
 from perfbook.probes.metrics_build import Window, window_figures
 from perfbook.probes.metrics_parse import Page, is_request_duration
 
@@ -109,6 +109,42 @@ def host_queries(node_selector: str, range_s: float) -> dict[str, str]:
         "disk": f"100 * (1 - node_filesystem_avail_bytes{matchers(sel, REAL_FS)} / "
                 f"node_filesystem_size_bytes{matchers(sel, REAL_FS)})",
     }
+
+
+def container_queries(container_selector: str, range_s: float) -> dict[str, str]:
+    """cAdvisor's CPU and memory per container, and the limits they are judged against."""
+    sel, r = matchers(container_selector), _seconds(range_s)
+    return {
+        "cpu": f"sum by (instance, name) (rate(container_cpu_usage_seconds_total{sel}[{r}]))",
+        "cpu_limit": f"sum by (instance, name) (container_spec_cpu_quota{sel} / container_spec_cpu_period{sel}) > 0",
+        "memory": f"sum by (instance, name) (container_memory_working_set_bytes{sel})",
+        "memory_limit": f"sum by (instance, name) (container_spec_memory_limit_bytes{sel}) > 0",
+    }
+
+
+def containers(cpu: list[Sample], cpu_limit: list[Sample], memory: list[Sample],
+               memory_limit: list[Sample]) -> list[InstanceContainer]:
+    """One row per (instance, name), shares of the limits where a limit is set."""
+    rows: dict[tuple[str, str], InstanceContainer] = {}
+
+    def row(labels: dict[str, str]) -> InstanceContainer:
+        key = (labels.get("instance", ""), labels.get("name", ""))
+        return rows.setdefault(key, InstanceContainer(instance=key[0] or "(no instance label)", name=key[1]))
+
+    for labels, value in cpu:
+        row(labels).cpu_cores = _round(value)
+    for labels, value in cpu_limit:
+        row(labels).cpu_limit_cores = _round(value)
+    for labels, value in memory:
+        row(labels).memory_bytes = value
+    for labels, value in memory_limit:
+        row(labels).memory_limit_bytes = value
+    for c in rows.values():
+        if c.cpu_cores is not None and c.cpu_limit_cores:
+            c.cpu_pct = _round(100 * c.cpu_cores / c.cpu_limit_cores, 1)
+        if c.memory_bytes is not None and c.memory_limit_bytes:
+            c.memory_pct = _round(100 * c.memory_bytes / c.memory_limit_bytes, 1)
+    return sorted(rows.values(), key=lambda c: (c.instance, c.name))
 
 
 def fleet_window(by_name: dict[str, list[Sample]], range_s: float, excluded: set[str]) -> Window:

@@ -1,7 +1,8 @@
 """Prometheus rules: a fleet of replicas judged as one service, with the replica that stands out named. Pure.
 
 Codes: prometheus.unreachable, prometheus.instance_outlier, and the HTTP and host layers' own
-codes (http.slow_response, http.error_rate_high, host.cpu_high, host.memory_high, host.disk_high):
+codes (http.slow_response, http.error_rate_high, host.cpu_high, host.memory_high, host.disk_high,
+container.cpu_high, container.memory_high):
 the fleet's figures have the metrics probe's shape, so :mod:`perfbook.rules.http` judges them with
 the same thresholds and severity, and the titles say the source and the worst replica
 ("p95 4.10 s on /api/v1/users (prometheus); prometheus: worst 10.0.0.7:8001 of 3 replicas (p95 …)").
@@ -43,6 +44,7 @@ def evaluate(evidence: Mapping[str, Evidence], cfg: Config) -> list[Finding]:
     out = [_with_replicas(f, data) for f in http_rules.evaluate(_as_evidence(data), cfg)]
     out += _outliers(data, cfg)
     out += _hosts(data, cfg)
+    out += _containers(data, cfg)
     return out
 
 
@@ -147,6 +149,27 @@ def _hosts(data: PrometheusEvidence, cfg: Config) -> list[Finding]:
             out.append(finding(code, host.instance, f"{what} {value:.1f} % on {host.instance} (prometheus, node_exporter)",
                                value=value, threshold=limit, unit="%", level=level,
                                evidence={"instance": host.instance, "mount": host.disk_mount, "source": "prometheus"}))
+    return out
+
+
+def _containers(data: PrometheusEvidence, cfg: Config) -> list[Finding]:
+    """cAdvisor's containers against their own limits (none without a limit: a share of what?)."""
+    th = cfg.thresholds
+    out = []
+    for c in data.containers:
+        where = f"{c.name}@{c.instance}"
+        if c.cpu_pct is not None and c.cpu_pct >= th.cpu_pct:
+            out.append(finding("container.cpu_high", where, f"{c.name} on {c.instance} uses {c.cpu_pct:.0f} % of its "
+                               f"{c.cpu_limit_cores:g}-core limit (prometheus, cAdvisor)", value=c.cpu_pct,
+                               threshold=th.cpu_pct, unit="% of the CPU limit",
+                               evidence={"instance": c.instance, "name": c.name, "cpu_cores": c.cpu_cores,
+                                         "cpu_limit_cores": c.cpu_limit_cores, "source": "prometheus"}))
+        if c.memory_pct is not None and c.memory_pct >= th.memory_pct:
+            out.append(finding("container.memory_high", where, f"{c.name} on {c.instance} uses {c.memory_pct:.0f} % of "
+                               "its memory limit (prometheus, cAdvisor)", value=c.memory_pct, threshold=th.memory_pct,
+                               unit="% of the memory limit", level=Level.CRITICAL if c.memory_pct >= 95 else None,
+                               evidence={"instance": c.instance, "name": c.name, "memory_bytes": c.memory_bytes,
+                                         "memory_limit_bytes": c.memory_limit_bytes, "source": "prometheus"}))
     return out
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from fleet_stack import ROUTE, NodeExporter, Prometheus, Replica, Traffic
+from fleet_stack import ROUTE, ContainerMetrics, NodeExporter, Prometheus, Replica, Traffic
 from perfbook.report.json import validate_report
 
 RANGE_S = 8
@@ -36,6 +36,7 @@ p95_s = 0.4
 severity_p3_s = 0.2
 severity_p2_s = 0.4
 memory_pct = 1
+cpu_pct = 30
 """)
     return str(path)
 
@@ -45,10 +46,12 @@ def fleet(tmp_path_factory):
     """Prometheus with RANGE_S seconds of the two replicas' traffic and node_exporter's series."""
     tmp = tmp_path_factory.mktemp("fleet")
     with Replica() as good, Replica(slow_s=0.6, error_every=5) as bad, NodeExporter(tmp) as node, \
-            Traffic([good, bad], pause_s=0.1):
-        with Prometheus(tmp, [good.target, bad.target], nodes=[node.target]) as prom:
+            ContainerMetrics() as containers, Traffic([good, bad], pause_s=0.1):
+        with Prometheus(tmp, [good.target, bad.target], nodes=[node.target], cadvisor=[containers.target]) as prom:
             prom.wait_for(f'sum(increase(http_requests_total{{instance="{bad.target}"}}[{RANGE_S}s])) > 6')
             prom.wait_for("node_memory_MemTotal_bytes")
+            prom.wait_for(f"rate(container_cpu_usage_seconds_total[{RANGE_S}s])")
+            prom.container_target = containers.target
             yield prom, good, bad, node, tmp
 
 
@@ -79,6 +82,9 @@ def test_the_fleet_is_judged_as_one_service_and_the_slow_replica_is_named(perfbo
     assert report["severity"] == "P2" and report["kpis"]["p95_source"] == "prometheus"
     memory = [f for f in by_code["host.memory_high"] if f["subject"] == node.target]
     assert memory and "node_exporter" in memory[0]["title"]
+    api = f"api-1@{prom.container_target}"  # cAdvisor's names: judged against the container's own limits
+    assert [f["subject"] for f in by_code["container.cpu_high"]] == [api]  # 0.9 of 1 core (over cpu_pct 30 % whatever the scrape skew); batch has no limit
+    assert [(f["subject"], f["level"]) for f in by_code["container.memory_high"]] == [(api, "critical")]  # 97 %
 
 
 def test_an_unreachable_prometheus_is_one_finding_and_triage_goes_on(perfbook, tmp_path, closed_port):

@@ -81,3 +81,16 @@ def test_the_title_names_prometheus_as_the_source():
                 if f.code == "http.slow_response")
     assert slow.title.startswith("p95 ") and "(prometheus" in slow.title and "(metrics" not in slow.title
     assert slow.evidence["judged_from"] == "prometheus"
+
+
+def test_cadvisor_containers_are_judged_against_their_own_limits_only():
+    rows = build.containers(
+        cpu=[({"instance": "m:8080", "name": "api"}, 0.95), ({"instance": "m:8080", "name": "free"}, 3.0)],
+        cpu_limit=[({"instance": "m:8080", "name": "api"}, 1.0)],
+        memory=[({"instance": "m:8080", "name": "api"}, 400e6), ({"instance": "m:8080", "name": "free"}, 9e9)],
+        memory_limit=[({"instance": "m:8080", "name": "api"}, 1e9)])
+    assert [(c.name, c.cpu_pct, c.memory_pct) for c in rows] == [("api", 95.0, 40.0), ("free", None, None)]
+    ev = _evidence({"a:1": [0.02] * 40})
+    ev.data.containers = rows
+    found = {(f.code, f.subject) for f in rules.evaluate({"prometheus": ev}, _cfg())}
+    assert found == {("container.cpu_high", "api@m:8080")}
