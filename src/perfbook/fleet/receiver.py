@@ -13,12 +13,14 @@ timeline of its open incident; closing the incident stays a person's decision.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from perfbook.errors import UsageError
 from perfbook.incidents import records
@@ -111,7 +113,7 @@ def receive(store: Store, group: AlertGroup, *, actor: str) -> Received:
     the incident has seen add nothing; after a person resolved the incident, repeats of the same
     firings are ignored, and a new firing (the alert came back) opens a new incident.
     """
-    with _OPEN_LOCK:
+    with _OPEN_LOCK, group_lock(store, group.dedup_key):
         inc = latest_for(store, group.dedup_key)
         if inc is not None and inc.status is Status.RESOLVED:
             still = {_firing_key(a) for a in group.firing()} <= _seen(store, inc.number)
@@ -137,6 +139,24 @@ def receive(store: Store, group: AlertGroup, *, actor: str) -> Received:
             records.add_event(store, inc.number, EventKind.NOTE, _firing_line(group, new), actor=actor,
                               data=_event_data(group, new))
         return Received(inc.number, action, new, triage=bool(new))
+
+
+@contextlib.contextmanager
+def group_lock(store: Store, dedup_key: str) -> Iterator[None]:
+    """On PostgreSQL, a session advisory lock per group, so two receiver processes on one store never
+    open two incidents for one group; SQLite (one machine) relies on the process lock."""
+    if store.dialect != "postgresql":
+        yield
+        return
+    key = int.from_bytes(hashlib.sha256(dedup_key.encode()).digest()[:8], "big", signed=True)
+    with store.engine.connect() as conn:
+        conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
+        conn.commit()
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+            conn.commit()
 
 
 def latest_for(store: Store, dedup_key: str) -> Incident | None:
