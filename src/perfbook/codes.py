@@ -101,6 +101,9 @@ CODES: dict[str, CodeInfo] = {
     "net.ephemeral_ports": CodeInfo(WARN, NET, "outgoing connections hold most of the ephemeral port range"),
     "net.conntrack_full": CodeInfo(WARN, NET, "the conntrack table near full (new flows are dropped when it is; critical at 95 %)"),
     "net.dependency_latency": CodeInfo(WARN, NET, "TCP connects to a dependency slow (p95 over connect_ms) or failing"),
+    # fleet (Prometheus)
+    "prometheus.unreachable": CodeInfo(WARN, NET, "the configured Prometheus does not answer or refuses the queries"),
+    "prometheus.instance_outlier": CodeInfo(WARN, RT, "one replica's p95 or 5xx share stands out from the others' on a route"),
 }
 
 

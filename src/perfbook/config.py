@@ -160,6 +160,21 @@ class StoreConfig(_Section):
     busy_timeout_s: float = Field(10.0, gt=0, le=600, description="SQLite: how long a write waits for another writer's lock")
 
 
+class PrometheusConfig(_Section):
+    url: str = Field("", description="the Prometheus HTTP API, e.g. http://prometheus:9090 (PERFBOOK_PROMETHEUS_URL); \"\" = skipped")
+    selector: str = Field("", description="label matchers of the service's series, e.g. job=\"api\"; \"\" = every series")
+    node_selector: str = Field("", description="label matchers of node_exporter's series, e.g. job=\"node\"; \"\" = every node")
+    container_selector: str = Field("name!=\"\"", description="label matchers of cAdvisor's containers, e.g. name=~\"api.*\"")
+    range_s: float = Field(60.0, gt=0, le=86400, description="how far back the queries look (at least the triage window; "
+                           "several scrape intervals, or increase() has too few samples)")
+    timeout_s: float = Field(5.0, gt=0, le=120, description="one query's timeout (also sent to Prometheus as timeout=)")
+    token_env: str = Field("", description="name of the environment variable holding a bearer token (never the token)")
+    user: str = Field("", description="basic auth user; \"\" = none")
+    password_env: str = Field("", description="name of the environment variable holding the basic auth password")
+    max_series: int = Field(20000, ge=1, description="most series one query may return; more is cut, and said")
+    verify_tls: bool | str = Field(True, description="verify TLS certificates, or a CA bundle path")
+
+
 class IncidentConfig(_Section):
     update_every_min: dict[str, float] = Field(
         default_factory=lambda: dict[str, float]({"P0": 15, "P1": 30, "P2": 60, "P3": 240}),
@@ -415,6 +430,7 @@ class Config(_Section):
     triage: TriageConfig = Field(default_factory=TriageConfig)
     fix: FixConfig = Field(default_factory=FixConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
+    prometheus: PrometheusConfig = Field(default_factory=PrometheusConfig)
     incident: IncidentConfig = Field(default_factory=IncidentConfig)
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
     status: StatusConfig = Field(default_factory=StatusConfig)

@@ -139,12 +139,15 @@ class Evidence(Generic[DataT]):
     data: DataT | None = None
 
 
+HISTOGRAM_SOURCES = ("metrics", "prometheus")  # p95 sources read from the app's histograms (a coarse bucket is a range)
+
+
 @dataclass
 class Kpis:
     """The runbook's KPIs for this triage; ``None`` means not measured, never a made-up number."""
 
     p95_s: float | None = None
-    p95_source: str | None = None  # "metrics" | "http"
+    p95_source: str | None = None  # "metrics" | "http" | "prometheus" (the app's histograms, read through Prometheus)
     p95_subject: str | None = None
     p95_over_bound: bool = False
     p95_requests: int | None = None

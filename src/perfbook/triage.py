@@ -42,7 +42,7 @@ from perfbook.redact import redact_url
 from perfbook.severity import classify
 from perfbook.targets import fingerprint
 
-USER_FACING = ("http", "metrics")
+USER_FACING = ("http", "metrics", "prometheus")
 EXTRAS = {"docker": "docker", "requests": "docker"}  # a probe's missing package -> the extra that brings it
 ProgressFn = Callable[[str, Evidence], None]
 

@@ -50,6 +50,7 @@ BUILTIN: tuple[str, ...] = (  # "module:Class", in the order reports list them
     "perfbook.probes.redis:RedisProbe",
     "perfbook.probes.websocket:WebsocketProbe",
     "perfbook.probes.frontend:FrontendProbe",
+    "perfbook.probes.prometheus:PrometheusProbe",
 )
 
 
