@@ -24,6 +24,8 @@ if [ "${1:-all}" != lab ]; then
   command -v amtool >/dev/null || need+=(prometheus-alertmanager)
   command -v node >/dev/null || need+=(nodejs)
   command -v npm >/dev/null || need+=(npm)
+  # the pooler tests start Debian's PgBouncer, as shipped, in front of the private PostgreSQL
+  [ -x /usr/sbin/pgbouncer ] || command -v pgbouncer >/dev/null || need+=(pgbouncer)
 fi
 
 if [ ${#need[@]} -eq 0 ]; then
@@ -39,7 +41,7 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 # The Prometheus packages start their services on install where systemd runs (listening on all
 # interfaces): the tests start their own on free loopback ports, so leave none running that we added.
-for svc in prometheus prometheus-alertmanager; do
+for svc in prometheus prometheus-alertmanager pgbouncer; do
   if [[ " ${need[*]} " == *" $svc "* ]] && command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
     systemctl disable --now "$svc" >/dev/null 2>&1 || true
   fi

@@ -109,6 +109,12 @@ class PostgresConfig(_Section):
     lock_timeout_ms: int = Field(100, gt=0, description="lock_timeout of perfbook's own session")
 
 
+class PgbouncerConfig(_Section):
+    dsn: str = Field("", description="PgBouncer's admin console, e.g. postgresql://pgbouncer@localhost:6432/pgbouncer "
+                     "(PERFBOOK_PGBOUNCER_DSN; the user must be in admin_users or stats_users); \"\" = skipped")
+    timeout_s: float = Field(2.0, gt=0, description="timeout of one connection or SHOW command")
+
+
 class RedisConfig(_Section):
     url: str = Field("", description="e.g. redis://localhost:6379/0 (PERFBOOK_REDIS_URL); \"\" = skipped")
     cache_db: int = Field(0, ge=0, description="the only database a cache flush may touch")
@@ -286,6 +292,8 @@ class Thresholds(_Section):
     redis_latency_ms: float = Field(10.0, gt=0, description="PING round trip p99 over the window")
     redis_fragmentation: float = Field(1.5, gt=1, description="mem_fragmentation_ratio (instances over 100 MB)")
     redis_big_key_mb: float = Field(10.0, gt=0, description="one key")
+    pgbouncer_maxwait_s: float = Field(1.0, gt=0, description="PgBouncer: the oldest waiting client's wait "
+                                       "(maxwait) when clients wait through the window")
 
 
 class AlertRuleConfig(_Section):
@@ -350,6 +358,7 @@ class Config(_Section):
     frontend: FrontendConfig = Field(default_factory=FrontendConfig)
     websocket: WebsocketConfig = Field(default_factory=WebsocketConfig)
     postgres: PostgresConfig = Field(default_factory=PostgresConfig)
+    pgbouncer: PgbouncerConfig = Field(default_factory=PgbouncerConfig)
     redis: RedisConfig = Field(default_factory=RedisConfig)
     containers: ContainersConfig = Field(default_factory=ContainersConfig)
     host: HostConfig = Field(default_factory=HostConfig)

@@ -11,15 +11,19 @@ activity and locks at its end. Evidence dataclasses: :mod:`perfbook.evidence.pos
 
 from __future__ import annotations
 
+import asyncio
 import re
+from dataclasses import replace
 from typing import Any
 
 from perfbook.config import Config
 from perfbook.evidence.postgres import (
+    POOLER_REFUSED,
     PgBlocked,
     PgServer,
     PgSession,
     PostgresEvidence,
+    pooler_refusal,
 )
 from perfbook.model import Evidence
 from perfbook.probes import postgres_sql as sql
@@ -29,10 +33,13 @@ from perfbook.probes.postgres_build import (
     build_cache,
     build_connections,
     build_indexes,
+    build_pooler,
     build_sessions,
     build_statements,
     build_tables,
+    pg_duration,
     select_tables,
+    settings_check,
 )
 from perfbook.redact import redact_text, redact_url
 
@@ -76,28 +83,62 @@ class PostgresProbe(BaseProbe):
 
 
 async def connect(dsn: str, statement_timeout_ms: int, lock_timeout_ms: int, ctx: ProbeContext) -> Any:
-    """One read-only autocommit connection, or ProbeUnavailable with a one-line reason."""
+    """One autocommit connection, or ProbeUnavailable with a one-line reason.
+
+    No startup ``options``: PgBouncer refuses them (``unsupported startup parameter: options``)
+    and a pooler that ignores them leaves them unapplied. The timeouts and read-only mode are set
+    per transaction instead (:func:`postgres_sql.transaction_start`). No server-side prepared
+    statements (``prepare_threshold=None``): PgBouncer before 1.21 cannot pool them.
+    The timeout arguments are kept for callers; the collector applies them per read.
+    """
     import psycopg
     from psycopg.conninfo import conninfo_to_dict
 
-    left_ms = max(100, int(ctx.time_left() * 1000))
     try:
         params = conninfo_to_dict(dsn)
     except psycopg.ProgrammingError as err:
         raise ProbeUnavailable(f"invalid [postgres] dsn: {one_line(str(err))}") from None
-    options = " ".join(filter(None, [
-        params.pop("options", ""), "-c default_transaction_read_only=on",
-        f"-c statement_timeout={min(statement_timeout_ms, left_ms)}",
-        f"-c lock_timeout={min(lock_timeout_ms, left_ms)}",
-    ]))
     where = f"{params.get('host') or 'localhost'}:{params.get('port') or 5432}"
     try:
         return await psycopg.AsyncConnection.connect(
-            dsn, autocommit=True, application_name="perfbook", options=options,
+            dsn, autocommit=True, application_name="perfbook", prepare_threshold=None,
             connect_timeout=max(2, int(ctx.time_left())),
         )
     except psycopg.Error as err:
-        raise ProbeUnavailable(f"{connect_reason(str(err))} at {where}") from None
+        reason = connect_reason(str(err))
+        if pooler_refusal(reason) is not None:
+            raise ProbeUnavailable(f"{POOLER_REFUSED} at {where}: {reason}") from None
+        raise ProbeUnavailable(f"{reason} at {where}") from None
+
+
+async def pgbouncer_answer(dsn: str, admin_dsn: str, timeout_s: float) -> tuple[str, str]:
+    """What PgBouncer's admin console (the ``pgbouncer`` database) at perfbook's address says:
+    ``("version", "PgBouncer 1.18.0")``, ``("refused", why)``, or ``("absent", why)`` when
+    PostgreSQL itself answers that there is no such database. ``admin_dsn``: ``[pgbouncer] dsn``
+    when it names the same address (it has the admin user), else ``dsn`` with dbname=pgbouncer."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    if not admin_dsn:
+        params = {k: v for k, v in conninfo_to_dict(dsn).items() if k != "options"}
+        params["dbname"] = "pgbouncer"
+        admin_dsn = make_conninfo(**params)
+    try:
+        conn = await asyncio.wait_for(psycopg.AsyncConnection.connect(
+            admin_dsn, autocommit=True, connect_timeout=max(1, int(timeout_s))), timeout_s)
+    except psycopg.Error as err:
+        reason = connect_reason(str(err))
+        return ("absent" if "does not exist" in reason else "refused"), reason
+    except TimeoutError:
+        return "refused", f"no answer within {timeout_s:.1f} s"
+    try:
+        cur = await conn.execute(sql.PGBOUNCER_VERSION)
+        row = await cur.fetchone()
+        return "version", str(row[0]) if row else "PgBouncer"
+    except psycopg.Error as err:
+        return "refused", connect_reason(str(err))
+    finally:
+        await conn.close()
 
 
 def connect_reason(message: str) -> str:
@@ -133,16 +174,59 @@ class _Collector:
         self.notes: list[str] = []
         self.partial = False
         self.pss_schema: str | None = None  # where pg_stat_statements lives, once found
+        self.backend_pids: set[int] = set()  # server backends perfbook's transactions ran on
+        self.timeouts = True  # False once SET LOCAL failed: the reads then run without (and say so)
+        self.not_applied: list[str] = []
+        self.asked: dict[str, str] = {}  # the settings the first read (the server's answer) asked for
+
+    async def execute(self, query: str, params: Any = None) -> list[dict[str, Any]]:
+        """Rows of ``query`` in a read-only transaction of its own, with perfbook's timeouts set by
+        SET LOCAL (capped by the time left); psycopg errors propagate, the transaction rolled back."""
+        import psycopg
+        from psycopg.rows import dict_row
+
+        cfg, left_ms = self.ctx.config.postgres, max(100, int(self.ctx.time_left() * 1000))
+        begun = False
+        if self.timeouts:
+            statement_ms, lock_ms = min(cfg.statement_timeout_ms, left_ms), min(cfg.lock_timeout_ms, left_ms)
+            self.asked = self.asked or {"statement_timeout": pg_duration(statement_ms),
+                                        "lock_timeout": pg_duration(lock_ms), "transaction_read_only": "on"}
+            try:
+                await self.conn.execute(sql.transaction_start(statement_ms, lock_ms))
+                begun = True
+            except psycopg.Error as err:
+                if self.conn.broken:
+                    raise
+                await self._rollback()
+                self.timeouts = False
+                self.not_applied.append(f"statement_timeout, lock_timeout, read-only: {one_line(str(err))}")
+        try:
+            cur = self.conn.cursor(row_factory=dict_row)
+            await cur.execute(query, params)
+            rows = await cur.fetchall()
+        except psycopg.Error:
+            if begun:
+                await self._rollback()
+            raise
+        if begun:
+            await self.conn.execute(sql.COMMIT)
+        return rows
+
+    async def _rollback(self) -> None:
+        import psycopg
+
+        if not self.conn.broken:
+            try:
+                await self.conn.execute(sql.ROLLBACK)
+            except psycopg.Error:  # the connection is gone: the next read says so
+                pass
 
     async def rows(self, query: str, params: Any = None, what: str = "") -> list[dict[str, Any]] | None:
         """Rows as dicts; None (and a note) when this one read fails — the others still run."""
         import psycopg
-        from psycopg.rows import dict_row
 
         try:
-            cur = self.conn.cursor(row_factory=dict_row)
-            await cur.execute(query, params)
-            return await cur.fetchall()
+            return await self.execute(query, params)
         except psycopg.OperationalError as err:
             if self.conn.closed or self.conn.broken:
                 raise ProbeUnavailable(f"connection lost: {one_line(str(err))}") from None
@@ -173,13 +257,38 @@ class _Collector:
         settings = await self.rows(sql.SETTINGS_SQL, (list(sql.SETTINGS),), what="pg_settings") or []
         databases = await self.rows(sql.DATABASES, what="database sizes") or []
         index_rows = await self.rows(sql.INDEXES, block, what="indexes") or []
+        admin = await self._pooler_answer(server_row["server_port"], window_end)
         await ctx.sleep(max(0.0, window_end - ctx.clock()))
         db_end = await self.rows(sql.DB_COUNTERS, what="pg_stat_database")
         tables_end = await self.rows(sql.TABLES, block, what="pg_stat_user_tables") or []
         stmts_end, stmt_status = await self._statements(version_num, with_text=True, status=stmt_status)
         activity = await self.rows(sql.ACTIVITY, what="pg_stat_activity") or []
-        return await self._evidence(server_row, settings, databases, index_rows, (db_start, db_end),
+        self.backend_pids |= {server_row["own_pid"], *(r[0]["backend_pid"] for r in (db_start, db_end) if r)}
+        data = await self._evidence(server_row, settings, databases, index_rows, (db_start, db_end),
                                     (tables_start, tables_end), (stmts_start, stmts_end, stmt_status), activity)
+        return self._with_pooler(data, server_row, admin)
+
+    async def _pooler_answer(self, server_port: int, window_end: float) -> tuple[str, str] | None:
+        """Ask the address for PgBouncer's admin console, when something may sit in between: the
+        server listens on another port than perfbook connected to, or [pgbouncer] dsn names this address."""
+        connected = _port(self.conn.info.port)
+        admin_dsn = self.ctx.config.pgbouncer.dsn
+        same = bool(admin_dsn) and _address(admin_dsn) == _address(self.ctx.config.postgres.dsn)
+        if not same and (connected is None or connected == server_port):
+            return None
+        budget_s = min(1.0, max(0.2, window_end - self.ctx.clock()))
+        return await pgbouncer_answer(self.ctx.config.postgres.dsn, admin_dsn if same else "", budget_s)
+
+    def _with_pooler(self, ev: Evidence, server_row: dict[str, Any], admin: tuple[str, str] | None) -> Evidence:
+        """The evidence with its pooler, perfbook's own settings and those not applied."""
+        data = ev.data
+        own, missing = settings_check(server_row, self.asked if self.timeouts else {})
+        data.own_settings, data.settings_not_applied = own, self.not_applied + missing
+        data.pooler = build_pooler(_port(self.conn.info.port), server_row["server_port"], self.backend_pids, admin)
+        if not data.settings_not_applied:
+            return ev
+        data.notes.append("perfbook's own settings not applied: " + "; ".join(data.settings_not_applied))
+        return replace(ev, status="partial", reason="; ".join(data.notes)[:300])
 
     async def _statements(self, version_num: int, with_text: bool, status: tuple[str, str | None] | None = None):
         """pg_stat_statements rows, and (status, detail) telling why there are none."""
@@ -191,12 +300,9 @@ class _Collector:
                 return [], ("not_installed", "extension pg_stat_statements is not created in this database")
             self.pss_schema = installed[0]["schema"]
         import psycopg
-        from psycopg.rows import dict_row
 
         try:
-            cur = self.conn.cursor(row_factory=dict_row)
-            await cur.execute(sql.stat_statements_sql(version_num, with_text, self.pss_schema))
-            return await cur.fetchall(), ("ok", None)
+            return await self.execute(sql.stat_statements_sql(version_num, with_text, self.pss_schema)), ("ok", None)
         except psycopg.errors.ObjectNotInPrerequisiteState as err:  # not in shared_preload_libraries
             return [], ("not_preloaded", one_line(str(err)))
         except psycopg.Error as err:
@@ -249,6 +355,25 @@ class _Collector:
             return [], []
         locks = await self.rows(sql.WAITING_LOCKS, ([r["pid"] for r in waiting],), what="pg_locks") or []
         return build_blocking(sessions, activity, locks)
+
+
+def _port(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _address(dsn: str) -> tuple[str, str]:
+    """(host, port) a DSN names, defaults filled (to tell whether two DSNs reach the same server)."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        params = conninfo_to_dict(dsn)
+    except Exception:  # an invalid DSN names no address
+        return "", ""
+    host = str(params.get("host") or "localhost")
+    return ("localhost" if host in ("127.0.0.1", "::1") else host), str(params.get("port") or 5432)
 
 
 def _total_bytes(row: dict) -> int:
