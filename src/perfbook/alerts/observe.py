@@ -32,6 +32,7 @@ CODE_PROBES = {
     "process": ("process",),
     "container": ("containers",),
     "pg": ("postgres",),
+    "pgbouncer": ("pgbouncer",),
     "redis": ("redis",),
 }
 FIGURE_PROBES = {

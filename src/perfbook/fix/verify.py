@@ -82,7 +82,7 @@ def _matching(spec: VerifySpec, report: dict[str, Any] | None) -> dict[str, Any]
 
 # Which probes can see a finding of each code prefix (a finding absent from a probe that did not run
 # is not gone, it is unmeasured).
-PROBES_OF = {"http": ("http", "metrics"), "pg": ("postgres",), "redis": ("redis",), "container": ("containers",),
+PROBES_OF = {"http": ("http", "metrics"), "pg": ("postgres",), "pgbouncer": ("pgbouncer",), "redis": ("redis",), "container": ("containers",),
              "host": ("host",), "process": ("process",), "ws": ("websocket",), "frontend": ("frontend",)}
 
 

@@ -45,6 +45,7 @@ BUILTIN: tuple[str, ...] = (  # "module:Class", in the order reports list them
     "perfbook.probes.process:ProcessProbe",
     "perfbook.probes.containers:ContainersProbe",
     "perfbook.probes.postgres:PostgresProbe",
+    "perfbook.probes.pgbouncer:PgbouncerProbe",
     "perfbook.probes.redis:RedisProbe",
     "perfbook.probes.websocket:WebsocketProbe",
     "perfbook.probes.frontend:FrontendProbe",
