@@ -171,6 +171,7 @@ class PgCache:
 
 
 POOLER_REFUSED = "PgBouncer refused the connection"  # how an unreachable reason starts when PgBouncer answered
+POOLER_QUEUED = "queued in PgBouncer"  # ... when PgBouncer accepted perfbook but gave it no server connection
 
 # What only PgBouncer answers (its src/client.c and src/objects.c), never PostgreSQL itself: a
 # connection refused with one of these was refused by the pooler, not by the server behind it.

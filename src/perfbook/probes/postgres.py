@@ -18,6 +18,7 @@ from typing import Any
 
 from perfbook.config import Config
 from perfbook.evidence.postgres import (
+    POOLER_QUEUED,
     POOLER_REFUSED,
     PgBlocked,
     PgServer,
@@ -44,6 +45,7 @@ from perfbook.probes.postgres_build import (
 from perfbook.redact import redact_text, redact_url
 
 END_RESERVE_S = 0.4  # time kept after the window for the end-of-window reads
+QUEUE_CHECK_RESERVE_S = 1.3  # kept to ask the address for PgBouncer when the first query gets no answer
 
 
 class PostgresProbe(BaseProbe):
@@ -117,12 +119,8 @@ async def pgbouncer_answer(dsn: str, admin_dsn: str, timeout_s: float) -> tuple[
     PostgreSQL itself answers that there is no such database. ``admin_dsn``: ``[pgbouncer] dsn``
     when it names the same address (it has the admin user), else ``dsn`` with dbname=pgbouncer."""
     import psycopg
-    from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-    if not admin_dsn:
-        params = {k: v for k, v in conninfo_to_dict(dsn).items() if k != "options"}
-        params["dbname"] = "pgbouncer"
-        admin_dsn = make_conninfo(**params)
+    admin_dsn = admin_dsn or make_admin_dsn(dsn)
     try:
         conn = await asyncio.wait_for(psycopg.AsyncConnection.connect(
             admin_dsn, autocommit=True, connect_timeout=max(1, int(timeout_s))), timeout_s)
@@ -139,6 +137,41 @@ async def pgbouncer_answer(dsn: str, admin_dsn: str, timeout_s: float) -> tuple[
         return "refused", connect_reason(str(err))
     finally:
         await conn.close()
+
+
+async def pgbouncer_pool_mode(dsn: str, admin_dsn: str, timeout_s: float) -> str | None:
+    """The pool mode of perfbook's own pool (its database and user in SHOW POOLS), when the admin
+    console lets this user read it (admin_users / stats_users); None otherwise."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    params = conninfo_to_dict(dsn)
+    try:
+        conn = await asyncio.wait_for(psycopg.AsyncConnection.connect(
+            admin_dsn or make_admin_dsn(dsn), autocommit=True, connect_timeout=max(1, int(timeout_s))), timeout_s)
+    except (psycopg.Error, TimeoutError):
+        return None
+    try:
+        cur = await conn.execute("SHOW POOLS")
+        names = [c.name for c in cur.description or []]
+        for row in await cur.fetchall():
+            pool = dict(zip(names, row, strict=True))
+            if pool.get("database") == params.get("dbname") and pool.get("user") == params.get("user"):
+                return str(pool.get("pool_mode")) or None
+    except psycopg.Error:  # a user outside admin_users / stats_users: the mode stays unknown
+        return None
+    finally:
+        await conn.close()
+    return None
+
+
+def make_admin_dsn(dsn: str) -> str:
+    """``dsn`` pointed at the ``pgbouncer`` admin database, without startup options."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    params = {k: v for k, v in conninfo_to_dict(dsn).items() if k != "options"}
+    params["dbname"] = "pgbouncer"
+    return make_conninfo(**params)
 
 
 def connect_reason(message: str) -> str:
@@ -241,7 +274,7 @@ class _Collector:
 
     async def run(self, started: float) -> Evidence:
         ctx = self.ctx
-        server_rows = await self.rows(sql.SERVER, what="server")
+        server_rows = await self._first_answer()
         if not server_rows:
             raise ProbeUnavailable(f"the server accepted the connection but does not answer: {'; '.join(self.notes)}")
         server_row = server_rows[0]
@@ -268,7 +301,35 @@ class _Collector:
                                     (tables_start, tables_end), (stmts_start, stmts_end, stmt_status), activity)
         return self._with_pooler(data, server_row, admin)
 
-    async def _pooler_answer(self, server_port: int, window_end: float) -> tuple[str, str] | None:
+    async def _first_answer(self) -> list[dict[str, Any]] | None:
+        """The server's answer to the first read; a silence long enough to be a pooler's queue (the
+        connection was accepted, the query waits) is checked against PgBouncer's admin console at the
+        same address, so the reason says "queued in PgBouncer" rather than "no answer"."""
+        wait_s = self.ctx.time_left() - QUEUE_CHECK_RESERVE_S
+        if wait_s <= 0.2:
+            return await self.rows(sql.SERVER, what="server")
+        # Not wait_for: psycopg answers a cancelled query by waiting up to 5 s for the server to end
+        # it, and PgBouncer cannot cancel a query that never got a server connection.
+        task = asyncio.ensure_future(self.rows(sql.SERVER, what="server"))
+        try:
+            done, _ = await asyncio.wait({task}, timeout=wait_s)
+            if task in done:
+                return task.result()
+            admin_dsn = self.ctx.config.pgbouncer.dsn
+            same = bool(admin_dsn) and _address(admin_dsn) == _address(self.ctx.config.postgres.dsn)
+            kind, answer = await pgbouncer_answer(self.ctx.config.postgres.dsn, admin_dsn if same else "", 1.0)
+        finally:
+            if not task.done():  # close first, so the cancelled read ends at once
+                await self.conn.close()
+                task.cancel()
+                await asyncio.wait({task}, timeout=0.5)
+        if kind == "absent":
+            raise ProbeUnavailable(f"connected, but no answer to the first query within {wait_s:.1f} s")
+        raise ProbeUnavailable(f"{POOLER_QUEUED}: connected, but no answer to the first query within {wait_s:.1f} s "
+                               f"(waiting for a server connection); the address is PgBouncer ({answer}): its "
+                               "pool is exhausted or PostgreSQL is slow behind it")
+
+    async def _pooler_answer(self, server_port: int, window_end: float) -> tuple[str, str, str | None] | None:
         """Ask the address for PgBouncer's admin console, when something may sit in between: the
         server listens on another port than perfbook connected to, or [pgbouncer] dsn names this address."""
         connected = _port(self.conn.info.port)
@@ -277,14 +338,19 @@ class _Collector:
         if not same and (connected is None or connected == server_port):
             return None
         budget_s = min(1.0, max(0.2, window_end - self.ctx.clock()))
-        return await pgbouncer_answer(self.ctx.config.postgres.dsn, admin_dsn if same else "", budget_s)
+        dsn, admin = self.ctx.config.postgres.dsn, admin_dsn if same else ""
+        kind, answer = await pgbouncer_answer(dsn, admin, budget_s)
+        mode = await pgbouncer_pool_mode(dsn, admin, budget_s) if kind == "version" else None
+        return kind, answer, mode
 
-    def _with_pooler(self, ev: Evidence, server_row: dict[str, Any], admin: tuple[str, str] | None) -> Evidence:
+    def _with_pooler(self, ev: Evidence, server_row: dict[str, Any],
+                     admin: tuple[str, str, str | None] | None) -> Evidence:
         """The evidence with its pooler, perfbook's own settings and those not applied."""
         data = ev.data
         own, missing = settings_check(server_row, self.asked if self.timeouts else {})
         data.own_settings, data.settings_not_applied = own, self.not_applied + missing
-        data.pooler = build_pooler(_port(self.conn.info.port), server_row["server_port"], self.backend_pids, admin)
+        data.pooler = build_pooler(_port(self.conn.info.port), server_row["server_port"], self.backend_pids,
+                                   admin[:2] if admin else None, pool_mode=admin[2] if admin else None)
         if not data.settings_not_applied:
             return ev
         data.notes.append("perfbook's own settings not applied: " + "; ".join(data.settings_not_applied))

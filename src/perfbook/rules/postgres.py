@@ -13,7 +13,14 @@ from typing import Any
 from perfbook.codes import action, finding
 from perfbook.config import Config
 from perfbook.evidence import usable
-from perfbook.evidence.postgres import POOLER_REFUSED, PgBlocked, PgSession, PostgresEvidence, pooler_refusal
+from perfbook.evidence.postgres import (
+    POOLER_QUEUED,
+    POOLER_REFUSED,
+    PgBlocked,
+    PgSession,
+    PostgresEvidence,
+    pooler_refusal,
+)
 from perfbook.model import Action, Evidence, Finding, Level, jsonable
 from perfbook.redact import redact_url
 from perfbook.rules import postgres_tables
@@ -61,6 +68,13 @@ def psql(dsn_var_sql: str) -> str:
 def _unreachable(ev: Evidence[Any], cfg: Config) -> Finding:
     target = redact_url(cfg.postgres.dsn) or "postgres"
     reason = ev.reason or ""
+    if reason.startswith(POOLER_QUEUED):  # PgBouncer accepted perfbook and queued it like the application
+        return finding(
+            "pg.unreachable", target, f"PostgreSQL not reached, {reason}",
+            evidence={"reason": reason, "pooler": "pgbouncer"},
+            actions=[Action("pgbouncer.check", "look at the pool perfbook queued in (or set [pgbouncer] dsn: "
+                            "perfbook then reads it itself)", manual="psql \"$PGBOUNCER_ADMIN_DSN\" -c 'SHOW POOLS'")],
+        )
     if reason.startswith(POOLER_REFUSED):  # PgBouncer answered: PostgreSQL itself may be fine
         advice = pooler_refusal(reason) or "check PgBouncer's log"
         return finding(

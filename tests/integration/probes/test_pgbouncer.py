@@ -21,7 +21,9 @@ from perfbook.config import Config
 from perfbook.model import Evidence, jsonable
 from perfbook.probes.base import ProbeContext, run_probe
 from perfbook.probes.pgbouncer import PgbouncerProbe
+from perfbook.probes.postgres import PostgresProbe
 from perfbook.rules import pgbouncer as rules
+from perfbook.rules import postgres as pg_rules
 
 WINDOW_S = 1.0
 LOCK = 4242
@@ -113,6 +115,22 @@ async def test_eighteen_clients_queued_on_a_pool_of_two_is_pool_exhausted(pgboun
     assert fix.command == "perfbook fix pgbouncer.raise_pool_size --pool-size 4"
     assert "SET default_pool_size = 4" in fix.manual and "pgbouncer.ini" in fix.manual
     assert not [x for x in findings if x.code == "pgbouncer.pool_saturated"]
+
+
+async def test_the_postgres_probe_queued_in_the_exhausted_pool_says_so_and_not_that_postgres_is_down(pgbouncer, pg_dsn):
+    bouncer = pgbouncer(pool_mode="transaction", default_pool_size="2")
+    cfg = Config()
+    cfg.postgres.dsn = bouncer.dsn(pg_dsn.rsplit("/", 1)[1])
+    with queue(bouncer, pg_dsn, waiters=3):
+        ctx = ProbeContext(config=cfg, window_s=0.5, deadline=time.monotonic() + 3.0)
+        started = time.monotonic()
+        ev = await run_probe(PostgresProbe(), ctx, budget_s=3.0)
+        took_s = time.monotonic() - started
+    assert ev.status == "unavailable" and ev.reason.startswith("queued in PgBouncer"), ev.reason
+    assert "PgBouncer 1." in ev.reason and took_s < 3.0  # within its budget: the queued read is abandoned, not awaited
+    (f,) = pg_rules.evaluate({"postgres": ev}, cfg)
+    assert f.code == "pg.unreachable" and f.title.startswith("PostgreSQL not reached, queued in PgBouncer")
+    assert "SHOW POOLS" in f.actions[0].manual
 
 
 async def test_a_healthy_pool_gives_none_of_the_pool_findings_and_window_figures_only(pgbouncer, pg_dsn):

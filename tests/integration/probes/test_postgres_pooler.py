@@ -6,18 +6,23 @@ the probe sends none, sets its timeouts per transaction, and says a pooler is in
 
 from __future__ import annotations
 
+import json
+import os
+import re
 import time
+from pathlib import Path
 
 import psycopg
 import pytest
 
 from perfbook.config import Config
-from perfbook.model import Evidence
+from perfbook.model import Evidence, jsonable
 from perfbook.probes.base import ProbeContext, run_probe
 from perfbook.probes.postgres import PostgresProbe
 from perfbook.rules import postgres as rules
 
 WINDOW_S = 0.5
+RECORD_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "evidence"
 
 
 async def probe(cfg: Config) -> Evidence:
@@ -42,14 +47,18 @@ async def test_the_probe_reads_real_evidence_through_pgbouncer_and_says_it_is_th
     cfg = through(bouncer, pg_dsn)
     ev = await probe(cfg)
     assert ev.status == "ok", ev.reason
+    if os.environ.get("PERFBOOK_RECORD") == "1" and pool_mode == "transaction":  # for tests/unit/rules
+        (RECORD_DIR / "postgres_pgbouncer.json").write_text(json.dumps(jsonable(ev), indent=1, default=str) + "\n")
     data = ev.data
     assert "public.orders" in data.top_tables_by_size and data.connections is not None
     assert data.own_settings["transaction_read_only"] == "on" and data.own_settings["lock_timeout"] == "100ms"
     assert data.own_settings["statement_timeout"] not in ("0", None) and data.settings_not_applied == []
     assert data.pooler is not None and data.pooler.kind == "pgbouncer" and data.pooler.version.startswith("PgBouncer 1.")
     assert data.pooler.connected_port == bouncer.port and data.pooler.server_port != bouncer.port
+    assert data.pooler.pool_mode == pool_mode  # read from SHOW POOLS: the DSN's user is an admin here
     (note,) = [f for f in rules.evaluate({"postgres": ev}, cfg) if f.code == "pg.pooler_in_path"]
-    assert "PgBouncer" in note.title and "applied per transaction" in note.title
+    assert re.search(rf"PgBouncer 1\.\d+\.\d+ sits between perfbook and PostgreSQL in {pool_mode} pooling", note.title)
+    assert "applied per transaction" in note.title
     assert not [f for f in rules.evaluate({"postgres": ev}, cfg) if f.code == "pg.unreachable"]
 
 
