@@ -105,8 +105,8 @@ class WebsocketConfig(_Section):
 
 class PostgresConfig(_Section):
     dsn: str = Field("", description="e.g. postgresql://codexos@localhost:5432/codexos_db (PERFBOOK_POSTGRES_DSN); \"\" = skipped")
-    statement_timeout_ms: int = Field(3000, gt=0, description="statement_timeout of perfbook's own session")
-    lock_timeout_ms: int = Field(100, gt=0, description="lock_timeout of perfbook's own session")
+    statement_timeout_ms: int = Field(3000, gt=0, description="statement_timeout of perfbook's own reads (SET LOCAL in each of its transactions)")
+    lock_timeout_ms: int = Field(100, gt=0, description="lock_timeout of perfbook's own reads (SET LOCAL in each of its transactions)")
 
 
 class PgbouncerConfig(_Section):

@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from perfbook.config import Config
 from perfbook.errors import ConfigError, PerfbookError
+from perfbook.evidence.postgres import pooler_refusal
 from perfbook.redact import redact_text, redact_url
 
 APP_NAME = "perfbook fix"
@@ -87,6 +88,11 @@ class FixContext:
         try:
             conn = psycopg.connect(dsn, autocommit=True, application_name=APP_NAME, options=options, connect_timeout=5)
         except psycopg.Error as err:
+            if pooler_refusal(str(err)) is not None:  # session SETs instead would leak into pooled connections
+                raise PerfbookError(f"postgres: PgBouncer at {redact_url(dsn)} refused the fix's session: "
+                                    f"{_first_line(err).split('FATAL:')[-1].strip()}",
+                                    hint="pg.* fixes need their own session settings: point [postgres] dsn "
+                                         "(or PERFBOOK_POSTGRES_DSN) at PostgreSQL itself for them") from None
             raise PerfbookError(f"postgres: cannot connect to {redact_url(dsn)}: {_first_line(err)}",
                                 hint="check [postgres] dsn / PERFBOOK_POSTGRES_DSN") from None
         self._pg[read_only] = conn

@@ -53,3 +53,11 @@ def test_lowering_is_refused_and_audited(perfbook, tmp_path, bouncer) -> None:
     assert outcomes == ["refused"]
     res = perfbook("fix", "pgbouncer.raise_pool_size", "--max-db-connections", "8", "--config", str(cfg))
     assert res.exit_code == 1 and "max_db_connections 0 -> 8 lowers it" in res.stderr  # 0 is no cap at all
+
+
+def test_a_pg_fix_through_pgbouncer_says_pgbouncer_refused_it_in_one_line(perfbook, tmp_path, bouncer) -> None:
+    cfg = write_config(tmp_path, postgres={"dsn": bouncer.dsn("postgres")})
+    res = perfbook("fix", "pg.terminate", "--idle-in-transaction", "--config", str(cfg))
+    assert res.exit_code == 1
+    assert "PgBouncer" in res.stderr and "unsupported startup parameter: options" in res.stderr
+    assert "PostgreSQL itself" in res.stderr and "Traceback" not in res.stderr
