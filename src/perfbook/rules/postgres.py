@@ -40,7 +40,7 @@ def evaluate(evidence: Mapping[str, Evidence[Any]], cfg: Config) -> list[Finding
     if data is None:
         return []
     return [
-        *_pooler(data),
+        *_pooler(data, cfg),
         *_stat_statements_missing(data),
         *_slow_queries(data, cfg),
         *_long_running(data, cfg),
@@ -90,7 +90,7 @@ def _unreachable(ev: Evidence[Any], cfg: Config) -> Finding:
     )
 
 
-def _pooler(data: PostgresEvidence) -> list[Finding]:
+def _pooler(data: PostgresEvidence, cfg: Config) -> list[Finding]:
     """A pooler in the path changes what pg_stat_activity shows and how perfbook sets its timeouts: say so."""
     p = data.pooler
     if p is None or p.kind == "proxy":
@@ -110,7 +110,8 @@ def _pooler(data: PostgresEvidence) -> list[Finding]:
         evidence={"pooler": jsonable(p), "own_settings": data.own_settings,
                   "settings_not_applied": data.settings_not_applied},
         actions=[Action("pgbouncer.probe", "read the pools themselves: set [pgbouncer] dsn to its admin console",
-                        manual="psql \"$PGBOUNCER_ADMIN_DSN\" -c 'SHOW POOLS'")] if p.kind == "pgbouncer" else [],
+                        manual="psql \"$PGBOUNCER_ADMIN_DSN\" -c 'SHOW POOLS'")]
+        if p.kind == "pgbouncer" and not cfg.pgbouncer.dsn else [],
     )]
 
 

@@ -162,3 +162,21 @@ async def test_an_admin_console_that_refuses_is_pgbouncer_unreachable(pgbouncer,
 async def test_unconfigured_is_skipped():
     ev = await probe(Config())
     assert ev.status == "skipped" and ev.reason == "no [pgbouncer] dsn"
+
+
+def test_triage_through_pgbouncer_names_the_exhausted_pool_and_the_queued_probe(perfbook, pgbouncer, pg_dsn):
+    bouncer = pgbouncer(pool_mode="transaction", default_pool_size="2")
+    env = {"PERFBOOK_POSTGRES_DSN": bouncer.dsn(pg_dsn.rsplit("/", 1)[1]), "PERFBOOK_PGBOUNCER_DSN": bouncer.admin_dsn(),
+           "PERFBOOK_CONFIG": None}
+    with queue(bouncer, pg_dsn):
+        time.sleep(0.5)
+        res = perfbook("triage", "--only", "postgres,pgbouncer", "--window", "1s", "--json", env=env)
+    assert res.exit_code == 3, res.stderr  # a critical finding fails the default cut
+    doc = res.json
+    assert doc["probes"]["pgbouncer"]["status"] == "ok"
+    assert doc["probes"]["postgres"]["reason"].startswith("queued in PgBouncer")
+    by_code = {f["code"]: f for f in doc["findings"]}
+    assert by_code["pgbouncer.pool_exhausted"]["evidence"]["cl_waiting"] >= 18
+    assert by_code["pg.unreachable"]["title"].startswith("PostgreSQL not reached, queued in PgBouncer")
+    assert doc["causes"][0]["summary"].startswith("Requests queue in PgBouncer")
+    assert "pgbouncer.raise_pool_size" in doc["causes"][0]["action"]["command"]

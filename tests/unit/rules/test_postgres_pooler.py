@@ -75,3 +75,12 @@ def test_postgresql_s_own_refusal_stays_postgresql_unreachable():
 ])
 def test_how_the_pooler_is_told_apart(pids, admin, kind):
     assert build_pooler(6432, 5432, pids, admin).kind == kind
+
+
+def test_the_note_offers_the_pgbouncer_probe_only_while_it_is_not_configured(through):
+    (f,) = notes(through)
+    assert f.actions[0].id == "pgbouncer.probe"
+    c = cfg()
+    c.pgbouncer.dsn = "postgresql://stats@pool:6432/pgbouncer"
+    (g,) = [x for x in rules.evaluate({"postgres": through}, c) if x.code == "pg.pooler_in_path"]
+    assert g.actions == ()
