@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from fixkit import write_config
+from fixkit import Runner, make_cfg, write_config
 
 
 def config_value(bouncer, key: str) -> str:
@@ -61,3 +61,18 @@ def test_a_pg_fix_through_pgbouncer_says_pgbouncer_refused_it_in_one_line(perfbo
     assert res.exit_code == 1
     assert "PgBouncer" in res.stderr and "unsupported startup parameter: options" in res.stderr
     assert "PostgreSQL itself" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_a_value_changed_since_the_plan_is_re_read_and_re_planned(tmp_path, store, bouncer) -> None:
+    run = Runner(make_cfg(tmp_path, pgbouncer={"dsn": bouncer.admin_dsn()}), store)
+
+    def someone_else_raises_it(plan) -> None:
+        assert plan.steps == ["SET default_pool_size = 4"]
+        with psycopg.connect(bouncer.admin_dsn(), autocommit=True) as admin:
+            admin.execute("SET default_pool_size = 3")
+
+    result = run.apply("pgbouncer.raise_pool_size", before_apply=someone_else_raises_it, pool_size=4)
+    assert result.replanned and "default_pool_size: 2 -> 4" in result.replanned
+    assert result.plan.affects == [{"setting": "default_pool_size", "old": 3, "new": 4}]
+    assert result.outcome.status == "done" and result.outcome.figures["default_pool_size"] == {"before": "3", "after": "4"}
+    assert config_value(bouncer, "default_pool_size") == "4"
