@@ -180,3 +180,25 @@ def test_triage_through_pgbouncer_names_the_exhausted_pool_and_the_queued_probe(
     assert by_code["pg.unreachable"]["title"].startswith("PostgreSQL not reached, queued in PgBouncer")
     assert doc["causes"][0]["summary"].startswith("Requests queue in PgBouncer")
     assert "pgbouncer.raise_pool_size" in doc["causes"][0]["action"]["command"]
+
+
+def test_raising_the_pool_drains_the_queue_and_the_fix_verifies_it(perfbook, pgbouncer, pg_dsn, tmp_path):
+    bouncer = pgbouncer(pool_mode="transaction", default_pool_size="2")
+    cfg = tmp_path / "perfbook.toml"
+    cfg.write_text(f'[store]\nurl = "sqlite:///{tmp_path}/perfbook.db"\n[http]\nbase_url = ""\n'
+                   f'[pgbouncer]\ndsn = "{bouncer.admin_dsn()}"\n')
+    with queue(bouncer, pg_dsn):
+        time.sleep(0.5)
+        res = perfbook("fix", "pgbouncer.raise_pool_size", "--pool-size", "4", "--apply", "--yes", "--window", "1s",
+                       "--json", "--config", str(cfg))
+        db = pg_dsn.rsplit("/", 1)[1]
+        after = pools(bouncer)[db]
+    assert res.exit_code == 0, res.stderr
+    doc = res.json
+    assert doc["outcome"]["status"] == "done"
+    assert after["cl_waiting"] == 0 and after["sv_active"] == 2  # the holders stay; nobody waits behind them
+    verify = doc["verify"]
+    assert verify["probes"] == ["pgbouncer"] and verify["gone"] is True
+    (moved,) = [f for f in verify["findings"] if f["finding"].startswith("pgbouncer.pool_exhausted:")]
+    assert moved["finding"] == f"pgbouncer.pool_exhausted:{db}/postgres"
+    assert moved["before"] >= 1.0 and moved["after"] == "absent"  # measured before and after, not assumed
