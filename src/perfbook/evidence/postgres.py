@@ -188,7 +188,7 @@ PGBOUNCER_ANSWERS: dict[str, str] = {
     "client_login_timeout": "PgBouncer timed out the login: the server behind it is slow or down",
     "bouncer config error": "pgbouncer.ini has an error for this database: check its log",
     '"trust" authentication failed': "the user is not in PgBouncer's auth_file",
-    "pgbouncer": "check PgBouncer's log",
+    "not allowed": "the user is not in PgBouncer's admin_users or stats_users (its admin console)",
 }
 
 
@@ -199,6 +199,8 @@ def pooler_refusal(message: str) -> str | None:
     >>> pooler_refusal("unsupported startup parameter: options")[:38]
     'remove that parameter from the DSN, or'
     >>> pooler_refusal('database "x" does not exist') is None
+    True
+    >>> pooler_refusal('database "pgbouncer" does not exist') is None  # PostgreSQL's words, not PgBouncer's
     True
     """
     text = message.lower()

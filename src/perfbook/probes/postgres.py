@@ -115,26 +115,27 @@ async def connect(dsn: str, statement_timeout_ms: int, lock_timeout_ms: int, ctx
 
 async def pgbouncer_answer(dsn: str, admin_dsn: str, timeout_s: float) -> tuple[str, str]:
     """What PgBouncer's admin console (the ``pgbouncer`` database) at perfbook's address says:
-    ``("version", "PgBouncer 1.18.0")``, ``("refused", why)``, or ``("absent", why)`` when
-    PostgreSQL itself answers that there is no such database. ``admin_dsn``: ``[pgbouncer] dsn``
+    ``("version", "PgBouncer 1.18.0")``; ``("refused", why)`` when the refusal is PgBouncer's own
+    words; ``("absent", why)`` otherwise (PostgreSQL answering, a silence, a database that happens to
+    be named pgbouncer): only PgBouncer's own answer names PgBouncer. ``admin_dsn``: ``[pgbouncer] dsn``
     when it names the same address (it has the admin user), else ``dsn`` with dbname=pgbouncer."""
     import psycopg
 
-    admin_dsn = admin_dsn or make_admin_dsn(dsn)
     try:
         conn = await asyncio.wait_for(psycopg.AsyncConnection.connect(
-            admin_dsn, autocommit=True, connect_timeout=max(1, int(timeout_s))), timeout_s)
+            admin_dsn or make_admin_dsn(dsn), autocommit=True, connect_timeout=max(1, int(timeout_s))), timeout_s)
     except psycopg.Error as err:
         reason = connect_reason(str(err))
-        return ("absent" if "does not exist" in reason else "refused"), reason
+        return ("refused" if pooler_refusal(reason) is not None else "absent"), reason
     except TimeoutError:
-        return "refused", f"no answer within {timeout_s:.1f} s"
+        return "absent", f"no answer within {timeout_s:.1f} s"
     try:
         cur = await conn.execute(sql.PGBOUNCER_VERSION)
         row = await cur.fetchone()
-        return "version", str(row[0]) if row else "PgBouncer"
-    except psycopg.Error as err:
-        return "refused", connect_reason(str(err))
+        version = str(row[0]) if row else ""
+        return ("version", version) if version.startswith("PgBouncer") else ("absent", f"SHOW VERSION: {version}")
+    except psycopg.Error as err:  # e.g. PostgreSQL with a database named pgbouncer: no such setting
+        return "absent", connect_reason(str(err))
     finally:
         await conn.close()
 

@@ -81,3 +81,39 @@ async def test_a_connection_pgbouncer_refuses_is_named_as_pgbouncer_s_answer(pgb
     assert f.code == "pg.unreachable"
     assert f.title.startswith("PgBouncer refused the connection") and "unsupported startup parameter: options" in f.title
     assert "ignore_startup_parameters" in f.actions[0].summary
+
+
+async def test_a_port_mapping_in_front_of_postgresql_is_no_pgbouncer(pg_dsn, pg_server):
+    """A TCP relay (what a container port mapping is) makes the ports differ; PostgreSQL behind it
+    answers for no `pgbouncer` database, so no pooler is claimed."""
+    import asyncio
+
+    from perfbook.services import free_port
+
+    port = free_port()
+
+    async def relay(reader, writer):
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", pg_server.port)
+
+        async def pipe(src, dst):
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except ConnectionError:
+                pass
+            finally:
+                dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    server = await asyncio.start_server(relay, "127.0.0.1", port)
+    try:
+        cfg = Config()
+        cfg.postgres.dsn = pg_dsn.replace(f":{pg_server.port}/", f":{port}/")
+        ev = await probe(cfg)
+    finally:
+        server.close()
+    assert ev.status == "ok", ev.reason
+    assert ev.data.pooler is not None and ev.data.pooler.kind == "proxy" and ev.data.pooler.version is None
+    assert not [f for f in rules.evaluate({"postgres": ev}, cfg) if f.code == "pg.pooler_in_path"]
