@@ -16,7 +16,7 @@ from perfbook.evidence.pgbouncer import PgbouncerEvidence
 from perfbook.model import Evidence
 from perfbook.probes.base import BaseProbe, ProbeContext, ProbeSkipped, ProbeUnavailable
 from perfbook.probes.pgbouncer_build import Snapshot, build_evidence
-from perfbook.probes.postgres import connect_reason, one_line
+from perfbook.probes.postgres_build import connect_reason, one_line
 from perfbook.redact import redact_text, redact_url
 
 POOL_SAMPLES = 5  # SHOW POOLS reads from the window's start to its end

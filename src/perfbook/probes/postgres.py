@@ -12,7 +12,6 @@ activity and locks at its end. Evidence dataclasses: :mod:`perfbook.evidence.pos
 from __future__ import annotations
 
 import asyncio
-import re
 from dataclasses import replace
 from typing import Any
 
@@ -38,10 +37,13 @@ from perfbook.probes.postgres_build import (
     build_sessions,
     build_statements,
     build_tables,
+    connect_reason,
+    one_line,
     pg_duration,
     select_tables,
     settings_check,
 )
+from perfbook.probes.postgres_pooler import pgbouncer_answer, pgbouncer_pool_mode, same_address_key
 from perfbook.redact import redact_text, redact_url
 
 END_RESERVE_S = 0.4  # time kept after the window for the end-of-window reads
@@ -111,93 +113,6 @@ async def connect(dsn: str, statement_timeout_ms: int, lock_timeout_ms: int, ctx
         if pooler_refusal(reason) is not None:
             raise ProbeUnavailable(f"{POOLER_REFUSED} at {where}: {reason}") from None
         raise ProbeUnavailable(f"{reason} at {where}") from None
-
-
-async def pgbouncer_answer(dsn: str, admin_dsn: str, timeout_s: float) -> tuple[str, str]:
-    """What PgBouncer's admin console (the ``pgbouncer`` database) at perfbook's address says:
-    ``("version", "PgBouncer 1.18.0")``; ``("refused", why)`` when the refusal is PgBouncer's own
-    words; ``("absent", why)`` otherwise (PostgreSQL answering, a silence, a database that happens to
-    be named pgbouncer): only PgBouncer's own answer names PgBouncer. ``admin_dsn``: ``[pgbouncer] dsn``
-    when it names the same address (it has the admin user), else ``dsn`` with dbname=pgbouncer."""
-    import psycopg
-
-    try:
-        conn = await asyncio.wait_for(psycopg.AsyncConnection.connect(
-            admin_dsn or make_admin_dsn(dsn), autocommit=True, connect_timeout=max(1, int(timeout_s))), timeout_s)
-    except psycopg.Error as err:
-        reason = connect_reason(str(err))
-        return ("refused" if pooler_refusal(reason) is not None else "absent"), reason
-    except TimeoutError:
-        return "absent", f"no answer within {timeout_s:.1f} s"
-    try:
-        cur = await conn.execute(sql.PGBOUNCER_VERSION)
-        row = await cur.fetchone()
-        version = str(row[0]) if row else ""
-        return ("version", version) if version.startswith("PgBouncer") else ("absent", f"SHOW VERSION: {version}")
-    except psycopg.Error as err:  # e.g. PostgreSQL with a database named pgbouncer: no such setting
-        return "absent", connect_reason(str(err))
-    finally:
-        await conn.close()
-
-
-async def pgbouncer_pool_mode(dsn: str, admin_dsn: str, timeout_s: float) -> str | None:
-    """The pool mode of perfbook's own pool (its database and user in SHOW POOLS), when the admin
-    console lets this user read it (admin_users / stats_users); None otherwise."""
-    import psycopg
-    from psycopg.conninfo import conninfo_to_dict
-
-    params = conninfo_to_dict(dsn)
-    try:
-        conn = await asyncio.wait_for(psycopg.AsyncConnection.connect(
-            admin_dsn or make_admin_dsn(dsn), autocommit=True, connect_timeout=max(1, int(timeout_s))), timeout_s)
-    except (psycopg.Error, TimeoutError):
-        return None
-    try:
-        cur = await conn.execute("SHOW POOLS")
-        names = [c.name for c in cur.description or []]
-        for row in await cur.fetchall():
-            pool = dict(zip(names, row, strict=True))
-            if pool.get("database") == params.get("dbname") and pool.get("user") == params.get("user"):
-                return str(pool.get("pool_mode")) or None
-    except psycopg.Error:  # a user outside admin_users / stats_users: the mode stays unknown
-        return None
-    finally:
-        await conn.close()
-    return None
-
-
-def make_admin_dsn(dsn: str) -> str:
-    """``dsn`` pointed at the ``pgbouncer`` admin database, without startup options."""
-    from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
-    params = {k: v for k, v in conninfo_to_dict(dsn).items() if k != "options"}
-    params["dbname"] = "pgbouncer"
-    return make_conninfo(**params)
-
-
-def connect_reason(message: str) -> str:
-    """libpq's multi-line connection error as one line, without the host preamble.
-
-    >>> connect_reason('connection failed: connection to server at "127.0.0.1", port 5 failed: '
-    ...                'FATAL:  password authentication failed for user "x"')
-    'password authentication failed for user x'
-    >>> connect_reason('connection failed: connection to server at "127.0.0.1", port 5 failed: '
-    ...                'Connection refused\\n\\tIs the server running on that host?')
-    'connection refused'
-    """
-    text = one_line(message)
-    text = re.sub(r"^connection failed:\s*", "", text)
-    text = re.sub(r"^.*port \d+ failed:\s*", "", text)
-    text = re.sub(r"^(?:FATAL|ERROR):\s*", "", text).replace('"', "")
-    text = text.split(" Is the server running")[0].strip()
-    if text[1:2].islower():  # "Connection refused" -> "connection refused", keep "SSL …"
-        text = text[0].lower() + text[1:]
-    return redact_text(text)
-
-
-def one_line(text: str) -> str:
-    """Collapse whitespace and newlines."""
-    return " ".join(text.split())
 
 
 class _Collector:
@@ -317,7 +232,7 @@ class _Collector:
             if task in done:
                 return task.result()
             admin_dsn = self.ctx.config.pgbouncer.dsn
-            same = bool(admin_dsn) and _address(admin_dsn) == _address(self.ctx.config.postgres.dsn)
+            same = bool(admin_dsn) and same_address_key(admin_dsn) == same_address_key(self.ctx.config.postgres.dsn)
             kind, answer = await pgbouncer_answer(self.ctx.config.postgres.dsn, admin_dsn if same else "", 1.0)
         finally:
             if not task.done():  # close first, so the cancelled read ends at once
@@ -335,7 +250,7 @@ class _Collector:
         server listens on another port than perfbook connected to, or [pgbouncer] dsn names this address."""
         connected = _port(self.conn.info.port)
         admin_dsn = self.ctx.config.pgbouncer.dsn
-        same = bool(admin_dsn) and _address(admin_dsn) == _address(self.ctx.config.postgres.dsn)
+        same = bool(admin_dsn) and same_address_key(admin_dsn) == same_address_key(self.ctx.config.postgres.dsn)
         if not same and (connected is None or connected == server_port):
             return None
         budget_s = min(1.0, max(0.2, window_end - self.ctx.clock()))
@@ -429,18 +344,6 @@ def _port(value: Any) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
-
-
-def _address(dsn: str) -> tuple[str, str]:
-    """(host, port) a DSN names, defaults filled (to tell whether two DSNs reach the same server)."""
-    from psycopg.conninfo import conninfo_to_dict
-
-    try:
-        params = conninfo_to_dict(dsn)
-    except Exception:  # an invalid DSN names no address
-        return "", ""
-    host = str(params.get("host") or "localhost")
-    return ("localhost" if host in ("127.0.0.1", "::1") else host), str(params.get("port") or 5432)
 
 
 def _total_bytes(row: dict) -> int:

@@ -6,6 +6,7 @@ own statements and backend, non-client backends) can be read — and tested — 
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Any
 
@@ -22,6 +23,7 @@ from perfbook.evidence.postgres import (
     PgTable,
 )
 from perfbook.probes import postgres_sql as sql
+from perfbook.redact import redact_text
 from perfbook.sanitize import display_sql, filter_columns, referenced_tables
 
 TOP_STATEMENTS = 10
@@ -363,3 +365,28 @@ def build_pooler(connected_port: int | None, server_port: int | None, backend_pi
     return PgPooler(kind=kind, how=how, connected_port=connected_port, server_port=server_port,
                     version=admin[1] if admin is not None and admin[0] == "version" else None,
                     pool_mode=pool_mode, backend_pids=max(1, len(backend_pids)), notes=notes)
+
+
+def connect_reason(message: str) -> str:
+    """libpq's multi-line connection error as one line, without the host preamble.
+
+    >>> connect_reason('connection failed: connection to server at "127.0.0.1", port 5 failed: '
+    ...                'FATAL:  password authentication failed for user "x"')
+    'password authentication failed for user x'
+    >>> connect_reason('connection failed: connection to server at "127.0.0.1", port 5 failed: '
+    ...                'Connection refused\\n\\tIs the server running on that host?')
+    'connection refused'
+    """
+    text = one_line(message)
+    text = re.sub(r"^connection failed:\s*", "", text)
+    text = re.sub(r"^.*port \d+ failed:\s*", "", text)
+    text = re.sub(r"^(?:FATAL|ERROR):\s*", "", text).replace('"', "")
+    text = text.split(" Is the server running")[0].strip()
+    if text[1:2].islower():  # "Connection refused" -> "connection refused", keep "SSL …"
+        text = text[0].lower() + text[1:]
+    return redact_text(text)
+
+
+def one_line(text: str) -> str:
+    """Collapse whitespace and newlines."""
+    return " ".join(text.split())
