@@ -202,3 +202,12 @@ def test_raising_the_pool_drains_the_queue_and_the_fix_verifies_it(perfbook, pgb
     (moved,) = [f for f in verify["findings"] if f["finding"].startswith("pgbouncer.pool_exhausted:")]
     assert moved["finding"] == f"pgbouncer.pool_exhausted:{db}/postgres"
     assert moved["before"] >= 1.0 and moved["after"] == "absent"  # measured before and after, not assumed
+
+
+async def test_a_dsn_that_is_not_the_admin_console_says_so(pg_dsn):
+    cfg = Config()
+    cfg.pgbouncer.dsn = pg_dsn  # PostgreSQL itself, not PgBouncer's `pgbouncer` database
+    ev = await probe(cfg)
+    assert ev.status == "unavailable" and "answers no SHOW command" in ev.reason
+    (f,) = rules.evaluate({"pgbouncer": ev}, cfg)
+    assert f.code == "pgbouncer.unreachable" and "unrecognized configuration parameter" in f.title
