@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 ADMIN_DATABASE = "pgbouncer"  # the admin console's virtual database: never a pool of the application
+OWN_APPLICATIONS = ("perfbook", "perfbook fix")  # application_name of perfbook's own clients (SHOW CLIENTS)
 
 # SHOW CONFIG keys that decide how many clients a pool serves and how long they may wait
 CONFIG_KEYS = (
@@ -31,7 +32,7 @@ class PgbPool:
     max_db_connections: int  # the database's cap on server connections across its pools (0: none)
     reserve_pool: int  # extra server connections allowed once a client waited reserve_pool_timeout
     cl_active: int  # clients linked to a server connection (or idle in session mode), at the window's end
-    cl_waiting: int  # clients waiting for a server connection, at the window's end
+    cl_waiting: int  # clients waiting for a server connection, at the window's end (perfbook's own left out)
     sv_active: int  # server connections linked to a client, at the window's end
     sv_idle: int  # server connections idle and ready, at the window's end
     sv_used: int  # server connections idle for longer than server_check_delay, at the window's end
@@ -40,6 +41,7 @@ class PgbPool:
     cl_waiting_samples: list[int] = field(default_factory=list)  # cl_waiting at each sample, start to end
     sv_active_samples: list[int] = field(default_factory=list)  # sv_active at each sample, start to end
     maxwait_max_s: float = 0.0  # the longest maxwait over the samples
+    own_waiting: int = 0  # perfbook's own clients (its postgres probe) among those waiting at the end, left out of cl_waiting
 
     @property
     def key(self) -> str:
@@ -81,7 +83,7 @@ class PgbouncerEvidence:
     config: dict[str, str] = field(default_factory=dict)  # SHOW CONFIG at the window's end (CONFIG_KEYS)
     config_changed: dict[str, list[str]] = field(default_factory=dict)  # key -> [start, end] when changed in the window
     clients_by_state: dict[str, int] = field(default_factory=dict)  # SHOW CLIENTS at the end (active, waiting …)
-    clients_total: int = 0  # client connections at the end, perfbook's own left out
+    clients_total: int = 0  # client connections at the end, perfbook's admin connection left out
     longest_client_wait_s: float | None = None  # the longest current wait in SHOW CLIENTS (state waiting)
     reset_detected: bool = False  # a SHOW STATS total went down in the window (PgBouncer restarted)
     notes: list[str] = field(default_factory=list)  # what could not be read, and why

@@ -10,7 +10,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from perfbook.evidence.pgbouncer import ADMIN_DATABASE, CONFIG_KEYS, PgbouncerEvidence, PgbPool, PgbStats
+from perfbook.evidence.pgbouncer import (
+    ADMIN_DATABASE,
+    CONFIG_KEYS,
+    OWN_APPLICATIONS,
+    PgbouncerEvidence,
+    PgbPool,
+    PgbStats,
+)
 
 Row = dict[str, Any]
 
@@ -52,9 +59,23 @@ def config_map(rows: list[Row]) -> dict[str, str]:
     return {str(r["key"]): str(r["value"]) for r in rows if r.get("key") in CONFIG_KEYS}
 
 
-def build_pools(samples: list[list[Row]], databases: list[Row], config: dict[str, str]) -> list[PgbPool]:
-    """Each application pool at the window's end, with its waiting / active samples across it."""
+def own_waiting(clients: list[Row]) -> Counter[tuple[str, str]]:
+    """perfbook's own clients waiting for a server connection, per (database, user).
+
+    >>> own_waiting([{"database": "app", "user": "u", "state": "waiting", "application_name": "perfbook"},
+    ...              {"database": "app", "user": "u", "state": "waiting", "application_name": "web"}])
+    Counter({('app', 'u'): 1})
+    """
+    return Counter((str(r.get("database")), str(r.get("user"))) for r in clients
+                   if r.get("state") == "waiting" and r.get("application_name") in OWN_APPLICATIONS)
+
+
+def build_pools(samples: list[list[Row]], databases: list[Row], config: dict[str, str],
+                clients: list[Row] | None = None) -> list[PgbPool]:
+    """Each application pool at the window's end, with its waiting / active samples across it;
+    perfbook's own waiting clients (from SHOW CLIENTS at the end) are left out of its end figure."""
     by_db = {str(r.get("name")): r for r in databases}
+    own = own_waiting(clients or [])
     history: dict[tuple[str, str], list[Row]] = {}
     for sample in samples:
         for row in sample:
@@ -70,7 +91,8 @@ def build_pools(samples: list[list[Row]], databases: list[Row], config: dict[str
             pool_size=_int(size) if size is not None else _default_size(config),
             max_db_connections=_int(entry.get("max_connections", config.get("max_db_connections"))),
             reserve_pool=_int(entry.get("reserve_pool", config.get("reserve_pool_size"))),
-            cl_active=_int(end.get("cl_active")), cl_waiting=_int(end.get("cl_waiting")),
+            cl_active=_int(end.get("cl_active")),
+            cl_waiting=max(0, _int(end.get("cl_waiting")) - own[(database, user)]), own_waiting=own[(database, user)],
             sv_active=_int(end.get("sv_active")), sv_idle=_int(end.get("sv_idle")), sv_used=_int(end.get("sv_used")),
             sv_login=_int(end.get("sv_login")), maxwait_s=wait_s(end),
             cl_waiting_samples=[_int(r.get("cl_waiting")) for r in rows],
@@ -128,10 +150,11 @@ def build_evidence(dsn: str, version: str | None, start: Snapshot, end: Snapshot
     changed = {k: [config_start.get(k, ""), v] for k, v in config.items() if config_start.get(k, v) != v}
     stats, reset = build_stats(start.stats, end.stats)
     clients = [r for r in end.clients if r.get("database") != ADMIN_DATABASE]
-    waits = [wait_s(r, "wait", "wait_us") for r in clients if r.get("state") == "waiting"]
+    waits = [wait_s(r, "wait", "wait_us") for r in clients
+             if r.get("state") == "waiting" and r.get("application_name") not in OWN_APPLICATIONS]
     return PgbouncerEvidence(
         dsn=dsn, version=version, window_s=round(end.at - start.at, 3), samples=len(samples),
-        pools=build_pools(samples, end.databases, config), stats=stats, config=config, config_changed=changed,
+        pools=build_pools(samples, end.databases, config, clients), stats=stats, config=config, config_changed=changed,
         clients_by_state=dict(Counter(str(r.get("state")) for r in clients)), clients_total=len(clients),
         longest_client_wait_s=max(waits) if waits else None, reset_detected=reset, notes=notes,
     )

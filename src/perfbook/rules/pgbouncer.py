@@ -96,6 +96,7 @@ def _evidence(pool: PgbPool, data: PgbouncerEvidence) -> dict[str, Any]:
         "database": pool.database, "user": pool.user, "pool_mode": pool.pool_mode, "pool_size": pool.pool_size,
         "max_db_connections": pool.max_db_connections, "server_cap": pool.server_cap,
         "cl_waiting": pool.cl_waiting, "cl_waiting_samples": pool.cl_waiting_samples, "cl_active": pool.cl_active,
+        "own_waiting": pool.own_waiting,
         "sv_active": pool.sv_active, "sv_active_samples": pool.sv_active_samples, "sv_idle": pool.sv_idle,
         "maxwait_s": pool.maxwait_s, "maxwait_max_s": pool.maxwait_max_s,
         "stats_window": jsonable(_stats_of(pool, data)), "default_pool_size": data.config.get("default_pool_size"),
