@@ -32,6 +32,8 @@ if [ "${1:-all}" != lab ]; then
   command -v fio >/dev/null || need+=(fio)
   command -v ip >/dev/null || need+=(iproute2)
   command -v iptables >/dev/null || need+=(iptables)
+  # the pooler tests start Debian's PgBouncer, as shipped, in front of the private PostgreSQL
+  [ -x /usr/sbin/pgbouncer ] || command -v pgbouncer >/dev/null || need+=(pgbouncer)
 fi
 
 if [ ${#need[@]} -eq 0 ]; then
@@ -47,7 +49,7 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 # The Prometheus packages start their services on install where systemd runs (listening on all
 # interfaces): the tests start their own on free loopback ports, so leave none running that we added.
-for svc in prometheus prometheus-alertmanager prometheus-node-exporter; do
+for svc in prometheus prometheus-alertmanager prometheus-node-exporter pgbouncer; do
   if [[ " ${need[*]} " == *" $svc "* ]] && command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
     systemctl disable --now "$svc" >/dev/null 2>&1 || true
   fi

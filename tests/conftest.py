@@ -134,3 +134,22 @@ def _environ(changes: dict[str, str | None]) -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+@pytest.fixture
+def pgbouncer(pg_server: services.PostgresServer) -> Iterator[Any]:
+    """``pgbouncer(pool_mode="transaction", default_pool_size="2")``: a private PgBouncer as Debian
+    ships it, in front of the session's PostgreSQL, on a free port; stopped after the test."""
+    started: list[services.PgbouncerServer] = []
+
+    def start(pool_mode: str = "session", **settings: str) -> services.PgbouncerServer:
+        try:
+            server = services.start_pgbouncer(pg_server, pool_mode=pool_mode, settings=settings)
+        except services.ServiceUnavailable as err:
+            _unavailable(err)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()

@@ -73,6 +73,12 @@ CODES: dict[str, CodeInfo] = {
     "pg.duplicate_index": CodeInfo(INFO, DB, "two indexes on the same table and columns"),
     "pg.invalid_index": CodeInfo(WARN, DB, "an invalid index (a failed CREATE INDEX CONCURRENTLY)"),
     "pg.cache_hit_low": CodeInfo(WARN, DB, "buffer cache hit ratio under pg_cache_hit_ratio"),
+    "pg.pooler_in_path": CodeInfo(INFO, DB, "a pooler (PgBouncer) or proxy sits between perfbook and PostgreSQL"),
+    # PgBouncer (its admin console)
+    "pgbouncer.unreachable": CodeInfo(WARN, DB, "the configured PgBouncer admin console refuses the connection"),
+    "pgbouncer.pool_exhausted": CodeInfo(CRIT, DB, "clients wait for a server connection through the window, "
+                                               "the oldest over pgbouncer_maxwait_s"),
+    "pgbouncer.pool_saturated": CodeInfo(WARN, DB, "every server connection of a pool is active through the window"),
     # Redis
     "redis.unreachable": CodeInfo(CRIT, CACHE, "the configured Redis refuses the connection"),
     "redis.hit_rate_low": CodeInfo(WARN, CACHE, "keyspace hit rate over the window under cache_hit_rate"),

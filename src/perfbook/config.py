@@ -105,8 +105,14 @@ class WebsocketConfig(_Section):
 
 class PostgresConfig(_Section):
     dsn: str = Field("", description="e.g. postgresql://codexos@localhost:5432/codexos_db (PERFBOOK_POSTGRES_DSN); \"\" = skipped")
-    statement_timeout_ms: int = Field(3000, gt=0, description="statement_timeout of perfbook's own session")
-    lock_timeout_ms: int = Field(100, gt=0, description="lock_timeout of perfbook's own session")
+    statement_timeout_ms: int = Field(3000, gt=0, description="statement_timeout of perfbook's own reads (SET LOCAL in each of its transactions)")
+    lock_timeout_ms: int = Field(100, gt=0, description="lock_timeout of perfbook's own reads (SET LOCAL in each of its transactions)")
+
+
+class PgbouncerConfig(_Section):
+    dsn: str = Field("", description="PgBouncer's admin console, e.g. postgresql://pgbouncer@localhost:6432/pgbouncer "
+                     "(PERFBOOK_PGBOUNCER_DSN; the user must be in admin_users or stats_users); \"\" = skipped")
+    timeout_s: float = Field(2.0, gt=0, description="timeout of one connection or SHOW command")
 
 
 class RedisConfig(_Section):
@@ -321,6 +327,8 @@ class Thresholds(_Section):
     conntrack_pct: float = Field(80.0, gt=0, le=100, description="of nf_conntrack_max in use (critical at 95 %)")
     connect_ms: float = Field(100.0, gt=0, description="TCP connect time to a dependency, p95 over the window")
     throttled_share: float = Field(0.25, gt=0, le=1, description="a container's CFS periods throttled by its quota")
+    pgbouncer_maxwait_s: float = Field(1.0, gt=0, description="PgBouncer: the oldest waiting client's wait "
+                                       "(maxwait) when clients wait through the window")
 
 
 class AlertRuleConfig(_Section):
@@ -423,6 +431,7 @@ class Config(_Section):
     frontend: FrontendConfig = Field(default_factory=FrontendConfig)
     websocket: WebsocketConfig = Field(default_factory=WebsocketConfig)
     postgres: PostgresConfig = Field(default_factory=PostgresConfig)
+    pgbouncer: PgbouncerConfig = Field(default_factory=PgbouncerConfig)
     redis: RedisConfig = Field(default_factory=RedisConfig)
     containers: ContainersConfig = Field(default_factory=ContainersConfig)
     host: HostConfig = Field(default_factory=HostConfig)

@@ -139,11 +139,11 @@ def _url_problem(dotted: str, url: str, schemes: tuple[str, ...], need_host: boo
     return None
 
 
-def _dsn_problem(dsn: str) -> Problem | None:
+def _dsn_problem(dsn: str, key: str = "postgres.dsn") -> Problem | None:
     if not dsn or "://" in dsn:
-        return _url_problem("postgres.dsn", dsn, ("postgresql", "postgres"), need_host=False)
+        return _url_problem(key, dsn, ("postgresql", "postgres"), need_host=False)
     if "=" not in dsn:
-        return ("postgres.dsn", f"postgres.dsn is neither a postgresql:// URL nor key=value pairs, got {redact(dsn)!r}",
+        return (key, f"{key} is neither a postgresql:// URL nor key=value pairs, got {redact(dsn)!r}",
                 "e.g. postgresql://app@db:5432/app or 'host=db dbname=app user=app'")
     return None
 
@@ -194,6 +194,7 @@ def meaning_problems(cfg: Any) -> list[Problem]:
         _url_problem("websocket.url", cfg.websocket.url, ("ws", "wss")),
         _url_problem("prometheus.url", cfg.prometheus.url, ("http", "https")),
         _dsn_problem(cfg.postgres.dsn),
+        _dsn_problem(cfg.pgbouncer.dsn, "pgbouncer.dsn"),
         _url_problem("containers.engine", cfg.containers.engine, ("unix", "tcp", "http", "https", "ssh", "npipe"),
                      need_host=False),
     ]

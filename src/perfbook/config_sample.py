@@ -94,6 +94,13 @@ from = "perfbook@example.com"
 to = ["performance@example.com"]
 cc = ["ops@example.com", "dev@example.com"]
 routes = { update = { cc = ["ops@example.com"] } }""",
+    "pgbouncer": """
+Example: PgBouncer's admin console (the `pgbouncer` virtual database) on its own port. The user
+must be in admin_users (SHOW and the pgbouncer.raise_pool_size fix) or stats_users (SHOW only);
+keep a password in PERFBOOK_PGBOUNCER_DSN rather than here. [postgres] dsn may point at PgBouncer
+too: perfbook then sets its timeouts per transaction and says a pooler is in the path.
+dsn = "postgresql://pgbouncer_stats@localhost:6432/pgbouncer"
+""",
     "status": """
 Example:
 dir = "/var/www/status"

@@ -287,3 +287,69 @@ def start_redis(parent: Path | None = None, *, port: int | None = None, extra_ar
         server.stop()
         raise
     return server
+
+
+@dataclass
+class PgbouncerServer:
+    """A running private PgBouncer in front of a private PostgreSQL (trust auth, admin user
+    ``postgres``), its ini and log in ``base_dir``. ``dsn(db)`` goes through it; ``admin_dsn()``
+    reaches its admin console (the ``pgbouncer`` virtual database)."""
+
+    base_dir: str
+    port: int
+    host: str = "127.0.0.1"
+    user: str = "postgres"
+
+    def dsn(self, dbname: str = "postgres") -> str:
+        return f"postgresql://{self.user}@{self.host}:{self.port}/{dbname}"
+
+    def admin_dsn(self) -> str:
+        return self.dsn("pgbouncer")
+
+    @property
+    def pidfile(self) -> Path:
+        return Path(self.base_dir) / "pgbouncer.pid"
+
+    def stop(self, remove: bool = True) -> None:
+        """SIGTERM PgBouncer (its clients are dropped), wait for it to go, remove its directory."""
+        with contextlib.suppress(OSError, ValueError):
+            pid = int(self.pidfile.read_text().strip())
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                os.kill(pid, 0)
+                time.sleep(0.05)
+        if remove:
+            shutil.rmtree(self.base_dir, ignore_errors=True)
+
+
+def start_pgbouncer(pg: PostgresServer, *, pool_mode: str = "session", settings: dict[str, str] | None = None,
+                    parent: Path | None = None) -> PgbouncerServer:
+    """PgBouncer as the Debian package ships it (``ignore_startup_parameters`` empty), on a free port of
+    127.0.0.1, every database (``*``) forwarded to ``pg``; ``settings`` go into its [pgbouncer] section.
+    Run as the ``postgres`` OS user when root (PgBouncer refuses to run as root)."""
+    binary = shutil.which("pgbouncer") or ("/usr/sbin/pgbouncer" if os.path.exists("/usr/sbin/pgbouncer") else None)
+    if not binary:
+        raise ServiceUnavailable("pgbouncer not found", hint="install it: apt-get install -y pgbouncer")
+    user = _run_as()
+    base = Path(tempfile.mkdtemp(prefix="perfbook-pgbouncer-", dir=parent))
+    server = PgbouncerServer(str(base), free_port(), user=pg.superuser)
+    conf = {"listen_addr": "127.0.0.1", "listen_port": str(server.port), "unix_socket_dir": "",
+            "auth_type": "trust", "auth_file": str(base / "userlist.txt"), "admin_users": pg.superuser,
+            "pool_mode": pool_mode, "logfile": str(base / "pgbouncer.log"), "pidfile": str(server.pidfile),
+            **(settings or {})}
+    (base / "userlist.txt").write_text(f'"{pg.superuser}" ""\n')
+    (base / "pgbouncer.ini").write_text(
+        f"[databases]\n* = host={pg.host} port={pg.port}\n\n[pgbouncer]\n"
+        + "".join(f"{k} = {v}\n" for k, v in conf.items()))
+    if user:
+        _make_traversable(base)
+        for path in (base, *base.iterdir()):
+            shutil.chown(path, user=user)
+    _checked(_as_user([binary, "-d", str(base / "pgbouncer.ini")], user), "pgbouncer", log=base / "pgbouncer.log")
+    try:
+        wait_for_port(server.host, server.port)
+    except ServiceUnavailable:
+        server.stop()
+        raise
+    return server

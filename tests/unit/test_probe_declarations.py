@@ -19,8 +19,8 @@ HEAVY = ("psycopg", "docker", "requests", "redis", "websockets", "psutil", "http
 
 
 def test_the_builtin_probes_in_report_order():
-    assert probe_names() == ["http", "metrics", "host", "process", "containers", "network", "postgres", "redis",
-                             "websocket", "frontend", "prometheus"]
+    assert probe_names() == ["http", "metrics", "host", "process", "containers", "network", "postgres", "pgbouncer",
+                             "redis", "websocket", "frontend", "prometheus"]
 
 
 @pytest.mark.parametrize("name", probe_names())
@@ -45,7 +45,8 @@ def test_skip_reasons_budgets_and_locality_come_from_the_declarations():
                            "PERFBOOK_POSTGRES_STATEMENT_TIMEOUT_MS": "3000"})
     reasons = {n: configured_skip(n, cfg, local=True) for n in probe_names()}
     assert reasons == {"http": "no [http] base_url", "metrics": "no [http] metrics_path", "host": None, "process": None,
-                       "containers": None, "network": None, "postgres": "no [postgres] dsn", "redis": "no [redis] url",
+                       "containers": None, "network": None, "postgres": "no [postgres] dsn",
+                       "pgbouncer": "no [pgbouncer] dsn", "redis": "no [redis] url",
                        "websocket": "no [websocket] url",
                        "frontend": "no [frontend] url", "prometheus": "no [prometheus] url"}
     assert [n for n in probe_names() if probe_classes()[n].local] == ["host", "process", "containers", "network"]
@@ -88,3 +89,11 @@ def test_triage_only_http_never_imports_psycopg_or_the_docker_sdk():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert json.loads(out.replace("'", '"')) == ["httpx"]
+
+
+def test_every_finding_code_is_seen_by_a_probe():
+    """A code no probe declares would read as 'gone' after any fix: every prefix names a probe."""
+    from perfbook.codes import CODES
+    from perfbook.probes import probes_seeing
+
+    assert [code for code in CODES if not probes_seeing(code)] == []

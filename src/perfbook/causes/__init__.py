@@ -26,6 +26,7 @@ from perfbook.causes.app import app_causes
 from perfbook.causes.cache import cache_causes
 from perfbook.causes.context import Context
 from perfbook.causes.links import explains_a_symptom
+from perfbook.causes.pools import pool_causes
 from perfbook.causes.resources import resource_causes
 from perfbook.causes.saturation import saturation_causes
 from perfbook.causes.sessions import session_causes
@@ -38,7 +39,7 @@ MAX_CAUSES = 8
 WEAK_CONFIDENCE = 0.3  # a healthy stack has no cause above this
 
 FAMILIES: tuple[Callable[[Context], list[Cause]], ...] = (
-    table_causes, session_causes, cache_causes, resource_causes, saturation_causes,
+    table_causes, session_causes, cache_causes, resource_causes, saturation_causes, pool_causes,
 )
 
 

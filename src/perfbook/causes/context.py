@@ -38,6 +38,7 @@ STRONG_DEPENDENCY_CODES = (
     "pg.unreachable", "pg.blocked_queries", "pg.connections_saturated", "pg.slow_queries", "pg.missing_index",
     "pg.idle_in_transaction", "pg.long_running_query", "redis.unreachable", "redis.oom_rejections",
     "redis.hit_rate_low", "container.restarting", "container.memory_high", "container.cpu_high",
+    "pgbouncer.pool_exhausted",
 )
 TIMEOUT_WORDS = ("no answer", "timed out", "timeout")
 

@@ -170,6 +170,63 @@ class PgCache:
     per_database: dict[str, float] = field(default_factory=dict)  # lifetime ratio of each database
 
 
+POOLER_REFUSED = "PgBouncer refused the connection"  # how an unreachable reason starts when PgBouncer answered
+POOLER_QUEUED = "queued in PgBouncer"  # ... when PgBouncer accepted perfbook but gave it no server connection
+
+# What only PgBouncer answers (its src/client.c and src/objects.c), never PostgreSQL itself: a
+# connection refused with one of these was refused by the pooler, not by the server behind it.
+PGBOUNCER_ANSWERS: dict[str, str] = {
+    "unsupported startup parameter": "remove that parameter from the DSN, or add it to ignore_startup_parameters "
+                                     "in pgbouncer.ini and RELOAD",
+    "no such database": "add the database to [databases] in pgbouncer.ini (or a `*` fallback) and RELOAD",
+    "pgbouncer cannot connect to server": "PgBouncer is up, the PostgreSQL behind it is not reachable: check that server",
+    "server login has been failing": "PgBouncer cannot log in to the PostgreSQL behind it: check that server and "
+                                     "the credentials in pgbouncer.ini",
+    "no more connections allowed": "PgBouncer's max_client_conn is reached: raise it, or find the client holding them",
+    "query_wait_timeout": "clients waited longer than query_wait_timeout for a server connection: the pool is "
+                          "exhausted (see the pgbouncer probe: [pgbouncer] dsn)",
+    "client_login_timeout": "PgBouncer timed out the login: the server behind it is slow or down",
+    "bouncer config error": "pgbouncer.ini has an error for this database: check its log",
+    '"trust" authentication failed': "the user is not in PgBouncer's auth_file",
+    "not allowed": "the user is not in PgBouncer's admin_users or stats_users (its admin console)",
+}
+
+
+def pooler_refusal(message: str) -> str | None:
+    """What to do when ``message`` (a failed connection's one-line reason) is PgBouncer's own answer;
+    None when PostgreSQL (or the network) said it.
+
+    >>> pooler_refusal("unsupported startup parameter: options")[:38]
+    'remove that parameter from the DSN, or'
+    >>> pooler_refusal('database "x" does not exist') is None
+    True
+    >>> pooler_refusal('database "pgbouncer" does not exist') is None  # PostgreSQL's words, not PgBouncer's
+    True
+    """
+    text = message.lower()
+    return next((advice for answer, advice in PGBOUNCER_ANSWERS.items() if answer in text), None)
+
+
+@dataclass
+class PgPooler:
+    """A pooler or proxy between perfbook and PostgreSQL, how it was found, and what it changes.
+
+    Found by the server's own answer: PostgreSQL listens on another port than perfbook connected
+    to, and the same address answers for PgBouncer's ``pgbouncer`` admin database; or perfbook's
+    transactions ran on different server backends (transaction pooling); or ``[pgbouncer] dsn``
+    names the same address.
+    """
+
+    kind: str  # "pgbouncer" (its admin console answered), "pooler" (backends change between transactions) or "proxy" (only the port differs: a port mapping does that too)
+    how: str  # how it was found, in words
+    connected_port: int | None = None  # the port perfbook connected to
+    server_port: int | None = None  # the port PostgreSQL itself listens on (current_setting('port'))
+    version: str | None = None  # e.g. "PgBouncer 1.18.0" when its admin console answered SHOW VERSION
+    pool_mode: str | None = None  # session | transaction | statement: from the admin console, or inferred
+    backend_pids: int = 1  # distinct server backends perfbook's transactions ran on (> 1: transaction pooling)
+    notes: list[str] = field(default_factory=list)  # what the pooler changes in what perfbook reads
+
+
 @dataclass
 class PostgresEvidence:
     """Everything the postgres probe saw."""
@@ -190,3 +247,6 @@ class PostgresEvidence:
     top_tables_by_size: dict[str, int] = field(default_factory=dict)  # schema.table -> bytes (heap+TOAST+indexes), largest first
     reset_detected: bool = False  # a pg_stat_* counter went down during the window
     notes: list[str] = field(default_factory=list)  # what could not be read, and why
+    pooler: PgPooler | None = None  # a pooler (PgBouncer) or proxy in the path; None: perfbook talked to PostgreSQL itself
+    own_settings: dict[str, str] = field(default_factory=dict)  # perfbook's own safety settings as the server reports them (set per transaction with SET LOCAL)
+    settings_not_applied: list[str] = field(default_factory=list)  # those the server did not take, with why

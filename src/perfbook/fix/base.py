@@ -140,7 +140,7 @@ class Fix:
 
     id: ClassVar[str]
     changes: ClassVar[str]  # what it changes, one line, for --list
-    layer: ClassVar[str]  # postgres | redis | containers | process
+    layer: ClassVar[str]  # postgres | pgbouncer | redis | containers | process
     params: ClassVar[tuple[Param, ...]] = ()
 
     def __init__(self, **values: Any) -> None:

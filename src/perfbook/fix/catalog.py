@@ -18,6 +18,7 @@ CATALOG: dict[str, str] = {
     "pg.cancel": "perfbook.fix.pg_sessions:PgCancel",
     "pg.terminate": "perfbook.fix.pg_sessions:PgTerminate",
     "pg.create_index": "perfbook.fix.pg_index:PgCreateIndex",
+    "pgbouncer.raise_pool_size": "perfbook.fix.pgbouncer_pool:PgbouncerRaisePoolSize",
     "redis.set_policy": "perfbook.fix.redis_config:RedisSetPolicy",
     "redis.set_maxmemory": "perfbook.fix.redis_config:RedisSetMaxmemory",
     "redis.flush_cache": "perfbook.fix.redis_keys:RedisFlushCache",

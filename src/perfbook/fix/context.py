@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from perfbook.config import Config
 from perfbook.errors import ConfigError, PerfbookError
+from perfbook.evidence.postgres import pooler_refusal
 from perfbook.redact import redact_text, redact_url
 
 APP_NAME = "perfbook fix"
@@ -33,6 +34,7 @@ class FixContext:
         self._pg: dict[bool, Any] = {}
         self._redis: dict[int, Any] = {}
         self._docker: Any = None
+        self._pgbouncer: Any = None
 
     def __enter__(self) -> FixContext:
         return self
@@ -42,14 +44,14 @@ class FixContext:
 
     def close(self) -> None:
         """Close every connection opened so far."""
-        for conn in [*self._pg.values(), *self._redis.values()]:
+        for conn in [*self._pg.values(), *self._redis.values(), *filter(None, [self._pgbouncer])]:
             try:
                 conn.close()
             except Exception:  # closing a broken connection must not hide the real error
                 pass
         if self._docker is not None:
             self._docker.close()
-        self._pg, self._redis, self._docker = {}, {}, None
+        self._pg, self._redis, self._docker, self._pgbouncer = {}, {}, None, None
 
     def target_for(self, layer: str) -> str:
         """The redacted address a fix of ``layer`` acts on (for plans and the audit log)."""
@@ -57,6 +59,8 @@ class FixContext:
             return redact_url(self.cfg.postgres.dsn)
         if layer == "redis":
             return redact_url(self.cfg.redis.url)
+        if layer == "pgbouncer":
+            return redact_url(self.cfg.pgbouncer.dsn)
         if layer == "containers":
             return redact_url(self.cfg.containers.engine_url())
         return "this machine"
@@ -84,9 +88,33 @@ class FixContext:
         try:
             conn = psycopg.connect(dsn, autocommit=True, application_name=APP_NAME, options=options, connect_timeout=5)
         except psycopg.Error as err:
+            if pooler_refusal(str(err)) is not None:  # session SETs instead would leak into pooled connections
+                raise PerfbookError(f"postgres: PgBouncer at {redact_url(dsn)} refused the fix's session: "
+                                    f"{_first_line(err).split('FATAL:')[-1].strip()}",
+                                    hint="pg.* fixes need their own session settings: point [postgres] dsn "
+                                         "(or PERFBOOK_POSTGRES_DSN) at PostgreSQL itself for them") from None
             raise PerfbookError(f"postgres: cannot connect to {redact_url(dsn)}: {_first_line(err)}",
                                 hint="check [postgres] dsn / PERFBOOK_POSTGRES_DSN") from None
         self._pg[read_only] = conn
+        return conn
+
+    # PgBouncer ---------------------------------------------------------------------------------
+    def pgbouncer(self) -> Any:
+        """An autocommit session on PgBouncer's admin console (``[pgbouncer] dsn``; SHOW and SET only)."""
+        if self._pgbouncer is not None:
+            return self._pgbouncer
+        dsn = self.cfg.pgbouncer.dsn
+        if not dsn:
+            raise ConfigError("pgbouncer.dsn is not set", hint="set PERFBOOK_PGBOUNCER_DSN or [pgbouncer] dsn")
+        import psycopg
+
+        try:
+            conn = psycopg.connect(dsn, autocommit=True, prepare_threshold=None,
+                                   connect_timeout=max(1, int(self.cfg.pgbouncer.timeout_s)))
+        except psycopg.Error as err:
+            raise PerfbookError(f"pgbouncer: cannot connect to {redact_url(dsn)}: {_first_line(err)}",
+                                hint="check [pgbouncer] dsn / PERFBOOK_PGBOUNCER_DSN (a user in admin_users)") from None
+        self._pgbouncer = conn
         return conn
 
     # Redis -------------------------------------------------------------------------------------

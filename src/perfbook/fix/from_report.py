@@ -31,7 +31,7 @@ from perfbook.redact import redact
 from perfbook.targets import target_identity
 
 # The report's target key and the config's value, per fix layer.
-LAYER_TARGETS = {"postgres": "postgres", "redis": "redis", "containers": "containers", "process": "host"}
+LAYER_TARGETS = {"postgres": "postgres", "pgbouncer": "pgbouncer", "redis": "redis", "containers": "containers", "process": "host"}
 GONE = "not present now"
 
 

@@ -15,8 +15,9 @@ from typing import Any
 
 RESOURCE_CODES = ("host.cpu_high", "host.memory_high", "container.cpu_high", "container.memory_high")
 LIMIT_FIXES = ("container.update_limits", "redis.set_maxmemory")
-_LAYER_OF = {"http": "backend", "pg": "postgres", "redis": "redis", "host": "host", "process": "process",
-             "container": "containers", "ws": "websocket", "frontend": "frontend", "net": "network"}
+_LAYER_OF = {"http": "backend", "pg": "postgres", "pgbouncer": "postgres", "redis": "redis", "host": "host",
+             "process": "process", "container": "containers", "ws": "websocket", "frontend": "frontend",
+             "net": "network"}
 _ENDPOINT_LAYERS = ("http", "ws", "frontend")
 
 

@@ -47,6 +47,7 @@ BUILTIN: tuple[str, ...] = (  # "module:Class", in the order reports list them
     "perfbook.probes.containers:ContainersProbe",
     "perfbook.probes.network:NetworkProbe",
     "perfbook.probes.postgres:PostgresProbe",
+    "perfbook.probes.pgbouncer:PgbouncerProbe",
     "perfbook.probes.redis:RedisProbe",
     "perfbook.probes.websocket:WebsocketProbe",
     "perfbook.probes.frontend:FrontendProbe",

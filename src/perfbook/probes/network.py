@@ -34,6 +34,7 @@ class NetworkProbe(BaseProbe):
     """
 
     name: ClassVar[str] = "network"
+    codes = "net"  # net.* findings are judged on its evidence
     evidence = NetworkEvidence
     rules = "perfbook.rules.network"
     local = True

@@ -11,15 +11,19 @@ activity and locks at its end. Evidence dataclasses: :mod:`perfbook.evidence.pos
 
 from __future__ import annotations
 
-import re
+import asyncio
+from dataclasses import replace
 from typing import Any
 
 from perfbook.config import Config
 from perfbook.evidence.postgres import (
+    POOLER_QUEUED,
+    POOLER_REFUSED,
     PgBlocked,
     PgServer,
     PgSession,
     PostgresEvidence,
+    pooler_refusal,
 )
 from perfbook.model import Evidence, ProbeStatus
 from perfbook.probes import postgres_sql as sql
@@ -29,14 +33,21 @@ from perfbook.probes.postgres_build import (
     build_cache,
     build_connections,
     build_indexes,
+    build_pooler,
     build_sessions,
     build_statements,
     build_tables,
+    connect_reason,
+    one_line,
+    pg_duration,
     select_tables,
+    settings_check,
 )
+from perfbook.probes.postgres_pooler import pgbouncer_answer, pgbouncer_pool_mode, same_address_key
 from perfbook.redact import redact_text, redact_url
 
 END_RESERVE_S = 0.4  # time kept after the window for the end-of-window reads
+QUEUE_CHECK_RESERVE_S = 1.3  # kept to ask the address for PgBouncer when the first query gets no answer
 
 
 class PostgresProbe(BaseProbe):
@@ -77,53 +88,32 @@ class PostgresProbe(BaseProbe):
 
 
 async def connect(dsn: str, statement_timeout_ms: int, lock_timeout_ms: int, ctx: ProbeContext) -> Any:
-    """One read-only autocommit connection, or ProbeUnavailable with a one-line reason."""
+    """One autocommit connection, or ProbeUnavailable with a one-line reason.
+
+    No startup ``options``: PgBouncer refuses them (``unsupported startup parameter: options``)
+    and a pooler that ignores them leaves them unapplied. The timeouts and read-only mode are set
+    per transaction instead (:func:`postgres_sql.transaction_start`). No server-side prepared
+    statements (``prepare_threshold=None``): PgBouncer before 1.21 cannot pool them.
+    The timeout arguments are kept for callers; the collector applies them per read.
+    """
     import psycopg
     from psycopg.conninfo import conninfo_to_dict
 
-    left_ms = max(100, int(ctx.time_left() * 1000))
     try:
         params = conninfo_to_dict(dsn)
     except psycopg.ProgrammingError as err:
         raise ProbeUnavailable(f"invalid [postgres] dsn: {one_line(str(err))}") from None
-    options = " ".join(filter(None, [
-        str(params.pop("options", "") or ""), "-c default_transaction_read_only=on",
-        f"-c statement_timeout={min(statement_timeout_ms, left_ms)}",
-        f"-c lock_timeout={min(lock_timeout_ms, left_ms)}",
-    ]))
     where = f"{params.get('host') or 'localhost'}:{params.get('port') or 5432}"
     try:
         return await psycopg.AsyncConnection.connect(
-            dsn, autocommit=True, application_name="perfbook", options=options,
+            dsn, autocommit=True, application_name="perfbook", prepare_threshold=None,
             connect_timeout=max(2, int(ctx.time_left())),
         )
     except psycopg.Error as err:
-        raise ProbeUnavailable(f"{connect_reason(str(err))} at {where}") from None
-
-
-def connect_reason(message: str) -> str:
-    """libpq's multi-line connection error as one line, without the host preamble.
-
-    >>> connect_reason('connection failed: connection to server at "127.0.0.1", port 5 failed: '
-    ...                'FATAL:  password authentication failed for user "x"')
-    'password authentication failed for user x'
-    >>> connect_reason('connection failed: connection to server at "127.0.0.1", port 5 failed: '
-    ...                'Connection refused\\n\\tIs the server running on that host?')
-    'connection refused'
-    """
-    text = one_line(message)
-    text = re.sub(r"^connection failed:\s*", "", text)
-    text = re.sub(r"^.*port \d+ failed:\s*", "", text)
-    text = re.sub(r"^(?:FATAL|ERROR):\s*", "", text).replace('"', "")
-    text = text.split(" Is the server running")[0].strip()
-    if text[1:2].islower():  # "Connection refused" -> "connection refused", keep "SSL …"
-        text = text[0].lower() + text[1:]
-    return redact_text(text)
-
-
-def one_line(text: str) -> str:
-    """Collapse whitespace and newlines."""
-    return " ".join(text.split())
+        reason = connect_reason(str(err))
+        if pooler_refusal(reason) is not None:
+            raise ProbeUnavailable(f"{POOLER_REFUSED} at {where}: {reason}") from None
+        raise ProbeUnavailable(f"{reason} at {where}") from None
 
 
 class _Collector:
@@ -134,16 +124,59 @@ class _Collector:
         self.notes: list[str] = []
         self.partial = False
         self.pss_schema: str | None = None  # where pg_stat_statements lives, once found
+        self.backend_pids: set[int] = set()  # server backends perfbook's transactions ran on
+        self.timeouts = True  # False once SET LOCAL failed: the reads then run without (and say so)
+        self.not_applied: list[str] = []
+        self.asked: dict[str, str] = {}  # the settings the first read (the server's answer) asked for
+
+    async def execute(self, query: str, params: Any = None) -> list[dict[str, Any]]:
+        """Rows of ``query`` in a read-only transaction of its own, with perfbook's timeouts set by
+        SET LOCAL (capped by the time left); psycopg errors propagate, the transaction rolled back."""
+        import psycopg
+        from psycopg.rows import dict_row
+
+        cfg, left_ms = self.ctx.config.postgres, max(100, int(self.ctx.time_left() * 1000))
+        begun = False
+        if self.timeouts:
+            statement_ms, lock_ms = min(cfg.statement_timeout_ms, left_ms), min(cfg.lock_timeout_ms, left_ms)
+            self.asked = self.asked or {"statement_timeout": pg_duration(statement_ms),
+                                        "lock_timeout": pg_duration(lock_ms), "transaction_read_only": "on"}
+            try:
+                await self.conn.execute(sql.transaction_start(statement_ms, lock_ms))
+                begun = True
+            except psycopg.Error as err:
+                if self.conn.broken:
+                    raise
+                await self._rollback()
+                self.timeouts = False
+                self.not_applied.append(f"statement_timeout, lock_timeout, read-only: {one_line(str(err))}")
+        try:
+            cur = self.conn.cursor(row_factory=dict_row)
+            await cur.execute(query, params)
+            rows = await cur.fetchall()
+        except psycopg.Error:
+            if begun:
+                await self._rollback()
+            raise
+        if begun:
+            await self.conn.execute(sql.COMMIT)
+        return rows
+
+    async def _rollback(self) -> None:
+        import psycopg
+
+        if not self.conn.broken:
+            try:
+                await self.conn.execute(sql.ROLLBACK)
+            except psycopg.Error:  # the connection is gone: the next read says so
+                pass
 
     async def rows(self, query: str, params: Any = None, what: str = "") -> list[dict[str, Any]] | None:
         """Rows as dicts; None (and a note) when this one read fails — the others still run."""
         import psycopg
-        from psycopg.rows import dict_row
 
         try:
-            cur = self.conn.cursor(row_factory=dict_row)
-            await cur.execute(query, params)
-            return await cur.fetchall()
+            return await self.execute(query, params)
         except psycopg.OperationalError as err:
             if self.conn.closed or self.conn.broken:
                 raise ProbeUnavailable(f"connection lost: {one_line(str(err))}") from None
@@ -158,7 +191,7 @@ class _Collector:
 
     async def run(self, started: float) -> Evidence:
         ctx = self.ctx
-        server_rows = await self.rows(sql.SERVER, what="server")
+        server_rows = await self._first_answer()
         if not server_rows:
             raise ProbeUnavailable(f"the server accepted the connection but does not answer: {'; '.join(self.notes)}")
         server_row = server_rows[0]
@@ -174,13 +207,72 @@ class _Collector:
         settings = await self.rows(sql.SETTINGS_SQL, (list(sql.SETTINGS),), what="pg_settings") or []
         databases = await self.rows(sql.DATABASES, what="database sizes") or []
         index_rows = await self.rows(sql.INDEXES, block, what="indexes") or []
+        admin = await self._pooler_answer(server_row["server_port"], window_end)
         await ctx.sleep(max(0.0, window_end - ctx.clock()))
         db_end = await self.rows(sql.DB_COUNTERS, what="pg_stat_database")
         tables_end = await self.rows(sql.TABLES, block, what="pg_stat_user_tables") or []
         stmts_end, stmt_status = await self._statements(version_num, with_text=True, status=stmt_status)
         activity = await self.rows(sql.ACTIVITY, what="pg_stat_activity") or []
-        return await self._evidence(server_row, settings, databases, index_rows, (db_start, db_end),
+        self.backend_pids |= {server_row["own_pid"], *(r[0]["backend_pid"] for r in (db_start, db_end) if r)}
+        data = await self._evidence(server_row, settings, databases, index_rows, (db_start, db_end),
                                     (tables_start, tables_end), (stmts_start, stmts_end, stmt_status), activity)
+        return self._with_pooler(data, server_row, admin)
+
+    async def _first_answer(self) -> list[dict[str, Any]] | None:
+        """The server's answer to the first read; a silence long enough to be a pooler's queue (the
+        connection was accepted, the query waits) is checked against PgBouncer's admin console at the
+        same address, so the reason says "queued in PgBouncer" rather than "no answer"."""
+        wait_s = self.ctx.time_left() - QUEUE_CHECK_RESERVE_S
+        if wait_s <= 0.2:
+            return await self.rows(sql.SERVER, what="server")
+        # Not wait_for: psycopg answers a cancelled query by waiting up to 5 s for the server to end
+        # it, and PgBouncer cannot cancel a query that never got a server connection.
+        task = asyncio.ensure_future(self.rows(sql.SERVER, what="server"))
+        try:
+            done, _ = await asyncio.wait({task}, timeout=wait_s)
+            if task in done:
+                return task.result()
+            admin_dsn = self.ctx.config.pgbouncer.dsn
+            same = bool(admin_dsn) and same_address_key(admin_dsn) == same_address_key(self.ctx.config.postgres.dsn)
+            kind, answer = await pgbouncer_answer(self.ctx.config.postgres.dsn, admin_dsn if same else "", 1.0)
+        finally:
+            if not task.done():  # close first, so the cancelled read ends at once
+                await self.conn.close()
+                task.cancel()
+                await asyncio.wait({task}, timeout=0.5)
+        if kind == "absent":
+            raise ProbeUnavailable(f"connected, but no answer to the first query within {wait_s:.1f} s")
+        raise ProbeUnavailable(f"{POOLER_QUEUED}: connected, but no answer to the first query within {wait_s:.1f} s "
+                               f"(waiting for a server connection); the address is PgBouncer ({answer}): its "
+                               "pool is exhausted or PostgreSQL is slow behind it")
+
+    async def _pooler_answer(self, server_port: int, window_end: float) -> tuple[str, str, str | None] | None:
+        """Ask the address for PgBouncer's admin console, when something may sit in between: the
+        server listens on another port than perfbook connected to, or [pgbouncer] dsn names this address."""
+        connected = _port(self.conn.info.port)
+        admin_dsn = self.ctx.config.pgbouncer.dsn
+        same = bool(admin_dsn) and same_address_key(admin_dsn) == same_address_key(self.ctx.config.postgres.dsn)
+        if not same and (connected is None or connected == server_port):
+            return None
+        budget_s = min(1.0, max(0.2, window_end - self.ctx.clock()))
+        dsn, admin = self.ctx.config.postgres.dsn, admin_dsn if same else ""
+        kind, answer = await pgbouncer_answer(dsn, admin, budget_s)
+        mode = await pgbouncer_pool_mode(dsn, admin, budget_s) if kind == "version" else None
+        return kind, answer, mode
+
+    def _with_pooler(self, ev: Evidence, server_row: dict[str, Any],
+                     admin: tuple[str, str, str | None] | None) -> Evidence:
+        """The evidence with its pooler, perfbook's own settings and those not applied."""
+        data = ev.data
+        assert data is not None  # a collected run always carries its evidence
+        own, missing = settings_check(server_row, self.asked if self.timeouts else {})
+        data.own_settings, data.settings_not_applied = own, self.not_applied + missing
+        data.pooler = build_pooler(_port(self.conn.info.port), server_row["server_port"], self.backend_pids,
+                                   admin[:2] if admin else None, pool_mode=admin[2] if admin else None)
+        if not data.settings_not_applied:
+            return ev
+        data.notes.append("perfbook's own settings not applied: " + "; ".join(data.settings_not_applied))
+        return replace(ev, status="partial", reason="; ".join(data.notes)[:300])
 
     async def _statements(self, version_num: int, with_text: bool, status: tuple[str, str | None] | None = None):
         """pg_stat_statements rows, and (status, detail) telling why there are none."""
@@ -192,12 +284,9 @@ class _Collector:
                 return [], ("not_installed", "extension pg_stat_statements is not created in this database")
             self.pss_schema = installed[0]["schema"]
         import psycopg
-        from psycopg.rows import dict_row
 
         try:
-            cur = self.conn.cursor(row_factory=dict_row)
-            await cur.execute(sql.stat_statements_sql(version_num, with_text, self.pss_schema))
-            return await cur.fetchall(), ("ok", None)
+            return await self.execute(sql.stat_statements_sql(version_num, with_text, self.pss_schema)), ("ok", None)
         except psycopg.errors.ObjectNotInPrerequisiteState as err:  # not in shared_preload_libraries
             return [], ("not_preloaded", one_line(str(err)))
         except psycopg.Error as err:
@@ -250,6 +339,13 @@ class _Collector:
             return [], []
         locks = await self.rows(sql.WAITING_LOCKS, ([r["pid"] for r in waiting],), what="pg_locks") or []
         return build_blocking(sessions, activity, locks)
+
+
+def _port(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _total_bytes(row: dict) -> int:

@@ -6,6 +6,7 @@ own statements and backend, non-client backends) can be read — and tested — 
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Any
 
@@ -15,12 +16,14 @@ from perfbook.evidence.postgres import (
     PgConnections,
     PgDuplicateIndexes,
     PgIndex,
+    PgPooler,
     PgSession,
     PgStatement,
     PgStatStatements,
     PgTable,
 )
 from perfbook.probes import postgres_sql as sql
+from perfbook.redact import redact_text
 from perfbook.sanitize import display_sql, filter_columns, referenced_tables
 
 TOP_STATEMENTS = 10
@@ -290,3 +293,100 @@ def _round(value: float | None) -> float | None:
 
 def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+WANTED_SETTINGS = ("statement_timeout", "lock_timeout", "transaction_read_only")
+
+
+def settings_check(server_row: Row, wanted: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    """perfbook's own settings as the server reports them inside its transaction, and those it did not take.
+
+    >>> settings_check({"statement_timeout": "3s", "lock_timeout": "0", "transaction_read_only": "on"},
+    ...                {"statement_timeout": "3s", "lock_timeout": "100ms", "transaction_read_only": "on"})[1]
+    ['lock_timeout (asked 100ms, the server has 0)']
+    """
+    own = {k: str(server_row.get(k)) for k in WANTED_SETTINGS if server_row.get(k) is not None}
+    missing = [f"{k} (asked {v}, the server has {own.get(k, 'nothing')})" for k, v in wanted.items() if own.get(k) != v]
+    return own, missing
+
+
+def pg_duration(ms: int) -> str:
+    """A duration in ms as ``current_setting`` shows it.
+
+    >>> pg_duration(3000), pg_duration(100), pg_duration(0), pg_duration(60000)
+    ('3s', '100ms', '0', '1min')
+    """
+    if ms == 0:
+        return "0"
+    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("min", 60_000), ("s", 1000)):
+        if ms % size == 0:
+            return f"{ms // size}{unit}"
+    return f"{ms}ms"
+
+
+POOLER_NOTES = {
+    "transaction": "transaction pooling: each of perfbook's reads may run on another server connection; "
+                   "pg_stat_activity shows PgBouncer's server connections (client address: the pooler), "
+                   "not the application's clients",
+    "session": "session pooling: pg_stat_activity shows PgBouncer's server connections (client address: the pooler)",
+}
+
+
+def build_pooler(connected_port: int | None, server_port: int | None, backend_pids: set[int],
+                 admin: tuple[str, str] | None, pool_mode: str | None = None) -> PgPooler | None:
+    """The pooler in the path, from what the server and the address answered (None: nothing between).
+
+    ``admin`` is what a ``pgbouncer`` database at perfbook's address answered: ``("version",
+    "PgBouncer 1.18.0")``, ``("refused", reason)`` or ``("absent", reason)`` (PostgreSQL: no such
+    database); None when not asked.
+
+    >>> build_pooler(6432, 5432, {10, 11}, ("version", "PgBouncer 1.18.0")).pool_mode
+    'transaction'
+    >>> build_pooler(5432, 5432, {10}, None) is None
+    True
+    """
+    moved = connected_port is not None and server_port is not None and connected_port != server_port
+    where = f"PostgreSQL listens on port {server_port}, perfbook connected to {connected_port}" if moved else ""
+    if pool_mode is None and len(backend_pids) > 1:
+        pool_mode = "transaction"
+    if admin is not None and admin[0] in ("version", "refused"):
+        kind = "pgbouncer"
+        answer = f"answers as {admin[1]}" if admin[0] == "version" else f"refused perfbook ({admin[1]})"
+        how = "; ".join(filter(None, [where, f"the same address has PgBouncer's admin console (`pgbouncer` database), "
+                                            f"which {answer}"]))
+    elif len(backend_pids) > 1:
+        kind, how = "pooler", "; ".join(filter(None, [where, f"perfbook's transactions ran on {len(backend_pids)} "
+                                                            "different server backends (transaction pooling)"]))
+    elif moved:
+        kind, how = "proxy", f"{where} (a port mapping, a proxy or a pooler in session mode)"
+    else:
+        return None
+    notes = [POOLER_NOTES[pool_mode]] if pool_mode in POOLER_NOTES else []
+    return PgPooler(kind=kind, how=how, connected_port=connected_port, server_port=server_port,
+                    version=admin[1] if admin is not None and admin[0] == "version" else None,
+                    pool_mode=pool_mode, backend_pids=max(1, len(backend_pids)), notes=notes)
+
+
+def connect_reason(message: str) -> str:
+    """libpq's multi-line connection error as one line, without the host preamble.
+
+    >>> connect_reason('connection failed: connection to server at "127.0.0.1", port 5 failed: '
+    ...                'FATAL:  password authentication failed for user "x"')
+    'password authentication failed for user x'
+    >>> connect_reason('connection failed: connection to server at "127.0.0.1", port 5 failed: '
+    ...                'Connection refused\\n\\tIs the server running on that host?')
+    'connection refused'
+    """
+    text = one_line(message)
+    text = re.sub(r"^connection failed:\s*", "", text)
+    text = re.sub(r"^.*port \d+ failed:\s*", "", text)
+    text = re.sub(r"^(?:FATAL|ERROR):\s*", "", text).replace('"', "")
+    text = text.split(" Is the server running")[0].strip()
+    if text[1:2].islower():  # "Connection refused" -> "connection refused", keep "SSL …"
+        text = text[0].lower() + text[1:]
+    return redact_text(text)
+
+
+def one_line(text: str) -> str:
+    """Collapse whitespace and newlines."""
+    return " ".join(text.split())

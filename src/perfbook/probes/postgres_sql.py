@@ -24,7 +24,28 @@ SERVER = f"""{TAG} SELECT current_setting('server_version') AS version,
   current_setting('server_version_num')::int AS version_num,
   extract(epoch FROM now() - pg_postmaster_start_time())::float8 AS uptime_s,
   current_database() AS database, pg_backend_pid() AS own_pid,
-  current_setting('block_size')::int AS block_size"""
+  current_setting('block_size')::int AS block_size, current_setting('port')::int AS server_port,
+  current_setting('statement_timeout') AS statement_timeout, current_setting('lock_timeout') AS lock_timeout,
+  current_setting('transaction_read_only') AS transaction_read_only"""
+
+# Read in the admin console of a PgBouncer (the `pgbouncer` virtual database): its one-line answer.
+PGBOUNCER_VERSION = "SHOW VERSION"
+
+
+def transaction_start(statement_timeout_ms: int, lock_timeout_ms: int) -> str:
+    """Each read runs in its own read-only transaction that sets perfbook's timeouts with SET LOCAL:
+    no startup ``options`` (PgBouncer refuses them), and nothing left on a pooled server connection.
+    One round trip (simple query protocol); the tag ends each statement, so pg_stat_statements keeps it.
+
+    >>> transaction_start(3000, 100)
+    'BEGIN READ ONLY /* perfbook */; SET LOCAL statement_timeout = 3000 /* perfbook */; SET LOCAL lock_timeout = 100 /* perfbook */'
+    """
+    return (f"BEGIN READ ONLY {TAG}; SET LOCAL statement_timeout = {int(statement_timeout_ms)} {TAG}; "
+            f"SET LOCAL lock_timeout = {int(lock_timeout_ms)} {TAG}")
+
+
+COMMIT = f"COMMIT {TAG}"
+ROLLBACK = f"ROLLBACK {TAG}"
 
 SETTINGS_SQL = f"""{TAG} SELECT name, setting, unit FROM pg_settings WHERE name = ANY(%s)"""
 
@@ -35,7 +56,7 @@ WHERE d.datallowconn AND has_database_privilege(d.oid, 'CONNECT')
 ORDER BY 2 DESC LIMIT 50"""
 
 # Counters read at the window's start and end; the diff is what happened during the window.
-DB_COUNTERS = f"""{TAG} SELECT blks_hit, blks_read, xact_commit, xact_rollback, deadlocks, temp_bytes,
+DB_COUNTERS = f"""{TAG} SELECT pg_backend_pid() AS backend_pid, blks_hit, blks_read, xact_commit, xact_rollback, deadlocks, temp_bytes,
   stats_reset, extract(epoch FROM now() - coalesce(stats_reset, pg_postmaster_start_time()))::float8 AS stats_age_s
 FROM pg_stat_database WHERE datname = current_database()"""
 

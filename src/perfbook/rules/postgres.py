@@ -13,7 +13,14 @@ from typing import Any
 from perfbook.codes import action, finding
 from perfbook.config import Config
 from perfbook.evidence import usable
-from perfbook.evidence.postgres import PgBlocked, PgSession, PostgresEvidence
+from perfbook.evidence.postgres import (
+    POOLER_QUEUED,
+    POOLER_REFUSED,
+    PgBlocked,
+    PgSession,
+    PostgresEvidence,
+    pooler_refusal,
+)
 from perfbook.model import Action, Evidence, Finding, Level, jsonable
 from perfbook.redact import redact_url
 from perfbook.rules import postgres_tables
@@ -33,6 +40,7 @@ def evaluate(evidence: Mapping[str, Evidence[Any]], cfg: Config) -> list[Finding
     if data is None:
         return []
     return [
+        *_pooler(data, cfg),
         *_stat_statements_missing(data),
         *_slow_queries(data, cfg),
         *_long_running(data, cfg),
@@ -59,11 +67,52 @@ def psql(dsn_var_sql: str) -> str:
 
 def _unreachable(ev: Evidence[Any], cfg: Config) -> Finding:
     target = redact_url(cfg.postgres.dsn) or "postgres"
+    reason = ev.reason or ""
+    if reason.startswith(POOLER_QUEUED):  # PgBouncer accepted perfbook and queued it like the application
+        return finding(
+            "pg.unreachable", target, f"PostgreSQL not reached, {reason}",
+            evidence={"reason": reason, "pooler": "pgbouncer"},
+            actions=[Action("pgbouncer.check", "look at the pool perfbook queued in (or set [pgbouncer] dsn: "
+                            "perfbook then reads it itself)", manual="psql \"$PGBOUNCER_ADMIN_DSN\" -c 'SHOW POOLS'")],
+        )
+    if reason.startswith(POOLER_REFUSED):  # PgBouncer answered: PostgreSQL itself may be fine
+        advice = pooler_refusal(reason) or "check PgBouncer's log"
+        return finding(
+            "pg.unreachable", target, f"{reason} (PgBouncer sits in front of PostgreSQL)",
+            evidence={"reason": reason, "pooler": "pgbouncer", "advice": advice},
+            actions=[Action("pgbouncer.check", advice,
+                            manual="psql \"$PGBOUNCER_ADMIN_DSN\" -c 'SHOW POOLS' -c 'SHOW DATABASES'")],
+        )
     return finding(
         "pg.unreachable", target, f"PostgreSQL unreachable: {ev.reason}",
         evidence={"reason": ev.reason},
         actions=[Action("pg.check", "check the server and the DSN", manual='pg_isready -d "$DSN"')],
     )
+
+
+def _pooler(data: PostgresEvidence, cfg: Config) -> list[Finding]:
+    """A pooler in the path changes what pg_stat_activity shows and how perfbook sets its timeouts: say so."""
+    p = data.pooler
+    if p is None or p.kind == "proxy":
+        if data.settings_not_applied:  # no pooler found, and still the server did not take them
+            return [finding("pg.pooler_in_path", data.server.database,
+                            f"perfbook's own settings not applied: {'; '.join(data.settings_not_applied)}",
+                            evidence={"settings_not_applied": data.settings_not_applied,
+                                      "own_settings": data.own_settings, "pooler": jsonable(p) if p else None})]
+        return []
+    name = p.version or ("PgBouncer" if p.kind == "pgbouncer" else "a pooler")
+    mode = f" in {p.pool_mode} pooling" if p.pool_mode else ""
+    applied = ("perfbook's own settings not applied: " + "; ".join(data.settings_not_applied)
+               if data.settings_not_applied else
+               "perfbook's timeouts and read-only mode applied per transaction (SET LOCAL)")
+    return [finding(
+        "pg.pooler_in_path", data.server.database, f"{name} sits between perfbook and PostgreSQL{mode}; {applied}",
+        evidence={"pooler": jsonable(p), "own_settings": data.own_settings,
+                  "settings_not_applied": data.settings_not_applied},
+        actions=[Action("pgbouncer.probe", "read the pools themselves: set [pgbouncer] dsn to its admin console",
+                        manual="psql \"$PGBOUNCER_ADMIN_DSN\" -c 'SHOW POOLS'")]
+        if p.kind == "pgbouncer" and not cfg.pgbouncer.dsn else [],
+    )]
 
 
 def _stat_statements_missing(data: PostgresEvidence) -> list[Finding]:

@@ -73,6 +73,6 @@ def test_catalog_lists_every_action_with_the_same_shape() -> None:
     assert [r["id"] for r in rows] == list(CATALOG)
     for row in rows:
         cls = fix_class(row["id"])
-        assert cls.id == row["id"] and cls.changes and cls.layer in {"postgres", "redis", "containers", "process"}
+        assert cls.id == row["id"] and cls.changes and cls.layer in {"postgres", "pgbouncer", "redis", "containers", "process"}
         for method in ("plan", "apply", "verify"):
             assert getattr(cls, method) is not getattr(cls.__mro__[-2], method), f"{cls.id} lacks {method}"
