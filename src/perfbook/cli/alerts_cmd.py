@@ -118,7 +118,7 @@ def export_command(
 
       promtool test rules rules_test.yml
 
-      PERFBOOK_SERVE_TOKEN=… perfbook alerts export --alertmanager alertmanager.yml
+      PERFBOOK_SERVE_TOKEN=*** perfbook alerts export --alertmanager alertmanager.yml
 
       perfbook alerts export --alertmanager am.yml --token-file /etc/alertmanager/perfbook.token
     """

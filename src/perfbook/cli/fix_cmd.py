@@ -39,7 +39,8 @@ Examples:
 
 def register(app: typer.Typer) -> None:
     """Add ``perfbook fix`` to the root app."""
-    app.command("fix", help=HELP, context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(fix)
+    app.command("fix", help=HELP, add_help_option=False,
+                context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(fix)
 
 
 def fix(
@@ -56,13 +57,18 @@ def fix(
     limit: int = typer.Option(50, "--limit", help="history: how many entries."),
     config: Path | None = CONFIG_OPTION,
     incident: str | None = INCIDENT_OPTION,
+    help_: bool = typer.Option(False, "--help", "-h",
+                               help="Show this message; after an ACTION, that fix's parameters, safety rules and examples."),
 ) -> None:
     from perfbook.fix import catalog
     from perfbook.incidents.attach import incident_number
 
+    if help_:
+        _help(ctx, action_id, json_out)
+        return
     if list_:
         rows = catalog.describe()
-        _emit(json_out, {"actions": rows}, _render().catalog_lines(rows))
+        _emit(json_out, {"actions": rows}, _render().catalog_lines(rows, min(current().out.width, 100)))
         return
     if action_id == "history":
         _history(config, limit, json_out, ctx.args)
@@ -83,6 +89,17 @@ def fix(
     fixer = cls(**parse_cli_args(cls.params, list(ctx.args), action_id))
     raise typer.Exit(_one(fixer, config, apply, yes, json_out, _verify_window(config, window, no_verify),
                           incident_number(incident) if apply else None))
+
+
+def _help(ctx: typer.Context, action_id: str | None, json_out: bool) -> None:
+    """``fix --help`` (the command's own), or ``fix ACTION --help`` (that fix's manual)."""
+    from perfbook.fix import catalog
+
+    if not action_id or action_id == "history":
+        ctx.get_help()  # Typer's Rich help prints itself (to the Env's stdout)
+        return
+    doc = catalog.manual(action_id)
+    _emit(json_out, doc, _render().manual_lines(doc, current().out.width))
 
 
 def _render() -> Any:

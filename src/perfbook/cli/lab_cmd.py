@@ -98,7 +98,8 @@ def down(state_dir: Path | None = DIR_OPTION) -> None:
 
 
 @lab_app.command("status")
-def status(state_dir: Path | None = DIR_OPTION, as_json: bool = typer.Option(False, "--json")) -> None:
+def status(state_dir: Path | None = DIR_OPTION, as_json: bool = typer.Option(
+        False, "--json", help="One JSON document on stdout: the URLs, DSN (redacted), faults on, pids.")) -> None:
     """What runs where (exit 1 when no lab runs)."""
     state = _running_state(_dir(state_dir))
     _print_status(state, as_json)
@@ -125,9 +126,10 @@ def _print_status(state: LabState, as_json: bool = False) -> None:
     if as_json:
         env.json(rows)
         return
-    console = env.out
+    from perfbook.report.text import hang
+
     for key, value in rows.items():
-        console.print(f"{key:<10} {value}", soft_wrap=True)
+        env.out.print(hang(f"{key:<10} ", value))
 
 
 @lab_app.command("config")

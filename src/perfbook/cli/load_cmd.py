@@ -78,9 +78,9 @@ def register(app: typer.Typer) -> None:
 
 def load(
     url: str = typer.Argument(
-        ..., help="The URL to load (or the word compare, then two saved --json files)."
+        ..., metavar="URL", help="The URL to load, or the word compare followed by two saved --json files."
     ),
-    files: list[str] = typer.Argument(None, hidden=True),
+    files: list[str] = typer.Argument(None, hidden=True, metavar="| compare BEFORE.json AFTER.json"),
     requests: int | None = typer.Option(
         None, "-n", "--requests", help="Total requests (all workers).", rich_help_panel="Load"
     ),

@@ -11,6 +11,7 @@ from typing import Any
 
 from perfbook.fix.base import Outcome, Plan
 from perfbook.fix.verify import VerifyResult
+from perfbook.report.text import hanging_lines
 
 
 def _value(v: Any) -> str:
@@ -85,14 +86,61 @@ def verify_lines(result: VerifyResult | None) -> list[str]:
     return lines
 
 
-def catalog_lines(rows: list[dict[str, Any]]) -> list[str]:
-    """``perfbook fix --list``: one block per action with its parameters."""
+_METAVAR = {"str": "TEXT", "int": "N", "float": "NUMBER", "flag": "", "list": "A[,B…]", "int_list": "N[,N…]"}
+
+
+def param_usage(p: dict[str, Any]) -> str:
+    """``--table A[,B…]``, ``--full``.
+
+    >>> param_usage({"flag": "--older-than-s", "kind": "float"})
+    '--older-than-s NUMBER'
+    """
+    meta = _METAVAR.get(p["kind"], "VALUE")
+    return f"{p['flag']} {meta}" if meta else p["flag"]
+
+
+def _param_help(p: dict[str, Any]) -> str:
+    if p["required"]:
+        return f"{p['help']} (required)"
+    return p["help"] + (f" (default {_value(p['default'])})" if p["default"] not in (None, False) else "")
+
+
+def catalog_lines(rows: list[dict[str, Any]], width: int = 100) -> list[str]:
+    """``perfbook fix --list``: one block per action with its parameters, wrapped within ``width``."""
     lines = []
     for row in rows:
-        lines.append(f"{row['id']:<24} {row['changes']}")
+        lines += hanging_lines(f"{row['id']:<24}", row["changes"], width)
         for p in row["params"]:
-            req = " (required)" if p["required"] else (f" (default {p['default']})" if p["default"] is not None else "")
-            lines.append(f"{'':<26}{p['flag']:<24} {p['help']}{req}")
+            lines += hanging_lines(f"{param_usage(p):<27} ", _param_help(p), width, indent=4)
+    lines += ["", "Each action's parameters, safety rules and examples: perfbook fix ACTION --help"]
+    return lines
+
+
+def manual_lines(doc: dict[str, Any], width: int = 80) -> list[str]:
+    """``perfbook fix ACTION --help``: usage, what it changes, parameters, safety rules, examples."""
+    required = " ".join(param_usage(p) for p in doc["params"] if p["required"])
+    usage = f"perfbook fix {doc['id']} {required + ' ' if required else ''}[PARAMETERS] [--apply --yes]"
+    lines = hanging_lines("Usage: ", usage, width) + [""] + hanging_lines("", doc["summary"], width)
+    lines += [""] + hanging_lines("Changes: ", doc["changes"], width) + [f"Layer:   {doc['layer']}", "", "Parameters:"]
+    for p in doc["params"]:
+        lines += hanging_lines(f"{param_usage(p):<27} ", _param_help(p), width, indent=2)
+    if not doc["params"]:
+        lines.append("  (none)")
+    common = [("--apply", "perform the plan (asks on a terminal; --yes in scripts); without it: a dry run"),
+              ("--window 2s", "verify window (the fix's probes rerun after the apply)"),
+              ("--no-verify", "do not rerun probes after --apply"), ("--json", "one JSON document on stdout")]
+    lines += ["", "Common to every fix:"]
+    for flag, what in common:
+        lines += hanging_lines(f"{flag:<27} ", what, width, indent=2)
+    lines += ["", "Safety:"]
+    for para in doc["safety"] + ["Dry run unless --apply. Every plan and apply is audited: perfbook fix history."]:
+        lines += hanging_lines("", " ".join(para.split()), width, indent=2)
+    example = " ".join(["perfbook fix", doc["id"], *(param_usage(p) for p in doc["params"] if p["required"])])
+    lines += ["", "Examples:"]
+    lines += hanging_lines("", f"{example}    # the plan: nothing changes", width, indent=2, more=4)
+    lines += hanging_lines("", f"{example} --apply", width, indent=2,
+                           more=4)
+    lines += hanging_lines("", f"perfbook fix history {doc['id']}", width, indent=2, more=4)
     return lines
 
 

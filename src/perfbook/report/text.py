@@ -61,16 +61,19 @@ def paragraph(text: str | Text, *, indent: int = 0, style: str = "") -> Renderab
     return hang(whole[: len(first) + 1], whole[len(first) + 1:], indent=indent)
 
 
-def hanging_lines(prefix: str, text: str, width: int = DEFAULT_WIDTH, indent: int = 0) -> list[str]:
-    """``prefix`` + ``text`` wrapped to ``width``: continuations start under the text.
+def hanging_lines(prefix: str, text: str, width: int = DEFAULT_WIDTH, indent: int = 0, more: int = 0) -> list[str]:
+    """``prefix`` + ``text`` wrapped to ``width``: continuations start under the text (``more``
+    columns further in for a command, so its continuation is not read as a new one).
 
     >>> hanging_lines("- ", "a" * 12, width=12)
     ['- aaaaaaaaaa', '  aa']
     """
     lead = " " * indent + prefix
     room = max(width - len(lead), 10)
-    wrapped = textwrap.wrap(text, room, break_on_hyphens=False) or [""]
-    return [lead + wrapped[0]] + [" " * len(lead) + line for line in wrapped[1:]]
+    first, *rest = textwrap.wrap(text, room, break_on_hyphens=False) or [""]
+    if rest and more:
+        rest = textwrap.wrap(" ".join(rest), max(room - more, 10), break_on_hyphens=False)
+    return [lead + first] + [" " * (len(lead) + more) + line for line in rest]
 
 
 def table_lines(header: list[str], rows: list[list[str]], width: int = DEFAULT_WIDTH,
