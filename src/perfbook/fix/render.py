@@ -11,7 +11,7 @@ from typing import Any
 
 from perfbook.fix.base import Outcome, Plan
 from perfbook.fix.verify import VerifyResult
-from perfbook.report.text import hanging_lines
+from perfbook.report.text import hanging_lines, table_blocks
 
 
 def _value(v: Any) -> str:
@@ -127,6 +127,8 @@ def manual_lines(doc: dict[str, Any], width: int = 80) -> list[str]:
     if not doc["params"]:
         lines.append("  (none)")
     common = [("--apply", "perform the plan (asks on a terminal; --yes in scripts); without it: a dry run"),
+              ("--reason TEXT", "why (stored with the apply, shown by fix history)"),
+              ("--ticket ID", "the ticket it answers (stored with the apply)"),
               ("--window 2s", "verify window (the fix's probes rerun after the apply)"),
               ("--no-verify", "do not rerun probes after --apply"), ("--json", "one JSON document on stdout")]
     lines += ["", "Common to every fix:"]
@@ -138,17 +140,73 @@ def manual_lines(doc: dict[str, Any], width: int = 80) -> list[str]:
     example = " ".join(["perfbook fix", doc["id"], *(param_usage(p) for p in doc["params"] if p["required"])])
     lines += ["", "Examples:"]
     lines += hanging_lines("", f"{example}    # the plan: nothing changes", width, indent=2, more=4)
-    lines += hanging_lines("", f"{example} --apply", width, indent=2,
+    lines += hanging_lines("", f"{example} --apply --reason 'p95 over 2 s' --ticket INC-42", width, indent=2,
                            more=4)
     lines += hanging_lines("", f"perfbook fix history {doc['id']}", width, indent=2, more=4)
     return lines
 
 
-def history_lines(rows: list[dict[str, Any]]) -> list[str]:
-    """``perfbook fix history``: one line per audit entry, newest first."""
-    lines = []
+def short_target(target: str) -> str:
+    """A (redacted) target as a person tells two apart: ``127.0.0.1:5432/shop``, ``redis 10.0.0.5:6379/0``.
+
+    >>> short_target("postgresql://app:***@127.0.0.1:5432/shop"), short_target("unix:///run/docker.sock")
+    ('127.0.0.1:5432/shop', 'unix:///run/docker.sock')
+    """
+    scheme, sep, rest = target.partition("://")
+    if not sep or scheme in ("unix", "npipe") or not rest:
+        return target
+    host = rest.rsplit("@", 1)[-1]
+    return ("redis " if scheme.startswith("redis") else "") + host
+
+
+def history_lines(rows: list[dict[str, Any]], width: int = 80, *, plans: bool = False) -> list[str]:
+    """``perfbook fix history``: a header, one row per apply (newest first) with its summary, reason
+    and ticket under it; the dry runs between two applies collapsed into one line (all with ``plans``)."""
+    if not rows:
+        return ["no fixes recorded yet"]
+    table: list[list[str]] = []
+    notes: list[list[str]] = [[]]  # the lines under the header and under each table row
+    pending: list[dict[str, Any]] = []
+    last_apply: dict[str, Any] | None = None
+
+    def flush() -> None:
+        if pending and not plans:
+            actions = ", ".join(dict.fromkeys(r["action"] for r in pending))
+            notes[-1].append(f"… {len(pending)} dry run{'s' if len(pending) > 1 else ''} ({actions})")
+        pending.clear()
+
     for r in rows:
-        error = f"  error: {r['error']}" if r.get("error") and r["outcome"] != "refused" else ""
-        lines.append(f"{r['id']:>5} {r['at']} {r['os_user']:<10} {r['mode']:<5} {r['action']:<22} "
-                     f"{r['outcome']:<8} {r.get('summary') or ''}{error}")
-    return lines or ["no fixes recorded yet"]
+        if r["mode"] != "apply" and not plans:
+            own = last_apply is not None and not pending and (r["action"], r["target"]) == (
+                last_apply["action"], last_apply["target"])
+            last_apply = None
+            if not own:  # an apply's own plan, just before it, is part of the apply
+                pending.append(r)
+            continue
+        flush()
+        last_apply = r
+        table.append([_when(r["at"]), str(r["os_user"])[:12], r["action"], r["mode"], r["outcome"],
+                      short_target(r.get("target") or "")])
+        under = [r.get("summary") or ""]
+        if r.get("error") and r["outcome"] != "refused":
+            under.append(f"error: {r['error']}")
+        if r.get("reason") or r.get("ticket"):
+            under.append("; ".join(x for x in (f"reason: {r['reason']}" if r.get("reason") else "",
+                                               f"ticket: {r['ticket']}" if r.get("ticket") else "") if x))
+        notes.append([u for u in under if u])
+    flush()
+    header = ["time (UTC)", "who", "action", "mode", "outcome", "target"]
+    blocks = table_blocks(header, table, width)
+    lines: list[str] = []
+    for block, under in zip(blocks, notes, strict=True):
+        lines += block
+        for text in under:
+            lines += hanging_lines("", text, width, indent=4)
+    if not plans and all(r["mode"] != "apply" for r in rows):
+        lines.append("no applies yet: every entry is a dry run (see them with --plans)")
+    return lines
+
+
+def _when(at: str) -> str:
+    """``2026-12-02T01:50:07Z`` -> ``12-02 01:50:07``."""
+    return at[5:19].replace("T", " ") if len(at) >= 19 else at

@@ -84,19 +84,25 @@ def table_lines(header: list[str], rows: list[list[str]], width: int = DEFAULT_W
     >>> table_lines(["id", "what"], [["a", "one two three four"]], width=14)
     ['id  what', 'a   one two', '    three four']
     """
+    return [line for block in table_blocks(header, rows, width, wrap) for line in block]
+
+
+def table_blocks(header: list[str], rows: list[list[str]], width: int = DEFAULT_WIDTH,
+                 wrap: int | None = None) -> list[list[str]]:
+    """:func:`table_lines` as one list of lines per row (the header's first), so a caller can put
+    lines of its own under a row while the columns stay aligned."""
     wrap = len(header) - 1 if wrap is None else wrap
     cols = list(zip(header, *rows, strict=True))
     widths = [max(len(c) for c in col) for col in cols]
     fixed = sum(w + 2 for i, w in enumerate(widths) if i != wrap)
     widths[wrap] = max(min(widths[wrap], width - fixed), 10)
-    out = []
+    blocks = []
     for row in [header, *rows]:
         cells = [textwrap.wrap(c, widths[i], break_on_hyphens=False) or [""] if i == wrap else [c]
                  for i, c in enumerate(row)]
-        for n in range(max(len(c) for c in cells)):
-            parts = [(c[n] if n < len(c) else "").ljust(widths[i]) for i, c in enumerate(cells)]
-            out.append("  ".join(parts).rstrip())
-    return out
+        blocks.append(["  ".join((c[n] if n < len(c) else "").ljust(widths[i]) for i, c in enumerate(cells)).rstrip()
+                       for n in range(max(len(c) for c in cells))])
+    return blocks
 
 
 def grouped(pairs: Iterable[tuple[P, str]]) -> list[tuple[str, list[P]]]:
