@@ -117,6 +117,21 @@ def grouped(pairs: Iterable[tuple[P, str]]) -> list[tuple[str, list[P]]]:
     return list(seen.items())
 
 
+def waiting_line(running: dict[str, float], done: int, total: int) -> str:
+    """The triage spinner's text: the probes still running, with their remaining budget.
+
+    >>> waiting_line({"postgres": 3.24, "redis": 0.0}, 5, 8)
+    'triage: waiting for postgres (3.2 s left), redis (at its budget) — 5 of 8 probes done'
+    >>> waiting_line({}, 0, 0)
+    'triage: starting the probes…'
+    """
+    if not running:
+        return "triage: starting the probes…" if done < total or not total else "triage: judging the evidence…"
+    names = ", ".join(f"{name} ({left:.1f} s left)" if left > 0 else f"{name} (at its budget)"
+                      for name, left in running.items())
+    return f"triage: waiting for {names} — {done} of {total} probes done"
+
+
 def said_in(phrase: str, text: str) -> bool:
     """True when ``phrase`` (case and spacing aside) already appears in ``text``.
 
