@@ -150,21 +150,41 @@ def fault(
     action: str = typer.Argument(..., help="on | off"),
     param: list[str] = PARAM_OPTION,
     state_dir: Path | None = DIR_OPTION,
+    as_json: bool = typer.Option(False, "--json", help="One JSON document on stdout: the fault's new entry."),
 ) -> None:
-    """Switch a fault on or off through the lab's admin endpoint (off restores the healthy state)."""
-    from perfbook.lab import client
+    """Switch a fault on or off through the lab's admin endpoint (off restores the healthy state).
 
+    On again with other --param values replaces the old ones. Parameters are typed and checked
+    before anything changes (slow: endpoint, delay_s; errors: share; cpu: threads; leak: mb_per_s,
+    cap_mb; idle_tx: sessions; bloat: rounds).
+    """
+    import time
+
+    from perfbook.lab import client
+    from perfbook.lab.faultstate import FaultParamError, check_params, fault_sentence
+
+    if name not in FAULTS:
+        raise UsageError(f"unknown fault {name!r} (known: {', '.join(FAULTS)})")
     if action not in ("on", "off"):
         raise UsageError(f"ACTION must be on or off, got {action!r}")
-    params = {}
+    raw = {}
     for item in param:
         key, sep, value = item.partition("=")
         if not sep:
             raise UsageError(f"--param must be KEY=VALUE, got {item!r}")
-        params[key] = float(value) if value.replace(".", "", 1).isdigit() else value
+        raw[key] = value
+    if raw and action == "off":
+        raise UsageError("--param goes with on (off puts the healthy state back)")
+    try:
+        params = check_params(name, raw)
+    except FaultParamError as err:
+        raise UsageError(f"--param: {err}") from None
     entry = client.switch_fault(_running_state(_dir(state_dir)), name, action == "on", params)
-    detail = f" {entry['params']}" if entry.get("params") else ""
-    current().echo(f"fault {name} {action}{detail}")
+    if as_json:
+        current().json(entry)
+    else:
+        current().echo(fault_sentence(name, bool(entry.get("on")), entry.get("params") or {},
+                                      entry.get("until") or 0.0, time.time()))
 
 
 @lab_app.command("traffic")
