@@ -169,11 +169,15 @@ def load(
     output: Path | None = typer.Option(
         None, "-o", "--output", help="Also save the JSON result to this file.", rich_help_panel="Output"
     ),
+    fail_on_regression: bool = typer.Option(
+        False, "--fail-on-regression", help="compare: exit 3 when a figure of B is worse than A's beyond noise.",
+        rich_help_panel="Output",
+    ),
     config: Path | None = CONFIG_OPTION,
     incident: str | None = INCIDENT_OPTION,
 ) -> None:
     if url == "compare":
-        raise typer.Exit(_compare(files or [], json_out))
+        raise typer.Exit(_compare(files or [], json_out, fail_on_regression))
     if files:
         hint = "one URL; options go after it"
         if any(f.startswith("@") for f in files):
@@ -299,8 +303,8 @@ def _incident(ref: str | None, config: Path | None):
     return maker
 
 
-def _compare(files: list[str], json_out: bool) -> int:
-    from perfbook.load.compare import changes, compare_table, read_run
+def _compare(files: list[str], json_out: bool, fail_on_regression: bool = False) -> int:
+    from perfbook.load.compare import NOISE, changes, compare_table, read_run, verdict_line
 
     if len(files) != 2:
         raise UsageError(
@@ -308,11 +312,14 @@ def _compare(files: list[str], json_out: bool) -> int:
         )
     a, b = (read_run(Path(f)) for f in files)
     env = current()
+    rows = changes(a, b)
     if json_out:
-        env.json({"a": files[0], "b": files[1], "figures": changes(a, b)})
+        env.json({"a": files[0], "b": files[1], "figures": rows, "verdict": verdict_line(rows), "noise": NOISE})
     else:
         env.out.print(compare_table(a, b, Path(files[0]).name, Path(files[1]).name))
-    return ExitCode.OK
+        env.out.print(verdict_line(rows))
+    worse = any(r["verdict"] == "worse" for r in rows)
+    return ExitCode.THRESHOLD if fail_on_regression and worse else ExitCode.OK
 
 
 def capacity(
