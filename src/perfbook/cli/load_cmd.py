@@ -317,7 +317,9 @@ def _compare(files: list[str], json_out: bool, fail_on_regression: bool = False)
         env.json({"a": files[0], "b": files[1], "figures": rows, "verdict": verdict_line(rows), "noise": NOISE})
     else:
         env.out.print(compare_table(a, b, Path(files[0]).name, Path(files[1]).name))
-        env.out.print(verdict_line(rows))
+        from perfbook.report.text import paragraph
+
+        env.out.print(paragraph(verdict_line(rows)))
     worse = any(r["verdict"] == "worse" for r in rows)
     return ExitCode.THRESHOLD if fail_on_regression and worse else ExitCode.OK
 

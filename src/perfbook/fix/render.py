@@ -161,7 +161,8 @@ def short_target(target: str) -> str:
 
 def history_lines(rows: list[dict[str, Any]], width: int = 80, *, plans: bool = False) -> list[str]:
     """``perfbook fix history``: a header, one row per apply (newest first) with its summary, reason
-    and ticket under it; the dry runs between two applies collapsed into one line (all with ``plans``)."""
+    and ticket under it; the dry runs between two applies collapsed into one line (with ``plans``:
+    every entry, and a mode column: plan or apply)."""
     if not rows:
         return ["no fixes recorded yet"]
     table: list[list[str]] = []
@@ -185,7 +186,8 @@ def history_lines(rows: list[dict[str, Any]], width: int = 80, *, plans: bool = 
             continue
         flush()
         last_apply = r
-        table.append([_when(r["at"]), str(r["os_user"])[:12], r["action"], r["mode"], r["outcome"],
+        mode = [r["mode"]] if plans else []  # without --plans every row is an apply: no column for it
+        table.append([_when(r["at"]), str(r["os_user"])[:12], r["action"], *mode, r["outcome"],
                       short_target(r.get("target") or "")])
         under = [r.get("summary") or ""]
         if r.get("error") and r["outcome"] != "refused":
@@ -195,7 +197,7 @@ def history_lines(rows: list[dict[str, Any]], width: int = 80, *, plans: bool = 
                                                f"ticket: {r['ticket']}" if r.get("ticket") else "") if x))
         notes.append([u for u in under if u])
     flush()
-    header = ["time (UTC)", "who", "action", "mode", "outcome", "target"]
+    header = ["time (UTC)", "who", "action", *(["mode"] if plans else []), "outcome", "target"]
     blocks = table_blocks(header, table, width)
     lines: list[str] = []
     for block, under in zip(blocks, notes, strict=True):

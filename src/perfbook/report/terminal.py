@@ -209,4 +209,4 @@ def _unsaid_evidence(evidence: dict[str, Any], title: str) -> dict[str, Any]:
 
 def _evidence_line(evidence: dict[str, Any], limit: int | None) -> str:
     text = json.dumps(evidence, default=str, ensure_ascii=False)[1:-1] if evidence else ""
-    return text if limit is None or len(text) <= limit else text[: limit - 1] + "…"
+    return text if limit is None or len(text) <= limit else text[: limit - 1] + "… (all of it: --verbose)"
