@@ -7,11 +7,13 @@ import time
 from pathlib import Path
 
 import typer
+from rich.text import Text
 
 from perfbook.cli.env import current
 from perfbook.errors import PerfbookError, UsageError
 from perfbook.lab.faultstate import FAULTS
 from perfbook.lab.state import STATE_DIR_ENV, LabState, default_state_dir
+from perfbook.report.text import hang
 from perfbook.units import parse_duration
 
 HELP = """Run the lab: a backend, PostgreSQL, Redis and a frontend on 127.0.0.1, with faults to inject.
@@ -126,8 +128,6 @@ def _print_status(state: LabState, as_json: bool = False) -> None:
     if as_json:
         env.json(rows)
         return
-    from perfbook.report.text import hang
-
     for key, value in rows.items():
         env.out.print(hang(f"{key:<10} ", value))
 
@@ -158,8 +158,6 @@ def fault(
     before anything changes (slow: endpoint, delay_s; errors: share; cpu: threads; leak: mb_per_s,
     cap_mb; idle_tx: sessions; bloat: rounds).
     """
-    import time
-
     from perfbook.lab import client
     from perfbook.lab.faultstate import FaultParamError, check_params, fault_sentence
 
@@ -222,7 +220,7 @@ def demo(
     _warn_env()
     console = current().err
     opts = DemoOptions(_dir(state_dir), fault_name, keep, window, port, frontend_port)
-    code = run_demo(opts, lambda text: console.print(f"[bold]lab:[/bold] {text}", soft_wrap=True))
+    code = run_demo(opts, lambda text: console.print(hang(Text("lab: ", style="bold"), text)))
     raise typer.Exit(code)
 
 

@@ -15,6 +15,7 @@ from perfbook.cli.exit import ExitCode
 from perfbook.cli.incident_common import INCIDENT_OPTION, attach_and_publish
 from perfbook.errors import UsageError
 from perfbook.redact import redact_url
+from perfbook.report.text import paragraph
 
 LOAD_HELP = """Load-test a URL: closed loop like ab / wrk, or open loop at a fixed --rate like wrk2.
 
@@ -317,8 +318,6 @@ def _compare(files: list[str], json_out: bool, fail_on_regression: bool = False)
         env.json({"a": files[0], "b": files[1], "figures": rows, "verdict": verdict_line(rows), "noise": NOISE})
     else:
         env.out.print(compare_table(a, b, Path(files[0]).name, Path(files[1]).name))
-        from perfbook.report.text import paragraph
-
         env.out.print(paragraph(verdict_line(rows)))
     worse = any(r["verdict"] == "worse" for r in rows)
     return ExitCode.THRESHOLD if fail_on_regression and worse else ExitCode.OK
@@ -399,7 +398,7 @@ def capacity(
                 step_s=parse_duration_s(step_duration),
                 max_duration_s=parse_duration_s(max_duration),
                 tolerance=tolerance,
-                on_step=lambda row: err.print(step_line(row), highlight=False, soft_wrap=True),
+                on_step=lambda row: err.print(paragraph(step_line(row)), highlight=False),
                 runner=runner_for(grid, steps=True) if grid else None,
                 stop=stop,
             )
