@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 from pathlib import Path
@@ -13,6 +14,7 @@ from perfbook import interrupts
 from perfbook.cli.env import CONFIG_OPTION, Env, current
 from perfbook.cli.exit import ExitCode
 from perfbook.cli.incident_common import INCIDENT_OPTION, attach_and_publish
+from perfbook.cli.progress import StepProgress
 from perfbook.errors import UsageError
 from perfbook.redact import redact_url
 from perfbook.report.text import paragraph
@@ -389,7 +391,9 @@ def capacity(
     attach_to = _incident(incident, config)
     with connected(cluster_address(cluster, lambda: env.config(config)), workers, target.host, method) as grid:
         confirm(target, method, yes, reason=grid.confirmation if grid else "")
-        with interrupts.caught(interrupts.StopFlag()) as stop:  # Ctrl-C / SIGTERM end the search, not the output
+        progress = StepProgress()
+        showing = env.err.status(progress) if env.interactive else contextlib.nullcontext()
+        with interrupts.caught(interrupts.StopFlag()) as stop, showing:  # Ctrl-C / SIGTERM end the search
             search = run_capacity(
                 base,
                 objectives,
@@ -399,6 +403,7 @@ def capacity(
                 max_duration_s=parse_duration_s(max_duration),
                 tolerance=tolerance,
                 on_step=lambda row: err.print(paragraph(step_line(row)), highlight=False),
+                on_step_start=progress.start,
                 runner=runner_for(grid, steps=True) if grid else None,
                 stop=stop,
             )

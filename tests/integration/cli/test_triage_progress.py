@@ -48,3 +48,14 @@ def test_remaining_budget_counts_down_on_the_clock():
     now[0] += 3.0
     w.done("postgres", None)
     assert str(w) == "triage: waiting for redis (at its budget) — 1 of 2 probes done"
+
+
+def test_capacity_progress_names_the_step_and_its_rate():
+    from perfbook.cli.progress import StepProgress
+
+    now = [50.0]
+    p = StepProgress(clock=lambda: now[0])
+    assert str(p) == "capacity: starting…"
+    p.start(3, 400.0, 5.0)
+    now[0] += 2.1
+    assert str(p) == "capacity: step 3, testing 400 rps for 5 s (2.1 s in)"
