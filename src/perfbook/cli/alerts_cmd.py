@@ -59,8 +59,8 @@ def rules_command(
     table = Table(
         title=f"alert rules ({cfg.path or 'built-in defaults'})", title_justify="left", show_edge=False
     )
-    for col in ("rule", "when", "for", "keep firing", "severity", "from"):
-        table.add_column(col, no_wrap=True)
+    for col in ("rule", "when", "for", "keep firing", "severity", "from"):  # names whole, the rest folds
+        table.add_column(col, no_wrap=col == "rule", overflow="fold")
     for r in rules:
         style = "bold" if r.origin != "built-in" else ""
         severity = Text(r.severity, style="red" if r.severity == "critical" else "")
