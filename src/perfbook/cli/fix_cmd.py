@@ -35,6 +35,8 @@ Examples:
   perfbook fix history --json | jq '.entries[0]'
 
   perfbook fix history pg.terminate --limit 5
+
+  perfbook fix history --target db-1 --since 2h --incident INC-7
 """
 
 
@@ -79,7 +81,10 @@ def fix(
         _emit(json_out, {"actions": rows}, _render().catalog_lines(rows, min(current().out.width, 100)))
         return
     if action_id == "history":
-        _history(config, HistoryQuery(limit, plans, target, _since(since)), json_out, ctx.args)
+        # the env's PERFBOOK_INCIDENT (the incident being worked on) never filters silently: --incident does
+        given = getattr(ctx.get_parameter_source("incident"), "name", "") == "COMMANDLINE"
+        query = HistoryQuery(limit, plans, target, _since(since), incident_number(incident) if given else None)
+        _history(config, query, json_out, ctx.args)
         return
     if (reason or ticket) and not apply:
         raise UsageError("--reason and --ticket go with --apply (a dry run changes nothing to explain)")
@@ -159,6 +164,7 @@ class HistoryQuery:
     plans: bool
     target: str | None
     since: str | None  # ISO 8601 UTC
+    incident: int | None = None
 
 
 def _since(text: str | None) -> str | None:
@@ -194,7 +200,7 @@ def _history(config: Path | None, query: HistoryQuery, json_out: bool, extra: li
     store = open_store(_config(config))
     try:
         rows = audit_history(store, limit=fetch, action=extra[0] if extra else None, target=query.target,
-                             since=query.since)
+                             since=query.since, incident=query.incident)
     finally:
         store.close()
     if not json_out and not query.plans:
@@ -240,6 +246,7 @@ def _one(fixer: Any, config: Path | None, apply: bool, yes: bool, json_out: bool
     try:
         with FixContext(cfg) as ctx:
             ctx.reason, ctx.ticket = note
+            ctx.incident = incident
             doc, code, _ = _plan_and_apply(fixer, ctx, store, apply, yes, json_out, window_s, None, incident=incident)
     finally:
         store.close()
@@ -303,6 +310,7 @@ def _from_report(path: Path, config: Path | None, apply: bool, yes: bool, json_o
     try:
         with FixContext(cfg) as ctx:
             ctx.reason, ctx.ticket = note
+            ctx.incident = incident
             live = from_live_system(report, ctx, store, window_s or cfg.triage.window_s)
             for skip in live.skipped:
                 _say(json_out, f"skipped {skip['action']} for {', '.join(skip['findings'])}: {skip['skipped']}")

@@ -32,6 +32,7 @@ class FixContext:
         self.os_user = os_user or _os_user()
         self.reason: str | None = None  # --reason / --ticket: stored with each apply's audit entry
         self.ticket: str | None = None
+        self.incident: int | None = None  # --incident with --apply
         self._pg: dict[bool, Any] = {}
         self._redis: dict[int, Any] = {}
         self._docker: Any = None

@@ -192,9 +192,10 @@ def history_lines(rows: list[dict[str, Any]], width: int = 80, *, plans: bool = 
         under = [r.get("summary") or ""]
         if r.get("error") and r["outcome"] != "refused":
             under.append(f"error: {r['error']}")
-        if r.get("reason") or r.get("ticket"):
-            under.append("; ".join(x for x in (f"reason: {r['reason']}" if r.get("reason") else "",
-                                               f"ticket: {r['ticket']}" if r.get("ticket") else "") if x))
+        why = [f"reason: {r['reason']}" if r.get("reason") else "", f"ticket: {r['ticket']}" if r.get("ticket") else "",
+               f"incident: INC-{r['incident']}" if r.get("incident") else ""]
+        if any(why):
+            under.append("; ".join(x for x in why if x))
         notes.append([u for u in under if u])
     flush()
     header = ["time (UTC)", "who", "action", *(["mode"] if plans else []), "outcome", "target"]

@@ -143,7 +143,7 @@ def _audited(store: Store, ctx: FixContext, fix: Fix, result: FixResult) -> FixR
     record_audit(store, os_user=ctx.os_user, target=result.plan.target, action=fix.id, mode="apply",
                  params=result.plan.params, plan=result.plan.to_dict(), outcome=result.outcome.status,
                  summary=summary, error=result.outcome.error, before=before, after=after,
-                 reason=ctx.reason, ticket=ctx.ticket)
+                 reason=ctx.reason, ticket=ctx.ticket, incident=ctx.incident)
     return result
 
 

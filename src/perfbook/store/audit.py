@@ -28,9 +28,9 @@ def record_audit(store: Store, **fields: Any) -> int:
 
 
 def audit_history(store: Store, *, limit: int = 50, action: str | None = None, target: str | None = None,
-                  since: str | None = None) -> list[dict[str, Any]]:
+                  since: str | None = None, incident: int | None = None) -> list[dict[str, Any]]:
     """The newest ``limit`` audit entries, newest first: of ``action``, whose (redacted) target
-    contains ``target``, at or after ``since`` (ISO 8601 UTC), when given."""
+    contains ``target``, at or after ``since`` (ISO 8601 UTC), of ``incident``, when given."""
     query = select(fix_audit).order_by(fix_audit.c.id.desc()).limit(limit)
     if action:
         query = query.where(fix_audit.c.action == action)
@@ -38,4 +38,6 @@ def audit_history(store: Store, *, limit: int = 50, action: str | None = None, t
         query = query.where(fix_audit.c.target.contains(target, autoescape=True))
     if since:
         query = query.where(fix_audit.c.at >= since)
+    if incident is not None:
+        query = query.where(fix_audit.c.incident == incident)
     return store.read(lambda conn: [dict(r._mapping) for r in conn.execute(query)])

@@ -64,6 +64,21 @@ def test_history_answers_what_was_done_where_and_why(perfbook, two_dbs):
     assert applied[0]["reason"] == "planner stats stale after the import" and applied[0]["ticket"] == "INC-7"
 
 
+def test_history_of_one_incident(perfbook, two_dbs):
+    cfg_a, cfg_b = (str(c) for c in two_dbs)
+    opened = perfbook("incident", "open", "--title", "agents slow", "--severity", "P2", "--config", cfg_a)
+    assert opened.exit_code == 0, opened.stderr
+    assert perfbook("fix", "pg.analyze", "--table", "public.t", "--apply", "--yes", "--no-verify",
+                    "--incident", "INC-1", "--config", cfg_a).exit_code == 0
+    assert perfbook("fix", "pg.analyze", "--table", "public.t", "--apply", "--yes", "--no-verify",
+                    "--config", cfg_b).exit_code == 0
+    only = perfbook("fix", "history", "--incident", "INC-1", "--config", cfg_a, env={"COLUMNS": "80"}).stdout
+    assert only.count(" pg.analyze ") == 1 and "incident: INC-1" in only and "/hist_b" not in only
+    # the incident being worked on (PERFBOOK_INCIDENT) does not filter the history silently
+    everything = perfbook("fix", "history", "--config", cfg_a, env={"PERFBOOK_INCIDENT": "INC-1"}).stdout
+    assert everything.count(" pg.analyze ") == 2
+
+
 def test_reason_needs_apply_and_since_needs_a_time(perfbook, two_dbs):
     cfg_a = str(two_dbs[0])
     res = perfbook("fix", "pg.analyze", "--table", "public.t", "--reason", "x", "--config", cfg_a)

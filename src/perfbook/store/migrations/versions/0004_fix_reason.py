@@ -1,4 +1,5 @@
-"""fix_audit: why an apply was made and the ticket it answers (``fix … --apply --reason --ticket``).
+"""fix_audit: why an apply was made, the ticket it answers and the incident it was attached to
+(``fix … --apply --reason TEXT --ticket ID --incident INC-N``).
 
 Revision ID: 0004
 Revises: 0003
@@ -20,10 +21,12 @@ def upgrade() -> None:
     # append-only triggers
     op.add_column("fix_audit", sa.Column("reason", sa.Text))
     op.add_column("fix_audit", sa.Column("ticket", sa.String(128)))
+    op.add_column("fix_audit", sa.Column("incident", sa.Integer))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("fix_audit") as batch:  # SQLite copies the table: its triggers come back below
+        batch.drop_column("incident")
         batch.drop_column("ticket")
         batch.drop_column("reason")
     if op.get_context().dialect.name == "sqlite":
