@@ -85,19 +85,24 @@ class _Records:
             yield Text(caption)
 
 
-@functools.cache
 def _declared_units(cls: type) -> dict[str, str]:
     """``{"top_tables_by_size": "bytes"}``: fields whose declared meaning says their figures are bytes."""
     if not dataclasses.is_dataclass(cls):
         return {}
+    return _module_units(cls.__module__).get(cls.__name__, {})
+
+
+@functools.cache
+def _module_units(module_name: str) -> dict[str, dict[str, str]]:
+    """Per evidence class of ``module_name``: its fields whose meaning says bytes (read once)."""
     from perfbook.evidence_docs import class_docs
 
     try:
-        docs = {c.name: c for c in class_docs(cls.__module__)}
+        docs = class_docs(module_name)
     except (OSError, TypeError):  # no source (a frozen build): the names' units still apply
         return {}
-    doc = docs.get(cls.__name__)
-    return {f.name: "bytes" for f in (doc.fields if doc else ()) if re.search(r"-> bytes\b|\bin bytes\b|^bytes\b", f.meaning)}
+    return {c.name: {f.name: "bytes" for f in c.fields if re.search(r"-> bytes\b|\bin bytes\b|^bytes\b", f.meaning)}
+            for c in docs}
 
 
 def _items(record: Any) -> list[tuple[str, Any]]:
