@@ -46,6 +46,7 @@ test-core: $(CORE)/.installed
 ## test: install what the tests need and run the whole suite (unit, integration, hostile, then e2e one by one)
 test: test-deps test-core
 	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy  # src/perfbook, as [tool.mypy] in pyproject.toml says
 	$(BIN)/pytest -q --doctest-modules src/perfbook tests/unit tests/integration
 	$(BIN)/pytest -q tests/hostile  # every command against input meant to hurt (docs/safety.md)
 	$(BIN)/pytest -q tests/e2e || [ $$? -eq 5 ]  # 5: no e2e scenario collected

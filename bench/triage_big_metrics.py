@@ -6,7 +6,7 @@
 Serves one /metrics page of MB megabytes (histogram buckets of many handlers) from a local
 server, runs `perfbook triage --only http,metrics --json` as a subprocess — what a user runs —
 and prints its wall time, the report's own duration_s, the child's peak RSS from the OS, and
-what the probe says it cut. Budgets (DESIGN.md): peak RSS <= 120 MB; the reported duration is
+what the probe says it cut. Budgets (docs/architecture.md): peak RSS <= 120 MB; the reported duration is
 the wall time of triage (within the interpreter's start-up).
 """
 

@@ -1,4 +1,4 @@
-"""How fast and how light is `perfbook triage`? Prints wall time and peak RSS against DESIGN.md's budgets.
+"""How fast and how light is `perfbook triage`? Prints wall time and peak RSS against triage's time budgets.
 
     .venv/bin/python bench/triage_speed.py            # window 2 s, 5 runs each
 

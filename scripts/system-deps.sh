@@ -22,8 +22,16 @@ if [ "${1:-all}" != lab ]; then
   # promtool checks and tests the exported alert rules; amtool / alertmanager check the exported route
   command -v promtool >/dev/null || need+=(prometheus)
   command -v amtool >/dev/null || need+=(prometheus-alertmanager)
+  # the prometheus probe's tests scrape a real node_exporter for the fleet's host figures
+  command -v prometheus-node-exporter >/dev/null || need+=(prometheus-node-exporter)
   command -v node >/dev/null || need+=(nodejs)
   command -v npm >/dev/null || need+=(npm)
+  # the saturation tests make the condition for real: CPU (stress-ng), disk I/O (fio), a network
+  # namespace with random drops (ip, iptables)
+  command -v stress-ng >/dev/null || need+=(stress-ng)
+  command -v fio >/dev/null || need+=(fio)
+  command -v ip >/dev/null || need+=(iproute2)
+  command -v iptables >/dev/null || need+=(iptables)
 fi
 
 if [ ${#need[@]} -eq 0 ]; then
@@ -39,7 +47,7 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 # The Prometheus packages start their services on install where systemd runs (listening on all
 # interfaces): the tests start their own on free loopback ports, so leave none running that we added.
-for svc in prometheus prometheus-alertmanager; do
+for svc in prometheus prometheus-alertmanager prometheus-node-exporter; do
   if [[ " ${need[*]} " == *" $svc "* ]] && command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
     systemctl disable --now "$svc" >/dev/null 2>&1 || true
   fi

@@ -1,8 +1,8 @@
-"""Every finding code perfbook knows, with its default level and issue type (DESIGN.md table).
+"""Every finding code perfbook knows, with its default level and issue type.
 
 Codes are dotted and never renamed. A rule builds findings through :func:`finding`, so the level
-and issue type come from this one registry; the level may move with the value where DESIGN.md
-says so (``level=Level.CRITICAL`` for a disk at 95 %).
+and issue type come from this one registry; the level may move with the value where the
+code says so (``level=Level.CRITICAL`` for a disk at 95 %).
 
     >>> f = finding("pg.dead_tuples", "public.users", "35 % dead tuples", value=0.35, threshold=0.2)
     >>> (f.level.value, f.issue_type.value)
@@ -82,7 +82,28 @@ CODES: dict[str, CodeInfo] = {
     "redis.latency_high": CodeInfo(WARN, CACHE, "PING round trip p99 over redis_latency_ms"),
     "redis.fragmentation_high": CodeInfo(INFO, CACHE, "mem_fragmentation_ratio over redis_fragmentation"),
     "redis.big_keys": CodeInfo(INFO, CACHE, "keys over redis_big_key_mb"),
+    "redis.big_keys_sampled": CodeInfo(INFO, CACHE, "the big-key scan read only part of the keys (its coverage)"),
     "redis.slowlog": CodeInfo(INFO, CACHE, "commands in SLOWLOG"),
+    # saturation and errors (USE method), over the window
+    "host.cpu_saturated": CodeInfo(WARN, RES, "run queue over the cores and tasks stalled on CPU (PSI); critical at cpu_psi_critical_pct"),
+    "host.cpu_steal": CodeInfo(WARN, RES, "the hypervisor gave this VM's CPU time to others (steal over cpu_steal_pct)"),
+    "host.memory_pressure": CodeInfo(WARN, RES, "tasks stalled on memory (PSI), major faults or swap-in during the window"),
+    "host.oom_kill": CodeInfo(CRIT, RES, "the kernel's OOM killer killed a process during the window"),
+    "host.disk_io_saturated": CodeInfo(WARN, RES, "a disk busy with long waits, or tasks stalled on I/O (critical at full pressure)"),
+    "process.fd_exhaustion": CodeInfo(WARN, RES, "a process holds open files near its soft limit (critical at 100 %)"),
+    "container.cpu_throttled": CodeInfo(WARN, RES, "a container throttled by its CPU quota in a large share of the window"),
+    "process.cpu_throttled": CodeInfo(WARN, RES, "a configured process throttled by its cgroup's CPU quota"),
+    "net.tcp_retransmits": CodeInfo(WARN, NET, "TCP segments retransmitted over tcp_retrans_share of those sent"),
+    "net.listen_overflows": CodeInfo(CRIT, NET, "a full accept queue turned connects away (clients retry SYNs after 1-3 s)"),
+    "net.interface_errors": CodeInfo(WARN, NET, "an interface counted errors or drops during the window"),
+    "net.bandwidth_saturated": CodeInfo(WARN, NET, "an interface near its link speed (receive or transmit)"),
+    "net.close_wait_buildup": CodeInfo(WARN, NET, "sockets the peer closed but the application did not (CLOSE_WAIT)"),
+    "net.ephemeral_ports": CodeInfo(WARN, NET, "outgoing connections hold most of the ephemeral port range"),
+    "net.conntrack_full": CodeInfo(WARN, NET, "the conntrack table near full (new flows are dropped when it is; critical at 95 %)"),
+    "net.dependency_latency": CodeInfo(WARN, NET, "TCP connects to a dependency slow (p95 over connect_ms) or failing"),
+    # fleet (Prometheus)
+    "prometheus.unreachable": CodeInfo(WARN, NET, "the configured Prometheus does not answer or refuses the queries"),
+    "prometheus.instance_outlier": CodeInfo(WARN, RT, "one replica's p95 or 5xx share stands out from the others' on a route"),
 }
 
 
@@ -101,7 +122,7 @@ def finding(
 ) -> Finding:
     """Build a Finding whose level and issue type come from the registry.
 
-    ``level`` overrides the default where DESIGN.md sets the level by value (disk at 95 % is
+    ``level`` overrides the default where a code's level moves with its value (disk at 95 % is
     critical; ``http.slow_response`` is a warning between ``severity_p3_s`` and ``p95_s``).
     An unknown code is a KeyError: a perfbook bug, caught by the registry test.
     """

@@ -1,6 +1,6 @@
 """Typed configuration: ``perfbook.toml`` + environment + flags, validated, with where each value came from.
 
-Precedence: command line > environment > file > defaults (DESIGN.md "Configuration"). Every key
+Precedence: command line > environment > file > defaults (README "perfbook config"). Every key
 can be set from the environment as ``PERFBOOK_<SECTION>_<KEY>`` (``PERFBOOK_POSTGRES_DSN``,
 ``PERFBOOK_THRESHOLDS_P95_S``); lists take comma-separated values. ``[containers] engine`` also
 falls back to ``DOCKER_HOST``.
@@ -71,7 +71,7 @@ class HttpConfig(_Section):
     health_path: str = Field("/health", description="health check path")
     metrics_path: str = Field("/metrics", description="Prometheus metrics path; \"\" = no metrics probe")
     endpoints: list[str | Endpoint] = Field(
-        default_factory=lambda: ["/health", "/api/v1/users", "/api/v1/agents"],
+        default_factory=lambda: list[str | Endpoint](["/health", "/api/v1/users", "/api/v1/agents"]),
         description="endpoints to time: paths, or [[http.endpoints]] tables",
     )
     timeout_s: float = Field(5.0, gt=0, description="per-request timeout; a timed-out request counts as taking this long")
@@ -113,7 +113,10 @@ class RedisConfig(_Section):
     url: str = Field("", description="e.g. redis://localhost:6379/0 (PERFBOOK_REDIS_URL); \"\" = skipped")
     cache_db: int = Field(0, ge=0, description="the only database a cache flush may touch")
     queue_db: int | None = Field(1, ge=0, description="database holding the WebSocket message queue (never flushed)")
-    big_keys_sample: int = Field(1000, ge=0, description="keys sampled by SCAN for big-key detection")
+    big_keys_sample: int = Field(10_000_000, ge=0, description="most keys the big-key scan reads (SCAN + MEMORY USAGE); "
+                                 "0 = no scan")
+    big_keys_budget_s: float = Field(0.0, ge=0, description="most seconds the big-key scan takes, within the window "
+                                     "(0 = 80 % of it); a scan that cannot finish says what it covered")
     databases: int = Field(16, ge=1, description="the server's `databases` setting: dbs 0..databases-1 exist")
 
 
@@ -157,9 +160,24 @@ class StoreConfig(_Section):
     busy_timeout_s: float = Field(10.0, gt=0, le=600, description="SQLite: how long a write waits for another writer's lock")
 
 
+class PrometheusConfig(_Section):
+    url: str = Field("", description="the Prometheus HTTP API, e.g. http://prometheus:9090 (PERFBOOK_PROMETHEUS_URL); \"\" = skipped")
+    selector: str = Field("", description="label matchers of the service's series, e.g. job=\"api\"; \"\" = every series")
+    node_selector: str = Field("", description="label matchers of node_exporter's series, e.g. job=\"node\"; \"\" = every node")
+    container_selector: str = Field("name!=\"\"", description="label matchers of cAdvisor's containers, e.g. name=~\"api.*\"")
+    range_s: float = Field(60.0, gt=0, le=86400, description="how far back the queries look (at least the triage window; "
+                           "several scrape intervals, or increase() has too few samples)")
+    timeout_s: float = Field(5.0, gt=0, le=120, description="one query's timeout (also sent to Prometheus as timeout=)")
+    token_env: str = Field("", description="name of the environment variable holding a bearer token (never the token)")
+    user: str = Field("", description="basic auth user; \"\" = none")
+    password_env: str = Field("", description="name of the environment variable holding the basic auth password")
+    max_series: int = Field(20000, ge=1, description="most series one query may return; more is cut, and said")
+    verify_tls: bool | str = Field(True, description="verify TLS certificates, or a CA bundle path")
+
+
 class IncidentConfig(_Section):
     update_every_min: dict[str, float] = Field(
-        default_factory=lambda: {"P0": 15, "P1": 30, "P2": 60, "P3": 240},
+        default_factory=lambda: dict[str, float]({"P0": 15, "P1": 30, "P2": 60, "P3": 240}),
         description="an update is due this often, by severity (unclassified incidents use P2's)",
     )
 
@@ -286,6 +304,23 @@ class Thresholds(_Section):
     redis_latency_ms: float = Field(10.0, gt=0, description="PING round trip p99 over the window")
     redis_fragmentation: float = Field(1.5, gt=1, description="mem_fragmentation_ratio (instances over 100 MB)")
     redis_big_key_mb: float = Field(10.0, gt=0, description="one key")
+    # saturation and errors (USE method), over the window
+    cpu_psi_pct: float = Field(25.0, gt=0, le=100, description="PSI cpu some: share of the window tasks waited for CPU")
+    cpu_psi_critical_pct: float = Field(60.0, gt=0, le=100, description="...critical from this share")
+    cpu_steal_pct: float = Field(10.0, gt=0, le=100, description="CPU steal, % of all cores over the window")
+    memory_psi_pct: float = Field(10.0, gt=0, le=100, description="PSI memory some: share of the window stalled")
+    io_psi_pct: float = Field(30.0, gt=0, le=100, description="PSI io some: share of the window stalled on I/O")
+    io_psi_full_pct: float = Field(20.0, gt=0, le=100, description="PSI io full: critical from this share")
+    disk_util_pct: float = Field(90.0, gt=0, le=100, description="a device busy this share of the window...")
+    disk_await_ms: float = Field(50.0, gt=0, description="...with reads and writes taking this long on average")
+    fd_pct: float = Field(90.0, gt=0, le=100, description="a process's open files, of its soft limit (ulimit -n)")
+    tcp_retrans_share: float = Field(0.02, gt=0, le=1, description="retransmitted / sent TCP segments (>= 500 sent)")
+    link_pct: float = Field(90.0, gt=0, le=100, description="an interface's rate, of its link speed")
+    close_wait_count: int = Field(100, gt=0, description="sockets in CLOSE_WAIT on this machine")
+    ephemeral_ports_pct: float = Field(80.0, gt=0, le=100, description="of the ephemeral port range in use")
+    conntrack_pct: float = Field(80.0, gt=0, le=100, description="of nf_conntrack_max in use (critical at 95 %)")
+    connect_ms: float = Field(100.0, gt=0, description="TCP connect time to a dependency, p95 over the window")
+    throttled_share: float = Field(0.25, gt=0, le=1, description="a container's CFS periods throttled by its quota")
 
 
 class AlertRuleConfig(_Section):
@@ -343,6 +378,44 @@ class AlertsConfig(_Section):
         return value
 
 
+class WatchConfig(_Section):
+    """``[watch]``: how often ``perfbook watch`` triages, what it keeps, and what firing alerts do."""
+
+    interval: str = Field("30s", description="time between the starts of two runs (--interval)")
+    window: str = Field("", description="each run's triage window; \"\" = [triage] window_s (kept below the interval)")
+    expensive_probes: list[str] = Field(default_factory=lambda: ["postgres", "containers"],
+                                        description="probes run only every expensive_every-th run (statements, "
+                                        "container stats, key scans)")
+    expensive_every: int = Field(10, ge=1, le=10000, description="run the expensive probes every this many runs "
+                                 "(1 = every run)")
+    raw_retention: str = Field("24h", description="how long raw KPI samples and runs are kept")
+    aggregate_retention: str = Field("720h", description="how long the 5-minute aggregates are kept (30 days)")
+    report_every: str = Field("1h", description="store the triage as a watch report when it changes, "
+                              "else at least this often (the dashboard's latest triage)")
+    open_incidents: bool = Field(False, description="a firing critical alert opens an incident (or attaches "
+                                 "to the open one of its rule and subject); resolving it notes so")
+    metrics_listen: str = Field("", description="HOST:PORT serving perfbook's own /metrics (--metrics-listen); "
+                                "\"\" = none")
+
+    @field_validator("interval", "raw_retention", "aggregate_retention", "report_every")
+    @classmethod
+    def _positive(cls, value: str) -> str:
+        from perfbook.units import parse_duration
+
+        if parse_duration(value) <= 0:
+            raise ValueError(f"must be a duration over 0, got {value!r}")
+        return value
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, value: str) -> str:
+        from perfbook.units import parse_duration
+
+        if value and parse_duration(value) <= 0:
+            raise ValueError(f"must be a duration over 0 (or \"\"), got {value!r}")
+        return value
+
+
 class Config(_Section):
     """The whole effective configuration. Build it with :func:`load_config`."""
 
@@ -357,12 +430,14 @@ class Config(_Section):
     triage: TriageConfig = Field(default_factory=TriageConfig)
     fix: FixConfig = Field(default_factory=FixConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
+    prometheus: PrometheusConfig = Field(default_factory=PrometheusConfig)
     incident: IncidentConfig = Field(default_factory=IncidentConfig)
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
     status: StatusConfig = Field(default_factory=StatusConfig)
     load: LoadConfig = Field(default_factory=LoadConfig)
     thresholds: Thresholds = Field(default_factory=Thresholds)
-    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    watch: WatchConfig = Field(default_factory=WatchConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)  # last: its sample ends with [[alerts.rules]]
 
     _sources: dict[str, str] = PrivateAttr(default_factory=dict)
     _path: Path | None = PrivateAttr(None)

@@ -192,6 +192,7 @@ def meaning_problems(cfg: Any) -> list[Problem]:
         _url_problem("http.base_url", cfg.http.base_url, ("http", "https")),
         _url_problem("frontend.url", cfg.frontend.url, ("http", "https")),
         _url_problem("websocket.url", cfg.websocket.url, ("ws", "wss")),
+        _url_problem("prometheus.url", cfg.prometheus.url, ("http", "https")),
         _dsn_problem(cfg.postgres.dsn),
         _url_problem("containers.engine", cfg.containers.engine, ("unix", "tcp", "http", "https", "ssh", "npipe"),
                      need_host=False),

@@ -1,7 +1,7 @@
 """The evidence reference (docs/evidence.md), generated from the dataclasses of :mod:`perfbook.evidence`.
 
 Each evidence field is declared once, with its unit in its name and its meaning in the comment
-after it (STYLE.md); this module turns those declarations into the reference, so the docs cannot
+after it (docs/architecture.md); this module turns those declarations into the reference, so the docs cannot
 drift from the code. ``python -m perfbook.evidence_docs > docs/evidence.md`` rewrites it; a test
 checks it is current and that every field has its meaning.
 """
@@ -55,7 +55,7 @@ def class_docs(module_name: str) -> list[ClassDoc]:
         fields = []
         for item in node.body:
             if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
-                comment = _comment(lines[item.end_lineno - 1])
+                comment = _comment(lines[(item.end_lineno or item.lineno) - 1])
                 fields.append(FieldDoc(item.target.id, ast.unparse(item.annotation), comment))
         summary = (ast.get_docstring(node) or "").strip().splitlines()
         out.append(ClassDoc(node.name, summary[0] if summary else "", tuple(fields)))

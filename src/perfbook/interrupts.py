@@ -76,6 +76,7 @@ def install() -> None:
 def raise_for(signum: int | None) -> None:
     """Raise the interrupt a caught signal stands for (after a partial result was written)."""
     if signum == signal.SIGTERM:
+        _received.append(signum)  # Typer reports every KeyboardInterrupt as 130: main reads this for 143
         raise Terminated()
     if signum is not None:
         raise KeyboardInterrupt()

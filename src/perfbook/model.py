@@ -44,7 +44,7 @@ class Severity(enum.StrEnum):
 
 
 class Level(enum.StrEnum):
-    """How bad one finding is (DESIGN.md "Finding levels")."""
+    """How bad one finding is (docs/report-schema.md, ``level``)."""
 
     CRITICAL = "critical"
     WARNING = "warning"
@@ -139,12 +139,15 @@ class Evidence(Generic[DataT]):
     data: DataT | None = None
 
 
+HISTOGRAM_SOURCES = ("metrics", "prometheus")  # p95 sources read from the app's histograms (a coarse bucket is a range)
+
+
 @dataclass
 class Kpis:
     """The runbook's KPIs for this triage; ``None`` means not measured, never a made-up number."""
 
     p95_s: float | None = None
-    p95_source: str | None = None  # "metrics" | "http"
+    p95_source: str | None = None  # "metrics" | "http" | "prometheus" (the app's histograms, read through Prometheus)
     p95_subject: str | None = None
     p95_over_bound: bool = False
     p95_requests: int | None = None
@@ -202,7 +205,7 @@ class Report:
     issue_types: list[IssueType]
     kpis: Kpis
     findings: list[Finding]
-    probes: dict[str, Evidence]
+    probes: dict[str, Evidence[Any]]
     causes: list[Cause] = field(default_factory=list)
     perfbook: str = ""
     schema_version: int = SCHEMA_VERSION
@@ -258,6 +261,7 @@ def from_jsonable(tp: Any, value: Any) -> Any:
         hints = typing.get_type_hints(tp)
         required = {f.name for f in dataclasses.fields(tp)
                     if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
-        return tp(**{f.name: from_jsonable(hints[f.name], value.get(f.name))
+        build: Any = tp  # a dataclass type (is_dataclass narrows it to an instance or a type)
+        return build(**{f.name: from_jsonable(hints[f.name], value.get(f.name))
                      for f in dataclasses.fields(tp) if f.name in value or f.name in required})
     return value

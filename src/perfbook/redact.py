@@ -106,8 +106,6 @@ def redact(text: str) -> str:
 _HOST_SCHEMES = frozenset({"json", "jsons", "xml", "xmls", "form", "forms", "http", "https", "mailto", "mailtos"})
 _SCHEME_HOST = re.compile(r"^(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*)://(?:[^@/\s]*@)?(?P<host>\[[^\]]*\]|[^/:?#\s]*)(?P<port>:\d+)?")
 
-SECRET_KEYS = frozenset({"dsn", "url", "base_url", "engine", "password", "token", "admin_token"})
-
 
 def redact_url(url: str) -> str:
     """A URL or DSN with its password and secret query parameters replaced by ``***``."""

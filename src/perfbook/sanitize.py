@@ -1,6 +1,6 @@
 """Make query text, SLOWLOG arguments and key names safe to show, and read simple facts from SQL.
 
-Query text can carry passwords and personal data (DESIGN.md "The JSON report"): every SQL text
+Query text can carry passwords and personal data (docs/report-schema.md): every SQL text
 perfbook shows goes through :func:`display_sql`, every Redis key or argument through
 :func:`display_key`. Pure functions, no I/O.
 

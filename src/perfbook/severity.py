@@ -1,4 +1,4 @@
-"""Severity P0–P3 from the worst p95 and the window 5xx share, exactly as DESIGN.md says. Pure.
+"""Severity P0–P3 from the worst p95 and the window 5xx share (docs/report-schema.md). Pure.
 
     >>> severity_for_p95(2.4, Thresholds()).value, severity_for_p95(0.3, Thresholds()).value
     ('P2', 'OK')
@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from perfbook.config import Thresholds
-from perfbook.model import Finding, Kpis, Level, Report, Severity
+from perfbook.model import HISTOGRAM_SOURCES, Finding, Kpis, Level, Report, Severity
 from perfbook.units import format_duration, format_duration_range, format_pct
 
 # Health failing or the backend unreachable is an outage (runbook P0: "system unusable").
@@ -33,7 +33,7 @@ def severity_for_p95(p95_s: float | None, th: Thresholds, over_bound: bool = Fal
 
 
 def severity_for_error_share(share: float | None) -> Severity:
-    """Window 5xx share: ≥ 50 % P0, ≥ 5 % P1, ≥ 1 % P2 (DESIGN.md escalations)."""
+    """Window 5xx share: ≥ 50 % P0, ≥ 5 % P1, ≥ 1 % P2 (the escalations)."""
     if share is None:
         return Severity.OK
     for cut, severity in ERROR_SHARE_CUTS:
@@ -82,9 +82,9 @@ def p95_text(kpis: Kpis, th: Thresholds) -> str:
     low_high = kpis.p95_range_s
     if kpis.p95_over_bound:
         return f"p95 {value} (over the top bucket bound) {where} ({kpis.p95_source})"
-    if low_high and kpis.p95_source == "metrics":
+    if low_high and kpis.p95_source in HISTOGRAM_SOURCES:
         worst = severity_for_p95(low_high[1], th).value
-        return (f"p95 {format_duration_range(*low_high)} {where} (metrics, coarse buckets): judged from its lower "
+        return (f"p95 {format_duration_range(*low_high)} {where} ({kpis.p95_source}, coarse buckets): judged from its lower "
                 f"bound, {value}; could be as high as {format_duration(low_high[1])} ({worst})")
     if low_high:
         return (f"p95 {value} {where} ({kpis.p95_source}: perfbook's timed requests; the metrics only say "

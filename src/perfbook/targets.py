@@ -55,7 +55,7 @@ def target_identity(layer: str, value: str) -> str:
         if parts.scheme == "unix":
             return f"redis unix:{parts.path}"
         return f"redis {_host(parts.hostname)}:{parts.port or DEFAULT_PORTS['redis']}"
-    port = parts.port or DEFAULT_PORTS.get(parts.scheme, "")
+    port = parts.port or DEFAULT_PORTS.get(parts.scheme) or ""
     path = parts.path if parts.scheme in ("unix", "npipe") else ""
     return f"{layer} {parts.scheme}://{_host(parts.hostname)}:{port}{path}"
 

@@ -30,7 +30,7 @@ def environment(override_dir: str = "") -> Any:
         loaders.append(jinja2.FileSystemLoader(str(path)))
     loaders.append(jinja2.PackageLoader("perfbook", "templates"))
     env = jinja2.Environment(loader=jinja2.ChoiceLoader(loaders), undefined=jinja2.StrictUndefined,
-                             autoescape=lambda name: bool(name) and ".html" in name,
+                             autoescape=lambda name: name is not None and ".html" in name,
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.filters.update(pct=_pct, seconds=_seconds, when=_when, stamp=_stamp)
     env.globals["perfbook_override_dir"] = override_dir

@@ -2,7 +2,7 @@
 
     report = triage(load_config(), window_s=2.0, only=["postgres", "redis"])
 
-The flow is DESIGN.md's: probes (I/O) -> evidence -> rules (pure) -> findings -> severity.
+The flow of docs/architecture.md: probes (I/O) -> evidence -> rules (pure) -> findings -> severity.
 No probe can take triage down: :func:`perfbook.probes.base.run_probe` turns every failure into
 evidence, and a probe that is not configured or not installed is ``skipped`` with the reason.
 What each layer needs, its budget, its target and its rules come from the probes' own
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import ipaddress
 import socket
 import time
 import warnings
@@ -24,6 +23,7 @@ from urllib.parse import urlsplit
 from perfbook import __version__
 from perfbook.config import Config
 from perfbook.errors import UsageError
+from perfbook.locality import is_local_host
 from perfbook.model import (
     Cause,
     Evidence,
@@ -42,7 +42,7 @@ from perfbook.redact import redact_url
 from perfbook.severity import classify
 from perfbook.targets import fingerprint
 
-USER_FACING = ("http", "metrics")
+USER_FACING = ("http", "metrics", "prometheus")
 EXTRAS = {"docker": "docker", "requests": "docker"}  # a probe's missing package -> the extra that brings it
 ProgressFn = Callable[[str, Evidence], None]
 StartFn = Callable[[str, float], None]  # a probe's name and its time budget (s), as it starts
@@ -80,16 +80,6 @@ def target_hosts(cfg: Config) -> list[str]:
             host = urlsplit(url).hostname
             hosts.append(host or "localhost")  # a DSN with no host uses the local socket
     return hosts
-
-
-def is_local_host(host: str) -> bool:
-    """True for localhost, loopback addresses and this machine's own name."""
-    if host in ("localhost", "", socket.gethostname(), socket.getfqdn()):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback or host in ("0.0.0.0", "::")
-    except ValueError:
-        return host.endswith(".localhost")
 
 
 def describe_targets(cfg: Config, local: bool) -> dict[str, object]:
@@ -209,8 +199,8 @@ def _apply_rules(evidence: dict[str, Evidence], cfg: Config) -> list[Finding]:
                 evidence[layer] = dataclasses.replace(old, status="error", reason=f"rules failed: {type(err).__name__}: {err}")
             continue
         for f in found:
-            old = by_key.get(f.key)
-            if old is None or (f.level.rank, -(f.value or 0)) < (old.level.rank, -(old.value or 0)):
+            same = by_key.get(f.key)
+            if same is None or (f.level.rank, -(f.value or 0)) < (same.level.rank, -(same.value or 0)):
                 by_key[f.key] = f
     return sort_findings(list(by_key.values()))
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+from perfbook.errors import UsageError
+
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|us|µs|s|m|h)?")
 _SCALE = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, None: 1.0, "m": 60.0, "h": 3600.0}
 
@@ -32,6 +34,25 @@ def parse_duration(text: str) -> float:
     if not raw:
         raise ValueError("empty duration")
     return total
+
+
+def parse_duration_s(text: str, flag: str = "", max_s: float | None = None) -> float:
+    """A duration given on the command line, in seconds: a usage error naming ``flag`` otherwise.
+
+    With ``max_s``, the value must also be more than 0 and at most ``max_s``. The one parser of
+    ``--window``, ``-d``, ``--timeout``, ``--step-duration`` and the ``--stages`` durations.
+
+    >>> parse_duration_s("2m"), parse_duration_s("250ms"), parse_duration_s("2s", "--window", max_s=3600)
+    (120.0, 0.25, 2.0)
+    """
+    try:
+        value = parse_duration(str(text))
+    except ValueError as err:
+        raise UsageError(f"{flag or 'duration'}: {err}", hint="e.g. 30s, 2m, 500ms") from None
+    if max_s is not None and not 0 < value <= max_s:
+        limit = f"{max_s / 3600:g}h" if max_s % 3600 == 0 else f"{max_s:g}s"
+        raise UsageError(f"{flag or 'a duration'} must be between 0 and {limit}, got {text}")
+    return value
 
 
 def format_duration(seconds: float | None) -> str:

@@ -79,5 +79,6 @@ def test_a_slow_fault_shows_on_the_overview_within_one_refresh(lab: LabState, se
             subprocess.run([sys.executable, "-m", "perfbook", "lab", "fault", "slow", "off", "--dir", str(lab.dir)],
                            capture_output=True, timeout=60)
         page.goto("/")
+        time.sleep(3.5)  # requests already held by the fault (delay_s 3) finish in the next window
         _triage(serve)
         page.locator(slow).wait_for(state="detached", timeout=(REFRESH_S + 1) * 1000)

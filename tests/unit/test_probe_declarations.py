@@ -19,8 +19,8 @@ HEAVY = ("psycopg", "docker", "requests", "redis", "websockets", "psutil", "http
 
 
 def test_the_builtin_probes_in_report_order():
-    assert probe_names() == ["http", "metrics", "host", "process", "containers", "postgres", "redis", "websocket",
-                             "frontend"]
+    assert probe_names() == ["http", "metrics", "host", "process", "containers", "network", "postgres", "redis",
+                             "websocket", "frontend", "prometheus"]
 
 
 @pytest.mark.parametrize("name", probe_names())
@@ -45,10 +45,10 @@ def test_skip_reasons_budgets_and_locality_come_from_the_declarations():
                            "PERFBOOK_POSTGRES_STATEMENT_TIMEOUT_MS": "3000"})
     reasons = {n: configured_skip(n, cfg, local=True) for n in probe_names()}
     assert reasons == {"http": "no [http] base_url", "metrics": "no [http] metrics_path", "host": None, "process": None,
-                       "containers": None, "postgres": "no [postgres] dsn", "redis": "no [redis] url",
+                       "containers": None, "network": None, "postgres": "no [postgres] dsn", "redis": "no [redis] url",
                        "websocket": "no [websocket] url",
-                       "frontend": "no [frontend] url"}
-    assert [n for n in probe_names() if probe_classes()[n].local] == ["host", "process", "containers"]
+                       "frontend": "no [frontend] url", "prometheus": "no [prometheus] url"}
+    assert [n for n in probe_names() if probe_classes()[n].local] == ["host", "process", "containers", "network"]
     budgets = {n: probe_classes()[n].budget_s(cfg, 2.0) for n in ("http", "postgres", "redis", "host")}
     assert budgets == {"http": 7.5, "postgres": 5.5, "redis": 3.5, "host": 3.5}
 

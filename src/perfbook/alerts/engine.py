@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 
 from perfbook.alerts.observe import Observation, Observed, key_of
 from perfbook.alerts.rules import AlertRule
-from perfbook.alerts.state import AlertState, Evaluation, Notification, Silence, Transition
+from perfbook.alerts.state import AlertState, Evaluation, Notification, NotificationKind, Silence, Transition
 from perfbook.alerts.when import KpiCondition
 
 HELD, CLEAR, UNKNOWN = "held", "clear", "unknown"
@@ -73,6 +73,7 @@ def evaluate(
     by_rule = {r.name: r for r in rules}
     previous = {s.key: s for s in states}
     out = Evaluation([], [], [])
+    old: AlertState | None
     for key, old in previous.items():
         if key[0] not in by_rule and old.state == "firing":  # rule removed from the config: close the episode
             out.transitions.append(Transition(old.rule, old.subject, old.state, "resolved", now, old.value))
@@ -215,6 +216,7 @@ def _notify(
         )
     if st.state != "firing" or st.muted_by is not None:
         return []
+    kind: NotificationKind
     if st.notified_at is None:
         kind = "firing"
     elif now - st.notified_at >= settings.repeat_interval_s:
@@ -225,7 +227,7 @@ def _notify(
     return [_notification(kind, rule, st, now)]
 
 
-def _notification(kind: str, rule: AlertRule | None, st: AlertState, now: float) -> Notification:
+def _notification(kind: NotificationKind, rule: AlertRule | None, st: AlertState, now: float) -> Notification:
     if rule is None:  # the rule is gone: say so instead of rendering its templates
         summary, description, severity, url = f"{st.rule} on {st.subject}: rule removed", "", "", ""
     else:

@@ -15,25 +15,15 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from perfbook.alerts.when import Condition, KpiCondition
+from perfbook.evidence import USABLE_STATUSES, is_usable
+from perfbook.probes import probes_seeing
 from perfbook.redact import redact_url
 
 if TYPE_CHECKING:
     from perfbook.config import Config
     from perfbook.model import Evidence, Report
 
-USABLE = ("ok", "partial")
-MIN_LOOKUPS = 100  # as the redis rules judge a hit rate (DESIGN.md: from 100 lookups)
-# A finding code's layer -> the probes whose run decides whether the code was looked for.
-CODE_PROBES = {
-    "http": ("http", "metrics"),
-    "ws": ("websocket",),
-    "frontend": ("frontend",),
-    "host": ("host",),
-    "process": ("process",),
-    "container": ("containers",),
-    "pg": ("postgres",),
-    "redis": ("redis",),
-}
+MIN_LOOKUPS = 100  # as the redis rules judge a hit rate (from 100 lookups)
 FIGURE_PROBES = {
     "p95_s": ("http", "metrics"),
     "error_rate": ("http", "metrics"),
@@ -78,8 +68,8 @@ class Observation:
         """True when this run could have seen the condition: its figure was measured, or its layer probed."""
         if isinstance(condition, KpiCondition):
             return condition.figure in self.measured_figures
-        probes = CODE_PROBES.get(condition.code.split(".")[0], ())
-        ran = USABLE + (("unavailable",) if condition.code.endswith(".unreachable") else ())
+        probes = probes_seeing(condition.code)  # whose run decides whether the code was looked for
+        ran = USABLE_STATUSES + (("unavailable",) if condition.code.endswith(".unreachable") else ())
         return any(self.probes.get(p) in ran for p in probes)
 
     def to_dict(self) -> dict[str, Any]:
@@ -105,7 +95,7 @@ def key_of(condition: Condition) -> str:
 
 def observe(report: Report, cfg: Config) -> Observation:
     """The figures per subject and the findings of ``report`` (pure: reads its evidence and KPIs)."""
-    probes = {name: ev.status for name, ev in report.probes.items()}
+    probes: dict[str, str] = {name: ev.status for name, ev in report.probes.items()}
     backend = str(report.target.get("http") or redact_url(cfg.http.base_url))
     items = _latency(report, cfg, backend) + _errors(report, cfg, backend) + _resources(report)
     items += _data_layers(report)
@@ -121,7 +111,7 @@ def observe(report: Report, cfg: Config) -> Observation:
                 labels=labels,
             )
         )
-    measured = [fig for fig, names in FIGURE_PROBES.items() if any(probes.get(n) in USABLE for n in names)]
+    measured = [fig for fig, names in FIGURE_PROBES.items() if any(probes.get(n) in USABLE_STATUSES for n in names)]
     for fig, kpi in (
         ("db_query_mean_ms", report.kpis.db_query_mean_ms),
         ("cache_hit_rate", report.kpis.cache_hit_rate),
@@ -135,7 +125,7 @@ def observe(report: Report, cfg: Config) -> Observation:
 
 def _data(report: Report, probe: str) -> Any:
     ev: Evidence | None = report.probes.get(probe)
-    return ev.data if ev is not None and ev.status in USABLE else None
+    return ev.data if is_usable(ev) else None
 
 
 def _latency(report: Report, cfg: Config, backend: str) -> list[Observed]:

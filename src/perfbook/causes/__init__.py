@@ -20,12 +20,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from typing import Any
 
 from perfbook.causes.app import app_causes
 from perfbook.causes.cache import cache_causes
 from perfbook.causes.context import Context
 from perfbook.causes.links import explains_a_symptom
 from perfbook.causes.resources import resource_causes
+from perfbook.causes.saturation import saturation_causes
 from perfbook.causes.sessions import session_causes
 from perfbook.causes.tables import table_causes
 from perfbook.config import Config
@@ -36,16 +38,16 @@ MAX_CAUSES = 8
 WEAK_CONFIDENCE = 0.3  # a healthy stack has no cause above this
 
 FAMILIES: tuple[Callable[[Context], list[Cause]], ...] = (
-    table_causes, session_causes, cache_causes, resource_causes,
+    table_causes, session_causes, cache_causes, resource_causes, saturation_causes,
 )
 
 
-def rank_causes(findings: list[Finding], evidence: Mapping[str, Evidence], cfg: Config) -> list[Cause]:
+def rank_causes(findings: list[Finding], evidence: Mapping[str, Evidence[Any]], cfg: Config) -> list[Cause]:
     """Ranked root-cause hypotheses, most confident first (at most MAX_CAUSES)."""
     return split_causes(findings, evidence, cfg)[0]
 
 
-def split_causes(findings: list[Finding], evidence: Mapping[str, Evidence],
+def split_causes(findings: list[Finding], evidence: Mapping[str, Evidence[Any]],
                  cfg: Config) -> tuple[list[Cause], list[Cause]]:
     """(ranked causes, also seen): while endpoints are in trouble, a cause of another layer that
     joins none of them is only "also seen" (nothing in the evidence links it to them)."""

@@ -8,11 +8,14 @@ a dependency in trouble that did not join lowers it, and is named.
 
 from __future__ import annotations
 
-from perfbook.causes.context import Context, Symptom, display_endpoint, explains_little, probe_timed_out
+from typing import Any
+
+from perfbook.causes.context import Context, Symptom, explains_little, probe_timed_out
 from perfbook.causes.links import single_cause
 from perfbook.causes.resources import backend_process
 from perfbook.causes.score import Score, first_action, make_cause, pct
 from perfbook.model import Cause, Finding
+from perfbook.redact import mask_query
 from perfbook.routing import route_matches
 
 DEPENDENCIES = ("postgres", "redis")
@@ -55,7 +58,7 @@ def _dependencies(ctx: Context, score: Score, what: str, p95_s: float | None = N
     return "no dependency was measured, so perhaps"
 
 
-def _slow_figure(fig: dict, ctx: Context) -> bool:
+def _slow_figure(fig: dict[str, Any], ctx: Context) -> bool:
     """One source's p95 (less perfbook's own stalls, where measured) is over the slow limit too."""
     p95 = fig.get("p95_net_s") if fig.get("p95_net_s") is not None else fig.get("p95_s")
     return isinstance(p95, (int, float)) and p95 >= ctx.cfg.thresholds.severity_p3_s
@@ -106,7 +109,7 @@ def _errors(ctx: Context, failing: list[Symptom]) -> Cause:
     why = _dependencies(ctx, score, "failing")
     statuses = _statuses(ctx, failing)
     codes = ", ".join(f"{c} ×{n}" for c, n in sorted(statuses.items())) or "5xx"
-    more = f" (and {', '.join(display_endpoint(s.endpoint) for s in failing[1:3])})" if len(failing) > 1 else ""
+    more = f" (and {', '.join(mask_query(s.endpoint) for s in failing[1:3])})" if len(failing) > 1 else ""
     act = first_action([f for s in failing for f in s.findings], ("manual.read_errors",))
     summary = (f"{lead.label}{more} fails with {codes} ({pct(lead.error_share or 0)}{of}) and {why} "
                f"the application itself errors; fix: {act.summary if act else 'read its error log'}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from perfbook.causes.routes import (
     param_name,
@@ -23,12 +24,13 @@ from perfbook.causes.routes import (
 )
 from perfbook.causes.score import pct
 from perfbook.config import Config
-from perfbook.evidence import USABLE_STATUSES, usable
+from perfbook.evidence import is_usable, usable
 from perfbook.evidence.http import EndpointTiming, HttpEvidence
 from perfbook.evidence.metrics import MetricsEvidence
 from perfbook.evidence.postgres import PgStatement, PgTable, PostgresEvidence
 from perfbook.evidence.process import ProcessEvidence
 from perfbook.model import Evidence, Finding, Level
+from perfbook.redact import mask_query
 from perfbook.routing import path_only, route_matches
 from perfbook.sanitize import referenced_tables
 
@@ -38,18 +40,6 @@ STRONG_DEPENDENCY_CODES = (
     "redis.hit_rate_low", "container.restarting", "container.memory_high", "container.cpu_high",
 )
 TIMEOUT_WORDS = ("no answer", "timed out", "timeout")
-
-
-def display_endpoint(endpoint: str) -> str:
-    """An endpoint safe to show: query values masked (they can hold e-mail addresses or tokens).
-
-    >>> display_endpoint("/api/v1/users?email=ann@example.com&limit=5")
-    '/api/v1/users?email=…&limit=…'
-    """
-    path, _, query = endpoint.partition("?")
-    if not query:
-        return path
-    return path + "?" + "&".join(part.split("=", 1)[0] + "=…" for part in query.split("&") if part)
 
 
 @dataclass
@@ -90,10 +80,10 @@ class Symptom:
     def label(self) -> str:
         """``GET /api/v1/users?email=…`` (the path alone when the method is not known): the route,
         with the query of the configured endpoint that is this very path; query values masked."""
-        shown = display_endpoint(self.endpoint)
+        shown = mask_query(self.endpoint)
         if "?" not in shown:
             same = [c for c in self.configured if "?" in c and path_only(c) == path_only(self.endpoint)]
-            shown = display_endpoint(same[0]) if len(same) == 1 else shown
+            shown = mask_query(same[0]) if len(same) == 1 else shown
         return f"{self.method} {shown}" if self.method else shown
 
     @property
@@ -123,13 +113,13 @@ class Context:
     """The findings and evidence of one triage, indexed for the join families."""
 
     findings: list[Finding]
-    evidence: Mapping[str, Evidence]
+    evidence: Mapping[str, Evidence[Any]]
     cfg: Config
     by_code: dict[str, list[Finding]] = field(default_factory=dict)
     symptoms: dict[str, Symptom] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, findings: list[Finding], evidence: Mapping[str, Evidence], cfg: Config) -> Context:
+    def build(cls, findings: list[Finding], evidence: Mapping[str, Evidence[Any]], cfg: Config) -> Context:
         ctx = cls(list(findings), evidence, cfg)
         for f in findings:
             ctx.by_code.setdefault(f.code, []).append(f)
@@ -160,8 +150,7 @@ class Context:
         return usable(self.evidence.get("process"), ProcessEvidence)
 
     def measured(self, probe: str) -> bool:
-        ev = self.evidence.get(probe)
-        return ev is not None and ev.status in USABLE_STATUSES
+        return is_usable(self.evidence.get(probe))
 
     def endpoints(self) -> list[EndpointTiming]:
         """perfbook's own timed endpoints (none when the http probe did not run)."""
@@ -170,7 +159,7 @@ class Context:
 
     def suffering(self) -> list[Symptom]:
         """Every endpoint in trouble: well-supported first, then the worst level, the most errors, the slowest."""
-        def key(s: Symptom) -> tuple:
+        def key(s: Symptom) -> tuple[bool, int, float, float]:
             level = min(f.level.rank for f in s.findings)
             errors = s.errors.evidence.get("errors_5xx", 0) if s.errors is not None else 0
             return s.low_confidence, level, -(errors or 0), -(s.p95_s or 0)
@@ -195,7 +184,7 @@ class Context:
             if sym.slow is None and not seen:
                 continue
             how = self._route_statement(sym.endpoint, table) or (
-                f"route {display_endpoint(sym.endpoint)} names {table}" if route_names_table(sym.endpoint, table) else None)
+                f"route {mask_query(sym.endpoint)} names {table}" if route_names_table(sym.endpoint, table) else None)
             if how:
                 out.append((sym, how))
         return out
@@ -204,12 +193,12 @@ class Context:
         """A statement on ``table`` that names the route (comment, application_name)."""
         for st in self.statements_on(table):
             if route_in_text(endpoint, st.query):
-                return f"a statement on {table} names the route {display_endpoint(endpoint)}"
+                return f"a statement on {table} names the route {mask_query(endpoint)}"
         pg = self.postgres()
         for session in pg.active if pg is not None else []:
             reads = any(same_table(t, table) for t in referenced_tables(session.query or ""))
             if reads and route_in_text(endpoint, session.application):
-                return f"session application_name names the route {display_endpoint(endpoint)}"
+                return f"session application_name names the route {mask_query(endpoint)}"
         return None
 
     def endpoint_filtering(self, table: str, columns: list[str]) -> tuple[str, float | None] | None:
@@ -218,7 +207,7 @@ class Context:
         wanted = {param_name(c) for c in columns}
         for ep in self.endpoints():
             if query_params(ep.path) & wanted and route_names_table(ep.path, table):
-                return f"{ep.method} {display_endpoint(ep.path)}", ep.p95_s
+                return f"{ep.method} {mask_query(ep.path)}", ep.p95_s
         return None
 
     # PostgreSQL helpers -------------------------------------------------------------------------

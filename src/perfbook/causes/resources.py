@@ -167,7 +167,7 @@ def _host_only(ctx: Context, f: Finding, what: str) -> Cause:
             f"; the backend's {ours.get('process')} among them)" if ours is not None else ")" if name else "")
     act = first_action([f])
     summary = f"{symptom_lead(sym)}{what}{who}: {f.title}" + (f"; fix: {act.summary}" if act else "")
-    evidence = {"finding": f.key, "top_process": top[0] if top else None, "backend_process": ours, "endpoints": []}
+    evidence: dict[str, Any] = {"finding": f.key, "top_process": top[0] if top else None, "backend_process": ours, "endpoints": []}
     layer = "process" if heavy or (ours is not None and ours is top[0]) else "host"
     return make_cause(summary, score, [f, *(sym.findings if sym else [])], layer, evidence, act)
 

@@ -136,7 +136,7 @@ def _saturated(ctx: Context, f: Finding, idle: list[Finding]) -> Cause:
     sym = linked_symptom(ctx, score, "it reads the database, and every request that needs the database "
                          "waits for a free connection", SYMPTOM_MATCHED, among=db_symptoms(ctx))
     states = (conns.by_state if conns is not None else None) or {}
-    state = max(states, key=states.get) if states else None
+    state = max(states, key=states.__getitem__) if states else None
     held = f", {holder[1]} by {holder[0] or 'unnamed sessions'}" if holder else ""
     mostly = f" (mostly {state})" if state else ""
     act = first_action([f, *idle], ("pg.terminate",))
@@ -177,7 +177,7 @@ def _dominant(counts: dict[str, int], total: int) -> tuple[str, int] | None:
     """The one key holding at least half of ``total``, if any."""
     if not counts or not total:
         return None
-    name = max(counts, key=counts.get)
+    name = max(counts, key=counts.__getitem__)
     return (name, counts[name]) if counts[name] * 2 >= total else None
 
 

@@ -19,7 +19,7 @@ import typer
 try:  # Typer >= 0.2x vendors its own Click; catch ITS exceptions
     from typer._click import exceptions as click_exc
 except ImportError:  # pragma: no cover - older Typer on real Click
-    from click import exceptions as click_exc
+    from click import exceptions as click_exc  # type: ignore[no-redef]
 
 from perfbook import __version__, interrupts
 from perfbook.cli import help
@@ -71,11 +71,12 @@ def _root(
 
 
 def _register() -> None:
-    # One explicit list (STYLE.md): every command group, in the order --help shows them.
+    # One explicit list: every command group, in the order --help shows them.
     if app.registered_commands or app.registered_groups:  # main() runs many times in one test process
         return
     from perfbook.cli import (
         alerts_cmd,
+        alerts_watch_cmd,
         config_cmd,
         fix_cmd,
         incident_cmd,
@@ -86,11 +87,13 @@ def _register() -> None:
         status_cmd,
         store_cmd,
         triage_cmd,
+        watch_cmd,
     )
 
     # incident_comms_cmd adds notify / report to the incident group: after incident_cmd in this list
-    for module in (triage_cmd, load_cmd, fix_cmd, incident_cmd, incident_comms_cmd, status_cmd, alerts_cmd, serve_cmd,
-                   lab_cmd, config_cmd, store_cmd):
+    # alerts_watch_cmd adds list / silence to the alerts group: after alerts_cmd
+    for module in (triage_cmd, load_cmd, fix_cmd, incident_cmd, incident_comms_cmd, status_cmd, alerts_cmd,
+                   alerts_watch_cmd, watch_cmd, serve_cmd, lab_cmd, config_cmd, store_cmd):
         module.register(app)
 
 

@@ -69,7 +69,8 @@ class Env:
     def __post_init__(self) -> None:
         self.debug = self.debug or self.environ.get("PERFBOOK_DEBUG") == "1"
         # Every write redacted, a failed write one line (perfbook.files.OutputStream)
-        self.stdout, self.stderr = OutputStream.around(self.stdout), OutputStream.around(self.stderr)
+        self.stdout = OutputStream.around(self.stdout)  # type: ignore[assignment]  # a TextIO by its methods
+        self.stderr = OutputStream.around(self.stderr)  # type: ignore[assignment]
 
     @property
     def no_color(self) -> bool:

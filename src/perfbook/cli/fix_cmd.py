@@ -306,7 +306,8 @@ def _from_report(path: Path, config: Path | None, apply: bool, yes: bool, json_o
     cfg = _config(config)
     check_open(cfg, incident)
     store = open_store(cfg)
-    results, code = [], ExitCode.OK
+    results: list[dict[str, Any]] = []
+    code: int = ExitCode.OK
     try:
         with FixContext(cfg) as ctx:
             ctx.reason, ctx.ticket = note

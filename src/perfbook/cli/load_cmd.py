@@ -18,6 +18,7 @@ from perfbook.cli.progress import StepProgress
 from perfbook.errors import UsageError
 from perfbook.redact import redact_url
 from perfbook.report.text import paragraph
+from perfbook.units import parse_duration_s
 
 LOAD_HELP = """Load-test a URL: closed loop like ab / wrk, or open loop at a fixed --rate like wrk2.
 
@@ -95,6 +96,13 @@ def load(
     ),
     rate: str | None = typer.Option(
         None, "--rate", help="Open loop: RPS, or FROM:TO:OVER to ramp (100:2000:30s).", rich_help_panel="Load"
+    ),
+    max_connections: int = typer.Option(
+        1000,
+        "--max-connections",
+        help="Open loop: connections opened as the target's latency asks, at most this many (all workers; "
+        "-c are opened at the start). A rate that still cannot be kept fails the run (exit 3).",
+        rich_help_panel="Load",
     ),
     stages: str | None = typer.Option(
         None, "--stages", help="Open loop in steps: 30s@100,60s@500,30s@1000.", rich_help_panel="Load"
@@ -196,6 +204,7 @@ def load(
         requests=requests,
         duration=duration,
         connections=connections,
+        max_connections=max_connections,
         method=method,
         headers=header,
         body=body,
@@ -218,7 +227,7 @@ def load(
     attach_to = _incident(incident, config)
     with connected(cluster_address(cluster, lambda: env.config(config)), workers, target.host, method) as grid:
         confirm(target, method, yes, reason=grid.confirmation if grid else "")
-        warning = pacing_warning(list(run.plan.stages), run.plan.connections)
+        warning = pacing_warning(list(run.plan.stages), run.plan.max_connections or run.plan.connections)
         if warning:
             env.echo(f"warning: {warning}", err=True)
         code = _run_session(env, run, slo, watch, json_out, output, config, runner_for(grid), attach_to("load"))
@@ -368,7 +377,6 @@ def capacity(
 
         check_plot_path(plot)
     from perfbook.load.render import capacity_table, step_line
-    from perfbook.load.schedule import parse_duration_s
 
     objectives = objectives_for(slo, config)
     opts = LoadOptions(
@@ -437,12 +445,7 @@ def _stress_out(doc: dict, json_out: bool) -> None:
 
 
 def _duration(text: str) -> float:
-    from perfbook.load.schedule import parse_duration_s
-
-    seconds = parse_duration_s(text)
-    if not 0 < seconds <= 3600:
-        raise UsageError(f"-d must be between 0 and 1h, got {text}")
-    return seconds
+    return parse_duration_s(text, "-d", max_s=3600)
 
 
 def stress_postgres(
@@ -533,6 +536,7 @@ def stress_connections(
 ) -> None:
     """N concurrent connections to the health endpoint (runbook: for i in {1..100}; curl … &)."""
     from perfbook.load.options import LoadOptions, make_run
+    from perfbook.load.result import SCHEMA_VERSION
     from perfbook.load.runner import run_load
 
     if not url:
@@ -553,7 +557,7 @@ def stress_connections(
     failed = doc["requests"] - sum(n for code, n in doc["status_codes"].items() if code.startswith("2"))
     _stress_out(
         {
-            "schema_version": 1,
+            "schema_version": SCHEMA_VERSION,
             "kind": "connections",
             "target": doc["target"],
             "concurrency": concurrency,

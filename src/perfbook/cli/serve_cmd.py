@@ -89,7 +89,7 @@ def _watch(cfg):
     process, and gives a function returning perfbook's own metrics (exposition text, content type).
     """
     try:
-        from perfbook.watch.serve import start_for_serve  # TODO(#17): the watch engineer's entry point
+        from perfbook.watch.serve import start_for_serve
     except ImportError:
         raise UsageError("serve --watch needs perfbook watch, which this build does not have yet",
                          hint="run perfbook watch beside perfbook serve: they share the store") from None

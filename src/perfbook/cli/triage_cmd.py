@@ -25,7 +25,7 @@ from perfbook.report.terminal import build_findings, build_probe_table, print_re
 from perfbook.report.text import waiting_line
 from perfbook.severity import at_or_above_cut
 from perfbook.triage import parse_probe_list, triage
-from perfbook.units import parse_duration
+from perfbook.units import parse_duration_s
 
 FAIL_ON = ("P3", "P2", "P1", "P0", "critical", "warning", "never")
 
@@ -56,15 +56,7 @@ def exit_code_for(report: Report, fail_on: str) -> ExitCode:
 
 
 def _window(text: str | None) -> float | None:
-    if text is None:
-        return None
-    try:
-        value = parse_duration(text)
-    except ValueError as err:
-        raise UsageError(f"--window: {err}") from None
-    if not 0 < value <= 3600:
-        raise UsageError(f"--window must be between 0 and 1h, got {text}")
-    return value
+    return None if text is None else parse_duration_s(text, "--window", max_s=3600)
 
 
 def _overrides(url: str | None) -> dict[str, tuple[Any, str]]:

@@ -15,12 +15,17 @@ typed with :func:`usable`::
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, TypeGuard, TypeVar
 
 from perfbook.model import Evidence
 
 T = TypeVar("T")
-USABLE_STATUSES = ("ok", "partial")
+USABLE_STATUSES = ("ok", "partial")  # a probe that produced data (also as the JSON report's probe status)
+
+
+def is_usable(ev: Evidence[Any] | None) -> TypeGuard[Evidence[Any]]:
+    """The probe produced data (ok or partial): the one test of "this layer was measured"."""
+    return ev is not None and ev.status in USABLE_STATUSES
 
 
 def usable(ev: Evidence[Any] | None, data_type: type[T]) -> T | None:
@@ -33,9 +38,7 @@ def usable(ev: Evidence[Any] | None, data_type: type[T]) -> T | None:
     >>> usable(Evidence("websocket", "unavailable", 0.1, data=data), WebsocketEvidence) is None
     True
     """
-    if ev is None or ev.status not in USABLE_STATUSES:
-        return None
-    return data_of(ev, data_type)
+    return data_of(ev, data_type) if is_usable(ev) else None
 
 
 def data_of(ev: Evidence[Any] | None, data_type: type[T]) -> T | None:

@@ -69,6 +69,11 @@ class ContainerStats:
     block_read_bytes_per_s: float | None = None  # block device reads over the window
     block_write_bytes_per_s: float | None = None  # block device writes over the window
     pids: int | None = None  # processes (tasks) in the container
+    cpu_periods: int | None = None  # CFS quota periods elapsed in the window (None: no quota, or not reported)
+    cpu_throttled_periods: int | None = None  # of those, periods in which the quota ran out
+    cpu_throttled_s: float | None = None  # time its tasks waited for the next period, over the window
+    cpu_throttled_share: float | None = None  # throttled / elapsed periods, 0–1
+    cpu_throttling_source: str | None = None  # "engine" (stats' throttling_data) or "cgroup" (cpu.stat)
     samples: int = 0  # stats samples taken in the window
     processes: list[ContainerProcess] = field(default_factory=list)  # top by CPU and by RSS
     log_path: str | None = None  # the engine's log file for it, where exposed

@@ -1,7 +1,8 @@
 """What the host probe hands ``rules/host.py`` and ``rules/process.py``: field names are the contract.
 
 This machine only: CPU sampled across the window, memory and swap, disk per mount, top processes
-by CPU and by memory, and the large log files of a bounded walk of ``[host] log_dirs``.
+by CPU and by memory, the large log files of a bounded walk of ``[host] log_dirs``, and the
+saturation and errors of each resource (USE method: run queue, steal, PSI, OOM kills, disk I/O).
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ class HostEvidence:
     top_memory: list[TopProcess] = field(default_factory=list)  # largest RSS first
     logs: LogScan | None = None  # large files under [host] log_dirs
     problems: list[str] = field(default_factory=list)  # figures that could not be read, and why
+    saturation: HostSaturation | None = None  # run queue, steal, PSI, OOM kills, disk I/O over the window
 
 
 @dataclass
@@ -102,3 +104,82 @@ class LogScan:
     missing_dirs: list[str] = field(default_factory=list)  # configured but absent
     unreadable_dirs: int = 0  # directories we may not list
     duration_s: float = 0.0  # time the walk took
+
+
+@dataclass
+class Pressure:
+    """Pressure stall information (``/proc/pressure/*``) of one resource, diffed over the window."""
+
+    some_pct: float  # share of the window in which at least one task was stalled on it, 0–100
+    full_pct: float | None  # share in which every non-idle task was stalled, 0–100 (None: not reported)
+
+
+@dataclass
+class CpuSaturation:
+    """CPU saturation over the window: the run queue against the cores, steal, iowait, PSI cpu."""
+
+    cores: int  # logical CPUs (the run queue is judged against these)
+    samples: int  # run-queue readings across the window
+    runnable_mean: float  # mean runnable tasks (``procs_running``, less the reader itself)
+    runnable_max: int  # most runnable tasks in one reading
+    steal_pct: float  # time the hypervisor ran someone else while this VM wanted the CPU, % of all cores
+    iowait_pct: float  # idle time with I/O outstanding, % of all cores
+    psi: Pressure | None  # PSI cpu over the window (None: kernel without PSI)
+
+
+@dataclass
+class OomVictim:
+    """A process the kernel's OOM killer killed during the window (from the kernel log)."""
+
+    pid: int  # the killed process's id
+    name: str  # its short name (comm)
+    cgroup: str | None  # the memory cgroup it was charged to (``task_memcg``), when logged
+    limit_cgroup: str | None  # the cgroup whose limit was hit (``oom_memcg``), when logged
+
+
+@dataclass
+class MemoryPressure:
+    """Memory saturation and errors over the window: PSI memory, faults, swap-in, OOM kills."""
+
+    psi: Pressure | None  # PSI memory over the window (None: kernel without PSI)
+    major_faults_per_s: float  # page faults that had to read from disk (``pgmajfault``), per second
+    swap_in_pages_per_s: float  # pages read back from swap (``pswpin``), per second
+    oom_kills: int  # processes killed by the OOM killer during the window (``oom_kill`` delta)
+    oom_victims: list[OomVictim] = field(default_factory=list)  # the kernel log's names for them (if readable)
+    kernel_log: str | None = None  # why the victims are not named ("/dev/kmsg: permission denied"); None: read
+
+
+@dataclass
+class DiskIo:
+    """One block device over the window, as ``iostat -x`` shows it (from ``/proc/diskstats`` deltas)."""
+
+    device: str  # kernel name, e.g. vda (partitions and virtual devices left out)
+    reads_per_s: float  # completed reads per second
+    writes_per_s: float  # completed writes per second
+    read_bytes_per_s: float  # bytes read per second
+    write_bytes_per_s: float  # bytes written per second
+    await_ms: float | None  # mean time a read or write took, queue included (None: no I/O completed)
+    util_pct: float  # share of the window the device had I/O in flight, 0–100
+    queue_depth: float  # mean requests in flight (``aqu-sz``)
+
+
+@dataclass
+class ProcessIo:
+    """A process among those reading or writing the most storage over the window (``pidstat -d``)."""
+
+    pid: int  # process id
+    name: str  # its short name (comm)
+    read_bytes_per_s: float  # bytes it caused to be read from storage, per second
+    write_bytes_per_s: float  # bytes it caused to be written to storage, per second
+
+
+@dataclass
+class HostSaturation:
+    """The USE method's saturation and errors of this machine, every figure diffed over the window."""
+
+    window_s: float  # seconds between the first and the last reading
+    cpu: CpuSaturation | None  # None when /proc/stat could not be read
+    memory: MemoryPressure | None  # None when /proc/vmstat could not be read
+    io_psi: Pressure | None  # PSI io over the window (None: kernel without PSI)
+    disks: list[DiskIo] = field(default_factory=list)  # whole block devices, busiest first
+    top_io: list[ProcessIo] = field(default_factory=list)  # most storage I/O first (≤ 5); read only when a disk is busy

@@ -25,6 +25,12 @@ class WatchedProcess:
     unit: str | None = None  # the systemd service running it (from /proc/PID/cgroup), if any
     container_id: str | None = None  # the container it runs in (12 hex digits), if any
     age_s: float | None = None  # how long it had been running when the window started; None: unknown
+    open_fds: int | None = None  # file descriptors open at the window's end; None: not readable
+    fd_soft_limit: int | None = None  # its soft limit on open files (``ulimit -n``); None: not readable
+    threads: int | None = None  # threads at the window's end
+    cpu_periods: int | None = None  # CFS quota periods of its CPU cgroup in the window (None: no quota)
+    cpu_throttled_share: float | None = None  # of those, the share in which the quota ran out, 0–1
+    cpu_throttled_s: float | None = None  # time its cgroup's tasks waited for the next period
 
 
 @dataclass

@@ -80,6 +80,18 @@ class RedisBigKey:
 
 
 @dataclass
+class RedisKeyScan:
+    """How much of one database the big-key scan (pipelined SCAN + MEMORY USAGE) covered."""
+
+    db: int  # the database scanned
+    keys: int | None  # DBSIZE when the scan started (None: not readable)
+    scanned: int  # keys SCAN returned whose MEMORY USAGE was read
+    complete: bool  # the SCAN cursor came back to 0: every key present throughout was seen
+    duration_s: float  # time spent scanning this database
+    coverage: float | None  # scanned / keys, 0–1 (1.0 when complete; None without DBSIZE)
+
+
+@dataclass
 class RedisSlowEntry:
     """One SLOWLOG entry (perfbook's own left out)."""
 
@@ -108,8 +120,12 @@ class RedisEvidence:
     evicted_keys_total: int  # evicted_keys since start / reset
     keyspace: list[RedisKeyspace] = field(default_factory=list)  # INFO keyspace, one entry per database with keys
     big_keys: list[RedisBigKey] = field(default_factory=list)  # biggest first
-    big_keys_sampled: int = 0  # keys MEMORY USAGE was read for
-    big_keys_scan_complete: bool = False  # the SCAN reached the end of the database
+    big_keys_sampled: int = 0  # keys MEMORY USAGE was read for (every database scanned)
+    big_keys_scan_complete: bool = False  # the SCAN reached the end of every database scanned
+    big_keys_scans: list[RedisKeyScan] = field(default_factory=list)  # coverage of each database scanned
+    big_keys_budget_s: float | None = None  # the time the scan was allowed (within the window)
+    big_keys_per_s: float | None = None  # keys scanned per second of scanning
+    big_keys_over_limit: int = 0  # keys seen at or over thresholds.redis_big_key_mb (big_keys keeps the top 10)
     slowlog: list[RedisSlowEntry] = field(default_factory=list)  # the newest entries not perfbook's (10 at most)
     slowlog_len: int = 0  # entries SLOWLOG holds in all
     db: int = 0  # the database of the URL (sampled by SCAN; queue_db gets one SCAN page too)

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from perfbook.fix.context import FixContext
 
 ParamKind = Literal["str", "int", "float", "flag", "list", "int_list"]
-OutcomeStatus = Literal["done", "partial", "failed", "nothing", "refused"]
+OutcomeStatus = Literal["done", "partial", "failed", "nothing", "refused", "declined"]
 
 
 _KIND_WORDS = {"str": "text", "int": "an integer", "float": "a number", "flag": "true or false",

@@ -12,6 +12,7 @@ from typing import Any
 
 from perfbook.errors import UsageError
 from perfbook.fix.base import Fix
+from perfbook.importing import import_object
 
 CATALOG: dict[str, str] = {
     "pg.analyze": "perfbook.fix.pg_maintenance:PgAnalyze",
@@ -35,8 +36,8 @@ def fix_class(fix_id: str) -> type[Fix]:
     target = CATALOG.get(fix_id)
     if target is None:
         raise UsageError(f"no fix {fix_id!r} in the catalog", hint="see: perfbook fix --list")
-    module_name, _, cls_name = target.partition(":")
-    return getattr(importlib.import_module(module_name), cls_name)
+    cls: type[Fix] = import_object(target)
+    return cls
 
 
 def make_fix(fix_id: str, params: dict[str, Any]) -> Fix:

@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from perfbook.errors import PerfbookError, UsageError
-from perfbook.fix.base import Fix, Outcome, Param, Plan, VerifySpec, fingerprint
+from perfbook.fix.base import Fix, Outcome, OutcomeStatus, Param, Plan, VerifySpec, fingerprint
 from perfbook.fix.context import FixContext
 from perfbook.units import format_bytes
 
@@ -151,7 +151,7 @@ class EnginePrune(Fix):
             except docker.errors.APIError as err:
                 not_done.append(f"{step}: {str(err).splitlines()[0][:160]}")
         figures = {"space reclaimed bytes": {"before": 0, "after": freed}}
-        status = "done" if not not_done else ("partial" if done else "failed")
+        status: OutcomeStatus = "done" if not not_done else ("partial" if done else "failed")
         not_done += unsupported
         if status == "failed":
             raise PerfbookError(f"engine.prune: nothing pruned: {not_done[0]}")

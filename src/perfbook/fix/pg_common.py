@@ -1,7 +1,7 @@
 """PostgreSQL helpers the pg.* fixes share: resolve a table, read its size from pg_class, strip literals.
 
 Sizes come from ``pg_class`` (relpages × block_size), never from size functions, so a plan never
-waits behind an ACCESS EXCLUSIVE lock (DESIGN.md "Where perfbook does better").
+waits behind an ACCESS EXCLUSIVE lock (docs/safety.md).
 """
 
 from __future__ import annotations

@@ -97,7 +97,7 @@ def _status(done: list[str], not_done: list[str]) -> Any:
 
 
 def _figures(before: dict[str, TableInfo], after: dict[str, TableInfo]) -> dict[str, dict[str, Any]]:
-    out = {}
+    out: dict[str, dict[str, Any]] = {}
     for name, b in before.items():
         a = after[name]
         out[f"{name} dead_tuples"] = {"before": b.dead_tuples, "after": a.dead_tuples}

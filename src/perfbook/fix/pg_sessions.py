@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from perfbook.errors import UsageError
-from perfbook.fix.base import Fix, Outcome, Param, Plan, VerifySpec, fingerprint
+from perfbook.fix.base import Fix, Outcome, OutcomeStatus, Param, Plan, VerifySpec, fingerprint
 from perfbook.fix.context import APP_NAME, FixContext
 from perfbook.fix.pg_common import TAG, pg_error_line, server_version_num, strip_literals
 
@@ -138,7 +138,7 @@ class _Signal(Fix):
             else:
                 not_done.append(f"pid {pid}: {self.function} returned false (no permission, or still running)")
         figures = {"blocked sessions": {"before": blocked_before, "after": _blocked_count(ctx)}}
-        status = "done" if not not_done else ("partial" if done else "failed")
+        status: OutcomeStatus = "done" if not not_done else ("partial" if done else "failed")
         return Outcome(status, f"{self.verb}: {len(done)} of {len(plan.data['targets'])} session(s)", done=done,
                        not_done=not_done, figures=figures, error=not_done[0] if not_done and not done else None)
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from perfbook.errors import UsageError
-from perfbook.fix.base import Fix, Outcome, Param, Plan, VerifySpec, fingerprint
+from perfbook.fix.base import Fix, Outcome, OutcomeStatus, Param, Plan, VerifySpec, fingerprint
 from perfbook.fix.context import FixContext
 
 QUEUE_TYPES = frozenset({"list", "stream"})
@@ -208,7 +208,7 @@ class RedisDeletePattern(Fix):
             deleted += client.unlink(*batch)
         left = sum(1 for _ in scan_keys(client, plan.data["pattern"]))
         figures = {f"keys matching {plan.data['pattern']}": {"before": plan.data["keys"], "after": left}}
-        status = "done" if left == 0 else "partial"
+        status: OutcomeStatus = "done" if left == 0 else "partial"
         return Outcome(status, f"deleted {deleted} key(s) from db {plan.data['db']}", done=[f"UNLINK {deleted} keys"],
                        not_done=[f"{left} matching keys remain (new ones written meanwhile?)"] if left else [],
                        figures=figures)

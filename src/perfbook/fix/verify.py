@@ -8,12 +8,13 @@ over two reports — a :class:`~perfbook.model.Report` or a saved report's JSON 
 from __future__ import annotations
 
 import asyncio
-import inspect
 from dataclasses import dataclass, field
 from typing import Any
 
 from perfbook.config import Config
+from perfbook.evidence import USABLE_STATUSES
 from perfbook.fix.base import VerifySpec
+from perfbook.probes import probes_seeing
 from perfbook.redact import redact_text
 
 ABSENT = "absent"
@@ -63,9 +64,7 @@ def measure(cfg: Config, spec: VerifySpec, window_s: float) -> dict[str, Any]:
         return {"error": f"the triage engine is not available ({err})"}
     try:
         only = list(dict.fromkeys(spec.probes + USER_FACING_PROBES))
-        result = run_triage(cfg, only=only, window_s=window_s)
-        if inspect.isawaitable(result):
-            result = asyncio.run(result)
+        result = asyncio.run(run_triage(cfg, only=only, window_s=window_s))
     except Exception as err:  # verification must never turn a done fix into a crash
         return {"error": redact_text(f"triage failed: {type(err).__name__}: {err}")}
     return report_dict(result) or {"error": "triage returned nothing"}
@@ -78,12 +77,6 @@ def _matching(spec: VerifySpec, report: dict[str, Any] | None) -> dict[str, Any]
         if spec.matches(f["code"], f["subject"]):
             out[f"{f['code']}:{f['subject']}"] = f.get("value") if f.get("value") is not None else "present"
     return out
-
-
-# Which probes can see a finding of each code prefix (a finding absent from a probe that did not run
-# is not gone, it is unmeasured).
-PROBES_OF = {"http": ("http", "metrics"), "pg": ("postgres",), "redis": ("redis",), "container": ("containers",),
-             "host": ("host",), "process": ("process",), "ws": ("websocket",), "frontend": ("frontend",)}
 
 
 def _thresholds(spec: VerifySpec, report: dict[str, Any] | None) -> dict[str, Any]:
@@ -99,7 +92,7 @@ def _unmeasured(probes: tuple[str, ...], report: dict[str, Any] | None) -> str |
     if "error" in report and "findings" not in report:
         return report["error"]
     statuses = {n: report.get("probes", {}).get(n) or {"status": "not run"} for n in probes}
-    if any(p.get("status") in ("ok", "partial") for p in statuses.values()):
+    if any(p.get("status") in USABLE_STATUSES for p in statuses.values()):
         return None
     name, probe = next(iter(statuses.items()))
     return f"{name}: {probe.get('status')} ({probe.get('reason') or 'no reason'})"
@@ -111,7 +104,7 @@ def compare(spec: VerifySpec, before: Any, after: Any, window_s: float) -> Verif
     result = VerifyResult(probes=list(spec.probes), window_s=window_s, after_report=after)
     b, a = _matching(spec, before), _matching(spec, after)
     for key in b:  # a finding whose probe did not run after the fix is not measured, never "gone"
-        if key not in a and _unmeasured(PROBES_OF.get(key.split(".")[0], spec.probes[:1]), after):
+        if key not in a and _unmeasured(probes_seeing(key) or spec.probes[:1], after):
             a[key] = UNMEASURED
     limits = _thresholds(spec, before) | _thresholds(spec, after)
     result.findings = [{"finding": k, "before": b.get(k, ABSENT), "after": a.get(k, ABSENT), "limit": limits.get(k)}
@@ -142,10 +135,10 @@ def merge_reports(old: dict[str, Any], new: dict[str, Any] | None) -> dict[str, 
     """
     if not new or "findings" not in new:
         return old
-    measured = {n for n, p in (new.get("probes") or {}).items() if p.get("status") in ("ok", "partial")}
+    measured = {n for n, p in (new.get("probes") or {}).items() if p.get("status") in USABLE_STATUSES}
 
     def still_valid(f: dict[str, Any]) -> bool:
-        return not measured & set(PROBES_OF.get(f["code"].split(".")[0], ()))
+        return not measured & set(probes_seeing(f["code"]))
 
     kpis = {**(old.get("kpis") or {}), **{k: v for k, v in (new.get("kpis") or {}).items() if v is not None}}
     return {**old, "findings": [f for f in old.get("findings", []) if still_valid(f)] + new["findings"],

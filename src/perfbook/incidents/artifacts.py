@@ -22,6 +22,7 @@ from perfbook.errors import NotFoundError, UsageError
 from perfbook.incidents.figures import figures_for, summary_for
 from perfbook.incidents.model import Artifact, format_id
 from perfbook.store import Store, artifacts, now_iso
+from perfbook.store.engine import inserted_key
 
 KINDS = ("triage", "fix", "load", "capacity", "watch")
 COLUMNS = ("severity", "p95_s", "p95_subject", "error_rate", "cpu_pct", "memory_pct", "db_query_mean_ms",
@@ -48,7 +49,7 @@ def keep(store: Store, kind: str, document: dict[str, Any], *, actor: str) -> in
     figures = figures_for(kind, document)
     row = {"incident_id": None, "kind": kind, "at": now_iso(), "actor": actor, "summary": summary_for(kind, figures),
            "document": document, **{k: figures.get(k) for k in COLUMNS}}
-    return store.write(lambda conn: conn.execute(insert(artifacts).values(**row)).inserted_primary_key[0])
+    return store.write(lambda conn: inserted_key(conn.execute(insert(artifacts).values(**row))))
 
 
 def get_artifact(store: Store, artifact_id: int, *, kinds: Sequence[str] = KINDS) -> StoredArtifact:

@@ -16,13 +16,13 @@ from typing import Any
 RESOURCE_CODES = ("host.cpu_high", "host.memory_high", "container.cpu_high", "container.memory_high")
 LIMIT_FIXES = ("container.update_limits", "redis.set_maxmemory")
 _LAYER_OF = {"http": "backend", "pg": "postgres", "redis": "redis", "host": "host", "process": "process",
-             "container": "containers", "ws": "websocket", "frontend": "frontend"}
+             "container": "containers", "ws": "websocket", "frontend": "frontend", "net": "network"}
 _ENDPOINT_LAYERS = ("http", "ws", "frontend")
 
 
 def figures_for(kind: str, doc: dict[str, Any]) -> dict[str, Any]:
     """The artifact's figure columns (absent ones None) for ``kind`` = triage | fix | load | capacity."""
-    builder = {"triage": _triage, "fix": _fix, "load": _load, "capacity": _capacity}.get(kind)
+    builder = {"triage": _triage, "watch": _triage, "fix": _fix, "load": _load, "capacity": _capacity}.get(kind)
     return builder(doc) if builder else {}
 
 
@@ -63,7 +63,7 @@ def _capacity(doc: dict[str, Any]) -> dict[str, Any]:
 
 def summary_for(kind: str, figures: dict[str, Any]) -> str:
     """One line: ``P2, p95 4.10 s on /api/v1/users, 5xx 0.0 %, top cause: …``."""
-    if kind == "triage":
+    if kind in ("triage", "watch"):  # a watch report is a triage with the rules it ran
         parts = [figures.get("severity") or "severity not measured"]
         if figures.get("p95_s") is not None:
             parts.append(f"p95 {figures['p95_s']:.2f} s" + (f" on {figures['p95_subject']}" if figures.get("p95_subject") else ""))

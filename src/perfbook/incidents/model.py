@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from perfbook.errors import ConflictError, PerfbookError, UsageError
+from perfbook.exit_codes import ExitCode
 
 ID_PREFIX = "INC-"
 SEVERITIES = ("P0", "P1", "P2", "P3")
@@ -26,7 +27,7 @@ SEVERITIES = ("P0", "P1", "P2", "P3")
 class VerifyFailed(PerfbookError):
     """``resolve --verify`` refused: KPIs still fail (exit 3, like a triage at or above the cut)."""
 
-    exit_code = 3
+    exit_code = ExitCode.THRESHOLD
 
 
 class Status(enum.StrEnum):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from perfbook.evidence import USABLE_STATUSES
 from perfbook.incidents.figures import LIMIT_FIXES, RESOURCE_CODES, figures_for, short_cause, summary_for
 from perfbook.incidents.model import Artifact
 
@@ -29,7 +30,7 @@ def _first(arts: Sequence[Artifact], kind: str, test: Callable[[dict[str, Any]],
 
 
 def _measured(doc: dict[str, Any]) -> int:
-    return sum(1 for p in (doc.get("probes") or {}).values() if p.get("status") in ("ok", "partial"))
+    return sum(1 for p in (doc.get("probes") or {}).values() if p.get("status") in USABLE_STATUSES)
 
 
 def _plural(n: int, word: str) -> str:
@@ -111,7 +112,7 @@ def _resource_failures(doc: dict[str, Any]) -> set[str]:
 def _resource_probes_ran(doc: dict[str, Any], failing: set[str]) -> bool:
     probes = doc.get("probes") or {}
     needed = {"host" if key.startswith("host.") else "containers" for key in failing}
-    return all((probes.get(p) or {}).get("status") in ("ok", "partial") for p in needed)
+    return all((probes.get(p) or {}).get("status") in USABLE_STATUSES for p in needed)
 
 
 def _resources(arts: Sequence[Artifact]) -> Proof | None:

@@ -36,6 +36,7 @@ from perfbook.incidents.model import (
     raises,
 )
 from perfbook.store import Store, artifacts, checklist_marks, incidents, now_iso, timeline_events
+from perfbook.store.engine import inserted_key
 
 ARTIFACT_KINDS = ("triage", "fix", "load", "capacity", "watch")
 
@@ -58,11 +59,11 @@ def open_incident(store: Store, *, title: str, actor: str, severity: str | None 
     endpoints, components = affected_from(report) if report else ([], [])
 
     def run(conn: Connection) -> int:
-        number = conn.execute(insert(incidents).values(
+        number = inserted_key(conn.execute(insert(incidents).values(
             title=title.strip(), status=Status.INVESTIGATING.value, severity=severity,
             impact=(impact or impact_for(severity)).value, issue_types=list((report or {}).get("issue_types") or []),
             endpoints=endpoints, components=components, owner=actor, opened_at=now, updated_at=now,
-            last_update_at=now, dedup_key=dedup_key)).inserted_primary_key[0]
+            last_update_at=now, dedup_key=dedup_key)))
         _event(conn, number, EventKind.OPENED, actor, f"opened {format_id(number)}: {title.strip()}",
                {"severity": severity, "impact": (impact or impact_for(severity)).value, "owner": actor})
         if report is not None:
@@ -275,9 +276,9 @@ def _marks(conn: Connection, number: int) -> list[checklist.Mark]:
 def _event(conn: Connection, number: int, kind: EventKind, actor: str, summary: str, data: dict[str, Any],
            artifact_id: int | None = None) -> int:
     now = now_iso()
-    event_id = conn.execute(insert(timeline_events).values(incident_id=number, at=now, kind=kind.value, actor=actor,
-                                                           summary=summary, data=data, artifact_id=artifact_id)
-                            ).inserted_primary_key[0]
+    result = conn.execute(insert(timeline_events).values(incident_id=number, at=now, kind=kind.value, actor=actor,
+                                                         summary=summary, data=data, artifact_id=artifact_id))
+    event_id = inserted_key(result)
     values = {"updated_at": now, **({"last_update_at": now} if kind in UPDATE_KINDS else {})}
     conn.execute(update(incidents).where(incidents.c.id == number).values(**values))
     return event_id
@@ -298,9 +299,9 @@ def _attach(conn: Connection, number: int, kind: str, document: dict[str, Any], 
     summary = summary_for(kind, figures)
     columns = {k: figures.get(k) for k in ("severity", "p95_s", "p95_subject", "error_rate", "cpu_pct", "memory_pct",
                                            "db_query_mean_ms", "cache_hit_rate", "rps", "slo_met", "action", "outcome")}
-    art_id = conn.execute(insert(artifacts).values(incident_id=number, kind=kind, at=now_iso(), actor=actor,
-                                                   summary=summary, document=document, **columns)
-                          ).inserted_primary_key[0]
+    result = conn.execute(insert(artifacts).values(incident_id=number, kind=kind, at=now_iso(), actor=actor,
+                                                   summary=summary, document=document, **columns))
+    art_id = inserted_key(result)
     done = Attached(art_id, f"{kind} #{art_id}")
     event_kind = EventKind(kind) if kind in {k.value for k in EventKind} else EventKind.NOTE
     _event(conn, number, event_kind, actor, f"{done.label}: {summary}", {"artifact": done.label, **figures}, art_id)

@@ -46,11 +46,5 @@ class ReadCache:
                 self.write_errors += 1
         return value
 
-    async def invalidate(self, *keys: str) -> None:
-        try:
-            await self.client.delete(*keys)
-        except RedisError:
-            pass
-
     async def close(self) -> None:
         await self.client.aclose()

@@ -54,6 +54,7 @@ def run_demo(opts: DemoOptions, say: Callable[[str], None]) -> int:
         state = supervisor.up(supervisor.LabOptions(opts.state_dir, port=opts.port,
                                                     frontend_port=opts.frontend_port, traffic=True))
     else:
+        assert state is not None  # loaded and running
         say(f"using the lab already running from {opts.state_dir} ({state.backend_url})")
         if "gen" not in state.processes:
             supervisor.start_traffic(state, TrafficPlan.rate_rps)

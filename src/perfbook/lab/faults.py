@@ -34,7 +34,6 @@ DEFAULT_PARAMS: dict[str, dict] = {
     "idle_tx": {"sessions": 3},
     "bloat": {"rounds": 4},
 }
-HOLDER_FAULTS = ("lock", "idle_tx", "pool")
 _children: list[subprocess.Popen] = []  # fault holders this worker started; reaped by reap_children
 
 

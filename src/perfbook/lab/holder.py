@@ -48,7 +48,7 @@ def hold_idle_tx(dsn: str, sessions: int) -> list[psycopg.Connection]:
 def hold_pool(dsn: str, sessions: int) -> list[psycopg.Connection]:
     """Idle sessions filling the ordinary slots of max_connections, all but RESERVE_FREE."""
     first = _connect(dsn)
-    usable, used = first.execute(
+    usable, used = first.execute(  # type: ignore[misc]  # one row, always
         "SELECT current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int,"
         " (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')"
     ).fetchone()

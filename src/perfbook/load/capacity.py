@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from perfbook.interrupts import StopFlag
-from perfbook.load.result import LoadResult
+from perfbook.load.result import SCHEMA_VERSION, LoadResult
 from perfbook.load.runner import LoadRun, run_load
 from perfbook.load.schedule import Stage
 from perfbook.load.slo import Objective, judge
@@ -76,7 +76,7 @@ class CapacityReport:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "schema_version": 1,
+            "schema_version": SCHEMA_VERSION,
             "target": self.target,
             "slo": [o.text() for o in self.objectives],
             "knee_rps": self.outcome.knee_rps if self.outcome else None,
@@ -128,7 +128,7 @@ def run_capacity(
     stop = stop if stop is not None else StopFlag()
     gen = search(start_rps, max_rps, tolerance=tolerance)
     started = clock()
-    rate = gen.send(None)
+    rate = next(gen)
     while True:
         if stop or clock() - started + step_s > max_duration_s:
             report.stop_signal = stop.signum

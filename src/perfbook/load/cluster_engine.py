@@ -36,7 +36,7 @@ def write_frame(out: IO[bytes], message: Any) -> None:
     out.flush()
 
 
-def read_frame(inp: IO[bytes]) -> Any:
+def read_frame(inp: IO[bytes] | _Fd) -> Any:
     """The next frame, or None at end of file."""
     head = inp.read(4)
     if len(head) < 4:
@@ -104,6 +104,7 @@ def main() -> None:
     out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # a stray print must not corrupt the frames
     share = read_frame(_Fd(sys.stdin.fileno()))
+    loop: asyncio.AbstractEventLoop
     try:
         import uvloop
 

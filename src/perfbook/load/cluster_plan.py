@@ -70,6 +70,11 @@ def share_plans(plan: WorkerPlan, workers: int) -> list[tuple[WorkerPlan, float]
     workers = max(1, min(workers, plan.connections))
     conns = split(plan.connections, workers)
     counts = split(plan.requests, workers) if plan.requests is not None else [None] * workers
+    if plan.max_connections:  # the limit is a total, like -c
+        most = split(plan.max_connections, workers)
+        plan = replace(plan, max_connections=0)
+        return [(replace(p, max_connections=max(most[k], p.connections)), phase)
+                for k, (p, phase) in enumerate(share_plans(plan, workers))]
     if not plan.stages:
         return [(replace(plan, connections=conns[k], requests=counts[k]), 0.0) for k in range(workers)]
     whole = Schedule(list(plan.stages), plan.share)

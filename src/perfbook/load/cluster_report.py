@@ -113,6 +113,7 @@ class ClusterLoadResult(LoadResult):
             rate_rps=max(max(s.from_rps, s.to_rps) for s in stages) if stages else None,
             stages=[{"duration_s": s.duration_s, "from_rps": s.from_rps, "to_rps": s.to_rps} for s in stages],
             scheduler=scheduler,
+            drain_s=run.plan.timeout_s if stages else 0.0,
         )
 
     def finish(self, rows: list[WorkerRow]) -> None:
@@ -150,7 +151,7 @@ def cluster_table(cluster: dict[str, Any]) -> Group:
     for col, justify in (("worker", "left"), ("host", "left"), ("requests", "right"), ("rps", "right"),
                          ("errors", "right"), ("p99", "right"), ("CPU", "right"),
                          ("clock offset", "right"), ("status", "left")):
-        table.add_column(col, justify=justify)
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]  # left / right
     for row in cluster["workers"]:
         errors = sum(row["errors"].values())
         style = "red" if row["status"] in FAILED_STATES else "yellow" if row["status"] == "aborted" else ""

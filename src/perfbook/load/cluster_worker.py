@@ -23,7 +23,7 @@ from perfbook.load.cluster_engine import read_frame, write_frame
 from perfbook.load.cluster_plan import Share
 from perfbook.load.engine import Snapshot, WorkerResult
 from perfbook.load.runner import MIN_REQUESTS_FOR_ABORT
-from perfbook.load.safety import is_local
+from perfbook.locality import resolves_local as is_local
 
 
 @dataclass
@@ -104,6 +104,7 @@ def run_share(share: Share) -> ShareOutcome:
     state.last_poll = time.monotonic()
     engine = subprocess.Popen([sys.executable, "-m", "perfbook.load.cluster_engine"],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert engine.stdin is not None and engine.stdout is not None  # both made with PIPE
     try:
         write_frame(engine.stdin, share)
         done = _relay(share, state, engine)
@@ -123,7 +124,8 @@ def run_share(share: Share) -> ShareOutcome:
     )
 
 
-def _relay(share: Share, state: _State, engine: subprocess.Popen) -> Any:
+def _relay(share: Share, state: _State, engine: subprocess.Popen[bytes]) -> Any:
+    assert engine.stdin is not None and engine.stdout is not None  # both made with PIPE
     told = False
     while (frame := read_frame(engine.stdout)) is not None:
         kind, payload = frame
@@ -141,10 +143,11 @@ def _relay(share: Share, state: _State, engine: subprocess.Popen) -> Any:
     return None
 
 
-def _end(engine: subprocess.Popen) -> None:
+def _end(engine: subprocess.Popen[bytes]) -> None:
     for pipe in (engine.stdin, engine.stdout):
         try:
-            pipe.close()
+            if pipe is not None:
+                pipe.close()
         except OSError:
             pass
     try:

@@ -135,7 +135,7 @@ def compare_table(a: dict[str, Any], b: dict[str, Any], name_a: str, name_b: str
                   caption=NOISE_TEXT, caption_justify="left")
     for col, justify in (("figure", "left"), (name_a, "right"), (name_b, "right"), ("change", "right"),
                          ("B is", "left")):
-        table.add_column(col, justify=justify, overflow="fold")
+        table.add_column(col, justify=justify, overflow="fold")  # type: ignore[arg-type]  # left / right
     styles = {"better": "green", "worse": "bold red", "same": "dim"}
     for row in changes(a, b):
         change = "-" if row["change"] is None else f"{row['change']:+.1%}"

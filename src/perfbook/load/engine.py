@@ -5,15 +5,21 @@ one float to a list and bump two counters. Everything else (histograms, progress
 the stop check) happens in a tick every 0.25 s.
 
 Closed loop: each connection sends its next request as soon as the previous response is in.
-Open loop (``schedule``): connection k sends requests k, k+C, k+2C … of the schedule at their
-intended times; a late response delays that connection's next send, and the corrected latency
-counts from the intended time (wrk2's coordinated-omission correction).
+Open loop (``schedule``): each request of the schedule goes out at its intended time on a free
+connection; with none free a new one is opened, up to ``max_connections`` (k6's ``maxVUs``: the
+``-c`` connections are opened at the start, more as the target's latency asks for them). At the
+limit a request waits for the next free connection and its corrected latency counts from its
+intended time (wrk2's coordinated-omission correction); requests still waiting when the schedule
+ends are not sent, and the result says how many. After the schedule, requests in flight get
+``timeout_s`` to finish (the drain), so an open-loop run never lasts more than the schedule plus
+``timeout_s``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ssl
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from time import perf_counter
@@ -46,6 +52,7 @@ class WorkerPlan:
     ssl: bool = False
     verify_tls: bool = True
     server_hostname: str | None = None
+    max_connections: int = 0  # open loop: connections it may open as latency asks (0: ``connections``)
 
 
 @dataclass
@@ -75,6 +82,12 @@ class WorkerResult:
     interrupted: bool = False
     error_examples: dict[str, str] = field(default_factory=dict)  # kind → first message seen
     interim: int = 0  # interim 1xx responses (100 Continue …): not responses, not requests
+    scheduled: int = 0  # open loop: requests the schedule asked for
+    sent: int = 0  # open loop: requests sent (a failed connect counts: it is a transport error)
+    waited: int = 0  # open loop: requests that found every one of max_connections busy and waited
+    peak_connections: int = 0  # open loop: most connections open (or opening) at once
+    max_connections: int = 0  # open loop: the limit it could open
+    schedule_s: float = 0.0  # open loop: how long the schedule lasts (the run's duration less the drain)
 
 
 class _Run:
@@ -110,70 +123,155 @@ class _Run:
                 self.ssl_ctx.verify_mode = ssl.CERT_NONE
         self.t0 = perf_counter()
         self._last_tick = (self.t0, 0)
+        # open loop: the pool of connections
+        self.max_conns = max(plan.max_connections or plan.connections, 1)
+        self.idle: list[Conn] = []  # connected, nothing in flight (the last freed is reused first)
+        self.backlog: deque[float] = deque()  # intended times of requests waiting for a connection
+        self.count = 0  # connections open or opening
+        self.spare = 0  # the -c connections opened at the start, not connected yet
+        self.peak = 0
+        self.scheduled = self.sent = self.waited = 0
+        self.arrivals_done = False
+        self.closed_all = asyncio.Event()
+        self.tasks: set[asyncio.Task] = set()
+        self.slot = Slot(0)
 
     # -- open loop --------------------------------------------------------------------------
-    def claim_due(self, slot: Slot) -> float | None:
-        """The next intended time (perf_counter) of this slot, advancing it; None at the end."""
-        offset = self.schedule.at(slot.next_index)
-        if offset is None or self.stopping:
-            return None
-        slot.next_index += self.plan.connections
-        return self.t0 + offset
+    async def arrivals(self) -> None:
+        """Each request of the schedule at its intended time on a free connection; then the drain."""
+        for _ in range(min(self.plan.connections, self.max_conns)):  # -c: ready before they are needed
+            self.spare += 1
+            self.open_conn(None)
+        schedule = self.schedule
+        assert schedule is not None  # open loop: always a schedule
+        index = 0
+        at = schedule.at
+        while not self.stopping and (offset := at(index)) is not None:
+            intended = self.t0 + offset
+            delay = intended - perf_counter()
+            if delay > 0:  # behind schedule no sleep: the due requests go out at once
+                await asyncio.sleep(delay)
+                if self.stopping:
+                    break
+            index += 1
+            self.dispatch(intended)
+        self.scheduled = schedule.requests
+        self.backlog.clear()  # the schedule is over: what still waits for a connection is not sent
+        self.arrivals_done = True
+        for conn in self.idle:
+            conn.transport.close()
+        self.idle.clear()
+        if self.count:
+            try:  # in flight: answered or timed out (the tick) within timeout_s
+                await asyncio.wait_for(self.closed_all.wait(), self.plan.timeout_s + 2 * TICK_S)
+            except TimeoutError:
+                self.abort_all(cancel=False)
+
+    def dispatch(self, intended: float) -> None:
+        idle = self.idle
+        while idle:
+            conn = idle.pop()
+            if not conn.transport.is_closing():
+                self.send(conn, intended)
+                return
+        if len(self.backlog) < self.spare:  # a -c connection still connecting will take it
+            self.backlog.append(intended)
+        elif self.count < self.max_conns:
+            self.open_conn(intended)
+        else:  # the limit: wait for the next free connection, late
+            self.waited += 1
+            self.backlog.append(intended)
+
+    def send(self, conn: Conn, intended: float) -> None:
+        self.sent += 1
+        conn.send(intended)
 
     def schedule_next(self, conn: Conn) -> None:
-        intended = self.claim_due(conn.slot)
-        if intended is None:
+        """A connection is free: the oldest waiting request, else back to the idle pool."""
+        if self.backlog and not self.stopping:
+            self.send(conn, self.backlog.popleft())
+        elif self.arrivals_done or self.stopping:
             conn.transport.close()
-            return
-        delay = intended - perf_counter()
-        if delay <= 0:
-            conn.send(intended)
         else:
-            conn.pending = intended
-            self.loop.call_later(delay, conn.send_pending)
+            self.idle.append(conn)
+
+    def open_conn(self, intended: float | None) -> None:
+        """A new connection for a request due at ``intended`` (None: one of -c, for what comes)."""
+        self.count += 1
+        self.peak = max(self.peak, self.count)
+        task = asyncio.ensure_future(self._open_conn(intended))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _open_conn(self, intended: float | None) -> None:
+        conn = self.conn_class(self, self.slot)
+        started = perf_counter()
+        failed = await self.connect(conn, counted=intended is not None)
+        if intended is None:
+            self.spare -= 1
+        if failed is None:
+            self.conns.append(conn)
+            if self.stopping:
+                conn.transport.close()
+            elif intended is not None:
+                self.send(conn, intended)
+                if not self.keepalive:
+                    conn.sent_at = started  # --no-keepalive measures connection set-up too
+            else:
+                self.schedule_next(conn)
+            await conn.done
+            self.conns.remove(conn)
+            if conn in self.idle:  # closed by the server while idle
+                self.idle.remove(conn)
+        elif intended is not None:
+            self.sent += 1  # sent as far as it got: a transport error
+        self.count -= 1
+        if self.backlog and not self.stopping and self.count < self.max_conns and len(self.backlog) > self.spare:
+            self.open_conn(self.backlog.popleft())  # what waited for the connection just lost
+        if self.count == 0 and self.arrivals_done:
+            self.closed_all.set()
 
     # -- connections ------------------------------------------------------------------------
-    async def slot_loop(self, index: int) -> None:
-        slot = Slot(index)
+    async def connect(self, conn: Conn, counted: bool = True) -> str | None:
+        """Connect ``conn``: None, or the error kind (counted as one request's transport error when ``counted``)."""
         plan = self.plan
-        carried: float | None = None  # a send the last connection could not make (server closed it)
+        reason: OSError | str
+        try:
+            await asyncio.wait_for(
+                self.loop.create_connection(
+                    lambda c=conn: c,
+                    plan.host,
+                    plan.port,
+                    ssl=self.ssl_ctx,
+                    server_hostname=plan.server_hostname if self.ssl_ctx else None,
+                ),
+                plan.timeout_s,
+            )
+            return None
+        except ConnectionRefusedError as err:
+            kind, reason = "connect_refused", err
+        except TimeoutError:
+            kind, reason = "connect_timeout", f"no connection within {plan.timeout_s:g}s"
+        except OSError as err:
+            kind, reason = "connect_error", err
+        if counted:
+            self.error(kind, reason)
+        return kind
+
+    async def slot_loop(self, index: int) -> None:
+        """Closed loop: one connection after another, each sending until -n or -d is done."""
+        slot = Slot(index)
         while not self.stopping:
-            if self.open_loop:
-                intended = carried if carried is not None else self.claim_due(slot)
-                carried = None
-                if intended is None:
-                    return
-                delay = intended - perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-            else:
-                if self.remaining <= 0:
-                    return
-                self.remaining -= 1  # claimed before connecting: -n counts stay exact
-                intended = perf_counter()
-            started = perf_counter()
+            if self.remaining <= 0:
+                return
+            self.remaining -= 1  # claimed before connecting: -n counts stay exact
+            intended = started = perf_counter()
             conn = self.conn_class(self, slot)
-            try:
-                await asyncio.wait_for(
-                    self.loop.create_connection(
-                        lambda c=conn: c,
-                        plan.host,
-                        plan.port,
-                        ssl=self.ssl_ctx,
-                        server_hostname=plan.server_hostname if self.ssl_ctx else None,
-                    ),
-                    plan.timeout_s,
-                )
-            except ConnectionRefusedError as err:
-                self.error("connect_refused", err)
-                await asyncio.sleep(0)
+            failed = await self.connect(conn)
+            if failed == "connect_timeout":
                 continue
-            except TimeoutError:
-                self.error("connect_timeout", f"no connection within {plan.timeout_s:g}s")
-                continue
-            except OSError as err:
-                self.error("connect_error", err)
-                await asyncio.sleep(0.001)
+            if failed is not None:
+                await asyncio.sleep(0.001 if failed == "connect_error" else 0)
                 continue
             self.conns.append(conn)
             conn.send(intended)
@@ -181,7 +279,6 @@ class _Run:
                 conn.sent_at = started  # --no-keepalive measures connection set-up too
             await conn.done
             self.conns.remove(conn)
-            carried, conn.pending = conn.pending, None
 
     # -- the tick: histograms, progress, timeouts, stop ---------------------------------------
     def flush(self) -> tuple[list[float], list[float]]:
@@ -241,9 +338,11 @@ class _Run:
             if conn.transport is not None and not conn.inflight:
                 conn.transport.close()
 
-    def abort_all(self) -> None:
-        if self.slots is not None:  # slots asleep until their next intended send end now too
+    def abort_all(self, cancel: bool = True) -> None:
+        if cancel and self.slots is not None:  # slots asleep until their next intended send end now too
             self.slots.cancel()
+        for task in list(self.tasks):  # open loop: connections still connecting
+            task.cancel()
         for conn in list(self.conns):
             conn.inflight = False  # cut short by the user: not an error of the target
             if conn.transport is not None:
@@ -268,6 +367,12 @@ class _Run:
             interrupted=self.interrupted,
             error_examples=dict(self.error_examples),
             interim=self.interim,
+            scheduled=self.scheduled,
+            sent=self.sent,
+            waited=self.waited,
+            peak_connections=self.peak,
+            max_connections=self.max_conns if self.open_loop else 0,
+            schedule_s=self.schedule.duration_s if self.schedule is not None else 0.0,
         )
 
 
@@ -280,12 +385,11 @@ async def run_worker(plan: WorkerPlan, control: Callable[[Snapshot], int] | None
     run = _Run(plan, control)
     if plan.duration_s is not None and not run.open_loop:
         run.loop.call_later(plan.duration_s, run.stop)
-    elif run.open_loop:
-        # Behind schedule (an overloaded target), a connection would send its backlog long after
-        # the run's end: stop one timeout past the schedule instead; what was late counts as late.
-        run.loop.call_later(run.schedule.duration_s + plan.timeout_s, run.stop)
     ticker = asyncio.ensure_future(run.ticker())
-    run.slots = asyncio.gather(*(run.slot_loop(i) for i in range(plan.connections)))
+    if run.open_loop:
+        run.slots = asyncio.ensure_future(run.arrivals())
+    else:
+        run.slots = asyncio.gather(*(run.slot_loop(i) for i in range(plan.connections)))
     try:
         await run.slots
     except asyncio.CancelledError:

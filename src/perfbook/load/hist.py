@@ -14,7 +14,7 @@ from hdrh.histogram import HdrHistogram
 try:  # numpy comes with the plot extra; without it we fall back to hdrh's own record_value
     import numpy as np
 except ImportError:  # pragma: no cover - exercised only in a no-extras install
-    np = None
+    np = None  # type: ignore[assignment]
 
 LOWEST_US = 1
 HIGHEST_US = 3_600_000_000  # one hour: any latency a load test can see

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from perfbook.errors import UsageError
 from perfbook.load.engine import WorkerPlan
 from perfbook.load.runner import LoadRun
-from perfbook.load.safety import is_local
 from perfbook.load.schedule import Stage, parse_duration_s, parse_rate, parse_stages, peak_rps
 from perfbook.load.spec import Target, build_request, parse_header, read_body
+from perfbook.locality import resolves_local as is_local
 from perfbook.redact import redact_url
 
 DEFAULT_DURATION_S = 10.0  # safe by default: a run with neither -n nor -d stops by itself
@@ -27,6 +27,7 @@ class LoadOptions:
     requests: int | None = None
     duration: str | None = None
     connections: int = 10
+    max_connections: int = 1000  # open loop: the most it may open as latency asks (k6's maxVUs)
     method: str = "GET"
     headers: list[str] = field(default_factory=list)
     body: str | None = None
@@ -76,12 +77,12 @@ def connections_for(rate_rps: float) -> int:
 
 
 def pacing_warning(stages: list[Stage], connections: int) -> str | None:
-    """Why this open-loop run may fall behind its schedule, if it may (too few connections)."""
+    """Why this open-loop run may fall behind its schedule, if it may (``connections``: the most it may open)."""
     if stages and peak_rps(stages) / connections > MAX_RPS_PER_CONNECTION:
         need = connections_for(peak_rps(stages))
         return (
-            f"{peak_rps(stages):g} rps over {connections} connections is more than "
-            f"{MAX_RPS_PER_CONNECTION:g} per connection: the schedule may slip; use -c {need} or more"
+            f"{peak_rps(stages):g} rps over at most {connections} connections is more than "
+            f"{MAX_RPS_PER_CONNECTION:g} per connection: the schedule may slip; use --max-connections {need} or more"
         )
     return None
 
@@ -91,6 +92,8 @@ def make_run(opts: LoadOptions) -> tuple[LoadRun, Target]:
     target = Target.parse(opts.url)
     if opts.connections < 1:
         raise UsageError(f"-c must be at least 1, got {opts.connections}")
+    if opts.max_connections < 1:
+        raise UsageError(f"--max-connections must be at least 1, got {opts.max_connections}")
     if opts.requests is not None and opts.requests < 1:
         raise UsageError(f"-n must be at least 1, got {opts.requests}")
     stages = stages_of(opts)
@@ -115,7 +118,8 @@ def make_run(opts: LoadOptions) -> tuple[LoadRun, Target]:
         host=target.host,
         port=target.port,
         request=request,
-        connections=opts.connections,
+        connections=min(opts.connections, opts.max_connections) if stages else opts.connections,
+        max_connections=opts.max_connections if stages else 0,
         requests=opts.requests,
         duration_s=duration_s,
         stages=tuple(stages),

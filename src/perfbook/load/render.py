@@ -101,6 +101,8 @@ def summary(doc: dict[str, Any], verdicts: list[Verdict] | None = None) -> Group
         from perfbook.load.cluster_report import cluster_table
 
         parts.append(cluster_table(doc["cluster"]))
+    if doc.get("rate"):
+        parts.append(rate_line(doc["rate"]))
     if doc.get("aborted"):
         parts.append(Text(f"aborted early: {doc['aborted']}", style="bold red"))
     if doc.get("interrupted"):
@@ -110,6 +112,24 @@ def summary(doc: dict[str, Any], verdicts: list[Verdict] | None = None) -> Group
         actual = _format_actual(v)
         parts.append(Text(f"SLO {v.objective.text():<16} {mark:<9} actual {actual}", style=style))
     return Group(*parts)
+
+
+def rate_line(rate: dict[str, Any]) -> Text:
+    """Open loop: target against achieved, the connections it took and the drain; the limit when missed.
+
+    >>> str(rate_line({"target_rps": 500.0, "achieved_rps": 499.75, "scheduled": 2000, "sent": 1999, "not_sent": 1,
+    ...     "waited": 0, "peak_connections": 31, "max_connections": 1000, "drain_s": 10.0, "kept": True,
+    ...     "limit": None, "reason": None}))
+    'rate kept: target 500 rps, achieved 500 rps (1,999 of 2,000 sent), up to 31 of --max-connections 1000; drain up to 10 s'
+    """
+    head = "rate kept" if rate["kept"] else "rate MISSED"
+    text = (f"{head}: target {rate['target_rps']:,.0f} rps, achieved {rate['achieved_rps']:,.0f} rps "
+            f"({rate['sent']:,} of {rate['scheduled']:,} sent), up to {rate['peak_connections']:,} of "
+            f"--max-connections {rate['max_connections']}; drain up to {rate['drain_s']:g} s")
+    if not rate["kept"]:
+        text += f"\n  limit: {rate['limit']}" + (f" — {rate['waited']:,} requests waited for a free connection"
+                                               if rate["waited"] else "")
+    return Text(text, style="green" if rate["kept"] else "bold red")
 
 
 def _codes_line(doc: dict[str, Any]) -> Text:

@@ -8,7 +8,7 @@ from typing import Any
 from perfbook.load import hist
 from perfbook.load.engine import ERROR_KINDS, WorkerResult
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 1  # of every load document: load, capacity and stress (--json, -o)
 
 
 @dataclass
@@ -34,6 +34,13 @@ class LoadResult:
     error_examples: dict[str, str] = field(default_factory=dict)  # kind → first message seen
     interim: int = 0  # interim 1xx responses seen (100 Continue …); not counted as responses
     stop_signal: int | None = None  # SIGINT / SIGTERM that cut the run (not in the JSON: the exit code says it)
+    drain_s: float = 0.0  # open loop: what requests in flight get after the schedule (--timeout)
+    scheduled: int = 0  # open loop: requests the schedule asked for
+    sent: int = 0  # open loop: requests sent
+    waited: int = 0  # open loop: requests that waited for a connection at --max-connections
+    peak_connections: int = 0  # open loop: most connections at once (summed over workers)
+    max_connections: int = 0  # open loop: the limit (summed over workers)
+    schedule_s: float = 0.0  # open loop: how long the schedule lasts
 
     def add(self, part: WorkerResult) -> None:
         """Merge one worker's totals in."""
@@ -50,6 +57,12 @@ class LoadResult:
         for kind, text in part.error_examples.items():
             self.error_examples.setdefault(kind, text)
         self.interim += part.interim
+        self.scheduled += part.scheduled
+        self.sent += part.sent
+        self.waited += part.waited
+        self.peak_connections += part.peak_connections
+        self.max_connections += part.max_connections
+        self.schedule_s = max(self.schedule_s, part.schedule_s)
 
     @property
     def transport_errors(self) -> int:
@@ -92,7 +105,37 @@ class LoadResult:
             return f"all {self.requests} requests failed ({detail})"
         if abort_share > 0 and self.error_rate > abort_share:
             return f"error rate {self.error_rate:.1%} over --abort-on-errors {abort_share:.0%}"
+        rate = self.rate_check()
+        if rate is not None and not rate["kept"] and not self.interrupted and not self.aborted:
+            return rate["reason"]
         return None
+
+    def rate_check(self) -> dict[str, Any] | None:
+        """Open loop: the rate asked for against the rate sent, and the limit that kept it down.
+
+        Kept when at least 99 % of the scheduled requests were sent and the send rate is within 5 %
+        of the target; else ``reason`` names the limit: ``--max-connections`` when requests waited
+        for a connection there, else perfbook itself (its event loop could not send faster).
+        """
+        if self.mode != "open" or not self.scheduled or self.schedule_s <= 0:
+            return None
+        target = self.scheduled / self.schedule_s
+        achieved = self.sent / self.schedule_s
+        not_sent = max(0, self.scheduled - self.sent)
+        kept = not_sent <= 0.01 * self.scheduled and achieved >= 0.95 * target
+        limit = None
+        if not kept:
+            limit = "--max-connections" if self.waited else "perfbook's own event loop (CPU): use --workers"
+        reason = None
+        if limit is not None:
+            detail = (f"--max-connections {self.max_connections} reached: {self.waited:,} requests waited for a "
+                      f"free connection, {not_sent:,} never sent" if self.waited
+                      else f"{not_sent:,} of {self.scheduled:,} requests not sent; limit: {limit}")
+            reason = f"rate missed: target {target:,.0f} rps, achieved {achieved:,.0f} rps ({detail})"
+        return {"target_rps": round(target, 3), "achieved_rps": round(achieved, 3), "scheduled": self.scheduled,
+                "sent": self.sent, "not_sent": not_sent, "waited": self.waited,
+                "peak_connections": self.peak_connections, "max_connections": self.max_connections,
+                "drain_s": self.drain_s, "kept": kept, "limit": limit, "reason": reason}
 
     @property
     def rps(self) -> float:
@@ -124,4 +167,5 @@ class LoadResult:
             "interim_responses": self.interim,
             "interrupted": self.interrupted,
             "aborted": self.aborted,
+            "rate": self.rate_check(),
         }

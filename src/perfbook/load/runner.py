@@ -13,6 +13,7 @@ import queue as queue_mod
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from multiprocessing.synchronize import Event
 
 from perfbook import interrupts
 from perfbook.interrupts import StopFlag
@@ -49,9 +50,11 @@ def worker_plans(plan: WorkerPlan, workers: int) -> list[WorkerPlan]:
     workers = max(1, min(workers, plan.connections))
     conns = split(plan.connections, workers)
     counts = split(plan.requests, workers) if plan.requests is not None else [None] * workers
+    most = split(plan.max_connections, workers) if plan.max_connections else [0] * workers
     return [
         replace(
-            plan, connections=conns[i], requests=counts[i], share=plan.share * conns[i] / plan.connections
+            plan, connections=conns[i], requests=counts[i], share=plan.share * conns[i] / plan.connections,
+            max_connections=max(most[i], conns[i]) if plan.max_connections else 0,
         )
         for i in range(workers)
     ]
@@ -94,6 +97,7 @@ def run_load(run: LoadRun, stop: StopFlag | None = None) -> LoadResult:
         connections=run.plan.connections,
         workers=len(plans),
         rate_rps=max(max(s.from_rps, s.to_rps) for s in run.plan.stages) if run.plan.stages else None,
+        drain_s=run.plan.timeout_s if run.plan.stages else 0.0,
     )
     result.stages = [
         {"duration_s": st.duration_s, "from_rps": st.from_rps, "to_rps": st.to_rps} for st in run.plan.stages
@@ -127,7 +131,7 @@ def _run_inline(plan: WorkerPlan, abort: _Abort) -> list[WorkerResult]:
 
 
 def _worker_main(
-    plan: WorkerPlan, index: int, out: multiprocessing.Queue, stop: multiprocessing.Event, cut: multiprocessing.Event
+    plan: WorkerPlan, index: int, out: multiprocessing.Queue, stop: Event, cut: Event
 ) -> None:
     for sig in interrupts.SIGNALS:  # the parent decides when to stop (a group-wide signal reaches us too)
         signal.signal(sig, signal.SIG_IGN)

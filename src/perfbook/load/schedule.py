@@ -10,19 +10,7 @@ import math
 from dataclasses import dataclass
 
 from perfbook.errors import UsageError
-from perfbook.units import parse_duration
-
-
-def parse_duration_s(text: str) -> float:
-    """``'30s'``, ``'2m'``, ``'500ms'``, ``'10'`` (seconds) → seconds; a usage error otherwise.
-
-    >>> parse_duration_s("2m"), parse_duration_s("250ms")
-    (120.0, 0.25)
-    """
-    try:
-        return parse_duration(str(text))
-    except ValueError as err:
-        raise UsageError(f"bad duration {text!r}: {err}", hint="e.g. 30s, 2m, 500ms") from None
+from perfbook.units import parse_duration_s
 
 
 @dataclass(frozen=True)
@@ -111,6 +99,15 @@ class Schedule:
         self._end = min(n, limit) if limit is not None else n
         flat = len(self.stages) == 1 and self.stages[0].from_rps == self.stages[0].to_rps
         self._period_s = 1.0 / self.stages[0].from_rps if flat else None  # the common case, per request
+
+    @property
+    def requests(self) -> int:
+        """How many requests the schedule sends.
+
+        >>> Schedule([Stage(2.0, 10, 10)]).requests, Schedule([Stage(2.0, 10, 10)], limit=7).requests
+        (20, 7)
+        """
+        return math.ceil(self._end - 1e-9)
 
     def at(self, index: int) -> float | None:
         """Seconds after the start when request ``index`` (0-based) is due; None past the end."""

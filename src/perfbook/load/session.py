@@ -58,7 +58,7 @@ def run_session(
         result = runner(run)
     doc: dict[str, Any] = result.to_json()
     doc["timeline"] = timeline_of(ticks)
-    if watch_patterns is not None:
+    if w is not None:  # watching (nullcontext gives None)
         doc["watch"] = w.summary()
     verdicts = judge(objectives, doc)
     doc["slo"] = [v.to_json() for v in verdicts] if objectives else None

@@ -20,6 +20,7 @@ from typing import Any
 
 from perfbook.errors import PerfbookError, UsageError
 from perfbook.load import hist
+from perfbook.load.result import SCHEMA_VERSION
 from perfbook.redact import redact_text, redact_url
 from perfbook.sanitize import display_sql, strip_literals
 
@@ -107,7 +108,7 @@ class StressResult:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "schema_version": 1,
+            "schema_version": SCHEMA_VERSION,
             "kind": self.kind,
             "target": self.target,
             "concurrency": self.concurrency,

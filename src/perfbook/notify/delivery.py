@@ -99,6 +99,7 @@ def _claim(conn: Connection, incident: int | None, channel: Channel, msg: Outgoi
             return None
         except IntegrityError:  # another process claimed it between our read and insert
             row = _row(conn, key)
+    assert row is not None  # read, or written by the process that won the claim
     if row["outcome"] == "sent":
         return "already_sent", row["sent_at"]
     if row["outcome"] == "pending" and (parse_iso(now) - parse_iso(row["claimed_at"])).total_seconds() < LEASE_S:

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from perfbook.codes import CODES
 from perfbook.errors import PerfbookError
+from perfbook.exit_codes import ExitCode
 
 KINDS = ("table", "query", "hostname", "ip", "pid", "dsn", "code")
 
@@ -62,7 +63,7 @@ class Internals:
 class LeakError(PerfbookError):
     """An external text names internals (exit 2: the text must be rewritten, nothing was sent)."""
 
-    exit_code = 2
+    exit_code = ExitCode.USAGE
 
 
 def find_leaks(text: str, internals: Internals = Internals()) -> list[Leak]:
@@ -150,7 +151,7 @@ def _names(item: Any) -> list[str]:
     if isinstance(item, str):
         return [item]
     if isinstance(item, list):
-        return [t if isinstance(t, str) else t.get("name") for t in item
+        return [t if isinstance(t, str) else str(t["name"]) for t in item
                 if isinstance(t, str) or (isinstance(t, dict) and isinstance(t.get("name"), str))]
     return []
 

@@ -117,8 +117,9 @@ def anchor_of(state: IncidentState, event: str) -> int:
 def _planned(store: Any, channel: Channel, msg: Outgoing, key: str) -> delivery.Delivery:
     row = delivery.previous(store, key)
     sent = row is not None and row["outcome"] == "sent"
+    sent_at = row["sent_at"] if row is not None and sent else None
     return delivery.Delivery(channel.name, channel.audience, channel.recipients(msg.event), key,
-                             "already_sent" if sent else "dry_run", sent_at=row["sent_at"] if sent else None)
+                             "already_sent" if sent else "dry_run", sent_at=sent_at)
 
 
 def _record(store: Any, number: int, result: NotifyResult, actor: str) -> None:

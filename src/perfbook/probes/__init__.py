@@ -36,6 +36,7 @@ import functools
 import importlib
 from types import ModuleType
 
+from perfbook.importing import import_object
 from perfbook.probes.base import BaseProbe, Probe
 
 BUILTIN: tuple[str, ...] = (  # "module:Class", in the order reports list them
@@ -44,10 +45,12 @@ BUILTIN: tuple[str, ...] = (  # "module:Class", in the order reports list them
     "perfbook.probes.host:HostProbe",
     "perfbook.probes.process:ProcessProbe",
     "perfbook.probes.containers:ContainersProbe",
+    "perfbook.probes.network:NetworkProbe",
     "perfbook.probes.postgres:PostgresProbe",
     "perfbook.probes.redis:RedisProbe",
     "perfbook.probes.websocket:WebsocketProbe",
     "perfbook.probes.frontend:FrontendProbe",
+    "perfbook.probes.prometheus:PrometheusProbe",
 )
 
 
@@ -60,10 +63,20 @@ def probe_classes() -> dict[str, type[BaseProbe]]:
     """
     classes: dict[str, type[BaseProbe]] = {}
     for spec in BUILTIN:
-        module_name, _, cls_name = spec.partition(":")
-        cls = getattr(importlib.import_module(module_name), cls_name)
+        cls = import_object(spec)
         classes[cls.name] = cls
     return classes
+
+
+def probes_seeing(code: str) -> tuple[str, ...]:
+    """The probes whose evidence findings of ``code`` are judged on, by the code's prefix as each probe
+    declares it (``codes``, else its name): a finding absent because none of them ran is unmeasured, not gone.
+
+    >>> probes_seeing("http.slow_response"), probes_seeing("pg.missing_index"), probes_seeing("x.y")
+    (('http', 'metrics'), ('postgres',), ())
+    """
+    prefix = code.partition(".")[0]
+    return tuple(name for name, cls in probe_classes().items() if (cls.codes or name) == prefix)
 
 
 def probe_names() -> list[str]:

@@ -40,7 +40,7 @@ class ProbeSkipped(Exception):
 class ProbeContext:
     """What every probe gets: the config, the window, the clock and the deadline.
 
-    Boundaries are passed in (STYLE.md): tests give a fake ``clock`` / ``sleep``.
+    Boundaries are passed in: tests give a fake ``clock`` / ``sleep``.
     """
 
     config: Config
@@ -119,6 +119,7 @@ class BaseProbe:
     evidence: ClassVar[type]
     rules: ClassVar[str | None] = None
     local: ClassVar[bool] = False  # describes THIS machine: skipped for remote targets ([host] remote)
+    codes: ClassVar[str | None] = None  # prefix of the finding codes judged on its evidence (None: name)
     target_key: ClassVar[str | None] = None
 
     @classmethod

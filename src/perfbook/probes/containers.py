@@ -19,6 +19,7 @@ import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from perfbook.config import Config
@@ -49,6 +50,7 @@ class ContainersProbe(BaseProbe):
     """
 
     name = "containers"
+    codes = "container"  # container.* findings are judged on its evidence
     requires = ("docker", "requests")  # imported by triage before the window (see probes/base.py)
     evidence = ContainersEvidence
     rules = "perfbook.rules.containers"
@@ -108,10 +110,10 @@ class _Session:
 
     async def run(self) -> Evidence:
         version = await self.connect()
-        engine = version["engine"]
+        engine = version["engine"] or "docker"  # connect() always names one
         try:
             selected, selection = await self.select()
-        except (TimeoutError, *self.unreachable_errors()) as err:
+        except (TimeoutError, *self.unreachable_errors()) as err:  # type: ignore[misc]
             raise ProbeUnavailable(f"container engine at {redact_url(self.url)} did not list its containers: "
                                    f"{_why(err)}") from None
         start_wall, window_s = self.wall(), self.ctx.window_s
@@ -222,7 +224,7 @@ class _Session:
                 await self.ctx.sleep(t0 + offset - now)
             try:
                 samples.append(await self.one_stats(cid, min(CALL_TIMEOUT_S, self.left(0.3))))
-            except (TimeoutError, *self.unreachable_errors()) as err:
+            except (TimeoutError, *self.unreachable_errors()) as err:  # type: ignore[misc]
                 error = _why(err)
         return samples, error
 
@@ -231,6 +233,12 @@ class _Session:
         before = self.ctx.clock()
         extra = {"one_shot": True} if self.one_shot else {}
         stats = await self.call(self.client.api.stats, cid, stream=False, timeout_s=timeout_s, **extra)
+        if not (parse.throttling(stats) or (0,))[0]:  # Podman on cgroup v1 reports zeros: read the cgroup
+            cgroup = read_cgroup_throttling(cid)
+            if cgroup is not None:
+                periods, throttled, ns = cgroup
+                stats.setdefault("cpu_stats", {})["throttling_data"] = {
+                    "periods": periods, "throttled_periods": throttled, "throttled_time": ns, "source": "cgroup"}
         return (before + self.ctx.clock()) / 2, stats
 
     async def fetch_details(self, selected: list[tuple[str, str]], ps_args: str) -> tuple[dict, dict]:
@@ -339,3 +347,25 @@ def log_size_bytes(path: str | None) -> int | None:
         return os.path.getsize(path) if path else None
     except OSError:
         return None
+
+
+# Where engines put a container's CPU cgroup (v1 hierarchies, then the unified v2 one).
+_CGROUP_CANDIDATES = (
+    "cpu/libpod_parent/libpod-{id}", "cpu/docker/{id}", "cpu/system.slice/docker-{id}.scope",
+    "cpu,cpuacct/docker/{id}", "cpu/machine.slice/libpod-{id}.scope",
+    "system.slice/docker-{id}.scope", "machine.slice/libpod-{id}.scope", "libpod_parent/libpod-{id}", "docker/{id}",
+)
+
+
+def read_cgroup_throttling(cid: str, root: Path = Path("/sys/fs/cgroup")) -> tuple[int, int, int] | None:
+    """The container's cpu.stat throttling counters, for engines whose stats leave them at zero
+    (Podman on cgroup v1); None when the cgroup is not found here (a remote engine)."""
+    if len(cid) != 64:
+        return None
+    for candidate in _CGROUP_CANDIDATES:
+        try:
+            text = (root / candidate.format(id=cid) / "cpu.stat").read_text()
+        except OSError:
+            continue
+        return parse.parse_cpu_stat(text)
+    return None

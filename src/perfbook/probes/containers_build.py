@@ -82,8 +82,7 @@ def _add_usage(c: ContainerStats, host: dict[str, Any], samples: list[tuple[floa
         else:
             c.cpu_basis = "cores"
             c.cpu_pct = _round(c.cpu_cores_pct / cores)
-    used = [(t, parse.memory_used_bytes(s)) for t, s in samples]
-    used = [(t, m) for t, m in used if m is not None]
+    used = [(t, m) for t, s in samples if (m := parse.memory_used_bytes(s)) is not None]
     if used:
         c.memory_bytes, c.memory_max_bytes = used[-1][1], max(m for _, m in used)
     limit = int(host.get("Memory") or 0)
@@ -93,11 +92,24 @@ def _add_usage(c: ContainerStats, host: dict[str, Any], samples: list[tuple[floa
     if len({t for t, _ in used}) >= 3:
         c.memory_slope_bytes_per_s = _round(linear_fit([t for t, _ in used], [m for _, m in used]).slope)
     c.pids = (last.get("pids_stats") or {}).get("current")
+    _add_throttling(c, first, last)
     if wall_s > 0:
         (rx0, tx0), (rx1, tx1) = parse.network_bytes(first), parse.network_bytes(last)
         (br0, bw0), (br1, bw1) = parse.block_bytes(first), parse.block_bytes(last)
         c.net_rx_bytes_per_s, c.net_tx_bytes_per_s = _rate(rx0, rx1, wall_s), _rate(tx0, tx1, wall_s)
         c.block_read_bytes_per_s, c.block_write_bytes_per_s = _rate(br0, br1, wall_s), _rate(bw0, bw1, wall_s)
+
+
+def _add_throttling(c: ContainerStats, first: dict[str, Any], last: dict[str, Any]) -> None:
+    """Throttled CFS periods and time between the first and the last sample (a reset: none)."""
+    a, b = parse.throttling(first), parse.throttling(last)
+    if a is None or b is None or b[0] <= a[0] or b[1] < a[1] or b[2] < a[2]:
+        return
+    periods, throttled = b[0] - a[0], b[1] - a[1]
+    c.cpu_periods, c.cpu_throttled_periods = periods, throttled
+    c.cpu_throttled_s = round((b[2] - a[2]) / 1e9, 3)
+    c.cpu_throttled_share = round(throttled / periods, 3)
+    c.cpu_throttling_source = str((last.get("cpu_stats") or {}).get("throttling_data", {}).get("source") or "engine")
 
 
 def _rate(before: int, after: int, wall_s: float) -> float | None:
@@ -123,6 +135,6 @@ def _event_time(event: dict[str, Any]) -> float:
 
 def _exit_code(event: dict[str, Any]) -> int | None:
     try:
-        return int((_actor(event).get("Attributes") or {}).get("exitCode"))
+        return int((_actor(event).get("Attributes") or {}).get("exitCode"))  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return None

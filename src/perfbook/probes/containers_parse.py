@@ -128,7 +128,7 @@ def top_rows(answer: dict[str, Any]) -> list[dict[str, Any]]:
         rows.append({
             "pid": _cell(proc, col["pid"]),
             "cpu_pct": _number(cpu),
-            "rss_bytes": int(_number(rss) * 1024) if _number(rss) is not None else None,  # ps: KiB
+            "rss_bytes": int(rss_kib * 1024) if (rss_kib := _number(rss)) is not None else None,  # ps: KiB
             "command": _cell(proc, col["cmd"]) or " ".join(proc),
         })
     return rows
@@ -180,3 +180,30 @@ def disk_usage(df: dict[str, Any]) -> dict[str, int]:
     }
     out["reclaimable_bytes"] = out["dangling_images_bytes"] + out["stopped_containers_bytes"]
     return out
+
+
+def throttling(stats: dict[str, Any]) -> tuple[int, int, int] | None:
+    """(periods, throttled periods, throttled ns) of the stats' ``throttling_data``; None when absent.
+
+    >>> throttling({"cpu_stats": {"throttling_data": {"periods": 10, "throttled_periods": 8, "throttled_time": 5}}})
+    (10, 8, 5)
+    """
+    data = (stats.get("cpu_stats") or {}).get("throttling_data")
+    if not isinstance(data, dict) or "periods" not in data:
+        return None
+    return int(data.get("periods") or 0), int(data.get("throttled_periods") or 0), int(data.get("throttled_time") or 0)
+
+
+def parse_cpu_stat(text: str) -> tuple[int, int, int] | None:
+    """(periods, throttled periods, throttled ns) of a cgroup's cpu.stat (v1: ns; v2: µs).
+
+    >>> parse_cpu_stat("nr_periods 40\\nnr_throttled 32\\nthrottled_time 1500000000\\n")
+    (40, 32, 1500000000)
+    >>> parse_cpu_stat("usage_usec 1\\nnr_periods 4\\nnr_throttled 2\\nthrottled_usec 30\\n")
+    (4, 2, 30000)
+    """
+    values = dict(line.split()[:2] for line in text.splitlines() if len(line.split()) >= 2)
+    if "nr_periods" not in values:
+        return None
+    ns = int(values["throttled_time"]) if "throttled_time" in values else int(values.get("throttled_usec", 0)) * 1000
+    return int(values["nr_periods"]), int(values.get("nr_throttled", 0)), ns

@@ -70,14 +70,16 @@ class FrontendProbe(BaseProbe):
             wanted = refs[: cfg.max_assets]
             gate = asyncio.Semaphore(CONCURRENCY)
             assets = await asyncio.gather(*(_fetch_asset(client, gate, u, k, ctx, timeout_s, end_at) for u, k in wanted))
+        page_bytes = max(declared_length(page.headers) or 0, page.num_bytes_downloaded)  # a cut page is still its length
         data = FrontendEvidence(url=redact_url(cfg.url), page_status=page.status_code, page_s=round(page_s, 6),
-                                page_bytes=page.num_bytes_downloaded, assets_found=len(refs),
+                                page_bytes=page_bytes, assets_found=len(refs),
                                 assets_fetched=len(assets))
         data.total_bytes = data.page_bytes + sum(a.size_bytes for a in assets)
         origin = _origin(str(page.url))
         data.cross_origin = sum(1 for u, _ in wanted if _origin(u) != origin)
         timed = [a for a in assets if a.duration_s is not None]
         data.slowest = sorted(timed, key=lambda a: -(a.duration_s or 0.0))[:SLOWEST_KEPT]
+        data.heaviest = sorted((a for a in assets if a.size_bytes), key=lambda a: -a.size_bytes)[:SLOWEST_KEPT]
         data.failed = [a for a in assets if a.error is not None or (a.status or 0) >= 400]
         cut = _cut_notes(html_cut, assets, ctx.config)
         if cut:  # what was read is true, but it is not the whole page: say so
@@ -88,7 +90,7 @@ class FrontendProbe(BaseProbe):
 def _cut_notes(html_cut: bool, assets: list[AssetTiming], cfg: Any) -> list[str]:
     size = format_bytes(cfg.http.max_body_bytes)
     notes = [f"page over {size}: read the first {size} for its assets"] if html_cut else []
-    cut = [a for a in assets if a.size_bytes > cfg.http.max_body_bytes]
+    cut = [a for a in assets if a.seen_bytes > cfg.http.max_body_bytes]
     if cut:
         notes.append(f"{len(cut)} asset(s) over {size}: read the first {size} of each")
     return notes
@@ -125,17 +127,34 @@ async def _fetch_asset(client: httpx.AsyncClient, gate: asyncio.Semaphore, url: 
             asset.error = "timeout"  # the probe's time was up before this one could start
             return asset
         started = ctx.clock()
+        response = None
         try:
             async with asyncio.timeout(limit_s), client.stream("GET", url) as response:
+                asset.status, asset.declared_bytes = response.status_code, declared_length(response.headers)
                 await drain_capped(response, ctx.config.http.max_body_bytes)  # over it: size > the limit
-            asset.status, asset.size_bytes = response.status_code, response.num_bytes_downloaded
             asset.duration_s = round(ctx.clock() - started, 6)
         except (httpx.TransportError, httpx.TooManyRedirects, OSError, TimeoutError) as err:
             asset.error = transport_error_kind(err)
             asset.duration_s = timeout_s if asset.error in ("timeout", "connect_timeout") else None
         except (httpx.InvalidURL, ValueError, UnicodeError):  # one bad URL in the page fails that asset only
             asset.error = "invalid_url"
+        if response is not None:  # a slow or cut body still costs the page what its headers declare
+            asset.seen_bytes = response.num_bytes_downloaded
+            asset.size_bytes = max(asset.declared_bytes or 0, asset.seen_bytes)
     return asset
+
+
+def declared_length(headers: Any) -> int | None:
+    """The body's declared length (Content-Length: bytes as sent, compressed or not), None when absent or bad.
+
+    >>> declared_length({"content-length": "8000000"}), declared_length({}), declared_length({"content-length": "x"})
+    (8000000, None, None)
+    """
+    try:
+        value = int(headers.get("content-length", ""))
+    except ValueError:
+        return None
+    return value if value >= 0 else None
 
 
 def _limit(ctx: ProbeContext, timeout_s: float) -> float:

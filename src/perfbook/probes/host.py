@@ -14,11 +14,12 @@ import os
 import socket
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, ClassVar
 
-from perfbook.evidence.host import CpuStats, HostEvidence, MemoryStats, MountUsage, TopProcess
-from perfbook.model import Evidence
-from perfbook.probes import procs
+from perfbook.evidence.host import CpuStats, HostEvidence, HostSaturation, MemoryStats, MountUsage, TopProcess
+from perfbook.model import Evidence, ProbeStatus
+from perfbook.probes import host_build, host_proc, procs
 from perfbook.probes.base import BaseProbe, ProbeContext
 from perfbook.probes.host_logs import scan_logs
 
@@ -45,9 +46,13 @@ class HostProbe(BaseProbe):
     rules = "perfbook.rules.host"
     local = True
 
-    def __init__(self, ps: Any = None, hostname: Callable[[], str] = socket.gethostname) -> None:
+    def __init__(self, ps: Any = None, hostname: Callable[[], str] = socket.gethostname,
+                 proc_root: Path = Path("/proc"), kmsg: Path = Path("/dev/kmsg")) -> None:
         self._ps = ps if ps is not None else importlib.import_module("psutil")
         self._hostname = hostname
+        self._proc = proc_root  # the saturation counters (run queue, PSI, vmstat, diskstats) are read here
+        self._kmsg = kmsg  # the kernel log, read only when the window saw an OOM kill
+        self._runnable: list[int] = []
 
     async def collect(self, ctx: ProbeContext) -> Evidence:
         """Sample CPU every W/10 across the window; read the rest at its ends."""
@@ -59,6 +64,8 @@ class HostProbe(BaseProbe):
         ))
         epoch0, t0 = time.time(), ctx.clock()
         swap0 = ps.swap_memory()
+        counters0, self._runnable = host_proc.read_counters(self._proc, net=False), []
+        io0 = asyncio.create_task(asyncio.to_thread(host_proc.read_process_io, self._proc))
         sampling = asyncio.create_task(self._sample_cpu(ctx, t0))
         try:
             # Process snapshots take 20–150 ms (more on a loaded host): take the first while CPU
@@ -70,7 +77,16 @@ class HostProbe(BaseProbe):
         finally:  # cancelled by the budget, or a snapshot failed: leave no sampler behind
             sampling.cancel()
         elapsed_s = mid1 - mid0
-        problems: list[str] = []
+        counters1, t1 = host_proc.read_counters(self._proc, net=False), ctx.clock()
+        problems: list[str] = list(dict.fromkeys(counters0.problems + counters1.problems))
+        saturation = await asyncio.to_thread(self._saturation, counters0, counters1, t1 - t0)
+        if host_build.disk_busy(saturation):  # only then the second /proc/PID/io pass (~2 ms)
+            before_io = await io0
+            after_io = await asyncio.to_thread(host_proc.read_process_io, self._proc)
+            names = {pid: host_proc.read_comm(self._proc, pid) for pid in after_io}
+            saturation.top_io = host_build.top_io(before_io, after_io, t1 - t0, names, {ctx.own_pid})
+        else:
+            io0.cancel()
         memory = _memory(ps, swap0, problems)
         mounts = await asyncio.to_thread(read_mounts, ps, problems)
         top_cpu, top_mem = await asyncio.to_thread(
@@ -79,8 +95,9 @@ class HostProbe(BaseProbe):
         data = HostEvidence(
             hostname=self._hostname(), window_s=round(ctx.clock() - t0, 3), cpu=cpu, memory=memory,
             mounts=mounts, top_cpu=top_cpu, top_memory=top_mem, logs=await logs, problems=problems,
+            saturation=saturation,
         )
-        status = "partial" if problems or cpu is None else "ok"
+        status: ProbeStatus = "partial" if problems or cpu is None else "ok"
         return Evidence(self.name, status, 0.0, reason="; ".join(problems) or None, data=data)
 
     async def _sample_cpu(self, ctx: ProbeContext, start: float) -> CpuStats | None:
@@ -92,6 +109,8 @@ class HostProbe(BaseProbe):
         for offset in ctx.sample_times()[1:]:
             await ctx.sleep(max(0.0, start + offset - ctx.clock()))
             last_all, last_core = ps.cpu_times(), ps.cpu_times(percpu=True)
+            if (runnable := host_proc.read_runnable(self._proc)) is not None:
+                self._runnable.append(runnable)
             pct = busy_pct(prev, last_all)
             if pct is not None:
                 intervals.append(pct)
@@ -107,6 +126,19 @@ class HostProbe(BaseProbe):
             per_core_pct=[round(p or 0.0, 1) for p in per_core],
             load_1m=load[0], load_5m=load[1], load_15m=load[2],
         )
+
+    def _saturation(self, before: host_proc.Counters, after: host_proc.Counters, window_s: float
+                    ) -> HostSaturation:
+        """The saturation figures; the kernel log is read only when an OOM kill happened."""
+        victims, why = None, None
+        killed = (after.vmstat or {}).get("oom_kill", 0) - (before.vmstat or {}).get("oom_kill", 0)
+        if killed > 0:
+            try:
+                since = (before.uptime_s or 0.0) - 1.0  # the log's clock is uptime; 1 s slack
+                victims = host_proc.parse_oom_records(host_proc.read_kmsg(self._kmsg), since)
+            except OSError as err:
+                why = f"{self._kmsg}: {err.strerror or err}"
+        return host_build.saturation(before, after, window_s, self._runnable, victims, why)
 
     def _top(
         self, ctx: ProbeContext, snap0: dict, snap1: dict, elapsed_s: float, epoch0: float, total_bytes: int

@@ -79,7 +79,7 @@ class HttpProbe(BaseProbe):
             start = ctx.clock()
             health = runner.health(base + http.health_path) if http.health_path else _none()
             timed = [runner.endpoint(base, ep, start, i) for i, ep in enumerate(endpoints)]
-            health_check, *timings = await asyncio.gather(health, *timed)
+            health_check, timings = await asyncio.gather(health, asyncio.gather(*timed))
         for i, timing in enumerate(timings):  # after the requests, so every stall is recorded by now
             timing.p95_net_s = _net_p95(ctx, runner.sampled.get(i, []), http.timeout_s)
         return _evidence(base, health_check, timings, runner.kinds, http.timeout_s)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from perfbook.config import Config
 from perfbook.evidence.metrics import MetricsEvidence
-from perfbook.model import Evidence
+from perfbook.model import Evidence, ProbeStatus
 from perfbook.probes.base import BaseProbe, ProbeContext, ProbeSkipped, ProbeUnavailable
 from perfbook.probes.timing import (
     header_problem,
@@ -40,6 +40,7 @@ class MetricsProbe(BaseProbe):
     """
 
     name = "metrics"
+    codes = "http"  # http.* findings are judged on its evidence
     # imported by triage before the window (see probes/base.py)
     requires = ("httpx", "perfbook.probes.metrics_parse", "perfbook.probes.metrics_build")
     evidence = MetricsEvidence
@@ -65,7 +66,7 @@ class MetricsProbe(BaseProbe):
             raise ProbeSkipped("no [http] metrics_path")
         url = http.base_url.rstrip("/") + http.metrics_path
         async with httpx.AsyncClient(verify=tls_verify(url, http.verify_tls), timeout=http.timeout_s) as client:
-            first_at, cuts = ctx.clock(), []
+            first_at, cuts = ctx.clock(), list[str]()
             first = await _scrape(client, url, ctx, cuts)
             # parsing is pure Python: off the loop, so it never delays the other probes' timings
             parse = functools.partial(parse_page, keep=is_request_metric, stop_at=ctx.deadline - 0.25, clock=ctx.clock)
@@ -132,5 +133,5 @@ def _evidence(data: MetricsEvidence, start: Page, end: Page) -> Evidence:
         return Evidence("metrics", "unavailable", 0.0, reason="; ".join(reasons) or "empty metrics page", data=data)
     if not figures:
         reasons.append(data.notes[0] if data.notes else f"no HTTP request metrics at {data.url}")
-    status = "partial" if reasons else "ok"
+    status: ProbeStatus = "partial" if reasons else "ok"
     return Evidence("metrics", status, 0.0, reason="; ".join(reasons) or None, data=data)

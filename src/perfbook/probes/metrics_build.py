@@ -241,7 +241,8 @@ def _quantile(q: float, pairs: list[tuple[float, float]]) -> tuple[float | None,
     value, over = histogram_quantile(q, pairs)
     coarse = None if value is None or over else coarse_bucket(q, pairs)
     if coarse is not None:
-        return _round(coarse[0]), False, [_round(coarse[0]), _round(coarse[1])]
+        low, high = round(coarse[0], 6), round(coarse[1], 6)
+        return low, False, [low, high]
     return _round(value), over, None
 
 

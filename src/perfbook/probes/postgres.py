@@ -21,7 +21,7 @@ from perfbook.evidence.postgres import (
     PgSession,
     PostgresEvidence,
 )
-from perfbook.model import Evidence
+from perfbook.model import Evidence, ProbeStatus
 from perfbook.probes import postgres_sql as sql
 from perfbook.probes.base import BaseProbe, ProbeContext, ProbeSkipped, ProbeUnavailable
 from perfbook.probes.postgres_build import (
@@ -46,6 +46,7 @@ class PostgresProbe(BaseProbe):
     """
 
     name = "postgres"
+    codes = "pg"  # pg.* findings are judged on its evidence
     requires = ("psycopg", "psycopg.rows")  # imported by triage before the window (see probes/base.py)
     evidence = PostgresEvidence
     rules = "perfbook.rules.postgres"
@@ -86,7 +87,7 @@ async def connect(dsn: str, statement_timeout_ms: int, lock_timeout_ms: int, ctx
     except psycopg.ProgrammingError as err:
         raise ProbeUnavailable(f"invalid [postgres] dsn: {one_line(str(err))}") from None
     options = " ".join(filter(None, [
-        params.pop("options", ""), "-c default_transaction_read_only=on",
+        str(params.pop("options", "") or ""), "-c default_transaction_read_only=on",
         f"-c statement_timeout={min(statement_timeout_ms, left_ms)}",
         f"-c lock_timeout={min(lock_timeout_ms, left_ms)}",
     ]))
@@ -239,7 +240,7 @@ class _Collector:
             self.notes.append(f"{data.connections.hidden} sessions of other roles are hidden from this role: "
                               "GRANT pg_monitor TO it to see their state, age and query")
             self.partial = True
-        status = "partial" if self.partial or data.reset_detected else "ok"
+        status: ProbeStatus = "partial" if self.partial or data.reset_detected else "ok"
         return Evidence("postgres", status, 0.0, data=data,
                         reason="; ".join(self.notes)[:300] or None)
 

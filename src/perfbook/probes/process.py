@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 from perfbook.evidence.process import ProcessEvidence, WatchedProcess
 from perfbook.model import Evidence
-from perfbook.probes import procs
+from perfbook.probes import host_proc, procs
 from perfbook.probes.base import BaseProbe, ProbeContext, ProbeSkipped
 
 MAX_WATCHED = 64  # a broad pattern ("python") must not turn the probe into a full process table
@@ -31,6 +31,8 @@ class _Target:
     handle: Any  # psutil.Process
     row: WatchedProcess
     cpu_s: list[float] = field(default_factory=list)
+    cgroup: str = ""  # /proc/PID/cgroup, to find its CPU cgroup's throttling counters
+    throttling0: tuple[int, int, int] | None = None  # cpu.stat at the window's start
 
 
 class ProcessProbe(BaseProbe):
@@ -62,6 +64,7 @@ class ProcessProbe(BaseProbe):
         for at in _sample_clock(ctx, start, ctx.clock()):
             await ctx.sleep(max(0.0, at - ctx.clock()))
             await asyncio.to_thread(_read_all, targets, start, ctx.clock)
+        await asyncio.to_thread(_read_limits, targets, self._ps)
         for target in targets:
             target.row.cpu_pct = _cpu_pct(target)
             data.processes.append(target.row)
@@ -97,9 +100,10 @@ class ProcessProbe(BaseProbe):
                 continue
             name, cmd, _ = info[pid]
             row = WatchedProcess(pid, name, procs.display_cmdline(cmd), chosen[pid], None, None)
-            row.unit, row.container_id = procs.service_of(self._read_cgroup(pid))
+            cgroup = self._read_cgroup(pid)
+            row.unit, row.container_id = procs.service_of(cgroup)
             row.age_s = _age_s(handle, self._now())
-            targets.append(_Target(handle, row))
+            targets.append(_Target(handle, row, cgroup=cgroup, throttling0=host_proc.read_cpu_throttling(cgroup)))
         return data, targets
 
 
@@ -140,6 +144,28 @@ def _read_all(targets: list[_Target], start: float, clock: Any) -> None:
         target.row.sample_t_s.append(round(clock() - start, 4))
         target.row.sample_rss_bytes.append(mem.rss)
         target.row.rss_bytes = mem.rss
+
+
+def _read_limits(targets: list[_Target], ps: Any) -> None:
+    """Open files against the soft limit, and threads, once at the window's end (listing
+    /proc/PID/fd costs more than a sample)."""
+    for target in targets:
+        if target.row.exited:
+            continue
+        h = target.handle
+        try:
+            target.row.open_fds, target.row.threads = h.num_fds(), h.num_threads()
+            target.row.fd_soft_limit = h.rlimit(ps.RLIMIT_NOFILE)[0]
+        except Exception:  # AccessDenied (another user's process), gone, or no rlimit on this OS
+            continue
+        if target.row.fd_soft_limit is not None and target.row.fd_soft_limit < 0:  # RLIM_INFINITY
+            target.row.fd_soft_limit = None
+        before, after = target.throttling0, host_proc.read_cpu_throttling(target.cgroup) if target.cgroup else None
+        if before is not None and after is not None and after[0] > before[0] and after[1] >= before[1]:
+            periods = after[0] - before[0]
+            target.row.cpu_periods = periods
+            target.row.cpu_throttled_share = round((after[1] - before[1]) / periods, 3)
+            target.row.cpu_throttled_s = round(max(0, after[2] - before[2]) / 1e9, 3)
 
 
 def _cpu_pct(target: _Target) -> float | None:

@@ -35,7 +35,7 @@ class ProcSnapshot:
 
 
 def require_local(ctx: ProbeContext) -> None:
-    """Raise ProbeSkipped when the targets are not on this machine (DESIGN.md ``[host] remote``)."""
+    """Raise ProbeSkipped when the targets are not on this machine (config ``[host] remote``)."""
     remote = ctx.config.host.remote
     if remote == "skip":
         raise ProbeSkipped('[host] remote = "skip"')

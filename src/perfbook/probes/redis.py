@@ -1,28 +1,39 @@
-"""Redis probe: INFO diffed over the window, PING round trips across it, SLOWLOG and a big-key sample.
+"""Redis probe: INFO diffed over the window, PING round trips across it, SLOWLOG and a big-key scan.
 
 One redis-py asyncio connection (client name ``perfbook``). INFO at the window's start and end;
-between them PINGs at the middle of each twentieth of the window and, in the time left between PINGs, a bounded SCAN with
-``MEMORY USAGE`` (which, unlike TYPE or STRLEN, does not count as a keyspace hit, so the window's
-hit rate stays the application's). The few TYPE / length reads of the biggest keys and SLOWLOG
-come after the end snapshot. Never ``KEYS *``; key names and SLOWLOG arguments are truncated.
-Evidence dataclasses: :mod:`perfbook.evidence.redis`.
+between them PINGs at the middle of each twentieth of the window and, in the time left between
+PINGs, the big-key scan: pipelined SCAN + ``MEMORY USAGE`` (which, unlike TYPE or STRLEN, does not
+count as a keyspace hit, so the window's hit rate stays the application's), each round trip
+reading the sizes of one page and asking for the next, over the URL's database then ``queue_db``,
+within ``[redis] big_keys_budget_s``. It reads the whole keyspace when the budget allows (~100,000
+keys/s, bench/redis_bigkeys.py) and otherwise records how much it read of DBSIZE: a sample is
+never passed off as all keys. Only the ten biggest keys are kept. The few TYPE / length reads of
+those and SLOWLOG come after the end snapshot. Never ``KEYS *``; key names and SLOWLOG arguments
+are truncated. Evidence dataclasses: :mod:`perfbook.evidence.redis`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from typing import Any
 
 from perfbook.config import Config
 from perfbook.evidence.redis import RedisEvidence
-from perfbook.model import Evidence
+from perfbook.model import Evidence, ProbeStatus
 from perfbook.probes.base import BaseProbe, ProbeContext, ProbeSkipped, ProbeUnavailable
-from perfbook.probes.redis_build import build_evidence, length_command, percentile
+from perfbook.probes.redis_build import (
+    KeyScanCoverage,
+    build_evidence,
+    length_command,
+    percentile,
+    resp_commands,
+)
 from perfbook.redact import redact_text
 
-SCAN_COUNT = 100  # keys per SCAN call: one short step of the server's event loop
-SCAN_SHARE = 0.5  # at most this share of the window goes to the big-key sample
+SCAN_COUNT = 500  # keys per SCAN page; their MEMORY USAGE rides with the next page's SCAN: ~1 ms of the server's loop
+SCAN_SHARE = 0.8  # the big-key scan's default budget: this share of the window, in the gaps between PINGs
 PING_SAMPLES = 20
 TOP_BIG_KEYS = 10
 SLOWLOG_ENTRIES = 128  # read this many (the default slowlog-max-len), keep the newest 10 not perfbook's
@@ -89,6 +100,71 @@ class RedisProbe(BaseProbe):
             await client.aclose()
 
 
+class _KeyScan:
+    """The big-key scan of one database: its SCAN cursor and the page whose sizes are still to read."""
+
+    def __init__(self, db: int) -> None:
+        self.db = db
+        self.cursor = 0
+        self.pending: list[bytes] = []  # keys of the last SCAN page, MEMORY USAGE not read yet
+        self.started = self.cursor_done = self.complete = False
+        self.keys: int | None = None  # DBSIZE
+        self.scanned = 0
+        self.duration_s = 0.0
+
+
+class _KeyScans:
+    """The databases to scan in turn under one time budget, and the biggest keys seen so far."""
+
+    def __init__(self, scans: list[_KeyScan], budget_s: float, limit_bytes: float) -> None:
+        self.scans, self.budget_s, self.limit_bytes = scans, budget_s, limit_bytes
+        self.index = 0
+        self.spent_s = 0.0
+        self.scanned = 0
+        self.over_limit = 0
+        self.top: dict[tuple[int, bytes], int] = {}  # only the biggest few: 10 M key names would not fit
+        self.floor = -1  # a key this size or smaller cannot enter the top any more
+
+    def current(self) -> _KeyScan | None:
+        return self.scans[self.index] if self.index < len(self.scans) else None
+
+    def next(self) -> None:
+        self.index += 1
+
+    def stop(self) -> None:
+        self.index = len(self.scans)
+
+    def spent(self, seconds: float) -> None:
+        self.spent_s += seconds
+        if (scan := self.current()) is not None:
+            scan.duration_s += seconds
+
+    def add(self, db: int, keys: list[bytes], sizes: list[Any]) -> None:
+        """MEMORY USAGE answers of one page (None: the key is gone since SCAN returned it)."""
+        scan = self.current()
+        assert scan is not None
+        read = [(key, size) for key, size in zip(keys, sizes, strict=True) if isinstance(size, int)]
+        scan.scanned += len(read)
+        self.scanned += len(read)
+        for key, size in read:
+            if size <= self.floor:  # most keys: smaller than the smallest of the top ten
+                continue
+            if size >= self.limit_bytes and (db, key) not in self.top:
+                self.over_limit += 1
+            self.top[(db, key)] = size
+            if len(self.top) > 4 * TOP_BIG_KEYS:
+                self.top = dict(self.biggest())
+                self.floor = min(self.top.values())
+
+    def biggest(self) -> list[tuple[tuple[int, bytes], int]]:
+        return sorted(self.top.items(), key=lambda kv: -kv[1])[:TOP_BIG_KEYS]
+
+    def coverage(self) -> KeyScanCoverage:
+        """What the scan covered, for the evidence."""
+        return KeyScanCoverage([(s.db, s.keys, s.scanned, s.complete, s.duration_s) for s in self.scans if s.started],
+                               self.budget_s, self.spent_s, self.over_limit)
+
+
 class _NameRefused(Exception):
     """CLIENT SETNAME is not allowed for this user."""
 
@@ -134,13 +210,18 @@ class _Collector:
         import redis.exceptions as rex
 
         conn = self.client.connection
-        await conn.send_packed_command(conn.pack_commands(commands))
         out: list[Any] = []
-        for _ in commands:
-            try:
-                out.append(await conn.read_response())
-            except rex.ResponseError as err:
-                out.append(err)
+        try:  # one timeout for the round trip: redis-py's own, per reply, costs more than MEMORY USAGE
+            async with asyncio.timeout(max(0.5, self.ctx.time_left())):
+                await conn.send_packed_command(resp_commands(commands))
+                for _ in commands:
+                    try:
+                        out.append(await conn.read_response(timeout=math.inf))
+                    except rex.ResponseError as err:
+                        out.append(err)
+        except TimeoutError:
+            await conn.disconnect(nowait=True)
+            raise rex.TimeoutError("Timeout reading a pipelined answer") from None
         return out
 
     async def run(self) -> Evidence:
@@ -152,33 +233,33 @@ class _Collector:
         # so a loaded machine shortens the window instead of running past the budget.
         round_trip_s = window_started - started
         window_end = min(started + ctx.window_s, ctx.deadline - max(END_RESERVE_S, 4 * round_trip_s))
-        rtts_ms, lags_ms, sampled, scan_complete = await self._window(window_started, window_end)
+        rtts_ms, lags_ms, scans = await self._window(window_started, window_end)
         info_end = await self.client.info("all")
         duration_s = ctx.clock() - window_started
-        big = sorted(sampled.items(), key=lambda kv: -kv[1])[:TOP_BIG_KEYS]
+        big = scans.biggest()
         details, slowlog = {}, []
         if ctx.time_left() > 2 * round_trip_s + 0.05:
             details = await self._key_details([k for k, _ in big])
             slowlog = await self._slowlog()
         else:
             self.notes.append("key types and SLOWLOG skipped: the time budget ran short")
-        data = build_evidence(ctx.config, info_start, info_end, duration_s, rtts_ms, big, details, len(sampled),
-                              scan_complete, slowlog, self.db, self.notes, lags_ms)
+        data = build_evidence(ctx.config, info_start, info_end, duration_s, rtts_ms, big, details, scans.coverage(),
+                              slowlog, self.db, self.notes, lags_ms)
         data.latency.p99_net_ms = net_p99_ms(ctx.less_own_stalls(self.ping_spans))
-        status = "partial" if data.reset_detected or self.notes else "ok"
+        status: ProbeStatus = "partial" if data.reset_detected or self.notes else "ok"
         return Evidence("redis", status, 0.0, data=data, reason="; ".join(self.notes)[:300] or None)
 
-    async def _window(self, started: float, window_end: float) -> tuple[list[float], list[float], dict[tuple[int, bytes], int], bool]:
+    async def _window(self, started: float, window_end: float) -> tuple[list[float], list[float], _KeyScans]:
         """PINGs across the window with big-key scanning in the gaps, and this event loop's own lag."""
         lags_ms: list[float] = []
         stop = asyncio.Event()
         monitor = asyncio.create_task(self._loop_lag(stop, lags_ms))
         try:
-            rtts_ms, sampled, complete = await self._pings_and_scan(started, window_end)
+            rtts_ms, scans = await self._pings_and_scan(started, window_end)
         finally:
             stop.set()  # never cancelled: it ends at its next tick
             await monitor
-        return rtts_ms, lags_ms, sampled, complete
+        return rtts_ms, lags_ms, scans
 
     async def _loop_lag(self, stop: asyncio.Event, lags_ms: list[float]) -> None:
         """How late this event loop wakes a sleeper: other probes' work on the same loop (or a busy
@@ -189,62 +270,83 @@ class _Collector:
             await asyncio.sleep(LAG_TICK_S)
             lags_ms.append(max(0.0, (time.monotonic() - t0 - LAG_TICK_S) * 1000))
 
-    async def _pings_and_scan(self, started: float, window_end: float) -> tuple[list[float], dict[tuple[int, bytes], int], bool]:
+    async def _pings_and_scan(self, started: float, window_end: float) -> tuple[list[float], _KeyScans]:
         """PING at evenly spaced times; scan for big keys in the gaps (bounded in keys and time)."""
         ctx = self.ctx
-        limit = self.ctx.config.redis.big_keys_sample
-        scan_budget_s = (window_end - started) * SCAN_SHARE
-        rtts_ms: list[float] = []
-        sampled: dict[tuple[int, bytes], int] = await self._sample_queue_db() if limit else {}
-        cursor, complete, scan_s = 0, limit == 0, 0.0
+        cfg = ctx.config.redis
         span_s = window_end - started
+        budget_s = min(cfg.big_keys_budget_s or span_s * SCAN_SHARE, span_s)
+        dbs = [self.db] + ([cfg.queue_db] if cfg.queue_db is not None and cfg.queue_db != self.db else [])
+        scans = _KeyScans([_KeyScan(db) for db in dbs] if cfg.big_keys_sample else [], budget_s,
+                          ctx.config.thresholds.redis_big_key_mb * 2**20)
+        rtts_ms: list[float] = []
         # Mid-points of PING_SAMPLES slices: away from the window's edges, where the other probes
         # parse their snapshots on this same event loop and would inflate a round trip.
         for i in range(PING_SAMPLES):
             target = started + span_s * (i + 0.5) / PING_SAMPLES
-            while (not complete and not self.scan_blocked and scan_s < scan_budget_s and len(sampled) < limit
+            while (scans.current() is not None and scans.spent_s < budget_s and scans.scanned < cfg.big_keys_sample
                    and ctx.clock() < target - 0.005):
                 t0 = ctx.clock()
-                cursor = await self._scan_step(cursor, sampled, limit)
-                complete = cursor == 0 and not self.scan_blocked
-                scan_s += ctx.clock() - t0
+                await self._scan_step(scans, cfg.big_keys_sample - scans.scanned)
+                scans.spent(ctx.clock() - t0)
             await ctx.sleep(max(0.0, target - ctx.clock()))
             t0 = ctx.clock()
             await self.client.ping()
             t1 = ctx.clock()
             self.ping_spans.append((t0, t1))
             rtts_ms.append((t1 - t0) * 1000)
-        return rtts_ms, sampled, complete
+        return rtts_ms, scans
 
-    async def _sample_queue_db(self) -> dict[tuple[int, bytes], int]:
-        """One SCAN page of ``queue_db`` (a queue backlog is one big list there), switching database
-        inside one pipelined round trip so the connection always ends on the URL's database."""
-        queue_db = self.ctx.config.redis.queue_db
-        if queue_db is None or queue_db == self.db:
-            return {}
-        answers = await self.pipeline([("SELECT", queue_db), ("SCAN", 0, "COUNT", SCAN_COUNT), ("SELECT", self.db)])
-        if isinstance(answers[0], Exception) or isinstance(answers[1], Exception):
-            self.notes.append(f"queue db {queue_db} not sampled: {redact_text(str(answers[0] or answers[1]))[:120]}")
-            return {}
-        keys = list(answers[1][1])[:SCAN_COUNT]
-        sizes = (await self.pipeline([("SELECT", queue_db), *[("MEMORY", "USAGE", k) for k in keys],
-                                      ("SELECT", self.db)]))[1:-1]
-        return {(queue_db, k): s for k, s in zip(keys, sizes, strict=True) if isinstance(s, int)}
+    async def _scan_step(self, scans: _KeyScans, room: int) -> None:
+        """One round trip: the sizes of the previous SCAN page and the next page (DBSIZE first).
 
-    async def _scan_step(self, cursor: int, sampled: dict[tuple[int, bytes], int], limit: int) -> int:
-        import redis.exceptions as rex
-
-        try:
-            cursor, keys = await self.client.scan(cursor=cursor, count=SCAN_COUNT)
-        except rex.ResponseError as err:  # an ACL without SCAN: the other figures still count
-            self.notes.append(f"big keys: SCAN refused: {redact_text(str(err))[:120]}")
+        Sizes of keys already read on an earlier page (SCAN may repeat a key) are read again and
+        kept once; the count of scanned keys may include such a repeat, never more than DBSIZE.
+        """
+        scan = scans.current()
+        assert scan is not None
+        pending, scan.pending = scan.pending[:max(0, room)], []
+        commands: list[tuple] = [("DBSIZE",)] if scan.keys is None and not scan.started else []
+        commands += [("MEMORY", "USAGE", k) for k in pending]
+        if not scan.cursor_done:
+            commands.append(("SCAN", scan.cursor, "COUNT", SCAN_COUNT))
+        answers = await self._scan_round_trip(scan.db, commands)
+        if answers is None:
+            scans.next()
+            return
+        if not scan.started:
+            scan.started = True
+            if commands[0] == ("DBSIZE",):
+                first = answers.pop(0)
+                scan.keys = first if isinstance(first, int) else None
+        sizes, page = answers[:len(pending)], answers[len(pending):]
+        refused = next((a for a in [*sizes, *page] if isinstance(a, Exception)), None)
+        if refused is not None:  # an ACL without SCAN or MEMORY: the other figures still count
+            what = "SCAN" if page and isinstance(page[0], Exception) else "MEMORY USAGE"
+            self.notes.append(f"big keys: {what} refused: {redact_text(str(refused))[:120]}")
             self.scan_blocked = True
-            return 0
-        keys = [k for k in keys if (self.db, k) not in sampled][: max(0, limit - len(sampled))]
-        if keys:
-            sizes = await self.pipeline([("MEMORY", "USAGE", k) for k in keys])
-            sampled.update({(self.db, k): s for k, s in zip(keys, sizes, strict=True) if isinstance(s, int)})
-        return int(cursor)
+            scans.stop()
+            return
+        scans.add(scan.db, pending, sizes)
+        if page:
+            cursor, keys = page[0]
+            scan.cursor, scan.pending = int(cursor), list(keys)
+            scan.cursor_done = scan.cursor == 0
+        if scan.cursor_done and not scan.pending:
+            scan.complete = True
+            scans.next()
+        elif room <= len(pending):
+            scans.stop()  # [redis] big_keys_sample reached
+
+    async def _scan_round_trip(self, db: int, commands: list[tuple]) -> list[Any] | None:
+        """``commands`` in database ``db`` in one round trip; None (noted) when ``db`` cannot be selected."""
+        if db == self.db:
+            return await self.pipeline(commands)
+        answers = await self.pipeline([("SELECT", db), *commands, ("SELECT", self.db)])
+        if isinstance(answers[0], Exception):
+            self.notes.append(f"queue db {db} not sampled: {redact_text(str(answers[0]))[:120]}")
+            return None
+        return answers[1:-1]
 
     async def _key_details(self, keys: list[tuple[int, bytes]]) -> dict[tuple[int, bytes], tuple[str, int | None]]:
         """TYPE and the type's length (STRLEN / LLEN / HLEN / SCARD / ZCARD / XLEN) of the biggest keys."""

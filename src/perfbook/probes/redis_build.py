@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 from perfbook.config import Config
 from perfbook.evidence.redis import (
     RedisBigKey,
     RedisEvidence,
+    RedisKeyScan,
     RedisKeyspace,
     RedisLatency,
     RedisMemory,
@@ -28,6 +30,25 @@ def length_command(kind: str, key: bytes) -> tuple | None:
     """The command giving a key's length for its type (None for unknown types)."""
     name = _LENGTH.get(kind)
     return (name, key) if name else None
+
+
+def resp_commands(commands: list[tuple]) -> bytes:
+    """Commands in the Redis protocol, for one pipelined write (redis-py's packer costs more than
+    the MEMORY USAGE it packs).
+
+    >>> resp_commands([("MEMORY", "USAGE", b"k"), ("SCAN", 0, "COUNT", 500)])
+    b'*3\\r\\n$6\\r\\nMEMORY\\r\\n$5\\r\\nUSAGE\\r\\n$1\\r\\nk\\r\\n*4\\r\\n$4\\r\\nSCAN\\r\\n$1\\r\\n0\\r\\n$5\\r\\nCOUNT\\r\\n$3\\r\\n500\\r\\n'
+    """
+    out = []
+    for command in commands:
+        if len(command) == 3 and command[0] == "MEMORY" and isinstance(command[2], bytes):  # the scan's bulk
+            out.append(b"*3\r\n$6\r\nMEMORY\r\n$5\r\nUSAGE\r\n$%d\r\n%s\r\n" % (len(command[2]), command[2]))
+            continue
+        out.append(b"*%d\r\n" % len(command))
+        for arg in command:
+            raw = arg if isinstance(arg, bytes) else str(arg).encode()
+            out.append(b"$%d\r\n%s\r\n" % (len(raw), raw))
+    return b"".join(out)
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -70,7 +91,7 @@ def build_window(start: dict[str, Any], end: dict[str, Any], duration_s: float) 
     restarted = int(end.get("uptime_in_seconds", 0)) < int(start.get("uptime_in_seconds", 0))
     reset = restarted or any(v < 0 for v in deltas.values()) or any(v < 0 for v in errors.values())
     if reset:
-        return RedisWindow(duration, *([None] * 10)), True
+        return RedisWindow(duration, *((None,) * 10)), True
     hits, misses = deltas["keyspace_hits"], deltas["keyspace_misses"]
     lookups = hits + misses
     return RedisWindow(
@@ -151,11 +172,40 @@ def build_big_keys(big: list[tuple[tuple[int, bytes], int]],
     return out
 
 
+@dataclass(frozen=True)
+class KeyScanCoverage:
+    """The big-key scan as the probe ran it: per database (db, DBSIZE, keys read, cursor back to 0,
+    seconds), the budget, the time spent and the keys seen over the size limit."""
+
+    dbs: list[tuple[int, int | None, int, bool, float]]
+    budget_s: float
+    spent_s: float
+    over_limit: int = 0
+
+
+def build_key_scan(db: int, keys: int | None, scanned: int, complete: bool, duration_s: float) -> RedisKeyScan:
+    """One database's coverage; a count past DBSIZE (keys written meanwhile, SCAN repeats) is capped.
+
+    >>> build_key_scan(0, 150_000, 4_500, False, 0.1).coverage, build_key_scan(0, 10, 12, True, 0.0).coverage
+    (0.03, 1.0)
+    """
+    if complete:
+        coverage: float | None = 1.0
+    elif keys:
+        coverage = round(min(scanned / keys, 0.9999), 4)
+    else:
+        coverage = None if keys is None else 1.0
+    return RedisKeyScan(db=db, keys=keys, scanned=min(scanned, keys) if keys is not None else scanned,
+                        complete=complete, duration_s=round(duration_s, 3), coverage=coverage)
+
+
 def build_evidence(cfg: Config, start: dict, end: dict, duration_s: float, rtts_ms: list[float], big: list,
-                   details: dict, sampled: int, complete: bool, slowlog: list[Any], db: int,
+                   details: dict, scan: KeyScanCoverage, slowlog: list[Any], db: int,
                    notes: list[str], lags_ms: list[float] | None = None) -> RedisEvidence:
     """The whole RedisEvidence from the raw answers."""
     window, reset = build_window(start, end, duration_s)
+    scans = [build_key_scan(*d) for d in scan.dbs]
+    sampled = sum(d[2] for d in scan.dbs)
     now_s = int(end["server_time_usec"]) / 1e6 if end.get("server_time_usec") else None
     slow, slow_len = build_slowlog(slowlog, now_s)
     return RedisEvidence(
@@ -165,6 +215,9 @@ def build_evidence(cfg: Config, start: dict, end: dict, duration_s: float, rtts_
         maxclients=int(end["maxclients"]) if end.get("maxclients") else None,
         oom_errors_total=_errorstats(end).get("OOM", 0), evicted_keys_total=int(end.get("evicted_keys", 0)),
         keyspace=build_keyspace(end), big_keys=build_big_keys(big, details), big_keys_sampled=sampled,
-        big_keys_scan_complete=complete, slowlog=slow, slowlog_len=slow_len, db=db, cache_db=cfg.redis.cache_db,
+        big_keys_scan_complete=bool(scans) and all(s.complete for s in scans), big_keys_scans=scans,
+        big_keys_budget_s=round(scan.budget_s, 3) if scans else None,
+        big_keys_per_s=round(sampled / scan.spent_s) if scans and scan.spent_s > 0 else None,
+        big_keys_over_limit=scan.over_limit, slowlog=slow, slowlog_len=slow_len, db=db, cache_db=cfg.redis.cache_db,
         queue_db=cfg.redis.queue_db, reset_detected=reset, notes=notes,
     )

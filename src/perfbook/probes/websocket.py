@@ -13,7 +13,7 @@ from typing import Any
 
 from perfbook.config import Config
 from perfbook.evidence.websocket import WebsocketEvidence
-from perfbook.model import Evidence
+from perfbook.model import Evidence, ProbeStatus
 from perfbook.probes.base import BaseProbe, ProbeContext, ProbeSkipped
 from perfbook.probes.timing import host_port, percentile, transport_error_kind, unreachable_reason
 from perfbook.redact import redact_url
@@ -26,6 +26,7 @@ class WebsocketProbe(BaseProbe):
     """
 
     name = "websocket"
+    codes = "ws"  # ws.* findings are judged on its evidence
     requires = ("websockets.asyncio.client",)  # imported by triage before the window (see probes/base.py)
     evidence = WebsocketEvidence
     rules = "perfbook.rules.websocket"
@@ -62,7 +63,7 @@ class WebsocketProbe(BaseProbe):
         finally:
             await _close(ws)
         _summarise(data, [end - start for start, end in spans], ctx.less_own_stalls(spans))
-        status = "partial" if data.error else "ok"
+        status: ProbeStatus = "partial" if data.error else "ok"
         reason = f"connection {data.error} after {data.samples} round trip(s)" if data.error else None
         return Evidence("websocket", status, 0.0, reason=reason, data=data)
 

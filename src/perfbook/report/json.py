@@ -1,4 +1,4 @@
-"""The JSON report: DESIGN.md's contract, validated against ``schema/report.schema.json``.
+"""The JSON report: the contract (docs/report-schema.md), validated against ``schema/report.schema.json``.
 
     doc = report_to_dict(report)       # plain dict, JSON-ready
     validate_report(doc)               # jsonschema; raises on a contract break
@@ -43,11 +43,6 @@ def report_to_dict(report: Report, with_evidence: bool = True) -> dict[str, Any]
         "findings": jsonable(report.findings),
         "probes": {name: probe_to_dict(ev, with_evidence) for name, ev in report.probes.items()},
     }
-
-
-def report_to_json(report: Report) -> str:
-    """The report as one JSON document (what ``perfbook triage --json`` prints)."""
-    return json.dumps(report_to_dict(report), indent=2, ensure_ascii=False)
 
 
 @cache

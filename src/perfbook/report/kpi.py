@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from perfbook.config import Thresholds
-from perfbook.model import Kpis, LoopLag, UnreliableFigure
+from perfbook.model import HISTOGRAM_SOURCES, Kpis, LoopLag, UnreliableFigure
 from perfbook.rules.redis import MIN_LOOKUPS as MIN_CACHE_LOOKUPS
 from perfbook.units import format_duration, format_duration_range, format_pct
 
@@ -52,19 +52,19 @@ def kpi_rows(k: Kpis, th: Thresholds) -> list[KpiRow]:
 
 def _p95_text(k: Kpis) -> str:
     """``2.40 s (/x, metrics)``; a coarse bucket as its range; a timed figure with the metrics' range beside it."""
-    if k.p95_range_s and k.p95_source == "metrics":
+    if k.p95_range_s and k.p95_source in HISTOGRAM_SOURCES:
         text = format_duration_range(*k.p95_range_s)
     else:
         text = format_duration(k.p95_s) + (" or more" if k.p95_over_bound else "")
     if k.p95_s is not None and k.p95_subject:
-        beside = f"; metrics: {format_duration_range(*k.p95_range_s)}" if k.p95_range_s and k.p95_source != "metrics" else ""
+        beside = f"; metrics: {format_duration_range(*k.p95_range_s)}" if k.p95_range_s and k.p95_source not in HISTOGRAM_SOURCES else ""
         text += f" ({k.p95_subject}, {k.p95_source}{beside})"
     return text
 
 
 def _range(row: KpiRow, k: Kpis, th: Thresholds) -> KpiRow:
     """A p95 known only as a range that passes at its lower bound but not at its upper one is uncertain."""
-    if row.status == "pass" and k.p95_range_s and k.p95_source == "metrics" and k.p95_range_s[1] >= th.p95_s:
+    if row.status == "pass" and k.p95_range_s and k.p95_source in HISTOGRAM_SOURCES and k.p95_range_s[1] >= th.p95_s:
         return KpiRow(row.name, row.value, row.target, "uncertain")
     return row
 

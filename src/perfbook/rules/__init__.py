@@ -9,13 +9,3 @@ typed with :func:`perfbook.evidence.usable` (``usable(evidence.get("host"), Host
 Triage finds a layer's rules module from its probe's declaration (``rules = "perfbook.rules.host"``).
 """
 
-from __future__ import annotations
-
-from collections.abc import Callable, Mapping
-
-from perfbook.config import Config
-from perfbook.model import Evidence, Finding
-
-EvidenceMap = Mapping[str, Evidence]
-Rule = Callable[[EvidenceMap, Config], list[Finding]]
-

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import shlex
 from collections.abc import Mapping
+from typing import Any
 
 from perfbook.codes import action, finding
 from perfbook.config import Config, Thresholds
@@ -26,14 +27,14 @@ from perfbook.evidence.containers import ContainersEvidence, ContainerStats, Eng
 from perfbook.model import Action, Evidence, Finding, Level
 from perfbook.units import format_bytes
 
-CRITICAL_MEMORY_PCT = 95.0  # DESIGN.md: container.memory_high is critical at 95 % of the limit
+CRITICAL_MEMORY_PCT = 95.0  # container.memory_high is critical at 95 % of the limit
 RESTART_LOOP_EXITS = 3  # exits (or restarts) that make a loop
 RECENT_START_S = 120.0  # up for less than this after several restarts: still looping
 RECLAIMABLE_MIN_BYTES = 1024**3  # below 1 GiB a prune is not worth a finding
 MIB, GIB = 1024**2, 1024**3
 
 
-def evaluate(evidence: Mapping[str, Evidence], cfg: Config) -> list[Finding]:
+def evaluate(evidence: Mapping[str, Evidence[Any]], cfg: Config) -> list[Finding]:
     """Findings from the containers probe's evidence (none when it did not run)."""
     data = usable(evidence.get("containers"), ContainersEvidence)
     if data is None:
@@ -41,6 +42,7 @@ def evaluate(evidence: Mapping[str, Evidence], cfg: Config) -> list[Finding]:
     found: list[Finding] = []
     for c in data.containers:
         found += cpu_findings(c, cfg.thresholds)
+        found += throttling_findings(c, cfg.thresholds)
         found += memory_findings(c, cfg.thresholds)
         found += restart_findings(c, data.restart_lookback_s)
     if data.disk is not None:
@@ -72,6 +74,38 @@ def cpu_findings(c: ContainerStats, th: Thresholds) -> list[Finding]:
         evidence={"cpu_cores_pct": c.cpu_cores_pct, "cpu_basis": c.cpu_basis,
                   "cpu_limit_cores": c.cpu_limit_cores, "online_cpus": c.online_cpus,
                   "samples": c.samples, "processes": _processes(c, "cpu_pct")},
+    )]
+
+
+MIN_PERIODS = 5  # a share of fewer CFS periods (100 ms each by default) is noise
+
+
+def throttling_findings(c: ContainerStats, th: Thresholds) -> list[Finding]:
+    """``container.cpu_throttled`` when its quota ran out in ``throttled_share`` of the window's periods:
+    its tasks wait for the next period however idle the host is."""
+    share = c.cpu_throttled_share
+    if share is None or (c.cpu_periods or 0) < MIN_PERIODS or share < th.throttled_share:
+        return []
+    cores = float(c.online_cpus or 1)
+    actions = [Action(id="container.cpu_stat", summary=f"watch {c.name}'s throttling counters",
+                      manual=f"docker stats --no-stream {_q(c.name)}; "
+                             f"cat /sys/fs/cgroup/cpu*/*/*{c.id}*/cpu.stat 2>/dev/null")]
+    if c.cpu_limit_cores:
+        # the quota that would have avoided it: what it used when it could, with room (× 2), at most the cores
+        cpus = round(min(cores, max(c.cpu_limit_cores * 2, (c.cpu_cores_pct or 0) / 100 * 2)), 2)
+        if cpus > c.cpu_limit_cores:
+            actions.insert(0, action("container.update_limits", f"raise {c.name}'s CPU limit to {cpus:g} cores",
+                                     f"docker update --cpus {cpus:g} {_q(c.name)}", container=c.name, cpus=cpus))
+    limit = f" by its {c.cpu_limit_cores:g}-core limit" if c.cpu_limit_cores else " by its CPU quota"
+    return [finding(
+        "container.cpu_throttled", c.name,
+        f"{c.name} throttled{limit} in {share * 100:.0f} % of the window's periods "
+        f"({c.cpu_throttled_s or 0:.1f} s waiting)",
+        value=share, threshold=th.throttled_share, unit="throttled / elapsed CFS periods, window",
+        actions=actions,
+        evidence={"id": c.id, "periods": c.cpu_periods, "throttled_periods": c.cpu_throttled_periods,
+                  "throttled_s": c.cpu_throttled_s, "cpu_limit_cores": c.cpu_limit_cores,
+                  "cpu_cores_pct": c.cpu_cores_pct, "source": c.cpu_throttling_source},
     )]
 
 

@@ -1,7 +1,10 @@
 """Host rules: CPU, memory, swap activity, disk per mount and large logs of this machine (pure).
 
-Levels from DESIGN.md: CPU, memory and disk are warnings over their threshold and critical at
-95 %; swapping during the window is a warning; a log file over ``log_file_mb`` is info. Every
+Levels: CPU, memory and disk are warnings over their threshold and critical at 95 %; swapping
+during the window is a warning; a log file over ``log_file_mb`` is info. Saturation and errors
+(the USE method, every figure diffed over the window): a run queue over the cores with tasks
+stalled on CPU (PSI), steal, memory stalls, OOM kills (critical), a disk busy with long waits or
+tasks stalled on I/O. Every
 action's ``manual`` is a safe command a person can run as is (never ``rm``).
 """
 
@@ -9,14 +12,15 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping
+from typing import Any
 
 from perfbook.codes import finding
 from perfbook.config import Config, Thresholds
 from perfbook.evidence import usable
-from perfbook.evidence.host import HostEvidence, TopProcess
+from perfbook.evidence.host import HostEvidence, HostSaturation, TopProcess
 from perfbook.model import Action, Evidence, Finding, Level
 
-CRITICAL_PCT = 95.0  # DESIGN.md: CPU, memory and disk are critical from 95 %
+CRITICAL_PCT = 95.0  # CPU, memory and disk are critical from 95 %
 MIB = 1024 * 1024
 
 TOP_CPU = Action("host.top_cpu", "see which processes use the CPU",
@@ -29,16 +33,17 @@ ROTATE_LOGS = Action("host.rotate_logs", "rotate and compress logs now, as logro
 VACUUM_JOURNAL = Action("host.vacuum_journal", "shrink the systemd journal to 500 MB", "journalctl --vacuum-size=500M")
 
 
-def evaluate(evidence: Mapping[str, Evidence], cfg: Config) -> list[Finding]:
+def evaluate(evidence: Mapping[str, Evidence[Any]], cfg: Config) -> list[Finding]:
     """Findings from the host probe's evidence (none when it did not run)."""
     host = usable(evidence.get("host"), HostEvidence)
     if host is None:
         return []
     th = cfg.thresholds
-    return [*_cpu(host, th), *_memory(host, th), *_swap(host), *_disks(host, th), *_logs(host, th)]
+    return [*_cpu(host, th), *_memory(host, th), *_swap(host), *_disks(host, th), *_logs(host, th),
+            *_saturation(host, th)]
 
 
-def kpis(evidence: Mapping[str, Evidence], cfg: Config) -> dict[str, float | None]:
+def kpis(evidence: Mapping[str, Evidence[Any]], cfg: Config) -> dict[str, float | None]:
     """The host KPIs: CPU busy over the window, memory used, and the fullest mount (None: not measured)."""
     host = usable(evidence.get("host"), HostEvidence)
     if host is None:
@@ -166,5 +171,150 @@ def _logs(host: HostEvidence, th: Thresholds) -> list[Finding]:
                                 for f in files],
                       "large_count": logs.large_count, "walk_truncated": logs.truncated},
             actions=actions,
+        ))
+    return out
+
+
+PSI_CPU = Action("host.psi", "watch run queue (r), steal (st) and iowait (wa) for 5 s, and the stall shares",
+                 "vmstat 1 5; cat /proc/pressure/cpu /proc/pressure/memory /proc/pressure/io")
+OOM_LOG = Action("host.oom_log", "read the OOM killer's reports in the kernel log",
+                 "dmesg -T | grep -iE 'killed process|out of memory|oom-kill' | tail -20")
+IOSTAT = Action("host.iostat", "watch each device's IOPS, await and utilisation, and who does the I/O",
+                "iostat -xz 1 5; pidstat -d 1 5")
+
+
+def _saturation(host: HostEvidence, th: Thresholds) -> list[Finding]:
+    sat = host.saturation
+    if sat is None:
+        return []
+    return [*_cpu_saturated(host.hostname, sat, th), *_steal(host.hostname, sat, th),
+            *_memory_pressure(host.hostname, sat, th), *_oom(host.hostname, sat), *_disk_io(host.hostname, sat, th)]
+
+
+def _cpu_saturated(name: str, sat: HostSaturation, th: Thresholds) -> list[Finding]:
+    """PSI cpu some over the threshold with more runnable tasks than cores; without PSI, a run queue
+    twice the cores. Either alone is not saturation: a short burst, or a queue that never waits."""
+    cpu = sat.cpu
+    if cpu is None or cpu.runnable_mean <= cpu.cores:
+        return []
+    if cpu.psi is not None:
+        if cpu.psi.some_pct < th.cpu_psi_pct:
+            return []
+        value, unit, threshold = cpu.psi.some_pct, "% of the window with tasks waiting for CPU (PSI)", th.cpu_psi_pct
+    elif cpu.runnable_mean >= 2 * cpu.cores:
+        value, unit, threshold = cpu.runnable_mean, "runnable tasks, window mean", float(2 * cpu.cores)
+    else:
+        return []
+    critical = cpu.psi is not None and cpu.psi.some_pct >= th.cpu_psi_critical_pct
+    stalled = f", tasks waited for CPU {cpu.psi.some_pct:.0f} % of the window" if cpu.psi else ""
+    return [finding(
+        "host.cpu_saturated", name,
+        f"CPU saturated: {cpu.runnable_mean:.1f} runnable tasks on {cpu.cores} cores on average (max "
+        f"{cpu.runnable_max}){stalled}",
+        value=value, threshold=threshold, unit=unit, level=Level.CRITICAL if critical else None,
+        evidence={"cores": cpu.cores, "runnable_mean": cpu.runnable_mean, "runnable_max": cpu.runnable_max,
+                  "psi_some_pct": cpu.psi.some_pct if cpu.psi else None, "steal_pct": cpu.steal_pct,
+                  "iowait_pct": cpu.iowait_pct, "samples": cpu.samples},
+        actions=[PSI_CPU, TOP_CPU],
+    )]
+
+
+def _steal(name: str, sat: HostSaturation, th: Thresholds) -> list[Finding]:
+    cpu = sat.cpu
+    if cpu is None or cpu.steal_pct < th.cpu_steal_pct:
+        return []
+    return [finding(
+        "host.cpu_steal", name,
+        f"CPU steal {cpu.steal_pct:.0f} %: the hypervisor ran other guests while this VM wanted the CPU",
+        value=cpu.steal_pct, threshold=th.cpu_steal_pct, unit="% of all cores' time, over the window",
+        evidence={"cores": cpu.cores, "steal_pct": cpu.steal_pct, "runnable_mean": cpu.runnable_mean},
+        actions=[PSI_CPU, Action("host.cpu_steal", "ask the provider for a dedicated or larger instance "
+                                 "(steal is not fixable inside the guest)", "mpstat -P ALL 1 5")],
+    )]
+
+
+def _memory_pressure(name: str, sat: HostSaturation, th: Thresholds) -> list[Finding]:
+    mem = sat.memory
+    if mem is None:
+        return []
+    if mem.psi is not None:
+        if mem.psi.some_pct < th.memory_psi_pct:
+            return []
+        value, threshold, unit = mem.psi.some_pct, th.memory_psi_pct, "% of the window with tasks stalled on memory (PSI)"
+    elif mem.major_faults_per_s >= 1000:  # no PSI: a thousand disk reads a second to page memory in
+        value, threshold, unit = mem.major_faults_per_s, 1000.0, "major page faults per second"
+    else:
+        return []
+    return [finding(
+        "host.memory_pressure", name,
+        f"memory pressure: {value:.0f} {unit}; {mem.major_faults_per_s:.0f} major faults/s, "
+        f"{mem.swap_in_pages_per_s:.0f} pages/s swapped in",
+        value=value, threshold=threshold, unit=unit,
+        evidence={"psi_some_pct": mem.psi.some_pct if mem.psi else None,
+                  "psi_full_pct": mem.psi.full_pct if mem.psi else None,
+                  "major_faults_per_s": mem.major_faults_per_s, "swap_in_pages_per_s": mem.swap_in_pages_per_s},
+        actions=[TOP_MEMORY, SWAP_ACTIVITY],
+    )]
+
+
+def _oom(name: str, sat: HostSaturation) -> list[Finding]:
+    mem = sat.memory
+    if mem is None or mem.oom_kills <= 0:
+        return []
+    common = {"oom_kills": mem.oom_kills, "kernel_log": mem.kernel_log}
+    if not mem.oom_victims:
+        return [finding(
+            "host.oom_kill", name, f"the OOM killer killed {mem.oom_kills} process(es) during the window",
+            value=float(mem.oom_kills), threshold=0.0, unit="processes killed in the window",
+            evidence=common, actions=[OOM_LOG, TOP_MEMORY],
+        )]
+    out = []
+    for v in mem.oom_victims:
+        where = f" in cgroup {v.cgroup}" if v.cgroup else ""
+        limit = f" (limit of {v.limit_cgroup} reached)" if v.limit_cgroup and v.limit_cgroup != "/" else ""
+        out.append(finding(
+            "host.oom_kill", f"{v.name}[{v.pid}]", f"the OOM killer killed {v.name}[{v.pid}]{where}{limit}",
+            value=float(mem.oom_kills), threshold=0.0, unit="processes killed in the window",
+            evidence={**common, "pid": v.pid, "name": v.name, "cgroup": v.cgroup, "limit_cgroup": v.limit_cgroup},
+            actions=[OOM_LOG, TOP_MEMORY],
+        ))
+    return out
+
+
+def _disk_io(name: str, sat: HostSaturation, th: Thresholds) -> list[Finding]:
+    """A device busy most of the window with long waits; or, with no such device, tasks stalled
+    on I/O (PSI io). Critical when every task was stalled (PSI io full) a large share."""
+    psi = sat.io_psi
+    critical = psi is not None and psi.full_pct is not None and psi.full_pct >= th.io_psi_full_pct
+    level = Level.CRITICAL if critical else None
+    psi_ev = {"psi_some_pct": psi.some_pct if psi else None, "psi_full_pct": psi.full_pct if psi else None,
+              "top_io": [{"process": f"{p.name}[{p.pid}]", "read_mb_per_s": round(p.read_bytes_per_s / MIB, 1),
+                          "write_mb_per_s": round(p.write_bytes_per_s / MIB, 1)} for p in sat.top_io[:3]]}
+    lead = (f"; most I/O: {sat.top_io[0].name}[{sat.top_io[0].pid}] "
+            f"{(sat.top_io[0].read_bytes_per_s + sat.top_io[0].write_bytes_per_s) / MIB:.0f} MB/s") if sat.top_io else ""
+    out = []
+    for d in sat.disks:
+        if d.util_pct < th.disk_util_pct or (d.await_ms or 0.0) < th.disk_await_ms:
+            continue
+        out.append(finding(
+            "host.disk_io_saturated", d.device,
+            f"disk {d.device} busy {d.util_pct:.0f} % of the window, I/O waits {d.await_ms:.0f} ms on average "
+            f"({d.reads_per_s + d.writes_per_s:.0f} IOPS, queue {d.queue_depth:.1f}){lead}",
+            value=d.await_ms, threshold=th.disk_await_ms, unit="ms per I/O (await), window mean", level=level,
+            evidence={"util_pct": d.util_pct, "await_ms": d.await_ms, "queue_depth": d.queue_depth,
+                      "reads_per_s": d.reads_per_s, "writes_per_s": d.writes_per_s,
+                      "read_mb_per_s": round(d.read_bytes_per_s / MIB, 1),
+                      "write_mb_per_s": round(d.write_bytes_per_s / MIB, 1), **psi_ev},
+            actions=[IOSTAT],
+        ))
+    if not out and psi is not None and (psi.some_pct >= th.io_psi_pct or critical):
+        busiest = sat.disks[0] if sat.disks else None
+        out.append(finding(
+            "host.disk_io_saturated", name,
+            f"tasks stalled on I/O {psi.some_pct:.0f} % of the window"
+            + (f" (busiest disk {busiest.device}: {busiest.util_pct:.0f} % busy)" if busiest else "") + lead,
+            value=psi.some_pct, threshold=th.io_psi_pct, unit="% of the window with tasks stalled on I/O (PSI)",
+            level=level, evidence={**psi_ev, "busiest_device": busiest.device if busiest else None},
+            actions=[IOSTAT],
         ))
     return out

@@ -26,7 +26,7 @@ from perfbook.units import format_duration, format_duration_range, format_pct
 __all__ = ["evaluate", "judged_handlers", "kpis", "unreliable"]
 
 
-def evaluate(evidence: Mapping[str, Evidence], cfg: Config) -> list[Finding]:
+def evaluate(evidence: Mapping[str, Evidence[Any]], cfg: Config) -> list[Finding]:
     """Findings for the HTTP layer from the ``http`` and ``metrics`` evidence."""
     logs = BackendLogs.of(cfg, evidence)
     http_ev = evidence.get("http")
@@ -50,7 +50,7 @@ def evaluate(evidence: Mapping[str, Evidence], cfg: Config) -> list[Finding]:
     return findings
 
 
-def kpis(evidence: Mapping[str, Evidence], cfg: Config) -> dict[str, Any]:
+def kpis(evidence: Mapping[str, Evidence[Any]], cfg: Config) -> dict[str, Any]:
     """p95 (worst route, its source, its range) and the window error rate, None where not measured."""
     out: dict[str, Any] = {}
     metrics = usable(evidence.get("metrics"), MetricsEvidence)
@@ -71,7 +71,7 @@ def kpis(evidence: Mapping[str, Evidence], cfg: Config) -> dict[str, Any]:
     return out
 
 
-def unreliable(evidence: Mapping[str, Evidence], cfg: Config) -> list[UnreliableFigure]:
+def unreliable(evidence: Mapping[str, Evidence[Any]], cfg: Config) -> list[UnreliableFigure]:
     """Timed p95s over the slow limit only with perfbook's own event-loop stalls in them (no finding)."""
     http = usable(evidence.get("http"), HttpEvidence)
     metrics = usable(evidence.get("metrics"), MetricsEvidence)

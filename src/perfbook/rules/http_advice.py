@@ -16,6 +16,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from perfbook.config import Config
 from perfbook.evidence import usable
@@ -35,7 +36,7 @@ class BackendLogs:
     note: str = ""  # what a placeholder stands for
 
     @classmethod
-    def of(cls, cfg: Config, evidence: Mapping[str, Evidence]) -> BackendLogs:
+    def of(cls, cfg: Config, evidence: Mapping[str, Evidence[Any]]) -> BackendLogs:
         """From ``[http] backend_logs``, else the backend's process, else a placeholder."""
         configured = cfg.http.backend_logs.strip()
         if configured:

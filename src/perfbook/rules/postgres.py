@@ -1,4 +1,4 @@
-"""PostgreSQL rules: postgres evidence -> findings (DESIGN.md codes) and the mean-query-time KPI. Pure.
+"""PostgreSQL rules: postgres evidence -> findings (perfbook.codes) and the mean-query-time KPI. Pure.
 
 Sessions, statements and connections are judged here; tables, indexes and the buffer cache in
 :mod:`perfbook.rules.postgres_tables`. Non-client backends and perfbook's own never reach here:
@@ -22,7 +22,7 @@ BLOCKED_MIN_WAIT_S = 1.0  # row-lock waits of milliseconds are normal OLTP; a se
 SLOW_STATEMENTS_SHOWN = 5
 
 
-def evaluate(evidence: Mapping[str, Evidence], cfg: Config) -> list[Finding]:
+def evaluate(evidence: Mapping[str, Evidence[Any]], cfg: Config) -> list[Finding]:
     """Every PostgreSQL finding for this triage."""
     ev = evidence.get("postgres")
     if ev is None:
@@ -43,7 +43,7 @@ def evaluate(evidence: Mapping[str, Evidence], cfg: Config) -> list[Finding]:
     ]
 
 
-def kpis(evidence: Mapping[str, Evidence], cfg: Config) -> dict[str, Any]:
+def kpis(evidence: Mapping[str, Evidence[Any]], cfg: Config) -> dict[str, Any]:
     """``db_query_mean_ms``: mean statement time over the window; None when not measured."""
     ev = evidence.get("postgres")
     data = usable(ev, PostgresEvidence)
@@ -57,7 +57,7 @@ def psql(dsn_var_sql: str) -> str:
     return f"psql \"$DSN\" -c '{dsn_var_sql}'"
 
 
-def _unreachable(ev: Evidence, cfg: Config) -> Finding:
+def _unreachable(ev: Evidence[Any], cfg: Config) -> Finding:
     target = redact_url(cfg.postgres.dsn) or "postgres"
     return finding(
         "pg.unreachable", target, f"PostgreSQL unreachable: {ev.reason}",

@@ -93,6 +93,7 @@ def _missing_index(table: PgTable, statements: list[PgStatement], cfg: Config, b
     actions = [_create_index(table.name, columns)]
     if table.last_analyze is None and table.last_autoanalyze is None:
         actions.append(_analyze(table.name))
+    value: float | None
     if by_counters:
         value, threshold, unit = round(share, 4), th.seq_scan_share, "share of reads by seq scan"
     else:
@@ -195,7 +196,7 @@ def _cache(data: PostgresEvidence, cfg: Config) -> list[Finding]:
     ratio, scope, blocks = cache.hit_ratio_window, "window", cache.blocks_window
     if ratio >= limit:
         return []
-    worst = sorted((t for t in data.tables if t.heap_hit_ratio is not None), key=lambda t: t.heap_hit_ratio)[:5]
+    worst = sorted((t for t in data.tables if t.heap_hit_ratio is not None), key=lambda t: t.heap_hit_ratio or 0.0)[:5]
     return [finding(
         "pg.cache_hit_low", data.server.database,
         f"buffer cache hit ratio {ratio * 100:.1f} % ({scope}), under {limit * 100:.0f} %",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from perfbook.codes import action, finding
 from perfbook.config import Config
@@ -23,7 +24,7 @@ from perfbook.evidence.process import ProcessEvidence, WatchedProcess
 from perfbook.model import Action, Evidence, Finding, Level
 from perfbook.trend import linear_fit
 
-MIN_SAMPLES = 10  # DESIGN.md: growth needs at least 10 samples …
+MIN_SAMPLES = 10  # growth needs at least 10 samples …
 MIN_R2 = 0.9  # … and a straight line that explains them
 MIB = 1024 * 1024
 
@@ -46,7 +47,7 @@ class _Proc:
         return f"{self.name}[{self.pid}]"
 
 
-def evaluate(evidence: Mapping[str, Evidence], cfg: Config) -> list[Finding]:
+def evaluate(evidence: Mapping[str, Evidence[Any]], cfg: Config) -> list[Finding]:
     """Findings from the process probe, plus CPU hogs among the host probe's top processes."""
     out: list[Finding] = []
     seen: set[int] = set()
@@ -56,6 +57,8 @@ def evaluate(evidence: Mapping[str, Evidence], cfg: Config) -> list[Finding]:
         p = _Proc(w.name, w.pid, w.cpu_pct, w.rss_bytes, w.cmdline, w.matched_by, w.unit, w.container_id)
         out += _cpu_hog(p, cfg)
         out += _growth(p, w, cfg)
+        out += _fds(p, w, cfg)
+        out += _throttled(p, w, cfg)
     host = usable(evidence.get("host"), HostEvidence)
     for t in host.top_cpu if host else ():
         if t.pid not in seen and not t.own:
@@ -147,4 +150,41 @@ def _growth(p: _Proc, w: WatchedProcess, cfg: Config) -> list[Finding]:
                   "rss_last_mb": round(last, 1), "cpu_pct": w.cpu_pct, "age_s": w.age_s,
                   "warmup_s": cfg.process.warmup_s},
         actions=_actions(p, inspect, cfg), level=Level.INFO if young else None, low_confidence=young,
+    )]
+
+
+def _fds(p: _Proc, w: WatchedProcess, cfg: Config) -> list[Finding]:
+    """Open files at ``fd_pct`` of the soft limit: the next accept() or open() fails with EMFILE."""
+    if w.open_fds is None or not w.fd_soft_limit:
+        return []
+    pct = w.open_fds / w.fd_soft_limit * 100
+    if pct < cfg.thresholds.fd_pct:
+        return []
+    return [finding(
+        "process.fd_exhaustion", p.subject,
+        f"{p.subject} holds {w.open_fds} open files of its limit {w.fd_soft_limit} ({pct:.0f} %)",
+        value=round(pct, 1), threshold=cfg.thresholds.fd_pct, unit="% of the soft limit on open files (ulimit -n)",
+        level=Level.CRITICAL if w.open_fds >= w.fd_soft_limit - 1 else None,
+        evidence={"open_fds": w.open_fds, "fd_soft_limit": w.fd_soft_limit, "threads": w.threads,
+                  "matched_by": p.matched_by, "cmdline": p.cmdline},
+        actions=[Action("process.open_files", f"see what {p.subject} holds open (sockets, files) and its limits",
+                        f"ls -l /proc/{p.pid}/fd | awk '{{print $NF}}' | sort | uniq -c | sort -rn | head; "
+                        f"grep 'open files' /proc/{p.pid}/limits")],
+    )]
+
+
+def _throttled(p: _Proc, w: WatchedProcess, cfg: Config) -> list[Finding]:
+    """Its CPU cgroup's quota ran out in ``throttled_share`` of the window's periods (≥ 5 periods)."""
+    share = w.cpu_throttled_share
+    if share is None or (w.cpu_periods or 0) < 5 or share < cfg.thresholds.throttled_share:
+        return []
+    return [finding(
+        "process.cpu_throttled", p.subject,
+        f"{p.subject} throttled by its cgroup's CPU quota in {share * 100:.0f} % of the window's periods "
+        f"({w.cpu_throttled_s or 0:.1f} s waiting)",
+        value=share, threshold=cfg.thresholds.throttled_share, unit="throttled / elapsed CFS periods, window",
+        evidence={"periods": w.cpu_periods, "throttled_s": w.cpu_throttled_s, "cpu_pct": w.cpu_pct,
+                  "unit": w.unit, "container_id": w.container_id, "matched_by": p.matched_by},
+        actions=[Action("process.cpu_quota", f"see {p.subject}'s CPU cgroup, its quota and throttling",
+                        f"cat /proc/{p.pid}/cgroup; systemctl show -p CPUQuotaPerSecUSec {w.unit or 'UNIT'} 2>/dev/null")],
     )]

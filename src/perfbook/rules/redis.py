@@ -1,4 +1,4 @@
-"""Redis rules: redis evidence -> findings (DESIGN.md codes) and the cache-hit-rate KPI. Pure.
+"""Redis rules: redis evidence -> findings (perfbook.codes) and the cache-hit-rate KPI. Pure.
 
 Window figures only (hit rate, evictions, OOM refusals): lifetime counters hide a current problem
 and keep showing a past one. The eviction-policy advice is in :mod:`perfbook.rules.redis_advice`.
@@ -6,6 +6,7 @@ and keep showing a past one. The eviction-policy advice is in :mod:`perfbook.rul
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,22 +17,24 @@ from perfbook.evidence.redis import RedisEvidence
 from perfbook.model import Action, Evidence, Finding, Level, UnreliableFigure
 from perfbook.redact import redact_url
 from perfbook.rules.redis_advice import (
-    delete_pattern_action,
+    big_key_actions,
+    budget_action,
     flush_action,
     maxmemory_action,
     policy_action,
     policy_advice,
     redis_cli,
+    scan_offpeak_action,
 )
-from perfbook.units import format_bytes
+from perfbook.units import format_bytes, format_duration
 
-MIN_LOOKUPS = 100  # DESIGN.md: a window hit rate needs at least this many lookups
+MIN_LOOKUPS = 100  # a window hit rate needs at least this many lookups
 MIN_LOOKUPS_SHOWN = 20  # fewer still: reported with its count, low-confidence (as a 5xx share is)
 MIN_PING_SAMPLES = 5
-FRAGMENTATION_MIN_BYTES = 100 * 2**20  # ratios of small instances are noise (DESIGN.md)
+FRAGMENTATION_MIN_BYTES = 100 * 2**20  # ratios of small instances are noise
 
 
-def evaluate(evidence: Mapping[str, Evidence], cfg: Config) -> list[Finding]:
+def evaluate(evidence: Mapping[str, Evidence[Any]], cfg: Config) -> list[Finding]:
     """Every Redis finding for this triage."""
     ev = evidence.get("redis")
     if ev is None:
@@ -49,7 +52,7 @@ def evaluate(evidence: Mapping[str, Evidence], cfg: Config) -> list[Finding]:
             *_big_keys(data, th.redis_big_key_mb), *_slowlog(data)]
 
 
-def kpis(evidence: Mapping[str, Evidence], cfg: Config) -> dict[str, Any]:
+def kpis(evidence: Mapping[str, Evidence[Any]], cfg: Config) -> dict[str, Any]:
     """``cache_hit_rate`` over the window with its ``cache_lookups`` (judged only from MIN_LOOKUPS); else None."""
     ev = evidence.get("redis")
     data = usable(ev, RedisEvidence)
@@ -150,7 +153,7 @@ def _evictions(data: RedisEvidence) -> list[Finding]:
     )]
 
 
-def unreliable(evidence: Mapping[str, Evidence], cfg: Config) -> list[UnreliableFigure]:
+def unreliable(evidence: Mapping[str, Evidence[Any]], cfg: Config) -> list[UnreliableFigure]:
     """A PING p99 over the limit only because perfbook's own event loop stalled during the PINGs."""
     data = usable(evidence.get("redis"), RedisEvidence)
     if data is None or not _lag_explains(data, cfg.thresholds.redis_latency_ms):
@@ -201,19 +204,69 @@ def _fragmentation(data: RedisEvidence, limit: float) -> list[Finding]:
 
 
 def _big_keys(data: RedisEvidence, limit_mb: float) -> list[Finding]:
-    big = [k for k in data.big_keys if k.memory_bytes >= limit_mb * 2**20]
-    if not big:
+    """Keys over the limit, and what the scan covered: a sample is never a verdict on every key."""
+    scans = data.big_keys_scans
+    if not scans:
         return []
+    limit_bytes = limit_mb * 2**20
+    big = [k for k in data.big_keys if k.memory_bytes >= limit_bytes]
+    coverage = coverage_text(data)
+    facts = {"sampled": data.big_keys_sampled, "scan_complete": data.big_keys_scan_complete,
+             "coverage": [vars(s).copy() for s in scans], "budget_s": data.big_keys_budget_s,
+             "keys_per_s": data.big_keys_per_s}
+    if not big:
+        if data.big_keys_scan_complete:
+            return []  # every key was seen: none is over the limit
+        return [finding(
+            "redis.big_keys_sampled", f"db{scans[0].db}",
+            f"big keys not judged: {coverage}; none over {limit_mb:g} MB among those read, the rest not looked at",
+            value=_least_coverage(data), unit="share of keys scanned", evidence=facts,
+            actions=[scan_offpeak_action(scans[0].db), budget_action()])]
     biggest = big[0]
+    count = max(data.big_keys_over_limit, len(big))
+    if data.big_keys_scan_complete:
+        head = f"{count} key(s) over {limit_mb:g} MB, {coverage}"
+    else:
+        head = f"at least {count} key(s) over {limit_mb:g} MB in a sample ({coverage}): more may be in the rest"
     return [finding(
         "redis.big_keys", f"db{biggest.db}",
-        f"{len(big)} key(s) over {limit_mb:g} MB in a sample of {data.big_keys_sampled} (biggest {biggest.key}: "
-        f"{format_bytes(biggest.memory_bytes)}, {biggest.type} of length {biggest.length})",
-        value=float(biggest.memory_bytes), threshold=limit_mb * 2**20, unit="bytes",
-        evidence={"keys": [vars(k).copy() for k in big], "sampled": data.big_keys_sampled,
-                  "scan_complete": data.big_keys_scan_complete},
-        actions=[delete_pattern_action(biggest.pattern, biggest.db)],
+        f"{head}; biggest {biggest.key}: {format_bytes(biggest.memory_bytes)}, {biggest.type} of length {biggest.length}",
+        value=float(biggest.memory_bytes), threshold=limit_bytes, unit="bytes",
+        evidence={"keys": [vars(k).copy() for k in big], **facts},
+        actions=big_key_actions(biggest.pattern, biggest.db),
     )]
+
+
+def coverage_text(data: RedisEvidence) -> str:
+    """What the big-key scan read, per database: ``all 150,000 keys of db 0 read (1.10 s)`` or
+    ``sampled 3 % of keys of db 0 (4,500 of 150,000 within the 1.60 s budget)``."""
+    parts = []
+    budget = format_duration(data.big_keys_budget_s)
+    for s in data.big_keys_scans:
+        if s.complete:
+            parts.append(f"all {s.scanned:,} keys of db {s.db} read ({format_duration(s.duration_s)})")
+        elif s.keys is None:
+            parts.append(f"sampled {s.scanned:,} keys of db {s.db} (DBSIZE unknown) within the {budget} budget")
+        else:
+            parts.append(f"sampled {format_share(s.coverage or 0.0)} % of keys of db {s.db} ({s.scanned:,} of "
+                         f"{s.keys:,} within the {budget} budget)")
+    return "; ".join(parts)
+
+
+def format_share(share: float) -> str:
+    """A coverage share as a percentage that never rounds a sample up to 100 or down to 0.
+
+    >>> format_share(0.03), format_share(0.0042), format_share(0.99996), format_share(0.00001)
+    ('3', '0.42', '99', '0.001')
+    """
+    pct = share * 100
+    if pct >= 100:
+        return "100"
+    return str(min(math.floor(pct), 99)) if pct >= 1 else f"{max(pct, 0.001):.2g}"
+
+
+def _least_coverage(data: RedisEvidence) -> float:
+    return min((s.coverage for s in data.big_keys_scans if s.coverage is not None), default=0.0)
 
 
 def _slowlog(data: RedisEvidence) -> list[Finding]:

@@ -107,9 +107,29 @@ def flush_action(data: RedisEvidence) -> Action | None:
                   redis_cli("FLUSHDB ASYNC", db=data.cache_db), db=data.cache_db)
 
 
-def delete_pattern_action(pattern: str, db: int) -> Action:
-    """``redis.delete_pattern``: SCAN + UNLINK in batches, against the configured server."""
-    manual = (f"{redis_cli('--scan --pattern', repr(pattern), db=db)} | xargs -r -n 100 "
-              f"{redis_cli('UNLINK', db=db)}")
-    return action("redis.delete_pattern", f"delete the keys matching {pattern} in db {db}", manual,
-                  pattern=pattern, db=db)
+def big_key_actions(pattern: str, db: int) -> list[Action]:
+    """What a big key asks of a person: find what writes it; UNLINK only a key they name. Never a
+    delete by pattern: a big key is usually user data or a cache nobody bounds, and deleting it
+    hides the writer until the key grows back."""
+    prefix = pattern.rstrip("*")
+    return [
+        Action("redis.find_writer", f"find what writes {pattern} in db {db} and why it grows (a whole collection "
+                                    "cached in one key, a list nobody trims): bound it there",
+               manual=f"grep -rn {prefix!r} <your app's source>  # and, per key: "
+                      + redis_cli("MEMORY USAGE", "'<key>'", db=db) + "; " + redis_cli("OBJECT IDLETIME", "'<key>'", db=db)),
+        Action("redis.unlink_key", "only once its owner agrees, free a key you named (UNLINK frees it in the "
+                                   "background, unlike DEL)",
+               manual=redis_cli("UNLINK", "'<the key you named>'", db=db)),
+    ]
+
+
+def scan_offpeak_action(db: int) -> Action:
+    """Read every key's size off-peak, as the triage window could not."""
+    return Action("redis.scan_keys", f"read every key's size in db {db} off-peak (SCAN, pausing between pages)",
+                  manual=redis_cli("--memkeys -i 0.01", db=db))
+
+
+def budget_action() -> Action:
+    """Give the big-key scan the time it needs."""
+    return Action("redis.scan_budget", "give the big-key scan more time: [redis] big_keys_budget_s (within --window)",
+                  manual="perfbook triage --only redis --window 10s  # with [redis] big_keys_budget_s = 9")

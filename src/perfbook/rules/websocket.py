@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping
+from typing import Any
 
 from perfbook.codes import finding
 from perfbook.config import Config
@@ -19,7 +20,7 @@ from perfbook.model import Action, Evidence, Finding, UnreliableFigure
 MIN_SAMPLES = 5  # fewer round trips than this: reported, low confidence
 
 
-def evaluate(evidence: Mapping[str, Evidence], cfg: Config) -> list[Finding]:
+def evaluate(evidence: Mapping[str, Evidence[Any]], cfg: Config) -> list[Finding]:
     """ws.unreachable / ws.latency_high from the ``websocket`` evidence (nothing when skipped)."""
     ev = evidence.get("websocket")
     if ev is None or ev.status in ("skipped", "error"):
@@ -34,7 +35,7 @@ def evaluate(evidence: Mapping[str, Evidence], cfg: Config) -> list[Finding]:
     return [_latency_high(data, cfg)]
 
 
-def unreliable(evidence: Mapping[str, Evidence], cfg: Config) -> list[UnreliableFigure]:
+def unreliable(evidence: Mapping[str, Evidence[Any]], cfg: Config) -> list[UnreliableFigure]:
     """A round-trip p95 over the limit only because perfbook's own event loop stalled meanwhile."""
     data = usable(evidence.get("websocket"), WebsocketEvidence)
     limit = cfg.thresholds.ws_rtt_ms
@@ -50,7 +51,7 @@ def _lag_explains(data: WebsocketEvidence, limit_ms: float) -> bool:
             and data.rtt_p95_net_ms <= limit_ms)
 
 
-def _unreachable(ev: Evidence, data: WebsocketEvidence | None, cfg: Config) -> Finding:
+def _unreachable(ev: Evidence[Any], data: WebsocketEvidence | None, cfg: Config) -> Finding:
     url = data.url if data is not None else cfg.websocket.url
     reason = ev.reason or "no answer"
     return finding(

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Table, create_engine, event, select
-from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.engine import Connection, CursorResult, Engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 
 from perfbook.errors import ConfigError, StoreError
@@ -38,6 +38,13 @@ def default_url(env: Mapping[str, str] | None = None) -> str:
     """SQLite at ``state_dir()/perfbook.db``."""
     return f"sqlite:///{state_dir(env) / 'perfbook.db'}"
 
+
+
+def inserted_key(result: CursorResult[Any]) -> Any:
+    """The primary key of the row an INSERT just wrote (SQLAlchemy types it Optional for other statements)."""
+    key = result.inserted_primary_key
+    assert key is not None, "not an INSERT"
+    return key[0]
 
 class Store:
     """An engine over perfbook's tables, migrated to the current schema on first use.
@@ -102,7 +109,7 @@ class Store:
 
     def insert(self, table: Table, row: dict[str, Any]) -> int:
         """Append ``row`` to ``table``; the new primary key."""
-        return self.write(lambda conn: conn.execute(table.insert().values(**row)).inserted_primary_key[0])
+        return self.write(lambda conn: inserted_key(conn.execute(table.insert().values(**row))))
 
     def rows(self, table: Table, *, limit: int = 50, newest_first: bool = True, **where: Any) -> list[dict[str, Any]]:
         """Rows of ``table`` matching ``where`` (column = value), newest first by primary key."""

@@ -12,7 +12,7 @@ Alertmanager webhook goes there) and ``/metrics`` when a metrics source is passe
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from importlib import resources
 from typing import Any
 
@@ -43,7 +43,7 @@ class _Limits:
             return
         started = False
 
-        async def send_with_headers(message: dict[str, Any]) -> None:
+        async def send_with_headers(message: MutableMapping[str, Any]) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True

@@ -66,7 +66,7 @@ def incident_list(store: Store, cfg: Config, *, status: Sequence[str] = (), seve
                   now: dt.datetime | None = None) -> dict[str, Any]:
     """``incident list --json``: newest first, open ones unless ``include_resolved`` or ``status`` says otherwise."""
     now = now or dt.datetime.now(dt.UTC)
-    filters = {"include_resolved": include_resolved, "statuses": statuses_of(status),
+    filters: dict[str, Any] = {"include_resolved": include_resolved, "statuses": statuses_of(status),
                "severities": [parse_severity(s) for s in severity if s.strip()]}
     rows = records.list_incidents(store, limit=limit, offset=offset, **filters)
     return {"incidents": [incident_to_dict(i, now, cfg.incident.update_every_min) for i in rows],

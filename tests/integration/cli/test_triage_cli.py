@@ -86,7 +86,7 @@ def test_server_that_never_answers_ends_within_budget(perfbook, tmp_path):
         started = time.monotonic()
         result = perfbook("triage", "--config", str(cfg), "--only", "http,metrics", "--window", "1s", "--json")
         elapsed = time.monotonic() - started
-    assert elapsed < 1.0 + 1.0 + 1.0  # window + timeout_s + 1 s (DESIGN.md time budgets)
+    assert elapsed < 1.0 + 1.0 + 1.0  # window + timeout_s + 1 s (docs/architecture.md, time budgets)
     report = result.json
     validate_report(report)
     assert report["severity"] == "P0"

@@ -138,11 +138,12 @@ def test_rate_is_held():
 
 
 def test_one_stall_shows_in_corrected_p99_not_uncorrected():
-    # 4 connections at 50 rps each; one request stalls 1 s, so its connection's next ~50
-    # requests start late: ~8 % of 600 requests are late by 0-1 s once corrected.
+    # One connection allowed (--max-connections 1) at 200 rps; one request stalls 1 s, so the ~200
+    # requests due meanwhile wait for the connection: a third of 600 are late by 0-1 s once corrected.
+    # (With more connections allowed, the pool would grow past the stall and nothing would be late.)
     with LocalServer(ServerConfig(mode="stall_once", stall_s=1.0, stall_after=100)) as srv:
-        doc = run(srv.url, rate="200", duration="3s", connections=4, timeout="5s")
-    assert doc["responses"] == 600
+        doc = run(srv.url, rate="200", duration="3s", connections=1, max_connections=1, timeout="5s")
+    assert doc["responses"] == 600 and doc["rate"]["waited"] > 100 and doc["rate"]["kept"]
     assert doc["latency"]["p99_s"] > 0.5
     assert doc["latency_uncorrected"]["p99_s"] < 0.3
     assert doc["latency"]["max_s"] >= 0.99 and doc["latency_uncorrected"]["max_s"] >= 0.99

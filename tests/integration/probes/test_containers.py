@@ -294,3 +294,28 @@ def test_evidence_round_trips_through_json(observed) -> None:
     ev, _, _ = observed
     again = from_jsonable(ContainersEvidence, json.loads(json.dumps(jsonable(ev.data))))
     assert again == ev.data and dataclasses.is_dataclass(again.containers[0])
+
+
+def test_a_container_capped_at_a_fifth_of_a_core_is_throttled(podman: PodmanEngine) -> None:
+    """A busy loop under --cpus 0.2: its quota runs out in nearly every 100 ms period (Podman's stats
+    leave throttling_data at zero on cgroup v1; the probe then reads the container's cpu.stat)."""
+    client = podman.client()
+    busy = client.containers.run(command=["sh", "-c", "while :; do :; done"], name="pb-throttled",
+                                 nano_cpus=200_000_000, image=podman.image, detach=True, network_mode="none",
+                                 labels={"perfbook.test": "throttled"})
+    try:
+        time.sleep(1.0)
+        cfg = _config(podman.url)
+        cfg.containers.names = ["pb-throttled"]
+        ev = _collect(cfg, window_s=2.0)
+    finally:  # a busy loop left running would compete with the other tests for this machine's two cores
+        busy.remove(force=True)
+        client.close()
+    (c,) = ev.data.containers
+    assert c.cpu_periods is not None and c.cpu_periods >= 10, c
+    # its quota runs out in most periods; on a host this loaded it may also wait for a core instead
+    assert c.cpu_throttled_share >= 0.25 and c.cpu_throttled_s > 0, c
+    (f,) = [f for f in evaluate({"containers": ev}, cfg) if f.code == "container.cpu_throttled"]
+    assert f.subject == "pb-throttled" and "0.2-core limit" in f.title
+    update = next(a for a in f.actions if a.id == "container.update_limits")
+    assert update.params["cpus"] > 0.2

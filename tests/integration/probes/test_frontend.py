@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from perfbook.probes.frontend import FrontendProbe
 from perfbook.rules.frontend import evaluate
 
-from .servers import AppServer, Route, collect, make_config
+from .servers import AppServer, Route, _Threaded, collect, make_config
 
 PAGE = """<!doctype html><html><head>
 <link rel="stylesheet" href="/static/app.css"><link rel="icon" href="/favicon.ico">
@@ -96,3 +97,73 @@ async def test_a_failing_page_is_critical_and_an_unreachable_one_is_only_a_statu
     assert evaluate({"frontend": ev}, cfg) == []
     ev = await collect(FrontendProbe(), make_config(frontend={"url": ""}))
     assert (ev.status, ev.reason) == ("skipped", "no [frontend] url")
+
+
+class ThrottledStatic(_Threaded):
+    """A static server on 127.0.0.1: ``/`` is a page with one 8 MB image, and ``/hero.jpg`` declares
+    its Content-Length (8,000,000) and sends the body at ``rate_bps`` bytes per second — a real
+    slow link, as a CDN far away or a saturated uplink makes it."""
+
+    IMAGE_BYTES = 8_000_000
+
+    def __init__(self, rate_bps: int = 200_000) -> None:
+        self.rate_bps = rate_bps
+        self._conns: set[asyncio.StreamWriter] = set()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def _start(self) -> int:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        return self._server.sockets[0].getsockname()[1]
+
+    async def _stop(self) -> None:
+        self._server.close()
+        for writer in list(self._conns):
+            writer.transport.abort()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._conns.add(writer)
+        try:
+            while (head := await reader.readuntil(b"\r\n\r\n")):
+                path = head.split(b" ", 2)[1]
+                if path == b"/hero.jpg":
+                    await self._trickle(writer)
+                    return
+                page = b'<!doctype html><html><body><img src="/hero.jpg"></body></html>'
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\n\r\n%s"
+                             % (len(page), page))
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            self._conns.discard(writer)
+            writer.close()
+
+    async def _trickle(self, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % self.IMAGE_BYTES)
+        chunk, sent = self.rate_bps // 20, 0
+        while sent < self.IMAGE_BYTES:
+            writer.write(b"\xff" * min(chunk, self.IMAGE_BYTES - sent))
+            sent += chunk
+            await writer.drain()
+            await asyncio.sleep(0.05)
+
+
+async def test_an_8_mb_image_that_times_out_still_weighs_its_declared_length():
+    with ThrottledStatic(rate_bps=200_000) as site:
+        cfg = make_config(frontend={"url": site.url + "/"}, http={"timeout_s": 1.0})
+        ev = await collect(FrontendProbe(), cfg, window_s=0.2)
+        url = site.url
+    (hero,) = ev.data.failed
+    assert hero.url == f"{url}/hero.jpg" and hero.error == "timeout" and hero.status == 200
+    assert hero.declared_bytes == 8_000_000 and hero.size_bytes == 8_000_000
+    assert 0 < hero.seen_bytes < 1_000_000  # ~200 KB in its second
+    assert ev.data.total_bytes >= 8_000_000 and ev.data.heaviest[0].url == hero.url
+    assert ev.data.slowest[0].size_bytes == 8_000_000
+    (f,) = evaluate({"frontend": ev}, cfg)
+    assert "page weight 8.0 MB (limit 5 MB; heaviest /hero.jpg, 8.0 MB declared, 0." in f.title
+    assert "1 of 1 assets fail (/hero.jpg timeout)" in f.title
+    assert "slowest asset /hero.jpg takes 1.00 s or more (timed out) (limit 1 s), 8.0 MB declared" in f.title
+    assert f.evidence["heaviest"][0]["declared_bytes"] == 8_000_000

@@ -148,6 +148,47 @@ async def test_big_keys_with_type_and_length(redis_url, redis_server):
     # db 1 was sampled first: the db 0 keys' types and lengths prove the connection came back to db 0
     assert keys["ws:messages"]["db"] == 1 and keys["ws:messages"]["length"] == 30_000
     assert "small" not in keys and "ann@example.com" not in json.dumps(jsonable(ev))
+    assert [(s.db, s.keys, s.scanned, s.complete) for s in ev.data.big_keys_scans] == [(0, 3, 3, True), (1, 1, 1, True)]
+
+
+def populate_with_a_20_mb_string(url: str) -> redis.Redis:
+    """150,000 small keys and one 20 MB string among them (DEBUG POPULATE: one command, well under a second)."""
+    sync = redis.Redis.from_url(url)
+    sync.execute_command("DEBUG", "POPULATE", 150_000 - 1, "user", 20)
+    sync.set("report:2026:all-orders", b"x" * (20 * 2**20))
+    assert sync.dbsize() == 150_000
+    return sync
+
+
+async def test_a_20_mb_string_among_150000_keys_is_found_in_a_whole_keyspace_scan(redis_url):
+    populate_with_a_20_mb_string(redis_url)
+    cfg = config(redis_url)
+    cfg.redis.queue_db = None
+    ev = await probe(cfg, window_s=4.0)  # a scan budget of 3.2 s: ~1 s at the speed this machine reaches
+    (scan,) = ev.data.big_keys_scans
+    assert scan.complete and scan.keys == 150_000 and scan.scanned == 150_000 and scan.coverage == 1.0
+    assert ev.data.big_keys_per_s > 10_000
+    found = codes(rules.evaluate({"redis": ev}, cfg))
+    (f,) = found["redis.big_keys"]
+    assert f.evidence["keys"][0]["key"] == "report:2026:all-orders" and f.evidence["keys"][0]["length"] == 20 * 2**20
+    assert f.title.startswith("1 key(s) over 10 MB, all 150,000 keys of db 0 read")
+    assert [a.id for a in f.actions] == ["redis.find_writer", "redis.unlink_key"] and "redis.big_keys_sampled" not in found
+
+
+async def test_a_scan_budget_too_small_for_the_keyspace_says_what_it_sampled(redis_url):
+    populate_with_a_20_mb_string(redis_url)
+    cfg = config(redis_url)
+    cfg.redis.queue_db = None
+    cfg.redis.big_keys_budget_s = 0.02
+    ev = await probe(cfg, window_s=1.0)
+    (scan,) = ev.data.big_keys_scans
+    assert not scan.complete and 0 < scan.scanned < 150_000 and scan.keys == 150_000
+    assert ev.status == "ok"  # every other figure is whole
+    findings = codes(rules.evaluate({"redis": ev}, cfg))
+    (f,) = findings.get("redis.big_keys") or findings["redis.big_keys_sampled"]  # the 20 MB key may be in the sample
+    share = f"{scan.coverage * 100:.2g}" if scan.coverage < 0.01 else str(int(scan.coverage * 100))
+    assert f"sampled {share} % of keys of db 0 ({scan.scanned:,} of 150,000 within the 20.0 ms budget)" in f.title
+    assert not f.title.startswith(("1 key", "none")) and f.evidence["scan_complete"] is False
 
 
 async def test_evictions_in_the_window_with_allkeys_lru(redis_url):

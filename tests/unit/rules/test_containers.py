@@ -212,3 +212,24 @@ def test_the_probe_table_reads_like_docker_stats_with_the_processes_inside(recor
     assert "76.3 % of 0.5 cpu" in text and "└ 1 sh -c while :; do :; done" in text
     assert "5 (7 exits)" in text and "reclaimable 0 B" in text
     assert build_table(Evidence("containers", "unavailable", 0.01, reason="no engine")) is None
+
+
+def test_throttled_by_its_quota_from_the_window_delta_of_its_cfs_periods():
+    from perfbook.evidence.containers import ContainerStats
+    from perfbook.probes.containers_build import _add_throttling
+    from perfbook.rules.containers import throttling_findings
+
+    def stats(periods: int, throttled: int, ns: int) -> dict:
+        return {"cpu_stats": {"throttling_data": {"periods": periods, "throttled_periods": throttled,
+                                                  "throttled_time": ns, "source": "cgroup"}}}
+
+    c = ContainerStats("api", "abc123abc123", None, "running", 0, None, None, False, None, 10.0, None,
+                       cpu_limit_cores=0.5, cpu_cores_pct=50.0, online_cpus=2)
+    _add_throttling(c, stats(1000, 900, 10**12), stats(1020, 918, 10**12 + 1_500_000_000))  # lifetime: 90 %
+    assert (c.cpu_periods, c.cpu_throttled_periods, c.cpu_throttled_s, c.cpu_throttled_share) == (20, 18, 1.5, 0.9)
+    (f,) = throttling_findings(c, Config().thresholds)
+    assert f.code == "container.cpu_throttled" and f.value == 0.9 and f.evidence["source"] == "cgroup"
+    assert f.actions[0].command == "perfbook fix container.update_limits --container api --cpus 1.0"
+    calm = ContainerStats("api", "abc123abc123", None, "running", 0, None, None, False, None, 10.0, None)
+    _add_throttling(calm, stats(1000, 900, 0), stats(1020, 901, 0))
+    assert calm.cpu_throttled_share == 0.05 and throttling_findings(calm, Config().thresholds) == []

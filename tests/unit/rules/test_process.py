@@ -162,3 +162,19 @@ def test_restart_uses_the_configured_restart_command_key(restart_commands, unit,
     (f,) = judge(replace(proc(*series(0.0), cpu_pct=99.0), unit=unit), cfg=cfg)
     restart = f.actions[1]
     assert restart.params["name"] == name and restart.manual.startswith(manual)
+
+
+def test_open_files_near_the_soft_limit_and_throttling_by_the_cgroup_quota():
+    ts, rss = series(0.0)
+    near = replace(proc(ts, rss), open_fds=925, fd_soft_limit=1024, threads=4)
+    full = replace(proc(ts, rss, pid=4243), open_fds=1023, fd_soft_limit=1024)
+    fine = replace(proc(ts, rss, pid=4244), open_fds=100, fd_soft_limit=1024,
+                   cpu_periods=20, cpu_throttled_share=0.1, cpu_throttled_s=0.2)
+    throttled = replace(proc(ts, rss, pid=4245), cpu_periods=20, cpu_throttled_share=0.9, cpu_throttled_s=1.4)
+    few = replace(proc(ts, rss, pid=4246), cpu_periods=3, cpu_throttled_share=1.0, cpu_throttled_s=0.3)
+    found = {(f.code, f.subject): f for f in judge(near, full, fine, throttled, few)}
+    fds = found[("process.fd_exhaustion", "uvicorn[4242]")]
+    assert (fds.value, fds.level, fds.evidence["threads"]) == (90.3, Level.WARNING, 4)
+    assert found[("process.fd_exhaustion", "uvicorn[4243]")].level == Level.CRITICAL
+    assert found[("process.cpu_throttled", "uvicorn[4245]")].value == 0.9
+    assert {k for k in found if k[1] in ("uvicorn[4244]", "uvicorn[4246]")} == set()

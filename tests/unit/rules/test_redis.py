@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 
 from perfbook.config import Config
-from perfbook.evidence.redis import RedisBigKey, RedisEvidence, RedisKeyspace
+from perfbook.evidence.redis import RedisBigKey, RedisEvidence, RedisKeyScan, RedisKeyspace
 from perfbook.model import Evidence, Level
 from perfbook.rules import redis as rules
 from perfbook.rules.redis_advice import policy_advice
@@ -183,13 +183,40 @@ def test_evictions_in_the_window(misses):
     assert f.level is Level.WARNING and f.value == 42
 
 
-def test_big_keys_over_the_limit_with_a_delete_pattern_fix(misses):
-    keys = [RedisBigKey("blob:<email>:avatar", "blob:*", 0, 12 * MB, "string", 12 * MB),
-            RedisBigKey("queue:jobs", "queue:*", 0, 9 * MB, "list", 90_000)]
-    (f,) = by_code(run(replace(misses, big_keys=keys)), "redis.big_keys")
+BIG = [RedisBigKey("blob:<email>:avatar", "blob:*", 0, 12 * MB, "string", 12 * MB),
+       RedisBigKey("queue:jobs", "queue:*", 0, 9 * MB, "list", 90_000)]
+
+
+def scanned(data: RedisEvidence, keys: int, read: int, big=(), over: int = 0) -> RedisEvidence:
+    scan = RedisKeyScan(0, keys, read, read == keys, 1.2, round(read / keys, 4))
+    return replace(data, big_keys=list(big), big_keys_scans=[scan], big_keys_sampled=read,
+                   big_keys_scan_complete=scan.complete, big_keys_budget_s=1.6, big_keys_per_s=120_000,
+                   big_keys_over_limit=over)
+
+
+def test_big_keys_of_a_whole_keyspace_say_so_and_are_never_deleted(misses):
+    (f,) = by_code(run(scanned(misses, 150_000, 150_000, BIG, over=1)), "redis.big_keys")
     assert f.level is Level.INFO and [k["key"] for k in f.evidence["keys"]] == ["blob:<email>:avatar"]
-    assert f.actions[0].command == "perfbook fix redis.delete_pattern --pattern 'blob:*' --db 0"
-    assert "--scan --pattern 'blob:*'" in f.actions[0].manual and "UNLINK" in f.actions[0].manual
+    assert f.title.startswith("1 key(s) over 10 MB, all 150,000 keys of db 0 read (1.20 s); biggest blob:<email>:avatar")
+    assert f.evidence["coverage"][0]["coverage"] == 1.0 and f.evidence["keys_per_s"] == 120_000
+    assert [a.id for a in f.actions] == ["redis.find_writer", "redis.unlink_key"]
+    assert all(a.command is None for a in f.actions)  # advice a person follows: perfbook deletes nothing
+    assert "grep -rn 'blob:'" in f.actions[0].manual and "UNLINK '<the key you named>'" in f.actions[1].manual
+    assert not any("delete_pattern" in (a.command or "") or "--scan" in a.manual for a in f.actions)
+
+
+def test_big_keys_from_a_sample_are_a_lower_bound_with_their_coverage(misses):
+    (f,) = by_code(run(scanned(misses, 150_000, 4_500, BIG, over=1)), "redis.big_keys")
+    assert f.title.startswith("at least 1 key(s) over 10 MB in a sample (sampled 3 % of keys of db 0 "
+                              "(4,500 of 150,000 within the 1.60 s budget)): more may be in the rest")
+
+
+def test_a_sample_without_big_keys_is_no_verdict(misses):
+    (f,) = by_code(run(scanned(misses, 150_000, 1_000)), "redis.big_keys_sampled")
+    assert f.level is Level.INFO and f.value == round(1_000 / 150_000, 4)
+    assert "sampled 0.67 % of keys of db 0 (1,000 of 150,000" in f.title and "the rest not looked at" in f.title
+    assert by_code(run(scanned(misses, 150_000, 150_000)), "redis.big_keys_sampled") == []
+    assert by_code(run(scanned(misses, 150_000, 150_000)), "redis.big_keys") == []
 
 
 def test_slowlog_entries_are_info(oom):

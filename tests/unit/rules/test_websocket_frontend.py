@@ -76,6 +76,17 @@ def test_page_weight_over_page_weight_mb():
     assert [a.id for a in f.actions] == ["manual.inspect_assets", "manual.compress_assets"]
 
 
+def test_a_timed_out_asset_weighs_its_declared_length():
+    hero = AssetTiming(url="http://localhost:3000/hero.jpg", kind="image", status=200, size_bytes=8_000_000,
+                       declared_bytes=8_000_000, seen_bytes=950_000, duration_s=5.0, error="timeout")
+    (f,) = frontend.evaluate(page(total_bytes=8_020_000, slowest=[hero], heaviest=[hero], failed=[hero]), CFG)
+    assert "1 of 3 assets fail (/hero.jpg timeout)" in f.title
+    assert "slowest asset /hero.jpg takes 5.00 s or more (timed out) (limit 1 s), 8.0 MB declared, 0.9 MB received" in f.title
+    assert "page weight 8.0 MB (limit 5 MB; heaviest /hero.jpg, 8.0 MB declared, 0.9 MB received)" in f.title
+    assert f.evidence["heaviest"][0] | {"url": None} == {"url": None, "status": 200, "duration_s": 5.0, "size_bytes": 8_000_000,
+                                                       "declared_bytes": 8_000_000, "seen_bytes": 950_000, "error": "timeout"}
+
+
 def test_failures_come_first_and_a_failing_page_is_critical():
     failed = [asset("/gone.js", 0.01, status=404), asset("/hang.js", 5.0, status=None, error="timeout")]
     (f,) = frontend.evaluate(page(failed=failed, slowest=[asset("/hang.js", 5.0)]), CFG)

@@ -1,0 +1,160 @@
+"""What firing does: internal notifications through perfbook's channels, and incidents for critical rules.
+
+    deliveries = notify_alerts(store, cfg, notifications, report_doc, rules)
+    opened = escalate(store, cfg, notifications, report_doc, rules)
+
+A notification is rendered from ``messages/internal/alert.txt.j2`` (overridable in ``[notify]
+templates_dir``): the rule, subject, value, threshold, the top cause of the same triage and the
+command to see more. It goes to the internal channels only (e-mail, ``[notify] urls``), once per
+notification key and channel: the key is the engine's (rule, subject, episode, kind, repeat), so a
+restarted watch, or two of them, never sends one twice (the store's ``messages`` table refuses it).
+
+With ``[watch] open_incidents``, a firing alert of a ``critical`` rule opens an incident with the
+triage attached, or attaches the triage to the open incident it opened before (its dedup key
+``alert:RULE:SUBJECT``) or, failing that, to the newest open incident of the same endpoint or
+component; when the alert resolves, the incident gets a note.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import select
+
+from perfbook.alerts.rules import AlertRule
+from perfbook.alerts.state import Notification
+from perfbook.alerts.when import KpiCondition
+from perfbook.config import Config
+from perfbook.incidents.figures import affected_from
+from perfbook.incidents.model import format_id
+from perfbook.notify import delivery
+from perfbook.notify.channels import Channel, Outgoing, channels_from
+from perfbook.store import Store, incidents
+from perfbook.templating import environment, render, split_subject
+
+ACTOR = "perfbook watch"
+FIGURE_COMPONENTS = {"p95_s": "backend", "error_rate": "backend", "db_query_mean_ms": "postgres",
+                     "cache_hit_rate": "redis"}  # cpu / memory / disk: the host (or a container: its subject)
+P_LEVELS = ("P0", "P1", "P2", "P3")
+
+
+def dedup_key(rule: str, subject: str) -> str:
+    """The incident identity of one alert.
+
+    >>> dedup_key("BackendDown", "http://127.0.0.1:8001")
+    'alert:BackendDown:http://127.0.0.1:8001'
+    """
+    return f"alert:{rule}:{subject}"
+
+
+def render_alert(n: Notification, rule: AlertRule | None, cfg: Config, report: dict[str, Any] | None, *,
+                 command: str, incident: str | None = None) -> Outgoing:
+    """The internal message of one notification."""
+    causes = (report or {}).get("causes") or []
+    ctx = {"kind": n.kind, "rule": n.rule, "subject": n.subject, "severity": n.severity or "alert",
+           "summary": n.summary, "description": n.description, "when": rule.when if rule else "rule removed",
+           "value": rule.render("{value}", value=n.value, threshold=n.threshold, subject=n.subject) if rule else n.value,
+           "threshold": rule.render("{threshold}", value=n.value, threshold=n.threshold, subject=n.subject)
+           if rule else n.threshold,
+           "since": _iso(n.since), "at": _iso(n.at), "repeat_interval": cfg.alerts.repeat_interval,
+           "top_cause": causes[0].get("summary") if causes else None, "runbook_url": n.runbook_url,
+           "incident": incident, "command": command}
+    text = render(environment(cfg.notify.templates_dir), "messages/internal/alert.txt.j2", ctx)
+    return Outgoing("alert", "internal", *split_subject(text))
+
+
+def internal_channels(cfg: Config, env: Mapping[str, str] | None = None) -> list[Channel]:
+    """The channels alerts go to (a bad channel setting is a ConfigError here, before the first run)."""
+    return [c for c in channels_from(cfg, env) if c.audience == "internal"]
+
+
+def notify_alerts(store: Store, cfg: Config, notes: Sequence[Notification], report: dict[str, Any] | None,
+                  rules: Sequence[AlertRule], *, command: str, channels: Sequence[Channel],
+                  incident_of: Mapping[tuple[str, str], int] | None = None) -> list[dict[str, Any]]:
+    """Deliver each notification to every internal channel, once per key; what each delivery did."""
+    if not notes:
+        return []
+    chans = list(channels)
+    by_rule = {r.name: r for r in rules}
+    out = []
+    for n in notes:
+        number = (incident_of or {}).get((n.rule, n.subject))
+        msg = render_alert(n, by_rule.get(n.rule), cfg, report, command=command,
+                           incident=format_id(number) if number else None)
+        sends = [(c, msg, f"alert:{n.key}:{c.identity}") for c in chans]
+        done = delivery.deliver(store, number, sends, attempts=cfg.notify.attempts, backoff_s=cfg.notify.backoff_s)
+        out.append({"kind": n.kind, "rule": n.rule, "subject": n.subject, "key": n.key, "subject_line": msg.subject,
+                    "deliveries": [d.to_dict() for d in done]})
+    return out
+
+
+def escalate(store: Store, cfg: Config, notes: Sequence[Notification], report: dict[str, Any] | None,
+             rules: Sequence[AlertRule]) -> dict[tuple[str, str], int]:
+    """Open or join an incident for each critical firing alert; note each resolved one. Alert -> incident."""
+    from perfbook.incidents import records
+
+    if not cfg.watch.open_incidents:
+        return {}
+    by_rule = {r.name: r for r in rules}
+    linked: dict[tuple[str, str], int] = {}
+    for n in notes:
+        rule = by_rule.get(n.rule)
+        if rule is None or rule.severity != "critical":
+            continue
+        key = dedup_key(n.rule, n.subject)
+        number = _open_incident(store, key, n.subject, component_of(rule))
+        if n.kind == "firing":
+            if number is None:
+                severity = (report or {}).get("severity")
+                inc = records.open_incident(store, title=n.summary, actor=ACTOR,
+                                            severity=severity if severity in P_LEVELS else None,
+                                            report=report, dedup_key=key)
+                number = inc.number
+            elif report is not None:
+                records.attach(store, number, "triage", report, actor=ACTOR)
+            if report is not None:  # ticks "Monitoring alerts configured": a watch with rules runs for it
+                records.attach(store, number, "watch", {**report, "rules": [r.name for r in rules]}, actor=ACTOR)
+        elif n.kind == "resolved" and number is not None:
+            records.add_note(store, number, f"alert {n.rule} on {n.subject or 'the stack'} resolved", actor=ACTOR)
+        if number is not None:
+            linked[(n.rule, n.subject)] = number
+    return linked
+
+
+def component_of(rule: AlertRule) -> str:
+    """The layer an alert is about, as incidents name their components (``backend``, ``postgres`` …).
+
+    >>> from perfbook.alerts.rules import effective_rules
+    >>> from perfbook.config import Config
+    >>> {r.name: component_of(r) for r in effective_rules(Config())[:2]}
+    {'HighResponseTime': 'backend', 'HighErrorRate': 'backend'}
+    """
+    cond = rule.condition
+    if isinstance(cond, KpiCondition):
+        return FIGURE_COMPONENTS.get(cond.figure, "host")
+    # the same naming as an incident's components (from a finding of that code)
+    return affected_from({"findings": [{"code": cond.code, "level": "critical", "subject": ""}]})[1][0]
+
+
+def _open_incident(store: Store, key: str, subject: str, component: str) -> int | None:
+    """The open incident this alert joins: the one it opened (its dedup key), else the newest open one
+    whose affected endpoints or components include the alert's subject or layer."""
+    from perfbook.incidents.records import list_incidents
+
+    query = (select(incidents.c.id).where(incidents.c.dedup_key == key, incidents.c.status != "resolved")
+             .order_by(incidents.c.id.desc()).limit(1))
+    number = store.read(lambda conn: conn.execute(query).scalar())
+    if number is not None:
+        return number
+    for inc in list_incidents(store, limit=50):  # newest first, open ones only
+        if subject in inc.endpoints or component in inc.components:
+            return inc.number
+    return None
+
+
+def _iso(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
