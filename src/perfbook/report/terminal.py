@@ -21,6 +21,7 @@ from perfbook.model import Evidence, Finding, Level, Report, Severity
 from perfbook.report.kpi import LAG_SHOWN_MS, kpi_rows, loop_lag_line, unreliable_line
 from perfbook.report.text import grouped, hang, paragraph, said_in
 from perfbook.severity import critical_caveat
+from perfbook.units import format_bytes, format_duration
 
 SEVERITY_STYLE = {Severity.P0: "bold white on red", Severity.P1: "bold red", Severity.P2: "bold yellow",
                   Severity.P3: "yellow", Severity.OK: "bold green", None: "bold blue"}
@@ -195,8 +196,19 @@ def print_report(report: Report, th: Thresholds, console: Console, verbose: bool
 
 
 def _value_text(f: Finding) -> str:
+    """`` — 1.5 GiB (limit 1.0 GiB)``: a figure in bytes, s or ms in the unit a person reads.
+
+    >>> from perfbook.model import IssueType, Level
+    >>> big = Finding("redis.memory_high", Level.WARNING, IssueType.CACHE, "r", "t", 1.5 * 2**30, 2**30, "bytes")
+    >>> _value_text(big), _value_text(Finding("x", Level.INFO, IssueType.DATABASE, "s", "t", 0.25, 0.1, "s"))
+    (' — 1.5 GiB (limit 1.0 GiB)', ' — 250.0 ms (limit 100.0 ms)')
+    """
     if f.value is None:
         return ""
+    human = {"bytes": format_bytes, "s": format_duration, "ms": lambda v: format_duration(v / 1000)}.get(f.unit or "")
+    if human is not None:
+        limit = f" (limit {human(f.threshold)})" if f.threshold is not None else ""
+        return f" — {human(f.value)}{limit}"
     unit = f" {f.unit}" if f.unit else ""
     limit = f" (limit {f.threshold:g})" if f.threshold is not None else ""
     return f" — {f.value:.4g}{unit}{limit}"
