@@ -45,6 +45,7 @@ from perfbook.targets import fingerprint
 USER_FACING = ("http", "metrics", "prometheus")
 EXTRAS = {"docker": "docker", "requests": "docker"}  # a probe's missing package -> the extra that brings it
 ProgressFn = Callable[[str, Evidence], None]
+StartFn = Callable[[str, float], None]  # a probe's name and its time budget (s), as it starts
 
 
 def parse_probe_list(text: str | None, flag: str) -> list[str] | None:
@@ -105,6 +106,7 @@ async def run_triage(
     skip: Iterable[str] = (),
     clock: Callable[[], float] = time.monotonic,
     on_probe_done: ProgressFn | None = None,
+    on_probe_start: StartFn | None = None,
 ) -> Report:
     """Gather every selected layer's evidence concurrently and build the report."""
     window_s = cfg.triage.window_s if window_s is None else window_s
@@ -125,7 +127,8 @@ async def run_triage(
     sampler = LoopLagSampler(clock=clock)
     sampler.start()
     try:
-        jobs = [_run_one(probe, cfg, window_s, local, clock, on_probe_done, sampler) for probe in probes.values()]
+        jobs = [_run_one(probe, cfg, window_s, local, clock, on_probe_done, sampler, on_probe_start)
+                for probe in probes.values()]
         for ev in await asyncio.gather(*jobs):
             evidence[ev.probe] = ev
     finally:
@@ -169,8 +172,10 @@ def _load(name: str) -> Probe | Evidence:
 
 
 async def _run_one(probe: Probe, cfg: Config, window_s: float, local: bool, clock: Callable[[], float],
-                   on_done: ProgressFn | None, sampler: LoopLagSampler) -> Evidence:
+                   on_done: ProgressFn | None, sampler: LoopLagSampler, on_start: StartFn | None = None) -> Evidence:
     budget_s = probe_classes()[probe.name].budget_s(cfg, window_s)
+    if on_start is not None:
+        on_start(probe.name, budget_s)
     ctx = ProbeContext(config=cfg, window_s=window_s, deadline=clock() + budget_s, local=local, clock=clock,
                        stall_s=sampler.stall_s)
     ev = await run_probe(probe, ctx, budget_s)

@@ -22,6 +22,7 @@ except ImportError:  # pragma: no cover - older Typer on real Click
     from click import exceptions as click_exc  # type: ignore[no-redef]
 
 from perfbook import __version__, interrupts
+from perfbook.cli import help
 from perfbook.cli.env import Env, current, using
 from perfbook.cli.exit import ExitCode
 from perfbook.errors import PerfbookError
@@ -36,7 +37,7 @@ runbook's checklist (incident), and run a lab to see it all.
 
 Examples:
 
-  perfbook triage                                  # every layer, default window 2 s
+  perfbook triage        # every layer, default window 2 s
 
   perfbook triage --only postgres,redis --json | jq '.findings[].code'
 
@@ -115,6 +116,7 @@ def main(argv: list[str] | None = None, env: Env | None = None) -> None:
     (143 instead of 130); a failed write to stdout is one line.
     """
     _register()
+    help.install()
     interrupts.install()
     env = env if env is not None else Env()
     with using(env):
@@ -125,7 +127,7 @@ def main(argv: list[str] | None = None, env: Env | None = None) -> None:
 def _run(argv: list[str] | None, env: Env) -> int:
     try:
         # Not standalone: Click would turn Ctrl-C into exit 1, and we promise 130.
-        code = app(args=argv, standalone_mode=False)
+        code = app(args=argv, prog_name="perfbook", standalone_mode=False)
         env.stdout.flush()  # a full disk or a closed pipe shows here, not at interpreter exit
         if code == ExitCode.INTERRUPTED:  # Typer returns 130 for any KeyboardInterrupt, SIGTERM's too
             terminated = interrupts.last_signal() == signal.SIGTERM

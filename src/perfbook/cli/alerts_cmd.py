@@ -59,8 +59,8 @@ def rules_command(
     table = Table(
         title=f"alert rules ({cfg.path or 'built-in defaults'})", title_justify="left", show_edge=False
     )
-    for col in ("rule", "when", "for", "keep firing", "severity", "from"):
-        table.add_column(col, no_wrap=True)
+    for col in ("rule", "when", "for", "keep firing", "severity", "from"):  # names whole, the rest folds
+        table.add_column(col, no_wrap=col == "rule", overflow="fold")
     for r in rules:
         style = "bold" if r.origin != "built-in" else ""
         severity = Text(r.severity, style="red" if r.severity == "critical" else "")
@@ -118,7 +118,7 @@ def export_command(
 
       promtool test rules rules_test.yml
 
-      PERFBOOK_SERVE_TOKEN=… perfbook alerts export --alertmanager alertmanager.yml
+      PERFBOOK_SERVE_TOKEN=*** perfbook alerts export --alertmanager alertmanager.yml
 
       perfbook alerts export --alertmanager am.yml --token-file /etc/alertmanager/perfbook.token
     """

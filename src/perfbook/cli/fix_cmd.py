@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -34,12 +35,15 @@ Examples:
   perfbook fix history --json | jq '.entries[0]'
 
   perfbook fix history pg.terminate --limit 5
+
+  perfbook fix history --target db-1 --since 2h --incident INC-7
 """
 
 
 def register(app: typer.Typer) -> None:
     """Add ``perfbook fix`` to the root app."""
-    app.command("fix", help=HELP, context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(fix)
+    app.command("fix", help=HELP, add_help_option=False,
+                context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(fix)
 
 
 def fix(
@@ -54,19 +58,39 @@ def fix(
     window: str = typer.Option(None, "--window", help="Verify window, e.g. 2s or 500ms (default \\[triage] window_s)."),
     no_verify: bool = typer.Option(False, "--no-verify", help="Do not rerun probes after --apply."),
     limit: int = typer.Option(50, "--limit", help="history: how many entries."),
+    plans: bool = typer.Option(False, "--plans", "--all",
+                               help="history: show every dry run too (by default they are collapsed between the applies)."),
+    target: str | None = typer.Option(None, "--target", help="history: only entries whose target contains this."),
+    since: str | None = typer.Option(None, "--since", help="history: only entries this recent (e.g. 2h, 30m) or since an "
+                                     "ISO date (2026-12-01)."),
+    reason: str | None = typer.Option(None, "--reason", help="With --apply: why, stored with the apply (fix history)."),
+    ticket: str | None = typer.Option(None, "--ticket", help="With --apply: the ticket it answers, stored with the apply."),
     config: Path | None = CONFIG_OPTION,
     incident: str | None = INCIDENT_OPTION,
+    help_: bool = typer.Option(False, "--help", "-h",
+                               help="Show this message; after an ACTION, that fix's parameters, safety rules and examples."),
 ) -> None:
     from perfbook.fix import catalog
     from perfbook.incidents.attach import incident_number
 
+    if help_:
+        _help(ctx, action_id, json_out)
+        return
     if list_:
         rows = catalog.describe()
-        _emit(json_out, {"actions": rows}, _render().catalog_lines(rows))
+        _emit(json_out, {"actions": rows}, _render().catalog_lines(rows, min(current().out.width, 100)))
         return
     if action_id == "history":
-        _history(config, limit, json_out, ctx.args)
+        # the env's PERFBOOK_INCIDENT (the incident being worked on) never filters silently: --incident does
+        given = getattr(ctx.get_parameter_source("incident"), "name", "") == "COMMANDLINE"
+        query = HistoryQuery(limit, plans, target, _since(since), incident_number(incident) if given else None)
+        _history(config, query, json_out, ctx.args)
         return
+    if (reason or ticket) and not apply:
+        raise UsageError("--reason and --ticket go with --apply (a dry run changes nothing to explain)")
+    if ticket is not None and not 0 < len(ticket) <= 128:
+        raise UsageError(f"--ticket takes 1 to 128 characters, got {len(ticket)}")
+    note = (reason, ticket)
     if apply and not yes and not current().interactive:
         raise UsageError("--apply needs a confirmation and there is no terminal: add --yes to apply in scripts")
     if from_report is not None:
@@ -74,7 +98,7 @@ def fix(
             raise UsageError("--from-report takes no action id or parameters (they come from the report)")
         window_s = _verify_window(config, window, no_verify)
         raise typer.Exit(_from_report(from_report, config, apply, yes, json_out, window_s,
-                                      incident_number(incident) if apply else None))
+                                      incident_number(incident) if apply else None, note))
     if not action_id:
         raise UsageError("perfbook fix needs an action id", hint="see: perfbook fix --list")
     from perfbook.fix.base import parse_cli_args
@@ -82,7 +106,18 @@ def fix(
     cls = catalog.fix_class(action_id)
     fixer = cls(**parse_cli_args(cls.params, list(ctx.args), action_id))
     raise typer.Exit(_one(fixer, config, apply, yes, json_out, _verify_window(config, window, no_verify),
-                          incident_number(incident) if apply else None))
+                          incident_number(incident) if apply else None, note))
+
+
+def _help(ctx: typer.Context, action_id: str | None, json_out: bool) -> None:
+    """``fix --help`` (the command's own), or ``fix ACTION --help`` (that fix's manual)."""
+    from perfbook.fix import catalog
+
+    if not action_id or action_id == "history":
+        ctx.get_help()  # Typer's Rich help prints itself (to the Env's stdout)
+        return
+    doc = catalog.manual(action_id)
+    _emit(json_out, doc, _render().manual_lines(doc, current().out.width))
 
 
 def _render() -> Any:
@@ -121,20 +156,66 @@ def _verify_window(config: Path | None, window: str | None, no_verify: bool) -> 
     return window_s
 
 
-def _history(config: Path | None, limit: int, json_out: bool, extra: list[str]) -> None:
-    """``perfbook fix history [ACTION]``: the audit log, newest first."""
+@dataclass(frozen=True)
+class HistoryQuery:
+    """``fix history``'s options: how many applies, dry runs too, the target and time filters."""
+
+    limit: int
+    plans: bool
+    target: str | None
+    since: str | None  # ISO 8601 UTC
+    incident: int | None = None
+
+
+def _since(text: str | None) -> str | None:
+    """``--since 2h`` / ``--since 2026-12-01`` as an ISO 8601 UTC lower bound."""
+    import datetime as dt
+
+    from perfbook.units import parse_duration
+
+    if text is None:
+        return None
+    try:
+        ago = parse_duration(text)
+    except ValueError:
+        try:
+            day = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise UsageError(f"--since expects a duration (2h, 30m) or an ISO date (2026-12-01), got {text!r}") from None
+        day = day if day.tzinfo else day.replace(tzinfo=dt.UTC)
+        return day.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=ago)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _history(config: Path | None, query: HistoryQuery, json_out: bool, extra: list[str]) -> None:
+    """``perfbook fix history [ACTION]``: the audit log, newest first (JSON: every entry, dry runs included)."""
     from perfbook.fix.catalog import CATALOG
     from perfbook.store import audit_history, open_store
 
     if len(extra) > 1 or (extra and extra[0] not in CATALOG):
         raise UsageError(f"fix history: unexpected {extra[-1]}",
-                         hint="usage: perfbook fix history [ACTION] [--limit N] [--json]")
+                         hint="usage: perfbook fix history [ACTION] [--target T] [--since 2h] [--plans] [--json]")
+    # the text collapses dry runs, so it reads further back to show --limit applies
+    fetch = query.limit if json_out or query.plans else query.limit * 20
     store = open_store(_config(config))
     try:
-        rows = audit_history(store, limit=limit, action=extra[0] if extra else None)
+        rows = audit_history(store, limit=fetch, action=extra[0] if extra else None, target=query.target,
+                             since=query.since, incident=query.incident)
     finally:
         store.close()
-    _emit(json_out, {"entries": rows}, _render().history_lines(rows))
+    if not json_out and not query.plans:
+        rows = _up_to_applies(rows, query.limit)
+    _emit(json_out, {"entries": rows}, _render().history_lines(rows, current().out.width, plans=query.plans))
+
+
+def _up_to_applies(rows: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
+    """The newest rows up to and including the ``limit``-th apply."""
+    applies = 0
+    for i, row in enumerate(rows):
+        applies += row["mode"] == "apply"
+        if applies == limit:
+            return rows[: i + 1]
+    return rows
 
 
 def _confirmer(yes: bool, json_out: bool) -> Callable[[Any], bool]:
@@ -153,7 +234,7 @@ def _confirmer(yes: bool, json_out: bool) -> Callable[[Any], bool]:
 
 
 def _one(fixer: Any, config: Path | None, apply: bool, yes: bool, json_out: bool, window_s: float | None,
-         incident: int | None = None) -> int:
+         incident: int | None = None, note: tuple[str | None, str | None] = (None, None)) -> int:
     """Plan one fix, and apply it with --apply; the exit code."""
     from perfbook.fix.context import FixContext
     from perfbook.incidents.attach import check_open
@@ -164,6 +245,8 @@ def _one(fixer: Any, config: Path | None, apply: bool, yes: bool, json_out: bool
     store = open_store(cfg)
     try:
         with FixContext(cfg) as ctx:
+            ctx.reason, ctx.ticket = note
+            ctx.incident = incident
             doc, code, _ = _plan_and_apply(fixer, ctx, store, apply, yes, json_out, window_s, None, incident=incident)
     finally:
         store.close()
@@ -208,7 +291,8 @@ def _plan_and_apply(fixer: Any, ctx: Any, store: Any, apply: bool, yes: bool, js
 
 
 def _from_report(path: Path, config: Path | None, apply: bool, yes: bool, json_out: bool,
-                 window_s: float | None, incident: int | None = None) -> int:
+                 window_s: float | None, incident: int | None = None,
+                 note: tuple[str | None, str | None] = (None, None)) -> int:
     """The live fixes a saved report points at, one plan (and confirmation) at a time; the exit code."""
     from perfbook.fix.catalog import fix_class, make_fix
     from perfbook.fix.context import FixContext
@@ -226,6 +310,8 @@ def _from_report(path: Path, config: Path | None, apply: bool, yes: bool, json_o
     code: int = ExitCode.OK
     try:
         with FixContext(cfg) as ctx:
+            ctx.reason, ctx.ticket = note
+            ctx.incident = incident
             live = from_live_system(report, ctx, store, window_s or cfg.triage.window_s)
             for skip in live.skipped:
                 _say(json_out, f"skipped {skip['action']} for {', '.join(skip['findings'])}: {skip['skipped']}")

@@ -7,11 +7,13 @@ import time
 from pathlib import Path
 
 import typer
+from rich.text import Text
 
 from perfbook.cli.env import current
 from perfbook.errors import PerfbookError, UsageError
 from perfbook.lab.faultstate import FAULTS
 from perfbook.lab.state import STATE_DIR_ENV, LabState, default_state_dir
+from perfbook.report.text import hang
 from perfbook.units import parse_duration
 
 HELP = """Run the lab: a backend, PostgreSQL, Redis and a frontend on 127.0.0.1, with faults to inject.
@@ -98,7 +100,8 @@ def down(state_dir: Path | None = DIR_OPTION) -> None:
 
 
 @lab_app.command("status")
-def status(state_dir: Path | None = DIR_OPTION, as_json: bool = typer.Option(False, "--json")) -> None:
+def status(state_dir: Path | None = DIR_OPTION, as_json: bool = typer.Option(
+        False, "--json", help="One JSON document on stdout: the URLs, DSN (redacted), faults on, pids.")) -> None:
     """What runs where (exit 1 when no lab runs)."""
     state = _running_state(_dir(state_dir))
     _print_status(state, as_json)
@@ -125,9 +128,8 @@ def _print_status(state: LabState, as_json: bool = False) -> None:
     if as_json:
         env.json(rows)
         return
-    console = env.out
     for key, value in rows.items():
-        console.print(f"{key:<10} {value}", soft_wrap=True)
+        env.out.print(hang(f"{key:<10} ", value))
 
 
 @lab_app.command("config")
@@ -148,21 +150,39 @@ def fault(
     action: str = typer.Argument(..., help="on | off"),
     param: list[str] = PARAM_OPTION,
     state_dir: Path | None = DIR_OPTION,
+    as_json: bool = typer.Option(False, "--json", help="One JSON document on stdout: the fault's new entry."),
 ) -> None:
-    """Switch a fault on or off through the lab's admin endpoint (off restores the healthy state)."""
-    from perfbook.lab import client
+    """Switch a fault on or off through the lab's admin endpoint (off restores the healthy state).
 
+    On again with other --param values replaces the old ones. Parameters are typed and checked
+    before anything changes (slow: endpoint, delay_s; errors: share; cpu: threads; leak: mb_per_s,
+    cap_mb; idle_tx: sessions; bloat: rounds).
+    """
+    from perfbook.lab import client
+    from perfbook.lab.faultstate import FaultParamError, check_params, fault_sentence
+
+    if name not in FAULTS:
+        raise UsageError(f"unknown fault {name!r} (known: {', '.join(FAULTS)})")
     if action not in ("on", "off"):
         raise UsageError(f"ACTION must be on or off, got {action!r}")
-    params = {}
+    raw = {}
     for item in param:
         key, sep, value = item.partition("=")
         if not sep:
             raise UsageError(f"--param must be KEY=VALUE, got {item!r}")
-        params[key] = float(value) if value.replace(".", "", 1).isdigit() else value
+        raw[key] = value
+    if raw and action == "off":
+        raise UsageError("--param goes with on (off puts the healthy state back)")
+    try:
+        params = check_params(name, raw)
+    except FaultParamError as err:
+        raise UsageError(f"--param: {err}") from None
     entry = client.switch_fault(_running_state(_dir(state_dir)), name, action == "on", params)
-    detail = f" {entry['params']}" if entry.get("params") else ""
-    current().echo(f"fault {name} {action}{detail}")
+    if as_json:
+        current().json(entry)
+    else:
+        current().echo(fault_sentence(name, bool(entry.get("on")), entry.get("params") or {},
+                                      entry.get("until") or 0.0, time.time()))
 
 
 @lab_app.command("traffic")
@@ -200,7 +220,7 @@ def demo(
     _warn_env()
     console = current().err
     opts = DemoOptions(_dir(state_dir), fault_name, keep, window, port, frontend_port)
-    code = run_demo(opts, lambda text: console.print(f"[bold]lab:[/bold] {text}", soft_wrap=True))
+    code = run_demo(opts, lambda text: console.print(hang(Text("lab: ", style="bold"), text)))
     raise typer.Exit(code)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 from pathlib import Path
@@ -13,8 +14,10 @@ from perfbook import interrupts
 from perfbook.cli.env import CONFIG_OPTION, Env, current
 from perfbook.cli.exit import ExitCode
 from perfbook.cli.incident_common import INCIDENT_OPTION, attach_and_publish
+from perfbook.cli.progress import StepProgress
 from perfbook.errors import UsageError
 from perfbook.redact import redact_url
+from perfbook.report.text import paragraph
 from perfbook.units import parse_duration_s
 
 LOAD_HELP = """Load-test a URL: closed loop like ab / wrk, or open loop at a fixed --rate like wrk2.
@@ -79,9 +82,9 @@ def register(app: typer.Typer) -> None:
 
 def load(
     url: str = typer.Argument(
-        ..., help="The URL to load (or the word compare, then two saved --json files)."
+        ..., metavar="URL", help="The URL to load, or the word compare followed by two saved --json files."
     ),
-    files: list[str] = typer.Argument(None, hidden=True),
+    files: list[str] = typer.Argument(None, hidden=True, metavar="| compare BEFORE.json AFTER.json"),
     requests: int | None = typer.Option(
         None, "-n", "--requests", help="Total requests (all workers).", rich_help_panel="Load"
     ),
@@ -177,11 +180,15 @@ def load(
     output: Path | None = typer.Option(
         None, "-o", "--output", help="Also save the JSON result to this file.", rich_help_panel="Output"
     ),
+    fail_on_regression: bool = typer.Option(
+        False, "--fail-on-regression", help="compare: exit 3 when a figure of B is worse than A's beyond noise.",
+        rich_help_panel="Output",
+    ),
     config: Path | None = CONFIG_OPTION,
     incident: str | None = INCIDENT_OPTION,
 ) -> None:
     if url == "compare":
-        raise typer.Exit(_compare(files or [], json_out))
+        raise typer.Exit(_compare(files or [], json_out, fail_on_regression))
     if files:
         hint = "one URL; options go after it"
         if any(f.startswith("@") for f in files):
@@ -308,8 +315,8 @@ def _incident(ref: str | None, config: Path | None):
     return maker
 
 
-def _compare(files: list[str], json_out: bool) -> int:
-    from perfbook.load.compare import changes, compare_table, read_run
+def _compare(files: list[str], json_out: bool, fail_on_regression: bool = False) -> int:
+    from perfbook.load.compare import NOISE, changes, compare_table, read_run, verdict_line
 
     if len(files) != 2:
         raise UsageError(
@@ -317,11 +324,14 @@ def _compare(files: list[str], json_out: bool) -> int:
         )
     a, b = (read_run(Path(f)) for f in files)
     env = current()
+    rows = changes(a, b)
     if json_out:
-        env.json({"a": files[0], "b": files[1], "figures": changes(a, b)})
+        env.json({"a": files[0], "b": files[1], "figures": rows, "verdict": verdict_line(rows), "noise": NOISE})
     else:
         env.out.print(compare_table(a, b, Path(files[0]).name, Path(files[1]).name))
-    return ExitCode.OK
+        env.out.print(paragraph(verdict_line(rows)))
+    worse = any(r["verdict"] == "worse" for r in rows)
+    return ExitCode.THRESHOLD if fail_on_regression and worse else ExitCode.OK
 
 
 def capacity(
@@ -389,7 +399,9 @@ def capacity(
     attach_to = _incident(incident, config)
     with connected(cluster_address(cluster, lambda: env.config(config)), workers, target.host, method) as grid:
         confirm(target, method, yes, reason=grid.confirmation if grid else "")
-        with interrupts.caught(interrupts.StopFlag()) as stop:  # Ctrl-C / SIGTERM end the search, not the output
+        progress = StepProgress()
+        showing = env.err.status(progress) if env.interactive else contextlib.nullcontext()
+        with interrupts.caught(interrupts.StopFlag()) as stop, showing:  # Ctrl-C / SIGTERM end the search
             search = run_capacity(
                 base,
                 objectives,
@@ -398,7 +410,8 @@ def capacity(
                 step_s=parse_duration_s(step_duration),
                 max_duration_s=parse_duration_s(max_duration),
                 tolerance=tolerance,
-                on_step=lambda row: err.print(step_line(row), highlight=False, soft_wrap=True),
+                on_step=lambda row: err.print(paragraph(step_line(row)), highlight=False),
+                on_step_start=progress.start,
                 runner=runner_for(grid, steps=True) if grid else None,
                 stop=stop,
             )

@@ -6,6 +6,8 @@ The ids are the ones triage findings name in their actions (``perfbook.codes.act
 
 from __future__ import annotations
 
+import importlib
+import inspect
 from typing import Any
 
 from perfbook.errors import UsageError
@@ -42,6 +44,21 @@ def fix_class(fix_id: str) -> type[Fix]:
 def make_fix(fix_id: str, params: dict[str, Any]) -> Fix:
     """An instance of ``fix_id`` with ``params`` (snake_case keys) checked and converted."""
     return fix_class(fix_id)(**params)
+
+
+def manual(fix_id: str) -> dict[str, Any]:
+    """Everything ``perfbook fix ID --help`` shows: the summary, what it changes, its parameters, and
+    its safety rules (the fix module's own account of what it does differently from the runbook)."""
+    cls = fix_class(fix_id)
+    module = importlib.import_module(cls.__module__)
+    doc = inspect.getdoc(cls) or ""
+    summary, _, details = doc.partition("\n\n")
+    module_doc = (inspect.getdoc(module) or "").partition("\n\n")[2]
+    params = [{"flag": p.flag, "kind": p.kind, "required": p.required, "default": p.default, "help": p.help}
+              for p in cls.params]
+    safety = [para.replace("``", "") for para in (details + "\n\n" + module_doc).split("\n\n") if para.strip()]
+    return {"id": fix_id, "layer": cls.layer, "summary": summary.replace("\n", " ").replace("``", ""),
+            "changes": cls.changes, "params": params, "safety": safety}
 
 
 def describe() -> list[dict[str, Any]]:

@@ -31,6 +31,9 @@ class FixContext:
     def __init__(self, cfg: Config, *, os_user: str | None = None) -> None:
         self.cfg = cfg
         self.os_user = os_user or _os_user()
+        self.reason: str | None = None  # --reason / --ticket: stored with each apply's audit entry
+        self.ticket: str | None = None
+        self.incident: int | None = None  # --incident with --apply
         self._pg: dict[bool, Any] = {}
         self._redis: dict[int, Any] = {}
         self._docker: Any = None

@@ -142,7 +142,8 @@ def _audited(store: Store, ctx: FixContext, fix: Fix, result: FixResult) -> FixR
     summary = result.outcome.summary + (f" (re-planned: {result.replanned})" if result.replanned else "")
     record_audit(store, os_user=ctx.os_user, target=result.plan.target, action=fix.id, mode="apply",
                  params=result.plan.params, plan=result.plan.to_dict(), outcome=result.outcome.status,
-                 summary=summary, error=result.outcome.error, before=before, after=after)
+                 summary=summary, error=result.outcome.error, before=before, after=after,
+                 reason=ctx.reason, ticket=ctx.ticket, incident=ctx.incident)
     return result
 
 

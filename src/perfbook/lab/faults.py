@@ -22,7 +22,7 @@ import psycopg
 import redis
 
 from perfbook.lab import credentials, seed
-from perfbook.lab.faultstate import FAULTS, MAX_FAULT_S, FaultEntry, FaultStore
+from perfbook.lab.faultstate import FAULTS, MAX_FAULT_S, FaultEntry, FaultParamError, FaultStore, check_params
 from perfbook.lab.pool import APP_NAME
 from perfbook.lab.state import BackendSettings, process_tag
 
@@ -42,14 +42,23 @@ class FaultError(Exception):
 
 
 def switch(settings: BackendSettings, name: str, on: bool, params: dict | None = None) -> FaultEntry:
-    """Switch ``name`` on or off (idempotent) and return its new entry."""
+    """Switch ``name`` on or off (idempotent) and return its new entry. On again with other
+    parameters: switched off, then on with the new ones. Bad parameters: FaultError, nothing changed."""
     if name not in FAULTS:
         raise FaultError(f"unknown fault {name!r} (known: {', '.join(FAULTS)})")
+    try:
+        params = check_params(name, params or {})
+    except FaultParamError as err:
+        raise FaultError(str(err)) from None
     store = FaultStore(Path(settings.state_dir))
     with store.locked() as faults:
         entry = faults[name]
-        if on == entry.on:
+        wanted = {**DEFAULT_PARAMS.get(name, {}), **params}
+        if on == entry.on and (not on or not params or wanted == entry.params):
             return entry
+        if on and entry.on:  # new parameters: put the old ones back first, then apply these
+            _APPLY[name][1](settings, entry)
+            entry = FaultEntry()
         if on:
             entry = FaultEntry(on=True, params={**DEFAULT_PARAMS.get(name, {}), **(params or {})},
                                since=time.time(), until=time.time() + MAX_FAULT_S)

@@ -112,6 +112,7 @@ def run_capacity(
     max_duration_s: float,
     tolerance: float = 0.05,
     on_step: Callable[[dict[str, Any]], None] | None = None,
+    on_step_start: Callable[[int, float, float], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
     runner: Callable[[LoadRun], LoadResult] | None = None,
     stop: StopFlag | None = None,
@@ -119,6 +120,7 @@ def run_capacity(
     """Drive :func:`search` with open-loop steps of ``step_s`` each, within ``max_duration_s``.
 
     ``runner`` runs one step: this machine's processes (default), or a cluster's workers.
+    ``on_step_start(number, rate_rps, step_s)`` is called as each step starts (for progress).
     ``stop`` set (SIGINT / SIGTERM, caught by the caller) ends the search at once: the step that
     was running is cut and left out, and the report says where the search stood.
     """
@@ -143,6 +145,8 @@ def run_capacity(
             connections=connections,
         )
         step = replace(base, plan=plan)
+        if on_step_start is not None:
+            on_step_start(len(report.steps) + 1, rate, step_s)
         result = runner(step) if runner is not None else run_load(step, stop)
         if result.interrupted or stop:  # a cut step judges nothing
             continue

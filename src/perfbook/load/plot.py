@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import math
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,42 @@ from perfbook.files import check_output, write_bytes
 
 PLOT_FORMATS = (".png", ".svg", ".pdf")
 _SERIES = (("p50", "p50_s"), ("p95", "p95_s"), ("p99", "p99_s"))
+_MARKERS = {"p50": "•", "p95": "+", "p99": "x"}  # told apart without colour; the legend sits under the plot
+
+
+def plot_title(report: dict[str, Any]) -> str:
+    """What the search found, said truthfully: a knee only when a step missed the SLO.
+
+    >>> plot_title({"target": "http://x/", "slo": ["p95<200ms"], "knee_rps": 1600.0, "failed_rps": None,
+    ...             "reason": "met the SLO up to --max-rate 1600 rps"})
+    'http://x/: no knee: SLO held up to 1,600 rps (--max-rate) (p95<200ms)'
+    >>> plot_title({"target": "t", "slo": ["p95<200ms"], "knee_rps": 420.0, "failed_rps": 440.0, "reason": ""})
+    't: knee at 420 rps (p95<200ms)'
+    """
+    slo = ", ".join(report.get("slo") or [])
+    knee, failed = report.get("knee_rps"), report.get("failed_rps")
+    if knee and failed is None:
+        why = "--max-rate" if "--max-rate" in (report.get("reason") or "") else "step limit"
+        found = f"no knee: SLO held up to {knee:,.0f} rps ({why})"
+    elif knee:
+        found = f"knee at {knee:,.0f} rps"
+    elif failed:
+        found = f"SLO missed already at {failed:,.0f} rps"
+    else:
+        found = "no step ran"
+    return f"{report.get('target', '')}: {found} ({slo})" if slo else f"{report.get('target', '')}: {found}"
+
+
+def _ticks(rates: list[float], most: int = 6) -> list[float]:
+    """At most ``most`` of the step rates, spread out, for plain-number x ticks.
+
+    >>> _ticks([50.0, 100.0, 200.0, 400.0, 800.0, 1000.0, 1200.0, 1600.0], most=4)
+    [50.0, 200.0, 1000.0, 1600.0]
+    """
+    if len(rates) <= most:
+        return rates
+    step = (len(rates) - 1) / (most - 1)
+    return sorted({rates[round(i * step)] for i in range(most)})
 
 
 def _points(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -35,13 +72,14 @@ def terminal_plot(
     rates = [s["rate_rps"] for s in steps]
     series = [(name, [(s["latency"][key] or 0) * 1e3 for s in steps]) for name, key in _SERIES]
     title = "latency (ms) against offered rate (rps)"
-    if report.get("knee_rps"):
-        title += f"; knee {report['knee_rps']:,.0f} rps"
+    ticks = _ticks(sorted(set(rates)))
+    labels = [f"{r:,.0f}" for r in ticks]  # 50, 1,600 — not 5.0e1
     if hasattr(plt, "plot"):  # plotext 5
         plt.clear_figure()
         plt.plotsize(width, height)
         for name, values in series:
-            plt.plot(rates, values, label=name)
+            plt.plot(rates, values, marker=_MARKERS[name])
+        plt.xticks(ticks, labels)
         plt.title(title)
         text = plt.build()
     else:  # plotext 6: the figure object's signal / draw API
@@ -49,10 +87,13 @@ def terminal_plot(
         fig.clear.all()
         fig.plot_size(width, height)
         for name, values in series:
-            fig.draw(fig.signal(rates, values).lines(True).label(name))
+            fig.draw(fig.signal(rates, values, marker=_MARKERS[name]).lines(True))
+        fig.ruler("x").ticks(ticks, labels)
         fig.title(title)
         text = str(fig.build())
-    return text if color else plt.uncolorize(text)
+    legend = "   ".join(f"{_MARKERS[name]} {name}" for name, _ in _SERIES)
+    found = textwrap.wrap(plot_title(report), width, subsequent_indent="  ", break_on_hyphens=False)
+    return "\n".join([(text if color else plt.uncolorize(text)).rstrip("\n"), legend, *found])
 
 
 def _minor_tick(value: float, _pos: object) -> str:
@@ -98,14 +139,13 @@ def save_png(report: dict[str, Any], path: Path) -> None:
     ax_err.plot(rates, [s["error_rate"] * 100 for s in steps], marker="o", color="tab:red")
     ax_err.set_ylabel("errors (%)")
     ax_err.set_xlabel("offered rate (rps)")
-    if report.get("knee_rps"):
+    ax_err.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))  # plain numbers
+    if report.get("knee_rps") and report.get("failed_rps"):  # a knee only where a step missed the SLO
         for ax in (ax_lat, ax_err):
             ax.axvline(report["knee_rps"], color="grey", linestyle="--")
-        ax_lat.set_title(
-            f"{report['target']}: knee at {report['knee_rps']:,.0f} rps ({', '.join(report['slo'])})"
-        )
+    ax_lat.set_title(plot_title(report), fontsize=10)
     _slo_lines(report, ax_lat, ax_err)
-    ax_lat.legend()
+    ax_lat.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)  # outside the data
     fig.tight_layout()
     buf = io.BytesIO()  # drawn in memory, then written like every other output (files.write_bytes)
     try:

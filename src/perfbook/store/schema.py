@@ -50,6 +50,9 @@ fix_audit = Table(
     Column("error", Text),
     Column("before", JSON),  # figures before the apply, name -> value
     Column("after", JSON),
+    Column("reason", Text),  # why the apply was made (--reason), redacted
+    Column("ticket", String(128)),  # the ticket / incident link it answers (--ticket)
+    Column("incident", Integer),  # the perfbook incident the apply was attached to (--incident)
 )
 
 incidents = Table(

@@ -203,3 +203,35 @@ def test_a_fault_past_its_time_switches_itself_off(lab: LabState) -> None:
         time.sleep(0.2)
     assert not store.read()["bloat"].on
     assert _query(lab, "SELECT reloptions FROM pg_class WHERE relname = 'agents'") == [(None,)]
+
+
+def test_fault_params_are_typed_and_checked_before_anything_changes(lab: LabState, perfbook) -> None:
+    for bad, names in ((("delay_s=abc",), "delay_s must be a number from 0 to 60, got 'abc'"),
+                       (("bogus=1",), "unknown parameter 'bogus'")):
+        res = perfbook("lab", "fault", "slow", "on", *(f"--param={b}" for b in bad), "--dir", str(lab.dir))
+        assert res.exit_code == 2 and res.stdout == ""
+        assert len(res.stderr.strip().splitlines()) == 1 and names in res.stderr
+        assert "slow takes endpoint: text, delay_s: a number from 0 to 60" in res.stderr
+    assert not list_faults(lab)["slow"]["on"]  # nothing changed
+    # the admin endpoint refuses them too (400, one line), never a 500 later on every request
+    with pytest.raises(PerfbookError, match="HTTP 400: slow: delay_s must be a number"):
+        switch_fault(lab, "slow", True, {"delay_s": "abc"})
+    assert not list_faults(lab)["slow"]["on"]
+
+
+def test_fault_on_says_a_sentence_and_on_again_applies_the_new_params(lab: LabState, perfbook) -> None:
+    try:
+        res = perfbook("lab", "fault", "slow", "on", "--param", "delay_s=0.2", "--dir", str(lab.dir))
+        assert res.exit_code == 0, res.stderr
+        assert res.stdout.startswith("fault slow is on: /api/v1/agents answers 0.2 s late (switches itself off in")
+        assert "{" not in res.stdout
+        again = perfbook("lab", "fault", "slow", "on", "--param", "delay_s=1.5", "--json", "--dir", str(lab.dir))
+        assert again.exit_code == 0 and again.json["params"]["delay_s"] == 1.5
+        assert list_faults(lab)["slow"]["params"]["delay_s"] == 1.5
+        time.sleep(0.5)  # both workers poll the switch every 200 ms
+        started = time.monotonic()
+        assert httpx.get(f"{lab.backend_url}/api/v1/agents", timeout=10).status_code == 200
+        assert time.monotonic() - started >= 1.4
+    finally:
+        off = perfbook("lab", "fault", "slow", "off", "--dir", str(lab.dir))
+    assert off.stdout.strip() == "fault slow is off: the stack is back to its healthy state."

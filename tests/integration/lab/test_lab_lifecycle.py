@@ -47,7 +47,7 @@ def test_up_status_config_down_leaves_no_process_and_no_port(perfbook, state_dir
     assert config.stdout.strip() == str(state_dir / "perfbook.toml")
     assert "elsewhere" not in Path(config.stdout.strip()).read_text()
     fault = perfbook("lab", "fault", "lock", "on", "--dir", str(state_dir))
-    assert fault.exit_code == 0 and fault.stdout.startswith("fault lock on"), fault.stderr
+    assert fault.exit_code == 0 and fault.stdout.startswith("fault lock is on: "), fault.stderr
     pids = _lab_pids(state)
     assert any(p.info["cmdline"] and f"pblab-{state.lab_id}-hold" in p.info["cmdline"]
                for p in psutil.process_iter(["cmdline"]))

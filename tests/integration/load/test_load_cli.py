@@ -92,3 +92,18 @@ def test_saved_json_equals_stdout(perfbook, tmp_path):
     with LocalServer() as srv:
         res = perfbook("load", srv.url, "-n", "10", "--json", "-o", str(tmp_path / "r.json"))
     assert json.loads((tmp_path / "r.json").read_text()) == res.json
+
+
+def test_compare_says_worse_for_a_slower_server_and_fails_on_regression(perfbook, tmp_path):
+    with LocalServer(ServerConfig(delay_s=0.02)) as fast, LocalServer(ServerConfig(delay_s=0.04)) as slow:
+        assert perfbook("load", fast.url, "-n", "60", "-c", "2", "-o", str(tmp_path / "a.json")).exit_code == 0
+        assert perfbook("load", slow.url, "-n", "60", "-c", "2", "-o", str(tmp_path / "b.json")).exit_code == 0
+    a, b = str(tmp_path / "a.json"), str(tmp_path / "b.json")
+    doc = perfbook("load", "compare", a, b, "--json").json
+    rows = {r["figure"]: r for r in doc["figures"]}
+    assert rows["latency p50"]["verdict"] == "worse" and rows["error rate"]["verdict"] == "same"
+    assert doc["verdict"].startswith("B is worse: ") and "latency p50" in doc["verdict"]
+    text = perfbook("load", "compare", a, b, env={"NO_COLOR": "1", "COLUMNS": "100"})
+    assert text.exit_code == 0 and "worse" in text.stdout and "within noise" in text.stdout
+    assert perfbook("load", "compare", a, b, "--fail-on-regression").exit_code == 3
+    assert perfbook("load", "compare", a, a, "--fail-on-regression").exit_code == 0  # itself: the same

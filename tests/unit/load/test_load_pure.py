@@ -114,8 +114,9 @@ def test_split_and_worker_plans():
 
 
 def test_compare_changes():
-    a = {"rps": 100.0, "requests": 10, "duration_s": 1.0, "error_rate": 0.1, "latency": {"p95_s": 0.2}}
-    b = {"rps": 200.0, "requests": 10, "duration_s": 1.0, "error_rate": 0.0, "latency": {"p95_s": 0.1}}
+    # 1,000 requests each: 10 % errors against none is far past noise (two standard errors: ~2 %)
+    a = {"rps": 100.0, "requests": 1000, "duration_s": 1.0, "error_rate": 0.1, "latency": {"p95_s": 0.2}}
+    b = {"rps": 200.0, "requests": 1000, "duration_s": 1.0, "error_rate": 0.0, "latency": {"p95_s": 0.1}}
     rows = {r["figure"]: r for r in changes(a, b)}
     assert (
         rows["throughput (rps)"]["change"] == pytest.approx(1.0)
