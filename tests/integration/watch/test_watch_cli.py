@@ -36,7 +36,9 @@ def test_a_slow_endpoint_fires_once_survives_a_restart_and_resolves(perfbook, tm
         rcpt, mail = inbox.mails[0]
         assert rcpt == [RECIPIENT] and "FIRING: HighResponseTime on /api/v1/slow" in mail["Subject"]
         body = mail.get_content()
-        assert "Threshold:  0.50 s" in body and "Value:      1.0" in body and "perfbook triage --config" in body
+        assert "Threshold:  0.50 s" in body and "perfbook triage --config" in body
+        value = re.search(r"Value:\s+([0-9.]+)", body)
+        assert value and 1.0 <= float(value.group(1)) < 3.0, body  # a 1 s route; a busy machine adds to it
 
         store = store_of(tmp_path)
         try:
