@@ -36,7 +36,8 @@ def test_a_slow_endpoint_fires_once_survives_a_restart_and_resolves(perfbook, tm
         rcpt, mail = inbox.mails[0]
         assert rcpt == [RECIPIENT] and "FIRING: HighResponseTime on /api/v1/slow" in mail["Subject"]
         body = mail.get_content()
-        assert "Threshold:  0.50 s" in body and "Value:      1.0" in body and "perfbook triage --config" in body
+        assert "Threshold:  0.50 s" in body and "perfbook triage --config" in body
+        assert re.search(r"Value:      1\.\d\d s", body), body  # the 1 s fault, plus what a loaded machine adds
 
         store = store_of(tmp_path)
         try:
