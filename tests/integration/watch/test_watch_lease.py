@@ -107,3 +107,18 @@ def test_takeover_stops_the_watch_that_held_the_lease(perfbook, tmp_path):
     assert [d["type"] for d in lines(took.stdout)] == ["run"]
     assert first.returncode == 2 and "error: this watch's lease on the store was taken over" in err, err
     assert "Traceback" not in err
+
+
+def test_serve_watch_refuses_a_store_another_watch_holds(tmp_path):
+    from perfbook.config import load_config
+    from perfbook.watch.serve import start_for_serve
+
+    cfg = load_config(write_config(tmp_path, "http://127.0.0.1:9"), env={})
+    store = store_of(tmp_path)
+    try:
+        Lease.acquire(store, ttl_s=60, now=time.time(), holder="pid 4242 on web-9")
+        with pytest.raises(LeaseHeld, match="pid 4242 on web-9"):
+            start_for_serve(cfg)
+        assert leases.current(store)["holder"] == "pid 4242 on web-9"
+    finally:
+        store.close()
