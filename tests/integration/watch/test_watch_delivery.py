@@ -6,13 +6,14 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
+import pytest
 from probes.servers import AppServer, Route
 from sqlalchemy import select
 
 from perfbook.notify import delivery
 from perfbook.notify.channels import EmailChannel, Outgoing
 from perfbook.services import free_port
-from perfbook.store import alert_states, messages
+from perfbook.store import Store, alert_states, messages
 from receivers import Inbox, smtp_inbox
 from watch.watch_kit import lines, store_of, write_config
 
@@ -96,28 +97,35 @@ def test_a_failed_mail_of_an_alert_that_resolved_is_not_retried(perfbook, tmp_pa
     assert outcomes[FIRING] == "failed"
 
 
-def test_retries_give_up_after_their_attempts_or_their_age(tmp_path):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'perfbook.db'}"
+    else:
+        url = request.getfixturevalue("pg_dsn").replace("postgresql://", "postgresql+psycopg://", 1)
+    s = Store(url)
+    yield s
+    s.close()
+
+
+def test_retries_give_up_after_their_attempts_or_their_age(store):
     from perfbook.config import EmailConfig
 
-    store = store_of(tmp_path)
-    try:
-        with refusing_inbox() as (port, _):
-            channel = EmailChannel(EmailConfig(smtp_host="127.0.0.1", smtp_port=port, to=["oncall@example.com"]))
-            msg = Outgoing("alert", "internal", "FIRING: X", "body")
-            for key in ("k-attempts", "k-age"):
-                (first,) = delivery.deliver(store, None, [(channel, msg, key)], attempts=1, backoff_s=0)
-                assert first.outcome == "failed"
-            assert delivery.retry(store, channel, "k-attempts", max_attempts=3, max_age_s=3600).outcome == "failed"
-            assert delivery.retry(store, channel, "k-attempts", max_attempts=2, max_age_s=3600).outcome == "given_up"
-            assert delivery.retry(store, channel, "k-age", max_attempts=10, max_age_s=0).outcome == "given_up"
-        rows = {r["idempotency_key"]: r for r in store.read(
-            lambda conn: [dict(r._mapping) for r in conn.execute(select(messages))])}
-    finally:
-        store.close()
+    with refusing_inbox() as (port, _):
+        channel = EmailChannel(EmailConfig(smtp_host="127.0.0.1", smtp_port=port, to=["oncall@example.com"]))
+        msg = Outgoing("alert", "internal", "FIRING: X", "body")
+        for key in ("k-attempts", "k-age"):
+            (first,) = delivery.deliver(store, None, [(channel, msg, key)], attempts=1, backoff_s=0)
+            assert first.outcome == "failed"
+        assert delivery.retry(store, channel, "k-attempts", max_attempts=3, max_age_s=3600).outcome == "failed"
+        assert delivery.retry(store, channel, "k-attempts", max_attempts=2, max_age_s=3600).outcome == "given_up"
+        assert delivery.retry(store, channel, "k-age", max_attempts=10, max_age_s=0).outcome == "given_up"
+    rows = {r["idempotency_key"]: r for r in store.read(
+        lambda conn: [dict(r._mapping) for r in conn.execute(select(messages))])}
     assert (rows["k-attempts"]["outcome"], rows["k-attempts"]["attempts"]) == ("given_up", 2)
     assert rows["k-attempts"]["error"].endswith("(gave up after 2 attempts)")
     assert rows["k-age"]["outcome"] == "given_up" and "gave up after" in rows["k-age"]["error"]
-    assert delivery.failed_keys(store_of(tmp_path), event="alert") == []  # nothing left to retry
+    assert delivery.failed_keys(store, event="alert") == []  # nothing left to retry
 
 
 def test_an_alert_that_fired_without_a_channel_is_sent_when_one_is_configured(perfbook, tmp_path):
