@@ -24,6 +24,7 @@ internal channels (\\[notify.email], \\[notify] urls) once, again every \\[alert
 With \\[watch] open_incidents = true a critical alert opens an incident.
 
 A restarted watch resumes its alerts from the store and sends nothing twice. Ctrl-C or SIGTERM stop it between runs.
+One watch per store: a second one refuses to start while the first holds the store's lease (--takeover takes it).
 
 Examples:
 
@@ -58,6 +59,8 @@ def watch_command(
     metrics_listen: str | None = typer.Option(None, "--metrics-listen", help="Serve perfbook's own /metrics on HOST:PORT "
                                               "(default \\[watch] metrics_listen)."),
     as_json: bool = typer.Option(False, "--json", help="One JSON line per run and per alert transition on stdout."),
+    takeover: bool = typer.Option(False, "--takeover", help="Take the store's watch lease from the watch holding it "
+                                  "(that watch stops at its next run)."),
     config: Path | None = CONFIG_OPTION,
 ) -> None:
     from perfbook import interrupts
@@ -86,8 +89,10 @@ def watch_command(
                      "alerts (subjects, endpoints); prefer 127.0.0.1 and a scraping Prometheus on this host", err=True)
     store = open_store(cfg, env.environ)
     flag = interrupts.StopFlag()
+    lease = None
     try:
-        watcher = Watcher(cfg, store, window_s=window_s, env=env.environ, command=_command(config))
+        lease = _lease(env, store, interval_s, takeover)
+        watcher = Watcher(cfg, store, window_s=window_s, env=env.environ, command=_command(config), lease=lease)
         env.echo(f"perfbook watch: every {interval_s:g} s (window {window_s:g} s), {len(watcher.rules)} alert rules, "
                  f"store {store.url_redacted}", err=True)
         show, lives = _printer(env, cfg, as_json, metrics)
@@ -99,10 +104,28 @@ def watch_command(
             for live in lives:
                 live.stop()
     finally:
-        store.close()
-        if server is not None:
-            server.shutdown()
+        try:
+            if lease is not None:
+                lease.release()  # the next watch starts at once (a watch that took it over keeps it)
+        finally:
+            store.close()
+            if server is not None:
+                server.shutdown()
     interrupts.raise_for(flag.signum)  # 130 / 143 once stopped cleanly
+
+
+def _lease(env: Env, store: Any, interval_s: float, takeover: bool) -> Any:
+    """The store's watch lease, or LeaseHeld (one line, exit 2) while another watch holds it."""
+    import time
+
+    from perfbook.watch.lease import Lease, lease_ttl
+
+    lease = Lease.acquire(store, ttl_s=lease_ttl(interval_s), now=time.time(), takeover=takeover)
+    if lease.taken_from is not None:
+        old = lease.taken_from
+        how = "with --takeover" if old["expires_at_s"] > time.time() else "its lease had expired"
+        env.echo(f"perfbook watch: took the store's lease over from {old['holder']} ({how})", err=True)
+    return lease
 
 
 def _checked(window: str | None) -> str | None:

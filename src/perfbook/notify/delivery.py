@@ -8,6 +8,12 @@ a ``failed`` (or abandoned) one is claimed again. Then ``attempts`` tries, waiti
 ``failed`` with the last reason. A failing channel never stops the others.
 
     results = deliver(store, 7, [(channel, msg, key)], attempts=3, backoff_s=1.0)
+
+A ``failed`` row can be tried again later with :func:`retry`: one attempt with the message as it
+was rendered, counted on the row's ``attempts``; a row that has had ``max_attempts`` in all, or is
+``max_age_s`` old, ends ``given_up`` instead (final for the retries; its last error kept).
+
+    later = retry(store, channel, key, max_attempts=10, max_age_s=3600.0)
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ class Delivery:
     audience: str
     recipients: list[str]
     key: str
-    outcome: str  # sent | failed | already_sent | in_progress | dry_run
+    outcome: str  # sent | failed | given_up | already_sent | in_progress | dry_run
     attempts: int = 0
     error: str | None = None
     sent_at: str | None = None
@@ -58,6 +64,49 @@ def deliver(store: Any, incident: int | None, sends: Sequence[tuple[Channel, Out
             continue
         results.append(_attempt(store, channel, msg, key, recipients, attempts, backoff_s, sleep))
     return results
+
+
+def failed_keys(store: Any, *, event: str) -> list[str]:
+    """The keys of ``event`` messages whose delivery failed and may be retried, oldest first."""
+    query = (select(messages.c.idempotency_key).where(messages.c.outcome == "failed", messages.c.event == event)
+             .order_by(messages.c.id))
+    return store.read(lambda conn: list(conn.execute(query).scalars()))
+
+
+def retry(store: Any, channel: Channel, key: str, *, max_attempts: int, max_age_s: float) -> Delivery:
+    """One more attempt of the failed message ``key`` on ``channel``, or ``given_up`` past the bounds."""
+    def claim_tx(conn: Connection) -> tuple[dict[str, Any], str | None]:
+        row = _row(conn, key, lock=True)
+        assert row is not None
+        if row["outcome"] != "failed":  # sent or claimed meanwhile by another process
+            return row, "already_sent" if row["outcome"] == "sent" else "in_progress"
+        now = now_iso()
+        age_s = (parse_iso(now) - parse_iso(row["created_at"])).total_seconds()
+        if row["attempts"] >= max_attempts or age_s >= max_age_s:
+            why = f"{row['attempts']} attempts" if row["attempts"] >= max_attempts else f"{age_s:.0f} s"
+            error = f"{row['error']} (gave up after {why})"
+            conn.execute(update(messages).where(messages.c.idempotency_key == key).values(outcome="given_up",
+                                                                                          error=error))
+            return {**row, "error": error}, "given_up"
+        conn.execute(update(messages).where(messages.c.idempotency_key == key).values(outcome="pending",
+                                                                                      claimed_at=now))
+        return row, None
+
+    row, outcome = store.write(claim_tx)
+    recipients = list(row["recipients"] or [])
+    if outcome is not None:
+        return Delivery(channel.name, channel.audience, recipients, key, outcome, row["attempts"], row["error"],
+                        row["sent_at"])
+    n = row["attempts"] + 1
+    try:
+        channel.send(Outgoing(row["event"], row["audience"], row["subject"] or "", row["body"] or ""), key)
+    except DeliveryError as err:
+        error = str(err)
+        store.write(lambda conn: _set(conn, key, attempts_done=n, outcome="failed", error=error))
+        return Delivery(channel.name, channel.audience, recipients, key, "failed", n, error)
+    sent_at = now_iso()
+    store.write(lambda conn: _set(conn, key, attempts_done=n, outcome="sent", sent_at=sent_at))
+    return Delivery(channel.name, channel.audience, recipients, key, "sent", n, None, sent_at)
 
 
 def previous(store: Any, key: str) -> dict[str, Any] | None:

@@ -34,7 +34,7 @@ class NetworkProbe(BaseProbe):
     """
 
     name: ClassVar[str] = "network"
-    codes = "net"  # net.* findings are judged on its evidence
+    codes = "net"  # net.* findings are judged on its evidence (an alert on one is measured when it ran)
     evidence = NetworkEvidence
     rules = "perfbook.rules.network"
     local = True

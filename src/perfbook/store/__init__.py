@@ -29,13 +29,14 @@ from perfbook.store.schema import (
     metadata,
     silences,
     timeline_events,
+    watch_leases,
     watch_runs,
 )
 
 __all__ = [
     "Store", "StoreError", "alert_states", "artifacts", "audit_history", "checklist_marks", "default_url",
     "fix_audit", "incidents", "kpi_aggregates", "kpi_samples", "messages", "metadata", "now_iso", "open_store",
-    "record_audit", "silences", "state_dir", "store_url", "timeline_events", "watch_runs",
+    "record_audit", "silences", "state_dir", "store_url", "timeline_events", "watch_leases", "watch_runs",
 ]
 
 

@@ -7,7 +7,7 @@ read them, and Unix seconds (``*_s`` floats) in the time series that watch write
 
 Owners: ``fix_audit`` (fix), ``incidents``, ``timeline_events``, ``checklist_marks``,
 ``artifacts`` (incidents), ``messages`` (communications), ``kpi_samples``, ``kpi_aggregates``,
-``watch_runs``, ``alert_states``, ``silences`` (watch and alerts). docs/incidents.md describes
+``watch_runs``, ``alert_states``, ``silences``, ``watch_leases`` (watch and alerts). docs/incidents.md describes
 each column.
 """
 
@@ -227,6 +227,17 @@ silences = Table(
     Column("comment", Text),
     Column("created_at_s", Float, nullable=False),
     Index("ix_silences_ends", "ends_at_s"),
+)
+
+watch_leases = Table(
+    "watch_leases",
+    metadata,
+    Column("name", String(64), primary_key=True),  # "watch": one watch per store writes the alert states
+    Column("holder", String(255), nullable=False),  # "pid 1234 on web-1", who to stop
+    Column("token", String(64), nullable=False),  # the holder's own random id (pids repeat across hosts)
+    Column("acquired_at_s", Float, nullable=False),
+    Column("renewed_at_s", Float, nullable=False),
+    Column("expires_at_s", Float, nullable=False),  # renewed each run; past it, another watch may take over
 )
 
 APPEND_ONLY = ("fix_audit", "timeline_events", "artifacts")

@@ -8,6 +8,8 @@ templates_dir``): the rule, subject, value, threshold, the top cause of the same
 command to see more. It goes to the internal channels only (e-mail, ``[notify] urls``), once per
 notification key and channel: the key is the engine's (rule, subject, episode, kind, repeat), so a
 restarted watch, or two of them, never sends one twice (the store's ``messages`` table refuses it).
+A message that failed is retried once per later run while its alert fires (:func:`retry_failed`,
+bounded); with no channel at all, nothing is marked notified (:func:`unmark_unsent`).
 
 With ``[watch] open_incidents``, a firing alert of a ``critical`` rule opens an incident with the
 triage attached, or attaches the triage to the open incident it opened before (its dedup key
@@ -24,7 +26,7 @@ from typing import Any
 from sqlalchemy import select
 
 from perfbook.alerts.rules import AlertRule
-from perfbook.alerts.state import Notification
+from perfbook.alerts.state import AlertState, Notification, Transition
 from perfbook.alerts.when import KpiCondition
 from perfbook.config import Config
 from perfbook.incidents.figures import affected_from
@@ -74,7 +76,7 @@ def notify_alerts(store: Store, cfg: Config, notes: Sequence[Notification], repo
                   rules: Sequence[AlertRule], *, command: str, channels: Sequence[Channel],
                   incident_of: Mapping[tuple[str, str], int] | None = None) -> list[dict[str, Any]]:
     """Deliver each notification to every internal channel, once per key; what each delivery did."""
-    if not notes:
+    if not notes or not channels:  # no channel: nothing sent, and the alerts are not marked notified
         return []
     chans = list(channels)
     by_rule = {r.name: r for r in rules}
@@ -87,6 +89,67 @@ def notify_alerts(store: Store, cfg: Config, notes: Sequence[Notification], repo
         done = delivery.deliver(store, number, sends, attempts=cfg.notify.attempts, backoff_s=cfg.notify.backoff_s)
         out.append({"kind": n.kind, "rule": n.rule, "subject": n.subject, "key": n.key, "subject_line": msg.subject,
                     "deliveries": [d.to_dict() for d in done]})
+    return out
+
+
+RETRY_ATTEMPTS = 10  # a failed alert message is retried until it has had this many attempts in all …
+RETRY_AGE_S = 3600.0  # … or is this old (or older than [alerts] repeat_interval: the repeat supersedes it)
+
+
+def retry_failed(store: Store, states: Sequence[AlertState], channels: Sequence[Channel], *,
+                 repeat_interval_s: float) -> list[dict[str, Any]]:
+    """One more attempt of each alert message that failed in an earlier run while its alert still fires (unmuted).
+
+    Run before the run's own notifications, so a message is tried at most once per run; a message past
+    :data:`RETRY_ATTEMPTS` or its age limit ends ``given_up`` in the messages table. What each retry did.
+    """
+    episodes = {f"alert:{st.rule}|{st.subject}|{st.fired_at}|": st for st in states
+                if st.state == "firing" and st.muted_by is None}
+    if not episodes or not channels:
+        return []
+    out = []
+    for key in delivery.failed_keys(store, event="alert"):
+        st = next((s for prefix, s in episodes.items() if key.startswith(prefix)), None)
+        channel = next((c for c in channels if key.endswith(f":{c.identity}")), None)
+        if st is None or channel is None:  # resolved, or its channel is no longer configured: left failed
+            continue
+        done = delivery.retry(store, channel, key, max_attempts=RETRY_ATTEMPTS,
+                              max_age_s=min(RETRY_AGE_S, repeat_interval_s))
+        row = delivery.previous(store, key) or {}
+        out.append({"kind": "retry", "rule": st.rule, "subject": st.subject, "key": key,
+                    "subject_line": row.get("subject"), "deliveries": [done.to_dict()]})
+    return out
+
+
+def unmark_unsent(states: Sequence[AlertState], notes: Sequence[Notification],
+                  before: Mapping[tuple[str, str], AlertState]) -> None:
+    """With no channel, nothing was sent: the firing and repeat notifications of this run leave their alerts
+    as they were (``before``: the previous run's states), so the first run with a channel sends them."""
+    pending = {(n.rule, n.subject) for n in notes if n.kind in ("firing", "repeat")}
+    for st in states:
+        if st.key in pending:
+            old = before.get(st.key)
+            st.notified_at, st.repeats = (old.notified_at, old.repeats) if old else (None, 0)
+
+
+def news(notes: Sequence[Notification], before: Mapping[tuple[str, str], AlertState],
+         transitions: Sequence[Transition], *, channels: bool) -> list[Notification]:
+    """The notifications incidents act on. Without a channel an alert is never marked notified, so its firing
+    notification comes back every run (only the first is news: the others would attach the triage again) and
+    its resolution calls for no notification (the incident still gets its note: one is made for it)."""
+    def unsent(old: AlertState | None) -> bool:  # firing, unmuted, not notified: the previous run had no channel
+        return old is not None and old.state == "firing" and old.muted_by is None and old.notified_at is None
+
+    def again(n: Notification) -> bool:  # the same episode's firing, already escalated by the previous run
+        old = before.get((n.rule, n.subject))
+        return n.kind == "firing" and old is not None and unsent(old) and old.fired_at == n.since
+
+    out = [n for n in notes if not again(n)]
+    for t in transitions if not channels else ():
+        old = before.get((t.rule, t.subject))
+        if t.old == "firing" and t.new == "resolved" and old is not None and unsent(old):
+            out.append(Notification("resolved", t.rule, t.subject, "", "", "", "", t.value, old.threshold,
+                                    old.fired_at or old.active_since, t.at))
     return out
 
 

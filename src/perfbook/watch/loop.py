@@ -28,6 +28,7 @@ from perfbook.store import Store
 from perfbook.triage import triage
 from perfbook.units import parse_duration
 from perfbook.watch import act, plan, records
+from perfbook.watch.lease import Lease, LeaseLost
 from perfbook.watch.samples import report_identity, run_row, sample_rows
 
 Clock = Callable[[], float]
@@ -37,8 +38,9 @@ class Watcher:
     """Runs triage and the alert rules once per call, keeping the alert states between calls."""
 
     def __init__(self, cfg: Config, store: Store, *, window_s: float, env: Mapping[str, str] | None = None,
-                 clock: Clock = time.time, command: str = "perfbook triage") -> None:
+                 clock: Clock = time.time, command: str = "perfbook triage", lease: Lease | None = None) -> None:
         self.cfg, self.store, self.window_s, self.env, self.clock = cfg, store, window_s, env, clock
+        self.lease = lease  # the store's watch lease this watch holds (None: not checked)
         self.command = command
         self.rules = effective_rules(cfg)
         self.settings = Settings(repeat_interval_s=parse_duration(cfg.alerts.repeat_interval))
@@ -64,13 +66,23 @@ class Watcher:
                          now=at_s, raw_retention_s=parse_duration(w.raw_retention),
                          aggregate_retention_s=parse_duration(w.aggregate_retention))
         now = self.clock()
+        if self.lease is not None:
+            self.lease.renew(now=now)  # LeaseLost: another watch took the store over, this one stops
         result = evaluate(self.rules, obs, now=now, states=self.states,
                           silences=records.active_silences(self.store, now=now), settings=self.settings)
+        before = {st.key: st for st in self.states}
+        if not self.channels:
+            act.unmark_unsent(result.states, result.notifications, before)
         full = report_to_dict(report)
-        linked = act.escalate(self.store, self.cfg, result.notifications, full, self.rules)
+        linked = act.escalate(self.store, self.cfg, act.news(result.notifications, before, result.transitions,
+                                                                    channels=bool(self.channels)), full, self.rules)
+        retried = act.retry_failed(self.store, result.states, self.channels,
+                                   repeat_interval_s=self.settings.repeat_interval_s)
         sent = act.notify_alerts(self.store, self.cfg, result.notifications, full, self.rules,
                                  command=self.command, channels=self.channels, incident_of=linked)
-        records.save_states(self.store, result.states, self.rules, now=now)
+        lease = self.lease
+        records.save_states(self.store, result.states, self.rules, now=now,
+                            guard=(lambda conn: lease.check(conn, now=now)) if lease else None)
         for (rule, subject), number in linked.items():
             records.link_incident(self.store, rule, subject, number)
         self.states = result.states
@@ -85,7 +97,7 @@ class Watcher:
                 "probes": doc["probes"], "samples": [{k: s[k] for k in ("kpi", "subject", "value")} for s in samples],
                 "alerts": [{**_alert(st), "severity": by_rule[st.rule].severity if st.rule in by_rule else None}
                            for st in result.states],
-                "transitions": [t.to_dict() for t in result.transitions], "notifications": sent,
+                "transitions": [t.to_dict() for t in result.transitions], "notifications": retried + sent,
                 "incidents": [{"rule": r, "subject": s, "incident": n} for (r, s), n in linked.items()],
                 "report_id": kept}
 
@@ -125,7 +137,7 @@ def run_loop(watcher: Watcher, *, interval_s: float, stop: Callable[[], bool], d
             on_run(watcher.run_once())
             done += 1
         except Exception as err:  # one failed run is reported, the next one runs
-            if on_error is None:
+            if on_error is None or isinstance(err, LeaseLost):  # another watch owns the store now: stop
                 raise
             on_error(err)
         if once:

@@ -13,7 +13,7 @@ with the columns people query beside it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
@@ -65,12 +65,17 @@ def load_states(store: Store) -> list[AlertState]:
 
 
 def save_states(store: Store, states: Iterable[AlertState], rules: Sequence[AlertRule], *, now: float,
-                summaries: dict[tuple[str, str], str] | None = None) -> None:
-    """Replace the stored alert states with ``states`` (an alert gone inactive loses its row)."""
+                summaries: dict[tuple[str, str], str] | None = None,
+                guard: Callable[[Connection], None] | None = None) -> None:
+    """Replace the stored alert states with ``states`` (an alert gone inactive loses its row).
+
+    ``guard`` runs first in the same transaction and may refuse the write by raising (the watch lease)."""
     by_rule = {r.name: r for r in rules}
     states = list(states)
 
     def run_tx(conn: Connection) -> None:
+        if guard is not None:
+            guard(conn)
         kept = {(r.rule, r.subject): r.incident_id for r in conn.execute(select(alert_states))}
         conn.execute(delete(alert_states))
         for st in states:
