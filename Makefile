@@ -45,6 +45,7 @@ test-core: $(CORE)/.installed
 
 ## test: install what the tests need and run the whole suite (unit, integration, hostile, then e2e one by one)
 test: test-deps test-core
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy  # src/perfbook, as [tool.mypy] in pyproject.toml says
 	$(BIN)/pytest -q --doctest-modules src/perfbook tests/unit tests/integration
@@ -52,7 +53,8 @@ test: test-deps test-core
 	$(BIN)/pytest -q tests/e2e || [ $$? -eq 5 ]  # 5: no e2e scenario collected
 
 lint: venv
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench
 
 clean:
 	rm -rf $(VENV) $(CORE) build dist src/*.egg-info .pytest_cache

@@ -126,7 +126,8 @@ def accuracy(url: str, delay_url: str | None, cpu: str) -> None:
         )
         doc = json.loads(out[out.index("{") :])
         print(
-            f"rate: asked {rate:>6,} rps ({conns} connections), achieved {doc['rps']:>9,.1f} rps ({doc['rps'] / rate - 1:+.2%}; bar ±2 %), "
+            f"rate: asked {rate:>6,} rps ({conns} connections), achieved {doc['rps']:>9,.1f} rps "
+            f"({doc['rps'] / rate - 1:+.2%}; bar ±2 %), "
             f"corrected p99 {doc['latency']['p99_s'] * 1e3:.2f} ms"
         )
 

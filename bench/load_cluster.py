@@ -86,7 +86,12 @@ def perfbook(args: list[str], dask_pids: list[int]) -> tuple[dict, float, float,
     if proc.returncode != 0:
         raise SystemExit(f"perfbook {' '.join(args)} exited {proc.returncode}")
     dask = cpu_s(dask_pids) - before
-    return json.loads(out), usage.ru_utime + usage.ru_stime, dask, dask - IDLE["rate"] * (time.monotonic() - started)
+    return (
+        json.loads(out),
+        usage.ru_utime + usage.ru_stime,
+        dask,
+        dask - IDLE["rate"] * (time.monotonic() - started),
+    )
 
 
 def measure(setups: list[tuple[str, list[str], list[int]]], url: str) -> list[dict]:
@@ -96,9 +101,16 @@ def measure(setups: list[tuple[str, list[str], list[int]]], url: str) -> list[di
     for _ in range(REPEAT):
         for name, extra, pids in setups:
             doc, own, dask, busy = perfbook([url, "-d", f"{DURATION}s", "-c", str(CONNECTIONS), *extra], pids)
-            row = {"setup": name, "requests": doc["requests"], "rps": doc["rps"], "own_cpu_s": own,
-                   "dask_cpu_s": dask, "dask_busy_cpu_s": busy, "cpu_s": own + dask,
-                   "steady_cpu_s": own + dask - sum(fixed[name])}
+            row = {
+                "setup": name,
+                "requests": doc["requests"],
+                "rps": doc["rps"],
+                "own_cpu_s": own,
+                "dask_cpu_s": dask,
+                "dask_busy_cpu_s": busy,
+                "cpu_s": own + dask,
+                "steady_cpu_s": own + dask - sum(fixed[name]),
+            }
             if name not in best or row["rps"] > best[name]["rps"]:
                 best[name] = row
     for row in best.values():
@@ -120,32 +132,48 @@ def main() -> None:
         with DaskCluster(work / "dask", workers=2) as dc:
             os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
             workers = list(dc.client.run(os.getpid).values())
-            dask_pids = sorted(set([p.pid for p in dc.procs] + workers + [psutil.Process(w).ppid() for w in workers]))
+            dask_pids = sorted(
+                set([p.pid for p in dc.procs] + workers + [psutil.Process(w).ppid() for w in workers])
+            )
             idle_before = cpu_s(dask_pids)
             time.sleep(IDLE_S)
             IDLE["rate"] = (cpu_s(dask_pids) - idle_before) / IDLE_S
-            print(f"nginx on core {SERVER_CPU}; client side on core {CLIENT_CPU}; {CONNECTIONS} connections, "
-                  f"keep-alive, {DURATION}s, best of {REPEAT}; {os.cpu_count()} cores, load "
-                  f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")
-            local, cluster = measure([("perfbook load --workers 2", ["--workers", "2"], []),
-                                      ("perfbook load --cluster (2 workers)", ["--cluster", dc.address],
-                                       dask_pids)], url)
+            print(
+                f"nginx on core {SERVER_CPU}; client side on core {CLIENT_CPU}; {CONNECTIONS} connections, "
+                f"keep-alive, {DURATION}s, best of {REPEAT}; {os.cpu_count()} cores, load "
+                f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}"
+            )
+            local, cluster = measure(
+                [
+                    ("perfbook load --workers 2", ["--workers", "2"], []),
+                    ("perfbook load --cluster (2 workers)", ["--cluster", dc.address], dask_pids),
+                ],
+                url,
+            )
     finally:
         subprocess.run(["kill", pid_file.read_text().strip()], check=False)
         shutil.rmtree(work, ignore_errors=True)
     print(f"{'setup':<38}{'requests':>10}{'rps':>10}{'µs/req':>9}{'steady µs/req':>15}")
     for row in (local, cluster):
-        print(f"{row['setup']:<38}{row['requests']:>10,}{row['rps']:>10,.0f}{row['us_per_req']:>9.1f}"
-              f"{row['steady_us_per_req']:>15.1f}")
-    print(f"cluster CPU: perfbook client {cluster['own_cpu_s']:.2f}s, Dask processes (scheduler, nannies, "
-          f"workers and their engine processes) {cluster['dask_cpu_s']:.2f}s")
+        print(
+            f"{row['setup']:<38}{row['requests']:>10,}{row['rps']:>10,.0f}{row['us_per_req']:>9.1f}"
+            f"{row['steady_us_per_req']:>15.1f}"
+        )
+    print(
+        f"cluster CPU: perfbook client {cluster['own_cpu_s']:.2f}s, Dask processes (scheduler, nannies, "
+        f"workers and their engine processes) {cluster['dask_cpu_s']:.2f}s"
+    )
     busy_us = (cluster["own_cpu_s"] + cluster["dask_busy_cpu_s"]) * 1e6 / cluster["requests"]
-    print(f"Dask's own processes use {IDLE['rate'] * 100:.0f} % of a core idle (scheduler, nannies, workers); "
-          f"less that, the cluster's client CPU is {busy_us:.1f} µs/request "
-          f"({busy_us / local['us_per_req']:.3f}× the local run's raw figure)")
-    print(f"cluster overhead: throughput {local['rps'] / cluster['rps']:.3f}× (local rps / cluster rps), "
-          f"client CPU per request {cluster['steady_us_per_req'] / local['steady_us_per_req']:.3f}× steady state "
-          f"({cluster['us_per_req'] / local['us_per_req']:.3f}× raw); target ≤ 1.05×")
+    print(
+        f"Dask's own processes use {IDLE['rate'] * 100:.0f} % of a core idle (scheduler, nannies, workers); "
+        f"less that, the cluster's client CPU is {busy_us:.1f} µs/request "
+        f"({busy_us / local['us_per_req']:.3f}× the local run's raw figure)"
+    )
+    print(
+        f"cluster overhead: throughput {local['rps'] / cluster['rps']:.3f}× (local rps / cluster rps), "
+        f"client CPU per request {cluster['steady_us_per_req'] / local['steady_us_per_req']:.3f}× steady state "
+        f"({cluster['us_per_req'] / local['us_per_req']:.3f}× raw); target ≤ 1.05×"
+    )
 
 
 if __name__ == "__main__":

@@ -32,8 +32,12 @@ async def scan_once(url: str, window_s: float) -> None:
     data = ev.data
     (scan,) = data.big_keys_scans
     findings = [f for f in redis_rules.evaluate({"redis": ev}, cfg) if f.code.startswith("redis.big_keys")]
-    print(f"keys: {scan.keys:,}  scanned: {scan.scanned:,} in {scan.duration_s:.2f} s  complete: {scan.complete}")
-    print(f"big-key scan: {data.big_keys_per_s:,.0f} keys/s (pipelined SCAN COUNT 500 + MEMORY USAGE, one connection)")
+    print(
+        f"keys: {scan.keys:,}  scanned: {scan.scanned:,} in {scan.duration_s:.2f} s  complete: {scan.complete}"
+    )
+    print(
+        f"big-key scan: {data.big_keys_per_s:,.0f} keys/s (pipelined SCAN COUNT 500 + MEMORY USAGE, one connection)"
+    )
     for f in findings:
         print(f"{f.code}: {f.title}")
 

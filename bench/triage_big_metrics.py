@@ -23,7 +23,7 @@ import textwrap
 import time
 from pathlib import Path
 
-SERVER = textwrap.dedent('''
+SERVER = textwrap.dedent("""
     import http.server, sys
     MB = float(sys.argv[1])
     line = 'http_request_duration_seconds_bucket{handler="/api/v1/h%06d",method="GET",le="%s"} %d\\n'
@@ -48,7 +48,7 @@ SERVER = textwrap.dedent('''
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
     print(srv.server_address[1], flush=True)
     srv.serve_forever()
-''')
+""")
 
 
 def main() -> None:
@@ -63,8 +63,21 @@ def main() -> None:
             cfg = Path(tmp) / "perfbook.toml"
             cfg.write_text(f'[http]\nbase_url = "http://127.0.0.1:{port}"\nendpoints = ["/health"]\n')
             env = {k: v for k, v in os.environ.items() if not k.startswith("PERFBOOK_")}
-            cmd = [sys.executable, "-m", "perfbook", "triage", "--config", str(cfg), "--only", "http,metrics",
-                   "--window", args.window, "--json", "--fail-on", "never"]
+            cmd = [
+                sys.executable,
+                "-m",
+                "perfbook",
+                "triage",
+                "--config",
+                str(cfg),
+                "--only",
+                "http,metrics",
+                "--window",
+                args.window,
+                "--json",
+                "--fail-on",
+                "never",
+            ]
             started = time.monotonic()
             proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
             wall_s = time.monotonic() - started

@@ -63,16 +63,24 @@ async def run_once(cfg: Config, window_s: float) -> dict:
     budget_s = window_s + 1.0
     ctx = ProbeContext(config=cfg, window_s=window_s, deadline=time.monotonic() + budget_s)
     started = time.monotonic()
-    pg_ev, rd_ev = await asyncio.gather(run_probe(PostgresProbe(), ctx, budget_s), run_probe(RedisProbe(), ctx, budget_s))
+    pg_ev, rd_ev = await asyncio.gather(
+        run_probe(PostgresProbe(), ctx, budget_s), run_probe(RedisProbe(), ctx, budget_s)
+    )
     wall_s = time.monotonic() - started
     evidence = {"postgres": pg_ev, "redis": rd_ev}
     findings = pg_rules.evaluate(evidence, cfg) + redis_rules.evaluate(evidence, cfg)
     pg, rd = pg_ev.data, rd_ev.data
     return {
-        "wall_s": wall_s, "budget_s": budget_s, "pg": (pg_ev.status, pg_ev.duration_s), "redis": (rd_ev.status, rd_ev.duration_s),
-        "tables_judged": len(pg.tables) if pg else None, "lifetime_statements": len(pg.statements.lifetime_top) if pg else None,
-        "redis_keys": sum(k.keys for k in rd.keyspace) if rd else None, "sampled": rd.big_keys_sampled if rd else None,
-        "ping_p99_ms": rd.latency.p99_ms if rd else None, "findings": sorted({f.code for f in findings}),
+        "wall_s": wall_s,
+        "budget_s": budget_s,
+        "pg": (pg_ev.status, pg_ev.duration_s),
+        "redis": (rd_ev.status, rd_ev.duration_s),
+        "tables_judged": len(pg.tables) if pg else None,
+        "lifetime_statements": len(pg.statements.lifetime_top) if pg else None,
+        "redis_keys": sum(k.keys for k in rd.keyspace) if rd else None,
+        "sampled": rd.big_keys_sampled if rd else None,
+        "ping_p99_ms": rd.latency.p99_ms if rd else None,
+        "findings": sorted({f.code for f in findings}),
     }
 
 
@@ -96,12 +104,16 @@ def main() -> None:
             r = asyncio.run(run_once(cfg, args.window))
             worst = max(worst, r["wall_s"])
             ok = "within" if r["wall_s"] <= r["budget_s"] else "OVER"
-            print(f"run {i + 1}: both probes {r['wall_s']:.2f} s ({ok} window + 1 s = {r['budget_s']:.1f} s); "
-                  f"postgres {r['pg'][0]} {r['pg'][1]:.2f} s, {r['tables_judged']} tables judged; "
-                  f"redis {r['redis'][0]} {r['redis'][1]:.2f} s, {r['redis_keys']:,} keys, {r['sampled']} sampled, "
-                  f"PING p99 {r['ping_p99_ms']} ms; findings {r['findings']}")
+            print(
+                f"run {i + 1}: both probes {r['wall_s']:.2f} s ({ok} window + 1 s = {r['budget_s']:.1f} s); "
+                f"postgres {r['pg'][0]} {r['pg'][1]:.2f} s, {r['tables_judged']} tables judged; "
+                f"redis {r['redis'][0]} {r['redis'][1]:.2f} s, {r['redis_keys']:,} keys, {r['sampled']} sampled, "
+                f"PING p99 {r['ping_p99_ms']} ms; findings {r['findings']}"
+            )
         rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"worst wall {worst:.2f} s for a {args.window:g} s window; peak RSS of this process {rss_mb:.0f} MB")
+        print(
+            f"worst wall {worst:.2f} s for a {args.window:g} s window; peak RSS of this process {rss_mb:.0f} MB"
+        )
     finally:
         if rd_server:
             rd_server.stop()

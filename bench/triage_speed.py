@@ -21,7 +21,7 @@ import textwrap
 import time
 from pathlib import Path
 
-SERVER = textwrap.dedent('''
+SERVER = textwrap.dedent("""
     import asyncio, sys
     import websockets
     from prometheus_client import Counter, Histogram, generate_latest
@@ -51,11 +51,13 @@ SERVER = textwrap.dedent('''
         print(srv.sockets[0].getsockname()[1], list(wss.sockets)[0].getsockname()[1], flush=True)
         await asyncio.Event().wait()
     asyncio.run(main())
-''')
+""")
 
 
 def start_server(mode: str) -> tuple[subprocess.Popen, int, int]:
-    proc = subprocess.Popen([sys.executable, "-c", SERVER, mode], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SERVER, mode], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
     http_port, ws_port = map(int, proc.stdout.readline().split())
     return proc, http_port, ws_port
 
@@ -63,7 +65,8 @@ def start_server(mode: str) -> tuple[subprocess.Popen, int, int]:
 def write_config(directory: Path, http_port: int, ws_port: int, timeout_s: float) -> Path:
     path = directory / f"perfbook-{http_port}.toml"
     base = f"http://127.0.0.1:{http_port}"
-    path.write_text(textwrap.dedent(f'''
+    path.write_text(
+        textwrap.dedent(f'''
         [http]
         base_url = "{base}"
         endpoints = ["/health", "/api/v1/users", "/api/v1/agents"]
@@ -77,7 +80,8 @@ def write_config(directory: Path, http_port: int, ws_port: int, timeout_s: float
         match = ["bench-no-such-process"]
         [host]
         log_dirs = ["{directory}"]
-    '''))
+    ''')
+    )
     return path
 
 
@@ -85,9 +89,23 @@ def run_triage(config: Path, window: str) -> tuple[float, float]:
     """Wall seconds and the child's peak RSS (MB) of one `perfbook triage --json`."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     started = time.monotonic()
-    proc = subprocess.run([f"{sys.prefix}/bin/perfbook", "triage", "--config", str(config), "--window", window,
-                           "--skip", "postgres,redis,containers", "--json", "--fail-on", "never"],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            f"{sys.prefix}/bin/perfbook",
+            "triage",
+            "--config",
+            str(config),
+            "--window",
+            window,
+            "--skip",
+            "postgres,redis,containers",
+            "--json",
+            "--fail-on",
+            "never",
+        ],
+        capture_output=True,
+        text=True,
+    )
     wall_s = time.monotonic() - started
     if proc.returncode != 0:
         raise SystemExit(f"triage failed: {proc.stderr.strip()}")
@@ -110,8 +128,10 @@ def main(window_s: float = 2.0, runs: int = 5) -> int:
             rss = max(r for _, r in results)
             verdict = "ok" if max(walls) <= budget_s else "OVER"
             ok &= verdict == "ok"
-            print(f"{mode:8} target: wall median {statistics.median(walls):.2f} s, max {max(walls):.2f} s "
-                  f"(budget {budget_s:.1f} s: {verdict}); peak RSS <= {rss:.0f} MB (budget 120 MB)")
+            print(
+                f"{mode:8} target: wall median {statistics.median(walls):.2f} s, max {max(walls):.2f} s "
+                f"(budget {budget_s:.1f} s: {verdict}); peak RSS <= {rss:.0f} MB (budget 120 MB)"
+            )
     rss_ok = rss <= 120
     print(f"cores: {os.cpu_count()}; window {window_s} s, timeout_s {timeout_s} s, {runs} runs each")
     return 0 if ok and rss_ok else 1

@@ -47,9 +47,15 @@ class Replica:
         self.slow_s, self.error_every, self.n = slow_s, error_every, 0
         self.registry = CollectorRegistry()
         ProcessCollector(registry=self.registry)
-        self.hist = Histogram("http_request_duration_seconds", "request duration", ["handler", "method", "status"],
-                              registry=self.registry)
-        self.count = Counter("http_requests_total", "requests", ["handler", "method", "status"], registry=self.registry)
+        self.hist = Histogram(
+            "http_request_duration_seconds",
+            "request duration",
+            ["handler", "method", "status"],
+            registry=self.registry,
+        )
+        self.count = Counter(
+            "http_requests_total", "requests", ["handler", "method", "status"], registry=self.registry
+        )
 
     def __enter__(self) -> Replica:
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -115,10 +121,12 @@ class ContainerMetrics:
         cpu.add_metric(["api-1"], 0.9 * elapsed)
         cpu.add_metric(["batch"], 0.2 * elapsed)
         yield cpu
-        for metric, api, batch in (("container_spec_cpu_quota", 100000.0, -1.0),
-                                   ("container_spec_cpu_period", 100000.0, 100000.0),
-                                   ("container_memory_working_set_bytes", 970e6, 500e6),
-                                   ("container_spec_memory_limit_bytes", 1e9, 0.0)):
+        for metric, api, batch in (
+            ("container_spec_cpu_quota", 100000.0, -1.0),
+            ("container_spec_cpu_period", 100000.0, 100000.0),
+            ("container_memory_working_set_bytes", 970e6, 500e6),
+            ("container_spec_memory_limit_bytes", 1e9, 0.0),
+        ):
             gauge = GaugeMetricFamily(metric, metric, labels=["name"])
             gauge.add_metric(["api-1"], api)
             gauge.add_metric(["batch"], batch)
@@ -143,7 +151,9 @@ class Traffic:
         self.replicas, self.pause_s, self.stop = replicas, pause_s, threading.Event()
 
     def __enter__(self) -> Traffic:
-        self.threads = [threading.Thread(target=self._run, args=(r.target,), daemon=True) for r in self.replicas]
+        self.threads = [
+            threading.Thread(target=self._run, args=(r.target,), daemon=True) for r in self.replicas
+        ]
         for t in self.threads:
             t.start()
         return self
@@ -193,9 +203,19 @@ class NodeExporter(_Process):
         self.target = f"127.0.0.1:{self.port}"
 
     def __enter__(self) -> NodeExporter:
-        self.start([binary("prometheus-node-exporter"), f"--web.listen-address={self.target}",
-                    "--collector.disable-defaults", "--collector.cpu", "--collector.meminfo",
-                    "--collector.filesystem"], self.dir, "node-exporter", self.port)
+        self.start(
+            [
+                binary("prometheus-node-exporter"),
+                f"--web.listen-address={self.target}",
+                "--collector.disable-defaults",
+                "--collector.cpu",
+                "--collector.meminfo",
+                "--collector.filesystem",
+            ],
+            self.dir,
+            "node-exporter",
+            self.port,
+        )
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -205,9 +225,17 @@ class NodeExporter(_Process):
 class Prometheus(_Process):
     """A real Prometheus scraping ``targets`` (job ``api``) and ``nodes`` (job ``node``) every second."""
 
-    def __init__(self, directory: Path, targets: Sequence[str], nodes: Sequence[str] = (),
-                 rule_files: Sequence[str] = (), alertmanager: str | None = None, port: int | None = None,
-                 basic_auth: dict[str, str] | None = None, cadvisor: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        targets: Sequence[str],
+        nodes: Sequence[str] = (),
+        rule_files: Sequence[str] = (),
+        alertmanager: str | None = None,
+        port: int | None = None,
+        basic_auth: dict[str, str] | None = None,
+        cadvisor: Sequence[str] = (),
+    ) -> None:
         self.dir, self.port = directory, port or services.free_port()
         self.web_config: list[str] = []
         if basic_auth:  # user -> bcrypt hash (Prometheus' web config)
@@ -228,10 +256,18 @@ class Prometheus(_Process):
         (directory / "prometheus.yml").write_text(text + "scrape_configs:\n" + "".join(jobs))
 
     def __enter__(self) -> Prometheus:
-        self.start([binary("prometheus"), f"--config.file={self.dir / 'prometheus.yml'}",
-                    f"--storage.tsdb.path={self.dir / 'prom-data'}", f"--web.listen-address=127.0.0.1:{self.port}",
-                    *self.web_config],
-                   self.dir, "prometheus", self.port)
+        self.start(
+            [
+                binary("prometheus"),
+                f"--config.file={self.dir / 'prometheus.yml'}",
+                f"--storage.tsdb.path={self.dir / 'prom-data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                *self.web_config,
+            ],
+            self.dir,
+            "prometheus",
+            self.port,
+        )
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -265,12 +301,22 @@ class Alertmanager(_Process):
             "  group_interval: 2s\n  repeat_interval: 1h\n"
             "receivers:\n  - name: perfbook\n    webhook_configs:\n"
             f"      - url: {webhook_url}\n        send_resolved: true\n"
-            f"        http_config: {{authorization: {{credentials: {token}}}}}\n")
+            f"        http_config: {{authorization: {{credentials: {token}}}}}\n"
+        )
 
     def __enter__(self) -> Alertmanager:
-        self.start([binary("prometheus-alertmanager"), f"--config.file={self.dir / 'alertmanager.yml'}",
-                    f"--storage.path={self.dir / 'am-data'}", f"--web.listen-address={self.target}",
-                    "--cluster.listen-address="], self.dir, "alertmanager", self.port)
+        self.start(
+            [
+                binary("prometheus-alertmanager"),
+                f"--config.file={self.dir / 'alertmanager.yml'}",
+                f"--storage.path={self.dir / 'am-data'}",
+                f"--web.listen-address={self.target}",
+                "--cluster.listen-address=",
+            ],
+            self.dir,
+            "alertmanager",
+            self.port,
+        )
         return self
 
     def __exit__(self, *exc: object) -> None:

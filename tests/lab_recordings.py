@@ -18,7 +18,9 @@ RECORDED = Path(__file__).resolve().parent / "fixtures" / "causes"
 
 @cache
 def _causes_stack() -> Any:
-    spec = importlib.util.spec_from_file_location("causes_stack", Path(__file__).parent / "unit/causes/causes_stack.py")
+    spec = importlib.util.spec_from_file_location(
+        "causes_stack", Path(__file__).parent / "unit/causes/causes_stack.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

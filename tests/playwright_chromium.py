@@ -1,8 +1,8 @@
 """Debian's Chromium driven by Playwright (no ``playwright install``): open a local file, check it, screenshot it.
 
-    with chromium() as browser:
-        page = browser.new_page(viewport={"width": 390, "height": 844})
-        page.goto(path.as_uri())
+with chromium() as browser:
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    page.goto(path.as_uri())
 """
 
 from __future__ import annotations
@@ -17,8 +17,15 @@ import pytest
 from perfbook import services
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 @contextlib.contextmanager

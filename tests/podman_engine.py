@@ -93,7 +93,10 @@ def start_podman_engine(ready_timeout_s: float = 15.0) -> PodmanEngine:
         log = open(base / "service.log", "wb")  # noqa: SIM115 - the service owns it until stop()
         proc = subprocess.Popen(
             [*_podman_argv(base), "system", "service", "--time=0", f"unix://{sock}"],
-            env=_env(base), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env=_env(base),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
         engine = PodmanEngine(base_dir=base, socket_path=sock, process=proc)
@@ -142,7 +145,8 @@ def _check_prerequisites() -> None:
     if missing or _static_busybox() is None:
         raise EngineUnavailable(
             f"missing {', '.join(missing) or 'a static busybox'}: run scripts/system-deps.sh "
-            "(apt-get install -y podman runc busybox-static)")
+            "(apt-get install -y podman runc busybox-static)"
+        )
 
 
 def _static_busybox() -> str | None:
@@ -157,7 +161,15 @@ def _static_busybox() -> str | None:
 
 
 def _podman_argv(base: Path) -> list[str]:
-    return ["podman", "--root", str(base / "root"), "--runroot", str(base / "run"), "--tmpdir", str(base / "tmp")]
+    return [
+        "podman",
+        "--root",
+        str(base / "root"),
+        "--runroot",
+        str(base / "run"),
+        "--tmpdir",
+        str(base / "tmp"),
+    ]
 
 
 def _env(base: Path) -> dict[str, str]:
@@ -165,8 +177,9 @@ def _env(base: Path) -> dict[str, str]:
 
 
 def _podman(base: Path, *args: str, timeout_s: float = 30.0) -> subprocess.CompletedProcess:
-    return subprocess.run([*_podman_argv(base), *args], env=_env(base), capture_output=True,
-                          timeout=timeout_s, check=False)
+    return subprocess.run(
+        [*_podman_argv(base), *args], env=_env(base), capture_output=True, timeout=timeout_s, check=False
+    )
 
 
 def _import_busybox(base: Path) -> None:
@@ -185,7 +198,9 @@ def _import_busybox(base: Path) -> None:
     subprocess.run(["tar", "-C", str(rootfs), "-cf", str(tarball), "."], check=True, capture_output=True)
     done = _podman(base, "import", "--change", 'CMD ["/bin/sh"]', str(tarball), IMAGE, timeout_s=60)
     if done.returncode != 0:
-        raise EngineUnavailable(f"podman import failed: {done.stderr.decode(errors='replace').strip()[-300:]}")
+        raise EngineUnavailable(
+            f"podman import failed: {done.stderr.decode(errors='replace').strip()[-300:]}"
+        )
     shutil.rmtree(rootfs, ignore_errors=True)
     tarball.unlink()
 

@@ -1,7 +1,7 @@
 """Real receivers on 127.0.0.1 for messages: aiosmtpd's SMTP server and a plain HTTP hook.
 
-    with smtp_inbox() as (port, inbox): ...      # inbox.mails: [(envelope recipients, EmailMessage)]
-    with http_receiver() as hooks: ...           # hooks.server_port, hooks.received: [{path, headers, json}]
+with smtp_inbox() as (port, inbox): ...      # inbox.mails: [(envelope recipients, EmailMessage)]
+with http_receiver() as hooks: ...           # hooks.server_port, hooks.received: [{path, headers, json}]
 """
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ class Inbox:
         self.mails: list[tuple[list[str], EmailMessage]] = []
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
-        self.mails.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content, policy=policy.default)))
+        self.mails.append(
+            (list(envelope.rcpt_tos), message_from_bytes(envelope.content, policy=policy.default))
+        )
         return "250 OK"
 
 
@@ -55,8 +57,13 @@ class Hooks(ThreadingHTTPServer):
 class _HookHandler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802 - http.server's hook name
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        self.server.received.append({"path": self.path, "headers": dict(self.headers),  # type: ignore[attr-defined]
-                                     "json": json.loads(body or b"null")})
+        self.server.received.append(
+            {
+                "path": self.path,
+                "headers": dict(self.headers),  # type: ignore[attr-defined]
+                "json": json.loads(body or b"null"),
+            }
+        )
         self.send_response(200)
         self.send_header("Content-Length", "0")
         self.end_headers()

@@ -61,15 +61,25 @@ def offered_fixes() -> dict[str, tuple[str, ...]]:
 
 def _scope(module: str, tree: ast.Module) -> dict[str, str]:
     """Bare name -> "module.name" for the module's own functions and those it imports from the rules package."""
-    scope = {n.name: f"{module}.{n.name}" for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    scope = {
+        n.name: f"{module}.{n.name}"
+        for n in tree.body
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+    }
     for node in tree.body:
         if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("perfbook.rules."):
             scope.update({a.asname or a.name: f"{node.module}.{a.name}" for a in node.names})
     return scope
 
 
-def _fixes(expr: ast.AST, fn: _Function, module: str, scopes: dict[str, dict[str, str]],
-           functions: dict[str, _Function], seen: set[str]) -> set[str]:
+def _fixes(
+    expr: ast.AST,
+    fn: _Function,
+    module: str,
+    scopes: dict[str, dict[str, str]],
+    functions: dict[str, _Function],
+    seen: set[str],
+) -> set[str]:
     """The ``action("id")`` ids ``expr`` (inside ``fn`` of ``module``) reaches through locals and helpers."""
     out: set[str] = set()
     scope = scopes[module]
@@ -100,9 +110,13 @@ def _assigned(fn: _Function, name: str) -> Iterator[ast.AST]:
                 yield node.value
         elif isinstance(node, ast.NamedExpr) and node.target.id == name:
             yield node.value
-        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-              and node.func.attr in ("append", "insert", "extend")
-              and isinstance(node.func.value, ast.Name) and node.func.value.id == name):
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in ("append", "insert", "extend")
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == name
+        ):
             yield from node.args
 
 
@@ -122,19 +136,26 @@ def _literal_call(call: ast.Call, name: str) -> str | None:
 def render() -> str:
     """docs/findings.md: one table of every finding code."""
     fixes = offered_fixes()
-    out = ["# Findings reference", "",
-           "Every finding code triage can report (`findings[].code` in the JSON report), generated from",
-           "`perfbook/codes.py` and the rules by `python -m perfbook.codes_docs`. The level is the default: a code",
-           "may go up (or down) a level with its value, as its meaning says. *Judged on* names the probes whose",
-           "evidence the code is judged on: when none of them ran, the finding's absence means \"not measured\",",
-           "not \"healthy\". *Fixes* are the `perfbook fix` catalog entries the rules offer in the finding's",
-           "actions (each also carries its `manual` equivalent); codes without one offer advice only.", "",
-           "| code | level | issue type | meaning | judged on | fixes |", "|---|---|---|---|---|---|"]
+    out = [
+        "# Findings reference",
+        "",
+        "Every finding code triage can report (`findings[].code` in the JSON report), generated from",
+        "`perfbook/codes.py` and the rules by `python -m perfbook.codes_docs`. The level is the default: a code",
+        "may go up (or down) a level with its value, as its meaning says. *Judged on* names the probes whose",
+        'evidence the code is judged on: when none of them ran, the finding\'s absence means "not measured",',
+        'not "healthy". *Fixes* are the `perfbook fix` catalog entries the rules offer in the finding\'s',
+        "actions (each also carries its `manual` equivalent); codes without one offer advice only.",
+        "",
+        "| code | level | issue type | meaning | judged on | fixes |",
+        "|---|---|---|---|---|---|",
+    ]
     for code, info in CODES.items():
         seeing = ", ".join(f"`{p}`" for p in probes_seeing(code)) or "—"
         offered = ", ".join(f"`{f}`" for f in fixes.get(code, ())) or "—"
-        out.append(f"| `{code}` | {info.level.value} | `{info.issue_type.value}` | {_cell(info.meaning)} "
-                   f"| {seeing} | {offered} |")
+        out.append(
+            f"| `{code}` | {info.level.value} | `{info.issue_type.value}` | {_cell(info.meaning)} "
+            f"| {seeing} | {offered} |"
+        )
     return "\n".join(out) + "\n"
 
 

@@ -63,28 +63,45 @@ class Endpoint(_Section):
     path: str = Field(description="path under base_url, e.g. /api/v1/users")
     method: str = Field("GET", description="HTTP method")
     headers_env: str | None = Field(None, description="name of an env var holding 'Name: value' lines")
-    expect_status: int | None = Field(None, ge=100, le=599, description="status to expect; default any non-5xx")
+    expect_status: int | None = Field(
+        None, ge=100, le=599, description="status to expect; default any non-5xx"
+    )
 
 
 class HttpConfig(_Section):
     base_url: str = Field("http://localhost:8001", description="the backend (PERFBOOK_HTTP_BASE_URL)")
     health_path: str = Field("/health", description="health check path")
-    metrics_path: str = Field("/metrics", description="Prometheus metrics path; \"\" = no metrics probe")
+    metrics_path: str = Field("/metrics", description='Prometheus metrics path; "" = no metrics probe')
     endpoints: list[str | Endpoint] = Field(
         default_factory=lambda: list[str | Endpoint](["/health", "/api/v1/users", "/api/v1/agents"]),
         description="endpoints to time: paths, or [[http.endpoints]] tables",
     )
-    timeout_s: float = Field(5.0, gt=0, description="per-request timeout; a timed-out request counts as taking this long")
+    timeout_s: float = Field(
+        5.0, gt=0, description="per-request timeout; a timed-out request counts as taking this long"
+    )
     verify_tls: bool | str = Field(True, description="verify TLS certificates, or a CA bundle path")
-    min_window_requests: int = Field(20, ge=1, description="requests a window figure needs to escalate severity")
-    samples_per_endpoint: int = Field(5, ge=1, le=100, description="timed requests per endpoint across the window")
-    backend_logs: str = Field("", description="how manual commands read the backend's log: a file path "
-                              "(/var/log/api.log) or a command (journalctl -u api, docker logs api); \"\" = from "
-                              "the backend's process (its systemd unit or container), else a placeholder")
-    max_body_bytes: int = Field(10 * 2**20, ge=1024, description="most bytes of a response body read (the rest is cut, and said)")
-    max_metrics_bytes: int = Field(2 * 2**20, ge=1024, description="most bytes of one /metrics page read (cut at a line end, and said)")
+    min_window_requests: int = Field(
+        20, ge=1, description="requests a window figure needs to escalate severity"
+    )
+    samples_per_endpoint: int = Field(
+        5, ge=1, le=100, description="timed requests per endpoint across the window"
+    )
+    backend_logs: str = Field(
+        "",
+        description="how manual commands read the backend's log: a file path "
+        '(/var/log/api.log) or a command (journalctl -u api, docker logs api); "" = from '
+        "the backend's process (its systemd unit or container), else a placeholder",
+    )
+    max_body_bytes: int = Field(
+        10 * 2**20, ge=1024, description="most bytes of a response body read (the rest is cut, and said)"
+    )
+    max_metrics_bytes: int = Field(
+        2 * 2**20, ge=1024, description="most bytes of one /metrics page read (cut at a line end, and said)"
+    )
     max_headers: int = Field(100, ge=1, description="most response headers accepted; more fails that request")
-    max_header_bytes: int = Field(64 * 2**10, ge=1024, description="most bytes of response headers accepted; more fails that request")
+    max_header_bytes: int = Field(
+        64 * 2**10, ge=1024, description="most bytes of response headers accepted; more fails that request"
+    )
 
     def endpoint_list(self) -> list[Endpoint]:
         """Every configured endpoint as an :class:`Endpoint`."""
@@ -92,42 +109,69 @@ class HttpConfig(_Section):
 
 
 class FrontendConfig(_Section):
-    url: str = Field("http://localhost:3000", description="the web frontend (PERFBOOK_FRONTEND_URL); \"\" = skipped")
+    url: str = Field(
+        "http://localhost:3000", description='the web frontend (PERFBOOK_FRONTEND_URL); "" = skipped'
+    )
     max_assets: int = Field(50, ge=1, description="most assets fetched from the page")
 
 
 class WebsocketConfig(_Section):
-    url: str = Field("", description="e.g. ws://localhost:8001/ws (PERFBOOK_WEBSOCKET_URL); \"\" = skipped")
-    mode: Literal["ping", "echo"] = Field("ping", description="ping/pong frames, or echo when the server echoes")
+    url: str = Field("", description='e.g. ws://localhost:8001/ws (PERFBOOK_WEBSOCKET_URL); "" = skipped')
+    mode: Literal["ping", "echo"] = Field(
+        "ping", description="ping/pong frames, or echo when the server echoes"
+    )
     samples: int = Field(10, ge=1, le=1000, description="round trips across the window")
-    max_message_bytes: int = Field(2**20, ge=1024, description="largest message accepted; a bigger one closes the connection")
+    max_message_bytes: int = Field(
+        2**20, ge=1024, description="largest message accepted; a bigger one closes the connection"
+    )
 
 
 class PostgresConfig(_Section):
-    dsn: str = Field("", description="e.g. postgresql://codexos@localhost:5432/codexos_db (PERFBOOK_POSTGRES_DSN); \"\" = skipped")
-    statement_timeout_ms: int = Field(3000, gt=0, description="statement_timeout of perfbook's own reads (SET LOCAL in each of its transactions)")
-    lock_timeout_ms: int = Field(100, gt=0, description="lock_timeout of perfbook's own reads (SET LOCAL in each of its transactions)")
+    dsn: str = Field(
+        "",
+        description='e.g. postgresql://codexos@localhost:5432/codexos_db (PERFBOOK_POSTGRES_DSN); "" = skipped',
+    )
+    statement_timeout_ms: int = Field(
+        3000,
+        gt=0,
+        description="statement_timeout of perfbook's own reads (SET LOCAL in each of its transactions)",
+    )
+    lock_timeout_ms: int = Field(
+        100, gt=0, description="lock_timeout of perfbook's own reads (SET LOCAL in each of its transactions)"
+    )
 
 
 class PgbouncerConfig(_Section):
-    dsn: str = Field("", description="PgBouncer's admin console, e.g. postgresql://pgbouncer@localhost:6432/pgbouncer "
-                     "(PERFBOOK_PGBOUNCER_DSN; the user must be in admin_users or stats_users); \"\" = skipped")
+    dsn: str = Field(
+        "",
+        description="PgBouncer's admin console, e.g. postgresql://pgbouncer@localhost:6432/pgbouncer "
+        '(PERFBOOK_PGBOUNCER_DSN; the user must be in admin_users or stats_users); "" = skipped',
+    )
     timeout_s: float = Field(2.0, gt=0, description="timeout of one connection or SHOW command")
 
 
 class RedisConfig(_Section):
-    url: str = Field("", description="e.g. redis://localhost:6379/0 (PERFBOOK_REDIS_URL); \"\" = skipped")
+    url: str = Field("", description='e.g. redis://localhost:6379/0 (PERFBOOK_REDIS_URL); "" = skipped')
     cache_db: int = Field(0, ge=0, description="the only database a cache flush may touch")
-    queue_db: int | None = Field(1, ge=0, description="database holding the WebSocket message queue (never flushed)")
-    big_keys_sample: int = Field(10_000_000, ge=0, description="most keys the big-key scan reads (SCAN + MEMORY USAGE); "
-                                 "0 = no scan")
-    big_keys_budget_s: float = Field(0.0, ge=0, description="most seconds the big-key scan takes, within the window "
-                                     "(0 = 80 % of it); a scan that cannot finish says what it covered")
+    queue_db: int | None = Field(
+        1, ge=0, description="database holding the WebSocket message queue (never flushed)"
+    )
+    big_keys_sample: int = Field(
+        10_000_000, ge=0, description="most keys the big-key scan reads (SCAN + MEMORY USAGE); 0 = no scan"
+    )
+    big_keys_budget_s: float = Field(
+        0.0,
+        ge=0,
+        description="most seconds the big-key scan takes, within the window "
+        "(0 = 80 % of it); a scan that cannot finish says what it covered",
+    )
     databases: int = Field(16, ge=1, description="the server's `databases` setting: dbs 0..databases-1 exist")
 
 
 class ContainersConfig(_Section):
-    engine: str = Field("", description="Docker Engine API address; \"\" = DOCKER_HOST, else unix:///var/run/docker.sock")
+    engine: str = Field(
+        "", description='Docker Engine API address; "" = DOCKER_HOST, else unix:///var/run/docker.sock'
+    )
     names: list[str] = Field(default_factory=list, description="containers that matter; [] = all running")
     labels: list[str] = Field(default_factory=list, description="label selectors, e.g. app=codexos")
 
@@ -138,46 +182,85 @@ class ContainersConfig(_Section):
 
 
 class HostConfig(_Section):
-    log_dirs: list[str] = Field(default_factory=lambda: ["/var/log"], description="directories searched for large logs")
+    log_dirs: list[str] = Field(
+        default_factory=lambda: ["/var/log"], description="directories searched for large logs"
+    )
     remote: Literal["auto", "force", "skip"] = Field(
-        "auto", description="host/process/containers describe THIS machine: skipped for non-local targets unless force"
+        "auto",
+        description="host/process/containers describe THIS machine: skipped for non-local targets unless force",
     )
 
 
 class ProcessConfig(_Section):
-    match: list[str] = Field(default_factory=lambda: ["uvicorn", "node"], description="process name / cmdline patterns")
+    match: list[str] = Field(
+        default_factory=lambda: ["uvicorn", "node"], description="process name / cmdline patterns"
+    )
     pids: list[int] = Field(default_factory=list, description="pids to watch")
-    warmup_s: float = Field(120.0, ge=0, description="a process younger than this is warming up (JIT, caches, "
-                            "pools): its RSS growth is reported as info, not judged a leak")
+    warmup_s: float = Field(
+        120.0,
+        ge=0,
+        description="a process younger than this is warming up (JIT, caches, "
+        "pools): its RSS growth is reported as info, not judged a leak",
+    )
 
 
 class TriageConfig(_Section):
-    window_s: float = Field(2.0, gt=0, le=3600, description="how long rate-based figures are sampled (--window)")
+    window_s: float = Field(
+        2.0, gt=0, le=3600, description="how long rate-based figures are sampled (--window)"
+    )
 
 
 class FixConfig(_Section):
     restart_commands: dict[str, str] = Field(
-        default_factory=dict, description="process.restart: name -> command, e.g. backend = \"systemctl restart api\""
+        default_factory=dict,
+        description='process.restart: name -> command, e.g. backend = "systemctl restart api"',
     )
 
 
 class StoreConfig(_Section):
-    url: str = Field("", description="SQLAlchemy URL of perfbook's store (PERFBOOK_STORE_URL); \"\" = SQLite under the state directory")
-    busy_timeout_s: float = Field(10.0, gt=0, le=600, description="SQLite: how long a write waits for another writer's lock")
+    url: str = Field(
+        "",
+        description='SQLAlchemy URL of perfbook\'s store (PERFBOOK_STORE_URL); "" = SQLite under the state directory',
+    )
+    busy_timeout_s: float = Field(
+        10.0, gt=0, le=600, description="SQLite: how long a write waits for another writer's lock"
+    )
 
 
 class PrometheusConfig(_Section):
-    url: str = Field("", description="the Prometheus HTTP API, e.g. http://prometheus:9090 (PERFBOOK_PROMETHEUS_URL); \"\" = skipped")
-    selector: str = Field("", description="label matchers of the service's series, e.g. job=\"api\"; \"\" = every series")
-    node_selector: str = Field("", description="label matchers of node_exporter's series, e.g. job=\"node\"; \"\" = every node")
-    container_selector: str = Field("name!=\"\"", description="label matchers of cAdvisor's containers, e.g. name=~\"api.*\"")
-    range_s: float = Field(60.0, gt=0, le=86400, description="how far back the queries look (at least the triage window; "
-                           "several scrape intervals, or increase() has too few samples)")
-    timeout_s: float = Field(5.0, gt=0, le=120, description="one query's timeout (also sent to Prometheus as timeout=)")
-    token_env: str = Field("", description="name of the environment variable holding a bearer token (never the token)")
-    user: str = Field("", description="basic auth user; \"\" = none")
-    password_env: str = Field("", description="name of the environment variable holding the basic auth password")
-    max_series: int = Field(20000, ge=1, description="most series one query may return; more is cut, and said")
+    url: str = Field(
+        "",
+        description='the Prometheus HTTP API, e.g. http://prometheus:9090 (PERFBOOK_PROMETHEUS_URL); "" = skipped',
+    )
+    selector: str = Field(
+        "", description='label matchers of the service\'s series, e.g. job="api"; "" = every series'
+    )
+    node_selector: str = Field(
+        "", description='label matchers of node_exporter\'s series, e.g. job="node"; "" = every node'
+    )
+    container_selector: str = Field(
+        'name!=""', description='label matchers of cAdvisor\'s containers, e.g. name=~"api.*"'
+    )
+    range_s: float = Field(
+        60.0,
+        gt=0,
+        le=86400,
+        description="how far back the queries look (at least the triage window; "
+        "several scrape intervals, or increase() has too few samples)",
+    )
+    timeout_s: float = Field(
+        5.0, gt=0, le=120, description="one query's timeout (also sent to Prometheus as timeout=)"
+    )
+    token_env: str = Field(
+        "", description="name of the environment variable holding a bearer token (never the token)"
+    )
+    user: str = Field("", description='basic auth user; "" = none')
+    password_env: str = Field(
+        "", description="name of the environment variable holding the basic auth password"
+    )
+    max_series: int = Field(
+        20000, ge=1, description="most series one query may return; more is cut, and said"
+    )
     verify_tls: bool | str = Field(True, description="verify TLS certificates, or a CA bundle path")
 
 
@@ -201,8 +284,12 @@ class IncidentConfig(_Section):
 class EmailRoute(_Section):
     """Recipients of one event (detected, update, resolved …), replacing ``to`` / ``cc`` for it."""
 
-    to: list[str] | None = Field(None, description="addresses in To for this event (default: [notify.email] to)")
-    cc: list[str] | None = Field(None, description="addresses in Cc for this event (default: [notify.email] cc)")
+    to: list[str] | None = Field(
+        None, description="addresses in To for this event (default: [notify.email] to)"
+    )
+    cc: list[str] | None = Field(
+        None, description="addresses in Cc for this event (default: [notify.email] cc)"
+    )
 
 
 class EmailConfig(_Section):
@@ -210,17 +297,25 @@ class EmailConfig(_Section):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, populate_by_name=True)
 
-    smtp_host: str = Field("", description="SMTP server; \"\" = no e-mail channel")
-    smtp_port: int = Field(25, ge=1, le=65535, description="25 (plain / STARTTLS), 587 (submission), 465 (ssl)")
+    smtp_host: str = Field("", description='SMTP server; "" = no e-mail channel')
+    smtp_port: int = Field(
+        25, ge=1, le=65535, description="25 (plain / STARTTLS), 587 (submission), 465 (ssl)"
+    )
     starttls: bool = Field(False, description="upgrade the connection with STARTTLS before logging in")
     ssl: bool = Field(False, description="TLS from the first byte (SMTPS, usually port 465)")
-    ca_file: str = Field("", description="CA bundle the server's certificate is verified with; \"\" = the system's")
-    user: str = Field("", description="login name; \"\" = no login")
-    password_env: str = Field("", description="name of the environment variable holding the password (never the password)")
+    ca_file: str = Field(
+        "", description="CA bundle the server's certificate is verified with; \"\" = the system's"
+    )
+    user: str = Field("", description='login name; "" = no login')
+    password_env: str = Field(
+        "", description="name of the environment variable holding the password (never the password)"
+    )
     sender: str = Field("perfbook@localhost", alias="from", description="the From address")
     to: list[str] = Field(default_factory=list, description="To addresses")
     cc: list[str] = Field(default_factory=list, description="Cc addresses")
-    routes: dict[str, EmailRoute] = Field(default_factory=dict, description="per event: to / cc replacing the two above")
+    routes: dict[str, EmailRoute] = Field(
+        default_factory=dict, description="per event: to / cc replacing the two above"
+    )
     timeout_s: float = Field(10.0, gt=0, le=120, description="connect / command timeout of one attempt")
 
     @field_validator("routes")
@@ -235,7 +330,9 @@ class EmailConfig(_Section):
     @classmethod
     def _one_tls(cls, value: bool, info: Any) -> bool:
         if value and info.data.get("starttls"):
-            raise ValueError("choose one: ssl (TLS from the first byte, port 465) or starttls (upgrade, port 587)")
+            raise ValueError(
+                "choose one: ssl (TLS from the first byte, port 465) or starttls (upgrade, port 587)"
+            )
         return value
 
     def recipients(self, event: str) -> tuple[list[str], list[str]]:
@@ -247,9 +344,15 @@ class EmailConfig(_Section):
 class NotifyConfig(_Section):
     """``[notify]``: where messages about an incident go, and how hard perfbook tries."""
 
-    urls: list[str] = Field(default_factory=list, description="apprise URLs for the internal audience (chat, webhooks)")
-    external_urls: list[str] = Field(default_factory=list, description="apprise URLs that get only the external texts (status, customer)")
-    templates_dir: str = Field("", description="a directory whose templates override the shipped ones; \"\" = shipped only")
+    urls: list[str] = Field(
+        default_factory=list, description="apprise URLs for the internal audience (chat, webhooks)"
+    )
+    external_urls: list[str] = Field(
+        default_factory=list, description="apprise URLs that get only the external texts (status, customer)"
+    )
+    templates_dir: str = Field(
+        "", description='a directory whose templates override the shipped ones; "" = shipped only'
+    )
     attempts: int = Field(3, ge=1, le=10, description="tries per channel before a send is reported failed")
     backoff_s: float = Field(1.0, ge=0, le=60, description="wait before the 2nd try, doubled after each")
     service: str = Field("our service", description="what customers call the service, in external texts")
@@ -261,21 +364,32 @@ class StatusComponent(_Section):
     """One component of the status page and what it stands for."""
 
     name: str = Field(description="what users call it, e.g. API")
-    endpoints: list[str] = Field(default_factory=list, description="endpoint patterns (fnmatch), e.g. /api/v1/*")
-    layers: list[str] = Field(default_factory=list, description="layers: backend postgres redis websocket frontend host …")
+    endpoints: list[str] = Field(
+        default_factory=list, description="endpoint patterns (fnmatch), e.g. /api/v1/*"
+    )
+    layers: list[str] = Field(
+        default_factory=list, description="layers: backend postgres redis websocket frontend host …"
+    )
 
 
 class StatusConfig(_Section):
     """``[status]``: the static status page ``perfbook status build`` writes."""
 
-    dir: str = Field("", description="where index.html, status.json, status.txt go; set, every incident change rebuilds them")
+    dir: str = Field(
+        "",
+        description="where index.html, status.json, status.txt go; set, every incident change rebuilds them",
+    )
     title: str = Field("Service status", description="the page's title")
     components: list[StatusComponent] = Field(
-        default_factory=list, description="name + endpoints / layers; [] = one component for everything")
+        default_factory=list, description="name + endpoints / layers; [] = one component for everything"
+    )
     history_days: int = Field(90, ge=1, le=3650, description="days of past incidents the page lists")
+
+
 class LoadConfig(_Section):
     cluster: str = Field(
-        "", description="Dask scheduler for load / capacity --cluster, e.g. tcp://scheduler:8786; \"\" = this machine"
+        "",
+        description='Dask scheduler for load / capacity --cluster, e.g. tcp://scheduler:8786; "" = this machine',
     )
 
 
@@ -286,7 +400,9 @@ class Thresholds(_Section):
     severity_p2_s: float = Field(2.0, gt=0, description="P2 over this")
     severity_p3_s: float = Field(1.0, gt=0, description="P3 over this")
     error_rate: float = Field(0.01, ge=0, le=1, description="5xx share of requests in the window")
-    throughput_rps: float = Field(1000.0, gt=0, description="KPI for load tests (--slo kpi), not judged by triage")
+    throughput_rps: float = Field(
+        1000.0, gt=0, description="KPI for load tests (--slo kpi), not judged by triage"
+    )
     cpu_pct: float = Field(80.0, gt=0, le=100, description="host CPU; containers of their limit")
     memory_pct: float = Field(80.0, gt=0, le=100, description="host memory; containers of their limit")
     disk_pct: float = Field(85.0, gt=0, le=100, description="one mount")
@@ -298,37 +414,73 @@ class Thresholds(_Section):
     page_weight_mb: float = Field(5.0, gt=0, description="total page weight")
     db_query_mean_ms: float = Field(100.0, gt=0, description="mean statement time over the window")
     pg_cache_hit_ratio: float = Field(0.99, ge=0, le=1, description="PostgreSQL buffer cache hit ratio")
-    seq_scan_share: float = Field(0.9, ge=0, le=1, description="share of reads by seq scan that means a missing index")
+    seq_scan_share: float = Field(
+        0.9, ge=0, le=1, description="share of reads by seq scan that means a missing index"
+    )
     seq_scan_min_rows: int = Field(10000, ge=0, description="...on tables at least this large")
-    cache_hit_rate: float = Field(0.90, ge=0, le=1, description="Redis hits / lookups over the window (>= 100 lookups)")
-    long_query_s: float = Field(300.0, gt=0, description="a running statement older than this (runbook: 5 minutes)")
-    idle_in_transaction_s: float = Field(60.0, gt=0, description="a session idle in a transaction longer than this")
+    cache_hit_rate: float = Field(
+        0.90, ge=0, le=1, description="Redis hits / lookups over the window (>= 100 lookups)"
+    )
+    long_query_s: float = Field(
+        300.0, gt=0, description="a running statement older than this (runbook: 5 minutes)"
+    )
+    idle_in_transaction_s: float = Field(
+        60.0, gt=0, description="a session idle in a transaction longer than this"
+    )
     dead_tuple_ratio: float = Field(0.20, ge=0, le=1, description="dead / (live + dead)")
     dead_tuple_min_rows: int = Field(1000, ge=0, description="...with at least this many dead tuples")
-    connections_pct: float = Field(80.0, gt=0, le=100, description="of max_connections less the reserved ones")
-    redis_memory_pct: float = Field(90.0, gt=0, le=100, description="of maxmemory (of host memory when maxmemory is 0)")
+    connections_pct: float = Field(
+        80.0, gt=0, le=100, description="of max_connections less the reserved ones"
+    )
+    redis_memory_pct: float = Field(
+        90.0, gt=0, le=100, description="of maxmemory (of host memory when maxmemory is 0)"
+    )
     redis_latency_ms: float = Field(10.0, gt=0, description="PING round trip p99 over the window")
-    redis_fragmentation: float = Field(1.5, gt=1, description="mem_fragmentation_ratio (instances over 100 MB)")
+    redis_fragmentation: float = Field(
+        1.5, gt=1, description="mem_fragmentation_ratio (instances over 100 MB)"
+    )
     redis_big_key_mb: float = Field(10.0, gt=0, description="one key")
     # saturation and errors (USE method), over the window
-    cpu_psi_pct: float = Field(25.0, gt=0, le=100, description="PSI cpu some: share of the window tasks waited for CPU")
+    cpu_psi_pct: float = Field(
+        25.0, gt=0, le=100, description="PSI cpu some: share of the window tasks waited for CPU"
+    )
     cpu_psi_critical_pct: float = Field(60.0, gt=0, le=100, description="...critical from this share")
     cpu_steal_pct: float = Field(10.0, gt=0, le=100, description="CPU steal, % of all cores over the window")
-    memory_psi_pct: float = Field(10.0, gt=0, le=100, description="PSI memory some: share of the window stalled")
-    io_psi_pct: float = Field(30.0, gt=0, le=100, description="PSI io some: share of the window stalled on I/O")
+    memory_psi_pct: float = Field(
+        10.0, gt=0, le=100, description="PSI memory some: share of the window stalled"
+    )
+    io_psi_pct: float = Field(
+        30.0, gt=0, le=100, description="PSI io some: share of the window stalled on I/O"
+    )
     io_psi_full_pct: float = Field(20.0, gt=0, le=100, description="PSI io full: critical from this share")
     disk_util_pct: float = Field(90.0, gt=0, le=100, description="a device busy this share of the window...")
-    disk_await_ms: float = Field(50.0, gt=0, description="...with reads and writes taking this long on average")
-    fd_pct: float = Field(90.0, gt=0, le=100, description="a process's open files, of its soft limit (ulimit -n)")
-    tcp_retrans_share: float = Field(0.02, gt=0, le=1, description="retransmitted / sent TCP segments (>= 500 sent)")
+    disk_await_ms: float = Field(
+        50.0, gt=0, description="...with reads and writes taking this long on average"
+    )
+    fd_pct: float = Field(
+        90.0, gt=0, le=100, description="a process's open files, of its soft limit (ulimit -n)"
+    )
+    tcp_retrans_share: float = Field(
+        0.02, gt=0, le=1, description="retransmitted / sent TCP segments (>= 500 sent)"
+    )
     link_pct: float = Field(90.0, gt=0, le=100, description="an interface's rate, of its link speed")
     close_wait_count: int = Field(100, gt=0, description="sockets in CLOSE_WAIT on this machine")
     ephemeral_ports_pct: float = Field(80.0, gt=0, le=100, description="of the ephemeral port range in use")
-    conntrack_pct: float = Field(80.0, gt=0, le=100, description="of nf_conntrack_max in use (critical at 95 %)")
-    connect_ms: float = Field(100.0, gt=0, description="TCP connect time to a dependency, p95 over the window")
-    throttled_share: float = Field(0.25, gt=0, le=1, description="a container's CFS periods throttled by its quota")
-    pgbouncer_maxwait_s: float = Field(1.0, gt=0, description="PgBouncer: the oldest waiting client's wait "
-                                       "(maxwait) when clients wait through the window")
+    conntrack_pct: float = Field(
+        80.0, gt=0, le=100, description="of nf_conntrack_max in use (critical at 95 %)"
+    )
+    connect_ms: float = Field(
+        100.0, gt=0, description="TCP connect time to a dependency, p95 over the window"
+    )
+    throttled_share: float = Field(
+        0.25, gt=0, le=1, description="a container's CFS periods throttled by its quota"
+    )
+    pgbouncer_maxwait_s: float = Field(
+        1.0,
+        gt=0,
+        description="PgBouncer: the oldest waiting client's wait "
+        "(maxwait) when clients wait through the window",
+    )
 
 
 class AlertRuleConfig(_Section):
@@ -337,11 +489,19 @@ class AlertRuleConfig(_Section):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, populate_by_name=True)
 
     name: str = Field(description="alert name, e.g. HighResponseTime (letters, digits, _)")
-    when: str | None = Field(None, description="'p95_s > 2', 'error_rate > 0.01', 'cache_hit_rate < 0.9' or 'finding CODE'")
-    for_: str | None = Field(None, alias="for", description="how long the condition holds before firing, e.g. 2m")
-    keep_firing_for: str | None = Field(None, description="how long it keeps firing after the condition stops")
+    when: str | None = Field(
+        None, description="'p95_s > 2', 'error_rate > 0.01', 'cache_hit_rate < 0.9' or 'finding CODE'"
+    )
+    for_: str | None = Field(
+        None, alias="for", description="how long the condition holds before firing, e.g. 2m"
+    )
+    keep_firing_for: str | None = Field(
+        None, description="how long it keeps firing after the condition stops"
+    )
     severity: str | None = Field(None, description="critical | warning | info")
-    summary: str | None = Field(None, description="template with {value} {threshold} {subject} {rule} {severity}")
+    summary: str | None = Field(
+        None, description="template with {value} {threshold} {subject} {rule} {severity}"
+    )
     description: str | None = Field(None, description="longer template, same placeholders")
     runbook_url: str | None = Field(None, description="link sent with the alert")
     enabled: bool = Field(True, description="false turns a built-in rule off")
@@ -357,23 +517,41 @@ class AlertRuleConfig(_Section):
 class AlertsConfig(_Section):
     """``[alerts]``: the rules (built-ins plus ``[[alerts.rules]]``), notification pacing, export settings."""
 
-    repeat_interval: str = Field("4h", description="notify again while an alert keeps firing, every this long")
-    runbook_base_url: str = Field("docs/alerts.md", description="where your team reads docs/alerts.md; "
-                                  "built-in rules link to its sections (RULE lower-cased as the anchor)")
-    prometheus_selector: str = Field("", description="label matchers of the app's series in exported rules, "
-                                     "e.g. job=\"api\"")
+    repeat_interval: str = Field(
+        "4h", description="notify again while an alert keeps firing, every this long"
+    )
+    runbook_base_url: str = Field(
+        "docs/alerts.md",
+        description="where your team reads docs/alerts.md; "
+        "built-in rules link to its sections (RULE lower-cased as the anchor)",
+    )
+    prometheus_selector: str = Field(
+        "", description='label matchers of the app\'s series in exported rules, e.g. job="api"'
+    )
     prometheus_range: str = Field("5m", description="the rate() window of exported rules")
-    duration_histogram: str = Field("http_request_duration_seconds", description="the app's request "
-                                    "duration histogram in exported rules (flask: flask_http_request_duration_seconds)")
-    requests_counter: str = Field("http_requests_total", description="the app's request counter with a status label "
-                                  "(express-prom-bundle: http_request_duration_seconds_count)")
-    container_selector: str = Field("name!=\"\"", description="cAdvisor label matchers of the containers "
-                                    "that matter in exported rules, e.g. name=\"api\"")
-    serve_url: str = Field("http://127.0.0.1:8080", description="perfbook serve, where Alertmanager posts "
-                           "(alerts export --alertmanager)")
+    duration_histogram: str = Field(
+        "http_request_duration_seconds",
+        description="the app's request "
+        "duration histogram in exported rules (flask: flask_http_request_duration_seconds)",
+    )
+    requests_counter: str = Field(
+        "http_requests_total",
+        description="the app's request counter with a status label "
+        "(express-prom-bundle: http_request_duration_seconds_count)",
+    )
+    container_selector: str = Field(
+        'name!=""',
+        description="cAdvisor label matchers of the containers "
+        'that matter in exported rules, e.g. name="api"',
+    )
+    serve_url: str = Field(
+        "http://127.0.0.1:8080",
+        description="perfbook serve, where Alertmanager posts (alerts export --alertmanager)",
+    )
     # Last, so the sample's commented [[alerts.rules]] tables end the file and own no other key.
     rules: list[AlertRuleConfig] = Field(
-        default_factory=list, description="rules of your own, or built-ins replaced by name: one table each, as below",
+        default_factory=list,
+        description="rules of your own, or built-ins replaced by name: one table each, as below",
         json_schema_extra={"sample": _ALERT_RULE_SAMPLE},
     )
 
@@ -390,20 +568,33 @@ class WatchConfig(_Section):
     """``[watch]``: how often ``perfbook watch`` triages, what it keeps, and what firing alerts do."""
 
     interval: str = Field("30s", description="time between the starts of two runs (--interval)")
-    window: str = Field("", description="each run's triage window; \"\" = [triage] window_s (kept below the interval)")
-    expensive_probes: list[str] = Field(default_factory=lambda: ["postgres", "containers"],
-                                        description="probes run only every expensive_every-th run (statements, "
-                                        "container stats, key scans)")
-    expensive_every: int = Field(10, ge=1, le=10000, description="run the expensive probes every this many runs "
-                                 "(1 = every run)")
+    window: str = Field(
+        "", description='each run\'s triage window; "" = [triage] window_s (kept below the interval)'
+    )
+    expensive_probes: list[str] = Field(
+        default_factory=lambda: ["postgres", "containers"],
+        description="probes run only every expensive_every-th run (statements, container stats, key scans)",
+    )
+    expensive_every: int = Field(
+        10, ge=1, le=10000, description="run the expensive probes every this many runs (1 = every run)"
+    )
     raw_retention: str = Field("24h", description="how long raw KPI samples and runs are kept")
-    aggregate_retention: str = Field("720h", description="how long the 5-minute aggregates are kept (30 days)")
-    report_every: str = Field("1h", description="store the triage as a watch report when it changes, "
-                              "else at least this often (the dashboard's latest triage)")
-    open_incidents: bool = Field(False, description="a firing critical alert opens an incident (or attaches "
-                                 "to the open one of its rule and subject); resolving it notes so")
-    metrics_listen: str = Field("", description="HOST:PORT serving perfbook's own /metrics (--metrics-listen); "
-                                "\"\" = none")
+    aggregate_retention: str = Field(
+        "720h", description="how long the 5-minute aggregates are kept (30 days)"
+    )
+    report_every: str = Field(
+        "1h",
+        description="store the triage as a watch report when it changes, "
+        "else at least this often (the dashboard's latest triage)",
+    )
+    open_incidents: bool = Field(
+        False,
+        description="a firing critical alert opens an incident (or attaches "
+        "to the open one of its rule and subject); resolving it notes so",
+    )
+    metrics_listen: str = Field(
+        "", description='HOST:PORT serving perfbook\'s own /metrics (--metrics-listen); "" = none'
+    )
 
     @field_validator("interval", "raw_retention", "aggregate_retention", "report_every")
     @classmethod
@@ -420,7 +611,7 @@ class WatchConfig(_Section):
         from perfbook.units import parse_duration
 
         if value and parse_duration(value) <= 0:
-            raise ValueError(f"must be a duration over 0 (or \"\"), got {value!r}")
+            raise ValueError(f'must be a duration over 0 (or ""), got {value!r}')
         return value
 
 
@@ -476,7 +667,9 @@ def load_config(
     env = os.environ if env is None else env
     if path is None and DEFAULT_PATH.is_file():
         path = DEFAULT_PATH
-    data, sources, file_text, referenced = _file_sections(path, env) if path is not None else ({}, {}, "", set())
+    data, sources, file_text, referenced = (
+        _file_sections(path, env) if path is not None else ({}, {}, "", set())
+    )
     problem = config_checks.env_problem(env, env_names(), referenced)
     if problem:
         raise ConfigError(problem[1], hint=problem[2])
@@ -502,7 +695,9 @@ def load_config(
     return cfg
 
 
-def _file_sections(path: Path, env: Mapping[str, str]) -> tuple[dict[str, dict[str, Any]], dict[str, str], str, set[str]]:
+def _file_sections(
+    path: Path, env: Mapping[str, str]
+) -> tuple[dict[str, dict[str, Any]], dict[str, str], str, set[str]]:
     """The file's sections with ``${NAME}`` expanded, their sources, its text, the names it refers to."""
     file_text = _read_file(path)
     try:
@@ -521,29 +716,38 @@ def _file_sections(path: Path, env: Mapping[str, str]) -> tuple[dict[str, dict[s
     for section, table in parsed.items():
         if not isinstance(table, dict) or section not in Config.model_fields:
             allowed = ", ".join(Config.model_fields)
-            raise ConfigError(f"{path}:{_line_of(file_text, section, None)}: unknown section [{section}] (allowed: {allowed})")
+            raise ConfigError(
+                f"{path}:{_line_of(file_text, section, None)}: unknown section [{section}] (allowed: {allowed})"
+            )
         referenced |= set(config_checks.references(table))
         data[section] = {}
         for key, value in table.items():
             try:
                 data[section][key] = config_checks.expand(value, lookup, f"{section}.{key}")
             except ConfigError as err:
-                raise ConfigError(f"{path}:{_line_of(file_text, section, key)}: {err}", hint=err.hint) from None
+                raise ConfigError(
+                    f"{path}:{_line_of(file_text, section, key)}: {err}", hint=err.hint
+                ) from None
         sources.update({f"{section}.{k}": f"file {path}" for k in table})
     return data, sources, file_text, referenced
 
 
 def env_names() -> list[str]:
     """Every ``PERFBOOK_<SECTION>_<KEY>`` variable that sets a key."""
-    return [f"{ENV_PREFIX}{section}_{key}".upper() for section, info in Config.model_fields.items()
-            for key in info.annotation.model_fields]  # type: ignore[union-attr]
+    return [
+        f"{ENV_PREFIX}{section}_{key}".upper()
+        for section, info in Config.model_fields.items()
+        for key in info.annotation.model_fields  # type: ignore[union-attr]
+    ]
 
 
 def _read_file(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found", hint="create one with: perfbook config init") from None
+        raise ConfigError(
+            f"{path}: config file not found", hint="create one with: perfbook config init"
+        ) from None
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"{path}: cannot read config file: {err}") from None
 
@@ -552,7 +756,7 @@ def _env_key(var: str) -> str | None:
     """``PERFBOOK_THRESHOLDS_P95_S`` -> ``thresholds.p95_s`` when that key exists, else None."""
     if not var.startswith(ENV_PREFIX):
         return None
-    rest = var[len(ENV_PREFIX):].lower()
+    rest = var[len(ENV_PREFIX) :].lower()
     section, _, key = rest.partition("_")
     model = Config.model_fields.get(section)
     if model is None or key not in model.annotation.model_fields:  # type: ignore[union-attr]
@@ -585,8 +789,9 @@ def _explain(err: ValidationError, sources: dict[str, str], path: Path | None, t
     return _located(dotted, what, sources, path, text, index)
 
 
-def _located(dotted: str, what: str, sources: dict[str, str], path: Path | None, text: str,
-             index: int | None = None) -> str:
+def _located(
+    dotted: str, what: str, sources: dict[str, str], path: Path | None, text: str, index: int | None = None
+) -> str:
     """``what`` prefixed with where ``dotted`` came from: ``perfbook.toml:14:``, ``PERFBOOK_X:``, ``--url:``."""
     section = dotted.partition(".")[0]
     where = sources.get(dotted, "") or sources.get(section, "")
@@ -605,8 +810,14 @@ def _model_at(loc: list[str]) -> type[BaseModel]:
         field = model.model_fields.get(part)
         if field is None:
             break
-        inner = next((a for a in (field.annotation, *getattr(field.annotation, "__args__", ()))
-                      if isinstance(a, type) and issubclass(a, BaseModel)), None)
+        inner = next(
+            (
+                a
+                for a in (field.annotation, *getattr(field.annotation, "__args__", ()))
+                if isinstance(a, type) and issubclass(a, BaseModel)
+            ),
+            None,
+        )
         if inner is None:
             break
         model = inner

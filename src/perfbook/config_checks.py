@@ -33,9 +33,18 @@ from perfbook.redact import redact
 
 # PERFBOOK_* variables that are not config keys (the CLI, the lab, the tests read them).
 # A module that reads a new one adds it here (else a user setting it gets "names no config key").
-NON_CONFIG_ENV = frozenset({"PERFBOOK_CONFIG", "PERFBOOK_DEBUG", "PERFBOOK_REQUIRE_SERVICES", "PERFBOOK_LAB_DIR",
-                            "PERFBOOK_RECORD", "PERFBOOK_INCIDENT", "PERFBOOK_SERVE_TOKEN",
-                            "PERFBOOK_SMTP_PASSWORD"})  # the sample's [notify.email] password_env
+NON_CONFIG_ENV = frozenset(
+    {
+        "PERFBOOK_CONFIG",
+        "PERFBOOK_DEBUG",
+        "PERFBOOK_REQUIRE_SERVICES",
+        "PERFBOOK_LAB_DIR",
+        "PERFBOOK_RECORD",
+        "PERFBOOK_INCIDENT",
+        "PERFBOOK_SERVE_TOKEN",
+        "PERFBOOK_SMTP_PASSWORD",
+    }
+)  # the sample's [notify.email] password_env
 NON_CONFIG_PREFIXES = ("PERFBOOK_LAB_",)  # the lab's generated secrets (see perfbook.lab.secrets)
 _REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _HOST = re.compile(r"[A-Za-z0-9._~%-]+|\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:.]+")
@@ -65,11 +74,15 @@ def expand(value: Any, lookup: Mapping[str, str], dotted: str) -> Any:
     'postgresql://app:x@db/app'
     """
     if isinstance(value, str):
+
         def one(m: re.Match[str]) -> str:
             if m[1] not in lookup:
-                raise ConfigError(f"{dotted} refers to ${{{m[1]}}}, which is not set",
-                                  hint="export it, or name a file that sets it with env_file = \"…\"")
+                raise ConfigError(
+                    f"{dotted} refers to ${{{m[1]}}}, which is not set",
+                    hint='export it, or name a file that sets it with env_file = "…"',
+                )
             return lookup[m[1]]
+
         return _REFERENCE.sub(one, value)
     if isinstance(value, dict):
         return {k: expand(v, lookup, f"{dotted}.{k}") for k, v in value.items()}
@@ -86,8 +99,10 @@ def read_env_file(path: Path) -> dict[str, str]:
     except OSError as err:
         raise ConfigError(f"env_file {path}: {err.strerror}") from None
     if st.st_mode & 0o077:
-        raise ConfigError(f"env_file {path} can be read by other users (mode {stat.S_IMODE(st.st_mode):04o})",
-                          hint=f"it holds secrets: chmod 600 {path}")
+        raise ConfigError(
+            f"env_file {path} can be read by other users (mode {stat.S_IMODE(st.st_mode):04o})",
+            hint=f"it holds secrets: chmod 600 {path}",
+        )
     values = {}
     for line in text.splitlines():
         line = line.strip()
@@ -124,9 +139,17 @@ def _url_problem(dotted: str, url: str, schemes: tuple[str, ...], need_host: boo
         guess = urlsplit(f"{schemes[0]}://{url}")
         looks_like_host = need_host and bool(guess.hostname) and _HOST.fullmatch(guess.hostname or "")
         hint = f"did you mean {schemes[0]}://{shown}?" if looks_like_host else None
-        return dotted, f"{dotted} must be an {' or '.join(s + '://' for s in schemes)} URL, got {shown!r}", hint
+        return (
+            dotted,
+            f"{dotted} must be an {' or '.join(s + '://' for s in schemes)} URL, got {shown!r}",
+            hint,
+        )
     if parts.scheme.lower() not in schemes:
-        return dotted, f"{dotted}: scheme {parts.scheme}:// is not {' or '.join(schemes)}, got {shown!r}", None
+        return (
+            dotted,
+            f"{dotted}: scheme {parts.scheme}:// is not {' or '.join(schemes)}, got {shown!r}",
+            None,
+        )
     try:
         _ = parts.port  # urlsplit parses the port lazily: a bad one raises here
     except ValueError:
@@ -143,19 +166,26 @@ def _dsn_problem(dsn: str, key: str = "postgres.dsn") -> Problem | None:
     if not dsn or "://" in dsn:
         return _url_problem(key, dsn, ("postgresql", "postgres"), need_host=False)
     if "=" not in dsn:
-        return (key, f"{key} is neither a postgresql:// URL nor key=value pairs, got {redact(dsn)!r}",
-                "e.g. postgresql://app@db:5432/app or 'host=db dbname=app user=app'")
+        return (
+            key,
+            f"{key} is neither a postgresql:// URL nor key=value pairs, got {redact(dsn)!r}",
+            "e.g. postgresql://app@db:5432/app or 'host=db dbname=app user=app'",
+        )
     return None
 
 
 def _redis_problems(redis: Any) -> Iterator[Problem]:
     url = redis.url
-    problem = _url_problem("redis.url", url, ("redis", "rediss", "unix"), need_host=not url.startswith("unix:"))
+    problem = _url_problem(
+        "redis.url", url, ("redis", "rediss", "unix"), need_host=not url.startswith("unix:")
+    )
     if problem:
         yield problem
         return
     limit = redis.databases
-    hint = f"Redis has databases 0..{limit - 1} ([redis] databases = {limit}, the server's `databases` setting)"
+    hint = (
+        f"Redis has databases 0..{limit - 1} ([redis] databases = {limit}, the server's `databases` setting)"
+    )
     if url and not url.startswith("unix:"):
         parts = urlsplit(url)
         raw = (parse_qs(parts.query).get("db") or [parts.path.strip("/") or "0"])[0]
@@ -174,16 +204,27 @@ def _path_problems(http: Any) -> Iterator[Problem]:
             yield f"http.{key}", f"http.{key} must start with /, got {value!r}", None
     for ep in http.endpoint_list():
         if not ep.path.startswith("/"):
-            yield "http.endpoints", f"http.endpoints: {ep.path!r} must start with / (it goes after base_url)", None
+            yield (
+                "http.endpoints",
+                f"http.endpoints: {ep.path!r} must start with / (it goes after base_url)",
+                None,
+            )
 
 
 def _threshold_problems(th: Any) -> Iterator[Problem]:
-    bands = [("severity_p0_s", th.severity_p0_s), ("severity_p1_s", th.severity_p1_s),
-             ("severity_p2_s", th.severity_p2_s), ("severity_p3_s", th.severity_p3_s)]
+    bands = [
+        ("severity_p0_s", th.severity_p0_s),
+        ("severity_p1_s", th.severity_p1_s),
+        ("severity_p2_s", th.severity_p2_s),
+        ("severity_p3_s", th.severity_p3_s),
+    ]
     for (hi_key, hi), (lo_key, lo) in zip(bands, bands[1:], strict=False):
         if not hi > lo:  # either key may be the one that was set: the first with a source is named
-            yield (f"thresholds.{hi_key}|thresholds.{lo_key}", f"thresholds.{hi_key} ({hi:g}) must be more than {lo_key} ({lo:g})",
-                   "the severity bands go P0 > P1 > P2 > P3 (defaults 10, 5, 2, 1 s)")
+            yield (
+                f"thresholds.{hi_key}|thresholds.{lo_key}",
+                f"thresholds.{hi_key} ({hi:g}) must be more than {lo_key} ({lo:g})",
+                "the severity bands go P0 > P1 > P2 > P3 (defaults 10, 5, 2, 1 s)",
+            )
 
 
 def meaning_problems(cfg: Any) -> list[Problem]:
@@ -195,8 +236,12 @@ def meaning_problems(cfg: Any) -> list[Problem]:
         _url_problem("prometheus.url", cfg.prometheus.url, ("http", "https")),
         _dsn_problem(cfg.postgres.dsn),
         _dsn_problem(cfg.pgbouncer.dsn, "pgbouncer.dsn"),
-        _url_problem("containers.engine", cfg.containers.engine, ("unix", "tcp", "http", "https", "ssh", "npipe"),
-                     need_host=False),
+        _url_problem(
+            "containers.engine",
+            cfg.containers.engine,
+            ("unix", "tcp", "http", "https", "ssh", "npipe"),
+            need_host=False,
+        ),
     ]
     found += [*_path_problems(cfg.http), *_redis_problems(cfg.redis), *_threshold_problems(cfg.thresholds)]
     return [p for p in found if p is not None]

@@ -55,7 +55,7 @@ def class_docs(module_name: str) -> list[ClassDoc]:
         fields = []
         for item in node.body:
             if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
-                comment = _comment(lines[(item.end_lineno or item.lineno) - 1])
+                comment = _comment(lines[(item.end_lineno or item.lineno) - 1]) or _above(lines, item.lineno)
                 fields.append(FieldDoc(item.target.id, ast.unparse(item.annotation), comment))
         summary = (ast.get_docstring(node) or "").strip().splitlines()
         out.append(ClassDoc(node.name, summary[0] if summary else "", tuple(fields)))
@@ -66,9 +66,20 @@ def _is_dataclass(node: ast.ClassDef) -> bool:
     for dec in node.decorator_list:
         target = dec.func if isinstance(dec, ast.Call) else dec
         if (isinstance(target, ast.Name) and target.id == "dataclass") or (
-                isinstance(target, ast.Attribute) and target.attr == "dataclass"):
+            isinstance(target, ast.Attribute) and target.attr == "dataclass"
+        ):
             return True
     return False
+
+
+def _above(lines: list[str], lineno: int) -> str:
+    """The ``#:`` comment lines right above a field (a meaning too long for the field's own line), or ""."""
+    above: list[str] = []
+    row = lineno - 2
+    while row >= 0 and lines[row].lstrip().startswith("#:"):
+        above.insert(0, lines[row].lstrip()[2:].strip())
+        row -= 1
+    return " ".join(above)
 
 
 def _comment(line: str) -> str:
@@ -81,16 +92,20 @@ def _comment(line: str) -> str:
         elif ch in "\"'":
             in_string = ch
         elif ch == "#":
-            return line[i + 1:].strip()
+            return line[i + 1 :].strip()
     return ""
 
 
 def render() -> str:
     """docs/evidence.md: per probe, each evidence class and its fields with unit and meaning."""
-    out = ["# Evidence reference", "",
-           "What each probe gathers: `probes.<name>.evidence` in the JSON report, and what `perfbook probe",
-           "NAME` shows. Generated from the evidence dataclasses by `python -m perfbook.evidence_docs`;",
-           "units are in the field names (`_s`, `_ms`, `_bytes`, `_pct` 0–100, `rate` / `ratio` / `share` 0–1).", ""]
+    out = [
+        "# Evidence reference",
+        "",
+        "What each probe gathers: `probes.<name>.evidence` in the JSON report, and what `perfbook probe",
+        "NAME` shows. Generated from the evidence dataclasses by `python -m perfbook.evidence_docs`;",
+        "units are in the field names (`_s`, `_ms`, `_bytes`, `_pct` 0–100, `rate` / `ratio` / `share` 0–1).",
+        "",
+    ]
     for probe, module in evidence_modules().items():
         out += [f"## {probe}", ""]
         for cls in class_docs(module):

@@ -39,8 +39,13 @@ DIR_MODE = 0o700
 # done, its output could not be delivered.
 STREAM_ERRNOS = frozenset({errno.EPIPE, errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
 
-_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-          (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"))
+_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISSOCK, "a socket"),
+)
 
 
 def check_output(path: Path, what: str) -> Path:
@@ -61,17 +66,23 @@ def check_output(path: Path, what: str) -> Path:
     if st is not None:
         kind = next((name for test, name in _KINDS if test(st.st_mode)), None)
         if kind is not None or not stat.S_ISREG(st.st_mode):
-            raise UsageError(f"{what} {path}{via} is {kind or 'not a regular file'}: perfbook only replaces "
-                             "regular files", hint="give the path of a file to write")
+            raise UsageError(
+                f"{what} {path}{via} is {kind or 'not a regular file'}: perfbook only replaces regular files",
+                hint="give the path of a file to write",
+            )
         if not os.access(target, os.W_OK):
-            raise UsageError(f"{what} {path}{via} is read-only", hint="choose another path or make it writable")
+            raise UsageError(
+                f"{what} {path}{via} is read-only", hint="choose another path or make it writable"
+            )
     _check_directory(target.parent if str(target.parent) else Path("."), what, path)
     return target
 
 
 def _check_directory(directory: Path, what: str, path: Path) -> None:
     if not directory.exists():
-        raise UsageError(f"{what} {path}: directory {directory} does not exist", hint=f"create it: mkdir -p {directory}")
+        raise UsageError(
+            f"{what} {path}: directory {directory} does not exist", hint=f"create it: mkdir -p {directory}"
+        )
     if not directory.is_dir():
         raise UsageError(f"{what} {path}: {directory} is not a directory")
     try:  # access() says yes to root on a read-only mount or in /proc: try it for real

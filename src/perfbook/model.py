@@ -139,7 +139,8 @@ class Evidence(Generic[DataT]):
     data: DataT | None = None
 
 
-HISTOGRAM_SOURCES = ("metrics", "prometheus")  # p95 sources read from the app's histograms (a coarse bucket is a range)
+# p95 sources read from the app's histograms (a coarse bucket is a range)
+HISTOGRAM_SOURCES = ("metrics", "prometheus")
 
 
 @dataclass
@@ -147,7 +148,8 @@ class Kpis:
     """The runbook's KPIs for this triage; ``None`` means not measured, never a made-up number."""
 
     p95_s: float | None = None
-    p95_source: str | None = None  # "metrics" | "http" | "prometheus" (the app's histograms, read through Prometheus)
+    # "metrics" | "http" | "prometheus" (the app's histograms, read through Prometheus)
+    p95_source: str | None = None
     p95_subject: str | None = None
     p95_over_bound: bool = False
     p95_requests: int | None = None
@@ -167,7 +169,8 @@ class UnreliableFigure:
     """A latency figure over its limit only because perfbook's own event loop stalled while it was
     measured: no finding is raised on it, and the report says so."""
 
-    code: str  # the finding it would have raised: "redis.latency_high", "ws.latency_high", "http.slow_response"
+    # the finding it would have raised: "redis.latency_high", "ws.latency_high", "http.slow_response"
+    code: str
     subject: str  # what it was about (redacted URL, route)
     figure: str  # which figure: "PING p99", "round trip p95", "timed p95"
     value: float  # as measured
@@ -210,7 +213,8 @@ class Report:
     perfbook: str = ""
     schema_version: int = SCHEMA_VERSION
     loop_lag: LoopLag | None = None  # perfbook's own event loop during the window (None: not measured)
-    also_seen: list[Cause] = field(default_factory=list)  # findings nothing in the evidence links to the symptoms
+    # findings nothing in the evidence links to the symptoms
+    also_seen: list[Cause] = field(default_factory=list)
 
 
 def sort_findings(findings: list[Finding]) -> list[Finding]:
@@ -259,9 +263,17 @@ def from_jsonable(tp: Any, value: Any) -> Any:
         return [from_jsonable(arg, v) for v in value]
     if dataclasses.is_dataclass(tp):
         hints = typing.get_type_hints(tp)
-        required = {f.name for f in dataclasses.fields(tp)
-                    if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
+        required = {
+            f.name
+            for f in dataclasses.fields(tp)
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        }
         build: Any = tp  # a dataclass type (is_dataclass narrows it to an instance or a type)
-        return build(**{f.name: from_jsonable(hints[f.name], value.get(f.name))
-                     for f in dataclasses.fields(tp) if f.name in value or f.name in required})
+        return build(
+            **{
+                f.name: from_jsonable(hints[f.name], value.get(f.name))
+                for f in dataclasses.fields(tp)
+                if f.name in value or f.name in required
+            }
+        )
     return value

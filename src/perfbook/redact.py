@@ -42,12 +42,16 @@ _VALUE = r"""('(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.)*"|[^\s&;#'",)\]}]+)"""
 _LONG_WORDS = r"password|passwd|passphrase|secret|token"
 _SHORT_WORDS = r"pwd|pass|key|apikey|sig|signature|credentials?|auth|session|sessionid|cookie"
 _SECRET_NAME = rf"(?:[\w.-]*(?:{_LONG_WORDS})|(?:[\w.-]*[_.-])?(?:{_SHORT_WORDS}))"
-_HEADERS = r"authorization|proxy-authorization|cookie|set-cookie|x-api-key|api-key|x-auth-token|x-access-token"
+_HEADERS = (
+    r"authorization|proxy-authorization|cookie|set-cookie|x-api-key|api-key|x-auth-token|x-access-token"
+)
 _TOKEN_SCHEMES = frozenset({"http", "https", "ws", "wss", "redis", "rediss"})
-_APPRISE_SCHEMES = ("slack|discord|msteams|tgram|pover|pushover|mmosts?|rockets?|twilio|gotifys?|ntfys?|matrixs?|"
-                    "signals?|sns|ses|opsgenie|pagerduty|pd|zulip|line|apprises?|ifttt|join|prowl|pbul|pushed|"
-                    "nexmo|vonage|whatsapp|webex|wxteams|flock|gchat|guilded|lark|mastodon|misskey|reddit|"
-                    "revolt|ryver|spike|spush|techulus|pagertree|splunk|victorops|dingtalk|feishu|wecombot")
+_APPRISE_SCHEMES = (
+    "slack|discord|msteams|tgram|pover|pushover|mmosts?|rockets?|twilio|gotifys?|ntfys?|matrixs?|"
+    "signals?|sns|ses|opsgenie|pagerduty|pd|zulip|line|apprises?|ifttt|join|prowl|pbul|pushed|"
+    "nexmo|vonage|whatsapp|webex|wxteams|flock|gchat|guilded|lark|mastodon|misskey|reddit|"
+    "revolt|ryver|spike|spush|techulus|pagertree|splunk|victorops|dingtalk|feishu|wecombot"
+)
 
 _Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str]]
 
@@ -64,33 +68,66 @@ def _userinfo(m: re.Match[str]) -> str:
 
 RULES: tuple[_Rule, ...] = (
     # Authorization: Bearer x / "Cookie": "a=b" / -H 'X-Api-Key: k' — the whole value, up to a quote
-    (re.compile(rf"(?i)\b(?P<name>{_HEADERS})(?P<sep>[\"']?[ \t]*[:=][ \t]*[\"']?)(?!\*\*\*)[^\s\"'][^\"'\r\n]*"),
-     lambda m: f"{m['name']}{m['sep']}{MASK}"),
-    (re.compile(r"(?i)\b(?P<kind>bearer)\s+(?!\*\*\*)[A-Za-z0-9._~+/=-]{4,}"), lambda m: f"{m['kind']} {MASK}"),
+    (
+        re.compile(
+            rf"(?i)\b(?P<name>{_HEADERS})(?P<sep>[\"']?[ \t]*[:=][ \t]*[\"']?)(?!\*\*\*)[^\s\"'][^\"'\r\n]*"
+        ),
+        lambda m: f"{m['name']}{m['sep']}{MASK}",
+    ),
+    (
+        re.compile(r"(?i)\b(?P<kind>bearer)\s+(?!\*\*\*)[A-Za-z0-9._~+/=-]{4,}"),
+        lambda m: f"{m['kind']} {MASK}",
+    ),
     # scheme://user:password@host — the last @ of the authority ends the userinfo
     (re.compile(r"(?i)(?P<scheme>\b[a-z][a-z0-9+.-]*://)(?P<info>[^/?#\s'\"<>]*)@"), _userinfo),
     # password=x, password = 'a b', ?api_key=x&, PGPASSWORD=x, --token=x
-    (re.compile(rf"(?i)(?<![\w.-])(?P<name>-{{0,2}}{_SECRET_NAME})(?P<eq>\s*=\s*){_VALUE}"),
-     lambda m: f"{m['name']}{m['eq']}{MASK}"),
+    (
+        re.compile(rf"(?i)(?<![\w.-])(?P<name>-{{0,2}}{_SECRET_NAME})(?P<eq>\s*=\s*){_VALUE}"),
+        lambda m: f"{m['name']}{m['eq']}{MASK}",
+    ),
     # "password": "x" in JSON / Python reprs (long words only: "key" names Redis keys in evidence;
     # a value with spaces is prose, e.g. "token": "read by Alertmanager from /etc/…")
-    (re.compile(rf"(?i)(?P<q>[\"'])(?P<name>[\w.-]*(?:{_LONG_WORDS}|api_?key|access_?key|private_?key))(?P=q)"
-                r"(?P<sep>\s*:\s*)(?P<v>\"(?:[^\"\\\s]|\\.)*\"|'(?:[^'\\\s]|\\.)*')"),
-     lambda m: m[0] if m["v"][1:-1] in ("", MASK) else f"{m['q']}{m['name']}{m['q']}{m['sep']}{m['v'][0]}{MASK}{m['v'][0]}"),
+    (
+        re.compile(
+            rf"(?i)(?P<q>[\"'])(?P<name>[\w.-]*(?:{_LONG_WORDS}|api_?key|access_?key|private_?key))(?P=q)"
+            r"(?P<sep>\s*:\s*)(?P<v>\"(?:[^\"\\\s]|\\.)*\"|'(?:[^'\\\s]|\\.)*')"
+        ),
+        lambda m: (
+            m[0]
+            if m["v"][1:-1] in ("", MASK)
+            else f"{m['q']}{m['name']}{m['q']}{m['sep']}{m['v'][0]}{MASK}{m['v'][0]}"
+        ),
+    ),
     # YAML / INI lines: `  credentials: abc`, `password: x` (a line's own key, so prose is rarely hit)
-    (re.compile(rf"(?im)^(?P<key>[ \t-]*[\w.-]*(?:{_LONG_WORDS}|credentials|api_?key|access_?key|private_?key)"
-                r"[ \t]*:[ \t]+)(?![*{\[|>&!])(?P<v>[^\s#][^\r\n]*?)[ \t]*$"),
-     lambda m: f"{m['key']}{MASK}"),
+    (
+        re.compile(
+            rf"(?im)^(?P<key>[ \t-]*[\w.-]*(?:{_LONG_WORDS}|credentials|api_?key|access_?key|private_?key)"
+            r"[ \t]*:[ \t]+)(?![*{\[|>&!])(?P<v>[^\s#][^\r\n]*?)[ \t]*$"
+        ),
+        lambda m: f"{m['key']}{MASK}",
+    ),
     # --token X, -password 'a b' (a secret flag and its separate value)
-    (re.compile(rf"(?i)(?<![\w-])(?P<flag>--?[\w-]*(?:{_LONG_WORDS}|api-?key|access-key|credentials?|auth))"
-                rf"(?P<sp>\s+){_VALUE}"),
-     lambda m: m[0] if m[3].startswith("-") else f"{m['flag']}{m['sp']}{MASK}"),
+    (
+        re.compile(
+            rf"(?i)(?<![\w-])(?P<flag>--?[\w-]*(?:{_LONG_WORDS}|api-?key|access-key|credentials?|auth))"
+            rf"(?P<sp>\s+){_VALUE}"
+        ),
+        lambda m: m[0] if m[3].startswith("-") else f"{m['flag']}{m['sp']}{MASK}",
+    ),
     # apprise service URLs keep their tokens in host and path (slack://T…/B…/C…): only the scheme shows
-    (re.compile(rf"(?i)\b(?P<scheme>{_APPRISE_SCHEMES})://(?!\*\*\*)[^\s'\"<>]+"), lambda m: f"{m['scheme']}://{MASK}"),
+    (
+        re.compile(rf"(?i)\b(?P<scheme>{_APPRISE_SCHEMES})://(?!\*\*\*)[^\s'\"<>]+"),
+        lambda m: f"{m['scheme']}://{MASK}",
+    ),
     # token shapes that are secrets wherever they appear
     (re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"), lambda m: MASK),
-    (re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|xox[abposr]-[A-Za-z0-9-]{10,}"
-                r"|AKIA[0-9A-Z]{16})\b"), lambda m: MASK),
+    (
+        re.compile(
+            r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|xox[abposr]-[A-Za-z0-9-]{10,}"
+            r"|AKIA[0-9A-Z]{16})\b"
+        ),
+        lambda m: MASK,
+    ),
 )
 
 
@@ -102,9 +139,14 @@ def redact(text: str) -> str:
         text = pattern.sub(replace, text)
     return text
 
+
 # apprise schemes whose host is a server, not a token: the host may be shown, the rest may not
-_HOST_SCHEMES = frozenset({"json", "jsons", "xml", "xmls", "form", "forms", "http", "https", "mailto", "mailtos"})
-_SCHEME_HOST = re.compile(r"^(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*)://(?:[^@/\s]*@)?(?P<host>\[[^\]]*\]|[^/:?#\s]*)(?P<port>:\d+)?")
+_HOST_SCHEMES = frozenset(
+    {"json", "jsons", "xml", "xmls", "form", "forms", "http", "https", "mailto", "mailtos"}
+)
+_SCHEME_HOST = re.compile(
+    r"^(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*)://(?:[^@/\s]*@)?(?P<host>\[[^\]]*\]|[^/:?#\s]*)(?P<port>:\d+)?"
+)
 
 
 def redact_url(url: str) -> str:

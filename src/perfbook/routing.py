@@ -40,7 +40,8 @@ def _segments(path: str) -> list[str]:
 def route_matches(route: str, path: str) -> bool:
     """True when a concrete ``path`` is served by ``route`` (a template or a literal path).
 
-    >>> route_matches("/api/v1/users/{user_id}", "/api/v1/users/42"), route_matches("/api/v1/users", "/api/v1/users?x=1")
+    >>> route_matches("/api/v1/users/{user_id}", "/api/v1/users/42"), route_matches(
+    ...     "/api/v1/users", "/api/v1/users?x=1")
     (True, True)
     >>> route_matches("/orders/<int:order_id>", "/orders/7"), route_matches("/orders/:id", "/orders")
     (True, False)

@@ -90,7 +90,9 @@ def _run_as() -> str | None:
     try:
         pwd.getpwnam("postgres")
     except KeyError:
-        raise ServiceUnavailable("running as root and there is no 'postgres' OS user to run PostgreSQL as") from None
+        raise ServiceUnavailable(
+            "running as root and there is no 'postgres' OS user to run PostgreSQL as"
+        ) from None
     return "postgres"
 
 
@@ -129,7 +131,10 @@ class PostgresServer:
 
     def stop(self, remove: bool = True) -> None:
         """Stop the server now (immediate mode: its data is throw-away) and remove its directory."""
-        cmd = _as_user([f"{self.bin_dir}/pg_ctl", "-D", str(self.data_dir), "-m", "immediate", "-w", "stop"], self.os_user)
+        cmd = _as_user(
+            [f"{self.bin_dir}/pg_ctl", "-D", str(self.data_dir), "-m", "immediate", "-w", "stop"],
+            self.os_user,
+        )
         subprocess.run(cmd, capture_output=True, timeout=60)
         if remove:
             shutil.rmtree(self.base_dir, ignore_errors=True)
@@ -159,18 +164,43 @@ def start_postgres(
         shutil.chown(base, user=user)
         _make_traversable(base)
     server = PostgresServer(str(base), port or free_port(), str(bin_dir), user, password=password)
-    init = [f"{bin_dir}/initdb", "-D", str(server.data_dir), "-U", server.superuser, "-E", "UTF8",
-            "--no-sync", "--locale=C", *_auth_args(base, password, user)]
+    init = [
+        f"{bin_dir}/initdb",
+        "-D",
+        str(server.data_dir),
+        "-U",
+        server.superuser,
+        "-E",
+        "UTF8",
+        "--no-sync",
+        "--locale=C",
+        *_auth_args(base, password, user),
+    ]
     try:
         _checked(_as_user(init, user), "initdb")
     finally:
         (base / "pwfile").unlink(missing_ok=True)
-    conf = {**PG_SETTINGS, **(settings or {}), "port": str(server.port), "listen_addresses": "'127.0.0.1'",
-            "unix_socket_directories": f"'{base}'"}
+    conf = {
+        **PG_SETTINGS,
+        **(settings or {}),
+        "port": str(server.port),
+        "listen_addresses": "'127.0.0.1'",
+        "unix_socket_directories": f"'{base}'",
+    }
     with open(server.data_dir / "postgresql.conf", "a", encoding="utf-8") as fh:
         fh.write("\n# perfbook private server\n")
         fh.writelines(f"{k} = {v}\n" for k, v in conf.items())
-    start = [f"{bin_dir}/pg_ctl", "-D", str(server.data_dir), "-l", str(base / "postgres.log"), "-w", "-t", "60", "start"]
+    start = [
+        f"{bin_dir}/pg_ctl",
+        "-D",
+        str(server.data_dir),
+        "-l",
+        str(base / "postgres.log"),
+        "-w",
+        "-t",
+        "60",
+        "start",
+    ]
     try:
         _checked(_as_user(start, user), "pg_ctl start", log=base / "postgres.log")
     except ServiceUnavailable:
@@ -207,7 +237,9 @@ def _checked(cmd: list[str], what: str, log: Path | None = None) -> None:
         detail = (proc.stderr or proc.stdout).strip().splitlines()
         if log and log.exists():
             detail += log.read_text(errors="replace").strip().splitlines()[-3:]
-        raise ServiceUnavailable(f"{what} failed: {' | '.join(detail[-3:]) or 'exit ' + str(proc.returncode)}")
+        raise ServiceUnavailable(
+            f"{what} failed: {' | '.join(detail[-3:]) or 'exit ' + str(proc.returncode)}"
+        )
 
 
 @dataclass
@@ -259,13 +291,20 @@ class RedisServer:
         return asdict(self)
 
 
-def start_redis(parent: Path | None = None, *, port: int | None = None, extra_args: list[str] | None = None,
-                password: str | None = None) -> RedisServer:
+def start_redis(
+    parent: Path | None = None,
+    *,
+    port: int | None = None,
+    extra_args: list[str] | None = None,
+    password: str | None = None,
+) -> RedisServer:
     """Start ``redis-server`` on 127.0.0.1 (a free port unless given), persisting nothing.
 
     With ``password`` it is the server's ``requirepass``, read from a 0600 config file (never argv).
     """
-    binary = shutil.which("redis-server") or ("/usr/bin/redis-server" if os.path.exists("/usr/bin/redis-server") else None)
+    binary = shutil.which("redis-server") or (
+        "/usr/bin/redis-server" if os.path.exists("/usr/bin/redis-server") else None
+    )
     if not binary:
         raise ServiceUnavailable("redis-server not found", hint="install it: apt-get install -y redis-server")
     base = Path(tempfile.mkdtemp(prefix="perfbook-redis-", dir=parent))
@@ -277,9 +316,27 @@ def start_redis(parent: Path | None = None, *, port: int | None = None, extra_ar
         with os.fdopen(fd, "w") as fh:
             fh.write(f"requirepass {password}\n")
         conf = [str(conf_path)]
-    cmd = [binary, *conf, "--port", str(server.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-           "--dir", str(base), "--daemonize", "yes", "--pidfile", str(server.pidfile),
-           "--logfile", str(base / "redis.log"), *(extra_args or [])]
+    cmd = [
+        binary,
+        *conf,
+        "--port",
+        str(server.port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(base),
+        "--daemonize",
+        "yes",
+        "--pidfile",
+        str(server.pidfile),
+        "--logfile",
+        str(base / "redis.log"),
+        *(extra_args or []),
+    ]
     _checked(cmd, "redis-server", log=base / "redis.log")
     try:
         wait_for_port(server.host, server.port)
@@ -323,30 +380,48 @@ class PgbouncerServer:
             shutil.rmtree(self.base_dir, ignore_errors=True)
 
 
-def start_pgbouncer(pg: PostgresServer, *, pool_mode: str = "session", settings: dict[str, str] | None = None,
-                    parent: Path | None = None) -> PgbouncerServer:
+def start_pgbouncer(
+    pg: PostgresServer,
+    *,
+    pool_mode: str = "session",
+    settings: dict[str, str] | None = None,
+    parent: Path | None = None,
+) -> PgbouncerServer:
     """PgBouncer as the Debian package ships it (``ignore_startup_parameters`` empty), on a free port of
     127.0.0.1, every database (``*``) forwarded to ``pg``; ``settings`` go into its [pgbouncer] section.
     Run as the ``postgres`` OS user when root (PgBouncer refuses to run as root)."""
-    binary = shutil.which("pgbouncer") or ("/usr/sbin/pgbouncer" if os.path.exists("/usr/sbin/pgbouncer") else None)
+    binary = shutil.which("pgbouncer") or (
+        "/usr/sbin/pgbouncer" if os.path.exists("/usr/sbin/pgbouncer") else None
+    )
     if not binary:
         raise ServiceUnavailable("pgbouncer not found", hint="install it: apt-get install -y pgbouncer")
     user = _run_as()
     base = Path(tempfile.mkdtemp(prefix="perfbook-pgbouncer-", dir=parent))
     server = PgbouncerServer(str(base), free_port(), user=pg.superuser)
-    conf = {"listen_addr": "127.0.0.1", "listen_port": str(server.port), "unix_socket_dir": "",
-            "auth_type": "trust", "auth_file": str(base / "userlist.txt"), "admin_users": pg.superuser,
-            "pool_mode": pool_mode, "logfile": str(base / "pgbouncer.log"), "pidfile": str(server.pidfile),
-            **(settings or {})}
+    conf = {
+        "listen_addr": "127.0.0.1",
+        "listen_port": str(server.port),
+        "unix_socket_dir": "",
+        "auth_type": "trust",
+        "auth_file": str(base / "userlist.txt"),
+        "admin_users": pg.superuser,
+        "pool_mode": pool_mode,
+        "logfile": str(base / "pgbouncer.log"),
+        "pidfile": str(server.pidfile),
+        **(settings or {}),
+    }
     (base / "userlist.txt").write_text(f'"{pg.superuser}" ""\n')
     (base / "pgbouncer.ini").write_text(
         f"[databases]\n* = host={pg.host} port={pg.port}\n\n[pgbouncer]\n"
-        + "".join(f"{k} = {v}\n" for k, v in conf.items()))
+        + "".join(f"{k} = {v}\n" for k, v in conf.items())
+    )
     if user:
         _make_traversable(base)
         for path in (base, *base.iterdir()):
             shutil.chown(path, user=user)
-    _checked(_as_user([binary, "-d", str(base / "pgbouncer.ini")], user), "pgbouncer", log=base / "pgbouncer.log")
+    _checked(
+        _as_user([binary, "-d", str(base / "pgbouncer.ini")], user), "pgbouncer", log=base / "pgbouncer.log"
+    )
     try:
         wait_for_port(server.host, server.port)
     except ServiceUnavailable:

@@ -1,9 +1,9 @@
 """Severity P0–P3 from the worst p95 and the window 5xx share (docs/report-schema.md). Pure.
 
-    >>> severity_for_p95(2.4, Thresholds()).value, severity_for_p95(0.3, Thresholds()).value
-    ('P2', 'OK')
-    >>> severity_for_error_share(0.06).value
-    'P1'
+>>> severity_for_p95(2.4, Thresholds()).value, severity_for_p95(0.3, Thresholds()).value
+('P2', 'OK')
+>>> severity_for_error_share(0.06).value
+'P1'
 """
 
 from __future__ import annotations
@@ -24,8 +24,12 @@ def severity_for_p95(p95_s: float | None, th: Thresholds, over_bound: bool = Fal
     """
     if p95_s is None:
         return Severity.OK
-    bands = ((th.severity_p0_s, Severity.P0), (th.severity_p1_s, Severity.P1),
-             (th.severity_p2_s, Severity.P2), (th.severity_p3_s, Severity.P3))
+    bands = (
+        (th.severity_p0_s, Severity.P0),
+        (th.severity_p1_s, Severity.P1),
+        (th.severity_p2_s, Severity.P2),
+        (th.severity_p3_s, Severity.P3),
+    )
     for limit, severity in bands:
         if p95_s > limit or (over_bound and p95_s >= limit):
             return severity
@@ -62,8 +66,13 @@ def classify(
     enough = (kpis.error_requests or 0) >= min_window_requests
     err_sev = severity_for_error_share(kpis.error_rate) if enough else Severity.OK
     if err_sev is not Severity.OK:
-        candidates.append((err_sev, f"http.error_rate_high: 5xx {format_pct(kpis.error_rate)} "
-                                    f"of {kpis.error_requests} requests in the window"))
+        candidates.append(
+            (
+                err_sev,
+                f"http.error_rate_high: 5xx {format_pct(kpis.error_rate)} "
+                f"of {kpis.error_requests} requests in the window",
+            )
+        )
     if not candidates:
         p95 = p95_text(kpis, th) if kpis.p95_s is not None else "not measured"
         errors = format_pct(kpis.error_rate) if kpis.error_rate is not None else "not measured"
@@ -75,8 +84,10 @@ def p95_text(kpis: Kpis, th: Thresholds) -> str:
     """The severity p95 in words, with its subject and source; a range says what it was judged from
     and how high it could be.
 
-    >>> p95_text(Kpis(p95_s=1.5, p95_source="metrics", p95_subject="/slow", p95_range_s=[1.5, 10.0]), Thresholds())
-    'p95 between 1.50 s and 10.00 s on /slow (metrics, coarse buckets): judged from its lower bound, 1.50 s; could be as high as 10.00 s (P1)'
+    >>> coarse = Kpis(p95_s=1.5, p95_source="metrics", p95_subject="/slow", p95_range_s=[1.5, 10.0])
+    >>> print(p95_text(coarse, Thresholds()).replace(": ", ":\\n"))
+    p95 between 1.50 s and 10.00 s on /slow (metrics, coarse buckets):
+    judged from its lower bound, 1.50 s; could be as high as 10.00 s (P1)
     """
     value, where = format_duration(kpis.p95_s), f"on {kpis.p95_subject}"
     low_high = kpis.p95_range_s
@@ -84,11 +95,15 @@ def p95_text(kpis: Kpis, th: Thresholds) -> str:
         return f"p95 {value} (over the top bucket bound) {where} ({kpis.p95_source})"
     if low_high and kpis.p95_source in HISTOGRAM_SOURCES:
         worst = severity_for_p95(low_high[1], th).value
-        return (f"p95 {format_duration_range(*low_high)} {where} ({kpis.p95_source}, coarse buckets): judged from its lower "
-                f"bound, {value}; could be as high as {format_duration(low_high[1])} ({worst})")
+        return (
+            f"p95 {format_duration_range(*low_high)} {where} ({kpis.p95_source}, coarse buckets): "
+            f"judged from its lower bound, {value}; could be as high as {format_duration(low_high[1])} ({worst})"
+        )
     if low_high:
-        return (f"p95 {value} {where} ({kpis.p95_source}: perfbook's timed requests; the metrics only say "
-                f"{format_duration_range(*low_high)})")
+        return (
+            f"p95 {value} {where} ({kpis.p95_source}: perfbook's timed requests; the metrics only say "
+            f"{format_duration_range(*low_high)})"
+        )
     return f"p95 {value} {where} ({kpis.p95_source})"
 
 
@@ -131,5 +146,9 @@ def critical_caveat(report: Report) -> str | None:
     if not crit or (report.severity is not None and report.severity is not Severity.OK):
         return None
     codes = ", ".join(dict.fromkeys(f.code for f in crit))
-    measured = "no user-facing slowdown measured" if report.severity is Severity.OK else "nothing user-facing measured"
+    measured = (
+        "no user-facing slowdown measured"
+        if report.severity is Severity.OK
+        else "nothing user-facing measured"
+    )
     return f"{measured}, but {len(crit)} critical finding{'s' if len(crit) > 1 else ''}: {codes}"

@@ -31,10 +31,19 @@ def _host(host: str | None) -> str:
 def _postgres(dsn: str) -> str:
     if "://" in dsn:
         parts = urlsplit(dsn)
-        fields = {"host": parts.hostname or "", "port": str(parts.port or ""), "user": unquote(parts.username or ""),
-                  "dbname": unquote(parts.path.lstrip("/"))}
-        fields.update({k: v for k, v in (p.split("=", 1) for p in parts.query.split("&") if "=" in p)
-                       if k in ("host", "port", "dbname", "user")})
+        fields = {
+            "host": parts.hostname or "",
+            "port": str(parts.port or ""),
+            "user": unquote(parts.username or ""),
+            "dbname": unquote(parts.path.lstrip("/")),
+        }
+        fields.update(
+            {
+                k: v
+                for k, v in (p.split("=", 1) for p in parts.query.split("&") if "=" in p)
+                if k in ("host", "port", "dbname", "user")
+            }
+        )
     else:
         fields = {k: v.strip("'") for k, v in _KEYWORD.findall(dsn)}
     user, dbname = fields.get("user", ""), fields.get("dbname") or fields.get("user", "")

@@ -25,13 +25,20 @@ def environment(override_dir: str = "") -> Any:
     if override_dir:
         path = Path(override_dir).expanduser()
         if not path.is_dir():
-            raise ConfigError(f"[notify] templates_dir: {path} is not a directory",
-                              hint="set it to a directory of templates, or \"\" for the shipped ones")
+            raise ConfigError(
+                f"[notify] templates_dir: {path} is not a directory",
+                hint='set it to a directory of templates, or "" for the shipped ones',
+            )
         loaders.append(jinja2.FileSystemLoader(str(path)))
     loaders.append(jinja2.PackageLoader("perfbook", "templates"))
-    env = jinja2.Environment(loader=jinja2.ChoiceLoader(loaders), undefined=jinja2.StrictUndefined,
-                             autoescape=lambda name: name is not None and ".html" in name,
-                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        undefined=jinja2.StrictUndefined,
+        autoescape=lambda name: name is not None and ".html" in name,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
     env.filters.update(pct=_pct, seconds=_seconds, when=_when, stamp=_stamp)
     env.globals["perfbook_override_dir"] = override_dir
     return env
@@ -47,8 +54,10 @@ def render(env: Any, name: str, context: dict[str, Any]) -> str:
         raise ConfigError(f"template not found: {name}") from None
     except jinja2.TemplateError as err:
         override = env.globals.get("perfbook_override_dir")
-        raise ConfigError(f"template {name}: {err}",
-                          hint=f"check the templates in {override} ([notify] templates_dir)" if override else None) from None
+        raise ConfigError(
+            f"template {name}: {err}",
+            hint=f"check the templates in {override} ([notify] templates_dir)" if override else None,
+        ) from None
 
 
 def split_subject(text: str) -> tuple[str, str]:

@@ -127,8 +127,10 @@ async def run_triage(
     sampler = LoopLagSampler(clock=clock)
     sampler.start()
     try:
-        jobs = [_run_one(probe, cfg, window_s, local, clock, on_probe_done, sampler, on_probe_start)
-                for probe in probes.values()]
+        jobs = [
+            _run_one(probe, cfg, window_s, local, clock, on_probe_done, sampler, on_probe_start)
+            for probe in probes.values()
+        ]
         for ev in await asyncio.gather(*jobs):
             evidence[ev.probe] = ev
     finally:
@@ -137,7 +139,9 @@ async def run_triage(
     loop_lag.unreliable = _unreliable(evidence, cfg)
     causes, also_seen = _rank_causes(findings, evidence, cfg)
     kpis = _kpis(evidence, cfg)
-    measured = any(evidence.get(n) is not None and evidence[n].status not in ("skipped", "error") for n in USER_FACING)
+    measured = any(
+        evidence.get(n) is not None and evidence[n].status not in ("skipped", "error") for n in USER_FACING
+    )
     severity, reason = classify(findings, kpis, measured, cfg.thresholds, cfg.http.min_window_requests)
     return Report(
         started_at=started_at,
@@ -168,16 +172,35 @@ def _load(name: str) -> Probe | Evidence:
         return load_probe(name)
     except ModuleNotFoundError as err:
         extra = EXTRAS.get((err.name or "").split(".")[0], "all")
-        return Evidence(name, "skipped", 0.0, reason=f"needs the Python package {err.name!r}: pip install 'perfbook[{extra}]'")
+        return Evidence(
+            name,
+            "skipped",
+            0.0,
+            reason=f"needs the Python package {err.name!r}: pip install 'perfbook[{extra}]'",
+        )
 
 
-async def _run_one(probe: Probe, cfg: Config, window_s: float, local: bool, clock: Callable[[], float],
-                   on_done: ProgressFn | None, sampler: LoopLagSampler, on_start: StartFn | None = None) -> Evidence:
+async def _run_one(
+    probe: Probe,
+    cfg: Config,
+    window_s: float,
+    local: bool,
+    clock: Callable[[], float],
+    on_done: ProgressFn | None,
+    sampler: LoopLagSampler,
+    on_start: StartFn | None = None,
+) -> Evidence:
     budget_s = probe_classes()[probe.name].budget_s(cfg, window_s)
     if on_start is not None:
         on_start(probe.name, budget_s)
-    ctx = ProbeContext(config=cfg, window_s=window_s, deadline=clock() + budget_s, local=local, clock=clock,
-                       stall_s=sampler.stall_s)
+    ctx = ProbeContext(
+        config=cfg,
+        window_s=window_s,
+        deadline=clock() + budget_s,
+        local=local,
+        clock=clock,
+        stall_s=sampler.stall_s,
+    )
     ev = await run_probe(probe, ctx, budget_s)
     if on_done is not None:
         on_done(probe.name, ev)
@@ -196,7 +219,9 @@ def _apply_rules(evidence: dict[str, Evidence], cfg: Config) -> list[Finding]:
         except Exception as err:  # a bug in a rule: show it on its layer, keep the others
             old = evidence.get(layer)
             if old is not None:
-                evidence[layer] = dataclasses.replace(old, status="error", reason=f"rules failed: {type(err).__name__}: {err}")
+                evidence[layer] = dataclasses.replace(
+                    old, status="error", reason=f"rules failed: {type(err).__name__}: {err}"
+                )
             continue
         for f in found:
             same = by_key.get(f.key)
@@ -205,8 +230,9 @@ def _apply_rules(evidence: dict[str, Evidence], cfg: Config) -> list[Finding]:
     return sort_findings(list(by_key.values()))
 
 
-def _rank_causes(findings: list[Finding], evidence: dict[str, Evidence],
-                 cfg: Config) -> tuple[list[Cause], list[Cause]]:
+def _rank_causes(
+    findings: list[Finding], evidence: dict[str, Evidence], cfg: Config
+) -> tuple[list[Cause], list[Cause]]:
     """The ranked causes and the "also seen" ones (perfbook.causes); a bug there never breaks
     triage: no causes, and a warning on stderr."""
     try:
@@ -214,8 +240,11 @@ def _rank_causes(findings: list[Finding], evidence: dict[str, Evidence],
 
         return split_causes(findings, evidence, cfg)
     except Exception as err:  # noqa: BLE001 - the findings stand without causes
-        warnings.warn(f"cause ranking failed, the report has no causes: {type(err).__name__}: {err}",
-                      RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            f"cause ranking failed, the report has no causes: {type(err).__name__}: {err}",
+            RuntimeWarning,
+            stacklevel=2,
+        )
         return [], []
 
 

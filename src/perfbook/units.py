@@ -1,11 +1,11 @@
 """Parse and format the units perfbook reads and prints: durations, sizes, shares.
 
-    >>> parse_duration("2s"), parse_duration("500ms"), parse_duration("1m30s"), parse_duration("3")
-    (2.0, 0.5, 90.0, 3.0)
-    >>> format_duration(0.0123), format_duration(2.5), format_duration(125)
-    ('12.3 ms', '2.50 s', '2m05s')
-    >>> format_bytes(1536), format_bytes(3 * 1024**3)
-    ('1.5 KiB', '3.0 GiB')
+>>> parse_duration("2s"), parse_duration("500ms"), parse_duration("1m30s"), parse_duration("3")
+(2.0, 0.5, 90.0, 3.0)
+>>> format_duration(0.0123), format_duration(2.5), format_duration(125)
+('12.3 ms', '2.50 s', '2m05s')
+>>> format_bytes(1536), format_bytes(3 * 1024**3)
+('1.5 KiB', '3.0 GiB')
 """
 
 from __future__ import annotations

@@ -41,7 +41,10 @@ def main() -> None:
     if any(not u.startswith(("http://127.0.0.1", "http://localhost")) for u in args.urls):
         raise SystemExit("traffic.py sends to loopback only")
     until, counts, lock = time.monotonic() + args.duration, [0, 0], threading.Lock()
-    threads = [threading.Thread(target=worker, args=(args.urls, n, until, counts, lock)) for n in range(args.concurrency)]
+    threads = [
+        threading.Thread(target=worker, args=(args.urls, n, until, counts, lock))
+        for n in range(args.concurrency)
+    ]
     for t in threads:
         t.start()
     for t in threads:

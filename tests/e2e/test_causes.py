@@ -29,7 +29,13 @@ SCENARIOS = {
     "cpu": ("process.cpu_hog|host.cpu_high", "process", ["{api}"], 2.0, "3s"),
     "leak": ("process.memory_growth", "process", ["{api}", "leaks memory"], 1.0, "3s"),
     "nocache": ("redis.hit_rate_low", "redis", ["cache misses"], 1.0, "8s"),
-    "seqscan": ("pg.slow_queries|pg.missing_index", "postgres", ["scans public.users (no usable index)"], 2.0, "3s"),
+    "seqscan": (
+        "pg.slow_queries|pg.missing_index",
+        "postgres",
+        ["scans public.users (no usable index)"],
+        2.0,
+        "3s",
+    ),
     "lock": ("pg.blocked_queries", "postgres", ["public.agents wait on a lock held by pid"], 4.0, "3s"),
     "idle_tx": ("pg.idle_in_transaction", "postgres", ["idle in a transaction"], 6.0, "3s"),
     "pool": ("pg.connections_saturated", "postgres", ["connections are saturated"], 1.0, "3s"),
@@ -47,8 +53,13 @@ def triage_causes(lab: LabState, tmp_path: Path):
     config.write_text(labconfig.config_path(lab).read_text() + THRESHOLDS)
 
     def run(window: str) -> dict:
-        proc = subprocess.run(triage_command(config, window, ["--json"]), env=triage_env(),
-                              capture_output=True, text=True, timeout=90)
+        proc = subprocess.run(
+            triage_command(config, window, ["--json"]),
+            env=triage_env(),
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
         assert proc.returncode == 0, proc.stderr
         return json.loads(proc.stdout)
 
@@ -61,8 +72,15 @@ def _given(report: dict, codes: str, naming: LabState | None) -> bool:
     findings = [f for f in report["findings"] if f["code"] in wanted]
     if naming is not None:  # the busy process must be the backend, busy enough to stand out
         tag = process_tag(naming.lab_id, "api")
-        findings = [f for f in findings if tag in f["subject"] or any(
-            tag in p.get("process", "") and (p.get("cpu_pct") or 0) >= 45 for p in f["evidence"].get("top_cpu", []))]
+        findings = [
+            f
+            for f in findings
+            if tag in f["subject"]
+            or any(
+                tag in p.get("process", "") and (p.get("cpu_pct") or 0) >= 45
+                for p in f["evidence"].get("top_cpu", [])
+            )
+        ]
     return bool(findings)
 
 

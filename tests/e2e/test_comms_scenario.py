@@ -33,27 +33,52 @@ from receivers import http_receiver, smtp_inbox
 pytestmark = pytest.mark.e2e
 
 
-def test_a_lab_incident_is_told_inside_and_outside_without_leaking(lab: LabState, fault, triage, tmp_path: Path):
+def test_a_lab_incident_is_told_inside_and_outside_without_leaking(
+    lab: LabState, fault, triage, tmp_path: Path
+):
     pytest.importorskip("apprise")
     store = Store(f"sqlite:///{tmp_path / 'perfbook.db'}")
     site = tmp_path / "site"
     with smtp_inbox() as (port, inbox), http_receiver() as hooks:
-        cfg = Config.model_validate({
-            "notify": {"external_urls": [f"json://127.0.0.1:{hooks.server_port}/public"], "service": "Example",
-                       "email": {"smtp_host": "127.0.0.1", "smtp_port": port, "to": ["performance@example.com"],
-                                 "cc": ["ops@example.com", "dev@example.com"]}},
-            "status": {"dir": str(site), "components": [{"name": "API", "endpoints": ["/api/v1/*"]},
-                                                        {"name": "Web app", "layers": ["frontend"]}]}})
+        cfg = Config.model_validate(
+            {
+                "notify": {
+                    "external_urls": [f"json://127.0.0.1:{hooks.server_port}/public"],
+                    "service": "Example",
+                    "email": {
+                        "smtp_host": "127.0.0.1",
+                        "smtp_port": port,
+                        "to": ["performance@example.com"],
+                        "cc": ["ops@example.com", "dev@example.com"],
+                    },
+                },
+                "status": {
+                    "dir": str(site),
+                    "components": [
+                        {"name": "API", "endpoints": ["/api/v1/*"]},
+                        {"name": "Web app", "layers": ["frontend"]},
+                    ],
+                },
+            }
+        )
         fault("slow", endpoint="/api/v1/agents", delay_s=3.0)
         time.sleep(1.0)
         slow = triage()
         assert slow["severity"] in ("P2", "P1", "P0"), slow["severity_reason"]
-        inc = records.open_incident(store, title=slow["causes"][0]["summary"][:120] if slow["causes"] else "slow",
-                                    actor="ana", severity=slow["severity"], report=slow)
+        inc = records.open_incident(
+            store,
+            title=slow["causes"][0]["summary"][:120] if slow["causes"] else "slow",
+            actor="ana",
+            severity=slow["severity"],
+            report=slow,
+        )
         notify(store, cfg, inc.number, "detected", actor="ana")
         page = json.loads((site / "status.json").read_text())
         assert {c["name"]: c["status"] for c in page["components"]}["API"] in (
-            "degraded_performance", "partial_outage", "major_outage")
+            "degraded_performance",
+            "partial_outage",
+            "major_outage",
+        )
         notify(store, cfg, inc.number, "customer", actor="ana")
 
         from perfbook.lab import client

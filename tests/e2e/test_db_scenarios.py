@@ -41,8 +41,13 @@ def triage_db(lab: LabState, tmp_path: Path):
     config.write_text(labconfig.config_path(lab).read_text() + "\n[thresholds]\nidle_in_transaction_s = 5\n")
 
     def run(window: str) -> dict:
-        proc = subprocess.run(triage_command(config, window, ["--json"]), env=triage_env(),
-                              capture_output=True, text=True, timeout=90)
+        proc = subprocess.run(
+            triage_command(config, window, ["--json"]),
+            env=triage_env(),
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
         assert proc.returncode == 0, proc.stderr
         report = json.loads(proc.stdout)
         validate_report(report)
@@ -59,7 +64,9 @@ def test_fault_is_named_with_its_code_level_and_issue_type(fault, triage_db, nam
     report = triage_db(window)
     found = [f for f in report["findings"] if f["code"] == code]
     seen = [(f["code"], f["level"], f["subject"]) for f in report["findings"]]
-    assert found, f"{name}: no {code} in {seen} (probes: { {k: p['status'] for k, p in report['probes'].items()} })"
+    assert found, (
+        f"{name}: no {code} in {seen} (probes: { {k: p['status'] for k, p in report['probes'].items()} })"
+    )
     f = found[0]
     assert f["level"] in levels, seen
     assert subject is None or f["subject"] == subject, seen

@@ -26,18 +26,26 @@ pytestmark = pytest.mark.e2e
 def lab_config(lab: LabState, tmp_path: Path) -> Path:
     """The lab's perfbook.toml with a private audit store."""
     path = tmp_path / "perfbook.toml"
-    path.write_text(labconfig.config_path(lab).read_text() + f'\n[store]\nurl = "sqlite:///{tmp_path}/audit.db"\n')
+    path.write_text(
+        labconfig.config_path(lab).read_text() + f'\n[store]\nurl = "sqlite:///{tmp_path}/audit.db"\n'
+    )
     return path
 
 
 def perfbook(*args: str, timeout_s: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "perfbook", *args], env=triage_env(), capture_output=True,
-                          text=True, timeout=timeout_s)
+    return subprocess.run(
+        [sys.executable, "-m", "perfbook", *args],
+        env=triage_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )
 
 
 def triage(config: Path, tmp_path: Path, name: str) -> tuple[dict, Path]:
-    proc = subprocess.run(triage_command(config, "3s", ["--json"]), env=triage_env(), capture_output=True,
-                          text=True, timeout=90)
+    proc = subprocess.run(
+        triage_command(config, "3s", ["--json"]), env=triage_env(), capture_output=True, text=True, timeout=90
+    )
     assert proc.returncode == 0, proc.stderr
     path = tmp_path / f"{name}.json"
     path.write_text(proc.stdout)
@@ -49,13 +57,25 @@ def keys(report: dict, code: str) -> list[str]:
 
 
 def apply_from_report(config: Path, report: Path) -> dict:
-    proc = perfbook("fix", "--from-report", str(report), "--apply", "--yes", "--window", "3s", "--json",
-                    "--config", str(config))
+    proc = perfbook(
+        "fix",
+        "--from-report",
+        str(report),
+        "--apply",
+        "--yes",
+        "--window",
+        "3s",
+        "--json",
+        "--config",
+        str(config),
+    )
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
 
 
-def test_lock_holder_terminated_from_the_report(lab: LabState, fault, lab_config: Path, tmp_path: Path) -> None:
+def test_lock_holder_terminated_from_the_report(
+    lab: LabState, fault, lab_config: Path, tmp_path: Path
+) -> None:
     fault("lock")
     time.sleep(4.0)  # the traffic's writes queue up behind the holder
     before, path = triage(lab_config, tmp_path, "before")
@@ -69,7 +89,9 @@ def test_lock_holder_terminated_from_the_report(lab: LabState, fault, lab_config
     assert ("pg.terminate", "done") in [(e["action"], e["outcome"]) for e in history]
 
 
-def test_missing_index_created_from_the_report(lab: LabState, fault, lab_config: Path, tmp_path: Path) -> None:
+def test_missing_index_created_from_the_report(
+    lab: LabState, fault, lab_config: Path, tmp_path: Path
+) -> None:
     fault("seqscan")
     time.sleep(3.0)  # e-mail searches scan the table under the background traffic
     before, path = triage(lab_config, tmp_path, "before")

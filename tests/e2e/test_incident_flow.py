@@ -26,8 +26,13 @@ WINDOW = "3s"
 
 
 def perfbook(*args: str, env: dict | None = None, timeout_s: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "perfbook", *args], env=env or triage_env(), capture_output=True,
-                          text=True, timeout=timeout_s)
+    return subprocess.run(
+        [sys.executable, "-m", "perfbook", *args],
+        env=env or triage_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -49,13 +54,17 @@ def ok(proc: subprocess.CompletedProcess, *codes: int) -> dict:
     return json.loads(proc.stdout)
 
 
-def test_incident_from_first_triage_to_verified_resolve(lab: LabState, lab_config: Path, tmp_path: Path) -> None:
+def test_incident_from_first_triage_to_verified_resolve(
+    lab: LabState, lab_config: Path, tmp_path: Path
+) -> None:
     cfg = ["--config", str(lab_config)]
     client.switch_fault(lab, "slow", True, {"endpoint": "/api/v1/agents", "delay_s": 3.0})
     lock_on = False
     try:
         time.sleep(1.0)
-        opened = ok(perfbook("incident", "open", "--triage", "--window", WINDOW, "--as", "ana", "--json", *cfg))
+        opened = ok(
+            perfbook("incident", "open", "--triage", "--window", WINDOW, "--as", "ana", "--json", *cfg)
+        )
         inc = opened["incident"]
         assert inc["severity"] in ("P2", "P1"), inc  # the report's severity: a 3 s endpoint
         assert "/api/v1/agents" in inc["endpoints"]
@@ -65,14 +74,29 @@ def test_incident_from_first_triage_to_verified_resolve(lab: LabState, lab_confi
         client.switch_fault(lab, "lock", True, {})
         lock_on = True
         time.sleep(4.0)  # the traffic's writes queue up behind the holder
-        proc = perfbook("triage", "--fail-on", "never", "--window", WINDOW, "--json", "--incident", inc["id"], *cfg)
+        proc = perfbook(
+            "triage", "--fail-on", "never", "--window", WINDOW, "--json", "--incident", inc["id"], *cfg
+        )
         report = ok(proc)
         assert any(f["code"] == "pg.blocked_queries" for f in report["findings"]), report["findings"]
         assert f"{inc['id']}: triage #" in proc.stderr
         (tmp_path / "report.json").write_text(proc.stdout)
 
-        fixed = ok(perfbook("fix", "--from-report", str(tmp_path / "report.json"), "--apply", "--yes",
-                            "--window", WINDOW, "--json", "--incident", inc["id"], *cfg))
+        fixed = ok(
+            perfbook(
+                "fix",
+                "--from-report",
+                str(tmp_path / "report.json"),
+                "--apply",
+                "--yes",
+                "--window",
+                WINDOW,
+                "--json",
+                "--incident",
+                inc["id"],
+                *cfg,
+            )
+        )
         statuses = [(r["action"], (r.get("outcome") or {}).get("status")) for r in fixed["results"]]
         assert ("pg.terminate", "done") in statuses, fixed["results"]
 
@@ -86,8 +110,21 @@ def test_incident_from_first_triage_to_verified_resolve(lab: LabState, lab_confi
         client.switch_fault(lab, "slow", False)
         time.sleep(1.0)
         env = {**triage_env(), "PERFBOOK_INCIDENT": inc["id"]}
-        load = ok(perfbook("load", f"{lab.backend_url}/api/v1/agents", "-d", "3s", "-c", "2",
-                           "--slo", "p95<2s,errors<5%", "--json", *cfg, env=env))
+        load = ok(
+            perfbook(
+                "load",
+                f"{lab.backend_url}/api/v1/agents",
+                "-d",
+                "3s",
+                "-c",
+                "2",
+                "--slo",
+                "p95<2s,errors<5%",
+                "--json",
+                *cfg,
+                env=env,
+            )
+        )
         assert all(v["met"] for v in load["slo"]), load["slo"]
 
         final = perfbook("incident", "resolve", inc["id"], *verify, *cfg)
@@ -105,7 +142,8 @@ def test_incident_from_first_triage_to_verified_resolve(lab: LabState, lab_confi
     steps = [e for e in done["timeline"] if e["kind"] in ("opened", "triage", "fix", "load", "resolved")]
     kinds = [e["kind"] for e in steps]
     assert kinds[:3] == ["opened", "triage", "triage"] and kinds[-2:] == ["triage", "resolved"], kinds
-    assert "fix" in kinds[3:kinds.index("load")] and kinds.count("triage") in (4, 5), kinds  # + refused verifies
+    # + refused verifies
+    assert "fix" in kinds[3 : kinds.index("load")] and kinds.count("triage") in (4, 5), kinds
     first, lock_triage = steps[1]["data"], steps[2]["data"]
     assert first["severity"] == inc["severity"] and first["p95_s"] > 2.0 and first["error_rate"] is not None
     assert lock_triage["findings"] > 0 and lock_triage["top_cause"]

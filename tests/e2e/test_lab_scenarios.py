@@ -1,7 +1,8 @@
 """End-to-end: the lab under traffic, triaged in full; each fault gives its finding, health gives none.
 
 The machine these run on is shared: when the report's own host figures say the CPU was
-saturated during the window (or more tasks were runnable than it has cores), findings that only restate that (host.cpu_high, a busy process that
+saturated during the window (or more tasks were runnable than it has cores), findings that only restate
+that (host.cpu_high, a busy process that
 is not the lab's, latency of the lab's Redis / WebSocket measured on a starved CPU) are tolerated
 in the healthy scenario and printed; with a CPU under the threshold the healthy verdict is strict.
 """
@@ -46,7 +47,9 @@ def test_healthy_lab_has_no_alarm(lab: LabState, triage) -> None:
     alarms = _alarms(report)
     if _host_saturated(report):
         noise = [f for f in alarms if _is_load_noise(f, lab)]
-        print(f"host CPU {report['kpis']['cpu_pct']} %, loaded: tolerated {[(f['code'], f['subject']) for f in noise]}")
+        print(
+            f"host CPU {report['kpis']['cpu_pct']} %, loaded: tolerated {[(f['code'], f['subject']) for f in noise]}"
+        )
         alarms = [f for f in alarms if f not in noise]
     assert alarms == [], _codes(report)
     assert report["severity"] == "OK", report["severity_reason"]
@@ -84,8 +87,10 @@ def test_cpu_names_the_backend(lab: LabState, fault, triage) -> None:
     if not (hog or host) and _host_saturated(report):
         busiest = max((p["cpu_pct"] or 0 for p in _lab_processes(report, tag)), default=0)
         if busiest < 90:  # the scheduler, not triage: other work left the busy loop under a core
-            pytest.skip(f"host CPU {report['kpis']['cpu_pct']:.0f} % busy with other work: "
-                        f"the backend's busy loop got {busiest:.0f} % of a core")
+            pytest.skip(
+                f"host CPU {report['kpis']['cpu_pct']:.0f} % busy with other work: "
+                f"the backend's busy loop got {busiest:.0f} % of a core"
+            )
     assert hog or host, _codes(report)
     assert "high_resource_usage" in report["issue_types"]
 

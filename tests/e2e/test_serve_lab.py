@@ -31,9 +31,24 @@ REFRESH_S = 2
 def serve(lab: LabState, tmp_path: Path) -> Iterator[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PERFBOOK_")}
     env.update(PERFBOOK_SERVE_TOKEN=TOKEN, XDG_STATE_HOME=str(tmp_path))
-    proc = subprocess.Popen([sys.executable, "-m", "perfbook", "serve", "--lab", "--lab-dir", str(lab.dir),
-                             "--listen", "127.0.0.1:0", "--refresh", str(REFRESH_S)],
-                            env=env, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "perfbook",
+            "serve",
+            "--lab",
+            "--lab-dir",
+            str(lab.dir),
+            "--listen",
+            "127.0.0.1:0",
+            "--refresh",
+            str(REFRESH_S),
+        ],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = proc.stderr.readline()
         url = re.search(r"http://127\.0\.0\.1:\d+", line)
@@ -45,28 +60,39 @@ def serve(lab: LabState, tmp_path: Path) -> Iterator[str]:
 
 
 def _triage(url: str) -> dict:
-    r = httpx.post(f"{url}/api/v1/triage", json={"window_s": 3}, headers={"Authorization": f"Bearer {TOKEN}"},
-                   timeout=60)
+    r = httpx.post(
+        f"{url}/api/v1/triage", json={"window_s": 3}, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60
+    )
     assert r.status_code == 200, r.text
     return r.json()["report"]
 
 
-def test_a_slow_fault_shows_on_the_overview_within_one_refresh(lab: LabState, serve: str, tmp_path: Path) -> None:
+def test_a_slow_fault_shows_on_the_overview_within_one_refresh(
+    lab: LabState, serve: str, tmp_path: Path
+) -> None:
     slow = "#findings li[data-code='http.slow_response']"
     with chromium() as browser:
         page = browser.new_page(base_url=serve, viewport={"width": 1280, "height": 900})
         _triage(serve)
         page.goto("/")
         assert page.locator(slow).count() == 0
-        subprocess.run([sys.executable, "-m", "perfbook", "lab", "fault", "slow", "on", "--dir", str(lab.dir)],
-                       check=True, capture_output=True, timeout=60)
+        subprocess.run(
+            [sys.executable, "-m", "perfbook", "lab", "fault", "slow", "on", "--dir", str(lab.dir)],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
         try:
             report = _triage(serve)
             assert "http.slow_response" in {f["code"] for f in report["findings"]}
             started = time.monotonic()
             page.locator(slow).wait_for(timeout=(REFRESH_S + 1) * 1000)
             assert time.monotonic() - started <= REFRESH_S + 1
-            assert page.locator("section[aria-label='latest triage']").get_attribute("data-severity") in ("P0", "P1", "P2")
+            assert page.locator("section[aria-label='latest triage']").get_attribute("data-severity") in (
+                "P0",
+                "P1",
+                "P2",
+            )
             page.screenshot(path=str(tmp_path / "overview-slow.png"), full_page=True)
             page.goto("/signin?next=/lab")
             page.get_by_label("Your name").fill("e2e")
@@ -76,8 +102,11 @@ def test_a_slow_fault_shows_on_the_overview_within_one_refresh(lab: LabState, se
             assert page.locator("tr[data-fault=slow] td").first.inner_text() == "off"
             page.screenshot(path=str(tmp_path / "lab.png"), full_page=True)
         finally:
-            subprocess.run([sys.executable, "-m", "perfbook", "lab", "fault", "slow", "off", "--dir", str(lab.dir)],
-                           capture_output=True, timeout=60)
+            subprocess.run(
+                [sys.executable, "-m", "perfbook", "lab", "fault", "slow", "off", "--dir", str(lab.dir)],
+                capture_output=True,
+                timeout=60,
+            )
         page.goto("/")
         time.sleep(3.5)  # requests already held by the fault (delay_s 3) finish in the next window
         _triage(serve)

@@ -33,13 +33,19 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
         return
     counts = {o: sum(1 for t in _TALLY if t["outcome"] == o) for o in OUTCOMES}
     terminalreporter.section("hostile attempts")
-    terminalreporter.write_line(f"{len(_TALLY)} attempts: " + ", ".join(f"{n} {o}" for o, n in counts.items()))
+    terminalreporter.write_line(
+        f"{len(_TALLY)} attempts: " + ", ".join(f"{n} {o}" for o, n in counts.items())
+    )
     for t in _TALLY:
         if t["outcome"] not in ("clean error", "correct"):
-            terminalreporter.write_line(f"  {t['outcome']:<11} {t['attempt']}: {'; '.join(t['problems'])[:160]}")
+            terminalreporter.write_line(
+                f"  {t['outcome']:<11} {t['attempt']}: {'; '.join(t['problems'])[:160]}"
+            )
     target = os.environ.get("PERFBOOK_HOSTILE_TALLY")
     if target:
-        Path(target).write_text(json.dumps({"attempts": len(_TALLY), "counts": counts, "runs": _TALLY}, indent=2))
+        Path(target).write_text(
+            json.dumps({"attempts": len(_TALLY), "counts": counts, "runs": _TALLY}, indent=2)
+        )
 
 
 @pytest.fixture
@@ -47,7 +53,9 @@ def full_fs(tmp_path: Path):
     """A 64 KiB tmpfs mounted in the test's directory, filled up; unmounted afterwards."""
     mnt = tmp_path / "full"
     mnt.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)], capture_output=True).returncode:
+    if subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)], capture_output=True
+    ).returncode:
         pytest.skip("cannot mount a tmpfs here (not root?)")
     try:
         (mnt / "old.txt").write_text("the old report\n")

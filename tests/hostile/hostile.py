@@ -32,20 +32,39 @@ class Run:
         return json.loads(self.stdout)
 
 
-def perfbook(*args: str, env: dict[str, str] | None = None, stdout: Path | str | None = None, timeout_s: float = 90,
-             cwd: Path | None = None, stdin: str | None = None) -> Run:
+def perfbook(
+    *args: str,
+    env: dict[str, str] | None = None,
+    stdout: Path | str | None = None,
+    timeout_s: float = 90,
+    cwd: Path | None = None,
+    stdin: str | None = None,
+) -> Run:
     """``python -m perfbook *args`` with no PERFBOOK_* of the caller; ``stdout`` may be a path (/dev/full)."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("PERFBOOK_")}
     environ.update(env or {})
     started = time.monotonic()
     out = open(stdout, "w") if stdout is not None else subprocess.PIPE  # noqa: SIM115 - closed below
     try:
-        proc = subprocess.run([sys.executable, "-m", "perfbook", *args], stdout=out, stderr=subprocess.PIPE,
-                              text=True, env=environ, timeout=timeout_s, cwd=cwd, input=stdin)
+        proc = subprocess.run(
+            [sys.executable, "-m", "perfbook", *args],
+            stdout=out,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=environ,
+            timeout=timeout_s,
+            cwd=cwd,
+            input=stdin,
+        )
     except subprocess.TimeoutExpired as err:  # a hang is an outcome too (subprocess.run killed it)
         text = lambda b: b.decode(errors="replace") if isinstance(b, bytes) else (b or "")  # noqa: E731
-        return Run(args, -1, text(err.stdout), text(err.stderr) + f"\n[hung: killed after {timeout_s:g} s]",
-                   time.monotonic() - started)
+        return Run(
+            args,
+            -1,
+            text(err.stdout),
+            text(err.stderr) + f"\n[hung: killed after {timeout_s:g} s]",
+            time.monotonic() - started,
+        )
     finally:
         if stdout is not None:
             out.close()
@@ -56,8 +75,13 @@ def start(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
     """A perfbook process left running (for signals)."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("PERFBOOK_")}
     environ.update(env or {})
-    return subprocess.Popen([sys.executable, "-m", "perfbook", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=environ)
+    return subprocess.Popen(
+        [sys.executable, "-m", "perfbook", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environ,
+    )
 
 
 @dataclass
@@ -69,9 +93,17 @@ class Attempt:
     detail: str = ""
     problems: list[str] = field(default_factory=list)
 
-    def judge(self, run: Run, *, codes: Iterable[int], error: bool = False, files: Iterable[Path] = (),
-              protect: Iterable[Callable[[], str | None]] = (), verify: Iterable[Callable[[], str | None]] = (),
-              secrets: Iterable[str] = (SECRET,)) -> str:
+    def judge(
+        self,
+        run: Run,
+        *,
+        codes: Iterable[int],
+        error: bool = False,
+        files: Iterable[Path] = (),
+        protect: Iterable[Callable[[], str | None]] = (),
+        verify: Iterable[Callable[[], str | None]] = (),
+        secrets: Iterable[str] = (SECRET,),
+    ) -> str:
         """The outcome of ``run``. ``error``: a one-line ``error:`` is what the input deserves."""
         codes = set(codes)
         lost = [p for check in protect if (p := _safe(check))]
@@ -95,8 +127,9 @@ class Attempt:
         else:
             self.outcome = "clean error" if error else "correct"
         self.detail = f"exit {run.code}; " + (errors[0][:160] if errors else run.stderr.strip()[-160:])
-        _TALLY.append({"attempt": self.name, "outcome": self.outcome, "problems": self.problems,
-                       "detail": self.detail})
+        _TALLY.append(
+            {"attempt": self.name, "outcome": self.outcome, "problems": self.problems, "detail": self.detail}
+        )
         return self.outcome
 
     def assert_ok(self) -> None:
@@ -124,6 +157,7 @@ def _read(path: Path) -> str:
 
 # -- things the attempts must not touch ---------------------------------------------------------------
 
+
 def device_node(path: Path) -> Path:
     """A character device like /dev/full (1, 7), made here: never a real /dev entry."""
     import pytest
@@ -142,9 +176,11 @@ def fifo(path: Path) -> Path:
 
 def still(path: Path, kind: Callable[[int], bool], what: str) -> Callable[[], str | None]:
     """A protect check: ``path`` is still a ``what`` (a device node, a FIFO, a symlink)."""
+
     def check() -> str | None:
         st = os.lstat(path)
         return None if kind(st.st_mode) else f"{path.name} is no longer {what}"
+
     check.__name__ = f"still_{what.replace(' ', '_')}"
     return check
 
@@ -157,4 +193,5 @@ def unchanged(path: Path) -> Callable[[], str | None]:
         if not Path(path).exists():
             return f"{path.name} was deleted"
         return None if Path(path).read_bytes() == before else f"{path.name} was changed"
+
     return check

@@ -15,12 +15,16 @@ import socket
 import threading
 import time
 
-PAGE = (b'<html><script src="/ok.js"></script><img src="http://[::1/x.png">'
-        b'<link rel="stylesheet" href="http://127.0.0.1:1\x1b[0m/x.css"><img src="/ok.png"></html>')
-METRICS = (b'# TYPE http_requests_total counter\nhttp_requests_total{handler="/health",status="200"} 5\n'
-           b'http_request_duration_seconds_bucket{handler="/health",le="0.1"} 5\n'
-           b'http_request_duration_seconds_bucket{handler="/health",le="+Inf"} 5\n'
-           b'http_request_duration_seconds_count{handler="/health"} 5\n')
+PAGE = (
+    b'<html><script src="/ok.js"></script><img src="http://[::1/x.png">'
+    b'<link rel="stylesheet" href="http://127.0.0.1:1\x1b[0m/x.css"><img src="/ok.png"></html>'
+)
+METRICS = (
+    b'# TYPE http_requests_total counter\nhttp_requests_total{handler="/health",status="200"} 5\n'
+    b'http_request_duration_seconds_bucket{handler="/health",le="0.1"} 5\n'
+    b'http_request_duration_seconds_bucket{handler="/health",le="+Inf"} 5\n'
+    b'http_request_duration_seconds_count{handler="/health"} 5\n'
+)
 LINE = b'http_request_duration_seconds_bucket{handler="/api/v1/h%06d",method="GET",le="%s"} %d\n'
 
 
@@ -129,7 +133,9 @@ class Hostile:
 
 
 def _metrics_chunk(i: int) -> bytes:
-    return b"".join(LINE % (i * 100 + j, le, j) for j in range(100) for le in (b"0.1", b"0.5", b"1.0", b"+Inf"))
+    return b"".join(
+        LINE % (i * 100 + j, le, j) for j in range(100) for le in (b"0.1", b"0.5", b"1.0", b"+Inf")
+    )
 
 
 def _send(conn: socket.socket, status: int, body: bytes, headers: list[bytes] | None = None) -> bool:

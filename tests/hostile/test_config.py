@@ -32,8 +32,12 @@ def test_meaningless_config_is_exit_2_before_any_probe(attempt, tmp_path, case):
 
 def test_a_misspelt_variable_is_named(attempt):
     run = perfbook("triage", "--only", "postgres", "--window", "0.2s", env={"PERFBOOK_POSTGRES_DSNN": "x"})
-    attempt.check(run, codes={2}, error=True,
-                  verify=[lambda: None if "PERFBOOK_POSTGRES_DSN" in run.stderr.replace("DSNN", "") else "no hint"])
+    attempt.check(
+        run,
+        codes={2},
+        error=True,
+        verify=[lambda: None if "PERFBOOK_POSTGRES_DSN" in run.stderr.replace("DSNN", "") else "no hint"],
+    )
 
 
 @pytest.mark.parametrize("url", ["not a url", "localhost:1", "ftp://x/"])
@@ -79,11 +83,24 @@ def _quietly(conn, sql: str) -> None:
 def test_a_critical_finding_is_never_a_green_ok(attempt, tmp_path, blocked, output):
     with Hostile("ok") as srv:
         path = tmp_path / "perfbook.toml"
-        path.write_text(f'[http]\nbase_url = "{srv.url}"\nendpoints = ["/health"]\n[frontend]\nurl = ""\n'
-                        f'[postgres]\ndsn = "{blocked}"\n')
-        run = perfbook("triage", "--config", str(path), "--only", "http,postgres", "--window", "0.5s",
-                       *(["--json"] if output == "json" else []), env={"COLUMNS": "200"})
+        path.write_text(
+            f'[http]\nbase_url = "{srv.url}"\nendpoints = ["/health"]\n[frontend]\nurl = ""\n'
+            f'[postgres]\ndsn = "{blocked}"\n'
+        )
+        run = perfbook(
+            "triage",
+            "--config",
+            str(path),
+            "--only",
+            "http,postgres",
+            "--window",
+            "0.5s",
+            *(["--json"] if output == "json" else []),
+            env={"COLUMNS": "200"},
+        )
     verify = [lambda: None if "pg.blocked_queries" in run.stdout else "the blocked queries were not found"]
     if output == "text":
-        verify.append(lambda: None if "but 1 critical finding" in run.stdout else "the banner says OK, no caveat")
+        verify.append(
+            lambda: None if "but 1 critical finding" in run.stdout else "the banner says OK, no caveat"
+        )
     attempt.check(run, codes={3}, verify=verify)

@@ -40,11 +40,14 @@ def test_postgres_refuses_a_connection_without_password(attempt, lab):
     def refused() -> str | None:
         for user in ("postgres", "codexos"):
             try:
-                psycopg.connect(host="127.0.0.1", port=port, user=user, dbname="postgres", connect_timeout=5).close()
+                psycopg.connect(
+                    host="127.0.0.1", port=port, user=user, dbname="postgres", connect_timeout=5
+                ).close()
             except psycopg.OperationalError:
                 continue
             return f"{user} connected without a password"
         return None
+
     attempt.check(_as_run("psql without password", None), codes={0}, verify=[refused])
 
 
@@ -53,10 +56,13 @@ def test_redis_refuses_a_client_without_password(attempt, lab):
 
     def refused() -> str | None:
         try:
-            redis.Redis(host="127.0.0.1", port=urlsplit(state["redis_url"]).port, socket_timeout=5).set("x", 1)
+            redis.Redis(host="127.0.0.1", port=urlsplit(state["redis_url"]).port, socket_timeout=5).set(
+                "x", 1
+            )
         except redis.RedisError:
             return None
         return "a write without a password was accepted"
+
     attempt.check(_as_run("redis without password", None), codes={0}, verify=[refused])
 
 
@@ -76,10 +82,32 @@ def test_no_password_in_the_lab_config_or_on_a_command_line(attempt, lab):
             except OSError:
                 continue
         return "a password on a command line" if any(s in a for s in secrets for a in argv) else None
-    triage = perfbook("triage", "--config", str(path), "--only", "postgres,redis", "--window", "0.5s", "--json",
-                      "--fail-on", "never")
-    outcomes = [attempt.judge(config, codes={0}, files=[path], secrets=secrets, verify=[nowhere]),
-                attempt.judge(triage, codes={0}, secrets=secrets, verify=[
-                    lambda: None if all(p["status"] == "ok" for p in triage.json["probes"].values()) else
-                    "the lab config fails"])]
+
+    triage = perfbook(
+        "triage",
+        "--config",
+        str(path),
+        "--only",
+        "postgres,redis",
+        "--window",
+        "0.5s",
+        "--json",
+        "--fail-on",
+        "never",
+    )
+    outcomes = [
+        attempt.judge(config, codes={0}, files=[path], secrets=secrets, verify=[nowhere]),
+        attempt.judge(
+            triage,
+            codes={0},
+            secrets=secrets,
+            verify=[
+                lambda: (
+                    None
+                    if all(p["status"] == "ok" for p in triage.json["probes"].values())
+                    else "the lab config fails"
+                )
+            ],
+        ),
+    ]
     assert set(outcomes) <= {"correct"}, outcomes  # two attempts, both counted

@@ -38,16 +38,34 @@ def test_load_ends_with_its_partial_result(attempt, tmp_path: Path, sig, code):
     with Hostile("ok") as srv:
         proc = start("load", srv.url + "/x", "-d", "60s", "-c", "2", "-o", str(out))
         run = _signalled(proc, sig, lambda: srv.requests > 50)
-    attempt.check(run, codes={code}, verify=[
-        _quick(run), lambda: None if out.exists() and json.loads(out.read_text())["interrupted"] else "no partial file",
-        lambda: None if "leaked semaphore" not in run.stderr else "a semaphore warning"])
+    attempt.check(
+        run,
+        codes={code},
+        verify=[
+            _quick(run),
+            lambda: (
+                None if out.exists() and json.loads(out.read_text())["interrupted"] else "no partial file"
+            ),
+            lambda: None if "leaked semaphore" not in run.stderr else "a semaphore warning",
+        ],
+    )
 
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_capacity_ends_within_a_second(attempt, sig, code):
     with Hostile("ok") as srv:
-        proc = start("capacity", srv.url + "/x", "--slo", "p95<1s", "--step-duration", "5s", "--max-duration", "60s",
-                     "--no-plot", "--json")
+        proc = start(
+            "capacity",
+            srv.url + "/x",
+            "--slo",
+            "p95<1s",
+            "--step-duration",
+            "5s",
+            "--max-duration",
+            "60s",
+            "--no-plot",
+            "--json",
+        )
         run = _signalled(proc, sig, lambda: srv.requests > 30)
     attempt.check(run, codes={code}, verify=[_quick(run)])
 

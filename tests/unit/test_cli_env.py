@@ -20,17 +20,28 @@ class _Terminal(io.StringIO):
         return True
 
 
-@pytest.mark.parametrize("stdin_tty, stderr_tty, ci, expected", [
-    (True, True, None, True), (True, True, "true", False), (False, True, None, False),
-    (True, False, None, False)])
+@pytest.mark.parametrize(
+    "stdin_tty, stderr_tty, ci, expected",
+    [
+        (True, True, None, True),
+        (True, True, "true", False),
+        (False, True, None, False),
+        (True, False, None, False),
+    ],
+)
 def test_interactive_needs_a_terminal_on_stdin_and_stderr_and_no_ci(stdin_tty, stderr_tty, ci, expected):
-    env = Env(stdin=_Terminal() if stdin_tty else io.StringIO(), stdout=io.StringIO(),
-              stderr=_Terminal() if stderr_tty else io.StringIO(), environ={"CI": ci} if ci else {})
+    env = Env(
+        stdin=_Terminal() if stdin_tty else io.StringIO(),
+        stdout=io.StringIO(),
+        stderr=_Terminal() if stderr_tty else io.StringIO(),
+        environ={"CI": ci} if ci else {},
+    )
     assert env.interactive is expected
 
 
-@pytest.mark.parametrize("typed, expected", [("y\n", True), ("yes\n", True), ("\n", False), ("n\n", False),
-                                             ("maybe\ny\n", True)])
+@pytest.mark.parametrize(
+    "typed, expected", [("y\n", True), ("yes\n", True), ("\n", False), ("n\n", False), ("maybe\ny\n", True)]
+)
 def test_confirm_reads_the_answer_from_stdin_and_asks_on_stderr(typed, expected):
     env = Env(stdin=io.StringIO(typed), stdout=io.StringIO(), stderr=io.StringIO(), environ={})
     assert env.confirm("apply pg.terminate?") is expected

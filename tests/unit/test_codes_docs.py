@@ -27,7 +27,8 @@ def test_every_code_is_judged_on_some_probe():
 def test_the_fixes_offered_are_read_from_the_rules_and_are_catalog_entries():
     fixes = offered_fixes()
     assert fixes["pg.missing_index"] == ("pg.analyze", "pg.create_index")  # a local list, then .append
-    assert fixes["redis.evictions"] == ("redis.set_maxmemory", "redis.set_policy")  # helpers of rules.redis_advice
+    # helpers of rules.redis_advice
+    assert fixes["redis.evictions"] == ("redis.set_maxmemory", "redis.set_policy")
     assert fixes["process.cpu_hog"] == ("process.restart",)  # a helper of the same module
     assert "http.slow_response" not in fixes  # advice only (actions without a command)
     assert set(fixes) <= set(CODES)

@@ -36,8 +36,9 @@ def test_defaults_match_the_runbook_stack():
 def test_precedence_flag_over_env_over_file(tmp_path: Path):
     path = tmp_path / "perfbook.toml"
     path.write_text('[http]\nbase_url = "http://file:1"\ntimeout_s = 3\n')
-    cfg = load_config(path, env={"PERFBOOK_HTTP_BASE_URL": "http://env:2"},
-                      overrides={"http.timeout_s": (9.0, "--timeout")})
+    cfg = load_config(
+        path, env={"PERFBOOK_HTTP_BASE_URL": "http://env:2"}, overrides={"http.timeout_s": (9.0, "--timeout")}
+    )
     assert cfg.http.base_url == "http://env:2"
     assert cfg.source_of("http.base_url") == "env PERFBOOK_HTTP_BASE_URL"
     assert cfg.http.timeout_s == 9.0 and cfg.source_of("http.timeout_s") == "flag --timeout"
@@ -68,8 +69,17 @@ def test_bad_env_value_names_the_variable():
 
 
 def test_config_model_has_every_design_section():
-    assert {"http", "frontend", "websocket", "postgres", "redis", "containers", "host", "process",
-            "thresholds"} <= set(Config.model_fields)
+    assert {
+        "http",
+        "frontend",
+        "websocket",
+        "postgres",
+        "redis",
+        "containers",
+        "host",
+        "process",
+        "thresholds",
+    } <= set(Config.model_fields)
 
 
 def test_version_and_unknown_command_exit_codes(perfbook):

@@ -12,8 +12,13 @@ def test_every_probe_has_its_evidence_documented_and_every_field_its_meaning():
     modules = evidence_modules()
     assert list(modules) == probe_names()
     assert all(m == f"perfbook.evidence.{probe}" for probe, m in modules.items())
-    undocumented = [f"{m}:{c.name}.{f.name}" for m in modules.values()
-                    for c in class_docs(m) for f in c.fields if not f.meaning]
+    undocumented = [
+        f"{m}:{c.name}.{f.name}"
+        for m in modules.values()
+        for c in class_docs(m)
+        for f in c.fields
+        if not f.meaning
+    ]
     assert undocumented == []
 
 

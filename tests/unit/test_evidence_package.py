@@ -25,10 +25,24 @@ def _imports(path: Path) -> list[str]:
 
 def test_every_evidence_module_imports_only_the_standard_library_and_the_contract():
     modules = sorted(PACKAGE.glob("*.py"))
-    layers = {"http", "metrics", "host", "process", "containers", "postgres", "redis", "websocket",
-              "frontend"}
+    layers = {
+        "http",
+        "metrics",
+        "host",
+        "process",
+        "containers",
+        "postgres",
+        "redis",
+        "websocket",
+        "frontend",
+    }
     assert {p.stem for p in modules} >= layers
-    foreign = [f"{p.name}: {name}" for p in modules for name in _imports(p)
-               if name != "__future__" and name.split(".")[0] not in sys.stdlib_module_names
-               and not name.startswith(ALLOWED)]
+    foreign = [
+        f"{p.name}: {name}"
+        for p in modules
+        for name in _imports(p)
+        if name != "__future__"
+        and name.split(".")[0] not in sys.stdlib_module_names
+        and not name.startswith(ALLOWED)
+    ]
     assert foreign == []

@@ -29,9 +29,16 @@ def _device(path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("kind, message", [("device", "is a character device"), ("fifo", "is a FIFO"),
-                                           ("directory", "is a directory"), ("missing dir", "does not exist"),
-                                           ("link to a device", "a symlink to")])
+@pytest.mark.parametrize(
+    "kind, message",
+    [
+        ("device", "is a character device"),
+        ("fifo", "is a FIFO"),
+        ("directory", "is a directory"),
+        ("missing dir", "does not exist"),
+        ("link to a device", "a symlink to"),
+    ],
+)
 def test_what_is_refused(tmp_path: Path, kind: str, message: str) -> None:
     path = tmp_path / "out"
     if kind == "device":

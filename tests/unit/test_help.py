@@ -29,8 +29,12 @@ def _commands() -> list[tuple[list[str], Any]]:
 
 
 def run(*argv: str, columns: int = 80) -> tuple[int, str, str]:
-    env = Env(stdin=io.StringIO(), stdout=io.StringIO(), stderr=io.StringIO(),
-              environ={"COLUMNS": str(columns), "NO_COLOR": "1"})
+    env = Env(
+        stdin=io.StringIO(),
+        stdout=io.StringIO(),
+        stderr=io.StringIO(),
+        environ={"COLUMNS": str(columns), "NO_COLOR": "1"},
+    )
     mp = pytest.MonkeyPatch()
     mp.setenv("COLUMNS", str(columns))
     try:
@@ -64,7 +68,10 @@ def test_help_sentences_are_not_broken_mid_line():
     assert code == 0
     assert "the performance-incident runbook as software." in out
     lines = [line.strip() for line in out.splitlines()]
-    assert "breaks" not in lines and "(load, capacity, stress), apply" not in " ".join(lines[:12]).split("breaks")[0]
+    assert (
+        "breaks" not in lines
+        and "(load, capacity, stress), apply" not in " ".join(lines[:12]).split("breaks")[0]
+    )
     # the prose paragraph fills lines: no line of it ends far short of the width but the last
     prose = out.split("Diagnose", 1)[1].split("Examples:", 1)[0]
     body = [line for line in prose.splitlines() if line.strip()]

@@ -89,8 +89,13 @@ def test_nothing_below_cli_imports_cli():
     def in_cli(name: str) -> bool:
         return name == "perfbook.cli" or name.startswith("perfbook.cli.")
 
-    upward = [f"{m} -> {t}" for m, targets in _graph().items() if not in_cli(m) and m != "perfbook.__main__"
-              for t in targets if in_cli(t)]
+    upward = [
+        f"{m} -> {t}"
+        for m, targets in _graph().items()
+        if not in_cli(m) and m != "perfbook.__main__"
+        for t in targets
+        if in_cli(t)
+    ]
     assert upward == []
 
 

@@ -19,8 +19,20 @@ HEAVY = ("psycopg", "docker", "requests", "redis", "websockets", "psutil", "http
 
 
 def test_the_builtin_probes_in_report_order():
-    assert probe_names() == ["http", "metrics", "host", "process", "containers", "network", "postgres", "pgbouncer",
-                             "redis", "websocket", "frontend", "prometheus"]
+    assert probe_names() == [
+        "http",
+        "metrics",
+        "host",
+        "process",
+        "containers",
+        "network",
+        "postgres",
+        "pgbouncer",
+        "redis",
+        "websocket",
+        "frontend",
+        "prometheus",
+    ]
 
 
 @pytest.mark.parametrize("name", probe_names())
@@ -37,31 +49,58 @@ def test_each_probe_declares_its_evidence_and_rules_by_its_layer_name(name):
 
 def test_only_metrics_is_judged_by_another_layers_rules():
     assert [n for n, c in probe_classes().items() if c.rules is None] == ["metrics"]
-    assert [m.__name__.rsplit(".", 1)[1] for m in rule_modules()] == [n for n in probe_names() if n != "metrics"]
+    assert [m.__name__.rsplit(".", 1)[1] for m in rule_modules()] == [
+        n for n in probe_names() if n != "metrics"
+    ]
 
 
 def test_skip_reasons_budgets_and_locality_come_from_the_declarations():
-    cfg = load_config(env={"PERFBOOK_HTTP_BASE_URL": "", "PERFBOOK_FRONTEND_URL": "",
-                           "PERFBOOK_POSTGRES_STATEMENT_TIMEOUT_MS": "3000"})
+    cfg = load_config(
+        env={
+            "PERFBOOK_HTTP_BASE_URL": "",
+            "PERFBOOK_FRONTEND_URL": "",
+            "PERFBOOK_POSTGRES_STATEMENT_TIMEOUT_MS": "3000",
+        }
+    )
     reasons = {n: configured_skip(n, cfg, local=True) for n in probe_names()}
-    assert reasons == {"http": "no [http] base_url", "metrics": "no [http] metrics_path", "host": None, "process": None,
-                       "containers": None, "network": None, "postgres": "no [postgres] dsn",
-                       "pgbouncer": "no [pgbouncer] dsn", "redis": "no [redis] url",
-                       "websocket": "no [websocket] url",
-                       "frontend": "no [frontend] url", "prometheus": "no [prometheus] url"}
-    assert [n for n in probe_names() if probe_classes()[n].local] == ["host", "process", "containers", "network"]
+    assert reasons == {
+        "http": "no [http] base_url",
+        "metrics": "no [http] metrics_path",
+        "host": None,
+        "process": None,
+        "containers": None,
+        "network": None,
+        "postgres": "no [postgres] dsn",
+        "pgbouncer": "no [pgbouncer] dsn",
+        "redis": "no [redis] url",
+        "websocket": "no [websocket] url",
+        "frontend": "no [frontend] url",
+        "prometheus": "no [prometheus] url",
+    }
+    assert [n for n in probe_names() if probe_classes()[n].local] == [
+        "host",
+        "process",
+        "containers",
+        "network",
+    ]
     budgets = {n: probe_classes()[n].budget_s(cfg, 2.0) for n in ("http", "postgres", "redis", "host")}
     assert budgets == {"http": 7.5, "postgres": 5.5, "redis": 3.5, "host": 3.5}
 
 
 def test_targets_are_each_probes_declared_target_with_its_source():
-    cfg = load_config(env={"PERFBOOK_POSTGRES_DSN": "postgresql://app:s3cret@db.internal:5432/app",
-                           "PERFBOOK_REDIS_URL": "", "DOCKER_HOST": "unix:///run/podman.sock"})
+    cfg = load_config(
+        env={
+            "PERFBOOK_POSTGRES_DSN": "postgresql://app:s3cret@db.internal:5432/app",
+            "PERFBOOK_REDIS_URL": "",
+            "DOCKER_HOST": "unix:///run/podman.sock",
+        }
+    )
     target = describe_targets(cfg, local=False)
     assert target["postgres"] == "postgresql://app:***@db.internal:5432/app"
     assert target["sources"]["postgres"] == "env PERFBOOK_POSTGRES_DSN" and "redis" not in target
     assert target["host"] == "remote: host probes skipped"
-    assert "db.internal" in target_hosts(cfg) and "run" not in target_hosts(cfg)  # containers describe this machine
+    # containers describe this machine
+    assert "db.internal" in target_hosts(cfg) and "run" not in target_hosts(cfg)
 
 
 def test_reading_every_declaration_imports_no_heavy_dependency():

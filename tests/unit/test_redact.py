@@ -19,9 +19,21 @@ CASES = [
     ("URL password, empty user", f"redis://:{SECRET}@cache:6379/0", "redis://:***@cache:6379/0"),
     ("http URL, token as user", f"https://{SECRET}@git.example/x", "https://***@git.example/x"),
     ("ws URL userinfo", f"ws://u:{SECRET}@h:8001/ws", "ws://u:***@h:8001/ws"),
-    ("postgres user kept", "postgresql://codexos@localhost:5432/codexos_db", "postgresql://codexos@localhost:5432/codexos_db"),
-    ("DSN query password", f"postgresql://u@h/db?sslmode=require&password={SECRET}", "postgresql://u@h/db?sslmode=require&password=***"),
-    ("keyword DSN", f"host=db user=app password={SECRET} dbname=app", "host=db user=app password=*** dbname=app"),
+    (
+        "postgres user kept",
+        "postgresql://codexos@localhost:5432/codexos_db",
+        "postgresql://codexos@localhost:5432/codexos_db",
+    ),
+    (
+        "DSN query password",
+        f"postgresql://u@h/db?sslmode=require&password={SECRET}",
+        "postgresql://u@h/db?sslmode=require&password=***",
+    ),
+    (
+        "keyword DSN",
+        f"host=db user=app password={SECRET} dbname=app",
+        "host=db user=app password=*** dbname=app",
+    ),
     ("keyword DSN quoted", f"host=db password='a {SECRET}' dbname=app", "host=db password=*** dbname=app"),
     ("keyword DSN quoted, doubled quote", f"password='it''s {SECRET}' port=5", "password=*** port=5"),
     ("keyword DSN quoted, backslash", f"password='a\\' {SECRET}' port=5", "password=*** port=5"),
@@ -32,8 +44,11 @@ CASES = [
     ("query apikey", f"/v1?apikey={SECRET}", "/v1?apikey=***"),
     ("query secret", f"/cb?client_secret={SECRET}", "/cb?client_secret=***"),
     ("query sig (Azure SAS)", f"/blob?sv=2020&sig={SECRET}", "/blob?sv=2020&sig=***"),
-    ("query AWS signature", f"/o?X-Amz-Signature={SECRET}&X-Amz-Credential={SECRET}",
-     "/o?X-Amz-Signature=***&X-Amz-Credential=***"),
+    (
+        "query AWS signature",
+        f"/o?X-Amz-Signature={SECRET}&X-Amz-Credential={SECRET}",
+        "/o?X-Amz-Signature=***&X-Amz-Credential=***",
+    ),
     ("query password", f"/login?password={SECRET}", "/login?password=***"),
     ("query session", f"/x?session={SECRET}", "/x?session=***"),
     ("env assignment", f"PGPASSWORD={SECRET} psql", "PGPASSWORD=*** psql"),
@@ -41,8 +56,11 @@ CASES = [
     ("Authorization basic", f"authorization: Basic {SECRET}", "authorization: ***"),
     ("Cookie header", f"Cookie: sid={SECRET}; theme=dark", "Cookie: ***"),
     ("X-Api-Key header", f"X-Api-Key: {SECRET}", "X-Api-Key: ***"),
-    ("header inside a quoted command", f"curl -H 'Authorization: Bearer {SECRET}' http://h/",
-     "curl -H 'Authorization: ***' http://h/"),
+    (
+        "header inside a quoted command",
+        f"curl -H 'Authorization: Bearer {SECRET}' http://h/",
+        "curl -H 'Authorization: ***' http://h/",
+    ),
     ("header as JSON", f'{{"Authorization": "Bearer {SECRET}"}}', '{"Authorization": "***"}'),
     ("bearer in prose", f"sent bearer {SECRET} to the API", "sent bearer *** to the API"),
     ("flag with =", f"deploy --token={SECRET} --now", "deploy --token=*** --now"),
@@ -54,12 +72,19 @@ CASES = [
     ("JWT", "id eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.Zq9s3cr3tSIGNATURE", "id ***"),
     ("GitHub token", "ghp_" + "Zq9s3cr3t" * 4, "***"),
     ("AWS access key id", "AKIAZQ9S3CR3TEXAMPLE", "***"),
-    ("YAML credentials", f"http_config:\n  authorization:\n    credentials: {SECRET}\n",
-     "http_config:\n  authorization:\n    credentials: ***\n"),
+    (
+        "YAML credentials",
+        f"http_config:\n  authorization:\n    credentials: {SECRET}\n",
+        "http_config:\n  authorization:\n    credentials: ***\n",
+    ),
     ("YAML password", f"  password: {SECRET}", "  password: ***"),
     ("apprise Slack URL", f"slack://T1JJ3T3L2/A1BRTD4JD/{SECRET}/#general", "slack://***"),
     ("apprise Telegram URL", f"notify tgram://123456789:{SECRET}/987654 failed", "notify tgram://*** failed"),
-    ("list repr holding a DSN", f"got ['postgresql://u:{SECRET}@h/db', 3]", "got ['postgresql://u:***@h/db', 3]"),
+    (
+        "list repr holding a DSN",
+        f"got ['postgresql://u:{SECRET}@h/db', 3]",
+        "got ['postgresql://u:***@h/db', 3]",
+    ),
 ]
 
 # (what, text that must come out unchanged)
@@ -91,8 +116,12 @@ def test_what_is_not_secret_is_kept(what: str, text: str) -> None:
 
 
 def test_a_json_document_stays_valid_json() -> None:
-    doc = {"dsn": f"host=db password='{SECRET} x'", "url": f"http://u:{SECRET}@h/x?token={SECRET}",
-           "headers": {"Cookie": f"a={SECRET}"}, "cmd": f"curl -H 'Authorization: Bearer {SECRET}'"}
+    doc = {
+        "dsn": f"host=db password='{SECRET} x'",
+        "url": f"http://u:{SECRET}@h/x?token={SECRET}",
+        "headers": {"Cookie": f"a={SECRET}"},
+        "cmd": f"curl -H 'Authorization: Bearer {SECRET}'",
+    }
     text = redact(json.dumps(doc, indent=2))
     assert SECRET not in text
     assert json.loads(text)["url"] == "http://u:***@h/x?token=***"

@@ -57,7 +57,9 @@ class SpoolProbe(BaseProbe):
         files = [p for p in self.directory.iterdir() if p.is_file()]
         now = time.time()
         oldest = max((now - p.stat().st_mtime for p in files), default=None)
-        data = SpoolEvidence(str(self.directory), len(files), round(oldest, 3) if oldest is not None else None)
+        data = SpoolEvidence(
+            str(self.directory), len(files), round(oldest, 3) if oldest is not None else None
+        )
         return Evidence(self.name, "ok", 0.0, data=data)
 
 
@@ -66,16 +68,27 @@ def evaluate(evidence: Mapping[str, Evidence[Any]], cfg: Config) -> list[Finding
     spool = usable(evidence.get("spool"), SpoolEvidence)
     if spool is None or spool.files <= BACKLOG_FILES:
         return []
-    return [finding("spool.backlog", spool.directory, f"{spool.files} files wait in {spool.directory}",
-                    value=spool.files, threshold=BACKLOG_FILES, unit="files",
-                    evidence={"files": spool.files, "oldest_age_s": spool.oldest_age_s})]
+    return [
+        finding(
+            "spool.backlog",
+            spool.directory,
+            f"{spool.files} files wait in {spool.directory}",
+            value=spool.files,
+            threshold=BACKLOG_FILES,
+            unit="files",
+            evidence={"files": spool.files, "oldest_age_s": spool.oldest_age_s},
+        )
+    ]
 
 
 @pytest.fixture
 def spool_layer(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
     """Steps 4 and 5: the finding code in perfbook.codes.CODES, the probe in perfbook.probes.BUILTIN."""
-    monkeypatch.setitem(codes.CODES, "spool.backlog",
-                        CodeInfo(Level.WARNING, IssueType.SCALABILITY, "more files wait than the consumer keeps up with"))
+    monkeypatch.setitem(
+        codes.CODES,
+        "spool.backlog",
+        CodeInfo(Level.WARNING, IssueType.SCALABILITY, "more files wait than the consumer keeps up with"),
+    )
     monkeypatch.setattr(probes, "BUILTIN", (*probes.BUILTIN, f"{__name__}:SpoolProbe"))
     spool = tmp_path / "spool"
     spool.mkdir()

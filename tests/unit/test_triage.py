@@ -31,13 +31,20 @@ def ctx(window_s: float = 0.1) -> ProbeContext:
     return ProbeContext(config=Config(), window_s=window_s, deadline=time.monotonic() + 5)
 
 
-@pytest.mark.parametrize("behaviour, status, reason", [
-    (lambda c: _raise(ProbeUnavailable("connection refused 127.0.0.1:6379")), "unavailable", "connection refused"),
-    (lambda c: _raise(ProbeSkipped("no [redis] url")), "skipped", "no [redis] url"),
-    (lambda c: _raise(KeyError("oops")), "error", "KeyError"),
-    (lambda c: _raise(RuntimeError("redis://:hunter2@h:1/0 broke")), "error", "redis://:***@h:1/0"),
-    (lambda c: asyncio.sleep(10), "unavailable", "no answer within 0.2 s"),
-])
+@pytest.mark.parametrize(
+    "behaviour, status, reason",
+    [
+        (
+            lambda c: _raise(ProbeUnavailable("connection refused 127.0.0.1:6379")),
+            "unavailable",
+            "connection refused",
+        ),
+        (lambda c: _raise(ProbeSkipped("no [redis] url")), "skipped", "no [redis] url"),
+        (lambda c: _raise(KeyError("oops")), "error", "KeyError"),
+        (lambda c: _raise(RuntimeError("redis://:hunter2@h:1/0 broke")), "error", "redis://:***@h:1/0"),
+        (lambda c: asyncio.sleep(10), "unavailable", "no answer within 0.2 s"),
+    ],
+)
 def test_run_probe_always_returns_evidence(behaviour, status, reason):
     started = time.monotonic()
     ev = asyncio.run(run_probe(_Probe(behaviour), ctx(), budget_s=0.2))
@@ -51,13 +58,31 @@ async def _raise(err: Exception):
 
 
 def _report(severity, *findings) -> Report:
-    return Report("2026-11-27T10:00:00Z", 2.1, 2.0, {"host": "this machine (x)", "sources": {}}, severity, "why",
-                  issue_types(list(findings)), Kpis(), list(findings), {})
+    return Report(
+        "2026-11-27T10:00:00Z",
+        2.1,
+        2.0,
+        {"host": "this machine (x)", "sources": {}},
+        severity,
+        "why",
+        issue_types(list(findings)),
+        Kpis(),
+        list(findings),
+        {},
+    )
 
 
-@pytest.mark.parametrize("severity, fail_on, expected", [
-    (Severity.P2, "P2", ExitCode.THRESHOLD), (Severity.P3, "P2", ExitCode.OK), (Severity.P0, "never", ExitCode.OK),
-    (Severity.OK, "P3", ExitCode.OK), (Severity.P1, "P0", ExitCode.OK), (Severity.P0, "P0", ExitCode.THRESHOLD)])
+@pytest.mark.parametrize(
+    "severity, fail_on, expected",
+    [
+        (Severity.P2, "P2", ExitCode.THRESHOLD),
+        (Severity.P3, "P2", ExitCode.OK),
+        (Severity.P0, "never", ExitCode.OK),
+        (Severity.OK, "P3", ExitCode.OK),
+        (Severity.P1, "P0", ExitCode.OK),
+        (Severity.P0, "P0", ExitCode.THRESHOLD),
+    ],
+)
 def test_fail_on_severity_cut(severity, fail_on, expected):
     assert exit_code_for(_report(severity), fail_on) is expected
 

@@ -19,19 +19,32 @@ DEAD = finding("pg.dead_tuples", "public.t", "dead tuples")
 
 
 def _report(severity, *findings) -> Report:
-    return Report("2026-11-27T10:00:00Z", 2.1, 2.0, {"host": "this machine (x)", "sources": {}}, severity,
-                  "within limits: p95 4 ms, 5xx 0 %", [], Kpis(p95_s=0.004, error_rate=0.0), list(findings), {})
+    return Report(
+        "2026-11-27T10:00:00Z",
+        2.1,
+        2.0,
+        {"host": "this machine (x)", "sources": {}},
+        severity,
+        "within limits: p95 4 ms, 5xx 0 %",
+        [],
+        Kpis(p95_s=0.004, error_rate=0.0),
+        list(findings),
+        {},
+    )
 
 
-@pytest.mark.parametrize("severity, findings, fail_on, hit", [
-    (Severity.OK, [BLOCKED], "P2", True),       # the lab's lock fault: default cut fails (decided 2026-12-01)
-    (Severity.OK, [OOM], "P3", True),           # the lab's redis_full fault, stricter cut
-    (Severity.OK, [BLOCKED], "P1", False),      # a cut looser than the default judges severity only
-    (Severity.OK, [BLOCKED], "never", False),
-    (Severity.OK, [DEAD], "P2", False),         # a warning is no failure of the default cut
-    (Severity.P2, [], "P2", True),
-    (None, [BLOCKED], "P0", True),              # nothing user-facing measured: the critical cut
-])
+@pytest.mark.parametrize(
+    "severity, findings, fail_on, hit",
+    [
+        (Severity.OK, [BLOCKED], "P2", True),  # the lab's lock fault: default cut fails (decided 2026-12-01)
+        (Severity.OK, [OOM], "P3", True),  # the lab's redis_full fault, stricter cut
+        (Severity.OK, [BLOCKED], "P1", False),  # a cut looser than the default judges severity only
+        (Severity.OK, [BLOCKED], "never", False),
+        (Severity.OK, [DEAD], "P2", False),  # a warning is no failure of the default cut
+        (Severity.P2, [], "P2", True),
+        (None, [BLOCKED], "P0", True),  # nothing user-facing measured: the critical cut
+    ],
+)
 def test_the_cut(severity, findings, fail_on, hit):
     assert at_or_above_cut(severity, findings, fail_on) is hit
 
@@ -44,7 +57,10 @@ def _text(renderable) -> str:
 
 def test_no_green_ok_in_the_terminal_banner():
     text, html = _text(build_banner(_report(Severity.OK, BLOCKED, OOM)))
-    assert "no user-facing slowdown measured, but 2 critical findings: pg.blocked_queries, redis.oom_rejections" in text
+    assert (
+        "no user-facing slowdown measured, but 2 critical findings: pg.blocked_queries, redis.oom_rejections"
+        in text
+    )
     assert "#008000" not in html and "green" not in html  # Rich's green, and the healthy border
     healthy, healthy_html = _text(build_banner(_report(Severity.OK)))
     assert "within limits" in healthy and ("#008000" in healthy_html or "green" in healthy_html)

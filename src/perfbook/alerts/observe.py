@@ -111,7 +111,9 @@ def observe(report: Report, cfg: Config) -> Observation:
                 labels=labels,
             )
         )
-    measured = [fig for fig, names in FIGURE_PROBES.items() if any(probes.get(n) in USABLE_STATUSES for n in names)]
+    measured = [
+        fig for fig, names in FIGURE_PROBES.items() if any(probes.get(n) in USABLE_STATUSES for n in names)
+    ]
     for fig, kpi in (
         ("db_query_mean_ms", report.kpis.db_query_mean_ms),
         ("cache_hit_rate", report.kpis.cache_hit_rate),

@@ -25,6 +25,7 @@ class RuleKeys(Protocol):
     summary: str | None
     description: str | None
 
+
 PROM_DURATION = re.compile(r"^(\d+(ms|s|m|h|d|w|y))+$")
 METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _MATCHER = r'\s*[a-zA-Z_][a-zA-Z0-9_]*\s*(=~|!~|!=|=)\s*"(?:[^"\\]|\\.)*"\s*'

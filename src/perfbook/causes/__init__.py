@@ -39,7 +39,12 @@ MAX_CAUSES = 8
 WEAK_CONFIDENCE = 0.3  # a healthy stack has no cause above this
 
 FAMILIES: tuple[Callable[[Context], list[Cause]], ...] = (
-    table_causes, session_causes, cache_causes, resource_causes, saturation_causes, pool_causes,
+    table_causes,
+    session_causes,
+    cache_causes,
+    resource_causes,
+    saturation_causes,
+    pool_causes,
 )
 
 
@@ -48,8 +53,9 @@ def rank_causes(findings: list[Finding], evidence: Mapping[str, Evidence[Any]], 
     return split_causes(findings, evidence, cfg)[0]
 
 
-def split_causes(findings: list[Finding], evidence: Mapping[str, Evidence[Any]],
-                 cfg: Config) -> tuple[list[Cause], list[Cause]]:
+def split_causes(
+    findings: list[Finding], evidence: Mapping[str, Evidence[Any]], cfg: Config
+) -> tuple[list[Cause], list[Cause]]:
     """(ranked causes, also seen): while endpoints are in trouble, a cause of another layer that
     joins none of them is only "also seen" (nothing in the evidence links it to them)."""
     ctx = Context.build(findings, evidence, cfg)

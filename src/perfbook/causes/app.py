@@ -25,8 +25,12 @@ def app_causes(ctx: Context, claimed: set[str]) -> list[Cause]:
     """Causes for endpoints in trouble that no dependency cause explains."""
     causes = [single_cause(ctx, f, "app", "the backend itself") for f in ctx.of("http.health_failed")]
     # nothing answers: every request fails, whatever else is down behind the backend
-    causes += [single_cause(ctx, f, "app", "the backend itself", (0.1, "the backend answers nothing: every request fails"))
-               for f in ctx.of("http.unreachable")]
+    causes += [
+        single_cause(
+            ctx, f, "app", "the backend itself", (0.1, "the backend answers nothing: every request fails")
+        )
+        for f in ctx.of("http.unreachable")
+    ]
     left = [s for s in ctx.suffering() if s.endpoint not in claimed]
     failing = [s for s in left if s.errors is not None]
     if failing:
@@ -41,18 +45,25 @@ def _dependencies(ctx: Context, score: Score, what: str, p95_s: float | None = N
 
     Returns the words for the summary: why this is (or may not be) the application itself.
     """
-    deps = [d for d in ctx.dependency_findings()
-            if not (d.code == "pg.slow_queries" and explains_little(_worst_ms(d), p95_s))]
+    deps = [
+        d
+        for d in ctx.dependency_findings()
+        if not (d.code == "pg.slow_queries" and explains_little(_worst_ms(d), p95_s))
+    ]
     busy = [f for f in ctx.of("process.cpu_hog", "process.memory_growth") if backend_process(ctx, f)[0]]
     measured = [p for p in DEPENDENCIES if ctx.measured(p)]
     if busy:
         score.add(-0.1, f"{busy[0].key}: the backend's own process is short of CPU or memory")
     if deps:
         # a probe that only timed out is weaker evidence against the application than a real outage
-        score.add(-0.1 if probe_timed_out(deps[0]) else -0.2, f"{deps[0].key} in the same window may explain it")
+        score.add(
+            -0.1 if probe_timed_out(deps[0]) else -0.2, f"{deps[0].key} in the same window may explain it"
+        )
         return f"nothing ties it to a dependency ({deps[0].key} is in trouble too, unjoined), so perhaps"
     if measured:
-        score.add(0.2, f"no {what} dependency in the same window explains it ({', '.join(measured)} measured)")
+        score.add(
+            0.2, f"no {what} dependency in the same window explains it ({', '.join(measured)} measured)"
+        )
         return f"no {what} dependency in the same window explains it, so"
     score.add(0.05, "no dependency measured (postgres, redis not configured or not reachable)")
     return "no dependency was measured, so perhaps"
@@ -93,7 +104,12 @@ def _overall(ctx: Context, score: Score, lead: Symptom) -> None:
     if share is None and lead.errors is not None:
         share, requests = lead.errors.evidence.get("total_share"), lead.errors.evidence.get("total_requests")
     th = ctx.cfg.thresholds
-    if share is not None and requests and share >= th.error_rate and requests >= ctx.cfg.http.min_window_requests:
+    if (
+        share is not None
+        and requests
+        and share >= th.error_rate
+        and requests >= ctx.cfg.http.min_window_requests
+    ):
         score.add(0.15, f"5xx {pct(share)} of all {requests} requests in the window")
 
 
@@ -111,10 +127,16 @@ def _errors(ctx: Context, failing: list[Symptom]) -> Cause:
     codes = ", ".join(f"{c} ×{n}" for c, n in sorted(statuses.items())) or "5xx"
     more = f" (and {', '.join(mask_query(s.endpoint) for s in failing[1:3])})" if len(failing) > 1 else ""
     act = first_action([f for s in failing for f in s.findings], ("manual.read_errors",))
-    summary = (f"{lead.label}{more} fails with {codes} ({pct(lead.error_share or 0)}{of}) and {why} "
-               f"the application itself errors; fix: {act.summary if act else 'read its error log'}")
-    evidence = {"endpoints": [s.endpoint for s in failing], "statuses": statuses,
-                "error_share": lead.error_share, "requests": requests}
+    summary = (
+        f"{lead.label}{more} fails with {codes} ({pct(lead.error_share or 0)}{of}) and {why} "
+        f"the application itself errors; fix: {act.summary if act else 'read its error log'}"
+    )
+    evidence = {
+        "endpoints": [s.endpoint for s in failing],
+        "statuses": statuses,
+        "error_share": lead.error_share,
+        "requests": requests,
+    }
     return make_cause(summary, score, [f for s in failing for f in s.findings], "app", evidence, act)
 
 
@@ -128,7 +150,9 @@ def _slow(ctx: Context, sym: Symptom) -> Cause:
         score.add(0.05, "seen by the app's own metrics and by perfbook's requests alike")
     why = _dependencies(ctx, score, "slow", sym.p95_s)
     act = first_action([sym.slow])
-    summary = (f"{sym.label} is slow (p95 {sym.p95_s or 0:.2f} s) and {why} the time is spent in the "
-               f"application itself; fix: {act.summary if act else 'profile the handler'}")
+    summary = (
+        f"{sym.label} is slow (p95 {sym.p95_s or 0:.2f} s) and {why} the time is spent in the "
+        f"application itself; fix: {act.summary if act else 'profile the handler'}"
+    )
     evidence = {"endpoints": [sym.endpoint], "p95_s": sym.p95_s, "sources": sorted(sources)}
     return make_cause(summary, score, [sym.slow], "app", evidence, act)

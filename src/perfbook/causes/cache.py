@@ -37,7 +37,10 @@ def _pick(ev: dict[str, Any], *keys: str) -> Any:
 def _rate_text(f: Finding) -> tuple[str, int | None, int | None]:
     """``hit rate 12 % over 480 lookups``, the lookups and the misses (None when not in evidence)."""
     ev = f.evidence
-    hits, misses = _pick(ev, "hits", "keyspace_hits", "hits_window"), _pick(ev, "misses", "keyspace_misses", "misses_window")
+    hits, misses = (
+        _pick(ev, "hits", "keyspace_hits", "hits_window"),
+        _pick(ev, "misses", "keyspace_misses", "misses_window"),
+    )
     lookups = _pick(ev, "lookups") or (hits + misses if hits is not None and misses is not None else None)
     rate = f"hit rate {pct(f.value)}" if isinstance(f.value, (int, float)) else "hit rate low"
     return (f"{rate} over {lookups} lookups" if lookups else rate), lookups, misses
@@ -56,8 +59,11 @@ def _database_part(ctx: Context, score: Score, misses: int | None) -> tuple[str,
     misses_per_s = misses / window_s if misses else None
     moved = bool(misses_per_s and calls_per_s >= 0.5 * misses_per_s)
     if moved:
-        score.add(0.2, f"the database ran {calls_per_s:.0f} statements/s in the same window against the cache's "
-                       f"{misses_per_s:.0f} misses/s: the misses go to the database")
+        score.add(
+            0.2,
+            f"the database ran {calls_per_s:.0f} statements/s in the same window against the cache's "
+            f"{misses_per_s:.0f} misses/s: the misses go to the database",
+        )
     elif calls:
         score.add(0.1, f"the database ran {calls_per_s:.0f} statements/s in the same window")
     return (f"; the database ran {calls_per_s:.0f} statements/s meanwhile" if calls else ""), moved
@@ -72,25 +78,39 @@ def _misses(ctx: Context, f: Finding) -> Cause:
     if evicted:
         score.add(0.05, "keys were evicted in the same window")
     # linked only through the database: the misses reach it, and the route reads it
-    sym = linked_symptom(ctx, score, "it reads the database the misses go to", 0.15,
-                         among=db_symptoms(ctx) if moved else [])
-    summary = (f"{symptom_lead(sym)}the cache misses: {rate}{db}, so reads go to the database; "
-               f"fix: check the cache keys and TTLs (keys that change on every request never hit)")
+    sym = linked_symptom(
+        ctx, score, "it reads the database the misses go to", 0.15, among=db_symptoms(ctx) if moved else []
+    )
+    summary = (
+        f"{symptom_lead(sym)}the cache misses: {rate}{db}, so reads go to the database; "
+        f"fix: check the cache keys and TTLs (keys that change on every request never hit)"
+    )
     evidence = {"hit_rate": f.value, "misses": misses, "endpoints": [sym.endpoint] if sym else []}
-    return make_cause(summary, score, [f, *evicted, *(sym.findings if sym else [])], "redis", evidence,
-                      first_action([f, *evicted]))
+    return make_cause(
+        summary,
+        score,
+        [f, *evicted, *(sym.findings if sym else [])],
+        "redis",
+        evidence,
+        first_action([f, *evicted]),
+    )
 
 
 def _oom(ctx: Context, f: Finding, misses: list[Finding]) -> Cause:
     score = Score()
     refused = _pick(f.evidence, "rejections", "oom_errors", "errors", "count") or f.value
-    what = f"{refused:.0f} write(s) refused with OOM" if isinstance(refused, (int, float)) else "writes refused with OOM"
+    what = (
+        f"{refused:.0f} write(s) refused with OOM"
+        if isinstance(refused, (int, float))
+        else "writes refused with OOM"
+    )
     score.finding(f, f"{what} in the window")
     memory = ctx.of("redis.memory_high")
     if memory:
         score.add(0.05, "used memory at its maxmemory")
     policy = _pick(f.evidence, "policy", "maxmemory_policy") or next(
-        (_pick(m.evidence, "policy", "maxmemory_policy") for m in memory), None)
+        (_pick(m.evidence, "policy", "maxmemory_policy") for m in memory), None
+    )
     if policy == "noeviction":
         score.add(0.05, "maxmemory-policy noeviction: nothing can make room")
     if misses:
@@ -104,7 +124,11 @@ def _oom(ctx: Context, f: Finding, misses: list[Finding]) -> Cause:
     fix = act.summary if act else "raise maxmemory or set maxmemory-policy allkeys-lru"
     summary = f"{symptom_lead(sym)}{full}; fix: {fix}"
     endpoints = [s.endpoint for s in failing] or ([sym.endpoint] if sym else [])
-    evidence = {"refused": refused, "policy": policy, "endpoints": endpoints,
-                "error_share": sym.error_share if sym else None}
+    evidence = {
+        "refused": refused,
+        "policy": policy,
+        "endpoints": endpoints,
+        "error_share": sym.error_share if sym else None,
+    }
     keys = [f, *memory, *misses, *(x for s in failing for x in s.findings)]
     return make_cause(summary, score, keys, "redis", evidence, act)

@@ -35,9 +35,19 @@ from perfbook.routing import path_only, route_matches
 from perfbook.sanitize import referenced_tables
 
 STRONG_DEPENDENCY_CODES = (
-    "pg.unreachable", "pg.blocked_queries", "pg.connections_saturated", "pg.slow_queries", "pg.missing_index",
-    "pg.idle_in_transaction", "pg.long_running_query", "redis.unreachable", "redis.oom_rejections",
-    "redis.hit_rate_low", "container.restarting", "container.memory_high", "container.cpu_high",
+    "pg.unreachable",
+    "pg.blocked_queries",
+    "pg.connections_saturated",
+    "pg.slow_queries",
+    "pg.missing_index",
+    "pg.idle_in_transaction",
+    "pg.long_running_query",
+    "redis.unreachable",
+    "redis.oom_rejections",
+    "redis.hit_rate_low",
+    "container.restarting",
+    "container.memory_high",
+    "container.cpu_high",
     "pgbouncer.pool_exhausted",
 )
 TIMEOUT_WORDS = ("no answer", "timed out", "timeout")
@@ -129,8 +139,11 @@ class Context:
         for f in ctx.of("http.error_rate_high"):
             ctx.symptoms.setdefault(f.subject, Symptom(f.subject)).errors = f
         for sym in ctx.symptoms.values():
-            sym.configured = [ep.path for ep in ctx.endpoints()
-                              if ep.path == sym.endpoint or route_matches(sym.endpoint, ep.path)]
+            sym.configured = [
+                ep.path
+                for ep in ctx.endpoints()
+                if ep.path == sym.endpoint or route_matches(sym.endpoint, ep.path)
+            ]
         return ctx
 
     def of(self, *codes: str) -> list[Finding]:
@@ -160,6 +173,7 @@ class Context:
 
     def suffering(self) -> list[Symptom]:
         """Every endpoint in trouble: well-supported first, then the worst level, the most errors, the slowest."""
+
         def key(s: Symptom) -> tuple[bool, int, float, float]:
             level = min(f.level.rank for f in s.findings)
             errors = s.errors.evidence.get("errors_5xx", 0) if s.errors is not None else 0
@@ -185,7 +199,10 @@ class Context:
             if sym.slow is None and not seen:
                 continue
             how = self._route_statement(sym.endpoint, table) or (
-                f"route {mask_query(sym.endpoint)} names {table}" if route_names_table(sym.endpoint, table) else None)
+                f"route {mask_query(sym.endpoint)} names {table}"
+                if route_names_table(sym.endpoint, table)
+                else None
+            )
             if how:
                 out.append((sym, how))
         return out

@@ -24,8 +24,13 @@ from perfbook.model import Cause, Finding
 WEAK_CODES = {"pg.cache_hit_low": 0.2, "redis.latency_high": 0.2}
 
 
-def linked_symptom(ctx: Context, score: Score, why: str, weight: float = SYMPTOM_UNMATCHED,
-                   among: list[Symptom] | None = None) -> Symptom | None:
+def linked_symptom(
+    ctx: Context,
+    score: Score,
+    why: str,
+    weight: float = SYMPTOM_UNMATCHED,
+    among: list[Symptom] | None = None,
+) -> Symptom | None:
     """The worst endpoint in trouble among those a link covers (``among``; every endpoint in
     trouble when the link is the same component serving them all), scored with ``why``."""
     candidates = ctx.suffering() if among is None else [s for s in ctx.suffering() if s in among]
@@ -52,8 +57,14 @@ def table_symptoms(ctx: Context, tables: list[str]) -> list[Symptom]:
     return linked
 
 
-def single_cause(ctx: Context, f: Finding, layer: str, why: str, extra: tuple[float, str] | None = None,
-                 among: list[Symptom] | None = None) -> Cause:
+def single_cause(
+    ctx: Context,
+    f: Finding,
+    layer: str,
+    why: str,
+    extra: tuple[float, str] | None = None,
+    among: list[Symptom] | None = None,
+) -> Cause:
     """A cause of one finding alone, joined to the endpoints in trouble its link covers.
 
     ``among`` are the symptoms the caller linked it to; None means no link, except for the app
@@ -72,13 +83,18 @@ def single_cause(ctx: Context, f: Finding, layer: str, why: str, extra: tuple[fl
     reason = str(f.evidence.get("reason") or "")
     timed_out = probe_timed_out(f)
     if timed_out:
-        score.add(-0.1, f"the probe timed out ({reason}) rather than being refused: it may be load on this host")
+        score.add(
+            -0.1, f"the probe timed out ({reason}) rather than being refused: it may be load on this host"
+        )
     failing = [s for s in ctx.suffering() if s.errors is not None]
     down = f.code in ("pg.unreachable", "redis.unreachable") and not timed_out and failing
     linked: list[Symptom] = []
     if down:
         sym: Symptom | None = failing[0]
-        score.add(SYMPTOM_MATCHED, f"{failing[0].label} answers 5xx ({pct(failing[0].error_share)}) while it is down")
+        score.add(
+            SYMPTOM_MATCHED,
+            f"{failing[0].label} answers 5xx ({pct(failing[0].error_share)}) while it is down",
+        )
         linked = failing
     elif layer == "app" or among:
         sym = linked_symptom(ctx, score, why, SYMPTOM_MATCHED if among else SYMPTOM_UNMATCHED, among)

@@ -32,11 +32,17 @@ def resource_causes(ctx: Context) -> list[Cause]:
     growth = [_memory_growth(ctx, f) for f in ctx.of("process.memory_growth")]
     causes += growth
     if not growth:
-        for code, what in (("host.swap_used", "the host is swapping"), ("host.memory_high", "the host is short of memory")):
+        for code, what in (
+            ("host.swap_used", "the host is swapping"),
+            ("host.memory_high", "the host is short of memory"),
+        ):
             if ctx.of(code):
                 causes.append(_host_only(ctx, ctx.of(code)[0], what))
                 break
-    causes += [_container(ctx, f) for f in ctx.of("container.restarting", "container.memory_high", "container.cpu_high")]
+    causes += [
+        _container(ctx, f)
+        for f in ctx.of("container.restarting", "container.memory_high", "container.cpu_high")
+    ]
     return causes
 
 
@@ -60,7 +66,9 @@ def _pid(subject: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def _symptom(ctx: Context, score: Score, backend: bool | None, why: str, host_busy: str = "") -> Symptom | None:
+def _symptom(
+    ctx: Context, score: Score, backend: bool | None, why: str, host_busy: str = ""
+) -> Symptom | None:
     """The endpoint in trouble this process explains: through the same component (the backend's own
     process serves it), or, for another process, only while the host it shares is short of the
     resource (``host_busy`` says how); else none."""
@@ -96,9 +104,21 @@ def _cpu_hog(ctx: Context, f: Finding) -> Cause:
         fix = "see what it is (ps) and profile or restart it"
     pid = _pid(f.subject)
     summary = f"{symptom_lead(sym)}{what}; fix: {fix.replace('PID', str(pid) if pid else 'PID')}"
-    evidence = {"process": f.subject, "backend": backend, "matched_by": how or None, "cpu_pct": f.value,
-                "endpoints": [sym.endpoint] if sym and backend else []}
-    return make_cause(summary, score, [f, *host, *(sym.findings if sym else [])], "process", evidence, first_action([f, *host]))
+    evidence = {
+        "process": f.subject,
+        "backend": backend,
+        "matched_by": how or None,
+        "cpu_pct": f.value,
+        "endpoints": [sym.endpoint] if sym and backend else [],
+    }
+    return make_cause(
+        summary,
+        score,
+        [f, *host, *(sym.findings if sym else [])],
+        "process",
+        evidence,
+        first_action([f, *host]),
+    )
 
 
 def _memory_growth(ctx: Context, f: Finding) -> Cause:
@@ -118,13 +138,24 @@ def _memory_growth(ctx: Context, f: Finding) -> Cause:
         score.add(0.05, f"host memory {memory[0].value or 0:.0f} % used")
     busy = "the host swaps in the same window" if swap else ""
     sym = _symptom(ctx, score, backend, "a growing process pushes the host toward swap", busy)
-    who = f"the backend process {f.subject}" if backend else (
-        f"another process on the host, {f.subject}," if backend is False else f"process {f.subject}")
+    who = (
+        f"the backend process {f.subject}"
+        if backend
+        else (f"another process on the host, {f.subject}," if backend is False else f"process {f.subject}")
+    )
     tail = " and the host swaps" if swap else ""
-    summary = (f"{symptom_lead(sym)}{who} leaks memory: RSS grows {slope}{tail}; "
-               f"fix: restart it (recycle the workers) and find the leak (tracemalloc)")
-    evidence = {"process": f.subject, "backend": backend, "slope": f.value, "r2": f.evidence.get("r2"),
-                "rss_bytes": f.evidence.get("rss_bytes"), "endpoints": [sym.endpoint] if sym and backend else []}
+    summary = (
+        f"{symptom_lead(sym)}{who} leaks memory: RSS grows {slope}{tail}; "
+        f"fix: restart it (recycle the workers) and find the leak (tracemalloc)"
+    )
+    evidence = {
+        "process": f.subject,
+        "backend": backend,
+        "slope": f.value,
+        "r2": f.evidence.get("r2"),
+        "rss_bytes": f.evidence.get("rss_bytes"),
+        "endpoints": [sym.endpoint] if sym and backend else [],
+    }
     keys = [f, *swap, *memory, *(sym.findings if sym else [])]
     return make_cause(summary, score, keys, "process", evidence, first_action([f], ("process.restart",)))
 
@@ -164,10 +195,16 @@ def _host_only(ctx: Context, f: Finding, what: str) -> Cause:
         who = f" (top: the backend's {name})"
     else:
         who = (f" (top: another process, {name}" if name else "") + (
-            f"; the backend's {ours.get('process')} among them)" if ours is not None else ")" if name else "")
+            f"; the backend's {ours.get('process')} among them)" if ours is not None else ")" if name else ""
+        )
     act = first_action([f])
     summary = f"{symptom_lead(sym)}{what}{who}: {f.title}" + (f"; fix: {act.summary}" if act else "")
-    evidence: dict[str, Any] = {"finding": f.key, "top_process": top[0] if top else None, "backend_process": ours, "endpoints": []}
+    evidence: dict[str, Any] = {
+        "finding": f.key,
+        "top_process": top[0] if top else None,
+        "backend_process": ours,
+        "endpoints": [],
+    }
     layer = "process" if heavy or (ours is not None and ours is top[0]) else "host"
     return make_cause(summary, score, [f, *(sym.findings if sym else [])], layer, evidence, act)
 
@@ -180,7 +217,12 @@ def _container(ctx: Context, f: Finding) -> Cause:
     if sym is not None:
         score.add(0.2, f"{sym.label} answers 5xx in the same window (a restarting container drops requests)")
     act = first_action([f])
-    summary = f"{symptom_lead(sym)}container {f.subject}: {f.title}" + (f"; fix: {act.summary}" if act else "")
-    evidence = {"container": f.subject, "finding": f.evidence,
-                "endpoints": [sym.endpoint] if sym is not None and restarting and sym.errors is not None else []}
+    summary = f"{symptom_lead(sym)}container {f.subject}: {f.title}" + (
+        f"; fix: {act.summary}" if act else ""
+    )
+    evidence = {
+        "container": f.subject,
+        "finding": f.evidence,
+        "endpoints": [sym.endpoint] if sym is not None and restarting and sym.errors is not None else [],
+    }
     return make_cause(summary, score, [f, *(sym.findings if sym else [])], "containers", evidence, act)

@@ -90,7 +90,9 @@ def search_phrase(columns: list[str]) -> str:
     """``['email']`` → ``e-mail search``; ``['owner_id', 'status']`` → ``search by owner_id, status``."""
     names = [param_name(c) for c in columns]
     if len(names) == 1:
-        friendly = {"email": "e-mail", "mail": "e-mail", "name": "name", "username": "user-name"}.get(names[0])
+        friendly = {"email": "e-mail", "mail": "e-mail", "name": "name", "username": "user-name"}.get(
+            names[0]
+        )
         if friendly:
             return f"{friendly} search"
     return "search by " + ", ".join(names) if names else "reading it"

@@ -28,10 +28,14 @@ def saturation_causes(ctx: Context) -> list[Cause]:
     causes += [_connects(ctx, f) for f in ctx.of("net.dependency_latency")]
     causes += [c for f in ctx.of("host.disk_io_saturated")[:1] if (c := _io(ctx, f)) is not None]
     causes += [_throttled(ctx, f) for f in ctx.of("container.cpu_throttled")]
-    causes += [_host(ctx, f, why) for code, why in (
-        ("host.oom_kill", "a killed worker drops its requests and the rest queue behind it"),
-        ("host.cpu_saturated", "runnable tasks wait for a core, requests with them"),
-    ) for f in ctx.of(code)[:1]]
+    causes += [
+        _host(ctx, f, why)
+        for code, why in (
+            ("host.oom_kill", "a killed worker drops its requests and the rest queue behind it"),
+            ("host.cpu_saturated", "runnable tasks wait for a core, requests with them"),
+        )
+        for f in ctx.of(code)[:1]
+    ]
     return causes
 
 
@@ -52,16 +56,26 @@ def _listen(ctx: Context, f: Finding) -> Cause:
     ports = [p for p in f.evidence.get("ports") or [] if isinstance(p, int)]
     score = Score()
     score.finding(f, f.title)
-    if port is None or port not in ports:  # another listener's queue: nothing links it to the backend's endpoints
+    # another listener's queue: nothing links it to the backend's endpoints
+    if port is None or port not in ports:
         summary = f"a listen queue overflows on {f.subject}, not the backend's port: {f.title}"
         return make_cause(summary, score, [f], "network", {"endpoints": []}, first_action([f]))
-    sym = linked_symptom(ctx, score, f"every request to the backend waits in port {port}'s accept queue",
-                         SYMPTOM_MATCHED)
+    sym = linked_symptom(
+        ctx, score, f"every request to the backend waits in port {port}'s accept queue", SYMPTOM_MATCHED
+    )
     act = first_action([f])
-    summary = (f"{symptom_lead(sym)}the backend's accept queue (port {port}) overflows: connects are dropped and "
-               f"retried after 1–3 s; fix: more workers accepting, or a larger listen backlog")
-    return make_cause(summary, score, [f, *(sym.findings if sym else [])], "network",
-                      {"port": port, "endpoints": [sym.endpoint] if sym else []}, act)
+    summary = (
+        f"{symptom_lead(sym)}the backend's accept queue (port {port}) overflows: connects are dropped and "
+        f"retried after 1–3 s; fix: more workers accepting, or a larger listen backlog"
+    )
+    return make_cause(
+        summary,
+        score,
+        [f, *(sym.findings if sym else [])],
+        "network",
+        {"port": port, "endpoints": [sym.endpoint] if sym else []},
+        act,
+    )
 
 
 def _connects(ctx: Context, f: Finding) -> Cause:
@@ -71,13 +85,22 @@ def _connects(ctx: Context, f: Finding) -> Cause:
     among = db_symptoms(ctx) if target == "postgres" else None if target in ("http", "frontend") else []
     score = Score()
     score.finding(f, f.title)
-    why = ("the endpoint's statements wait on these connects" if target == "postgres"
-           else "every request goes through this connection")
+    why = (
+        "the endpoint's statements wait on these connects"
+        if target == "postgres"
+        else "every request goes through this connection"
+    )
     sym = linked_symptom(ctx, score, why, SYMPTOM_MATCHED, among) if among is None or among else None
     act = first_action([f])
     summary = f"{symptom_lead(sym)}connects to {target} are slow or dropped: {f.title}"
-    return make_cause(summary, score, [f, *(sym.findings if sym else [])], "network",
-                      {"target": target, "endpoints": [sym.endpoint] if sym else []}, act)
+    return make_cause(
+        summary,
+        score,
+        [f, *(sym.findings if sym else [])],
+        "network",
+        {"target": target, "endpoints": [sym.endpoint] if sym else []},
+        act,
+    )
 
 
 def _io(ctx: Context, f: Finding) -> Cause | None:
@@ -87,14 +110,24 @@ def _io(ctx: Context, f: Finding) -> Cause | None:
         return None  # I/O pressure with no statement reading from disk: no link to the database
     score = Score()
     score.finding(f, f.title)
-    score.add(0.15, f"{len(reading)} statement(s) of the window read blocks from disk "
-                    f"({sum(st.shared_blks_read for st in reading)} blocks) while the disk is saturated")
-    sym = linked_symptom(ctx, score, "its statements read from the saturated disk", SYMPTOM_MATCHED,
-                         db_symptoms(ctx) or [])
+    score.add(
+        0.15,
+        f"{len(reading)} statement(s) of the window read blocks from disk "
+        f"({sum(st.shared_blks_read for st in reading)} blocks) while the disk is saturated",
+    )
+    sym = linked_symptom(
+        ctx, score, "its statements read from the saturated disk", SYMPTOM_MATCHED, db_symptoms(ctx) or []
+    )
     act = first_action([f])
     summary = f"{symptom_lead(sym)}the disk is saturated and slow statements read from it: {f.title}"
-    return make_cause(summary, score, [f, *slow[:1], *(sym.findings if sym else [])], "host",
-                      {"endpoints": [sym.endpoint] if sym else []}, act)
+    return make_cause(
+        summary,
+        score,
+        [f, *slow[:1], *(sym.findings if sym else [])],
+        "host",
+        {"endpoints": [sym.endpoint] if sym else []},
+        act,
+    )
 
 
 def _host(ctx: Context, f: Finding, why: str) -> Cause:
@@ -113,10 +146,23 @@ def _throttled(ctx: Context, f: Finding) -> Cause:
     proc = ctx.process()
     ids = {p.container_id for p in (proc.processes if proc is not None else []) if p.container_id}
     container_id = str(f.evidence.get("id") or "")
-    inside = any(container_id.startswith(i) or i.startswith(container_id) for i in ids) if container_id else False
-    sym = (linked_symptom(ctx, score, "the backend's process runs in it and waits for each CPU period", SYMPTOM_MATCHED)
-           if inside else None)
+    inside = (
+        any(container_id.startswith(i) or i.startswith(container_id) for i in ids) if container_id else False
+    )
+    sym = (
+        linked_symptom(
+            ctx, score, "the backend's process runs in it and waits for each CPU period", SYMPTOM_MATCHED
+        )
+        if inside
+        else None
+    )
     act = first_action([f])
     summary = f"{symptom_lead(sym)}{f.title}" + (f"; fix: {act.summary}" if act else "")
-    return make_cause(summary, score, [f, *(sym.findings if sym else [])], "containers",
-                      {"container": f.subject, "endpoints": [sym.endpoint] if sym else []}, act)
+    return make_cause(
+        summary,
+        score,
+        [f, *(sym.findings if sym else [])],
+        "containers",
+        {"container": f.subject, "endpoints": [sym.endpoint] if sym else []},
+        act,
+    )

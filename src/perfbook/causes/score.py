@@ -51,16 +51,29 @@ class Score:
         return tuple(f"{d:+.2f} {why}" for d, why in self.parts)
 
 
-def make_cause(summary: str, score: Score, findings: list[Finding] | list[str], layer: str,
-               evidence: dict[str, Any] | None = None, action: Action | None = None) -> Cause:
+def make_cause(
+    summary: str,
+    score: Score,
+    findings: list[Finding] | list[str],
+    layer: str,
+    evidence: dict[str, Any] | None = None,
+    action: Action | None = None,
+) -> Cause:
     """A Cause from its summary and score; ``findings`` may be Findings or ``code:subject`` keys."""
     keys: list[str] = []
     for f in findings:
         key = f if isinstance(f, str) else f.key
         if key not in keys:
             keys.append(key)
-    return Cause(summary=sentence(summary), confidence=score.confidence, findings=tuple(keys),
-                 evidence=dict(evidence or {}), action=action, reasons=score.reasons(), layer=layer)
+    return Cause(
+        summary=sentence(summary),
+        confidence=score.confidence,
+        findings=tuple(keys),
+        evidence=dict(evidence or {}),
+        action=action,
+        reasons=score.reasons(),
+        layer=layer,
+    )
 
 
 def sentence(text: str) -> str:

@@ -40,12 +40,26 @@ def session_causes(ctx: Context) -> list[Cause]:
         causes.append(single_cause(ctx, f, "postgres", "requests wait on the database"))
     for f in ctx.of("pg.long_running_query"):
         tables = referenced_tables(str(f.evidence.get("query") or ""))
-        causes.append(single_cause(ctx, f, "postgres", "it reads a table the long statement holds",
-                                   among=table_symptoms(ctx, tables)))
+        causes.append(
+            single_cause(
+                ctx,
+                f,
+                "postgres",
+                "it reads a table the long statement holds",
+                among=table_symptoms(ctx, tables),
+            )
+        )
     for f in ctx.of("pg.cache_hit_low"):
         tables = [str(t) for t in f.evidence.get("tables") or {}]
-        causes.append(single_cause(ctx, f, "postgres", "it reads a table read from outside the buffer cache",
-                                   among=table_symptoms(ctx, tables)))
+        causes.append(
+            single_cause(
+                ctx,
+                f,
+                "postgres",
+                "it reads a table read from outside the buffer cache",
+                among=table_symptoms(ctx, tables),
+            )
+        )
     return causes
 
 
@@ -60,11 +74,17 @@ def _blocked(ctx: Context, lead: Finding) -> tuple[Cause, int | None]:
     count = len(blocked) or len(lead.evidence.get("blocked") or []) or 1
     waits = [b.session.query_age_s for b in blocked if b.session.query_age_s is not None]
     on = f" on {relation}" if relation else ""
-    score.finding(lead, f"{count} session(s) wait on a lock{on}" + (f", waiting up to {max(waits):.0f} s" if waits else ""))
+    score.finding(
+        lead,
+        f"{count} session(s) wait on a lock{on}" + (f", waiting up to {max(waits):.0f} s" if waits else ""),
+    )
     blocker = _blocker(pg, blocked, lead)
     if blocker is not None:
-        score.add(0.15, f"the blocker is pid {blocker.pid} ({blocker.application or 'no application_name'}, "
-                        f"{blocker.state}, transaction open {_age(blocker.xact_age_s)})")
+        score.add(
+            0.15,
+            f"the blocker is pid {blocker.pid} ({blocker.application or 'no application_name'}, "
+            f"{blocker.state}, transaction open {_age(blocker.xact_age_s)})",
+        )
     else:
         score.add(-0.1, "the blocking session could not be read")
     # the blocked sessions are statements on the relation: a failing route that names it joins too
@@ -72,24 +92,40 @@ def _blocked(ctx: Context, lead: Finding) -> tuple[Cause, int | None]:
     sym = joined[0][0] if joined else None
     if sym is not None:
         score.add(SYMPTOM_MATCHED, f"{sym.label} {sym.describe()} in the same window ({joined[0][1]})")
-    idle = [f for f in ctx.of("pg.idle_in_transaction")
-            if blocker is not None and str(blocker.state).startswith("idle in")]
+    idle = [
+        f
+        for f in ctx.of("pg.idle_in_transaction")
+        if blocker is not None and str(blocker.state).startswith("idle in")
+    ]
     if idle:
         score.add(0.05, "the blocker sits idle in its transaction")
     act = first_action([lead], ("pg.cancel", "pg.terminate")) or _terminate(blocker)
     fix = act.summary if act is not None else "find and end the blocking session"
     writes = any((b.session.query or "").lstrip().lower().startswith(WRITE_VERBS) for b in blocked)
     if blocker is not None:
-        held = f"({blocker.application or 'pid ' + str(blocker.pid)}, {blocker.state} for {_age(blocker.xact_age_s)}: " \
-               f"`{_short(blocker.query)}`)"
+        held = (
+            f"({blocker.application or 'pid ' + str(blocker.pid)}, {blocker.state} for {_age(blocker.xact_age_s)}: "
+            f"`{_short(blocker.query)}`)"
+        )
         what = f"{'writes' if writes else 'statements'}{on} wait on a lock held by pid {blocker.pid} {held}"
     else:
         what = f"{count} session(s){on} wait on a lock"
-    evidence = {"relation": relation, "blocked": count, "max_wait_s": max(waits) if waits else None,
-                "blocker": _session_evidence(blocker), "lock_mode": blocked[0].lock_mode if blocked else None,
-                "endpoints": [s.endpoint for s, _ in joined[:1]]}
-    cause = make_cause(f"{symptom_lead(sym)}{what}; fix: {fix}", score, [lead, *idle, *(sym.findings if sym else [])],
-                       "postgres", evidence, act)
+    evidence = {
+        "relation": relation,
+        "blocked": count,
+        "max_wait_s": max(waits) if waits else None,
+        "blocker": _session_evidence(blocker),
+        "lock_mode": blocked[0].lock_mode if blocked else None,
+        "endpoints": [s.endpoint for s, _ in joined[:1]],
+    }
+    cause = make_cause(
+        f"{symptom_lead(sym)}{what}; fix: {fix}",
+        score,
+        [lead, *idle, *(sym.findings if sym else [])],
+        "postgres",
+        evidence,
+        act,
+    )
     return cause, blocker.pid if blocker is not None else None
 
 
@@ -118,8 +154,12 @@ def _blocker(pg: PostgresEvidence | None, blocked: list[PgBlocked], lead: Findin
 def _terminate(blocker: PgSession | None) -> Action | None:
     if blocker is None:
         return None
-    return action("pg.terminate", f"end the blocking session pid {blocker.pid}",
-                  f"psql \"$DSN\" -c 'SELECT pg_terminate_backend({blocker.pid})'", pid=[blocker.pid])
+    return action(
+        "pg.terminate",
+        f"end the blocking session pid {blocker.pid}",
+        f"psql \"$DSN\" -c 'SELECT pg_terminate_backend({blocker.pid})'",
+        pid=[blocker.pid],
+    )
 
 
 def _saturated(ctx: Context, f: Finding, idle: list[Finding]) -> Cause:
@@ -133,19 +173,30 @@ def _saturated(ctx: Context, f: Finding, idle: list[Finding]) -> Cause:
     idle_sessions = pg.idle_in_transaction if pg is not None else []
     if idle:
         score.add(0.1, f"{len(idle_sessions) or 'some'} session(s) idle in a transaction hold connections")
-    sym = linked_symptom(ctx, score, "it reads the database, and every request that needs the database "
-                         "waits for a free connection", SYMPTOM_MATCHED, among=db_symptoms(ctx))
+    sym = linked_symptom(
+        ctx,
+        score,
+        "it reads the database, and every request that needs the database waits for a free connection",
+        SYMPTOM_MATCHED,
+        among=db_symptoms(ctx),
+    )
     states = (conns.by_state if conns is not None else None) or {}
     state = max(states, key=states.__getitem__) if states else None
     held = f", {holder[1]} by {holder[0] or 'unnamed sessions'}" if holder else ""
     mostly = f" (mostly {state})" if state else ""
     act = first_action([f, *idle], ("pg.terminate",))
     fix = act.summary if act else "end the idle sessions and size the pools below max_connections"
-    summary = (f"{symptom_lead(sym)}the database's connections are saturated: {used} slots used{held}{mostly}; "
-               f"new requests wait for a connection; fix: {fix}")
-    evidence = {"connections": used, "by_application": conns.by_application if conns is not None else None,
-                "by_state": states, "idle_in_transaction": len(idle_sessions),
-                "endpoints": [sym.endpoint] if sym else []}
+    summary = (
+        f"{symptom_lead(sym)}the database's connections are saturated: {used} slots used{held}{mostly}; "
+        f"new requests wait for a connection; fix: {fix}"
+    )
+    evidence = {
+        "connections": used,
+        "by_application": conns.by_application if conns is not None else None,
+        "by_state": states,
+        "idle_in_transaction": len(idle_sessions),
+        "endpoints": [sym.endpoint] if sym else [],
+    }
     return make_cause(summary, score, [f, *idle, *(sym.findings if sym else [])], "postgres", evidence, act)
 
 
@@ -161,16 +212,28 @@ def _idle(ctx: Context, f: Finding, blocker_pids: set[int]) -> Cause:
         score.add(0.1, f"all of them from one application ({next(iter(apps)) or 'no application_name'})")
     if blocker_pids & {s.pid for s in sessions}:
         score.add(-0.2, "the lock cause already names these sessions")
-    sym = linked_symptom(ctx, score, "it reads the database; open transactions hold connections and locks",
-                         among=db_symptoms(ctx))
+    sym = linked_symptom(
+        ctx,
+        score,
+        "it reads the database; open transactions hold connections and locks",
+        among=db_symptoms(ctx),
+    )
     app = next(iter(apps)) if len(apps) == 1 else None
     who = f" ({app})" if app else ""
     query = f": `{_short(sessions[0].query)}`" if sessions else ""
-    summary = (f"{symptom_lead(sym)}{count} session(s){who} sit idle in a transaction for up to {_age(oldest)}{query}; "
-               f"they hold connections and locks and hold back vacuum; fix: end them and close transactions in the app")
+    summary = (
+        f"{symptom_lead(sym)}{count} session(s){who} sit idle in a transaction for up to {_age(oldest)}{query}; "
+        f"they hold connections and locks and hold back vacuum; fix: end them and close transactions in the app"
+    )
     evidence = {"sessions": [_session_evidence(s) for s in sessions[:5]], "endpoints": []}
-    return make_cause(summary, score, [f, *(sym.findings if sym else [])], "postgres", evidence,
-                      first_action([f], ("pg.terminate", "pg.cancel")))
+    return make_cause(
+        summary,
+        score,
+        [f, *(sym.findings if sym else [])],
+        "postgres",
+        evidence,
+        first_action([f], ("pg.terminate", "pg.cancel")),
+    )
 
 
 def _dominant(counts: dict[str, int], total: int) -> tuple[str, int] | None:
@@ -189,5 +252,12 @@ def _short(query: str | None, limit: int = 60) -> str:
 def _session_evidence(s: PgSession | None) -> dict[str, Any] | None:
     if s is None:
         return None
-    return {"pid": s.pid, "application": s.application, "state": s.state, "query": _short(s.query, 200),
-            "xact_age_s": s.xact_age_s, "state_age_s": s.state_age_s, "user": s.user}
+    return {
+        "pid": s.pid,
+        "application": s.application,
+        "state": s.state,
+        "query": _short(s.query, 200),
+        "xact_age_s": s.xact_age_s,
+        "state_age_s": s.state_age_s,
+        "user": s.user,
+    }

@@ -35,16 +35,26 @@ class StatementView:
     def of(cls, st: PgStatement) -> StatementView:
         """The view of a statement the postgres probe read."""
         query = st.query or ""
-        return cls(query, list(st.tables or referenced_tables(query)), st.mean_ms, int(st.calls or 0),
-                   list(st.filter_columns or []))
+        return cls(
+            query,
+            list(st.tables or referenced_tables(query)),
+            st.mean_ms,
+            int(st.calls or 0),
+            list(st.filter_columns or []),
+        )
 
     @classmethod
     def of_dict(cls, st: dict[str, Any]) -> StatementView:
         """The view of a statement a finding's evidence lists (``{"query": …, "mean_ms": …}``)."""
         query = str(st.get("query", "") or "")
         tables = list(st.get("tables") or referenced_tables(query))
-        return cls(query, tables, st.get("mean_ms"), int(st.get("calls", 0) or 0),
-                   list(st.get("filter_columns") or []))
+        return cls(
+            query,
+            tables,
+            st.get("mean_ms"),
+            int(st.get("calls", 0) or 0),
+            list(st.get("filter_columns") or []),
+        )
 
     def short(self, limit: int = 80) -> str:
         return self.query if len(self.query) <= limit else self.query[: limit - 1] + "…"
@@ -57,8 +67,11 @@ def table_causes(ctx: Context) -> list[Cause]:
     claimed = {f.subject for f in ctx.of("pg.missing_index", "pg.dead_tuples")}
     for f in ctx.of("pg.slow_queries"):
         # a statement on a table with its own cause is carried there (see _related_slow)
-        views = [v for v in finding_statements(ctx, f)
-                 if not any(same_table(t, c) for t in v.tables for c in claimed)]
+        views = [
+            v
+            for v in finding_statements(ctx, f)
+            if not any(same_table(t, c) for t in v.tables for c in claimed)
+        ]
         if views:
             causes.append(_slow_statement(ctx, f, views))
     return causes
@@ -77,41 +90,67 @@ def finding_statements(ctx: Context, f: Finding) -> list[StatementView]:
 
 
 def _related_slow(ctx: Context, table: str) -> list[Finding]:
-    return [f for f in ctx.of("pg.slow_queries")
-            if any(same_table(t, table) for v in finding_statements(ctx, f) for t in v.tables)]
+    return [
+        f
+        for f in ctx.of("pg.slow_queries")
+        if any(same_table(t, table) for v in finding_statements(ctx, f) for t in v.tables)
+    ]
 
 
 def _statement_part(ctx: Context, score: Score, table: str, columns: list[str]) -> StatementView | None:
     """The window statement on ``table`` that explains it best (filters on ``columns`` first)."""
     views = [StatementView.of(st) for st in ctx.statements_on(table)]
-    views.sort(key=lambda v: (not set(map(param_name, v.filter_columns)) & set(map(param_name, columns)),
-                              -(v.mean_ms or 0)))
+    views.sort(
+        key=lambda v: (
+            not set(map(param_name, v.filter_columns)) & set(map(param_name, columns)),
+            -(v.mean_ms or 0),
+        )
+    )
     if not views:
         score.add(-0.05, f"no statement on {table} in the window's pg_stat_statements")
         return None
     v, limit_ms = views[0], ctx.cfg.thresholds.db_query_mean_ms
     if v.mean_ms is not None and v.mean_ms >= limit_ms:
-        score.add(0.2, f"statement on {table} slow in the same window (mean {v.mean_ms:.0f} ms over {v.calls} calls)")
+        score.add(
+            0.2,
+            f"statement on {table} slow in the same window (mean {v.mean_ms:.0f} ms over {v.calls} calls)",
+        )
     elif v.calls:
         total_ms = ctx.window_total_ms()
         share = min(1.0, (v.mean_ms or 0) * v.calls / total_ms) if total_ms else 0.0
-        score.add(0.1, f"statement on {table} ran {v.calls} times in the window "
-                       f"(mean {v.mean_ms or 0:.1f} ms, {pct(share)} of the database's time)")
+        score.add(
+            0.1,
+            f"statement on {table} ran {v.calls} times in the window "
+            f"(mean {v.mean_ms or 0:.1f} ms, {pct(share)} of the database's time)",
+        )
     return v
 
 
-def _symptom_part(ctx: Context, score: Score, table: str, columns: list[str] | None = None,
-                  stmt: StatementView | None = None) -> list[tuple[Symptom, str]]:
+def _symptom_part(
+    ctx: Context,
+    score: Score,
+    table: str,
+    columns: list[str] | None = None,
+    stmt: StatementView | None = None,
+) -> list[tuple[Symptom, str]]:
     """Endpoints in trouble that read ``table`` (one searching by ``columns`` first); the best one scores.
 
     A statement far faster than the endpoint's p95 does not explain it: no join (and it says so).
     """
     wanted = {param_name(c) for c in columns or []}
     joined = sorted(ctx.symptoms_for_table(table), key=lambda j: not wanted & j[0].params)
-    if joined and stmt is not None and joined[0][0].errors is None and explains_little(stmt.mean_ms, joined[0][0].p95_s):
+    if (
+        joined
+        and stmt is not None
+        and joined[0][0].errors is None
+        and explains_little(stmt.mean_ms, joined[0][0].p95_s)
+    ):
         sym = joined[0][0]
-        score.add(0.05, f"{sym.label} {sym.describe()} in the same window, but the statement's mean "
-                        f"{stmt.mean_ms:.0f} ms is too small a part of it to explain it: not joined")
+        score.add(
+            0.05,
+            f"{sym.label} {sym.describe()} in the same window, but the statement's mean "
+            f"{stmt.mean_ms:.0f} ms is too small a part of it to explain it: not joined",
+        )
         return []
     if joined:
         sym, how = joined[0]
@@ -153,10 +192,15 @@ def _missing_index(ctx: Context, f: Finding) -> Cause:
     joined = _symptom_part(ctx, score, table, columns, stmt)
     summary = _scan_summary(ctx, joined[0][0] if joined else None, table, columns)
     keys = [f, *_related_slow(ctx, table), *(x for s, _ in joined[:1] for x in s.findings)]
-    evidence = {"table": table, "columns": columns, "seq_scan_window": seq_window,
-                "rows": t.rows if t is not None else f.evidence.get("rows"),
-                "statement": _stmt_evidence(stmt), "endpoints": [s.endpoint for s, _ in joined[:1]],
-                "join": [how for _, how in joined[:1]]}
+    evidence = {
+        "table": table,
+        "columns": columns,
+        "seq_scan_window": seq_window,
+        "rows": t.rows if t is not None else f.evidence.get("rows"),
+        "statement": _stmt_evidence(stmt),
+        "endpoints": [s.endpoint for s, _ in joined[:1]],
+        "join": [how for _, how in joined[:1]],
+    }
     return make_cause(summary, score, keys, "postgres", evidence, first_action([f], ("pg.create_index",)))
 
 
@@ -180,9 +224,14 @@ def _dead_tuples(ctx: Context, f: Finding) -> Cause:
     if not joined:
         summary += _no_symptom_note(ctx)
     keys = [f, *_related_slow(ctx, table), *(x for s, _ in joined[:1] for x in s.findings)]
-    evidence = {"table": table, "dead_ratio": ratio, "dead_rows": t.dead_rows if t is not None else None,
-                "autovacuum_enabled": None if t is None else not autovacuum_off, "window_calls": calls,
-                "endpoints": [s.endpoint for s, _ in joined[:1]]}
+    evidence = {
+        "table": table,
+        "dead_ratio": ratio,
+        "dead_rows": t.dead_rows if t is not None else None,
+        "autovacuum_enabled": None if t is None else not autovacuum_off,
+        "window_calls": calls,
+        "endpoints": [s.endpoint for s, _ in joined[:1]],
+    }
     return make_cause(summary, score, keys, "postgres", evidence, first_action([f], ("pg.vacuum",)))
 
 
@@ -193,8 +242,11 @@ def _slow_statement(ctx: Context, f: Finding, views: list[StatementView]) -> Cau
     scan = _unindexed_scan(ctx, v)
     if scan is not None:
         table, scans, columns = scan
-        score.add(0.15, f"{scans} sequential scans of {table} in the same window, and no index leads with "
-                        f"{', '.join(columns)}")
+        score.add(
+            0.15,
+            f"{scans} sequential scans of {table} in the same window, and no index leads with "
+            f"{', '.join(columns)}",
+        )
     joined: list[tuple[Symptom, str]] = []
     for table in [scan[0]] if scan else v.tables:
         joined = _symptom_part(ctx, score, table, scan[2] if scan else v.filter_columns, v)
@@ -208,12 +260,18 @@ def _slow_statement(ctx: Context, f: Finding, views: list[StatementView]) -> Cau
     else:
         where = f" on {', '.join(v.tables)}" if v.tables else ""
         lead = f"{sym.label} is slow because " if sym else ""
-        summary = f"{lead}statement `{v.short()}`{where} is slow{mean}; fix: EXPLAIN it and index or rewrite it"
+        summary = (
+            f"{lead}statement `{v.short()}`{where} is slow{mean}; fix: EXPLAIN it and index or rewrite it"
+        )
         summary += "" if sym else _no_symptom_note(ctx)
         act = first_action([f])
     keys = [f, *(sym.findings if sym else [])]
-    evidence = {"statement": _stmt_evidence(v), "endpoints": [s.endpoint for s, _ in joined[:1]],
-                "table": scan[0] if scan else None, "seq_scan_window": scan[1] if scan else None}
+    evidence = {
+        "statement": _stmt_evidence(v),
+        "endpoints": [s.endpoint for s, _ in joined[:1]],
+        "table": scan[0] if scan else None,
+        "seq_scan_window": scan[1] if scan else None,
+    }
     return make_cause(summary, score, keys, "postgres", evidence, act)
 
 
@@ -234,8 +292,13 @@ def _unindexed_scan(ctx: Context, v: StatementView) -> tuple[str, int, list[str]
 def create_index(table: str, columns: list[str]) -> Action:
     """The pg.create_index fix for ``table`` (what the missing-index rule would have advised)."""
     ddl = f"CREATE INDEX CONCURRENTLY ON {table} ({', '.join(columns)})"
-    return action("pg.create_index", f"index {table} ({', '.join(columns)}): {ddl}", f"psql \"$DSN\" -c '{ddl}'",
-                  table=table, columns=columns)
+    return action(
+        "pg.create_index",
+        f"index {table} ({', '.join(columns)}): {ddl}",
+        f"psql \"$DSN\" -c '{ddl}'",
+        table=table,
+        columns=columns,
+    )
 
 
 def _scan_summary(ctx: Context, sym: Symptom | None, table: str, columns: list[str], detail: str = "") -> str:
@@ -246,7 +309,10 @@ def _scan_summary(ctx: Context, sym: Symptom | None, table: str, columns: list[s
         timed = ctx.endpoint_filtering(table, columns) if columns else None
         if timed is not None:
             phrase += f" ({timed[0]}" + (f", p95 {timed[1]:.2f} s)" if timed[1] is not None else ")")
-        return f"{phrase[0].upper()}{phrase[1:]} scans {table} (no usable index){detail}; fix: {fix}" + _no_symptom_note(ctx)
+        return (
+            f"{phrase[0].upper()}{phrase[1:]} scans {table} (no usable index){detail}; fix: {fix}"
+            + _no_symptom_note(ctx)
+        )
     verb = "is slow" if sym.slow is not None else "fails"  # the label names only configured query parameters
     return f"{sym.label} {verb} because {phrase} scans {table} (no usable index){detail}; fix: {fix}"
 
@@ -254,11 +320,20 @@ def _scan_summary(ctx: Context, sym: Symptom | None, table: str, columns: list[s
 def _stmt_evidence(v: StatementView | None) -> dict[str, Any] | None:
     if v is None:
         return None
-    return {"query": v.short(200), "tables": v.tables, "mean_ms": v.mean_ms, "calls": v.calls,
-            "filter_columns": v.filter_columns}
+    return {
+        "query": v.short(200),
+        "tables": v.tables,
+        "mean_ms": v.mean_ms,
+        "calls": v.calls,
+        "filter_columns": v.filter_columns,
+    }
 
 
 def _no_symptom_note(ctx: Context) -> str:
     if ctx.symptoms:
         return " (no endpoint in trouble is explained by it)"
-    return " (no endpoint is over its limits in this window)" if ctx.measured("http") or ctx.measured("metrics") else ""
+    return (
+        " (no endpoint is over its limits in this window)"
+        if ctx.measured("http") or ctx.measured("metrics")
+        else ""
+    )

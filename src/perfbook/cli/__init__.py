@@ -62,7 +62,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version."
+    ),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks of errors (env PERFBOOK_DEBUG=1)."),
 ) -> None:
     if debug:
@@ -92,8 +94,21 @@ def _register() -> None:
 
     # incident_comms_cmd adds notify / report to the incident group: after incident_cmd in this list
     # alerts_watch_cmd adds list / silence to the alerts group: after alerts_cmd
-    for module in (triage_cmd, load_cmd, fix_cmd, incident_cmd, incident_comms_cmd, status_cmd, alerts_cmd,
-                   alerts_watch_cmd, watch_cmd, serve_cmd, lab_cmd, config_cmd, store_cmd):
+    for module in (
+        triage_cmd,
+        load_cmd,
+        fix_cmd,
+        incident_cmd,
+        incident_comms_cmd,
+        status_cmd,
+        alerts_cmd,
+        alerts_watch_cmd,
+        watch_cmd,
+        serve_cmd,
+        lab_cmd,
+        config_cmd,
+        store_cmd,
+    ):
         module.register(app)
 
 
@@ -143,7 +158,9 @@ def _run(argv: list[str] | None, env: Env) -> int:
         if isinstance(err, asyncio.CancelledError) and interrupts.last_signal() is None:
             raise  # a cancellation no signal asked for is a bug: show it
         code = interrupts.exit_code(err)
-        env.echo("terminated" if code == interrupts.exit_code_for(signal.SIGTERM) else "interrupted", err=True)
+        env.echo(
+            "terminated" if code == interrupts.exit_code_for(signal.SIGTERM) else "interrupted", err=True
+        )
         return code
     except PerfbookError as err:
         if env.debug:

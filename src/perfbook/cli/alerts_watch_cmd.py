@@ -13,11 +13,14 @@ from rich.table import Table
 from perfbook.cli.env import CONFIG_OPTION, current
 from perfbook.errors import UsageError
 
-silence_app = typer.Typer(help="""Silences: hold back an alert's notifications for a while (it still changes state).
+silence_app = typer.Typer(
+    help="""Silences: hold back an alert's notifications for a while (it still changes state).
 
 A silence matches a rule and, optionally, one subject, as Alertmanager's matchers do
 (alertname=RULE or rule=RULE, subject=S; equality only). It ends at its end time, or when expired.
-""", no_args_is_help=True)
+""",
+    no_args_is_help=True,
+)
 
 
 def _iso(seconds: float | None) -> str:
@@ -35,15 +38,19 @@ def parse_matchers(matchers: list[str]) -> tuple[str, str | None]:
         if not op:
             name, value = "rule", m
         if name.endswith(("!", "~")) or value.startswith("~"):
-            raise UsageError(f"matcher {m!r}: only equality (name=value) is supported",
-                             hint="e.g. alertname=HighResponseTime subject=/api/v1/users")
+            raise UsageError(
+                f"matcher {m!r}: only equality (name=value) is supported",
+                hint="e.g. alertname=HighResponseTime subject=/api/v1/users",
+            )
         if name in ("rule", "alertname"):
             rule = value
         elif name == "subject":
             subject = value
         else:
-            raise UsageError(f"matcher {m!r}: match on alertname (or rule) and subject",
-                             hint="e.g. alertname=HighResponseTime subject=/api/v1/users")
+            raise UsageError(
+                f"matcher {m!r}: match on alertname (or rule) and subject",
+                hint="e.g. alertname=HighResponseTime subject=/api/v1/users",
+            )
     if not rule:
         raise UsageError("a silence needs a rule: alertname=RULE (see: perfbook alerts rules)")
     return rule, subject
@@ -52,7 +59,9 @@ def parse_matchers(matchers: list[str]) -> tuple[str, str | None]:
 @silence_app.command("add")
 def silence_add(
     matchers: list[str] = typer.Argument(..., help="alertname=RULE (or just RULE) and optionally subject=S."),
-    subject_flag: str | None = typer.Option(None, "--subject", "-s", help="Only this subject (the same as subject=S)."),
+    subject_flag: str | None = typer.Option(
+        None, "--subject", "-s", help="Only this subject (the same as subject=S)."
+    ),
     for_: str = typer.Option("1h", "--for", help="How long the silence lasts (e.g. 30m, 2h)."),
     comment: str = typer.Option("", "--comment", "-c", help="Why (shown in alerts silence list)."),
     config: Path | None = CONFIG_OPTION,
@@ -80,7 +89,9 @@ def silence_add(
     subject = subject_flag if subject_flag is not None else subject
     names = [r.name for r in effective_rules(cfg)]
     if rule not in names:
-        raise UsageError(f"no alert rule {rule!r} (rules: {', '.join(names)})", hint="see: perfbook alerts rules")
+        raise UsageError(
+            f"no alert rule {rule!r} (rules: {', '.join(names)})", hint="see: perfbook alerts rules"
+        )
     try:
         seconds = parse_duration(for_)
     except ValueError as err:
@@ -90,17 +101,33 @@ def silence_add(
     now = time.time()
     store = open_store(cfg, env.environ)
     try:
-        sid = records.add_silence(store, rule=rule, subject=subject, starts_at_s=now, ends_at_s=now + seconds,
-                                  created_by=os_user(), comment=comment)
+        sid = records.add_silence(
+            store,
+            rule=rule,
+            subject=subject,
+            starts_at_s=now,
+            ends_at_s=now + seconds,
+            created_by=os_user(),
+            comment=comment,
+        )
     finally:
         store.close()
-    doc = {"id": sid, "rule": rule, "subject": subject, "starts_at": _iso(now), "ends_at": _iso(now + seconds),
-           "comment": comment}
+    doc = {
+        "id": sid,
+        "rule": rule,
+        "subject": subject,
+        "starts_at": _iso(now),
+        "ends_at": _iso(now + seconds),
+        "comment": comment,
+    }
     if as_json:
         env.json(doc)
     else:
-        env.echo(f"silence {sid}: {rule}" + (f" on {subject}" if subject else " (every subject)")
-                 + f" until {doc['ends_at']}")
+        env.echo(
+            f"silence {sid}: {rule}"
+            + (f" on {subject}" if subject else " (every subject)")
+            + f" until {doc['ends_at']}"
+        )
 
 
 @silence_app.command("list")
@@ -128,8 +155,15 @@ def silence_list(
     for col in ("id", "rule", "subject", "state", "ends", "by", "comment"):
         table.add_column(col, no_wrap=col != "comment")
     for d in docs:
-        table.add_row(str(d["id"]), d["rule"], d["subject"] or "(every subject)", d["state"], d["ends_at"],
-                      d["created_by"], d["comment"])
+        table.add_row(
+            str(d["id"]),
+            d["rule"],
+            d["subject"] or "(every subject)",
+            d["state"],
+            d["ends_at"],
+            d["created_by"],
+            d["comment"],
+        )
     _print(env, table if docs else "no silences")
 
 
@@ -152,11 +186,21 @@ def silence_expire(
 
 
 def _silence(row: dict[str, Any], now: float) -> dict[str, Any]:
-    state = "active" if row["starts_at_s"] <= now < row["ends_at_s"] else ("pending" if now < row["starts_at_s"]
-                                                                          else "expired")
-    return {"id": row["id"], "rule": row["rule"], "subject": row["subject"], "state": state,
-            "starts_at": _iso(row["starts_at_s"]), "ends_at": _iso(row["ends_at_s"]),
-            "created_by": row["created_by"], "comment": row["comment"] or ""}
+    state = (
+        "active"
+        if row["starts_at_s"] <= now < row["ends_at_s"]
+        else ("pending" if now < row["starts_at_s"] else "expired")
+    )
+    return {
+        "id": row["id"],
+        "rule": row["rule"],
+        "subject": row["subject"],
+        "state": state,
+        "starts_at": _iso(row["starts_at_s"]),
+        "ends_at": _iso(row["ends_at_s"]),
+        "created_by": row["created_by"],
+        "comment": row["comment"] or "",
+    }
 
 
 def list_command(
@@ -181,10 +225,21 @@ def list_command(
         rows = records.list_alerts(store)
     finally:
         store.close()
-    docs = [{"rule": r["rule"], "subject": r["subject"], "state": r["state"], "severity": r["severity"],
-             "since": _iso(r["state_since_s"]), "value": r["value"], "threshold": r["threshold"],
-             "summary": (r["annotations"] or {}).get("summary"), "muted_by": (r["annotations"] or {}).get("muted_by"),
-             "incident": format_id(r["incident_id"]) if r["incident_id"] else None} for r in rows]
+    docs = [
+        {
+            "rule": r["rule"],
+            "subject": r["subject"],
+            "state": r["state"],
+            "severity": r["severity"],
+            "since": _iso(r["state_since_s"]),
+            "value": r["value"],
+            "threshold": r["threshold"],
+            "summary": (r["annotations"] or {}).get("summary"),
+            "muted_by": (r["annotations"] or {}).get("muted_by"),
+            "incident": format_id(r["incident_id"]) if r["incident_id"] else None,
+        }
+        for r in rows
+    ]
     if as_json:
         env.json({"alerts": docs})
         return
@@ -195,8 +250,15 @@ def list_command(
     for col in ("state", "rule", "subject", "since", "value", "limit", "muted"):
         table.add_column(col, no_wrap=True)
     for d in docs:
-        table.add_row(d["state"], d["rule"], d["subject"] or "-", d["since"], _num(d["value"]), _num(d["threshold"]),
-                      d["muted_by"] or "")
+        table.add_row(
+            d["state"],
+            d["rule"],
+            d["subject"] or "-",
+            d["since"],
+            _num(d["value"]),
+            _num(d["threshold"]),
+            d["muted_by"] or "",
+        )
     _print(env, table)
 
 

@@ -13,8 +13,10 @@ from perfbook.config import effective_items
 from perfbook.config_sample import sample_toml
 from perfbook.errors import UsageError
 
-config_app = typer.Typer(help="Write a sample perfbook.toml, or show the effective config and where each value came from.",
-                         no_args_is_help=True)
+config_app = typer.Typer(
+    help="Write a sample perfbook.toml, or show the effective config and where each value came from.",
+    no_args_is_help=True,
+)
 
 
 @config_app.command("init")
@@ -49,7 +51,9 @@ def show(
     if as_json:
         env.json({key: {"value": value, "source": source} for key, value, source in rows})
         return
-    table = Table(title=f"perfbook config ({cfg.path or 'built-in defaults'})", title_justify="left", show_edge=False)
+    table = Table(
+        title=f"perfbook config ({cfg.path or 'built-in defaults'})", title_justify="left", show_edge=False
+    )
     for col in ("key", "value", "source"):
         table.add_column(col)
     for key, value, source in rows:

@@ -43,7 +43,10 @@ from perfbook.config import Config, load_config
 from perfbook.files import OutputStream, check_output, write_atomic, write_text
 
 CONFIG_OPTION = typer.Option(
-    None, "--config", envvar="PERFBOOK_CONFIG", dir_okay=False,
+    None,
+    "--config",
+    envvar="PERFBOOK_CONFIG",
+    dir_okay=False,
     help="perfbook.toml to read (env PERFBOOK_CONFIG; default ./perfbook.toml, else built-in defaults).",
 )
 JSON_OPTION = typer.Option(False, "--json", help="Print exactly one JSON document on stdout.")
@@ -55,8 +58,8 @@ _CURRENT: ContextVar[Env | None] = ContextVar("perfbook_cli_env", default=None)
 class Env:
     """The streams and environment of one CLI run (the process' own by default).
 
-        env = Env(stdin=io.StringIO("y\\n"), stdout=io.StringIO(), stderr=io.StringIO())
-        main(["fix", "--list", "--json"], env=env)   # a test's run, nothing patched
+    env = Env(stdin=io.StringIO("y\\n"), stdout=io.StringIO(), stderr=io.StringIO())
+    main(["fix", "--list", "--json"], env=env)   # a test's run, nothing patched
     """
 
     stdin: TextIO = field(default_factory=lambda: sys.stdin)

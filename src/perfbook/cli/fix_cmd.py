@@ -42,33 +42,62 @@ Examples:
 
 def register(app: typer.Typer) -> None:
     """Add ``perfbook fix`` to the root app."""
-    app.command("fix", help=HELP, add_help_option=False,
-                context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(fix)
+    app.command(
+        "fix",
+        help=HELP,
+        add_help_option=False,
+        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    )(fix)
 
 
 def fix(
     ctx: typer.Context,
-    action_id: str = typer.Argument(None, metavar="[ID|history]", help="A catalog id (see --list), or 'history'."),
+    action_id: str = typer.Argument(
+        None, metavar="[ID|history]", help="A catalog id (see --list), or 'history'."
+    ),
     list_: bool = typer.Option(False, "--list", help="Show the catalog of fixes and their parameters."),
-    apply: bool = typer.Option(False, "--apply", help="Perform the plan (after a confirmation on a terminal)."),
+    apply: bool = typer.Option(
+        False, "--apply", help="Perform the plan (after a confirmation on a terminal)."
+    ),
     yes: bool = typer.Option(False, "--yes", "-y", help="Confirm without asking (scripts)."),
-    from_report: Annotated[Path | None, typer.Option(
-        "--from-report", help="Walk the fixes a saved triage --json report recommends.")] = None,
+    from_report: Annotated[
+        Path | None,
+        typer.Option("--from-report", help="Walk the fixes a saved triage --json report recommends."),
+    ] = None,
     json_out: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
-    window: str = typer.Option(None, "--window", help="Verify window, e.g. 2s or 500ms (default \\[triage] window_s)."),
+    window: str = typer.Option(
+        None, "--window", help="Verify window, e.g. 2s or 500ms (default \\[triage] window_s)."
+    ),
     no_verify: bool = typer.Option(False, "--no-verify", help="Do not rerun probes after --apply."),
     limit: int = typer.Option(50, "--limit", help="history: how many entries."),
-    plans: bool = typer.Option(False, "--plans", "--all",
-                               help="history: show every dry run too (by default they are collapsed between the applies)."),
-    target: str | None = typer.Option(None, "--target", help="history: only entries whose target contains this."),
-    since: str | None = typer.Option(None, "--since", help="history: only entries this recent (e.g. 2h, 30m) or since an "
-                                     "ISO date (2026-12-01)."),
-    reason: str | None = typer.Option(None, "--reason", help="With --apply: why, stored with the apply (fix history)."),
-    ticket: str | None = typer.Option(None, "--ticket", help="With --apply: the ticket it answers, stored with the apply."),
+    plans: bool = typer.Option(
+        False,
+        "--plans",
+        "--all",
+        help="history: show every dry run too (by default they are collapsed between the applies).",
+    ),
+    target: str | None = typer.Option(
+        None, "--target", help="history: only entries whose target contains this."
+    ),
+    since: str | None = typer.Option(
+        None,
+        "--since",
+        help="history: only entries this recent (e.g. 2h, 30m) or since an ISO date (2026-12-01).",
+    ),
+    reason: str | None = typer.Option(
+        None, "--reason", help="With --apply: why, stored with the apply (fix history)."
+    ),
+    ticket: str | None = typer.Option(
+        None, "--ticket", help="With --apply: the ticket it answers, stored with the apply."
+    ),
     config: Path | None = CONFIG_OPTION,
     incident: str | None = INCIDENT_OPTION,
-    help_: bool = typer.Option(False, "--help", "-h",
-                               help="Show this message; after an ACTION, that fix's parameters, safety rules and examples."),
+    help_: bool = typer.Option(
+        False,
+        "--help",
+        "-h",
+        help="Show this message; after an ACTION, that fix's parameters, safety rules and examples.",
+    ),
 ) -> None:
     from perfbook.fix import catalog
     from perfbook.incidents.attach import incident_number
@@ -83,7 +112,9 @@ def fix(
     if action_id == "history":
         # the env's PERFBOOK_INCIDENT (the incident being worked on) never filters silently: --incident does
         given = getattr(ctx.get_parameter_source("incident"), "name", "") == "COMMANDLINE"
-        query = HistoryQuery(limit, plans, target, _since(since), incident_number(incident) if given else None)
+        query = HistoryQuery(
+            limit, plans, target, _since(since), incident_number(incident) if given else None
+        )
         _history(config, query, json_out, ctx.args)
         return
     if (reason or ticket) and not apply:
@@ -92,21 +123,43 @@ def fix(
         raise UsageError(f"--ticket takes 1 to 128 characters, got {len(ticket)}")
     note = (reason, ticket)
     if apply and not yes and not current().interactive:
-        raise UsageError("--apply needs a confirmation and there is no terminal: add --yes to apply in scripts")
+        raise UsageError(
+            "--apply needs a confirmation and there is no terminal: add --yes to apply in scripts"
+        )
     if from_report is not None:
         if action_id or ctx.args:
             raise UsageError("--from-report takes no action id or parameters (they come from the report)")
         window_s = _verify_window(config, window, no_verify)
-        raise typer.Exit(_from_report(from_report, config, apply, yes, json_out, window_s,
-                                      incident_number(incident) if apply else None, note))
+        raise typer.Exit(
+            _from_report(
+                from_report,
+                config,
+                apply,
+                yes,
+                json_out,
+                window_s,
+                incident_number(incident) if apply else None,
+                note,
+            )
+        )
     if not action_id:
         raise UsageError("perfbook fix needs an action id", hint="see: perfbook fix --list")
     from perfbook.fix.base import parse_cli_args
 
     cls = catalog.fix_class(action_id)
     fixer = cls(**parse_cli_args(cls.params, list(ctx.args), action_id))
-    raise typer.Exit(_one(fixer, config, apply, yes, json_out, _verify_window(config, window, no_verify),
-                          incident_number(incident) if apply else None, note))
+    raise typer.Exit(
+        _one(
+            fixer,
+            config,
+            apply,
+            yes,
+            json_out,
+            _verify_window(config, window, no_verify),
+            incident_number(incident) if apply else None,
+            note,
+        )
+    )
 
 
 def _help(ctx: typer.Context, action_id: str | None, json_out: bool) -> None:
@@ -181,7 +234,9 @@ def _since(text: str | None) -> str | None:
         try:
             day = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
-            raise UsageError(f"--since expects a duration (2h, 30m) or an ISO date (2026-12-01), got {text!r}") from None
+            raise UsageError(
+                f"--since expects a duration (2h, 30m) or an ISO date (2026-12-01), got {text!r}"
+            ) from None
         day = day if day.tzinfo else day.replace(tzinfo=dt.UTC)
         return day.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=ago)).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -193,14 +248,22 @@ def _history(config: Path | None, query: HistoryQuery, json_out: bool, extra: li
     from perfbook.store import audit_history, open_store
 
     if len(extra) > 1 or (extra and extra[0] not in CATALOG):
-        raise UsageError(f"fix history: unexpected {extra[-1]}",
-                         hint="usage: perfbook fix history [ACTION] [--target T] [--since 2h] [--plans] [--json]")
+        raise UsageError(
+            f"fix history: unexpected {extra[-1]}",
+            hint="usage: perfbook fix history [ACTION] [--target T] [--since 2h] [--plans] [--json]",
+        )
     # the text collapses dry runs, so it reads further back to show --limit applies
     fetch = query.limit if json_out or query.plans else query.limit * 20
     store = open_store(_config(config))
     try:
-        rows = audit_history(store, limit=fetch, action=extra[0] if extra else None, target=query.target,
-                             since=query.since, incident=query.incident)
+        rows = audit_history(
+            store,
+            limit=fetch,
+            action=extra[0] if extra else None,
+            target=query.target,
+            since=query.since,
+            incident=query.incident,
+        )
     finally:
         store.close()
     if not json_out and not query.plans:
@@ -233,8 +296,16 @@ def _confirmer(yes: bool, json_out: bool) -> Callable[[Any], bool]:
     return ask
 
 
-def _one(fixer: Any, config: Path | None, apply: bool, yes: bool, json_out: bool, window_s: float | None,
-         incident: int | None = None, note: tuple[str | None, str | None] = (None, None)) -> int:
+def _one(
+    fixer: Any,
+    config: Path | None,
+    apply: bool,
+    yes: bool,
+    json_out: bool,
+    window_s: float | None,
+    incident: int | None = None,
+    note: tuple[str | None, str | None] = (None, None),
+) -> int:
     """Plan one fix, and apply it with --apply; the exit code."""
     from perfbook.fix.context import FixContext
     from perfbook.incidents.attach import check_open
@@ -247,7 +318,9 @@ def _one(fixer: Any, config: Path | None, apply: bool, yes: bool, json_out: bool
         with FixContext(cfg) as ctx:
             ctx.reason, ctx.ticket = note
             ctx.incident = incident
-            doc, code, _ = _plan_and_apply(fixer, ctx, store, apply, yes, json_out, window_s, None, incident=incident)
+            doc, code, _ = _plan_and_apply(
+                fixer, ctx, store, apply, yes, json_out, window_s, None, incident=incident
+            )
     finally:
         store.close()
     if json_out:
@@ -255,9 +328,18 @@ def _one(fixer: Any, config: Path | None, apply: bool, yes: bool, json_out: bool
     return code
 
 
-def _plan_and_apply(fixer: Any, ctx: Any, store: Any, apply: bool, yes: bool, json_out: bool,
-                    window_s: float | None, before: Any,
-                    findings: tuple[str, ...] = (), incident: int | None = None) -> tuple[dict[str, Any], int, Any]:
+def _plan_and_apply(
+    fixer: Any,
+    ctx: Any,
+    store: Any,
+    apply: bool,
+    yes: bool,
+    json_out: bool,
+    window_s: float | None,
+    before: Any,
+    findings: tuple[str, ...] = (),
+    incident: int | None = None,
+) -> tuple[dict[str, Any], int, Any]:
     """The core of one action for both entry points: (the JSON document, the exit code, the result)."""
     from perfbook.fix.runner import make_plan, perform
 
@@ -277,8 +359,17 @@ def _plan_and_apply(fixer: Any, ctx: Any, store: Any, apply: bool, yes: bool, js
         if not json_out:
             env.echo("\n".join(render.plan_lines(fresh, dry_run=False)))
 
-    result = perform(fixer, ctx, store, plan, confirm=_confirmer(yes, json_out), verify_window_s=window_s,
-                     before_report=before, on_replan=on_replan, also_findings=findings)
+    result = perform(
+        fixer,
+        ctx,
+        store,
+        plan,
+        confirm=_confirmer(yes, json_out),
+        verify_window_s=window_s,
+        before_report=before,
+        on_replan=on_replan,
+        also_findings=findings,
+    )
     doc.update(result.to_dict(), dry_run=False)
     # evidence of the incident: the applied fix with its before / after
     attach_and_publish(ctx.cfg, incident, "fix", {**doc, "findings": list(findings)}, actor=ctx.os_user)
@@ -290,9 +381,16 @@ def _plan_and_apply(fixer: Any, ctx: Any, store: Any, apply: bool, yes: bool, js
     return doc, ExitCode.OK, result
 
 
-def _from_report(path: Path, config: Path | None, apply: bool, yes: bool, json_out: bool,
-                 window_s: float | None, incident: int | None = None,
-                 note: tuple[str | None, str | None] = (None, None)) -> int:
+def _from_report(
+    path: Path,
+    config: Path | None,
+    apply: bool,
+    yes: bool,
+    json_out: bool,
+    window_s: float | None,
+    incident: int | None = None,
+    note: tuple[str | None, str | None] = (None, None),
+) -> int:
     """The live fixes a saved report points at, one plan (and confirmation) at a time; the exit code."""
     from perfbook.fix.catalog import fix_class, make_fix
     from perfbook.fix.context import FixContext
@@ -314,7 +412,9 @@ def _from_report(path: Path, config: Path | None, apply: bool, yes: bool, json_o
             ctx.incident = incident
             live = from_live_system(report, ctx, store, window_s or cfg.triage.window_s)
             for skip in live.skipped:
-                _say(json_out, f"skipped {skip['action']} for {', '.join(skip['findings'])}: {skip['skipped']}")
+                _say(
+                    json_out, f"skipped {skip['action']} for {', '.join(skip['findings'])}: {skip['skipped']}"
+                )
             todo, results = live.todo, list(live.skipped)
             resolved: set[str] = set()  # findings an earlier fix of this run made go away
             latest = live.report
@@ -325,15 +425,28 @@ def _from_report(path: Path, config: Path | None, apply: bool, yes: bool, json_o
                     why = f"skipped: {', '.join(rec.findings)} already gone after an earlier fix"
                     _say(json_out, why)
                     record_skip(rec.fix_id, fix_class(rec.fix_id).layer, rec.params, ctx, store, why)
-                    results.append({"findings": list(rec.findings), "action": rec.fix_id, "skipped": "already gone"})
+                    results.append(
+                        {"findings": list(rec.findings), "action": rec.fix_id, "skipped": "already gone"}
+                    )
                     continue
                 try:
-                    doc, rc, result = _plan_and_apply(make_fix(rec.fix_id, rec.params), ctx, store, apply, yes,
-                                                      json_out, window_s, latest, rec.findings, incident)
+                    doc, rc, result = _plan_and_apply(
+                        make_fix(rec.fix_id, rec.params),
+                        ctx,
+                        store,
+                        apply,
+                        yes,
+                        json_out,
+                        window_s,
+                        latest,
+                        rec.findings,
+                        incident,
+                    )
                 except PerfbookError as err:
                     _error(f"{rec.fix_id}: {err}")
                     doc, rc, result = {"action": rec.fix_id, "error": str(err)}, ExitCode.FAILED, None
-                if result is not None and result.verify is not None:  # the next fix starts from what this one left
+                # the next fix starts from what this one left
+                if result is not None and result.verify is not None:
                     latest = merge_reports(latest, result.verify.after_report)
                 resolved |= _gone(doc)
                 results.append({"findings": list(rec.findings), **doc})
@@ -343,14 +456,18 @@ def _from_report(path: Path, config: Path | None, apply: bool, yes: bool, json_o
     if json_out:
         current().json({"report": str(path), "results": results})
     elif not todo:
-        current().echo("nothing to fix now: no finding of the report that perfbook can fix is present on the live system")
+        current().echo(
+            "nothing to fix now: no finding of the report that perfbook can fix is present on the live system"
+        )
     return code
 
 
 def _gone(doc: dict[str, Any]) -> set[str]:
     """The findings a verified apply shows gone (before present, after absent)."""
     verify = doc.get("verify") or {}
-    return {f["finding"] for f in verify.get("findings", []) if f["before"] != "absent" and f["after"] == "absent"}
+    return {
+        f["finding"] for f in verify.get("findings", []) if f["before"] != "absent" and f["after"] == "absent"
+    }
 
 
 def _say(json_out: bool, message: str) -> None:

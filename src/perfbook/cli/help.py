@@ -16,8 +16,17 @@ from __future__ import annotations
 from typing import Any
 
 _INSTALLED = False
-_TYPE_WORDS = {"str": "TEXT", "int": "INTEGER", "float": "NUMBER", "path": "PATH", "file": "FILE",
-               "bool": "", "directory": "DIR", "float range": "NUMBER", "int range": "INTEGER"}
+_TYPE_WORDS = {
+    "str": "TEXT",
+    "int": "INTEGER",
+    "float": "NUMBER",
+    "path": "PATH",
+    "file": "FILE",
+    "bool": "",
+    "directory": "DIR",
+    "float range": "NUMBER",
+    "int range": "INTEGER",
+}
 
 
 def reflow(text: str) -> str:
@@ -60,6 +69,7 @@ def install() -> None:
     _plain_arguments(core)
     option_display = getattr(core.TyperOption, "display_type_rich", None)
     if option_display is not None:
+
         def display_type_rich(self: Any, ctx: Any) -> str | None:
             if getattr(self, "is_bool_flag", False) and self.metavar is None:
                 return None
@@ -68,12 +78,14 @@ def install() -> None:
         core.TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
     fix_linebreaks = getattr(rich_utils, "_fix_linebreaks", None)
     if fix_linebreaks is not None:
+
         def reflowed(paragraphs: list[str], markup_mode: Any) -> str:
             return fix_linebreaks([reflow(p) for p in paragraphs], markup_mode)
 
         rich_utils._fix_linebreaks = reflowed
     make_text = getattr(rich_utils, "_make_rich_text", None)
     if make_text is not None:
+
         def folded(**kwargs: Any) -> Any:  # a path longer than the column folds instead of ending in "…"
             text = make_text(**kwargs)
             if hasattr(text, "overflow"):
@@ -100,5 +112,6 @@ def _plain_arguments(core: Any) -> None:
 
     argument._usage_display_name = usage_name
     if arg_display is not None:
-        argument.display_type_rich = lambda self, ctx: metavar_word(arg_display(self, ctx)) if self.metavar is None \
-            else None
+        argument.display_type_rich = lambda self, ctx: (
+            metavar_word(arg_display(self, ctx)) if self.metavar is None else None
+        )

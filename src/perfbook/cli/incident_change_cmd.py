@@ -36,7 +36,9 @@ def add_commands(group: typer.Typer) -> None:
 def note_command(
     incident: str = ID_ARG,
     text: str = typer.Argument(..., help="The note."),
-    followup: bool = typer.Option(False, "--followup", help="A follow-up for after the incident (the postmortem lists them)."),
+    followup: bool = typer.Option(
+        False, "--followup", help="A follow-up for after the incident (the postmortem lists them)."
+    ),
     actor: str | None = ACTOR,
     as_json: bool = JSON,
     config: Path | None = CONFIG_OPTION,
@@ -52,8 +54,12 @@ def note_command(
     from perfbook.incidents import records
 
     number = number_of(incident)
-    change(config, as_json, number, lambda store: records.add_note(store, number, text, actor=actor_of(actor),
-                                                                      followup=followup))
+    change(
+        config,
+        as_json,
+        number,
+        lambda store: records.add_note(store, number, text, actor=actor_of(actor), followup=followup),
+    )
 
 
 @app.command("status")
@@ -61,7 +67,9 @@ def status_command(
     incident: str = ID_ARG,
     status: str = typer.Argument(..., metavar="STATUS", help="investigating|identified|monitoring."),
     message: str | None = typer.Option(None, "--message", "-m", help="What changed, for the timeline."),
-    impact: str | None = typer.Option(None, "--impact", help="Also set the impact: none|minor|major|critical."),
+    impact: str | None = typer.Option(
+        None, "--impact", help="Also set the impact: none|minor|major|critical."
+    ),
     actor: str | None = ACTOR,
     as_json: bool = JSON,
     config: Path | None = CONFIG_OPTION,
@@ -78,8 +86,14 @@ def status_command(
     from perfbook.incidents.model import parse_impact, parse_status
 
     number, new, chosen = number_of(incident), parse_status(status), parse_impact(impact) if impact else None
-    change(config, as_json, number, lambda store: records.set_status(store, number, new, actor=actor_of(actor),
-                                                                        message=message, impact=chosen))
+    change(
+        config,
+        as_json,
+        number,
+        lambda store: records.set_status(
+            store, number, new, actor=actor_of(actor), message=message, impact=chosen
+        ),
+    )
 
 
 @app.command("severity")
@@ -101,8 +115,12 @@ def severity_command(
     from perfbook.incidents.model import parse_severity
 
     number, value = number_of(incident), parse_severity(severity)
-    change(config, as_json, number, lambda store: records.set_severity(store, number, value, actor=actor_of(actor),
-                                                                          reason=reason))
+    change(
+        config,
+        as_json,
+        number,
+        lambda store: records.set_severity(store, number, value, actor=actor_of(actor), reason=reason),
+    )
 
 
 @app.command("check")
@@ -131,14 +149,20 @@ def check_command(
         raise UsageError("--na and --undo: choose one")
     number, which = number_of(incident), find_item(item)
     state = "open" if undo else ("na" if na else "done")
-    change(config, as_json, number, lambda store: records.mark_item(store, number, which, state,
-                                                                       actor=actor_of(actor), note=note))
+    change(
+        config,
+        as_json,
+        number,
+        lambda store: records.mark_item(store, number, which, state, actor=actor_of(actor), note=note),
+    )
 
 
 @app.command("resolve")
 def resolve_command(
     incident: str = ID_ARG,
-    verify: bool = typer.Option(False, "--verify", help="Triage first (attached) and refuse while a KPI still fails."),
+    verify: bool = typer.Option(
+        False, "--verify", help="Triage first (attached) and refuse while a KPI still fails."
+    ),
     force: bool = typer.Option(False, "--force", help="With --verify: resolve even when KPIs still fail."),
     message: str | None = typer.Option(None, "--message", "-m", help="What resolved it, for the timeline."),
     window: str | None = WINDOW,
@@ -180,8 +204,10 @@ def resolve_command(
         failing = failing_kpis(report, cfg.thresholds.model_dump(), min_requests=cfg.http.min_window_requests)
         if failing and not force:
             emit(as_json, {"id": inc.id, "resolved": False, "failing": failing}, lambda doc: "")
-            raise VerifyFailed(f"{inc.id} not resolved: still failing: {'; '.join(failing)}",
-                               hint="fix and verify again, or resolve anyway with --force")
+            raise VerifyFailed(
+                f"{inc.id} not resolved: still failing: {'; '.join(failing)}",
+                hint="fix and verify again, or resolve anyway with --force",
+            )
     text = message or ("verified: KPIs within target" if verify and not failing else None)
     if failing:
         text = (text + "; " if text else "") + f"forced with failing: {'; '.join(failing)}"
@@ -205,6 +231,9 @@ def reopen_command(
     from perfbook.incidents import records
 
     number = number_of(incident)
-    change(config, as_json, number, lambda store: records.reopen(store, number, actor=actor_of(actor), reason=reason))
-
-
+    change(
+        config,
+        as_json,
+        number,
+        lambda store: records.reopen(store, number, actor=actor_of(actor), reason=reason),
+    )

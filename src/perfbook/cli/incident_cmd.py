@@ -71,11 +71,17 @@ def register(root: typer.Typer) -> None:
 
 @app.command("open")
 def open_command(
-    title: str | None = typer.Option(None, "--title", "-t", help="What users see, in a few words (default: from the report's top cause)."),
+    title: str | None = typer.Option(
+        None, "--title", "-t", help="What users see, in a few words (default: from the report's top cause)."
+    ),
     severity: str = typer.Option("auto", "--severity", "-s", help="auto (from the report) or P0|P1|P2|P3."),
-    impact: str | None = typer.Option(None, "--impact", help="none|minor|major|critical (default: from the severity)."),
+    impact: str | None = typer.Option(
+        None, "--impact", help="none|minor|major|critical (default: from the severity)."
+    ),
     run_triage: bool = typer.Option(False, "--triage", help="Run triage now and attach its report."),
-    from_report: Path | None = typer.Option(None, "--from-report", dir_okay=False, help="Attach a saved triage --json report."),
+    from_report: Path | None = typer.Option(
+        None, "--from-report", dir_okay=False, help="Attach a saved triage --json report."
+    ),
     window: str | None = WINDOW,
     only: str | None = ONLY,
     skip: str | None = SKIP,
@@ -103,17 +109,31 @@ def open_command(
     fixed = None if severity.lower() == "auto" else parse_severity(severity)
     chosen_impact = parse_impact(impact) if impact else None
     if title is not None and not title.strip():
-        raise UsageError("--title is empty", hint="give a few words, or leave --title out to take it from a report")
+        raise UsageError(
+            "--title is empty", hint="give a few words, or leave --title out to take it from a report"
+        )
     cfg = current().config(config)
-    report = load_report(from_report) if from_report else (triage_now(cfg, window, only, skip) if run_triage else None)
+    report = (
+        load_report(from_report)
+        if from_report
+        else (triage_now(cfg, window, only, skip) if run_triage else None)
+    )
     if title is None and report is None:
-        raise UsageError("an incident needs a title (--title), or a report to take it from (--triage / --from-report)")
+        raise UsageError(
+            "an incident needs a title (--title), or a report to take it from (--triage / --from-report)"
+        )
     store = store_for(cfg)
     try:
         from perfbook.incidents import records
 
-        inc = records.open_incident(store, title=title or title_from(report), actor=actor_of(actor), report=report,
-                                    severity=fixed or severity_from(report), impact=chosen_impact)
+        inc = records.open_incident(
+            store,
+            title=title or title_from(report),
+            actor=actor_of(actor),
+            report=report,
+            severity=fixed or severity_from(report),
+            impact=chosen_impact,
+        )
         emit(as_json, show_doc(store, cfg, inc.number), lambda doc: build_change(doc, 0))
         publish(store, cfg)
     finally:
@@ -123,8 +143,12 @@ def open_command(
 @app.command("list")
 def list_command(
     all_: bool = typer.Option(False, "--all", help="Also resolved incidents."),
-    status: list[str] = typer.Option([], "--status", help="Only these statuses (repeatable, or comma-separated)."),
-    overdue: bool = typer.Option(False, "--overdue", help="Only incidents whose update is overdue; exit 3 when any is (for cron)."),
+    status: list[str] = typer.Option(
+        [], "--status", help="Only these statuses (repeatable, or comma-separated)."
+    ),
+    overdue: bool = typer.Option(
+        False, "--overdue", help="Only incidents whose update is overdue; exit 3 when any is (for cron)."
+    ),
     limit: int = typer.Option(50, "--limit", min=1, help="At most this many, newest first."),
     as_json: bool = JSON,
     config: Path | None = CONFIG_OPTION,
@@ -147,8 +171,9 @@ def list_command(
     cfg = current().config(config)
     store = store_for(cfg)
     try:
-        found = records.list_incidents(store, include_resolved=all_, statuses=statuses,
-                                       limit=None if overdue else limit)
+        found = records.list_incidents(
+            store, include_resolved=all_, statuses=statuses, limit=None if overdue else limit
+        )
     finally:
         store.close()
     rows = [incident_to_dict(i, now(), cfg.incident.update_every_min) for i in found]
@@ -179,7 +204,9 @@ def show_command(incident: str = ID_ARG, as_json: bool = JSON, config: Path | No
 
 
 @app.command("checklist")
-def checklist_command(incident: str = ID_ARG, as_json: bool = JSON, config: Path | None = CONFIG_OPTION) -> None:
+def checklist_command(
+    incident: str = ID_ARG, as_json: bool = JSON, config: Path | None = CONFIG_OPTION
+) -> None:
     """Show the runbook's checklist: what perfbook ticked from which evidence, what people ticked.
 
     Examples:
@@ -198,7 +225,8 @@ def checklist_command(incident: str = ID_ARG, as_json: bool = JSON, config: Path
         states = records.checklist_of(store, number)
     finally:
         store.close()
-    emit(as_json, {"id": f"INC-{number}", "checklist": [s.to_dict() for s in states]},
-          lambda doc: build_checklist(states))
-
-
+    emit(
+        as_json,
+        {"id": f"INC-{number}", "checklist": [s.to_dict() for s in states]},
+        lambda doc: build_checklist(states),
+    )

@@ -13,14 +13,21 @@ from perfbook.config import Config
 from perfbook.errors import UsageError
 
 INCIDENT_OPTION = typer.Option(
-    None, "--incident", envvar="PERFBOOK_INCIDENT", metavar="ID",
+    None,
+    "--incident",
+    envvar="PERFBOOK_INCIDENT",
+    metavar="ID",
     help="Attach the result to this open incident, e.g. INC-7: evidence on its timeline (env PERFBOOK_INCIDENT).",
 )
 JSON = JSON_OPTION
 ACTOR = typer.Option(None, "--as", help="Who is acting (default: the OS user).")
 WINDOW = typer.Option(None, "--window", "-w", help="Triage window, e.g. 2s (default \\[triage] window_s).")
-ONLY = typer.Option(None, "--only", help="Triage only these probes, comma-separated (as perfbook triage --only).")
-SKIP = typer.Option(None, "--skip", help="Triage without these probes, comma-separated (e.g. host on a shared machine).")
+ONLY = typer.Option(
+    None, "--only", help="Triage only these probes, comma-separated (as perfbook triage --only)."
+)
+SKIP = typer.Option(
+    None, "--skip", help="Triage without these probes, comma-separated (e.g. host on a shared machine)."
+)
 ID_ARG = typer.Argument(..., metavar="ID", help="Incident id, e.g. INC-7 (or 7).")
 
 
@@ -65,8 +72,9 @@ def publish(store: Any, cfg: Config) -> None:
         current().echo(f"warning: status page not rebuilt: {err}", err=True)
 
 
-def attach_and_publish(cfg: Config, number: int | None, kind: str, document: dict[str, Any],
-                       actor: str | None = None) -> None:
+def attach_and_publish(
+    cfg: Config, number: int | None, kind: str, document: dict[str, Any], actor: str | None = None
+) -> None:
     """Attach ``document`` to incident ``number`` (nothing when None), say so on stderr, rebuild the page."""
     if number is None:
         return
@@ -123,7 +131,9 @@ def status_filter(text: str) -> Any:
     try:
         return Status(text.strip().lower())
     except ValueError:
-        raise UsageError(f"--status must be one of {', '.join(s.value for s in Status)}, got {text!r}") from None
+        raise UsageError(
+            f"--status must be one of {', '.join(s.value for s in Status)}, got {text!r}"
+        ) from None
 
 
 def now() -> dt.datetime:

@@ -61,11 +61,21 @@ Examples:
 def notify_command(
     incident: str = typer.Argument(..., metavar="ID", help="Incident id, e.g. INC-7 (or 7)."),
     event: str = typer.Argument(..., metavar="EVENT", help="detected | update | resolved | customer."),
-    message: str | None = typer.Option(None, "--message", "-m", help="Words of a person to add to the message (also external: plain words)."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Show the messages and where they would go; send and record nothing."),
-    internal_only: bool = typer.Option(False, "--internal-only", help="Send only to internal channels (e.g. a --message that names internals)."),
+    message: str | None = typer.Option(
+        None, "--message", "-m", help="Words of a person to add to the message (also external: plain words)."
+    ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Show the messages and where they would go; send and record nothing."
+    ),
+    internal_only: bool = typer.Option(
+        False,
+        "--internal-only",
+        help="Send only to internal channels (e.g. a --message that names internals).",
+    ),
     actor: str | None = typer.Option(None, "--as", help="Who is sending (default: the OS user)."),
-    as_json: bool = typer.Option(False, "--json", help="Print exactly one JSON document: the messages and each delivery."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print exactly one JSON document: the messages and each delivery."
+    ),
     config: Path | None = CONFIG_OPTION,
 ) -> None:
     from perfbook.incidents.model import parse_id
@@ -79,8 +89,17 @@ def notify_command(
     cfg = env.config(config)
     store = open_store(cfg, env.environ)
     try:
-        result = notify(store, cfg, number, event, actor=actor or _os_user(), message=message, dry_run=dry_run,
-                        internal_only=internal_only, env=env.environ)
+        result = notify(
+            store,
+            cfg,
+            number,
+            event,
+            actor=actor or _os_user(),
+            message=message,
+            dry_run=dry_run,
+            internal_only=internal_only,
+            env=env.environ,
+        )
     finally:
         store.close()
     if as_json:
@@ -93,8 +112,12 @@ def notify_command(
 def report_command(
     incident: str = typer.Argument(..., metavar="ID", help="Incident id, e.g. INC-7 (or 7)."),
     fmt: str = typer.Option("md", "--format", "-f", help="md | html."),
-    out: Path | None = typer.Option(None, "--output", "-o", dir_okay=False, help="Write to FILE (atomically) instead of stdout."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON document: the incident, format, file and (without -o) the text."),
+    out: Path | None = typer.Option(
+        None, "--output", "-o", dir_okay=False, help="Write to FILE (atomically) instead of stdout."
+    ),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print one JSON document: the incident, format, file and (without -o) the text."
+    ),
     config: Path | None = CONFIG_OPTION,
 ) -> None:
     from perfbook.incidents.model import parse_id
@@ -120,8 +143,15 @@ def report_command(
         if not as_json:
             env.echo(f"wrote {out} ({len(text.encode()):,} bytes)", err=True)
     if as_json:
-        env.json({"incident": state.incident.id, "format": fmt, "output": str(out) if out else None,
-                    "events": len(state.events), "text": None if out else text})
+        env.json(
+            {
+                "incident": state.incident.id,
+                "format": fmt,
+                "output": str(out) if out else None,
+                "events": len(state.events),
+                "text": None if out else text,
+            }
+        )
     elif out is None:
         env.stdout.write(text)
 
@@ -131,14 +161,23 @@ def _print_notify(env: Env, result: Any) -> None:
     for audience, msg in result.messages.items():
         console.rule(Text(f"{audience}: {msg.subject}", style="bold"), align="left")
         console.print(Text(msg.body.rstrip()), soft_wrap=True)
-    table = Table(title="dry run: nothing sent" if result.dry_run else "deliveries", title_justify="left",
-                  show_edge=False)
+    table = Table(
+        title="dry run: nothing sent" if result.dry_run else "deliveries",
+        title_justify="left",
+        show_edge=False,
+    )
     for col in ("channel", "audience", "recipients", "outcome", "attempts", "error"):
         table.add_column(col)
     for d in result.deliveries:
         style = {"sent": "green", "failed": "bold red", "already_sent": "dim"}.get(d.outcome, "")
-        table.add_row(d.channel, d.audience, Text(", ".join(d.recipients)), Text(d.outcome, style=style),
-                      str(d.attempts or ""), Text(d.error or ""))
+        table.add_row(
+            d.channel,
+            d.audience,
+            Text(", ".join(d.recipients)),
+            Text(d.outcome, style=style),
+            str(d.attempts or ""),
+            Text(d.error or ""),
+        )
     console.print(table)
     if result.status_page:
         env.echo(f"status page rebuilt in {Path(result.status_page[0]).parent}", err=True)
@@ -158,8 +197,10 @@ def register(root: typer.Typer) -> None:
     """
     group = next((g.typer_instance for g in root.registered_groups if g.name == "incident"), None)
     if group is None:
-        group = typer.Typer(help="Keep the incident record: timeline, status, checklist, messages, postmortem.",
-                            no_args_is_help=True)
+        group = typer.Typer(
+            help="Keep the incident record: timeline, status, checklist, messages, postmortem.",
+            no_args_is_help=True,
+        )
         root.add_typer(group, name="incident")
     group.command("notify", help=NOTIFY_HELP)(notify_command)
     group.command("report", help=REPORT_HELP)(report_command)

@@ -32,9 +32,13 @@ Examples:
 """
 
 lab_app = typer.Typer(help=HELP, no_args_is_help=True)
-DIR_OPTION = typer.Option(None, "--dir", help=f"State directory (env {STATE_DIR_ENV}; default ~/.local/state/perfbook/lab).")
+DIR_OPTION = typer.Option(
+    None, "--dir", help=f"State directory (env {STATE_DIR_ENV}; default ~/.local/state/perfbook/lab)."
+)
 PORT_OPTION = typer.Option(8001, "--port", help="Backend port on 127.0.0.1; 0 picks a free one.")
-FRONTEND_PORT_OPTION = typer.Option(3000, "--frontend-port", help="Frontend port on 127.0.0.1; 0 picks a free one.")
+FRONTEND_PORT_OPTION = typer.Option(
+    3000, "--frontend-port", help="Frontend port on 127.0.0.1; 0 picks a free one."
+)
 PARAM_OPTION = typer.Option([], "--param", help="Tune the fault, KEY=VALUE (e.g. delay_s=5, share=0.5).")
 # Variables the lab owns or that do not point at a stack; every other PERFBOOK_* is ignored here.
 LAB_ENV = (STATE_DIR_ENV, "PERFBOOK_DEBUG", "PERFBOOK_REQUIRE_SERVICES")
@@ -71,10 +75,22 @@ def _seconds(text: str, flag: str) -> float:
 def up(
     port: int = PORT_OPTION,
     frontend_port: int = FRONTEND_PORT_OPTION,
-    traffic: bool = typer.Option(False, "--traffic", help="Also send light background traffic until `lab down`."),
-    rate: float = typer.Option(40.0, "--rate", min=0.1, max=500, help="Background traffic, requests per second."),
-    postgres_dsn: str | None = typer.Option(None, "--postgres-dsn", help="Use this (empty) database instead of a private server; the lab creates and drops its tables there."),
-    redis_url: str | None = typer.Option(None, "--redis-url", help="Use this Redis db as the cache (the next db is the WebSocket queue) instead of a private server."),
+    traffic: bool = typer.Option(
+        False, "--traffic", help="Also send light background traffic until `lab down`."
+    ),
+    rate: float = typer.Option(
+        40.0, "--rate", min=0.1, max=500, help="Background traffic, requests per second."
+    ),
+    postgres_dsn: str | None = typer.Option(
+        None,
+        "--postgres-dsn",
+        help="Use this (empty) database instead of a private server; the lab creates and drops its tables there.",
+    ),
+    redis_url: str | None = typer.Option(
+        None,
+        "--redis-url",
+        help="Use this Redis db as the cache (the next db is the WebSocket queue) instead of a private server.",
+    ),
     state_dir: Path | None = DIR_OPTION,
 ) -> None:
     """Start the lab (private PostgreSQL and Redis, seeded; backend; frontend) and print where it runs."""
@@ -83,9 +99,17 @@ def up(
     _require_lab_extra()
     _warn_env()
     started = time.monotonic()
-    state = supervisor.up(supervisor.LabOptions(_dir(state_dir), port=port, frontend_port=frontend_port,
-                                                traffic=traffic, traffic_rate_rps=rate,
-                                                postgres_dsn=postgres_dsn, redis_url=redis_url))
+    state = supervisor.up(
+        supervisor.LabOptions(
+            _dir(state_dir),
+            port=port,
+            frontend_port=frontend_port,
+            traffic=traffic,
+            traffic_rate_rps=rate,
+            postgres_dsn=postgres_dsn,
+            redis_url=redis_url,
+        )
+    )
     current().err.print(f"lab up in {time.monotonic() - started:.1f} s")
     _print_status(state)
 
@@ -100,8 +124,12 @@ def down(state_dir: Path | None = DIR_OPTION) -> None:
 
 
 @lab_app.command("status")
-def status(state_dir: Path | None = DIR_OPTION, as_json: bool = typer.Option(
-        False, "--json", help="One JSON document on stdout: the URLs, DSN (redacted), faults on, pids.")) -> None:
+def status(
+    state_dir: Path | None = DIR_OPTION,
+    as_json: bool = typer.Option(
+        False, "--json", help="One JSON document on stdout: the URLs, DSN (redacted), faults on, pids."
+    ),
+) -> None:
     """What runs where (exit 1 when no lab runs)."""
     state = _running_state(_dir(state_dir))
     _print_status(state, as_json)
@@ -119,7 +147,9 @@ def _print_status(state: LabState, as_json: bool = False) -> None:
         "websocket": state.backend_url.replace("http", "ws", 1) + "/ws",
         "postgres": redact_url(state.app_dsn),
         "redis": f"{redact_url(state.redis_url)} (cache), db {redis_dbs(state.redis_url)[1]} (WebSocket queue)",
-        "traffic": "running" if "gen" in state.processes and supervisor.pid_alive(state.processes["gen"].pid) else "off",
+        "traffic": "running"
+        if "gen" in state.processes and supervisor.pid_alive(state.processes["gen"].pid)
+        else "off",
         "faults on": ", ".join(n for n, e in FaultStore(state.dir).read().items() if e.on) or "none",
         "config": str(labconfig.config_path(state)),
         "pids": ", ".join(f"{p.role} {p.pid}" for p in state.processes.values()),
@@ -181,8 +211,11 @@ def fault(
     if as_json:
         current().json(entry)
     else:
-        current().echo(fault_sentence(name, bool(entry.get("on")), entry.get("params") or {},
-                                      entry.get("until") or 0.0, time.time()))
+        current().echo(
+            fault_sentence(
+                name, bool(entry.get("on")), entry.get("params") or {}, entry.get("until") or 0.0, time.time()
+            )
+        )
 
 
 @lab_app.command("traffic")
@@ -197,13 +230,17 @@ def traffic(
     state = _running_state(_dir(state_dir))
     duration_s = _seconds(duration, "--duration")
     current().err.print(f"sending {rate:g} req/s to {state.backend_url} for {duration_s:g} s …")
-    stats = asyncio.run(run_traffic(TrafficPlan(state.backend_url, state.frontend_url, rate_rps=rate), duration_s))
+    stats = asyncio.run(
+        run_traffic(TrafficPlan(state.backend_url, state.frontend_url, rate_rps=rate), duration_s)
+    )
     current().echo(stats.summary())
 
 
 @lab_app.command("demo")
 def demo(
-    fault_name: str | None = typer.Option(None, "--fault", help=f"Switch this fault on first: {', '.join(FAULTS)}."),
+    fault_name: str | None = typer.Option(
+        None, "--fault", help=f"Switch this fault on first: {', '.join(FAULTS)}."
+    ),
     keep: bool = typer.Option(False, "--keep", help="Leave the lab running afterwards."),
     window: str = typer.Option("3s", "--window", help="Triage window."),
     port: int = PORT_OPTION,

@@ -181,7 +181,9 @@ def load(
         None, "-o", "--output", help="Also save the JSON result to this file.", rich_help_panel="Output"
     ),
     fail_on_regression: bool = typer.Option(
-        False, "--fail-on-regression", help="compare: exit 3 when a figure of B is worse than A's beyond noise.",
+        False,
+        "--fail-on-regression",
+        help="compare: exit 3 when a figure of B is worse than A's beyond noise.",
         rich_help_panel="Output",
     ),
     config: Path | None = CONFIG_OPTION,
@@ -225,17 +227,30 @@ def load(
     from perfbook.load.cluster_run import connected, runner_for
 
     attach_to = _incident(incident, config)
-    with connected(cluster_address(cluster, lambda: env.config(config)), workers, target.host, method) as grid:
+    with connected(
+        cluster_address(cluster, lambda: env.config(config)), workers, target.host, method
+    ) as grid:
         confirm(target, method, yes, reason=grid.confirmation if grid else "")
         warning = pacing_warning(list(run.plan.stages), run.plan.max_connections or run.plan.connections)
         if warning:
             env.echo(f"warning: {warning}", err=True)
-        code = _run_session(env, run, slo, watch, json_out, output, config, runner_for(grid), attach_to("load"))
+        code = _run_session(
+            env, run, slo, watch, json_out, output, config, runner_for(grid), attach_to("load")
+        )
     raise typer.Exit(code)
 
 
-def _run_session(env: Env, run: Any, slo: str | None, watch: bool, json_out: bool, output: Path | None,
-                 config: Path | None, runner: Any, on_result: Any = None) -> int:
+def _run_session(
+    env: Env,
+    run: Any,
+    slo: str | None,
+    watch: bool,
+    json_out: bool,
+    output: Path | None,
+    config: Path | None,
+    runner: Any,
+    on_result: Any = None,
+) -> int:
     """Run with progress on stderr, save / print the result; the exit code (3: SLO missed or aborted,
     1: a cluster run that lost a worker)."""
     from perfbook.load.render import LiveProgress, print_summary
@@ -244,8 +259,9 @@ def _run_session(env: Env, run: Any, slo: str | None, watch: bool, json_out: boo
     objectives = objectives_for(slo, config)
     patterns = list(env.config(config).process.match) if watch else None
     planned_s = run.plan.duration_s or (sum(s.duration_s for s in run.plan.stages) or None)
-    with LiveProgress(planned_s=planned_s, planned_n=run.plan.requests, console=env.err,
-                      enabled=env.interactive) as live:
+    with LiveProgress(
+        planned_s=planned_s, planned_n=run.plan.requests, console=env.err, enabled=env.interactive
+    ) as live:
         outcome = run_session(run, objectives, watch_patterns=patterns, progress=live, runner=runner)
     if on_result is not None:  # --incident: the run is evidence of the incident
         on_result(outcome.doc)
@@ -303,7 +319,7 @@ def _incident(ref: str | None, config: Path | None):
 
     number = incident_number(ref)
     if number is None:
-        return lambda kind: (lambda doc: None)
+        return lambda kind: lambda doc: None
     env = current()
     cfg = env.config(config)
     check_open(cfg, number)
@@ -311,7 +327,9 @@ def _incident(ref: str | None, config: Path | None):
     def maker(kind: str):
         def on_result(doc: dict) -> None:
             attach_and_publish(cfg, number, kind, doc)
+
         return on_result
+
     return maker
 
 
@@ -326,7 +344,9 @@ def _compare(files: list[str], json_out: bool, fail_on_regression: bool = False)
     env = current()
     rows = changes(a, b)
     if json_out:
-        env.json({"a": files[0], "b": files[1], "figures": rows, "verdict": verdict_line(rows), "noise": NOISE})
+        env.json(
+            {"a": files[0], "b": files[1], "figures": rows, "verdict": verdict_line(rows), "noise": NOISE}
+        )
     else:
         env.out.print(compare_table(a, b, Path(files[0]).name, Path(files[1]).name))
         env.out.print(paragraph(verdict_line(rows)))
@@ -350,7 +370,9 @@ def capacity(
         50, "-c", "--connections", help="Connections (open loop: enough to absorb queueing)."
     ),
     workers: int | None = typer.Option(
-        None, "--workers", help="Worker processes (default 1 for this machine); with --cluster, of the cluster's."
+        None,
+        "--workers",
+        help="Worker processes (default 1 for this machine); with --cluster, of the cluster's.",
     ),
     cluster: str | None = typer.Option(
         None, "--cluster", help="Run each step on a Dask cluster: tcp://HOST:8786 (default \\[load] cluster)."
@@ -397,7 +419,9 @@ def capacity(
     from perfbook.load.cluster_run import connected, runner_for
 
     attach_to = _incident(incident, config)
-    with connected(cluster_address(cluster, lambda: env.config(config)), workers, target.host, method) as grid:
+    with connected(
+        cluster_address(cluster, lambda: env.config(config)), workers, target.host, method
+    ) as grid:
         confirm(target, method, yes, reason=grid.confirmation if grid else "")
         progress = StepProgress()
         showing = env.err.status(progress) if env.interactive else contextlib.nullcontext()
@@ -453,9 +477,10 @@ def stress_postgres(
         None, "--dsn", help="libpq URL (default \\[postgres] dsn, env PERFBOOK_POSTGRES_DSN)."
     ),
     query: str = typer.Option(
-        "SELECT 1 /* perfbook stress */", "--query",
+        "SELECT 1 /* perfbook stress */",
+        "--query",
         help="One SELECT, run in read-only sessions with \\[postgres] timeouts; writes and functions that act on "
-        "other sessions or the server (pg_terminate_backend …) are refused."
+        "other sessions or the server (pg_terminate_backend …) are refused.",
     ),
     concurrency: int = typer.Option(10, "-c", "--concurrency", help="Concurrent sessions."),
     duration: str = typer.Option("10s", "-d", "--duration", help="How long."),
@@ -473,8 +498,15 @@ def stress_postgres(
     dsn = _configured(dsn, config, "postgres", "dsn")
     pg = current().config(config).postgres  # the probe's timeouts
     result = asyncio.run(
-        run(dsn, query=query, concurrency=concurrency, duration_s=_duration(duration), operations=requests,
-            statement_timeout_ms=pg.statement_timeout_ms, lock_timeout_ms=pg.lock_timeout_ms)
+        run(
+            dsn,
+            query=query,
+            concurrency=concurrency,
+            duration_s=_duration(duration),
+            operations=requests,
+            statement_timeout_ms=pg.statement_timeout_ms,
+            lock_timeout_ms=pg.lock_timeout_ms,
+        )
     )
     _stress_out(result.to_json(), json_out)
 
@@ -485,8 +517,9 @@ def _configured(value: str | None, config: Path | None, section: str, key: str) 
         value = getattr(getattr(current().config(config), section), key)
     if not value:
         env = f"PERFBOOK_{section.upper()}_{key.upper()}"
-        raise UsageError(f"stress {section}: no {key.upper()}",
-                         hint=f"pass --{key} or set [{section}] {key} / {env}")
+        raise UsageError(
+            f"stress {section}: no {key.upper()}", hint=f"pass --{key} or set [{section}] {key} / {env}"
+        )
     return value
 
 

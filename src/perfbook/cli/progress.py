@@ -16,8 +16,8 @@ from rich.text import Text
 class StepProgress:
     """``capacity: step 3, testing 400 rps for 5 s (2.1 s in)``.
 
-        p = StepProgress(clock=lambda: 12.0)
-        p.start(3, 400.0, 5.0)
+    p = StepProgress(clock=lambda: 12.0)
+    p.start(3, 400.0, 5.0)
     """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
@@ -30,8 +30,10 @@ class StepProgress:
     def __str__(self) -> str:
         if not self.number:
             return "capacity: starting…"
-        return (f"capacity: step {self.number}, testing {self.rate_rps:,.0f} rps for {self.step_s:g} s "
-                f"({self.clock() - self.started:.1f} s in)")
+        return (
+            f"capacity: step {self.number}, testing {self.rate_rps:,.0f} rps for {self.step_s:g} s "
+            f"({self.clock() - self.started:.1f} s in)"
+        )
 
     def __rich__(self) -> Text:
         return Text(str(self))

@@ -36,12 +36,25 @@ Examples:
 
 
 def serve_command(
-    listen: str = typer.Option("127.0.0.1:8080", "--listen", "-l", envvar="PERFBOOK_SERVE_LISTEN",
-                               help="HOST:PORT to listen on (env PERFBOOK_SERVE_LISTEN); port 0 picks a free one."),
-    lab: bool = typer.Option(False, "--lab", help="Serve the running lab: its perfbook.toml, and the Lab page to switch faults."),
-    lab_dir: Path | None = typer.Option(None, "--lab-dir", help="The lab's state directory (default: the lab's own default)."),
-    watch: bool = typer.Option(False, "--watch", help="Also run perfbook watch in this process and serve its /metrics."),
-    refresh: float = typer.Option(5.0, "--refresh", min=1.0, max=300.0, help="Seconds between the Overview's refreshes."),
+    listen: str = typer.Option(
+        "127.0.0.1:8080",
+        "--listen",
+        "-l",
+        envvar="PERFBOOK_SERVE_LISTEN",
+        help="HOST:PORT to listen on (env PERFBOOK_SERVE_LISTEN); port 0 picks a free one.",
+    ),
+    lab: bool = typer.Option(
+        False, "--lab", help="Serve the running lab: its perfbook.toml, and the Lab page to switch faults."
+    ),
+    lab_dir: Path | None = typer.Option(
+        None, "--lab-dir", help="The lab's state directory (default: the lab's own default)."
+    ),
+    watch: bool = typer.Option(
+        False, "--watch", help="Also run perfbook watch in this process and serve its /metrics."
+    ),
+    refresh: float = typer.Option(
+        5.0, "--refresh", min=1.0, max=300.0, help="Seconds between the Overview's refreshes."
+    ),
     config: Path | None = CONFIG_OPTION,
 ) -> None:
     from perfbook.store import open_store
@@ -58,16 +71,21 @@ def serve_command(
     cfg = env.config(config)
     token = env.environ.get(TOKEN_ENV) or None
     if token is not None and len(token) < 16:
-        raise UsageError(f"{TOKEN_ENV} is too short to guard writes ({len(token)} characters, 16 or more needed)",
-                         hint="e.g. export PERFBOOK_SERVE_TOKEN=$(openssl rand -hex 16)")
+        raise UsageError(
+            f"{TOKEN_ENV} is too short to guard writes ({len(token)} characters, 16 or more needed)",
+            hint="e.g. export PERFBOOK_SERVE_TOKEN=$(openssl rand -hex 16)",
+        )
     metrics = _watch(cfg) if watch else None
     store = open_store(cfg, env.environ)
     sock = bind(host, port)
     real_port = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     if not is_loopback(host) and token is None:
-        env.echo(f"warning: listening on {host}, beyond this machine, with no {TOKEN_ENV}: anyone who reaches it "
-                 "reads every incident and report (writes are off)", err=True)
+        env.echo(
+            f"warning: listening on {host}, beyond this machine, with no {TOKEN_ENV}: anyone who reaches it "
+            "reads every incident and report (writes are off)",
+            err=True,
+        )
     mode = "writes need the token" if token else f"read-only (set {TOKEN_ENV} to allow writes)"
     env.echo(f"perfbook serve: http://{shown}:{real_port}/ ({mode}; store {store.url_redacted})", err=True)
     try:
@@ -91,8 +109,10 @@ def _watch(cfg):
     try:
         from perfbook.watch.serve import start_for_serve
     except ImportError:
-        raise UsageError("serve --watch needs perfbook watch, which this build does not have yet",
-                         hint="run perfbook watch beside perfbook serve: they share the store") from None
+        raise UsageError(
+            "serve --watch needs perfbook watch, which this build does not have yet",
+            hint="run perfbook watch beside perfbook serve: they share the store",
+        ) from None
     return start_for_serve(cfg)
 
 

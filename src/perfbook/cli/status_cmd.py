@@ -10,14 +10,21 @@ import typer
 from perfbook.cli.env import CONFIG_OPTION, JSON_OPTION, current
 from perfbook.errors import UsageError
 
-status_app = typer.Typer(help="The public status page: components, open incidents with their public updates, history.",
-                         no_args_is_help=True)
+status_app = typer.Typer(
+    help="The public status page: components, open incidents with their public updates, history.",
+    no_args_is_help=True,
+)
 
 
 @status_app.command("build")
 def build_command(
-    out: Path | None = typer.Option(None, "--out", "-o", file_okay=False,
-                                    help="Directory to write into (default \\[status] dir; created when missing)."),
+    out: Path | None = typer.Option(
+        None,
+        "--out",
+        "-o",
+        file_okay=False,
+        help="Directory to write into (default \\[status] dir; created when missing).",
+    ),
     as_json: bool = JSON_OPTION,
     config: Path | None = CONFIG_OPTION,
 ) -> None:
@@ -44,8 +51,10 @@ def build_command(
     cfg = env.config(config)
     target = out or (Path(cfg.status.dir).expanduser() if cfg.status.dir else None)
     if target is None:
-        raise UsageError("no directory to write the status page into",
-                         hint="give --out DIR, or set [status] dir in perfbook.toml")
+        raise UsageError(
+            "no directory to write the status page into",
+            hint="give --out DIR, or set [status] dir in perfbook.toml",
+        )
     store = open_store(cfg)
     try:
         paths = build(store, cfg, target)
@@ -59,9 +68,11 @@ def build_command(
     console.print(f"[bold]{doc['page']['name']}[/]: {doc['status']['description']}", highlight=False)
     for comp in doc["components"]:
         console.print(f"  {comp['name']}: {comp['status']}", highlight=False)
-    console.print(f"{len(doc['incidents'])} open incident(s), {len(doc['history'])} in the last "
-                  f"{doc['page']['history_days']} days; wrote {', '.join(p.name for p in paths)} to {target}",
-                  highlight=False)
+    console.print(
+        f"{len(doc['incidents'])} open incident(s), {len(doc['history'])} in the last "
+        f"{doc['page']['history_days']} days; wrote {', '.join(p.name for p in paths)} to {target}",
+        highlight=False,
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -29,8 +29,7 @@ def register(root: typer.Typer) -> None:
 
 
 @app.command("upgrade")
-def upgrade_command(as_json: bool = JSON_OPTION,
-                    config: Path | None = CONFIG_OPTION) -> None:
+def upgrade_command(as_json: bool = JSON_OPTION, config: Path | None = CONFIG_OPTION) -> None:
     """Migrate the store to this perfbook's schema (a no-op when it is current).
 
     Example:
@@ -49,13 +48,16 @@ def upgrade_command(as_json: bool = JSON_OPTION,
     if as_json:
         current().json(doc)
     else:
-        what = f"upgraded {done.before or 'an unversioned store'} → {done.after}" if done.changed else f"already at {done.after}"
+        what = (
+            f"upgraded {done.before or 'an unversioned store'} → {done.after}"
+            if done.changed
+            else f"already at {done.after}"
+        )
         current().echo(f"{doc['url']}: {what}")
 
 
 @app.command("status")
-def status_command(as_json: bool = JSON_OPTION,
-                   config: Path | None = CONFIG_OPTION) -> None:
+def status_command(as_json: bool = JSON_OPTION, config: Path | None = CONFIG_OPTION) -> None:
     """Where the store is, its schema revision and this perfbook's, without changing anything.
 
     Example:
@@ -70,8 +72,13 @@ def status_command(as_json: bool = JSON_OPTION,
         revision = store.read(current_revision)
     finally:
         store.close()
-    doc = {"url": store.url_redacted, "dialect": store.dialect, "revision": revision, "head": HEAD,
-           "current": revision == HEAD}
+    doc = {
+        "url": store.url_redacted,
+        "dialect": store.dialect,
+        "revision": revision,
+        "head": HEAD,
+        "current": revision == HEAD,
+    }
     if as_json:
         current().json(doc)
     else:

@@ -65,14 +65,36 @@ def _overrides(url: str | None) -> dict[str, tuple[Any, str]]:
 
 def triage_command(
     config: Path | None = CONFIG_OPTION,
-    window: str | None = typer.Option(None, "--window", "-w", help="Sampling window for rates, e.g. 2s, 500ms (default \\[triage] window_s = 2s)."),
-    only: str | None = typer.Option(None, "--only", help=f"Run only these probes, comma-separated: {', '.join(probe_names())}."),
+    window: str | None = typer.Option(
+        None,
+        "--window",
+        "-w",
+        help="Sampling window for rates, e.g. 2s, 500ms (default \\[triage] window_s = 2s).",
+    ),
+    only: str | None = typer.Option(
+        None, "--only", help=f"Run only these probes, comma-separated: {', '.join(probe_names())}."
+    ),
     skip: str | None = typer.Option(None, "--skip", help="Skip these probes, comma-separated."),
-    url: str | None = typer.Option(None, "--url", help="Backend base URL (overrides \\[http] base_url / PERFBOOK_HTTP_BASE_URL)."),
-    as_json: bool = typer.Option(False, "--json", help="Print exactly one JSON document (the report contract) on stdout."),
-    markdown: Path | None = typer.Option(None, "--markdown", dir_okay=False, help="Also write the report as Markdown to FILE."),
-    html: Path | None = typer.Option(None, "--html", dir_okay=False, help="Also write the report as one self-contained HTML page to FILE (for a ticket or a mail)."),
-    fail_on: str = typer.Option("P2", "--fail-on", help="Exit 3 at or above: P3|P2|P1|P0|critical|warning|never. P2 and P3 also fail on any critical finding."),
+    url: str | None = typer.Option(
+        None, "--url", help="Backend base URL (overrides \\[http] base_url / PERFBOOK_HTTP_BASE_URL)."
+    ),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print exactly one JSON document (the report contract) on stdout."
+    ),
+    markdown: Path | None = typer.Option(
+        None, "--markdown", dir_okay=False, help="Also write the report as Markdown to FILE."
+    ),
+    html: Path | None = typer.Option(
+        None,
+        "--html",
+        dir_okay=False,
+        help="Also write the report as one self-contained HTML page to FILE (for a ticket or a mail).",
+    ),
+    fail_on: str = typer.Option(
+        "P2",
+        "--fail-on",
+        help="Exit 3 at or above: P3|P2|P1|P0|critical|warning|never. P2 and P3 also fail on any critical finding.",
+    ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show evidence in full."),
     incident: str | None = INCIDENT_OPTION,
 ) -> None:
@@ -92,7 +114,11 @@ def triage_command(
     if markdown is not None:
         env.write(markdown, report_to_markdown(report, cfg.thresholds), what="--markdown")
     if html is not None:
-        env.write(html, report_to_html(report, cfg.thresholds, templates_dir=cfg.notify.templates_dir), what="--html")
+        env.write(
+            html,
+            report_to_html(report, cfg.thresholds, templates_dir=cfg.notify.templates_dir),
+            what="--html",
+        )
     if as_json:
         env.json(report_to_dict(report))
     else:
@@ -126,7 +152,11 @@ def probe_command(
     else:
         _print_probe(env, ev, report)
     failed = ev.status in ("unavailable", "error")
-    raise typer.Exit(ExitCode.THRESHOLD if failed or any(f.level is Level.CRITICAL for f in report.findings) else ExitCode.OK)
+    raise typer.Exit(
+        ExitCode.THRESHOLD
+        if failed or any(f.level is Level.CRITICAL for f in report.findings)
+        else ExitCode.OK
+    )
 
 
 def _print_probe(env: Env, ev: Evidence, report: Report) -> None:
@@ -154,14 +184,21 @@ def _custom_table(ev: Evidence):
     return builder(ev) if builder else None
 
 
-def _run_with_progress(env: Env, cfg, window_s: float | None, only: list[str] | None,
-                       skip: list[str]) -> Report:
+def _run_with_progress(
+    env: Env, cfg, window_s: float | None, only: list[str] | None, skip: list[str]
+) -> Report:
     if not env.interactive:
         return triage(cfg, window_s=window_s, only=only, skip=skip)
     waiting = Waiting()
     with env.err.status(waiting):
-        return triage(cfg, window_s=window_s, only=only, skip=skip, on_probe_done=waiting.done,
-                      on_probe_start=waiting.start)
+        return triage(
+            cfg,
+            window_s=window_s,
+            only=only,
+            skip=skip,
+            on_probe_done=waiting.done,
+            on_probe_start=waiting.start,
+        )
 
 
 class Waiting:

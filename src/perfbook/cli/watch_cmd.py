@@ -51,16 +51,33 @@ def _seconds(text: str | None, flag: str) -> float | None:
 
 
 def watch_command(
-    interval: str | None = typer.Option(None, "--interval", "-i", help="Time between runs (default \\[watch] interval, 30s)."),
-    duration: str | None = typer.Option(None, "--duration", "-d", help="Stop after this long (default: until Ctrl-C)."),
+    interval: str | None = typer.Option(
+        None, "--interval", "-i", help="Time between runs (default \\[watch] interval, 30s)."
+    ),
+    duration: str | None = typer.Option(
+        None, "--duration", "-d", help="Stop after this long (default: until Ctrl-C)."
+    ),
     once: bool = typer.Option(False, "--once", help="One run, then exit."),
-    window: str | None = typer.Option(None, "--window", "-w", help="Each run's triage window (default \\[watch] window, "
-                                      "else \\[triage] window_s; kept below the interval)."),
-    metrics_listen: str | None = typer.Option(None, "--metrics-listen", help="Serve perfbook's own /metrics on HOST:PORT "
-                                              "(default \\[watch] metrics_listen)."),
-    as_json: bool = typer.Option(False, "--json", help="One JSON line per run and per alert transition on stdout."),
-    takeover: bool = typer.Option(False, "--takeover", help="Take the store's watch lease from the watch holding it "
-                                  "(that watch stops at its next run)."),
+    window: str | None = typer.Option(
+        None,
+        "--window",
+        "-w",
+        help="Each run's triage window (default \\[watch] window, "
+        "else \\[triage] window_s; kept below the interval).",
+    ),
+    metrics_listen: str | None = typer.Option(
+        None,
+        "--metrics-listen",
+        help="Serve perfbook's own /metrics on HOST:PORT (default \\[watch] metrics_listen).",
+    ),
+    as_json: bool = typer.Option(
+        False, "--json", help="One JSON line per run and per alert transition on stdout."
+    ),
+    takeover: bool = typer.Option(
+        False,
+        "--takeover",
+        help="Take the store's watch lease from the watch holding it (that watch stops at its next run).",
+    ),
     config: Path | None = CONFIG_OPTION,
 ) -> None:
     from perfbook import interrupts
@@ -74,7 +91,9 @@ def watch_command(
     cfg = env.config(config)
     interval_s = _seconds(interval, "--interval") or parse_duration(cfg.watch.interval)
     if interval_s < MIN_INTERVAL_S:
-        raise UsageError(f"--interval must be at least {MIN_INTERVAL_S:g} s (a run needs its window), got {interval_s:g} s")
+        raise UsageError(
+            f"--interval must be at least {MIN_INTERVAL_S:g} s (a run needs its window), got {interval_s:g} s"
+        )
     parse_probe_list(",".join(cfg.watch.expensive_probes), "[watch] expensive_probes")
     duration_s = _seconds(duration, "--duration")
     window_s = plan.window_for(cfg, interval_s, _checked(window))
@@ -85,21 +104,36 @@ def watch_command(
         server, port = serve_metrics(listen, metrics)
         env.echo(f"perfbook watch: /metrics on http://{_host(listen)}:{port}/metrics", err=True)
         if not _loopback(listen):
-            env.echo("warning: /metrics listens beyond this machine: whoever reaches it reads the findings and "
-                     "alerts (subjects, endpoints); prefer 127.0.0.1 and a scraping Prometheus on this host", err=True)
+            env.echo(
+                "warning: /metrics listens beyond this machine: whoever reaches it reads the findings and "
+                "alerts (subjects, endpoints); prefer 127.0.0.1 and a scraping Prometheus on this host",
+                err=True,
+            )
     store = open_store(cfg, env.environ)
     flag = interrupts.StopFlag()
     lease = None
     try:
         lease = _lease(env, store, interval_s, takeover)
-        watcher = Watcher(cfg, store, window_s=window_s, env=env.environ, command=_command(config), lease=lease)
-        env.echo(f"perfbook watch: every {interval_s:g} s (window {window_s:g} s), {len(watcher.rules)} alert rules, "
-                 f"store {store.url_redacted}", err=True)
+        watcher = Watcher(
+            cfg, store, window_s=window_s, env=env.environ, command=_command(config), lease=lease
+        )
+        env.echo(
+            f"perfbook watch: every {interval_s:g} s (window {window_s:g} s), {len(watcher.rules)} alert rules, "
+            f"store {store.url_redacted}",
+            err=True,
+        )
         show, lives = _printer(env, cfg, as_json, metrics)
         try:
             with interrupts.caught(flag):
-                run_loop(watcher, interval_s=interval_s, stop=flag.__bool__, duration_s=duration_s, once=once,
-                         on_run=show, on_error=lambda err: _failed(env, metrics, err))
+                run_loop(
+                    watcher,
+                    interval_s=interval_s,
+                    stop=flag.__bool__,
+                    duration_s=duration_s,
+                    once=once,
+                    on_run=show,
+                    on_error=lambda err: _failed(env, metrics, err),
+                )
         finally:
             for live in lives:
                 live.stop()
@@ -187,6 +221,7 @@ def _printer(env: Env, cfg: Any, as_json: bool, metrics: Any):
             lives[0].update(build_view(doc, history, cfg), refresh=True)
         else:
             env.echo(run_line(doc))
+
     return show, lives
 
 

@@ -45,7 +45,8 @@ class ContainerStats:
     image: str | None  # image reference it runs
     state: str  # running | restarting | paused | exited | dead …
     restart_count: int  # the engine's RestartCount (lifetime of the container)
-    restart_policy: str | None  # "always", "on-failure", "unless-stopped"; None = never restarted by the engine
+    #: "always", "on-failure", "unless-stopped"; None = never restarted by the engine
+    restart_policy: str | None
     exit_code: int | None  # the last exit code (from the last die event, else State.ExitCode when stopped)
     oom_killed: bool  # State.OOMKilled, or an oom event in the lookback
     started_at: str | None  # State.StartedAt, ISO time
@@ -69,7 +70,8 @@ class ContainerStats:
     block_read_bytes_per_s: float | None = None  # block device reads over the window
     block_write_bytes_per_s: float | None = None  # block device writes over the window
     pids: int | None = None  # processes (tasks) in the container
-    cpu_periods: int | None = None  # CFS quota periods elapsed in the window (None: no quota, or not reported)
+    #: CFS quota periods elapsed in the window (None: no quota, or not reported)
+    cpu_periods: int | None = None
     cpu_throttled_periods: int | None = None  # of those, periods in which the quota ran out
     cpu_throttled_s: float | None = None  # time its tasks waited for the next period, over the window
     cpu_throttled_share: float | None = None  # throttled / elapsed periods, 0–1

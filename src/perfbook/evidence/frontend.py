@@ -17,7 +17,8 @@ class AssetTiming:
     url: str  # redacted
     kind: str  # script | stylesheet | image | other
     status: int | None = None  # None when no response came
-    size_bytes: int = 0  # what it costs the page: its declared Content-Length, else the bytes seen (also when slow or cut off)
+    #: what it costs the page: its declared Content-Length, else the bytes seen (also when slow or cut off)
+    size_bytes: int = 0
     declared_bytes: int | None = None  # Content-Length of the response (None: not declared, or no response)
     seen_bytes: int = 0  # bytes read before it ended, timed out or hit [http] max_body_bytes
     duration_s: float | None = None  # whole download; a timeout counts as timeout_s
@@ -34,7 +35,8 @@ class FrontendEvidence:
     page_bytes: int  # size of the page itself
     assets_found: int = 0  # distinct http(s) asset URLs in the page
     assets_fetched: int = 0  # at most [frontend] max_assets of them
-    total_bytes: int = 0  # page + fetched assets, each at its declared length (or bytes seen): the page weight
+    #: page + fetched assets, each at its declared length (or bytes seen): the page weight
+    total_bytes: int = 0
     cross_origin: int = 0  # fetched assets on another origin (a browser loads them too)
     slowest: list[AssetTiming] = field(default_factory=list)  # up to 5, slowest first
     heaviest: list[AssetTiming] = field(default_factory=list)  # up to 5, by size_bytes, heaviest first

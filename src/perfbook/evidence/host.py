@@ -145,8 +145,10 @@ class MemoryPressure:
     major_faults_per_s: float  # page faults that had to read from disk (``pgmajfault``), per second
     swap_in_pages_per_s: float  # pages read back from swap (``pswpin``), per second
     oom_kills: int  # processes killed by the OOM killer during the window (``oom_kill`` delta)
-    oom_victims: list[OomVictim] = field(default_factory=list)  # the kernel log's names for them (if readable)
-    kernel_log: str | None = None  # why the victims are not named ("/dev/kmsg: permission denied"); None: read
+    #: the kernel log's names for them (if readable)
+    oom_victims: list[OomVictim] = field(default_factory=list)
+    #: why the victims are not named ("/dev/kmsg: permission denied"); None: read
+    kernel_log: str | None = None
 
 
 @dataclass
@@ -182,4 +184,5 @@ class HostSaturation:
     memory: MemoryPressure | None  # None when /proc/vmstat could not be read
     io_psi: Pressure | None  # PSI io over the window (None: kernel without PSI)
     disks: list[DiskIo] = field(default_factory=list)  # whole block devices, busiest first
-    top_io: list[ProcessIo] = field(default_factory=list)  # most storage I/O first (≤ 5); read only when a disk is busy
+    #: most storage I/O first (≤ 5); read only when a disk is busy
+    top_io: list[ProcessIo] = field(default_factory=list)

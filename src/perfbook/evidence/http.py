@@ -32,14 +32,16 @@ class EndpointTiming:
     p95_s: float | None = None  # 95th percentile of the timed requests
     max_s: float | None = None  # slowest timed request
     statuses: dict[str, int] = field(default_factory=dict)  # {"200": 4, "503": 1}
-    errors: dict[str, int] = field(default_factory=dict)  # transport errors by kind: timeout, connect_refused, reset …
+    #: transport errors by kind: timeout, connect_refused, reset …
+    errors: dict[str, int] = field(default_factory=dict)
     unexpected: int = 0  # responses other than expect_status (or 5xx when none is set) + transport errors
     expect_status: int | None = None  # the status the config expects; None = any non-5xx
     connect_s: float | None = None  # median phases where httpx exposes them
     tls_s: float | None = None  # median TLS handshake (https only)
     first_byte_s: float | None = None  # median from request sent to response headers
     notes: list[str] = field(default_factory=list)  # e.g. "headers_env API_HEADERS is not set" (never values)
-    p95_net_s: float | None = None  # p95 less perfbook's own event-loop stalls during each request; None: not measured
+    #: p95 less perfbook's own event-loop stalls during each request; None: not measured
+    p95_net_s: float | None = None
 
 
 @dataclass

@@ -24,8 +24,10 @@ class HandlerWindow:
     p99_s: float | None = None  # 99th percentile over the window's bucket deltas
     p95_over_bound: bool = False  # the rank fell in +Inf: p95_s is the top finite bound
     p99_over_bound: bool = False  # the same for p99_s
-    p50_range_s: list[float] | None = None  # [lower, upper] s of a coarse bucket (> 2x apart) holding the median
-    p95_range_s: list[float] | None = None  # [lower, upper] s of the coarse bucket holding the p95: the figure is a range
+    #: [lower, upper] s of a coarse bucket (> 2x apart) holding the median
+    p50_range_s: list[float] | None = None
+    #: [lower, upper] s of the coarse bucket holding the p95: the figure is a range
+    p95_range_s: list[float] | None = None
     p99_range_s: list[float] | None = None  # the same for the p99
     errors_5xx: int = 0  # from the status / code label (5xx classes included)
     error_share: float | None = None  # errors_5xx / requests in the window; None without requests

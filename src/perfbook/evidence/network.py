@@ -46,7 +46,8 @@ class Listener:
     """A listening TCP socket whose accept queue held connections at the end of the window."""
 
     port: int  # local port
-    queued: int  # connections waiting to be accepted (the listen() backlog, its limit, is not in /proc: `ss -ltn`)
+    #: connections waiting to be accepted (the listen() backlog, its limit, is not in /proc: `ss -ltn`)
+    queued: int
 
 
 @dataclass
@@ -65,8 +66,10 @@ class SocketStates:
     time_wait: int  # TIME_WAIT (closed by this side, waiting out 2 MSL)
     close_wait: int  # CLOSE_WAIT (closed by the peer, not yet by the application: a leak when it grows)
     syn_recv: int  # SYN_RECV (handshakes in progress at a listener)
-    close_wait_ports: list[PortCount] = field(default_factory=list)  # CLOSE_WAIT by local port, most first (≤ 5)
-    listeners: list[Listener] = field(default_factory=list)  # listen queues holding connections, fullest first
+    #: CLOSE_WAIT by local port, most first (≤ 5)
+    close_wait_ports: list[PortCount] = field(default_factory=list)
+    #: listen queues holding connections, fullest first
+    listeners: list[Listener] = field(default_factory=list)
 
 
 @dataclass

@@ -15,9 +15,18 @@ OWN_APPLICATIONS = ("perfbook", "perfbook fix")  # application_name of perfbook'
 
 # SHOW CONFIG keys that decide how many clients a pool serves and how long they may wait
 CONFIG_KEYS = (
-    "pool_mode", "default_pool_size", "min_pool_size", "reserve_pool_size", "reserve_pool_timeout",
-    "max_client_conn", "max_db_connections", "max_user_connections", "query_wait_timeout",
-    "server_idle_timeout", "ignore_startup_parameters", "listen_port",
+    "pool_mode",
+    "default_pool_size",
+    "min_pool_size",
+    "reserve_pool_size",
+    "reserve_pool_timeout",
+    "max_client_conn",
+    "max_db_connections",
+    "max_user_connections",
+    "query_wait_timeout",
+    "server_idle_timeout",
+    "ignore_startup_parameters",
+    "listen_port",
 )
 
 
@@ -37,11 +46,13 @@ class PgbPool:
     sv_idle: int  # server connections idle and ready, at the window's end
     sv_used: int  # server connections idle for longer than server_check_delay, at the window's end
     sv_login: int  # server connections logging in, at the window's end
-    maxwait_s: float  # how long the oldest waiting client has waited, at the window's end (maxwait + maxwait_us)
+    #: how long the oldest waiting client has waited, at the window's end (maxwait + maxwait_us)
+    maxwait_s: float
     cl_waiting_samples: list[int] = field(default_factory=list)  # cl_waiting at each sample, start to end
     sv_active_samples: list[int] = field(default_factory=list)  # sv_active at each sample, start to end
     maxwait_max_s: float = 0.0  # the longest maxwait over the samples
-    own_waiting: int = 0  # perfbook's own clients (its postgres probe) among those waiting at the end, left out of cl_waiting
+    #: perfbook's own clients (its postgres probe) among those waiting at the end, left out of cl_waiting
+    own_waiting: int = 0
 
     @property
     def key(self) -> str:
@@ -65,7 +76,8 @@ class PgbStats:
     queries_window: int  # queries pooled in the window
     xact_time_s_window: float  # time spent in transactions, summed, in the window
     query_time_s_window: float  # time spent in queries, summed, in the window
-    wait_time_s_window: float  # time clients spent waiting for a server connection, summed (waits that ended in the window)
+    #: time clients spent waiting for a server connection, summed (waits that ended in the window)
+    wait_time_s_window: float
     avg_wait_ms_window: float | None = None  # wait_time_s_window per transaction; None without transactions
     avg_query_ms_window: float | None = None  # query_time_s_window per query; None without queries
 
@@ -81,8 +93,10 @@ class PgbouncerEvidence:
     pools: list[PgbPool] = field(default_factory=list)  # the application's pools, most waiting clients first
     stats: list[PgbStats] = field(default_factory=list)  # per database, most transactions first
     config: dict[str, str] = field(default_factory=dict)  # SHOW CONFIG at the window's end (CONFIG_KEYS)
-    config_changed: dict[str, list[str]] = field(default_factory=dict)  # key -> [start, end] when changed in the window
-    clients_by_state: dict[str, int] = field(default_factory=dict)  # SHOW CLIENTS at the end (active, waiting …)
+    #: key -> [start, end] when changed in the window
+    config_changed: dict[str, list[str]] = field(default_factory=dict)
+    #: SHOW CLIENTS at the end (active, waiting …)
+    clients_by_state: dict[str, int] = field(default_factory=dict)
     clients_total: int = 0  # client connections at the end, perfbook's admin connection left out
     longest_client_wait_s: float | None = None  # the longest current wait in SHOW CLIENTS (state waiting)
     reset_detected: bool = False  # a SHOW STATS total went down in the window (PgBouncer restarted)

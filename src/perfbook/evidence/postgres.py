@@ -19,7 +19,8 @@ class PgServer:
     version_num: int  # server_version_num, e.g. 150008
     uptime_s: float  # since pg_postmaster_start_time()
     database: str  # the database perfbook connected to
-    settings: dict[str, str] = field(default_factory=dict)  # performance settings with their unit, e.g. "128MB"
+    #: performance settings with their unit, e.g. "128MB"
+    settings: dict[str, str] = field(default_factory=dict)
     database_sizes_bytes: dict[str, int] = field(default_factory=dict)  # per database (top 50)
     stats_reset: str | None = None  # ISO time pg_stat_database was last reset (None: never)
     stats_age_s: float | None = None  # how old this database's statistics are
@@ -39,7 +40,8 @@ class PgStatement:
     rows: int  # rows returned or affected, all calls
     shared_blks_hit: int  # buffer cache hits
     shared_blks_read: int  # blocks read from the OS
-    tables: list[str] = field(default_factory=list)  # FROM / JOIN / UPDATE / INTO, schema-qualified when known
+    #: FROM / JOIN / UPDATE / INTO, schema-qualified when known
+    tables: list[str] = field(default_factory=list)
     filter_columns: list[str] = field(default_factory=list)  # col = $1, lower(col) = …, col LIKE …
 
 
@@ -170,21 +172,28 @@ class PgCache:
     per_database: dict[str, float] = field(default_factory=dict)  # lifetime ratio of each database
 
 
-POOLER_REFUSED = "PgBouncer refused the connection"  # how an unreachable reason starts when PgBouncer answered
+#: how an unreachable reason starts when PgBouncer answered
+POOLER_REFUSED = "PgBouncer refused the connection"
 POOLER_QUEUED = "queued in PgBouncer"  # ... when PgBouncer accepted perfbook but gave it no server connection
 
 # What only PgBouncer answers (its src/client.c and src/objects.c), never PostgreSQL itself: a
 # connection refused with one of these was refused by the pooler, not by the server behind it.
 PGBOUNCER_ANSWERS: dict[str, str] = {
-    "unsupported startup parameter": "remove that parameter from the DSN, or add it to ignore_startup_parameters "
-                                     "in pgbouncer.ini and RELOAD",
+    "unsupported startup parameter": (
+        "remove that parameter from the DSN, or add it to ignore_startup_parameters in pgbouncer.ini and RELOAD"
+    ),
     "no such database": "add the database to [databases] in pgbouncer.ini (or a `*` fallback) and RELOAD",
-    "pgbouncer cannot connect to server": "PgBouncer is up, the PostgreSQL behind it is not reachable: check that server",
-    "server login has been failing": "PgBouncer cannot log in to the PostgreSQL behind it: check that server and "
-                                     "the credentials in pgbouncer.ini",
+    "pgbouncer cannot connect to server": (
+        "PgBouncer is up, the PostgreSQL behind it is not reachable: check that server"
+    ),
+    "server login has been failing": (
+        "PgBouncer cannot log in to the PostgreSQL behind it: check that server and the credentials in pgbouncer.ini"
+    ),
     "no more connections allowed": "PgBouncer's max_client_conn is reached: raise it, or find the client holding them",
-    "query_wait_timeout": "clients waited longer than query_wait_timeout for a server connection: the pool is "
-                          "exhausted (see the pgbouncer probe: [pgbouncer] dsn)",
+    "query_wait_timeout": (
+        "clients waited longer than query_wait_timeout for a server connection: the pool is "
+        "exhausted (see the pgbouncer probe: [pgbouncer] dsn)"
+    ),
     "client_login_timeout": "PgBouncer timed out the login: the server behind it is slow or down",
     "bouncer config error": "pgbouncer.ini has an error for this database: check its log",
     '"trust" authentication failed': "the user is not in PgBouncer's auth_file",
@@ -217,13 +226,16 @@ class PgPooler:
     names the same address.
     """
 
-    kind: str  # "pgbouncer" (its admin console answered), "pooler" (backends change between transactions) or "proxy" (only the port differs: a port mapping does that too)
+    #: "pgbouncer" (its admin console answered), "pooler" (backends change between transactions)
+    #: or "proxy" (only the port differs: a port mapping does that too)
+    kind: str
     how: str  # how it was found, in words
     connected_port: int | None = None  # the port perfbook connected to
     server_port: int | None = None  # the port PostgreSQL itself listens on (current_setting('port'))
     version: str | None = None  # e.g. "PgBouncer 1.18.0" when its admin console answered SHOW VERSION
     pool_mode: str | None = None  # session | transaction | statement: from the admin console, or inferred
-    backend_pids: int = 1  # distinct server backends perfbook's transactions ran on (> 1: transaction pooling)
+    #: distinct server backends perfbook's transactions ran on (> 1: transaction pooling)
+    backend_pids: int = 1
     notes: list[str] = field(default_factory=list)  # what the pooler changes in what perfbook reads
 
 
@@ -243,10 +255,14 @@ class PostgresEvidence:
     active: list[PgSession] = field(default_factory=list)  # running statements, oldest first (top 20)
     idle_in_transaction: list[PgSession] = field(default_factory=list)  # oldest first (top 50)
     blocked: list[PgBlocked] = field(default_factory=list)  # longest wait first
-    blockers: list[PgSession] = field(default_factory=list)  # every session in a blocking chain that is not blocked
-    top_tables_by_size: dict[str, int] = field(default_factory=dict)  # schema.table -> bytes (heap+TOAST+indexes), largest first
+    #: every session in a blocking chain that is not blocked
+    blockers: list[PgSession] = field(default_factory=list)
+    #: schema.table -> bytes (heap+TOAST+indexes), largest first
+    top_tables_by_size: dict[str, int] = field(default_factory=dict)
     reset_detected: bool = False  # a pg_stat_* counter went down during the window
     notes: list[str] = field(default_factory=list)  # what could not be read, and why
-    pooler: PgPooler | None = None  # a pooler (PgBouncer) or proxy in the path; None: perfbook talked to PostgreSQL itself
-    own_settings: dict[str, str] = field(default_factory=dict)  # perfbook's own safety settings as the server reports them (set per transaction with SET LOCAL)
+    #: a pooler (PgBouncer) or proxy in the path; None: perfbook talked to PostgreSQL itself
+    pooler: PgPooler | None = None
+    #: perfbook's own safety settings as the server reports them (set per transaction with SET LOCAL)
+    own_settings: dict[str, str] = field(default_factory=dict)
     settings_not_applied: list[str] = field(default_factory=list)  # those the server did not take, with why

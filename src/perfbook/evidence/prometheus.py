@@ -63,7 +63,8 @@ class PrometheusEvidence:
     total: HandlerWindow | None = None  # all replicas, all handlers except metrics_path / health_path
     instances: list[InstanceWindow] = field(default_factory=list)  # per replica, sorted by instance
     hosts: list[InstanceHost] = field(default_factory=list)  # node_exporter's machines, sorted by instance
-    containers: list[InstanceContainer] = field(default_factory=list)  # cAdvisor's containers, by instance and name
+    #: cAdvisor's containers, by instance and name
+    containers: list[InstanceContainer] = field(default_factory=list)
     families: list[str] = field(default_factory=list)  # metric names the figures came from
     queries: int = 0  # HTTP API queries sent (the probe's cost)
     series: int = 0  # series the queries returned

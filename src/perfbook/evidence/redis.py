@@ -54,7 +54,8 @@ class RedisLatency:
     max_ms: float | None  # slowest round trip
     loop_lag_p99_ms: float | None = None  # how late perfbook's own event loop woke meanwhile (10 ms ticks)
     loop_lag_max_ms: float | None = None  # a PING measured across such a stall looks that much slower
-    p99_net_ms: float | None = None  # p99 with perfbook's own event-loop stalls during each PING taken out (triage)
+    #: p99 with perfbook's own event-loop stalls during each PING taken out (triage)
+    p99_net_ms: float | None = None
 
 
 @dataclass
@@ -118,15 +119,18 @@ class RedisEvidence:
     maxclients: int | None  # the connection limit
     oom_errors_total: int  # errorstat_OOM since start / reset
     evicted_keys_total: int  # evicted_keys since start / reset
-    keyspace: list[RedisKeyspace] = field(default_factory=list)  # INFO keyspace, one entry per database with keys
+    #: INFO keyspace, one entry per database with keys
+    keyspace: list[RedisKeyspace] = field(default_factory=list)
     big_keys: list[RedisBigKey] = field(default_factory=list)  # biggest first
     big_keys_sampled: int = 0  # keys MEMORY USAGE was read for (every database scanned)
     big_keys_scan_complete: bool = False  # the SCAN reached the end of every database scanned
     big_keys_scans: list[RedisKeyScan] = field(default_factory=list)  # coverage of each database scanned
     big_keys_budget_s: float | None = None  # the time the scan was allowed (within the window)
     big_keys_per_s: float | None = None  # keys scanned per second of scanning
-    big_keys_over_limit: int = 0  # keys seen at or over thresholds.redis_big_key_mb (big_keys keeps the top 10)
-    slowlog: list[RedisSlowEntry] = field(default_factory=list)  # the newest entries not perfbook's (10 at most)
+    #: keys seen at or over thresholds.redis_big_key_mb (big_keys keeps the top 10)
+    big_keys_over_limit: int = 0
+    #: the newest entries not perfbook's (10 at most)
+    slowlog: list[RedisSlowEntry] = field(default_factory=list)
     slowlog_len: int = 0  # entries SLOWLOG holds in all
     db: int = 0  # the database of the URL (sampled by SCAN; queue_db gets one SCAN page too)
     cache_db: int = 0  # [redis] cache_db

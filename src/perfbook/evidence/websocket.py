@@ -24,4 +24,5 @@ class WebsocketEvidence:
     timeouts: int = 0  # round trips with no answer within timeout_s (sampling stops at the first)
     error: str | None = None  # connect_refused, timeout, handshake_rejected, closed, dns, reset, other
     handshake_status: int | None = None  # HTTP status of a refused handshake (403, 404 …)
-    rtt_p95_net_ms: float | None = None  # p95 with perfbook's own event-loop stalls during each trip taken out (triage)
+    #: p95 with perfbook's own event-loop stalls during each trip taken out (triage)
+    rtt_p95_net_ms: float | None = None

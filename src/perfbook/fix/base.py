@@ -30,8 +30,14 @@ ParamKind = Literal["str", "int", "float", "flag", "list", "int_list"]
 OutcomeStatus = Literal["done", "partial", "failed", "nothing", "refused", "declined"]
 
 
-_KIND_WORDS = {"str": "text", "int": "an integer", "float": "a number", "flag": "true or false",
-               "list": "a comma-separated list", "int_list": "comma-separated integers"}
+_KIND_WORDS = {
+    "str": "text",
+    "int": "an integer",
+    "float": "a number",
+    "flag": "true or false",
+    "list": "a comma-separated list",
+    "int_list": "comma-separated integers",
+}
 
 
 @dataclass(frozen=True)
@@ -87,8 +93,20 @@ class Plan:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form (the audit log's ``plan`` column and ``--json`` output)."""
-        out = {k: getattr(self, k) for k in ("action", "target", "params", "summary", "steps", "affects",
-                                             "notes", "refusal", "fingerprint")}
+        out = {
+            k: getattr(self, k)
+            for k in (
+                "action",
+                "target",
+                "params",
+                "summary",
+                "steps",
+                "affects",
+                "notes",
+                "refusal",
+                "fingerprint",
+            )
+        }
         out["nothing_to_do"] = self.nothing_to_do
         return out
 
@@ -105,8 +123,14 @@ class Outcome:
     error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"status": self.status, "summary": self.summary, "done": self.done, "not_done": self.not_done,
-                "figures": self.figures, "error": self.error}
+        return {
+            "status": self.status,
+            "summary": self.summary,
+            "done": self.done,
+            "not_done": self.not_done,
+            "figures": self.figures,
+            "error": self.error,
+        }
 
 
 @dataclass(frozen=True)
@@ -205,7 +229,8 @@ def parse_cli_args(spec: tuple[Param, ...], args: list[str], fix_id: str) -> dic
         if param.kind == "flag":
             values[param.name] = inline if eq else True
             i += 1
-            if not eq and i < len(args) and args[i].lower() in _BOOL_WORDS:  # `--blocking True` (older reports)
+            # `--blocking True` (older reports)
+            if not eq and i < len(args) and args[i].lower() in _BOOL_WORDS:
                 values[param.name] = args[i].lower() in ("true", "yes", "1", "on")
                 i += 1
             continue

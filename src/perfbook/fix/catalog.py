@@ -54,11 +54,21 @@ def manual(fix_id: str) -> dict[str, Any]:
     doc = inspect.getdoc(cls) or ""
     summary, _, details = doc.partition("\n\n")
     module_doc = (inspect.getdoc(module) or "").partition("\n\n")[2]
-    params = [{"flag": p.flag, "kind": p.kind, "required": p.required, "default": p.default, "help": p.help}
-              for p in cls.params]
-    safety = [para.replace("``", "") for para in (details + "\n\n" + module_doc).split("\n\n") if para.strip()]
-    return {"id": fix_id, "layer": cls.layer, "summary": summary.replace("\n", " ").replace("``", ""),
-            "changes": cls.changes, "params": params, "safety": safety}
+    params = [
+        {"flag": p.flag, "kind": p.kind, "required": p.required, "default": p.default, "help": p.help}
+        for p in cls.params
+    ]
+    safety = [
+        para.replace("``", "") for para in (details + "\n\n" + module_doc).split("\n\n") if para.strip()
+    ]
+    return {
+        "id": fix_id,
+        "layer": cls.layer,
+        "summary": summary.replace("\n", " ").replace("``", ""),
+        "changes": cls.changes,
+        "params": params,
+        "safety": safety,
+    }
 
 
 def describe() -> list[dict[str, Any]]:
@@ -66,7 +76,9 @@ def describe() -> list[dict[str, Any]]:
     rows = []
     for fix_id in CATALOG:
         cls = fix_class(fix_id)
-        params = [{"flag": p.flag, "kind": p.kind, "required": p.required, "default": p.default, "help": p.help}
-                  for p in cls.params]
+        params = [
+            {"flag": p.flag, "kind": p.kind, "required": p.required, "default": p.default, "help": p.help}
+            for p in cls.params
+        ]
         rows.append({"id": fix_id, "layer": cls.layer, "changes": cls.changes, "params": params})
     return rows

@@ -33,8 +33,16 @@ class ConfirmedApply:
 
     def to_dict(self) -> dict[str, Any]:
         if self.result is None:
-            return {"applied": False, "changed": True, "plan": self.changed.to_dict() if self.changed else None}
-        return {"applied": self.result.outcome.status in ("done", "partial"), "changed": False, **self.result.to_dict()}
+            return {
+                "applied": False,
+                "changed": True,
+                "plan": self.changed.to_dict() if self.changed else None,
+            }
+        return {
+            "applied": self.result.outcome.status in ("done", "partial"),
+            "changed": False,
+            **self.result.to_dict(),
+        }
 
 
 def plan_fix(cfg: Config, store: Store, action: str, params: dict[str, Any], *, actor: str) -> Plan:
@@ -44,12 +52,22 @@ def plan_fix(cfg: Config, store: Store, action: str, params: dict[str, Any], *, 
         return make_plan(fixer, ctx, store)
 
 
-def apply_confirmed(cfg: Config, store: Store, action: str, params: dict[str, Any], fingerprint: str, *,
-                    actor: str, verify_window_s: float | None = None) -> ConfirmedApply:
+def apply_confirmed(
+    cfg: Config,
+    store: Store,
+    action: str,
+    params: dict[str, Any],
+    fingerprint: str,
+    *,
+    actor: str,
+    verify_window_s: float | None = None,
+) -> ConfirmedApply:
     """Apply ``action`` only when its plan now is the confirmed one (same ``fingerprint``); audited."""
     if not fingerprint:
-        raise UsageError("an apply needs the fingerprint of the plan that was confirmed",
-                         hint="ask for the plan first, read it, then send its fingerprint")
+        raise UsageError(
+            "an apply needs the fingerprint of the plan that was confirmed",
+            hint="ask for the plan first, read it, then send its fingerprint",
+        )
     fixer = make_fix(action, params)
     with FixContext(cfg, os_user=actor) as ctx:
         plan = make_plan(fixer, ctx, store)
@@ -57,6 +75,12 @@ def apply_confirmed(cfg: Config, store: Store, action: str, params: dict[str, An
             raise ConflictError(f"{action}: not applied: {plan.refusal or plan.summary}")
         if plan.fingerprint != fingerprint:
             return ConfirmedApply(None, changed=plan)
-        result = perform(fixer, ctx, store, plan, confirm=lambda p: p.fingerprint == fingerprint,
-                         verify_window_s=verify_window_s)
+        result = perform(
+            fixer,
+            ctx,
+            store,
+            plan,
+            confirm=lambda p: p.fingerprint == fingerprint,
+            verify_window_s=verify_window_s,
+        )
     return ConfirmedApply(result)

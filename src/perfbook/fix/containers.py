@@ -45,10 +45,15 @@ def get_container(ctx: FixContext, name: str) -> Any:
 def container_row(c: Any) -> dict[str, Any]:
     """What a plan shows of a container."""
     state = c.attrs.get("State", {})
-    return {"container": c.name, "id": c.short_id, "status": c.status,
-            "image": (c.attrs.get("Config") or {}).get("Image"),
-            "health": (state.get("Health") or {}).get("Status"), "started_at": state.get("StartedAt"),
-            "restart_count": c.attrs.get("RestartCount")}
+    return {
+        "container": c.name,
+        "id": c.short_id,
+        "status": c.status,
+        "image": (c.attrs.get("Config") or {}).get("Image"),
+        "health": (state.get("Health") or {}).get("Status"),
+        "started_at": state.get("StartedAt"),
+        "restart_count": c.attrs.get("RestartCount"),
+    }
 
 
 class ContainerRestart(Fix):
@@ -57,16 +62,22 @@ class ContainerRestart(Fix):
     id = "container.restart"
     changes = "restarts one container (10 s graceful stop), then checks its health"
     layer = "containers"
-    params = (Param("container", "str", "container name or id", required=True),
-              Param("timeout_s", "int", "seconds to wait for a graceful stop", default=10),
-              Param("health_timeout_s", "float", "seconds to wait for healthy (or running) after", default=60.0))
+    params = (
+        Param("container", "str", "container name or id", required=True),
+        Param("timeout_s", "int", "seconds to wait for a graceful stop", default=10),
+        Param("health_timeout_s", "float", "seconds to wait for healthy (or running) after", default=60.0),
+    )
 
     def plan(self, ctx: FixContext) -> Plan:
         c = get_container(ctx, self.values["container"])
-        plan = self.new_plan(ctx, f"restart container {c.name}", affects=[container_row(c)],
-                             steps=[f"POST /containers/{c.short_id}/restart?t={self.values['timeout_s']}"],
-                             notes=["requests in flight on this container fail; its clients reconnect"],
-                             fingerprint=fingerprint(c.id))
+        plan = self.new_plan(
+            ctx,
+            f"restart container {c.name}",
+            affects=[container_row(c)],
+            steps=[f"POST /containers/{c.short_id}/restart?t={self.values['timeout_s']}"],
+            notes=["requests in flight on this container fail; its clients reconnect"],
+            fingerprint=fingerprint(c.id),
+        )
         plan.data.update(id=c.id, started_at=container_row(c)["started_at"])
         return plan
 
@@ -76,17 +87,26 @@ class ContainerRestart(Fix):
         limit_s = self.values["health_timeout_s"]
         state = wait_healthy(c, limit_s)
         row = container_row(c)
-        figures = {"started_at": {"before": plan.data["started_at"], "after": row["started_at"]},
-                   "status": {"before": plan.affects[0]["status"], "after": state}}
+        figures = {
+            "started_at": {"before": plan.data["started_at"], "after": row["started_at"]},
+            "status": {"before": plan.affects[0]["status"], "after": state},
+        }
         if state not in ("healthy", "running"):
-            return Outcome("failed", f"{c.name} restarted but is {state}", done=plan.steps, figures=figures,
-                           error=f"{c.name} is {state} {limit_s:g} s after the restart")
+            return Outcome(
+                "failed",
+                f"{c.name} restarted but is {state}",
+                done=plan.steps,
+                figures=figures,
+                error=f"{c.name} is {state} {limit_s:g} s after the restart",
+            )
         return Outcome("done", f"{c.name} restarted and {state}", done=plan.steps, figures=figures)
 
     def verify(self, plan: Plan) -> VerifySpec:
         name = plan.affects[0]["container"] if plan.affects else ""
-        return VerifySpec(("containers",), (f"container.memory_high:{name}", f"container.restarting:{name}",
-                                           f"container.cpu_high:{name}"))
+        return VerifySpec(
+            ("containers",),
+            (f"container.memory_high:{name}", f"container.restarting:{name}", f"container.cpu_high:{name}"),
+        )
 
 
 def wait_healthy(c: Any, timeout_s: float) -> str:
@@ -123,17 +143,32 @@ class EnginePrune(Fix):
         images = client.images.list(filters={"dangling": True})
         volumes = client.volumes.list()
         sizes, cache_bytes = disk_usage(client)
-        affects = [{"container": c.name, "id": c.short_id, "status": c.status, "size_bytes": sizes.get(c.id)}
-                   for c in stopped]
+        affects = [
+            {"container": c.name, "id": c.short_id, "status": c.status, "size_bytes": sizes.get(c.id)}
+            for c in stopped
+        ]
         affects += [{"image": i.short_id, "size_bytes": i.attrs.get("Size")} for i in images]
         total = sum(a.get("size_bytes") or 0 for a in affects) + cache_bytes
-        steps = ["POST /containers/prune", 'POST /images/prune?filters={"dangling":["true"]}', "POST /build/prune"]
-        summary = (f"remove {len(stopped)} stopped container(s), {len(images)} dangling image(s) and the build "
-                   f"cache: frees about {format_bytes(total)}")
+        steps = [
+            "POST /containers/prune",
+            'POST /images/prune?filters={"dangling":["true"]}',
+            "POST /build/prune",
+        ]
+        summary = (
+            f"remove {len(stopped)} stopped container(s), {len(images)} dangling image(s) and the build "
+            f"cache: frees about {format_bytes(total)}"
+        )
         ident = fingerprint(sorted([c.id for c in stopped] + [i.id for i in images]))
-        return self.new_plan(ctx, summary, steps=steps, affects=affects, fingerprint=ident,
-                             notes=[f"volumes are never pruned here ({len(volumes)} kept, data of stopped "
-                                    "databases included)"])
+        return self.new_plan(
+            ctx,
+            summary,
+            steps=steps,
+            affects=affects,
+            fingerprint=ident,
+            notes=[
+                f"volumes are never pruned here ({len(volumes)} kept, data of stopped databases included)"
+            ],
+        )
 
     def apply(self, ctx: FixContext, plan: Plan) -> Outcome:
         client = ctx.docker()
@@ -155,8 +190,9 @@ class EnginePrune(Fix):
         not_done += unsupported
         if status == "failed":
             raise PerfbookError(f"engine.prune: nothing pruned: {not_done[0]}")
-        return Outcome(status, f"pruned, {format_bytes(freed)} reclaimed", done=done, not_done=not_done,
-                       figures=figures)
+        return Outcome(
+            status, f"pruned, {format_bytes(freed)} reclaimed", done=done, not_done=not_done, figures=figures
+        )
 
     def verify(self, plan: Plan) -> VerifySpec:
         return VerifySpec(("host",), ("host.disk_high",), kpis=("disk_pct",))

@@ -37,9 +37,11 @@ def inspected_limits(attrs: dict[str, Any]) -> dict[str, float]:
 
 def live_limits(c: Any) -> dict[str, float] | None:
     """The limits in the container's own cgroup (v2, else v1), or None when it has no ``cat`` to read them."""
-    script = ("cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/cpu.max 2>/dev/null || cat "
-              "/sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.cfs_quota_us "
-              "/sys/fs/cgroup/cpu/cpu.cfs_period_us")
+    script = (
+        "cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/cpu.max 2>/dev/null || cat "
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.cfs_quota_us "
+        "/sys/fs/cgroup/cpu/cpu.cfs_period_us"
+    )
     words: list[str] = []
     for _ in range(3):  # Podman's exec now and then returns before the output arrives
         try:
@@ -57,8 +59,9 @@ def live_limits(c: Any) -> dict[str, float] | None:
     return {"memory_bytes": memory, "cpus": cpus}
 
 
-def update_call(short_id: str, podman: bool, memory: int | None, swap: int | None,
-                cpus: float | None) -> tuple[str, dict]:
+def update_call(
+    short_id: str, podman: bool, memory: int | None, swap: int | None, cpus: float | None
+) -> tuple[str, dict]:
     """The API path and body that set these limits on this engine (pure)."""
     if podman:
         body: dict[str, Any] = {}
@@ -83,9 +86,11 @@ class ContainerUpdateLimits(Fix):
     id = "container.update_limits"
     changes = "changes one container's memory / CPU limits in place (docker update), old and new shown"
     layer = "containers"
-    params = (Param("container", "str", "container name or id", required=True),
-              Param("memory", "str", "new memory limit (512m, 1g)"),
-              Param("cpus", "float", "new CPU limit in cores (1.5)"))
+    params = (
+        Param("container", "str", "container name or id", required=True),
+        Param("memory", "str", "new memory limit (512m, 1g)"),
+        Param("cpus", "float", "new CPU limit in cores (1.5)"),
+    )
 
     def plan(self, ctx: FixContext) -> Plan:
         memory_text, cpus = self.values["memory"], self.values["cpus"]
@@ -94,8 +99,10 @@ class ContainerUpdateLimits(Fix):
         c = get_container(ctx, self.values["container"])
         old = inspected_limits(c.attrs)
         memory = parse_memory(memory_text) if memory_text is not None else None
-        new = {"memory_bytes": old["memory_bytes"] if memory is None else memory,
-               "cpus": old["cpus"] if cpus is None else cpus}
+        new = {
+            "memory_bytes": old["memory_bytes"] if memory is None else memory,
+            "cpus": old["cpus"] if cpus is None else cpus,
+        }
         host = c.attrs.get("HostConfig") or {}
         swap = None
         if memory is not None and (host.get("MemorySwap") or 0) > 0 and old["memory_bytes"]:
@@ -103,24 +110,40 @@ class ContainerUpdateLimits(Fix):
             swap = int(memory * host["MemorySwap"] / old["memory_bytes"])
         podman = is_podman(ctx.docker())
         path, body = update_call(c.short_id, podman, memory, swap, cpus)
-        affects = [{**container_row(c), "old_memory": _limit(old["memory_bytes"]),
-                    "new_memory": _limit(new["memory_bytes"]), "old_cpus": old["cpus"] or "unlimited",
-                    "new_cpus": new["cpus"] or "unlimited"}]
+        affects = [
+            {
+                **container_row(c),
+                "old_memory": _limit(old["memory_bytes"]),
+                "new_memory": _limit(new["memory_bytes"]),
+                "old_cpus": old["cpus"] or "unlimited",
+                "new_cpus": new["cpus"] or "unlimited",
+            }
+        ]
         ident = fingerprint([c.id, old])
         if new == old:
-            return self.new_plan(ctx, f"nothing to do: {c.name} already has these limits", affects=affects,
-                                 fingerprint=ident)
-        plan = self.new_plan(ctx, f"update limits of {c.name}", affects=affects, fingerprint=ident,
-                             steps=[f"POST {path} {json.dumps(body, sort_keys=True)}"],
-                             notes=["a memory limit under the container's usage gets it OOM-killed"])
-        plan.data.update(id=c.id, path=path.replace(c.short_id, c.id), body=body, old=old, new=new, podman=podman)
+            return self.new_plan(
+                ctx, f"nothing to do: {c.name} already has these limits", affects=affects, fingerprint=ident
+            )
+        plan = self.new_plan(
+            ctx,
+            f"update limits of {c.name}",
+            affects=affects,
+            fingerprint=ident,
+            steps=[f"POST {path} {json.dumps(body, sort_keys=True)}"],
+            notes=["a memory limit under the container's usage gets it OOM-killed"],
+        )
+        plan.data.update(
+            id=c.id, path=path.replace(c.short_id, c.id), body=body, old=old, new=new, podman=podman
+        )
         return plan
 
     def apply(self, ctx: FixContext, plan: Plan) -> Outcome:
         client = ctx.docker()
         c = client.containers.get(plan.data["id"])
         version = "" if plan.data["podman"] else f"/v{client.api.api_version}"
-        res = client.api.post(f"{client.api.base_url}{version}{plan.data['path']}", json=plan.data["body"], timeout=30)
+        res = client.api.post(
+            f"{client.api.base_url}{version}{plan.data['path']}", json=plan.data["body"], timeout=30
+        )
         if res.status_code >= 400:
             error = f"{plan.steps[0].split(' {')[0]}: {res.status_code} {res.text.strip()[:200]}"
             return Outcome("failed", f"{c.name}: limits not changed", not_done=plan.steps, error=error)
@@ -129,13 +152,22 @@ class ContainerUpdateLimits(Fix):
         after = live_limits(c) if plan.data["podman"] else inspected_limits(c.attrs)
         wanted = [k for k, v in plan.data["new"].items() if v != plan.data["old"][k]]
         if after is None:
-            figures = {k: {"before": plan.data["old"][k], "after": "not reported by this engine"} for k in wanted}
-            return Outcome("done", f"{c.name}: limits sent, the engine accepted them", done=plan.steps, figures=figures)
+            figures = {
+                k: {"before": plan.data["old"][k], "after": "not reported by this engine"} for k in wanted
+            }
+            return Outcome(
+                "done", f"{c.name}: limits sent, the engine accepted them", done=plan.steps, figures=figures
+            )
         figures = {k: {"before": plan.data["old"][k], "after": after[k]} for k in wanted}
         missed = [k for k in wanted if after[k] != plan.data["new"][k]]
         if missed:
-            return Outcome("failed", f"{c.name}: the engine did not apply {', '.join(missed)}", figures=figures,
-                           done=plan.steps, error=f"{', '.join(missed)} unchanged after the update")
+            return Outcome(
+                "failed",
+                f"{c.name}: the engine did not apply {', '.join(missed)}",
+                figures=figures,
+                done=plan.steps,
+                error=f"{', '.join(missed)} unchanged after the update",
+            )
         return Outcome("done", f"{c.name}: limits updated", done=plan.steps, figures=figures)
 
     def verify(self, plan: Plan) -> VerifySpec:

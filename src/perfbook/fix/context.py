@@ -86,18 +86,27 @@ class FixContext:
         import psycopg
 
         pg = self.cfg.postgres
-        options = (f"-c statement_timeout={pg.statement_timeout_ms} -c lock_timeout={pg.lock_timeout_ms}"
-                   f" -c default_transaction_read_only={'on' if read_only else 'off'}")
+        options = (
+            f"-c statement_timeout={pg.statement_timeout_ms} -c lock_timeout={pg.lock_timeout_ms}"
+            f" -c default_transaction_read_only={'on' if read_only else 'off'}"
+        )
         try:
-            conn = psycopg.connect(dsn, autocommit=True, application_name=APP_NAME, options=options, connect_timeout=5)
+            conn = psycopg.connect(
+                dsn, autocommit=True, application_name=APP_NAME, options=options, connect_timeout=5
+            )
         except psycopg.Error as err:
-            if pooler_refusal(str(err)) is not None:  # session SETs instead would leak into pooled connections
-                raise PerfbookError(f"postgres: PgBouncer at {redact_url(dsn)} refused the fix's session: "
-                                    f"{_first_line(err).split('FATAL:')[-1].strip()}",
-                                    hint="pg.* fixes need their own session settings: point [postgres] dsn "
-                                         "(or PERFBOOK_POSTGRES_DSN) at PostgreSQL itself for them") from None
-            raise PerfbookError(f"postgres: cannot connect to {redact_url(dsn)}: {_first_line(err)}",
-                                hint="check [postgres] dsn / PERFBOOK_POSTGRES_DSN") from None
+            # session SETs instead would leak into pooled connections
+            if pooler_refusal(str(err)) is not None:
+                raise PerfbookError(
+                    f"postgres: PgBouncer at {redact_url(dsn)} refused the fix's session: "
+                    f"{_first_line(err).split('FATAL:')[-1].strip()}",
+                    hint="pg.* fixes need their own session settings: point [postgres] dsn "
+                    "(or PERFBOOK_POSTGRES_DSN) at PostgreSQL itself for them",
+                ) from None
+            raise PerfbookError(
+                f"postgres: cannot connect to {redact_url(dsn)}: {_first_line(err)}",
+                hint="check [postgres] dsn / PERFBOOK_POSTGRES_DSN",
+            ) from None
         self._pg[read_only] = conn
         return conn
 
@@ -108,15 +117,23 @@ class FixContext:
             return self._pgbouncer
         dsn = self.cfg.pgbouncer.dsn
         if not dsn:
-            raise ConfigError("pgbouncer.dsn is not set", hint="set PERFBOOK_PGBOUNCER_DSN or [pgbouncer] dsn")
+            raise ConfigError(
+                "pgbouncer.dsn is not set", hint="set PERFBOOK_PGBOUNCER_DSN or [pgbouncer] dsn"
+            )
         import psycopg
 
         try:
-            conn = psycopg.connect(dsn, autocommit=True, prepare_threshold=None,
-                                   connect_timeout=max(1, int(self.cfg.pgbouncer.timeout_s)))
+            conn = psycopg.connect(
+                dsn,
+                autocommit=True,
+                prepare_threshold=None,
+                connect_timeout=max(1, int(self.cfg.pgbouncer.timeout_s)),
+            )
         except psycopg.Error as err:
-            raise PerfbookError(f"pgbouncer: cannot connect to {redact_url(dsn)}: {_first_line(err)}",
-                                hint="check [pgbouncer] dsn / PERFBOOK_PGBOUNCER_DSN (a user in admin_users)") from None
+            raise PerfbookError(
+                f"pgbouncer: cannot connect to {redact_url(dsn)}: {_first_line(err)}",
+                hint="check [pgbouncer] dsn / PERFBOOK_PGBOUNCER_DSN (a user in admin_users)",
+            ) from None
         self._pgbouncer = conn
         return conn
 
@@ -131,14 +148,17 @@ class FixContext:
         key = -1 if db is None else db
         if key in self._redis:
             return self._redis[key]
-        client = redis.Redis.from_url(url if db is None else url_with_db(url, db), socket_timeout=5,
-                                      socket_connect_timeout=5)
+        client = redis.Redis.from_url(
+            url if db is None else url_with_db(url, db), socket_timeout=5, socket_connect_timeout=5
+        )
         try:
             client.ping()
         except redis.RedisError as err:
             client.close()
-            raise PerfbookError(f"redis: cannot connect to {redact_url(url)}: {_first_line(err)}",
-                                hint="check [redis] url / PERFBOOK_REDIS_URL") from None
+            raise PerfbookError(
+                f"redis: cannot connect to {redact_url(url)}: {_first_line(err)}",
+                hint="check [redis] url / PERFBOOK_REDIS_URL",
+            ) from None
         self._redis[key] = client
         return client
 
@@ -150,14 +170,18 @@ class FixContext:
         try:
             import docker
         except ImportError:
-            raise PerfbookError("container fixes need the docker SDK", hint="pip install 'perfbook[docker]'") from None
+            raise PerfbookError(
+                "container fixes need the docker SDK", hint="pip install 'perfbook[docker]'"
+            ) from None
         url = self.cfg.containers.engine_url()
         try:
             client = docker.DockerClient(base_url=url, timeout=30)
             client.ping()
         except Exception as err:  # the SDK raises several unrelated types for an absent engine
-            raise PerfbookError(f"containers: no engine at {redact_url(url)}: {_first_line(err)}",
-                                hint="set [containers] engine or DOCKER_HOST") from None
+            raise PerfbookError(
+                f"containers: no engine at {redact_url(url)}: {_first_line(err)}",
+                hint="set [containers] engine or DOCKER_HOST",
+            ) from None
         self._docker = client
         return client
 

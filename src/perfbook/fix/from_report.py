@@ -31,7 +31,13 @@ from perfbook.redact import redact
 from perfbook.targets import target_identity
 
 # The report's target key and the config's value, per fix layer.
-LAYER_TARGETS = {"postgres": "postgres", "pgbouncer": "pgbouncer", "redis": "redis", "containers": "containers", "process": "host"}
+LAYER_TARGETS = {
+    "postgres": "postgres",
+    "pgbouncer": "pgbouncer",
+    "redis": "redis",
+    "containers": "containers",
+    "process": "host",
+}
 GONE = "not present now"
 
 
@@ -59,8 +65,9 @@ def load_report(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise UsageError(f"--from-report: no file {path}",
-                         hint="save one with: perfbook triage --json > report.json") from None
+        raise UsageError(
+            f"--from-report: no file {path}", hint="save one with: perfbook triage --json > report.json"
+        ) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise UsageError(f"--from-report: cannot read {path} as JSON: {err}") from None
     if not isinstance(data, dict) or not isinstance(data.get("findings"), list):
@@ -73,8 +80,10 @@ def check_contract(report: dict[str, Any]) -> None:
     must be whole, not just shaped like one."""
     problem = schema_problem(report)
     if problem:
-        raise UsageError(f"--from-report: not a perfbook triage report: {problem}",
-                         hint="save one with: perfbook triage --json > report.json")
+        raise UsageError(
+            f"--from-report: not a perfbook triage report: {problem}",
+            hint="save one with: perfbook triage --json > report.json",
+        )
 
 
 def schema_problem(doc: dict[str, Any]) -> str | None:
@@ -83,7 +92,9 @@ def schema_problem(doc: dict[str, Any]) -> str | None:
 
     from perfbook.report.json import report_schema
 
-    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(report_schema()).iter_errors(doc))
+    error = jsonschema.exceptions.best_match(
+        jsonschema.Draft202012Validator(report_schema()).iter_errors(doc)
+    )
     if error is None:
         return None
     where = "/".join(str(p) for p in error.absolute_path) or "the document"
@@ -94,7 +105,9 @@ def recommended_fixes(report: dict[str, Any]) -> list[RecommendedFix]:
     """The catalog actions of the report: its ranked causes' first, then its findings', duplicates merged."""
     merged: dict[str, RecommendedFix] = {}
     causes = [c for c in report.get("causes") or [] if isinstance(c, dict)]
-    sources = [(tuple(c.get("findings") or ()), [c["action"]]) for c in causes if isinstance(c.get("action"), dict)]
+    sources = [
+        (tuple(c.get("findings") or ()), [c["action"]]) for c in causes if isinstance(c.get("action"), dict)
+    ]
     sources += [((finding_key(f),), f.get("actions") or []) for f in report["findings"]]
     for keys, actions in sources:
         for action in actions:
@@ -133,10 +146,14 @@ def target_mismatches(report: dict[str, Any], ctx: FixContext, layers: list[str]
         theirs = report["target"].get(key)
         ours = configured_target(layer, ctx)
         if not isinstance(theirs, str) or not theirs:
-            lines.append(f"{key}: the report names no {key} target; the config points at {redact(ours) or 'none'}")
+            lines.append(
+                f"{key}: the report names no {key} target; the config points at {redact(ours) or 'none'}"
+            )
         elif target_identity(key, theirs) != target_identity(key, ours):
-            lines.append(f"{key}: the report was taken against {redact(theirs)}, the config points at "
-                         f"{redact(ours) or 'none'}")
+            lines.append(
+                f"{key}: the report was taken against {redact(theirs)}, the config points at "
+                f"{redact(ours) or 'none'}"
+            )
     return lines
 
 
@@ -157,7 +174,9 @@ def live_choice(saved: dict[str, Any], live: dict[str, Any]) -> LivePlan:
             why = "the report's parameters are not what the live finding recommends: the live ones are used"
         else:
             why = GONE
-        plan.skipped.append({"action": rec.fix_id, "params": rec.params, "findings": list(rec.findings), "skipped": why})
+        plan.skipped.append(
+            {"action": rec.fix_id, "params": rec.params, "findings": list(rec.findings), "skipped": why}
+        )
     return plan
 
 
@@ -183,13 +202,30 @@ def from_live_system(report: dict[str, Any], ctx: FixContext, store: Any, window
     if mismatches:
         why = "the report is of another system: " + "; ".join(mismatches)
         for layer in layers:
-            record_audit(store, os_user=ctx.os_user, target=ctx.target_for(layer), action="fix.from_report",
-                         mode="plan", params={}, outcome="refused", summary=why, error=why)
-        raise UsageError(f"--from-report refused: {mismatches[0]}" + (f" (+{len(mismatches) - 1} more)"
-                                                                      if len(mismatches) > 1 else ""),
-                         hint="triage this system and fix from that report, or pass the --config it was taken with")
+            record_audit(
+                store,
+                os_user=ctx.os_user,
+                target=ctx.target_for(layer),
+                action="fix.from_report",
+                mode="plan",
+                params={},
+                outcome="refused",
+                summary=why,
+                error=why,
+            )
+        raise UsageError(
+            f"--from-report refused: {mismatches[0]}"
+            + (f" (+{len(mismatches) - 1} more)" if len(mismatches) > 1 else ""),
+            hint="triage this system and fix from that report, or pass the --config it was taken with",
+        )
     live = live_choice(report, retriage(ctx, layers, window_s) if layers else {"findings": []})
     for skip in live.skipped:
-        record_skip(skip["action"], fix_class(skip["action"]).layer, skip["params"], ctx, store,
-                    f"skipped: {skip['skipped']}")
+        record_skip(
+            skip["action"],
+            fix_class(skip["action"]).layer,
+            skip["params"],
+            ctx,
+            store,
+            f"skipped: {skip['skipped']}",
+        )
     return live

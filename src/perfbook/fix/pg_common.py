@@ -53,12 +53,20 @@ class TableInfo:
 
     def row(self) -> dict[str, Any]:
         """The plan's ``affects`` row for this table."""
-        return {"table": self.qualified, "size_bytes": self.size_bytes, "rows_estimate": self.rows_estimate,
-                "live_tuples": self.live_tuples, "dead_tuples": self.dead_tuples,
-                "last_vacuum": self.last_vacuum, "last_analyze": self.last_analyze}
+        return {
+            "table": self.qualified,
+            "size_bytes": self.size_bytes,
+            "rows_estimate": self.rows_estimate,
+            "live_tuples": self.live_tuples,
+            "dead_tuples": self.dead_tuples,
+            "last_vacuum": self.last_vacuum,
+            "last_analyze": self.last_analyze,
+        }
 
 
-_TABLE_SQL = TAG + """
+_TABLE_SQL = (
+    TAG
+    + """
 SELECT c.oid::int, n.nspname, c.relname,
        CASE WHEN c.relpages > 0 OR coalesce(s.n_live_tup, 0) = 0
             THEN c.relpages::bigint * current_setting('block_size')::bigint END,
@@ -69,6 +77,7 @@ FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
 WHERE c.oid = to_regclass(%s) AND c.relkind IN ('r', 'p', 'm')
 """
+)
 
 
 def table_info(conn: Any, name: str) -> TableInfo:
@@ -81,7 +90,9 @@ def table_info(conn: Any, name: str) -> TableInfo:
     except psycopg.errors.InvalidName:
         row = None
     except psycopg.Error as err:
-        raise PerfbookError(f"postgres: cannot read table {name}: {str(err).strip().splitlines()[0]}") from None
+        raise PerfbookError(
+            f"postgres: cannot read table {name}: {str(err).strip().splitlines()[0]}"
+        ) from None
     if row is None:
         raise UsageError(f"postgres: no table {name!r} in this database", hint="name it as schema.table")
     return TableInfo(*row)
@@ -107,8 +118,10 @@ def server_version_num(conn: Any) -> int:
 
 def timeouts_sql(lock_timeout_ms: int, statement_timeout_ms: int) -> list[str]:
     """The SET statements a maintenance step runs first (shown in the plan, run in apply)."""
-    return [f"SET lock_timeout = '{int(lock_timeout_ms)}ms'",
-            f"SET statement_timeout = '{int(statement_timeout_ms)}ms'"]
+    return [
+        f"SET lock_timeout = '{int(lock_timeout_ms)}ms'",
+        f"SET statement_timeout = '{int(statement_timeout_ms)}ms'",
+    ]
 
 
 def reset_timeouts(conn: Any) -> None:

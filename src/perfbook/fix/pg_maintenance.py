@@ -26,18 +26,24 @@ TIMEOUT_PARAMS = (
     Param("statement_timeout_s", "float", "give up a statement running longer than this (s)", default=600.0),
 )
 
-_DEAD_SQL = TAG + """
+_DEAD_SQL = (
+    TAG
+    + """
 SELECT schemaname || '.' || relname FROM pg_stat_user_tables
 WHERE n_dead_tup >= %s AND n_dead_tup::float / greatest(n_live_tup + n_dead_tup, 1) >= %s
 ORDER BY n_dead_tup DESC LIMIT 20
 """
+)
 
-_STALE_SQL = TAG + """
+_STALE_SQL = (
+    TAG
+    + """
 SELECT schemaname || '.' || relname FROM pg_stat_user_tables
 WHERE n_live_tup > 0 AND (coalesce(last_analyze, last_autoanalyze) IS NULL
                           OR n_mod_since_analyze >= greatest(1000, n_live_tup / 10))
 ORDER BY n_mod_since_analyze DESC LIMIT 20
 """
+)
 
 
 class _Maintenance(PgWriteFix):
@@ -60,9 +66,13 @@ class _Maintenance(PgWriteFix):
             return self.new_plan(ctx, f"no table needs {self.verb} (none named, none over the limits)")
         steps = timeouts_sql(self.values["lock_timeout_ms"], self.values["statement_timeout_s"] * 1000)
         steps += [self.statement(quoted_table(conn, t)) for t in tables]
-        plan = self.new_plan(ctx, f"{self.verb} {len(tables)} table(s): {', '.join(t.qualified for t in tables)}",
-                             steps=steps, affects=[t.row() for t in tables],
-                             fingerprint=fingerprint(sorted(t.oid for t in tables)))
+        plan = self.new_plan(
+            ctx,
+            f"{self.verb} {len(tables)} table(s): {', '.join(t.qualified for t in tables)}",
+            steps=steps,
+            affects=[t.row() for t in tables],
+            fingerprint=fingerprint(sorted(t.oid for t in tables)),
+        )
         plan.data["tables"] = [t.qualified for t in tables]
         plan.notes += self.notes()
         return plan
@@ -85,9 +95,14 @@ class _Maintenance(PgWriteFix):
             except psycopg.Error as err:
                 not_done.append(f"{step}: {pg_error_line(err)}")
         after = {t: table_info(ctx.pg_read(), t) for t in plan.data["tables"]}
-        return Outcome(_status(done, not_done), f"{self.verb}: {len(done)} of {len(plan.data['tables'])} table(s)",
-                       done=done, not_done=not_done, figures=_figures(before, after),
-                       error=not_done[0] if not_done else None)
+        return Outcome(
+            _status(done, not_done),
+            f"{self.verb}: {len(done)} of {len(plan.data['tables'])} table(s)",
+            done=done,
+            not_done=not_done,
+            figures=_figures(before, after),
+            error=not_done[0] if not_done else None,
+        )
 
 
 def _status(done: list[str], not_done: list[str]) -> Any:
@@ -111,8 +126,10 @@ class PgAnalyze(_Maintenance):
     id = "pg.analyze"
     changes = "refreshes planner statistics of the named tables (ANALYZE; reads only, light lock)"
     verb = "ANALYZE"
-    params = (Param("table", "list", "schema.table[,…]; default: tables never analyzed or with many changes since"),
-              *TIMEOUT_PARAMS)
+    params = (
+        Param("table", "list", "schema.table[,…]; default: tables never analyzed or with many changes since"),
+        *TIMEOUT_PARAMS,
+    )
 
     def statement(self, quoted: str) -> str:
         return f"ANALYZE {quoted}"
@@ -130,21 +147,27 @@ class PgVacuum(_Maintenance):
     id = "pg.vacuum"
     changes = "reclaims dead tuples of the named tables (VACUUM (ANALYZE); FULL only with --full)"
     verb = "VACUUM"
-    params = (Param("table", "list", "schema.table[,…]; default: tables over the dead-tuple limits"),
-              Param("full", "flag", "VACUUM FULL: rewrites the table under an ACCESS EXCLUSIVE lock"),
-              *TIMEOUT_PARAMS)
+    params = (
+        Param("table", "list", "schema.table[,…]; default: tables over the dead-tuple limits"),
+        Param("full", "flag", "VACUUM FULL: rewrites the table under an ACCESS EXCLUSIVE lock"),
+        *TIMEOUT_PARAMS,
+    )
 
     def statement(self, quoted: str) -> str:
         return f"VACUUM ({'FULL, ' if self.values['full'] else ''}ANALYZE) {quoted}"
 
     def auto_tables(self, conn: Any, ctx: FixContext) -> list[str]:
         th = ctx.cfg.thresholds
-        return [r[0] for r in conn.execute(_DEAD_SQL, (th.dead_tuple_min_rows, th.dead_tuple_ratio)).fetchall()]
+        return [
+            r[0] for r in conn.execute(_DEAD_SQL, (th.dead_tuple_min_rows, th.dead_tuple_ratio)).fetchall()
+        ]
 
     def notes(self) -> list[str]:
         if self.values["full"]:
-            return ["VACUUM FULL blocks every read and write of the table until it ends, "
-                    "and needs free disk about the table's size"]
+            return [
+                "VACUUM FULL blocks every read and write of the table until it ends, "
+                "and needs free disk about the table's size"
+            ]
         return ["plain VACUUM: reads and writes go on; space is reused, not returned to the OS"]
 
     def verify(self, plan: Plan) -> VerifySpec:

@@ -16,7 +16,9 @@ from perfbook.fix.base import Fix, Outcome, OutcomeStatus, Param, Plan, VerifySp
 from perfbook.fix.context import APP_NAME, FixContext
 from perfbook.fix.pg_common import TAG, pg_error_line, server_version_num, strip_literals
 
-_SESSIONS_SQL = TAG + """
+_SESSIONS_SQL = (
+    TAG
+    + """
 SELECT a.pid, a.usename, a.application_name, a.datname, a.state, a.backend_type, a.backend_start::text,
        extract(epoch FROM now() - coalesce(CASE WHEN a.state LIKE 'idle in transaction%%' THEN a.state_change
                                                ELSE a.query_start END, a.backend_start))::float8,
@@ -25,8 +27,21 @@ SELECT a.pid, a.usename, a.application_name, a.datname, a.state, a.backend_type,
        cardinality(pg_blocking_pids(a.pid)) > 0
 FROM pg_stat_activity a WHERE a.pid <> pg_backend_pid()
 """
-_COLUMNS = ("pid", "user", "application", "database", "state", "backend_type", "backend_start", "age_s",
-            "query", "this_database", "blocking", "blocked")
+)
+_COLUMNS = (
+    "pid",
+    "user",
+    "application",
+    "database",
+    "state",
+    "backend_type",
+    "backend_start",
+    "age_s",
+    "query",
+    "this_database",
+    "blocking",
+    "blocked",
+)
 
 # perfbook's probe and fix sessions; the lab's own sessions (perfbook-lab…) are the workload, not us
 OWN_APPLICATIONS = frozenset({"perfbook", APP_NAME})
@@ -82,9 +97,17 @@ def select_sessions(sessions: list[dict[str, Any]], values: dict[str, Any]) -> t
 
 def affects_row(s: dict[str, Any]) -> dict[str, Any]:
     """What the plan shows of one session: never the full query, never its literals."""
-    return {"pid": s["pid"], "user": s["user"], "application": s["application"], "database": s["database"],
-            "state": s["state"], "age_s": round(s["age_s"] or 0, 1), "blocking": s["blocking"],
-            "query": strip_literals(s["query"], 60), "backend_start": s["backend_start"]}
+    return {
+        "pid": s["pid"],
+        "user": s["user"],
+        "application": s["application"],
+        "database": s["database"],
+        "state": s["state"],
+        "age_s": round(s["age_s"] or 0, 1),
+        "blocking": s["blocking"],
+        "query": strip_literals(s["query"], 60),
+        "backend_start": s["backend_start"],
+    }
 
 
 class _Signal(Fix):
@@ -96,18 +119,27 @@ class _Signal(Fix):
     def plan(self, ctx: FixContext) -> Plan:
         v = self.values
         if not v["pid"] and v["older_than_s"] is None and not v["idle_in_transaction"] and not v["blocking"]:
-            raise UsageError(f"{self.id} needs --pid or a filter (--older-than-s, --idle-in-transaction, --blocking)")
+            raise UsageError(
+                f"{self.id} needs --pid or a filter (--older-than-s, --idle-in-transaction, --blocking)"
+            )
         conn = ctx.pg_read()
         # PG 14+: wait for the backend to be gone (its locks released), within our own statement_timeout
         wait_ms = max(100, min(5000, ctx.cfg.postgres.statement_timeout_ms - 500))
         waits = self.function == "pg_terminate_backend" and server_version_num(conn) >= 140000
         timeout = f", {wait_ms}" if waits else ""
         chosen, notes = select_sessions(read_sessions(conn), v)
-        steps = [f"SELECT {self.function}({s['pid']}{timeout})  -- {s['user']}, {s['state']}, {s['age_s']:.0f} s"
-                 for s in chosen]
-        plan = self.new_plan(ctx, f"{self.verb} {len(chosen)} session(s)", steps=steps,
-                             affects=[affects_row(s) for s in chosen], notes=notes + self.notes(chosen),
-                             fingerprint=fingerprint(sorted((s["pid"], s["backend_start"]) for s in chosen)))
+        steps = [
+            f"SELECT {self.function}({s['pid']}{timeout})  -- {s['user']}, {s['state']}, {s['age_s']:.0f} s"
+            for s in chosen
+        ]
+        plan = self.new_plan(
+            ctx,
+            f"{self.verb} {len(chosen)} session(s)",
+            steps=steps,
+            affects=[affects_row(s) for s in chosen],
+            notes=notes + self.notes(chosen),
+            fingerprint=fingerprint(sorted((s["pid"], s["backend_start"]) for s in chosen)),
+        )
         plan.data.update(targets=[(s["pid"], s["backend_start"]) for s in chosen], timeout=timeout)
         spared = [n for n in notes if ": spared, " in n]
         if v["pid"] and not chosen and spared:  # asked for by pid and refused: say so with an exit code
@@ -122,8 +154,10 @@ class _Signal(Fix):
 
         conn = ctx.pg_write()
         blocked_before = _blocked_count(ctx)
-        sql = (f"{TAG}SELECT {self.function}(pid{plan.data['timeout']}) FROM pg_stat_activity "
-               "WHERE pid = %s AND backend_start = %s::timestamptz")
+        sql = (
+            f"{TAG}SELECT {self.function}(pid{plan.data['timeout']}) FROM pg_stat_activity "
+            "WHERE pid = %s AND backend_start = %s::timestamptz"
+        )
         done, not_done = [], []
         for pid, started in plan.data["targets"]:
             try:
@@ -136,15 +170,25 @@ class _Signal(Fix):
             elif row[0]:
                 done.append(f"{self.verb} pid {pid}")
             else:
-                not_done.append(f"pid {pid}: {self.function} returned false (no permission, or still running)")
+                not_done.append(
+                    f"pid {pid}: {self.function} returned false (no permission, or still running)"
+                )
         figures = {"blocked sessions": {"before": blocked_before, "after": _blocked_count(ctx)}}
         status: OutcomeStatus = "done" if not not_done else ("partial" if done else "failed")
-        return Outcome(status, f"{self.verb}: {len(done)} of {len(plan.data['targets'])} session(s)", done=done,
-                       not_done=not_done, figures=figures, error=not_done[0] if not_done and not done else None)
+        return Outcome(
+            status,
+            f"{self.verb}: {len(done)} of {len(plan.data['targets'])} session(s)",
+            done=done,
+            not_done=not_done,
+            figures=figures,
+            error=not_done[0] if not_done and not done else None,
+        )
 
 
 def _blocked_count(ctx: FixContext) -> int:
-    return sum(1 for s in read_sessions(ctx.pg_read()) if s["blocked"] and s["backend_type"] == "client backend")
+    return sum(
+        1 for s in read_sessions(ctx.pg_read()) if s["blocked"] and s["backend_type"] == "client backend"
+    )
 
 
 class PgCancel(_Signal):
@@ -174,4 +218,6 @@ class PgTerminate(_Signal):
     verb = "terminate"
 
     def verify(self, plan: Plan) -> VerifySpec:
-        return VerifySpec(("postgres",), ("pg.idle_in_transaction", "pg.blocked_queries", "pg.long_running_query"))
+        return VerifySpec(
+            ("postgres",), ("pg.idle_in_transaction", "pg.blocked_queries", "pg.long_running_query")
+        )

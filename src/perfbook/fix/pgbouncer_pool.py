@@ -42,11 +42,17 @@ class PgbouncerRaisePoolSize(Fix):
     """Raise default_pool_size (and / or max_db_connections) on the running PgBouncer."""
 
     id = "pgbouncer.raise_pool_size"
-    changes = ("raises default_pool_size / max_db_connections on PgBouncer's admin console (SET, until a restart "
-               "or RELOAD: edit pgbouncer.ini to keep it)")
+    changes = (
+        "raises default_pool_size / max_db_connections on PgBouncer's admin console (SET, until a restart "
+        "or RELOAD: edit pgbouncer.ini to keep it)"
+    )
     layer = "pgbouncer"
-    params = (Param("pool_size", "int", "new default_pool_size (server connections per database/user pool)"),
-              Param("max_db_connections", "int", "new max_db_connections (per database, all its pools; 0 = no cap)"))
+    params = (
+        Param("pool_size", "int", "new default_pool_size (server connections per database/user pool)"),
+        Param(
+            "max_db_connections", "int", "new max_db_connections (per database, all its pools; 0 = no cap)"
+        ),
+    )
 
     def plan(self, ctx: FixContext) -> Plan:
         wanted = {key: self.values[name] for name, key in SETTINGS if self.values[name] is not None}
@@ -67,7 +73,9 @@ class PgbouncerRaisePoolSize(Fix):
             if old == new:
                 notes.append(f"{key} is already {new}")
             elif not _raises(key, old, new):
-                refusals.append(f"{key} {old} -> {new} lowers it: this fix only raises (SET it by hand to lower)")
+                refusals.append(
+                    f"{key} {old} -> {new} lowers it: this fix only raises (SET it by hand to lower)"
+                )
             elif str(row.get("changeable", "yes")) != "yes":
                 refusals.append(f"{key} cannot be changed at runtime here")
             else:
@@ -75,24 +83,40 @@ class PgbouncerRaisePoolSize(Fix):
         if steps:
             notes += self._notes(conn, wanted, live)
         current = {k: live[k]["value"] for k in wanted if k in live}
-        summary = ", ".join(f"{a['setting']}: {a['old']} -> {a['new']}" for a in affects) or "nothing to change"
-        plan = self.new_plan(ctx, summary if steps else f"nothing to do: {summary}", steps=steps, affects=affects,
-                             notes=notes, fingerprint=fingerprint(current),
-                             refusal="; ".join(refusals) or None)
+        summary = (
+            ", ".join(f"{a['setting']}: {a['old']} -> {a['new']}" for a in affects) or "nothing to change"
+        )
+        plan = self.new_plan(
+            ctx,
+            summary if steps else f"nothing to do: {summary}",
+            steps=steps,
+            affects=affects,
+            notes=notes,
+            fingerprint=fingerprint(current),
+            refusal="; ".join(refusals) or None,
+        )
         plan.data.update(before=current)
         return plan
 
     def _notes(self, conn: Any, wanted: dict[str, int], live: dict[str, dict[str, Any]]) -> list[str]:
-        notes = [f"a runtime change: PgBouncer forgets it when it restarts, and RELOAD puts pgbouncer.ini's value back: "
-                 f"edit pgbouncer.ini ({', '.join(f'{k} = {v}' for k, v in wanted.items())}) to keep it"]
+        notes = [
+            f"a runtime change: PgBouncer forgets it when it restarts, and RELOAD puts pgbouncer.ini's value back: "
+            f"edit pgbouncer.ini ({', '.join(f'{k} = {v}' for k, v in wanted.items())}) to keep it"
+        ]
         default = str(wanted.get("default_pool_size", live.get("default_pool_size", {}).get("value", "")))
         if "default_pool_size" in wanted:
-            own = [f"{d['name']} (pool_size {d['pool_size']})" for d in show(conn, "DATABASES")
-                   if d.get("name") != ADMIN_DATABASE and str(d.get("pool_size")) not in (str(live["default_pool_size"]["value"]), "-1")]
+            own = [
+                f"{d['name']} (pool_size {d['pool_size']})"
+                for d in show(conn, "DATABASES")
+                if d.get("name") != ADMIN_DATABASE
+                and str(d.get("pool_size")) not in (str(live["default_pool_size"]["value"]), "-1")
+            ]
             if own:
                 notes.append("databases with a pool_size of their own keep it: " + ", ".join(own))
-            notes.append(f"each database/user pool may now open {default} server connections: keep the pools' sum "
-                         "under PostgreSQL's max_connections")
+            notes.append(
+                f"each database/user pool may now open {default} server connections: keep the pools' sum "
+                "under PostgreSQL's max_connections"
+            )
         return notes
 
     def apply(self, ctx: FixContext, plan: Plan) -> Outcome:
@@ -110,8 +134,14 @@ class PgbouncerRaisePoolSize(Fix):
         figures = {k: {"before": v, "after": now.get(k)} for k, v in plan.data["before"].items()}
         status: OutcomeStatus = "done" if not not_done else ("partial" if done else "failed")
         summary = ", ".join(f"{k}: {v['before']} -> {v['after']}" for k, v in figures.items())
-        return Outcome(status, summary + " (runtime only: edit pgbouncer.ini to keep it)", done=done,
-                       not_done=not_done, figures=figures, error=not_done[0] if not_done and not done else None)
+        return Outcome(
+            status,
+            summary + " (runtime only: edit pgbouncer.ini to keep it)",
+            done=done,
+            not_done=not_done,
+            figures=figures,
+            error=not_done[0] if not_done and not done else None,
+        )
 
     def verify(self, plan: Plan) -> VerifySpec:
         return VerifySpec(("pgbouncer",), ("pgbouncer.pool_exhausted", "pgbouncer.pool_saturated"))

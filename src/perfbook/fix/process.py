@@ -24,8 +24,10 @@ class ProcessRestart(Fix):
     id = "process.restart"
     changes = "runs the restart command configured in [fix] restart_commands for --name"
     layer = "process"
-    params = (Param("name", "str", "a key of [fix] restart_commands", required=True),
-              Param("pid", "int", "the pid a finding named (shown, never signalled)"))
+    params = (
+        Param("name", "str", "a key of [fix] restart_commands", required=True),
+        Param("pid", "int", "the pid a finding named (shown, never signalled)"),
+    )
 
     def plan(self, ctx: FixContext) -> Plan:
         name = self.values["name"]
@@ -33,13 +35,21 @@ class ProcessRestart(Fix):
         command = commands.get(name)
         if not command:
             known = ", ".join(sorted(commands)) or "none configured"
-            raise ConfigError(f"process.restart: no restart command for {name!r} (known: {known})",
-                              hint=f'add to perfbook.toml: [fix] restart_commands = {{ {name} = "systemctl restart …" }}')
+            raise ConfigError(
+                f"process.restart: no restart command for {name!r} (known: {known})",
+                hint=f'add to perfbook.toml: [fix] restart_commands = {{ {name} = "systemctl restart …" }}',
+            )
         argv = shlex.split(command)
         shown = redact_text(shlex.join(argv))  # a restart command may carry a token: never print or store it
         affects = [{"name": name, "command": shown, "pid": self.values["pid"]}]
-        plan = self.new_plan(ctx, f"restart {name}: {shown}", steps=[shown], affects=affects,
-                             notes=[f"runs without a shell, {TIMEOUT_S:.0f} s timeout"], fingerprint=fingerprint(argv))
+        plan = self.new_plan(
+            ctx,
+            f"restart {name}: {shown}",
+            steps=[shown],
+            affects=affects,
+            notes=[f"runs without a shell, {TIMEOUT_S:.0f} s timeout"],
+            fingerprint=fingerprint(argv),
+        )
         plan.data["argv"] = argv
         return plan
 

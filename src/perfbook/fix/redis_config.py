@@ -15,8 +15,16 @@ from perfbook.fix.base import Fix, Outcome, Param, Plan, VerifySpec, fingerprint
 from perfbook.fix.context import FixContext
 from perfbook.units import format_bytes
 
-POLICIES = ("noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random",
-            "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl")
+POLICIES = (
+    "noeviction",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "allkeys-random",
+    "volatile-lru",
+    "volatile-lfu",
+    "volatile-random",
+    "volatile-ttl",
+)
 _SIZE = re.compile(r"^\s*(\d+)\s*(k|kb|m|mb|g|gb)?\s*$", re.IGNORECASE)
 # Redis' own units: k/m/g are powers of 1000, kb/mb/gb powers of 1024 (redis.conf header).
 _MULT = {None: 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2, "g": 1000**3, "gb": 1024**3}
@@ -51,20 +59,34 @@ class _ConfigSet(Fix):
         info = client.info("memory") | client.info("server")
         affects = [{"setting": self.setting, "old": old, "new": new}]
         if old == new:
-            return self.new_plan(ctx, f"nothing to do: {self.setting} is already {new}", affects=affects,
-                                 fingerprint=fingerprint(old))
+            return self.new_plan(
+                ctx,
+                f"nothing to do: {self.setting} is already {new}",
+                affects=affects,
+                fingerprint=fingerprint(old),
+            )
         steps = [f"CONFIG SET {self.setting} {new}"]
         notes = self.extra_notes(info, new)
         if self.values["rewrite"]:
             if not info.get("config_file"):
-                raise UsageError("--rewrite: this Redis runs without a config file, CONFIG REWRITE would fail",
-                                 hint="drop --rewrite and put the setting in the config your deployment uses")
+                raise UsageError(
+                    "--rewrite: this Redis runs without a config file, CONFIG REWRITE would fail",
+                    hint="drop --rewrite and put the setting in the config your deployment uses",
+                )
             steps.append("CONFIG REWRITE")
         else:
-            notes.append("lasts until Redis restarts: add --rewrite to persist it with CONFIG REWRITE"
-                         f" ({info.get('config_file') or 'this server has no config file'})")
-        plan = self.new_plan(ctx, f"{self.setting}: {old} -> {new}", steps=steps, affects=affects, notes=notes,
-                             fingerprint=fingerprint(old))
+            notes.append(
+                "lasts until Redis restarts: add --rewrite to persist it with CONFIG REWRITE"
+                f" ({info.get('config_file') or 'this server has no config file'})"
+            )
+        plan = self.new_plan(
+            ctx,
+            f"{self.setting}: {old} -> {new}",
+            steps=steps,
+            affects=affects,
+            notes=notes,
+            fingerprint=fingerprint(old),
+        )
         plan.data.update(old=old, new=new)
         return plan
 
@@ -81,8 +103,13 @@ class _ConfigSet(Fix):
                 done.append("CONFIG REWRITE")
         except redis.RedisError as err:
             missed = [s for s in plan.steps if s not in done]
-            return Outcome("partial" if done else "failed", f"{self.setting} not (fully) changed", done=done,
-                           not_done=[f"{missed[0]}: {err}", *missed[1:]], error=f"{missed[0]}: {err}")
+            return Outcome(
+                "partial" if done else "failed",
+                f"{self.setting} not (fully) changed",
+                done=done,
+                not_done=[f"{missed[0]}: {err}", *missed[1:]],
+                error=f"{missed[0]}: {err}",
+            )
         now = str(client.config_get(self.setting).get(self.setting, ""))
         figures = {self.setting: {"before": plan.data["old"], "after": now}}
         return Outcome("done", f"{self.setting}: {plan.data['old']} -> {now}", done=done, figures=figures)
@@ -94,8 +121,10 @@ class RedisSetPolicy(_ConfigSet):
     id = "redis.set_policy"
     changes = "sets maxmemory-policy (CONFIG SET; CONFIG REWRITE only with --rewrite)"
     setting = "maxmemory-policy"
-    params = (Param("policy", "str", f"one of {', '.join(POLICIES)}", required=True),
-              Param("rewrite", "flag", "persist with CONFIG REWRITE"))
+    params = (
+        Param("policy", "str", f"one of {', '.join(POLICIES)}", required=True),
+        Param("rewrite", "flag", "persist with CONFIG REWRITE"),
+    )
 
     def new_value(self) -> str:
         policy = self.values["policy"]
@@ -120,8 +149,10 @@ class RedisSetMaxmemory(_ConfigSet):
     id = "redis.set_maxmemory"
     changes = "sets maxmemory (CONFIG SET; CONFIG REWRITE only with --rewrite)"
     setting = "maxmemory"
-    params = (Param("maxmemory", "str", "bytes or Redis units (256mb, 1gb); 0 = no limit", required=True),
-              Param("rewrite", "flag", "persist with CONFIG REWRITE"))
+    params = (
+        Param("maxmemory", "str", "bytes or Redis units (256mb, 1gb); 0 = no limit", required=True),
+        Param("rewrite", "flag", "persist with CONFIG REWRITE"),
+    )
 
     def new_value(self) -> str:
         return str(parse_redis_bytes(self.values["maxmemory"]))
@@ -135,5 +166,8 @@ class RedisSetMaxmemory(_ConfigSet):
         return [f"used memory {format_bytes(used)}; new limit {format_bytes(limit) if limit else 'none'}"]
 
     def verify(self, plan: Plan) -> VerifySpec:
-        return VerifySpec(("redis",), ("redis.memory_high", "redis.oom_rejections", "redis.evictions"),
-                          kpis=("cache_hit_rate",))
+        return VerifySpec(
+            ("redis",),
+            ("redis.memory_high", "redis.oom_rejections", "redis.evictions"),
+            kpis=("cache_hit_rate",),
+        )

@@ -65,8 +65,10 @@ def outcome_lines(outcome: Outcome, replanned: str | None = None) -> list[str]:
     lines.append(f"{outcome.status}: {outcome.summary}")
     lines += [f"  done: {d}" for d in outcome.done]
     lines += [f"  not done: {d}" for d in outcome.not_done]
-    lines += [f"  {name}: {_value(pair.get('before'))} -> {_value(pair.get('after'))}"
-              for name, pair in outcome.figures.items()]
+    lines += [
+        f"  {name}: {_value(pair.get('before'))} -> {_value(pair.get('after'))}"
+        for name, pair in outcome.figures.items()
+    ]
     return lines
 
 
@@ -75,10 +77,16 @@ def verify_lines(result: VerifyResult | None) -> list[str]:
     if result is None:
         return []
     lines = [f"verify ({', '.join(result.probes)}, {result.window_s:g} s window):"]
-    lines += [f"  {f['finding']}: {_value(f['before'])} -> {_value(f['after'])}"
-              + (f" (limit {_value(f['limit'])})" if f.get("limit") is not None else "") for f in result.findings]
-    lines += [f"  {name}: {_value(v['before'])} -> {_value(v['after'])}" for name, v in result.kpis.items()
-              if v["before"] is not None or v["after"] is not None]
+    lines += [
+        f"  {f['finding']}: {_value(f['before'])} -> {_value(f['after'])}"
+        + (f" (limit {_value(f['limit'])})" if f.get("limit") is not None else "")
+        for f in result.findings
+    ]
+    lines += [
+        f"  {name}: {_value(v['before'])} -> {_value(v['after'])}"
+        for name, v in result.kpis.items()
+        if v["before"] is not None or v["after"] is not None
+    ]
     if result.note:
         lines.append(f"  {result.note}")
     if result.gone is not None:
@@ -121,27 +129,37 @@ def manual_lines(doc: dict[str, Any], width: int = 80) -> list[str]:
     required = " ".join(param_usage(p) for p in doc["params"] if p["required"])
     usage = f"perfbook fix {doc['id']} {required + ' ' if required else ''}[PARAMETERS] [--apply --yes]"
     lines = hanging_lines("Usage: ", usage, width) + [""] + hanging_lines("", doc["summary"], width)
-    lines += [""] + hanging_lines("Changes: ", doc["changes"], width) + [f"Layer:   {doc['layer']}", "", "Parameters:"]
+    lines += (
+        [""]
+        + hanging_lines("Changes: ", doc["changes"], width)
+        + [f"Layer:   {doc['layer']}", "", "Parameters:"]
+    )
     for p in doc["params"]:
         lines += hanging_lines(f"{param_usage(p):<27} ", _param_help(p), width, indent=2)
     if not doc["params"]:
         lines.append("  (none)")
-    common = [("--apply", "perform the plan (asks on a terminal; --yes in scripts); without it: a dry run"),
-              ("--reason TEXT", "why (stored with the apply, shown by fix history)"),
-              ("--ticket ID", "the ticket it answers (stored with the apply)"),
-              ("--window 2s", "verify window (the fix's probes rerun after the apply)"),
-              ("--no-verify", "do not rerun probes after --apply"), ("--json", "one JSON document on stdout")]
+    common = [
+        ("--apply", "perform the plan (asks on a terminal; --yes in scripts); without it: a dry run"),
+        ("--reason TEXT", "why (stored with the apply, shown by fix history)"),
+        ("--ticket ID", "the ticket it answers (stored with the apply)"),
+        ("--window 2s", "verify window (the fix's probes rerun after the apply)"),
+        ("--no-verify", "do not rerun probes after --apply"),
+        ("--json", "one JSON document on stdout"),
+    ]
     lines += ["", "Common to every fix:"]
     for flag, what in common:
         lines += hanging_lines(f"{flag:<27} ", what, width, indent=2)
     lines += ["", "Safety:"]
-    for para in doc["safety"] + ["Dry run unless --apply. Every plan and apply is audited: perfbook fix history."]:
+    for para in doc["safety"] + [
+        "Dry run unless --apply. Every plan and apply is audited: perfbook fix history."
+    ]:
         lines += hanging_lines("", " ".join(para.split()), width, indent=2)
     example = " ".join(["perfbook fix", doc["id"], *(param_usage(p) for p in doc["params"] if p["required"])])
     lines += ["", "Examples:"]
     lines += hanging_lines("", f"{example}    # the plan: nothing changes", width, indent=2, more=4)
-    lines += hanging_lines("", f"{example} --apply --reason 'p95 over 2 s' --ticket INC-42", width, indent=2,
-                           more=4)
+    lines += hanging_lines(
+        "", f"{example} --apply --reason 'p95 over 2 s' --ticket INC-42", width, indent=2, more=4
+    )
     lines += hanging_lines("", f"perfbook fix history {doc['id']}", width, indent=2, more=4)
     return lines
 
@@ -178,8 +196,11 @@ def history_lines(rows: list[dict[str, Any]], width: int = 80, *, plans: bool = 
 
     for r in rows:
         if r["mode"] != "apply" and not plans:
-            own = last_apply is not None and not pending and (r["action"], r["target"]) == (
-                last_apply["action"], last_apply["target"])
+            own = (
+                last_apply is not None
+                and not pending
+                and (r["action"], r["target"]) == (last_apply["action"], last_apply["target"])
+            )
             last_apply = None
             if not own:  # an apply's own plan, just before it, is part of the apply
                 pending.append(r)
@@ -187,13 +208,24 @@ def history_lines(rows: list[dict[str, Any]], width: int = 80, *, plans: bool = 
         flush()
         last_apply = r
         mode = [r["mode"]] if plans else []  # without --plans every row is an apply: no column for it
-        table.append([_when(r["at"]), str(r["os_user"])[:12], r["action"], *mode, r["outcome"],
-                      short_target(r.get("target") or "")])
+        table.append(
+            [
+                _when(r["at"]),
+                str(r["os_user"])[:12],
+                r["action"],
+                *mode,
+                r["outcome"],
+                short_target(r.get("target") or ""),
+            ]
+        )
         under = [r.get("summary") or ""]
         if r.get("error") and r["outcome"] != "refused":
             under.append(f"error: {r['error']}")
-        why = [f"reason: {r['reason']}" if r.get("reason") else "", f"ticket: {r['ticket']}" if r.get("ticket") else "",
-               f"incident: INC-{r['incident']}" if r.get("incident") else ""]
+        why = [
+            f"reason: {r['reason']}" if r.get("reason") else "",
+            f"ticket: {r['ticket']}" if r.get("ticket") else "",
+            f"incident: INC-{r['incident']}" if r.get("incident") else "",
+        ]
         if any(why):
             under.append("; ".join(x for x in why if x))
         notes.append([u for u in under if u])

@@ -36,8 +36,12 @@ class FixResult:
     verify: VerifyResult | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"plan": self.plan.to_dict(), "outcome": self.outcome.to_dict(), "replanned": self.replanned,
-                "verify": self.verify.to_dict() if self.verify else None}
+        return {
+            "plan": self.plan.to_dict(),
+            "outcome": self.outcome.to_dict(),
+            "replanned": self.replanned,
+            "verify": self.verify.to_dict() if self.verify else None,
+        }
 
 
 def make_plan(fix: Fix, ctx: FixContext, store: Store) -> Plan:
@@ -46,14 +50,32 @@ def make_plan(fix: Fix, ctx: FixContext, store: Store) -> Plan:
         plan = fix.plan(ctx)
     except Exception as err:
         message = error_line(fix.id, "plan", err)
-        record_audit(store, os_user=ctx.os_user, target=ctx.target_for(fix.layer), action=fix.id, mode="plan",
-                     params=_jsonable_params(fix), outcome="failed", error=message)
+        record_audit(
+            store,
+            os_user=ctx.os_user,
+            target=ctx.target_for(fix.layer),
+            action=fix.id,
+            mode="plan",
+            params=_jsonable_params(fix),
+            outcome="failed",
+            error=message,
+        )
         if isinstance(err, PerfbookError):
             raise
         raise PerfbookError(message) from None
     outcome = "refused" if plan.refusal else ("nothing" if plan.nothing_to_do else "planned")
-    record_audit(store, os_user=ctx.os_user, target=plan.target, action=fix.id, mode="plan", params=plan.params,
-                 plan=plan.to_dict(), outcome=outcome, summary=plan.summary, error=plan.refusal)
+    record_audit(
+        store,
+        os_user=ctx.os_user,
+        target=plan.target,
+        action=fix.id,
+        mode="plan",
+        params=plan.params,
+        plan=plan.to_dict(),
+        outcome=outcome,
+        summary=plan.summary,
+        error=plan.refusal,
+    )
     return plan
 
 
@@ -62,15 +84,34 @@ def record_audit(store: Store, **fields: Any) -> int:
     return _store_audit(store, **redact_doc(fields))
 
 
-def record_skip(fix_id: str, layer: str, params: dict[str, Any], ctx: FixContext, store: Store, why: str) -> None:
+def record_skip(
+    fix_id: str, layer: str, params: dict[str, Any], ctx: FixContext, store: Store, why: str
+) -> None:
     """Audit a recommended fix that was not even planned (``--from-report``: its finding is gone)."""
-    record_audit(store, os_user=ctx.os_user, target=ctx.target_for(layer), action=fix_id, mode="plan",
-                 params=params, outcome="skipped", summary=why)
+    record_audit(
+        store,
+        os_user=ctx.os_user,
+        target=ctx.target_for(layer),
+        action=fix_id,
+        mode="plan",
+        params=params,
+        outcome="skipped",
+        summary=why,
+    )
 
 
-def perform(fix: Fix, ctx: FixContext, store: Store, plan: Plan, *, confirm: Confirm,
-            verify_window_s: float | None = None, before_report: Any = None,
-            on_replan: Callable[[Plan, str], None] | None = None, also_findings: tuple[str, ...] = ()) -> FixResult:
+def perform(
+    fix: Fix,
+    ctx: FixContext,
+    store: Store,
+    plan: Plan,
+    *,
+    confirm: Confirm,
+    verify_window_s: float | None = None,
+    before_report: Any = None,
+    on_replan: Callable[[Plan, str], None] | None = None,
+    also_findings: tuple[str, ...] = (),
+) -> FixResult:
     """Confirm ``plan``, re-plan if its target changed, apply, verify, and audit the apply.
 
     ``before_report`` (a Report or a saved report's dict) stands for the "before" triage; without
@@ -96,20 +137,28 @@ def perform(fix: Fix, ctx: FixContext, store: Store, plan: Plan, *, confirm: Con
         if on_replan:
             on_replan(fresh, why)
         if fresh.refusal or fresh.nothing_to_do or not confirm(fresh):
-            outcome = Outcome("refused" if fresh.refusal else ("nothing" if fresh.nothing_to_do else "declined"),
-                              f"not applied: {why}; {fresh.refusal or fresh.summary}")
+            outcome = Outcome(
+                "refused" if fresh.refusal else ("nothing" if fresh.nothing_to_do else "declined"),
+                f"not applied: {why}; {fresh.refusal or fresh.summary}",
+            )
             return _audited(store, ctx, fix, FixResult(fresh, outcome, replanned=why))
     try:
         outcome = _apply(fix, ctx, fresh)
     except KeyboardInterrupt:  # Ctrl-C mid-apply: record that the state is unknown, then stop (exit 130)
-        interrupted = Outcome("failed", "interrupted during apply: some steps may have run", not_done=fresh.steps,
-                              error="interrupted during apply (check the target before retrying)")
+        interrupted = Outcome(
+            "failed",
+            "interrupted during apply: some steps may have run",
+            not_done=fresh.steps,
+            error="interrupted during apply (check the target before retrying)",
+        )
         _audited(store, ctx, fix, FixResult(fresh, interrupted, replanned=why))
         raise
     result = FixResult(fresh, outcome, replanned=why)
     try:
         if verify_window_s and outcome.status in ("done", "partial"):
-            result.verify = compare(spec, before_report, measure(ctx.cfg, spec, verify_window_s), verify_window_s)
+            result.verify = compare(
+                spec, before_report, measure(ctx.cfg, spec, verify_window_s), verify_window_s
+            )
     except BaseException:  # Ctrl-C / SIGTERM while verifying: the apply happened, the audit must say so
         _audited(store, ctx, fix, result)
         raise
@@ -140,10 +189,23 @@ def _audited(store: Store, ctx: FixContext, fix: Fix, result: FixResult) -> FixR
         for name, pair in result.verify.figures().items():
             before[name], after[name] = pair
     summary = result.outcome.summary + (f" (re-planned: {result.replanned})" if result.replanned else "")
-    record_audit(store, os_user=ctx.os_user, target=result.plan.target, action=fix.id, mode="apply",
-                 params=result.plan.params, plan=result.plan.to_dict(), outcome=result.outcome.status,
-                 summary=summary, error=result.outcome.error, before=before, after=after,
-                 reason=ctx.reason, ticket=ctx.ticket, incident=ctx.incident)
+    record_audit(
+        store,
+        os_user=ctx.os_user,
+        target=result.plan.target,
+        action=fix.id,
+        mode="apply",
+        params=result.plan.params,
+        plan=result.plan.to_dict(),
+        outcome=result.outcome.status,
+        summary=summary,
+        error=result.outcome.error,
+        before=before,
+        after=after,
+        reason=ctx.reason,
+        ticket=ctx.ticket,
+        incident=ctx.incident,
+    )
     return result
 
 
@@ -152,7 +214,9 @@ def error_line(fix_id: str, phase: str, err: BaseException) -> str:
     if isinstance(err, PerfbookError):
         return redact_text(str(err))
     lines = str(err).strip().splitlines()
-    return redact_text(f"{fix_id}: {phase} failed: {type(err).__name__}: {lines[0] if lines else ''}".rstrip(": "))
+    return redact_text(
+        f"{fix_id}: {phase} failed: {type(err).__name__}: {lines[0] if lines else ''}".rstrip(": ")
+    )
 
 
 def _jsonable_params(fix: Fix) -> dict[str, Any]:

@@ -43,8 +43,14 @@ class VerifyResult:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        return {"probes": self.probes, "window_s": self.window_s, "findings": self.findings, "kpis": self.kpis,
-                "gone": self.gone, "note": self.note}
+        return {
+            "probes": self.probes,
+            "window_s": self.window_s,
+            "findings": self.findings,
+            "kpis": self.kpis,
+            "gone": self.gone,
+            "note": self.note,
+        }
 
 
 def report_dict(report: Any) -> dict[str, Any] | None:
@@ -81,8 +87,11 @@ def _matching(spec: VerifySpec, report: dict[str, Any] | None) -> dict[str, Any]
 
 def _thresholds(spec: VerifySpec, report: dict[str, Any] | None) -> dict[str, Any]:
     """``code:subject`` -> the threshold the finding's value is judged against (to show which way it moved)."""
-    return {f"{f['code']}:{f['subject']}": f.get("threshold") for f in (report or {}).get("findings", [])
-            if spec.matches(f["code"], f["subject"]) and f.get("threshold") is not None}
+    return {
+        f"{f['code']}:{f['subject']}": f.get("threshold")
+        for f in (report or {}).get("findings", [])
+        if spec.matches(f["code"], f["subject"]) and f.get("threshold") is not None
+    }
 
 
 def _unmeasured(probes: tuple[str, ...], report: dict[str, Any] | None) -> str | None:
@@ -107,11 +116,15 @@ def compare(spec: VerifySpec, before: Any, after: Any, window_s: float) -> Verif
         if key not in a and _unmeasured(probes_seeing(key) or spec.probes[:1], after):
             a[key] = UNMEASURED
     limits = _thresholds(spec, before) | _thresholds(spec, after)
-    result.findings = [{"finding": k, "before": b.get(k, ABSENT), "after": a.get(k, ABSENT), "limit": limits.get(k)}
-                       for k in sorted(b | a)]
+    result.findings = [
+        {"finding": k, "before": b.get(k, ABSENT), "after": a.get(k, ABSENT), "limit": limits.get(k)}
+        for k in sorted(b | a)
+    ]
     for name in dict.fromkeys(spec.kpis + USER_FACING_KPIS):
-        pair = {"before": ((before or {}).get("kpis") or {}).get(name),
-                "after": ((after or {}).get("kpis") or {}).get(name)}
+        pair = {
+            "before": ((before or {}).get("kpis") or {}).get(name),
+            "after": ((after or {}).get("kpis") or {}).get(name),
+        }
         if pair["before"] is not None or pair["after"] is not None:  # not measured either time: say nothing
             result.kpis[name] = pair
     problem = _unmeasured(spec.probes[:1], after)  # the layer the fix acted on
@@ -141,5 +154,9 @@ def merge_reports(old: dict[str, Any], new: dict[str, Any] | None) -> dict[str, 
         return not measured & set(probes_seeing(f["code"]))
 
     kpis = {**(old.get("kpis") or {}), **{k: v for k, v in (new.get("kpis") or {}).items() if v is not None}}
-    return {**old, "findings": [f for f in old.get("findings", []) if still_valid(f)] + new["findings"],
-            "kpis": kpis, "probes": {**(old.get("probes") or {}), **(new.get("probes") or {})}}
+    return {
+        **old,
+        "findings": [f for f in old.get("findings", []) if still_valid(f)] + new["findings"],
+        "kpis": kpis,
+        "probes": {**(old.get("probes") or {}), **(new.get("probes") or {})},
+    }

@@ -67,7 +67,8 @@ class AlertGroup:
     @property
     def alertname(self) -> str:
         return self.common_labels.get("alertname") or next(
-            (a.labels["alertname"] for a in self.alerts if "alertname" in a.labels), "alert")
+            (a.labels["alertname"] for a in self.alerts if "alertname" in a.labels), "alert"
+        )
 
     def firing(self) -> list[Alert]:
         return [a for a in self.alerts if a.status == "firing"]
@@ -100,10 +101,15 @@ def parse_payload(doc: Any) -> AlertGroup:
     if len(raw) > MAX_ALERTS:
         raise PayloadError(f"{len(raw)} alerts in one payload: at most {MAX_ALERTS}")
     alerts = [_alert(item, i) for i, item in enumerate(raw)]
-    return AlertGroup(status=status, group_key=group_key, alerts=alerts,
-                      common_labels=_strings(doc.get("commonLabels") or {}, "commonLabels"),
-                      common_annotations=_strings(doc.get("commonAnnotations") or {}, "commonAnnotations"),
-                      receiver=str(doc.get("receiver") or ""), external_url=str(doc.get("externalURL") or ""))
+    return AlertGroup(
+        status=status,
+        group_key=group_key,
+        alerts=alerts,
+        common_labels=_strings(doc.get("commonLabels") or {}, "commonLabels"),
+        common_annotations=_strings(doc.get("commonAnnotations") or {}, "commonAnnotations"),
+        receiver=str(doc.get("receiver") or ""),
+        external_url=str(doc.get("externalURL") or ""),
+    )
 
 
 def receive(store: Store, group: AlertGroup, *, actor: str) -> Received:
@@ -123,12 +129,19 @@ def receive(store: Store, group: AlertGroup, *, actor: str) -> Received:
         if group.status == "resolved" and not group.firing():
             if inc is None:
                 return Received(None, "ignored")
-            records.add_event(store, inc.number, EventKind.NOTE, _resolved_line(group), actor=actor,
-                              data=_event_data(group, []))
+            records.add_event(
+                store,
+                inc.number,
+                EventKind.NOTE,
+                _resolved_line(group),
+                actor=actor,
+                data=_event_data(group, []),
+            )
             return Received(inc.number, "resolved")
         if inc is None:
-            inc = records.open_incident(store, title=_title(group), actor=actor, severity=_severity(group),
-                                        dedup_key=group.dedup_key)
+            inc = records.open_incident(
+                store, title=_title(group), actor=actor, severity=_severity(group), dedup_key=group.dedup_key
+            )
             seen: set[str] = set()
             action = "opened"
         else:
@@ -136,8 +149,14 @@ def receive(store: Store, group: AlertGroup, *, actor: str) -> Received:
             action = "updated"
         new = sorted({_firing_key(a) for a in group.firing()} - seen)
         if new or action == "opened":
-            records.add_event(store, inc.number, EventKind.NOTE, _firing_line(group, new), actor=actor,
-                              data=_event_data(group, new))
+            records.add_event(
+                store,
+                inc.number,
+                EventKind.NOTE,
+                _firing_line(group, new),
+                actor=actor,
+                data=_event_data(group, new),
+            )
         return Received(inc.number, action, new, triage=bool(new))
 
 
@@ -161,7 +180,9 @@ def group_lock(store: Store, dedup_key: str) -> Iterator[None]:
 
 def latest_for(store: Store, dedup_key: str) -> Incident | None:
     """The newest incident with this dedup key, open or resolved, if any."""
-    query = (select(incidents).where(incidents.c.dedup_key == dedup_key).order_by(incidents.c.id.desc()).limit(1))
+    query = (
+        select(incidents).where(incidents.c.dedup_key == dedup_key).order_by(incidents.c.id.desc()).limit(1)
+    )
     rows = store.read(lambda conn: [dict(r._mapping) for r in conn.execute(query)])
     return Incident.from_row(rows[0]) if rows else None
 
@@ -178,15 +199,27 @@ def _seen(store: Store, number: int) -> set[str]:
 
 
 def _event_data(group: AlertGroup, new: list[str]) -> dict[str, Any]:
-    return {"alertmanager": {"status": group.status, "group_key": group.group_key[:500], "firings": new,
-                             "fingerprints": sorted({key.rpartition("@")[0] for key in new}),
-                             "alerts": len(group.alerts), "labels": group.common_labels}}
+    return {
+        "alertmanager": {
+            "status": group.status,
+            "group_key": group.group_key[:500],
+            "firings": new,
+            "fingerprints": sorted({key.rpartition("@")[0] for key in new}),
+            "alerts": len(group.alerts),
+            "labels": group.common_labels,
+        }
+    }
 
 
 def _title(group: AlertGroup) -> str:
     summary = group.common_annotations.get("summary") or next(
-        (a.annotations["summary"] for a in group.alerts if a.annotations.get("summary")), "")
-    return f"{group.alertname}: {summary}"[:200] if summary else f"{group.alertname} firing ({_where(group)})"[:200]
+        (a.annotations["summary"] for a in group.alerts if a.annotations.get("summary")), ""
+    )
+    return (
+        f"{group.alertname}: {summary}"[:200]
+        if summary
+        else f"{group.alertname} firing ({_where(group)})"[:200]
+    )
 
 
 def _where(group: AlertGroup) -> str:
@@ -197,17 +230,20 @@ def _where(group: AlertGroup) -> str:
 
 def _severity(group: AlertGroup) -> str | None:
     label = group.common_labels.get("severity") or next(
-        (a.labels["severity"] for a in group.alerts if "severity" in a.labels), "")
+        (a.labels["severity"] for a in group.alerts if "severity" in a.labels), ""
+    )
     return SEVERITIES.get(label.lower())
 
 
 def _firing_line(group: AlertGroup, new: list[str]) -> str:
     firing = len(group.firing())
-    return f"Alertmanager: {group.alertname} firing ({firing} alert{'s' if firing != 1 else ''}, {len(new)} new; {_where(group)})"
+    alerts = f"{firing} alert{'s' if firing != 1 else ''}"
+    return f"Alertmanager: {group.alertname} firing ({alerts}, {len(new)} new; {_where(group)})"
 
 
 def _resolved_line(group: AlertGroup) -> str:
-    return f"Alertmanager: {group.alertname} resolved ({len(group.alerts)} alert{'s' if len(group.alerts) != 1 else ''}; {_where(group)})"
+    alerts = f"{len(group.alerts)} alert{'s' if len(group.alerts) != 1 else ''}"
+    return f"Alertmanager: {group.alertname} resolved ({alerts}; {_where(group)})"
 
 
 def _alert(item: Any, i: int) -> Alert:
@@ -222,9 +258,13 @@ def _alert(item: Any, i: int) -> Alert:
     starts = item.get("startsAt")
     if not isinstance(starts, str):
         raise PayloadError(f"alerts[{i}].startsAt must be an RFC 3339 time")
-    return Alert(status=_choice(item.get("status"), f"alerts[{i}].status"), labels=labels,
-                 annotations=_strings(item.get("annotations") or {}, f"alerts[{i}].annotations"),
-                 starts_at=starts, fingerprint=fingerprint[:64])
+    return Alert(
+        status=_choice(item.get("status"), f"alerts[{i}].status"),
+        labels=labels,
+        annotations=_strings(item.get("annotations") or {}, f"alerts[{i}].annotations"),
+        starts_at=starts,
+        fingerprint=fingerprint[:64],
+    )
 
 
 def _choice(value: Any, name: str) -> str:
@@ -234,6 +274,8 @@ def _choice(value: Any, name: str) -> str:
 
 
 def _strings(value: Any, name: str) -> dict[str, str]:
-    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
         raise PayloadError(f"{name} must be an object of strings")
     return {k[:100]: v[:1000] for k, v in value.items()}

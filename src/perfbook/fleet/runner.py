@@ -39,8 +39,14 @@ class TriageRunner:
             if number in self._pending:
                 return "already scheduled"
             if len(self._pending) >= self.max_waiting:
-                records.add_event(self.store, number, EventKind.NOTE, f"triage not run: {self.max_waiting} incidents "
-                                  "are waiting for one (run perfbook triage --incident by hand)", actor=ACTOR)
+                records.add_event(
+                    self.store,
+                    number,
+                    EventKind.NOTE,
+                    f"triage not run: {self.max_waiting} incidents "
+                    "are waiting for one (run perfbook triage --incident by hand)",
+                    actor=ACTOR,
+                )
                 return "too many waiting"
             future = self._pool.submit(self._run, number, scope)
             self._pending[number] = future
@@ -83,7 +89,9 @@ class TriageRunner:
 
         if not any(c.audience == "internal" for c in channels_from(scope.config)):
             return
-        result = notify(self.store, scope.config, number, "update", actor=ACTOR, message=line, internal_only=True)
+        result = notify(
+            self.store, scope.config, number, "update", actor=ACTOR, message=line, internal_only=True
+        )
         failed = [d for d in result.deliveries if d.outcome == "failed"]
         if failed:
             self._note(number, f"the triage's headline could not be posted to {len(failed)} channel(s)")

@@ -49,11 +49,15 @@ def check_open(cfg: Config, number: int | None) -> None:
     finally:
         store.close()
     if inc.status is Status.RESOLVED:
-        raise UsageError(f"{inc.id} is resolved: evidence goes to open incidents",
-                         hint=f"reopen it (perfbook incident reopen {inc.id}), or unset PERFBOOK_INCIDENT")
+        raise UsageError(
+            f"{inc.id} is resolved: evidence goes to open incidents",
+            hint=f"reopen it (perfbook incident reopen {inc.id}), or unset PERFBOOK_INCIDENT",
+        )
 
 
-def record(cfg: Config, number: int | None, kind: str, document: dict[str, Any], actor: str | None = None) -> list[str]:
+def record(
+    cfg: Config, number: int | None, kind: str, document: dict[str, Any], actor: str | None = None
+) -> list[str]:
     """Attach ``document`` as a ``kind`` artifact of incident ``number``; what it did, for stderr."""
     if number is None:
         return []

@@ -21,14 +21,46 @@ from perfbook.incidents.proofs import RULES, contradiction
 
 # Verbatim from the runbook's "📋 Performance Checklist" (its order is the item numbers).
 SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("Investigation", ("Performance issue identified and classified", "Initial metrics collected",
-                       "Root cause analysis initiated", "Impact assessment completed", "Resolution plan developed")),
-    ("Resolution", ("Immediate fixes applied", "Performance optimizations implemented", "Resource limits adjusted",
-                    "Monitoring enhanced", "Performance testing completed")),
-    ("Verification", ("Performance benchmarks met", "Response times improved", "Resource usage optimized",
-                      "User experience verified", "Monitoring alerts configured")),
-    ("Post-Resolution", ("Performance analysis completed", "Optimization recommendations documented",
-                         "Team debrief completed", "Documentation updated", "Follow-up monitoring scheduled")),
+    (
+        "Investigation",
+        (
+            "Performance issue identified and classified",
+            "Initial metrics collected",
+            "Root cause analysis initiated",
+            "Impact assessment completed",
+            "Resolution plan developed",
+        ),
+    ),
+    (
+        "Resolution",
+        (
+            "Immediate fixes applied",
+            "Performance optimizations implemented",
+            "Resource limits adjusted",
+            "Monitoring enhanced",
+            "Performance testing completed",
+        ),
+    ),
+    (
+        "Verification",
+        (
+            "Performance benchmarks met",
+            "Response times improved",
+            "Resource usage optimized",
+            "User experience verified",
+            "Monitoring alerts configured",
+        ),
+    ),
+    (
+        "Post-Resolution",
+        (
+            "Performance analysis completed",
+            "Optimization recommendations documented",
+            "Team debrief completed",
+            "Documentation updated",
+            "Follow-up monitoring scheduled",
+        ),
+    ),
 )
 
 
@@ -65,9 +97,19 @@ class ItemState:
     contradicted: str | None = None  # "triage #9: p95 4.30 s, not below the first triage's 4.10 s"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"number": self.item.number, "section": self.item.section, "text": self.item.text,
-                "state": self.state, "by": self.by, "artifact": self.artifact, "artifact_id": self.artifact_id,
-                "why": self.why, "at": self.at, "contradicted": self.contradicted, "auto": self.item.evidence}
+        return {
+            "number": self.item.number,
+            "section": self.item.section,
+            "text": self.item.text,
+            "state": self.state,
+            "by": self.by,
+            "artifact": self.artifact,
+            "artifact_id": self.artifact_id,
+            "why": self.why,
+            "at": self.at,
+            "contradicted": self.contradicted,
+            "auto": self.item.evidence,
+        }
 
 
 ITEMS: tuple[Item, ...] = tuple(
@@ -88,8 +130,16 @@ def evaluate(arts: Sequence[Artifact], marks: Sequence[Mark]) -> list[ItemState]
         mark = by_item.get(item.number)
         if proof is not None:
             art, why = proof
-            state = ItemState(item, "done", "perfbook", art.label, art.id, why, art.at,
-                              contradiction(item.number, arts, after_id=art.id))
+            state = ItemState(
+                item,
+                "done",
+                "perfbook",
+                art.label,
+                art.id,
+                why,
+                art.at,
+                contradiction(item.number, arts, after_id=art.id),
+            )
         elif mark is not None:
             flag = contradiction(item.number, arts, after_at=mark.at) if mark.state == "done" else None
             state = ItemState(item, mark.state, mark.actor, None, None, mark.note, mark.at, flag)
@@ -114,4 +164,6 @@ def find_item(text: str) -> int:
     if not hits:
         raise UsageError(f"no checklist item matches {text!r}", hint="see: perfbook incident checklist ID")
     names = "; ".join(f"{i.number} {i.text}" for i in hits[:5])
-    raise UsageError(f"{text!r} matches {len(hits)} checklist items: {names}", hint="give the number or more words")
+    raise UsageError(
+        f"{text!r} matches {len(hits)} checklist items: {names}", hint="give the number or more words"
+    )

@@ -15,51 +15,88 @@ from typing import Any
 
 RESOURCE_CODES = ("host.cpu_high", "host.memory_high", "container.cpu_high", "container.memory_high")
 LIMIT_FIXES = ("container.update_limits", "redis.set_maxmemory")
-_LAYER_OF = {"http": "backend", "pg": "postgres", "pgbouncer": "postgres", "redis": "redis", "host": "host",
-             "process": "process", "container": "containers", "ws": "websocket", "frontend": "frontend",
-             "net": "network"}
+_LAYER_OF = {
+    "http": "backend",
+    "pg": "postgres",
+    "pgbouncer": "postgres",
+    "redis": "redis",
+    "host": "host",
+    "process": "process",
+    "container": "containers",
+    "ws": "websocket",
+    "frontend": "frontend",
+    "net": "network",
+}
 _ENDPOINT_LAYERS = ("http", "ws", "frontend")
 
 
 def figures_for(kind: str, doc: dict[str, Any]) -> dict[str, Any]:
     """The artifact's figure columns (absent ones None) for ``kind`` = triage | fix | load | capacity."""
-    builder = {"triage": _triage, "watch": _triage, "fix": _fix, "load": _load, "capacity": _capacity}.get(kind)
+    builder = {"triage": _triage, "watch": _triage, "fix": _fix, "load": _load, "capacity": _capacity}.get(
+        kind
+    )
     return builder(doc) if builder else {}
 
 
 def _triage(doc: dict[str, Any]) -> dict[str, Any]:
     kpis = doc.get("kpis") or {}
     causes = doc.get("causes") or []
-    return {"severity": doc.get("severity"), "p95_s": kpis.get("p95_s"), "p95_subject": kpis.get("p95_subject"),
-            "error_rate": kpis.get("error_rate"), "cpu_pct": kpis.get("cpu_pct"), "memory_pct": kpis.get("memory_pct"),
-            "db_query_mean_ms": kpis.get("db_query_mean_ms"), "cache_hit_rate": kpis.get("cache_hit_rate"),
-            "top_cause": causes[0].get("summary") if causes else None,
-            "findings": len(doc.get("findings") or []), "causes": len(causes)}
+    return {
+        "severity": doc.get("severity"),
+        "p95_s": kpis.get("p95_s"),
+        "p95_subject": kpis.get("p95_subject"),
+        "error_rate": kpis.get("error_rate"),
+        "cpu_pct": kpis.get("cpu_pct"),
+        "memory_pct": kpis.get("memory_pct"),
+        "db_query_mean_ms": kpis.get("db_query_mean_ms"),
+        "cache_hit_rate": kpis.get("cache_hit_rate"),
+        "top_cause": causes[0].get("summary") if causes else None,
+        "findings": len(doc.get("findings") or []),
+        "causes": len(causes),
+    }
 
 
 def _fix(doc: dict[str, Any]) -> dict[str, Any]:
     outcome = doc.get("outcome") or {}
     verify = doc.get("verify") or {}
-    changes = {name: [pair.get("before"), pair.get("after")] for name, pair in (outcome.get("figures") or {}).items()}
+    changes = {
+        name: [pair.get("before"), pair.get("after")] for name, pair in (outcome.get("figures") or {}).items()
+    }
     changes.update({f["finding"]: [f.get("before"), f.get("after")] for f in verify.get("findings") or []})
-    changes.update({f"kpis.{k}": [v.get("before"), v.get("after")] for k, v in (verify.get("kpis") or {}).items()})
+    changes.update(
+        {f"kpis.{k}": [v.get("before"), v.get("after")] for k, v in (verify.get("kpis") or {}).items()}
+    )
     after = verify.get("kpis") or {}
-    return {"action": doc.get("action"), "outcome": outcome.get("status"), "changes": changes,
-            "gone": verify.get("gone"), "p95_s": (after.get("p95_s") or {}).get("after"),
-            "error_rate": (after.get("error_rate") or {}).get("after")}
+    return {
+        "action": doc.get("action"),
+        "outcome": outcome.get("status"),
+        "changes": changes,
+        "gone": verify.get("gone"),
+        "p95_s": (after.get("p95_s") or {}).get("after"),
+        "error_rate": (after.get("error_rate") or {}).get("after"),
+    }
 
 
 def _load(doc: dict[str, Any]) -> dict[str, Any]:
     slo = doc.get("slo")
-    return {"rps": doc.get("rps"), "p95_s": (doc.get("latency") or {}).get("p95_s"),
-            "error_rate": doc.get("error_rate"), "requests": doc.get("requests"),
-            "slo_met": None if not slo else all(v.get("met") for v in slo),
-            "interrupted": bool(doc.get("interrupted") or doc.get("aborted"))}
+    return {
+        "rps": doc.get("rps"),
+        "p95_s": (doc.get("latency") or {}).get("p95_s"),
+        "error_rate": doc.get("error_rate"),
+        "requests": doc.get("requests"),
+        "slo_met": None if not slo else all(v.get("met") for v in slo),
+        "interrupted": bool(doc.get("interrupted") or doc.get("aborted")),
+    }
 
 
 def _capacity(doc: dict[str, Any]) -> dict[str, Any]:
-    return {"rps": doc.get("knee_rps"), "slo": doc.get("slo"), "slo_met": doc.get("knee_rps") is not None,
-            "reason": doc.get("reason"), "interrupted": False}
+    return {
+        "rps": doc.get("knee_rps"),
+        "slo": doc.get("slo"),
+        "slo_met": doc.get("knee_rps") is not None,
+        "reason": doc.get("reason"),
+        "interrupted": False,
+    }
 
 
 def summary_for(kind: str, figures: dict[str, Any]) -> str:
@@ -67,21 +104,36 @@ def summary_for(kind: str, figures: dict[str, Any]) -> str:
     if kind in ("triage", "watch"):  # a watch report is a triage with the rules it ran
         parts = [figures.get("severity") or "severity not measured"]
         if figures.get("p95_s") is not None:
-            parts.append(f"p95 {figures['p95_s']:.2f} s" + (f" on {figures['p95_subject']}" if figures.get("p95_subject") else ""))
+            parts.append(
+                f"p95 {figures['p95_s']:.2f} s"
+                + (f" on {figures['p95_subject']}" if figures.get("p95_subject") else "")
+            )
         if figures.get("error_rate") is not None:
             parts.append(f"5xx {figures['error_rate'] * 100:.1f} %")
-        parts.append(f"top cause: {short_cause(figures['top_cause'])}" if figures.get("top_cause") else "no cause joined")
+        parts.append(
+            f"top cause: {short_cause(figures['top_cause'])}"
+            if figures.get("top_cause")
+            else "no cause joined"
+        )
         return ", ".join(parts)
     if kind == "fix":
-        moved = [f"{k} {_short(b)} → {_short(a)}" for k, (b, a) in list(figures.get("changes", {}).items())[:3]]
-        return f"{figures.get('action')} {figures.get('outcome')}" + (f" ({'; '.join(moved)})" if moved else "")
+        moved = [
+            f"{k} {_short(b)} → {_short(a)}" for k, (b, a) in list(figures.get("changes", {}).items())[:3]
+        ]
+        return f"{figures.get('action')} {figures.get('outcome')}" + (
+            f" ({'; '.join(moved)})" if moved else ""
+        )
     if kind == "load":
         slo = {None: "no SLO", True: "SLO met", False: "SLO missed"}[figures.get("slo_met")]
         p95 = f"p95 {figures['p95_s']:.3f} s" if figures.get("p95_s") is not None else "p95 not measured"
         errors = f"errors {(figures.get('error_rate') or 0) * 100:.1f} %"
         return f"{_short(figures.get('rps'))} rps, {p95}, {errors}, {slo}"
     if kind == "capacity":
-        knee = f"knee at {_short(figures['rps'])} rps" if figures.get("rps") is not None else "no step met the SLO"
+        knee = (
+            f"knee at {_short(figures['rps'])} rps"
+            if figures.get("rps") is not None
+            else "no step met the SLO"
+        )
         return f"{knee} ({', '.join(figures.get('slo') or []) or 'no SLO'})"
     return kind
 
@@ -139,14 +191,26 @@ def _short(value: Any) -> str:
 
 
 # KPI, direction that fails, the count field it needs and how many (runbook "Key Performance Indicators").
-_KPI_LIMITS = (("p95_s", ">", None), ("error_rate", ">", "error_requests"), ("cpu_pct", ">", None),
-               ("memory_pct", ">", None), ("disk_pct", ">", None), ("db_query_mean_ms", ">", None),
-               ("cache_hit_rate", "<", "cache_lookups"))
+_KPI_LIMITS = (
+    ("p95_s", ">", None),
+    ("error_rate", ">", "error_requests"),
+    ("cpu_pct", ">", None),
+    ("memory_pct", ">", None),
+    ("disk_pct", ">", None),
+    ("db_query_mean_ms", ">", None),
+    ("cache_hit_rate", "<", "cache_lookups"),
+)
 
 
-_KPI_WORDS = {"p95_s": ("p95", 1, " s"), "error_rate": ("5xx", 100, " %"), "cpu_pct": ("CPU", 1, " %"),
-              "memory_pct": ("memory", 1, " %"), "disk_pct": ("disk", 1, " %"),
-              "db_query_mean_ms": ("mean query time", 1, " ms"), "cache_hit_rate": ("cache hit rate", 100, " %")}
+_KPI_WORDS = {
+    "p95_s": ("p95", 1, " s"),
+    "error_rate": ("5xx", 100, " %"),
+    "cpu_pct": ("CPU", 1, " %"),
+    "memory_pct": ("memory", 1, " %"),
+    "disk_pct": ("disk", 1, " %"),
+    "db_query_mean_ms": ("mean query time", 1, " ms"),
+    "cache_hit_rate": ("cache hit rate", 100, " %"),
+}
 
 
 def failing_kpis(report: dict[str, Any], limits: dict[str, float], *, min_requests: int = 20) -> list[str]:
@@ -163,9 +227,16 @@ def failing_kpis(report: dict[str, Any], limits: dict[str, float], *, min_reques
         if (op == ">" and value > limit) or (op == "<" and value < limit):
             where = f" on {kpis['p95_subject']}" if name == "p95_s" and kpis.get("p95_subject") else ""
             label, scale, unit = _KPI_WORDS[name]
-            out.append(f"{label} {value * scale:.{2 if unit == ' s' else 1}f}{unit} {op} {limit * scale:g}{unit}{where}")
-    critical = [f"{f['code']}:{f['subject']}" for f in report.get("findings") or []
-                if f.get("level") == "critical" and not f.get("low_confidence")]
+            out.append(
+                f"{label} {value * scale:.{2 if unit == ' s' else 1}f}{unit} {op} {limit * scale:g}{unit}{where}"
+            )
+    critical = [
+        f"{f['code']}:{f['subject']}"
+        for f in report.get("findings") or []
+        if f.get("level") == "critical" and not f.get("low_confidence")
+    ]
     if critical:
-        out.append(f"{len(critical)} critical finding{'s' if len(critical) > 1 else ''}: {', '.join(critical[:3])}")
+        out.append(
+            f"{len(critical)} critical finding{'s' if len(critical) > 1 else ''}: {', '.join(critical[:3])}"
+        )
     return out

@@ -69,8 +69,17 @@ class EventKind(enum.StrEnum):
     REOPENED = "reopened"
 
 
-UPDATE_KINDS = frozenset({EventKind.OPENED, EventKind.NOTE, EventKind.STATUS, EventKind.SEVERITY,
-                          EventKind.MESSAGE, EventKind.RESOLVED, EventKind.REOPENED})
+UPDATE_KINDS = frozenset(
+    {
+        EventKind.OPENED,
+        EventKind.NOTE,
+        EventKind.STATUS,
+        EventKind.SEVERITY,
+        EventKind.MESSAGE,
+        EventKind.RESOLVED,
+        EventKind.REOPENED,
+    }
+)
 """Events that tell people something: the update reminder counts from the last of them."""
 
 _IMPACT_BY_SEVERITY = {"P0": Impact.CRITICAL, "P1": Impact.MAJOR, "P2": Impact.MINOR, "P3": Impact.MINOR}
@@ -85,7 +94,9 @@ def parse_id(text: str) -> int:
     """``INC-7``, ``inc-7`` or ``7`` -> 7; anything else is a usage error."""
     match = re.fullmatch(r"(?i)(?:inc-?)?#?(\d{1,9})", text.strip())
     if not match or int(match[1]) == 0:
-        raise UsageError(f"not an incident id: {text!r}", hint="incident ids look like INC-7 (see: perfbook incident list)")
+        raise UsageError(
+            f"not an incident id: {text!r}", hint="incident ids look like INC-7 (see: perfbook incident list)"
+        )
     return int(match[1])
 
 
@@ -113,7 +124,9 @@ def parse_impact(text: str) -> Impact:
     try:
         return Impact(text.strip().lower())
     except ValueError:
-        raise UsageError(f"impact must be one of {', '.join(i.value for i in Impact)}, got {text!r}") from None
+        raise UsageError(
+            f"impact must be one of {', '.join(i.value for i in Impact)}, got {text!r}"
+        ) from None
 
 
 def impact_for(severity: str | None) -> Impact:
@@ -165,7 +178,9 @@ class Incident:
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Incident:
         values = {k: row[k] for k in cls.__dataclass_fields__ if k in row}
-        return cls(number=row["id"], **{**values, "status": Status(row["status"]), "impact": Impact(row["impact"])})
+        return cls(
+            number=row["id"], **{**values, "status": Status(row["status"]), "impact": Impact(row["impact"])}
+        )
 
 
 @dataclass(frozen=True)

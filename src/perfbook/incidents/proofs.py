@@ -14,7 +14,8 @@ from perfbook.incidents.figures import LIMIT_FIXES, RESOURCE_CODES, figures_for,
 from perfbook.incidents.model import Artifact
 
 Proof = tuple[Artifact, str]
-IMPROVED = 0.9  # "improved" is at least 10 % below the first p95: two windows of the same latency differ by noise
+# "improved" is at least 10 % below the first p95: two windows of the same latency differ by noise
+IMPROVED = 0.9
 Rule = Callable[[Sequence[Artifact]], Proof | None]
 
 
@@ -22,7 +23,12 @@ def _of(arts: Sequence[Artifact], kind: str) -> list[Artifact]:
     return [a for a in arts if a.kind == kind]
 
 
-def _first(arts: Sequence[Artifact], kind: str, test: Callable[[dict[str, Any]], bool], why: Callable[[Artifact], str]) -> Proof | None:
+def _first(
+    arts: Sequence[Artifact],
+    kind: str,
+    test: Callable[[dict[str, Any]], bool],
+    why: Callable[[Artifact], str],
+) -> Proof | None:
     for art in _of(arts, kind):
         if test(art.document):
             return art, why(art)
@@ -42,26 +48,45 @@ def _line(art: Artifact) -> str:
 
 
 def _classified(arts: Sequence[Artifact]) -> Proof | None:
-    return _first(arts, "triage", lambda d: d.get("severity") is not None, lambda a: f"severity {a.document['severity']}")
+    return _first(
+        arts,
+        "triage",
+        lambda d: d.get("severity") is not None,
+        lambda a: f"severity {a.document['severity']}",
+    )
 
 
 def _metrics(arts: Sequence[Artifact]) -> Proof | None:
-    return _first(arts, "triage", lambda d: _measured(d) > 0, lambda a: _plural(_measured(a.document), "probe") + " measured")
+    return _first(
+        arts,
+        "triage",
+        lambda d: _measured(d) > 0,
+        lambda a: _plural(_measured(a.document), "probe") + " measured",
+    )
 
 
 def _causes(arts: Sequence[Artifact]) -> Proof | None:
-    return _first(arts, "triage", lambda d: bool(d.get("causes")),
-                  lambda a: f"{_plural(len(a.document['causes']), 'cause')}, top: {short_cause(a.document['causes'][0].get('summary') or '')}")
+    return _first(
+        arts,
+        "triage",
+        lambda d: bool(d.get("causes")),
+        lambda a: (
+            f"{_plural(len(a.document['causes']), 'cause')}, "
+            f"top: {short_cause(a.document['causes'][0].get('summary') or '')}"
+        ),
+    )
 
 
 def _impact(arts: Sequence[Artifact]) -> Proof | None:
     def measured(d: dict[str, Any]) -> bool:
         kpis = d.get("kpis") or {}
         return kpis.get("p95_s") is not None and kpis.get("error_rate") is not None
+
     def why(art: Artifact) -> str:
         kpis = art.document["kpis"]
         where = f" on {kpis['p95_subject']}" if kpis.get("p95_subject") else ""
         return f"p95 {kpis['p95_s']:.2f} s{where}, 5xx {kpis['error_rate'] * 100:.1f} %"
+
     return _first(arts, "triage", measured, why)
 
 
@@ -70,7 +95,12 @@ def _fix_done(arts: Sequence[Artifact]) -> Proof | None:
 
 
 def _limits(arts: Sequence[Artifact]) -> Proof | None:
-    return _first(arts, "fix", lambda d: d.get("action") in LIMIT_FIXES and (d.get("outcome") or {}).get("status") == "done", _line)
+    return _first(
+        arts,
+        "fix",
+        lambda d: d.get("action") in LIMIT_FIXES and (d.get("outcome") or {}).get("status") == "done",
+        _line,
+    )
 
 
 def _tested(arts: Sequence[Artifact]) -> Proof | None:
@@ -91,7 +121,11 @@ def _benchmarks(arts: Sequence[Artifact]) -> Proof | None:
 
 
 def _p95s(arts: Sequence[Artifact]) -> list[tuple[Artifact, float]]:
-    return [(a, a.document["kpis"]["p95_s"]) for a in _of(arts, "triage") if (a.document.get("kpis") or {}).get("p95_s") is not None]
+    return [
+        (a, a.document["kpis"]["p95_s"])
+        for a in _of(arts, "triage")
+        if (a.document.get("kpis") or {}).get("p95_s") is not None
+    ]
 
 
 def _faster(arts: Sequence[Artifact]) -> Proof | None:
@@ -106,7 +140,9 @@ def _faster(arts: Sequence[Artifact]) -> Proof | None:
 
 
 def _resource_failures(doc: dict[str, Any]) -> set[str]:
-    return {f"{f['code']}:{f['subject']}" for f in doc.get("findings") or [] if f.get("code") in RESOURCE_CODES}
+    return {
+        f"{f['code']}:{f['subject']}" for f in doc.get("findings") or [] if f.get("code") in RESOURCE_CODES
+    }
 
 
 def _resource_probes_ran(doc: dict[str, Any], failing: set[str]) -> bool:
@@ -121,14 +157,19 @@ def _resources(arts: Sequence[Artifact]) -> Proof | None:
     if failing_at is None:
         return None
     failing = _resource_failures(triages[failing_at].document)
-    for art in triages[failing_at + 1:]:
+    for art in triages[failing_at + 1 :]:
         if _resource_probes_ran(art.document, failing) and not (_resource_failures(art.document) & failing):
             return art, f"{', '.join(sorted(failing))} failed in {triages[failing_at].label}, pass now"
     return None
 
 
 def _alerts(arts: Sequence[Artifact]) -> Proof | None:
-    return _first(arts, "watch", lambda d: bool(d.get("rules")), lambda a: f"watch with {len(a.document['rules'])} alert rules")
+    return _first(
+        arts,
+        "watch",
+        lambda d: bool(d.get("rules")),
+        lambda a: f"watch with {len(a.document['rules'])} alert rules",
+    )
 
 
 RULES: dict[int, tuple[Rule, str]] = {
@@ -146,8 +187,9 @@ RULES: dict[int, tuple[Rule, str]] = {
 }
 
 
-def contradiction(number: int, arts: Sequence[Artifact], *, after_id: int | None = None,
-                  after_at: str | None = None) -> str | None:
+def contradiction(
+    number: int, arts: Sequence[Artifact], *, after_id: int | None = None, after_at: str | None = None
+) -> str | None:
     """Why the latest evidence after a verification tick (by artifact id, or a person's tick time) undoes it."""
     later = [a for a in arts if (a.id > after_id if after_id is not None else a.at > (after_at or ""))]
     if number == 11:
@@ -161,7 +203,11 @@ def contradiction(number: int, arts: Sequence[Artifact], *, after_id: int | None
             art, p95 = recent[-1]
             return f"{art.label}: p95 {p95:.2f} s, not below the first triage's {timed[0][1]:.2f} s"
     if number == 13:
-        ran = [a for a in _of(later, "triage") if _resource_probes_ran(a.document, _resource_failures(a.document))]
+        ran = [
+            a
+            for a in _of(later, "triage")
+            if _resource_probes_ran(a.document, _resource_failures(a.document))
+        ]
         if ran and _resource_failures(ran[-1].document):
             return f"{ran[-1].label}: {', '.join(sorted(_resource_failures(ran[-1].document)))} failing again"
     return None

@@ -89,7 +89,9 @@ async def list_users(
 
 @router.get("/users/{user_id}")
 async def get_user(request: Request, user_id: int) -> dict:
-    rows = await _cached(request, f"user:{user_id}", f"SELECT {USER_COLS} FROM users WHERE id = %s", (user_id,))
+    rows = await _cached(
+        request, f"user:{user_id}", f"SELECT {USER_COLS} FROM users WHERE id = %s", (user_id,)
+    )
     if not rows:
         raise HTTPException(status_code=404, detail="user not found")
     return rows[0]
@@ -118,7 +120,9 @@ async def list_agents(
         rows = await _fetch(request, sql, (name.replace("%", ""), limit))
     elif status is not None:
         sql = f"SELECT {AGENT_COLS} FROM agents WHERE status = %s ORDER BY id LIMIT %s OFFSET %s"
-        rows = await _cached(request, f"agents:status:{status}:{limit}:{offset}", sql, (status, limit, offset))
+        rows = await _cached(
+            request, f"agents:status:{status}:{limit}:{offset}", sql, (status, limit, offset)
+        )
     else:
         sql = f"SELECT {AGENT_COLS} FROM agents ORDER BY id LIMIT %s OFFSET %s"
         rows = await _cached(request, f"agents:page:{limit}:{offset}", sql, (limit, offset))
@@ -127,7 +131,9 @@ async def list_agents(
 
 @router.get("/agents/{agent_id}")
 async def get_agent(request: Request, agent_id: int) -> dict:
-    rows = await _cached(request, f"agent:{agent_id}", f"SELECT {AGENT_COLS} FROM agents WHERE id = %s", (agent_id,))
+    rows = await _cached(
+        request, f"agent:{agent_id}", f"SELECT {AGENT_COLS} FROM agents WHERE id = %s", (agent_id,)
+    )
     if not rows:
         raise HTTPException(status_code=404, detail="agent not found")
     return rows[0]
@@ -135,7 +141,9 @@ async def get_agent(request: Request, agent_id: int) -> dict:
 
 @router.post("/agents", status_code=201)
 async def create_agent(request: Request, agent: AgentIn) -> dict:
-    sql = f"INSERT INTO agents (name, owner_id, status, config) VALUES (%s, %s, %s, %s) RETURNING {AGENT_COLS}"
+    sql = (
+        f"INSERT INTO agents (name, owner_id, status, config) VALUES (%s, %s, %s, %s) RETURNING {AGENT_COLS}"
+    )
     try:
         rows = await _fetch(request, sql, (agent.name, agent.owner_id, agent.status, Jsonb(agent.config)))
     except psycopg.errors.ForeignKeyViolation:

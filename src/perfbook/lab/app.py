@@ -86,8 +86,12 @@ def create_app(settings: BackendSettings) -> FastAPI:
     app = FastAPI(title="perfbook lab backend", lifespan=_lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
     # The page on the frontend's port calls this API from the browser: allow exactly that origin.
-    app.add_middleware(CORSMiddleware, allow_origins=[settings.frontend_origin] if settings.frontend_origin else [],
-                       allow_methods=["GET", "POST"], allow_headers=["Content-Type"])
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=[settings.frontend_origin] if settings.frontend_origin else [],
+        allow_methods=["GET", "POST"],
+        allow_headers=["Content-Type"],
+    )
     app.add_middleware(MetricsMiddleware)
     app.include_router(api.router)
     app.add_api_route("/metrics", render_metrics, methods=["GET"], include_in_schema=False)
@@ -115,8 +119,9 @@ def create_app(settings: BackendSettings) -> FastAPI:
         return {name: vars(entry) for name, entry in app.state.faults.read().items()}
 
     @app.post("/admin/faults/{name}")
-    async def switch_fault(name: str, body: FaultSwitch, request: Request,
-                           authorization: str | None = Header(None)) -> dict:
+    async def switch_fault(
+        name: str, body: FaultSwitch, request: Request, authorization: str | None = Header(None)
+    ) -> dict:
         _check_token(settings, authorization)
         try:
             entry = await asyncio.to_thread(faults.switch, settings, name, body.on, body.params)

@@ -27,7 +27,16 @@ MAX_QUICK_EXITS = 5
 
 
 def _spawn(args: argparse.Namespace) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "perfbook.lab.worker", args.tag, "--fd", str(args.fd), "--settings", str(args.settings)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "perfbook.lab.worker",
+        args.tag,
+        "--fd",
+        str(args.fd),
+        "--settings",
+        str(args.settings),
+    ]
     return subprocess.Popen(cmd, pass_fds=[args.fd], stdin=subprocess.DEVNULL)
 
 

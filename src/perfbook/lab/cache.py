@@ -1,7 +1,8 @@
 """The backend's read-through cache in Redis db 0, as the runbook's REDIS_URL.
 
 Hits slide the expiry (GETEX), so the hot keys of steady traffic stay cached and the hit rate of
-a healthy lab stays above the runbook's 90 %. A cache must never take the service down: a failed read is a miss and a failed write (Redis full,
+a healthy lab stays above the runbook's 90 %. A cache must never take the service down: a failed read is a
+miss and a failed write (Redis full,
 ``OOM command not allowed``) is skipped and counted. With the ``nocache`` fault on, every key gets
 a random suffix, so every lookup misses and every read goes to the database.
 """

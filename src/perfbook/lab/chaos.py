@@ -39,7 +39,9 @@ class _Effect:
         if self.running or not self._acquire():
             return
         self._stop.clear()
-        self._thread = threading.Thread(target=self.run, args=(params,), daemon=True, name=self.lock_path.stem)
+        self._thread = threading.Thread(
+            target=self.run, args=(params,), daemon=True, name=self.lock_path.stem
+        )
         self._thread.start()
 
     def stop(self) -> None:
@@ -78,7 +80,9 @@ class CpuBurn(_Effect):
     """
 
     def run(self, params: dict) -> None:
-        extra = [threading.Thread(target=self._spin, daemon=True) for _ in range(int(params.get("threads", 1)) - 1)]
+        extra = [
+            threading.Thread(target=self._spin, daemon=True) for _ in range(int(params.get("threads", 1)) - 1)
+        ]
         for thread in extra:
             thread.start()
         self._spin()
@@ -107,7 +111,7 @@ class MemoryLeak(_Effect):
                 continue
             chunk = mmap.mmap(-1, step_bytes)
             for offset in range(0, step_bytes, mmap.PAGESIZE):
-                chunk[offset:offset + mmap.PAGESIZE] = page
+                chunk[offset : offset + mmap.PAGESIZE] = page
             self.chunks.append(chunk)
 
     def release(self) -> None:

@@ -1,7 +1,7 @@
 """Talk to a running lab's admin endpoint (fault switches) and wait for its traffic to flow.
 
-    switch_fault(state, "seqscan", on=True)
-    wait_for_traffic(state, min_requests=30)
+switch_fault(state, "seqscan", on=True)
+wait_for_traffic(state, min_requests=30)
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from perfbook.lab.faultstate import FAULTS
 from perfbook.lab.state import LabState
 
 SWITCH_TIMEOUT_S = 60.0  # bloat and seqscan off rebuild / vacuum on the server side
-_REQUESTS_TOTAL = re.compile(r'^http_requests_total\{([^}]*)\}\s+([0-9.e+]+)', re.MULTILINE)
+_REQUESTS_TOTAL = re.compile(r"^http_requests_total\{([^}]*)\}\s+([0-9.e+]+)", re.MULTILINE)
 
 
 def _headers(state: LabState) -> dict[str, str]:
@@ -29,14 +29,23 @@ def switch_fault(state: LabState, name: str, on: bool, params: dict | None = Non
         raise PerfbookError(f"unknown fault {name!r}", hint=f"known faults: {', '.join(FAULTS)}")
     url = f"{state.backend_url}/admin/faults/{name}"
     try:
-        response = httpx.post(url, json={"on": on, "params": params or {}}, headers=_headers(state),
-                              timeout=SWITCH_TIMEOUT_S)
+        response = httpx.post(
+            url, json={"on": on, "params": params or {}}, headers=_headers(state), timeout=SWITCH_TIMEOUT_S
+        )
     except httpx.HTTPError as err:
-        raise PerfbookError(f"lab admin endpoint not reachable at {state.backend_url}: {err}",
-                            hint="is the lab up? see: perfbook lab status") from None
+        raise PerfbookError(
+            f"lab admin endpoint not reachable at {state.backend_url}: {err}",
+            hint="is the lab up? see: perfbook lab status",
+        ) from None
     if response.status_code != 200:
-        detail = response.json().get("detail") if "json" in response.headers.get("content-type", "") else response.text
-        raise PerfbookError(f"fault {name} {'on' if on else 'off'} failed: HTTP {response.status_code}: {detail}")
+        detail = (
+            response.json().get("detail")
+            if "json" in response.headers.get("content-type", "")
+            else response.text
+        )
+        raise PerfbookError(
+            f"fault {name} {'on' if on else 'off'} failed: HTTP {response.status_code}: {detail}"
+        )
     return response.json()
 
 
@@ -53,7 +62,9 @@ def list_faults(state: LabState) -> dict[str, dict]:
 def requests_served(state: LabState) -> float:
     """The backend's lifetime request count (both workers), from its /metrics."""
     text = httpx.get(f"{state.backend_url}/metrics", timeout=5.0).text
-    return sum(float(value) for labels, value in _REQUESTS_TOTAL.findall(text) if 'handler="/metrics"' not in labels)
+    return sum(
+        float(value) for labels, value in _REQUESTS_TOTAL.findall(text) if 'handler="/metrics"' not in labels
+    )
 
 
 def wait_for_traffic(state: LabState, min_requests: int = 30, timeout_s: float = 30.0) -> float:
@@ -65,4 +76,6 @@ def wait_for_traffic(state: LabState, min_requests: int = 30, timeout_s: float =
         if served >= min_requests:
             return served
         time.sleep(0.25)
-    raise PerfbookError(f"no traffic reached the lab within {timeout_s:.0f} s", hint="see the lab's logs/gen.log")
+    raise PerfbookError(
+        f"no traffic reached the lab within {timeout_s:.0f} s", hint="see the lab's logs/gen.log"
+    )

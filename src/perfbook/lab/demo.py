@@ -36,8 +36,19 @@ class DemoOptions:
 
 def triage_command(config: Path, window: str, extra: list[str] | None = None) -> list[str]:
     """The triage command line the demo runs (and prints, so it can be run again by hand)."""
-    return [sys.executable, "-m", "perfbook", "triage", "--config", str(config), "--fail-on", "never",
-            "--window", window, *(extra or [])]
+    return [
+        sys.executable,
+        "-m",
+        "perfbook",
+        "triage",
+        "--config",
+        str(config),
+        "--fail-on",
+        "never",
+        "--window",
+        window,
+        *(extra or []),
+    ]
 
 
 def triage_env() -> dict[str, str]:
@@ -51,8 +62,11 @@ def run_demo(opts: DemoOptions, say: Callable[[str], None]) -> int:
     started_here = state is None or not supervisor.running(state)
     if started_here:
         say(f"starting the lab in {opts.state_dir} (PostgreSQL, Redis, backend, frontend, traffic) …")
-        state = supervisor.up(supervisor.LabOptions(opts.state_dir, port=opts.port,
-                                                    frontend_port=opts.frontend_port, traffic=True))
+        state = supervisor.up(
+            supervisor.LabOptions(
+                opts.state_dir, port=opts.port, frontend_port=opts.frontend_port, traffic=True
+            )
+        )
     else:
         assert state is not None  # loaded and running
         say(f"using the lab already running from {opts.state_dir} ({state.backend_url})")

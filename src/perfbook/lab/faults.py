@@ -60,8 +60,12 @@ def switch(settings: BackendSettings, name: str, on: bool, params: dict | None =
             _APPLY[name][1](settings, entry)
             entry = FaultEntry()
         if on:
-            entry = FaultEntry(on=True, params={**DEFAULT_PARAMS.get(name, {}), **(params or {})},
-                               since=time.time(), until=time.time() + MAX_FAULT_S)
+            entry = FaultEntry(
+                on=True,
+                params={**DEFAULT_PARAMS.get(name, {}), **(params or {})},
+                since=time.time(),
+                until=time.time() + MAX_FAULT_S,
+            )
             _APPLY[name][0](settings, entry)
         else:
             _APPLY[name][1](settings, entry)
@@ -72,7 +76,9 @@ def switch(settings: BackendSettings, name: str, on: bool, params: dict | None =
 
 def expire(settings: BackendSettings) -> list[str]:
     """Switch off every fault past its ``until``; the names switched off."""
-    expired = [n for n, e in FaultStore(Path(settings.state_dir)).read().items() if e.on and e.until < time.time()]
+    expired = [
+        n for n, e in FaultStore(Path(settings.state_dir)).read().items() if e.on and e.until < time.time()
+    ]
     for name in expired:
         switch(settings, name, on=False)
     return expired
@@ -98,18 +104,25 @@ def _flush_app_stats(settings: BackendSettings) -> None:
     """
     time.sleep(1.1)
     with psycopg.connect(settings.admin_dsn, autocommit=True) as conn:
-        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                     " WHERE application_name = %s AND state = 'idle'", (APP_NAME,))
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE application_name = %s AND state = 'idle'",
+            (APP_NAME,),
+        )
     time.sleep(0.3)
 
 
 def _reset_table_counters(settings: BackendSettings, table: str) -> None:
     """Zero the scan counts of ``table`` and of each of its indexes (they are counted apart)."""
-    with psycopg.connect(settings.admin_dsn, autocommit=True) as conn:  # resetting statistics is for superusers
+    # resetting statistics is for superusers
+    with psycopg.connect(settings.admin_dsn, autocommit=True) as conn:
         try:
-            conn.execute("SELECT pg_stat_reset_single_table_counters(oid) FROM pg_class WHERE oid = %s::regclass"
-                         " UNION ALL SELECT pg_stat_reset_single_table_counters(indexrelid) FROM pg_index"
-                         " WHERE indrelid = %s::regclass", (table, table))
+            conn.execute(
+                "SELECT pg_stat_reset_single_table_counters(oid) FROM pg_class WHERE oid = %s::regclass"
+                " UNION ALL SELECT pg_stat_reset_single_table_counters(indexrelid) FROM pg_index"
+                " WHERE indrelid = %s::regclass",
+                (table, table),
+            )
         except psycopg.errors.InsufficientPrivilege:
             return  # a given server where the lab's role is no superuser: the counts keep their history
         conn.execute(f"ANALYZE {table}")  # the reset zeroed n_live_tup too: count the rows again
@@ -118,7 +131,8 @@ def _reset_table_counters(settings: BackendSettings, table: str) -> None:
 def _seqscan_off(settings: BackendSettings, entry: FaultEntry) -> None:
     with psycopg.connect(settings.app_dsn, autocommit=True) as conn:
         invalid = conn.execute(
-            "SELECT 1 FROM pg_index WHERE indexrelid = to_regclass(%s) AND NOT indisvalid", (seed.EMAIL_INDEX,)
+            "SELECT 1 FROM pg_index WHERE indexrelid = to_regclass(%s) AND NOT indisvalid",
+            (seed.EMAIL_INDEX,),
         ).fetchone()
         if invalid:  # a CONCURRENTLY build that failed half-way leaves an invalid index behind
             conn.execute(f"DROP INDEX {seed.EMAIL_INDEX}")
@@ -133,7 +147,8 @@ def _bloat_on(settings: BackendSettings, entry: FaultEntry) -> None:
         conn.execute("ALTER TABLE agents SET (autovacuum_enabled = false)")
         for k in range(int(entry.params.get("rounds", 4))):
             conn.execute(
-                "UPDATE agents SET status = (ARRAY['idle','running','paused','error'])[1 + (id + %s) %% 4]", (k + 1,)
+                "UPDATE agents SET status = (ARRAY['idle','running','paused','error'])[1 + (id + %s) %% 4]",
+                (k + 1,),
             )
 
 
@@ -170,12 +185,22 @@ def _redis_full_off(settings: BackendSettings, entry: FaultEntry) -> None:
 
 def _holder_on(settings: BackendSettings, entry: FaultEntry, mode: str) -> None:
     log = open(Path(settings.state_dir) / "logs" / "holder.log", "ab")  # noqa: SIM115 - the child keeps it
-    cmd = [sys.executable, "-m", "perfbook.lab.holder", process_tag(settings.lab_id, "hold"), mode,
-           "--max-s", str(MAX_FAULT_S), "--sessions", str(entry.params.get("sessions", 3))]
+    cmd = [
+        sys.executable,
+        "-m",
+        "perfbook.lab.holder",
+        process_tag(settings.lab_id, "hold"),
+        mode,
+        "--max-s",
+        str(MAX_FAULT_S),
+        "--sessions",
+        str(entry.params.get("sessions", 3)),
+    ]
     ready = Path(settings.state_dir) / f"holder-{mode}.ready"
     ready.unlink(missing_ok=True)
     cmd += ["--ready-file", str(ready)]
-    env = {**os.environ, credentials.HOLDER_DSN_VAR: settings.app_dsn}  # argv is world-readable, environ is not
+    # argv is world-readable, environ is not
+    env = {**os.environ, credentials.HOLDER_DSN_VAR: settings.app_dsn}
     child = subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=env)
     log.close()
     _children.append(child)
@@ -226,7 +251,9 @@ def _holder(mode: str) -> tuple[Callable, Callable]:
     return (lambda s, e: _holder_on(s, e, mode)), _holder_off
 
 
-_APPLY: dict[str, tuple[Callable[[BackendSettings, FaultEntry], None], Callable[[BackendSettings, FaultEntry], None]]] = {
+_APPLY: dict[
+    str, tuple[Callable[[BackendSettings, FaultEntry], None], Callable[[BackendSettings, FaultEntry], None]]
+] = {
     "slow": (_noop, _noop),
     "errors": (_noop, _noop),
     "cpu": (_noop, _noop),

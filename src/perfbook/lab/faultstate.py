@@ -22,7 +22,19 @@ from pathlib import Path
 
 from perfbook.lab.state import write_private_json
 
-FAULTS = ("slow", "errors", "cpu", "leak", "nocache", "seqscan", "lock", "idle_tx", "pool", "bloat", "redis_full")
+FAULTS = (
+    "slow",
+    "errors",
+    "cpu",
+    "leak",
+    "nocache",
+    "seqscan",
+    "lock",
+    "idle_tx",
+    "pool",
+    "bloat",
+    "redis_full",
+)
 MAX_FAULT_S = 600.0  # every fault switches itself off after 10 min: nothing is left on forever
 
 
@@ -60,10 +72,10 @@ def check_params(name: str, raw: dict) -> dict:
 
     >>> check_params("slow", {"delay_s": "5"})
     {'delay_s': 5.0}
-    >>> check_params("slow", {"delay_s": "abc"})
+    >>> check_params("slow", {"delay_s": "abc"})  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    perfbook.lab.faultstate.FaultParamError: slow: delay_s must be a number from 0 to 60, got 'abc' (slow takes endpoint: text, delay_s: a number from 0 to 60)
+    perfbook.lab.faultstate.FaultParamError: slow: delay_s must be a number from 0 to 60, got 'abc' ...
     """
     spec = FAULT_PARAMS.get(name, {})
     takes = ", ".join(f"{k}: {p.words}" for k, p in spec.items()) or "no parameters"
@@ -78,8 +90,14 @@ def check_params(name: str, raw: dict) -> dict:
                 typed = None
         except (TypeError, ValueError):
             typed = None
-        if typed is None or (param.low is not None and not param.low <= typed <= param.high) or typed != typed:
-            raise FaultParamError(f"{name}: {key} must be {param.words}, got {value!r} ({name} takes {takes})")
+        if (
+            typed is None
+            or (param.low is not None and not param.low <= typed <= param.high)
+            or typed != typed
+        ):
+            raise FaultParamError(
+                f"{name}: {key} must be {param.words}, got {value!r} ({name} takes {takes})"
+            )
         out[key] = typed
     return out
 

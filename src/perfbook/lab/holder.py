@@ -65,7 +65,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="perfbook.lab.holder")
     parser.add_argument("tag")
     parser.add_argument("mode", choices=sorted(HOLDERS))
-    parser.add_argument("--dsn", default=None, help=f"default: ${credentials.HOLDER_DSN_VAR} (argv is world-readable)")
+    parser.add_argument(
+        "--dsn", default=None, help=f"default: ${credentials.HOLDER_DSN_VAR} (argv is world-readable)"
+    )
     parser.add_argument("--max-s", type=float, default=600.0)
     parser.add_argument("--sessions", type=int, default=3)
     parser.add_argument("--ready-file", type=Path)

@@ -30,8 +30,13 @@ def _toml_list(values: list[str]) -> str:
 def render(state: LabState) -> str:
     """The TOML text for ``state`` (pure)."""
     email = seed.email_of(SEARCH_USER_ID)
-    endpoints = ["/health", "/api/v1/users", f"/api/v1/users/{SEARCH_USER_ID}", f"/api/v1/users?email={email}",
-                 "/api/v1/agents"]
+    endpoints = [
+        "/health",
+        "/api/v1/users",
+        f"/api/v1/users/{SEARCH_USER_ID}",
+        f"/api/v1/users?email={email}",
+        "/api/v1/agents",
+    ]
     ws_url = state.backend_url.replace("http://", "ws://", 1) + "/ws"
     match = [process_tag(state.lab_id, "api"), process_tag(state.lab_id, "web")]
     cache_db, queue_db = redis_dbs(state.redis_url)

@@ -27,7 +27,10 @@ BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 2.5, 5.0, 10.0,
 UNMATCHED = "none"  # handler label of requests no route matched (keeps label cardinality bounded)
 
 REQUEST_DURATION = Histogram(
-    "http_request_duration_seconds", "HTTP request latency", ["method", "handler", "status"], buckets=BUCKETS_S
+    "http_request_duration_seconds",
+    "HTTP request latency",
+    ["method", "handler", "status"],
+    buckets=BUCKETS_S,
 )
 REQUESTS_TOTAL = Counter("http_requests_total", "HTTP requests", ["method", "handler", "status"])
 

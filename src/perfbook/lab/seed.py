@@ -112,12 +112,16 @@ def seed(admin_db_dsn: str, app_dsn: str, users: int = USERS_ROWS, agents: int =
         try:
             conn.execute(SCHEMA)
         except psycopg.errors.DuplicateTable:
-            raise PerfbookError("the lab's database already has a users or agents table",
-                                hint="give the lab an empty database of its own (--postgres-dsn)") from None
+            raise PerfbookError(
+                "the lab's database already has a users or agents table",
+                hint="give the lab an empty database of its own (--postgres-dsn)",
+            ) from None
         conn.execute(users_insert_sql(users))
         conn.execute(agents_insert_sql(agents, users))
         for table in ("users", "agents"):
-            conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+            conn.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
+            )
         for sql in INDEXES.values():
             conn.execute(sql.format(c=""))
         conn.execute("VACUUM ANALYZE users")
@@ -136,8 +140,12 @@ def _best_effort(dsn: str, sql: str) -> bool:
     try:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(sql)
-    except (psycopg.errors.InsufficientPrivilege, psycopg.errors.UndefinedFunction,
-            psycopg.errors.UndefinedFile, psycopg.errors.ObjectNotInPrerequisiteState):
+    except (
+        psycopg.errors.InsufficientPrivilege,
+        psycopg.errors.UndefinedFunction,
+        psycopg.errors.UndefinedFile,
+        psycopg.errors.ObjectNotInPrerequisiteState,
+    ):
         return False
     return True
 

@@ -71,8 +71,10 @@ def up(opts: LabOptions) -> LabState:
     state_dir = opts.state_dir
     existing = LabState.load(state_dir)
     if existing and running(existing):
-        raise PerfbookError(f"a lab already runs from {state_dir} ({existing.backend_url})",
-                            hint="stop it with: perfbook lab down (or use another --dir)")
+        raise PerfbookError(
+            f"a lab already runs from {state_dir} ({existing.backend_url})",
+            hint="stop it with: perfbook lab down (or use another --dir)",
+        )
     if existing:
         down(state_dir)
     private_dir(state_dir)  # state.json, backend.json and secrets.env hold the lab's passwords
@@ -80,8 +82,15 @@ def up(opts: LabOptions) -> LabState:
         (state_dir / sub).mkdir(parents=True, exist_ok=True)
     api_sock = _listen(opts.port, "--port")
     web_sock = _listen(opts.frontend_port, "--frontend-port")
-    state = LabState(lab_id=new_lab_id(), state_dir=str(state_dir), admin_token=os.urandom(16).hex(),
-                     app_dsn="", admin_dsn="", redis_url="", started_at=time.time())
+    state = LabState(
+        lab_id=new_lab_id(),
+        state_dir=str(state_dir),
+        admin_token=os.urandom(16).hex(),
+        app_dsn="",
+        admin_dsn="",
+        redis_url="",
+        started_at=time.time(),
+    )
     try:
         _start_services(state, opts)
         _start_servers(state, api_sock, web_sock)
@@ -103,8 +112,10 @@ def _listen(port: int, flag: str) -> socket.socket:
         sock.bind(("127.0.0.1", port))
     except OSError as err:
         sock.close()
-        raise PerfbookError(f"cannot listen on 127.0.0.1:{port}: {err.strerror}",
-                            hint=f"choose another {flag}, or {flag} 0 for a free one") from None
+        raise PerfbookError(
+            f"cannot listen on 127.0.0.1:{port}: {err.strerror}",
+            hint=f"choose another {flag}, or {flag} 0 for a free one",
+        ) from None
     sock.listen(512)
     return sock
 
@@ -158,8 +169,15 @@ def _spawn(state: LabState, role: str, module: str, args: list[str], fds: tuple[
     cmd = [sys.executable, "-m", module, process_tag(state.lab_id, role), *args]
     # Its own session: the pid is the group id that `down` signals, and Ctrl-C in this
     # terminal does not reach a lab meant to outlive this command.
-    child = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, pass_fds=fds,
-                             start_new_session=True, env=_child_env())
+    child = subprocess.Popen(
+        cmd,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
+        pass_fds=fds,
+        start_new_session=True,
+        env=_child_env(),
+    )
     log.close()
     return child.pid
 
@@ -171,20 +189,39 @@ def _child_env() -> dict[str, str]:
 
 def _start_servers(state: LabState, api_sock: socket.socket, web_sock: socket.socket) -> None:
     state_dir = Path(state.state_dir)
-    settings = BackendSettings(lab_id=state.lab_id, state_dir=state.state_dir, app_dsn=state.app_dsn,
-                               admin_dsn=state.admin_dsn, redis_url=state.redis_url, admin_token=state.admin_token,
-                               frontend_origin=f"http://127.0.0.1:{web_sock.getsockname()[1]}")
+    settings = BackendSettings(
+        lab_id=state.lab_id,
+        state_dir=state.state_dir,
+        app_dsn=state.app_dsn,
+        admin_dsn=state.admin_dsn,
+        redis_url=state.redis_url,
+        admin_token=state.admin_token,
+        frontend_origin=f"http://127.0.0.1:{web_sock.getsockname()[1]}",
+    )
     write_private_json(state_dir / "backend.json", asdict(settings))
     (state_dir / "faults.json").unlink(missing_ok=True)
     shutil.rmtree(state_dir / "metrics", ignore_errors=True)
     (state_dir / "metrics").mkdir()
     api_fd, web_fd = api_sock.fileno(), web_sock.fileno()
-    pid = _spawn(state, "api", "perfbook.lab.backend",
-                 ["--fd", str(api_fd), "--settings", str(state_dir / "backend.json"),
-                  "--metrics-dir", str(state_dir / "metrics")], fds=(api_fd,))
+    pid = _spawn(
+        state,
+        "api",
+        "perfbook.lab.backend",
+        [
+            "--fd",
+            str(api_fd),
+            "--settings",
+            str(state_dir / "backend.json"),
+            "--metrics-dir",
+            str(state_dir / "metrics"),
+        ],
+        fds=(api_fd,),
+    )
     state.processes["api"] = ProcessState(pid, "api", api_sock.getsockname()[1])
     api_base = f"http://127.0.0.1:{api_sock.getsockname()[1]}"
-    pid = _spawn(state, "web", "perfbook.lab.frontend", ["--fd", str(web_fd), "--api-base", api_base], fds=(web_fd,))
+    pid = _spawn(
+        state, "web", "perfbook.lab.frontend", ["--fd", str(web_fd), "--api-base", api_base], fds=(web_fd,)
+    )
     state.processes["web"] = ProcessState(pid, "web", web_sock.getsockname()[1])
     state.save()
     api_sock.close()
@@ -206,14 +243,19 @@ def _wait_ready(state: LabState, url: str, role: str) -> None:
         time.sleep(0.1)
     log = Path(state.state_dir) / "logs" / f"{role}.log"
     tail = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
-    raise PerfbookError(f"lab {role} did not come up at {url}: {' '.join(tail) or 'no output'}",
-                        hint=f"see {log}")
+    raise PerfbookError(
+        f"lab {role} did not come up at {url}: {' '.join(tail) or 'no output'}", hint=f"see {log}"
+    )
 
 
 def start_traffic(state: LabState, rate_rps: float) -> None:
     """Background traffic until ``down`` (or ``stop_traffic``)."""
-    pid = _spawn(state, "gen", "perfbook.lab.traffic",
-                 ["--base-url", state.backend_url, "--frontend-url", state.frontend_url, "--rate", str(rate_rps)])
+    pid = _spawn(
+        state,
+        "gen",
+        "perfbook.lab.traffic",
+        ["--base-url", state.backend_url, "--frontend-url", state.frontend_url, "--rate", str(rate_rps)],
+    )
     state.processes["gen"] = ProcessState(pid, "gen")
     state.save()
 
@@ -254,7 +296,7 @@ def _clean_given_redis(state: LabState) -> None:
         for pattern in ("user:*", "users:page:*", "agent:*", "agents:*"):
             batch = list(cache.scan_iter(match=pattern, count=500))
             for i in range(0, len(batch), 500):
-                cache.unlink(*batch[i:i + 500])
+                cache.unlink(*batch[i : i + 500])
         redis.Redis.from_url(redis_db_url(state.redis_url, queue_db), socket_timeout=5).unlink(WS_QUEUE_KEY)
 
 
@@ -276,7 +318,11 @@ def stop_group(pgid: int) -> None:
 
 def _group_alive(pgid: int) -> bool:
     for entry in os.scandir("/proc"):
-        if entry.name.isdigit() and _stat_fields(int(entry.name))[2:3] == [str(pgid)] and pid_alive(int(entry.name)):
+        if (
+            entry.name.isdigit()
+            and _stat_fields(int(entry.name))[2:3] == [str(pgid)]
+            and pid_alive(int(entry.name))
+        ):
             return True
     return False
 

@@ -50,8 +50,10 @@ class TrafficStats:
 
     def summary(self) -> str:
         classes = ", ".join(f"{k}: {v}" for k, v in sorted(self.by_status.items()))
-        return (f"{self.sent} requests ({classes or 'none answered'}), {self.failed} failed, "
-                f"{self.skipped} skipped (too many in flight), {self.ws_echoes} WebSocket echoes")
+        return (
+            f"{self.sent} requests ({classes or 'none answered'}), {self.failed} failed, "
+            f"{self.skipped} skipped (too many in flight), {self.ws_echoes} WebSocket echoes"
+        )
 
 
 def _request() -> tuple[str, str, dict | None]:
@@ -126,10 +128,13 @@ async def _sleep_or_stop(stop: asyncio.Event, delay_s: float) -> None:
 
 def warm_paths() -> list[str]:
     """Every read of the hot set, once: what a deploy's cache warm-up requests."""
-    return ([f"/api/v1/users/{i}" for i in HOT_USER_IDS] + [f"/api/v1/agents/{i}" for i in HOT_AGENT_IDS]
-            + [f"/api/v1/users?limit=20&offset={o}" for o in PAGE_OFFSETS]
-            + [f"/api/v1/agents?limit=20&offset={o}" for o in PAGE_OFFSETS]
-            + ["/api/v1/agents?status=running&limit=20"])
+    return (
+        [f"/api/v1/users/{i}" for i in HOT_USER_IDS]
+        + [f"/api/v1/agents/{i}" for i in HOT_AGENT_IDS]
+        + [f"/api/v1/users?limit=20&offset={o}" for o in PAGE_OFFSETS]
+        + [f"/api/v1/agents?limit=20&offset={o}" for o in PAGE_OFFSETS]
+        + ["/api/v1/agents?status=running&limit=20"]
+    )
 
 
 async def warm_cache(base_url: str, concurrency: int = 8) -> int:
@@ -147,12 +152,17 @@ async def warm_cache(base_url: str, concurrency: int = 8) -> int:
         return sum(await asyncio.gather(*(one(client, p) for p in warm_paths())))
 
 
-async def run_traffic(plan: TrafficPlan, duration_s: float | None = None, stop: asyncio.Event | None = None) -> TrafficStats:
+async def run_traffic(
+    plan: TrafficPlan, duration_s: float | None = None, stop: asyncio.Event | None = None
+) -> TrafficStats:
     """Send the mix at ``plan.rate_rps`` until ``duration_s`` passes or ``stop`` is set."""
     stats, stop = TrafficStats(), stop or asyncio.Event()
     limits = httpx.Limits(max_connections=plan.concurrency, max_keepalive_connections=plan.concurrency)
     async with httpx.AsyncClient(timeout=plan.timeout_s, limits=limits) as client:
-        side = [asyncio.create_task(_frontend(client, plan, stop)), asyncio.create_task(_websocket(plan, stats, stop))]
+        side = [
+            asyncio.create_task(_frontend(client, plan, stop)),
+            asyncio.create_task(_websocket(plan, stats, stop)),
+        ]
         in_flight: set[asyncio.Task] = set()
         interval_s, started = 1.0 / plan.rate_rps, time.monotonic()
         next_at = started

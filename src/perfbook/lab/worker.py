@@ -31,7 +31,9 @@ def main(argv: list[str] | None = None) -> None:
 
     sock = socket.socket(fileno=args.fd)  # family and type detected from the inherited fd
     app = create_app(BackendSettings.load(args.settings))
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=3)
+    config = uvicorn.Config(
+        app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=3
+    )
     asyncio.run(uvicorn.Server(config).serve(sockets=[sock]))
 
 

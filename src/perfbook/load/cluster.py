@@ -65,7 +65,8 @@ def normalized_address(address: str) -> tuple[str, str, int]:
         port = None
     if parts.scheme not in SCHEMES or not parts.hostname or port is None or parts.path not in ("", "/"):
         raise UsageError(
-            f"--cluster: not a Dask scheduler address: {address!r}", hint="e.g. --cluster tcp://scheduler:8786"
+            f"--cluster: not a Dask scheduler address: {address!r}",
+            hint="e.g. --cluster tcp://scheduler:8786",
         )
     return f"{parts.scheme}://{parts.netloc}", parts.hostname, port
 
@@ -75,7 +76,8 @@ def _distributed():
         import distributed
     except ImportError:
         raise UsageError(
-            "--cluster needs Dask distributed", hint="pip install 'perfbook[cluster]' (here and on the workers)"
+            "--cluster needs Dask distributed",
+            hint="pip install 'perfbook[cluster]' (here and on the workers)",
         ) from None
     return distributed
 

@@ -73,8 +73,10 @@ def share_plans(plan: WorkerPlan, workers: int) -> list[tuple[WorkerPlan, float]
     if plan.max_connections:  # the limit is a total, like -c
         most = split(plan.max_connections, workers)
         plan = replace(plan, max_connections=0)
-        return [(replace(p, max_connections=max(most[k], p.connections)), phase)
-                for k, (p, phase) in enumerate(share_plans(plan, workers))]
+        return [
+            (replace(p, max_connections=max(most[k], p.connections)), phase)
+            for k, (p, phase) in enumerate(share_plans(plan, workers))
+        ]
     if not plan.stages:
         return [(replace(plan, connections=conns[k], requests=counts[k]), 0.0) for k in range(workers)]
     whole = Schedule(list(plan.stages), plan.share)
@@ -83,14 +85,18 @@ def share_plans(plan: WorkerPlan, workers: int) -> list[tuple[WorkerPlan, float]
         phase_s = whole.at(k) or 0.0  # the k-th request of the whole schedule
         stages = cut_stages(plan.stages, phase_s)
         share = plan.share / workers
-        out.append((replace(plan, connections=conns[k], requests=counts[k], stages=stages, share=share), phase_s))
+        out.append(
+            (replace(plan, connections=conns[k], requests=counts[k], stages=stages, share=share), phase_s)
+        )
     return out
 
 
 def pacing_per_connection(plans: list[tuple[WorkerPlan, float]]) -> float:
     """The highest open-loop rate one connection of any worker must hold (rps); 0 in closed loop."""
     peaks = [
-        max(max(s.from_rps, s.to_rps) for s in p.stages) * p.share / p.connections for p, _ in plans if p.stages
+        max(max(s.from_rps, s.to_rps) for s in p.stages) * p.share / p.connections
+        for p, _ in plans
+        if p.stages
     ]
     return max(peaks, default=0.0)
 

@@ -54,8 +54,14 @@ class WorkerRow:
 
     @classmethod
     def of(cls, worker: ClusterWorker) -> WorkerRow:
-        return cls(worker.name, worker.address, worker.host, worker.pid,
-                   worker.clock.offset_s, worker.clock.uncertainty_s)
+        return cls(
+            worker.name,
+            worker.address,
+            worker.host,
+            worker.pid,
+            worker.clock.offset_s,
+            worker.clock.uncertainty_s,
+        )
 
     def take(self, outcome: ShareOutcome) -> None:
         """Fill the row from what the worker returned."""
@@ -146,41 +152,78 @@ def _offset(row: dict[str, Any]) -> str:
 
 def cluster_table(cluster: dict[str, Any]) -> Group:
     """The per-worker table and the notes on partial runs and clocks (below the summary)."""
-    table = Table(box=None, pad_edge=False, show_edge=False, title_justify="left",
-                  title=f"workers (Dask scheduler {cluster['scheduler']})")
-    for col, justify in (("worker", "left"), ("host", "left"), ("requests", "right"), ("rps", "right"),
-                         ("errors", "right"), ("p99", "right"), ("CPU", "right"),
-                         ("clock offset", "right"), ("status", "left")):
+    table = Table(
+        box=None,
+        pad_edge=False,
+        show_edge=False,
+        title_justify="left",
+        title=f"workers (Dask scheduler {cluster['scheduler']})",
+    )
+    for col, justify in (
+        ("worker", "left"),
+        ("host", "left"),
+        ("requests", "right"),
+        ("rps", "right"),
+        ("errors", "right"),
+        ("p99", "right"),
+        ("CPU", "right"),
+        ("clock offset", "right"),
+        ("status", "left"),
+    ):
         table.add_column(col, justify=justify)  # type: ignore[arg-type]  # left / right
     for row in cluster["workers"]:
         errors = sum(row["errors"].values())
         style = "red" if row["status"] in FAILED_STATES else "yellow" if row["status"] == "aborted" else ""
         table.add_row(
-            row["name"], row["host"], f"{row['requests']:,}", f"{row['rps']:,.0f}",
+            row["name"],
+            row["host"],
+            f"{row['requests']:,}",
+            f"{row['rps']:,.0f}",
             Text(f"{errors:,}", style="red" if errors else ""),
             format_duration(row["latency"].get("p99_s")) if row["latency"] else "-",
             f"{row['cpu_pct']:.0f}%" if row["status"] not in FAILED_STATES else "-",
-            _offset(row), Text(row["status"], style=style),
+            _offset(row),
+            Text(row["status"], style=style),
         )
     parts: list[Any] = [table]
     for row in cluster["workers"]:
         kinds = ", ".join(f"{k}: {n:,}" for k, n in row["errors"].items())
         if row["status"] == "lost":
-            seen = f"{row['requests']:,} requests by its last report at {row['last_report_s']:g}s" \
-                if row["last_report_s"] is not None else "no report before it left"
-            parts.append(Text(f"{row['name']} ({row['address']}) lost: {row['reason']}; {seen}, "
-                              "not in the figures above", style="bold red"))
+            seen = (
+                f"{row['requests']:,} requests by its last report at {row['last_report_s']:g}s"
+                if row["last_report_s"] is not None
+                else "no report before it left"
+            )
+            parts.append(
+                Text(
+                    f"{row['name']} ({row['address']}) lost: {row['reason']}; {seen}, "
+                    "not in the figures above",
+                    style="bold red",
+                )
+            )
         elif row["status"] in ("failed", "refused"):
-            parts.append(Text(f"{row['name']} ({row['address']}) {row['status']}: {row['reason']}",
-                              style="bold red"))
+            parts.append(
+                Text(f"{row['name']} ({row['address']}) {row['status']}: {row['reason']}", style="bold red")
+            )
         elif kinds:
             parts.append(Text(f"{row['name']} errors: {kinds}", style="red"))
     if cluster["partial"]:
-        parts.append(Text(f"partial: {', '.join(cluster['missing'])} missing from the merged figures",
-                          style="bold red"))
-    spread = [abs(r["start_error_s"]) + r["clock_uncertainty_s"] for r in cluster["workers"]
-              if r["start_error_s"] is not None]
+        parts.append(
+            Text(
+                f"partial: {', '.join(cluster['missing'])} missing from the merged figures", style="bold red"
+            )
+        )
+    spread = [
+        abs(r["start_error_s"]) + r["clock_uncertainty_s"]
+        for r in cluster["workers"]
+        if r["start_error_s"] is not None
+    ]
     if spread:
-        parts.append(Text(f"started together within {max(spread) * 1e3:.1f} ms of the agreed instant "
-                          "(clock offsets measured against this machine)", style="dim"))
+        parts.append(
+            Text(
+                f"started together within {max(spread) * 1e3:.1f} ms of the agreed instant "
+                "(clock offsets measured against this machine)",
+                style="dim",
+            )
+        )
     return Group(*parts)

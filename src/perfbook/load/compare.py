@@ -64,8 +64,10 @@ def _fmt(value: float | None, kind: str) -> str:
 
 
 NOISE = {"relative": 0.10, "latency_floor_s": 0.001, "error_rate_z": 2.0}
-NOISE_TEXT = ("same = within noise: throughput and latency within 10 % (latency also within 1 ms); "
-              "error rate within 2 standard errors of the pooled share")
+NOISE_TEXT = (
+    "same = within noise: throughput and latency within 10 % (latency also within 1 ms); "
+    "error rate within 2 standard errors of the pooled share"
+)
 
 
 def changes(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any]]:
@@ -118,7 +120,9 @@ def verdict_line(rows: list[dict[str, Any]]) -> str:
     better = [r for r in rows if r["verdict"] == "better"]
 
     def said(group: list[dict[str, Any]]) -> str:
-        return ", ".join(r["figure"] + ("" if r["change"] is None else f" {r['change'] * 100:+.1f} %") for r in group)
+        return ", ".join(
+            r["figure"] + ("" if r["change"] is None else f" {r['change'] * 100:+.1f} %") for r in group
+        )
 
     if worse and better:
         return f"B is mixed: worse in {said(worse)}; better in {said(better)}."
@@ -131,14 +135,29 @@ def verdict_line(rows: list[dict[str, Any]]) -> str:
 
 def compare_table(a: dict[str, Any], b: dict[str, Any], name_a: str, name_b: str) -> Table:
     """The side-by-side table with each figure's verdict in words (colour only repeats it)."""
-    table = Table(title=f"A {name_a} → B {name_b}", box=None, title_justify="left",
-                  caption=NOISE_TEXT, caption_justify="left")
-    for col, justify in (("figure", "left"), (name_a, "right"), (name_b, "right"), ("change", "right"),
-                         ("B is", "left")):
+    table = Table(
+        title=f"A {name_a} → B {name_b}",
+        box=None,
+        title_justify="left",
+        caption=NOISE_TEXT,
+        caption_justify="left",
+    )
+    for col, justify in (
+        ("figure", "left"),
+        (name_a, "right"),
+        (name_b, "right"),
+        ("change", "right"),
+        ("B is", "left"),
+    ):
         table.add_column(col, justify=justify, overflow="fold")  # type: ignore[arg-type]  # left / right
     styles = {"better": "green", "worse": "bold red", "same": "dim"}
     for row in changes(a, b):
         change = "-" if row["change"] is None else f"{row['change']:+.1%}"
-        table.add_row(row["figure"], _fmt(row["a"], row["kind"]), _fmt(row["b"], row["kind"]), change,
-                      Text(row["verdict"] or "", style=styles.get(row["verdict"] or "", "")))
+        table.add_row(
+            row["figure"],
+            _fmt(row["a"], row["kind"]),
+            _fmt(row["b"], row["kind"]),
+            change,
+            Text(row["verdict"] or "", style=styles.get(row["verdict"] or "", "")),
+        )
     return table

@@ -226,7 +226,12 @@ class _Run:
         elif intended is not None:
             self.sent += 1  # sent as far as it got: a transport error
         self.count -= 1
-        if self.backlog and not self.stopping and self.count < self.max_conns and len(self.backlog) > self.spare:
+        if (
+            self.backlog
+            and not self.stopping
+            and self.count < self.max_conns
+            and len(self.backlog) > self.spare
+        ):
             self.open_conn(self.backlog.popleft())  # what waited for the connection just lost
         if self.count == 0 and self.arrivals_done:
             self.closed_all.set()

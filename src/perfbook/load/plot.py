@@ -112,7 +112,9 @@ def _slo_lines(report: dict[str, Any], ax_lat: Any, ax_err: Any) -> None:
 
     for objective in parse_slo(",".join(report.get("slo") or [])):
         if objective.metric in LATENCY_KEYS:
-            ax_lat.axhline(objective.value * 1e3, color="black", linestyle=":", label=f"SLO {objective.text()}")
+            ax_lat.axhline(
+                objective.value * 1e3, color="black", linestyle=":", label=f"SLO {objective.text()}"
+            )
         elif objective.metric == "errors":
             ax_err.axhline(objective.value * 100, color="black", linestyle=":")
 
@@ -162,6 +164,7 @@ def check_plot_path(path: Path) -> None:
     if importlib.util.find_spec("matplotlib") is None:
         raise UsageError("--plot needs matplotlib", hint="pip install 'perfbook[plot]'")
     if path.suffix.lower() not in PLOT_FORMATS:
-        raise UsageError(f"--plot {path}: the file name must end in {', '.join(PLOT_FORMATS)}",
-                         hint="e.g. --plot knee.png")
+        raise UsageError(
+            f"--plot {path}: the file name must end in {', '.join(PLOT_FORMATS)}", hint="e.g. --plot knee.png"
+        )
     check_output(path, "--plot")

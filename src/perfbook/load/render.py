@@ -45,7 +45,10 @@ class LiveProgress:
     into --json's stdout. The CLI enables it when a person is watching (``Env.interactive``)."""
 
     def __init__(
-        self, planned_s: float | None = None, planned_n: int | None = None, console: Console | None = None,
+        self,
+        planned_s: float | None = None,
+        planned_n: int | None = None,
+        console: Console | None = None,
         enabled: bool | None = None,
     ) -> None:
         self.console = console or Console(stderr=True)
@@ -117,18 +120,22 @@ def summary(doc: dict[str, Any], verdicts: list[Verdict] | None = None) -> Group
 def rate_line(rate: dict[str, Any]) -> Text:
     """Open loop: target against achieved, the connections it took and the drain; the limit when missed.
 
-    >>> str(rate_line({"target_rps": 500.0, "achieved_rps": 499.75, "scheduled": 2000, "sent": 1999, "not_sent": 1,
-    ...     "waited": 0, "peak_connections": 31, "max_connections": 1000, "drain_s": 10.0, "kept": True,
-    ...     "limit": None, "reason": None}))
-    'rate kept: target 500 rps, achieved 500 rps (1,999 of 2,000 sent), up to 31 of --max-connections 1000; drain up to 10 s'
+    >>> print(str(rate_line({"target_rps": 500.0, "achieved_rps": 499.75, "scheduled": 2000, "sent": 1999,
+    ...     "not_sent": 1, "waited": 0, "peak_connections": 31, "max_connections": 1000, "drain_s": 10.0, "kept": True,
+    ...     "limit": None, "reason": None})).replace("; ", ";\\n"))
+    rate kept: target 500 rps, achieved 500 rps (1,999 of 2,000 sent), up to 31 of --max-connections 1000;
+    drain up to 10 s
     """
     head = "rate kept" if rate["kept"] else "rate MISSED"
-    text = (f"{head}: target {rate['target_rps']:,.0f} rps, achieved {rate['achieved_rps']:,.0f} rps "
-            f"({rate['sent']:,} of {rate['scheduled']:,} sent), up to {rate['peak_connections']:,} of "
-            f"--max-connections {rate['max_connections']}; drain up to {rate['drain_s']:g} s")
+    text = (
+        f"{head}: target {rate['target_rps']:,.0f} rps, achieved {rate['achieved_rps']:,.0f} rps "
+        f"({rate['sent']:,} of {rate['scheduled']:,} sent), up to {rate['peak_connections']:,} of "
+        f"--max-connections {rate['max_connections']}; drain up to {rate['drain_s']:g} s"
+    )
     if not rate["kept"]:
-        text += f"\n  limit: {rate['limit']}" + (f" — {rate['waited']:,} requests waited for a free connection"
-                                               if rate["waited"] else "")
+        text += f"\n  limit: {rate['limit']}" + (
+            f" — {rate['waited']:,} requests waited for a free connection" if rate["waited"] else ""
+        )
     return Text(text, style="green" if rate["kept"] else "bold red")
 
 
@@ -152,7 +159,8 @@ def _watch_line(watch: dict[str, Any]) -> Text:
     busiest = sorted(watch.get("processes", []), key=lambda p: -p["cpu_pct_max"])[:4]
     for proc in busiest:
         line.append(
-            f"; {proc['name']}[{proc['pid']}] CPU max {proc['cpu_pct_max']:.0f}% RSS max {format_bytes(proc['rss_bytes_max'])}"
+            f"; {proc['name']}[{proc['pid']}] CPU max {proc['cpu_pct_max']:.0f}% "
+            f"RSS max {format_bytes(proc['rss_bytes_max'])}"
         )
     return line
 

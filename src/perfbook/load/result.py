@@ -33,7 +33,8 @@ class LoadResult:
     aborted: str | None = None  # why the run stopped early (error spike), if it did
     error_examples: dict[str, str] = field(default_factory=dict)  # kind → first message seen
     interim: int = 0  # interim 1xx responses seen (100 Continue …); not counted as responses
-    stop_signal: int | None = None  # SIGINT / SIGTERM that cut the run (not in the JSON: the exit code says it)
+    # SIGINT / SIGTERM that cut the run (not in the JSON: the exit code says it)
+    stop_signal: int | None = None
     drain_s: float = 0.0  # open loop: what requests in flight get after the schedule (--timeout)
     scheduled: int = 0  # open loop: requests the schedule asked for
     sent: int = 0  # open loop: requests sent
@@ -89,7 +90,9 @@ class LoadResult:
     @property
     def succeeded(self) -> int:
         """Responses that did what was asked: not an error, not a redirect (a redirect loop is no success)."""
-        return sum(n for code, n in self.status_codes.items() if 200 <= int(code) < 300 or int(code) in (101, 304))
+        return sum(
+            n for code, n in self.status_codes.items() if 200 <= int(code) < 300 or int(code) in (101, 304)
+        )
 
     def failure(self, abort_share: float) -> str | None:
         """Why this run failed as a whole (exit 3 even without --slo), or None.
@@ -98,7 +101,9 @@ class LoadResult:
         (transport + 5xx) is over ``--abort-on-errors`` — whether or not the live abort fired.
         """
         if self.requests == 0:
-            return "no request completed" + ("" if self.interrupted else " (nothing answered within --timeout?)")
+            return "no request completed" + (
+                "" if self.interrupted else " (nothing answered within --timeout?)"
+            )
         if self.succeeded == 0:
             kinds = {**{k: n for k, n in self.errors.items() if n}, **self.status_codes}
             detail = ", ".join(f"{k} {n}" for k, n in sorted(kinds.items(), key=lambda kv: -kv[1])[:4])
@@ -128,14 +133,27 @@ class LoadResult:
             limit = "--max-connections" if self.waited else "perfbook's own event loop (CPU): use --workers"
         reason = None
         if limit is not None:
-            detail = (f"--max-connections {self.max_connections} reached: {self.waited:,} requests waited for a "
-                      f"free connection, {not_sent:,} never sent" if self.waited
-                      else f"{not_sent:,} of {self.scheduled:,} requests not sent; limit: {limit}")
+            detail = (
+                f"--max-connections {self.max_connections} reached: {self.waited:,} requests waited for a "
+                f"free connection, {not_sent:,} never sent"
+                if self.waited
+                else f"{not_sent:,} of {self.scheduled:,} requests not sent; limit: {limit}"
+            )
             reason = f"rate missed: target {target:,.0f} rps, achieved {achieved:,.0f} rps ({detail})"
-        return {"target_rps": round(target, 3), "achieved_rps": round(achieved, 3), "scheduled": self.scheduled,
-                "sent": self.sent, "not_sent": not_sent, "waited": self.waited,
-                "peak_connections": self.peak_connections, "max_connections": self.max_connections,
-                "drain_s": self.drain_s, "kept": kept, "limit": limit, "reason": reason}
+        return {
+            "target_rps": round(target, 3),
+            "achieved_rps": round(achieved, 3),
+            "scheduled": self.scheduled,
+            "sent": self.sent,
+            "not_sent": not_sent,
+            "waited": self.waited,
+            "peak_connections": self.peak_connections,
+            "max_connections": self.max_connections,
+            "drain_s": self.drain_s,
+            "kept": kept,
+            "limit": limit,
+            "reason": reason,
+        }
 
     @property
     def rps(self) -> float:

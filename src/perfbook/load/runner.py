@@ -53,7 +53,10 @@ def worker_plans(plan: WorkerPlan, workers: int) -> list[WorkerPlan]:
     most = split(plan.max_connections, workers) if plan.max_connections else [0] * workers
     return [
         replace(
-            plan, connections=conns[i], requests=counts[i], share=plan.share * conns[i] / plan.connections,
+            plan,
+            connections=conns[i],
+            requests=counts[i],
+            share=plan.share * conns[i] / plan.connections,
             max_connections=max(most[i], conns[i]) if plan.max_connections else 0,
         )
         for i in range(workers)
@@ -66,7 +69,8 @@ class _Abort:
     def __init__(self, run: LoadRun, stop: StopFlag | None = None) -> None:
         self.run = run
         self.reason: str | None = None
-        self.signal = stop if stop is not None else StopFlag()  # SIGINT / SIGTERM caught while the run goes on
+        # SIGINT / SIGTERM caught while the run goes on
+        self.signal = stop if stop is not None else StopFlag()
 
     @property
     def interrupted(self) -> bool:
@@ -130,9 +134,7 @@ def _run_inline(plan: WorkerPlan, abort: _Abort) -> list[WorkerResult]:
         loop.close()
 
 
-def _worker_main(
-    plan: WorkerPlan, index: int, out: multiprocessing.Queue, stop: Event, cut: Event
-) -> None:
+def _worker_main(plan: WorkerPlan, index: int, out: multiprocessing.Queue, stop: Event, cut: Event) -> None:
     for sig in interrupts.SIGNALS:  # the parent decides when to stop (a group-wide signal reaches us too)
         signal.signal(sig, signal.SIG_IGN)
 
@@ -152,7 +154,8 @@ def _run_processes(plans: list[WorkerPlan], abort: _Abort) -> list[WorkerResult]
     out: multiprocessing.Queue = ctx.Queue()
     stop, cut = ctx.Event(), ctx.Event()
     procs = [
-        ctx.Process(target=_worker_main, args=(p, i, out, stop, cut), daemon=True) for i, p in enumerate(plans)
+        ctx.Process(target=_worker_main, args=(p, i, out, stop, cut), daemon=True)
+        for i, p in enumerate(plans)
     ]
     for proc in procs:
         proc.start()

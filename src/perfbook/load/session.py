@@ -1,9 +1,9 @@
 """One ``perfbook load`` run from the user's side: watch, run, judge. Returns; ``cli/`` prints and exits.
 
-    outcome = run_session(run, objectives, watch_patterns=None, progress=live)
-    outcome.doc          # the --json document (result, "watch", "slo", "timeline": latency over time)
-    outcome.missed       # an SLO missed, the run aborted or failed as a whole (exit 3 in the CLI)
-    outcome.partial      # a cluster worker was lost: the figures miss its share (exit 1)
+outcome = run_session(run, objectives, watch_patterns=None, progress=live)
+outcome.doc          # the --json document (result, "watch", "slo", "timeline": latency over time)
+outcome.missed       # an SLO missed, the run aborted or failed as a whole (exit 3 in the CLI)
+outcome.partial      # a cluster worker was lost: the figures miss its share (exit 1)
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ def run_session(
         ticks.append(snap)
         if progress is not None:
             progress(snap)
+
     with watcher as w:
         run.progress = record
         result = runner(run)
@@ -65,8 +66,15 @@ def run_session(
     failed = result.aborted or result.failure(run.abort_on_errors)  # no --slo needed to fail (#12)
     doc["failed"] = failed
     missed = bool(failed) or any(not v.met for v in verdicts)
-    return SessionOutcome(doc, verdicts, result.interrupted, missed, bool(getattr(result, "partial", False)),
-                          failed, getattr(result, "stop_signal", None))
+    return SessionOutcome(
+        doc,
+        verdicts,
+        result.interrupted,
+        missed,
+        bool(getattr(result, "partial", False)),
+        failed,
+        getattr(result, "stop_signal", None),
+    )
 
 
 TIMELINE_POINTS = 600  # a 10-minute run at 4 ticks a second is 2,400: every 4th is kept
@@ -79,5 +87,14 @@ def timeline_of(ticks: list[Snapshot]) -> list[dict[str, Any]]:
     [0.25, 0.5, 0.75, 1.0]
     """
     step = max(1, -(-len(ticks) // TIMELINE_POINTS))
-    return [{"elapsed_s": round(t.elapsed_s, 3), "rps": round(t.interval_rps, 1), "p50_s": t.p50_s, "p99_s": t.p99_s,
-             "requests": t.requests, "errors": t.errors} for t in ticks[step - 1::step]]
+    return [
+        {
+            "elapsed_s": round(t.elapsed_s, 3),
+            "rps": round(t.interval_rps, 1),
+            "p50_s": t.p50_s,
+            "p99_s": t.p99_s,
+            "requests": t.requests,
+            "errors": t.errors,
+        }
+        for t in ticks[step - 1 :: step]
+    ]

@@ -33,17 +33,72 @@ FORBIDDEN_FUNCTIONS = re.compile(
     r"|pg_(try_)?advisory\w*|pg_stat\w*_reset\w*|pg_create_\w+|pg_drop_\w+|pg_replication_\w+|pg_logical_\w+"
     r"|pg_(read|ls|stat)_\w*(file|dir)\w*|pg_file_\w+|pg_wal_replay_\w+|pg_(start|stop|backup)_\w*|pg_notify"
     r"|pg_log_backend_memory_contexts|pg_import_system_collations|set_config|lo_\w+|dblink\w*|txid_current\w*"
-    r"|pg_current_xact_id\w*|nextval|setval|query_to_xml\w*|pg_sleep_until")
+    r"|pg_current_xact_id\w*|nextval|setval|query_to_xml\w*|pg_sleep_until"
+)
 # Volatile built-ins that change nothing (a volatile function is refused unless it is one of these).
-HARMLESS_VOLATILE = frozenset({"random", "random_normal", "setseed", "clock_timestamp", "timeofday", "gen_random_uuid",
-                               "pg_sleep", "pg_sleep_for", "statement_timestamp", "uuid_generate_v4"})
-_NOT_FUNCTIONS = frozenset({"in", "exists", "any", "all", "some", "values", "cast", "extract", "over", "filter",
-                            "lateral", "row", "array", "coalesce", "nullif", "greatest", "least", "when", "and", "or",
-                            "not", "on", "using", "from", "select", "where", "as", "join", "with", "interval",
-                            "within", "then", "else", "case", "by", "group", "order", "limit", "offset", "union"})
+HARMLESS_VOLATILE = frozenset(
+    {
+        "random",
+        "random_normal",
+        "setseed",
+        "clock_timestamp",
+        "timeofday",
+        "gen_random_uuid",
+        "pg_sleep",
+        "pg_sleep_for",
+        "statement_timestamp",
+        "uuid_generate_v4",
+    }
+)
+_NOT_FUNCTIONS = frozenset(
+    {
+        "in",
+        "exists",
+        "any",
+        "all",
+        "some",
+        "values",
+        "cast",
+        "extract",
+        "over",
+        "filter",
+        "lateral",
+        "row",
+        "array",
+        "coalesce",
+        "nullif",
+        "greatest",
+        "least",
+        "when",
+        "and",
+        "or",
+        "not",
+        "on",
+        "using",
+        "from",
+        "select",
+        "where",
+        "as",
+        "join",
+        "with",
+        "interval",
+        "within",
+        "then",
+        "else",
+        "case",
+        "by",
+        "group",
+        "order",
+        "limit",
+        "offset",
+        "union",
+    }
+)
 _CALL = re.compile(r"(?<![\w$.])((?:[a-z_][\w$]*\.)?[a-z_][\w$]*)\s*\(")
-_WRITE_WORDS = re.compile(r"\b(insert|update|delete|merge|truncate|copy|call|do|lock|grant|revoke|alter|create|drop|"
-                          r"into|for\s+(update|share|no\s+key\s+update|key\s+share))\b")
+_WRITE_WORDS = re.compile(
+    r"\b(insert|update|delete|merge|truncate|copy|call|do|lock|grant|revoke|alter|create|drop|"
+    r"into|for\s+(update|share|no\s+key\s+update|key\s+share))\b"
+)
 
 
 def read_query_problem(query: str) -> str | None:
@@ -84,8 +139,11 @@ async def _volatile_problem(conn: Any, query: str) -> str | None:
     names = sorted({n.rsplit(".", 1)[-1] for n in called_functions(query)} - HARMLESS_VOLATILE)
     if not names:
         return None
-    cur = await conn.execute("/* perfbook */ SELECT DISTINCT proname FROM pg_proc "
-                             "WHERE proname = ANY(%s) AND provolatile = 'v' ORDER BY 1", (names,))
+    cur = await conn.execute(
+        "/* perfbook */ SELECT DISTINCT proname FROM pg_proc "
+        "WHERE proname = ANY(%s) AND provolatile = 'v' ORDER BY 1",
+        (names,),
+    )
     volatile = [r[0] for r in await cur.fetchall()]
     if volatile:
         return f"it calls {volatile[0]}(), a volatile function that may write or act on the server"
@@ -169,11 +227,15 @@ async def stress_postgres(
 
     problem = read_query_problem(query)
     if problem:
-        raise UsageError(f"stress postgres --query refused: {problem}",
-                         hint="the stress test only reads: give one SELECT without side effects")
+        raise UsageError(
+            f"stress postgres --query refused: {problem}",
+            hint="the stress test only reads: give one SELECT without side effects",
+        )
     result = StressResult("postgres", redact_url(dsn), concurrency, detail={"query": display_sql(query)})
-    options = (f"-c default_transaction_read_only=on -c statement_timeout={statement_timeout_ms}"
-               f" -c lock_timeout={lock_timeout_ms} -c idle_in_transaction_session_timeout={statement_timeout_ms}")
+    options = (
+        f"-c default_transaction_read_only=on -c statement_timeout={statement_timeout_ms}"
+        f" -c lock_timeout={lock_timeout_ms} -c idle_in_transaction_session_timeout={statement_timeout_ms}"
+    )
     try:
         conns = [
             await psycopg.AsyncConnection.connect(dsn, autocommit=True, options=options, connect_timeout=5)
@@ -188,8 +250,10 @@ async def stress_postgres(
     if problem:
         for conn in conns:
             await conn.close()
-        raise UsageError(f"stress postgres --query refused: {problem}",
-                         hint="the stress test only reads: give one SELECT without side effects")
+        raise UsageError(
+            f"stress postgres --query refused: {problem}",
+            hint="the stress test only reads: give one SELECT without side effects",
+        )
 
     def client(conn: psycopg.AsyncConnection) -> Callable[[], Awaitable[int]]:
         async def one() -> int:

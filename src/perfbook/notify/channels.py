@@ -61,8 +61,10 @@ class EmailChannel:
         self.env = os.environ if env is None else env
         self.identity = f"email:{cfg.smtp_host}:{cfg.smtp_port}"
         if cfg.password_env and cfg.password_env not in self.env:
-            raise ConfigError(f"[notify.email] password_env: {cfg.password_env} is not set",
-                              hint=f"export {cfg.password_env}=…, or leave password_env empty for no login")
+            raise ConfigError(
+                f"[notify.email] password_env: {cfg.password_env} is not set",
+                hint=f"export {cfg.password_env}=…, or leave password_env empty for no login",
+            )
 
     def recipients(self, event: str) -> list[str]:
         to, cc = self.cfg.recipients(event)
@@ -71,7 +73,9 @@ class EmailChannel:
     def send(self, msg: Outgoing, key: str) -> None:
         to, cc = self.cfg.recipients(msg.event)
         if not to and not cc:
-            raise DeliveryError(f"no recipients for {msg.event} (set [notify.email] to, or routes.{msg.event})")
+            raise DeliveryError(
+                f"no recipients for {msg.event} (set [notify.email] to, or routes.{msg.event})"
+            )
         mail = EmailMessage()
         mail["From"], mail["Subject"], mail["Date"] = self.cfg.sender, msg.subject, formatdate(usegmt=True)
         if to:
@@ -124,8 +128,10 @@ class AppriseChannel:
         self.identity = "apprise:" + hashlib.sha256(url.encode()).hexdigest()[:16]
         self._apprise = apprise.Apprise()
         if not self._apprise.add(url):
-            raise ConfigError(f"[notify] not an apprise URL apprise can use: {redact_notify_url(url)}",
-                              hint="see the apprise wiki for each service's URL form")
+            raise ConfigError(
+                f"[notify] not an apprise URL apprise can use: {redact_notify_url(url)}",
+                hint="see the apprise wiki for each service's URL form",
+            )
 
     def recipients(self, event: str) -> list[str]:
         return [redact_notify_url(self.url)]
@@ -168,7 +174,11 @@ def channels_from(cfg: Config, env: Mapping[str, str] | None = None) -> list[Cha
 
 def _reason(err: BaseException) -> str:
     if isinstance(err, smtplib.SMTPResponseException):
-        text = err.smtp_error.decode(errors="replace") if isinstance(err.smtp_error, bytes) else str(err.smtp_error)
+        text = (
+            err.smtp_error.decode(errors="replace")
+            if isinstance(err.smtp_error, bytes)
+            else str(err.smtp_error)
+        )
         return _reason_text(f"{err.smtp_code} {text}")
     if isinstance(err, smtplib.SMTPRecipientsRefused):
         return "recipients refused: " + ", ".join(err.recipients)

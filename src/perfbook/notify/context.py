@@ -57,29 +57,51 @@ def load_state(store: Any, number: int) -> IncidentState:
     """The incident ``number`` as the store holds it now (a usage error for an unknown id)."""
     from perfbook.incidents import records
 
-    return IncidentState(records.get_incident(store, number), records.timeline(store, number),
-                         records.artifacts_of(store, number), records.checklist_of(store, number))
+    return IncidentState(
+        records.get_incident(store, number),
+        records.timeline(store, number),
+        records.artifacts_of(store, number),
+        records.checklist_of(store, number),
+    )
 
 
-def internal_context(state: IncidentState, cfg: Config, *, event: str, now: dt.datetime,
-                     message: str | None = None) -> dict[str, Any]:
+def internal_context(
+    state: IncidentState, cfg: Config, *, event: str, now: dt.datetime, message: str | None = None
+) -> dict[str, Any]:
     """Severity, status, impact, endpoints, KPIs against target, causes, fixes, owner, next update, commands."""
     inc = state.incident
     report = state.latest_triage or {}
     worst = state.worst_triage or {}  # the causes and the reason are the incident's, not the all-clear's
-    kpis = kpi_rows(_masked(from_jsonable(Kpis, report["kpis"])), cfg.thresholds) if report.get("kpis") else []
-    causes = [{"summary": c.get("summary"), "confidence": c.get("confidence")} for c in (worst.get("causes") or [])[:3]]
+    kpis = (
+        kpi_rows(_masked(from_jsonable(Kpis, report["kpis"])), cfg.thresholds) if report.get("kpis") else []
+    )
+    causes = [
+        {"summary": c.get("summary"), "confidence": c.get("confidence")}
+        for c in (worst.get("causes") or [])[:3]
+    ]
     return {
-        "event": event, "incident": _incident(inc), "message": message, "kpis": kpis, "causes": causes,
-        "severity_reason": worst.get("severity_reason"), "fixes": fixes_of(state),
-        "loads": [{"label": a.label, "summary": summary_for(a.kind, figures_for(a.kind, a.document))}
-                  for a in state.artifacts if a.kind in ("load", "capacity")],
-        "next_update": None if inc.status is Status.RESOLVED else due_at(inc.last_update_at, inc.severity,
-                                                                          cfg.incident.update_every_min),
-        "recent": [{"at": e.at, "kind": e.kind, "summary": e.summary} for e in state.events
-                   if e.kind != "message"][-5:],
-        "checklist_done": sum(1 for s in state.checklist if s.state != "open"), "checklist_total": len(state.checklist),
-        "commands": commands_for(inc.id), "now": to_iso(now),
+        "event": event,
+        "incident": _incident(inc),
+        "message": message,
+        "kpis": kpis,
+        "causes": causes,
+        "severity_reason": worst.get("severity_reason"),
+        "fixes": fixes_of(state),
+        "loads": [
+            {"label": a.label, "summary": summary_for(a.kind, figures_for(a.kind, a.document))}
+            for a in state.artifacts
+            if a.kind in ("load", "capacity")
+        ],
+        "next_update": None
+        if inc.status is Status.RESOLVED
+        else due_at(inc.last_update_at, inc.severity, cfg.incident.update_every_min),
+        "recent": [
+            {"at": e.at, "kind": e.kind, "summary": e.summary} for e in state.events if e.kind != "message"
+        ][-5:],
+        "checklist_done": sum(1 for s in state.checklist if s.state != "open"),
+        "checklist_total": len(state.checklist),
+        "commands": commands_for(inc.id),
+        "now": to_iso(now),
     }
 
 
@@ -88,16 +110,28 @@ def fixes_of(state: IncidentState) -> list[dict[str, Any]]:
     out = []
     for art in state.of_kind("fix"):
         figures = figures_for("fix", art.document)
-        changes = [{"name": k, "before": b, "after": a} for k, (b, a) in (figures.get("changes") or {}).items()]
-        out.append({"label": art.label, "at": art.at, "action": figures.get("action"),
-                    "outcome": figures.get("outcome"), "changes": changes})
+        changes = [
+            {"name": k, "before": b, "after": a} for k, (b, a) in (figures.get("changes") or {}).items()
+        ]
+        out.append(
+            {
+                "label": art.label,
+                "at": art.at,
+                "action": figures.get("action"),
+                "outcome": figures.get("outcome"),
+                "changes": changes,
+            }
+        )
     return out
 
 
 def commands_for(incident_id: str) -> list[str]:
     """What a responder runs to see more."""
-    return [f"perfbook incident show {incident_id}", f"perfbook triage --incident {incident_id}",
-            f"perfbook incident report {incident_id} --format html -o {incident_id}.html"]
+    return [
+        f"perfbook incident show {incident_id}",
+        f"perfbook triage --incident {incident_id}",
+        f"perfbook incident report {incident_id} --format html -o {incident_id}.html",
+    ]
 
 
 # ---- external: what users experience, in plain words -------------------------------------------
@@ -108,25 +142,42 @@ _DOING = {
     Status.MONITORING: "A fix is in place and we are watching the results.",
     Status.RESOLVED: "This is resolved: everything works normally again.",
 }
-_IMPACT = {"none": "Few users should notice it.", "minor": "Some users may notice it.",
-           "major": "Many users are affected.", "critical": "Most users are affected."}
+_IMPACT = {
+    "none": "Few users should notice it.",
+    "minor": "Some users may notice it.",
+    "major": "Many users are affected.",
+    "critical": "Most users are affected.",
+}
 
 
-def external_context(state: IncidentState, cfg: Config, *, event: str, now: dt.datetime,
-                     message: str | None = None) -> dict[str, Any]:
+def external_context(
+    state: IncidentState, cfg: Config, *, event: str, now: dt.datetime, message: str | None = None
+) -> dict[str, Any]:
     """The service, features touched, what users experience, since when, what is being done, next update."""
     inc = state.incident
     features = features_of(inc, cfg)
     experience = experience_of(inc, state.latest_triage, cfg)
     resolved = inc.status is Status.RESOLVED
     return {
-        "event": event, "service": cfg.notify.service, "team": cfg.notify.team, "features": features,
+        "event": event,
+        "service": cfg.notify.service,
+        "team": cfg.notify.team,
+        "features": features,
         "features_text": join_words(features) if features else cfg.notify.service,
-        "experience": experience, "title": public_title(experience, features, cfg.notify.service),
-        "status": inc.status.value, "status_label": inc.status.value.capitalize(), "doing": _DOING[inc.status],
-        "impact": _IMPACT.get(inc.impact.value, ""), "since": inc.opened_at, "resolved_at": inc.resolved_at,
-        "resolved": resolved, "message": message, "now": to_iso(now),
-        "next_update": None if resolved else due_at(inc.last_update_at, inc.severity, cfg.incident.update_every_min),
+        "experience": experience,
+        "title": public_title(experience, features, cfg.notify.service),
+        "status": inc.status.value,
+        "status_label": inc.status.value.capitalize(),
+        "doing": _DOING[inc.status],
+        "impact": _IMPACT.get(inc.impact.value, ""),
+        "since": inc.opened_at,
+        "resolved_at": inc.resolved_at,
+        "resolved": resolved,
+        "message": message,
+        "now": to_iso(now),
+        "next_update": None
+        if resolved
+        else due_at(inc.last_update_at, inc.severity, cfg.incident.update_every_min),
     }
 
 
@@ -172,7 +223,17 @@ def _masked(kpis: Kpis) -> Kpis:
 
 
 def _incident(inc: Incident) -> dict[str, Any]:
-    return {"id": inc.id, "number": inc.number, "title": inc.title, "severity": inc.severity or "unclassified",
-            "status": inc.status.value, "impact": inc.impact.value, "owner": inc.owner, "opened_at": inc.opened_at,
-            "resolved_at": inc.resolved_at, "endpoints": [mask_query(e) for e in inc.endpoints], "components": inc.components,
-            "issue_types": inc.issue_types}
+    return {
+        "id": inc.id,
+        "number": inc.number,
+        "title": inc.title,
+        "severity": inc.severity or "unclassified",
+        "status": inc.status.value,
+        "impact": inc.impact.value,
+        "owner": inc.owner,
+        "opened_at": inc.opened_at,
+        "resolved_at": inc.resolved_at,
+        "endpoints": [mask_query(e) for e in inc.endpoints],
+        "components": inc.components,
+        "issue_types": inc.issue_types,
+    }

@@ -48,19 +48,38 @@ class Delivery:
     sent_at: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"channel": self.channel, "audience": self.audience, "recipients": self.recipients, "key": self.key,
-                "outcome": self.outcome, "attempts": self.attempts, "error": self.error, "sent_at": self.sent_at}
+        return {
+            "channel": self.channel,
+            "audience": self.audience,
+            "recipients": self.recipients,
+            "key": self.key,
+            "outcome": self.outcome,
+            "attempts": self.attempts,
+            "error": self.error,
+            "sent_at": self.sent_at,
+        }
 
 
-def deliver(store: Any, incident: int | None, sends: Sequence[tuple[Channel, Outgoing, str]], *, attempts: int,
-            backoff_s: float, sleep: Callable[[float], None] = time.sleep) -> list[Delivery]:
+def deliver(
+    store: Any,
+    incident: int | None,
+    sends: Sequence[tuple[Channel, Outgoing, str]],
+    *,
+    attempts: int,
+    backoff_s: float,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[Delivery]:
     """Each ``(channel, message, key)`` delivered at most once per key; one :class:`Delivery` each."""
     results = []
     for channel, msg, key in sends:
         recipients = channel.recipients(msg.event)
-        claim = store.write(lambda conn, c=channel, m=msg, k=key, r=recipients: _claim(conn, incident, c, m, k, r))
+        claim = store.write(
+            lambda conn, c=channel, m=msg, k=key, r=recipients: _claim(conn, incident, c, m, k, r)
+        )
         if claim is not None:
-            results.append(Delivery(channel.name, channel.audience, recipients, key, claim[0], sent_at=claim[1]))
+            results.append(
+                Delivery(channel.name, channel.audience, recipients, key, claim[0], sent_at=claim[1])
+            )
             continue
         results.append(_attempt(store, channel, msg, key, recipients, attempts, backoff_s, sleep))
     return results
@@ -68,13 +87,17 @@ def deliver(store: Any, incident: int | None, sends: Sequence[tuple[Channel, Out
 
 def failed_keys(store: Any, *, event: str) -> list[str]:
     """The keys of ``event`` messages whose delivery failed and may be retried, oldest first."""
-    query = (select(messages.c.idempotency_key).where(messages.c.outcome == "failed", messages.c.event == event)
-             .order_by(messages.c.id))
+    query = (
+        select(messages.c.idempotency_key)
+        .where(messages.c.outcome == "failed", messages.c.event == event)
+        .order_by(messages.c.id)
+    )
     return store.read(lambda conn: list(conn.execute(query).scalars()))
 
 
 def retry(store: Any, channel: Channel, key: str, *, max_attempts: int, max_age_s: float) -> Delivery:
     """One more attempt of the failed message ``key`` on ``channel``, or ``given_up`` past the bounds."""
+
     def claim_tx(conn: Connection) -> tuple[dict[str, Any], str | None]:
         row = _row(conn, key, lock=True)
         assert row is not None
@@ -85,18 +108,32 @@ def retry(store: Any, channel: Channel, key: str, *, max_attempts: int, max_age_
         if row["attempts"] >= max_attempts or age_s >= max_age_s:
             why = f"{row['attempts']} attempts" if row["attempts"] >= max_attempts else f"{age_s:.0f} s"
             error = f"{row['error']} (gave up after {why})"
-            conn.execute(update(messages).where(messages.c.idempotency_key == key).values(outcome="given_up",
-                                                                                          error=error))
+            conn.execute(
+                update(messages)
+                .where(messages.c.idempotency_key == key)
+                .values(outcome="given_up", error=error)
+            )
             return {**row, "error": error}, "given_up"
-        conn.execute(update(messages).where(messages.c.idempotency_key == key).values(outcome="pending",
-                                                                                      claimed_at=now))
+        conn.execute(
+            update(messages)
+            .where(messages.c.idempotency_key == key)
+            .values(outcome="pending", claimed_at=now)
+        )
         return row, None
 
     row, outcome = store.write(claim_tx)
     recipients = list(row["recipients"] or [])
     if outcome is not None:
-        return Delivery(channel.name, channel.audience, recipients, key, outcome, row["attempts"], row["error"],
-                        row["sent_at"])
+        return Delivery(
+            channel.name,
+            channel.audience,
+            recipients,
+            key,
+            outcome,
+            row["attempts"],
+            row["error"],
+            row["sent_at"],
+        )
     n = row["attempts"] + 1
     try:
         channel.send(Outgoing(row["event"], row["audience"], row["subject"] or "", row["body"] or ""), key)
@@ -114,8 +151,16 @@ def previous(store: Any, key: str) -> dict[str, Any] | None:
     return store.read(lambda conn: _row(conn, key))
 
 
-def _attempt(store: Any, channel: Channel, msg: Outgoing, key: str, recipients: list[str], attempts: int,
-             backoff_s: float, sleep: Callable[[float], None]) -> Delivery:
+def _attempt(
+    store: Any,
+    channel: Channel,
+    msg: Outgoing,
+    key: str,
+    recipients: list[str],
+    attempts: int,
+    backoff_s: float,
+    sleep: Callable[[float], None],
+) -> Delivery:
     error = None
     for n in range(1, attempts + 1):
         try:
@@ -133,33 +178,66 @@ def _attempt(store: Any, channel: Channel, msg: Outgoing, key: str, recipients: 
     return Delivery(channel.name, channel.audience, recipients, key, "failed", attempts, error)
 
 
-def _claim(conn: Connection, incident: int | None, channel: Channel, msg: Outgoing, key: str,
-           recipients: list[str]) -> tuple[str, str | None] | None:
+def _claim(
+    conn: Connection, incident: int | None, channel: Channel, msg: Outgoing, key: str, recipients: list[str]
+) -> tuple[str, str | None] | None:
     """None when this run now owns ``key``; else why not (``already_sent`` / ``in_progress``) and when sent."""
     row = _row(conn, key, lock=True)
     now = now_iso()
     if row is None:
         try:
             with conn.begin_nested():
-                conn.execute(insert(messages).values(
-                    idempotency_key=key, incident_id=incident, event=msg.event, audience=msg.audience,
-                    channel=channel.name, recipients=recipients, subject=msg.subject, body=msg.body,
-                    outcome="pending", attempts=0, created_at=now, claimed_at=now))
+                conn.execute(
+                    insert(messages).values(
+                        idempotency_key=key,
+                        incident_id=incident,
+                        event=msg.event,
+                        audience=msg.audience,
+                        channel=channel.name,
+                        recipients=recipients,
+                        subject=msg.subject,
+                        body=msg.body,
+                        outcome="pending",
+                        attempts=0,
+                        created_at=now,
+                        claimed_at=now,
+                    )
+                )
             return None
         except IntegrityError:  # another process claimed it between our read and insert
             row = _row(conn, key)
     assert row is not None  # read, or written by the process that won the claim
     if row["outcome"] == "sent":
         return "already_sent", row["sent_at"]
-    if row["outcome"] == "pending" and (parse_iso(now) - parse_iso(row["claimed_at"])).total_seconds() < LEASE_S:
+    if (
+        row["outcome"] == "pending"
+        and (parse_iso(now) - parse_iso(row["claimed_at"])).total_seconds() < LEASE_S
+    ):
         return "in_progress", None
-    conn.execute(update(messages).where(messages.c.idempotency_key == key).values(
-        outcome="pending", claimed_at=now, subject=msg.subject, body=msg.body, recipients=recipients, error=None))
+    conn.execute(
+        update(messages)
+        .where(messages.c.idempotency_key == key)
+        .values(
+            outcome="pending",
+            claimed_at=now,
+            subject=msg.subject,
+            body=msg.body,
+            recipients=recipients,
+            error=None,
+        )
+    )
     return None
 
 
-def _set(conn: Connection, key: str, *, attempts_done: int, outcome: str | None = None, error: str | None = None,
-         sent_at: str | None = None) -> None:
+def _set(
+    conn: Connection,
+    key: str,
+    *,
+    attempts_done: int,
+    outcome: str | None = None,
+    error: str | None = None,
+    sent_at: str | None = None,
+) -> None:
     values: dict[str, Any] = {"attempts": attempts_done, "error": error}
     if outcome:
         values["outcome"] = outcome

@@ -29,17 +29,37 @@ KINDS = ("table", "query", "hostname", "ip", "pid", "dsn", "code")
 
 _CODE_PREFIXES = sorted({c.split(".")[0] for c in CODES} | {"manual", "engine"})
 _CODE = re.compile(rf"\b(?:{'|'.join(_CODE_PREFIXES)})\.[a-z][a-z_]+\b")
-_QUERY = re.compile(r"\b(?:SELECT|INSERT\s+INTO|UPDATE|DELETE\s+FROM)\b[^\n]{0,200}?\b(?:FROM|SET|VALUES|WHERE)\b"
-                    r"|\bWHERE\b[^\n]{0,80}?=\s*\$\d|\bpg_stat_\w+|\bEXPLAIN\s*\(")
+_QUERY = re.compile(
+    r"\b(?:SELECT|INSERT\s+INTO|UPDATE|DELETE\s+FROM)\b[^\n]{0,200}?\b(?:FROM|SET|VALUES|WHERE)\b"
+    r"|\bWHERE\b[^\n]{0,80}?=\s*\$\d|\bpg_stat_\w+|\bEXPLAIN\s*\("
+)
 _SQL_IDENT = r"(?:\bFROM|\bJOIN|\bINTO|\bUPDATE|\btable)\s+[\"`]?{name}\b|[\"`']{name}[\"`']"
 _QUALIFIED = re.compile(r"\b(?:public|pg_catalog|information_schema)\.[A-Za-z_]\w*\b")
 _URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s<>\"')]+")
-_DSN_SCHEMES = ("postgres", "postgresql", "redis", "rediss", "mysql", "mariadb", "mongodb", "amqp", "sqlite",
-                "ws", "wss", "unix", "tcp", "jdbc")
+_DSN_SCHEMES = (
+    "postgres",
+    "postgresql",
+    "redis",
+    "rediss",
+    "mysql",
+    "mariadb",
+    "mongodb",
+    "amqp",
+    "sqlite",
+    "ws",
+    "wss",
+    "unix",
+    "tcp",
+    "jdbc",
+)
 _KV_DSN = re.compile(r"\b(?:host|dbname|user|password|port)=\S+\s+(?:host|dbname|user|password|port)=")
 _PID = re.compile(r"\bpids?\s*[:=#]?\s*\d+\b|\b[\w.-]+\[\d{2,}\]|\bprocess\s+\d{2,}\b", re.IGNORECASE)
-_IP_CANDIDATE = re.compile(r"(?<![\w.:])(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7})(?![\w.:])")
-_HOST_WORDS = re.compile(r"\blocalhost\b|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:internal|local|lan|corp|intranet)\b")
+_IP_CANDIDATE = re.compile(
+    r"(?<![\w.:])(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7})(?![\w.:])"
+)
+_HOST_WORDS = re.compile(
+    r"\blocalhost\b|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:internal|local|lan|corp|intranet)\b"
+)
 
 
 @dataclass(frozen=True)
@@ -86,8 +106,10 @@ def public_text(text: str, internals: Internals = Internals(), *, what: str = "e
     leaks = find_leaks(text, internals)
     if leaks:
         shown = "; ".join(f"{leak.kind} {leak.text!r}" for leak in leaks[:5])
-        raise LeakError(f"{what} names internals external readers must not see: {shown}",
-                        hint="write it in plain words (what users experience), or send it only to internal channels")
+        raise LeakError(
+            f"{what} names internals external readers must not see: {shown}",
+            hint="write it in plain words (what users experience), or send it only to internal channels",
+        )
     return text
 
 
@@ -99,7 +121,7 @@ def internals_of(documents: Iterable[dict[str, Any]]) -> Internals:
     pids: set[int] = set()
     for doc in documents:
         target = doc.get("target")  # a triage names each layer's target; a load run its one URL
-        for url in (target.values() if isinstance(target, dict) else [target]):
+        for url in target.values() if isinstance(target, dict) else [target]:
             if isinstance(url, str) and "://" in url:
                 hosts.add(urlsplit(url).hostname or "")
         for f in doc.get("findings") or []:
@@ -110,7 +132,9 @@ def internals_of(documents: Iterable[dict[str, Any]]) -> Internals:
     return Internals(frozenset(tables), frozenset(queries), frozenset(hosts), frozenset(pids))
 
 
-def _from_finding(f: dict[str, Any], tables: set[str], queries: set[str], hosts: set[str], pids: set[int]) -> None:
+def _from_finding(
+    f: dict[str, Any], tables: set[str], queries: set[str], hosts: set[str], pids: set[int]
+) -> None:
     code, subject = str(f.get("code", "")), str(f.get("subject") or "")
     layer = code.split(".")[0]
     if layer == "pg" and subject:
@@ -151,8 +175,11 @@ def _names(item: Any) -> list[str]:
     if isinstance(item, str):
         return [item]
     if isinstance(item, list):
-        return [t if isinstance(t, str) else str(t["name"]) for t in item
-                if isinstance(t, str) or (isinstance(t, dict) and isinstance(t.get("name"), str))]
+        return [
+            t if isinstance(t, str) else str(t["name"])
+            for t in item
+            if isinstance(t, str) or (isinstance(t, dict) and isinstance(t.get("name"), str))
+        ]
     return []
 
 
@@ -170,8 +197,11 @@ def _tables(text: str, names: Iterable[str]) -> list[str]:
 def _hosts(text: str, names: Iterable[str]) -> list[str]:
     hits = [m.group(0) for m in _HOST_WORDS.finditer(text)]
     # case-sensitive: a host "web" must not flag a component called "Web app"
-    hits += [h for h in sorted(names) if len(h) >= 2 and not _is_ip(h)
-             and re.search(rf"(?<![\w.-]){re.escape(h)}(?![\w-])", text)]
+    hits += [
+        h
+        for h in sorted(names)
+        if len(h) >= 2 and not _is_ip(h) and re.search(rf"(?<![\w.-]){re.escape(h)}(?![\w-])", text)
+    ]
     return hits
 
 

@@ -49,14 +49,30 @@ class NotifyResult:
         return [d for d in self.deliveries if d.outcome == "failed"]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"incident": self.incident, "event": self.event, "dry_run": self.dry_run,
-                "messages": {a: {"subject": m.subject, "body": m.body} for a, m in self.messages.items()},
-                "deliveries": [d.to_dict() for d in self.deliveries], "status_page": self.status_page}
+        return {
+            "incident": self.incident,
+            "event": self.event,
+            "dry_run": self.dry_run,
+            "messages": {a: {"subject": m.subject, "body": m.body} for a, m in self.messages.items()},
+            "deliveries": [d.to_dict() for d in self.deliveries],
+            "status_page": self.status_page,
+        }
 
 
-def notify(store: Any, cfg: Config, number: int, event: str, *, actor: str, message: str | None = None,
-           dry_run: bool = False, internal_only: bool = False, now: dt.datetime | None = None,
-           env: Mapping[str, str] | None = None, sleep: Callable[[float], None] = time.sleep) -> NotifyResult:
+def notify(
+    store: Any,
+    cfg: Config,
+    number: int,
+    event: str,
+    *,
+    actor: str,
+    message: str | None = None,
+    dry_run: bool = False,
+    internal_only: bool = False,
+    now: dt.datetime | None = None,
+    env: Mapping[str, str] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> NotifyResult:
     """Render ``event``'s messages for incident ``number`` and deliver them (nothing sent when ``dry_run``)."""
     if event not in EVENTS:
         raise UsageError(f"event must be one of {', '.join(EVENTS)}, got {event!r}")
@@ -67,13 +83,17 @@ def notify(store: Any, cfg: Config, number: int, event: str, *, actor: str, mess
     msgs = render_messages(state, cfg, event, message=message, now=now, internal_only=internal_only)
     result = NotifyResult(state.incident.id, event, dry_run, msgs)
     digest = hashlib.sha256((message or "").encode()).hexdigest()[:12]
-    sends = [(c, msgs[c.audience], f"{state.incident.id}:{event}:{anchor}:{digest}:{c.identity}:{c.audience}")
-             for c in chans if c.audience in msgs]
+    sends = [
+        (c, msgs[c.audience], f"{state.incident.id}:{event}:{anchor}:{digest}:{c.identity}:{c.audience}")
+        for c in chans
+        if c.audience in msgs
+    ]
     if dry_run:
         result.deliveries = [_planned(store, c, m, k) for c, m, k in sends]
         return result
-    result.deliveries = delivery.deliver(store, number, sends, attempts=cfg.notify.attempts,
-                                         backoff_s=cfg.notify.backoff_s, sleep=sleep)
+    result.deliveries = delivery.deliver(
+        store, number, sends, attempts=cfg.notify.attempts, backoff_s=cfg.notify.backoff_s, sleep=sleep
+    )
     _record(store, number, result, actor)
     from perfbook.statuspage import rebuild_if_configured
 
@@ -81,19 +101,31 @@ def notify(store: Any, cfg: Config, number: int, event: str, *, actor: str, mess
     return result
 
 
-def render_messages(state: IncidentState, cfg: Config, event: str, *, message: str | None, now: dt.datetime,
-                    internal_only: bool = False) -> dict[str, Outgoing]:
+def render_messages(
+    state: IncidentState,
+    cfg: Config,
+    event: str,
+    *,
+    message: str | None,
+    now: dt.datetime,
+    internal_only: bool = False,
+) -> dict[str, Outgoing]:
     """``{"internal": …, "external": …}`` for ``event``; external texts checked by the public_text guard."""
     env = environment(cfg.notify.templates_dir)
     out: dict[str, Outgoing] = {}
     if event != "customer":
         ctx = internal_context(state, cfg, event=event, now=now, message=message)
-        out["internal"] = Outgoing(event, "internal", *split_subject(render(env, f"messages/internal/{event}.txt.j2", ctx)))
+        out["internal"] = Outgoing(
+            event, "internal", *split_subject(render(env, f"messages/internal/{event}.txt.j2", ctx))
+        )
     if internal_only:
         return out
     name = "customer" if event == "customer" else "status"
-    text = render(env, f"messages/external/{name}.txt.j2",
-                  external_context(state, cfg, event=event, now=now, message=message))
+    text = render(
+        env,
+        f"messages/external/{name}.txt.j2",
+        external_context(state, cfg, event=event, now=now, message=message),
+    )
     internals = internals_of(a.document for a in state.artifacts)
     public_text(text, internals, what=f"the external {name} text" + (" (with --message)" if message else ""))
     out["external"] = Outgoing(event, "external", *split_subject(text))
@@ -104,11 +136,15 @@ def anchor_of(state: IncidentState, event: str) -> int:
     """The timeline event a message reports on (part of its idempotency key)."""
     inc = state.incident
     if event == "resolved" and inc.status is not Status.RESOLVED:
-        raise UsageError(f"{inc.id} is not resolved (it is {inc.status.value})",
-                         hint=f"resolve it first: perfbook incident resolve {inc.id}")
+        raise UsageError(
+            f"{inc.id} is not resolved (it is {inc.status.value})",
+            hint=f"resolve it first: perfbook incident resolve {inc.id}",
+        )
     if event == "update" and inc.status is Status.RESOLVED:
-        raise UsageError(f"{inc.id} is resolved: send the resolution instead",
-                         hint=f"perfbook incident notify {inc.id} resolved")
+        raise UsageError(
+            f"{inc.id} is resolved: send the resolution instead",
+            hint=f"perfbook incident notify {inc.id} resolved",
+        )
     kinds = {"detected": {"opened", "reopened"}, "resolved": {"resolved"}}.get(event)
     ids = [e.id for e in state.events if (e.kind in kinds if kinds else e.kind != EventKind.MESSAGE.value)]
     return ids[-1] if ids else 0
@@ -118,8 +154,14 @@ def _planned(store: Any, channel: Channel, msg: Outgoing, key: str) -> delivery.
     row = delivery.previous(store, key)
     sent = row is not None and row["outcome"] == "sent"
     sent_at = row["sent_at"] if row is not None and sent else None
-    return delivery.Delivery(channel.name, channel.audience, channel.recipients(msg.event), key,
-                             "already_sent" if sent else "dry_run", sent_at=sent_at)
+    return delivery.Delivery(
+        channel.name,
+        channel.audience,
+        channel.recipients(msg.event),
+        key,
+        "already_sent" if sent else "dry_run",
+        sent_at=sent_at,
+    )
 
 
 def _record(store: Any, number: int, result: NotifyResult, actor: str) -> None:
@@ -130,6 +172,14 @@ def _record(store: Any, number: int, result: NotifyResult, actor: str) -> None:
             continue
         to = ", ".join(d.recipients)
         tries = f"{d.attempts} attempt{'s' if d.attempts != 1 else ''}"
-        line = f"{result.event} message via {d.channel} to {to}: {d.outcome} ({tries})" + (f": {d.error}" if d.error else "")
-        records.add_event(store, number, EventKind.MESSAGE, line, actor=actor,
-                          data={**d.to_dict(), "event": result.event, "subject": result.messages[d.audience].subject})
+        line = f"{result.event} message via {d.channel} to {to}: {d.outcome} ({tries})" + (
+            f": {d.error}" if d.error else ""
+        )
+        records.add_event(
+            store,
+            number,
+            EventKind.MESSAGE,
+            line,
+            actor=actor,
+            data={**d.to_dict(), "event": result.event, "subject": result.messages[d.audience].subject},
+        )

@@ -45,8 +45,8 @@ PS_ARGS = {"docker": "-eo pid,pcpu,rss,args", "podman": "pid,pcpu,rss,args"}
 class ContainersProbe(BaseProbe):
     """Sample the selected containers across the window and read the engine's disk use.
 
-        ev = await run_probe(ContainersProbe(), ctx, budget_s=4.0)
-        ev.data.containers[0].cpu_pct   # of its CPU limit, or of one core × cores
+    ev = await run_probe(ContainersProbe(), ctx, budget_s=4.0)
+    ev.data.containers[0].cpu_pct   # of its CPU limit, or of one core × cores
     """
 
     name = "containers"
@@ -68,7 +68,9 @@ class ContainersProbe(BaseProbe):
         """Gather the evidence; ProbeUnavailable when no engine answers at the configured address."""
         cfg = ctx.config
         if not ctx.local and cfg.host.remote != "force":
-            raise ProbeSkipped('remote target: containers describe this machine (set [host] remote = "force")')
+            raise ProbeSkipped(
+                'remote target: containers describe this machine (set [host] remote = "force")'
+            )
         try:
             import docker
         except ImportError:
@@ -85,18 +87,23 @@ class ContainersProbe(BaseProbe):
 class _Session:
     """One probe run: the client, the thread pool and the calls made through them."""
 
-    def __init__(self, docker: Any, url: str, ctx: ProbeContext, pool: ThreadPoolExecutor,
-                 wall: Callable[[], float]) -> None:
+    def __init__(
+        self, docker: Any, url: str, ctx: ProbeContext, pool: ThreadPoolExecutor, wall: Callable[[], float]
+    ) -> None:
         self.docker, self.url, self.ctx, self.pool, self.wall = docker, url, ctx, pool, wall
         self.client: Any = None
         self.one_shot = True  # API >= 1.41: stats answer at once instead of waiting ~1 s for precpu
         self.notes: list[str] = []
         self.window_end = 0.0  # clock() at the end of the sampling window
 
-    async def call(self, fn: Callable[..., Any], *args: Any, timeout_s: float = CALL_TIMEOUT_S, **kw: Any) -> Any:
+    async def call(
+        self, fn: Callable[..., Any], *args: Any, timeout_s: float = CALL_TIMEOUT_S, **kw: Any
+    ) -> Any:
         """Run one blocking SDK call in the pool; TimeoutError after ``timeout_s``."""
         loop = asyncio.get_running_loop()
-        return await asyncio.wait_for(loop.run_in_executor(self.pool, functools.partial(fn, *args, **kw)), timeout_s)
+        return await asyncio.wait_for(
+            loop.run_in_executor(self.pool, functools.partial(fn, *args, **kw)), timeout_s
+        )
 
     def unreachable_errors(self) -> tuple[type[BaseException], ...]:
         """What the SDK raises when the engine cannot be reached or refuses (socket errors wrapped)."""
@@ -114,11 +121,14 @@ class _Session:
         try:
             selected, selection = await self.select()
         except (TimeoutError, *self.unreachable_errors()) as err:  # type: ignore[misc]
-            raise ProbeUnavailable(f"container engine at {redact_url(self.url)} did not list its containers: "
-                                   f"{_why(err)}") from None
+            raise ProbeUnavailable(
+                f"container engine at {redact_url(self.url)} did not list its containers: {_why(err)}"
+            ) from None
         start_wall, window_s = self.wall(), self.ctx.window_s
         self.window_end = self.ctx.clock() + window_s
-        events = asyncio.create_task(self.fetch_events(int(start_wall - RESTART_LOOKBACK_S), start_wall + window_s))
+        events = asyncio.create_task(
+            self.fetch_events(int(start_wall - RESTART_LOOKBACK_S), start_wall + window_s)
+        )
         df = asyncio.create_task(self.call(self.client.df, timeout_s=window_s + 1.0))
         details = asyncio.create_task(self.fetch_details(selected, PS_ARGS[engine]))
         samples = await self.sample([cid for cid, state in selected if state == "running"])
@@ -127,15 +137,30 @@ class _Session:
         inspected.update(await self.inspect_late([cid for cid, _ in selected], inspected, die_events))
         disk_raw = await self.settle(df, "engine df", None)
         now = self.wall()
-        containers = [build_container(attrs, samples.get(cid, []), tops.get(cid), die_events, now, start_wall,
-                                      log_bytes=log_size_bytes(attrs.get("LogPath")))
-                      for cid, attrs in inspected.items()]
+        containers = [
+            build_container(
+                attrs,
+                samples.get(cid, []),
+                tops.get(cid),
+                die_events,
+                now,
+                start_wall,
+                log_bytes=log_size_bytes(attrs.get("LogPath")),
+            )
+            for cid, attrs in inspected.items()
+        ]
         data = ContainersEvidence(
-            engine_url=redact_url(self.url), engine=engine, engine_version=version["version"],
-            api_version=version["api"], window_s=window_s, restart_lookback_s=RESTART_LOOKBACK_S,
-            selection=selection, containers=sorted(containers, key=lambda c: c.name),
+            engine_url=redact_url(self.url),
+            engine=engine,
+            engine_version=version["version"],
+            api_version=version["api"],
+            window_s=window_s,
+            restart_lookback_s=RESTART_LOOKBACK_S,
+            selection=selection,
+            containers=sorted(containers, key=lambda c: c.name),
             disk=EngineDisk(**parse.disk_usage(disk_raw)) if disk_raw is not None else None,
-            notes=self.notes)
+            notes=self.notes,
+        )
         # partial: a figure is missing (df, events, a container's stats) or a counter reset mid-window
         partial = bool(self.notes) or any(c.notes for c in containers)
         return Evidence("containers", "partial" if partial else "ok", 0.0, data=data)
@@ -151,38 +176,60 @@ class _Session:
         # after the window is reported here, with the address, rather than as a bare budget overrun.
         timeout_s = max(0.3, min(CONNECT_TIMEOUT_S, self.ctx.time_left() - self.ctx.window_s - 0.2))
         try:
-            self.client = await self.call(self.docker.DockerClient, base_url=self.url, version=API_VERSION,
-                                          timeout=self.ctx.window_s + 3.0, timeout_s=timeout_s)
-            resp = await self.call(self.client.api.get, self.client.api.base_url + "/_ping", timeout_s=timeout_s)
+            self.client = await self.call(
+                self.docker.DockerClient,
+                base_url=self.url,
+                version=API_VERSION,
+                timeout=self.ctx.window_s + 3.0,
+                timeout_s=timeout_s,
+            )
+            resp = await self.call(
+                self.client.api.get, self.client.api.base_url + "/_ping", timeout_s=timeout_s
+            )
         except TimeoutError:
-            raise ProbeUnavailable(f"no container engine at {where}: no answer within {timeout_s:.1f} s") from None
+            raise ProbeUnavailable(
+                f"no container engine at {where}: no answer within {timeout_s:.1f} s"
+            ) from None
         except self.unreachable_errors() as err:
             raise ProbeUnavailable(f"no container engine at {where}: {_why(err)}") from None
         if resp.status_code != 200:
             raise ProbeUnavailable(f"no container engine at {where}: /_ping answered HTTP {resp.status_code}")
         api = resp.headers.get("Api-Version")
         if api and _version_tuple(api) < _version_tuple(API_VERSION):  # an old engine: speak its version
-            self.client = self.docker.DockerClient(base_url=self.url, version=api, timeout=self.ctx.window_s + 3.0)
+            self.client = self.docker.DockerClient(
+                base_url=self.url, version=api, timeout=self.ctx.window_s + 3.0
+            )
             self.one_shot = False
         podman = resp.headers.get("Libpod-Api-Version")
         server = resp.headers.get("Server", "")  # "Docker/24.0.7 (linux)", "Libpod/4.3.1 (linux)"
-        return {"engine": "podman" if podman else "docker", "api": api,
-                "version": podman or (server.split("/", 1)[1].split()[0] if "/" in server else None)}
+        return {
+            "engine": "podman" if podman else "docker",
+            "api": api,
+            "version": podman or (server.split("/", 1)[1].split()[0] if "/" in server else None),
+        }
 
     async def select(self) -> tuple[list[tuple[str, str]], str]:
         """(id, state) of the containers that matter, and how they were chosen."""
         cc = self.ctx.config.containers
         filters = {"label": list(cc.labels)} if cc.labels else None
         listed = await self.call(self.client.api.containers, all=True, filters=filters)
-        rows = [(c["Id"], str(c.get("State", "")).lower(), [n.lstrip("/") for n in c.get("Names") or []])
-                for c in listed]
+        rows = [
+            (c["Id"], str(c.get("State", "")).lower(), [n.lstrip("/") for n in c.get("Names") or []])
+            for c in listed
+        ]
         if cc.names:
             wanted = set(cc.names)
-            chosen = [(cid, st) for cid, st, names in rows
-                      if wanted & set(names) or any(cid.startswith(w) for w in wanted)]
+            chosen = [
+                (cid, st)
+                for cid, st, names in rows
+                if wanted & set(names) or any(cid.startswith(w) for w in wanted)
+            ]
             seen = {n for _, _, names in rows for n in names} | {cid[:12] for cid, _, _ in rows}
-            self.notes += [f"no container named {n}" for n in cc.names
-                           if n not in seen and not any(cid.startswith(n) for cid, _, _ in rows)]
+            self.notes += [
+                f"no container named {n}"
+                for n in cc.names
+                if n not in seen and not any(cid.startswith(n) for cid, _, _ in rows)
+            ]
             how = "names: " + ", ".join(cc.names)
         else:
             chosen = [(cid, st) for cid, st, _ in rows if st in ACTIVE_STATES]
@@ -238,7 +285,11 @@ class _Session:
             if cgroup is not None:
                 periods, throttled, ns = cgroup
                 stats.setdefault("cpu_stats", {})["throttling_data"] = {
-                    "periods": periods, "throttled_periods": throttled, "throttled_time": ns, "source": "cgroup"}
+                    "periods": periods,
+                    "throttled_periods": throttled,
+                    "throttled_time": ns,
+                    "source": "cgroup",
+                }
         return (before + self.ctx.clock()) / 2, stats
 
     async def fetch_details(self, selected: list[tuple[str, str]], ps_args: str) -> tuple[dict, dict]:
@@ -246,10 +297,12 @@ class _Session:
         ids = [cid for cid, _ in selected]
         running = [cid for cid, state in selected if state == "running"]
         timeout_s = min(CALL_TIMEOUT_S, self.left(0.3))
-        answers = await asyncio.gather(*(self.call(self.client.api.inspect_container, c, timeout_s=timeout_s)
-                                         for c in ids),
-                                       *(self.top(c, ps_args, timeout_s) for c in running), return_exceptions=True)
-        inspected, tops = answers[:len(ids)], answers[len(ids):]
+        answers = await asyncio.gather(
+            *(self.call(self.client.api.inspect_container, c, timeout_s=timeout_s) for c in ids),
+            *(self.top(c, ps_args, timeout_s) for c in running),
+            return_exceptions=True,
+        )
+        inspected, tops = answers[: len(ids)], answers[len(ids) :]
         attrs = {cid: res for cid, res in zip(ids, inspected, strict=True) if isinstance(res, dict)}
         return attrs, {cid: res for cid, res in zip(running, tops, strict=True) if isinstance(res, list)}
 
@@ -267,6 +320,7 @@ class _Session:
         Podman answers an ``until`` already past with nothing, so the call is made up front and
         runs alongside the sampling. Podman files the action as ``died``; the filter names both.
         """
+
         def read() -> list[dict[str, Any]]:
             found = []
             filters = {"type": ["container"], "event": ["die", "died", "oom"]}
@@ -275,25 +329,38 @@ class _Session:
                 if len(found) >= MAX_EVENTS:
                     break
             return found
+
         return await self.call(read, timeout_s=self.ctx.window_s + CALL_TIMEOUT_S)
 
-    async def inspect_late(self, selected: list[str], inspected: dict[str, Any],
-                           events: list[dict[str, Any]]) -> dict[str, Any]:
+    async def inspect_late(
+        self, selected: list[str], inspected: dict[str, Any], events: list[dict[str, Any]]
+    ) -> dict[str, Any]:
         """Inspect what is still missing: selected containers whose first inspect did not answer,
         and (with no names configured) containers that died in the lookback but were not running
         when listed (a loop between two runs, or one that gave up restarting)."""
         missing = [cid for cid in selected if cid not in inspected]
         if not self.ctx.config.containers.names:
-            missing += [cid for cid in dict.fromkeys(map(_actor_id, events))
-                        if cid and cid not in inspected and cid not in missing][:5]
+            missing += [
+                cid
+                for cid in dict.fromkeys(map(_actor_id, events))
+                if cid and cid not in inspected and cid not in missing
+            ][:5]
         timeout_s = min(CALL_TIMEOUT_S, max(0.2, self.ctx.time_left() - 0.4))
-        found = await asyncio.gather(*(self.call(self.client.api.inspect_container, c, timeout_s=timeout_s)
-                                       for c in missing), return_exceptions=True)
+        found = await asyncio.gather(
+            *(self.call(self.client.api.inspect_container, c, timeout_s=timeout_s) for c in missing),
+            return_exceptions=True,
+        )
         labels = self.ctx.config.containers.labels
-        late = {c: a for c, a in zip(missing, found, strict=True)
-                if isinstance(a, dict) and _labels_match((a.get("Config") or {}).get("Labels") or {}, labels)}
-        self.notes += [f"{cid[:12]} did not answer inspect ({_why(a)})" for cid, a in zip(missing, found, strict=True)
-                       if cid in selected and isinstance(a, BaseException)]
+        late = {
+            c: a
+            for c, a in zip(missing, found, strict=True)
+            if isinstance(a, dict) and _labels_match((a.get("Config") or {}).get("Labels") or {}, labels)
+        }
+        self.notes += [
+            f"{cid[:12]} did not answer inspect ({_why(a)})"
+            for cid, a in zip(missing, found, strict=True)
+            if cid in selected and isinstance(a, BaseException)
+        ]
         return late
 
     async def settle(self, task: asyncio.Task, what: str, default: Any) -> Any:
@@ -351,9 +418,15 @@ def log_size_bytes(path: str | None) -> int | None:
 
 # Where engines put a container's CPU cgroup (v1 hierarchies, then the unified v2 one).
 _CGROUP_CANDIDATES = (
-    "cpu/libpod_parent/libpod-{id}", "cpu/docker/{id}", "cpu/system.slice/docker-{id}.scope",
-    "cpu,cpuacct/docker/{id}", "cpu/machine.slice/libpod-{id}.scope",
-    "system.slice/docker-{id}.scope", "machine.slice/libpod-{id}.scope", "libpod_parent/libpod-{id}", "docker/{id}",
+    "cpu/libpod_parent/libpod-{id}",
+    "cpu/docker/{id}",
+    "cpu/system.slice/docker-{id}.scope",
+    "cpu,cpuacct/docker/{id}",
+    "cpu/machine.slice/libpod-{id}.scope",
+    "system.slice/docker-{id}.scope",
+    "machine.slice/libpod-{id}.scope",
+    "libpod_parent/libpod-{id}",
+    "docker/{id}",
 )
 
 

@@ -24,9 +24,15 @@ def process_rows(rows: list[dict[str, Any]]) -> list[ContainerProcess]:
     return [ContainerProcess(r["pid"], r["cpu_pct"], r["rss_bytes"], r["command"]) for r in ordered]
 
 
-def build_container(attrs: dict[str, Any], samples: list[tuple[float, dict[str, Any]]],
-                    processes: list[ContainerProcess] | None, events: list[dict[str, Any]],
-                    now_wall: float, window_start_wall: float, log_bytes: int | None = None) -> ContainerStats:
+def build_container(
+    attrs: dict[str, Any],
+    samples: list[tuple[float, dict[str, Any]]],
+    processes: list[ContainerProcess] | None,
+    events: list[dict[str, Any]],
+    now_wall: float,
+    window_start_wall: float,
+    log_bytes: int | None = None,
+) -> ContainerStats:
     """One container's evidence from its inspect answer, stats samples (clock, stats) and events."""
     state = attrs.get("State") or {}
     host = attrs.get("HostConfig") or {}
@@ -34,7 +40,10 @@ def build_container(attrs: dict[str, Any], samples: list[tuple[float, dict[str, 
     mine = [e for e in events if _actor(e).get("ID", e.get("id")) == cid]
     dies = sorted((e for e in mine if _action(e) in ("die", "died")), key=_event_time)
     status = str(state.get("Status") or "unknown").lower()
-    started, finished = parse.parse_engine_time(state.get("StartedAt")), parse.parse_engine_time(state.get("FinishedAt"))
+    started, finished = (
+        parse.parse_engine_time(state.get("StartedAt")),
+        parse.parse_engine_time(state.get("FinishedAt")),
+    )
     running = status == "running"
     last_exit = _exit_code(dies[-1]) if dies else (None if running else state.get("ExitCode"))
     c = ContainerStats(
@@ -109,7 +118,9 @@ def _add_throttling(c: ContainerStats, first: dict[str, Any], last: dict[str, An
     c.cpu_periods, c.cpu_throttled_periods = periods, throttled
     c.cpu_throttled_s = round((b[2] - a[2]) / 1e9, 3)
     c.cpu_throttled_share = round(throttled / periods, 3)
-    c.cpu_throttling_source = str((last.get("cpu_stats") or {}).get("throttling_data", {}).get("source") or "engine")
+    c.cpu_throttling_source = str(
+        (last.get("cpu_stats") or {}).get("throttling_data", {}).get("source") or "engine"
+    )
 
 
 def _rate(before: int, after: int, wall_s: float) -> float | None:

@@ -120,17 +120,28 @@ def top_rows(answer: dict[str, Any]) -> list[dict[str, Any]]:
     if len(titles) == 1 and " " in titles[0]:
         titles = titles[0].split()
         processes = [row[0].split(None, len(titles) - 1) for row in processes if row]
-    col = {key: _column(titles, names) for key, names in
-           (("pid", _PID_TITLES), ("cpu", _CPU_TITLES), ("rss", _RSS_TITLES), ("cmd", _CMD_TITLES))}
+    col = {
+        key: _column(titles, names)
+        for key, names in (
+            ("pid", _PID_TITLES),
+            ("cpu", _CPU_TITLES),
+            ("rss", _RSS_TITLES),
+            ("cmd", _CMD_TITLES),
+        )
+    }
     rows = []
     for proc in processes:
         cpu, rss = _cell(proc, col["cpu"]), _cell(proc, col["rss"])
-        rows.append({
-            "pid": _cell(proc, col["pid"]),
-            "cpu_pct": _number(cpu),
-            "rss_bytes": int(rss_kib * 1024) if (rss_kib := _number(rss)) is not None else None,  # ps: KiB
-            "command": _cell(proc, col["cmd"]) or " ".join(proc),
-        })
+        rows.append(
+            {
+                "pid": _cell(proc, col["pid"]),
+                "cpu_pct": _number(cpu),
+                "rss_bytes": int(rss_kib * 1024)
+                if (rss_kib := _number(rss)) is not None
+                else None,  # ps: KiB
+                "command": _cell(proc, col["cmd"]) or " ".join(proc),
+            }
+        )
     return rows
 
 
@@ -164,7 +175,9 @@ def disk_usage(df: dict[str, Any]) -> dict[str, int]:
     containers = df.get("Containers") or []
     volumes = df.get("Volumes") or []
     dangling = [i for i in images if is_dangling(i) and not i.get("Containers")]
-    stopped = [c for c in containers if str(c.get("State", "")).lower() not in ("running", "paused", "restarting")]
+    stopped = [
+        c for c in containers if str(c.get("State", "")).lower() not in ("running", "paused", "restarting")
+    ]
     images_bytes = df.get("LayersSize") or sum(int(i.get("Size") or 0) for i in images)
     out = {
         "images": len(images),
@@ -191,7 +204,11 @@ def throttling(stats: dict[str, Any]) -> tuple[int, int, int] | None:
     data = (stats.get("cpu_stats") or {}).get("throttling_data")
     if not isinstance(data, dict) or "periods" not in data:
         return None
-    return int(data.get("periods") or 0), int(data.get("throttled_periods") or 0), int(data.get("throttled_time") or 0)
+    return (
+        int(data.get("periods") or 0),
+        int(data.get("throttled_periods") or 0),
+        int(data.get("throttled_time") or 0),
+    )
 
 
 def parse_cpu_stat(text: str) -> tuple[int, int, int] | None:
@@ -205,5 +222,9 @@ def parse_cpu_stat(text: str) -> tuple[int, int, int] | None:
     values = dict(line.split()[:2] for line in text.splitlines() if len(line.split()) >= 2)
     if "nr_periods" not in values:
         return None
-    ns = int(values["throttled_time"]) if "throttled_time" in values else int(values.get("throttled_usec", 0)) * 1000
+    ns = (
+        int(values["throttled_time"])
+        if "throttled_time" in values
+        else int(values.get("throttled_usec", 0)) * 1000
+    )
     return int(values["nr_periods"]), int(values.get("nr_throttled", 0)), ns

@@ -37,7 +37,7 @@ LINK_RELS = {"stylesheet": "stylesheet", "icon": "image", "preload": "other", "m
 class FrontendProbe(BaseProbe):
     """Page, then its assets (``max_assets`` at most, 6 at a time).
 
-        ev = await FrontendProbe().collect(ctx)   # ev.data is a FrontendEvidence
+    ev = await FrontendProbe().collect(ctx)   # ev.data is a FrontendEvidence
     """
 
     name = "frontend"
@@ -63,23 +63,36 @@ class FrontendProbe(BaseProbe):
             raise ProbeSkipped("no [frontend] url")
         timeout_s = ctx.config.http.timeout_s
         end_at = ctx.clock() + ctx.window_s + timeout_s
-        async with httpx.AsyncClient(verify=ctx.config.http.verify_tls, timeout=timeout_s,
-                                     follow_redirects=True) as client:
+        async with httpx.AsyncClient(
+            verify=ctx.config.http.verify_tls, timeout=timeout_s, follow_redirects=True
+        ) as client:
             page, html, html_cut, page_s = await _fetch_page(client, cfg.url, ctx, timeout_s)
-            refs = asset_urls(html, str(page.url)) if "html" in page.headers.get("content-type", "html") else []
+            refs = (
+                asset_urls(html, str(page.url)) if "html" in page.headers.get("content-type", "html") else []
+            )
             wanted = refs[: cfg.max_assets]
             gate = asyncio.Semaphore(CONCURRENCY)
-            assets = await asyncio.gather(*(_fetch_asset(client, gate, u, k, ctx, timeout_s, end_at) for u, k in wanted))
-        page_bytes = max(declared_length(page.headers) or 0, page.num_bytes_downloaded)  # a cut page is still its length
-        data = FrontendEvidence(url=redact_url(cfg.url), page_status=page.status_code, page_s=round(page_s, 6),
-                                page_bytes=page_bytes, assets_found=len(refs),
-                                assets_fetched=len(assets))
+            assets = await asyncio.gather(
+                *(_fetch_asset(client, gate, u, k, ctx, timeout_s, end_at) for u, k in wanted)
+            )
+        # a cut page is still its length
+        page_bytes = max(declared_length(page.headers) or 0, page.num_bytes_downloaded)
+        data = FrontendEvidence(
+            url=redact_url(cfg.url),
+            page_status=page.status_code,
+            page_s=round(page_s, 6),
+            page_bytes=page_bytes,
+            assets_found=len(refs),
+            assets_fetched=len(assets),
+        )
         data.total_bytes = data.page_bytes + sum(a.size_bytes for a in assets)
         origin = _origin(str(page.url))
         data.cross_origin = sum(1 for u, _ in wanted if _origin(u) != origin)
         timed = [a for a in assets if a.duration_s is not None]
         data.slowest = sorted(timed, key=lambda a: -(a.duration_s or 0.0))[:SLOWEST_KEPT]
-        data.heaviest = sorted((a for a in assets if a.size_bytes), key=lambda a: -a.size_bytes)[:SLOWEST_KEPT]
+        data.heaviest = sorted((a for a in assets if a.size_bytes), key=lambda a: -a.size_bytes)[
+            :SLOWEST_KEPT
+        ]
         data.failed = [a for a in assets if a.error is not None or (a.status or 0) >= 400]
         cut = _cut_notes(html_cut, assets, ctx.config)
         if cut:  # what was read is true, but it is not the whole page: say so
@@ -96,8 +109,9 @@ def _cut_notes(html_cut: bool, assets: list[AssetTiming], cfg: Any) -> list[str]
     return notes
 
 
-async def _fetch_page(client: httpx.AsyncClient, url: str, ctx: ProbeContext,
-                      timeout_s: float) -> tuple[httpx.Response, str, bool, float]:
+async def _fetch_page(
+    client: httpx.AsyncClient, url: str, ctx: ProbeContext, timeout_s: float
+) -> tuple[httpx.Response, str, bool, float]:
     """The page's response, its text (at most [http] max_body_bytes of it), whether it was cut, its time."""
     import httpx
 
@@ -116,8 +130,15 @@ async def _fetch_page(client: httpx.AsyncClient, url: str, ctx: ProbeContext,
     return response, body.decode(response.encoding or "utf-8", errors="replace"), cut, ctx.clock() - started
 
 
-async def _fetch_asset(client: httpx.AsyncClient, gate: asyncio.Semaphore, url: str, kind: str,
-                       ctx: ProbeContext, timeout_s: float, end_at: float) -> AssetTiming:
+async def _fetch_asset(
+    client: httpx.AsyncClient,
+    gate: asyncio.Semaphore,
+    url: str,
+    kind: str,
+    ctx: ProbeContext,
+    timeout_s: float,
+    end_at: float,
+) -> AssetTiming:
     import httpx
 
     asset = AssetTiming(url=redact_url(url), kind=kind)

@@ -36,8 +36,8 @@ PSEUDO_FS = frozenset(
 class HostProbe(BaseProbe):
     """Sample this machine for one window.
 
-        ev = await HostProbe().collect(ctx)
-        ev.data.cpu.busy_pct, ev.data.mounts[0].used_pct
+    ev = await HostProbe().collect(ctx)
+    ev.data.cpu.busy_pct, ev.data.mounts[0].used_pct
     """
 
     name: ClassVar[str] = "host"
@@ -46,8 +46,13 @@ class HostProbe(BaseProbe):
     rules = "perfbook.rules.host"
     local = True
 
-    def __init__(self, ps: Any = None, hostname: Callable[[], str] = socket.gethostname,
-                 proc_root: Path = Path("/proc"), kmsg: Path = Path("/dev/kmsg")) -> None:
+    def __init__(
+        self,
+        ps: Any = None,
+        hostname: Callable[[], str] = socket.gethostname,
+        proc_root: Path = Path("/proc"),
+        kmsg: Path = Path("/dev/kmsg"),
+    ) -> None:
         self._ps = ps if ps is not None else importlib.import_module("psutil")
         self._hostname = hostname
         self._proc = proc_root  # the saturation counters (run queue, PSI, vmstat, diskstats) are read here
@@ -58,10 +63,14 @@ class HostProbe(BaseProbe):
         """Sample CPU every W/10 across the window; read the rest at its ends."""
         procs.require_local(ctx)
         cfg, ps = ctx.config, self._ps
-        logs = asyncio.create_task(asyncio.to_thread(
-            scan_logs, list(cfg.host.log_dirs), int(cfg.thresholds.log_file_mb * MIB),
-            budget_s=min(3.0, max(0.2, ctx.window_s * 0.9)),
-        ))
+        logs = asyncio.create_task(
+            asyncio.to_thread(
+                scan_logs,
+                list(cfg.host.log_dirs),
+                int(cfg.thresholds.log_file_mb * MIB),
+                budget_s=min(3.0, max(0.2, ctx.window_s * 0.9)),
+            )
+        )
         epoch0, t0 = time.time(), ctx.clock()
         swap0 = ps.swap_memory()
         counters0, self._runnable = host_proc.read_counters(self._proc, net=False), []
@@ -93,8 +102,15 @@ class HostProbe(BaseProbe):
             self._top, ctx, snap0, snap1, elapsed_s, epoch0, memory.total_bytes if memory else 0
         )
         data = HostEvidence(
-            hostname=self._hostname(), window_s=round(ctx.clock() - t0, 3), cpu=cpu, memory=memory,
-            mounts=mounts, top_cpu=top_cpu, top_memory=top_mem, logs=await logs, problems=problems,
+            hostname=self._hostname(),
+            window_s=round(ctx.clock() - t0, 3),
+            cpu=cpu,
+            memory=memory,
+            mounts=mounts,
+            top_cpu=top_cpu,
+            top_memory=top_mem,
+            logs=await logs,
+            problems=problems,
             saturation=saturation,
         )
         status: ProbeStatus = "partial" if problems or cpu is None else "ok"
@@ -121,14 +137,19 @@ class HostProbe(BaseProbe):
         per_core = [busy_pct(a, b) for a, b in zip(first_core, last_core, strict=False)]
         load = _loadavg(ps)
         return CpuStats(
-            cores=len(first_core) or (ps.cpu_count() or 1), samples=len(intervals) + 1,
-            busy_pct=round(window_pct, 1), max_interval_pct=round(max(intervals, default=window_pct), 1),
+            cores=len(first_core) or (ps.cpu_count() or 1),
+            samples=len(intervals) + 1,
+            busy_pct=round(window_pct, 1),
+            max_interval_pct=round(max(intervals, default=window_pct), 1),
             per_core_pct=[round(p or 0.0, 1) for p in per_core],
-            load_1m=load[0], load_5m=load[1], load_15m=load[2],
+            load_1m=load[0],
+            load_5m=load[1],
+            load_15m=load[2],
         )
 
-    def _saturation(self, before: host_proc.Counters, after: host_proc.Counters, window_s: float
-                    ) -> HostSaturation:
+    def _saturation(
+        self, before: host_proc.Counters, after: host_proc.Counters, window_s: float
+    ) -> HostSaturation:
         """The saturation figures; the kernel log is read only when an OOM kill happened."""
         victims, why = None, None
         killed = (after.vmstat or {}).get("oom_kill", 0) - (before.vmstat or {}).get("oom_kill", 0)
@@ -153,10 +174,14 @@ class HostProbe(BaseProbe):
             snap = snap1[pid]
             full = procs.read_cmdline(self._ps, pid)
             return TopProcess(
-                pid=pid, name=snap.name, cmdline=procs.display_cmdline(full),
-                cpu_pct=round(cpu[pid], 1) if pid in cpu else None, rss_bytes=snap.rss_bytes,
+                pid=pid,
+                name=snap.name,
+                cmdline=procs.display_cmdline(full),
+                cpu_pct=round(cpu[pid], 1) if pid in cpu else None,
+                rss_bytes=snap.rss_bytes,
                 memory_pct=round(snap.rss_bytes / total_bytes * 100, 1) if total_bytes else 0.0,
-                matched_by=matcher.match(snap.name, full, pid), own=pid in own,
+                matched_by=matcher.match(snap.name, full, pid),
+                own=pid in own,
             )
 
         rows = {pid: row(pid) for pid in dict.fromkeys(by_cpu + by_mem)}
@@ -210,11 +235,18 @@ def read_mounts(ps: Any, problems: list[str]) -> list[MountUsage]:
             continue
         if usage.total == 0:
             continue
-        mounts.append(MountUsage(
-            mountpoint=part.mountpoint, device=part.device, fstype=part.fstype, total_bytes=usage.total,
-            used_bytes=usage.used, free_bytes=usage.free, used_pct=round(usage.percent, 1),
-            inodes_used_pct=_inodes_pct(part.mountpoint),
-        ))
+        mounts.append(
+            MountUsage(
+                mountpoint=part.mountpoint,
+                device=part.device,
+                fstype=part.fstype,
+                total_bytes=usage.total,
+                used_bytes=usage.used,
+                free_bytes=usage.free,
+                used_pct=round(usage.percent, 1),
+                inodes_used_pct=_inodes_pct(part.mountpoint),
+            )
+        )
     return sorted(mounts, key=lambda m: m.used_pct, reverse=True)
 
 
@@ -235,10 +267,13 @@ def _memory(ps: Any, swap0: Any, problems: list[str]) -> MemoryStats | None:
         problems.append(f"memory: {err}")
         return None
     return MemoryStats(
-        total_bytes=vm.total, available_bytes=vm.available,
+        total_bytes=vm.total,
+        available_bytes=vm.available,
         used_pct=round((vm.total - vm.available) / vm.total * 100, 1) if vm.total else 0.0,
-        swap_total_bytes=swap1.total, swap_used_bytes=swap1.used,
-        swap_in_bytes=max(0, swap1.sin - swap0.sin), swap_out_bytes=max(0, swap1.sout - swap0.sout),
+        swap_total_bytes=swap1.total,
+        swap_used_bytes=swap1.used,
+        swap_in_bytes=max(0, swap1.sin - swap0.sin),
+        swap_out_bytes=max(0, swap1.sout - swap0.sout),
     )
 
 

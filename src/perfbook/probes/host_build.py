@@ -23,8 +23,9 @@ def _d(after: int, before: int) -> int:
     return max(0, after - before)
 
 
-def pressure(before: tuple[int, int | None] | None, after: tuple[int, int | None] | None,
-             window_s: float) -> Pressure | None:
+def pressure(
+    before: tuple[int, int | None] | None, after: tuple[int, int | None] | None, window_s: float
+) -> Pressure | None:
     """PSI stall shares of the window from two (some, full) totals in µs.
 
     >>> pressure((1_000_000, 0), (1_500_000, 100_000), 2.0)
@@ -40,7 +41,9 @@ def pressure(before: tuple[int, int | None] | None, after: tuple[int, int | None
     return Pressure(some_pct=round(some, 1), full_pct=full)
 
 
-def cpu_saturation(before: Counters, after: Counters, window_s: float, runnable: list[int]) -> CpuSaturation | None:
+def cpu_saturation(
+    before: Counters, after: Counters, window_s: float, runnable: list[int]
+) -> CpuSaturation | None:
     """Run queue (from ``runnable`` readings across the window), steal and iowait, PSI cpu."""
     if before.cpu_ticks is None or after.cpu_ticks is None:
         return None
@@ -48,22 +51,31 @@ def cpu_saturation(before: Counters, after: Counters, window_s: float, runnable:
     total = sum(delta.values())
     share = (lambda k: round(delta.get(k, 0) / total * 100, 1)) if total else (lambda k: 0.0)
     return CpuSaturation(
-        cores=after.cores or 1, samples=len(runnable),
+        cores=after.cores or 1,
+        samples=len(runnable),
         runnable_mean=round(sum(runnable) / len(runnable), 2) if runnable else 0.0,
-        runnable_max=max(runnable, default=0), steal_pct=share("steal"), iowait_pct=share("iowait"),
+        runnable_max=max(runnable, default=0),
+        steal_pct=share("steal"),
+        iowait_pct=share("iowait"),
         psi=pressure(before.psi.get("cpu"), after.psi.get("cpu"), window_s),
     )
 
 
-def memory_pressure(before: Counters, after: Counters, window_s: float,
-                    victims: list[tuple[int, str, str | None, str | None]] | None = None,
-                    kernel_log: str | None = None) -> MemoryPressure | None:
+def memory_pressure(
+    before: Counters,
+    after: Counters,
+    window_s: float,
+    victims: list[tuple[int, str, str | None, str | None]] | None = None,
+    kernel_log: str | None = None,
+) -> MemoryPressure | None:
     """PSI memory, major faults and swap-in per second, and the OOM kills of the window."""
     if before.vmstat is None or after.vmstat is None or window_s <= 0:
         return None
 
     def delta(key: str) -> int:
-        return _d(after.vmstat.get(key, 0), before.vmstat.get(key, 0)) if after.vmstat and before.vmstat else 0
+        return (
+            _d(after.vmstat.get(key, 0), before.vmstat.get(key, 0)) if after.vmstat and before.vmstat else 0
+        )
 
     kills = delta("oom_kill")
     return MemoryPressure(
@@ -88,20 +100,29 @@ def disk_io(before: Counters, after: Counters, window_s: float) -> list[DiskIo]:
             continue  # attached during the window: no start to diff from
         reads, writes = _d(b.reads, a0.reads), _d(b.writes, a0.writes)
         wait_ms = _d(b.read_ms, a0.read_ms) + _d(b.write_ms, a0.write_ms)
-        out.append(DiskIo(
-            device=name, reads_per_s=round(reads / window_s, 1), writes_per_s=round(writes / window_s, 1),
-            read_bytes_per_s=round(_d(b.read_sectors, a0.read_sectors) * SECTOR_BYTES / window_s, 1),
-            write_bytes_per_s=round(_d(b.write_sectors, a0.write_sectors) * SECTOR_BYTES / window_s, 1),
-            await_ms=round(wait_ms / (reads + writes), 2) if reads + writes else None,
-            util_pct=round(min(100.0, _d(b.io_ticks_ms, a0.io_ticks_ms) / ms * 100), 1),
-            queue_depth=round(_d(b.weighted_ms, a0.weighted_ms) / ms, 2),
-        ))
+        out.append(
+            DiskIo(
+                device=name,
+                reads_per_s=round(reads / window_s, 1),
+                writes_per_s=round(writes / window_s, 1),
+                read_bytes_per_s=round(_d(b.read_sectors, a0.read_sectors) * SECTOR_BYTES / window_s, 1),
+                write_bytes_per_s=round(_d(b.write_sectors, a0.write_sectors) * SECTOR_BYTES / window_s, 1),
+                await_ms=round(wait_ms / (reads + writes), 2) if reads + writes else None,
+                util_pct=round(min(100.0, _d(b.io_ticks_ms, a0.io_ticks_ms) / ms * 100), 1),
+                queue_depth=round(_d(b.weighted_ms, a0.weighted_ms) / ms, 2),
+            )
+        )
     return sorted(out, key=lambda d: (d.util_pct, d.reads_per_s + d.writes_per_s), reverse=True)
 
 
-def saturation(before: Counters, after: Counters, window_s: float, runnable: list[int] | None = None,
-               victims: list[tuple[int, str, str | None, str | None]] | None = None,
-               kernel_log: str | None = None) -> HostSaturation:
+def saturation(
+    before: Counters,
+    after: Counters,
+    window_s: float,
+    runnable: list[int] | None = None,
+    victims: list[tuple[int, str, str | None, str | None]] | None = None,
+    kernel_log: str | None = None,
+) -> HostSaturation:
     """The whole host saturation evidence from two readings ``window_s`` apart."""
     return HostSaturation(
         window_s=round(window_s, 3),
@@ -112,8 +133,14 @@ def saturation(before: Counters, after: Counters, window_s: float, runnable: lis
     )
 
 
-def top_io(before: dict[int, tuple[int, int]], after: dict[int, tuple[int, int]], window_s: float,
-           names: dict[int, str], exclude: set[int] | None = None, n: int = 5) -> list[ProcessIo]:
+def top_io(
+    before: dict[int, tuple[int, int]],
+    after: dict[int, tuple[int, int]],
+    window_s: float,
+    names: dict[int, str],
+    exclude: set[int] | None = None,
+    n: int = 5,
+) -> list[ProcessIo]:
     """The ``n`` processes with the most storage bytes over the window (born during it: left out).
 
     >>> top_io({1: (0, 0), 2: (10, 0)}, {1: (4096, 2048), 2: (10, 0), 3: (9, 9)}, 2.0, {1: "fio"})
@@ -121,11 +148,20 @@ def top_io(before: dict[int, tuple[int, int]], after: dict[int, tuple[int, int]]
     """
     if window_s <= 0:
         return []
-    moved = {pid: (_d(a[0], before[pid][0]), _d(a[1], before[pid][1]))
-             for pid, a in after.items() if pid in before and pid not in (exclude or set())}
-    busiest = sorted((pid for pid in moved if sum(moved[pid])), key=lambda pid: sum(moved[pid]), reverse=True)[:n]
-    return [ProcessIo(pid, names.get(pid, "?"), round(moved[pid][0] / window_s, 1), round(moved[pid][1] / window_s, 1))
-            for pid in busiest]
+    moved = {
+        pid: (_d(a[0], before[pid][0]), _d(a[1], before[pid][1]))
+        for pid, a in after.items()
+        if pid in before and pid not in (exclude or set())
+    }
+    busiest = sorted(
+        (pid for pid in moved if sum(moved[pid])), key=lambda pid: sum(moved[pid]), reverse=True
+    )[:n]
+    return [
+        ProcessIo(
+            pid, names.get(pid, "?"), round(moved[pid][0] / window_s, 1), round(moved[pid][1] / window_s, 1)
+        )
+        for pid in busiest
+    ]
 
 
 def disk_busy(sat: HostSaturation) -> bool:

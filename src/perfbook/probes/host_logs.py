@@ -68,7 +68,11 @@ def scan_logs(
             elif stat.S_ISREG(st.st_mode):
                 scan.files_seen += 1
                 if st.st_size > limit_bytes:
-                    large.append(LogFile(entry.path, st.st_size, st.st_blocks * 512, round(max(0.0, now - st.st_mtime), 1)))
+                    large.append(
+                        LogFile(
+                            entry.path, st.st_size, st.st_blocks * 512, round(max(0.0, now - st.st_mtime), 1)
+                        )
+                    )
     large.sort(key=lambda f: f.size_bytes, reverse=True)
     scan.large_files = large[:MAX_LISTED]
     scan.large_count = len(large)

@@ -31,8 +31,19 @@ _PARTITION = re.compile(r"^((sd|vd|xvd|hd)[a-z]+\d+|nvme\d+n\d+p\d+|mmcblk\d+p\d
 _SKIP_DEVICES = ("loop", "ram", "zram", "fd", "sr")
 MAX_SOCKET_LINES = 200_000  # a host with more sockets than this is read in part (and says so)
 
-TCP_STATES = {1: "established", 2: "syn_sent", 3: "syn_recv", 4: "fin_wait1", 5: "fin_wait2", 6: "time_wait",
-              7: "close", 8: "close_wait", 9: "last_ack", 10: "listen", 11: "closing"}
+TCP_STATES = {
+    1: "established",
+    2: "syn_sent",
+    3: "syn_recv",
+    4: "fin_wait1",
+    5: "fin_wait2",
+    6: "time_wait",
+    7: "close",
+    8: "close_wait",
+    9: "last_ack",
+    10: "listen",
+    11: "closing",
+}
 
 
 @dataclass(frozen=True)
@@ -105,11 +116,15 @@ def read_counters(proc: Path = Path("/proc"), host: bool = True, net: bool = Tru
     disks = _read(proc / "diskstats", problems)
     uptime = _read(proc / "uptime", problems)
     counters = Counters(
-        cpu_ticks=cpu_ticks, cores=cores, psi=psi,
+        cpu_ticks=cpu_ticks,
+        cores=cores,
+        psi=psi,
         vmstat=parse_vmstat(vm) if vm is not None else None,
         disks=parse_diskstats(disks) if disks is not None else None,
         uptime_s=float(uptime.split()[0]) if uptime else None,
-        tcp=None, tcp_ext=None, interfaces=None,
+        tcp=None,
+        tcp_ext=None,
+        interfaces=None,
     )
     return _with_net(counters, proc, problems) if net else replace(counters, problems=tuple(problems))
 
@@ -158,7 +173,8 @@ def parse_stat(text: str) -> tuple[dict[str, int] | None, int]:
 def parse_psi(text: str) -> tuple[int, int | None] | None:
     """(some total µs, full total µs) of a /proc/pressure file.
 
-    >>> parse_psi("some avg10=1.00 avg60=0.50 avg300=0.10 total=1500\\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=20\\n")
+    >>> parse_psi("some avg10=1.00 avg60=0.50 avg300=0.10 total=1500\\n"
+    ...           "full avg10=0.00 avg60=0.00 avg300=0.00 total=20\\n")
     (1500, 20)
     """
     totals: dict[str, int] = {}
@@ -203,8 +219,16 @@ def parse_diskstats(text: str) -> dict[str, DiskCounters]:
         if len(f) < 14 or not is_whole_device(f[2]):
             continue
         v = [int(x) for x in f[3:14]]
-        out[f[2]] = DiskCounters(reads=v[0], read_sectors=v[2], read_ms=v[3], writes=v[4], write_sectors=v[6],
-                                 write_ms=v[7], io_ticks_ms=v[9], weighted_ms=v[10])
+        out[f[2]] = DiskCounters(
+            reads=v[0],
+            read_sectors=v[2],
+            read_ms=v[3],
+            writes=v[4],
+            write_sectors=v[6],
+            write_ms=v[7],
+            io_ticks_ms=v[9],
+            weighted_ms=v[10],
+        )
     return out
 
 
@@ -288,7 +312,9 @@ def read_sockets_netlink() -> Sockets:
         for seq, family in enumerate((socket.AF_INET, socket.AF_INET6), start=1):
             # inet_diag_req_v2: family, protocol, ext, pad, states (all), then a zero inet_diag_sockid
             req = struct.pack("=BBBBI", family, socket.IPPROTO_TCP, 0, 0, 0xFFFFFFFF) + bytes(48)
-            nl.send(_NLMSG.pack(_NLMSG.size + len(req), _SOCK_DIAG_BY_FAMILY, _NLM_F_REQUEST_DUMP, seq, 0) + req)
+            nl.send(
+                _NLMSG.pack(_NLMSG.size + len(req), _SOCK_DIAG_BY_FAMILY, _NLM_F_REQUEST_DUMP, seq, 0) + req
+            )
             while _diag_batch(nl.recv(1 << 16), out):
                 if sum(out.by_state.values()) > MAX_SOCKET_LINES:
                     out.truncated = True
@@ -361,8 +387,10 @@ def read_link_speeds(sys_root: Path, names: list[str]) -> dict[str, int]:
     return out
 
 
-_OOM_KILL = re.compile(r"oom-kill:.*?(?:oom_memcg=(?P<limit>[^,]*),)?(?:task_memcg=(?P<memcg>[^,]*),)?"
-                       r"task=(?P<name>[^,]*),pid=(?P<pid>\d+)")
+_OOM_KILL = re.compile(
+    r"oom-kill:.*?(?:oom_memcg=(?P<limit>[^,]*),)?(?:task_memcg=(?P<memcg>[^,]*),)?"
+    r"task=(?P<name>[^,]*),pid=(?P<pid>\d+)"
+)
 _KILLED = re.compile(r"Killed process (?P<pid>\d+) \((?P<name>[^)]*)\)")
 
 

@@ -39,7 +39,8 @@ class _Sample:
     status: int | None = None
     error: str | None = None
     phases: dict[str, float] = field(default_factory=dict)
-    span: tuple[float, float] | None = None  # (started, answered) clock values of a request that got an answer
+    # (started, answered) clock values of a request that got an answer
+    span: tuple[float, float] | None = None
     cut: bool = False  # the body was over max_body_bytes: timed to the cut
 
 
@@ -74,7 +75,9 @@ class HttpProbe(BaseProbe):
         base = http.base_url.rstrip("/")
         endpoints = http.endpoint_list()
         pool = httpx.Limits(max_connections=len(endpoints) + 2, max_keepalive_connections=len(endpoints) + 2)
-        async with httpx.AsyncClient(verify=tls_verify(base, http.verify_tls), timeout=http.timeout_s, limits=pool) as client:
+        async with httpx.AsyncClient(
+            verify=tls_verify(base, http.verify_tls), timeout=http.timeout_s, limits=pool
+        ) as client:
             runner = _Runner(client, ctx)
             start = ctx.clock()
             health = runner.health(base + http.health_path) if http.health_path else _none()
@@ -104,7 +107,9 @@ class _Runner:
         sample = await self.request("GET", url, {})
         ok = sample.status is not None and 200 <= sample.status < 300
         duration = None if sample.duration_s is None else round(sample.duration_s, 6)
-        return HealthCheck(url=redact_url(url), ok=ok, status=sample.status, duration_s=duration, error=sample.error)
+        return HealthCheck(
+            url=redact_url(url), ok=ok, status=sample.status, duration_s=duration, error=sample.error
+        )
 
     async def endpoint(self, base: str, ep: Endpoint, start: float, index: int) -> EndpointTiming:
         headers, note = headers_from_env(ep.headers_env)
@@ -119,7 +124,9 @@ class _Runner:
             if at > now:
                 await self.ctx.sleep(at - now)
             samples.append(await self.request(ep.method.upper(), url, headers))
-        return _timing(ep, redact_url(url), samples, note, self.timeout_s, self.ctx.config.http.max_body_bytes)
+        return _timing(
+            ep, redact_url(url), samples, note, self.timeout_s, self.ctx.config.http.max_body_bytes
+        )
 
     async def request(self, method: str, url: str, headers: dict[str, str]) -> _Sample:
         """One request, bounded by timeout_s (and the deadline) as a whole, not per phase."""
@@ -133,8 +140,10 @@ class _Runner:
         http = self.ctx.config.http
         started = self.ctx.clock()
         try:  # streamed: the body is counted and dropped, at most max_body_bytes of it
-            async with asyncio.timeout(limit_s), self.client.stream(
-                    method, url, headers=headers, extensions={"trace": trace}) as response:
+            async with (
+                asyncio.timeout(limit_s),
+                self.client.stream(method, url, headers=headers, extensions={"trace": trace}) as response,
+            ):
                 if header_problem(response, http.max_headers, http.max_header_bytes):
                     self.kinds["headers_over_limit"] += 1
                     return _Sample(None, error="headers_over_limit")
@@ -147,8 +156,13 @@ class _Runner:
             timed_out = kind in ("timeout", "connect_timeout")
             return _Sample(self.timeout_s if timed_out else None, error=kind)
         answered = self.ctx.clock()
-        return _Sample(answered - started, status=response.status_code, phases=_phases(marks), span=(started, answered),
-                       cut=cut)
+        return _Sample(
+            answered - started,
+            status=response.status_code,
+            phases=_phases(marks),
+            span=(started, answered),
+            cut=cut,
+        )
 
 
 def _is_transport_error(err: BaseException) -> bool:
@@ -173,12 +187,18 @@ def _phases(marks: dict[str, float]) -> dict[str, float]:
     return {k: v for k, v in spans.items() if v is not None}
 
 
-def _timing(ep: Endpoint, url: str, samples: list[_Sample], note: str | None, timeout_s: float,
-            max_body_bytes: int) -> EndpointTiming:
+def _timing(
+    ep: Endpoint, url: str, samples: list[_Sample], note: str | None, timeout_s: float, max_body_bytes: int
+) -> EndpointTiming:
     durations = [s.duration_s for s in samples if s.duration_s is not None]
     # query values can be personal data (an e-mail search): evidence keeps only their names
-    timing = EndpointTiming(path=mask_query(ep.path), method=ep.method.upper(), url=mask_query(url), requests=len(samples),
-                            expect_status=ep.expect_status)
+    timing = EndpointTiming(
+        path=mask_query(ep.path),
+        method=ep.method.upper(),
+        url=mask_query(url),
+        requests=len(samples),
+        expect_status=ep.expect_status,
+    )
     timing.p50_s, timing.p95_s = _r(percentile(durations, 0.5)), _r(percentile(durations, 0.95))
     timing.max_s = _r(max(durations)) if durations else None
     timing.statuses = dict(Counter(str(s.status) for s in samples if s.status is not None))
@@ -209,11 +229,17 @@ def _unexpected(sample: _Sample, expect_status: int | None) -> bool:
     return sample.status != expect_status if expect_status is not None else sample.status >= 500
 
 
-def _evidence(base: str, health: HealthCheck | None, timings: list[EndpointTiming],
-              kinds: Counter[str], timeout_s: float) -> Evidence:
+def _evidence(
+    base: str,
+    health: HealthCheck | None,
+    timings: list[EndpointTiming],
+    kinds: Counter[str],
+    timeout_s: float,
+) -> Evidence:
     answered = (health is not None and health.status is not None) or any(t.statuses for t in timings)
-    data = HttpEvidence(base_url=redact_url(base), reachable=answered, health=health,
-                        endpoints=timings, timeout_s=timeout_s)
+    data = HttpEvidence(
+        base_url=redact_url(base), reachable=answered, health=health, endpoints=timings, timeout_s=timeout_s
+    )
     if answered:
         return Evidence("http", "ok", 0.0, data=data)
     return Evidence("http", "unavailable", 0.0, reason=unreachable_reason(kinds, base, timeout_s), data=data)

@@ -43,8 +43,12 @@ EDGE_S = 2 * TICK_S + STALL_MIN_S  # a stall this close to a sample's start or e
 class LoopLagSampler:
     """Measures the lateness of this event loop until :meth:`stop`; see the module docstring."""
 
-    def __init__(self, tick_s: float = TICK_S, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+    def __init__(
+        self,
+        tick_s: float = TICK_S,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self.tick_s = tick_s
         self.clock = clock
         self._sleep = sleep
@@ -110,7 +114,9 @@ class LoopLagSampler:
         return [(b, e, busy) for b, e, busy in chains]
 
 
-def summarise(lags_s: list[float], stalls: list[tuple[float, float]], tick_s: float, duration_s: float) -> LoopLag:
+def summarise(
+    lags_s: list[float], stalls: list[tuple[float, float]], tick_s: float, duration_s: float
+) -> LoopLag:
     """The LoopLag of a run: percentiles of the lateness, the longest stall, the stalled time.
 
     >>> lag = summarise([0.0] * 98 + [0.02, 0.04], [(1.0, 1.02), (2.0, 2.04)], 0.005, 3.0)
@@ -124,7 +130,12 @@ def summarise(lags_s: list[float], stalls: list[tuple[float, float]], tick_s: fl
             return None
         return round(ordered[max(0, math.ceil(q * len(ordered)) - 1)] * 1000, 3)
 
-    return LoopLag(tick_ms=round(tick_s * 1000, 3), samples=len(ordered), duration_s=round(max(0.0, duration_s), 3),
-                   p50_ms=pct_ms(0.5), p99_ms=pct_ms(0.99),
-                   max_ms=round(ordered[-1] * 1000, 3) if ordered else None,
-                   stalled_ms=round(sum(woke - due for due, woke in stalls) * 1000, 3))
+    return LoopLag(
+        tick_ms=round(tick_s * 1000, 3),
+        samples=len(ordered),
+        duration_s=round(max(0.0, duration_s), 3),
+        p50_ms=pct_ms(0.5),
+        p99_ms=pct_ms(0.99),
+        max_ms=round(ordered[-1] * 1000, 3) if ordered else None,
+        stalled_ms=round(sum(woke - due for due, woke in stalls) * 1000, 3),
+    )

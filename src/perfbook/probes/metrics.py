@@ -65,11 +65,15 @@ class MetricsProbe(BaseProbe):
         if not http.metrics_path:
             raise ProbeSkipped("no [http] metrics_path")
         url = http.base_url.rstrip("/") + http.metrics_path
-        async with httpx.AsyncClient(verify=tls_verify(url, http.verify_tls), timeout=http.timeout_s) as client:
+        async with httpx.AsyncClient(
+            verify=tls_verify(url, http.verify_tls), timeout=http.timeout_s
+        ) as client:
             first_at, cuts = ctx.clock(), list[str]()
             first = await _scrape(client, url, ctx, cuts)
             # parsing is pure Python: off the loop, so it never delays the other probes' timings
-            parse = functools.partial(parse_page, keep=is_request_metric, stop_at=ctx.deadline - 0.25, clock=ctx.clock)
+            parse = functools.partial(
+                parse_page, keep=is_request_metric, stop_at=ctx.deadline - 0.25, clock=ctx.clock
+            )
             parsing = asyncio.ensure_future(in_daemon_thread(parse, first))
             await ctx.sleep(max(0.0, first_at + ctx.window_s - ctx.clock()))
             second_at = ctx.clock()
@@ -80,13 +84,22 @@ class MetricsProbe(BaseProbe):
         end = await in_daemon_thread(parse, second)
         for page in (start, end):  # the budget ran out in the middle of a page: say where
             if page.cut_at_line:
-                cuts.append(f"metrics page parsed to line {page.cut_at_line} only, within the probe's time budget")
+                cuts.append(
+                    f"metrics page parsed to line {page.cut_at_line} only, within the probe's time budget"
+                )
         elapsed_s = second_at - first_at
         excluded = {p for p in (http.metrics_path, http.health_path) if p}
         window = window_figures(start, end, elapsed_s, excluded)
-        data = MetricsEvidence(url=redact_url(url), window_s=round(elapsed_s, 3), handlers=window.handlers,
-                               total=window.total, reset_detected=bool(window.reset_series),
-                               families=window.families, notes=[*cuts, *window.notes], reset_series=window.reset_series)
+        data = MetricsEvidence(
+            url=redact_url(url),
+            window_s=round(elapsed_s, 3),
+            handlers=window.handlers,
+            total=window.total,
+            reset_detected=bool(window.reset_series),
+            families=window.families,
+            notes=[*cuts, *window.notes],
+            reset_series=window.reset_series,
+        )
         data.bad_lines = [f"line {n}: {text}" for n, text in (start.bad_lines or end.bad_lines)[:5]]
         return _evidence(data, start, end)
 
@@ -108,12 +121,15 @@ async def _scrape(client: httpx.AsyncClient, url: str, ctx: ProbeContext, cuts: 
                 raise ProbeUnavailable(f"GET {redact_url(url)}: {problem}")
             body, cut = await read_capped(response, http.max_metrics_bytes)
     except (httpx.TransportError, OSError, TimeoutError) as err:
-        raise ProbeUnavailable(unreachable_reason({transport_error_kind(err): 1}, url, http.timeout_s)) from None
+        raise ProbeUnavailable(
+            unreachable_reason({transport_error_kind(err): 1}, url, http.timeout_s)
+        ) from None
     text = body.decode(response.encoding or "utf-8", errors="replace")
     del body  # the bytes and the text of a page over its cap would be two copies
     if cut:  # the last line is likely half a sample: parse whole lines only
         text = text[: text.rfind("\n") + 1]
-        note = f"metrics page over {format_bytes(http.max_metrics_bytes)}: read the first {format_bytes(http.max_metrics_bytes)}"
+        limit = format_bytes(http.max_metrics_bytes)
+        note = f"metrics page over {limit}: read the first {limit}"
         if note not in cuts:
             cuts.append(note)
     return text
@@ -125,12 +141,16 @@ def _evidence(data: MetricsEvidence, start: Page, end: Page) -> Evidence:
     if bad:
         n, text = bad[0]
         more = len(start.bad_lines) + len(end.bad_lines) - 1
-        reasons.append(f"malformed metrics at {data.url} line {n}: {text!r}" + (f" (+{more} more)" if more else ""))
+        reasons.append(
+            f"malformed metrics at {data.url} line {n}: {text!r}" + (f" (+{more} more)" if more else "")
+        )
     if data.reset_detected:
         reasons.append(f"counter reset between scrapes ({len(data.reset_series)} series left out)")
     figures = data.total is not None or bool(data.handlers)
     if not figures and not end.values and not end.skipped:
-        return Evidence("metrics", "unavailable", 0.0, reason="; ".join(reasons) or "empty metrics page", data=data)
+        return Evidence(
+            "metrics", "unavailable", 0.0, reason="; ".join(reasons) or "empty metrics page", data=data
+        )
     if not figures:
         reasons.append(data.notes[0] if data.notes else f"no HTTP request metrics at {data.url}")
     status: ProbeStatus = "partial" if reasons else "ok"

@@ -8,7 +8,8 @@ Which histogram: every request-duration histogram of the page is read (``metrics
 its p95 falls in its ``+Inf`` bucket or in a coarse bucket (bounds more than 2x apart), a finer
 family of the same requests is used instead (more buckets or a higher top bound, e.g.
 ``*_highr_seconds``). A quantile still in a coarse bucket is a range: ``p95_range_s`` holds the
-bucket's bounds and ``p95_s`` its lower bound (what the histogram knows for sure). For the total, a family without a handler
+bucket's bounds and ``p95_s`` its lower bound (what the histogram knows for sure). For the total, a family
+without a handler
 label counts perfbook's own scrapes too: one request per window, accepted for the finer bounds.
 """
 
@@ -44,7 +45,9 @@ class Family:
     """One histogram's window deltas grouped by (handler, method)."""
 
     base: str
-    buckets: dict[Key, dict[float, float]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(float)))
+    buckets: dict[Key, dict[float, float]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(float))
+    )
     errors: dict[Key, float] = field(default_factory=lambda: defaultdict(float))
     has_status: bool = False
 
@@ -76,7 +79,9 @@ class Window:
 def window_figures(start: Page, end: Page, elapsed_s: float, excluded: set[str]) -> Window:
     """Per-handler and total window figures from two scrapes ``elapsed_s`` apart."""
     resets: list[str] = []
-    families = [_family(start, end, base, resets) for base in histogram_bases(end) if is_request_duration(base)]
+    families = [
+        _family(start, end, base, resets) for base in histogram_bases(end) if is_request_duration(base)
+    ]
     counter = _counter(start, end, resets)
     primary = _primary(families)
     notes = []
@@ -86,8 +91,11 @@ def window_figures(start: Page, end: Page, elapsed_s: float, excluded: set[str])
         notes.append("no http_requests_total counter and no status label: 5xx share unknown")
     keys = {k for k in (primary.buckets if primary else {}) if k[0] is not None}
     keys |= {k for k in (counter.totals if counter else {}) if k[0] is not None}
-    handlers = [h for k in sorted(keys, key=_sort_key)
-                if (h := _handler(k, families, primary, counter, elapsed_s)).requests > 0]
+    handlers = [
+        h
+        for k in sorted(keys, key=_sort_key)
+        if (h := _handler(k, families, primary, counter, elapsed_s)).requests > 0
+    ]
     total = _total(families, primary, counter, elapsed_s, excluded)
     used = [f.base for f in families] + ([counter.name] if counter else [])
     return Window(handlers, total, used, notes, sorted(set(resets))[:MAX_RESET_NOTES])
@@ -144,8 +152,9 @@ def _primary(families: list[Family]) -> Family | None:
     return max(pool, key=lambda f: (len(f.buckets), -len(f.bounds())), default=None)
 
 
-def _handler(key: Key, families: list[Family], primary: Family | None, counter: Counter | None,
-             elapsed_s: float) -> HandlerWindow:
+def _handler(
+    key: Key, families: list[Family], primary: Family | None, counter: Counter | None, elapsed_s: float
+) -> HandlerWindow:
     hw = HandlerWindow(handler=key[0] or "*", method=key[1], requests=0, rate_rps=0.0)
     candidates = [f for f in families if key in f.buckets]
     buckets, base = _best_buckets([(f, f.buckets[key]) for f in candidates], primary)
@@ -159,8 +168,13 @@ def _handler(key: Key, families: list[Family], primary: Family | None, counter: 
     return hw
 
 
-def _total(families: list[Family], primary: Family | None, counter: Counter | None,
-           elapsed_s: float, excluded: set[str]) -> HandlerWindow | None:
+def _total(
+    families: list[Family],
+    primary: Family | None,
+    counter: Counter | None,
+    elapsed_s: float,
+    excluded: set[str],
+) -> HandlerWindow | None:
     if primary is None and counter is None:
         return None
     hw = HandlerWindow(handler="*", method=None, requests=0, rate_rps=0.0)
@@ -190,8 +204,9 @@ def _sum_buckets(fam: Family, excluded: set[str]) -> dict[float, float]:
     return dict(out)
 
 
-def _best_buckets(options: list[tuple[Family, dict[float, float]]],
-                  primary: Family | None) -> tuple[dict[float, float], str | None]:
+def _best_buckets(
+    options: list[tuple[Family, dict[float, float]]], primary: Family | None
+) -> tuple[dict[float, float], str | None]:
     """The primary's buckets, unless its p95 is over its top bound or in a coarse bucket and a
     finer family of these requests places it better."""
     usable = [(f, b) for f, b in options if b.get(math.inf, 0.0) > 0]
@@ -202,7 +217,9 @@ def _best_buckets(options: list[tuple[Family, dict[float, float]]],
     if _resolution(first) == (False, 0.0):
         return first, first_fam.base
     finer = [(f, b) for f, b in usable[1:] if _top_bound(b) > _top_bound(first) or len(b) > len(first)]
-    better = sorted((fb for fb in finer if _resolution(fb[1]) < _resolution(first)), key=lambda fb: _resolution(fb[1]))
+    better = sorted(
+        (fb for fb in finer if _resolution(fb[1]) < _resolution(first)), key=lambda fb: _resolution(fb[1])
+    )
     pick = (better or [usable[0]])[0]
     return pick[1], pick[0].base
 

@@ -10,7 +10,8 @@ What Prometheus' ``rate()`` and ``histogram_quantile()`` do, for one window betw
 The second answer is "over the top bound": the rank fell in ``+Inf``, so the value is only known
 to be above 1.0 s. Inside a coarse bucket the interpolation is a guess, and the honest figure is
 the bucket itself (:func:`coarse_bucket`): express-prom-bundle's default 1.5–10 s bucket turns a
-2.5 s route into 9.6 s by interpolation, where all the histogram knows is "between 1.5 and 10 s". Works on samples, not on ``# TYPE`` lines, so pages without metadata still parse.
+2.5 s route into 9.6 s by interpolation, where all the histogram knows is "between 1.5 and 10 s". Works on
+samples, not on ``# TYPE`` lines, so pages without metadata still parse.
 """
 
 from __future__ import annotations
@@ -41,8 +42,13 @@ class Page:
     cut_at_line: int | None = None  # the parse stopped at its time limit before this line
 
 
-def parse_page(text: str, keep: Callable[[str], bool] | None = None, *, stop_at: float | None = None,
-               clock: Callable[[], float] = time.monotonic) -> Page:
+def parse_page(
+    text: str,
+    keep: Callable[[str], bool] | None = None,
+    *,
+    stop_at: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> Page:
     r"""Parse a Prometheus text page; malformed lines are left out and listed, never raised.
 
     ``keep`` chooses samples by name before their labels are read (the metrics probe keeps only
@@ -121,7 +127,9 @@ def _reference_sample(line: str) -> tuple[SeriesId, float] | None:
     return (s.name, tuple(sorted(s.labels.items()))), float(s.value)
 
 
-def counter_deltas(start: Page, end: Page, names: Iterable[str]) -> tuple[dict[SeriesId, float], set[SeriesId]]:
+def counter_deltas(
+    start: Page, end: Page, names: Iterable[str]
+) -> tuple[dict[SeriesId, float], set[SeriesId]]:
     """Window deltas of the series named ``names``, and the series whose counter went down.
 
     A series that went down was reset (restart, or another worker answered the scrape): it is
@@ -169,7 +177,8 @@ def histogram_quantile(q: float, buckets: Sequence[tuple[float, float]]) -> tupl
     return lower + (upper - lower) * (rank - below) / (count - below), False
 
 
-COARSE_RATIO = 2.0  # a bucket whose upper bound is more than twice its lower one is too wide to interpolate in
+# a bucket whose upper bound is more than twice its lower one is too wide to interpolate in
+COARSE_RATIO = 2.0
 
 
 def quantile_bucket(q: float, buckets: Sequence[tuple[float, float]]) -> tuple[float, float] | None:
@@ -239,8 +248,13 @@ def is_5xx(status: str | None) -> bool:
 
 def histogram_bases(page: Page) -> list[str]:
     """Names of every histogram in the page (``x`` for ``x_bucket{le=...}`` samples), sorted."""
-    return sorted({name[: -len("_bucket")] for name, labels in page.values if name.endswith("_bucket")
-                   and any(k == "le" for k, _ in labels)})
+    return sorted(
+        {
+            name[: -len("_bucket")]
+            for name, labels in page.values
+            if name.endswith("_bucket") and any(k == "le" for k, _ in labels)
+        }
+    )
 
 
 def is_request_metric(name: str) -> bool:

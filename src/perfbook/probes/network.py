@@ -29,8 +29,8 @@ _KEYWORD = re.compile(r"(\w+)\s*=\s*('(?:[^'\\]|\\.)*'|\S+)")
 class NetworkProbe(BaseProbe):
     """Read this machine's network counters over one window and time connects to the dependencies.
 
-        ev = await NetworkProbe().collect(ctx)
-        ev.data.tcp.listen_overflows, [(d.target, d.p95_ms) for d in ev.data.latency]
+    ev = await NetworkProbe().collect(ctx)
+    ev.data.tcp.listen_overflows, [(d.target, d.p95_ms) for d in ev.data.latency]
     """
 
     name: ClassVar[str] = "network"
@@ -48,9 +48,9 @@ class NetworkProbe(BaseProbe):
         procs.require_local(ctx)
         t0 = ctx.clock()
         before = await asyncio.to_thread(host_proc.read_counters, self._proc, host=False)
-        latency = await asyncio.gather(*(
-            _time_connects(ctx, t0, target, host, port) for target, host, port in dependencies(ctx.config)
-        ))
+        latency = await asyncio.gather(
+            *(_time_connects(ctx, t0, target, host, port) for target, host, port in dependencies(ctx.config))
+        )
         await ctx.sleep(max(0.0, t0 + ctx.window_s - ctx.clock()))
         after, t1 = await asyncio.to_thread(host_proc.read_counters, self._proc, host=False), ctx.clock()
         sockets = await asyncio.to_thread(host_proc.read_sockets, self._proc)
@@ -58,8 +58,16 @@ class NetworkProbe(BaseProbe):
         problems = list(dict.fromkeys(before.problems + after.problems))
         speeds = host_proc.read_link_speeds(self._sys, list(after.interfaces or {}))
         data = network_build.evidence(
-            before, after, window_s, None, sockets, speeds, host_proc.read_port_range(self._proc),
-            host_proc.read_conntrack(self._proc), list(latency), problems,
+            before,
+            after,
+            window_s,
+            None,
+            sockets,
+            speeds,
+            host_proc.read_port_range(self._proc),
+            host_proc.read_conntrack(self._proc),
+            list(latency),
+            problems,
         )
         if data.tcp is None:
             problems.append(f"{self._proc}/net/snmp: not readable")
@@ -79,13 +87,20 @@ def dependencies(cfg: Config) -> list[tuple[str, str, int]]:
     [('http', 'localhost', 8001), ('postgres', 'db.internal', 6432), ('redis', '127.0.0.1', 6380)]
     """
     out: list[tuple[str, str, int]] = []
-    for key, url, default in (("http", cfg.http.base_url, None), ("postgres", cfg.postgres.dsn, 5432),
-                              ("redis", cfg.redis.url, 6379), ("frontend", cfg.frontend.url, None)):
+    for key, url, default in (
+        ("http", cfg.http.base_url, None),
+        ("postgres", cfg.postgres.dsn, 5432),
+        ("redis", cfg.redis.url, 6379),
+        ("frontend", cfg.frontend.url, None),
+    ):
         if not url:
             continue
         if key == "postgres" and "://" not in url:
             fields = {k: v.strip("'") for k, v in _KEYWORD.findall(url)}
-            host, port = fields.get("host", "localhost").split(",")[0], fields.get("port", "5432").split(",")[0]
+            host, port = (
+                fields.get("host", "localhost").split(",")[0],
+                fields.get("port", "5432").split(",")[0],
+            )
             if not host.startswith("/") and port.isdigit():
                 out.append((key, host, int(port)))
             continue
@@ -100,7 +115,9 @@ def dependencies(cfg: Config) -> list[tuple[str, str, int]]:
     return out
 
 
-async def _time_connects(ctx: ProbeContext, t0: float, target: str, host: str, port: int) -> DependencyLatency:
+async def _time_connects(
+    ctx: ProbeContext, t0: float, target: str, host: str, port: int
+) -> DependencyLatency:
     spans: list[tuple[float, float] | None] = []
     error: str | None = None
     timeouts = 0

@@ -51,13 +51,20 @@ def tcp_counters(before: Counters, after: Counters) -> TcpCounters | None:
 
     out, retrans = tcp("OutSegs"), tcp("RetransSegs")
     return TcpCounters(
-        out_segs=out, retrans_segs=retrans, retrans_share=round(retrans / out, 4) if out else None,
-        listen_overflows=ext("ListenOverflows"), listen_drops=ext("ListenDrops"),
-        attempt_fails=tcp("AttemptFails"), estab_resets=tcp("EstabResets"), in_errs=tcp("InErrs"),
+        out_segs=out,
+        retrans_segs=retrans,
+        retrans_share=round(retrans / out, 4) if out else None,
+        listen_overflows=ext("ListenOverflows"),
+        listen_drops=ext("ListenDrops"),
+        attempt_fails=tcp("AttemptFails"),
+        estab_resets=tcp("EstabResets"),
+        in_errs=tcp("InErrs"),
     )
 
 
-def interface_rates(before: Counters, after: Counters, window_s: float, speeds: dict[str, int]) -> list[InterfaceRates]:
+def interface_rates(
+    before: Counters, after: Counters, window_s: float, speeds: dict[str, int]
+) -> list[InterfaceRates]:
     """Each interface's rates, errors and drops over the window, against its link speed; busiest first."""
     if before.interfaces is None or after.interfaces is None or window_s <= 0:
         return []
@@ -69,15 +76,20 @@ def interface_rates(before: Counters, after: Counters, window_s: float, speeds: 
         rx, tx = _d(a[RX_BYTES], b[RX_BYTES]) / window_s, _d(a[TX_BYTES], b[TX_BYTES]) / window_s
         speed = speeds.get(name)
         link_bytes_per_s = speed * 1e6 / 8 if speed else None
-        out.append(InterfaceRates(
-            name=name, rx_bytes_per_s=round(rx, 1), tx_bytes_per_s=round(tx, 1),
-            rx_packets=_d(a[RX_PACKETS], b[RX_PACKETS]), tx_packets=_d(a[TX_PACKETS], b[TX_PACKETS]),
-            errors=_d(a[RX_ERRS], b[RX_ERRS]) + _d(a[TX_ERRS], b[TX_ERRS]),
-            dropped=_d(a[RX_DROP], b[RX_DROP]) + _d(a[TX_DROP], b[TX_DROP]),
-            speed_mbps=speed,
-            rx_util_pct=round(min(100.0, rx / link_bytes_per_s * 100), 1) if link_bytes_per_s else None,
-            tx_util_pct=round(min(100.0, tx / link_bytes_per_s * 100), 1) if link_bytes_per_s else None,
-        ))
+        out.append(
+            InterfaceRates(
+                name=name,
+                rx_bytes_per_s=round(rx, 1),
+                tx_bytes_per_s=round(tx, 1),
+                rx_packets=_d(a[RX_PACKETS], b[RX_PACKETS]),
+                tx_packets=_d(a[TX_PACKETS], b[TX_PACKETS]),
+                errors=_d(a[RX_ERRS], b[RX_ERRS]) + _d(a[TX_ERRS], b[TX_ERRS]),
+                dropped=_d(a[RX_DROP], b[RX_DROP]) + _d(a[TX_DROP], b[TX_DROP]),
+                speed_mbps=speed,
+                rx_util_pct=round(min(100.0, rx / link_bytes_per_s * 100), 1) if link_bytes_per_s else None,
+                tx_util_pct=round(min(100.0, tx / link_bytes_per_s * 100), 1) if link_bytes_per_s else None,
+            )
+        )
     return sorted(out, key=lambda i: i.rx_bytes_per_s + i.tx_bytes_per_s, reverse=True)
 
 
@@ -90,8 +102,11 @@ def socket_states(sockets: Sockets, earlier: Sockets | None = None) -> SocketSta
     ports = sorted(sockets.close_wait_ports.items(), key=lambda kv: kv[1], reverse=True)[:TOP_PORTS]
     s = sockets.by_state
     return SocketStates(
-        established=s.get("established", 0), time_wait=s.get("time_wait", 0), close_wait=s.get("close_wait", 0),
-        syn_recv=s.get("syn_recv", 0), close_wait_ports=[PortCount(p, n) for p, n in ports],
+        established=s.get("established", 0),
+        time_wait=s.get("time_wait", 0),
+        close_wait=s.get("close_wait", 0),
+        syn_recv=s.get("syn_recv", 0),
+        close_wait_ports=[PortCount(p, n) for p, n in ports],
         listeners=sorted(held, key=lambda lst: lst.queued, reverse=True),
     )
 
@@ -134,8 +149,9 @@ def percentile(values: list[float], q: float) -> float | None:
     return ordered[int(rank) - 1]
 
 
-def dependency_latency(target: str, address: str, connect_ms: list[float | None], error: str | None,
-                       timeouts: int = 0) -> DependencyLatency:
+def dependency_latency(
+    target: str, address: str, connect_ms: list[float | None], error: str | None, timeouts: int = 0
+) -> DependencyLatency:
     """Connect-time percentiles of one dependency; a None is a failed connect (``timeouts`` of them unanswered)."""
     ok = [ms for ms in connect_ms if ms is not None]
 
@@ -143,20 +159,38 @@ def dependency_latency(target: str, address: str, connect_ms: list[float | None]
         return round(v, 2) if v is not None else None
 
     return DependencyLatency(
-        target=target, address=address, samples=len(connect_ms), failures=len(connect_ms) - len(ok), timeouts=timeouts,
-        p50_ms=fmt(percentile(ok, 50)), p95_ms=fmt(percentile(ok, 95)), max_ms=fmt(max(ok, default=None)),
+        target=target,
+        address=address,
+        samples=len(connect_ms),
+        failures=len(connect_ms) - len(ok),
+        timeouts=timeouts,
+        p50_ms=fmt(percentile(ok, 50)),
+        p95_ms=fmt(percentile(ok, 95)),
+        max_ms=fmt(max(ok, default=None)),
         error=error if len(ok) < len(connect_ms) else None,
     )
 
 
-def evidence(before: Counters, after: Counters, window_s: float, sockets0: Sockets | None, sockets: Sockets | None,
-             speeds: dict[str, int], port_range: tuple[int, int] | None, conntrack_entries: tuple[int, int] | None,
-             latency: list[DependencyLatency] | None = None, problems: list[str] | None = None) -> NetworkEvidence:
+def evidence(
+    before: Counters,
+    after: Counters,
+    window_s: float,
+    sockets0: Sockets | None,
+    sockets: Sockets | None,
+    speeds: dict[str, int],
+    port_range: tuple[int, int] | None,
+    conntrack_entries: tuple[int, int] | None,
+    latency: list[DependencyLatency] | None = None,
+    problems: list[str] | None = None,
+) -> NetworkEvidence:
     """The network evidence from the probe's reads (or a recorded tree's)."""
     return NetworkEvidence(
-        window_s=round(window_s, 3), tcp=tcp_counters(before, after),
+        window_s=round(window_s, 3),
+        tcp=tcp_counters(before, after),
         interfaces=interface_rates(before, after, window_s, speeds),
         sockets=socket_states(sockets, sockets0) if sockets else None,
         ephemeral=ephemeral_ports(sockets, port_range) if sockets else None,
-        conntrack=conntrack(conntrack_entries), latency=list(latency or []), problems=list(problems or []),
+        conntrack=conntrack(conntrack_entries),
+        latency=list(latency or []),
+        problems=list(problems or []),
     )

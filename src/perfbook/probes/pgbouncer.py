@@ -27,7 +27,7 @@ SNAPSHOT = ("pools", "stats", "clients", "config", "databases")
 class PgbouncerProbe(BaseProbe):
     """Gathers :class:`PgbouncerEvidence` from ``[pgbouncer] dsn``.
 
-        ev = await run_probe(PgbouncerProbe(), ctx, budget_s=ctx.window_s + 2)
+    ev = await run_probe(PgbouncerProbe(), ctx, budget_s=ctx.window_s + 2)
     """
 
     name = "pgbouncer"
@@ -54,8 +54,9 @@ class PgbouncerProbe(BaseProbe):
         except ImportError:
             raise ProbeSkipped("psycopg is not installed: pip install 'psycopg[binary]'") from None
         try:
-            conn = await psycopg.AsyncConnection.connect(cfg.dsn, autocommit=True, prepare_threshold=None,
-                                                         connect_timeout=max(1, int(cfg.timeout_s)))
+            conn = await psycopg.AsyncConnection.connect(
+                cfg.dsn, autocommit=True, prepare_threshold=None, connect_timeout=max(1, int(cfg.timeout_s))
+            )
         except psycopg.Error as err:
             raise ProbeUnavailable(f"PgBouncer admin console: {connect_reason(str(err))}") from None
         try:
@@ -82,7 +83,9 @@ class _Collector:
             return await cur.fetchall()
         except psycopg.Error as err:
             if self.conn.broken:
-                raise ProbeUnavailable(f"PgBouncer admin console: connection lost: {one_line(str(err))}") from None
+                raise ProbeUnavailable(
+                    f"PgBouncer admin console: connection lost: {one_line(str(err))}"
+                ) from None
             note = redact_text(f"SHOW {what}: {one_line(str(err))}")
             if note not in self.notes:
                 self.notes.append(note)
@@ -100,8 +103,10 @@ class _Collector:
         version = str(next(iter(version_rows[0].values()))) if version_rows else None
         start = await self.snapshot()
         if not start.pools and not start.stats:
-            raise ProbeUnavailable("PgBouncer admin console answers no SHOW command: "
-                                   + ("; ".join(self.notes) or "is this PgBouncer's `pgbouncer` database?"))
+            raise ProbeUnavailable(
+                "PgBouncer admin console answers no SHOW command: "
+                + ("; ".join(self.notes) or "is this PgBouncer's `pgbouncer` database?")
+            )
         window_end = min(started + ctx.window_s, ctx.deadline - END_RESERVE_S)
         samples = [start.pools]
         for i in range(1, POOL_SAMPLES - 1):

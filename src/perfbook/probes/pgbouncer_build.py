@@ -66,12 +66,16 @@ def own_waiting(clients: list[Row]) -> Counter[tuple[str, str]]:
     ...              {"database": "app", "user": "u", "state": "waiting", "application_name": "web"}])
     Counter({('app', 'u'): 1})
     """
-    return Counter((str(r.get("database")), str(r.get("user"))) for r in clients
-                   if r.get("state") == "waiting" and r.get("application_name") in OWN_APPLICATIONS)
+    return Counter(
+        (str(r.get("database")), str(r.get("user")))
+        for r in clients
+        if r.get("state") == "waiting" and r.get("application_name") in OWN_APPLICATIONS
+    )
 
 
-def build_pools(samples: list[list[Row]], databases: list[Row], config: dict[str, str],
-                clients: list[Row] | None = None) -> list[PgbPool]:
+def build_pools(
+    samples: list[list[Row]], databases: list[Row], config: dict[str, str], clients: list[Row] | None = None
+) -> list[PgbPool]:
     """Each application pool at the window's end, with its waiting / active samples across it;
     perfbook's own waiting clients (from SHOW CLIENTS at the end) are left out of its end figure."""
     by_db = {str(r.get("name")): r for r in databases}
@@ -86,19 +90,27 @@ def build_pools(samples: list[list[Row]], databases: list[Row], config: dict[str
         end, entry = rows[-1], by_db.get(database, {})
         size = entry.get("pool_size")
         size = None if size is None or _int(size) < 0 else size  # -1: the database takes default_pool_size
-        pools.append(PgbPool(
-            database=database, user=user, pool_mode=str(end.get("pool_mode") or config.get("pool_mode") or ""),
-            pool_size=_int(size) if size is not None else _default_size(config),
-            max_db_connections=_int(entry.get("max_connections", config.get("max_db_connections"))),
-            reserve_pool=_int(entry.get("reserve_pool", config.get("reserve_pool_size"))),
-            cl_active=_int(end.get("cl_active")),
-            cl_waiting=max(0, _int(end.get("cl_waiting")) - own[(database, user)]), own_waiting=own[(database, user)],
-            sv_active=_int(end.get("sv_active")), sv_idle=_int(end.get("sv_idle")), sv_used=_int(end.get("sv_used")),
-            sv_login=_int(end.get("sv_login")), maxwait_s=wait_s(end),
-            cl_waiting_samples=[_int(r.get("cl_waiting")) for r in rows],
-            sv_active_samples=[_int(r.get("sv_active")) for r in rows],
-            maxwait_max_s=max(wait_s(r) for r in rows),
-        ))
+        pools.append(
+            PgbPool(
+                database=database,
+                user=user,
+                pool_mode=str(end.get("pool_mode") or config.get("pool_mode") or ""),
+                pool_size=_int(size) if size is not None else _default_size(config),
+                max_db_connections=_int(entry.get("max_connections", config.get("max_db_connections"))),
+                reserve_pool=_int(entry.get("reserve_pool", config.get("reserve_pool_size"))),
+                cl_active=_int(end.get("cl_active")),
+                cl_waiting=max(0, _int(end.get("cl_waiting")) - own[(database, user)]),
+                own_waiting=own[(database, user)],
+                sv_active=_int(end.get("sv_active")),
+                sv_idle=_int(end.get("sv_idle")),
+                sv_used=_int(end.get("sv_used")),
+                sv_login=_int(end.get("sv_login")),
+                maxwait_s=wait_s(end),
+                cl_waiting_samples=[_int(r.get("cl_waiting")) for r in rows],
+                sv_active_samples=[_int(r.get("sv_active")) for r in rows],
+                maxwait_max_s=max(wait_s(r) for r in rows),
+            )
+        )
     return sorted(pools, key=lambda p: (-p.cl_waiting, -p.sv_active, p.key))
 
 
@@ -107,7 +119,13 @@ def _default_size(config: dict[str, str]) -> int | None:
     return _int(value) if value is not None else None
 
 
-STAT_KEYS = ("total_xact_count", "total_query_count", "total_xact_time", "total_query_time", "total_wait_time")
+STAT_KEYS = (
+    "total_xact_count",
+    "total_query_count",
+    "total_xact_time",
+    "total_query_time",
+    "total_wait_time",
+)
 
 
 def build_stats(start: list[Row], end: list[Row]) -> tuple[list[PgbStats], bool]:
@@ -133,28 +151,46 @@ def build_stats(start: list[Row], end: list[Row]) -> tuple[list[PgbStats], bool]
             reset = True
             continue
         xacts, queries = delta["total_xact_count"], delta["total_query_count"]
-        out.append(PgbStats(
-            database=database, xacts_window=xacts, queries_window=queries,
-            xact_time_s_window=delta["total_xact_time"] / 1e6, query_time_s_window=delta["total_query_time"] / 1e6,
-            wait_time_s_window=delta["total_wait_time"] / 1e6,
-            avg_wait_ms_window=round(delta["total_wait_time"] / 1000 / xacts, 3) if xacts else None,
-            avg_query_ms_window=round(delta["total_query_time"] / 1000 / queries, 3) if queries else None,
-        ))
+        out.append(
+            PgbStats(
+                database=database,
+                xacts_window=xacts,
+                queries_window=queries,
+                xact_time_s_window=delta["total_xact_time"] / 1e6,
+                query_time_s_window=delta["total_query_time"] / 1e6,
+                wait_time_s_window=delta["total_wait_time"] / 1e6,
+                avg_wait_ms_window=round(delta["total_wait_time"] / 1000 / xacts, 3) if xacts else None,
+                avg_query_ms_window=round(delta["total_query_time"] / 1000 / queries, 3) if queries else None,
+            )
+        )
     return sorted(out, key=lambda s: (-s.xacts_window, s.database)), reset
 
 
-def build_evidence(dsn: str, version: str | None, start: Snapshot, end: Snapshot, samples: list[list[Row]],
-                   notes: list[str]) -> PgbouncerEvidence:
+def build_evidence(
+    dsn: str, version: str | None, start: Snapshot, end: Snapshot, samples: list[list[Row]], notes: list[str]
+) -> PgbouncerEvidence:
     """The evidence of one window: pools from the samples, stats diffed, clients and config at the end."""
     config_start, config = config_map(start.config), config_map(end.config)
     changed = {k: [config_start.get(k, ""), v] for k, v in config.items() if config_start.get(k, v) != v}
     stats, reset = build_stats(start.stats, end.stats)
     clients = [r for r in end.clients if r.get("database") != ADMIN_DATABASE]
-    waits = [wait_s(r, "wait", "wait_us") for r in clients
-             if r.get("state") == "waiting" and r.get("application_name") not in OWN_APPLICATIONS]
+    waits = [
+        wait_s(r, "wait", "wait_us")
+        for r in clients
+        if r.get("state") == "waiting" and r.get("application_name") not in OWN_APPLICATIONS
+    ]
     return PgbouncerEvidence(
-        dsn=dsn, version=version, window_s=round(end.at - start.at, 3), samples=len(samples),
-        pools=build_pools(samples, end.databases, config, clients), stats=stats, config=config, config_changed=changed,
-        clients_by_state=dict(Counter(str(r.get("state")) for r in clients)), clients_total=len(clients),
-        longest_client_wait_s=max(waits) if waits else None, reset_detected=reset, notes=notes,
+        dsn=dsn,
+        version=version,
+        window_s=round(end.at - start.at, 3),
+        samples=len(samples),
+        pools=build_pools(samples, end.databases, config, clients),
+        stats=stats,
+        config=config,
+        config_changed=changed,
+        clients_by_state=dict(Counter(str(r.get("state")) for r in clients)),
+        clients_total=len(clients),
+        longest_client_wait_s=max(waits) if waits else None,
+        reset_detected=reset,
+        notes=notes,
     )

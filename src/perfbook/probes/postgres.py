@@ -53,7 +53,7 @@ QUEUE_CHECK_RESERVE_S = 1.3  # kept to ask the address for PgBouncer when the fi
 class PostgresProbe(BaseProbe):
     """Gathers :class:`PostgresEvidence` from ``[postgres] dsn``.
 
-        ev = await run_probe(PostgresProbe(), ctx, budget_s=ctx.window_s + 1)
+    ev = await run_probe(PostgresProbe(), ctx, budget_s=ctx.window_s + 1)
     """
 
     name = "postgres"
@@ -106,7 +106,10 @@ async def connect(dsn: str, statement_timeout_ms: int, lock_timeout_ms: int, ctx
     where = f"{params.get('host') or 'localhost'}:{params.get('port') or 5432}"
     try:
         return await psycopg.AsyncConnection.connect(
-            dsn, autocommit=True, application_name="perfbook", prepare_threshold=None,
+            dsn,
+            autocommit=True,
+            application_name="perfbook",
+            prepare_threshold=None,
             connect_timeout=max(2, int(ctx.time_left())),
         )
     except psycopg.Error as err:
@@ -139,8 +142,11 @@ class _Collector:
         begun = False
         if self.timeouts:
             statement_ms, lock_ms = min(cfg.statement_timeout_ms, left_ms), min(cfg.lock_timeout_ms, left_ms)
-            self.asked = self.asked or {"statement_timeout": pg_duration(statement_ms),
-                                        "lock_timeout": pg_duration(lock_ms), "transaction_read_only": "on"}
+            self.asked = self.asked or {
+                "statement_timeout": pg_duration(statement_ms),
+                "lock_timeout": pg_duration(lock_ms),
+                "transaction_read_only": "on",
+            }
             try:
                 await self.conn.execute(sql.transaction_start(statement_ms, lock_ms))
                 begun = True
@@ -193,7 +199,9 @@ class _Collector:
         ctx = self.ctx
         server_rows = await self._first_answer()
         if not server_rows:
-            raise ProbeUnavailable(f"the server accepted the connection but does not answer: {'; '.join(self.notes)}")
+            raise ProbeUnavailable(
+                f"the server accepted the connection but does not answer: {'; '.join(self.notes)}"
+            )
         server_row = server_rows[0]
         version_num, block = server_row["version_num"], {"block_size": server_row["block_size"]}
         counters_started = ctx.clock()
@@ -214,8 +222,16 @@ class _Collector:
         stmts_end, stmt_status = await self._statements(version_num, with_text=True, status=stmt_status)
         activity = await self.rows(sql.ACTIVITY, what="pg_stat_activity") or []
         self.backend_pids |= {server_row["own_pid"], *(r[0]["backend_pid"] for r in (db_start, db_end) if r)}
-        data = await self._evidence(server_row, settings, databases, index_rows, (db_start, db_end),
-                                    (tables_start, tables_end), (stmts_start, stmts_end, stmt_status), activity)
+        data = await self._evidence(
+            server_row,
+            settings,
+            databases,
+            index_rows,
+            (db_start, db_end),
+            (tables_start, tables_end),
+            (stmts_start, stmts_end, stmt_status),
+            activity,
+        )
         return self._with_pooler(data, server_row, admin)
 
     async def _first_answer(self) -> list[dict[str, Any]] | None:
@@ -233,8 +249,12 @@ class _Collector:
             if task in done:
                 return task.result()
             admin_dsn = self.ctx.config.pgbouncer.dsn
-            same = bool(admin_dsn) and same_address_key(admin_dsn) == same_address_key(self.ctx.config.postgres.dsn)
-            kind, answer = await pgbouncer_answer(self.ctx.config.postgres.dsn, admin_dsn if same else "", 1.0)
+            same = bool(admin_dsn) and same_address_key(admin_dsn) == same_address_key(
+                self.ctx.config.postgres.dsn
+            )
+            kind, answer = await pgbouncer_answer(
+                self.ctx.config.postgres.dsn, admin_dsn if same else "", 1.0
+            )
         finally:
             if not task.done():  # close first, so the cancelled read ends at once
                 await self.conn.close()
@@ -242,16 +262,20 @@ class _Collector:
                 await asyncio.wait({task}, timeout=0.5)
         if kind == "absent":
             raise ProbeUnavailable(f"connected, but no answer to the first query within {wait_s:.1f} s")
-        raise ProbeUnavailable(f"{POOLER_QUEUED}: connected, but no answer to the first query within {wait_s:.1f} s "
-                               f"(waiting for a server connection); the address is PgBouncer ({answer}): its "
-                               "pool is exhausted or PostgreSQL is slow behind it")
+        raise ProbeUnavailable(
+            f"{POOLER_QUEUED}: connected, but no answer to the first query within {wait_s:.1f} s "
+            f"(waiting for a server connection); the address is PgBouncer ({answer}): its "
+            "pool is exhausted or PostgreSQL is slow behind it"
+        )
 
     async def _pooler_answer(self, server_port: int, window_end: float) -> tuple[str, str, str | None] | None:
         """Ask the address for PgBouncer's admin console, when something may sit in between: the
         server listens on another port than perfbook connected to, or [pgbouncer] dsn names this address."""
         connected = _port(self.conn.info.port)
         admin_dsn = self.ctx.config.pgbouncer.dsn
-        same = bool(admin_dsn) and same_address_key(admin_dsn) == same_address_key(self.ctx.config.postgres.dsn)
+        same = bool(admin_dsn) and same_address_key(admin_dsn) == same_address_key(
+            self.ctx.config.postgres.dsn
+        )
         if not same and (connected is None or connected == server_port):
             return None
         budget_s = min(1.0, max(0.2, window_end - self.ctx.clock()))
@@ -260,21 +284,29 @@ class _Collector:
         mode = await pgbouncer_pool_mode(dsn, admin, budget_s) if kind == "version" else None
         return kind, answer, mode
 
-    def _with_pooler(self, ev: Evidence, server_row: dict[str, Any],
-                     admin: tuple[str, str, str | None] | None) -> Evidence:
+    def _with_pooler(
+        self, ev: Evidence, server_row: dict[str, Any], admin: tuple[str, str, str | None] | None
+    ) -> Evidence:
         """The evidence with its pooler, perfbook's own settings and those not applied."""
         data = ev.data
         assert data is not None  # a collected run always carries its evidence
         own, missing = settings_check(server_row, self.asked if self.timeouts else {})
         data.own_settings, data.settings_not_applied = own, self.not_applied + missing
-        data.pooler = build_pooler(_port(self.conn.info.port), server_row["server_port"], self.backend_pids,
-                                   admin[:2] if admin else None, pool_mode=admin[2] if admin else None)
+        data.pooler = build_pooler(
+            _port(self.conn.info.port),
+            server_row["server_port"],
+            self.backend_pids,
+            admin[:2] if admin else None,
+            pool_mode=admin[2] if admin else None,
+        )
         if not data.settings_not_applied:
             return ev
         data.notes.append("perfbook's own settings not applied: " + "; ".join(data.settings_not_applied))
         return replace(ev, status="partial", reason="; ".join(data.notes)[:300])
 
-    async def _statements(self, version_num: int, with_text: bool, status: tuple[str, str | None] | None = None):
+    async def _statements(
+        self, version_num: int, with_text: bool, status: tuple[str, str | None] | None = None
+    ):
         """pg_stat_statements rows, and (status, detail) telling why there are none."""
         if status is not None and status[0] != "ok":
             return [], status
@@ -286,7 +318,10 @@ class _Collector:
         import psycopg
 
         try:
-            return await self.execute(sql.stat_statements_sql(version_num, with_text, self.pss_schema)), ("ok", None)
+            return await self.execute(sql.stat_statements_sql(version_num, with_text, self.pss_schema)), (
+                "ok",
+                None,
+            )
         except psycopg.errors.ObjectNotInPrerequisiteState as err:  # not in shared_preload_libraries
             return [], ("not_preloaded", one_line(str(err)))
         except psycopg.Error as err:
@@ -294,10 +329,14 @@ class _Collector:
                 raise ProbeUnavailable(f"connection lost: {one_line(str(err))}") from None
             return [], ("unreadable", redact_text(one_line(str(err))))
 
-    async def _evidence(self, server_row, settings, databases, index_rows, db, tables, stmts, activity) -> Evidence:
+    async def _evidence(
+        self, server_row, settings, databases, index_rows, db, tables, stmts, activity
+    ) -> Evidence:
         own_pid = server_row["own_pid"]
         all_tables = tables[1]
-        statements, reset_st = build_statements(stmts, server_row["version_num"], [t["name"] for t in all_tables])
+        statements, reset_st = build_statements(
+            stmts, server_row["version_num"], [t["name"] for t in all_tables]
+        )
         chosen = select_tables(all_tables, statements)
         columns = await self.rows(sql.COLUMNS, ([t["relid"] for t in chosen],), what="columns") or []
         indexes, duplicates = build_indexes(index_rows)
@@ -306,34 +345,55 @@ class _Collector:
         blocked, blockers = await self._blocking(sessions, activity)
         db_counters = db[1][0] if db[1] else {}
         server = PgServer(
-            version=server_row["version"], version_num=server_row["version_num"],
-            uptime_s=round(server_row["uptime_s"], 1), database=server_row["database"],
+            version=server_row["version"],
+            version_num=server_row["version_num"],
+            uptime_s=round(server_row["uptime_s"], 1),
+            database=server_row["database"],
             settings={r["name"]: r["setting"] + (r["unit"] or "") for r in settings},
-            database_sizes_bytes={r["datname"]: r["size_bytes"] for r in databases if r["size_bytes"] is not None},
-            stats_reset=_iso(db_counters.get("stats_reset")), stats_age_s=db_counters.get("stats_age_s"),
+            database_sizes_bytes={
+                r["datname"]: r["size_bytes"] for r in databases if r["size_bytes"] is not None
+            },
+            stats_reset=_iso(db_counters.get("stats_reset")),
+            stats_age_s=db_counters.get("stats_age_s"),
             block_size=server_row["block_size"],
         )
         data = PostgresEvidence(
-            dsn=redact_url(self.ctx.config.postgres.dsn), own_pid=own_pid, server=server,
-            statements=statements, connections=build_connections(activity, settings),
-            cache=build_cache(db, databases), tables=table_list, indexes=indexes,
+            dsn=redact_url(self.ctx.config.postgres.dsn),
+            own_pid=own_pid,
+            server=server,
+            statements=statements,
+            connections=build_connections(activity, settings),
+            cache=build_cache(db, databases),
+            tables=table_list,
+            indexes=indexes,
             duplicate_indexes=duplicates,
-            active=sorted((s for s in sessions if s.state == "active"), key=lambda s: -(s.query_age_s or 0))[:20],
-            idle_in_transaction=sorted((s for s in sessions if (s.state or "").startswith("idle in transaction")),
-                                       key=lambda s: -(s.state_age_s or 0))[:50],
-            blocked=blocked, blockers=blockers,
-            top_tables_by_size={t["name"]: _total_bytes(t) for t in sorted(all_tables, key=_total_bytes, reverse=True)[:10]},
-            reset_detected=reset_st or reset_tables, notes=self.notes,
+            active=sorted((s for s in sessions if s.state == "active"), key=lambda s: -(s.query_age_s or 0))[
+                :20
+            ],
+            idle_in_transaction=sorted(
+                (s for s in sessions if (s.state or "").startswith("idle in transaction")),
+                key=lambda s: -(s.state_age_s or 0),
+            )[:50],
+            blocked=blocked,
+            blockers=blockers,
+            top_tables_by_size={
+                t["name"]: _total_bytes(t) for t in sorted(all_tables, key=_total_bytes, reverse=True)[:10]
+            },
+            reset_detected=reset_st or reset_tables,
+            notes=self.notes,
         )
         if data.connections and data.connections.hidden:
-            self.notes.append(f"{data.connections.hidden} sessions of other roles are hidden from this role: "
-                              "GRANT pg_monitor TO it to see their state, age and query")
+            self.notes.append(
+                f"{data.connections.hidden} sessions of other roles are hidden from this role: "
+                "GRANT pg_monitor TO it to see their state, age and query"
+            )
             self.partial = True
         status: ProbeStatus = "partial" if self.partial or data.reset_detected else "ok"
-        return Evidence("postgres", status, 0.0, data=data,
-                        reason="; ".join(self.notes)[:300] or None)
+        return Evidence("postgres", status, 0.0, data=data, reason="; ".join(self.notes)[:300] or None)
 
-    async def _blocking(self, sessions: list[PgSession], activity: list[dict]) -> tuple[list[PgBlocked], list[PgSession]]:
+    async def _blocking(
+        self, sessions: list[PgSession], activity: list[dict]
+    ) -> tuple[list[PgBlocked], list[PgSession]]:
         waiting = [r for r in activity if r.get("blocking_pids")]
         if not waiting:
             return [], []

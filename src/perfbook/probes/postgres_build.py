@@ -37,8 +37,9 @@ def _own(query: str | None) -> bool:
     return bool(query) and sql.TAG in query  # type: ignore[operator]
 
 
-def build_statements(stmts: tuple[list[Row], list[Row], tuple[str, str | None]], version_num: int,
-                     table_names: list[str]) -> tuple[PgStatStatements, bool]:
+def build_statements(
+    stmts: tuple[list[Row], list[Row], tuple[str, str | None]], version_num: int, table_names: list[str]
+) -> tuple[PgStatStatements, bool]:
     """Window deltas of pg_stat_statements (start vs end snapshot) and the lifetime top."""
     start_rows, end_rows, (status, detail) = stmts
     result = PgStatStatements(status=status, detail=detail, mean_column=sql.mean_column(version_num))
@@ -62,7 +63,9 @@ def build_statements(stmts: tuple[list[Row], list[Row], tuple[str, str | None]],
             window.append(_statement(row, delta, resolve))
     result.window_calls = sum(s.calls for s in window)
     result.window_total_ms = round(sum(s.total_ms for s in window), 3)
-    result.window_mean_ms = round(result.window_total_ms / result.window_calls, 3) if result.window_calls else None
+    result.window_mean_ms = (
+        round(result.window_total_ms / result.window_calls, 3) if result.window_calls else None
+    )
     result.top_by_mean = sorted(window, key=lambda s: -(s.mean_ms or 0))[:TOP_STATEMENTS]
     result.top_by_total = sorted(window, key=lambda s: -s.total_ms)[:TOP_STATEMENTS]
     result.lifetime_top = sorted(lifetime, key=lambda s: -s.total_ms)[:TOP_STATEMENTS]
@@ -81,11 +84,17 @@ def _statement(row: Row, figures: Row, resolve) -> PgStatement:
     text = row.get("query") or ""
     calls = int(figures["calls"])
     return PgStatement(
-        queryid=row["queryid"], query=display_sql(text), user=row.get("user"), calls=calls,
-        total_ms=round(figures["total_ms"], 3), mean_ms=round(figures["total_ms"] / calls, 3) if calls else None,
-        rows=int(figures["rows"]), shared_blks_hit=int(figures["shared_blks_hit"]),
+        queryid=row["queryid"],
+        query=display_sql(text),
+        user=row.get("user"),
+        calls=calls,
+        total_ms=round(figures["total_ms"], 3),
+        mean_ms=round(figures["total_ms"] / calls, 3) if calls else None,
+        rows=int(figures["rows"]),
+        shared_blks_hit=int(figures["shared_blks_hit"]),
         shared_blks_read=int(figures["shared_blks_read"]),
-        tables=[resolve(t) for t in referenced_tables(text)], filter_columns=filter_columns(text),
+        tables=[resolve(t) for t in referenced_tables(text)],
+        filter_columns=filter_columns(text),
     )
 
 
@@ -121,8 +130,9 @@ def select_tables(rows: list[Row], statements: PgStatStatements) -> list[Row]:
     return list(chosen.values())
 
 
-def build_tables(chosen: list[Row], start_rows: list[Row], columns: list[Row], index_rows: list[Row],
-                 settings: list[Row]) -> tuple[list[PgTable], bool]:
+def build_tables(
+    chosen: list[Row], start_rows: list[Row], columns: list[Row], index_rows: list[Row], settings: list[Row]
+) -> tuple[list[PgTable], bool]:
     """PgTable per chosen table, with window deltas of its scan counters."""
     start = sql.by_key(start_rows, "relid")
     cols = {r["relid"]: r["columns"] for r in columns}
@@ -141,20 +151,32 @@ def build_tables(chosen: list[Row], start_rows: list[Row], columns: list[Row], i
         live, dead = row["n_live_tup"] or 0, row["n_dead_tup"] or 0
         rows = max(live, int(row["reltuples"] or 0))
         hit, read = row["heap_blks_hit"] or 0, row["heap_blks_read"] or 0
-        tables.append(PgTable(
-            name=row["name"], rows=rows, dead_rows=dead, dead_ratio=round(dead / (live + dead), 4) if live + dead else None,
-            seq_scan=row["seq_scan"] or 0, seq_tup_read=row["seq_tup_read"] or 0, idx_scan=row["idx_scan"],
-            seq_scan_window=deltas["seq_scan"], idx_scan_window=deltas["idx_scan"],
-            seq_tup_read_window=deltas["seq_tup_read"],
-            total_bytes=row["table_bytes"] + row["toast_bytes"] + row["index_bytes"], index_bytes=row["index_bytes"],
-            heap_bytes=row["table_bytes"],
-            heap_hit_ratio=round(hit / (hit + read), 4) if hit + read else None,
-            mod_since_analyze=row["n_mod_since_analyze"] or 0,
-            last_vacuum=_iso(row["last_vacuum"]), last_autovacuum=_iso(row["last_autovacuum"]),
-            last_analyze=_iso(row["last_analyze"]), last_autoanalyze=_iso(row["last_autoanalyze"]),
-            autovacuum_enabled=autovacuum_on and not row["autovacuum_off"],
-            columns=list(cols.get(row["relid"], [])), indexed_columns=indexed.get(row["relid"], []),
-        ))
+        tables.append(
+            PgTable(
+                name=row["name"],
+                rows=rows,
+                dead_rows=dead,
+                dead_ratio=round(dead / (live + dead), 4) if live + dead else None,
+                seq_scan=row["seq_scan"] or 0,
+                seq_tup_read=row["seq_tup_read"] or 0,
+                idx_scan=row["idx_scan"],
+                seq_scan_window=deltas["seq_scan"],
+                idx_scan_window=deltas["idx_scan"],
+                seq_tup_read_window=deltas["seq_tup_read"],
+                total_bytes=row["table_bytes"] + row["toast_bytes"] + row["index_bytes"],
+                index_bytes=row["index_bytes"],
+                heap_bytes=row["table_bytes"],
+                heap_hit_ratio=round(hit / (hit + read), 4) if hit + read else None,
+                mod_since_analyze=row["n_mod_since_analyze"] or 0,
+                last_vacuum=_iso(row["last_vacuum"]),
+                last_autovacuum=_iso(row["last_autovacuum"]),
+                last_analyze=_iso(row["last_analyze"]),
+                last_autoanalyze=_iso(row["last_autoanalyze"]),
+                autovacuum_enabled=autovacuum_on and not row["autovacuum_off"],
+                columns=list(cols.get(row["relid"], [])),
+                indexed_columns=indexed.get(row["relid"], []),
+            )
+        )
     tables.sort(key=lambda t: -t.total_bytes)
     return tables, reset
 
@@ -165,15 +187,27 @@ def build_indexes(rows: list[Row]) -> tuple[list[PgIndex], list[PgDuplicateIndex
     groups: dict[tuple, list[Row]] = {}
     for r in rows:
         if r["is_valid"]:
-            key = (r["table_name"], tuple(r["columns"]), r["opclasses"], r["predicate_tree"], r["expressions_tree"])
+            key = (
+                r["table_name"],
+                tuple(r["columns"]),
+                r["opclasses"],
+                r["predicate_tree"],
+                r["expressions_tree"],
+            )
             groups.setdefault(key, []).append(r)
     duplicates = []
     for (table, columns, *_), members in groups.items():
         if len(members) < 2:
             continue
         members.sort(key=lambda r: (not r["is_primary"], not r["is_unique"], -r["scans"], r["name"]))
-        duplicates.append(PgDuplicateIndexes(table=table, columns=list(columns), indexes=[m["name"] for m in members],
-                                             wasted_bytes=sum(m["size_bytes"] for m in members[1:])))
+        duplicates.append(
+            PgDuplicateIndexes(
+                table=table,
+                columns=list(columns),
+                indexes=[m["name"] for m in members],
+                wasted_bytes=sum(m["size_bytes"] for m in members[1:]),
+            )
+        )
     keep = {name for d in duplicates for name in d.indexes}
     keep |= {n for n, ix in indexes.items() if not ix.valid}
     unused = [ix for ix in indexes.values() if ix.scans == 0 and not ix.unique and not ix.primary]
@@ -184,9 +218,17 @@ def build_indexes(rows: list[Row]) -> tuple[list[PgIndex], list[PgDuplicateIndex
 
 
 def _index(r: Row) -> PgIndex:
-    return PgIndex(name=r["name"], table=r["table_name"], columns=list(r["columns"]), size_bytes=r["size_bytes"],
-                   scans=r["scans"], unique=r["is_unique"], primary=r["is_primary"], valid=r["is_valid"],
-                   partial=r["predicate_tree"] is not None)
+    return PgIndex(
+        name=r["name"],
+        table=r["table_name"],
+        columns=list(r["columns"]),
+        size_bytes=r["size_bytes"],
+        scans=r["scans"],
+        unique=r["is_unique"],
+        primary=r["is_primary"],
+        valid=r["is_valid"],
+        partial=r["predicate_tree"] is not None,
+    )
 
 
 def client_rows(activity: list[Row]) -> list[Row]:
@@ -201,10 +243,19 @@ def build_sessions(activity: list[Row]) -> list[PgSession]:
 
 def _session(r: Row) -> PgSession:
     return PgSession(
-        pid=r["pid"], user=r["user"], application=r["application"] or None, client=r["client"], state=r["state"],
-        query=display_sql(r["query"]), query_age_s=_round(r["query_age_s"]), state_age_s=_round(r["state_age_s"]),
-        xact_age_s=_round(r["xact_age_s"]), query_start=_iso(r["query_start"]),
-        wait_event_type=r["wait_event_type"], wait_event=r["wait_event"], backend_type=r["backend_type"],
+        pid=r["pid"],
+        user=r["user"],
+        application=r["application"] or None,
+        client=r["client"],
+        state=r["state"],
+        query=display_sql(r["query"]),
+        query_age_s=_round(r["query_age_s"]),
+        state_age_s=_round(r["state_age_s"]),
+        xact_age_s=_round(r["xact_age_s"]),
+        query_start=_iso(r["query_start"]),
+        wait_event_type=r["wait_event_type"],
+        wait_event=r["wait_event"],
+        backend_type=r["backend_type"],
         database=r["database"],
     )
 
@@ -216,10 +267,15 @@ def build_connections(activity: list[Row], settings: list[Row]) -> PgConnections
         return None
     clients = [r for r in activity if r["backend_type"] == "client backend"]
     max_conn = int(values["max_connections"])
-    reserved = int(values.get("superuser_reserved_connections", 0)) + int(values.get("reserved_connections", 0))
+    reserved = int(values.get("superuser_reserved_connections", 0)) + int(
+        values.get("reserved_connections", 0)
+    )
     usable = max(1, max_conn - reserved)
     return PgConnections(
-        total=len(clients), max_connections=max_conn, reserved=reserved, usable=usable,
+        total=len(clients),
+        max_connections=max_conn,
+        reserved=reserved,
+        usable=usable,
         used_pct=round(len(clients) / usable * 100, 1),
         by_state=dict(Counter(r["state"] or "unknown" for r in clients)),
         by_user=dict(Counter(r["user"] or "unknown" for r in clients)),
@@ -238,17 +294,24 @@ def build_cache(db: tuple[list[Row] | None, list[Row] | None], databases: list[R
     hit_w, read_w = e["blks_hit"] - s["blks_hit"], e["blks_read"] - s["blks_read"]
     if hit_w < 0 or read_w < 0:
         hit_w = read_w = 0
-    per_db = {r["datname"]: round(r["blks_hit"] / (r["blks_hit"] + r["blks_read"]), 4)
-              for r in databases if (r["blks_hit"] or 0) + (r["blks_read"] or 0) > 0}
+    per_db = {
+        r["datname"]: round(r["blks_hit"] / (r["blks_hit"] + r["blks_read"]), 4)
+        for r in databases
+        if (r["blks_hit"] or 0) + (r["blks_read"] or 0) > 0
+    }
     total = e["blks_hit"] + e["blks_read"]
     return PgCache(
-        hit_ratio_window=round(hit_w / (hit_w + read_w), 4) if hit_w + read_w else None, blocks_window=hit_w + read_w,
-        hit_ratio_lifetime=round(e["blks_hit"] / total, 4) if total else None, blocks_lifetime=total,
+        hit_ratio_window=round(hit_w / (hit_w + read_w), 4) if hit_w + read_w else None,
+        blocks_window=hit_w + read_w,
+        hit_ratio_lifetime=round(e["blks_hit"] / total, 4) if total else None,
+        blocks_lifetime=total,
         per_database=per_db,
     )
 
 
-def build_blocking(sessions: list[PgSession], activity: list[Row], locks: list[Row]) -> tuple[list[PgBlocked], list[PgSession]]:
+def build_blocking(
+    sessions: list[PgSession], activity: list[Row], locks: list[Row]
+) -> tuple[list[PgBlocked], list[PgSession]]:
     """Blocked sessions with their lock, relation and chain roots; the sessions blocking them."""
     by_pid = {r["pid"]: r for r in activity}
     waits = {r["pid"]: list(r["blocking_pids"]) for r in activity if r.get("blocking_pids")}
@@ -261,10 +324,16 @@ def build_blocking(sessions: list[PgSession], activity: list[Row], locks: list[R
         if session is None or session.backend_type != "client backend" or _own(by_pid[pid]["query"]):
             continue
         lock = waiting_lock.get(pid, {})
-        blocked.append(PgBlocked(
-            session=session, blocking_pids=blockers, lock_type=lock.get("locktype"), lock_mode=lock.get("mode"),
-            relation=lock.get("relation") or tuple_rel.get(pid), root_pids=_roots(pid, waits),
-        ))
+        blocked.append(
+            PgBlocked(
+                session=session,
+                blocking_pids=blockers,
+                lock_type=lock.get("locktype"),
+                lock_mode=lock.get("mode"),
+                relation=lock.get("relation") or tuple_rel.get(pid),
+                root_pids=_roots(pid, waits),
+            )
+        )
     blocker_pids = {p for b in blocked for p in b.blocking_pids} - set(waits)
     blocker_pids |= {p for b in blocked for p in b.root_pids}
     blockers_out = [_session(by_pid[p]) for p in sorted(blocker_pids) if p in by_pid]
@@ -306,7 +375,11 @@ def settings_check(server_row: Row, wanted: dict[str, str]) -> tuple[dict[str, s
     ['lock_timeout (asked 100ms, the server has 0)']
     """
     own = {k: str(server_row.get(k)) for k in WANTED_SETTINGS if server_row.get(k) is not None}
-    missing = [f"{k} (asked {v}, the server has {own.get(k, 'nothing')})" for k, v in wanted.items() if own.get(k) != v]
+    missing = [
+        f"{k} (asked {v}, the server has {own.get(k, 'nothing')})"
+        for k, v in wanted.items()
+        if own.get(k) != v
+    ]
     return own, missing
 
 
@@ -326,14 +399,19 @@ def pg_duration(ms: int) -> str:
 
 POOLER_NOTES = {
     "transaction": "transaction pooling: each of perfbook's reads may run on another server connection; "
-                   "pg_stat_activity shows PgBouncer's server connections (client address: the pooler), "
-                   "not the application's clients",
+    "pg_stat_activity shows PgBouncer's server connections (client address: the pooler), "
+    "not the application's clients",
     "session": "session pooling: pg_stat_activity shows PgBouncer's server connections (client address: the pooler)",
 }
 
 
-def build_pooler(connected_port: int | None, server_port: int | None, backend_pids: set[int],
-                 admin: tuple[str, str] | None, pool_mode: str | None = None) -> PgPooler | None:
+def build_pooler(
+    connected_port: int | None,
+    server_port: int | None,
+    backend_pids: set[int],
+    admin: tuple[str, str] | None,
+    pool_mode: str | None = None,
+) -> PgPooler | None:
     """The pooler in the path, from what the server and the address answered (None: nothing between).
 
     ``admin`` is what a ``pgbouncer`` database at perfbook's address answered: ``("version",
@@ -346,25 +424,52 @@ def build_pooler(connected_port: int | None, server_port: int | None, backend_pi
     True
     """
     moved = connected_port is not None and server_port is not None and connected_port != server_port
-    where = f"PostgreSQL listens on port {server_port}, perfbook connected to {connected_port}" if moved else ""
+    where = (
+        f"PostgreSQL listens on port {server_port}, perfbook connected to {connected_port}" if moved else ""
+    )
     if pool_mode is None and len(backend_pids) > 1:
         pool_mode = "transaction"
     if admin is not None and admin[0] in ("version", "refused"):
         kind = "pgbouncer"
         answer = f"answers as {admin[1]}" if admin[0] == "version" else f"refused perfbook ({admin[1]})"
-        how = "; ".join(filter(None, [where, f"the same address has PgBouncer's admin console (`pgbouncer` database), "
-                                            f"which {answer}"]))
+        how = "; ".join(
+            filter(
+                None,
+                [
+                    where,
+                    f"the same address has PgBouncer's admin console (`pgbouncer` database), which {answer}",
+                ],
+            )
+        )
     elif len(backend_pids) > 1:
-        kind, how = "pooler", "; ".join(filter(None, [where, f"perfbook's transactions ran on {len(backend_pids)} "
-                                                            "different server backends (transaction pooling)"]))
+        kind, how = (
+            "pooler",
+            "; ".join(
+                filter(
+                    None,
+                    [
+                        where,
+                        f"perfbook's transactions ran on {len(backend_pids)} "
+                        "different server backends (transaction pooling)",
+                    ],
+                )
+            ),
+        )
     elif moved:
         kind, how = "proxy", f"{where} (a port mapping, a proxy or a pooler in session mode)"
     else:
         return None
     notes = [POOLER_NOTES[pool_mode]] if pool_mode in POOLER_NOTES else []
-    return PgPooler(kind=kind, how=how, connected_port=connected_port, server_port=server_port,
-                    version=admin[1] if admin is not None and admin[0] == "version" else None,
-                    pool_mode=pool_mode, backend_pids=max(1, len(backend_pids)), notes=notes)
+    return PgPooler(
+        kind=kind,
+        how=how,
+        connected_port=connected_port,
+        server_port=server_port,
+        version=admin[1] if admin is not None and admin[0] == "version" else None,
+        pool_mode=pool_mode,
+        backend_pids=max(1, len(backend_pids)),
+        notes=notes,
+    )
 
 
 def connect_reason(message: str) -> str:

@@ -24,8 +24,12 @@ async def pgbouncer_answer(dsn: str, admin_dsn: str, timeout_s: float) -> tuple[
     import psycopg
 
     try:
-        conn = await asyncio.wait_for(psycopg.AsyncConnection.connect(
-            admin_dsn or make_admin_dsn(dsn), autocommit=True, connect_timeout=max(1, int(timeout_s))), timeout_s)
+        conn = await asyncio.wait_for(
+            psycopg.AsyncConnection.connect(
+                admin_dsn or make_admin_dsn(dsn), autocommit=True, connect_timeout=max(1, int(timeout_s))
+            ),
+            timeout_s,
+        )
     except psycopg.Error as err:
         reason = connect_reason(str(err))
         return ("refused" if pooler_refusal(reason) is not None else "absent"), reason
@@ -35,7 +39,11 @@ async def pgbouncer_answer(dsn: str, admin_dsn: str, timeout_s: float) -> tuple[
         cur = await conn.execute(sql.PGBOUNCER_VERSION)
         row = await cur.fetchone()
         version = str(row[0]) if row else ""
-        return ("version", version) if version.startswith("PgBouncer") else ("absent", f"SHOW VERSION: {version}")
+        return (
+            ("version", version)
+            if version.startswith("PgBouncer")
+            else ("absent", f"SHOW VERSION: {version}")
+        )
     except psycopg.Error as err:  # e.g. PostgreSQL with a database named pgbouncer: no such setting
         return "absent", connect_reason(str(err))
     finally:
@@ -50,8 +58,12 @@ async def pgbouncer_pool_mode(dsn: str, admin_dsn: str, timeout_s: float) -> str
 
     params = conninfo_to_dict(dsn)
     try:
-        conn = await asyncio.wait_for(psycopg.AsyncConnection.connect(
-            admin_dsn or make_admin_dsn(dsn), autocommit=True, connect_timeout=max(1, int(timeout_s))), timeout_s)
+        conn = await asyncio.wait_for(
+            psycopg.AsyncConnection.connect(
+                admin_dsn or make_admin_dsn(dsn), autocommit=True, connect_timeout=max(1, int(timeout_s))
+            ),
+            timeout_s,
+        )
     except (psycopg.Error, TimeoutError):
         return None
     try:

@@ -13,11 +13,24 @@ from typing import Any
 TAG = "/* perfbook */"
 
 SETTINGS = (
-    "max_connections", "superuser_reserved_connections", "reserved_connections", "shared_buffers",
-    "work_mem", "maintenance_work_mem", "effective_cache_size", "random_page_cost", "autovacuum",
-    "autovacuum_naptime", "autovacuum_vacuum_scale_factor", "track_counts", "track_activities",
-    "shared_preload_libraries", "statement_timeout", "idle_in_transaction_session_timeout",
-    "max_parallel_workers_per_gather", "pg_stat_statements.track",
+    "max_connections",
+    "superuser_reserved_connections",
+    "reserved_connections",
+    "shared_buffers",
+    "work_mem",
+    "maintenance_work_mem",
+    "effective_cache_size",
+    "random_page_cost",
+    "autovacuum",
+    "autovacuum_naptime",
+    "autovacuum_vacuum_scale_factor",
+    "track_counts",
+    "track_activities",
+    "shared_preload_libraries",
+    "statement_timeout",
+    "idle_in_transaction_session_timeout",
+    "max_parallel_workers_per_gather",
+    "pg_stat_statements.track",
 )
 
 SERVER = f"""{TAG} SELECT current_setting('server_version') AS version,
@@ -37,11 +50,15 @@ def transaction_start(statement_timeout_ms: int, lock_timeout_ms: int) -> str:
     no startup ``options`` (PgBouncer refuses them), and nothing left on a pooled server connection.
     One round trip (simple query protocol); the tag ends each statement, so pg_stat_statements keeps it.
 
-    >>> transaction_start(3000, 100)
-    'BEGIN READ ONLY /* perfbook */; SET LOCAL statement_timeout = 3000 /* perfbook */; SET LOCAL lock_timeout = 100 /* perfbook */'
+    >>> print(transaction_start(3000, 100).replace("; ", ";\\n"))
+    BEGIN READ ONLY /* perfbook */;
+    SET LOCAL statement_timeout = 3000 /* perfbook */;
+    SET LOCAL lock_timeout = 100 /* perfbook */
     """
-    return (f"BEGIN READ ONLY {TAG}; SET LOCAL statement_timeout = {int(statement_timeout_ms)} {TAG}; "
-            f"SET LOCAL lock_timeout = {int(lock_timeout_ms)} {TAG}")
+    return (
+        f"BEGIN READ ONLY {TAG}; SET LOCAL statement_timeout = {int(statement_timeout_ms)} {TAG}; "
+        f"SET LOCAL lock_timeout = {int(lock_timeout_ms)} {TAG}"
+    )
 
 
 COMMIT = f"COMMIT {TAG}"
@@ -56,7 +73,8 @@ WHERE d.datallowconn AND has_database_privilege(d.oid, 'CONNECT')
 ORDER BY 2 DESC LIMIT 50"""
 
 # Counters read at the window's start and end; the diff is what happened during the window.
-DB_COUNTERS = f"""{TAG} SELECT pg_backend_pid() AS backend_pid, blks_hit, blks_read, xact_commit, xact_rollback, deadlocks, temp_bytes,
+DB_COUNTERS = f"""{TAG} SELECT pg_backend_pid() AS backend_pid, blks_hit, blks_read, xact_commit, xact_rollback,
+  deadlocks, temp_bytes,
   stats_reset, extract(epoch FROM now() - coalesce(stats_reset, pg_postmaster_start_time()))::float8 AS stats_age_s
 FROM pg_stat_database WHERE datname = current_database()"""
 

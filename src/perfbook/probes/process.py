@@ -38,8 +38,8 @@ class _Target:
 class ProcessProbe(BaseProbe):
     """Watch the configured processes for one window.
 
-        ev = await ProcessProbe().collect(ctx)
-        [(p.name, p.cpu_pct, p.rss_bytes) for p in ev.data.processes]
+    ev = await ProcessProbe().collect(ctx)
+    [(p.name, p.cpu_pct, p.rss_bytes) for p in ev.data.processes]
     """
 
     name: ClassVar[str] = "process"
@@ -48,7 +48,9 @@ class ProcessProbe(BaseProbe):
     rules = "perfbook.rules.process"
     local = True
 
-    def __init__(self, ps: Any = None, proc_root: Path = Path("/proc"), now: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, ps: Any = None, proc_root: Path = Path("/proc"), now: Callable[[], float] = time.time
+    ) -> None:
         self._ps = ps if ps is not None else importlib.import_module("psutil")
         self._proc_root = proc_root
         self._now = now  # wall clock, to compare with a process's create_time
@@ -69,7 +71,9 @@ class ProcessProbe(BaseProbe):
             target.row.cpu_pct = _cpu_pct(target)
             data.processes.append(target.row)
         data.window_s = round(ctx.clock() - start, 3)
-        reason = None if targets else f"no process matches {', '.join(cfg.match) or '-'} / pids {cfg.pids or '-'}"
+        reason = (
+            None if targets else f"no process matches {', '.join(cfg.match) or '-'} / pids {cfg.pids or '-'}"
+        )
         return Evidence(self.name, "ok", 0.0, reason=reason, data=data)
 
     def _find(self, ctx: ProbeContext) -> tuple[ProcessEvidence, list[_Target]]:
@@ -86,7 +90,9 @@ class ProcessProbe(BaseProbe):
             chosen[pid] = f"child of {_matched_ancestor(parents, pid, direct)}"
         own = procs.own_pids(parents, ctx.own_pid)
         data = ProcessEvidence(
-            patterns=list(cfg.match), pids=list(cfg.pids), window_s=0.0,
+            patterns=list(cfg.match),
+            pids=list(cfg.pids),
+            window_s=0.0,
             missing_pids=[p for p in cfg.pids if p not in info],
             own_excluded=len(own & set(chosen)),
         )
@@ -103,9 +109,10 @@ class ProcessProbe(BaseProbe):
             cgroup = self._read_cgroup(pid)
             row.unit, row.container_id = procs.service_of(cgroup)
             row.age_s = _age_s(handle, self._now())
-            targets.append(_Target(handle, row, cgroup=cgroup, throttling0=host_proc.read_cpu_throttling(cgroup)))
+            targets.append(
+                _Target(handle, row, cgroup=cgroup, throttling0=host_proc.read_cpu_throttling(cgroup))
+            )
         return data, targets
-
 
     def _read_cgroup(self, pid: int) -> str:
         try:
@@ -160,7 +167,10 @@ def _read_limits(targets: list[_Target], ps: Any) -> None:
             continue
         if target.row.fd_soft_limit is not None and target.row.fd_soft_limit < 0:  # RLIM_INFINITY
             target.row.fd_soft_limit = None
-        before, after = target.throttling0, host_proc.read_cpu_throttling(target.cgroup) if target.cgroup else None
+        before, after = (
+            target.throttling0,
+            host_proc.read_cpu_throttling(target.cgroup) if target.cgroup else None,
+        )
         if before is not None and after is not None and after[0] > before[0] and after[1] >= before[1]:
             periods = after[0] - before[0]
             target.row.cpu_periods = periods

@@ -32,7 +32,7 @@ MAX_ANSWER_BYTES = 32 * 2**20
 class PrometheusProbe(BaseProbe):
     """Query ``[prometheus] url`` for the fleet's request figures and node_exporter's host figures.
 
-        ev = await PrometheusProbe().collect(ctx)   # ev.data is a PrometheusEvidence
+    ev = await PrometheusProbe().collect(ctx)   # ev.data is a PrometheusEvidence
     """
 
     name = "prometheus"
@@ -65,12 +65,25 @@ class PrometheusProbe(BaseProbe):
             raise ProbeSkipped("no [prometheus] url")
         range_s = max(prom.range_s, ctx.window_s)
         api = _Api(prom.url.rstrip("/"), prom.timeout_s, prom.max_series, _auth(ctx.config))
-        async with httpx.AsyncClient(verify=tls_verify(prom.url, prom.verify_tls), timeout=prom.timeout_s,
-                                     headers=api.headers, auth=api.basic) as client:
+        async with httpx.AsyncClient(
+            verify=tls_verify(prom.url, prom.verify_tls),
+            timeout=prom.timeout_s,
+            headers=api.headers,
+            auth=api.basic,
+        ) as client:
             api.client = client
-            discovered = build.names(await api.get("/api/v1/label/__name__/values", {
-                "match[]": build.matchers(prom.selector, '__name__=~".+(_bucket|_count|requests_total)"'),
-                "start": str(time.time() - range_s), "end": str(time.time())}))
+            discovered = build.names(
+                await api.get(
+                    "/api/v1/label/__name__/values",
+                    {
+                        "match[]": build.matchers(
+                            prom.selector, '__name__=~".+(_bucket|_count|requests_total)"'
+                        ),
+                        "start": str(time.time() - range_s),
+                        "end": str(time.time()),
+                    },
+                )
+            )
             wanted = build.request_series(discovered)
             host_q = build.host_queries(prom.node_selector, range_s)
             container_q = build.container_queries(prom.container_selector, range_s)
@@ -79,18 +92,29 @@ class PrometheusProbe(BaseProbe):
             jobs += [api.vector(q) for q in (*host_q.values(), *container_q.values())]
             answers = await asyncio.gather(*jobs)
         by_name = dict(zip(wanted, answers[: len(wanted)], strict=True))
-        cpu, host_cpu, host_mem, host_disk, *container_answers = answers[len(wanted):]
+        cpu, host_cpu, host_mem, host_disk, *container_answers = answers[len(wanted) :]
         http = ctx.config.http
         excluded = {p for p in (http.metrics_path, http.health_path) if p}
         fleet = build.fleet_window(by_name, range_s, excluded)
         data = PrometheusEvidence(
-            url=redact_url(prom.url), selector=prom.selector, range_s=range_s, handlers=fleet.handlers,
-            total=fleet.total, instances=build.instance_windows(by_name, range_s, excluded, cpu),
-            hosts=build.hosts(host_cpu, host_mem, host_disk), containers=build.containers(*container_answers),
-            families=wanted, queries=api.queries,
-            series=api.series, bytes_read=api.bytes_read, notes=[*api.notes, *fleet.notes])
+            url=redact_url(prom.url),
+            selector=prom.selector,
+            range_s=range_s,
+            handlers=fleet.handlers,
+            total=fleet.total,
+            instances=build.instance_windows(by_name, range_s, excluded, cpu),
+            hosts=build.hosts(host_cpu, host_mem, host_disk),
+            containers=build.containers(*container_answers),
+            families=wanted,
+            queries=api.queries,
+            series=api.series,
+            bytes_read=api.bytes_read,
+            notes=[*api.notes, *fleet.notes],
+        )
         if not wanted:
-            data.notes.insert(0, f"no HTTP request series under {build.matchers(prom.selector)} in the last {range_s:g} s")
+            data.notes.insert(
+                0, f"no HTTP request series under {build.matchers(prom.selector)} in the last {range_s:g} s"
+            )
         status: ProbeStatus = "partial" if api.notes else "ok"
         return Evidence("prometheus", status, 0.0, reason="; ".join(api.notes) or None, data=data)
 
@@ -98,7 +122,9 @@ class PrometheusProbe(BaseProbe):
 class _Api:
     """The few HTTP API calls the probe makes, counted (queries, series, bytes) and bounded."""
 
-    def __init__(self, base: str, timeout_s: float, max_series: int, auth: tuple[dict[str, str], Any]) -> None:
+    def __init__(
+        self, base: str, timeout_s: float, max_series: int, auth: tuple[dict[str, str], Any]
+    ) -> None:
         self.base, self.timeout_s, self.max_series = base, timeout_s, max_series
         self.headers, self.basic = auth
         self.client: httpx.AsyncClient | None = None
@@ -115,7 +141,9 @@ class _Api:
             raise ProbeUnavailable(redact_text(f"Prometheus refused {query[:80]!r}: {err}")) from None
         self.series += len(samples)
         if len(samples) > self.max_series:
-            self.notes.append(f"{len(samples)} series for {query[:60]!r}: kept the first {self.max_series} (max_series)")
+            self.notes.append(
+                f"{len(samples)} series for {query[:60]!r}: kept the first {self.max_series} (max_series)"
+            )
             samples = samples[: self.max_series]
         return samples
 
@@ -128,21 +156,31 @@ class _Api:
         url = self.base + path
         self.queries += 1
         try:
-            async with asyncio.timeout(self.timeout_s + 0.5), self.client.stream("GET", url, params=params) as response:
+            async with (
+                asyncio.timeout(self.timeout_s + 0.5),
+                self.client.stream("GET", url, params=params) as response,
+            ):
                 body, cut = await read_capped(response, MAX_ANSWER_BYTES)
         except (httpx.TransportError, OSError, TimeoutError) as err:
-            raise ProbeUnavailable("Prometheus " + unreachable_reason({transport_error_kind(err): 1}, url,
-                                                                     self.timeout_s)) from None
+            raise ProbeUnavailable(
+                "Prometheus " + unreachable_reason({transport_error_kind(err): 1}, url, self.timeout_s)
+            ) from None
         self.bytes_read += len(body)
         if response.status_code in (401, 403):
-            raise ProbeUnavailable(f"Prometheus at {redact_url(self.base)} answered {response.status_code}: "
-                                   "check [prometheus] token_env / user / password_env")
+            raise ProbeUnavailable(
+                f"Prometheus at {redact_url(self.base)} answered {response.status_code}: "
+                "check [prometheus] token_env / user / password_env"
+            )
         if cut:
-            raise ProbeUnavailable(f"Prometheus answer over {MAX_ANSWER_BYTES} bytes for {path}: narrow [prometheus] selector")
+            raise ProbeUnavailable(
+                f"Prometheus answer over {MAX_ANSWER_BYTES} bytes for {path}: narrow [prometheus] selector"
+            )
         try:
             return json.loads(body)
         except ValueError:
-            raise ProbeUnavailable(f"GET {redact_url(url)} answered {response.status_code}, not JSON") from None
+            raise ProbeUnavailable(
+                f"GET {redact_url(url)} answered {response.status_code}, not JSON"
+            ) from None
 
 
 def _auth(cfg: Config) -> tuple[dict[str, str], Any]:

@@ -59,7 +59,9 @@ def vector(doc: Any) -> list[Sample]:
 def names(doc: Any) -> list[str]:
     """The metric names of a ``/api/v1/label/__name__/values`` answer."""
     if not isinstance(doc, dict) or doc.get("status") != "success" or not isinstance(doc.get("data"), list):
-        raise QueryError(f"label values: {doc.get('error') if isinstance(doc, dict) else 'not an API answer'}")
+        raise QueryError(
+            f"label values: {doc.get('error') if isinstance(doc, dict) else 'not an API answer'}"
+        )
     return sorted(str(n) for n in doc["data"] if isinstance(n, str) and _NAME_OK.fullmatch(n))
 
 
@@ -105,9 +107,10 @@ def host_queries(node_selector: str, range_s: float) -> dict[str, str]:
     idle = matchers(sel, 'mode="idle"')
     return {
         "cpu": f"100 * (1 - avg by (instance) (rate(node_cpu_seconds_total{idle}[{r}])))",
-        "memory": f"100 * (1 - node_memory_MemAvailable_bytes{matchers(sel)} / node_memory_MemTotal_bytes{matchers(sel)})",
+        "memory": f"100 * (1 - node_memory_MemAvailable_bytes{matchers(sel)} "
+        f"/ node_memory_MemTotal_bytes{matchers(sel)})",
         "disk": f"100 * (1 - node_filesystem_avail_bytes{matchers(sel, REAL_FS)} / "
-                f"node_filesystem_size_bytes{matchers(sel, REAL_FS)})",
+        f"node_filesystem_size_bytes{matchers(sel, REAL_FS)})",
     }
 
 
@@ -122,8 +125,9 @@ def container_queries(container_selector: str, range_s: float) -> dict[str, str]
     }
 
 
-def containers(cpu: list[Sample], cpu_limit: list[Sample], memory: list[Sample],
-               memory_limit: list[Sample]) -> list[InstanceContainer]:
+def containers(
+    cpu: list[Sample], cpu_limit: list[Sample], memory: list[Sample], memory_limit: list[Sample]
+) -> list[InstanceContainer]:
     """One row per (instance, name), shares of the limits where a limit is set."""
     rows: dict[tuple[str, str], InstanceContainer] = {}
 
@@ -152,8 +156,9 @@ def fleet_window(by_name: dict[str, list[Sample]], range_s: float, excluded: set
     return window_figures(Page(), _page(by_name, lambda labels: True), range_s, excluded)
 
 
-def instance_windows(by_name: dict[str, list[Sample]], range_s: float, excluded: set[str],
-                     cpu: list[Sample]) -> list[InstanceWindow]:
+def instance_windows(
+    by_name: dict[str, list[Sample]], range_s: float, excluded: set[str], cpu: list[Sample]
+) -> list[InstanceWindow]:
     """The same figures per ``instance`` label, sorted by instance."""
     jobs: dict[str, str | None] = {}
     for samples in by_name.values():
@@ -164,9 +169,15 @@ def instance_windows(by_name: dict[str, list[Sample]], range_s: float, excluded:
     for instance in sorted(jobs):
         page = _page(by_name, lambda labels, i=instance: labels.get("instance", "") == i)
         window = window_figures(Page(), page, range_s, excluded)
-        out.append(InstanceWindow(instance=instance or "(no instance label)", job=jobs[instance],
-                                  handlers=window.handlers, total=window.total,
-                                  cpu_cores=_round(cores.get(instance))))
+        out.append(
+            InstanceWindow(
+                instance=instance or "(no instance label)",
+                job=jobs[instance],
+                handlers=window.handlers,
+                total=window.total,
+                cpu_cores=_round(cores.get(instance)),
+            )
+        )
     return out
 
 

@@ -32,7 +32,8 @@ from perfbook.probes.redis_build import (
 )
 from perfbook.redact import redact_text
 
-SCAN_COUNT = 500  # keys per SCAN page; their MEMORY USAGE rides with the next page's SCAN: ~1 ms of the server's loop
+# keys per SCAN page; their MEMORY USAGE rides with the next page's SCAN: ~1 ms of the server's loop
+SCAN_COUNT = 500
 SCAN_SHARE = 0.8  # the big-key scan's default budget: this share of the window, in the gaps between PINGs
 PING_SAMPLES = 20
 TOP_BIG_KEYS = 10
@@ -44,7 +45,7 @@ LAG_TICK_S = 0.01
 class RedisProbe(BaseProbe):
     """Gathers :class:`RedisEvidence` from ``[redis] url``.
 
-        ev = await run_probe(RedisProbe(), ctx, budget_s=ctx.window_s + 1)
+    ev = await run_probe(RedisProbe(), ctx, budget_s=ctx.window_s + 1)
     """
 
     name = "redis"
@@ -78,8 +79,11 @@ class RedisProbe(BaseProbe):
 
         try:
             client = aioredis.Redis.from_url(
-                ctx.config.redis.url, single_connection_client=True, client_name=client_name,
-                socket_connect_timeout=max(0.5, min(3.0, ctx.time_left())), socket_timeout=max(0.5, ctx.time_left()),
+                ctx.config.redis.url,
+                single_connection_client=True,
+                client_name=client_name,
+                socket_connect_timeout=max(0.5, min(3.0, ctx.time_left())),
+                socket_timeout=max(0.5, ctx.time_left()),
             )
         except ValueError as err:
             raise ProbeUnavailable(f"invalid [redis] url: {redact_text(str(err))}") from None
@@ -161,8 +165,12 @@ class _KeyScans:
 
     def coverage(self) -> KeyScanCoverage:
         """What the scan covered, for the evidence."""
-        return KeyScanCoverage([(s.db, s.keys, s.scanned, s.complete, s.duration_s) for s in self.scans if s.started],
-                               self.budget_s, self.spent_s, self.over_limit)
+        return KeyScanCoverage(
+            [(s.db, s.keys, s.scanned, s.complete, s.duration_s) for s in self.scans if s.started],
+            self.budget_s,
+            self.spent_s,
+            self.over_limit,
+        )
 
 
 class _NameRefused(Exception):
@@ -191,7 +199,9 @@ def redis_reason(err: Exception) -> str:
     if "name or service not known" in lowered or "nodename nor servname" in lowered:
         return "unknown host"
     if type(err).__name__ == "AuthenticationError" or text.startswith(("WRONGPASS", "NOAUTH")):
-        return "authentication failed: " + redact_text(text.removeprefix("WRONGPASS ").removeprefix("NOAUTH "))
+        return "authentication failed: " + redact_text(
+            text.removeprefix("WRONGPASS ").removeprefix("NOAUTH ")
+        )
     return redact_text(text or type(err).__name__)
 
 
@@ -243,8 +253,20 @@ class _Collector:
             slowlog = await self._slowlog()
         else:
             self.notes.append("key types and SLOWLOG skipped: the time budget ran short")
-        data = build_evidence(ctx.config, info_start, info_end, duration_s, rtts_ms, big, details, scans.coverage(),
-                              slowlog, self.db, self.notes, lags_ms)
+        data = build_evidence(
+            ctx.config,
+            info_start,
+            info_end,
+            duration_s,
+            rtts_ms,
+            big,
+            details,
+            scans.coverage(),
+            slowlog,
+            self.db,
+            self.notes,
+            lags_ms,
+        )
         data.latency.p99_net_ms = net_p99_ms(ctx.less_own_stalls(self.ping_spans))
         status: ProbeStatus = "partial" if data.reset_detected or self.notes else "ok"
         return Evidence("redis", status, 0.0, data=data, reason="; ".join(self.notes)[:300] or None)
@@ -277,15 +299,22 @@ class _Collector:
         span_s = window_end - started
         budget_s = min(cfg.big_keys_budget_s or span_s * SCAN_SHARE, span_s)
         dbs = [self.db] + ([cfg.queue_db] if cfg.queue_db is not None and cfg.queue_db != self.db else [])
-        scans = _KeyScans([_KeyScan(db) for db in dbs] if cfg.big_keys_sample else [], budget_s,
-                          ctx.config.thresholds.redis_big_key_mb * 2**20)
+        scans = _KeyScans(
+            [_KeyScan(db) for db in dbs] if cfg.big_keys_sample else [],
+            budget_s,
+            ctx.config.thresholds.redis_big_key_mb * 2**20,
+        )
         rtts_ms: list[float] = []
         # Mid-points of PING_SAMPLES slices: away from the window's edges, where the other probes
         # parse their snapshots on this same event loop and would inflate a round trip.
         for i in range(PING_SAMPLES):
             target = started + span_s * (i + 0.5) / PING_SAMPLES
-            while (scans.current() is not None and scans.spent_s < budget_s and scans.scanned < cfg.big_keys_sample
-                   and ctx.clock() < target - 0.005):
+            while (
+                scans.current() is not None
+                and scans.spent_s < budget_s
+                and scans.scanned < cfg.big_keys_sample
+                and ctx.clock() < target - 0.005
+            ):
                 t0 = ctx.clock()
                 await self._scan_step(scans, cfg.big_keys_sample - scans.scanned)
                 scans.spent(ctx.clock() - t0)
@@ -305,7 +334,7 @@ class _Collector:
         """
         scan = scans.current()
         assert scan is not None
-        pending, scan.pending = scan.pending[:max(0, room)], []
+        pending, scan.pending = scan.pending[: max(0, room)], []
         commands: list[tuple] = [("DBSIZE",)] if scan.keys is None and not scan.started else []
         commands += [("MEMORY", "USAGE", k) for k in pending]
         if not scan.cursor_done:
@@ -319,7 +348,7 @@ class _Collector:
             if commands[0] == ("DBSIZE",):
                 first = answers.pop(0)
                 scan.keys = first if isinstance(first, int) else None
-        sizes, page = answers[:len(pending)], answers[len(pending):]
+        sizes, page = answers[: len(pending)], answers[len(pending) :]
         refused = next((a for a in [*sizes, *page] if isinstance(a, Exception)), None)
         if refused is not None:  # an ACL without SCAN or MEMORY: the other figures still count
             what = "SCAN" if page and isinstance(page[0], Exception) else "MEMORY USAGE"
@@ -348,7 +377,9 @@ class _Collector:
             return None
         return answers[1:-1]
 
-    async def _key_details(self, keys: list[tuple[int, bytes]]) -> dict[tuple[int, bytes], tuple[str, int | None]]:
+    async def _key_details(
+        self, keys: list[tuple[int, bytes]]
+    ) -> dict[tuple[int, bytes], tuple[str, int | None]]:
         """TYPE and the type's length (STRLEN / LLEN / HLEN / SCARD / ZCARD / XLEN) of the biggest keys."""
         details: dict[tuple[int, bytes], tuple[str, int | None]] = {}
         for db in sorted({db for db, _ in keys}):
@@ -357,8 +388,12 @@ class _Collector:
             kinds = [t.decode() if isinstance(t, bytes) else str(t) for t in types]
             commands = [length_command(kind, k) for kind, k in zip(kinds, names, strict=True)]
             lengths = iter(await self._in_db(db, [c for c in commands if c]))
-            details.update({(db, k): (kind, next(lengths) if c else None)
-                            for k, kind, c in zip(names, kinds, commands, strict=True)})
+            details.update(
+                {
+                    (db, k): (kind, next(lengths) if c else None)
+                    for k, kind, c in zip(names, kinds, commands, strict=True)
+                }
+            )
         return details
 
     async def _in_db(self, db: int, commands: list[tuple]) -> list[Any]:

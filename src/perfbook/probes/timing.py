@@ -102,7 +102,9 @@ def tls_verify(url: str, verify: bool | str) -> bool | str:
     return verify if urlsplit(url).scheme == "https" else False
 
 
-def headers_from_env(var: str | None, env: Mapping[str, str] | None = None) -> tuple[dict[str, str], str | None]:
+def headers_from_env(
+    var: str | None, env: Mapping[str, str] | None = None
+) -> tuple[dict[str, str], str | None]:
     """Headers from an env var holding ``Name: value`` lines, and a note when it is not usable.
 
     The note names the variable, never a value (headers often carry tokens).

@@ -22,7 +22,7 @@ from perfbook.redact import redact_url
 class WebsocketProbe(BaseProbe):
     """``samples`` round trips over one connection, spread across the window, one in flight.
 
-        ev = await WebsocketProbe().collect(ctx)   # ev.data is a WebsocketEvidence
+    ev = await WebsocketProbe().collect(ctx)   # ev.data is a WebsocketEvidence
     """
 
     name = "websocket"
@@ -52,9 +52,17 @@ class WebsocketProbe(BaseProbe):
         started = ctx.clock()
         try:
             ws = await asyncio.wait_for(
-                connect(cfg.url, open_timeout=None, ping_interval=None, compression=None, close_timeout=1,
-                        max_size=cfg.max_message_bytes, max_queue=4),  # bounded: a bigger message closes it
-                timeout=_limit(ctx, timeout_s))
+                connect(
+                    cfg.url,
+                    open_timeout=None,
+                    ping_interval=None,
+                    compression=None,
+                    close_timeout=1,
+                    max_size=cfg.max_message_bytes,
+                    max_queue=4,
+                ),  # bounded: a bigger message closes it
+                timeout=_limit(ctx, timeout_s),
+            )
         except Exception as err:  # every failure to open is data; a bug re-raises below
             return _not_connected(data, err, cfg.url, timeout_s)
         data.connected, data.connect_s = True, round(ctx.clock() - started, 6)
@@ -73,8 +81,9 @@ def _limit(ctx: ProbeContext, timeout_s: float) -> float:
     return min(timeout_s, max(0.05, left - 0.05)) if left > 0 else timeout_s
 
 
-async def _round_trips(ws: Any, ctx: ProbeContext, data: WebsocketEvidence, samples: int,
-                       timeout_s: float) -> list[tuple[float, float]]:
+async def _round_trips(
+    ws: Any, ctx: ProbeContext, data: WebsocketEvidence, samples: int, timeout_s: float
+) -> list[tuple[float, float]]:
     """``(sent, answered)`` clock values of each round trip (a timed-out one counts as timeout_s)."""
     from websockets.exceptions import ConnectionClosed
 

@@ -17,8 +17,19 @@ from perfbook.evidence.containers import ContainersEvidence, ContainerStats, Eng
 from perfbook.model import Evidence
 from perfbook.units import format_bytes
 
-COLUMNS = ("CONTAINER", "STATE", "CPU %", "OF LIMIT", "MEM USAGE / LIMIT", "MEM %", "NET I/O /s",
-           "BLOCK I/O /s", "PIDS", "RESTARTS", "LOG")
+COLUMNS = (
+    "CONTAINER",
+    "STATE",
+    "CPU %",
+    "OF LIMIT",
+    "MEM USAGE / LIMIT",
+    "MEM %",
+    "NET I/O /s",
+    "BLOCK I/O /s",
+    "PIDS",
+    "RESTARTS",
+    "LOG",
+)
 PROCESSES_SHOWN = 3
 
 
@@ -28,16 +39,31 @@ def build_table(ev: Evidence) -> Table | None:
     if data is None:
         return None
     version = f" {data.engine_version}" if data.engine_version else ""
-    table = Table(title=f"containers on {data.engine}{version} ({data.selection}, {data.window_s:g} s window)",
-                  caption=disk_caption(data.disk), title_justify="left", caption_justify="left")
+    table = Table(
+        title=f"containers on {data.engine}{version} ({data.selection}, {data.window_s:g} s window)",
+        caption=disk_caption(data.disk),
+        title_justify="left",
+        caption_justify="left",
+    )
     for name in COLUMNS:
         table.add_column(name, justify="left" if name in ("CONTAINER", "STATE") else "right", overflow="fold")
     for c in data.containers:
         table.add_row(*container_cells(c))
         for p in c.processes[:PROCESSES_SHOWN]:
-            table.add_row(Text(f"  └ {p.pid} {p.command}"[:70], style="dim"), "",
-                          _pct(p.cpu_pct), "", format_bytes(p.rss_bytes), "", "", "", "", "", "",
-                          style="dim")
+            table.add_row(
+                Text(f"  └ {p.pid} {p.command}"[:70], style="dim"),
+                "",
+                _pct(p.cpu_pct),
+                "",
+                format_bytes(p.rss_bytes),
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                style="dim",
+            )
     if not data.containers:
         table.add_row("(no container matched)", *[""] * (len(COLUMNS) - 1))
     return table
@@ -66,10 +92,12 @@ def disk_caption(disk: EngineDisk | None) -> str:
     """``docker system df`` in one line; what a prune would free (never volumes)."""
     if disk is None:
         return "engine disk use: not available"
-    return (f"images {disk.images} ({format_bytes(disk.images_bytes)}) · containers {disk.containers} "
-            f"({format_bytes(disk.containers_bytes)}) · volumes {disk.volumes} ({format_bytes(disk.volumes_bytes)}) · "
-            f"reclaimable {format_bytes(disk.reclaimable_bytes)}: {disk.stopped_containers} stopped containers, "
-            f"{disk.dangling_images} dangling images")
+    return (
+        f"images {disk.images} ({format_bytes(disk.images_bytes)}) · containers {disk.containers} "
+        f"({format_bytes(disk.containers_bytes)}) · volumes {disk.volumes} ({format_bytes(disk.volumes_bytes)}) · "
+        f"reclaimable {format_bytes(disk.reclaimable_bytes)}: {disk.stopped_containers} stopped containers, "
+        f"{disk.dangling_images} dangling images"
+    )
 
 
 def _of_limit(c: ContainerStats) -> str:

@@ -49,8 +49,11 @@ class _Records:
 
     def __init__(self, records: list[Any], title: str) -> None:
         self.records, self.title = records, title
-        self.columns = [name for name, value in _items(records[0])
-                        if not _is_record(value) and not isinstance(value, list)]
+        self.columns = [
+            name
+            for name, value in _items(records[0])
+            if not _is_record(value) and not isinstance(value, list)
+        ]
         self.units = _declared_units(type(records[0]))
         self.shown = records[:MAX_ROWS]
         self.more = len(records) - len(self.shown)
@@ -61,13 +64,20 @@ class _Records:
 
     def __rich_console__(self, console: Any, options: Any) -> Any:
         rows = [self._cells(r) for r in self.shown]
-        natural = sum(max(len(col), *(max(map(len, row[i].splitlines() or [""])) for row in rows)) + 3
-                      for i, col in enumerate(self.columns))
+        natural = sum(
+            max(len(col), *(max(map(len, row[i].splitlines() or [""])) for row in rows)) + 3
+            for i, col in enumerate(self.columns)
+        )
         more = f" (first {MAX_ROWS} of {len(self.records)})" if self.more else ""
         caption = f"… {self.more} more (see --json)" if self.more else None
         if natural <= options.max_width:
-            table = Table(title=self.title + more, title_justify="left", show_edge=False, caption=caption,
-                          caption_justify="left")
+            table = Table(
+                title=self.title + more,
+                title_justify="left",
+                show_edge=False,
+                caption=caption,
+                caption_justify="left",
+            )
             for col in self.columns:
                 table.add_column(col, overflow="fold")
             for row in rows:
@@ -75,7 +85,9 @@ class _Records:
             yield table
             return
         for i, row in enumerate(rows):
-            table = Table(title=f"{self.title}[{i}]" + (more if i == 0 else ""), title_justify="left", show_edge=False)
+            table = Table(
+                title=f"{self.title}[{i}]" + (more if i == 0 else ""), title_justify="left", show_edge=False
+            )
             table.add_column("field", no_wrap=True)
             table.add_column("value", overflow="fold")
             for col, cell in zip(self.columns, row, strict=True):
@@ -101,8 +113,12 @@ def _module_units(module_name: str) -> dict[str, dict[str, str]]:
         docs = class_docs(module_name)
     except (OSError, TypeError):  # no source (a frozen build): the names' units still apply
         return {}
-    return {c.name: {f.name: "bytes" for f in c.fields if re.search(r"-> bytes\b|\bin bytes\b|^bytes\b", f.meaning)}
-            for c in docs}
+    return {
+        c.name: {
+            f.name: "bytes" for f in c.fields if re.search(r"-> bytes\b|\bin bytes\b|^bytes\b", f.meaning)
+        }
+        for c in docs
+    }
 
 
 def _items(record: Any) -> list[tuple[str, Any]]:
@@ -139,8 +155,10 @@ def _cell(value: Any, name: str = "", unit: str = "") -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     if isinstance(value, dict):
-        items = [f"{k} = {_cell(v, name if name.endswith('_bytes') else '', unit)}"
-                 for k, v in list(value.items())[:MAX_ITEMS]]
+        items = [
+            f"{k} = {_cell(v, name if name.endswith('_bytes') else '', unit)}"
+            for k, v in list(value.items())[:MAX_ITEMS]
+        ]
         if len(value) > MAX_ITEMS:
             items.append(f"… {len(value) - MAX_ITEMS} more (see --json)")
         return "\n".join(items)

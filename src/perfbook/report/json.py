@@ -1,7 +1,7 @@
 """The JSON report: the contract (docs/report-schema.md), validated against ``schema/report.schema.json``.
 
-    doc = report_to_dict(report)       # plain dict, JSON-ready
-    validate_report(doc)               # jsonschema; raises on a contract break
+doc = report_to_dict(report)       # plain dict, JSON-ready
+validate_report(doc)               # jsonschema; raises on a contract break
 """
 
 from __future__ import annotations

@@ -22,7 +22,9 @@ def report_to_markdown(report: Report, th: Thresholds) -> str:
         out += [f"- [{c.layer or '?'}] {c.summary}" for c in report.also_seen] + [""]
     lag = report.loop_lag
     if lag is not None and lag.unreliable:
-        out += [loop_lag_line(lag), ""] + [f"- unreliable: {unreliable_line(u)}" for u in lag.unreliable] + [""]
+        out += (
+            [loop_lag_line(lag), ""] + [f"- unreliable: {unreliable_line(u)}" for u in lag.unreliable] + [""]
+        )
     out += [f"Started {report.started_at}, window {report.window_s:g} s, took {report.duration_s:.2f} s.", ""]
     out += ["## KPIs", "", "| KPI | now | target | status |", "|---|---|---|---|"]
     out += [f"| {r.name} | {r.value} | {r.target} | {r.status} |" for r in kpi_rows(report.kpis, th)]
@@ -35,5 +37,7 @@ def report_to_markdown(report: Report, th: Thresholds) -> str:
             cmd = f" — `{a.command}`" if a.command else ""
             out.append(f"  - fix: {a.summary}{cmd}; manual: `{a.manual}`")
     out += ["", "## Probes", "", "| probe | status | time | reason |", "|---|---|---|---|"]
-    out += [f"| {n} | {e.status} | {e.duration_s:.2f} s | {e.reason or ''} |" for n, e in report.probes.items()]
+    out += [
+        f"| {n} | {e.status} | {e.duration_s:.2f} s | {e.reason or ''} |" for n, e in report.probes.items()
+    ]
     return "\n".join(out) + "\n"

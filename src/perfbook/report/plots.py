@@ -20,11 +20,13 @@ from perfbook.incidents.model import Artifact
 from perfbook.incidents.reminders import parse_iso
 
 # (KPI key in the report, title, unit scale, target attribute on Thresholds, "below" / "above" the target is good)
-KPIS = (("p95_s", "p95 response time (s)", 1.0, "p95_s", "below"),
-        ("error_rate", "5xx share (%)", 100.0, "error_rate", "below"),
-        ("cpu_pct", "CPU (%)", 1.0, "cpu_pct", "below"),
-        ("db_query_mean_ms", "mean query time (ms)", 1.0, "db_query_mean_ms", "below"),
-        ("cache_hit_rate", "cache hit rate (%)", 100.0, "cache_hit_rate", "above"))
+KPIS = (
+    ("p95_s", "p95 response time (s)", 1.0, "p95_s", "below"),
+    ("error_rate", "5xx share (%)", 100.0, "error_rate", "below"),
+    ("cpu_pct", "CPU (%)", 1.0, "cpu_pct", "below"),
+    ("db_query_mean_ms", "mean query time (ms)", 1.0, "db_query_mean_ms", "below"),
+    ("cache_hit_rate", "cache hit rate (%)", 100.0, "cache_hit_rate", "above"),
+)
 MISSING_EXTRA = "plots need matplotlib: pip install 'perfbook[plot]'"
 
 
@@ -57,8 +59,13 @@ def kpi_plot_uri(series: dict[str, list[tuple[str, float]]], th: Thresholds) -> 
         times = [parse_iso(at) for at, _ in series[key]]
         values = [v * scale for _, v in series[key]]
         ax.plot(times, values, marker="o", color="#0969da", linewidth=1.6)
-        ax.axhline(getattr(th, target) * scale, color="#cf222e", linestyle="--", linewidth=1,
-                   label=f"target ({'<' if good == 'below' else '>'} {getattr(th, target) * scale:g})")
+        ax.axhline(
+            getattr(th, target) * scale,
+            color="#cf222e",
+            linestyle="--",
+            linewidth=1,
+            label=f"target ({'<' if good == 'below' else '>'} {getattr(th, target) * scale:g})",
+        )
         ax.set_title(title, fontsize=9, loc="left")
         ax.tick_params(labelsize=8)
         ax.legend(fontsize=7, loc="upper right")

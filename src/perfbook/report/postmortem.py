@@ -43,14 +43,24 @@ def postmortem_context(state: IncidentState, cfg: Config, *, now: dt.datetime) -
     triages = state.of_kind("triage")
     last = triages[-1].document if triages else None
     return {
-        "incident": inc, "resolved": inc.status is Status.RESOLVED, "now": to_iso(now),
-        "duration": format_duration(duration_s), "duration_s": duration_s,
-        "severity_history": severity_history(state), "worst_severity": _worst(state),
+        "incident": inc,
+        "resolved": inc.status is Status.RESOLVED,
+        "now": to_iso(now),
+        "duration": format_duration(duration_s),
+        "duration_s": duration_s,
+        "severity_history": severity_history(state),
+        "worst_severity": _worst(state),
         "requests": requests_affected(state, duration_s),
-        "timeline": [{"at": e.at, "kind": e.kind, "actor": e.actor, "summary": e.summary} for e in state.events],
-        "causes": causes_of(state), "fixes": fixes_of(state),
-        "loads": [{"label": a.label, "at": a.at, "summary": summary_for(a.kind, figures_for(a.kind, a.document))}
-                  for a in state.artifacts if a.kind in ("load", "capacity")],
+        "timeline": [
+            {"at": e.at, "kind": e.kind, "actor": e.actor, "summary": e.summary} for e in state.events
+        ],
+        "causes": causes_of(state),
+        "fixes": fixes_of(state),
+        "loads": [
+            {"label": a.label, "at": a.at, "summary": summary_for(a.kind, figures_for(a.kind, a.document))}
+            for a in state.artifacts
+            if a.kind in ("load", "capacity")
+        ],
         "kpis_first": _kpis(triages[0].document, cfg) if triages else [],
         "kpis_last": _kpis(last, cfg) if last else [],
         "plot": kpi_plot_uri(kpi_series(triages), cfg.thresholds),
@@ -93,8 +103,14 @@ def requests_affected(state: IncidentState, duration_s: float) -> dict[str, Any]
     if not seen:
         return None
     low, high = (min(rates) * duration_s, max(rates) * duration_s) if rates else (None, None)
-    return {"seen": seen, "errors_5xx": errors, "window_s": window_s,
-            "coverage": min(1.0, window_s / duration_s) if duration_s > 0 else None, "low": low, "high": high}
+    return {
+        "seen": seen,
+        "errors_5xx": errors,
+        "window_s": window_s,
+        "coverage": min(1.0, window_s / duration_s) if duration_s > 0 else None,
+        "low": low,
+        "high": high,
+    }
 
 
 def causes_of(state: IncidentState) -> list[dict[str, Any]]:
@@ -109,18 +125,29 @@ def causes_of(state: IncidentState) -> list[dict[str, Any]]:
             entry = best.get(summary)
             if entry is None or (cause.get("confidence") or 0) > entry["confidence"]:
                 action = cause.get("action") or {}
-                best[summary] = {"summary": summary, "confidence": cause.get("confidence") or 0,
-                                 "findings": cause.get("findings") or [], "reasons": cause.get("reasons") or [],
-                                 "fix": action.get("command") or action.get("summary"), "from": art.label}
+                best[summary] = {
+                    "summary": summary,
+                    "confidence": cause.get("confidence") or 0,
+                    "findings": cause.get("findings") or [],
+                    "reasons": cause.get("reasons") or [],
+                    "fix": action.get("command") or action.get("summary"),
+                    "from": art.label,
+                }
     return sorted(best.values(), key=lambda c: -c["confidence"])
 
 
 def followups(state: IncidentState) -> list[dict[str, Any]]:
     """Notes marked ``--followup``, then the checklist items nobody ticked yet."""
-    notes = [{"text": e.summary, "at": e.at, "actor": e.actor, "kind": "note"}
-             for e in state.events if e.kind == "note" and e.data.get("followup")]
-    items = [{"text": f"{s.item.number}. {s.item.text}", "kind": "checklist"} for s in state.checklist
-             if s.state == "open"]
+    notes = [
+        {"text": e.summary, "at": e.at, "actor": e.actor, "kind": "note"}
+        for e in state.events
+        if e.kind == "note" and e.data.get("followup")
+    ]
+    items = [
+        {"text": f"{s.item.number}. {s.item.text}", "kind": "checklist"}
+        for s in state.checklist
+        if s.state == "open"
+    ]
     return notes + items
 
 

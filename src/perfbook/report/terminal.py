@@ -23,13 +23,28 @@ from perfbook.report.text import grouped, hang, paragraph, said_in
 from perfbook.severity import critical_caveat
 from perfbook.units import format_bytes, format_duration
 
-SEVERITY_STYLE = {Severity.P0: "bold white on red", Severity.P1: "bold red", Severity.P2: "bold yellow",
-                  Severity.P3: "yellow", Severity.OK: "bold green", None: "bold blue"}
+SEVERITY_STYLE = {
+    Severity.P0: "bold white on red",
+    Severity.P1: "bold red",
+    Severity.P2: "bold yellow",
+    Severity.P3: "yellow",
+    Severity.OK: "bold green",
+    None: "bold blue",
+}
 LEVEL_STYLE = {Level.CRITICAL: "bold red", Level.WARNING: "yellow", Level.INFO: "cyan"}
 WEAK_CAUSE = 0.3  # a cause at or under this is a weak candidate (a healthy stack has none above it)
-STATUS_STYLE = {"ok": "green", "partial": "yellow", "unavailable": "red", "skipped": "dim", "error": "bold magenta",
-                "pass": "green", "fail": "bold red", "not measured": "dim", "few samples": "dim yellow",
-                "uncertain": "yellow"}
+STATUS_STYLE = {
+    "ok": "green",
+    "partial": "yellow",
+    "unavailable": "red",
+    "skipped": "dim",
+    "error": "bold magenta",
+    "pass": "green",
+    "fail": "bold red",
+    "not measured": "dim",
+    "few samples": "dim yellow",
+    "uncertain": "yellow",
+}
 
 
 def build_banner(report: Report) -> RenderableType:
@@ -43,8 +58,12 @@ def build_banner(report: Report) -> RenderableType:
     if report.causes:
         top = report.causes[0]
         label = "likely cause: " if top.confidence > WEAK_CAUSE else "possible cause (weak): "
-        lines.append(hang(Text(label, style="bold"), Text.assemble(_unsaid(top.summary, reason or ""),
-                                                                   (f"  ({top.confidence:.0%})", "dim"))))
+        lines.append(
+            hang(
+                Text(label, style="bold"),
+                Text.assemble(_unsaid(top.summary, reason or ""), (f"  ({top.confidence:.0%})", "dim")),
+            )
+        )
     elif report.findings and any(f.level is not Level.INFO for f in report.findings):
         strongest = ", ".join(f.key for f in report.findings[:3])
         lines.append(paragraph(f"no single cause found; the strongest signals are {strongest}", style="dim"))
@@ -52,8 +71,11 @@ def build_banner(report: Report) -> RenderableType:
         lines.append(paragraph("issue types: " + ", ".join(t.value for t in report.issue_types), style="dim"))
     target = report.target
     where = ", ".join(f"{k} {v}" for k, v in target.items() if k not in ("sources", "config"))
-    lines.append(paragraph(f"targets: {where}; window {report.window_s:g} s; took {report.duration_s:.2f} s",
-                           style="dim"))
+    lines.append(
+        paragraph(
+            f"targets: {where}; window {report.window_s:g} s; took {report.duration_s:.2f} s", style="dim"
+        )
+    )
     return Panel(Group(*lines), title="perfbook triage", title_align="left", border_style=style.split()[-1])
 
 
@@ -74,7 +96,6 @@ def _cause_reason(reason: str, summary: str) -> str:
     if m is None or not said_in(m.group(2), summary):
         return reason
     return f"{m.group(1)} as the summary says{m.group(3) or ''}"
-
 
 
 def build_causes(report: Report) -> RenderableType:
@@ -108,8 +129,12 @@ def build_also_seen(report: Report) -> RenderableType | None:
     """Causes nothing in the evidence links to the endpoints in trouble: listed, never as an explanation."""
     if not report.also_seen:
         return None
-    blocks: list[RenderableType] = [paragraph("Also seen (nothing in the evidence links these to the endpoints "
-                                              "in trouble: not an explanation)", style="bold")]
+    blocks: list[RenderableType] = [
+        paragraph(
+            "Also seen (nothing in the evidence links these to the endpoints in trouble: not an explanation)",
+            style="bold",
+        )
+    ]
     blocks += [hang(f"- [{c.layer or '?'}] ", c.summary, indent=2, style="dim") for c in report.also_seen]
     return Group(*blocks)
 
@@ -133,8 +158,9 @@ def cause_fixes(report: Report) -> dict[str, int]:
     return shown
 
 
-def build_findings(findings: list[Finding], verbose: bool = False,
-                   shown: dict[str, int] | None = None) -> RenderableType:
+def build_findings(
+    findings: list[Finding], verbose: bool = False, shown: dict[str, int] | None = None
+) -> RenderableType:
     """Each finding: level, code, subject, title, value against threshold, evidence, fixes (a fix the
     causes above already show, by its number: ``shown`` from :func:`cause_fixes`)."""
     shown = shown or {}
@@ -143,7 +169,9 @@ def build_findings(findings: list[Finding], verbose: bool = False,
     blocks: list[RenderableType] = [Text("Findings", style="bold")]
     for f in findings:
         tag = f.level.value + (" (few samples)" if f.low_confidence else "")
-        blocks.append(hang(Text.assemble((f"{tag:<9} ", LEVEL_STYLE[f.level]), (f.code, "bold"), "  "), f.subject))
+        blocks.append(
+            hang(Text.assemble((f"{tag:<9} ", LEVEL_STYLE[f.level]), (f.code, "bold"), "  "), f.subject)
+        )
         title = f.title + _value_text(f)
         blocks.append(hang("", title, indent=4))
         ev = _evidence_line(_unsaid_evidence(f.evidence, title), limit=None if verbose else 160)
@@ -151,8 +179,13 @@ def build_findings(findings: list[Finding], verbose: bool = False,
             blocks.append(hang("evidence: ", ev, indent=4, style="dim"))
         for a in f.actions:
             if (a.command or a.manual) in shown:
-                blocks.append(hang(Text("fix: ", style="green"), f"{a.summary} (as cause {shown[a.command or a.manual]} "
-                                   "above)", indent=4))
+                blocks.append(
+                    hang(
+                        Text("fix: ", style="green"),
+                        f"{a.summary} (as cause {shown[a.command or a.manual]} above)",
+                        indent=4,
+                    )
+                )
                 continue
             blocks.append(hang(Text("fix: ", style="green"), a.summary, indent=4))
             if a.command:
@@ -167,14 +200,20 @@ def build_probe_table(probes: dict[str, Evidence]) -> Table:
     table = Table(title="Probes", title_justify="left", show_edge=False)
     for col in ("probe", "status", "time", "reason"):
         table.add_column(col, overflow="fold")
-    rows = grouped(((name, ev), f"{ev.status}\0{ev.reason}" if ev.reason else f"{ev.status}\0\0{name}")
-                   for name, ev in probes.items())
+    rows = grouped(
+        ((name, ev), f"{ev.status}\0{ev.reason}" if ev.reason else f"{ev.status}\0\0{name}")
+        for name, ev in probes.items()
+    )
     for _, members in rows:
         names = ", ".join(name for name, _ in members)
         ev = max((ev for _, ev in members), key=lambda e: e.duration_s)
         count = f" ({len(members)} probes)" if len(members) > 1 else ""
-        table.add_row(names, Text(ev.status, style=STATUS_STYLE[ev.status]), f"{ev.duration_s:.2f} s",
-                      Text((ev.reason or "") + count))
+        table.add_row(
+            names,
+            Text(ev.status, style=STATUS_STYLE[ev.status]),
+            f"{ev.duration_s:.2f} s",
+            Text((ev.reason or "") + count),
+        )
     return table
 
 
@@ -205,7 +244,9 @@ def _value_text(f: Finding) -> str:
     """
     if f.value is None:
         return ""
-    human = {"bytes": format_bytes, "s": format_duration, "ms": lambda v: format_duration(v / 1000)}.get(f.unit or "")
+    human = {"bytes": format_bytes, "s": format_duration, "ms": lambda v: format_duration(v / 1000)}.get(
+        f.unit or ""
+    )
     if human is not None:
         limit = f" (limit {human(f.threshold)})" if f.threshold is not None else ""
         return f" — {human(f.value)}{limit}"

@@ -58,10 +58,12 @@ def paragraph(text: str | Text, *, indent: int = 0, style: str = "") -> Renderab
     first, _, rest = plain.partition(" ")
     if not rest:
         return hang("", whole, indent=indent)
-    return hang(whole[: len(first) + 1], whole[len(first) + 1:], indent=indent)
+    return hang(whole[: len(first) + 1], whole[len(first) + 1 :], indent=indent)
 
 
-def hanging_lines(prefix: str, text: str, width: int = DEFAULT_WIDTH, indent: int = 0, more: int = 0) -> list[str]:
+def hanging_lines(
+    prefix: str, text: str, width: int = DEFAULT_WIDTH, indent: int = 0, more: int = 0
+) -> list[str]:
     """``prefix`` + ``text`` wrapped to ``width``: continuations start under the text (``more``
     columns further in for a command, so its continuation is not read as a new one).
 
@@ -76,8 +78,9 @@ def hanging_lines(prefix: str, text: str, width: int = DEFAULT_WIDTH, indent: in
     return [lead + first] + [" " * (len(lead) + more) + line for line in rest]
 
 
-def table_lines(header: list[str], rows: list[list[str]], width: int = DEFAULT_WIDTH,
-                wrap: int | None = None) -> list[str]:
+def table_lines(
+    header: list[str], rows: list[list[str]], width: int = DEFAULT_WIDTH, wrap: int | None = None
+) -> list[str]:
     """Plain columns with a header row; the ``wrap`` column (default: the last) takes what width is left
     and wraps under itself, so no line passes ``width``.
 
@@ -87,8 +90,9 @@ def table_lines(header: list[str], rows: list[list[str]], width: int = DEFAULT_W
     return [line for block in table_blocks(header, rows, width, wrap) for line in block]
 
 
-def table_blocks(header: list[str], rows: list[list[str]], width: int = DEFAULT_WIDTH,
-                 wrap: int | None = None) -> list[list[str]]:
+def table_blocks(
+    header: list[str], rows: list[list[str]], width: int = DEFAULT_WIDTH, wrap: int | None = None
+) -> list[list[str]]:
     """:func:`table_lines` as one list of lines per row (the header's first), so a caller can put
     lines of its own under a row while the columns stay aligned."""
     wrap = len(header) - 1 if wrap is None else wrap
@@ -98,10 +102,16 @@ def table_blocks(header: list[str], rows: list[list[str]], width: int = DEFAULT_
     widths[wrap] = max(min(widths[wrap], width - fixed), 10)
     blocks = []
     for row in [header, *rows]:
-        cells = [textwrap.wrap(c, widths[i], break_on_hyphens=False) or [""] if i == wrap else [c]
-                 for i, c in enumerate(row)]
-        blocks.append(["  ".join((c[n] if n < len(c) else "").ljust(widths[i]) for i, c in enumerate(cells)).rstrip()
-                       for n in range(max(len(c) for c in cells))])
+        cells = [
+            textwrap.wrap(c, widths[i], break_on_hyphens=False) or [""] if i == wrap else [c]
+            for i, c in enumerate(row)
+        ]
+        blocks.append(
+            [
+                "  ".join((c[n] if n < len(c) else "").ljust(widths[i]) for i, c in enumerate(cells)).rstrip()
+                for n in range(max(len(c) for c in cells))
+            ]
+        )
     return blocks
 
 
@@ -126,9 +136,13 @@ def waiting_line(running: dict[str, float], done: int, total: int) -> str:
     'triage: starting the probes…'
     """
     if not running:
-        return "triage: starting the probes…" if done < total or not total else "triage: judging the evidence…"
-    names = ", ".join(f"{name} ({left:.1f} s left)" if left > 0 else f"{name} (at its budget)"
-                      for name, left in running.items())
+        return (
+            "triage: starting the probes…" if done < total or not total else "triage: judging the evidence…"
+        )
+    names = ", ".join(
+        f"{name} ({left:.1f} s left)" if left > 0 else f"{name} (at its budget)"
+        for name, left in running.items()
+    )
     return f"triage: waiting for {names} — {done} of {total} probes done"
 
 

@@ -8,4 +8,3 @@ No I/O, no logging, no clock: they are unit-tested on recorded evidence. A rule 
 typed with :func:`perfbook.evidence.usable` (``usable(evidence.get("host"), HostEvidence)``).
 Triage finds a layer's rules module from its probe's declaration (``rules = "perfbook.rules.host"``).
 """
-

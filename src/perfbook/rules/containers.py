@@ -61,20 +61,45 @@ def cpu_findings(c: ContainerStats, th: Thresholds) -> list[Finding]:
     else:
         of = f"the host's {cores} cores (no CPU limit)"
         unit = f"% of {cores} cores"
-    actions = [Action(id="container.top", summary=f"see which process inside {c.name} burns the CPU",
-                      manual=f"docker top {_q(c.name)} -eo pid,pcpu,rss,args")]
+    actions = [
+        Action(
+            id="container.top",
+            summary=f"see which process inside {c.name} burns the CPU",
+            manual=f"docker top {_q(c.name)} -eo pid,pcpu,rss,args",
+        )
+    ]
     if c.cpu_limit_cores:
         cpus = min(float(cores), c.cpu_limit_cores * 2)
         if cpus > c.cpu_limit_cores:
-            actions.insert(0, action("container.update_limits", f"raise {c.name}'s CPU limit to {cpus:g} cores",
-                                     f"docker update --cpus {cpus:g} {_q(c.name)}", container=c.name, cpus=cpus))
-    return [finding(
-        "container.cpu_high", c.name, f"{c.name} uses {c.cpu_pct:.0f} % of {of}",
-        value=c.cpu_pct, threshold=th.cpu_pct, unit=unit, actions=actions,
-        evidence={"cpu_cores_pct": c.cpu_cores_pct, "cpu_basis": c.cpu_basis,
-                  "cpu_limit_cores": c.cpu_limit_cores, "online_cpus": c.online_cpus,
-                  "samples": c.samples, "processes": _processes(c, "cpu_pct")},
-    )]
+            actions.insert(
+                0,
+                action(
+                    "container.update_limits",
+                    f"raise {c.name}'s CPU limit to {cpus:g} cores",
+                    f"docker update --cpus {cpus:g} {_q(c.name)}",
+                    container=c.name,
+                    cpus=cpus,
+                ),
+            )
+    return [
+        finding(
+            "container.cpu_high",
+            c.name,
+            f"{c.name} uses {c.cpu_pct:.0f} % of {of}",
+            value=c.cpu_pct,
+            threshold=th.cpu_pct,
+            unit=unit,
+            actions=actions,
+            evidence={
+                "cpu_cores_pct": c.cpu_cores_pct,
+                "cpu_basis": c.cpu_basis,
+                "cpu_limit_cores": c.cpu_limit_cores,
+                "online_cpus": c.online_cpus,
+                "samples": c.samples,
+                "processes": _processes(c, "cpu_pct"),
+            },
+        )
+    ]
 
 
 MIN_PERIODS = 5  # a share of fewer CFS periods (100 ms each by default) is noise
@@ -87,26 +112,50 @@ def throttling_findings(c: ContainerStats, th: Thresholds) -> list[Finding]:
     if share is None or (c.cpu_periods or 0) < MIN_PERIODS or share < th.throttled_share:
         return []
     cores = float(c.online_cpus or 1)
-    actions = [Action(id="container.cpu_stat", summary=f"watch {c.name}'s throttling counters",
-                      manual=f"docker stats --no-stream {_q(c.name)}; "
-                             f"cat /sys/fs/cgroup/cpu*/*/*{c.id}*/cpu.stat 2>/dev/null")]
+    actions = [
+        Action(
+            id="container.cpu_stat",
+            summary=f"watch {c.name}'s throttling counters",
+            manual=f"docker stats --no-stream {_q(c.name)}; "
+            f"cat /sys/fs/cgroup/cpu*/*/*{c.id}*/cpu.stat 2>/dev/null",
+        )
+    ]
     if c.cpu_limit_cores:
         # the quota that would have avoided it: what it used when it could, with room (× 2), at most the cores
         cpus = round(min(cores, max(c.cpu_limit_cores * 2, (c.cpu_cores_pct or 0) / 100 * 2)), 2)
         if cpus > c.cpu_limit_cores:
-            actions.insert(0, action("container.update_limits", f"raise {c.name}'s CPU limit to {cpus:g} cores",
-                                     f"docker update --cpus {cpus:g} {_q(c.name)}", container=c.name, cpus=cpus))
+            actions.insert(
+                0,
+                action(
+                    "container.update_limits",
+                    f"raise {c.name}'s CPU limit to {cpus:g} cores",
+                    f"docker update --cpus {cpus:g} {_q(c.name)}",
+                    container=c.name,
+                    cpus=cpus,
+                ),
+            )
     limit = f" by its {c.cpu_limit_cores:g}-core limit" if c.cpu_limit_cores else " by its CPU quota"
-    return [finding(
-        "container.cpu_throttled", c.name,
-        f"{c.name} throttled{limit} in {share * 100:.0f} % of the window's periods "
-        f"({c.cpu_throttled_s or 0:.1f} s waiting)",
-        value=share, threshold=th.throttled_share, unit="throttled / elapsed CFS periods, window",
-        actions=actions,
-        evidence={"id": c.id, "periods": c.cpu_periods, "throttled_periods": c.cpu_throttled_periods,
-                  "throttled_s": c.cpu_throttled_s, "cpu_limit_cores": c.cpu_limit_cores,
-                  "cpu_cores_pct": c.cpu_cores_pct, "source": c.cpu_throttling_source},
-    )]
+    return [
+        finding(
+            "container.cpu_throttled",
+            c.name,
+            f"{c.name} throttled{limit} in {share * 100:.0f} % of the window's periods "
+            f"({c.cpu_throttled_s or 0:.1f} s waiting)",
+            value=share,
+            threshold=th.throttled_share,
+            unit="throttled / elapsed CFS periods, window",
+            actions=actions,
+            evidence={
+                "id": c.id,
+                "periods": c.cpu_periods,
+                "throttled_periods": c.cpu_throttled_periods,
+                "throttled_s": c.cpu_throttled_s,
+                "cpu_limit_cores": c.cpu_limit_cores,
+                "cpu_cores_pct": c.cpu_cores_pct,
+                "source": c.cpu_throttling_source,
+            },
+        )
+    ]
 
 
 def memory_findings(c: ContainerStats, th: Thresholds) -> list[Finding]:
@@ -114,18 +163,35 @@ def memory_findings(c: ContainerStats, th: Thresholds) -> list[Finding]:
     if c.memory_pct is None or c.memory_limit_bytes is None or c.memory_pct < th.memory_pct:
         return []
     level = Level.CRITICAL if c.memory_pct >= CRITICAL_MEMORY_PCT else None
-    return [finding(
-        "container.memory_high", c.name,
-        f"{c.name} uses {c.memory_pct:.0f} % of its memory limit "
-        f"({format_bytes(c.memory_bytes)} of {format_bytes(c.memory_limit_bytes)})",
-        value=c.memory_pct, threshold=th.memory_pct, unit="% of its memory limit", level=level,
-        actions=[_raise_memory(c, 1.5), action("container.restart", f"restart {c.name} to release its memory "
-                                               "(a leak will come back)", f"docker restart {_q(c.name)}",
-                                               container=c.name)],
-        evidence={"memory_bytes": c.memory_bytes, "memory_limit_bytes": c.memory_limit_bytes,
-                  "memory_max_bytes": c.memory_max_bytes, "memory_slope_bytes_per_s": c.memory_slope_bytes_per_s,
-                  "oom_killed": c.oom_killed, "processes": _processes(c, "rss_bytes")},
-    )]
+    return [
+        finding(
+            "container.memory_high",
+            c.name,
+            f"{c.name} uses {c.memory_pct:.0f} % of its memory limit "
+            f"({format_bytes(c.memory_bytes)} of {format_bytes(c.memory_limit_bytes)})",
+            value=c.memory_pct,
+            threshold=th.memory_pct,
+            unit="% of its memory limit",
+            level=level,
+            actions=[
+                _raise_memory(c, 1.5),
+                action(
+                    "container.restart",
+                    f"restart {c.name} to release its memory (a leak will come back)",
+                    f"docker restart {_q(c.name)}",
+                    container=c.name,
+                ),
+            ],
+            evidence={
+                "memory_bytes": c.memory_bytes,
+                "memory_limit_bytes": c.memory_limit_bytes,
+                "memory_max_bytes": c.memory_max_bytes,
+                "memory_slope_bytes_per_s": c.memory_slope_bytes_per_s,
+                "oom_killed": c.oom_killed,
+                "processes": _processes(c, "rss_bytes"),
+            },
+        )
+    ]
 
 
 def restart_loop_reason(c: ContainerStats, lookback_s: float) -> str | None:
@@ -145,8 +211,12 @@ def restart_loop_reason(c: ContainerStats, lookback_s: float) -> str | None:
         return None
     if c.uptime_s is not None and c.uptime_s < RECENT_START_S:
         return f"{c.restart_count} restarts, up only {c.uptime_s:.0f} s"
-    if c.state in ("exited", "dead") and c.exit_code not in (0, None) \
-            and c.finished_ago_s is not None and c.finished_ago_s < lookback_s:
+    if (
+        c.state in ("exited", "dead")
+        and c.exit_code not in (0, None)
+        and c.finished_ago_s is not None
+        and c.finished_ago_s < lookback_s
+    ):
         return f"gave up after {c.restart_count} restarts (exit code {c.exit_code})"
     return None
 
@@ -158,37 +228,68 @@ def restart_findings(c: ContainerStats, lookback_s: float) -> list[Finding]:
         return []
     code = f", last exit code {c.exit_code}" if c.exit_code is not None else ""
     oom = ", OOM-killed" if c.oom_killed else ""
-    actions = [Action(id="container.logs", summary=f"read why {c.name} exits",
-                      manual=f"docker logs --tail 100 {_q(c.name)}")]
+    actions = [
+        Action(
+            id="container.logs",
+            summary=f"read why {c.name} exits",
+            manual=f"docker logs --tail 100 {_q(c.name)}",
+        )
+    ]
     if c.oom_killed:
         actions.insert(0, _raise_memory(c, 2.0))
     by_events = c.die_events >= RESTART_LOOP_EXITS
-    return [finding(
-        "container.restarting", c.name, f"{c.name} is in a restart loop: {why}{code}{oom}",
-        value=float(c.die_events if by_events else c.restart_count), threshold=float(RESTART_LOOP_EXITS),
-        unit=f"exits in {lookback_s / 60:g} min" if by_events else "restarts",
-        actions=actions,
-        evidence={"state": c.state, "restart_count": c.restart_count, "restart_policy": c.restart_policy,
-                  "die_events": c.die_events, "die_events_window": c.die_events_window,
-                  "uptime_s": c.uptime_s, "finished_ago_s": c.finished_ago_s, "exit_code": c.exit_code,
-                  "oom_killed": c.oom_killed, "log_path": c.log_path},
-    )]
+    return [
+        finding(
+            "container.restarting",
+            c.name,
+            f"{c.name} is in a restart loop: {why}{code}{oom}",
+            value=float(c.die_events if by_events else c.restart_count),
+            threshold=float(RESTART_LOOP_EXITS),
+            unit=f"exits in {lookback_s / 60:g} min" if by_events else "restarts",
+            actions=actions,
+            evidence={
+                "state": c.state,
+                "restart_count": c.restart_count,
+                "restart_policy": c.restart_policy,
+                "die_events": c.die_events,
+                "die_events_window": c.die_events_window,
+                "uptime_s": c.uptime_s,
+                "finished_ago_s": c.finished_ago_s,
+                "exit_code": c.exit_code,
+                "oom_killed": c.oom_killed,
+                "log_path": c.log_path,
+            },
+        )
+    ]
 
 
 def reclaimable_findings(disk: EngineDisk) -> list[Finding]:
     """``container.reclaimable`` (info) when a prune would free at least 1 GiB."""
     if disk.reclaimable_bytes < RECLAIMABLE_MIN_BYTES:
         return []
-    return [finding(
-        "container.reclaimable", "engine",
-        f"{format_bytes(disk.reclaimable_bytes)} reclaimable: {disk.stopped_containers} stopped containers, "
-        f"{disk.dangling_images} dangling images",
-        value=float(disk.reclaimable_bytes), threshold=float(RECLAIMABLE_MIN_BYTES), unit="bytes",
-        actions=[action("engine.prune", "remove stopped containers and dangling images (never volumes)",
-                        "docker container prune -f && docker image prune -f")],
-        evidence={"stopped_containers_bytes": disk.stopped_containers_bytes,
-                  "dangling_images_bytes": disk.dangling_images_bytes, "volumes_bytes": disk.volumes_bytes},
-    )]
+    return [
+        finding(
+            "container.reclaimable",
+            "engine",
+            f"{format_bytes(disk.reclaimable_bytes)} reclaimable: {disk.stopped_containers} stopped containers, "
+            f"{disk.dangling_images} dangling images",
+            value=float(disk.reclaimable_bytes),
+            threshold=float(RECLAIMABLE_MIN_BYTES),
+            unit="bytes",
+            actions=[
+                action(
+                    "engine.prune",
+                    "remove stopped containers and dangling images (never volumes)",
+                    "docker container prune -f && docker image prune -f",
+                )
+            ],
+            evidence={
+                "stopped_containers_bytes": disk.stopped_containers_bytes,
+                "dangling_images_bytes": disk.dangling_images_bytes,
+                "volumes_bytes": disk.volumes_bytes,
+            },
+        )
+    ]
 
 
 def docker_size(n_bytes: float) -> str:
@@ -205,17 +306,28 @@ def docker_size(n_bytes: float) -> str:
 def _raise_memory(c: ContainerStats, factor: float) -> Action:
     """``container.update_limits`` with a memory limit ``factor`` × the current one (swap kept at 2×)."""
     if not c.memory_limit_bytes:
-        return Action(id="container.stats", summary=f"see what {c.name} uses before setting a memory limit",
-                      manual=f"docker stats --no-stream {_q(c.name)}")
+        return Action(
+            id="container.stats",
+            summary=f"see what {c.name} uses before setting a memory limit",
+            manual=f"docker stats --no-stream {_q(c.name)}",
+        )
     new = docker_size(c.memory_limit_bytes * factor)
     swap = docker_size(c.memory_limit_bytes * factor * 2)
-    return action("container.update_limits", f"raise {c.name}'s memory limit to {new}",
-                  f"docker update --memory {new} --memory-swap {swap} {_q(c.name)}", container=c.name, memory=new)
+    return action(
+        "container.update_limits",
+        f"raise {c.name}'s memory limit to {new}",
+        f"docker update --memory {new} --memory-swap {swap} {_q(c.name)}",
+        container=c.name,
+        memory=new,
+    )
 
 
 def _processes(c: ContainerStats, key: str) -> list[dict[str, object]]:
     top = sorted(c.processes, key=lambda p: -(getattr(p, key) or 0))[:3]
-    return [{"pid": p.pid, "cpu_pct": p.cpu_pct, "rss_bytes": p.rss_bytes, "command": p.command[:120]} for p in top]
+    return [
+        {"pid": p.pid, "cpu_pct": p.cpu_pct, "rss_bytes": p.rss_bytes, "command": p.command[:120]}
+        for p in top
+    ]
 
 
 def _q(name: str) -> str:

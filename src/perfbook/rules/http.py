@@ -66,8 +66,14 @@ def kpis(evidence: Mapping[str, Evidence[Any]], cfg: Config) -> dict[str, Any]:
     judged = [f for f in route_figures(metrics, http, cfg) if not f.low_confidence]
     if judged:
         worst = max(judged, key=lambda f: (f.value_s, f.over_bound))
-        out.update(p95_s=worst.value_s, p95_source=worst.source, p95_subject=worst.subject,
-                   p95_over_bound=worst.over_bound, p95_requests=worst.requests, p95_range_s=worst.range_s)
+        out.update(
+            p95_s=worst.value_s,
+            p95_source=worst.source,
+            p95_subject=worst.subject,
+            p95_over_bound=worst.over_bound,
+            p95_requests=worst.requests,
+            p95_range_s=worst.range_s,
+        )
     return out
 
 
@@ -79,17 +85,28 @@ def unreliable(evidence: Mapping[str, Evidence[Any]], cfg: Config) -> list[Unrel
     out = []
     for ep in http.endpoints if http is not None else []:
         if ep.p95_s is not None and ep.p95_net_s is not None and ep.p95_s > limit >= ep.p95_net_s:
-            out.append(UnreliableFigure(
-                code="http.slow_response", subject=endpoint_subject(ep, metrics), figure="timed p95",
-                value=ep.p95_s, net=ep.p95_net_s, limit=limit, unit="s"))
+            out.append(
+                UnreliableFigure(
+                    code="http.slow_response",
+                    subject=endpoint_subject(ep, metrics),
+                    figure="timed p95",
+                    value=ep.p95_s,
+                    net=ep.p95_net_s,
+                    limit=limit,
+                    unit="s",
+                )
+            )
     return out
 
 
 def _unreachable(cfg: Config, reason: str, logs: BackendLogs) -> Finding:
     base = cfg.http.base_url
     return finding(
-        "http.unreachable", base, f"backend {base} does not answer: {reason}",
-        evidence={"reason": reason}, actions=[inspect_backend(logs, f"{base}{cfg.http.health_path}")],
+        "http.unreachable",
+        base,
+        f"backend {base} does not answer: {reason}",
+        evidence={"reason": reason},
+        actions=[inspect_backend(logs, f"{base}{cfg.http.health_path}")],
     )
 
 
@@ -98,8 +115,11 @@ def _health_failed(http: HttpEvidence, cfg: Config, logs: BackendLogs) -> Findin
     assert h is not None
     what = f"answered {h.status}" if h.status is not None else f"failed: {h.error}"
     return finding(
-        "http.health_failed", cfg.http.health_path, f"health check {cfg.http.health_path} {what}",
-        value=h.duration_s, unit="s",
+        "http.health_failed",
+        cfg.http.health_path,
+        f"health check {cfg.http.health_path} {what}",
+        value=h.duration_s,
+        unit="s",
         evidence={"status": h.status, "error": h.error, "duration_s": h.duration_s, "url": h.url},
         actions=[read_health_logs(logs, h.url)],
     )
@@ -114,23 +134,53 @@ def _slow(fig: RouteFigure, cfg: Config) -> Finding | None:
     sources: dict[str, Any] = {}
     if fig.handler is not None:
         h = fig.handler
-        sources["metrics"] = {"requests": h.requests, "rate_rps": h.rate_rps, "p50_s": h.p50_s, "p95_s": h.p95_s,
-                              "p99_s": h.p99_s, "p95_range_s": h.p95_range_s, "method": h.method,
-                              "histogram": h.histogram}
+        sources["metrics"] = {
+            "requests": h.requests,
+            "rate_rps": h.rate_rps,
+            "p50_s": h.p50_s,
+            "p95_s": h.p95_s,
+            "p99_s": h.p99_s,
+            "p95_range_s": h.p95_range_s,
+            "method": h.method,
+            "histogram": h.histogram,
+        }
     if fig.timing is not None:
         ep = fig.timing
-        sources["http"] = {"requests": ep.requests, "p50_s": ep.p50_s, "p95_s": ep.p95_s, "p95_net_s": ep.p95_net_s,
-                           "max_s": ep.max_s, "method": ep.method, "path": ep.path, "statuses": ep.statuses,
-                           "errors": ep.errors}
+        sources["http"] = {
+            "requests": ep.requests,
+            "p50_s": ep.p50_s,
+            "p95_s": ep.p95_s,
+            "p95_net_s": ep.p95_net_s,
+            "max_s": ep.max_s,
+            "method": ep.method,
+            "path": ep.path,
+            "statuses": ep.statuses,
+            "errors": ep.errors,
+        }
     path = fig.timing.path if fig.timing is not None else fig.subject
     return finding(
-        "http.slow_response", fig.subject, _slow_title(fig),
-        value=value, threshold=th.p95_s if level is Level.CRITICAL else th.severity_p3_s, unit="s",
-        level=level, low_confidence=fig.low_confidence,
-        evidence={"sources": sources, "p95_over_bound": over, "p95_range_s": fig.range_s,
-                  "judged_from": fig.source, "endpoints": fig.endpoints},
-        actions=[Action("manual.profile_endpoint", f"time {path} and look at what it waits on",
-                        manual=f"time curl -s -o /dev/null '{cfg.http.base_url}{path}'")],
+        "http.slow_response",
+        fig.subject,
+        _slow_title(fig),
+        value=value,
+        threshold=th.p95_s if level is Level.CRITICAL else th.severity_p3_s,
+        unit="s",
+        level=level,
+        low_confidence=fig.low_confidence,
+        evidence={
+            "sources": sources,
+            "p95_over_bound": over,
+            "p95_range_s": fig.range_s,
+            "judged_from": fig.source,
+            "endpoints": fig.endpoints,
+        },
+        actions=[
+            Action(
+                "manual.profile_endpoint",
+                f"time {path} and look at what it waits on",
+                manual=f"time curl -s -o /dev/null '{cfg.http.base_url}{path}'",
+            )
+        ],
     )
 
 
@@ -141,13 +191,18 @@ def _slow_title(fig: RouteFigure) -> str:
         ep = fig.timing
         assert ep is not None
         of = f" of {ep.path}" if ep.path != subject else ""
-        lag = (f"; {format_duration(ep.p95_s)} measured, less perfbook's own event-loop stalls"
-               if ep.p95_s is not None and ep.p95_s > fig.value_s else "")
-        within = (f"; the metrics only say {format_duration_range(*fig.range_s)}" if fig.range_s else "")
+        lag = (
+            f"; {format_duration(ep.p95_s)} measured, less perfbook's own event-loop stalls"
+            if ep.p95_s is not None and ep.p95_s > fig.value_s
+            else ""
+        )
+        within = f"; the metrics only say {format_duration_range(*fig.range_s)}" if fig.range_s else ""
         return f"p95 {value} on {subject} (http: perfbook's {ep.requests} timed requests{of}{lag}{within})"
     if fig.range_s:
-        return (f"p95 {format_duration_range(*fig.range_s)} on {subject} (metrics, coarse buckets): judged as "
-                f"{value}, could be as high as {format_duration(fig.range_s[1])}")
+        return (
+            f"p95 {format_duration_range(*fig.range_s)} on {subject} (metrics, coarse buckets): judged as "
+            f"{value}, could be as high as {format_duration(fig.range_s[1])}"
+        )
     bound = " or more (top bucket)" if fig.over_bound else ""
     return f"p95 {value}{bound} on {subject} (metrics)"
 
@@ -158,16 +213,26 @@ def _errors_from_metrics(m: MetricsEvidence, cfg: Config, logs: BackendLogs) -> 
     out = []
     for h in judged_handlers(m, cfg):
         if h.errors_5xx and h.error_share is not None and h.error_share >= th.error_rate:
-            out.append(finding(
-                "http.error_rate_high", h.handler,
-                f"5xx {format_pct(h.error_share)} of {h.requests} requests on {h.handler} (metrics)",
-                value=h.error_share, threshold=th.error_rate, unit="share of requests",
-                low_confidence=h.requests < min_n,
-                evidence={"errors_5xx": h.errors_5xx, "requests": h.requests, "method": h.method,
-                          "total_share": total.error_share if total else None,
-                          "total_requests": total.requests if total else None, "source": "metrics"},
-                actions=[read_errors(logs, h.handler)],
-            ))
+            out.append(
+                finding(
+                    "http.error_rate_high",
+                    h.handler,
+                    f"5xx {format_pct(h.error_share)} of {h.requests} requests on {h.handler} (metrics)",
+                    value=h.error_share,
+                    threshold=th.error_rate,
+                    unit="share of requests",
+                    low_confidence=h.requests < min_n,
+                    evidence={
+                        "errors_5xx": h.errors_5xx,
+                        "requests": h.requests,
+                        "method": h.method,
+                        "total_share": total.error_share if total else None,
+                        "total_requests": total.requests if total else None,
+                        "source": "metrics",
+                    },
+                    actions=[read_errors(logs, h.handler)],
+                )
+            )
     return out
 
 
@@ -181,12 +246,22 @@ def _errors_from_http(http: HttpEvidence, cfg: Config, logs: BackendLogs) -> lis
         bad = _errors_5xx(ep)
         if ep.requests and bad and bad / ep.requests >= cfg.thresholds.error_rate:
             share = bad / ep.requests
-            out.append(finding(
-                "http.error_rate_high", ep.path,
-                f"5xx {format_pct(share)} of {ep.requests} timed requests on {ep.path} (http)",
-                value=share, threshold=cfg.thresholds.error_rate, unit="share of requests",
-                low_confidence=ep.requests < cfg.http.min_window_requests,
-                evidence={"errors_5xx": bad, "requests": ep.requests, "statuses": ep.statuses, "source": "http"},
-                actions=[read_errors(logs, ep.path)],
-            ))
+            out.append(
+                finding(
+                    "http.error_rate_high",
+                    ep.path,
+                    f"5xx {format_pct(share)} of {ep.requests} timed requests on {ep.path} (http)",
+                    value=share,
+                    threshold=cfg.thresholds.error_rate,
+                    unit="share of requests",
+                    low_confidence=ep.requests < cfg.http.min_window_requests,
+                    evidence={
+                        "errors_5xx": bad,
+                        "requests": ep.requests,
+                        "statuses": ep.statuses,
+                        "source": "http",
+                    },
+                    actions=[read_errors(logs, ep.path)],
+                )
+            )
     return out

@@ -7,8 +7,9 @@ runbook's example stack, and never ``docker`` on a stack perfbook has seen no co
 
     >>> BackendLogs.of(Config.model_validate({"http": {"backend_logs": "/var/log/api.log"}}), {}).recent
     'tail -n 500 /var/log/api.log'
-    >>> BackendLogs.of(Config(), {}).errors()
-    "tail -n 500 BACKEND_LOG 2>&1 | grep -E ' 5[0-9]{2} |Traceback|Error' | tail -50  # BACKEND_LOG: the backend's log file (set [http] backend_logs to name it)"
+    >>> print(BackendLogs.of(Config(), {}).errors().replace("  # ", "\\n# "))
+    tail -n 500 BACKEND_LOG 2>&1 | grep -E ' 5[0-9]{2} |Traceback|Error' | tail -50
+    # BACKEND_LOG: the backend's log file (set [http] backend_logs to name it)
 """
 
 from __future__ import annotations
@@ -48,11 +49,17 @@ class BackendLogs:
                 continue
             if p.unit:
                 unit = shlex.quote(p.unit)
-                return cls(f"journalctl -u {unit} --since -10min --no-pager", f"systemctl status {unit} --no-pager")
+                return cls(
+                    f"journalctl -u {unit} --since -10min --no-pager", f"systemctl status {unit} --no-pager"
+                )
             if p.container_id:
-                return cls(f"docker logs --since 10m {p.container_id}", f"docker ps -a --filter id={p.container_id}")
-        return cls(f"tail -n 500 {PLACEHOLDER}",
-                   note=f"  # {PLACEHOLDER}: the backend's log file (set [http] backend_logs to name it)")
+                return cls(
+                    f"docker logs --since 10m {p.container_id}", f"docker ps -a --filter id={p.container_id}"
+                )
+        return cls(
+            f"tail -n 500 {PLACEHOLDER}",
+            note=f"  # {PLACEHOLDER}: the backend's log file (set [http] backend_logs to name it)",
+        )
 
     def errors(self) -> str:
         """The recent lines that show 5xx answers or exceptions."""
@@ -66,14 +73,20 @@ class BackendLogs:
 def inspect_backend(logs: BackendLogs, url: str) -> Action:
     """See whether the backend runs and why it does not answer."""
     status = f"{logs.status}; " if logs.status else ""
-    return Action("manual.inspect_backend", "see whether the backend runs and why it does not answer",
-                  manual=f"curl -sv -m 5 {url}; {status}{logs.tail()}")
+    return Action(
+        "manual.inspect_backend",
+        "see whether the backend runs and why it does not answer",
+        manual=f"curl -sv -m 5 {url}; {status}{logs.tail()}",
+    )
 
 
 def read_health_logs(logs: BackendLogs, url: str) -> Action:
     """Read the backend's log around a failing health check."""
-    return Action("manual.inspect_backend", "read the backend's logs around the failing health check",
-                  manual=f"curl -sv -m 5 {url}; {logs.tail()}")
+    return Action(
+        "manual.inspect_backend",
+        "read the backend's logs around the failing health check",
+        manual=f"curl -sv -m 5 {url}; {logs.tail()}",
+    )
 
 
 def read_errors(logs: BackendLogs, subject: str) -> Action:

@@ -73,7 +73,9 @@ def endpoint_subject(ep: EndpointTiming, metrics: MetricsEvidence | None) -> str
     return route_for(ep.path, routes) or ep.path
 
 
-def route_figures(metrics: MetricsEvidence | None, http: HttpEvidence | None, cfg: Config) -> list[RouteFigure]:
+def route_figures(
+    metrics: MetricsEvidence | None, http: HttpEvidence | None, cfg: Config
+) -> list[RouteFigure]:
     """The judged p95 of every route with a figure from either source, one per route."""
     min_n = cfg.http.min_window_requests
     handlers: dict[str, HandlerWindow] = {}
@@ -90,7 +92,9 @@ def route_figures(metrics: MetricsEvidence | None, http: HttpEvidence | None, cf
     for subject in sorted(set(handlers) | set(timings)):
         eps = timings.get(subject, [])
         worst = max(eps, key=lambda e: timed_p95(e, cfg.thresholds) or 0.0) if eps else None
-        out.append(_combine(subject, handlers.get(subject), worst, [e.path for e in eps], min_n, cfg.thresholds))
+        out.append(
+            _combine(subject, handlers.get(subject), worst, [e.path for e in eps], min_n, cfg.thresholds)
+        )
     return out
 
 
@@ -98,8 +102,14 @@ def _rank_handler(h: HandlerWindow, min_n: int) -> tuple[bool, float, bool]:
     return h.requests >= min_n, h.p95_s or 0.0, h.p95_over_bound
 
 
-def _combine(subject: str, h: HandlerWindow | None, ep: EndpointTiming | None, endpoints: list[str],
-             min_n: int, th: Thresholds) -> RouteFigure:
+def _combine(
+    subject: str,
+    h: HandlerWindow | None,
+    ep: EndpointTiming | None,
+    endpoints: list[str],
+    min_n: int,
+    th: Thresholds,
+) -> RouteFigure:
     """The larger trustworthy figure of the two sources (a metrics figure from too few requests
     only when it is all there is)."""
     candidates: list[tuple[bool, float, bool, str, int]] = []  # (trusted, value, over, source, requests)
@@ -109,6 +119,15 @@ def _combine(subject: str, h: HandlerWindow | None, ep: EndpointTiming | None, e
     if ep is not None and timed is not None:
         candidates.append((True, timed, False, "http", ep.requests))
     trusted, value, over, source, requests = max(candidates, key=lambda c: (c[0], c[1], c[2]))
-    return RouteFigure(subject=subject, value_s=value, source=source, over_bound=over,
-                       range_s=h.p95_range_s if h is not None else None, requests=requests,
-                       low_confidence=not trusted, handler=h, timing=ep, endpoints=endpoints)
+    return RouteFigure(
+        subject=subject,
+        value_s=value,
+        source=source,
+        over_bound=over,
+        range_s=h.p95_range_s if h is not None else None,
+        requests=requests,
+        low_confidence=not trusted,
+        handler=h,
+        timing=ep,
+        endpoints=endpoints,
+    )

@@ -20,7 +20,7 @@ from perfbook.evidence.pgbouncer import PgbouncerEvidence, PgbPool, PgbStats
 from perfbook.model import Action, Evidence, Finding, jsonable
 from perfbook.redact import redact_url
 
-ADMIN = "psql \"$PGBOUNCER_ADMIN_DSN\""  # the manual form: the admin DSN stays in the environment
+ADMIN = 'psql "$PGBOUNCER_ADMIN_DSN"'  # the manual form: the admin DSN stays in the environment
 
 
 def evaluate(evidence: Mapping[str, Evidence[Any]], cfg: Config) -> list[Finding]:
@@ -43,11 +43,17 @@ def evaluate(evidence: Mapping[str, Evidence[Any]], cfg: Config) -> list[Finding
 
 def _unreachable(ev: Evidence[Any], cfg: Config) -> Finding:
     return finding(
-        "pgbouncer.unreachable", redact_url(cfg.pgbouncer.dsn) or "pgbouncer",
+        "pgbouncer.unreachable",
+        redact_url(cfg.pgbouncer.dsn) or "pgbouncer",
         f"PgBouncer admin console unreachable: {ev.reason}",
         evidence={"reason": ev.reason},
-        actions=[Action("pgbouncer.check", "check PgBouncer, and that the DSN's user is in admin_users or stats_users",
-                        manual=f"{ADMIN} -c 'SHOW VERSION'")],
+        actions=[
+            Action(
+                "pgbouncer.check",
+                "check PgBouncer, and that the DSN's user is in admin_users or stats_users",
+                manual=f"{ADMIN} -c 'SHOW VERSION'",
+            )
+        ],
     )
 
 
@@ -62,11 +68,15 @@ def _exhausted(pool: PgbPool, data: PgbouncerEvidence, cfg: Config) -> Finding |
         return None
     size = "pool size unknown" if pool.server_cap is None else f"pool size {pool.server_cap}"
     return finding(
-        "pgbouncer.pool_exhausted", pool.key,
+        "pgbouncer.pool_exhausted",
+        pool.key,
         f"{pool.cl_waiting} client(s) wait for a server connection in PgBouncer pool {pool.key} through the window "
         f"({size}, {pool.sv_active} active); the oldest for {pool.maxwait_max_s:.1f} s",
-        value=pool.maxwait_max_s, threshold=limit_s, unit="s the oldest waiting client waited (maxwait)",
-        evidence=_evidence(pool, data), actions=_raise_actions(pool, data),
+        value=pool.maxwait_max_s,
+        threshold=limit_s,
+        unit="s the oldest waiting client waited (maxwait)",
+        evidence=_evidence(pool, data),
+        actions=_raise_actions(pool, data),
     )
 
 
@@ -77,13 +87,21 @@ def _saturated(pool: PgbPool, data: PgbouncerEvidence, cfg: Config) -> Finding |
     if not full and not queued:
         return None
     used = f"{pool.sv_active} of {cap}" if cap is not None else f"{pool.sv_active}"
-    waiting = (f"; {pool.cl_waiting} client(s) queue, the oldest for {pool.maxwait_max_s:.1f} s "
-               f"(under {cfg.thresholds.pgbouncer_maxwait_s:g} s)" if queued else "")
+    waiting = (
+        f"; {pool.cl_waiting} client(s) queue, the oldest for {pool.maxwait_max_s:.1f} s "
+        f"(under {cfg.thresholds.pgbouncer_maxwait_s:g} s)"
+        if queued
+        else ""
+    )
     return finding(
-        "pgbouncer.pool_saturated", pool.key,
+        "pgbouncer.pool_saturated",
+        pool.key,
         f"every server connection of PgBouncer pool {pool.key} is busy through the window ({used} active){waiting}",
-        value=float(pool.sv_active), threshold=float(cap) if cap is not None else None, unit="active server connections",
-        evidence=_evidence(pool, data), actions=_raise_actions(pool, data),
+        value=float(pool.sv_active),
+        threshold=float(cap) if cap is not None else None,
+        unit="active server connections",
+        evidence=_evidence(pool, data),
+        actions=_raise_actions(pool, data),
     )
 
 
@@ -93,14 +111,25 @@ def _stats_of(pool: PgbPool, data: PgbouncerEvidence) -> PgbStats | None:
 
 def _evidence(pool: PgbPool, data: PgbouncerEvidence) -> dict[str, Any]:
     return {
-        "database": pool.database, "user": pool.user, "pool_mode": pool.pool_mode, "pool_size": pool.pool_size,
-        "max_db_connections": pool.max_db_connections, "server_cap": pool.server_cap,
-        "cl_waiting": pool.cl_waiting, "cl_waiting_samples": pool.cl_waiting_samples, "cl_active": pool.cl_active,
+        "database": pool.database,
+        "user": pool.user,
+        "pool_mode": pool.pool_mode,
+        "pool_size": pool.pool_size,
+        "max_db_connections": pool.max_db_connections,
+        "server_cap": pool.server_cap,
+        "cl_waiting": pool.cl_waiting,
+        "cl_waiting_samples": pool.cl_waiting_samples,
+        "cl_active": pool.cl_active,
         "own_waiting": pool.own_waiting,
-        "sv_active": pool.sv_active, "sv_active_samples": pool.sv_active_samples, "sv_idle": pool.sv_idle,
-        "maxwait_s": pool.maxwait_s, "maxwait_max_s": pool.maxwait_max_s,
-        "stats_window": jsonable(_stats_of(pool, data)), "default_pool_size": data.config.get("default_pool_size"),
-        "query_wait_timeout": data.config.get("query_wait_timeout"), "window_s": data.window_s,
+        "sv_active": pool.sv_active,
+        "sv_active_samples": pool.sv_active_samples,
+        "sv_idle": pool.sv_idle,
+        "maxwait_s": pool.maxwait_s,
+        "maxwait_max_s": pool.maxwait_max_s,
+        "stats_window": jsonable(_stats_of(pool, data)),
+        "default_pool_size": data.config.get("default_pool_size"),
+        "query_wait_timeout": data.config.get("query_wait_timeout"),
+        "window_s": data.window_s,
     }
 
 
@@ -119,19 +148,39 @@ def _raise_actions(pool: PgbPool, data: PgbouncerEvidence) -> list[Action]:
     (a runtime SET on the admin console; pgbouncer.ini keeps the old value until edited)."""
     new = suggested_size(pool)
     default = data.config.get("default_pool_size")
-    look = Action("pgbouncer.inspect", "see what the server connections run before making the pool bigger: "
-                  "a bigger pool only moves the queue into PostgreSQL when its statements are slow",
-                  manual=f"{ADMIN} -c 'SHOW SERVERS'; psql \"$DSN\" -c 'SELECT state, wait_event_type, query "
-                         "FROM pg_stat_activity WHERE backend_type = $$client backend$$'")
+    look = Action(
+        "pgbouncer.inspect",
+        "see what the server connections run before making the pool bigger: "
+        "a bigger pool only moves the queue into PostgreSQL when its statements are slow",
+        manual=f"{ADMIN} -c 'SHOW SERVERS'; psql \"$DSN\" -c 'SELECT state, wait_event_type, query "
+        "FROM pg_stat_activity WHERE backend_type = $$client backend$$'",
+    )
     if pool.max_db_connections and pool.pool_size is not None and pool.max_db_connections < pool.pool_size:
-        return [action("pgbouncer.raise_pool_size", f"raise max_db_connections from {pool.max_db_connections} to {new}",
-                       f"{ADMIN} -c 'SET max_db_connections = {new}'  # and in pgbouncer.ini, to keep it",
-                       max_db_connections=new), look]
+        return [
+            action(
+                "pgbouncer.raise_pool_size",
+                f"raise max_db_connections from {pool.max_db_connections} to {new}",
+                f"{ADMIN} -c 'SET max_db_connections = {new}'  # and in pgbouncer.ini, to keep it",
+                max_db_connections=new,
+            ),
+            look,
+        ]
     if default is not None and pool.pool_size is not None and str(pool.pool_size) != default:
-        return [Action("pgbouncer.database_pool_size",
-                       f"raise pool_size of database {pool.database} in pgbouncer.ini [databases] "
-                       f"(it overrides default_pool_size {default}), then RELOAD",
-                       manual=f"edit pgbouncer.ini: {pool.database} = … pool_size={new}; {ADMIN} -c 'RELOAD'"), look]
-    return [action("pgbouncer.raise_pool_size", f"raise default_pool_size from {pool.pool_size} to {new}",
-                   f"{ADMIN} -c 'SET default_pool_size = {new}'  # and in pgbouncer.ini, to keep it",
-                   pool_size=new), look]
+        return [
+            Action(
+                "pgbouncer.database_pool_size",
+                f"raise pool_size of database {pool.database} in pgbouncer.ini [databases] "
+                f"(it overrides default_pool_size {default}), then RELOAD",
+                manual=f"edit pgbouncer.ini: {pool.database} = … pool_size={new}; {ADMIN} -c 'RELOAD'",
+            ),
+            look,
+        ]
+    return [
+        action(
+            "pgbouncer.raise_pool_size",
+            f"raise default_pool_size from {pool.pool_size} to {new}",
+            f"{ADMIN} -c 'SET default_pool_size = {new}'  # and in pgbouncer.ini, to keep it",
+            pool_size=new,
+        ),
+        look,
+    ]

@@ -35,9 +35,20 @@ def evaluate(evidence: Mapping[str, Evidence[Any]], cfg: Config) -> list[Finding
         return []
     if ev.status == "unavailable":
         url = cfg.prometheus.url
-        return [finding("prometheus.unreachable", "prometheus", f"Prometheus gave no figures: {ev.reason or 'no answer'}",
-                        evidence={"reason": ev.reason, "fallback": "direct scrape of [http] base_url"
-                                  if cfg.http.base_url and cfg.http.metrics_path else None, "url_set": bool(url)})]
+        return [
+            finding(
+                "prometheus.unreachable",
+                "prometheus",
+                f"Prometheus gave no figures: {ev.reason or 'no answer'}",
+                evidence={
+                    "reason": ev.reason,
+                    "fallback": "direct scrape of [http] base_url"
+                    if cfg.http.base_url and cfg.http.metrics_path
+                    else None,
+                    "url_set": bool(url),
+                },
+            )
+        ]
     data = usable(ev, PrometheusEvidence)
     if data is None:
         return []
@@ -70,8 +81,14 @@ def kpis(evidence: Mapping[str, Evidence[Any]], cfg: Config) -> dict[str, Any]:
 
 def as_metrics(data: PrometheusEvidence) -> MetricsEvidence:
     """The fleet's figures in the metrics probe's shape (what the HTTP rules read)."""
-    return MetricsEvidence(url=data.url, window_s=data.range_s, handlers=data.handlers, total=data.total,
-                           families=data.families, notes=data.notes)
+    return MetricsEvidence(
+        url=data.url,
+        window_s=data.range_s,
+        handlers=data.handlers,
+        total=data.total,
+        families=data.families,
+        notes=data.notes,
+    )
 
 
 def _as_evidence(data: PrometheusEvidence) -> dict[str, Evidence[Any]]:
@@ -82,15 +99,22 @@ def _with_replicas(f: Finding, data: PrometheusEvidence) -> Finding:
     """The HTTP finding, its title naming the source and the worst replica of the route."""
     per = _per_instance(data, f.subject)
     worst = _worst(per, by_errors=f.code == "http.error_rate_high")
-    evidence = {**f.evidence, "source": "prometheus", "replicas": len(data.instances),
-                "instances": {i: _figures(h) for i, h in per.items()}}
+    evidence = {
+        **f.evidence,
+        "source": "prometheus",
+        "replicas": len(data.instances),
+        "instances": {i: _figures(h) for i, h in per.items()},
+    }
     if evidence.get("judged_from") == "metrics":
         evidence["judged_from"] = "prometheus"
     title = f.title.replace("(metrics", "(prometheus", 1)
     if worst is not None:
         inst, h = worst
-        figure = (f"5xx {format_pct(h.error_share)}" if f.code == "http.error_rate_high"
-                  else f"p95 {format_duration(h.p95_s)}")
+        figure = (
+            f"5xx {format_pct(h.error_share)}"
+            if f.code == "http.error_rate_high"
+            else f"p95 {format_duration(h.p95_s)}"
+        )
         title += f"; prometheus: worst {inst} of {len(data.instances)} replicas ({figure})"
         evidence["worst_instance"] = inst
     return dataclasses.replace(f, title=title, evidence=evidence)
@@ -119,8 +143,9 @@ def _stands_out(value: float | None, others: list[float | None], floor: float) -
     return bool(rest) and value >= OUTLIER_RATIO * statistics.median(rest) and value > max(rest)
 
 
-def _outlier(route: str, inst: str, h: HandlerWindow, others: list[HandlerWindow], replicas: int,
-             slow: bool) -> Finding:
+def _outlier(
+    route: str, inst: str, h: HandlerWindow, others: list[HandlerWindow], replicas: int, slow: bool
+) -> Finding:
     if slow:
         rest = statistics.median([o.p95_s for o in others if o.p95_s is not None])
         figure = format_duration_range(*h.p95_range_s) if h.p95_range_s else format_duration(h.p95_s)
@@ -128,27 +153,51 @@ def _outlier(route: str, inst: str, h: HandlerWindow, others: list[HandlerWindow
         value = h.p95_s
     else:
         rest = statistics.median([o.error_share for o in others if o.error_share is not None])
-        what = f"5xx {format_pct(h.error_share)} on {route} from {inst}, the others' median {format_pct(rest)}"
+        what = (
+            f"5xx {format_pct(h.error_share)} on {route} from {inst}, the others' median {format_pct(rest)}"
+        )
         value = h.error_share
-    return finding("prometheus.instance_outlier", f"{route}@{inst}", f"{what} ({replicas} replicas)",
-                   value=value, unit="s" if slow else "share of requests",
-                   evidence={"instance": inst, "route": route, "replicas": replicas, "figures": _figures(h),
-                             "others_median": rest, "source": "prometheus"})
+    return finding(
+        "prometheus.instance_outlier",
+        f"{route}@{inst}",
+        f"{what} ({replicas} replicas)",
+        value=value,
+        unit="s" if slow else "share of requests",
+        evidence={
+            "instance": inst,
+            "route": route,
+            "replicas": replicas,
+            "figures": _figures(h),
+            "others_median": rest,
+            "source": "prometheus",
+        },
+    )
 
 
 def _hosts(data: PrometheusEvidence, cfg: Config) -> list[Finding]:
     th = cfg.thresholds
     out = []
     for host in data.hosts:
-        for code, value, limit, what in (("host.cpu_high", host.cpu_pct, th.cpu_pct, "CPU"),
-                                         ("host.memory_high", host.memory_pct, th.memory_pct, "memory"),
-                                         ("host.disk_high", host.disk_pct, th.disk_pct, f"disk {host.disk_mount or ''}".strip())):
+        for code, value, limit, what in (
+            ("host.cpu_high", host.cpu_pct, th.cpu_pct, "CPU"),
+            ("host.memory_high", host.memory_pct, th.memory_pct, "memory"),
+            ("host.disk_high", host.disk_pct, th.disk_pct, f"disk {host.disk_mount or ''}".strip()),
+        ):
             if value is None or value < limit:
                 continue
             level = Level.CRITICAL if value >= 95 else None
-            out.append(finding(code, host.instance, f"{what} {value:.1f} % on {host.instance} (prometheus, node_exporter)",
-                               value=value, threshold=limit, unit="%", level=level,
-                               evidence={"instance": host.instance, "mount": host.disk_mount, "source": "prometheus"}))
+            out.append(
+                finding(
+                    code,
+                    host.instance,
+                    f"{what} {value:.1f} % on {host.instance} (prometheus, node_exporter)",
+                    value=value,
+                    threshold=limit,
+                    unit="%",
+                    level=level,
+                    evidence={"instance": host.instance, "mount": host.disk_mount, "source": "prometheus"},
+                )
+            )
     return out
 
 
@@ -159,17 +208,44 @@ def _containers(data: PrometheusEvidence, cfg: Config) -> list[Finding]:
     for c in data.containers:
         where = f"{c.name}@{c.instance}"
         if c.cpu_pct is not None and c.cpu_pct >= th.cpu_pct:
-            out.append(finding("container.cpu_high", where, f"{c.name} on {c.instance} uses {c.cpu_pct:.0f} % of its "
-                               f"{c.cpu_limit_cores:g}-core limit (prometheus, cAdvisor)", value=c.cpu_pct,
-                               threshold=th.cpu_pct, unit="% of the CPU limit",
-                               evidence={"instance": c.instance, "name": c.name, "cpu_cores": c.cpu_cores,
-                                         "cpu_limit_cores": c.cpu_limit_cores, "source": "prometheus"}))
+            out.append(
+                finding(
+                    "container.cpu_high",
+                    where,
+                    f"{c.name} on {c.instance} uses {c.cpu_pct:.0f} % of its "
+                    f"{c.cpu_limit_cores:g}-core limit (prometheus, cAdvisor)",
+                    value=c.cpu_pct,
+                    threshold=th.cpu_pct,
+                    unit="% of the CPU limit",
+                    evidence={
+                        "instance": c.instance,
+                        "name": c.name,
+                        "cpu_cores": c.cpu_cores,
+                        "cpu_limit_cores": c.cpu_limit_cores,
+                        "source": "prometheus",
+                    },
+                )
+            )
         if c.memory_pct is not None and c.memory_pct >= th.memory_pct:
-            out.append(finding("container.memory_high", where, f"{c.name} on {c.instance} uses {c.memory_pct:.0f} % of "
-                               "its memory limit (prometheus, cAdvisor)", value=c.memory_pct, threshold=th.memory_pct,
-                               unit="% of the memory limit", level=Level.CRITICAL if c.memory_pct >= 95 else None,
-                               evidence={"instance": c.instance, "name": c.name, "memory_bytes": c.memory_bytes,
-                                         "memory_limit_bytes": c.memory_limit_bytes, "source": "prometheus"}))
+            out.append(
+                finding(
+                    "container.memory_high",
+                    where,
+                    f"{c.name} on {c.instance} uses {c.memory_pct:.0f} % of "
+                    "its memory limit (prometheus, cAdvisor)",
+                    value=c.memory_pct,
+                    threshold=th.memory_pct,
+                    unit="% of the memory limit",
+                    level=Level.CRITICAL if c.memory_pct >= 95 else None,
+                    evidence={
+                        "instance": c.instance,
+                        "name": c.name,
+                        "memory_bytes": c.memory_bytes,
+                        "memory_limit_bytes": c.memory_limit_bytes,
+                        "source": "prometheus",
+                    },
+                )
+            )
     return out
 
 
@@ -195,5 +271,11 @@ def _worst(per: dict[str, HandlerWindow], *, by_errors: bool) -> tuple[str, Hand
 
 
 def _figures(h: HandlerWindow) -> dict[str, Any]:
-    return {"requests": h.requests, "rate_rps": h.rate_rps, "p95_s": h.p95_s, "p95_range_s": h.p95_range_s,
-            "p95_over_bound": h.p95_over_bound, "error_share": h.error_share}
+    return {
+        "requests": h.requests,
+        "rate_rps": h.rate_rps,
+        "p95_s": h.p95_s,
+        "p95_range_s": h.p95_range_s,
+        "p95_over_bound": h.p95_over_bound,
+        "error_share": h.error_share,
+    }

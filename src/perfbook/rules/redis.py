@@ -41,15 +41,29 @@ def evaluate(evidence: Mapping[str, Evidence[Any]], cfg: Config) -> list[Finding
         return []
     if ev.status == "unavailable":
         target = redact_url(cfg.redis.url) or "redis"
-        return [finding("redis.unreachable", target, f"Redis unreachable: {ev.reason}", evidence={"reason": ev.reason},
-                        actions=[Action("redis.check", "check the server and the URL", manual=redis_cli("PING"))])]
+        return [
+            finding(
+                "redis.unreachable",
+                target,
+                f"Redis unreachable: {ev.reason}",
+                evidence={"reason": ev.reason},
+                actions=[Action("redis.check", "check the server and the URL", manual=redis_cli("PING"))],
+            )
+        ]
     data = usable(ev, RedisEvidence)
     if data is None:
         return []
     th = cfg.thresholds
-    return [*_hit_rate(data, th.cache_hit_rate), *_oom(data), *_memory(data, th.redis_memory_pct),
-            *_evictions(data), *_latency(data, th.redis_latency_ms), *_fragmentation(data, th.redis_fragmentation),
-            *_big_keys(data, th.redis_big_key_mb), *_slowlog(data)]
+    return [
+        *_hit_rate(data, th.cache_hit_rate),
+        *_oom(data),
+        *_memory(data, th.redis_memory_pct),
+        *_evictions(data),
+        *_latency(data, th.redis_latency_ms),
+        *_fragmentation(data, th.redis_fragmentation),
+        *_big_keys(data, th.redis_big_key_mb),
+        *_slowlog(data),
+    ]
 
 
 def kpis(evidence: Mapping[str, Evidence[Any]], cfg: Config) -> dict[str, Any]:
@@ -76,17 +90,38 @@ def _hit_rate(data: RedisEvidence, limit: float) -> list[Finding]:
     if w.expired_keys:
         causes.append(f"{w.expired_keys} keys expired in the window: TTLs may be too short")
     if not causes:
-        causes.append("misses without evictions: keys are read before they are written (cold cache, or the app "
-                      "does not set a key after a miss), or key names differ between writer and reader")
-    return [finding(
-        "redis.hit_rate_low", _subject(data),
-        f"cache hit rate {w.hit_rate * 100:.1f} % over the window ({w.misses} misses of {w.lookups} lookups"
-        + (f", under the {MIN_LOOKUPS} a firm figure needs)" if few else ")"),
-        value=w.hit_rate, threshold=limit, unit="hits / lookups, window", low_confidence=few,
-        evidence={"hits": w.hits, "misses": w.misses, "lookups": w.lookups, "evicted_keys": w.evicted_keys,
-                  "expired_keys": w.expired_keys, "window_s": w.duration_s, "likely": causes},
-        actions=[Action("redis.check_misses", "see which keys miss", manual=redis_cli("INFO stats") + "  # and the app's cache-aside code")],
-    )]
+        causes.append(
+            "misses without evictions: keys are read before they are written (cold cache, or the app "
+            "does not set a key after a miss), or key names differ between writer and reader"
+        )
+    return [
+        finding(
+            "redis.hit_rate_low",
+            _subject(data),
+            f"cache hit rate {w.hit_rate * 100:.1f} % over the window ({w.misses} misses of {w.lookups} lookups"
+            + (f", under the {MIN_LOOKUPS} a firm figure needs)" if few else ")"),
+            value=w.hit_rate,
+            threshold=limit,
+            unit="hits / lookups, window",
+            low_confidence=few,
+            evidence={
+                "hits": w.hits,
+                "misses": w.misses,
+                "lookups": w.lookups,
+                "evicted_keys": w.evicted_keys,
+                "expired_keys": w.expired_keys,
+                "window_s": w.duration_s,
+                "likely": causes,
+            },
+            actions=[
+                Action(
+                    "redis.check_misses",
+                    "see which keys miss",
+                    manual=redis_cli("INFO stats") + "  # and the app's cache-aside code",
+                )
+            ],
+        )
+    ]
 
 
 def _oom(data: RedisEvidence) -> list[Finding]:
@@ -95,16 +130,26 @@ def _oom(data: RedisEvidence) -> list[Finding]:
         return []
     mem = data.memory
     actions = [a for a in (policy_action(data), maxmemory_action(data), flush_action(data)) if a]
-    return [finding(
-        "redis.oom_rejections", _subject(data),
-        f"{oom} write(s) refused with OOM in the window: used {format_bytes(mem.used_bytes)} of maxmemory "
-        f"{format_bytes(mem.maxmemory_bytes)}, policy {mem.policy}",
-        value=float(oom), threshold=0.0, unit="OOM error replies, window",
-        evidence={"oom_errors": oom, "oom_errors_total": data.oom_errors_total, "used_bytes": mem.used_bytes,
-                  "maxmemory_bytes": mem.maxmemory_bytes, "policy": mem.policy,
-                  "policy_advice": policy_advice(data).reason},
-        actions=actions,
-    )]
+    return [
+        finding(
+            "redis.oom_rejections",
+            _subject(data),
+            f"{oom} write(s) refused with OOM in the window: used {format_bytes(mem.used_bytes)} of maxmemory "
+            f"{format_bytes(mem.maxmemory_bytes)}, policy {mem.policy}",
+            value=float(oom),
+            threshold=0.0,
+            unit="OOM error replies, window",
+            evidence={
+                "oom_errors": oom,
+                "oom_errors_total": data.oom_errors_total,
+                "used_bytes": mem.used_bytes,
+                "maxmemory_bytes": mem.maxmemory_bytes,
+                "policy": mem.policy,
+                "policy_advice": policy_advice(data).reason,
+            },
+            actions=actions,
+        )
+    ]
 
 
 def _memory(data: RedisEvidence, limit_pct: float) -> list[Finding]:
@@ -115,8 +160,10 @@ def _memory(data: RedisEvidence, limit_pct: float) -> list[Finding]:
     failing = full and mem.policy == "noeviction"
     advice = policy_advice(data)
     if failing:
-        title = (f"Redis is at maxmemory ({format_bytes(mem.used_bytes)} of {format_bytes(mem.maxmemory_bytes)}) "
-                 "with noeviction: every write fails with OOM")
+        title = (
+            f"Redis is at maxmemory ({format_bytes(mem.used_bytes)} of {format_bytes(mem.maxmemory_bytes)}) "
+            "with noeviction: every write fails with OOM"
+        )
     else:
         title = f"Redis memory {mem.used_pct:.0f} % of {mem.used_pct_of} ({format_bytes(mem.used_bytes)})"
         if mem.policy == "noeviction" and mem.maxmemory_bytes:
@@ -125,17 +172,35 @@ def _memory(data: RedisEvidence, limit_pct: float) -> list[Finding]:
     if failing and (f := flush_action(data)):
         actions.append(f)
     if not mem.maxmemory_bytes:
-        actions.append(Action("redis.set_maxmemory", "set a maxmemory below what the host can give",
-                              manual=redis_cli("CONFIG SET maxmemory", "<bytes>")))
-    return [finding(
-        "redis.memory_high", _subject(data), title, value=mem.used_pct, threshold=limit_pct,
-        unit=f"% of {mem.used_pct_of}", level=Level.CRITICAL if failing else None,
-        evidence={"used_bytes": mem.used_bytes, "peak_bytes": mem.peak_bytes, "rss_bytes": mem.rss_bytes,
-                  "maxmemory_bytes": mem.maxmemory_bytes, "policy": mem.policy, "policy_advice": advice.reason,
-                  "oom_errors_total": data.oom_errors_total,
-                  "keyspace": {f"db{k.db}": {"keys": k.keys, "expires": k.expires} for k in data.keyspace}},
-        actions=actions,
-    )]
+        actions.append(
+            Action(
+                "redis.set_maxmemory",
+                "set a maxmemory below what the host can give",
+                manual=redis_cli("CONFIG SET maxmemory", "<bytes>"),
+            )
+        )
+    return [
+        finding(
+            "redis.memory_high",
+            _subject(data),
+            title,
+            value=mem.used_pct,
+            threshold=limit_pct,
+            unit=f"% of {mem.used_pct_of}",
+            level=Level.CRITICAL if failing else None,
+            evidence={
+                "used_bytes": mem.used_bytes,
+                "peak_bytes": mem.peak_bytes,
+                "rss_bytes": mem.rss_bytes,
+                "maxmemory_bytes": mem.maxmemory_bytes,
+                "policy": mem.policy,
+                "policy_advice": advice.reason,
+                "oom_errors_total": data.oom_errors_total,
+                "keyspace": {f"db{k.db}": {"keys": k.keys, "expires": k.expires} for k in data.keyspace},
+            },
+            actions=actions,
+        )
+    ]
 
 
 def _evictions(data: RedisEvidence) -> list[Finding]:
@@ -143,14 +208,24 @@ def _evictions(data: RedisEvidence) -> list[Finding]:
     if not evicted:
         return []
     actions = [a for a in (maxmemory_action(data), policy_action(data)) if a]
-    return [finding(
-        "redis.evictions", _subject(data), f"{evicted} key(s) evicted in the window (policy {data.memory.policy})",
-        value=float(evicted), threshold=0.0, unit="keys evicted, window",
-        evidence={"evicted_keys": evicted, "evicted_keys_total": data.evicted_keys_total,
-                  "used_bytes": data.memory.used_bytes, "maxmemory_bytes": data.memory.maxmemory_bytes,
-                  "policy_advice": policy_advice(data).reason},
-        actions=actions,
-    )]
+    return [
+        finding(
+            "redis.evictions",
+            _subject(data),
+            f"{evicted} key(s) evicted in the window (policy {data.memory.policy})",
+            value=float(evicted),
+            threshold=0.0,
+            unit="keys evicted, window",
+            evidence={
+                "evicted_keys": evicted,
+                "evicted_keys_total": data.evicted_keys_total,
+                "used_bytes": data.memory.used_bytes,
+                "maxmemory_bytes": data.memory.maxmemory_bytes,
+                "policy_advice": policy_advice(data).reason,
+            },
+            actions=actions,
+        )
+    ]
 
 
 def unreliable(evidence: Mapping[str, Evidence[Any]], cfg: Config) -> list[UnreliableFigure]:
@@ -160,15 +235,29 @@ def unreliable(evidence: Mapping[str, Evidence[Any]], cfg: Config) -> list[Unrel
         return []
     lat = data.latency
     assert lat.p99_ms is not None and lat.p99_net_ms is not None
-    return [UnreliableFigure(code="redis.latency_high", subject=_subject(data), figure="PING p99", value=lat.p99_ms,
-                             net=lat.p99_net_ms, limit=cfg.thresholds.redis_latency_ms, unit="ms")]
+    return [
+        UnreliableFigure(
+            code="redis.latency_high",
+            subject=_subject(data),
+            figure="PING p99",
+            value=lat.p99_ms,
+            net=lat.p99_net_ms,
+            limit=cfg.thresholds.redis_latency_ms,
+            unit="ms",
+        )
+    ]
 
 
 def _lag_explains(data: RedisEvidence, limit_ms: float) -> bool:
     """Over the limit as measured, within it once perfbook's own stalls are taken out of each PING."""
     lat = data.latency
-    return (lat.samples >= MIN_PING_SAMPLES and lat.p99_ms is not None and lat.p99_ms > limit_ms
-            and lat.p99_net_ms is not None and lat.p99_net_ms <= limit_ms)
+    return (
+        lat.samples >= MIN_PING_SAMPLES
+        and lat.p99_ms is not None
+        and lat.p99_ms > limit_ms
+        and lat.p99_net_ms is not None
+        and lat.p99_net_ms <= limit_ms
+    )
 
 
 def _latency(data: RedisEvidence, limit_ms: float) -> list[Finding]:
@@ -182,25 +271,54 @@ def _latency(data: RedisEvidence, limit_ms: float) -> list[Finding]:
     title = f"PING p99 {lat.p99_ms:.1f} ms over {lat.samples} round trips"
     if ours:
         title += f" (perfbook's own event loop stalled up to {lat.loop_lag_max_ms:.0f} ms meanwhile)"
-    return [finding(
-        "redis.latency_high", _subject(data), title, low_confidence=ours,
-        value=lat.p99_ms, threshold=limit_ms, unit="ms, PING p99", evidence={"latency": vars(lat).copy(),
-        "slowlog": [vars(s).copy() for s in data.slowlog[:5]], "blocked_clients": data.blocked_clients},
-        actions=[Action("redis.latency_doctor", "ask Redis what blocks it", manual=redis_cli("LATENCY DOCTOR"))],
-    )]
+    return [
+        finding(
+            "redis.latency_high",
+            _subject(data),
+            title,
+            low_confidence=ours,
+            value=lat.p99_ms,
+            threshold=limit_ms,
+            unit="ms, PING p99",
+            evidence={
+                "latency": vars(lat).copy(),
+                "slowlog": [vars(s).copy() for s in data.slowlog[:5]],
+                "blocked_clients": data.blocked_clients,
+            },
+            actions=[
+                Action("redis.latency_doctor", "ask Redis what blocks it", manual=redis_cli("LATENCY DOCTOR"))
+            ],
+        )
+    ]
 
 
 def _fragmentation(data: RedisEvidence, limit: float) -> list[Finding]:
     mem = data.memory
-    if mem.fragmentation_ratio is None or mem.used_bytes < FRAGMENTATION_MIN_BYTES or mem.fragmentation_ratio <= limit:
+    if (
+        mem.fragmentation_ratio is None
+        or mem.used_bytes < FRAGMENTATION_MIN_BYTES
+        or mem.fragmentation_ratio <= limit
+    ):
         return []
-    return [finding(
-        "redis.fragmentation_high", _subject(data),
-        f"fragmentation ratio {mem.fragmentation_ratio:.2f} (RSS {format_bytes(mem.rss_bytes)} for {format_bytes(mem.used_bytes)} used)",
-        value=mem.fragmentation_ratio, threshold=limit, unit="rss / used",
-        evidence={"rss_bytes": mem.rss_bytes, "used_bytes": mem.used_bytes},
-        actions=[Action("redis.defrag", "let Redis defragment in the background", manual=redis_cli("CONFIG SET activedefrag yes"))],
-    )]
+    return [
+        finding(
+            "redis.fragmentation_high",
+            _subject(data),
+            f"fragmentation ratio {mem.fragmentation_ratio:.2f} "
+            f"(RSS {format_bytes(mem.rss_bytes)} for {format_bytes(mem.used_bytes)} used)",
+            value=mem.fragmentation_ratio,
+            threshold=limit,
+            unit="rss / used",
+            evidence={"rss_bytes": mem.rss_bytes, "used_bytes": mem.used_bytes},
+            actions=[
+                Action(
+                    "redis.defrag",
+                    "let Redis defragment in the background",
+                    manual=redis_cli("CONFIG SET activedefrag yes"),
+                )
+            ],
+        )
+    ]
 
 
 def _big_keys(data: RedisEvidence, limit_mb: float) -> list[Finding]:
@@ -211,30 +329,48 @@ def _big_keys(data: RedisEvidence, limit_mb: float) -> list[Finding]:
     limit_bytes = limit_mb * 2**20
     big = [k for k in data.big_keys if k.memory_bytes >= limit_bytes]
     coverage = coverage_text(data)
-    facts = {"sampled": data.big_keys_sampled, "scan_complete": data.big_keys_scan_complete,
-             "coverage": [vars(s).copy() for s in scans], "budget_s": data.big_keys_budget_s,
-             "keys_per_s": data.big_keys_per_s}
+    facts = {
+        "sampled": data.big_keys_sampled,
+        "scan_complete": data.big_keys_scan_complete,
+        "coverage": [vars(s).copy() for s in scans],
+        "budget_s": data.big_keys_budget_s,
+        "keys_per_s": data.big_keys_per_s,
+    }
     if not big:
         if data.big_keys_scan_complete:
             return []  # every key was seen: none is over the limit
-        return [finding(
-            "redis.big_keys_sampled", f"db{scans[0].db}",
-            f"big keys not judged: {coverage}; none over {limit_mb:g} MB among those read, the rest not looked at",
-            value=_least_coverage(data), unit="share of keys scanned", evidence=facts,
-            actions=[scan_offpeak_action(scans[0].db), budget_action()])]
+        return [
+            finding(
+                "redis.big_keys_sampled",
+                f"db{scans[0].db}",
+                f"big keys not judged: {coverage}; none over {limit_mb:g} MB among those read, the rest not looked at",
+                value=_least_coverage(data),
+                unit="share of keys scanned",
+                evidence=facts,
+                actions=[scan_offpeak_action(scans[0].db), budget_action()],
+            )
+        ]
     biggest = big[0]
     count = max(data.big_keys_over_limit, len(big))
     if data.big_keys_scan_complete:
         head = f"{count} key(s) over {limit_mb:g} MB, {coverage}"
     else:
-        head = f"at least {count} key(s) over {limit_mb:g} MB in a sample ({coverage}): more may be in the rest"
-    return [finding(
-        "redis.big_keys", f"db{biggest.db}",
-        f"{head}; biggest {biggest.key}: {format_bytes(biggest.memory_bytes)}, {biggest.type} of length {biggest.length}",
-        value=float(biggest.memory_bytes), threshold=limit_bytes, unit="bytes",
-        evidence={"keys": [vars(k).copy() for k in big], **facts},
-        actions=big_key_actions(biggest.pattern, biggest.db),
-    )]
+        head = (
+            f"at least {count} key(s) over {limit_mb:g} MB in a sample ({coverage}): more may be in the rest"
+        )
+    return [
+        finding(
+            "redis.big_keys",
+            f"db{biggest.db}",
+            f"{head}; biggest {biggest.key}: {format_bytes(biggest.memory_bytes)}, "
+            f"{biggest.type} of length {biggest.length}",
+            value=float(biggest.memory_bytes),
+            threshold=limit_bytes,
+            unit="bytes",
+            evidence={"keys": [vars(k).copy() for k in big], **facts},
+            actions=big_key_actions(biggest.pattern, biggest.db),
+        )
+    ]
 
 
 def coverage_text(data: RedisEvidence) -> str:
@@ -246,10 +382,14 @@ def coverage_text(data: RedisEvidence) -> str:
         if s.complete:
             parts.append(f"all {s.scanned:,} keys of db {s.db} read ({format_duration(s.duration_s)})")
         elif s.keys is None:
-            parts.append(f"sampled {s.scanned:,} keys of db {s.db} (DBSIZE unknown) within the {budget} budget")
+            parts.append(
+                f"sampled {s.scanned:,} keys of db {s.db} (DBSIZE unknown) within the {budget} budget"
+            )
         else:
-            parts.append(f"sampled {format_share(s.coverage or 0.0)} % of keys of db {s.db} ({s.scanned:,} of "
-                         f"{s.keys:,} within the {budget} budget)")
+            parts.append(
+                f"sampled {format_share(s.coverage or 0.0)} % of keys of db {s.db} ({s.scanned:,} of "
+                f"{s.keys:,} within the {budget} budget)"
+            )
     return "; ".join(parts)
 
 
@@ -273,10 +413,14 @@ def _slowlog(data: RedisEvidence) -> list[Finding]:
     if not data.slowlog:
         return []
     worst = max(data.slowlog, key=lambda s: s.duration_ms)
-    return [finding(
-        "redis.slowlog", _subject(data),
-        f"{data.slowlog_len} command(s) in SLOWLOG, the slowest {worst.duration_ms:.0f} ms: {worst.command}",
-        value=worst.duration_ms, unit="ms, slowest entry",
-        evidence={"entries": [vars(s).copy() for s in data.slowlog], "slowlog_len": data.slowlog_len},
-        actions=[Action("redis.slowlog", "read the whole slow log", manual=redis_cli("SLOWLOG GET 128"))],
-    )]
+    return [
+        finding(
+            "redis.slowlog",
+            _subject(data),
+            f"{data.slowlog_len} command(s) in SLOWLOG, the slowest {worst.duration_ms:.0f} ms: {worst.command}",
+            value=worst.duration_ms,
+            unit="ms, slowest entry",
+            evidence={"entries": [vars(s).copy() for s in data.slowlog], "slowlog_len": data.slowlog_len},
+            actions=[Action("redis.slowlog", "read the whole slow log", manual=redis_cli("SLOWLOG GET 128"))],
+        )
+    ]

@@ -30,7 +30,7 @@ class PolicyAdvice:
 def redis_cli(*args: str, db: int | None = None) -> str:
     """The manual form, against the configured server (never the default localhost:6379)."""
     n = f" -n {db}" if db is not None else ""
-    return f"redis-cli -u \"$REDIS_URL\"{n} " + " ".join(args)
+    return f'redis-cli -u "$REDIS_URL"{n} ' + " ".join(args)
 
 
 def policy_advice(data: RedisEvidence) -> PolicyAdvice:
@@ -42,32 +42,55 @@ def policy_advice(data: RedisEvidence) -> PolicyAdvice:
     others_no_ttl = sum(k.keys - k.expires for k in others)
     cache_ttl_share = cache.expires / cache.keys if cache and cache.keys else 0.0
     if mem.maxmemory_bytes == 0:
-        return PolicyAdvice(None, "maxmemory is 0: no policy applies until a limit is set; Redis grows until the "
-                                  "host's OOM killer steps in")
+        return PolicyAdvice(
+            None,
+            "maxmemory is 0: no policy applies until a limit is set; Redis grows until the "
+            "host's OOM killer steps in",
+        )
     if policy.startswith("allkeys"):
         if others_no_ttl:
-            return PolicyAdvice("volatile-lru", f"{policy} also evicts the {others_no_ttl:,} keys without a TTL in "
-                                                f"db {', '.join(str(k.db) for k in others)} (queue_db={data.queue_db}); "
-                                                "volatile-lru evicts only keys with a TTL")
-        return PolicyAdvice(None, f"{policy} already evicts instead of refusing writes; evictions mean the working "
-                                  "set is larger than maxmemory")
+            return PolicyAdvice(
+                "volatile-lru",
+                f"{policy} also evicts the {others_no_ttl:,} keys without a TTL in "
+                f"db {', '.join(str(k.db) for k in others)} (queue_db={data.queue_db}); "
+                "volatile-lru evicts only keys with a TTL",
+            )
+        return PolicyAdvice(
+            None,
+            f"{policy} already evicts instead of refusing writes; evictions mean the working "
+            "set is larger than maxmemory",
+        )
     if policy.startswith("volatile") and not any(k.expires for k in data.keyspace):
         target = "allkeys-lru" if not others_no_ttl else None
-        return PolicyAdvice(target, f"{policy} with no key carrying a TTL evicts nothing: writes fail like noeviction"
-                                    + ("" if target else "; give the cache keys TTLs (the queue db must not be evicted)"))
+        return PolicyAdvice(
+            target,
+            f"{policy} with no key carrying a TTL evicts nothing: writes fail like noeviction"
+            + ("" if target else "; give the cache keys TTLs (the queue db must not be evicted)"),
+        )
     if policy != "noeviction":
-        return PolicyAdvice(None, f"{policy} evicts keys with a TTL ({cache_ttl_share * 100:.0f} % of db {data.cache_db})")
+        return PolicyAdvice(
+            None, f"{policy} evicts keys with a TTL ({cache_ttl_share * 100:.0f} % of db {data.cache_db})"
+        )
     if not others_no_ttl:
-        return PolicyAdvice("allkeys-lru", f"with allkeys-lru, at {format_bytes(mem.maxmemory_bytes)} Redis evicts the "
-                                           f"least recently used of the {cache.keys if cache else 0:,} keys instead of "
-                                           "refusing writes with OOM (noeviction now)")
+        return PolicyAdvice(
+            "allkeys-lru",
+            f"with allkeys-lru, at {format_bytes(mem.maxmemory_bytes)} Redis evicts the "
+            f"least recently used of the {cache.keys if cache else 0:,} keys instead of "
+            "refusing writes with OOM (noeviction now)",
+        )
     if cache_ttl_share >= 0.9:
-        return PolicyAdvice("volatile-lru", f"allkeys-lru would also evict the {others_no_ttl:,} keys without a TTL "
-                                            f"outside db {data.cache_db} (the queue); volatile-lru evicts only the "
-                                            f"{cache_ttl_share * 100:.0f} % of cache keys that have a TTL")
-    return PolicyAdvice(None, f"allkeys-lru would also evict the {others_no_ttl:,} queue keys outside db {data.cache_db} "
-                              f"(messages lost), and only {cache_ttl_share * 100:.0f} % of cache keys have a TTL for "
-                              "volatile-lru: give cache keys TTLs first, or move the queue to its own Redis")
+        return PolicyAdvice(
+            "volatile-lru",
+            f"allkeys-lru would also evict the {others_no_ttl:,} keys without a TTL "
+            f"outside db {data.cache_db} (the queue); volatile-lru evicts only the "
+            f"{cache_ttl_share * 100:.0f} % of cache keys that have a TTL",
+        )
+    return PolicyAdvice(
+        None,
+        f"allkeys-lru would also evict the {others_no_ttl:,} queue keys outside db {data.cache_db} "
+        f"(messages lost), and only {cache_ttl_share * 100:.0f} % of cache keys have a TTL for "
+        "volatile-lru: give cache keys TTLs first, or move the queue to its own Redis",
+    )
 
 
 def policy_action(data: RedisEvidence) -> Action | None:
@@ -75,8 +98,12 @@ def policy_action(data: RedisEvidence) -> Action | None:
     advice = policy_advice(data)
     if advice.policy is None or advice.policy == data.memory.policy:
         return None
-    return action("redis.set_policy", f"maxmemory-policy {advice.policy}: {advice.reason}",
-                  redis_cli("CONFIG SET maxmemory-policy", advice.policy), policy=advice.policy)
+    return action(
+        "redis.set_policy",
+        f"maxmemory-policy {advice.policy}: {advice.reason}",
+        redis_cli("CONFIG SET maxmemory-policy", advice.policy),
+        policy=advice.policy,
+    )
 
 
 def suggested_maxmemory(data: RedisEvidence) -> int | None:
@@ -94,17 +121,24 @@ def maxmemory_action(data: RedisEvidence) -> Action | None:
     target = suggested_maxmemory(data)
     if target is None or target <= data.memory.maxmemory_bytes:
         return None
-    return action("redis.set_maxmemory", f"raise maxmemory to {format_bytes(target)} (peak + 25 %)",
-                  redis_cli("CONFIG SET maxmemory", str(target)), maxmemory=target)
+    return action(
+        "redis.set_maxmemory",
+        f"raise maxmemory to {format_bytes(target)} (peak + 25 %)",
+        redis_cli("CONFIG SET maxmemory", str(target)),
+        maxmemory=target,
+    )
 
 
 def flush_action(data: RedisEvidence) -> Action | None:
     """``redis.flush_cache`` of the cache database only, never when it is also the queue's."""
     if data.queue_db is not None and data.queue_db == data.cache_db:
         return None
-    return action("redis.flush_cache", f"empty the cache database {data.cache_db} only (never FLUSHALL: "
-                                       f"db {data.queue_db} holds the queue)",
-                  redis_cli("FLUSHDB ASYNC", db=data.cache_db), db=data.cache_db)
+    return action(
+        "redis.flush_cache",
+        f"empty the cache database {data.cache_db} only (never FLUSHALL: db {data.queue_db} holds the queue)",
+        redis_cli("FLUSHDB ASYNC", db=data.cache_db),
+        db=data.cache_db,
+    )
 
 
 def big_key_actions(pattern: str, db: int) -> list[Action]:
@@ -113,23 +147,37 @@ def big_key_actions(pattern: str, db: int) -> list[Action]:
     hides the writer until the key grows back."""
     prefix = pattern.rstrip("*")
     return [
-        Action("redis.find_writer", f"find what writes {pattern} in db {db} and why it grows (a whole collection "
-                                    "cached in one key, a list nobody trims): bound it there",
-               manual=f"grep -rn {prefix!r} <your app's source>  # and, per key: "
-                      + redis_cli("MEMORY USAGE", "'<key>'", db=db) + "; " + redis_cli("OBJECT IDLETIME", "'<key>'", db=db)),
-        Action("redis.unlink_key", "only once its owner agrees, free a key you named (UNLINK frees it in the "
-                                   "background, unlike DEL)",
-               manual=redis_cli("UNLINK", "'<the key you named>'", db=db)),
+        Action(
+            "redis.find_writer",
+            f"find what writes {pattern} in db {db} and why it grows (a whole collection "
+            "cached in one key, a list nobody trims): bound it there",
+            manual=f"grep -rn {prefix!r} <your app's source>  # and, per key: "
+            + redis_cli("MEMORY USAGE", "'<key>'", db=db)
+            + "; "
+            + redis_cli("OBJECT IDLETIME", "'<key>'", db=db),
+        ),
+        Action(
+            "redis.unlink_key",
+            "only once its owner agrees, free a key you named (UNLINK frees it in the "
+            "background, unlike DEL)",
+            manual=redis_cli("UNLINK", "'<the key you named>'", db=db),
+        ),
     ]
 
 
 def scan_offpeak_action(db: int) -> Action:
     """Read every key's size off-peak, as the triage window could not."""
-    return Action("redis.scan_keys", f"read every key's size in db {db} off-peak (SCAN, pausing between pages)",
-                  manual=redis_cli("--memkeys -i 0.01", db=db))
+    return Action(
+        "redis.scan_keys",
+        f"read every key's size in db {db} off-peak (SCAN, pausing between pages)",
+        manual=redis_cli("--memkeys -i 0.01", db=db),
+    )
 
 
 def budget_action() -> Action:
     """Give the big-key scan the time it needs."""
-    return Action("redis.scan_budget", "give the big-key scan more time: [redis] big_keys_budget_s (within --window)",
-                  manual="perfbook triage --only redis --window 10s  # with [redis] big_keys_budget_s = 9")
+    return Action(
+        "redis.scan_budget",
+        "give the big-key scan more time: [redis] big_keys_budget_s (within --window)",
+        manual="perfbook triage --only redis --window 10s  # with [redis] big_keys_budget_s = 9",
+    )

@@ -34,10 +34,18 @@ from perfbook.statuspage.components import (
 from perfbook.store import messages
 from perfbook.templating import environment, render, split_subject
 
-INDICATOR = {"operational": "none", "degraded_performance": "minor", "partial_outage": "major",
-             "major_outage": "critical"}
-DESCRIPTION = {"operational": "All systems operational", "degraded_performance": "Degraded performance",
-               "partial_outage": "Partial outage", "major_outage": "Major outage"}
+INDICATOR = {
+    "operational": "none",
+    "degraded_performance": "minor",
+    "partial_outage": "major",
+    "major_outage": "critical",
+}
+DESCRIPTION = {
+    "operational": "All systems operational",
+    "degraded_performance": "Degraded performance",
+    "partial_outage": "Partial outage",
+    "major_outage": "Major outage",
+}
 
 
 def build(store: Any, cfg: Config, out: Path, *, now: dt.datetime | None = None) -> list[Path]:
@@ -59,9 +67,11 @@ def render_files(store: Any, cfg: Config, *, now: dt.datetime | None = None) -> 
     states = _states(store, cfg, now)
     doc = page_document(states, cfg, now)
     env = environment(cfg.notify.templates_dir)
-    files = {"status.json": json.dumps(doc, indent=2, ensure_ascii=False) + "\n",
-             "index.html": render(env, "status/index.html.j2", {"page": doc, "labels": LABELS}),
-             "status.txt": render(env, "status/status.txt.j2", {"page": doc})}
+    files = {
+        "status.json": json.dumps(doc, indent=2, ensure_ascii=False) + "\n",
+        "index.html": render(env, "status/index.html.j2", {"page": doc, "labels": LABELS}),
+        "status.txt": render(env, "status/status.txt.j2", {"page": doc}),
+    }
     internals = internals_of(a.document for s in states for a in s.artifacts)
     for name, text in files.items():  # all checked before any is written
         public_text(text, internals, what=f"the status page's {name}")
@@ -75,7 +85,11 @@ def page_document(states: list[IncidentState], cfg: Config, now: dt.datetime) ->
     comp_states = {c.name: worst([_component_state(c, s) for s in open_states]) for c in comps}
     overall = worst(list(comp_states.values()))
     return {
-        "page": {"name": cfg.status.title, "updated_at": to_iso(now), "history_days": cfg.status.history_days},
+        "page": {
+            "name": cfg.status.title,
+            "updated_at": to_iso(now),
+            "history_days": cfg.status.history_days,
+        },
         "status": {"indicator": INDICATOR[overall], "state": overall, "description": DESCRIPTION[overall]},
         "components": [{"name": c.name, "status": comp_states[c.name]} for c in comps],
         "incidents": [_incident(s, cfg, now) for s in open_states],
@@ -98,10 +112,17 @@ def _incident(state: IncidentState, cfg: Config, now: dt.datetime) -> dict[str, 
     comps = components_of(cfg.status.components)
     names = [c.name for c in comps if c is EVERYTHING or touched([c], inc.endpoints, inc.components)]
     updates = state.public_updates or [_generated_update(state, cfg, now)]
-    return {"id": inc.id, "name": ctx["title"], "status": inc.status.value, "impact": inc.impact.value,
-            "impact_text": ctx["impact"],
-            "created_at": inc.opened_at, "resolved_at": inc.resolved_at, "components": names,
-            "incident_updates": sorted(updates, key=lambda u: u["created_at"], reverse=True)}
+    return {
+        "id": inc.id,
+        "name": ctx["title"],
+        "status": inc.status.value,
+        "impact": inc.impact.value,
+        "impact_text": ctx["impact"],
+        "created_at": inc.opened_at,
+        "resolved_at": inc.resolved_at,
+        "components": names,
+        "incident_updates": sorted(updates, key=lambda u: u["created_at"], reverse=True),
+    }
 
 
 def _generated_update(state: IncidentState, cfg: Config, now: dt.datetime) -> dict[str, Any]:
@@ -122,18 +143,34 @@ def _states(store: Any, cfg: Config, now: dt.datetime) -> list[IncidentState]:
         if inc.status is Status.RESOLVED and parse_iso(inc.resolved_at or inc.opened_at) < since:
             continue
         state = load_state(store, inc.number)
-        out.append(IncidentState(state.incident, state.events, state.artifacts, state.checklist,
-                                 _published(store, inc.number)))
+        out.append(
+            IncidentState(
+                state.incident, state.events, state.artifacts, state.checklist, _published(store, inc.number)
+            )
+        )
     return out
 
 
 def _published(store: Any, number: int) -> list[dict[str, Any]]:
     """The external texts ``incident notify`` published to the status page, oldest first."""
-    query = (select(messages).where(messages.c.incident_id == number, messages.c.channel == "status_page",
-                                    messages.c.outcome == "sent").order_by(messages.c.id))
+    query = (
+        select(messages)
+        .where(
+            messages.c.incident_id == number,
+            messages.c.channel == "status_page",
+            messages.c.outcome == "sent",
+        )
+        .order_by(messages.c.id)
+    )
     rows = store.read(lambda conn: [dict(r._mapping) for r in conn.execute(query)])
-    return [{"status": _status_word(r["event"], r["subject"]), "body": (r["body"] or "").strip(),
-             "created_at": r["sent_at"]} for r in rows]
+    return [
+        {
+            "status": _status_word(r["event"], r["subject"]),
+            "body": (r["body"] or "").strip(),
+            "created_at": r["sent_at"],
+        }
+        for r in rows
+    ]
 
 
 def _status_word(event: str, subject: str | None) -> str:

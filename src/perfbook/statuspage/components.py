@@ -21,12 +21,20 @@ from typing import Any
 from perfbook.config import StatusComponent
 
 STATES = ("operational", "degraded_performance", "partial_outage", "major_outage")
-LABELS = {"operational": "Operational", "degraded_performance": "Degraded performance",
-          "partial_outage": "Partial outage", "major_outage": "Major outage"}
+LABELS = {
+    "operational": "Operational",
+    "degraded_performance": "Degraded performance",
+    "partial_outage": "Partial outage",
+    "major_outage": "Major outage",
+}
 EVERYTHING = StatusComponent(name="Service", endpoints=["*"], layers=["*"])
 # a P0 is a major outage, a P1 a partial one, anything slower a degradation (the issue's rule)
-_BY_SEVERITY = {"P0": "major_outage", "P1": "partial_outage", "P2": "degraded_performance",
-                "P3": "degraded_performance"}
+_BY_SEVERITY = {
+    "P0": "major_outage",
+    "P1": "partial_outage",
+    "P2": "degraded_performance",
+    "P3": "degraded_performance",
+}
 _OUTAGE_CODES = ("http.unreachable", "http.health_failed")
 
 
@@ -38,11 +46,14 @@ def components_of(configured: Sequence[StatusComponent]) -> list[StatusComponent
 def matches(comp: StatusComponent, endpoints: Sequence[str], layers: Sequence[str]) -> bool:
     """True when ``comp`` stands for one of ``endpoints`` (fnmatch, query left out) or ``layers``."""
     paths = [e.split("?", 1)[0] for e in endpoints]
-    return (any(fnmatch.fnmatchcase(p, pat) for p in paths for pat in comp.endpoints)
-            or any(fnmatch.fnmatchcase(layer, pat) for layer in layers for pat in comp.layers))
+    return any(fnmatch.fnmatchcase(p, pat) for p in paths for pat in comp.endpoints) or any(
+        fnmatch.fnmatchcase(layer, pat) for layer in layers for pat in comp.layers
+    )
 
 
-def touched(comps: Sequence[StatusComponent], endpoints: Sequence[str], layers: Sequence[str]) -> list[StatusComponent]:
+def touched(
+    comps: Sequence[StatusComponent], endpoints: Sequence[str], layers: Sequence[str]
+) -> list[StatusComponent]:
     """The components standing for any of ``endpoints`` / ``layers``."""
     return [c for c in comps if matches(c, endpoints, layers)]
 

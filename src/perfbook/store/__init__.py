@@ -34,9 +34,28 @@ from perfbook.store.schema import (
 )
 
 __all__ = [
-    "Store", "StoreError", "alert_states", "artifacts", "audit_history", "checklist_marks", "default_url",
-    "fix_audit", "incidents", "kpi_aggregates", "kpi_samples", "messages", "metadata", "now_iso", "open_store",
-    "record_audit", "silences", "state_dir", "store_url", "timeline_events", "watch_leases", "watch_runs",
+    "Store",
+    "StoreError",
+    "alert_states",
+    "artifacts",
+    "audit_history",
+    "checklist_marks",
+    "default_url",
+    "fix_audit",
+    "incidents",
+    "kpi_aggregates",
+    "kpi_samples",
+    "messages",
+    "metadata",
+    "now_iso",
+    "open_store",
+    "record_audit",
+    "silences",
+    "state_dir",
+    "store_url",
+    "timeline_events",
+    "watch_leases",
+    "watch_runs",
 ]
 
 
@@ -50,5 +69,9 @@ def open_store(cfg: Config, env: Mapping[str, str] | None = None, *, upgrade: bo
 
     The default location is perfbook's own: its directory is kept 0700 and the file 0600.
     """
-    return Store(store_url(cfg, env), busy_timeout_s=cfg.store.busy_timeout_s, upgrade=upgrade,
-                 private_dir=not cfg.store.url)
+    return Store(
+        store_url(cfg, env),
+        busy_timeout_s=cfg.store.busy_timeout_s,
+        upgrade=upgrade,
+        private_dir=not cfg.store.url,
+    )

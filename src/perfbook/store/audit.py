@@ -27,8 +27,15 @@ def record_audit(store: Store, **fields: Any) -> int:
     return store.insert(fix_audit, row)
 
 
-def audit_history(store: Store, *, limit: int = 50, action: str | None = None, target: str | None = None,
-                  since: str | None = None, incident: int | None = None) -> list[dict[str, Any]]:
+def audit_history(
+    store: Store,
+    *,
+    limit: int = 50,
+    action: str | None = None,
+    target: str | None = None,
+    since: str | None = None,
+    incident: int | None = None,
+) -> list[dict[str, Any]]:
     """The newest ``limit`` audit entries, newest first: of ``action``, whose (redacted) target
     contains ``target``, at or after ``since`` (ISO 8601 UTC), of ``incident``, when given."""
     query = select(fix_audit).order_by(fix_audit.c.id.desc()).limit(limit)

@@ -39,29 +39,32 @@ def default_url(env: Mapping[str, str] | None = None) -> str:
     return f"sqlite:///{state_dir(env) / 'perfbook.db'}"
 
 
-
 def inserted_key(result: CursorResult[Any]) -> Any:
     """The primary key of the row an INSERT just wrote (SQLAlchemy types it Optional for other statements)."""
     key = result.inserted_primary_key
     assert key is not None, "not an INSERT"
     return key[0]
 
+
 class Store:
     """An engine over perfbook's tables, migrated to the current schema on first use.
 
-        store = Store("sqlite:////tmp/perfbook.db")
-        store.write(lambda conn: conn.execute(incidents.insert().values(...)))
-        rows = store.rows(fix_audit, limit=5)
+    store = Store("sqlite:////tmp/perfbook.db")
+    store.write(lambda conn: conn.execute(incidents.insert().values(...)))
+    rows = store.rows(fix_audit, limit=5)
     """
 
-    def __init__(self, url: str, *, busy_timeout_s: float = 10.0, upgrade: bool = True,
-                 private_dir: bool = False) -> None:
+    def __init__(
+        self, url: str, *, busy_timeout_s: float = 10.0, upgrade: bool = True, private_dir: bool = False
+    ) -> None:
         self.url = url
         try:
             parsed = make_url(url)
         except ArgumentError:
-            raise ConfigError(f"store: not a database URL: {redact_url(url)}",
-                              hint="[store] url takes a SQLAlchemy URL, e.g. sqlite:////var/lib/perfbook/perfbook.db") from None
+            raise ConfigError(
+                f"store: not a database URL: {redact_url(url)}",
+                hint="[store] url takes a SQLAlchemy URL, e.g. sqlite:////var/lib/perfbook/perfbook.db",
+            ) from None
         if parsed.drivername in ("postgresql", "postgres"):  # psycopg 3 is perfbook's driver, not psycopg2
             parsed = parsed.set(drivername="postgresql+psycopg")
             self.url = parsed.render_as_string(hide_password=False)
@@ -85,33 +88,41 @@ class Store:
         try:
             engine = create_engine(self.url, connect_args=args)
         except (SQLAlchemyError, ImportError, ValueError) as err:
-            raise StoreError(f"store: cannot use {redact_url(self.url)}: {error_line(err)}",
-                             hint="check [store] url (PERFBOOK_STORE_URL)") from None
+            raise StoreError(
+                f"store: cannot use {redact_url(self.url)}: {error_line(err)}",
+                hint="check [store] url (PERFBOOK_STORE_URL)",
+            ) from None
         if self.dialect == "sqlite":
             _sqlite_for_many_processes(engine, busy_timeout_s)
         return engine
 
     def read(self, fn: Callable[[Connection], T]) -> T:
         """``fn(conn)`` in a read transaction (retried while the database is locked)."""
+
         def run() -> T:
             with self.engine.connect() as conn:
                 return fn(conn)
+
         return self._guard(run)
 
     def write(self, fn: Callable[[Connection], T]) -> T:
         """``fn(conn)`` in one write transaction, committed at the end (``BEGIN IMMEDIATE`` on SQLite)."""
+
         def run() -> T:
             with self.engine.connect() as conn:
                 conn.execution_options(perfbook_write=True)
                 with conn.begin():
                     return fn(conn)
+
         return self._guard(run)
 
     def insert(self, table: Table, row: dict[str, Any]) -> int:
         """Append ``row`` to ``table``; the new primary key."""
         return self.write(lambda conn: inserted_key(conn.execute(table.insert().values(**row))))
 
-    def rows(self, table: Table, *, limit: int = 50, newest_first: bool = True, **where: Any) -> list[dict[str, Any]]:
+    def rows(
+        self, table: Table, *, limit: int = 50, newest_first: bool = True, **where: Any
+    ) -> list[dict[str, Any]]:
         """Rows of ``table`` matching ``where`` (column = value), newest first by primary key."""
         pk = list(table.primary_key.columns)[0]
         query = select(table).order_by(pk.desc() if newest_first else pk).limit(limit)
@@ -133,13 +144,17 @@ class Store:
                 return fn()
             except OperationalError as err:
                 if not is_locked(err) or attempt == LOCK_RETRIES - 1:
-                    raise StoreError(f"store: {redact_url(self.url)}: {error_line(err)}",
-                                     hint="check [store] url (PERFBOOK_STORE_URL)") from None
+                    raise StoreError(
+                        f"store: {redact_url(self.url)}: {error_line(err)}",
+                        hint="check [store] url (PERFBOOK_STORE_URL)",
+                    ) from None
                 time.sleep(delay_s)
                 delay_s = min(delay_s * 2, 1.0)
             except SQLAlchemyError as err:
-                raise StoreError(f"store: {redact_url(self.url)}: {error_line(err)}",
-                                 hint="check [store] url (PERFBOOK_STORE_URL)") from None
+                raise StoreError(
+                    f"store: {redact_url(self.url)}: {error_line(err)}",
+                    hint="check [store] url (PERFBOOK_STORE_URL)",
+                ) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -163,7 +178,9 @@ def _sqlite_for_many_processes(engine: Engine, busy_timeout_s: float) -> None:
     def on_begin(conn: Connection) -> None:
         # IMMEDIATE takes the write lock now (waiting up to the busy timeout): a deferred
         # transaction that reads and then writes fails at once when another writer committed.
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("perfbook_write") else "BEGIN")
+        conn.exec_driver_sql(
+            "BEGIN IMMEDIATE" if conn.get_execution_options().get("perfbook_write") else "BEGIN"
+        )
 
 
 def _prepare_sqlite_file(path: Path, private_dir: bool) -> Path | None:
@@ -184,8 +201,10 @@ def _prepare_sqlite_file(path: Path, private_dir: bool) -> Path | None:
     except FileExistsError:
         return None  # another process created it a moment ago
     except OSError as err:
-        raise ConfigError(f"store: cannot create {path}: {err.strerror or err}",
-                          hint="check [store] url (PERFBOOK_STORE_URL)") from None
+        raise ConfigError(
+            f"store: cannot create {path}: {err.strerror or err}",
+            hint="check [store] url (PERFBOOK_STORE_URL)",
+        ) from None
 
 
 def error_line(err: BaseException) -> str:

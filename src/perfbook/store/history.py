@@ -34,24 +34,50 @@ class Point:
 def _bucketed(table: Any, at: Any, value: Any, low: Any, high: Any, count: Any) -> Any:
     """avg / min / max / samples of ``kpi``s in ``[since_s, until_s)`` per (kpi, bucket), bound parameters only."""
     bucket = cast(at / bindparam("bucket_s"), Integer)
-    return (select(table.c.kpi, bucket.label("b"), func.avg(value), func.min(low), func.max(high), count)
-            .where(table.c.kpi.in_(bindparam("kpis", expanding=True)), table.c.subject == bindparam("subject"),
-                   at >= bindparam("since_s"), at < bindparam("until_s"), value.is_not(None))
-            .group_by(table.c.kpi, bucket))
+    return (
+        select(table.c.kpi, bucket.label("b"), func.avg(value), func.min(low), func.max(high), count)
+        .where(
+            table.c.kpi.in_(bindparam("kpis", expanding=True)),
+            table.c.subject == bindparam("subject"),
+            at >= bindparam("since_s"),
+            at < bindparam("until_s"),
+            value.is_not(None),
+        )
+        .group_by(table.c.kpi, bucket)
+    )
 
 
 # built once: SQLAlchemy then reuses the compiled statements (a page draws 14 series per request)
-_RAW = _bucketed(kpi_samples, kpi_samples.c.at_s, kpi_samples.c.value, kpi_samples.c.value, kpi_samples.c.value,
-                 func.count(kpi_samples.c.value))
-_AGG = _bucketed(kpi_aggregates, kpi_aggregates.c.bucket_start_s, kpi_aggregates.c.mean, kpi_aggregates.c.min,
-                 kpi_aggregates.c.max, func.sum(kpi_aggregates.c.samples))
+_RAW = _bucketed(
+    kpi_samples,
+    kpi_samples.c.at_s,
+    kpi_samples.c.value,
+    kpi_samples.c.value,
+    kpi_samples.c.value,
+    func.count(kpi_samples.c.value),
+)
+_AGG = _bucketed(
+    kpi_aggregates,
+    kpi_aggregates.c.bucket_start_s,
+    kpi_aggregates.c.mean,
+    kpi_aggregates.c.min,
+    kpi_aggregates.c.max,
+    func.sum(kpi_aggregates.c.samples),
+)
 
 
-def kpi_series(store: Store, kpis: Sequence[str], *, since_s: float, until_s: float, bucket_s: int,
-               subject: str = "") -> dict[str, list[Point]]:
+def kpi_series(
+    store: Store, kpis: Sequence[str], *, since_s: float, until_s: float, bucket_s: int, subject: str = ""
+) -> dict[str, list[Point]]:
     """Each of ``kpis`` for ``subject`` ("" = the whole stack) from ``since_s`` to ``until_s`` in ``bucket_s``
     buckets, oldest first (two statements however many KPIs)."""
-    params = {"kpis": list(kpis), "subject": subject, "since_s": since_s, "until_s": until_s, "bucket_s": bucket_s}
+    params = {
+        "kpis": list(kpis),
+        "subject": subject,
+        "since_s": since_s,
+        "until_s": until_s,
+        "bucket_s": bucket_s,
+    }
 
     def run(conn: Any) -> dict[str, list[Point]]:
         found: dict[str, dict[int, Point]] = {k: {} for k in kpis}
@@ -59,6 +85,7 @@ def kpi_series(store: Store, kpis: Sequence[str], *, since_s: float, until_s: fl
             for kpi, b, mean, low, high, n in conn.execute(query, params):
                 found[kpi][int(b)] = Point(b * bucket_s, mean, low, high, int(n))
         return {k: [points[b] for b in sorted(points)] for k, points in found.items()}
+
     return store.read(run)
 
 

@@ -37,8 +37,12 @@ from perfbook.store import Store, incidents
 from perfbook.templating import environment, render, split_subject
 
 ACTOR = "perfbook watch"
-FIGURE_COMPONENTS = {"p95_s": "backend", "error_rate": "backend", "db_query_mean_ms": "postgres",
-                     "cache_hit_rate": "redis"}  # cpu / memory / disk: the host (or a container: its subject)
+FIGURE_COMPONENTS = {
+    "p95_s": "backend",
+    "error_rate": "backend",
+    "db_query_mean_ms": "postgres",
+    "cache_hit_rate": "redis",
+}  # cpu / memory / disk: the host (or a container: its subject)
 P_LEVELS = ("P0", "P1", "P2", "P3")
 
 
@@ -51,18 +55,39 @@ def dedup_key(rule: str, subject: str) -> str:
     return f"alert:{rule}:{subject}"
 
 
-def render_alert(n: Notification, rule: AlertRule | None, cfg: Config, report: dict[str, Any] | None, *,
-                 command: str, incident: str | None = None) -> Outgoing:
+def render_alert(
+    n: Notification,
+    rule: AlertRule | None,
+    cfg: Config,
+    report: dict[str, Any] | None,
+    *,
+    command: str,
+    incident: str | None = None,
+) -> Outgoing:
     """The internal message of one notification."""
     causes = (report or {}).get("causes") or []
-    ctx = {"kind": n.kind, "rule": n.rule, "subject": n.subject, "severity": n.severity or "alert",
-           "summary": n.summary, "description": n.description, "when": rule.when if rule else "rule removed",
-           "value": rule.render("{value}", value=n.value, threshold=n.threshold, subject=n.subject) if rule else n.value,
-           "threshold": rule.render("{threshold}", value=n.value, threshold=n.threshold, subject=n.subject)
-           if rule else n.threshold,
-           "since": _iso(n.since), "at": _iso(n.at), "repeat_interval": cfg.alerts.repeat_interval,
-           "top_cause": causes[0].get("summary") if causes else None, "runbook_url": n.runbook_url,
-           "incident": incident, "command": command}
+    ctx = {
+        "kind": n.kind,
+        "rule": n.rule,
+        "subject": n.subject,
+        "severity": n.severity or "alert",
+        "summary": n.summary,
+        "description": n.description,
+        "when": rule.when if rule else "rule removed",
+        "value": rule.render("{value}", value=n.value, threshold=n.threshold, subject=n.subject)
+        if rule
+        else n.value,
+        "threshold": rule.render("{threshold}", value=n.value, threshold=n.threshold, subject=n.subject)
+        if rule
+        else n.threshold,
+        "since": _iso(n.since),
+        "at": _iso(n.at),
+        "repeat_interval": cfg.alerts.repeat_interval,
+        "top_cause": causes[0].get("summary") if causes else None,
+        "runbook_url": n.runbook_url,
+        "incident": incident,
+        "command": command,
+    }
     text = render(environment(cfg.notify.templates_dir), "messages/internal/alert.txt.j2", ctx)
     return Outgoing("alert", "internal", *split_subject(text))
 
@@ -72,9 +97,17 @@ def internal_channels(cfg: Config, env: Mapping[str, str] | None = None) -> list
     return [c for c in channels_from(cfg, env) if c.audience == "internal"]
 
 
-def notify_alerts(store: Store, cfg: Config, notes: Sequence[Notification], report: dict[str, Any] | None,
-                  rules: Sequence[AlertRule], *, command: str, channels: Sequence[Channel],
-                  incident_of: Mapping[tuple[str, str], int] | None = None) -> list[dict[str, Any]]:
+def notify_alerts(
+    store: Store,
+    cfg: Config,
+    notes: Sequence[Notification],
+    report: dict[str, Any] | None,
+    rules: Sequence[AlertRule],
+    *,
+    command: str,
+    channels: Sequence[Channel],
+    incident_of: Mapping[tuple[str, str], int] | None = None,
+) -> list[dict[str, Any]]:
     """Deliver each notification to every internal channel, once per key; what each delivery did."""
     if not notes or not channels:  # no channel: nothing sent, and the alerts are not marked notified
         return []
@@ -83,12 +116,28 @@ def notify_alerts(store: Store, cfg: Config, notes: Sequence[Notification], repo
     out = []
     for n in notes:
         number = (incident_of or {}).get((n.rule, n.subject))
-        msg = render_alert(n, by_rule.get(n.rule), cfg, report, command=command,
-                           incident=format_id(number) if number else None)
+        msg = render_alert(
+            n,
+            by_rule.get(n.rule),
+            cfg,
+            report,
+            command=command,
+            incident=format_id(number) if number else None,
+        )
         sends = [(c, msg, f"alert:{n.key}:{c.identity}") for c in chans]
-        done = delivery.deliver(store, number, sends, attempts=cfg.notify.attempts, backoff_s=cfg.notify.backoff_s)
-        out.append({"kind": n.kind, "rule": n.rule, "subject": n.subject, "key": n.key, "subject_line": msg.subject,
-                    "deliveries": [d.to_dict() for d in done]})
+        done = delivery.deliver(
+            store, number, sends, attempts=cfg.notify.attempts, backoff_s=cfg.notify.backoff_s
+        )
+        out.append(
+            {
+                "kind": n.kind,
+                "rule": n.rule,
+                "subject": n.subject,
+                "key": n.key,
+                "subject_line": msg.subject,
+                "deliveries": [d.to_dict() for d in done],
+            }
+        )
     return out
 
 
@@ -96,15 +145,19 @@ RETRY_ATTEMPTS = 10  # a failed alert message is retried until it has had this m
 RETRY_AGE_S = 3600.0  # … or is this old (or older than [alerts] repeat_interval: the repeat supersedes it)
 
 
-def retry_failed(store: Store, states: Sequence[AlertState], channels: Sequence[Channel], *,
-                 repeat_interval_s: float) -> list[dict[str, Any]]:
+def retry_failed(
+    store: Store, states: Sequence[AlertState], channels: Sequence[Channel], *, repeat_interval_s: float
+) -> list[dict[str, Any]]:
     """One more attempt of each alert message that failed in an earlier run while its alert still fires (unmuted).
 
     Run before the run's own notifications, so a message is tried at most once per run; a message past
     :data:`RETRY_ATTEMPTS` or its age limit ends ``given_up`` in the messages table. What each retry did.
     """
-    episodes = {f"alert:{st.rule}|{st.subject}|{st.fired_at}|": st for st in states
-                if st.state == "firing" and st.muted_by is None}
+    episodes = {
+        f"alert:{st.rule}|{st.subject}|{st.fired_at}|": st
+        for st in states
+        if st.state == "firing" and st.muted_by is None
+    }
     if not episodes or not channels:
         return []
     out = []
@@ -113,16 +166,26 @@ def retry_failed(store: Store, states: Sequence[AlertState], channels: Sequence[
         channel = next((c for c in channels if key.endswith(f":{c.identity}")), None)
         if st is None or channel is None:  # resolved, or its channel is no longer configured: left failed
             continue
-        done = delivery.retry(store, channel, key, max_attempts=RETRY_ATTEMPTS,
-                              max_age_s=min(RETRY_AGE_S, repeat_interval_s))
+        done = delivery.retry(
+            store, channel, key, max_attempts=RETRY_ATTEMPTS, max_age_s=min(RETRY_AGE_S, repeat_interval_s)
+        )
         row = delivery.previous(store, key) or {}
-        out.append({"kind": "retry", "rule": st.rule, "subject": st.subject, "key": key,
-                    "subject_line": row.get("subject"), "deliveries": [done.to_dict()]})
+        out.append(
+            {
+                "kind": "retry",
+                "rule": st.rule,
+                "subject": st.subject,
+                "key": key,
+                "subject_line": row.get("subject"),
+                "deliveries": [done.to_dict()],
+            }
+        )
     return out
 
 
-def unmark_unsent(states: Sequence[AlertState], notes: Sequence[Notification],
-                  before: Mapping[tuple[str, str], AlertState]) -> None:
+def unmark_unsent(
+    states: Sequence[AlertState], notes: Sequence[Notification], before: Mapping[tuple[str, str], AlertState]
+) -> None:
     """With no channel, nothing was sent: the firing and repeat notifications of this run leave their alerts
     as they were (``before``: the previous run's states), so the first run with a channel sends them."""
     pending = {(n.rule, n.subject) for n in notes if n.kind in ("firing", "repeat")}
@@ -132,12 +195,19 @@ def unmark_unsent(states: Sequence[AlertState], notes: Sequence[Notification],
             st.notified_at, st.repeats = (old.notified_at, old.repeats) if old else (None, 0)
 
 
-def news(notes: Sequence[Notification], before: Mapping[tuple[str, str], AlertState],
-         transitions: Sequence[Transition], *, channels: bool) -> list[Notification]:
+def news(
+    notes: Sequence[Notification],
+    before: Mapping[tuple[str, str], AlertState],
+    transitions: Sequence[Transition],
+    *,
+    channels: bool,
+) -> list[Notification]:
     """The notifications incidents act on. Without a channel an alert is never marked notified, so its firing
     notification comes back every run (only the first is news: the others would attach the triage again) and
     its resolution calls for no notification (the incident still gets its note: one is made for it)."""
-    def unsent(old: AlertState | None) -> bool:  # firing, unmuted, not notified: the previous run had no channel
+
+    # firing, unmuted, not notified: the previous run had no channel
+    def unsent(old: AlertState | None) -> bool:
         return old is not None and old.state == "firing" and old.muted_by is None and old.notified_at is None
 
     def again(n: Notification) -> bool:  # the same episode's firing, already escalated by the previous run
@@ -148,13 +218,31 @@ def news(notes: Sequence[Notification], before: Mapping[tuple[str, str], AlertSt
     for t in transitions if not channels else ():
         old = before.get((t.rule, t.subject))
         if t.old == "firing" and t.new == "resolved" and old is not None and unsent(old):
-            out.append(Notification("resolved", t.rule, t.subject, "", "", "", "", t.value, old.threshold,
-                                    old.fired_at or old.active_since, t.at))
+            out.append(
+                Notification(
+                    "resolved",
+                    t.rule,
+                    t.subject,
+                    "",
+                    "",
+                    "",
+                    "",
+                    t.value,
+                    old.threshold,
+                    old.fired_at or old.active_since,
+                    t.at,
+                )
+            )
     return out
 
 
-def escalate(store: Store, cfg: Config, notes: Sequence[Notification], report: dict[str, Any] | None,
-             rules: Sequence[AlertRule]) -> dict[tuple[str, str], int]:
+def escalate(
+    store: Store,
+    cfg: Config,
+    notes: Sequence[Notification],
+    report: dict[str, Any] | None,
+    rules: Sequence[AlertRule],
+) -> dict[tuple[str, str], int]:
     """Open or join an incident for each critical firing alert; note each resolved one. Alert -> incident."""
     from perfbook.incidents import records
 
@@ -171,16 +259,25 @@ def escalate(store: Store, cfg: Config, notes: Sequence[Notification], report: d
         if n.kind == "firing":
             if number is None:
                 severity = (report or {}).get("severity")
-                inc = records.open_incident(store, title=n.summary, actor=ACTOR,
-                                            severity=severity if severity in P_LEVELS else None,
-                                            report=report, dedup_key=key)
+                inc = records.open_incident(
+                    store,
+                    title=n.summary,
+                    actor=ACTOR,
+                    severity=severity if severity in P_LEVELS else None,
+                    report=report,
+                    dedup_key=key,
+                )
                 number = inc.number
             elif report is not None:
                 records.attach(store, number, "triage", report, actor=ACTOR)
             if report is not None:  # ticks "Monitoring alerts configured": a watch with rules runs for it
-                records.attach(store, number, "watch", {**report, "rules": [r.name for r in rules]}, actor=ACTOR)
+                records.attach(
+                    store, number, "watch", {**report, "rules": [r.name for r in rules]}, actor=ACTOR
+                )
         elif n.kind == "resolved" and number is not None:
-            records.add_note(store, number, f"alert {n.rule} on {n.subject or 'the stack'} resolved", actor=ACTOR)
+            records.add_note(
+                store, number, f"alert {n.rule} on {n.subject or 'the stack'} resolved", actor=ACTOR
+            )
         if number is not None:
             linked[(n.rule, n.subject)] = number
     return linked
@@ -206,8 +303,12 @@ def _open_incident(store: Store, key: str, subject: str, component: str) -> int 
     whose affected endpoints or components include the alert's subject or layer."""
     from perfbook.incidents.records import list_incidents
 
-    query = (select(incidents.c.id).where(incidents.c.dedup_key == key, incidents.c.status != "resolved")
-             .order_by(incidents.c.id.desc()).limit(1))
+    query = (
+        select(incidents.c.id)
+        .where(incidents.c.dedup_key == key, incidents.c.status != "resolved")
+        .order_by(incidents.c.id.desc())
+        .limit(1)
+    )
     number = store.read(lambda conn: conn.execute(query).scalar())
     if number is not None:
         return number

@@ -63,15 +63,21 @@ class Lease:
     taken_from: dict[str, Any] | None = None  # the lease this one replaced (expired, or --takeover)
 
     @classmethod
-    def acquire(cls, store: Store, *, ttl_s: float, now: float, takeover: bool = False,
-                holder: str | None = None) -> Lease:
+    def acquire(
+        cls, store: Store, *, ttl_s: float, now: float, takeover: bool = False, holder: str | None = None
+    ) -> Lease:
         """Take the lease: free, expired, or (``takeover``) held by another; else :class:`LeaseHeld`."""
         lease = cls(store, uuid.uuid4().hex, holder or holder_name(), ttl_s)
 
         def run_tx(conn: Connection) -> dict[str, Any] | None:
             row = _row(conn)
-            values = {"holder": lease.holder, "token": lease.token, "acquired_at_s": now, "renewed_at_s": now,
-                      "expires_at_s": now + ttl_s}
+            values = {
+                "holder": lease.holder,
+                "token": lease.token,
+                "acquired_at_s": now,
+                "renewed_at_s": now,
+                "expires_at_s": now + ttl_s,
+            }
             if row is None:
                 try:
                     with conn.begin_nested():
@@ -82,8 +88,10 @@ class Lease:
             assert row is not None
             if row["expires_at_s"] > now and not takeover:
                 raise LeaseHeld(
-                    f"another perfbook watch holds this store's lease: {row['holder']} (renewed {_iso(row['renewed_at_s'])}, "
-                    f"expires {_iso(row['expires_at_s'])}); stop it, or take over with --takeover")
+                    f"another perfbook watch holds this store's lease: {row['holder']} "
+                    f"(renewed {_iso(row['renewed_at_s'])}, "
+                    f"expires {_iso(row['expires_at_s'])}); stop it, or take over with --takeover"
+                )
             conn.execute(update(watch_leases).where(watch_leases.c.name == NAME).values(**values))
             return row
 
@@ -101,13 +109,19 @@ class Lease:
             by = f"{row['holder']} since {_iso(row['acquired_at_s'])}" if row else "nobody (it was released)"
             raise LeaseLost(f"this watch's lease on the store was taken over by {by}: this watch stops")
         if renew:
-            conn.execute(update(watch_leases).where(watch_leases.c.name == NAME, watch_leases.c.token == self.token)
-                         .values(renewed_at_s=now, expires_at_s=now + self.ttl_s))
+            conn.execute(
+                update(watch_leases)
+                .where(watch_leases.c.name == NAME, watch_leases.c.token == self.token)
+                .values(renewed_at_s=now, expires_at_s=now + self.ttl_s)
+            )
 
     def release(self) -> None:
         """Give the lease back (only when this watch still holds it), so the next watch starts at once."""
-        self.store.write(lambda conn: conn.execute(
-            delete(watch_leases).where(watch_leases.c.name == NAME, watch_leases.c.token == self.token)))
+        self.store.write(
+            lambda conn: conn.execute(
+                delete(watch_leases).where(watch_leases.c.name == NAME, watch_leases.c.token == self.token)
+            )
+        )
 
 
 def current(store: Store) -> dict[str, Any] | None:

@@ -29,13 +29,15 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 from perfbook.errors import UsageError
 
-KPI_METRICS = {"p95_s": ("perfbook_p95_seconds", "p95 response time (s)"),
-               "error_rate": ("perfbook_error_ratio", "5xx share of requests in the window"),
-               "cpu_pct": ("perfbook_cpu_percent", "CPU busy (%), of the host or a container's limit"),
-               "memory_pct": ("perfbook_memory_percent", "memory used (%), of the host or a container's limit"),
-               "disk_pct": ("perfbook_disk_percent", "disk used (%) per mount"),
-               "db_query_mean_ms": ("perfbook_db_query_mean_milliseconds", "mean statement time in the window (ms)"),
-               "cache_hit_rate": ("perfbook_cache_hit_ratio", "Redis keyspace hit rate in the window")}
+KPI_METRICS = {
+    "p95_s": ("perfbook_p95_seconds", "p95 response time (s)"),
+    "error_rate": ("perfbook_error_ratio", "5xx share of requests in the window"),
+    "cpu_pct": ("perfbook_cpu_percent", "CPU busy (%), of the host or a container's limit"),
+    "memory_pct": ("perfbook_memory_percent", "memory used (%), of the host or a container's limit"),
+    "disk_pct": ("perfbook_disk_percent", "disk used (%) per mount"),
+    "db_query_mean_ms": ("perfbook_db_query_mean_milliseconds", "mean statement time in the window (ms)"),
+    "cache_hit_rate": ("perfbook_cache_hit_ratio", "Redis keyspace hit rate in the window"),
+}
 FAILED = ("unavailable", "error")
 
 
@@ -71,31 +73,44 @@ class WatchMetrics:
             doc, runs, failures = self._latest, self._runs, self._failures
             probe_failures = dict(self._probe_failures)
         yield from _kpis(doc)
-        finding = GaugeMetricFamily("perfbook_finding", "a finding of the latest run", labels=["code", "subject", "level"])
+        finding = GaugeMetricFamily(
+            "perfbook_finding", "a finding of the latest run", labels=["code", "subject", "level"]
+        )
         for f in doc.get("findings") or []:
             finding.add_metric([f["code"], f["subject"], f["level"]], 1)
         yield finding
-        alert = GaugeMetricFamily("perfbook_alert", "an alert pending or firing",
-                                  labels=["rule", "subject", "severity", "state"])
+        alert = GaugeMetricFamily(
+            "perfbook_alert", "an alert pending or firing", labels=["rule", "subject", "severity", "state"]
+        )
         for a in doc.get("alerts") or []:
             if a["state"] in ("pending", "firing"):
                 alert.add_metric([a["rule"], a["subject"], a.get("severity") or "", a["state"]], 1)
         yield alert
         yield CounterMetricFamily("perfbook_watch_runs", "watch runs since start", value=runs)
-        yield CounterMetricFamily("perfbook_watch_run_failures", "watch runs that failed since start", value=failures)
+        yield CounterMetricFamily(
+            "perfbook_watch_run_failures", "watch runs that failed since start", value=failures
+        )
         if doc:
-            yield GaugeMetricFamily("perfbook_watch_run_duration_seconds", "how long the latest run took",
-                                    value=doc["duration_s"])
-            yield GaugeMetricFamily("perfbook_watch_last_run_timestamp_seconds", "when the latest run started",
-                                    value=doc["started_at_s"])
-        durations = GaugeMetricFamily("perfbook_watch_probe_duration_seconds", "each probe's time in the latest run",
-                                      labels=["probe"])
+            yield GaugeMetricFamily(
+                "perfbook_watch_run_duration_seconds", "how long the latest run took", value=doc["duration_s"]
+            )
+            yield GaugeMetricFamily(
+                "perfbook_watch_last_run_timestamp_seconds",
+                "when the latest run started",
+                value=doc["started_at_s"],
+            )
+        durations = GaugeMetricFamily(
+            "perfbook_watch_probe_duration_seconds", "each probe's time in the latest run", labels=["probe"]
+        )
         for probe, p in (doc.get("probes") or {}).items():
             if p["status"] != "skipped":
                 durations.add_metric([probe], p["duration_s"])
         yield durations
-        fails = CounterMetricFamily("perfbook_watch_probe_failures", "runs where a probe was unavailable or failed",
-                                    labels=["probe", "status"])
+        fails = CounterMetricFamily(
+            "perfbook_watch_probe_failures",
+            "runs where a probe was unavailable or failed",
+            labels=["probe", "status"],
+        )
         for (probe, status), n in sorted(probe_failures.items()):
             fails.add_metric([probe, status], n)
         yield fails
@@ -125,7 +140,9 @@ def parse_listen(text: str) -> tuple[str, int]:
     """
     host, sep, port = text.rpartition(":")
     if not sep or not port.isdigit() or not host or int(port) > 65535:
-        raise UsageError(f"--metrics-listen takes HOST:PORT, got {text!r}", hint="e.g. --metrics-listen 127.0.0.1:9464")
+        raise UsageError(
+            f"--metrics-listen takes HOST:PORT, got {text!r}", hint="e.g. --metrics-listen 127.0.0.1:9464"
+        )
     return host.strip("[]"), int(port)
 
 
@@ -137,6 +154,7 @@ def serve_metrics(listen: str, metrics: WatchMetrics) -> tuple[Any, int]:
     try:
         server, _thread = start_http_server(port, addr=host, registry=metrics.registry)
     except OSError as err:
-        raise UsageError(f"--metrics-listen {listen}: {err.strerror or err}",
-                         hint="choose a free port, or 0 for any") from None
+        raise UsageError(
+            f"--metrics-listen {listen}: {err.strerror or err}", hint="choose a free port, or 0 for any"
+        ) from None
     return server, server.server_address[1]

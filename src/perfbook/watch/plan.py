@@ -1,11 +1,11 @@
 """When a watch run starts and which probes it takes (pure).
 
-    >>> from perfbook.config import Config
-    >>> cfg = Config()
-    >>> skipped_probes(0, cfg), skipped_probes(1, cfg), skipped_probes(10, cfg)
-    ([], ['postgres', 'containers'], [])
-    >>> next_start(100.0, 30.0, now=131.0)    # runs keep their grid: a late run skips its slot
-    160.0
+>>> from perfbook.config import Config
+>>> cfg = Config()
+>>> skipped_probes(0, cfg), skipped_probes(1, cfg), skipped_probes(10, cfg)
+([], ['postgres', 'containers'], [])
+>>> next_start(100.0, 30.0, now=131.0)    # runs keep their grid: a late run skips its slot
+160.0
 """
 
 from __future__ import annotations

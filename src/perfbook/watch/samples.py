@@ -24,22 +24,44 @@ def sample_rows(report: Report, obs: Observation, *, at_s: float, run_id: str) -
         value = getattr(report.kpis, kpi)
         if value is not None:
             count = getattr(report.kpis, COUNTS[kpi]) if kpi in COUNTS else None
-            rows.append({"at_s": at_s, "run_id": run_id, "kpi": kpi, "subject": "", "value": float(value),
-                         "count": count})
+            rows.append(
+                {
+                    "at_s": at_s,
+                    "run_id": run_id,
+                    "kpi": kpi,
+                    "subject": "",
+                    "value": float(value),
+                    "count": count,
+                }
+            )
     for item in obs.items:
         if not item.key.startswith("finding ") and item.value is not None and item.subject:
-            rows.append({"at_s": at_s, "run_id": run_id, "kpi": item.key, "subject": item.subject,
-                         "value": float(item.value), "count": item.count})
+            rows.append(
+                {
+                    "at_s": at_s,
+                    "run_id": run_id,
+                    "kpi": item.key,
+                    "subject": item.subject,
+                    "value": float(item.value),
+                    "count": item.count,
+                }
+            )
     return rows
 
 
 def run_row(report: Report, *, at_s: float, duration_s: float, run_id: str) -> dict[str, Any]:
     """The ``watch_runs`` row: severity, findings (code, subject, level, value), probe statuses."""
-    return {"run_id": run_id, "started_at_s": at_s, "duration_s": duration_s,
-            "severity": report.severity.value if report.severity is not None else None,
-            "findings": [{"code": f.code, "subject": f.subject, "level": f.level.value, "value": f.value}
-                         for f in report.findings],
-            "probes": {name: ev.status for name, ev in report.probes.items()}}
+    return {
+        "run_id": run_id,
+        "started_at_s": at_s,
+        "duration_s": duration_s,
+        "severity": report.severity.value if report.severity is not None else None,
+        "findings": [
+            {"code": f.code, "subject": f.subject, "level": f.level.value, "value": f.value}
+            for f in report.findings
+        ],
+        "probes": {name: ev.status for name, ev in report.probes.items()},
+    }
 
 
 def bucket_start(at_s: float, bucket_s: int = BUCKET_S) -> float:
@@ -54,4 +76,7 @@ def bucket_start(at_s: float, bucket_s: int = BUCKET_S) -> float:
 def report_identity(report: Report) -> tuple[Any, ...]:
     """What makes a report news for the dashboard: its severity and its warning and critical findings
     (an info finding coming and going is not worth another stored report)."""
-    return (report.severity, tuple(sorted((f.key, f.level.value) for f in report.findings if f.level.value != "info")))
+    return (
+        report.severity,
+        tuple(sorted((f.key, f.level.value) for f in report.findings if f.level.value != "info")),
+    )

@@ -50,13 +50,20 @@ def start_for_serve(cfg: Config, *, stop: threading.Event | None = None) -> Call
 
     def failed(err: Exception) -> None:
         metrics.failed()
-        logging.getLogger("perfbook.watch").warning("watch: run failed: %s: %s", type(err).__name__,
-                                                    redact_text(str(err)))
+        logging.getLogger("perfbook.watch").warning(
+            "watch: run failed: %s: %s", type(err).__name__, redact_text(str(err))
+        )
 
     def run() -> None:
         try:
-            run_loop(watcher, interval_s=interval_s, stop=stop.is_set, on_run=metrics.observe, on_error=failed,
-                     sleep=lambda s: stop.wait(s))
+            run_loop(
+                watcher,
+                interval_s=interval_s,
+                stop=stop.is_set,
+                on_run=metrics.observe,
+                on_error=failed,
+                sleep=lambda s: stop.wait(s),
+            )
         finally:
             _release(lease)
             store.close()

@@ -1,9 +1,9 @@
 """What the terminal shows while watch runs: each KPI with its sparkline and target, and the alerts (pure).
 
-    history = History()
-    history.add(doc)                      # each run's document
-    console.print(build_view(doc, history, cfg))   # or inside rich.live.Live
-    line = run_line(doc)                  # one line per run when stdout is not a terminal
+history = History()
+history.add(doc)                      # each run's document
+console.print(build_view(doc, history, cfg))   # or inside rich.live.Live
+line = run_line(doc)                  # one line per run when stdout is not a terminal
 """
 
 from __future__ import annotations
@@ -36,8 +36,10 @@ def sparkline(values: list[float | None]) -> str:
         return ""
     low, high = min(known), max(known)
     span = (high - low) or 1.0
-    return "".join(" " if v is None else BARS[min(len(BARS) - 1, int((v - low) / span * (len(BARS) - 1) + 0.5))]
-                   for v in values)
+    return "".join(
+        " " if v is None else BARS[min(len(BARS) - 1, int((v - low) / span * (len(BARS) - 1) + 0.5))]
+        for v in values
+    )
 
 
 class History:
@@ -59,13 +61,24 @@ def build_view(doc: dict[str, Any], history: History, cfg: Config) -> Group:
         kpis.add_column(col, no_wrap=True)
     for kpi, row in zip(KPIS, kpi_rows(from_jsonable(Kpis, doc["kpis"]), cfg.thresholds), strict=False):
         style = "red" if row.status == "fail" else ""
-        kpis.add_row(row.name, row.value, row.target, Text(row.status, style=style), sparkline(list(history.values[kpi])))
+        kpis.add_row(
+            row.name,
+            row.value,
+            row.target,
+            Text(row.status, style=style),
+            sparkline(list(history.values[kpi])),
+        )
     alerts = Table(title="alerts", title_justify="left", show_edge=False)
     for col in ("state", "rule", "subject", "value", "muted"):
         alerts.add_column(col, no_wrap=True)
     for a in doc["alerts"]:
-        alerts.add_row(Text(a["state"], style=STYLE.get(a["state"], "")), a["rule"], a["subject"] or "-",
-                       "-" if a["value"] is None else f"{a['value']:.4g}", a["muted_by"] or "")
+        alerts.add_row(
+            Text(a["state"], style=STYLE.get(a["state"], "")),
+            a["rule"],
+            a["subject"] or "-",
+            "-" if a["value"] is None else f"{a['value']:.4g}",
+            a["muted_by"] or "",
+        )
     if not doc["alerts"]:
         alerts.add_row("-", "no alert pending or firing", "", "", "")
     return Group(kpis, Text(""), alerts)
@@ -78,10 +91,18 @@ def run_line(doc: dict[str, Any]) -> str:
     ...     {"state": "firing", "rule": "HighResponseTime", "subject": "/a"}], "notifications": []})
     'T severity P2 (2.10 s): firing HighResponseTime on /a'
     """
-    active = [f"{a['state']} {a['rule']}" + (f" on {a['subject']}" if a["subject"] else "")
-              for a in doc["alerts"] if a["state"] in ("pending", "firing")]
-    sent = [f"{n['kind']} {n['rule']}: " + (", ".join(f"{d['channel']} {d['outcome']}" for d in n["deliveries"])
-                                            or "no internal channel ([notify.email], [notify] urls)")
-            for n in doc["notifications"]]
+    active = [
+        f"{a['state']} {a['rule']}" + (f" on {a['subject']}" if a["subject"] else "")
+        for a in doc["alerts"]
+        if a["state"] in ("pending", "firing")
+    ]
+    sent = [
+        f"{n['kind']} {n['rule']}: "
+        + (
+            ", ".join(f"{d['channel']} {d['outcome']}" for d in n["deliveries"])
+            or "no internal channel ([notify.email], [notify] urls)"
+        )
+        for n in doc["notifications"]
+    ]
     tail = "; ".join(active + sent) or "no alerts"
     return f"{doc['started_at']} severity {doc['severity'] or '-'} ({doc['duration_s']:.2f} s): {tail}"

@@ -41,13 +41,23 @@ LOAD_KINDS = ("load", "capacity")
 
 def _listing(ctx: Any, kinds: tuple[str, ...], limit: int, offset: int) -> ArtifactList:
     rows = artifacts.list_artifacts(ctx.store, kinds, limit=limit, offset=offset)
-    return ArtifactList(items=rows, total=artifacts.count_artifacts(ctx.store, kinds), limit=limit, offset=offset)
+    return ArtifactList(
+        items=rows, total=artifacts.count_artifacts(ctx.store, kinds), limit=limit, offset=offset
+    )
 
 
 def _document(stored: artifacts.StoredArtifact) -> StoredDocument:
     art = stored.artifact
-    return StoredDocument(id=art.id, label=art.label, kind=art.kind, at=art.at, actor=art.actor, summary=art.summary,
-                          incident=stored.incident, document=art.document)
+    return StoredDocument(
+        id=art.id,
+        label=art.label,
+        kind=art.kind,
+        at=art.at,
+        actor=art.actor,
+        summary=art.summary,
+        incident=stored.incident,
+        document=art.document,
+    )
 
 
 @router.get("/overview", response_model=Overview, tags=["overview"])
@@ -60,8 +70,9 @@ def get_overview(ctx: Ctx) -> Any:
 def post_triage(body: TriageRequest, ctx: Ctx, actor: Actor) -> Any:
     """Run a triage now (``perfbook triage``) and keep its report; attached to ``incident`` when given."""
     number = parse_id(body.incident) if body.incident else None
-    return operations.run_triage(ctx, actor=actor, incident=number, only=body.only, skip=body.skip,
-                                 window_s=body.window_s)
+    return operations.run_triage(
+        ctx, actor=actor, incident=number, only=body.only, skip=body.skip, window_s=body.window_s
+    )
 
 
 @router.get("/reports", response_model=ArtifactList, tags=["triage"])
@@ -125,8 +136,15 @@ def fix_apply(body: ApplyRequest, ctx: Ctx, actor: Actor) -> Any:
     """``perfbook fix ACTION … --apply``: applies only if the plan now has the confirmed ``fingerprint``."""
     from perfbook.fix.confirmed import apply_confirmed
 
-    return apply_confirmed(ctx.cfg, ctx.store, body.action, body.params, body.fingerprint, actor=actor,
-                           verify_window_s=body.verify_window_s).to_dict()
+    return apply_confirmed(
+        ctx.cfg,
+        ctx.store,
+        body.action,
+        body.params,
+        body.fingerprint,
+        actor=actor,
+        verify_window_s=body.verify_window_s,
+    ).to_dict()
 
 
 @router.get("/load-runs", response_model=ArtifactList, tags=["load"])
@@ -141,13 +159,24 @@ def compare_load_runs(ctx: Ctx, a: int = Query(ge=1, le=2**62), b: int = Query(g
     from perfbook.load.compare import changes
 
     first, second = (artifacts.get_artifact(ctx.store, n, kinds=("load",)) for n in (a, b))
-    return {"a": _row(first), "b": _row(second), "figures": changes(first.artifact.document, second.artifact.document)}
+    return {
+        "a": _row(first),
+        "b": _row(second),
+        "figures": changes(first.artifact.document, second.artifact.document),
+    }
 
 
 def _row(stored: artifacts.StoredArtifact) -> dict[str, Any]:
     art = stored.artifact
-    return {"id": art.id, "label": art.label, "kind": art.kind, "at": art.at, "actor": art.actor,
-            "summary": art.summary, "incident": stored.incident}
+    return {
+        "id": art.id,
+        "label": art.label,
+        "kind": art.kind,
+        "at": art.at,
+        "actor": art.actor,
+        "summary": art.summary,
+        "incident": stored.incident,
+    }
 
 
 @router.get("/load-runs/{run_id}", response_model=StoredDocument, tags=["load"])

@@ -1,4 +1,5 @@
-"""``/api/v1/incidents``: ``perfbook incident`` as JSON — list, show, open, note, status, severity, check, resolve, reopen, notify.
+"""``/api/v1/incidents``: ``perfbook incident`` as JSON — list, show, open, note, status, severity, check,
+resolve, reopen, notify.
 
 Every change goes through :mod:`perfbook.incidents.records` (or :func:`perfbook.notify.send.notify`)
 exactly as the CLI's commands do, so the timeline says the same whoever made the change; each
@@ -53,20 +54,31 @@ def _changed(ctx: Any, number: int) -> dict[str, Any]:
 
 
 @router.get("", response_model=IncidentList)
-def list_incidents(ctx: Ctx, status: Annotated[list[str], Query(max_length=4)] = [],  # noqa: B006 - FastAPI reads it
-                   severity: Annotated[list[str], Query(max_length=4)] = [],  # noqa: B006
-                   all: bool = Query(False, description="resolved ones too"),
-                   limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=10_000_000)) -> Any:
+def list_incidents(
+    ctx: Ctx,
+    status: Annotated[list[str], Query(max_length=4)] = [],  # noqa: B006 - FastAPI reads it
+    severity: Annotated[list[str], Query(max_length=4)] = [],  # noqa: B006
+    all: bool = Query(False, description="resolved ones too"),
+    limit: int = Query(50, ge=1, le=500),
+    offset: int = Query(0, ge=0, le=10_000_000),
+) -> Any:
     """``perfbook incident list [--all] [--status S] [--severity P]``: newest first, with overdue updates marked."""
-    return operations.incident_list(ctx.store, ctx.cfg, status=status, severity=severity, include_resolved=all,
-                                    limit=limit, offset=offset)
+    return operations.incident_list(
+        ctx.store, ctx.cfg, status=status, severity=severity, include_resolved=all, limit=limit, offset=offset
+    )
 
 
 @router.post("", response_model=ShowOut, status_code=201)
 def open_incident(body: OpenRequest, ctx: Ctx, actor: Actor) -> Any:
     """``perfbook incident open``: a new incident, with a stored triage report attached when ``report_id`` is given."""
-    inc = operations.open_from(ctx.store, title=body.title, actor=actor, severity=body.severity,
-                               report_id=body.report_id, impact=body.impact)
+    inc = operations.open_from(
+        ctx.store,
+        title=body.title,
+        actor=actor,
+        severity=body.severity,
+        report_id=body.report_id,
+        impact=body.impact,
+    )
     return _changed(ctx, inc.number)
 
 
@@ -110,8 +122,14 @@ def set_status(incident_id: IncidentId, body: StatusRequest, ctx: Ctx, actor: Ac
     from perfbook.incidents.model import parse_status
 
     number = parse_id(incident_id)
-    records.set_status(ctx.store, number, parse_status(body.status), actor=actor, message=body.message,
-                       impact=parse_impact(body.impact) if body.impact else None)
+    records.set_status(
+        ctx.store,
+        number,
+        parse_status(body.status),
+        actor=actor,
+        message=body.message,
+        impact=parse_impact(body.impact) if body.impact else None,
+    )
     return _changed(ctx, number)
 
 
@@ -145,28 +163,51 @@ def notify(incident_id: IncidentId, body: NotifyRequest, ctx: Ctx, actor: Actor)
     from perfbook.notify.send import notify as send
 
     number = parse_id(incident_id)
-    result = send(ctx.store, ctx.cfg, number, body.event, actor=actor, message=body.message, dry_run=body.dry_run,
-                  internal_only=body.internal_only)
+    result = send(
+        ctx.store,
+        ctx.cfg,
+        number,
+        body.event,
+        actor=actor,
+        message=body.message,
+        dry_run=body.dry_run,
+        internal_only=body.internal_only,
+    )
     ctx.cache.pop("status", None)
     return result.to_dict()
 
 
 @router.get("/{incident_id}/messages", response_model=MessagesOut)
-def messages(incident_id: IncidentId, ctx: Ctx,
-             event: str = Query("update", pattern="^(detected|update|resolved|customer)$")) -> Any:
+def messages(
+    incident_id: IncidentId,
+    ctx: Ctx,
+    event: str = Query("update", pattern="^(detected|update|resolved|customer)$"),
+) -> Any:
     """What was sent (every delivery, newest first) and the drafts of ``event``'s messages as they would go now."""
     return operations.messages_of(ctx.store, ctx.cfg, parse_id(incident_id), event)
 
 
-@router.get("/{incident_id}/postmortem", response_model=None,
-            responses={200: {"description": "the postmortem", "content": {
-                "text/markdown": {"schema": {"type": "string"}}, "text/html": {"schema": {"type": "string"}}}}})
+@router.get(
+    "/{incident_id}/postmortem",
+    response_model=None,
+    responses={
+        200: {
+            "description": "the postmortem",
+            "content": {
+                "text/markdown": {"schema": {"type": "string"}},
+                "text/html": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
 def postmortem(incident_id: IncidentId, ctx: Ctx, format: str = Query("md", pattern="^(md|html)$")) -> Any:
     """``perfbook incident report ID --format md|html``: the postmortem from the record."""
     from perfbook.notify.context import load_state
     from perfbook.report.postmortem import render_postmortem
 
-    text = render_postmortem(load_state(ctx.store, parse_id(incident_id)), ctx.cfg, format, now=dt.datetime.now(dt.UTC))
+    text = render_postmortem(
+        load_state(ctx.store, parse_id(incident_id)), ctx.cfg, format, now=dt.datetime.now(dt.UTC)
+    )
     if format == "html":
         return HTMLResponse(text)
     return PlainTextResponse(text, media_type="text/markdown")

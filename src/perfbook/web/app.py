@@ -30,6 +30,7 @@ from perfbook.web.security import Guard
 
 MAX_BODY_BYTES = 1 << 20  # forms and API bodies are small; a hook may ask for more (see hooks.py)
 
+
 class _Limits:
     """Security headers on every response; a body over the limit refused before it is read; a bug answered
     as a 500 naming its type (pure ASGI: a page pays microseconds for it, not a task per request)."""
@@ -55,24 +56,40 @@ class _Limits:
         size = Headers(scope=scope).get("content-length")
         limit = MAX_BODY_BYTES * (20 if scope["path"].startswith("/hooks/") else 1)
         if size is not None and (not size.isdigit() or int(size) > limit):
-            await failures.respond(Request(scope), 413, f"the body is over {limit} bytes")(scope, receive, send_with_headers)
+            await failures.respond(Request(scope), 413, f"the body is over {limit} bytes")(
+                scope, receive, send_with_headers
+            )
             return
         try:
             await self.app(scope, receive, send_with_headers)
-        except Exception as err:  # a bug: a 500 naming the type, the traceback in the log, the connection kept
+        # a bug: a 500 naming the type, the traceback in the log, the connection kept
+        except Exception as err:
             if started:
                 raise
             await failures.bug_response(Request(scope), err)(scope, receive, send_with_headers)
 
 
-def create_app(cfg: Config, store: Store, *, token: str | None = None, lab: Any = None, refresh_s: float = 5.0,
-               metrics: MetricsFn | None = None) -> FastAPI:
+def create_app(
+    cfg: Config,
+    store: Store,
+    *,
+    token: str | None = None,
+    lab: Any = None,
+    refresh_s: float = 5.0,
+    metrics: MetricsFn | None = None,
+) -> FastAPI:
     """The dashboard, API, status page and hooks over ``store``; writes need ``token`` (None: read-only)."""
     from perfbook.web import api, api_incidents, hooks, lab_routes, pages, pages_incidents, status
 
-    app = FastAPI(title="perfbook", version=__version__, openapi_url="/api/v1/openapi.json", docs_url="/api/v1/docs",
-                  redoc_url=None, description="perfbook's JSON API: the same functions as the CLI. Reads are open; "
-                  "every write needs `Authorization: Bearer $PERFBOOK_SERVE_TOKEN`.")
+    app = FastAPI(
+        title="perfbook",
+        version=__version__,
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+        description="perfbook's JSON API: the same functions as the CLI. Reads are open; "
+        "every write needs `Authorization: Bearer $PERFBOOK_SERVE_TOKEN`.",
+    )
     app.state.serve = ServeContext(cfg, store, Guard(token), lab, refresh_s, metrics)
     failures.install(app)
     app.add_middleware(_Limits)
@@ -93,4 +110,5 @@ def _metrics_route(metrics: MetricsFn) -> Callable[[], Any]:
     def serve_metrics() -> Response:
         body, content_type = metrics()
         return Response(body, media_type=content_type)
+
     return serve_metrics

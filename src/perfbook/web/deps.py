@@ -21,13 +21,19 @@ async def writer(request: Request) -> str:
     """The actor of this write; 401 / 403 (a JSON or page error) when it may not write."""
     guard = request.app.state.serve.guard
     form_token = csrf = None
-    if request.headers.get("content-type", "").startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+    if request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
         form = await request.form()  # Starlette keeps it: the route reads the same form
         form_token = _text(form.get("token"))
         csrf = _text(form.get(CSRF_FIELD))
-    actor = guard.check(authorization=request.headers.get("authorization"),
-                        session=request.cookies.get(SESSION_COOKIE), form_token=form_token,
-                        csrf_cookie=request.cookies.get(CSRF_COOKIE), csrf_given=csrf or request.headers.get(CSRF_HEADER))
+    actor = guard.check(
+        authorization=request.headers.get("authorization"),
+        session=request.cookies.get(SESSION_COOKIE),
+        form_token=form_token,
+        csrf_cookie=request.cookies.get(CSRF_COOKIE),
+        csrf_given=csrf or request.headers.get(CSRF_HEADER),
+    )
     named = request.headers.get("x-perfbook-actor", "").strip()
     return f"{named} (api)" if actor == "api" and named and _ACTOR.fullmatch(named) else actor
 

@@ -25,11 +25,30 @@ from perfbook.web.security import Forbidden, Unauthorized
 log = logging.getLogger("perfbook.serve")
 
 # most specific first: NotFoundError and ConflictError are UsageErrors
-STATUS = ((Unauthorized, 401), (Forbidden, 403), (NotFoundError, 404), (ConflictError, 409), (LeakError, 422),
-          (UsageError, 400), (ConfigError, 400), (StoreError, 503))
-WORDS = {400: "bad request", 401: "unauthorized", 403: "forbidden", 404: "not found", 405: "method not allowed",
-         409: "conflict", 413: "payload too large", 422: "unprocessable", 429: "too many requests",
-         500: "internal error", 502: "bad gateway", 503: "unavailable"}
+STATUS = (
+    (Unauthorized, 401),
+    (Forbidden, 403),
+    (NotFoundError, 404),
+    (ConflictError, 409),
+    (LeakError, 422),
+    (UsageError, 400),
+    (ConfigError, 400),
+    (StoreError, 503),
+)
+WORDS = {
+    400: "bad request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not found",
+    405: "method not allowed",
+    409: "conflict",
+    413: "payload too large",
+    422: "unprocessable",
+    429: "too many requests",
+    500: "internal error",
+    502: "bad gateway",
+    503: "unavailable",
+}
 
 
 class TooBusy(PerfbookError):
@@ -44,7 +63,12 @@ def status_of(err: PerfbookError) -> int:
 
 
 def error_body(status: int, reason: str, hint: str | None = None) -> dict[str, Any]:
-    return {"status": status, "error": WORDS.get(status, "error"), "reason": redact_text(reason), "hint": hint}
+    return {
+        "status": status,
+        "error": WORDS.get(status, "error"),
+        "reason": redact_text(reason),
+        "hint": hint,
+    }
 
 
 def wants_html(request: Request) -> bool:
@@ -53,8 +77,9 @@ def wants_html(request: Request) -> bool:
     return not path.startswith(("/api/", "/hooks/")) and "text/html" in request.headers.get("accept", "")
 
 
-def respond(request: Request, status: int, reason: str, hint: str | None = None,
-            headers: dict[str, str] | None = None) -> Response:
+def respond(
+    request: Request, status: int, reason: str, hint: str | None = None, headers: dict[str, str] | None = None
+) -> Response:
     body = error_body(status, reason, hint)
     if wants_html(request):
         from perfbook.web.render import error_page
@@ -85,7 +110,6 @@ def install(app: FastAPI) -> None:
     async def http_error(request: Request, err: HTTPException) -> Response:
         reason = err.detail if isinstance(err.detail, str) else WORDS.get(err.status_code, "error")
         return respond(request, err.status_code, reason, headers=getattr(err, "headers", None))
-
 
 
 def bug_response(request: Request, err: Exception) -> Response:

@@ -2,7 +2,8 @@
 
 A receiver is a route on this router. It authenticates with the same write token as every other
 write (``Depends(perfbook.web.deps.writer)``: Alertmanager sends it with ``http_config.authorization``
-as ``Authorization: Bearer …``; the Alertmanager hook also takes it as basic auth's password), answers errors as JSON (paths under ``/hooks/`` never get HTML),
+as ``Authorization: Bearer …``; the Alertmanager hook also takes it as basic auth's password), answers
+errors as JSON (paths under ``/hooks/`` never get HTML),
 and may take bodies up to 20 MiB (``app.MAX_BODY_BYTES`` × 20; every other path takes 1 MiB).
 It calls the library (triage, :mod:`perfbook.incidents.records`, :mod:`perfbook.notify`) the way
 the JSON API does; nothing here holds logic of its own.
@@ -42,8 +43,10 @@ async def hook_writer(request: Request) -> str:
     except (ValueError, UnicodeDecodeError):
         user, password = "", ""
     if not guard.writable or not guard.token_ok(password):
-        raise Unauthorized("basic auth does not carry the write token as its password",
-                           hint="Alertmanager: http_config.basic_auth.password = $PERFBOOK_SERVE_TOKEN")
+        raise Unauthorized(
+            "basic auth does not carry the write token as its password",
+            hint="Alertmanager: http_config.basic_auth.password = $PERFBOOK_SERVE_TOKEN",
+        )
     if not request.headers.get("content-type", "").startswith("application/json"):
         raise Unauthorized("basic auth is accepted on a JSON body only (Content-Type: application/json)")
     return f"{user} (alertmanager)" if _ACTOR.fullmatch(user) else "alertmanager"
@@ -52,7 +55,9 @@ async def hook_writer(request: Request) -> str:
 HookActor = Annotated[str, Depends(hook_writer)]
 
 
-@router.post("/alertmanager", summary="Alertmanager's webhook: an incident per alert group, a triage attached")
+@router.post(
+    "/alertmanager", summary="Alertmanager's webhook: an incident per alert group, a triage attached"
+)
 async def alertmanager(request: Request, ctx: Ctx, actor: HookActor) -> JSONResponse:
     """Open or update the group's incident and schedule a triage scoped by its labels (202 at once);
     a resolved group is noted on its incident. A body that is not a version 4 payload is a 400."""
@@ -67,10 +72,14 @@ async def alertmanager(request: Request, ctx: Ctx, actor: HookActor) -> JSONResp
     done = await asyncio.to_thread(receive, ctx.store, group, actor=actor)
     triage = "none"
     if done.triage and done.number is not None:
-        triage = await asyncio.to_thread(_runner(request).submit, done.number, scope_for(ctx.cfg, group.common_labels))
+        triage = await asyncio.to_thread(
+            _runner(request).submit, done.number, scope_for(ctx.cfg, group.common_labels)
+        )
     incident = format_id(done.number) if done.number is not None else None
-    return JSONResponse({"incident": incident, "action": done.action, "new_alerts": len(done.new_firings),
-                         "triage": triage}, status_code=202 if triage == "scheduled" else 200)
+    return JSONResponse(
+        {"incident": incident, "action": done.action, "new_alerts": len(done.new_firings), "triage": triage},
+        status_code=202 if triage == "scheduled" else 200,
+    )
 
 
 def _runner(request: Request) -> TriageRunner:

@@ -43,8 +43,11 @@ def switch(body: FaultSwitch, ctx: Ctx, actor: Actor, name: str = FaultName) -> 
 def lab_page(request: Request, ctx: Ctx) -> Any:
     from perfbook.lab.faults import DEFAULT_PARAMS
 
-    return page(request, "lab.html.j2", {"faults": _faults(ctx), "defaults": DEFAULT_PARAMS,
-                                         "backend": ctx.lab.backend_url, "title": "Lab"})
+    return page(
+        request,
+        "lab.html.j2",
+        {"faults": _faults(ctx), "defaults": DEFAULT_PARAMS, "backend": ctx.lab.backend_url, "title": "Lab"},
+    )
 
 
 @router.post("/lab/faults/{name}", include_in_schema=False)

@@ -24,11 +24,21 @@ class ErrorOut(BaseModel):
     hint: str | None = None
 
 
-ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut, "description": word} for code, word in (
-    (400, "a bad value"), (401, "no valid write token"), (403, "writes are off, or a wrong CSRF token"),
-    (404, "no such thing"), (409, "the current state refuses it"), (413, "body too large"),
-    (422, "the request does not match the schema"), (429, "a bounded action is already running"),
-    (502, "a target perfbook talks to failed"), (503, "the store is unavailable"))}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut, "description": word}
+    for code, word in (
+        (400, "a bad value"),
+        (401, "no valid write token"),
+        (403, "writes are off, or a wrong CSRF token"),
+        (404, "no such thing"),
+        (409, "the current state refuses it"),
+        (413, "body too large"),
+        (422, "the request does not match the schema"),
+        (429, "a bounded action is already running"),
+        (502, "a target perfbook talks to failed"),
+        (503, "the store is unavailable"),
+    )
+}
 
 
 class ArtifactRow(BaseModel):
@@ -74,7 +84,9 @@ class StoredDocument(BaseModel):
 class TriageRequest(_In):
     only: list[str] | None = Field(None, description="probes to run (default: every one)")
     skip: list[str] = Field(default_factory=list, description="probes to leave out")
-    window_s: float | None = Field(None, gt=0, le=60, description="the sampling window (default [triage] window_s)")
+    window_s: float | None = Field(
+        None, gt=0, le=60, description="the sampling window (default [triage] window_s)"
+    )
     incident: str | None = Field(None, description="attach the report to this incident, e.g. INC-7")
 
 
@@ -121,7 +133,9 @@ class FixRequest(_In):
 
 class ApplyRequest(FixRequest):
     fingerprint: str = Field(description="the fingerprint of the plan you read and confirm")
-    verify_window_s: float | None = Field(None, gt=0, le=60, description="measure before / after over this window")
+    verify_window_s: float | None = Field(
+        None, gt=0, le=60, description="measure before / after over this window"
+    )
 
 
 class PlanOut(BaseModel):
@@ -264,7 +278,9 @@ class Overview(BaseModel):
 class OpenRequest(_In):
     title: str = Field("", max_length=500, description="what is wrong; default: the report's severity reason")
     severity: str | None = Field(None, description="P0 … P3")
-    impact: str | None = Field(None, description="none | minor | major | critical (default: from the severity)")
+    impact: str | None = Field(
+        None, description="none | minor | major | critical (default: from the severity)"
+    )
     report_id: int | None = Field(None, description="a stored triage report to attach as the first evidence")
 
 
@@ -285,7 +301,9 @@ class SeverityRequest(_In):
 
 
 class MarkRequest(_In):
-    state: Literal["done", "na", "open"] = Field(description="done (tick), na (not applicable), open (take a mark back)")
+    state: Literal["done", "na", "open"] = Field(
+        description="done (tick), na (not applicable), open (take a mark back)"
+    )
     note: str | None = Field(None, max_length=1000)
 
 

@@ -59,35 +59,56 @@ class Guard:
         return self.token is not None
 
     def _sign(self, text: str) -> str:
-        return base64.urlsafe_b64encode(hmac.new(self._key, text.encode(), hashlib.sha256).digest()[:18]).decode()
+        return base64.urlsafe_b64encode(
+            hmac.new(self._key, text.encode(), hashlib.sha256).digest()[:18]
+        ).decode()
 
     def token_ok(self, given: str | None) -> bool:
         """``given`` is the write token (compared in constant time)."""
-        return self.token is not None and given is not None and hmac.compare_digest(given.encode(), self.token.encode())
+        return (
+            self.token is not None
+            and given is not None
+            and hmac.compare_digest(given.encode(), self.token.encode())
+        )
 
-    def check(self, *, authorization: str | None = None, session: str | None = None, form_token: str | None = None,
-              csrf_cookie: str | None = None, csrf_given: str | None = None) -> str:
+    def check(
+        self,
+        *,
+        authorization: str | None = None,
+        session: str | None = None,
+        form_token: str | None = None,
+        csrf_cookie: str | None = None,
+        csrf_given: str | None = None,
+    ) -> str:
         """The actor of a write, or Unauthorized / Forbidden saying why it is refused.
 
         A Bearer header is enough (a cross-site page cannot send one); a session cookie or a
         token typed into a form also needs the page's CSRF token.
         """
         if not self.writable:
-            raise Forbidden("writes are off: this server has no write token",
-                            hint="start perfbook serve with PERFBOOK_SERVE_TOKEN set to allow writes")
+            raise Forbidden(
+                "writes are off: this server has no write token",
+                hint="start perfbook serve with PERFBOOK_SERVE_TOKEN set to allow writes",
+            )
         if authorization:
             scheme, _, value = authorization.partition(" ")
             if scheme.lower() != "bearer" or not self.token_ok(value.strip()):
-                raise Unauthorized("the Authorization header does not carry the write token",
-                                   hint="send Authorization: Bearer $PERFBOOK_SERVE_TOKEN")
+                raise Unauthorized(
+                    "the Authorization header does not carry the write token",
+                    hint="send Authorization: Bearer $PERFBOOK_SERVE_TOKEN",
+                )
             return "api"
         actor = self.session_actor(session) if session else None
         if actor is None and not form_token:
-            raise Unauthorized("this write needs the write token",
-                               hint="send Authorization: Bearer $PERFBOOK_SERVE_TOKEN, or sign in on the page")
+            raise Unauthorized(
+                "this write needs the write token",
+                hint="send Authorization: Bearer $PERFBOOK_SERVE_TOKEN, or sign in on the page",
+            )
         if not self.csrf_ok(csrf_cookie, csrf_given):
-            raise Forbidden("the form's CSRF token does not match this browser's",
-                            hint="reload the page and submit the form again")
+            raise Forbidden(
+                "the form's CSRF token does not match this browser's",
+                hint="reload the page and submit the form again",
+            )
         if actor is not None and not form_token:
             return actor
         if not self.token_ok(form_token):

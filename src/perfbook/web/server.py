@@ -1,8 +1,8 @@
 """Run the app under uvicorn on an address: parse ``--listen``, bind first (port 0 picks a free one), serve.
 
-    host, port = parse_listen("127.0.0.1:8080")
-    sock = bind(host, port)                  # the real port: sock.getsockname()[1]
-    serve(app, sock)                         # until SIGINT / SIGTERM; or start_in_thread(app, sock) in tests
+host, port = parse_listen("127.0.0.1:8080")
+sock = bind(host, port)                  # the real port: sock.getsockname()[1]
+serve(app, sock)                         # until SIGINT / SIGTERM; or start_in_thread(app, sock) in tests
 """
 
 from __future__ import annotations
@@ -47,8 +47,9 @@ def bind(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as err:
         sock.close()
-        raise UsageError(f"cannot listen on {host}:{port}: {err.strerror}",
-                         hint="choose another --listen address or port") from None
+        raise UsageError(
+            f"cannot listen on {host}:{port}: {err.strerror}", hint="choose another --listen address or port"
+        ) from None
     sock.listen(128)
     sock.set_inheritable(True)
     return sock
@@ -58,8 +59,16 @@ def _server(app: Any, sock: socket.socket) -> Any:
     import uvicorn
 
     host, port = sock.getsockname()[:2]
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off",
-                            server_header=False, timeout_graceful_shutdown=5)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        server_header=False,
+        timeout_graceful_shutdown=5,
+    )
     return uvicorn.Server(config)
 
 

@@ -64,6 +64,8 @@ def component_badge(ctx: Ctx, component: str = Path(max_length=100)) -> Any:
         match = next((c for c in doc["components"] if c["name"].lower() == component.lower()), None)
         if match is None:
             names = ", ".join(c["name"] for c in doc["components"])
-            raise NotFoundError(f"no status page component {component!r}", hint=f"the components: {names}, or 'status'")
+            raise NotFoundError(
+                f"no status page component {component!r}", hint=f"the components: {names}, or 'status'"
+            )
         name, state = match["name"], match["status"]
     return Response(badge(name, state), media_type="image/svg+xml", headers=PUBLIC)

@@ -15,8 +15,9 @@ from probes.servers import AppServer, Route
 from perfbook.report.json import validate_report
 
 
-def write_config(tmp_path: Path, base_url: str, *, endpoints: list[str], timeout_s: float = 5.0,
-                 extra: str = "") -> Path:
+def write_config(
+    tmp_path: Path, base_url: str, *, endpoints: list[str], timeout_s: float = 5.0, extra: str = ""
+) -> Path:
     path = tmp_path / "perfbook.toml"
     path.write_text(
         f'[http]\nbase_url = "{base_url}"\nendpoints = {json.dumps(endpoints)}\ntimeout_s = {timeout_s}\n'
@@ -45,7 +46,9 @@ def test_slow_endpoint_and_5xx_share_are_both_named(perfbook, tmp_path):
         cfg = write_config(tmp_path, app.url, endpoints=["/health", "/api/v1/slow", "/api/v1/users"])
         background = traffic(f"{app.url}/api/v1/users", 3.0)
         time.sleep(0.3)
-        result = perfbook("triage", "--config", str(cfg), "--only", "http,metrics", "--window", "2s", "--json")
+        result = perfbook(
+            "triage", "--config", str(cfg), "--only", "http,metrics", "--window", "2s", "--json"
+        )
         background.join()
     report = result.json
     validate_report(report)
@@ -84,7 +87,9 @@ def test_server_that_never_answers_ends_within_budget(perfbook, tmp_path):
     with AppServer(silent=True) as app:
         cfg = write_config(tmp_path, app.url, endpoints=["/health", "/api/v1/users"], timeout_s=1.0)
         started = time.monotonic()
-        result = perfbook("triage", "--config", str(cfg), "--only", "http,metrics", "--window", "1s", "--json")
+        result = perfbook(
+            "triage", "--config", str(cfg), "--only", "http,metrics", "--window", "1s", "--json"
+        )
         elapsed = time.monotonic() - started
     assert elapsed < 1.0 + 1.0 + 1.0  # window + timeout_s + 1 s (docs/architecture.md, time budgets)
     report = result.json
@@ -94,10 +99,12 @@ def test_server_that_never_answers_ends_within_budget(perfbook, tmp_path):
 
 
 def test_malformed_metrics_page_is_reported_not_a_crash(perfbook, tmp_path):
-    page = "# TYPE http_requests_total counter\nhttp_requests_total{handler=\"/a\" 12\nthis is not metrics\n"
+    page = '# TYPE http_requests_total counter\nhttp_requests_total{handler="/a" 12\nthis is not metrics\n'
     with AppServer(metrics_pages=[page]) as app:
         cfg = write_config(tmp_path, app.url, endpoints=["/health"])
-        result = perfbook("triage", "--config", str(cfg), "--only", "http,metrics", "--window", "0.5s", "--json")
+        result = perfbook(
+            "triage", "--config", str(cfg), "--only", "http,metrics", "--window", "0.5s", "--json"
+        )
     report = result.json
     validate_report(report)
     metrics = report["probes"]["metrics"]
@@ -118,19 +125,35 @@ def test_markdown_report_and_unwritable_path(perfbook, tmp_path):
     with AppServer() as app:
         cfg = write_config(tmp_path, app.url, endpoints=["/health"])
         out = tmp_path / "incident.md"
-        ok = perfbook("triage", "--config", str(cfg), "--only", "http", "--window", "0.3s", "--markdown", str(out))
-        bad = perfbook("triage", "--config", str(cfg), "--only", "http", "--window", "0.3s",
-                       "--markdown", str(tmp_path / "missing" / "x.md"))
+        ok = perfbook(
+            "triage", "--config", str(cfg), "--only", "http", "--window", "0.3s", "--markdown", str(out)
+        )
+        bad = perfbook(
+            "triage",
+            "--config",
+            str(cfg),
+            "--only",
+            "http",
+            "--window",
+            "0.3s",
+            "--markdown",
+            str(tmp_path / "missing" / "x.md"),
+        )
     assert ok.exit_code == 0 and out.read_text().startswith("# perfbook triage: OK")
-    assert bad.exit_code == 2 and bad.stderr.startswith("error: --markdown ") and "does not exist" in bad.stderr
+    assert (
+        bad.exit_code == 2 and bad.stderr.startswith("error: --markdown ") and "does not exist" in bad.stderr
+    )
     assert not (tmp_path / "missing").exists()
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--fail-on", "P5"], "--fail-on must be one of"),
-    (["--window", "soon"], "--window: not a duration"),
-    (["--only", "nosuch"], "--only: unknown probe nosuch"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--fail-on", "P5"], "--fail-on must be one of"),
+        (["--window", "soon"], "--window: not a duration"),
+        (["--only", "nosuch"], "--only: unknown probe nosuch"),
+    ],
+)
 def test_bad_flags_are_one_line(perfbook, args, message):
     result = perfbook("triage", *args)
     assert result.exit_code == 2 and message in result.stderr

@@ -33,7 +33,9 @@ def oom_writer(url: str, seconds: float) -> threading.Thread:
 def test_missing_index_and_full_redis_are_named_with_evidence_and_fixes(perfbook, pg_dsn, redis_url):
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
         conn.execute("CREATE TABLE users (id serial PRIMARY KEY, email text)")
-        conn.execute("INSERT INTO users (email) SELECT 'u' || g || '@example.org' FROM generate_series(1, 20000) g")
+        conn.execute(
+            "INSERT INTO users (email) SELECT 'u' || g || '@example.org' FROM generate_series(1, 20000) g"
+        )
         for i in range(12):
             conn.execute("SELECT id FROM users WHERE email = %s", (f"u{i}@example.org",))
         conn.execute("SELECT pg_stat_force_next_flush()")
@@ -50,7 +52,9 @@ def test_missing_index_and_full_redis_are_named_with_evidence_and_fixes(perfbook
     found = {f["code"]: f for f in report["findings"]}
     index = found["pg.missing_index"]
     assert index["subject"] == "public.users" and index["evidence"]["columns"] == ["email"]
-    assert index["actions"][0]["command"] == "perfbook fix pg.create_index --table public.users --columns email"
+    assert (
+        index["actions"][0]["command"] == "perfbook fix pg.create_index --table public.users --columns email"
+    )
     oom = found["redis.oom_rejections"]
     assert oom["level"] == "critical" and oom["value"] > 0
     assert {"database", "cache"} <= set(report["issue_types"])

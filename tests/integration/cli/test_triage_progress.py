@@ -16,11 +16,21 @@ def test_the_spinner_names_the_probe_that_hangs():
     hang.bind(("127.0.0.1", 0))
     hang.listen(16)
     port = hang.getsockname()[1]
-    cfg = load_config(None, env={"PERFBOOK_HTTP_BASE_URL": f"http://127.0.0.1:{port}", "PERFBOOK_HTTP_TIMEOUT_S": "2"})
+    cfg = load_config(
+        None, env={"PERFBOOK_HTTP_BASE_URL": f"http://127.0.0.1:{port}", "PERFBOOK_HTTP_TIMEOUT_S": "2"}
+    )
     waiting, seen = Waiting(), []
-    runner = threading.Thread(target=lambda: seen.append(triage(cfg, window_s=0.2, only=["http", "host"],
-                                                                 on_probe_done=waiting.done,
-                                                                 on_probe_start=waiting.start)))
+    runner = threading.Thread(
+        target=lambda: seen.append(
+            triage(
+                cfg,
+                window_s=0.2,
+                only=["http", "host"],
+                on_probe_done=waiting.done,
+                on_probe_start=waiting.start,
+            )
+        )
+    )
     runner.start()
     try:
         deadline = time.monotonic() + 20
@@ -35,8 +45,10 @@ def test_the_spinner_names_the_probe_that_hangs():
     during = [t for t in texts if t.startswith("triage: waiting for")]
     assert any("http (" in t and "s left)" in t for t in during), texts[-5:]
     # host finishes after its window; the hanging http probe is then the only one named
-    assert any(t.startswith("triage: waiting for http (") and "host" not in t and "1 of 2 probes done" in t
-               for t in during), during[-5:]
+    assert any(
+        t.startswith("triage: waiting for http (") and "host" not in t and "1 of 2 probes done" in t
+        for t in during
+    ), during[-5:]
 
 
 def test_remaining_budget_counts_down_on_the_clock():

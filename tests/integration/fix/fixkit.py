@@ -43,7 +43,11 @@ class Runner:
 def write_config(tmp_path: Path, **sections: dict[str, Any]) -> Path:
     """A perfbook.toml in ``tmp_path`` with a store there too; returns its path."""
     # no HTTP target: verify must not time whatever happens to listen on localhost:8001
-    sections = {"store": {"url": f"sqlite:///{tmp_path / 'perfbook.db'}"}, "http": {"base_url": ""}, **sections}
+    sections = {
+        "store": {"url": f"sqlite:///{tmp_path / 'perfbook.db'}"},
+        "http": {"base_url": ""},
+        **sections,
+    }
     lines = []
     for name, table in sections.items():
         lines.append(f"[{name}]")

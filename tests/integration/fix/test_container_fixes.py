@@ -42,8 +42,9 @@ def run(podman: PodmanEngine, tmp_path, store) -> Runner:
 
 
 def _start(podman: PodmanEngine, client, name: str, **kw):
-    return client.containers.run(image=podman.image, command=["sleep", "3600"], name=name, detach=True,
-                                 network_mode="none", **kw)
+    return client.containers.run(
+        image=podman.image, command=["sleep", "3600"], name=name, detach=True, network_mode="none", **kw
+    )
 
 
 def test_restart_one_container_and_check_it(run: Runner, podman: PodmanEngine, client) -> None:
@@ -53,7 +54,10 @@ def test_restart_one_container_and_check_it(run: Runner, podman: PodmanEngine, c
     other.reload()
     started, other_started = c.attrs["State"]["StartedAt"], other.attrs["State"]["StartedAt"]
     plan = run.plan("container.restart", container="pb-fix-web", timeout_s=1)
-    assert plan.steps == [f"POST /containers/{c.short_id}/restart?t=1"] and plan.affects[0]["status"] == "running"
+    assert (
+        plan.steps == [f"POST /containers/{c.short_id}/restart?t=1"]
+        and plan.affects[0]["status"] == "running"
+    )
     c.reload()
     assert c.attrs["State"]["StartedAt"] == started, "a plan must not change anything"
     time.sleep(1.0)  # StartedAt has a resolution the restart must step over
@@ -67,12 +71,18 @@ def test_restart_one_container_and_check_it(run: Runner, podman: PodmanEngine, c
 
 
 def test_restart_that_never_gets_healthy_fails_cleanly(run: Runner, podman: PodmanEngine, client) -> None:
-    _start(podman, client, "pb-fix-sick", healthcheck={"test": ["CMD", "false"], "interval": 500_000_000,
-                                                       "retries": 1})
+    _start(
+        podman,
+        client,
+        "pb-fix-sick",
+        healthcheck={"test": ["CMD", "false"], "interval": 500_000_000, "retries": 1},
+    )
     result = run.apply("container.restart", container="pb-fix-sick", timeout_s=0, health_timeout_s=2)
     assert result.outcome.status == "failed"
-    assert result.outcome.error in ("pb-fix-sick is unhealthy 2 s after the restart",
-                                    "pb-fix-sick is starting 2 s after the restart"), result.outcome
+    assert result.outcome.error in (
+        "pb-fix-sick is unhealthy 2 s after the restart",
+        "pb-fix-sick is starting 2 s after the restart",
+    ), result.outcome
     assert run.audit("container.restart")[0]["outcome"] == "failed"
 
 
@@ -80,8 +90,12 @@ def test_update_limits_shows_old_and_new(run: Runner, podman: PodmanEngine, clie
     c = _start(podman, client, "pb-fix-limits", mem_limit=32 * MIB, memswap_limit=64 * MIB)
     plan = run.plan("container.update_limits", container="pb-fix-limits", memory="48m", cpus=0.5)
     row = plan.affects[0]
-    assert (row["old_memory"], row["new_memory"], row["old_cpus"], row["new_cpus"]) == ("32.0 MiB", "48.0 MiB",
-                                                                                        "unlimited", 0.5)
+    assert (row["old_memory"], row["new_memory"], row["old_cpus"], row["new_cpus"]) == (
+        "32.0 MiB",
+        "48.0 MiB",
+        "unlimited",
+        0.5,
+    )
     result = run.apply("container.update_limits", container="pb-fix-limits", memory="48m", cpus=0.5)
     assert result.outcome.status == "done", result.outcome
     assert result.outcome.figures["memory_bytes"] == {"before": 32 * MIB, "after": 48 * MIB}, result.outcome
@@ -93,18 +107,27 @@ def test_update_limits_shows_old_and_new(run: Runner, podman: PodmanEngine, clie
 
 def _cgroup(c, v2: str, v1: str) -> str:
     for _ in range(5):  # Podman's exec now and then returns before the output arrives
-        code, out = c.exec_run(["sh", "-c", f"cat /sys/fs/cgroup/{v2} 2>/dev/null || cat /sys/fs/cgroup/{v1}"])
+        code, out = c.exec_run(
+            ["sh", "-c", f"cat /sys/fs/cgroup/{v2} 2>/dev/null || cat /sys/fs/cgroup/{v1}"]
+        )
         assert code == 0, out
         if out.strip():
             return out.decode().strip()
     raise AssertionError(f"no output reading {v1}")
 
 
-def test_prune_frees_stopped_and_dangling_but_never_volumes(run: Runner, podman: PodmanEngine, client) -> None:
+def test_prune_frees_stopped_and_dangling_but_never_volumes(
+    run: Runner, podman: PodmanEngine, client
+) -> None:
     client.volumes.create("pb-fix-data")
-    db = client.containers.run(image=podman.image, command=["sh", "-c", "echo rows > /data/db; exit 0"],
-                               name="pb-fix-db", volumes={"pb-fix-data": {"bind": "/data", "mode": "rw"}},
-                               network_mode="none", detach=True)
+    db = client.containers.run(
+        image=podman.image,
+        command=["sh", "-c", "echo rows > /data/db; exit 0"],
+        name="pb-fix-db",
+        volumes={"pb-fix-data": {"bind": "/data", "mode": "rw"}},
+        network_mode="none",
+        detach=True,
+    )
     db.wait(timeout=30)
     source = _start(podman, client, "pb-fix-src")
     source.exec_run(["sh", "-c", "echo x > /tmp/layer"])
@@ -121,8 +144,13 @@ def test_prune_frees_stopped_and_dangling_but_never_volumes(run: Runner, podman:
     assert "pb-fix-db" not in names and running.name in names
     assert "pb-fix-data" in {v.name for v in client.volumes.list()}
     assert dangling.id not in {i.id for i in client.images.list(all=True)}
-    check = client.containers.run(image=podman.image, command=["cat", "/data/db"], remove=True, network_mode="none",
-                                  volumes={"pb-fix-data": {"bind": "/data", "mode": "ro"}})
+    check = client.containers.run(
+        image=podman.image,
+        command=["cat", "/data/db"],
+        remove=True,
+        network_mode="none",
+        volumes={"pb-fix-data": {"bind": "/data", "mode": "ro"}},
+    )
     assert check.strip() == b"rows"
 
 

@@ -37,8 +37,11 @@ def _traffic(dsn: str, stop: threading.Event) -> None:
 
 def test_missing_index_fixed_from_the_report_and_gone_after(perfbook, tmp_path, pg_dsn: str) -> None:
     _seqscan_table(pg_dsn)
-    report = report_to_dict(asyncio.run(run_triage(Config.model_validate({"postgres": {"dsn": pg_dsn}}),
-                                                   only=["postgres"], window_s=0.5)))
+    report = report_to_dict(
+        asyncio.run(
+            run_triage(Config.model_validate({"postgres": {"dsn": pg_dsn}}), only=["postgres"], window_s=0.5)
+        )
+    )
     assert [f["code"] for f in report["findings"]] == ["pg.missing_index"]
     path = tmp_path / "report.json"
     path.write_text(json.dumps(report))
@@ -53,8 +56,18 @@ def test_missing_index_fixed_from_the_report_and_gone_after(perfbook, tmp_path, 
     app = threading.Thread(target=_traffic, args=(pg_dsn, stop), daemon=True)
     app.start()
     try:
-        res = perfbook("fix", "--from-report", str(path), "--apply", "--yes", "--window", "2s", "--json",
-                       "--config", str(cfg))
+        res = perfbook(
+            "fix",
+            "--from-report",
+            str(path),
+            "--apply",
+            "--yes",
+            "--window",
+            "2s",
+            "--json",
+            "--config",
+            str(cfg),
+        )
     finally:
         stop.set()
         app.join()
@@ -63,20 +76,31 @@ def test_missing_index_fixed_from_the_report_and_gone_after(perfbook, tmp_path, 
     index = next(r for r in results if r["action"] == "pg.create_index")
     assert index["outcome"]["status"] == "done"
     assert index["verify"]["findings"] == [
-        {"finding": "pg.missing_index:public.users", "before": 1.0, "after": "absent", "limit": 0.9}]
+        {"finding": "pg.missing_index:public.users", "before": 1.0, "after": "absent", "limit": 0.9}
+    ]
     assert index["verify"]["gone"] is True
     assert next(r for r in results if r["action"] == "pg.analyze")["skipped"] == "already gone"
     history = perfbook("fix", "history", "--json", "--config", str(cfg)).json["entries"]
     assert [(e["action"], e["outcome"]) for e in history[:3]] == [
-        ("pg.analyze", "skipped"), ("pg.create_index", "done"), ("pg.create_index", "planned")]
+        ("pg.analyze", "skipped"),
+        ("pg.create_index", "done"),
+        ("pg.create_index", "planned"),
+    ]
     applied = [e for e in history if e["mode"] == "apply" and e["action"] == "pg.create_index"]
     assert applied and applied[0]["before"]["pg.missing_index:public.users"] == 1.0
     assert applied[0]["after"]["pg.missing_index:public.users"] == "absent"
 
 
 def _report_of(dsn: str, tmp_path, name: str = "report.json", **extra) -> tuple[dict, object]:
-    report = report_to_dict(asyncio.run(run_triage(Config.model_validate({"postgres": {"dsn": dsn}, **extra}),
-                                                   only=["postgres", *extra], window_s=0.5)))
+    report = report_to_dict(
+        asyncio.run(
+            run_triage(
+                Config.model_validate({"postgres": {"dsn": dsn}, **extra}),
+                only=["postgres", *extra],
+                window_s=0.5,
+            )
+        )
+    )
     path = tmp_path / name
     path.write_text(json.dumps(report))
     return report, path
@@ -87,7 +111,9 @@ def _relfilenode(dsn: str) -> int:
         return conn.execute("SELECT pg_relation_filenode('users')").fetchone()[0]
 
 
-def test_a_report_of_another_database_is_refused_with_both_named(perfbook, tmp_path, pg_server, pg_dsn) -> None:
+def test_a_report_of_another_database_is_refused_with_both_named(
+    perfbook, tmp_path, pg_server, pg_dsn
+) -> None:
     """#12: a report of the lab, applied with another config, must not create an index elsewhere."""
     _seqscan_table(pg_dsn)
     _, path = _report_of(pg_dsn, tmp_path)
@@ -99,9 +125,12 @@ def test_a_report_of_another_database_is_refused_with_both_named(perfbook, tmp_p
     assert res.exit_code == 2 and "Traceback" not in res.stderr
     line = res.stderr.splitlines()[0]
     assert line.startswith("error: --from-report refused: postgres: the report was taken against ")
-    assert pg_dsn.rsplit("/", 1)[-1] in line and line.endswith(other.replace("postgresql://postgres@", "postgresql://postgres@"))
+    assert pg_dsn.rsplit("/", 1)[-1] in line and line.endswith(
+        other.replace("postgresql://postgres@", "postgresql://postgres@")
+    )
     with psycopg.connect(other) as conn:
-        assert conn.execute("SELECT count(*) FROM pg_indexes WHERE tablename = 'users'").fetchone() == (1,)  # pkey only
+        # pkey only
+        assert conn.execute("SELECT count(*) FROM pg_indexes WHERE tablename = 'users'").fetchone() == (1,)
         conn.execute("DROP TABLE users")
     history = perfbook("fix", "history", "--json", "--config", str(cfg)).json["entries"]
     assert [(e["action"], e["outcome"]) for e in history] == [("fix.from_report", "refused")]
@@ -114,25 +143,55 @@ def test_a_hand_edited_report_cannot_add_an_action_or_a_parameter(perfbook, tmp_
     report, path = _report_of(pg_dsn, tmp_path)
     finding = report["findings"][0]
     finding["actions"][0]["params"]["columns"] = ["id", "email"]  # another parameter
-    finding["actions"].append({"id": "pg.vacuum", "summary": "x", "manual": "x", "command": "perfbook fix pg.vacuum",
-                               "params": {"table": "public.users", "full": True}})  # another action
-    report["findings"].append({**finding, "code": "pg.dead_tuples", "subject": "public.users",  # another finding
-                               "actions": [{"id": "pg.vacuum", "summary": "x", "manual": "x", "command": "x",
-                                            "params": {"table": "public.users", "full": True, "lock_timeout_ms": 5}}]})
+    finding["actions"].append(
+        {
+            "id": "pg.vacuum",
+            "summary": "x",
+            "manual": "x",
+            "command": "perfbook fix pg.vacuum",
+            "params": {"table": "public.users", "full": True},
+        }
+    )  # another action
+    # another finding
+    report["findings"].append(
+        {
+            **finding,
+            "code": "pg.dead_tuples",
+            "subject": "public.users",
+            "actions": [
+                {
+                    "id": "pg.vacuum",
+                    "summary": "x",
+                    "manual": "x",
+                    "command": "x",
+                    "params": {"table": "public.users", "full": True, "lock_timeout_ms": 5},
+                }
+            ],
+        }
+    )
     path.write_text(json.dumps(report))
     before = _relfilenode(pg_dsn)
     cfg = write_config(tmp_path, postgres={"dsn": pg_dsn})
-    res = perfbook("fix", "--from-report", str(path), "--apply", "--yes", "--no-verify", "--json", "--config", str(cfg))
+    res = perfbook(
+        "fix", "--from-report", str(path), "--apply", "--yes", "--no-verify", "--json", "--config", str(cfg)
+    )
     assert res.exit_code == 0, res.stderr
     results = res.json["results"]
     index = next(r for r in results if r["action"] == "pg.create_index" and "plan" in r)
-    assert index["plan"]["params"]["columns"] == ["email"] and index["outcome"]["status"] == "done"  # live params
+    # live params
+    assert index["plan"]["params"]["columns"] == ["email"] and index["outcome"]["status"] == "done"
     skipped = {(r["action"], r["skipped"]) for r in results if r.get("skipped")}
-    assert skipped >= {("pg.create_index", "the report's parameters are not what the live finding recommends: "
-                                           "the live ones are used"),
-                       ("pg.vacuum", "the report's parameters are not what the live finding recommends: "
-                                     "the live ones are used"),
-                       ("pg.vacuum", "not present now")}
+    assert skipped >= {
+        (
+            "pg.create_index",
+            "the report's parameters are not what the live finding recommends: the live ones are used",
+        ),
+        (
+            "pg.vacuum",
+            "the report's parameters are not what the live finding recommends: the live ones are used",
+        ),
+        ("pg.vacuum", "not present now"),
+    }
     assert not [r for r in results if r["action"] == "pg.vacuum" and "plan" in r]
     assert _relfilenode(pg_dsn) == before, "VACUUM FULL rewrote the table"
 
@@ -163,16 +222,33 @@ def test_a_hand_made_flush_or_delete_never_runs(perfbook, tmp_path, pg_dsn, redi
     other.mset({f"k{i}": i for i in range(200)})
     report, path = _report_of(pg_dsn, tmp_path, redis={"url": redis_url, "queue_db": 5})
     act = {"summary": "x", "manual": "x", "command": "perfbook fix x"}  # a valid action, by the contract
-    report["findings"].append({"code": "redis.big_keys", "level": "info", "issue_type": "cache", "subject": "db 2",
-                               "title": "big", "evidence": {}, "value": None, "threshold": None, "unit": None,
-                               "low_confidence": False,
-                               "actions": [{**act, "id": "redis.delete_pattern", "params": {"pattern": "*", "db": 2}},
-                                           {**act, "id": "redis.flush_cache", "params": {"db": 2}}]})
+    report["findings"].append(
+        {
+            "code": "redis.big_keys",
+            "level": "info",
+            "issue_type": "cache",
+            "subject": "db 2",
+            "title": "big",
+            "evidence": {},
+            "value": None,
+            "threshold": None,
+            "unit": None,
+            "low_confidence": False,
+            "actions": [
+                {**act, "id": "redis.delete_pattern", "params": {"pattern": "*", "db": 2}},
+                {**act, "id": "redis.flush_cache", "params": {"db": 2}},
+            ],
+        }
+    )
     path.write_text(json.dumps(report))
     cfg = write_config(tmp_path, postgres={"dsn": pg_dsn}, redis={"url": redis_url, "queue_db": 5})
-    res = perfbook("fix", "--from-report", str(path), "--apply", "--yes", "--no-verify", "--json", "--config", str(cfg))
+    res = perfbook(
+        "fix", "--from-report", str(path), "--apply", "--yes", "--no-verify", "--json", "--config", str(cfg)
+    )
     assert res.exit_code == 0, res.stderr
     assert {r["action"]: r["skipped"] for r in res.json["results"] if r.get("skipped")} == {
-        "redis.delete_pattern": "not present now", "redis.flush_cache": "not present now"}
+        "redis.delete_pattern": "not present now",
+        "redis.flush_cache": "not present now",
+    }
     assert other.dbsize() == 200
     other.close()

@@ -19,8 +19,14 @@ def _run_on_terminal(args: list[str], answer: str, timeout_s: float = 30.0) -> t
     """Run ``perfbook *args`` with a pseudo-terminal as stdin/stdout/stderr; answer the prompt once."""
     master, slave = pty.openpty()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PERFBOOK_") and k != "CI"}
-    proc = subprocess.Popen([sys.executable, "-m", "perfbook", *args], stdin=slave, stdout=slave, stderr=slave,
-                            env=env, close_fds=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "perfbook", *args],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        close_fds=True,
+    )
     os.close(slave)
     out, answered, deadline = b"", False, time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -56,6 +62,10 @@ def test_terminal_confirmation(tmp_path, redis_url: str) -> None:
     assert cache.dbsize() == 0
     store = Store(f"sqlite:///{tmp_path / 'perfbook.db'}")
     assert [(e["mode"], e["outcome"]) for e in audit_history(store)] == [
-        ("apply", "done"), ("plan", "planned"), ("apply", "declined"), ("plan", "planned")]
+        ("apply", "done"),
+        ("plan", "planned"),
+        ("apply", "declined"),
+        ("plan", "planned"),
+    ]
     store.close()
     cache.close()

@@ -42,11 +42,16 @@ def test_lock_holder_terminated_and_blocked_statement_completes(run: Runner, pg_
 
     worker = threading.Thread(target=blocked, daemon=True)
     worker.start()
-    _wait(lambda: _scalar(pg_dsn, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'") == 1)
+    _wait(
+        lambda: _scalar(pg_dsn, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'") == 1
+    )
 
     plan = run.plan("pg.terminate", blocking=True)
     assert [a["pid"] for a in plan.affects] == [holder_pid]
-    assert plan.affects[0]["state"] == "idle in transaction" and "UPDATE acct SET v = ?" in plan.affects[0]["query"]
+    assert (
+        plan.affects[0]["state"] == "idle in transaction"
+        and "UPDATE acct SET v = ?" in plan.affects[0]["query"]
+    )
     assert not done.is_set(), "a plan must not change anything"
 
     result = run.apply("pg.terminate", blocking=True)
@@ -57,7 +62,10 @@ def test_lock_holder_terminated_and_blocked_statement_completes(run: Runner, pg_
     with pytest.raises(psycopg.OperationalError):
         holder.execute("SELECT 1")
     holder.close()
-    assert [(r["mode"], r["outcome"]) for r in run.audit("pg.terminate")][:2] == [("apply", "done"), ("plan", "planned")]
+    assert [(r["mode"], r["outcome"]) for r in run.audit("pg.terminate")][:2] == [
+        ("apply", "done"),
+        ("plan", "planned"),
+    ]
 
 
 def test_only_old_idle_in_transaction_sessions_terminated(run: Runner, pg_dsn: str) -> None:
@@ -70,7 +78,9 @@ def test_only_old_idle_in_transaction_sessions_terminated(run: Runner, pg_dsn: s
     result = run.apply("pg.terminate", idle_in_transaction=True, older_than_s=1.5)
     assert [a["pid"] for a in result.plan.affects] == [old.info.backend_pid]
     assert result.outcome.status == "done"
-    alive = {r[0] for r in psycopg.connect(pg_dsn, autocommit=True).execute("SELECT pid FROM pg_stat_activity")}
+    alive = {
+        r[0] for r in psycopg.connect(pg_dsn, autocommit=True).execute("SELECT pid FROM pg_stat_activity")
+    }
     assert old.info.backend_pid not in alive
     assert young.info.backend_pid in alive and launcher in alive
     young.execute("SELECT 1")  # still usable
@@ -81,14 +91,19 @@ def test_only_old_idle_in_transaction_sessions_terminated(run: Runner, pg_dsn: s
 def test_system_backends_are_spared_even_by_pid(run: Runner, pg_dsn: str) -> None:
     launcher = _scalar(pg_dsn, "SELECT pid FROM pg_stat_activity WHERE backend_type = 'autovacuum launcher'")
     plan = run.plan("pg.terminate", pid=[launcher])
-    assert plan.refusal == f"pid {launcher}: spared, autovacuum launcher, not a client backend (only those are signalled)"
+    assert (
+        plan.refusal
+        == f"pid {launcher}: spared, autovacuum launcher, not a client backend (only those are signalled)"
+    )
     assert run.audit("pg.terminate")[0]["outcome"] == "refused"
 
 
 def test_create_index_concurrently(run: Runner, pg_dsn: str) -> None:
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
         conn.execute("CREATE TABLE users (id serial PRIMARY KEY, email text)")
-        conn.execute("INSERT INTO users (email) SELECT 'u' || g || '@example.com' FROM generate_series(1, 20000) g")
+        conn.execute(
+            "INSERT INTO users (email) SELECT 'u' || g || '@example.com' FROM generate_series(1, 20000) g"
+        )
         conn.execute("ANALYZE users")
     plan = run.plan("pg.create_index", table="public.users", columns=["email"])
     assert plan.steps[-1] == 'CREATE INDEX CONCURRENTLY "users_email_idx" ON "public"."users" ("email")'
@@ -97,7 +112,10 @@ def test_create_index_concurrently(run: Runner, pg_dsn: str) -> None:
 
     result = run.apply("pg.create_index", table="public.users", columns=["email"])
     assert result.outcome.status == "done", result.outcome
-    assert _scalar(pg_dsn, "SELECT indisvalid FROM pg_index WHERE indexrelid = 'users_email_idx'::regclass") is True
+    assert (
+        _scalar(pg_dsn, "SELECT indisvalid FROM pg_index WHERE indexrelid = 'users_email_idx'::regclass")
+        is True
+    )
     again = run.plan("pg.create_index", table="public.users", columns=["email"])
     assert again.nothing_to_do and "already indexes" in again.summary
 
@@ -113,7 +131,10 @@ def test_invalid_index_from_a_failed_build_is_reported_and_dropped(run: Runner, 
     assert plan.steps[2] == 'DROP INDEX CONCURRENTLY IF EXISTS "public"."users_email_idx"'
     result = run.apply("pg.create_index", table="users", columns=["email"])
     assert result.outcome.status == "done"
-    assert _scalar(pg_dsn, "SELECT bool_and(indisvalid) FROM pg_index WHERE indrelid = 'users'::regclass") is True
+    assert (
+        _scalar(pg_dsn, "SELECT bool_and(indisvalid) FROM pg_index WHERE indrelid = 'users'::regclass")
+        is True
+    )
 
 
 def test_failed_build_leaves_no_invalid_index(run: Runner, pg_dsn: str) -> None:
@@ -122,7 +143,10 @@ def test_failed_build_leaves_no_invalid_index(run: Runner, pg_dsn: str) -> None:
         conn.execute("INSERT INTO users (email) SELECT 'u' || g FROM generate_series(1, 100000) g")
     result = run.apply("pg.create_index", table="users", columns=["email"], statement_timeout_s=0.005)
     assert result.outcome.status == "failed" and "statement timeout" in result.outcome.error
-    assert _scalar(pg_dsn, "SELECT count(*) FROM pg_index WHERE indrelid = 'users'::regclass AND NOT indisvalid") == 0
+    assert (
+        _scalar(pg_dsn, "SELECT count(*) FROM pg_index WHERE indrelid = 'users'::regclass AND NOT indisvalid")
+        == 0
+    )
     assert run.audit("pg.create_index")[0]["outcome"] == "failed"
 
 
@@ -132,7 +156,9 @@ def test_vacuum_removes_dead_tuples(run: Runner, pg_dsn: str) -> None:
         conn.execute("INSERT INTO bloat SELECT g, repeat('x', 50) FROM generate_series(1, 5000) g")
         conn.execute("DELETE FROM bloat WHERE id > 1000")
     # the deleting backend has exited: its counts are flushed to the statistics
-    _wait(lambda: _scalar(pg_dsn, "SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'bloat'") >= 4000)
+    _wait(
+        lambda: _scalar(pg_dsn, "SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'bloat'") >= 4000
+    )
     plan = run.plan("pg.vacuum")  # no --table: the tables over the dead-tuple limits
     assert plan.data["tables"] == ["public.bloat"] and plan.steps[-1] == 'VACUUM (ANALYZE) "public"."bloat"'
     assert plan.steps[:2] == ["SET lock_timeout = '2000ms'", "SET statement_timeout = '600000ms'"]
@@ -160,7 +186,9 @@ def test_stale_pid_is_replanned_not_signalled(run: Runner, pg_dsn: str) -> None:
         asked.append(plan.summary)
         if len(asked) == 1:
             victim.close()  # the session goes away between the confirmation and the apply
-            _wait(lambda: _scalar(pg_dsn, "SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (pid,)) == 0)
+            _wait(
+                lambda: _scalar(pg_dsn, "SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (pid,)) == 0
+            )
         return True
 
     result = run.apply("pg.terminate", pid=[pid], confirm=confirm)
@@ -189,8 +217,16 @@ def test_cancel_stops_the_statement_and_keeps_the_session(run: Runner, pg_dsn: s
 
     worker = threading.Thread(target=sleeper, daemon=True)
     worker.start()
-    _wait(lambda: _scalar(pg_dsn, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%%' "
-                                  "AND state = 'active'") == 1)
+    _wait(
+        lambda: (
+            _scalar(
+                pg_dsn,
+                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%%' "
+                "AND state = 'active'",
+            )
+            == 1
+        )
+    )
     time.sleep(0.3)
     result = run.apply("pg.cancel", older_than_s=0.2)
     assert [a["pid"] for a in result.plan.affects] == [slow.info.backend_pid]
@@ -208,7 +244,12 @@ def test_analyze_and_every_apply_is_audited(run: Runner, pg_dsn: str) -> None:
     run.apply("pg.vacuum", table=["fresh"])
     run.apply("pg.vacuum", table=["fresh"], confirm=lambda plan: False)
     entries = [(e["action"], e["mode"], e["outcome"]) for e in run.audit()]
-    assert entries == [("pg.vacuum", "apply", "declined"), ("pg.vacuum", "plan", "planned"),
-                       ("pg.vacuum", "apply", "done"), ("pg.vacuum", "plan", "planned"),
-                       ("pg.analyze", "apply", "done"), ("pg.analyze", "plan", "planned")]
+    assert entries == [
+        ("pg.vacuum", "apply", "declined"),
+        ("pg.vacuum", "plan", "planned"),
+        ("pg.vacuum", "apply", "done"),
+        ("pg.vacuum", "plan", "planned"),
+        ("pg.analyze", "apply", "done"),
+        ("pg.analyze", "plan", "planned"),
+    ]
     assert all(e["os_user"] == "tester" and "127.0.0.1" in e["target"] for e in run.audit())

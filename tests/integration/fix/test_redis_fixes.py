@@ -22,7 +22,10 @@ def run(redis_url: str, tmp_path, store) -> Runner:
 @pytest.fixture
 def stack(redis_url: str):
     """db 0: the cache (strings, a hash); db 1: the WebSocket queue (a list and a stream)."""
-    cache, queue = redis.Redis.from_url(url_with_db(redis_url, 0)), redis.Redis.from_url(url_with_db(redis_url, 1))
+    cache, queue = (
+        redis.Redis.from_url(url_with_db(redis_url, 0)),
+        redis.Redis.from_url(url_with_db(redis_url, 1)),
+    )
     cache.mset({f"cache:users:{i}": "x" * 10 for i in range(30)})
     cache.mset({f"cache:agents:{i}": "y" for i in range(7)})
     cache.hset("cache:meta", mapping={"a": 1})
@@ -41,7 +44,10 @@ def test_flush_cache_empties_db0_and_leaves_the_queue(run: Runner, stack) -> Non
     result = run.apply("redis.flush_cache")
     assert result.outcome.status == "done"
     assert cache.dbsize() == 0
-    assert queue.lrange("ws:queue", 0, -1) == [f"msg{i}".encode() for i in range(5)] and queue.xlen("ws:events") == 1
+    assert (
+        queue.lrange("ws:queue", 0, -1) == [f"msg{i}".encode() for i in range(5)]
+        and queue.xlen("ws:events") == 1
+    )
     assert result.outcome.figures["db 0 keys"] == {"before": 38, "after": 0}
 
 
@@ -58,7 +64,8 @@ def test_flush_cache_refuses_the_queue_db(redis_url: str, tmp_path, store, stack
 
 def test_flush_cache_refuses_a_db_with_queue_like_keys(redis_url: str, tmp_path, store, stack) -> None:
     _, queue = stack
-    run = _run(tmp_path, store, redis_url, cache_db=1, queue_db=None)  # misconfigured: the queue db as the cache
+    # misconfigured: the queue db as the cache
+    run = _run(tmp_path, store, redis_url, cache_db=1, queue_db=None)
     plan = run.plan("redis.flush_cache")
     assert plan.refusal and "lists/streams" in plan.refusal and "ws:queue" in plan.refusal
     assert queue.dbsize() == 2
@@ -97,7 +104,9 @@ def test_delete_pattern_refuses_the_queue_db_and_match_all(run: Runner, stack) -
 
 
 @pytest.mark.parametrize("pattern", ["*", "**", "?*", "*?", "[a-z]*", "[^]*", "[c]*", "???*"])
-def test_delete_pattern_refuses_every_match_all_spelling(redis_url: str, tmp_path, store, pattern: str) -> None:
+def test_delete_pattern_refuses_every_match_all_spelling(
+    redis_url: str, tmp_path, store, pattern: str
+) -> None:
     """A pattern with no literal outside wildcards and classes: refused before a key is read (#12)."""
     other = redis.Redis.from_url(url_with_db(redis_url, 2))
     other.mset({f"k{i}": i for i in range(200)})
@@ -123,9 +132,15 @@ def test_delete_pattern_refuses_a_pattern_that_counts_as_every_key(run: Runner, 
 def test_delete_pattern_caps_the_share_of_the_db(run: Runner, stack) -> None:
     cache, _ = stack
     plan = run.plan("redis.delete_pattern", pattern="cache:users:*")  # 30 of 38: over the default half
-    assert plan.refusal and "79% of db 0 (30 of 38 keys)" in plan.refusal and "--allow-share 0.84" in plan.refusal
+    assert (
+        plan.refusal
+        and "79% of db 0 (30 of 38 keys)" in plan.refusal
+        and "--allow-share 0.84" in plan.refusal
+    )
     assert cache.dbsize() == 38
-    assert run.apply("redis.delete_pattern", pattern="cache:users:*", allow_share=0.84).outcome.status == "done"
+    assert (
+        run.apply("redis.delete_pattern", pattern="cache:users:*", allow_share=0.84).outcome.status == "done"
+    )
     assert cache.dbsize() == 8
 
 

@@ -34,8 +34,10 @@ def _two_writers(url: str) -> list[str]:
     store.close()
     env = {**os.environ, "PERFBOOK_STORE_URL": url}
     env.pop("PERFBOOK_INCIDENT", None)
-    procs = [subprocess.Popen([sys.executable, "-c", _NOTES, who], env=env, stderr=subprocess.PIPE, text=True)
-             for who in ("ana", "bo")]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _NOTES, who], env=env, stderr=subprocess.PIPE, text=True)
+        for who in ("ana", "bo")
+    ]
     for proc in procs:
         assert proc.wait(timeout=240) == 0, proc.stderr.read()
     store = Store(url)

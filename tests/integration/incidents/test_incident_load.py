@@ -31,13 +31,30 @@ def url() -> Iterator[str]:
     server.server_close()
 
 
-def test_load_and_capacity_runs_tick_testing_and_a_missed_slo_is_flagged(perfbook, tmp_path: Path, url: str) -> None:
+def test_load_and_capacity_runs_tick_testing_and_a_missed_slo_is_flagged(
+    perfbook, tmp_path: Path, url: str
+) -> None:
     env = {"PERFBOOK_STORE_URL": f"sqlite:///{tmp_path / 'perfbook.db'}", "PERFBOOK_INCIDENT": "INC-1"}
     assert perfbook("incident", "open", "--title", "health slow", "--severity", "P3", env=env).exit_code == 0
     met = perfbook("load", url, "-n", "200", "-c", "2", "--slo", "p95<1s,errors<1%", "--json", env=env)
     assert met.exit_code == 0 and "INC-1: load #1: " in met.stderr and "SLO met" in met.stderr, met.stderr
-    capacity = perfbook("capacity", url, "--slo", "p95<1s", "--start-rate", "20", "--max-rate", "40",
-                        "--step-duration", "500ms", "--max-duration", "3s", "--no-plot", "--json", env=env)
+    capacity = perfbook(
+        "capacity",
+        url,
+        "--slo",
+        "p95<1s",
+        "--start-rate",
+        "20",
+        "--max-rate",
+        "40",
+        "--step-duration",
+        "500ms",
+        "--max-duration",
+        "3s",
+        "--no-plot",
+        "--json",
+        env=env,
+    )
     assert capacity.exit_code in (0, 3) and "INC-1: capacity #2: " in capacity.stderr, capacity.stderr
     missed = perfbook("load", url, "-n", "50", "-c", "1", "--slo", "p95<1us", "--json", env=env)
     assert missed.exit_code == 3 and "SLO missed" in missed.stderr

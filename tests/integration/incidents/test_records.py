@@ -12,17 +12,26 @@ from perfbook.store import Store
 
 
 def report(severity: str, p95_s: float, endpoint: str = "/api/v1/users") -> dict:
-    return {"severity": severity, "issue_types": ["high_response_time"],
-            "kpis": {"p95_s": p95_s, "p95_subject": endpoint, "error_rate": 0.0},
-            "causes": [{"summary": f"{endpoint} is slow"}],
-            "findings": [{"code": "http.slow_response", "level": "critical", "subject": endpoint},
-                         {"code": "pg.missing_index", "level": "warning", "subject": "public.users"}],
-            "probes": {"http": {"status": "ok"}, "postgres": {"status": "ok"}}}
+    return {
+        "severity": severity,
+        "issue_types": ["high_response_time"],
+        "kpis": {"p95_s": p95_s, "p95_subject": endpoint, "error_rate": 0.0},
+        "causes": [{"summary": f"{endpoint} is slow"}],
+        "findings": [
+            {"code": "http.slow_response", "level": "critical", "subject": endpoint},
+            {"code": "pg.missing_index", "level": "warning", "subject": "public.users"},
+        ],
+        "probes": {"http": {"status": "ok"}, "postgres": {"status": "ok"}},
+    }
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def store(request, tmp_path: Path):
-    url = f"sqlite:///{tmp_path / 'perfbook.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_dsn")
+    url = (
+        f"sqlite:///{tmp_path / 'perfbook.db'}"
+        if request.param == "sqlite"
+        else request.getfixturevalue("pg_dsn")
+    )
     store = Store(url)
     yield store
     store.close()
@@ -44,7 +53,10 @@ def test_contradicted_tick_gets_a_check_event(store: Store) -> None:
     inc = records.open_incident(store, title="slow", actor="ana", report=report("P2", 4.0))
     records.attach(store, inc.number, "triage", report("OK", 0.5), actor="ana")
     done = records.attach(store, inc.number, "triage", report("P2", 4.2), actor="ana")
-    assert any(line.startswith("flagged 12 Response times improved: contradicted by triage #3") for line in done.events)
+    assert any(
+        line.startswith("flagged 12 Response times improved: contradicted by triage #3")
+        for line in done.events
+    )
     item = records.checklist_of(store, inc.number)[11]
     assert (item.state, item.artifact, item.contradicted[:9]) == ("done", "triage #2", "triage #3")
 
@@ -56,6 +68,7 @@ def test_resolved_incidents_take_no_evidence_and_no_second_resolve(store: Store)
         records.attach(store, inc.number, "triage", report("P2", 3.0), actor="ana")
     with pytest.raises(UsageError, match="already resolved"):
         records.resolve(store, inc.number, actor="ana")
-    records.add_note(store, inc.number, "postmortem on Friday", actor="ana", followup=True)  # notes still welcome
+    # notes still welcome
+    records.add_note(store, inc.number, "postmortem on Friday", actor="ana", followup=True)
     assert records.reopen(store, inc.number, actor="bo").status.value == "investigating"
     assert [e.kind for e in records.timeline(store, inc.number)] == ["opened", "resolved", "note", "reopened"]

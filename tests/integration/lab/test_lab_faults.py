@@ -39,7 +39,9 @@ def _query(lab: LabState, sql: str, params: tuple = ()) -> list[tuple]:
 def test_admin_endpoint_needs_the_token(lab: LabState) -> None:
     response = httpx.post(f"{lab.backend_url}/admin/faults/slow", json={"on": True})
     assert response.status_code == 401
-    wrong = httpx.post(f"{lab.backend_url}/admin/faults/slow", json={"on": True}, headers={"Authorization": "Bearer x"})
+    wrong = httpx.post(
+        f"{lab.backend_url}/admin/faults/slow", json={"on": True}, headers={"Authorization": "Bearer x"}
+    )
     assert wrong.status_code == 401
     with pytest.raises(PerfbookError, match="unknown fault"):
         switch_fault(lab, "nosuch", True)
@@ -182,9 +184,12 @@ def test_idle_tx_leaves_sessions_idle_in_transaction(lab: LabState, fault) -> No
 
 def test_pool_holds_most_connections_but_the_reserved(lab: LabState, fault) -> None:
     fault("pool")
-    used, usable = _query(lab, "SELECT (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'),"
-                               " current_setting('max_connections')::int"
-                               " - current_setting('superuser_reserved_connections')::int")[0]
+    used, usable = _query(
+        lab,
+        "SELECT (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'),"
+        " current_setting('max_connections')::int"
+        " - current_setting('superuser_reserved_connections')::int",
+    )[0]
     assert used / usable > 0.8
     assert httpx.get(f"{lab.backend_url}/health").status_code == 200
     switch_fault(lab, "pool", False)
@@ -206,8 +211,10 @@ def test_a_fault_past_its_time_switches_itself_off(lab: LabState) -> None:
 
 
 def test_fault_params_are_typed_and_checked_before_anything_changes(lab: LabState, perfbook) -> None:
-    for bad, names in ((("delay_s=abc",), "delay_s must be a number from 0 to 60, got 'abc'"),
-                       (("bogus=1",), "unknown parameter 'bogus'")):
+    for bad, names in (
+        (("delay_s=abc",), "delay_s must be a number from 0 to 60, got 'abc'"),
+        (("bogus=1",), "unknown parameter 'bogus'"),
+    ):
         res = perfbook("lab", "fault", "slow", "on", *(f"--param={b}" for b in bad), "--dir", str(lab.dir))
         assert res.exit_code == 2 and res.stdout == ""
         assert len(res.stderr.strip().splitlines()) == 1 and names in res.stderr
@@ -223,9 +230,13 @@ def test_fault_on_says_a_sentence_and_on_again_applies_the_new_params(lab: LabSt
     try:
         res = perfbook("lab", "fault", "slow", "on", "--param", "delay_s=0.2", "--dir", str(lab.dir))
         assert res.exit_code == 0, res.stderr
-        assert res.stdout.startswith("fault slow is on: /api/v1/agents answers 0.2 s late (switches itself off in")
+        assert res.stdout.startswith(
+            "fault slow is on: /api/v1/agents answers 0.2 s late (switches itself off in"
+        )
         assert "{" not in res.stdout
-        again = perfbook("lab", "fault", "slow", "on", "--param", "delay_s=1.5", "--json", "--dir", str(lab.dir))
+        again = perfbook(
+            "lab", "fault", "slow", "on", "--param", "delay_s=1.5", "--json", "--dir", str(lab.dir)
+        )
         assert again.exit_code == 0 and again.json["params"]["delay_s"] == 1.5
         assert list_faults(lab)["slow"]["params"]["delay_s"] == 1.5
         time.sleep(0.5)  # both workers poll the switch every 200 ms

@@ -18,8 +18,20 @@ def _tables(dsn: str) -> set[str]:
 
 def test_lab_on_given_postgres_and_redis(perfbook, state_dir: Path, pg_dsn: str, redis_url: str) -> None:
     cache_url = redis_url.rsplit("/", 1)[0] + "/3"
-    up = perfbook("lab", "up", "--port", "0", "--frontend-port", "0", "--dir", str(state_dir),
-                  "--postgres-dsn", pg_dsn, "--redis-url", cache_url)
+    up = perfbook(
+        "lab",
+        "up",
+        "--port",
+        "0",
+        "--frontend-port",
+        "0",
+        "--dir",
+        str(state_dir),
+        "--postgres-dsn",
+        pg_dsn,
+        "--redis-url",
+        cache_url,
+    )
     assert up.exit_code == 0, up.stderr
     state = LabState.load(state_dir)
     assert state.external_postgres and state.external_redis
@@ -36,8 +48,18 @@ def test_lab_on_given_postgres_and_redis(perfbook, state_dir: Path, pg_dsn: str,
 
 
 def test_unreachable_given_postgres_is_one_line(perfbook, state_dir: Path, closed_port_url: str) -> None:
-    result = perfbook("lab", "up", "--port", "0", "--frontend-port", "0", "--dir", str(state_dir),
-                      "--postgres-dsn", closed_port_url)
+    result = perfbook(
+        "lab",
+        "up",
+        "--port",
+        "0",
+        "--frontend-port",
+        "0",
+        "--dir",
+        str(state_dir),
+        "--postgres-dsn",
+        closed_port_url,
+    )
     assert result.exit_code == 1
     assert result.stderr.startswith("error: --postgres-dsn postgresql://lab:***@127.0.0.1:")
     assert "s3cret" not in result.stderr and len(result.stderr.splitlines()) <= 2

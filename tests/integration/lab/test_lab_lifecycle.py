@@ -34,8 +34,17 @@ def _lab_pids(state: LabState) -> set[int]:
 
 
 def test_up_status_config_down_leaves_no_process_and_no_port(perfbook, state_dir: Path) -> None:
-    up = perfbook("lab", "up", "--port", "0", "--frontend-port", "0", "--dir", str(state_dir),
-                  env={"PERFBOOK_POSTGRES_DSN": "postgresql://elsewhere/db"})
+    up = perfbook(
+        "lab",
+        "up",
+        "--port",
+        "0",
+        "--frontend-port",
+        "0",
+        "--dir",
+        str(state_dir),
+        env={"PERFBOOK_POSTGRES_DSN": "postgresql://elsewhere/db"},
+    )
     if up.exit_code != 0 and "not found" in up.stderr and not services.require_services():
         pytest.skip(up.stderr.strip())
     assert up.exit_code == 0, up.stderr
@@ -49,9 +58,16 @@ def test_up_status_config_down_leaves_no_process_and_no_port(perfbook, state_dir
     fault = perfbook("lab", "fault", "lock", "on", "--dir", str(state_dir))
     assert fault.exit_code == 0 and fault.stdout.startswith("fault lock is on: "), fault.stderr
     pids = _lab_pids(state)
-    assert any(p.info["cmdline"] and f"pblab-{state.lab_id}-hold" in p.info["cmdline"]
-               for p in psutil.process_iter(["cmdline"]))
-    ports = [state.processes["api"].port, state.processes["web"].port, state.postgres["port"], state.redis["port"]]
+    assert any(
+        p.info["cmdline"] and f"pblab-{state.lab_id}-hold" in p.info["cmdline"]
+        for p in psutil.process_iter(["cmdline"])
+    )
+    ports = [
+        state.processes["api"].port,
+        state.processes["web"].port,
+        state.postgres["port"],
+        state.redis["port"],
+    ]
     assert len(pids) >= 8 and not any(_port_free(p) for p in ports)
 
     down = perfbook("lab", "down", "--dir", str(state_dir))
@@ -67,8 +83,9 @@ def test_port_in_use_is_one_line_and_starts_nothing(perfbook, state_dir: Path) -
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
-        result = perfbook("lab", "up", "--port", str(busy.getsockname()[1]), "--frontend-port", "0",
-                          "--dir", str(state_dir))
+        result = perfbook(
+            "lab", "up", "--port", str(busy.getsockname()[1]), "--frontend-port", "0", "--dir", str(state_dir)
+        )
     assert result.exit_code == 1
     assert result.stderr.startswith("error: cannot listen on 127.0.0.1:")
     assert "hint: choose another --port" in result.stderr

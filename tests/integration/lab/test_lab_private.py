@@ -17,7 +17,11 @@ from perfbook.lab.state import LabState
 
 
 def _passwords(lab: LabState) -> list[str]:
-    found = [urlsplit(lab.app_dsn).password, urlsplit(lab.admin_dsn).password, urlsplit(lab.redis_url).password]
+    found = [
+        urlsplit(lab.app_dsn).password,
+        urlsplit(lab.admin_dsn).password,
+        urlsplit(lab.redis_url).password,
+    ]
     assert all(found) and len(set(found)) == 3, "three generated passwords"
     return found
 
@@ -26,16 +30,26 @@ def test_postgres_needs_a_password_over_tcp_and_the_socket(lab: LabState) -> Non
     parts = urlsplit(lab.app_dsn)
     for user in ("postgres", "codexos"):
         with pytest.raises(psycopg.OperationalError, match="password"):
-            psycopg.connect(host="127.0.0.1", port=parts.port, user=user, dbname="postgres", connect_timeout=5)
+            psycopg.connect(
+                host="127.0.0.1", port=parts.port, user=user, dbname="postgres", connect_timeout=5
+            )
         with pytest.raises(psycopg.OperationalError, match="password"):  # the socket is not trust either
-            psycopg.connect(host=lab.postgres["base_dir"], port=parts.port, user=user, dbname="postgres",
-                            connect_timeout=5)
+            psycopg.connect(
+                host=lab.postgres["base_dir"],
+                port=parts.port,
+                user=user,
+                dbname="postgres",
+                connect_timeout=5,
+            )
     with psycopg.connect(lab.app_dsn, connect_timeout=5) as conn:
         assert conn.execute("SELECT current_user").fetchone() == ("codexos",)
     with psycopg.connect(lab.admin_dsn, connect_timeout=5) as conn:
-        assert conn.execute("SELECT rolpassword LIKE 'SCRAM-SHA-256$%' FROM pg_authid "
-                            "WHERE rolname = 'codexos'").fetchone() == (True,)
-        assert {r[0] for r in conn.execute("SELECT DISTINCT auth_method FROM pg_hba_file_rules")} == {"scram-sha-256"}
+        assert conn.execute(
+            "SELECT rolpassword LIKE 'SCRAM-SHA-256$%' FROM pg_authid WHERE rolname = 'codexos'"
+        ).fetchone() == (True,)
+        assert {r[0] for r in conn.execute("SELECT DISTINCT auth_method FROM pg_hba_file_rules")} == {
+            "scram-sha-256"
+        }
 
 
 def test_redis_needs_its_password(lab: LabState) -> None:
@@ -70,8 +84,19 @@ def test_secrets_are_in_0600_files_and_never_in_the_config_or_argv(lab: LabState
 
 def test_triage_of_the_lab_works_through_its_config(perfbook, lab: LabState) -> None:
     path = perfbook("lab", "config", "--dir", lab.state_dir).stdout.strip()
-    res = perfbook("triage", "--config", path, "--only", "postgres,redis", "--window", "0.5s", "--json",
-                   "--fail-on", "never", env={k: None for k in os.environ if k.startswith("PERFBOOK_")})
+    res = perfbook(
+        "triage",
+        "--config",
+        path,
+        "--only",
+        "postgres,redis",
+        "--window",
+        "0.5s",
+        "--json",
+        "--fail-on",
+        "never",
+        env={k: None for k in os.environ if k.startswith("PERFBOOK_")},
+    )
     assert res.exit_code == 0, res.stderr
     assert {n: p["status"] for n, p in res.json["probes"].items()} == {"postgres": "ok", "redis": "ok"}
     assert not [s for s in _passwords(lab) if s in res.stdout + res.stderr]

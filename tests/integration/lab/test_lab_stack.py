@@ -40,10 +40,12 @@ def test_metrics_use_route_templates_and_30s_buckets(lab: LabState) -> None:
     for user_id in (1, 2, 3):
         httpx.get(f"{lab.backend_url}/api/v1/users/{user_id}")
     text = httpx.get(f"{lab.backend_url}/metrics").text
-    count = re.search(r'http_requests_total\{handler="/api/v1/users/\{user_id\}",method="GET",status="200"\} (\S+)', text)
+    count = re.search(
+        r'http_requests_total\{handler="/api/v1/users/\{user_id\}",method="GET",status="200"\} (\S+)', text
+    )
     assert count and float(count.group(1)) >= 3
     assert 'le="30.0"' in text and "http_request_duration_seconds_bucket" in text
-    assert "/api/v1/users/1\"" not in text  # raw paths would explode the label cardinality
+    assert '/api/v1/users/1"' not in text  # raw paths would explode the label cardinality
 
 
 def test_both_workers_serve_and_share_metrics(lab: LabState) -> None:
@@ -72,8 +74,10 @@ def test_frontend_serves_page_scripts_styles_images(lab: LabState) -> None:
         assert httpx.get(lab.frontend_url + asset).status_code == 200, asset
     config_js = httpx.get(lab.frontend_url + "/js/config.js").text
     assert lab.backend_url in config_js  # the page finds the backend on whatever port it got
-    preflight = httpx.options(f"{lab.backend_url}/api/v1/users", headers={
-        "Origin": lab.frontend_url, "Access-Control-Request-Method": "GET"})
+    preflight = httpx.options(
+        f"{lab.backend_url}/api/v1/users",
+        headers={"Origin": lab.frontend_url, "Access-Control-Request-Method": "GET"},
+    )
     assert preflight.headers.get("access-control-allow-origin") == lab.frontend_url
 
 

@@ -6,7 +6,8 @@ Own process and uvloop, so its timestamps do not wait on the test's GIL. Answers
 keeps its running count in ``OUT.count`` (every 100 ms), and on SIGTERM writes
 ``{"count": N, "arrivals": [[t_s, client_port], ...], "stalls": [[t_s, s], ...],
 "service_s": [...]}`` to ``OUT`` and exits. ``service_s`` is each response's time in the server
-(the delay it really applied, which a loaded machine stretches). ``stalls`` are the moments its own loop did not run for over 20 ms (the machine
+(the delay it really applied, which a loaded machine stretches). ``stalls`` are the moments its own loop
+did not run for over 20 ms (the machine
 did not schedule it): arrivals around them are the instrument's, not the client's, timing.
 
 ``ArrivalServer(tmp_path, delay_s=0.05)`` is the test-side handle (a context manager).
@@ -87,8 +88,16 @@ async def _main(delay_s: float, out: Path) -> None:
             pass
     server.close()
     watcher.cancel()
-    out.write_text(json.dumps({"count": len(state.arrivals), "arrivals": state.arrivals, "stalls": state.stalls,
-                                "service_s": state.service_s}))
+    out.write_text(
+        json.dumps(
+            {
+                "count": len(state.arrivals),
+                "arrivals": state.arrivals,
+                "stalls": state.stalls,
+                "service_s": state.service_s,
+            }
+        )
+    )
 
 
 class ArrivalServer:
@@ -97,8 +106,11 @@ class ArrivalServer:
     def __init__(self, tmp: Path, delay_s: float = 0.0) -> None:
         tmp.mkdir(parents=True, exist_ok=True)
         self.out = tmp / f"arrivals-{time.monotonic_ns()}.json"
-        self.proc = subprocess.Popen([sys.executable, __file__, "--delay", str(delay_s), "--out", str(self.out)],
-                                     stdout=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "--delay", str(delay_s), "--out", str(self.out)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         self.port = int(self.proc.stdout.readline())
         self.url = f"http://127.0.0.1:{self.port}/"
         self.result: dict | None = None

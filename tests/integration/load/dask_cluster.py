@@ -21,8 +21,9 @@ START_TIMEOUT_S = 60.0  # a loaded 2-core machine imports distributed slowly
 
 
 class DaskCluster:
-    def __init__(self, tmp: Path, workers: int = 2, env: dict[str, str] | None = None,
-                 preload: Path | None = None) -> None:
+    def __init__(
+        self, tmp: Path, workers: int = 2, env: dict[str, str] | None = None, preload: Path | None = None
+    ) -> None:
         self.tmp = tmp
         self.tmp.mkdir(parents=True, exist_ok=True)
         self.n_workers = workers
@@ -34,8 +35,9 @@ class DaskCluster:
 
     def _start(self, args: list[str], log: str, env: dict[str, str] | None = None) -> subprocess.Popen:
         out = open(self.tmp / log, "ab")  # noqa: SIM115 - closed with the process in stop()
-        proc = subprocess.Popen([*DASK, *args], stdout=out, stderr=subprocess.STDOUT, env=env or self.env,
-                                start_new_session=True)  # its own group: stop() reaps its children too
+        proc = subprocess.Popen(
+            [*DASK, *args], stdout=out, stderr=subprocess.STDOUT, env=env or self.env, start_new_session=True
+        )  # its own group: stop() reaps its children too
         proc.log = out  # type: ignore[attr-defined]
         self.procs.append(proc)
         return proc
@@ -53,23 +55,50 @@ class DaskCluster:
 
     def start(self) -> None:
         sched_file = self.tmp / "scheduler.json"
-        self._start(["scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                     "--scheduler-file", str(sched_file)], "scheduler.log")
+        self._start(
+            [
+                "scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--no-dashboard",
+                "--scheduler-file",
+                str(sched_file),
+            ],
+            "scheduler.log",
+        )
         deadline = time.monotonic() + START_TIMEOUT_S
         while not sched_file.exists() or not sched_file.read_text().strip():
             if time.monotonic() > deadline or self.procs[0].poll() is not None:
-                raise RuntimeError(f"dask scheduler did not start: {(self.tmp / 'scheduler.log').read_text()}")
+                raise RuntimeError(
+                    f"dask scheduler did not start: {(self.tmp / 'scheduler.log').read_text()}"
+                )
             time.sleep(0.1)
         self.address = json.loads(sched_file.read_text())["address"]
         for i in range(self.n_workers):
             self.add_worker(f"cw{i + 1}", nanny=True, wait=False)
         self.wait_for(self.n_workers)
 
-    def add_worker(self, name: str, *, nanny: bool = False, wait: bool = True,
-                   env: dict[str, str] | None = None) -> subprocess.Popen:
-        args = ["worker", self.address, "--nworkers", "1", "--nthreads", "1", "--host", "127.0.0.1",
-                "--no-dashboard", "--name", name, "--nanny" if nanny else "--no-nanny",
-                "--local-directory", str(self.tmp / "workers")]
+    def add_worker(
+        self, name: str, *, nanny: bool = False, wait: bool = True, env: dict[str, str] | None = None
+    ) -> subprocess.Popen:
+        args = [
+            "worker",
+            self.address,
+            "--nworkers",
+            "1",
+            "--nthreads",
+            "1",
+            "--host",
+            "127.0.0.1",
+            "--no-dashboard",
+            "--name",
+            name,
+            "--nanny" if nanny else "--no-nanny",
+            "--local-directory",
+            str(self.tmp / "workers"),
+        ]
         if self.preload is not None:
             args += ["--preload", str(self.preload)]
         before = len(self.workers()) if wait else 0
@@ -88,7 +117,9 @@ class DaskCluster:
 
     def workers(self) -> dict[str, str]:
         """address → name of the workers the scheduler has now."""
-        info = self.client.scheduler_info(n_workers=-1) if _takes_n_workers() else self.client.scheduler_info()
+        info = (
+            self.client.scheduler_info(n_workers=-1) if _takes_n_workers() else self.client.scheduler_info()
+        )
         return {addr: str(w["name"]) for addr, w in info["workers"].items() if addr in self.client.nthreads()}
 
     def wait_for(self, n: int) -> None:

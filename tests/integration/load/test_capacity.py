@@ -47,7 +47,12 @@ def test_max_duration_bounds_the_search():
         base, _ = make_run(LoadOptions(url=srv.url, connections=4, abort_on_errors=0.0))
         started: list[tuple[int, float, float]] = []
         report = run_capacity(
-            base, parse_slo("p95<1s"), start_rps=50, max_rps=10_000, step_s=0.3, max_duration_s=1.0,
+            base,
+            parse_slo("p95<1s"),
+            start_rps=50,
+            max_rps=10_000,
+            step_s=0.3,
+            max_duration_s=1.0,
             on_step_start=lambda *step: started.append(step),
         )
     doc = report.to_json()
@@ -55,5 +60,6 @@ def test_max_duration_bounds_the_search():
     assert 1 <= len(doc["steps"]) <= 3
     # progress is told each step as it starts: its number, the rate it tests, how long
     assert [(n, rate) for n, rate, _ in started][: len(doc["steps"])] == [
-        (i + 1, s["rate_rps"]) for i, s in enumerate(doc["steps"])]
+        (i + 1, s["rate_rps"]) for i, s in enumerate(doc["steps"])
+    ]
     assert all(step_s == 0.3 for _, _, step_s in started)

@@ -96,8 +96,12 @@ def test_saved_json_equals_stdout(perfbook, tmp_path):
 
 def test_compare_says_worse_for_a_slower_server_and_fails_on_regression(perfbook, tmp_path):
     with LocalServer(ServerConfig(delay_s=0.02)) as fast, LocalServer(ServerConfig(delay_s=0.04)) as slow:
-        assert perfbook("load", fast.url, "-n", "60", "-c", "2", "-o", str(tmp_path / "a.json")).exit_code == 0
-        assert perfbook("load", slow.url, "-n", "60", "-c", "2", "-o", str(tmp_path / "b.json")).exit_code == 0
+        assert (
+            perfbook("load", fast.url, "-n", "60", "-c", "2", "-o", str(tmp_path / "a.json")).exit_code == 0
+        )
+        assert (
+            perfbook("load", slow.url, "-n", "60", "-c", "2", "-o", str(tmp_path / "b.json")).exit_code == 0
+        )
     a, b = str(tmp_path / "a.json"), str(tmp_path / "b.json")
     doc = perfbook("load", "compare", a, b, "--json").json
     rows = {r["figure"]: r for r in doc["figures"]}

@@ -26,9 +26,12 @@ PERFBOOK = [sys.executable, "-m", "perfbook"]
 CATCH_UP_S = 0.3
 
 
-def perfbook(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([*PERFBOOK, *args], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})
+def perfbook(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*PERFBOOK, *args], capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}
+    )
 
 
 def start_perfbook(*args: str) -> subprocess.Popen:
@@ -50,7 +53,11 @@ def ports_of(pids: dict[str, int], server_port: int) -> dict[int, str]:
     owner = {}
     for name, pid in pids.items():
         for proc in [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]:
-            conns = proc.net_connections(kind="tcp") if hasattr(proc, "net_connections") else proc.connections("tcp")
+            conns = (
+                proc.net_connections(kind="tcp")
+                if hasattr(proc, "net_connections")
+                else proc.connections("tcp")
+            )
             for conn in conns:
                 if conn.raddr and conn.raddr.port == server_port:
                     owner[conn.laddr.port] = name
@@ -65,8 +72,20 @@ def machine_load() -> str:
 def test_n_is_split_exactly_and_counted_at_the_server(cluster, tmp_path):
     out = tmp_path / "run.json"
     with ArrivalServer(tmp_path) as srv:
-        res = perfbook("load", srv.url, "-n", "20000", "-c", "20", "--cluster", cluster.address,
-                       "--slo", "errors<1%", "-o", str(out))
+        res = perfbook(
+            "load",
+            srv.url,
+            "-n",
+            "20000",
+            "-c",
+            "20",
+            "--cluster",
+            cluster.address,
+            "--slo",
+            "errors<1%",
+            "-o",
+            str(out),
+        )
         served = srv.stop()["count"]
     assert res.returncode == 0, res.stderr
     assert served == 20_000
@@ -75,7 +94,8 @@ def test_n_is_split_exactly_and_counted_at_the_server(cluster, tmp_path):
     rows = doc["cluster"]["workers"]
     assert sorted(r["name"] for r in rows) == ["cw1", "cw2"]
     assert [r["requests"] for r in rows] == [10_000, 10_000] and not doc["cluster"]["partial"]
-    assert all(abs(r["clock_offset_s"]) <= r["clock_uncertainty_s"] + 0.002 for r in rows)  # one machine, one clock
+    # one machine, one clock
+    assert all(abs(r["clock_offset_s"]) <= r["clock_uncertainty_s"] + 0.002 for r in rows)
     # the text report: the per-worker table under the summary
     assert "cw1" in res.stdout and "cw2" in res.stdout and "clock offset" in res.stdout
     assert "20,000 requests" in res.stdout
@@ -87,8 +107,9 @@ def _open_loop_at_the_server(cluster, tmp_path) -> dict:
     """One --rate 2000 -d 10s run, seen at the server: 100 ms bins, which worker sent what, stalls."""
     pids = cluster.pids()
     with ArrivalServer(tmp_path) as srv:
-        proc = start_perfbook("load", srv.url, "--rate", "2000", "-d", "10s", "-c", "20",
-                              "--cluster", cluster.address, "--json")
+        proc = start_perfbook(
+            "load", srv.url, "--rate", "2000", "-d", "10s", "-c", "20", "--cluster", cluster.address, "--json"
+        )
         wait_until(lambda: srv.count() > 2000, 60, proc)  # a second in: every connection is open
         owner = ports_of(pids, srv.port)
         stdout, stderr = proc.communicate(timeout=60)
@@ -105,8 +126,14 @@ def _open_loop_at_the_server(cluster, tmp_path) -> dict:
     blind = set()
     for t, lag in seen["stalls"]:
         blind |= set(range(int((t - lag - first) / 0.1), int((t + CATCH_UP_S - first) / 0.1) + 1))
-    return {"report": json.loads(stdout), "arrivals": arrivals, "bins": bins, "owner": owner,
-            "blind": sorted(b for b in blind if 0 <= b < 100), "stalls": seen["stalls"]}
+    return {
+        "report": json.loads(stdout),
+        "arrivals": arrivals,
+        "bins": bins,
+        "owner": owner,
+        "blind": sorted(b for b in blind if 0 <= b < 100),
+        "stalls": seen["stalls"],
+    }
 
 
 def test_open_loop_rate_is_held_and_arrivals_are_even(cluster, tmp_path):
@@ -115,8 +142,10 @@ def test_open_loop_rate_is_held_and_arrivals_are_even(cluster, tmp_path):
         if len(seen["blind"]) <= 10:
             break
     else:
-        pytest.skip(f"too loaded to measure 100 ms bins: the server itself stalled in {len(seen['blind'])} of "
-                    f"100 bins, twice ({machine_load()}); nothing judged")
+        pytest.skip(
+            f"too loaded to measure 100 ms bins: the server itself stalled in {len(seen['blind'])} of "
+            f"100 bins, twice ({machine_load()}); nothing judged"
+        )
     arrivals, bins = seen["arrivals"], seen["bins"]
     assert len(arrivals) == 20_000 and seen["report"]["requests"] == 20_000
     rate = (len(arrivals) - 1) / (arrivals[-1][0] - arrivals[0][0])
@@ -129,12 +158,15 @@ def test_open_loop_rate_is_held_and_arrivals_are_even(cluster, tmp_path):
     )
     first = arrivals[0][0]
     senders = {seen["owner"].get(port) for t, port in arrivals if t - first < 0.1}
-    assert senders == {"cw1", "cw2"}, f"senders in the first 100 ms: {senders} (ports known: {len(seen['owner'])})"
+    assert senders == {"cw1", "cw2"}, (
+        f"senders in the first 100 ms: {senders} (ports known: {len(seen['owner'])})"
+    )
 
 
 def test_latency_is_right_and_the_merge_is_exact(cluster, tmp_path):
     misses = []
-    for attempt in range(2):  # timing under a loaded machine gets one more try (the merge must hold every time)
+    # timing under a loaded machine gets one more try (the merge must hold every time)
+    for attempt in range(2):
         for path in cluster.samples.iterdir():
             path.unlink()
         with ArrivalServer(tmp_path / f"try{attempt}", delay_s=0.05) as srv:
@@ -168,7 +200,9 @@ def test_a_lost_worker_is_named_and_the_run_is_partial(cluster, tmp_path):
     doomed = cluster.add_worker("doomed")  # --no-nanny: killing it kills the worker itself
     out = tmp_path / "run.json"
     with ArrivalServer(tmp_path) as srv:
-        proc = start_perfbook("load", srv.url, "-d", "8s", "-c", "6", "--cluster", cluster.address, "-o", str(out))
+        proc = start_perfbook(
+            "load", srv.url, "-d", "8s", "-c", "6", "--cluster", cluster.address, "-o", str(out)
+        )
         wait_until(lambda: srv.count() > 6000, 60, proc)
         # the client polls every 0.5 s, and a first poll on a busy machine can take a second or
         # more: give the doomed worker's counts time to reach the client before it is killed
@@ -223,8 +257,14 @@ def test_unreachable_target_errors_by_kind_on_each_worker(cluster):
     with socket.socket() as sock:  # a port that was free a moment ago: nothing listens there
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    res = perfbook("load", f"http://127.0.0.1:{port}/", "-n", "5000", "--json",
-                   env={"PERFBOOK_LOAD_CLUSTER": cluster.address})  # the cluster from the environment
+    res = perfbook(
+        "load",
+        f"http://127.0.0.1:{port}/",
+        "-n",
+        "5000",
+        "--json",
+        env={"PERFBOOK_LOAD_CLUSTER": cluster.address},
+    )  # the cluster from the environment
     assert res.returncode != 0
     doc = json.loads(res.stdout)
     rows = doc["cluster"]["workers"]
@@ -242,7 +282,9 @@ def test_a_wrong_scheduler_is_one_line_and_exit_2_before_any_load(tmp_path):
         served = srv.stop()["count"]
     for res, says in ((refused, "cannot reach the Dask scheduler"), (not_dask, "is not a Dask scheduler")):
         lines = res.stderr.strip().splitlines()
-        assert res.returncode == 2 and lines[0].startswith("error: --cluster:") and says in lines[0], res.stderr
+        assert res.returncode == 2 and lines[0].startswith("error: --cluster:") and says in lines[0], (
+            res.stderr
+        )
         assert len(lines) <= 2 and all(ln.startswith(("error:", "hint:")) for ln in lines), res.stderr
     assert served == 0
 
@@ -253,7 +295,9 @@ def test_no_workers_and_a_version_mismatch_are_refused_before_any_load(tmp_path)
 
     fake = tmp_path / "fake-site"  # another perfbook's metadata, found first on the worker's path
     (fake / "perfbook-9.9.9.dist-info").mkdir(parents=True)
-    (fake / "perfbook-9.9.9.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: perfbook\nVersion: 9.9.9\n")
+    (fake / "perfbook-9.9.9.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: perfbook\nVersion: 9.9.9\n"
+    )
     with DaskCluster(tmp_path / "dask", workers=0) as dc, ArrivalServer(tmp_path) as srv:
         empty = perfbook("load", srv.url, "-n", "100", "--cluster", dc.address)
         dc.add_worker("old", env={"PYTHONPATH": str(fake)})
@@ -267,8 +311,21 @@ def test_no_workers_and_a_version_mismatch_are_refused_before_any_load(tmp_path)
 
 def test_capacity_runs_its_steps_on_the_cluster(cluster, tmp_path):
     with ArrivalServer(tmp_path) as srv:
-        res = perfbook("capacity", srv.url, "--cluster", cluster.address, "--slo", "p95<200ms,errors<1%",
-                       "--start-rate", "200", "--max-rate", "400", "--step-duration", "1s", "--json")
+        res = perfbook(
+            "capacity",
+            srv.url,
+            "--cluster",
+            cluster.address,
+            "--slo",
+            "p95<200ms,errors<1%",
+            "--start-rate",
+            "200",
+            "--max-rate",
+            "400",
+            "--step-duration",
+            "1s",
+            "--json",
+        )
         served = srv.stop()["count"]
     assert res.returncode == 0, res.stderr
     doc = json.loads(res.stdout)

@@ -37,8 +37,9 @@ def test_too_few_connections_miss_the_rate_say_which_limit_and_exit_3(perfbook):
         started = time.monotonic()
         res = perfbook("load", srv.url + "/health", "--rate", "500", "-d", "4s", "--max-connections", "5")
         took_s = time.monotonic() - started
-        as_json = perfbook("load", srv.url + "/health", "--rate", "500", "-d", "2s", "--max-connections", "5",
-                           "--json")
+        as_json = perfbook(
+            "load", srv.url + "/health", "--rate", "500", "-d", "2s", "--max-connections", "5", "--json"
+        )
     assert res.exit_code == 3 and as_json.exit_code == 3
     out = " ".join(res.stdout.split())
     achieved = re.search(r"rate MISSED: target 500 rps, achieved (\d+) rps", out)

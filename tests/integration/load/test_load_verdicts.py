@@ -48,8 +48,9 @@ def test_interim_responses_are_not_responses_and_n_stays_exact(perfbook):
 
 
 def _load_process(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "perfbook", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "perfbook", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def _wait_for(srv: LocalServer, requests: int) -> None:
@@ -90,8 +91,20 @@ def test_sigterm_ends_a_multi_worker_load_cleanly(tmp_path):
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_signal_ends_the_capacity_search_within_a_second(sig, code):
     with LocalServer(ServerConfig(delay_s=0.05)) as srv:
-        proc = _load_process("capacity", srv.url, "--slo", "p95<1s", "--step-duration", "5s", "--start-rate", "20",
-                             "--max-duration", "60s", "--no-plot", "--json")
+        proc = _load_process(
+            "capacity",
+            srv.url,
+            "--slo",
+            "p95<1s",
+            "--step-duration",
+            "5s",
+            "--start-rate",
+            "20",
+            "--max-duration",
+            "60s",
+            "--no-plot",
+            "--json",
+        )
         _wait_for(srv, 30)
         sent_at = time.monotonic()
         proc.send_signal(sig)

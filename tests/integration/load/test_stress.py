@@ -16,10 +16,23 @@ def test_stress_postgres_counts_queries(perfbook, pg_dsn):
 
 
 def test_stress_postgres_refuses_anything_but_a_read(perfbook, pg_dsn):
-    res = perfbook("stress", "postgres", "--dsn", pg_dsn, "-c", "1", "-d", "0.3s",
-                   "--query", "CREATE TABLE perfbook_should_not_exist (i int)", "--json")
+    res = perfbook(
+        "stress",
+        "postgres",
+        "--dsn",
+        pg_dsn,
+        "-c",
+        "1",
+        "-d",
+        "0.3s",
+        "--query",
+        "CREATE TABLE perfbook_should_not_exist (i int)",
+        "--json",
+    )
     assert res.exit_code == 2 and res.stdout == ""
-    assert res.stderr.startswith("error: stress postgres --query refused: only SELECT is allowed (it starts with CREATE)")
+    assert res.stderr.startswith(
+        "error: stress postgres --query refused: only SELECT is allowed (it starts with CREATE)"
+    )
     with psycopg.connect(pg_dsn) as conn:
         assert conn.execute("SELECT to_regclass('perfbook_should_not_exist')").fetchone() == (None,)
 
@@ -28,8 +41,12 @@ def test_stress_postgres_never_terminates_another_session(perfbook, pg_dsn):
     """pg_terminate_backend works in a read-only transaction: the query is refused before it runs (#12)."""
     with psycopg.connect(pg_dsn, autocommit=True) as victim:
         pid = victim.info.backend_pid
-        for query in (f"SELECT pg_terminate_backend({pid})", f'SELECT "pg_catalog"."pg_cancel_backend"({pid})',
-                      "SELECT pg_reload_conf()", f"SELECT 1; SELECT pg_terminate_backend({pid})"):
+        for query in (
+            f"SELECT pg_terminate_backend({pid})",
+            f'SELECT "pg_catalog"."pg_cancel_backend"({pid})',
+            "SELECT pg_reload_conf()",
+            f"SELECT 1; SELECT pg_terminate_backend({pid})",
+        ):
             res = perfbook("stress", "postgres", "--dsn", pg_dsn, "-c", "1", "-n", "1", "--query", query)
             assert res.exit_code == 2, (query, res.stderr)
             assert "refused" in res.stderr and "Traceback" not in res.stderr
@@ -42,8 +59,19 @@ def test_stress_postgres_refuses_a_volatile_function_that_writes(perfbook, pg_ds
         conn.execute("CREATE FUNCTION touch() RETURNS int LANGUAGE sql AS 'SELECT 1'")  # volatile by default
     res = perfbook("stress", "postgres", "--dsn", pg_dsn, "-c", "1", "-n", "1", "--query", "SELECT touch()")
     assert res.exit_code == 2 and "touch(), a volatile function" in res.stderr
-    ok = perfbook("stress", "postgres", "--dsn", pg_dsn, "-c", "2", "-n", "20", "--json",
-                  "--query", "SELECT random(), now(), count(*) FROM audit")
+    ok = perfbook(
+        "stress",
+        "postgres",
+        "--dsn",
+        pg_dsn,
+        "-c",
+        "2",
+        "-n",
+        "20",
+        "--json",
+        "--query",
+        "SELECT random(), now(), count(*) FROM audit",
+    )
     assert ok.exit_code == 0, ok.stderr
     assert ok.json["operations"] == 20
 

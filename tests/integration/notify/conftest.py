@@ -37,4 +37,6 @@ def store(tmp_path: Path) -> Iterator[Store]:
 @pytest.fixture
 def lab_incident(store: Store):
     """An incident opened from the lab's ``slow`` triage, as ``incident open --from-report`` does."""
-    return records.open_incident(store, title="Agents API slow", actor="ana", severity="P2", report=lab_report("slow"))
+    return records.open_incident(
+        store, title="Agents API slow", actor="ana", severity="P2", report=lab_report("slow")
+    )

@@ -18,11 +18,18 @@ from perfbook.store import Store, StoreError, messages
 def test_two_stores_sending_the_same_update_at_once_send_it_once(pg_dsn, smtp_server) -> None:
     port, inbox = smtp_server
     url = pg_dsn.replace("postgresql://", "postgresql+psycopg://", 1)
-    cfg = Config.model_validate({"notify": {"email": {"smtp_host": "127.0.0.1", "smtp_port": port,
-                                                      "to": ["performance@example.com"]}}})
+    cfg = Config.model_validate(
+        {
+            "notify": {
+                "email": {"smtp_host": "127.0.0.1", "smtp_port": port, "to": ["performance@example.com"]}
+            }
+        }
+    )
     first, second = Store(url), Store(url)
     try:
-        inc = records.open_incident(first, title="slow", actor="ana", severity="P2", report=lab_report("slow"))
+        inc = records.open_incident(
+            first, title="slow", actor="ana", severity="P2", report=lab_report("slow")
+        )
         results = []
         barrier = threading.Barrier(2)
 

@@ -29,7 +29,7 @@ to = ["performance@example.com"]
 cc = ["ops@example.com", "dev@example.com"]
 routes = {{ update = {{ cc = ["ops@example.com"] }} }}
 [status]
-dir = "{tmp_path / 'site'}"
+dir = "{tmp_path / "site"}"
 components = [{{ name = "API", endpoints = ["/api/v1/*"] }}]
 """)
     return cfg, inbox, tmp_path
@@ -44,8 +44,10 @@ def test_notify_twice_from_the_command_line_sends_once(perfbook, setup, store, l
     second = perfbook("incident", "notify", "inc-1", "update", "--config", str(cfg), "--json")
     assert second.exit_code == 0, second.stderr
     doc = second.json
-    assert {d["channel"]: d["outcome"] for d in doc["deliveries"]} == {"email": "already_sent",
-                                                                       "status_page": "already_sent"}
+    assert {d["channel"]: d["outcome"] for d in doc["deliveries"]} == {
+        "email": "already_sent",
+        "status_page": "already_sent",
+    }
     assert len(inbox.mails) == 1 and inbox.mails[0][1]["Cc"] == "ops@example.com"
     assert doc["status_page"] == [str(tmp / "site" / n) for n in ("status.json", "index.html", "status.txt")]
     page = json.loads((tmp / "site" / "status.json").read_text())  # rebuilt by the send
@@ -64,22 +66,42 @@ def test_dry_run_sends_and_records_nothing(perfbook, setup, store, lab_incident)
 
 def test_bad_input_is_one_line_and_exit_2(perfbook, setup) -> None:
     cfg, inbox, _ = setup
-    for args, words in ((["INC-1", "party"], "EVENT must be one of"), (["INC-9", "update"], "no incident INC-9"),
-                        (["INC-1", "resolved"], "is not resolved"), (["nope", "update"], "not an incident id"),
-                        (["INC-1", "update", "--message", "index on public.users is back"], "names internals")):
+    for args, words in (
+        (["INC-1", "party"], "EVENT must be one of"),
+        (["INC-9", "update"], "no incident INC-9"),
+        (["INC-1", "resolved"], "is not resolved"),
+        (["nope", "update"], "not an incident id"),
+        (["INC-1", "update", "--message", "index on public.users is back"], "names internals"),
+    ):
         result = perfbook("incident", "notify", *args, "--config", str(cfg))
         assert result.exit_code == 2, (args, result.stderr)
-        assert result.stderr.startswith("error: ") and words in result.stderr and "Traceback" not in result.stderr
+        assert (
+            result.stderr.startswith("error: ")
+            and words in result.stderr
+            and "Traceback" not in result.stderr
+        )
     assert inbox.mails == []
-    ok = perfbook("incident", "notify", "INC-1", "update", "--message", "index on public.users is back",
-                  "--internal-only", "--config", str(cfg), "--json")
+    ok = perfbook(
+        "incident",
+        "notify",
+        "INC-1",
+        "update",
+        "--message",
+        "index on public.users is back",
+        "--internal-only",
+        "--config",
+        str(cfg),
+        "--json",
+    )
     assert ok.exit_code == 0 and set(ok.json["messages"]) == {"internal"} and len(inbox.mails) == 1
 
 
 def test_a_failed_channel_exits_1_and_says_which(perfbook, setup, tmp_path) -> None:
     cfg, _, _ = setup
     dead = free_port()
-    cfg.write_text(cfg.read_text().replace("[notify]\n", f'[notify]\nurls = ["json://127.0.0.1:{dead}/hook"]\n'))
+    cfg.write_text(
+        cfg.read_text().replace("[notify]\n", f'[notify]\nurls = ["json://127.0.0.1:{dead}/hook"]\n')
+    )
     pytest.importorskip("apprise")
     result = perfbook("incident", "notify", "INC-1", "detected", "--config", str(cfg), "--json")
     assert result.exit_code == 1
@@ -108,4 +130,7 @@ def test_status_build_needs_a_directory(perfbook, tmp_path) -> None:
     cfg.write_text(f'[store]\nurl = "sqlite:///{tmp_path / "s.db"}"\n')
     result = perfbook("status", "build", "--config", str(cfg))
     assert result.exit_code == 2
-    assert result.stderr == "error: no directory to write the status page into\nhint: give --out DIR, or set [status] dir in perfbook.toml\n"
+    assert (
+        result.stderr == "error: no directory to write the status page into\n"
+        "hint: give --out DIR, or set [status] dir in perfbook.toml\n"
+    )

@@ -22,12 +22,16 @@ from perfbook.probes.base import ProbeContext, run_probe
 
 # The tag comes first, so it survives the 120-character cut of a command line in evidence.
 BURN = "# {tag}\nimport time\nend = time.time() + {s}\nwhile time.time() < end:\n    pass\n"
-GROW = ("# {tag}\nimport time\nheld = []\nend = time.time() + {s}\nwhile time.time() < end:\n"
-        "    held.append(bytearray({mb} * 1024 * 1024))\n    time.sleep({every_s})\ntime.sleep(60)\n")
+GROW = (
+    "# {tag}\nimport time\nheld = []\nend = time.time() + {s}\nwhile time.time() < end:\n"
+    "    held.append(bytearray({mb} * 1024 * 1024))\n    time.sleep({every_s})\ntime.sleep(60)\n"
+)
 SLEEP = "# {tag}\nimport time\ntime.sleep({s})\n"
 # A matched parent whose worker's command line does not match (as uvicorn --workers spawns them).
-PARENT = ("# {tag}\nimport subprocess, sys, time\n"
-          "w = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep({s})'])\ntime.sleep({s})\nw.kill()\n")
+PARENT = (
+    "# {tag}\nimport subprocess, sys, time\n"
+    "w = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep({s})'])\ntime.sleep({s})\nw.kill()\n"
+)
 
 
 @contextlib.contextmanager

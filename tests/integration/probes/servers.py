@@ -42,7 +42,13 @@ async def collect(probe: Any, cfg: Config, window_s: float = 0.5) -> Evidence:
     return await run_probe(probe, ctx, budget_s)
 
 
-REASONS = {200: "OK", 403: "Forbidden", 404: "Not Found", 500: "Internal Server Error", 503: "Service Unavailable"}
+REASONS = {
+    200: "OK",
+    403: "Forbidden",
+    404: "Not Found",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
 
 
 @dataclass
@@ -80,16 +86,24 @@ class _Threaded:
 
     def call(self, fn: Callable[[], object]) -> object:
         """Run ``fn`` on the server's loop (to change what it serves mid-test), and wait."""
+
         async def wrapped():
             return fn()
+
         return asyncio.run_coroutine_threadsafe(wrapped(), self.loop).result(5)
 
 
 class AppServer(_Threaded):
     """``with AppServer() as app: app.url`` — see the module docstring for the routes."""
 
-    def __init__(self, *, silent: bool = False, routes: dict[str, Route] | None = None,
-                 metrics_pages: list[str] | None = None, health_status: int = 200) -> None:
+    def __init__(
+        self,
+        *,
+        silent: bool = False,
+        routes: dict[str, Route] | None = None,
+        metrics_pages: list[str] | None = None,
+        health_status: int = 200,
+    ) -> None:
         self.silent = silent
         self.routes = dict(routes or {})
         self.metrics_pages = metrics_pages
@@ -109,10 +123,16 @@ class AppServer(_Threaded):
         from prometheus_client import CollectorRegistry, Counter, Histogram
 
         self.registry = CollectorRegistry()
-        self.latency = Histogram("http_request_duration_seconds", "latency", ["handler", "method"],
-                                 buckets=(0.05, 0.1, 0.25, 0.5, 1.0), registry=self.registry)
-        self.requests_total = Counter("http_requests_total", "requests", ["handler", "method", "status"],
-                                      registry=self.registry)
+        self.latency = Histogram(
+            "http_request_duration_seconds",
+            "latency",
+            ["handler", "method"],
+            buckets=(0.05, 0.1, 0.25, 0.5, 1.0),
+            registry=self.registry,
+        )
+        self.requests_total = Counter(
+            "http_requests_total", "requests", ["handler", "method", "status"], registry=self.registry
+        )
 
     def seed(self, handler: str, n: int, duration_s: float, status: str = "2xx") -> None:
         """Give the app a lifetime: ``n`` past requests of ``duration_s`` each."""
@@ -200,8 +220,10 @@ def _parse_head(head: bytes) -> tuple[str, str, dict[str, str]]:
 
 
 def _response(status: int, body: bytes, ctype: str) -> bytes:
-    head = (f"HTTP/1.1 {status} {REASONS.get(status, 'Status')}\r\nContent-Type: {ctype}\r\n"
-            f"Content-Length: {len(body)}\r\nConnection: keep-alive\r\n\r\n")
+    head = (
+        f"HTTP/1.1 {status} {REASONS.get(status, 'Status')}\r\nContent-Type: {ctype}\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: keep-alive\r\n\r\n"
+    )
     return head.encode() + body
 
 
@@ -267,8 +289,11 @@ class DelayProxy(_Threaded):
     async def _handle(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
         server_r, server_w = await asyncio.open_connection("127.0.0.1", self.target_port)
         self._writers |= {client_w, server_w}
-        await asyncio.gather(self._pipe(client_r, server_w, 0.0), self._pipe(server_r, client_w, self.delay_s),
-                             return_exceptions=True)
+        await asyncio.gather(
+            self._pipe(client_r, server_w, 0.0),
+            self._pipe(server_r, client_w, self.delay_s),
+            return_exceptions=True,
+        )
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay_s: float) -> None:
         try:

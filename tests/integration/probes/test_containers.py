@@ -52,19 +52,34 @@ def workload(podman: PodmanEngine) -> dict[str, str]:
     """A CPU burner (half a core), a container holding ~89 % of 32 MiB, a crash loop, an idle one."""
     client = podman.client()
     run = dict(image=podman.image, detach=True, network_mode="none", labels={"perfbook.test": "containers"})
-    client.containers.run(command=["sh", "-c", "while :; do :; done"], name="pb-busy", nano_cpus=500_000_000, **run)
+    client.containers.run(
+        command=["sh", "-c", "while :; do :; done"], name="pb-busy", nano_cpus=500_000_000, **run
+    )
     # /dev/shm pages are charged to the container's memory cgroup: 28 MiB of 32 MiB, then hold.
-    client.containers.run(command=["sh", "-c", "dd if=/dev/zero of=/dev/shm/fill bs=1M count=28; exec sleep 3600"],
-                          name="pb-memory", mem_limit=MEM_LIMIT_BYTES, memswap_limit=MEM_LIMIT_BYTES,
-                          shm_size="64m", **run)
-    client.containers.run(command=["sh", "-c", "sleep 0.5; exit 3"], name="pb-crash",
-                          restart_policy={"Name": "always"}, **run)
-    client.containers.run(command=["sleep", "3600"], name="pb-idle", image=podman.image, detach=True,
-                          network_mode="none")
+    client.containers.run(
+        command=["sh", "-c", "dd if=/dev/zero of=/dev/shm/fill bs=1M count=28; exec sleep 3600"],
+        name="pb-memory",
+        mem_limit=MEM_LIMIT_BYTES,
+        memswap_limit=MEM_LIMIT_BYTES,
+        shm_size="64m",
+        **run,
+    )
+    client.containers.run(
+        command=["sh", "-c", "sleep 0.5; exit 3"], name="pb-crash", restart_policy={"Name": "always"}, **run
+    )
+    client.containers.run(
+        command=["sleep", "3600"], name="pb-idle", image=podman.image, detach=True, network_mode="none"
+    )
     # Gives up after 3 retries: stopped, so only its die events bring it into the default selection.
-    client.containers.run(command=["sh", "-c", "exit 2"], name="pb-gaveup", labels={"perfbook.test": "gaveup"},
-                          image=podman.image, detach=True, network_mode="none",
-                          restart_policy={"Name": "on-failure", "MaximumRetryCount": 3})
+    client.containers.run(
+        command=["sh", "-c", "exit 2"],
+        name="pb-gaveup",
+        labels={"perfbook.test": "gaveup"},
+        image=podman.image,
+        detach=True,
+        network_mode="none",
+        restart_policy={"Name": "on-failure", "MaximumRetryCount": 3},
+    )
     _wait_until(lambda: client.api.inspect_container("pb-crash")["RestartCount"] >= 3, "pb-crash restarts")
     _wait_until(lambda: _memory_bytes(client, "pb-memory") > 0.8 * MEM_LIMIT_BYTES, "pb-memory fills")
     _wait_until(lambda: _gave_up(client, "pb-gaveup"), "pb-gaveup to stop retrying")
@@ -195,19 +210,32 @@ def test_names_and_labels_select_the_containers_that_matter(workload: dict[str, 
 
 
 def test_triage_only_containers_names_the_three_from_the_cli(workload: dict[str, str], perfbook) -> None:
-    result = perfbook("triage", "--only", "containers", "--json", "--window", "1s", "--fail-on", "never",
-                      env={"DOCKER_HOST": workload["url"], "PERFBOOK_THRESHOLDS_CPU_PCT": "20"})
+    result = perfbook(
+        "triage",
+        "--only",
+        "containers",
+        "--json",
+        "--window",
+        "1s",
+        "--fail-on",
+        "never",
+        env={"DOCKER_HOST": workload["url"], "PERFBOOK_THRESHOLDS_CPU_PCT": "20"},
+    )
     assert result.exit_code == 0, result.stderr
     report = result.json
     codes = {(f["code"], f["subject"]) for f in report["findings"]}
-    assert {("container.cpu_high", "pb-busy"), ("container.memory_high", "pb-memory"),
-            ("container.restarting", "pb-crash")} <= codes
+    assert {
+        ("container.cpu_high", "pb-busy"),
+        ("container.memory_high", "pb-memory"),
+        ("container.restarting", "pb-crash"),
+    } <= codes
     assert report["probes"]["containers"]["status"] in ("ok", "partial")
 
 
 def test_probe_command_shows_the_docker_stats_table(workload: dict[str, str], perfbook) -> None:
-    result = perfbook("probe", "containers", "--window", "500ms", env={"DOCKER_HOST": workload["url"],
-                                                                        "COLUMNS": "200"})
+    result = perfbook(
+        "probe", "containers", "--window", "500ms", env={"DOCKER_HOST": workload["url"], "COLUMNS": "200"}
+    )
     assert result.exit_code == 3, result.stderr  # the crash loop is critical
     for text in ("pb-busy", "pb-memory", "MEM USAGE / LIMIT", "while :; do :; done", "reclaimable"):
         assert text in result.stdout
@@ -232,7 +260,9 @@ def test_no_engine_is_unavailable_in_one_line_with_no_finding(dead_socket: str) 
     assert ev.reason == f"no container engine at {dead_socket}: Connection refused"
     assert ev.duration_s < 1.0
     missing = _collect(_config("unix:///nonexistent/docker.sock"), window_s=0.5)
-    assert missing.reason == "no container engine at unix:///nonexistent/docker.sock: No such file or directory"
+    assert (
+        missing.reason == "no container engine at unix:///nonexistent/docker.sock: No such file or directory"
+    )
     assert evaluate({"containers": ev}, Config()) == []
 
 
@@ -300,9 +330,15 @@ def test_a_container_capped_at_a_fifth_of_a_core_is_throttled(podman: PodmanEngi
     """A busy loop under --cpus 0.2: its quota runs out in nearly every 100 ms period (Podman's stats
     leave throttling_data at zero on cgroup v1; the probe then reads the container's cpu.stat)."""
     client = podman.client()
-    busy = client.containers.run(command=["sh", "-c", "while :; do :; done"], name="pb-throttled",
-                                 nano_cpus=200_000_000, image=podman.image, detach=True, network_mode="none",
-                                 labels={"perfbook.test": "throttled"})
+    busy = client.containers.run(
+        command=["sh", "-c", "while :; do :; done"],
+        name="pb-throttled",
+        nano_cpus=200_000_000,
+        image=podman.image,
+        detach=True,
+        network_mode="none",
+        labels={"perfbook.test": "throttled"},
+    )
     try:
         time.sleep(1.0)
         cfg = _config(podman.url)

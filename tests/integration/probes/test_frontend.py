@@ -53,7 +53,10 @@ async def test_page_assets_are_fetched_concurrently_and_judged():
     (f,) = evaluate({"frontend": ev}, cfg)
     assert f.code == "frontend.slow_assets" and f.level.value == "warning" and f.subject == f"{url}/"
     assert "1 of 6 assets fail (/img/missing.png 404)" in f.title
-    assert f"slowest asset {data.slowest[0].url[len(url):]} takes" in f.title and "page weight 0.2 MB" in f.title
+    assert (
+        f"slowest asset {data.slowest[0].url[len(url) :]} takes" in f.title
+        and "page weight 0.2 MB" in f.title
+    )
     assert (f.value, f.unit) == (1.0, "failed assets")
     assert f.actions[0].manual.startswith("curl") and f.actions[1].id == "manual.compress_assets"
 
@@ -71,8 +74,11 @@ async def test_a_healthy_page_gives_no_finding_and_max_assets_is_respected():
 
 
 async def test_an_asset_that_hangs_counts_as_timeout_and_the_probe_stays_bounded():
-    with AppServer(routes={"/": Route(body=b'<script src="/hang"></script><img src="/ok.png">',
-                                      content_type="text/html")}) as app:
+    with AppServer(
+        routes={
+            "/": Route(body=b'<script src="/hang"></script><img src="/ok.png">', content_type="text/html")
+        }
+    ) as app:
         cfg = make_config(frontend={"url": app.url + "/"}, http={"timeout_s": 0.4})
         started = time.monotonic()
         ev = await collect(FrontendProbe(), cfg, window_s=0.2)
@@ -126,14 +132,16 @@ class ThrottledStatic(_Threaded):
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._conns.add(writer)
         try:
-            while (head := await reader.readuntil(b"\r\n\r\n")):
+            while head := await reader.readuntil(b"\r\n\r\n"):
                 path = head.split(b" ", 2)[1]
                 if path == b"/hero.jpg":
                     await self._trickle(writer)
                     return
                 page = b'<!doctype html><html><body><img src="/hero.jpg"></body></html>'
-                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\n\r\n%s"
-                             % (len(page), page))
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\n\r\n%s"
+                    % (len(page), page)
+                )
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
@@ -142,7 +150,9 @@ class ThrottledStatic(_Threaded):
             writer.close()
 
     async def _trickle(self, writer: asyncio.StreamWriter) -> None:
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % self.IMAGE_BYTES)
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % self.IMAGE_BYTES
+        )
         chunk, sent = self.rate_bps // 20, 0
         while sent < self.IMAGE_BYTES:
             writer.write(b"\xff" * min(chunk, self.IMAGE_BYTES - sent))

@@ -27,7 +27,9 @@ def config(**sections: dict) -> Config:
 
 
 async def test_host_probe_describes_this_machine_within_the_window_budget(tmp_path: Path):
-    ev, wall_s = await run(HostProbe(), config(host={"log_dirs": ["/var/log", str(tmp_path / "absent")]}), 2.0)
+    ev, wall_s = await run(
+        HostProbe(), config(host={"log_dirs": ["/var/log", str(tmp_path / "absent")]}), 2.0
+    )
     assert ev.status == "ok", ev.reason
     assert wall_s <= 2.0 + overhead_allowed_s(), wall_s  # sampled across W, then done
     h = ev.data
@@ -124,7 +126,9 @@ class SwappingPsutil:
 
     def swap_memory(self) -> SimpleNamespace:
         self.readings += 1
-        return SimpleNamespace(total=2 * GIB, used=GIB, free=GIB, percent=50.0, sin=0, sout=self.readings * 4 * MIB)
+        return SimpleNamespace(
+            total=2 * GIB, used=GIB, free=GIB, percent=50.0, sin=0, sout=self.readings * 4 * MIB
+        )
 
 
 async def test_swapping_during_the_window_is_swap_used():

@@ -17,8 +17,14 @@ def by_path(ev):
 
 async def test_times_each_endpoint_across_the_window_with_one_in_flight():
     with AppServer() as app:
-        cfg = make_config(http={"base_url": app.url, "endpoints": ["/health", "/api/v1/users", "/slow?delay=0.3"],
-                                "samples_per_endpoint": 5, "timeout_s": 2.0})
+        cfg = make_config(
+            http={
+                "base_url": app.url,
+                "endpoints": ["/health", "/api/v1/users", "/slow?delay=0.3"],
+                "samples_per_endpoint": 5,
+                "timeout_s": 2.0,
+            }
+        )
         started = time.monotonic()
         ev = await collect(HttpProbe(), cfg, window_s=1.0)
         took_s = time.monotonic() - started
@@ -35,8 +41,17 @@ async def test_times_each_endpoint_across_the_window_with_one_in_flight():
 
 async def test_statuses_and_expected_status_count_as_unexpected():
     with AppServer() as app:
-        cfg = make_config(http={"base_url": app.url, "samples_per_endpoint": 3, "endpoints": [
-            "/status/503", {"path": "/api/created", "method": "POST", "expect_status": 201}, "/status/404"]})
+        cfg = make_config(
+            http={
+                "base_url": app.url,
+                "samples_per_endpoint": 3,
+                "endpoints": [
+                    "/status/503",
+                    {"path": "/api/created", "method": "POST", "expect_status": 201},
+                    "/status/404",
+                ],
+            }
+        )
         ev = await collect(HttpProbe(), cfg, window_s=0.3)
         methods = {(m, p) for m, p, _ in app.requests}
     eps = by_path(ev)
@@ -49,9 +64,16 @@ async def test_statuses_and_expected_status_count_as_unexpected():
 async def test_headers_come_from_the_named_env_var_and_never_appear_in_evidence(monkeypatch):
     monkeypatch.setenv("API_HEADERS", "Authorization: Bearer s3cret-token\nX-Team: core")
     with AppServer() as app:
-        cfg = make_config(http={"base_url": app.url, "samples_per_endpoint": 1, "endpoints": [
-            {"path": "/api/v1/users", "headers_env": "API_HEADERS"},
-            {"path": "/api/v1/agents", "headers_env": "NOT_SET_ANYWHERE"}]})
+        cfg = make_config(
+            http={
+                "base_url": app.url,
+                "samples_per_endpoint": 1,
+                "endpoints": [
+                    {"path": "/api/v1/users", "headers_env": "API_HEADERS"},
+                    {"path": "/api/v1/agents", "headers_env": "NOT_SET_ANYWHERE"},
+                ],
+            }
+        )
         ev = await collect(HttpProbe(), cfg, window_s=0.2)
         sent = {p: h for _, p, h in app.requests}
     assert sent["/api/v1/users"]["authorization"] == "Bearer s3cret-token"
@@ -87,7 +109,9 @@ async def test_a_server_that_never_answers_ends_within_window_plus_timeout():
 
 async def test_one_hanging_endpoint_on_a_live_backend_counts_as_timeout_s():
     with AppServer() as app:
-        cfg = make_config(http={"base_url": app.url, "timeout_s": 0.4, "endpoints": ["/hang", "/api/v1/users"]})
+        cfg = make_config(
+            http={"base_url": app.url, "timeout_s": 0.4, "endpoints": ["/hang", "/api/v1/users"]}
+        )
         ev = await collect(HttpProbe(), cfg, window_s=0.5)
     assert ev.status == "ok" and ev.data.reachable
     hang = by_path(ev)["/hang"]
@@ -98,7 +122,9 @@ async def test_one_hanging_endpoint_on_a_live_backend_counts_as_timeout_s():
 async def test_query_values_never_reach_the_evidence():
     """An e-mail search endpoint: the address is personal data, so evidence keeps only the parameter name."""
     with AppServer() as app:
-        cfg = make_config(http={"base_url": app.url, "endpoints": ["/api/v1/users?email=ann.lee@example.com"]})
+        cfg = make_config(
+            http={"base_url": app.url, "endpoints": ["/api/v1/users?email=ann.lee@example.com"]}
+        )
         ev = await collect(HttpProbe(), cfg, window_s=0.3)
     (ep,) = ev.data.endpoints
     assert ep.path == "/api/v1/users?email=…" and "ann.lee" not in ep.url

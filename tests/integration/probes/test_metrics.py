@@ -43,8 +43,9 @@ async def test_a_lifetime_fast_service_that_is_slow_now_shows_slow():
     with AppServer(routes={"/api/v1/users": Route(delay_s=0.3)}) as app:
         app.seed("/api/v1/users", 20_000, 0.01)  # lifetime p95: 10 ms
         cfg = make_config(http={"base_url": app.url})
-        ev, sent = await asyncio.gather(collect(MetricsProbe(), cfg, window_s=1.2),
-                                        drive(app, ["/api/v1/users"], 0.8))
+        ev, sent = await asyncio.gather(
+            collect(MetricsProbe(), cfg, window_s=1.2), drive(app, ["/api/v1/users"], 0.8)
+        )
     assert ev.status == "ok", ev.reason
     users = handler(ev, "/api/v1/users")
     assert users.method == "GET" and 4 <= users.requests <= sent
@@ -60,8 +61,9 @@ async def test_a_five_xx_share_that_changes_during_the_window():
         app.seed("/api/v1/agents", 5, 0.01, status="5xx")  # lifetime share: 0.05 %
         app.fail_every = 2
         cfg = make_config(http={"base_url": app.url})
-        ev, _ = await asyncio.gather(collect(MetricsProbe(), cfg, window_s=1.0),
-                                     drive(app, ["/api/v1/agents"], 0.6, concurrency=2))
+        ev, _ = await asyncio.gather(
+            collect(MetricsProbe(), cfg, window_s=1.0), drive(app, ["/api/v1/agents"], 0.6, concurrency=2)
+        )
     agents = handler(ev, "/api/v1/agents")
     assert agents.requests >= 20
     assert agents.error_share == pytest.approx(0.5, abs=0.05)
@@ -114,7 +116,9 @@ async def test_not_configured_missing_and_unreachable(closed_port):
     ev = await collect(MetricsProbe(), make_config(http={"metrics_path": ""}), window_s=0.1)
     assert (ev.status, ev.reason) == ("skipped", "no [http] metrics_path")
     with AppServer() as app:
-        ev = await collect(MetricsProbe(), make_config(http={"base_url": app.url, "metrics_path": "/status/404"}))
+        ev = await collect(
+            MetricsProbe(), make_config(http={"base_url": app.url, "metrics_path": "/status/404"})
+        )
     assert ev.status == "unavailable" and ev.reason.endswith("/status/404 answered 404")
     ev = await collect(MetricsProbe(), make_config(http={"base_url": f"http://127.0.0.1:{closed_port}"}))
     assert (ev.status, ev.reason) == ("unavailable", f"connection refused 127.0.0.1:{closed_port}")

@@ -42,9 +42,14 @@ async def test_connect_percentiles_per_dependency_and_a_saturated_one_found(pg_d
     backend_port = backend.sockets[0].getsockname()[1]
     with full_accept_queue() as frontend_port:
         await asyncio.sleep(0.2)
-        cfg = Config.model_validate({
-            "http": {"base_url": f"http://127.0.0.1:{backend_port}"}, "postgres": {"dsn": pg_dsn},
-            "redis": {"url": redis_url}, "frontend": {"url": f"http://127.0.0.1:{frontend_port}"}})
+        cfg = Config.model_validate(
+            {
+                "http": {"base_url": f"http://127.0.0.1:{backend_port}"},
+                "postgres": {"dsn": pg_dsn},
+                "redis": {"url": redis_url},
+                "frontend": {"url": f"http://127.0.0.1:{frontend_port}"},
+            }
+        )
         ev, wall_s = await run(NetworkProbe(), cfg, 2.0)
     backend.close()
     assert ev.status == "ok", ev.reason
@@ -59,6 +64,10 @@ async def test_connect_percentiles_per_dependency_and_a_saturated_one_found(pg_d
     assert front.timeouts >= 1 and front.address == f"127.0.0.1:{frontend_port}"
     # the loopback connects are fast; on this loaded 2-core machine "fast" is judged with a wide margin
     lenient = cfg.model_copy(update={"thresholds": cfg.thresholds.model_copy(update={"connect_ms": 900.0})})
-    found = {f.subject: f for f in network_rules.evaluate({"network": ev}, lenient) if f.code == "net.dependency_latency"}
+    found = {
+        f.subject: f
+        for f in network_rules.evaluate({"network": ev}, lenient)
+        if f.code == "net.dependency_latency"
+    }
     assert set(found) == {"frontend"}, [(f.subject, f.title) for f in found.values()]
     assert "connects failed (timed out)" in found["frontend"].title

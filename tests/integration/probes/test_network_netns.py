@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 
-INSIDE = textwrap.dedent('''
+INSIDE = textwrap.dedent("""
     import asyncio, json, socket, threading, time
     from perfbook.config import Config
     from perfbook.probes.base import ProbeContext, run_probe
@@ -52,7 +52,7 @@ INSIDE = textwrap.dedent('''
     found = network.evaluate({{"network": ev}}, cfg)
     print(json.dumps({{"status": ev.status, "tcp": ev.data.tcp.__dict__,
                       "findings": [[f.code, f.level.value, f.value] for f in found]}}))
-''')
+""")
 
 
 def run(*argv: str, timeout: float = 10) -> subprocess.CompletedProcess:
@@ -71,8 +71,27 @@ def test_random_drops_in_a_namespace_are_tcp_retransmits():
         pytest.skip(f"cannot create a network namespace: {made.stderr.strip()}")
     try:
         run("ip", "-n", ns, "link", "set", "lo", "up")
-        drop = run("ip", "netns", "exec", ns, "iptables", "-A", "INPUT", "-p", "tcp", "--dport", "9555", "-m",
-                   "statistic", "--mode", "random", "--probability", "0.1", "-j", "DROP")
+        drop = run(
+            "ip",
+            "netns",
+            "exec",
+            ns,
+            "iptables",
+            "-A",
+            "INPUT",
+            "-p",
+            "tcp",
+            "--dport",
+            "9555",
+            "-m",
+            "statistic",
+            "--mode",
+            "random",
+            "--probability",
+            "0.1",
+            "-j",
+            "DROP",
+        )
         if drop.returncode != 0:
             pytest.skip(f"iptables cannot add a random-drop rule here: {drop.stderr.strip()}")
         inside = run("ip", "netns", "exec", ns, sys.executable, "-c", INSIDE.format(port=9555), timeout=20)

@@ -75,8 +75,10 @@ def queue(bouncer, pg_dsn: str, holders: int = 2, waiters: int = 18) -> Iterator
         except psycopg.Error:
             pass  # dropped when the fixture stops PgBouncer: the test has asserted by then
 
-    threads = [threading.Thread(target=client, args=(f"SELECT pg_advisory_xact_lock({LOCK})",), daemon=True)
-               for _ in range(holders)]
+    threads = [
+        threading.Thread(target=client, args=(f"SELECT pg_advisory_xact_lock({LOCK})",), daemon=True)
+        for _ in range(holders)
+    ]
     try:
         for t in threads:
             t.start()
@@ -103,13 +105,17 @@ async def test_eighteen_clients_queued_on_a_pool_of_two_is_pool_exhausted(pgboun
     record("pgbouncer_exhausted.json", ev)
     (pool,) = [p for p in ev.data.pools if p.database == db]
     assert pool.pool_size == 2 and pool.sv_active == 2 and pool.cl_waiting == 18
-    assert pool.cl_waiting_samples == [18] * len(pool.cl_waiting_samples) and len(pool.cl_waiting_samples) == 5
+    assert (
+        pool.cl_waiting_samples == [18] * len(pool.cl_waiting_samples) and len(pool.cl_waiting_samples) == 5
+    )
     assert pool.maxwait_max_s >= 1.0 and pool.pool_mode == "transaction"
     assert ev.data.clients_by_state.get("waiting") == 18 and ev.data.longest_client_wait_s >= 1.0
     findings = rules.evaluate({"pgbouncer": ev}, config(bouncer))
     (f,) = [f for f in findings if f.code == "pgbouncer.pool_exhausted"]
     assert f.level.value == "critical" and f.subject == f"{db}/postgres"
-    assert f.evidence["cl_waiting"] == 18 and f.evidence["pool_size"] == 2 and f.evidence["maxwait_max_s"] >= 1.0
+    assert (
+        f.evidence["cl_waiting"] == 18 and f.evidence["pool_size"] == 2 and f.evidence["maxwait_max_s"] >= 1.0
+    )
     assert "18 client(s) wait" in f.title and "pool size 2" in f.title
     fix = f.actions[0]
     assert fix.command == "perfbook fix pgbouncer.raise_pool_size --pool-size 4"
@@ -117,7 +123,9 @@ async def test_eighteen_clients_queued_on_a_pool_of_two_is_pool_exhausted(pgboun
     assert not [x for x in findings if x.code == "pgbouncer.pool_saturated"]
 
 
-async def test_the_postgres_probe_queued_in_the_exhausted_pool_says_so_and_not_that_postgres_is_down(pgbouncer, pg_dsn):
+async def test_the_postgres_probe_queued_in_the_exhausted_pool_says_so_and_not_that_postgres_is_down(
+    pgbouncer, pg_dsn
+):
     bouncer = pgbouncer(pool_mode="transaction", default_pool_size="2")
     cfg = Config()
     cfg.postgres.dsn = bouncer.dsn(pg_dsn.rsplit("/", 1)[1])
@@ -127,7 +135,8 @@ async def test_the_postgres_probe_queued_in_the_exhausted_pool_says_so_and_not_t
         ev = await run_probe(PostgresProbe(), ctx, budget_s=3.0)
         took_s = time.monotonic() - started
     assert ev.status == "unavailable" and ev.reason.startswith("queued in PgBouncer"), ev.reason
-    assert "PgBouncer 1." in ev.reason and took_s < 3.0  # within its budget: the queued read is abandoned, not awaited
+    # within its budget: the queued read is abandoned, not awaited
+    assert "PgBouncer 1." in ev.reason and took_s < 3.0
     (f,) = pg_rules.evaluate({"postgres": ev}, cfg)
     assert f.code == "pg.unreachable" and f.title.startswith("PostgreSQL not reached, queued in PgBouncer")
     assert "SHOW POOLS" in f.actions[0].manual
@@ -166,8 +175,11 @@ async def test_unconfigured_is_skipped():
 
 def test_triage_through_pgbouncer_names_the_exhausted_pool_and_the_queued_probe(perfbook, pgbouncer, pg_dsn):
     bouncer = pgbouncer(pool_mode="transaction", default_pool_size="2")
-    env = {"PERFBOOK_POSTGRES_DSN": bouncer.dsn(pg_dsn.rsplit("/", 1)[1]), "PERFBOOK_PGBOUNCER_DSN": bouncer.admin_dsn(),
-           "PERFBOOK_CONFIG": None}
+    env = {
+        "PERFBOOK_POSTGRES_DSN": bouncer.dsn(pg_dsn.rsplit("/", 1)[1]),
+        "PERFBOOK_PGBOUNCER_DSN": bouncer.admin_dsn(),
+        "PERFBOOK_CONFIG": None,
+    }
     with queue(bouncer, pg_dsn):
         time.sleep(0.5)
         res = perfbook("triage", "--only", "postgres,pgbouncer", "--window", "1s", "--json", env=env)
@@ -176,7 +188,8 @@ def test_triage_through_pgbouncer_names_the_exhausted_pool_and_the_queued_probe(
     assert doc["probes"]["pgbouncer"]["status"] == "ok"
     assert doc["probes"]["postgres"]["reason"].startswith("queued in PgBouncer")
     by_code = {f["code"]: f for f in doc["findings"]}
-    assert by_code["pgbouncer.pool_exhausted"]["evidence"]["cl_waiting"] == 18  # perfbook's own queued probe left out
+    # perfbook's own queued probe left out
+    assert by_code["pgbouncer.pool_exhausted"]["evidence"]["cl_waiting"] == 18
     assert by_code["pgbouncer.pool_exhausted"]["evidence"]["own_waiting"] == 1
     assert by_code["pg.unreachable"]["title"].startswith("PostgreSQL not reached, queued in PgBouncer")
     assert doc["causes"][0]["summary"].startswith("Requests queue in PgBouncer")
@@ -186,12 +199,25 @@ def test_triage_through_pgbouncer_names_the_exhausted_pool_and_the_queued_probe(
 def test_raising_the_pool_drains_the_queue_and_the_fix_verifies_it(perfbook, pgbouncer, pg_dsn, tmp_path):
     bouncer = pgbouncer(pool_mode="transaction", default_pool_size="2")
     cfg = tmp_path / "perfbook.toml"
-    cfg.write_text(f'[store]\nurl = "sqlite:///{tmp_path}/perfbook.db"\n[http]\nbase_url = ""\n'
-                   f'[pgbouncer]\ndsn = "{bouncer.admin_dsn()}"\n')
+    cfg.write_text(
+        f'[store]\nurl = "sqlite:///{tmp_path}/perfbook.db"\n[http]\nbase_url = ""\n'
+        f'[pgbouncer]\ndsn = "{bouncer.admin_dsn()}"\n'
+    )
     with queue(bouncer, pg_dsn):
         time.sleep(0.5)
-        res = perfbook("fix", "pgbouncer.raise_pool_size", "--pool-size", "4", "--apply", "--yes", "--window", "1s",
-                       "--json", "--config", str(cfg))
+        res = perfbook(
+            "fix",
+            "pgbouncer.raise_pool_size",
+            "--pool-size",
+            "4",
+            "--apply",
+            "--yes",
+            "--window",
+            "1s",
+            "--json",
+            "--config",
+            str(cfg),
+        )
         db = pg_dsn.rsplit("/", 1)[1]
         after = pools(bouncer)[db]
     assert res.exit_code == 0, res.stderr

@@ -60,8 +60,11 @@ def flush_stats(conn: psycopg.Connection) -> None:
 
 def make_users(conn: psycopg.Connection, rows: int = 20000) -> None:
     conn.execute("CREATE TABLE users (id serial PRIMARY KEY, email text, name text, password_hash text)")
-    conn.execute("INSERT INTO users (email, name) SELECT 'u' || g || '@example.org', 'n' || g "
-                 "FROM generate_series(1, %s) g", (rows,))
+    conn.execute(
+        "INSERT INTO users (email, name) SELECT 'u' || g || '@example.org', 'n' || g "
+        "FROM generate_series(1, %s) g",
+        (rows,),
+    )
     conn.execute("ANALYZE users")
 
 
@@ -138,8 +141,9 @@ async def test_a_session_waiting_on_a_lock_names_the_blocker(pg_dsn):
 
         def wait_for_lock() -> None:
             try:
-                with psycopg.connect(pg_dsn, autocommit=True, application_name="waiter",
-                                     options="-c statement_timeout=10000") as conn:
+                with psycopg.connect(
+                    pg_dsn, autocommit=True, application_name="waiter", options="-c statement_timeout=10000"
+                ) as conn:
                     conn.execute("SELECT * FROM accounts")
             except psycopg.Error as err:
                 waiter_error.append(err)
@@ -173,8 +177,10 @@ def _wait_until_waiting(dsn: str, timeout_s: float = 5.0) -> None:
     deadline = time.monotonic() + timeout_s
     with psycopg.connect(dsn, autocommit=True) as conn:
         while time.monotonic() < deadline:
-            row = conn.execute("SELECT query_start FROM pg_stat_activity WHERE application_name = 'waiter' "
-                               "AND wait_event_type = 'Lock'").fetchone()
+            row = conn.execute(
+                "SELECT query_start FROM pg_stat_activity WHERE application_name = 'waiter' "
+                "AND wait_event_type = 'Lock'"
+            ).fetchone()
             if row:
                 time.sleep(0.6)  # with the probe's window, the wait is over BLOCKED_MIN_WAIT_S
                 return
@@ -187,7 +193,9 @@ async def test_a_session_idle_in_a_transaction(pg_dsn):
         idle.execute("SELECT 1")  # psycopg opened a transaction and leaves it open
         ev = await probe(config(pg_dsn, idle_in_transaction_s=0.5))
         pid = idle.info.backend_pid
-    (f,) = codes(rules.evaluate({"postgres": ev}, config(pg_dsn, idle_in_transaction_s=0.5)))["pg.idle_in_transaction"]
+    (f,) = codes(rules.evaluate({"postgres": ev}, config(pg_dsn, idle_in_transaction_s=0.5)))[
+        "pg.idle_in_transaction"
+    ]
     session = f.evidence["sessions"][0]
     assert session["pid"] == pid and session["application"] == "forgetful" and session["idle_s"] >= 0.5
     assert f.actions[0].command == f"perfbook fix pg.terminate --pid {pid}"
@@ -231,11 +239,16 @@ async def test_row_lock_wait_names_the_row_s_table(pg_dsn):
     (f,) = codes(rules.evaluate({"postgres": ev}, config(pg_dsn)))["pg.blocked_queries"]
     (blocked,) = f.evidence["blocked"]
     assert f.subject == "public.stock" and blocked["lock_type"] == "transactionid"
-    assert blocked["lock_mode"] == "ShareLock" and blocked["query"] == "UPDATE stock SET qty = qty - ? WHERE id = ?"
+    assert (
+        blocked["lock_mode"] == "ShareLock"
+        and blocked["query"] == "UPDATE stock SET qty = qty - ? WHERE id = ?"
+    )
 
 
 def _update_stock(dsn: str) -> None:
-    with psycopg.connect(dsn, autocommit=True, application_name="waiter", options="-c statement_timeout=10000") as conn:
+    with psycopg.connect(
+        dsn, autocommit=True, application_name="waiter", options="-c statement_timeout=10000"
+    ) as conn:
         conn.execute("UPDATE stock SET qty = qty - 1 WHERE id = 1")
 
 
@@ -309,7 +322,9 @@ async def test_privacy_no_password_or_email_in_any_output(pg_dsn):
     with psycopg.connect(pg_dsn) as idle:  # the raw text sits in pg_stat_activity
         idle.execute(f"SELECT id FROM users WHERE email = '{email}' /* {secret} */")
         ev = await probe(config(pg_dsn, idle_in_transaction_s=0.1, db_query_mean_ms=0.1))
-    findings = rules.evaluate({"postgres": ev}, config(pg_dsn, idle_in_transaction_s=0.1, db_query_mean_ms=0.1))
+    findings = rules.evaluate(
+        {"postgres": ev}, config(pg_dsn, idle_in_transaction_s=0.1, db_query_mean_ms=0.1)
+    )
     assert {"pg.idle_in_transaction", "pg.missing_index"} <= set(codes(findings))
     text = json.dumps(jsonable([ev, findings]), default=str)
     assert "users WHERE email = ?" in text or "email = $1" in text
@@ -372,8 +387,14 @@ async def test_without_pg_stat_statements_says_how_and_still_checks(bare_pg):
     assert ev.status == "ok" and ev.data.statements.status == "not_installed"
     found = codes(rules.evaluate({"postgres": ev}, cfg))
     (f,) = found["pg.stat_statements_missing"]
-    assert f.level is Level.INFO and "ALTER SYSTEM SET shared_preload_libraries = $$pg_stat_statements$$" in f.actions[0].manual
-    assert "restart PostgreSQL" in f.actions[0].manual and "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" in f.actions[0].manual
+    assert (
+        f.level is Level.INFO
+        and "ALTER SYSTEM SET shared_preload_libraries = $$pg_stat_statements$$" in f.actions[0].manual
+    )
+    assert (
+        "restart PostgreSQL" in f.actions[0].manual
+        and "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" in f.actions[0].manual
+    )
     assert "pg.dead_tuples" in found  # the other checks still ran
     assert rules.kpis({"postgres": ev}, cfg) == {"db_query_mean_ms": None}
     with psycopg.connect(bare_pg.dsn(), autocommit=True) as conn:

@@ -37,7 +37,9 @@ def through(bouncer, dsn: str) -> Config:
 
 
 @pytest.mark.parametrize("pool_mode", ["session", "transaction"])
-async def test_the_probe_reads_real_evidence_through_pgbouncer_and_says_it_is_there(pgbouncer, pg_dsn, pool_mode):
+async def test_the_probe_reads_real_evidence_through_pgbouncer_and_says_it_is_there(
+    pgbouncer, pg_dsn, pool_mode
+):
     bouncer = pgbouncer(pool_mode=pool_mode)
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
         conn.execute("CREATE TABLE orders (id serial PRIMARY KEY, email text)")
@@ -48,16 +50,24 @@ async def test_the_probe_reads_real_evidence_through_pgbouncer_and_says_it_is_th
     ev = await probe(cfg)
     assert ev.status == "ok", ev.reason
     if os.environ.get("PERFBOOK_RECORD") == "1" and pool_mode == "transaction":  # for tests/unit/rules
-        (RECORD_DIR / "postgres_pgbouncer.json").write_text(json.dumps(jsonable(ev), indent=1, default=str) + "\n")
+        (RECORD_DIR / "postgres_pgbouncer.json").write_text(
+            json.dumps(jsonable(ev), indent=1, default=str) + "\n"
+        )
     data = ev.data
     assert "public.orders" in data.top_tables_by_size and data.connections is not None
     assert data.own_settings["transaction_read_only"] == "on" and data.own_settings["lock_timeout"] == "100ms"
     assert data.own_settings["statement_timeout"] not in ("0", None) and data.settings_not_applied == []
-    assert data.pooler is not None and data.pooler.kind == "pgbouncer" and data.pooler.version.startswith("PgBouncer 1.")
+    assert (
+        data.pooler is not None
+        and data.pooler.kind == "pgbouncer"
+        and data.pooler.version.startswith("PgBouncer 1.")
+    )
     assert data.pooler.connected_port == bouncer.port and data.pooler.server_port != bouncer.port
     assert data.pooler.pool_mode == pool_mode  # read from SHOW POOLS: the DSN's user is an admin here
     (note,) = [f for f in rules.evaluate({"postgres": ev}, cfg) if f.code == "pg.pooler_in_path"]
-    assert re.search(rf"PgBouncer 1\.\d+\.\d+ sits between perfbook and PostgreSQL in {pool_mode} pooling", note.title)
+    assert re.search(
+        rf"PgBouncer 1\.\d+\.\d+ sits between perfbook and PostgreSQL in {pool_mode} pooling", note.title
+    )
     assert "applied per transaction" in note.title
     assert not [f for f in rules.evaluate({"postgres": ev}, cfg) if f.code == "pg.unreachable"]
 
@@ -79,7 +89,10 @@ async def test_a_connection_pgbouncer_refuses_is_named_as_pgbouncer_s_answer(pgb
     assert ev.status == "unavailable"
     (f,) = rules.evaluate({"postgres": ev}, cfg)
     assert f.code == "pg.unreachable"
-    assert f.title.startswith("PgBouncer refused the connection") and "unsupported startup parameter: options" in f.title
+    assert (
+        f.title.startswith("PgBouncer refused the connection")
+        and "unsupported startup parameter: options" in f.title
+    )
     assert "ignore_startup_parameters" in f.actions[0].summary
 
 

@@ -78,7 +78,9 @@ async def test_perfbook_itself_and_its_children_are_never_findings():
     cfg = config(tag, process_cpu_pct=5)
     cfg.process.pids = [os.getpid()]
     with child(BURN, s=3, tag=tag) as burner:
-        (proc_ev, _), (host_ev, _) = await asyncio.gather(run(ProcessProbe(), cfg, 1.0), run(HostProbe(), cfg, 1.0))
+        (proc_ev, _), (host_ev, _) = await asyncio.gather(
+            run(ProcessProbe(), cfg, 1.0), run(HostProbe(), cfg, 1.0)
+        )
     # services other fixtures started in their own session (the Podman engine) are judged, by design
     ours = [p for p in proc_ev.data.processes if _session_of(p.pid) == os.getsid(0)]
     # pytest (by pid) and the burner at least; in a full run other fixtures' children of this session too
@@ -98,7 +100,9 @@ async def test_a_child_in_its_own_session_is_a_service_perfbook_started_and_is_j
     with child(BURN, new_session=True, s=2.5, tag=tag) as service:
         ev, _ = await run(ProcessProbe(), cfg, 1.0)
     assert [p.pid for p in ev.data.processes] == [service.pid] and ev.data.own_excluded == 0
-    assert [f.subject for f in rules.evaluate({"process": ev}, cfg)] == [f"{ev.data.processes[0].name}[{service.pid}]"]
+    assert [f.subject for f in rules.evaluate({"process": ev}, cfg)] == [
+        f"{ev.data.processes[0].name}[{service.pid}]"
+    ]
 
 
 async def test_workers_of_a_matched_process_are_watched_and_pids_are_checked():

@@ -45,9 +45,16 @@ cpu_pct = 30
 def fleet(tmp_path_factory):
     """Prometheus with RANGE_S seconds of the two replicas' traffic and node_exporter's series."""
     tmp = tmp_path_factory.mktemp("fleet")
-    with Replica() as good, Replica(slow_s=0.6, error_every=5) as bad, NodeExporter(tmp) as node, \
-            ContainerMetrics() as containers, Traffic([good, bad], pause_s=0.1):
-        with Prometheus(tmp, [good.target, bad.target], nodes=[node.target], cadvisor=[containers.target]) as prom:
+    with (
+        Replica() as good,
+        Replica(slow_s=0.6, error_every=5) as bad,
+        NodeExporter(tmp) as node,
+        ContainerMetrics() as containers,
+        Traffic([good, bad], pause_s=0.1),
+    ):
+        with Prometheus(
+            tmp, [good.target, bad.target], nodes=[node.target], cadvisor=[containers.target]
+        ) as prom:
             prom.wait_for(f'sum(increase(http_requests_total{{instance="{bad.target}"}}[{RANGE_S}s])) > 6')
             prom.wait_for("node_memory_MemTotal_bytes")
             prom.wait_for(f"rate(container_cpu_usage_seconds_total[{RANGE_S}s])")
@@ -57,12 +64,16 @@ def fleet(tmp_path_factory):
 
 def test_the_fleet_is_judged_as_one_service_and_the_slow_replica_is_named(perfbook, fleet):
     prom, good, bad, node, tmp = fleet
-    result = perfbook("triage", "--config", _config(tmp, prom.url), "--only", "prometheus", "--json", "--fail-on", "never")
+    result = perfbook(
+        "triage", "--config", _config(tmp, prom.url), "--only", "prometheus", "--json", "--fail-on", "never"
+    )
     assert result.exit_code == 0, result.stderr
     report = result.json
     validate_report(report)  # the JSON contract holds with the fleet's figures in it
-    expected = prom.query(f'histogram_quantile(0.95, sum by (le, handler) '
-                          f'(rate(http_request_duration_seconds_bucket{{job="api",handler="{ROUTE}"}}[{RANGE_S}s])))')
+    expected = prom.query(
+        f"histogram_quantile(0.95, sum by (le, handler) "
+        f'(rate(http_request_duration_seconds_bucket{{job="api",handler="{ROUTE}"}}[{RANGE_S}s])))'
+    )
     theirs = float(expected[0]["value"][1])
     ev = report["probes"]["prometheus"]
     assert ev["status"] == "ok", ev["reason"]
@@ -83,22 +94,29 @@ def test_the_fleet_is_judged_as_one_service_and_the_slow_replica_is_named(perfbo
     memory = [f for f in by_code["host.memory_high"] if f["subject"] == node.target]
     assert memory and "node_exporter" in memory[0]["title"]
     api = f"api-1@{prom.container_target}"  # cAdvisor's names: judged against the container's own limits
-    assert [f["subject"] for f in by_code["container.cpu_high"]] == [api]  # 0.9 of 1 core (over cpu_pct 30 % whatever the scrape skew); batch has no limit
-    assert [(f["subject"], f["level"]) for f in by_code["container.memory_high"]] == [(api, "critical")]  # 97 %
+    # 0.9 of 1 core (over cpu_pct 30 % whatever the scrape skew); batch has no limit
+    assert [f["subject"] for f in by_code["container.cpu_high"]] == [api]
+    # 97 %
+    assert [(f["subject"], f["level"]) for f in by_code["container.memory_high"]] == [(api, "critical")]
 
 
 def test_an_unreachable_prometheus_is_one_finding_and_triage_goes_on(perfbook, tmp_path, closed_port):
     config = _config(tmp_path, f"http://127.0.0.1:{closed_port}")
     with Replica() as replica, Traffic([replica]):
         path = tmp_path / "perfbook.toml"  # a base_url set: the metrics probe scrapes that replica directly
-        path.write_text(path.read_text().replace('base_url = ""', f'base_url = "http://{replica.target}"\nendpoints = []'))
-        result = perfbook("triage", "--config", config, "--only", "prometheus,metrics,host", "--json",
-                          "--fail-on", "never")
+        path.write_text(
+            path.read_text().replace('base_url = ""', f'base_url = "http://{replica.target}"\nendpoints = []')
+        )
+        result = perfbook(
+            "triage", "--config", config, "--only", "prometheus,metrics,host", "--json", "--fail-on", "never"
+        )
     assert result.exit_code == 0, result.stderr
     report = result.json
     assert report["probes"]["prometheus"]["status"] == "unavailable"
     assert f"127.0.0.1:{closed_port}" in report["probes"]["prometheus"]["reason"]
-    assert [f["code"] for f in report["findings"] if f["code"].startswith("prometheus.")] == ["prometheus.unreachable"]
+    assert [f["code"] for f in report["findings"] if f["code"].startswith("prometheus.")] == [
+        "prometheus.unreachable"
+    ]
     assert report["probes"]["host"]["status"] in ("ok", "partial")
     assert report["probes"]["metrics"]["status"] == "ok" and report["kpis"]["p95_source"] == "metrics"
 
@@ -106,13 +124,33 @@ def test_an_unreachable_prometheus_is_one_finding_and_triage_goes_on(perfbook, t
 def test_the_token_comes_from_the_environment_and_is_never_shown(perfbook, tmp_path, closed_port):
     config = _config(tmp_path, f"http://127.0.0.1:{closed_port}")
     path = tmp_path / "perfbook.toml"
-    path.write_text(path.read_text().replace("timeout_s = 5\n", 'timeout_s = 5\ntoken_env = "PROM_TOKEN"\n', 1))
-    result = perfbook("triage", "--config", config, "--only", "prometheus", "--json", "--fail-on", "never",
-                      env={"PROM_TOKEN": "s3cret-token-value"})
+    path.write_text(
+        path.read_text().replace("timeout_s = 5\n", 'timeout_s = 5\ntoken_env = "PROM_TOKEN"\n', 1)
+    )
+    result = perfbook(
+        "triage",
+        "--config",
+        config,
+        "--only",
+        "prometheus",
+        "--json",
+        "--fail-on",
+        "never",
+        env={"PROM_TOKEN": "s3cret-token-value"},
+    )
     assert result.exit_code == 0, result.stderr
     assert "s3cret-token-value" not in result.stdout + result.stderr
-    missing = perfbook("triage", "--config", config, "--only", "prometheus", "--json", "--fail-on", "never",
-                       env={"PROM_TOKEN": None})
+    missing = perfbook(
+        "triage",
+        "--config",
+        config,
+        "--only",
+        "prometheus",
+        "--json",
+        "--fail-on",
+        "never",
+        env={"PROM_TOKEN": None},
+    )
     assert "PROM_TOKEN" in missing.json["probes"]["prometheus"]["reason"]
 
 
@@ -120,13 +158,31 @@ def test_the_fleets_verdict_matches_the_metrics_probe_against_the_slow_replica_a
     prom, good, bad, node, tmp = fleet
     config = _config(tmp, prom.url)
     direct = tmp / "direct.toml"
-    direct.write_text(open(config).read().replace('base_url = ""', f'base_url = "http://{bad.target}"\nendpoints = []'))
-    alone = perfbook("triage", "--config", str(direct), "--only", "metrics", "--window", "4s", "--json",
-                     "--fail-on", "never").json
-    fleet_view = perfbook("triage", "--config", config, "--only", "prometheus", "--json", "--fail-on", "never").json
+    direct.write_text(
+        open(config).read().replace('base_url = ""', f'base_url = "http://{bad.target}"\nendpoints = []')
+    )
+    alone = perfbook(
+        "triage",
+        "--config",
+        str(direct),
+        "--only",
+        "metrics",
+        "--window",
+        "4s",
+        "--json",
+        "--fail-on",
+        "never",
+    ).json
+    fleet_view = perfbook(
+        "triage", "--config", config, "--only", "prometheus", "--json", "--fail-on", "never"
+    ).json
 
     def slow(report):
-        return {(f["code"], f["subject"], f["level"]) for f in report["findings"] if f["code"] == "http.slow_response"}
+        return {
+            (f["code"], f["subject"], f["level"])
+            for f in report["findings"]
+            if f["code"] == "http.slow_response"
+        }
 
     assert alone["probes"]["metrics"]["status"] == "ok", alone["probes"]["metrics"]
     assert slow(alone) == slow(fleet_view) == {("http.slow_response", ROUTE, "critical")}
@@ -146,12 +202,33 @@ def test_basic_auth_from_the_environment_against_a_prometheus_that_asks_for_it(p
     with Prometheus(tmp_path, [], basic_auth={"perfbook": HASH}) as prom:
         config = _config(tmp_path, prom.url)
         path = tmp_path / "perfbook.toml"
-        path.write_text(path.read_text().replace("timeout_s = 5\n",
-                                                 'timeout_s = 5\nuser = "perfbook"\npassword_env = "PROM_PASSWORD"\n', 1))
-        let_in = perfbook("triage", "--config", config, "--only", "prometheus", "--json", "--fail-on", "never",
-                          env={"PROM_PASSWORD": "pr0m-s3cret"})
-        refused = perfbook("triage", "--config", config, "--only", "prometheus", "--json", "--fail-on", "never",
-                           env={"PROM_PASSWORD": "wrong"})
+        path.write_text(
+            path.read_text().replace(
+                "timeout_s = 5\n", 'timeout_s = 5\nuser = "perfbook"\npassword_env = "PROM_PASSWORD"\n', 1
+            )
+        )
+        let_in = perfbook(
+            "triage",
+            "--config",
+            config,
+            "--only",
+            "prometheus",
+            "--json",
+            "--fail-on",
+            "never",
+            env={"PROM_PASSWORD": "pr0m-s3cret"},
+        )
+        refused = perfbook(
+            "triage",
+            "--config",
+            config,
+            "--only",
+            "prometheus",
+            "--json",
+            "--fail-on",
+            "never",
+            env={"PROM_PASSWORD": "wrong"},
+        )
     ev = let_in.json["probes"]["prometheus"]
     assert ev["status"] == "ok" and ev["evidence"]["notes"][0].startswith("no HTTP request series")
     assert refused.json["probes"]["prometheus"]["status"] == "unavailable"

@@ -113,7 +113,10 @@ async def test_misses_dominating_the_window(redis_url):
     assert w.lookups >= 100 and w.hit_rate < 0.2
     (f,) = codes(rules.evaluate({"redis": ev}, config(redis_url)))["redis.hit_rate_low"]
     assert f.level is Level.WARNING and f.evidence["misses"] == w.misses
-    assert rules.kpis({"redis": ev}, config(redis_url)) == {"cache_hit_rate": w.hit_rate, "cache_lookups": w.lookups}
+    assert rules.kpis({"redis": ev}, config(redis_url)) == {
+        "cache_hit_rate": w.hit_rate,
+        "cache_lookups": w.lookups,
+    }
     record("redis_misses.json", ev)
 
 
@@ -143,12 +146,17 @@ async def test_big_keys_with_type_and_length(redis_url, redis_server):
     ev = await probe(cfg)
     (f,) = codes(rules.evaluate({"redis": ev}, cfg))["redis.big_keys"]
     keys = {k["key"]: k for k in f.evidence["keys"]}
-    assert keys["blob:<email>:avatar"]["type"] == "string" and keys["blob:<email>:avatar"]["length"] == 300_000
+    assert (
+        keys["blob:<email>:avatar"]["type"] == "string" and keys["blob:<email>:avatar"]["length"] == 300_000
+    )
     assert keys["queue:jobs"]["type"] == "list" and keys["queue:jobs"]["length"] == 20_000
     # db 1 was sampled first: the db 0 keys' types and lengths prove the connection came back to db 0
     assert keys["ws:messages"]["db"] == 1 and keys["ws:messages"]["length"] == 30_000
     assert "small" not in keys and "ann@example.com" not in json.dumps(jsonable(ev))
-    assert [(s.db, s.keys, s.scanned, s.complete) for s in ev.data.big_keys_scans] == [(0, 3, 3, True), (1, 1, 1, True)]
+    assert [(s.db, s.keys, s.scanned, s.complete) for s in ev.data.big_keys_scans] == [
+        (0, 3, 3, True),
+        (1, 1, 1, True),
+    ]
 
 
 def populate_with_a_20_mb_string(url: str) -> redis.Redis:
@@ -170,9 +178,15 @@ async def test_a_20_mb_string_among_150000_keys_is_found_in_a_whole_keyspace_sca
     assert ev.data.big_keys_per_s > 10_000
     found = codes(rules.evaluate({"redis": ev}, cfg))
     (f,) = found["redis.big_keys"]
-    assert f.evidence["keys"][0]["key"] == "report:2026:all-orders" and f.evidence["keys"][0]["length"] == 20 * 2**20
+    assert (
+        f.evidence["keys"][0]["key"] == "report:2026:all-orders"
+        and f.evidence["keys"][0]["length"] == 20 * 2**20
+    )
     assert f.title.startswith("1 key(s) over 10 MB, all 150,000 keys of db 0 read")
-    assert [a.id for a in f.actions] == ["redis.find_writer", "redis.unlink_key"] and "redis.big_keys_sampled" not in found
+    assert [a.id for a in f.actions] == [
+        "redis.find_writer",
+        "redis.unlink_key",
+    ] and "redis.big_keys_sampled" not in found
 
 
 async def test_a_scan_budget_too_small_for_the_keyspace_says_what_it_sampled(redis_url):
@@ -185,9 +199,13 @@ async def test_a_scan_budget_too_small_for_the_keyspace_says_what_it_sampled(red
     assert not scan.complete and 0 < scan.scanned < 150_000 and scan.keys == 150_000
     assert ev.status == "ok"  # every other figure is whole
     findings = codes(rules.evaluate({"redis": ev}, cfg))
-    (f,) = findings.get("redis.big_keys") or findings["redis.big_keys_sampled"]  # the 20 MB key may be in the sample
+    # the 20 MB key may be in the sample
+    (f,) = findings.get("redis.big_keys") or findings["redis.big_keys_sampled"]
     share = f"{scan.coverage * 100:.2g}" if scan.coverage < 0.01 else str(int(scan.coverage * 100))
-    assert f"sampled {share} % of keys of db 0 ({scan.scanned:,} of 150,000 within the 20.0 ms budget)" in f.title
+    assert (
+        f"sampled {share} % of keys of db 0 ({scan.scanned:,} of 150,000 within the 20.0 ms budget)"
+        in f.title
+    )
     assert not f.title.startswith(("1 key", "none")) and f.evidence["scan_complete"] is False
 
 
@@ -256,7 +274,11 @@ async def test_a_restricted_acl_user_gets_what_it_may(redis_url, redis_server):
         assert any("CLIENT SETNAME refused" in n for n in ev.data.notes)
         url = f"redis://nobody:nobody-pw@127.0.0.1:{redis_server.port}/0"
         ev = await probe(config(url))
-        assert ev.status == "unavailable" and ev.reason.startswith("permission denied: ") and "nobody-pw" not in ev.reason
+        assert (
+            ev.status == "unavailable"
+            and ev.reason.startswith("permission denied: ")
+            and "nobody-pw" not in ev.reason
+        )
     finally:
         sync.execute_command("ACL", "DELUSER", "mon", "nobody")
 
@@ -280,8 +302,10 @@ async def test_wrong_password_is_one_line():
     finally:
         server.stop()
     assert ev.status == "unavailable" and "\n" not in ev.reason
-    assert ev.reason == ("authentication failed: invalid username-password pair or user is disabled"
-                         f" at 127.0.0.1:{server.port}")
+    assert ev.reason == (
+        "authentication failed: invalid username-password pair or user is disabled"
+        f" at 127.0.0.1:{server.port}"
+    )
     assert rules.evaluate({"redis": ev}, config(url))[0].code == "redis.unreachable"
 
 

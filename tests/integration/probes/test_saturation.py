@@ -14,14 +14,23 @@ from perfbook.rules import network as network_rules
 
 from .probe_children import run
 
-NETWORK_CODES = {"net.tcp_retransmits", "net.listen_overflows", "net.interface_errors", "net.bandwidth_saturated",
-                 "net.close_wait_buildup", "net.ephemeral_ports", "net.conntrack_full", "net.dependency_latency"}
+NETWORK_CODES = {
+    "net.tcp_retransmits",
+    "net.listen_overflows",
+    "net.interface_errors",
+    "net.bandwidth_saturated",
+    "net.close_wait_buildup",
+    "net.ephemeral_ports",
+    "net.conntrack_full",
+    "net.dependency_latency",
+}
 
 
 def quiet_config() -> Config:
     # no dependency configured: nothing listens on the defaults here, and that is not this test's subject
-    return Config.model_validate({"http": {"base_url": ""}, "frontend": {"url": ""}, "postgres": {"dsn": ""},
-                                  "redis": {"url": ""}})
+    return Config.model_validate(
+        {"http": {"base_url": ""}, "frontend": {"url": ""}, "postgres": {"dsn": ""}, "redis": {"url": ""}}
+    )
 
 
 async def test_a_healthy_machine_raises_none_of_the_saturation_or_network_codes():
@@ -35,7 +44,10 @@ async def test_a_healthy_machine_raises_none_of_the_saturation_or_network_codes(
         assert psi is None or 0 <= psi.some_pct <= 100
     assert all(is_whole_device(d.device) and 0 <= d.util_pct <= 100 for d in sat.disks)
     assert sat.memory.oom_kills == 0
-    codes = {f.code for f in host_rules.evaluate({"host": host}, cfg) + network_rules.evaluate({"network": net}, cfg)}
+    codes = {
+        f.code
+        for f in host_rules.evaluate({"host": host}, cfg) + network_rules.evaluate({"network": net}, cfg)
+    }
     assert not codes & (NETWORK_CODES | {"host.oom_kill", "host.memory_pressure", "host.cpu_steal"})
     # six other people share this machine's two cores: CPU / I/O saturation is only ever raised
     # when the window's own stall shares say so

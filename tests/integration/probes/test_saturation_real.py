@@ -43,7 +43,9 @@ def need(tool: str) -> str:
 
 @contextlib.contextmanager
 def background(*argv: str) -> Iterator[subprocess.Popen]:
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     try:
         yield proc
     finally:
@@ -106,9 +108,11 @@ async def test_a_full_accept_queue_is_a_critical_listen_overflow_on_its_port():
     assert f.issue_type.value == "network"
 
 
-FD_HOLDER = ("# {tag}\nimport os, resource, time\n"
-             "resource.setrlimit(resource.RLIMIT_NOFILE, ({limit}, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))\n"
-             "held = [os.open('/dev/null', os.O_RDONLY) for _ in range({n})]\ntime.sleep({s})\n")
+FD_HOLDER = (
+    "# {tag}\nimport os, resource, time\n"
+    "resource.setrlimit(resource.RLIMIT_NOFILE, ({limit}, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))\n"
+    "held = [os.open('/dev/null', os.O_RDONLY) for _ in range({n})]\ntime.sleep({s})\n"
+)
 
 
 async def test_a_process_near_its_open_files_limit_is_fd_exhaustion():
@@ -126,12 +130,35 @@ async def test_a_process_near_its_open_files_limit_is_fd_exhaustion():
 async def test_direct_io_from_fio_is_disk_io_saturation(tmp_path: Path):
     fio = need("fio")
     data = tmp_path / "fio.dat"
-    prepare = subprocess.run([fio, "--name=prep", f"--filename={data}", "--size=64M", "--rw=write", "--bs=1M",
-                              "--direct=1", "--ioengine=psync"], capture_output=True, timeout=60)
+    prepare = subprocess.run(
+        [
+            fio,
+            "--name=prep",
+            f"--filename={data}",
+            "--size=64M",
+            "--rw=write",
+            "--bs=1M",
+            "--direct=1",
+            "--ioengine=psync",
+        ],
+        capture_output=True,
+        timeout=60,
+    )
     if prepare.returncode != 0:
         pytest.skip(f"fio cannot do direct I/O under {tmp_path}: {prepare.stderr.decode()[-200:]}")
-    with background(fio, "--name=t", f"--filename={data}", "--size=64M", "--rw=randread", "--bs=4k", "--direct=1",
-                    "--ioengine=psync", "--numjobs=8", "--time_based", "--runtime=10"):
+    with background(
+        fio,
+        "--name=t",
+        f"--filename={data}",
+        "--size=64M",
+        "--rw=randread",
+        "--bs=4k",
+        "--direct=1",
+        "--ioengine=psync",
+        "--numjobs=8",
+        "--time_based",
+        "--runtime=10",
+    ):
         await asyncio.sleep(1.0)
         ev, _ = await run(HostProbe(), Config.model_validate(QUIET), 2.0)
     assert ev.status == "ok", ev.reason
@@ -140,14 +167,19 @@ async def test_direct_io_from_fio_is_disk_io_saturation(tmp_path: Path):
     assert busiest.reads_per_s > 500 and busiest.util_pct > 20, busiest  # fio's reads, counted per device
     (f, *_) = by_code(host_rules.evaluate({"host": ev}, Config()))["host.disk_io_saturated"]
     assert f.evidence["psi_some_pct"] == (sat.io_psi.some_pct if sat.io_psi else None)
-    assert sat.top_io and sat.top_io[0].name == "fio" and sat.top_io[0].read_bytes_per_s > 1e6, sat.top_io  # pidstat -d
+    # pidstat -d
+    assert sat.top_io and sat.top_io[0].name == "fio" and sat.top_io[0].read_bytes_per_s > 1e6, sat.top_io
     assert "most I/O: fio[" in f.title
 
 
 def memory_cgroup(tag: str) -> tuple[Path, str, str]:
     """A new memory-limited cgroup: (its directory, the limit file, the cgroup path the kernel logs)."""
     v2 = Path("/sys/fs/cgroup")
-    if "memory" in (v2 / "cgroup.controllers").read_text().split() if (v2 / "cgroup.controllers").exists() else False:
+    if (
+        "memory" in (v2 / "cgroup.controllers").read_text().split()
+        if (v2 / "cgroup.controllers").exists()
+        else False
+    ):
         root, limit = v2, "memory.max"
     else:
         root, limit = v2 / "memory", "memory.limit_in_bytes"  # cgroup v1 (hybrid hierarchy)
@@ -161,8 +193,10 @@ def memory_cgroup(tag: str) -> tuple[Path, str, str]:
     return path, limit, f"/{tag}"
 
 
-ALLOCATE = ("import os, sys, time\nopen(sys.argv[1] + '/cgroup.procs', 'w').write(str(os.getpid()))\n"
-            "time.sleep(0.5)\nheld = [bytearray(16 * 1024 * 1024) for _ in range(40)]\ntime.sleep(5)\n")
+ALLOCATE = (
+    "import os, sys, time\nopen(sys.argv[1] + '/cgroup.procs', 'w').write(str(os.getpid()))\n"
+    "time.sleep(0.5)\nheld = [bytearray(16 * 1024 * 1024) for _ in range(40)]\ntime.sleep(5)\n"
+)
 
 
 async def test_an_oom_kill_in_a_memory_limited_cgroup_is_critical_and_named():
@@ -189,7 +223,9 @@ async def test_an_oom_kill_in_a_memory_limited_cgroup_is_critical_and_named():
     kills = by_code(host_rules.evaluate({"host": ev}, Config()))["host.oom_kill"]
     assert all(f.level == Level.CRITICAL for f in kills)
     if mem.kernel_log is None:  # the kernel log was readable: the victim is named, with its cgroup
-        ours = [f for f in kills if f.subject == f"python3[{victim.pid}]" or f.evidence.get("pid") == victim.pid]
+        ours = [
+            f for f in kills if f.subject == f"python3[{victim.pid}]" or f.evidence.get("pid") == victim.pid
+        ]
         assert ours and ours[0].evidence["cgroup"] == logged
 
 
@@ -197,7 +233,9 @@ def cpu_cgroup(tag: str) -> Path:
     """A new CPU cgroup capped at a tenth of a core (cgroup v2 cpu.max, else v1 cfs_quota_us): low enough
     that a busy loop exceeds it even on this loaded machine."""
     v2 = Path("/sys/fs/cgroup")
-    controllers = (v2 / "cgroup.controllers").read_text().split() if (v2 / "cgroup.controllers").exists() else []
+    controllers = (
+        (v2 / "cgroup.controllers").read_text().split() if (v2 / "cgroup.controllers").exists() else []
+    )
     root = v2 if "cpu" in controllers else v2 / "cpu"
     if os.geteuid() != 0 or not os.access(root, os.W_OK):
         pytest.skip(f"cannot create a cgroup under {root} (needs root and a writable cgroup fs)")
@@ -216,15 +254,20 @@ def cpu_cgroup(tag: str) -> Path:
     return path
 
 
-SPIN_IN = ("# {tag}\nimport os, sys, time\nopen({procs!r}, 'w').write(str(os.getpid()))\n"
-           "end = time.time() + {s}\nwhile time.time() < end:\n    pass\n")
+SPIN_IN = (
+    "# {tag}\nimport os, sys, time\nopen({procs!r}, 'w').write(str(os.getpid()))\n"
+    "end = time.time() + {s}\nwhile time.time() < end:\n    pass\n"
+)
 
 
 async def test_a_configured_process_in_a_cpu_limited_cgroup_is_throttled():
     tag = new_tag()
     path = cpu_cgroup(f"perfbook-cpu-{uuid.uuid4().hex[:8]}")
     try:
-        with fake_perfbook() as own_pid, child(SPIN_IN, tag=tag, procs=str(path / "cgroup.procs"), s=8) as spinner:
+        with (
+            fake_perfbook() as own_pid,
+            child(SPIN_IN, tag=tag, procs=str(path / "cgroup.procs"), s=8) as spinner,
+        ):
             await asyncio.sleep(0.5)
             cfg = Config.model_validate({"process": {"match": [tag]}})
             ev, _ = await run(ProcessProbe(), cfg, 2.0, own_pid=own_pid)
@@ -236,7 +279,8 @@ async def test_a_configured_process_in_a_cpu_limited_cgroup_is_throttled():
             await asyncio.sleep(0.1)
     (p,) = [p for p in ev.data.processes if p.pid == spinner.pid]
     assert p.cpu_periods is not None and p.cpu_periods >= 10, p
-    assert p.cpu_pct is not None and p.cpu_pct <= 35, p  # held near its 10 % quota (slack for a loaded machine)
+    # held near its 10 % quota (slack for a loaded machine)
+    assert p.cpu_pct is not None and p.cpu_pct <= 35, p
     got = by_code(process_rules.evaluate({"process": ev}, cfg))
     assert "process.cpu_throttled" in got, (p, got)
     (f,) = got["process.cpu_throttled"]

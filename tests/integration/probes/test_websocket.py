@@ -11,8 +11,11 @@ from .servers import DelayProxy, WsServer, collect, make_config
 
 
 def ws_config(url: str, mode: str = "ping", samples: int = 5, **thresholds):
-    return make_config(websocket={"url": url, "mode": mode, "samples": samples},
-                       http={"timeout_s": 1.0}, thresholds=thresholds)
+    return make_config(
+        websocket={"url": url, "mode": mode, "samples": samples},
+        http={"timeout_s": 1.0},
+        thresholds=thresholds,
+    )
 
 
 async def test_not_configured_is_skipped():

@@ -43,10 +43,24 @@ def _open_offline(browser, path: Path, shot: Path):
 def test_triage_html_is_one_self_contained_page(perfbook, tmp_path: Path) -> None:
     with AppServer(routes={"/api/v1/slow": Route(delay_s=2.3)}) as app:
         cfg = tmp_path / "perfbook.toml"
-        cfg.write_text(f'[http]\nbase_url = "{app.url}"\nendpoints = ["/health", "/api/v1/slow"]\n[frontend]\nurl = ""\n')
+        cfg.write_text(
+            f'[http]\nbase_url = "{app.url}"\nendpoints = ["/health", "/api/v1/slow"]\n[frontend]\nurl = ""\n'
+        )
         out = tmp_path / "triage.html"
-        result = perfbook("triage", "--config", str(cfg), "--only", "http", "--window", "1s", "--html", str(out),
-                          "--json", "--fail-on", "never")
+        result = perfbook(
+            "triage",
+            "--config",
+            str(cfg),
+            "--only",
+            "http",
+            "--window",
+            "1s",
+            "--html",
+            str(out),
+            "--json",
+            "--fail-on",
+            "never",
+        )
     assert result.exit_code == 0, result.stderr
     report = result.json
     html = out.read_text()
@@ -65,13 +79,27 @@ def _lab_incident(store: Store) -> int:
     slow = lab_report("slow")
     healthy = lab_report("healthy")
     inc = records.open_incident(store, title="Agents API slow", actor="ana", severity="P2", report=slow)
-    records.set_status(store, inc.number, Status.IDENTIFIED, actor="ana", message="slow handler in the agents API")
-    fix = {"action": "process.restart", "outcome": {"status": "done", "figures": {"p95_s": {"before": 3.2, "after": 0.5}}},
-           "verify": {"kpis": {"p95_s": {"before": 3.2, "after": 0.5}}, "gone": ["http.slow_response:/api/v1/agents"]}}
+    records.set_status(
+        store, inc.number, Status.IDENTIFIED, actor="ana", message="slow handler in the agents API"
+    )
+    fix = {
+        "action": "process.restart",
+        "outcome": {"status": "done", "figures": {"p95_s": {"before": 3.2, "after": 0.5}}},
+        "verify": {
+            "kpis": {"p95_s": {"before": 3.2, "after": 0.5}},
+            "gone": ["http.slow_response:/api/v1/agents"],
+        },
+    }
     records.attach(store, inc.number, "fix", fix, actor="ana")
     records.attach(store, inc.number, "triage", healthy, actor="ana")
-    load = {"rps": 812.4, "latency": {"p95_s": 0.12}, "error_rate": 0.0, "requests": 8124,
-            "slo": [{"met": True}], "interrupted": False}
+    load = {
+        "rps": 812.4,
+        "latency": {"p95_s": 0.12},
+        "error_rate": 0.0,
+        "requests": 8124,
+        "slo": [{"met": True}],
+        "interrupted": False,
+    }
     records.attach(store, inc.number, "load", load, actor="ana")
     records.add_note(store, inc.number, "alert on the agents API's p95", actor="ana", followup=True)
     records.resolve(store, inc.number, actor="ana")
@@ -90,10 +118,25 @@ def test_postmortem_holds_every_step_a_plot_and_renders_in_chromium(tmp_path: Pa
         store.close()
     for event in state.events:  # every timeline step, in both forms
         assert event.summary.replace("|", "\\|") in md
-        assert event.summary.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace(
-            "'", "&#39;").replace('"', "&#34;") in html
-    for section in ("Summary", "Impact", "Timeline", "Root causes", "Fixes, before and after", "Load results",
-                    "KPIs over the incident", "Checklist", "Follow-ups"):
+        assert (
+            event.summary.replace("&", "&amp;")
+            .replace("<", "&lt;")
+            .replace(">", "&gt;")
+            .replace("'", "&#39;")
+            .replace('"', "&#34;")
+            in html
+        )
+    for section in (
+        "Summary",
+        "Impact",
+        "Timeline",
+        "Root causes",
+        "Fixes, before and after",
+        "Load results",
+        "KPIs over the incident",
+        "Checklist",
+        "Follow-ups",
+    ):
         assert f"## {section}" in md and f">{section}</h2>" in html
     assert "alert on the agents API's p95" in md and "812 rps" in md and "| p95_s | 3.2 | 0.5 |" in md
     assert "![KPIs" in md and "data:image/png;base64," in md

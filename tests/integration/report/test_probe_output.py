@@ -11,10 +11,17 @@ def test_probe_postgres_shows_units_and_full_names(perfbook, pg_dsn, tmp_path, m
     monkeypatch.chdir(tmp_path)
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
         conn.execute("CREATE TABLE users (id int, email text)")
-        conn.execute("INSERT INTO users SELECT g, 'user' || g || '@example.org' FROM generate_series(1, 20000) g")
+        conn.execute(
+            "INSERT INTO users SELECT g, 'user' || g || '@example.org' FROM generate_series(1, 20000) g"
+        )
         conn.execute("ANALYZE users")
-    res = perfbook("probe", "postgres", "--window", "0.2s",
-                   env={"PERFBOOK_POSTGRES_DSN": pg_dsn, "COLUMNS": "80", "NO_COLOR": "1", "PERFBOOK_CONFIG": None})
+    res = perfbook(
+        "probe",
+        "postgres",
+        "--window",
+        "0.2s",
+        env={"PERFBOOK_POSTGRES_DSN": pg_dsn, "COLUMNS": "80", "NO_COLOR": "1", "PERFBOOK_CONFIG": None},
+    )
     assert res.exit_code in (0, 3), res.stderr
     out = res.stdout
     assert max(len(line) for line in out.splitlines()) <= 80

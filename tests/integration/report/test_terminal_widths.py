@@ -13,26 +13,39 @@ from perfbook import services
 
 # Lines that may start at column 0: a section title, a numbered cause, a finding's level, a panel
 # or table border, the loop-lag note. Anything else at column 0 is a wrapped line restarting there.
-BLOCK_START = re.compile(r"^(Causes|Findings|KPIs|Probes|Also seen|no findings|\d+\. \d+% |critical |warning |info "
-                         r"|perfbook's own|[╭╰━ ])")
+BLOCK_START = re.compile(
+    r"^(Causes|Findings|KPIs|Probes|Also seen|no findings|\d+\. \d+% |critical |warning |info "
+    r"|perfbook's own|[╭╰━ ])"
+)
 # Inside the banner: the severity line and the labels that start each of its lines.
-PANEL_START = re.compile(r"^│ ( (P\d|OK|no verdict) |likely cause|possible cause|no single|issue types|targets)")
+PANEL_START = re.compile(
+    r"^│ ( (P\d|OK|no verdict) |likely cause|possible cause|no single|issue types|targets)"
+)
 
 
 @pytest.fixture(scope="module")
 def down_stack() -> dict[str, str]:
     http, pg, redis = (services.free_port() for _ in range(3))
-    return {"PERFBOOK_HTTP_BASE_URL": f"http://127.0.0.1:{http}",
-            "PERFBOOK_POSTGRES_DSN": f"postgresql://app:s3cret@127.0.0.1:{pg}/db",
-            "PERFBOOK_REDIS_URL": f"redis://127.0.0.1:{redis}/0", "NO_COLOR": "1",
-            "PERFBOOK_CONFIG": None}
+    return {
+        "PERFBOOK_HTTP_BASE_URL": f"http://127.0.0.1:{http}",
+        "PERFBOOK_POSTGRES_DSN": f"postgresql://app:s3cret@127.0.0.1:{pg}/db",
+        "PERFBOOK_REDIS_URL": f"redis://127.0.0.1:{redis}/0",
+        "NO_COLOR": "1",
+        "PERFBOOK_CONFIG": None,
+    }
 
 
 @pytest.mark.parametrize("width", [60, 80, 160])
 def test_triage_report_fits_and_hangs_at_every_width(perfbook, down_stack, width, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    result = perfbook("triage", "--window", "0.2s", "--only", "http,metrics,postgres,redis",
-                      env={**down_stack, "COLUMNS": str(width)})
+    result = perfbook(
+        "triage",
+        "--window",
+        "0.2s",
+        "--only",
+        "http,metrics,postgres,redis",
+        env={**down_stack, "COLUMNS": str(width)},
+    )
     assert result.exit_code == 3, result.stderr
     lines = result.stdout.splitlines()
     assert max(len(line) for line in lines) <= width

@@ -37,12 +37,19 @@ def express_modules() -> Path:
     if _locked_versions_installed(modules):
         return modules
     if shutil.which("node") is None or shutil.which("npm") is None:
-        raise AppUnavailable("node and npm are needed for the express-prom-bundle tests (apt-get install nodejs npm)")
+        raise AppUnavailable(
+            "node and npm are needed for the express-prom-bundle tests (apt-get install nodejs npm)"
+        )
     with open(EXPRESS / ".npm-install.lock", "w") as guard:  # two test runs installing at once
         fcntl.flock(guard, fcntl.LOCK_EX)
         if not _locked_versions_installed(modules):
-            done = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--prefer-offline"], cwd=EXPRESS,
-                                  capture_output=True, text=True, timeout=600)
+            done = subprocess.run(
+                ["npm", "ci", "--no-audit", "--no-fund", "--prefer-offline"],
+                cwd=EXPRESS,
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
             if done.returncode != 0:
                 raise AppUnavailable(f"npm ci failed in {EXPRESS}: {done.stderr.strip()[-400:]}")
     return modules
@@ -54,7 +61,10 @@ def _locked_versions_installed(modules: Path) -> bool:
     wanted = json.loads((EXPRESS / "package.json").read_text())["dependencies"]
     for name in wanted:
         installed = modules / name / "package.json"
-        if not installed.is_file() or json.loads(installed.read_text())["version"] != lock[f"node_modules/{name}"]["version"]:
+        if (
+            not installed.is_file()
+            or json.loads(installed.read_text())["version"] != lock[f"node_modules/{name}"]["version"]
+        ):
             return False
     return True
 
@@ -62,8 +72,9 @@ def _locked_versions_installed(modules: Path) -> bool:
 @contextlib.contextmanager
 def app_process(argv: list[str], env: dict[str, str] | None = None) -> Iterator[str]:
     """Start ``argv`` (a server that prints ``listening PORT`` first), yield its base URL, stop it."""
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, **(env or {})})
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})}
+    )
     try:
         port = _wait_for_port(proc)
         yield f"http://127.0.0.1:{port}"
@@ -109,10 +120,15 @@ def seed_orders(dsn: str, rows: int = 400_000) -> None:
     import psycopg
 
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("CREATE TABLE orders (id serial PRIMARY KEY, customer_email text NOT NULL, "
-                     "total numeric(10,2) NOT NULL, note text NOT NULL)")
-        conn.execute("INSERT INTO orders (customer_email, total, note) SELECT 'customer' || g || '@example.com', "
-                     "g %% 500, repeat('x', 100) FROM generate_series(1, %s) g", (rows,))
+        conn.execute(
+            "CREATE TABLE orders (id serial PRIMARY KEY, customer_email text NOT NULL, "
+            "total numeric(10,2) NOT NULL, note text NOT NULL)"
+        )
+        conn.execute(
+            "INSERT INTO orders (customer_email, total, note) SELECT 'customer' || g || '@example.com', "
+            "g %% 500, repeat('x', 100) FROM generate_series(1, %s) g",
+            (rows,),
+        )
         conn.execute("ANALYZE orders")
         conn.execute("SELECT pg_stat_statements_reset()")
 
@@ -135,7 +151,15 @@ def ws_echo() -> Iterator[str]:
 def traffic(urls: list[str], concurrency: int, max_duration_s: float = 120.0) -> Iterator[subprocess.Popen]:
     """``concurrency`` clients requesting ``urls`` in turn, in a process of their own, until the
     block ends (or ``max_duration_s``, a bound should the block never end)."""
-    argv = [sys.executable, str(APPS / "traffic.py"), "-c", str(concurrency), "-d", str(max_duration_s), *urls]
+    argv = [
+        sys.executable,
+        str(APPS / "traffic.py"),
+        "-c",
+        str(concurrency),
+        "-d",
+        str(max_duration_s),
+        *urls,
+    ]
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         yield proc

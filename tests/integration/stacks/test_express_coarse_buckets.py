@@ -22,8 +22,12 @@ def express() -> str:
     yield from start(express_app(slow_ms=2500, item_ms=1200))
 
 
-def test_a_route_in_a_coarse_bucket_is_a_range_judged_from_perfbooks_timed_requests(perfbook, tmp_path, express):
-    cfg = write_config(tmp_path, f"""
+def test_a_route_in_a_coarse_bucket_is_a_range_judged_from_perfbooks_timed_requests(
+    perfbook, tmp_path, express
+):
+    cfg = write_config(
+        tmp_path,
+        f"""
 [http]
 base_url = "{express}"
 endpoints = ["/slow", "/api/items/7"]
@@ -31,12 +35,27 @@ min_window_requests = 5
 
 [frontend]
 url = ""
-""")
+""",
+    )
     markdown, html = tmp_path / "report.md", tmp_path / "report.html"
     with traffic([f"{express}/slow"], concurrency=8), traffic([f"{express}/api/items/7"], concurrency=3):
         time.sleep(1.0)  # requests in flight before the first scrape
-        result = perfbook("triage", "--config", cfg, "--only", "http,metrics", "--window", f"{WINDOW_S}s",
-                          "--json", "--markdown", str(markdown), "--html", str(html), "--fail-on", "never")
+        result = perfbook(
+            "triage",
+            "--config",
+            cfg,
+            "--only",
+            "http,metrics",
+            "--window",
+            f"{WINDOW_S}s",
+            "--json",
+            "--markdown",
+            str(markdown),
+            "--html",
+            str(html),
+            "--fail-on",
+            "never",
+        )
     assert result.exit_code == 0, result.stderr
     doc = result.json
     kpis = doc["kpis"]
@@ -64,7 +83,9 @@ url = ""
 
 def test_without_a_precise_figure_the_range_sets_severity_from_its_lower_bound(perfbook, tmp_path, express):
     # perfbook times only the fast route: the app's histogram alone knows /slow, as "1.5 s to 10 s"
-    cfg = write_config(tmp_path, f"""
+    cfg = write_config(
+        tmp_path,
+        f"""
 [http]
 base_url = "{express}"
 endpoints = ["/health"]
@@ -72,15 +93,32 @@ min_window_requests = 5
 
 [frontend]
 url = ""
-""")
+""",
+    )
     with traffic([f"{express}/slow"], concurrency=8):
         time.sleep(1.0)
-        result = perfbook("triage", "--config", cfg, "--only", "http,metrics", "--window", "4s", "--fail-on", "never")
-        as_json = perfbook("triage", "--config", cfg, "--only", "http,metrics", "--window", "4s", "--json",
-                           "--fail-on", "never")
+        result = perfbook(
+            "triage", "--config", cfg, "--only", "http,metrics", "--window", "4s", "--fail-on", "never"
+        )
+        as_json = perfbook(
+            "triage",
+            "--config",
+            cfg,
+            "--only",
+            "http,metrics",
+            "--window",
+            "4s",
+            "--json",
+            "--fail-on",
+            "never",
+        )
     assert result.exit_code == 0, result.stderr
     doc = as_json.json
-    assert (doc["kpis"]["p95_s"], doc["kpis"]["p95_range_s"], doc["kpis"]["p95_source"]) == (1.5, [1.5, 10.0], "metrics")
+    assert (doc["kpis"]["p95_s"], doc["kpis"]["p95_range_s"], doc["kpis"]["p95_source"]) == (
+        1.5,
+        [1.5, 10.0],
+        "metrics",
+    )
     assert doc["severity"] == "P3"  # the lower bound, 1.5 s
     assert "could be as high as 10.00 s (P1)" in doc["severity_reason"]
     out = " ".join(result.stdout.split())  # the terminal report, rewrapped

@@ -54,7 +54,9 @@ def shop(shop_dsn: str) -> Iterator[str]:
 
 
 def triage_shop(perfbook, tmp_path, base: str, dsn: str):
-    cfg = write_config(tmp_path, f"""
+    cfg = write_config(
+        tmp_path,
+        f"""
 [http]
 base_url = "{base}"
 endpoints = ["{EMAIL}", "/api/orders/42", "/api/report"]
@@ -70,11 +72,25 @@ dsn = "{dsn}"
 severity_p3_s = 0.05
 p95_s = 0.08
 db_query_mean_ms = 50
-""")
-    with traffic([base + EMAIL], concurrency=1), traffic([base + "/api/orders/42", base + "/api/report"], concurrency=2):
+""",
+    )
+    with (
+        traffic([base + EMAIL], concurrency=1),
+        traffic([base + "/api/orders/42", base + "/api/report"], concurrency=2),
+    ):
         time.sleep(1.0)
-        result = perfbook("triage", "--config", cfg, "--only", "http,metrics,postgres", "--window", "4s", "--json",
-                          "--fail-on", "never")
+        result = perfbook(
+            "triage",
+            "--config",
+            cfg,
+            "--only",
+            "http,metrics,postgres",
+            "--window",
+            "4s",
+            "--json",
+            "--fail-on",
+            "never",
+        )
     assert result.exit_code == 0, result.stderr
     return result.json
 
@@ -93,16 +109,19 @@ def test_one_subject_per_route_joined_to_the_missing_index(perfbook, tmp_path, s
     of_orders = [c for c in doc["causes"] if "http.slow_response:/api/orders" in c["findings"]]
     top = of_orders[0]
     assert top["layer"] == "postgres" and "pg.missing_index:public.orders" in top["findings"]
-    assert top["summary"].startswith("GET /api/orders?email=… is slow because search by customer_email scans "
-                                     "public.orders (no usable index)")
+    assert top["summary"].startswith(
+        "GET /api/orders?email=… is slow because search by customer_email scans "
+        "public.orders (no usable index)"
+    )
     assert not any(c["layer"] == "app" for c in of_orders)
     # no parameter the configured endpoint does not have
     texts = [c["summary"] for c in doc["causes"] + doc["also_seen"]] + [f["title"] for f in doc["findings"]]
     assert not any("customer_email=" in t or "email=customer7" in t for t in texts)
 
 
-def test_5xx_on_a_route_that_never_touches_the_database_is_not_the_cache_hit_ratio(perfbook, tmp_path, shop,
-                                                                                    shop_dsn):
+def test_5xx_on_a_route_that_never_touches_the_database_is_not_the_cache_hit_ratio(
+    perfbook, tmp_path, shop, shop_dsn
+):
     doc = triage_shop(perfbook, tmp_path, shop, shop_dsn)
     codes = {f["code"] + ":" + f["subject"] for f in doc["findings"]}
     assert "http.error_rate_high:/api/report" in codes
@@ -117,5 +136,7 @@ def test_5xx_on_a_route_that_never_touches_the_database_is_not_the_cache_hit_rat
     # manual commands in names this stack has: no Docker here, and no example container
     manuals = [a["manual"] for f in doc["findings"] for a in f["actions"]]
     assert not any("codexos" in m or "docker" in m for m in manuals), manuals
-    (logs,) = [a["manual"] for f in doc["findings"] if f["code"] == "http.error_rate_high" for a in f["actions"]]
+    (logs,) = [
+        a["manual"] for f in doc["findings"] if f["code"] == "http.error_rate_high" for a in f["actions"]
+    ]
     assert "BACKEND_LOG" in logs and "[http] backend_logs" in logs

@@ -58,8 +58,13 @@ def gil_hog() -> Iterator[None]:
 
 
 def config(redis_url: str, ws_url: str = "") -> Config:
-    return Config.model_validate({"redis": {"url": redis_url}, "websocket": {"url": ws_url, "mode": "echo"},
-                                  "thresholds": {"ws_rtt_ms": 20.0}})
+    return Config.model_validate(
+        {
+            "redis": {"url": redis_url},
+            "websocket": {"url": ws_url, "mode": "echo"},
+            "thresholds": {"ws_rtt_ms": 20.0},
+        }
+    )
 
 
 def codes(report) -> set[str]:
@@ -77,7 +82,10 @@ def test_a_gil_holding_thread_in_perfbook_is_not_redis_or_websocket_latency(redi
     by_code = {u.code: u for u in lag.unreliable}
     ping = report.probes["redis"].data.latency
     assert ping.p99_ms > 10.0 and ping.p99_net_ms <= 10.0, ping
-    assert by_code["redis.latency_high"].value == ping.p99_ms and by_code["redis.latency_high"].net == ping.p99_net_ms
+    assert (
+        by_code["redis.latency_high"].value == ping.p99_ms
+        and by_code["redis.latency_high"].net == ping.p99_net_ms
+    )
     ws = report.probes["websocket"].data
     if ws.rtt_p95_ms > 20.0:  # the echo server answers in well under a millisecond: any excess is ours
         assert by_code["ws.latency_high"].net <= 20.0

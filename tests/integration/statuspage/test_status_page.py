@@ -23,16 +23,22 @@ from perfbook.statuspage import rebuild_if_configured
 from perfbook.store import Store
 from playwright_chromium import chromium
 
-COMPONENTS = [{"name": "API", "endpoints": ["/api/v1/*"], "layers": ["postgres"]},
-              {"name": "Web app", "layers": ["frontend"]}, {"name": "Realtime", "layers": ["websocket"]}]
+COMPONENTS = [
+    {"name": "API", "endpoints": ["/api/v1/*"], "layers": ["postgres"]},
+    {"name": "Web app", "layers": ["frontend"]},
+    {"name": "Realtime", "layers": ["websocket"]},
+]
 
 
 @pytest.fixture
 def site(tmp_path: Path):
     store = Store(f"sqlite:///{tmp_path / 'perfbook.db'}")
-    cfg = Config.model_validate({"status": {"dir": str(tmp_path / "site"), "title": "Example status",
-                                            "components": COMPONENTS},
-                                 "notify": {"service": "Example"}})
+    cfg = Config.model_validate(
+        {
+            "status": {"dir": str(tmp_path / "site"), "title": "Example status", "components": COMPONENTS},
+            "notify": {"service": "Example"},
+        }
+    )
     yield store, cfg, tmp_path / "site"
     store.close()
 
@@ -47,7 +53,9 @@ def _states(doc: dict) -> dict[str, str]:
 
 def test_operational_degraded_operational_over_an_incidents_life(site, tmp_path: Path) -> None:
     store, cfg, out = site
-    assert rebuild_if_configured(store, cfg) == [str(out / n) for n in ("status.json", "index.html", "status.txt")]
+    assert rebuild_if_configured(store, cfg) == [
+        str(out / n) for n in ("status.json", "index.html", "status.txt")
+    ]
     assert {(out / n).stat().st_mode & 0o777 for n in ("status.json", "index.html", "status.txt")} == {0o644}
     doc = _read(out)
     assert doc["status"]["state"] == "operational" and doc["incidents"] == [] and doc["history"] == []
@@ -56,14 +64,21 @@ def test_operational_degraded_operational_over_an_incidents_life(site, tmp_path:
 
     report = lab_report("seqscan")
     report["severity"] = "P2"  # as if the window had caught the slow search (the recording is just under)
-    inc = records.open_incident(store, title="Users search slow: seq scans of public.users", actor="ana",
-                                severity="P2", report=report)
+    inc = records.open_incident(
+        store, title="Users search slow: seq scans of public.users", actor="ana", severity="P2", report=report
+    )
     notify(store, cfg, inc.number, "detected", actor="ana", message="We are adding capacity to search.")
     doc = _read(out)
-    assert doc["status"] == {"indicator": "minor", "state": "degraded_performance",
-                             "description": "Degraded performance"}
-    assert _states(doc) == {"API": "degraded_performance", "Web app": "operational",
-                            "Realtime": "degraded_performance"}
+    assert doc["status"] == {
+        "indicator": "minor",
+        "state": "degraded_performance",
+        "description": "Degraded performance",
+    }
+    assert _states(doc) == {
+        "API": "degraded_performance",
+        "Web app": "operational",
+        "Realtime": "degraded_performance",
+    }
     (open_inc,) = doc["incidents"]
     assert open_inc["id"] == inc.id and open_inc["status"] == "investigating"
     assert open_inc["name"] == "Slower responses than usual on API and Realtime"  # never the internal title
@@ -71,8 +86,12 @@ def test_operational_degraded_operational_over_an_incidents_life(site, tmp_path:
     text = "\n".join((out / n).read_text() for n in ("status.json", "index.html", "status.txt"))
     assert find_leaks(text, internals_of([report])) == []
     assert "public.users" not in text and "seq scan" not in text and "127.0.0.1" not in text
-    _check_in_chromium(out, tmp_path / "degraded.png", {"API": "Degraded performance", "Web app": "Operational"},
-                       "We are adding capacity to search.")
+    _check_in_chromium(
+        out,
+        tmp_path / "degraded.png",
+        {"API": "Degraded performance", "Web app": "Operational"},
+        "We are adding capacity to search.",
+    )
 
     records.resolve(store, inc.number, actor="ana")
     notify(store, cfg, inc.number, "resolved", actor="ana")
@@ -80,8 +99,12 @@ def test_operational_degraded_operational_over_an_incidents_life(site, tmp_path:
     assert doc["status"]["state"] == "operational" and set(_states(doc).values()) == {"operational"}
     assert doc["incidents"] == [] and [h["id"] for h in doc["history"]] == [inc.id]
     assert doc["history"][0]["incident_updates"][0]["status"] == "resolved"
-    _check_in_chromium(out, tmp_path / "resolved.png", {"API": "Operational", "Realtime": "Operational"},
-                       "everything works normally again")
+    _check_in_chromium(
+        out,
+        tmp_path / "resolved.png",
+        {"API": "Operational", "Realtime": "Operational"},
+        "everything works normally again",
+    )
 
 
 def _check_in_chromium(out: Path, shot: Path, states: dict[str, str], update_text: str) -> None:

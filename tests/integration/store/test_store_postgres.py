@@ -18,10 +18,21 @@ from perfbook.store.migrate import HEAD
 def test_postgres_store_migrates_and_keeps_the_audit_append_only(pg_dsn: str) -> None:
     store = Store(pg_dsn)  # a plain postgresql:// URL is run on psycopg 3
     assert store.url.startswith("postgresql+psycopg://")
-    record_audit(store, os_user="ana", target="postgresql://app:s3cret@db/app", action="pg.vacuum",
-                 mode="plan", params={}, outcome="planned")
+    record_audit(
+        store,
+        os_user="ana",
+        target="postgresql://app:s3cret@db/app",
+        action="pg.vacuum",
+        mode="plan",
+        params={},
+        outcome="planned",
+    )
     assert audit_history(store)[0]["target"] == "postgresql://app:***@db/app"
-    for statement in (update(fix_audit).values(outcome="done"), delete(fix_audit), text("TRUNCATE fix_audit")):
+    for statement in (
+        update(fix_audit).values(outcome="done"),
+        delete(fix_audit),
+        text("TRUNCATE fix_audit"),
+    ):
         with pytest.raises(Exception, match="fix_audit is append-only"), store.engine.begin() as conn:
             conn.execute(statement)
     with store.engine.connect() as conn:
@@ -41,8 +52,10 @@ for i in range(20):
 
 def test_two_processes_open_a_new_postgres_store_at_once(pg_dsn: str) -> None:
     url = pg_store_url(pg_dsn)
-    procs = [subprocess.Popen([sys.executable, "-c", _OPEN, url, who], stderr=subprocess.PIPE, text=True)
-             for who in ("ana", "bo")]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _OPEN, url, who], stderr=subprocess.PIPE, text=True)
+        for who in ("ana", "bo")
+    ]
     for proc in procs:
         assert proc.wait(timeout=60) == 0, proc.stderr.read()
     store = Store(url)

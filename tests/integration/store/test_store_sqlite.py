@@ -26,7 +26,10 @@ def test_default_store_is_private(tmp_path: Path) -> None:
     db = tmp_path / "state" / "perfbook" / "perfbook.db"
     assert _mode(db.parent) == 0o700
     assert {p.name: _mode(p) for p in db.parent.iterdir()} == {
-        "perfbook.db": 0o600, "perfbook.db-wal": 0o600, "perfbook.db-shm": 0o600}
+        "perfbook.db": 0o600,
+        "perfbook.db-wal": 0o600,
+        "perfbook.db-shm": 0o600,
+    }
     assert sqlite_rows(db, "alembic_version")
     store.close()
 
@@ -52,8 +55,10 @@ for i in range(100):
 
 def test_two_processes_writing_a_new_store_lose_nothing(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'shared.db'}"
-    procs = [subprocess.Popen([sys.executable, "-c", _WRITER, url, who], stderr=subprocess.PIPE, text=True)
-             for who in ("ana", "bo")]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _WRITER, url, who], stderr=subprocess.PIPE, text=True)
+        for who in ("ana", "bo")
+    ]
     for proc in procs:
         assert proc.wait(timeout=120) == 0, proc.stderr.read()
     store = Store(url)

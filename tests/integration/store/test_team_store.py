@@ -27,23 +27,42 @@ TOKEN = "team-store-token-0123456789abcdef"
 
 def _cli(config: Path, *args: str) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PERFBOOK_")}
-    proc = subprocess.run([sys.executable, "-m", "perfbook", *args, "--config", str(config), "--json"],
-                          capture_output=True, text=True, timeout=60, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-m", "perfbook", *args, "--config", str(config), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
 
 
 def _hook(status: str) -> dict:
-    alert = {"status": status, "labels": {"alertname": "HighErrorRate", "job": "api", "severity": "critical"},
-             "annotations": {"summary": "5xx share 12 %"}, "startsAt": "2026-12-02T01:00:00Z", "fingerprint": "abc123"}
-    return {"version": "4", "status": status, "receiver": "perfbook", "groupKey": '{}:{alertname="HighErrorRate"}',
-            "commonLabels": alert["labels"], "commonAnnotations": alert["annotations"], "alerts": [alert]}
+    alert = {
+        "status": status,
+        "labels": {"alertname": "HighErrorRate", "job": "api", "severity": "critical"},
+        "annotations": {"summary": "5xx share 12 %"},
+        "startsAt": "2026-12-02T01:00:00Z",
+        "fingerprint": "abc123",
+    }
+    return {
+        "version": "4",
+        "status": status,
+        "receiver": "perfbook",
+        "groupKey": '{}:{alertname="HighErrorRate"}',
+        "commonLabels": alert["labels"],
+        "commonAnnotations": alert["annotations"],
+        "alerts": [alert],
+    }
 
 
 def test_the_receiver_and_the_cli_share_one_postgresql_store(pg_dsn, tmp_path):
     config = tmp_path / "perfbook.toml"
-    config.write_text(f'[store]\nurl = "{pg_dsn}"\n\n[http]\nbase_url = ""\n[frontend]\nurl = ""\n'
-                      '[host]\nremote = "skip"\n[triage]\nwindow_s = 0.2\n')
+    config.write_text(
+        f'[store]\nurl = "{pg_dsn}"\n\n[http]\nbase_url = ""\n[frontend]\nurl = ""\n'
+        '[host]\nremote = "skip"\n[triage]\nwindow_s = 0.2\n'
+    )
     cfg = load_config(config, env={})
     store = open_store(cfg, env={})
     assert store.dialect == "postgresql"
@@ -51,21 +70,33 @@ def test_the_receiver_and_the_cli_share_one_postgresql_store(pg_dsn, tmp_path):
     running = start_in_thread(app)
     try:
         auth = {"Authorization": f"Bearer {TOKEN}"}
-        opened = httpx.post(f"{running.url}/hooks/alertmanager", json=_hook("firing"), headers=auth, timeout=30).json()
+        opened = httpx.post(
+            f"{running.url}/hooks/alertmanager", json=_hook("firing"), headers=auth, timeout=30
+        ).json()
         assert opened["action"] == "opened"
         listed = _cli(config, "incident", "list")["incidents"]
-        assert [(i["id"], i["title"], i["severity"]) for i in listed] == [(opened["incident"], "HighErrorRate: 5xx share 12 %", "P1")]
+        assert [(i["id"], i["title"], i["severity"]) for i in listed] == [
+            (opened["incident"], "HighErrorRate: 5xx share 12 %", "P1")
+        ]
         _cli(config, "incident", "note", opened["incident"], "rolled back release 42", "--as", "ana")
         assert app.state.alert_triages.wait(60)
-        resolved = httpx.post(f"{running.url}/hooks/alertmanager", json=_hook("resolved"), headers=auth, timeout=30).json()
-        assert resolved == {"incident": opened["incident"], "action": "resolved", "new_alerts": 0, "triage": "none"}
+        resolved = httpx.post(
+            f"{running.url}/hooks/alertmanager", json=_hook("resolved"), headers=auth, timeout=30
+        ).json()
+        assert resolved == {
+            "incident": opened["incident"],
+            "action": "resolved",
+            "new_alerts": 0,
+            "triage": "none",
+        }
     finally:
         running.stop()
     shown = _cli(config, "incident", "show", opened["incident"])
     summaries = [(e["actor"], e["summary"]) for e in shown["timeline"]]
     assert ("ana", "rolled back release 42") in summaries
     assert any(s.startswith("Alertmanager: HighErrorRate resolved") for _, s in summaries)
-    assert [a["kind"] for a in shown["artifacts"]] == ["triage"]  # the receiver's background triage, in the same store
+    # the receiver's background triage, in the same store
+    assert [a["kind"] for a in shown["artifacts"]] == ["triage"]
 
 
 def test_two_receiver_processes_on_one_store_open_one_incident_per_group(pg_dsn, tmp_path):
@@ -75,25 +106,51 @@ def test_two_receiver_processes_on_one_store_open_one_incident_per_group(pg_dsn,
     from perfbook.incidents import records
 
     config = tmp_path / "perfbook.toml"
-    config.write_text(f'[store]\nurl = "{pg_dsn}"\n\n[http]\nbase_url = ""\n[frontend]\nurl = ""\n'
-                      '[host]\nremote = "skip"\n[triage]\nwindow_s = 0.2\n')
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("PERFBOOK_")}, "PERFBOOK_SERVE_TOKEN": TOKEN}
+    config.write_text(
+        f'[store]\nurl = "{pg_dsn}"\n\n[http]\nbase_url = ""\n[frontend]\nurl = ""\n'
+        '[host]\nremote = "skip"\n[triage]\nwindow_s = 0.2\n'
+    )
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("PERFBOOK_")},
+        "PERFBOOK_SERVE_TOKEN": TOKEN,
+    }
     ports = [services.free_port(), services.free_port()]
-    procs = [subprocess.Popen([sys.executable, "-m", "perfbook", "serve", "--listen", f"127.0.0.1:{port}",
-                               "--config", str(config)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-             for port in ports]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "perfbook",
+                "serve",
+                "--listen",
+                f"127.0.0.1:{port}",
+                "--config",
+                str(config),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for port in ports
+    ]
     try:
         for port in ports:
             services.wait_for_port("127.0.0.1", port, timeout_s=30)
             warm = {**_hook("resolved"), "groupKey": "warm-up"}  # both processes past their first imports
-            httpx.post(f"http://127.0.0.1:{port}/hooks/alertmanager", json=warm,
-                       headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30).raise_for_status()
+            httpx.post(
+                f"http://127.0.0.1:{port}/hooks/alertmanager",
+                json=warm,
+                headers={"Authorization": f"Bearer {TOKEN}"},
+                timeout=30,
+            ).raise_for_status()
 
         def post(i: int) -> str:
             url = f"http://127.0.0.1:{ports[i % 2]}/hooks/alertmanager"
             body = _hook("firing")
             body["alerts"][0]["fingerprint"] = f"fp{i}"  # each call brings a new alert of the same group
-            return httpx.post(url, json=body, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30).json()["action"]
+            return httpx.post(
+                url, json=body, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30
+            ).json()["action"]
 
         with concurrent.futures.ThreadPoolExecutor(8) as pool:
             actions = list(pool.map(post, range(16)))
@@ -104,5 +161,9 @@ def test_two_receiver_processes_on_one_store_open_one_incident_per_group(pg_dsn,
     assert actions.count("opened") == 1 and actions.count("updated") == 15
     store = open_store(load_config(config, env={}), env={})
     [inc] = records.list_incidents(store)
-    fingerprints = {f for e in records.timeline(store, inc.number) for f in (e.data.get("alertmanager") or {}).get("fingerprints", [])}
+    fingerprints = {
+        f
+        for e in records.timeline(store, inc.number)
+        for f in (e.data.get("alertmanager") or {}).get("fingerprints", [])
+    }
     assert fingerprints == {f"fp{i}" for i in range(16)}

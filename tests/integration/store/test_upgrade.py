@@ -29,14 +29,17 @@ def test_upgrade_keeps_every_audit_row(old_store: Path) -> None:
     store = Store(f"sqlite:///{old_store}")  # first use migrates
     # every row kept as it was; the columns 0004 added (reason, ticket, incident) are empty on the old rows
     assert [row[: len(before[0])] for row in sqlite_rows(old_store, "fix_audit")] == before
-    assert {row[len(before[0]):] for row in sqlite_rows(old_store, "fix_audit")} == {(None, None, None)}
+    assert {row[len(before[0]) :] for row in sqlite_rows(old_store, "fix_audit")} == {(None, None, None)}
     with sqlite3.connect(old_store) as conn:
         assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [(HEAD,)]
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"incidents", "timeline_events", "artifacts", "messages", "kpi_samples", "alert_states"} <= tables
     entries = audit_history(store)
     assert [(e["action"], e["outcome"]) for e in entries] == [
-        ("redis.set_maxmemory", "failed"), ("pg.terminate", "done"), ("pg.terminate", "planned")]
+        ("redis.set_maxmemory", "failed"),
+        ("pg.terminate", "done"),
+        ("pg.terminate", "planned"),
+    ]
     assert entries[1]["before"] == {"blocked": 7} and entries[1]["after"] == {"blocked": 0}
     record_audit(store, os_user="cy", target="t", action="pg.vacuum", mode="plan", outcome="planned")
     assert len(audit_history(store)) == 4

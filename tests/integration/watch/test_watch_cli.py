@@ -21,17 +21,34 @@ def test_a_slow_endpoint_fires_once_survives_a_restart_and_resolves(perfbook, tm
     with smtp_inbox() as (port, inbox), AppServer(routes={"/api/v1/slow": Route(delay_s=1.0)}) as app:
         cfg = write_config(tmp_path, app.url, smtp_port=port, rules=SLOW_RULE)
         started = time.monotonic()
-        first = perfbook("watch", "--config", str(cfg), "--interval", "1s", "--window", "0.4s",
-                         "--duration", "6s", "--json")
+        first = perfbook(
+            "watch",
+            "--config",
+            str(cfg),
+            "--interval",
+            "1s",
+            "--window",
+            "0.4s",
+            "--duration",
+            "6s",
+            "--json",
+        )
         elapsed_s = time.monotonic() - started
         assert first.exit_code == 0, first.stderr
         docs = lines(first.stdout)
         runs = [d for d in docs if d["type"] == "run"]
         assert 3 <= len(runs) <= 6 and elapsed_s < 15
-        moves = [(d["old"], d["new"]) for d in docs
-                 if d["type"] == "transition" and (d["rule"], d["subject"]) == ("HighResponseTime", "/api/v1/slow")]
+        moves = [
+            (d["old"], d["new"])
+            for d in docs
+            if d["type"] == "transition" and (d["rule"], d["subject"]) == ("HighResponseTime", "/api/v1/slow")
+        ]
         assert moves[:2] == [("inactive", "pending"), ("pending", "firing")]
-        assert runs[0]["skipped_probes"] == [] and runs[1]["skipped_probes"] == ["containers", "postgres", "process"]
+        assert runs[0]["skipped_probes"] == [] and runs[1]["skipped_probes"] == [
+            "containers",
+            "postgres",
+            "process",
+        ]
         assert len(inbox.mails) == 1
         rcpt, mail = inbox.mails[0]
         assert rcpt == [RECIPIENT] and "FIRING: HighResponseTime on /api/v1/slow" in mail["Subject"]
@@ -44,25 +61,48 @@ def test_a_slow_endpoint_fires_once_survives_a_restart_and_resolves(perfbook, tm
         try:
             assert len(_rows(store, watch_runs)) == len(runs)
             samples = [r for r in _rows(store, kpi_samples) if r["kpi"] == "p95_s"]
-            assert len([r for r in samples if r["subject"] == ""]) == len(runs)  # the stack's, for the dashboard
+            # the stack's, for the dashboard
+            assert len([r for r in samples if r["subject"] == ""]) == len(runs)
             slow = [r["value"] for r in samples if r["subject"] == "/api/v1/slow"]
             assert len(slow) == len(runs) and min(slow) > 0.5
-            assert any(a["kpi"] == "p95_s" and a["subject"] == "" and a["samples"] >= 1
-                       for a in _rows(store, kpi_aggregates))
+            assert any(
+                a["kpi"] == "p95_s" and a["subject"] == "" and a["samples"] >= 1
+                for a in _rows(store, kpi_aggregates)
+            )
             (state,) = [s for s in _rows(store, alert_states) if s["rule"] == "HighResponseTime"]
-            assert state["state"] == "firing" and state["subject"] == "/api/v1/slow" and state["last_notified_s"]
+            assert (
+                state["state"] == "firing" and state["subject"] == "/api/v1/slow" and state["last_notified_s"]
+            )
         finally:
             store.close()
 
-        again = perfbook("watch", "--config", str(cfg), "--interval", "1s", "--window", "0.4s", "--duration", "2s", "--json")
+        again = perfbook(
+            "watch",
+            "--config",
+            str(cfg),
+            "--interval",
+            "1s",
+            "--window",
+            "0.4s",
+            "--duration",
+            "2s",
+            "--json",
+        )
         assert again.exit_code == 0 and len(inbox.mails) == 1  # resumed from the store: no second firing mail
-        assert all(a["state"] == "firing" for d in lines(again.stdout) if d["type"] == "run"
-                   for a in d["alerts"] if a["rule"] == "HighResponseTime")
+        assert all(
+            a["state"] == "firing"
+            for d in lines(again.stdout)
+            if d["type"] == "run"
+            for a in d["alerts"]
+            if a["rule"] == "HighResponseTime"
+        )
 
         app.routes["/api/v1/slow"] = Route(delay_s=0.0)  # the fault is off
         last = perfbook("watch", "--config", str(cfg), "--once", "--json")
         assert last.exit_code == 0
-        assert ("firing", "resolved") in [(d["old"], d["new"]) for d in lines(last.stdout) if d["type"] == "transition"]
+        assert ("firing", "resolved") in [
+            (d["old"], d["new"]) for d in lines(last.stdout) if d["type"] == "transition"
+        ]
     assert len(inbox.mails) == 2
     assert "RESOLVED: HighResponseTime on /api/v1/slow" in inbox.mails[1][1]["Subject"]
 
@@ -78,9 +118,11 @@ def test_without_a_terminal_each_run_is_one_line(perfbook, tmp_path):
 
 def test_bad_flags_are_one_line_and_exit_2(perfbook, tmp_path):
     cfg = write_config(tmp_path, "http://127.0.0.1:9")
-    for args, text in ((["--interval", "soon"], "--interval: not a duration"),
-                       (["--duration", "0s"], "--duration must be more than 0"),
-                       (["--metrics-listen", "nowhere"], "--metrics-listen takes HOST:PORT")):
+    for args, text in (
+        (["--interval", "soon"], "--interval: not a duration"),
+        (["--duration", "0s"], "--duration must be more than 0"),
+        (["--metrics-listen", "nowhere"], "--metrics-listen takes HOST:PORT"),
+    ):
         result = perfbook("watch", "--config", str(cfg), "--once", *args)
         assert result.exit_code == 2 and result.stderr.startswith(f"error: {text}"), result.stderr
         assert "Traceback" not in result.stderr
@@ -88,7 +130,9 @@ def test_bad_flags_are_one_line_and_exit_2(perfbook, tmp_path):
 
 def test_an_unreachable_backend_is_a_state_of_the_watch(perfbook, tmp_path):
     cfg = write_config(tmp_path, "http://127.0.0.1:9")  # nothing listens on the discard port
-    result = perfbook("watch", "--config", str(cfg), "--interval", "1s", "--window", "0.4s", "--duration", "2s", "--json")
+    result = perfbook(
+        "watch", "--config", str(cfg), "--interval", "1s", "--window", "0.4s", "--duration", "2s", "--json"
+    )
     assert result.exit_code == 0, result.stderr
     runs = [d for d in lines(result.stdout) if d["type"] == "run"]
     assert len(runs) >= 2 and all(r["probes"]["http"]["status"] == "unavailable" for r in runs)

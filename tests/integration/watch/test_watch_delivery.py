@@ -64,8 +64,13 @@ def _rows(tmp_path):
 
 
 def _deliveries(result) -> list[tuple[str, str, int]]:
-    return [(n["kind"], d["outcome"], d["attempts"]) for doc in lines(result.stdout) if doc["type"] == "run"
-            for n in doc["notifications"] for d in n["deliveries"]]
+    return [
+        (n["kind"], d["outcome"], d["attempts"])
+        for doc in lines(result.stdout)
+        if doc["type"] == "run"
+        for n in doc["notifications"]
+        for d in n["deliveries"]
+    ]
 
 
 def test_a_failed_firing_mail_is_retried_once_per_run_until_the_server_takes_it(perfbook, tmp_path):
@@ -77,8 +82,12 @@ def test_a_failed_firing_mail_is_retried_once_per_run_until_the_server_takes_it(
         inbox.refuse = False  # the mail server is back
         runs += [perfbook("watch", "--config", str(cfg), "--once", *FAST, "--json") for _ in range(2)]
     assert all(r.exit_code == 0 for r in runs), [r.stderr for r in runs]
-    assert [_deliveries(r) for r in runs] == [[("firing", "failed", 1)], [("retry", "failed", 2)],
-                                              [("retry", "sent", 3)], []]
+    assert [_deliveries(r) for r in runs] == [
+        [("firing", "failed", 1)],
+        [("retry", "failed", 2)],
+        [("retry", "sent", 3)],
+        [],
+    ]
     assert [m["Subject"] for _, m in inbox.mails] == [FIRING]  # once, as rendered when it fired
     (row,) = _rows(tmp_path)
     assert (row["outcome"], row["attempts"], row["subject"]) == ("sent", 3, FIRING)
@@ -117,11 +126,17 @@ def test_retries_give_up_after_their_attempts_or_their_age(store):
         for key in ("k-attempts", "k-age"):
             (first,) = delivery.deliver(store, None, [(channel, msg, key)], attempts=1, backoff_s=0)
             assert first.outcome == "failed"
-        assert delivery.retry(store, channel, "k-attempts", max_attempts=3, max_age_s=3600).outcome == "failed"
-        assert delivery.retry(store, channel, "k-attempts", max_attempts=2, max_age_s=3600).outcome == "given_up"
+        assert (
+            delivery.retry(store, channel, "k-attempts", max_attempts=3, max_age_s=3600).outcome == "failed"
+        )
+        assert (
+            delivery.retry(store, channel, "k-attempts", max_attempts=2, max_age_s=3600).outcome == "given_up"
+        )
         assert delivery.retry(store, channel, "k-age", max_attempts=10, max_age_s=0).outcome == "given_up"
-    rows = {r["idempotency_key"]: r for r in store.read(
-        lambda conn: [dict(r._mapping) for r in conn.execute(select(messages))])}
+    rows = {
+        r["idempotency_key"]: r
+        for r in store.read(lambda conn: [dict(r._mapping) for r in conn.execute(select(messages))])
+    }
     assert (rows["k-attempts"]["outcome"], rows["k-attempts"]["attempts"]) == ("given_up", 2)
     assert rows["k-attempts"]["error"].endswith("(gave up after 2 attempts)")
     assert rows["k-age"]["outcome"] == "given_up" and "gave up after" in rows["k-age"]["error"]
@@ -133,11 +148,18 @@ def test_an_alert_that_fired_without_a_channel_is_sent_when_one_is_configured(pe
         cfg = write_config(tmp_path, app.url, rules=RULE)  # no [notify.email]
         quiet = perfbook("watch", "--config", str(cfg), "--once", *FAST, "--json")
         assert quiet.exit_code == 0, quiet.stderr
-        assert [a["state"] for a in lines(quiet.stdout)[0]["alerts"] if a["rule"] == "ApiSlowCritical"] == ["firing"]
+        assert [a["state"] for a in lines(quiet.stdout)[0]["alerts"] if a["rule"] == "ApiSlowCritical"] == [
+            "firing"
+        ]
         store = store_of(tmp_path)
         try:
-            (state,) = store.read(lambda conn: [dict(r._mapping) for r in conn.execute(select(alert_states))
-                                                if r.rule == "ApiSlowCritical"])
+            (state,) = store.read(
+                lambda conn: [
+                    dict(r._mapping)
+                    for r in conn.execute(select(alert_states))
+                    if r.rule == "ApiSlowCritical"
+                ]
+            )
         finally:
             store.close()
         assert state["state"] == "firing" and state["last_notified_s"] is None  # nothing was sent

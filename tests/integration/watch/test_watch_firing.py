@@ -21,21 +21,44 @@ severity = "critical"
 def test_a_silence_holds_the_firing_mail_until_it_is_expired(perfbook, tmp_path):
     with smtp_inbox() as (port, inbox), AppServer(routes={"/api/v1/slow": Route(delay_s=1.0)}) as app:
         cfg = write_config(tmp_path, app.url, smtp_port=port, rules=CRITICAL_RULE)
-        added = perfbook("alerts", "silence", "add", "alertname=ApiSlowCritical", "subject=/api/v1/slow",
-                         "--for", "1h", "--comment", "deploy", "--config", str(cfg), "--json")
+        added = perfbook(
+            "alerts",
+            "silence",
+            "add",
+            "alertname=ApiSlowCritical",
+            "subject=/api/v1/slow",
+            "--for",
+            "1h",
+            "--comment",
+            "deploy",
+            "--config",
+            str(cfg),
+            "--json",
+        )
         assert added.exit_code == 0, added.stderr
         silenced = perfbook("watch", "--config", str(cfg), *FAST, "--duration", "2s", "--json")
         assert silenced.exit_code == 0, silenced.stderr
-        alerts = [a for d in lines(silenced.stdout) if d["type"] == "run" for a in d["alerts"]
-                  if a["rule"] == "ApiSlowCritical"]
-        assert alerts and alerts[-1]["state"] == "firing" and alerts[-1]["muted_by"] == f"silence {added.json['id']} (deploy)"
+        alerts = [
+            a
+            for d in lines(silenced.stdout)
+            if d["type"] == "run"
+            for a in d["alerts"]
+            if a["rule"] == "ApiSlowCritical"
+        ]
+        assert (
+            alerts
+            and alerts[-1]["state"] == "firing"
+            and alerts[-1]["muted_by"] == f"silence {added.json['id']} (deploy)"
+        )
         assert inbox.mails == []
 
         listed = perfbook("alerts", "silence", "list", "--config", str(cfg), "--json")
         assert [s["state"] for s in listed.json["silences"]] == ["active"]
         expired = perfbook("alerts", "silence", "expire", str(added.json["id"]), "--config", str(cfg))
-        assert expired.exit_code == 0 and perfbook("alerts", "silence", "list", "--config", str(cfg),
-                                                   "--json").json["silences"] == []
+        assert (
+            expired.exit_code == 0
+            and perfbook("alerts", "silence", "list", "--config", str(cfg), "--json").json["silences"] == []
+        )
         after = perfbook("watch", "--config", str(cfg), "--once", "--json")
         assert after.exit_code == 0, after.stderr
     assert [m["Subject"] for _, m in inbox.mails] == ["[CRITICAL] FIRING: ApiSlowCritical on /api/v1/slow"]
@@ -57,7 +80,8 @@ def test_a_critical_alert_opens_one_incident_and_notes_its_resolution(perfbook, 
     shown = perfbook("incident", "show", rows[0]["id"], "--config", str(cfg), "--json").json
     summaries = [e["summary"] for e in shown["timeline"]]
     assert any("alert ApiSlowCritical on /api/v1/slow resolved" in s for s in summaries)
-    assert any(i["number"] == 15 and i["state"] == "done" for i in shown["checklist"])  # monitoring alerts configured
+    # monitoring alerts configured
+    assert any(i["number"] == 15 and i["state"] == "done" for i in shown["checklist"])
     listed = perfbook("alerts", "list", "--config", str(cfg), "--json").json["alerts"]
     assert [a["incident"] for a in listed if a["rule"] == "ApiSlowCritical"] == [rows[0]["id"]]
 
@@ -81,7 +105,9 @@ def test_an_unreachable_backend_inhibits_its_latency_alert(perfbook, tmp_path):
         cfg = write_config(tmp_path, app.url, rules=rules)
         slow = perfbook("watch", "--config", str(cfg), "--once", "--json")
     assert slow.exit_code == 0, slow.stderr
-    assert [a["state"] for a in lines(slow.stdout)[0]["alerts"] if a["rule"] == "ApiSlowCritical"] == ["firing"]
+    assert [a["state"] for a in lines(slow.stdout)[0]["alerts"] if a["rule"] == "ApiSlowCritical"] == [
+        "firing"
+    ]
     down = perfbook("watch", "--config", str(cfg), "--once", "--json")  # the app is gone: connection refused
     assert down.exit_code == 0, down.stderr
     alerts = {a["rule"]: a for a in lines(down.stdout)[0]["alerts"]}
@@ -98,8 +124,12 @@ def test_a_fault_gone_inside_for_sends_nothing(perfbook, tmp_path):
         app.routes["/api/v1/slow"] = Route(delay_s=0.0)
         off = perfbook("watch", "--config", str(cfg), "--once", "--json")
     assert on.exit_code == off.exit_code == 0
-    moves = [(d["old"], d["new"]) for r in (on, off) for d in lines(r.stdout)
-             if d["type"] == "transition" and d["rule"] == "ApiSlowCritical"]
+    moves = [
+        (d["old"], d["new"])
+        for r in (on, off)
+        for d in lines(r.stdout)
+        if d["type"] == "transition" and d["rule"] == "ApiSlowCritical"
+    ]
     assert moves == [("inactive", "pending"), ("pending", "inactive")]
     assert inbox.mails == []
     kept = perfbook("alerts", "list", "--config", str(cfg), "--json").json["alerts"]
@@ -120,7 +150,8 @@ def test_a_critical_alert_joins_the_open_incident_of_its_endpoint(perfbook, tmp_
         cfg = write_config(tmp_path, app.url, rules=CRITICAL_RULE, watch="open_incidents = true")
         result = perfbook("watch", "--config", str(cfg), "--once", "--json")
     assert result.exit_code == 0, result.stderr
-    assert lines(result.stdout)[0]["incidents"] == [{"rule": "ApiSlowCritical", "subject": "/api/v1/slow",
-                                                     "incident": inc.number}]
+    assert lines(result.stdout)[0]["incidents"] == [
+        {"rule": "ApiSlowCritical", "subject": "/api/v1/slow", "incident": inc.number}
+    ]
     listed = perfbook("incident", "list", "--config", str(cfg), "--json").json
     assert len(listed["incidents"] if isinstance(listed, dict) else listed) == 1  # joined, none opened

@@ -61,7 +61,8 @@ def test_the_lease_is_held_renewed_taken_over_and_guards_the_alert_states(store)
     second.release()
     assert leases.current(store) is None
     expired = Lease.acquire(store, ttl_s=1, now=now, holder="pid 3 on gone")
-    taken = Lease.acquire(store, ttl_s=60, now=now + 5, holder="pid 4 on web-4")  # expired: no --takeover needed
+    # expired: no --takeover needed
+    taken = Lease.acquire(store, ttl_s=60, now=now + 5, holder="pid 4 on web-4")
     assert taken.taken_from["token"] == expired.token
 
 
@@ -79,7 +80,9 @@ def test_a_second_watch_refuses_in_one_line_and_an_expired_lease_is_taken(perfbo
         finally:
             store.close()
     assert refused.exit_code == 2 and refused.stdout == ""
-    assert refused.stderr.startswith("error: another perfbook watch holds this store's lease: pid 4242 on web-9 ")
+    assert refused.stderr.startswith(
+        "error: another perfbook watch holds this store's lease: pid 4242 on web-9 "
+    )
     assert len(refused.stderr.strip().splitlines()) == 1 and "Traceback" not in refused.stderr
     assert taken.exit_code == 0, taken.stderr
     assert "took the store's lease over from pid 4242 on web-9 (its lease had expired)" in taken.stderr
@@ -89,9 +92,24 @@ def test_a_second_watch_refuses_in_one_line_and_an_expired_lease_is_taken(perfbo
 def test_takeover_stops_the_watch_that_held_the_lease(perfbook, tmp_path):
     with AppServer() as app:
         cfg = write_config(tmp_path, app.url)
-        first = subprocess.Popen([*PERFBOOK, "watch", "--config", str(cfg), "--interval", "1s", "--window", "0.4s",
-                                  "--duration", "60s", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                 text=True)
+        first = subprocess.Popen(
+            [
+                *PERFBOOK,
+                "watch",
+                "--config",
+                str(cfg),
+                "--interval",
+                "1s",
+                "--window",
+                "0.4s",
+                "--duration",
+                "60s",
+                "--json",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             assert '"type": "run"' in first.stdout.readline()  # it runs, so it holds the lease
             refused = perfbook("watch", "--config", str(cfg), "--once")
@@ -103,7 +121,9 @@ def test_takeover_stops_the_watch_that_held_the_lease(perfbook, tmp_path):
                 first.wait()
     assert refused.exit_code == 2 and f"pid {first.pid} on " in refused.stderr
     assert took.exit_code == 0, took.stderr
-    assert f"took the store's lease over from pid {first.pid} on " in took.stderr and "--takeover" in took.stderr
+    assert (
+        f"took the store's lease over from pid {first.pid} on " in took.stderr and "--takeover" in took.stderr
+    )
     assert [d["type"] for d in lines(took.stdout)] == ["run"]
     assert first.returncode == 2 and "error: this watch's lease on the store was taken over" in err, err
     assert "Traceback" not in err

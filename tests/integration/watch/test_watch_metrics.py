@@ -55,9 +55,24 @@ def test_metrics_carry_kpis_findings_and_the_firing_alert_and_sigterm_stops_it(t
     port = free_port()
     with AppServer(routes={"/api/v1/slow": Route(delay_s=1.0)}) as app:
         cfg = write_config(tmp_path, app.url, rules=SLOW_RULE)
-        proc = subprocess.Popen([*PERFBOOK, "watch", "--config", str(cfg), "--interval", "1s", "--window", "0.4s",
-                                 "--metrics-listen", f"127.0.0.1:{port}", "--json"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [
+                *PERFBOOK,
+                "watch",
+                "--config",
+                str(cfg),
+                "--interval",
+                "1s",
+                "--window",
+                "0.4s",
+                "--metrics-listen",
+                f"127.0.0.1:{port}",
+                "--json",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             got = _scrape_until(f"http://127.0.0.1:{port}/metrics", _firing)
         finally:
@@ -65,13 +80,20 @@ def test_metrics_carry_kpis_findings_and_the_firing_alert_and_sigterm_stops_it(t
             out, err = proc.communicate(timeout=20)
     assert proc.returncode == 143, err
     (alert,) = [s for s in got["perfbook_alert"] if s.labels["rule"] == "HighResponseTime"]
-    assert alert.labels == {"rule": "HighResponseTime", "subject": "/api/v1/slow", "severity": "warning",
-                            "state": "firing"} and alert.value == 1
+    assert (
+        alert.labels
+        == {"rule": "HighResponseTime", "subject": "/api/v1/slow", "severity": "warning", "state": "firing"}
+        and alert.value == 1
+    )
     p95 = {s.labels["subject"]: s.value for s in got["perfbook_p95_seconds"]}
     assert p95["/api/v1/slow"] > 0.5 and "" in p95
     assert got["perfbook_watch_runs_total"][0].value >= 2
     assert got["perfbook_watch_run_failures_total"][0].value == 0
-    assert {s.labels["probe"] for s in got["perfbook_watch_probe_duration_seconds"]} >= {"http", "metrics", "host"}
+    assert {s.labels["probe"] for s in got["perfbook_watch_probe_duration_seconds"]} >= {
+        "http",
+        "metrics",
+        "host",
+    }
     assert all(set(s.labels) == {"code", "subject", "level"} for s in got.get("perfbook_finding", []))
     runs = [json.loads(line) for line in out.splitlines() if line.startswith('{"type": "run"')]
     assert runs and "terminated" in err  # stopped between runs, each run's line complete
@@ -80,8 +102,12 @@ def test_metrics_carry_kpis_findings_and_the_firing_alert_and_sigterm_stops_it(t
 def test_ctrl_c_stops_between_runs_with_130(tmp_path):
     with AppServer() as app:
         cfg = write_config(tmp_path, app.url)
-        proc = subprocess.Popen([*PERFBOOK, "watch", "--config", str(cfg), "--interval", "1s", "--window", "0.4s",
-                                 "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [*PERFBOOK, "watch", "--config", str(cfg), "--interval", "1s", "--window", "0.4s", "--json"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         first = proc.stdout.readline()  # one run done
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=20)
@@ -115,23 +141,46 @@ def test_a_real_prometheus_scrapes_perfbooks_judgement(tmp_path):
     metrics_port, prom_port = free_port(), free_port()
     (tmp_path / "prom.yml").write_text(
         "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
-        f"scrape_configs: [{{job_name: perfbook, static_configs: [{{targets: ['127.0.0.1:{metrics_port}']}}]}}]\n")
+        f"scrape_configs: [{{job_name: perfbook, static_configs: [{{targets: ['127.0.0.1:{metrics_port}']}}]}}]\n"
+    )
     with AppServer(routes={"/api/v1/slow": Route(delay_s=1.0)}) as app:
         cfg = write_config(tmp_path, app.url, rules=SLOW_RULE)
-        watch = subprocess.Popen([*PERFBOOK, "watch", "--config", str(cfg), "--interval", "1s", "--window", "0.4s",
-                                  "--metrics-listen", f"127.0.0.1:{metrics_port}"],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        prom = subprocess.Popen(["prometheus", f"--config.file={tmp_path / 'prom.yml'}",
-                                 f"--storage.tsdb.path={tmp_path / 'data'}",
-                                 f"--web.listen-address=127.0.0.1:{prom_port}"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ})
+        watch = subprocess.Popen(
+            [
+                *PERFBOOK,
+                "watch",
+                "--config",
+                str(cfg),
+                "--interval",
+                "1s",
+                "--window",
+                "0.4s",
+                "--metrics-listen",
+                f"127.0.0.1:{metrics_port}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        prom = subprocess.Popen(
+            [
+                "prometheus",
+                f"--config.file={tmp_path / 'prom.yml'}",
+                f"--storage.tsdb.path={tmp_path / 'data'}",
+                f"--web.listen-address=127.0.0.1:{prom_port}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ},
+        )
         try:
             query = 'perfbook_alert{rule="HighResponseTime",state="firing"}'
             result = []
             deadline = time.monotonic() + 40
             while time.monotonic() < deadline and not result:
                 try:
-                    doc = httpx.get(f"http://127.0.0.1:{prom_port}/api/v1/query", params={"query": query}, timeout=2).json()
+                    doc = httpx.get(
+                        f"http://127.0.0.1:{prom_port}/api/v1/query", params={"query": query}, timeout=2
+                    ).json()
                     result = doc["data"]["result"]
                 except (httpx.HTTPError, KeyError, ValueError):
                     pass
@@ -141,15 +190,23 @@ def test_a_real_prometheus_scrapes_perfbooks_judgement(tmp_path):
                 p.terminate()
             for p in (prom, watch):
                 p.wait(timeout=20)
-    assert result and result[0]["metric"]["subject"] == "/api/v1/slow" and result[0]["metric"]["job"] == "perfbook"
+    assert (
+        result
+        and result[0]["metric"]["subject"] == "/api/v1/slow"
+        and result[0]["metric"]["job"] == "perfbook"
+    )
 
 
 def test_perfbook_serve_watch_serves_the_watch_metrics(tmp_path: Path) -> None:
     port = free_port()
     with AppServer(routes={"/api/v1/slow": Route(delay_s=1.0)}) as app:
         cfg = write_config(tmp_path, app.url, rules=SLOW_RULE)
-        proc = subprocess.Popen([*PERFBOOK, "serve", "--watch", "--listen", f"127.0.0.1:{port}", "--config", str(cfg)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [*PERFBOOK, "serve", "--watch", "--listen", f"127.0.0.1:{port}", "--config", str(cfg)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             got = _scrape_until(f"http://127.0.0.1:{port}/metrics", _firing, timeout_s=30)
             alerts = httpx.get(f"http://127.0.0.1:{port}/api/v1/alerts", timeout=5).json()

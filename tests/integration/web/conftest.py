@@ -29,8 +29,10 @@ from perfbook.incidents import artifacts, records
 from perfbook.store import Store, alert_states, kpi_samples
 
 TOKEN = "test-token-0123456789abcdef"
-COMPONENTS = [{"name": "API", "endpoints": ["/api/v1/*", "/health"], "layers": ["postgres", "redis"]},
-              {"name": "Web app", "layers": ["frontend"]}]
+COMPONENTS = [
+    {"name": "API", "endpoints": ["/api/v1/*", "/health"], "layers": ["postgres", "redis"]},
+    {"name": "Web app", "layers": ["frontend"]},
+]
 
 
 @dataclass
@@ -60,8 +62,12 @@ def _load_run(tmp: Path) -> dict[str, Any]:
     thread.start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/"
-        proc = subprocess.run([sys.executable, "-m", "perfbook", "load", url, "-d", "1s", "--rate", "100", "-c", "2",
-                               "--json"], capture_output=True, text=True, timeout=60)
+        proc = subprocess.run(
+            [sys.executable, "-m", "perfbook", "load", url, "-d", "1s", "--rate", "100", "-c", "2", "--json"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert proc.returncode == 0, proc.stderr
         return json.loads(proc.stdout)
     finally:
@@ -71,36 +77,72 @@ def _load_run(tmp: Path) -> dict[str, Any]:
 
 def seed(store: Store, tmp: Path) -> dict[str, Any]:
     """The seeded records; their ids by name."""
-    slow = records.open_incident(store, title="Agents API slow", severity="P2", actor="ana", report=lab_report("slow"))
+    slow = records.open_incident(
+        store, title="Agents API slow", severity="P2", actor="ana", report=lab_report("slow")
+    )
     records.add_note(store, slow.number, "started after the 10:00 deploy", actor="ana")
     records.set_status(store, slow.number, records.Status.IDENTIFIED, actor="ana", message="the delay switch")
-    seqscan = records.open_incident(store, title="User search slow", severity="P1", actor="bo",
-                                    report=lab_report("seqscan"))
-    old = records.open_incident(store, title="Cache misses", severity="P3", actor="cy", report=lab_report("redis_full"))
+    seqscan = records.open_incident(
+        store, title="User search slow", severity="P1", actor="bo", report=lab_report("seqscan")
+    )
+    old = records.open_incident(
+        store, title="Cache misses", severity="P3", actor="cy", report=lab_report("redis_full")
+    )
     records.resolve(store, old.number, actor="cy", message="warmed")
     report_id = artifacts.keep(store, "triage", lab_report("errors"), actor="web")
     run = _load_run(tmp)
     load_id = records.attach(store, slow.number, "load", run, actor="ana").artifact_id
     second = records.attach(store, slow.number, "load", run, actor="ana").artifact_id
     now = time.time()
-    rows = [{"at_s": now - i * 30, "run_id": f"r{i}", "kpi": kpi, "subject": "", "value": value(i), "count": 100}
-            for i in range(2880) for kpi, value in (("p95_s", lambda i: 0.2 + (i % 40) / 100),
-                                                    ("error_rate", lambda i: 0.001), ("cpu_pct", lambda i: 30 + i % 20))]
+    rows = [
+        {"at_s": now - i * 30, "run_id": f"r{i}", "kpi": kpi, "subject": "", "value": value(i), "count": 100}
+        for i in range(2880)
+        for kpi, value in (
+            ("p95_s", lambda i: 0.2 + (i % 40) / 100),
+            ("error_rate", lambda i: 0.001),
+            ("cpu_pct", lambda i: 30 + i % 20),
+        )
+    ]
     store.write(lambda conn: conn.execute(kpi_samples.insert(), rows))
-    store.insert(alert_states, {"rule": "HighResponseTime", "subject": "/api/v1/agents", "state": "firing",
-                                "severity": "warning", "value": 3.1, "threshold": 2.0, "active_since_s": now - 600,
-                                "state_since_s": now - 300, "last_eval_s": now, "labels": {}, "annotations":
-                                {"summary": "p95 3.1 s on /api/v1/agents"}})
-    return {"slow": slow.id, "seqscan": seqscan.id, "resolved": old.id, "report": report_id, "load": load_id,
-            "load2": second}
+    store.insert(
+        alert_states,
+        {
+            "rule": "HighResponseTime",
+            "subject": "/api/v1/agents",
+            "state": "firing",
+            "severity": "warning",
+            "value": 3.1,
+            "threshold": 2.0,
+            "active_since_s": now - 600,
+            "state_since_s": now - 300,
+            "last_eval_s": now,
+            "labels": {},
+            "annotations": {"summary": "p95 3.1 s on /api/v1/agents"},
+        },
+    )
+    return {
+        "slow": slow.id,
+        "seqscan": seqscan.id,
+        "resolved": old.id,
+        "report": report_id,
+        "load": load_id,
+        "load2": second,
+    }
 
 
 def config(tmp: Path, **overrides: Any) -> Config:
     # nothing listens on these: a triage from the page probes them and reports them unavailable, quickly
-    return Config.model_validate({**overrides, "status": {"title": "Example status", "components": COMPONENTS},
-                                  "http": {"base_url": "http://127.0.0.1:9", "timeout_s": 0.5},
-                                  "frontend": {"url": ""}, "notify": {"service": "Example"},
-                                  "host": {"log_dirs": [str(tmp)]}, "process": {"match": ["perfbook-no-such"]}})
+    return Config.model_validate(
+        {
+            **overrides,
+            "status": {"title": "Example status", "components": COMPONENTS},
+            "http": {"base_url": "http://127.0.0.1:9", "timeout_s": 0.5},
+            "frontend": {"url": ""},
+            "notify": {"service": "Example"},
+            "host": {"log_dirs": [str(tmp)]},
+            "process": {"match": ["perfbook-no-such"]},
+        }
+    )
 
 
 @contextlib.contextmanager

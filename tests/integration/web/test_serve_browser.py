@@ -23,7 +23,11 @@ from lab_recordings import lab_report
 from perfbook.incidents import artifacts, records
 from playwright_chromium import chromium
 
-README_SHOTS = {"overview": "serve-overview.png", "incident": "serve-incident.png", "status": "serve-status.png"}
+README_SHOTS = {
+    "overview": "serve-overview.png",
+    "incident": "serve-incident.png",
+    "status": "serve-status.png",
+}
 LABELLED = """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
     .filter(el => el.labels.length === 0 && !el.getAttribute('aria-label')).map(el => el.name || el.id)"""
 
@@ -80,8 +84,9 @@ def sign_in(page, name: str = "erin") -> None:
 
 
 def test_an_incident_opened_elsewhere_shows_with_its_timeline(tab, site: Served, shots: Path) -> None:
-    inc = records.open_incident(site.store, title="Checkout errors", severity="P1", actor="cli-user",
-                                report=lab_report("errors"))
+    inc = records.open_incident(
+        site.store, title="Checkout errors", severity="P1", actor="cli-user", report=lab_report("errors")
+    )
     records.add_note(site.store, inc.number, "payments provider degraded", actor="cli-user")
     tab.goto("/incidents")
     snap(tab, shots, "incidents")
@@ -104,7 +109,9 @@ def test_a_checklist_item_ticked_in_the_browser_is_in_the_record(tab, site: Serv
     assert (item.state, item.by) == ("done", "erin")
     with site.client() as c:  # the document `perfbook incident show --json` prints
         shown = c.get(f"/api/v1/incidents/{site.ids['slow']}").json()
-    assert shown["checklist"][17]["state"] == "done" and shown["timeline"][-1]["summary"].startswith("ticked 18")
+    assert shown["checklist"][17]["state"] == "done" and shown["timeline"][-1]["summary"].startswith(
+        "ticked 18"
+    )
     tab.goto(f"/incidents/{site.ids['slow']}/postmortem")
     assert tab.get_by_text("Team debrief completed").count() >= 1
     snap_plain(tab, shots, "postmortem")
@@ -174,9 +181,13 @@ def test_every_page_by_keyboard(tab, site: Served, shots: Path) -> None:
     tab.keyboard.press("Enter")
     tab.wait_for_url("**/load")
     snap(tab, shots, "load")
-    for path, name in ((f"/load/{site.ids['load']}", "load-run"),
-                       (f"/load/compare?a={site.ids['load']}&b={site.ids['load2']}", "load-compare"),
-                       ("/triage", "triage"), (f"/triage/{site.ids['report']}", "triage-report"), ("/signin", "signin")):
+    for path, name in (
+        (f"/load/{site.ids['load']}", "load-run"),
+        (f"/load/compare?a={site.ids['load']}&b={site.ids['load2']}", "load-compare"),
+        ("/triage", "triage"),
+        (f"/triage/{site.ids['report']}", "triage-report"),
+        ("/signin", "signin"),
+    ):
         tab.goto(path)
         snap(tab, shots, name)
     tab.goto(f"/load/{site.ids['load']}")
@@ -189,9 +200,14 @@ def test_the_status_page_moves_with_the_incident(tab, site: Served, shots: Path)
             c.post(f"/api/v1/incidents/{inc['id']}/resolve", json={})
         tab.goto("/status")
         assert tab.get_by_role("status").inner_text() == "All systems operational"
-        opened = c.post("/api/v1/incidents", json={"title": "Agents slow", "severity": "P2",
-                                                   "report_id": artifacts.keep(site.store, "triage", lab_report("slow"),
-                                                                               actor="t")}).json()
+        opened = c.post(
+            "/api/v1/incidents",
+            json={
+                "title": "Agents slow",
+                "severity": "P2",
+                "report_id": artifacts.keep(site.store, "triage", lab_report("slow"), actor="t"),
+            },
+        ).json()
         tab.reload()
         api_state = tab.locator("[data-component=API]").inner_text()
         snap_plain(tab, shots, "status")

@@ -22,10 +22,29 @@ CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,re
 def test_every_operation_answers_within_its_schema(served: Served, tmp_path: Path) -> None:
     tool = shutil.which("schemathesis", path=str(Path(sys.executable).parent)) or shutil.which("schemathesis")
     assert tool, "schemathesis is in the test extra"
-    cmd = [tool, "run", f"{served.url}/api/v1/openapi.json", "--checks", CHECKS, "--max-examples", "10",
-           "--exclude-path", "/api/v1/triage", "-H", f"Authorization: Bearer {served.auth['Authorization'][7:]}",
-           "-H", "X-Perfbook-Actor: schemathesis", "--seed", "7", "--request-timeout", "60",
-           "--report", "junit", "--report-dir", str(tmp_path)]
+    cmd = [
+        tool,
+        "run",
+        f"{served.url}/api/v1/openapi.json",
+        "--checks",
+        CHECKS,
+        "--max-examples",
+        "10",
+        "--exclude-path",
+        "/api/v1/triage",
+        "-H",
+        f"Authorization: Bearer {served.auth['Authorization'][7:]}",
+        "-H",
+        "X-Perfbook-Actor: schemathesis",
+        "--seed",
+        "7",
+        "--request-timeout",
+        "60",
+        "--report",
+        "junit",
+        "--report-dir",
+        str(tmp_path),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=tmp_path)
     (tmp_path / "schemathesis.txt").write_text(proc.stdout)
     tail = "\n".join(proc.stdout.splitlines()[-60:])

@@ -20,8 +20,10 @@ def test_no_evidence_at_all_gives_no_cause(cfg):
 
 
 def test_unavailable_probes_are_read_defensively(rank):
-    evidence = {name: Evidence(name, "unavailable", 0.1, reason="connection refused")
-                for name in ("http", "metrics", "postgres", "redis")}
+    evidence = {
+        name: Evidence(name, "unavailable", 0.1, reason="connection refused")
+        for name in ("http", "metrics", "postgres", "redis")
+    }
     found, causes = rank(evidence)
     assert causes, "an unreachable backend is itself a cause"
     assert causes[0].layer == "app"

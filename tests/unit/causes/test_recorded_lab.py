@@ -22,8 +22,11 @@ from perfbook.report.json import validate_report
 EXPECTED = {
     "slow": ("app", ["GET /api/v1/agents is slow", "application itself"], None),
     "errors": ("app", ["fails with 500", "application itself errors"], None),
-    "seqscan": ("postgres", ["E-mail search (GET /api/v1/users?email=…, p95 0.52 s) scans public.users (no usable index)"],
-                "pg.create_index"),
+    "seqscan": (
+        "postgres",
+        ["E-mail search (GET /api/v1/users?email=…, p95 0.52 s) scans public.users (no usable index)"],
+        "pg.create_index",
+    ),
     "lock": ("postgres", ["public.agents wait on a lock held by pid", "perfbook-lab-fault"], "pg.terminate"),
     "idle_tx": ("postgres", ["sit idle in a transaction", "perfbook-lab-fault"], "pg.terminate"),
     "pool": ("postgres", ["connections are saturated", "by perfbook-lab-fault"], None),

@@ -14,7 +14,10 @@ def test_backend_cpu_hog_is_the_cause_and_joins_the_latency(rank):
     _, causes = rank(ev)
     top = causes[0]
     assert top.layer == "process" and "process.cpu_hog:python3[4242]" in top.findings
-    assert "the backend process python3[4242] is busy on the CPU (99 % of a core across the window)" in top.summary
+    assert (
+        "the backend process python3[4242] is busy on the CPU (99 % of a core across the window)"
+        in top.summary
+    )
     assert "http.slow_response:/api/v1/users" in top.findings
     assert any("backend's own process" in r for r in top.reasons)
     assert top.confidence >= 0.65
@@ -55,15 +58,25 @@ def test_backend_memory_growth_is_a_leak_and_joins_swap(rank):
     top = causes[0]
     assert top.layer == "process" and "process.memory_growth:python3[4242]" in top.findings
     assert "host.swap_used:web-1" in top.findings
-    assert top.summary.startswith("The backend process python3[4242] leaks memory: RSS grows 990 MB/min (R² 1.00)")
+    assert top.summary.startswith(
+        "The backend process python3[4242] leaks memory: RSS grows 990 MB/min (R² 1.00)"
+    )
     assert "and the host swaps" in top.summary
     assert top.confidence >= 0.5
 
 
 def test_swap_alone_names_the_top_memory_process(rank):
     ev = healthy()
-    hog = TopProcess(pid=888, name="java", cmdline="java -jar batch.jar", cpu_pct=5.0, rss_bytes=6 << 30,
-                     memory_pct=75.0, matched_by=None, own=False)
+    hog = TopProcess(
+        pid=888,
+        name="java",
+        cmdline="java -jar batch.jar",
+        cpu_pct=5.0,
+        rss_bytes=6 << 30,
+        memory_pct=75.0,
+        matched_by=None,
+        own=False,
+    )
     ev["host"] = host_ev(swap_in_mb=30.0)
     ev["host"].data.top_memory = [hog]
     _, causes = rank(ev)
@@ -74,8 +87,16 @@ def test_swap_alone_names_the_top_memory_process(rank):
 
 
 def backend_on_top(cpu_pct: float) -> TopProcess:
-    return TopProcess(pid=4242, name="pblab-1a2b-api", cmdline="pblab-1a2b-api worker", cpu_pct=cpu_pct,
-                      rss_bytes=90 << 20, memory_pct=1.1, matched_by="pblab-1a2b-api", own=False)
+    return TopProcess(
+        pid=4242,
+        name="pblab-1a2b-api",
+        cmdline="pblab-1a2b-api worker",
+        cpu_pct=cpu_pct,
+        rss_bytes=90 << 20,
+        memory_pct=1.1,
+        matched_by="pblab-1a2b-api",
+        own=False,
+    )
 
 
 def test_busy_host_whose_busiest_process_is_the_backend_names_it(rank):
@@ -104,11 +125,20 @@ def test_restarting_container_joins_the_5xx(cfg):
     from perfbook.model import Action
 
     ev = healthy()
-    ev["metrics"] = metrics_ev(handler("/api/v1/users", requests=100, errors_5xx=40), handler("/api/v1/agents"))
-    restarting = finding("container.restarting", "codexos-backend", "codexos-backend restarted 4 times in 60 s, "
-                         "last exit code 137, OOM-killed", evidence={"restarts": 4, "exit_code": 137},
-                         actions=[Action("container.logs", "read why codexos-backend exits",
-                                         "docker logs --tail 100 codexos-backend")])
+    ev["metrics"] = metrics_ev(
+        handler("/api/v1/users", requests=100, errors_5xx=40), handler("/api/v1/agents")
+    )
+    restarting = finding(
+        "container.restarting",
+        "codexos-backend",
+        "codexos-backend restarted 4 times in 60 s, last exit code 137, OOM-killed",
+        evidence={"restarts": 4, "exit_code": 137},
+        actions=[
+            Action(
+                "container.logs", "read why codexos-backend exits", "docker logs --tail 100 codexos-backend"
+            )
+        ],
+    )
     causes = rank_causes([*findings_of(ev, cfg), restarting], ev, cfg)
     top = causes[0]
     assert top.layer == "containers" and "container.restarting:codexos-backend" in top.findings
@@ -124,5 +154,7 @@ def test_busy_backend_second_to_another_process_is_named_among_them(rank):
     top = causes[0]
     assert top.layer == "process"
     assert "(top: another process, ffmpeg[777]; the backend's pblab-1a2b-api[4242] among them)" in top.summary
-    assert any("among the top processes: the backend's own pblab-1a2b-api[4242] (60 % of a core)" in r
-               for r in top.reasons)
+    assert any(
+        "among the top processes: the backend's own pblab-1a2b-api[4242] (60 % of a core)" in r
+        for r in top.reasons
+    )

@@ -9,8 +9,14 @@ from perfbook.causes import rank_causes
 from perfbook.codes import CODES, finding
 from perfbook.model import Level
 
-BARE = [finding(code, "public.users" if code.startswith("pg.") else "/api/v1/users" if code.startswith("http.")
-                else "x[1]", f"{code} happened") for code in CODES]
+BARE = [
+    finding(
+        code,
+        "public.users" if code.startswith("pg.") else "/api/v1/users" if code.startswith("http.") else "x[1]",
+        f"{code} happened",
+    )
+    for code in CODES
+]
 
 
 @pytest.mark.parametrize("f", BARE, ids=[f.code for f in BARE])

@@ -12,9 +12,19 @@ from perfbook.report.terminal import build_banner, print_report
 
 def report_of(evidence, cfg) -> Report:
     found = findings_of(evidence, cfg)
-    return Report(started_at="2026-11-27T10:00:00Z", duration_s=2.2, window_s=2.0, target={"host": "this machine"},
-                  severity=Severity.P1, severity_reason="p95 3.10 s on /api/v1/agents", issue_types=[], kpis=Kpis(),
-                  findings=found, probes=evidence, causes=rank_causes(found, evidence, cfg))
+    return Report(
+        started_at="2026-11-27T10:00:00Z",
+        duration_s=2.2,
+        window_s=2.0,
+        target={"host": "this machine"},
+        severity=Severity.P1,
+        severity_reason="p95 3.10 s on /api/v1/agents",
+        issue_types=[],
+        kpis=Kpis(),
+        findings=found,
+        probes=evidence,
+        causes=rank_causes(found, evidence, cfg),
+    )
 
 
 def text(renderable) -> str:

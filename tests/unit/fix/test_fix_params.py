@@ -20,25 +20,39 @@ def _from_command(command: str):
     return cls(**parse_cli_args(cls.params, argv[3:], argv[2]))
 
 
-@pytest.mark.parametrize(("fix_id", "params", "expected"), [
-    ("pg.create_index", {"table": "public.users", "columns": ["email", "name"]},
-     {"table": "public.users", "columns": ["email", "name"]}),
-    ("pg.vacuum", {"table": "public.users"}, {"table": ["public.users"], "full": False}),
-    ("pg.analyze", {"table": "public.users"}, {"table": ["public.users"]}),
-    ("pg.terminate", {"idle_in_transaction": True, "older_than_s": 60.0}, {"idle_in_transaction": True, "older_than_s": 60.0}),
-    ("pg.terminate", {"blocking": True}, {"blocking": True}),
-    ("pg.terminate", {"pid": [41, 42]}, {"pid": [41, 42]}),
-    ("pg.cancel", {"pid": 41}, {"pid": [41]}),
-    ("redis.set_policy", {"policy": "allkeys-lru"}, {"policy": "allkeys-lru"}),
-    ("redis.set_maxmemory", {"maxmemory": 104857600}, {"maxmemory": "104857600"}),
-    ("redis.flush_cache", {"db": 0}, {"db": 0}),
-    ("redis.delete_pattern", {"pattern": "cache:user:*", "db": 0}, {"pattern": "cache:user:*", "db": 0}),
-    ("container.update_limits", {"container": "api", "memory": "768m"}, {"container": "api", "memory": "768m"}),
-    ("container.update_limits", {"container": "api", "cpus": 1.5}, {"cpus": 1.5}),
-    ("container.restart", {"container": "api"}, {"container": "api"}),
-    ("engine.prune", {}, {}),
-    ("process.restart", {"pid": 1234, "name": "backend"}, {"name": "backend", "pid": 1234}),
-])
+@pytest.mark.parametrize(
+    ("fix_id", "params", "expected"),
+    [
+        (
+            "pg.create_index",
+            {"table": "public.users", "columns": ["email", "name"]},
+            {"table": "public.users", "columns": ["email", "name"]},
+        ),
+        ("pg.vacuum", {"table": "public.users"}, {"table": ["public.users"], "full": False}),
+        ("pg.analyze", {"table": "public.users"}, {"table": ["public.users"]}),
+        (
+            "pg.terminate",
+            {"idle_in_transaction": True, "older_than_s": 60.0},
+            {"idle_in_transaction": True, "older_than_s": 60.0},
+        ),
+        ("pg.terminate", {"blocking": True}, {"blocking": True}),
+        ("pg.terminate", {"pid": [41, 42]}, {"pid": [41, 42]}),
+        ("pg.cancel", {"pid": 41}, {"pid": [41]}),
+        ("redis.set_policy", {"policy": "allkeys-lru"}, {"policy": "allkeys-lru"}),
+        ("redis.set_maxmemory", {"maxmemory": 104857600}, {"maxmemory": "104857600"}),
+        ("redis.flush_cache", {"db": 0}, {"db": 0}),
+        ("redis.delete_pattern", {"pattern": "cache:user:*", "db": 0}, {"pattern": "cache:user:*", "db": 0}),
+        (
+            "container.update_limits",
+            {"container": "api", "memory": "768m"},
+            {"container": "api", "memory": "768m"},
+        ),
+        ("container.update_limits", {"container": "api", "cpus": 1.5}, {"cpus": 1.5}),
+        ("container.restart", {"container": "api"}, {"container": "api"}),
+        ("engine.prune", {}, {}),
+        ("process.restart", {"pid": 1234, "name": "backend"}, {"name": "backend", "pid": 1234}),
+    ],
+)
 def test_triage_action_commands_parse(fix_id: str, params: dict, expected: dict) -> None:
     act = action(fix_id, "summary", "manual", **params)
     from_cli = _from_command(act.command)
@@ -73,6 +87,10 @@ def test_catalog_lists_every_action_with_the_same_shape() -> None:
     assert [r["id"] for r in rows] == list(CATALOG)
     for row in rows:
         cls = fix_class(row["id"])
-        assert cls.id == row["id"] and cls.changes and cls.layer in {"postgres", "pgbouncer", "redis", "containers", "process"}
+        assert (
+            cls.id == row["id"]
+            and cls.changes
+            and cls.layer in {"postgres", "pgbouncer", "redis", "containers", "process"}
+        )
         for method in ("plan", "apply", "verify"):
             assert getattr(cls, method) is not getattr(cls.__mro__[-2], method), f"{cls.id} lacks {method}"

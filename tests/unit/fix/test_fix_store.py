@@ -11,7 +11,10 @@ from perfbook.store import Store, audit_history, fix_audit, record_audit, store_
 
 
 def test_default_url_is_under_the_state_dir(tmp_path) -> None:
-    assert store_url(Config(), env={"XDG_STATE_HOME": str(tmp_path)}) == f"sqlite:///{tmp_path}/perfbook/perfbook.db"
+    assert (
+        store_url(Config(), env={"XDG_STATE_HOME": str(tmp_path)})
+        == f"sqlite:///{tmp_path}/perfbook/perfbook.db"
+    )
     assert store_url(Config(), env={"HOME": "/h"}).endswith("/.local/state/perfbook/perfbook.db")
     cfg = Config.model_validate({"store": {"url": "postgresql://team@db/perfbook"}})
     assert store_url(cfg) == "postgresql://team@db/perfbook"
@@ -19,10 +22,27 @@ def test_default_url_is_under_the_state_dir(tmp_path) -> None:
 
 def test_audit_is_append_only_and_redacted(tmp_path) -> None:
     store = Store(f"sqlite:///{tmp_path / 'deep' / 'dir' / 'perfbook.db'}")
-    first = record_audit(store, os_user="ana", target="postgresql://app:s3cret@db/app", action="pg.vacuum",
-                         mode="plan", params={"table": ["t"]}, plan={"steps": ["VACUUM t"]}, outcome="planned")
-    record_audit(store, os_user="ana", target="redis://:pw@cache:6379/0", action="redis.flush_cache", mode="apply",
-                 outcome="failed", error="connect to redis://:pw@cache:6379/0 refused", before={"keys": 3}, after={})
+    first = record_audit(
+        store,
+        os_user="ana",
+        target="postgresql://app:s3cret@db/app",
+        action="pg.vacuum",
+        mode="plan",
+        params={"table": ["t"]},
+        plan={"steps": ["VACUUM t"]},
+        outcome="planned",
+    )
+    record_audit(
+        store,
+        os_user="ana",
+        target="redis://:pw@cache:6379/0",
+        action="redis.flush_cache",
+        mode="apply",
+        outcome="failed",
+        error="connect to redis://:pw@cache:6379/0 refused",
+        before={"keys": 3},
+        after={},
+    )
     rows = audit_history(store)
     assert [r["action"] for r in rows] == ["redis.flush_cache", "pg.vacuum"]
     assert rows[1]["target"] == "postgresql://app:***@db/app" and rows[1]["plan"] == {"steps": ["VACUUM t"]}

@@ -1,4 +1,5 @@
-"""``[prometheus]`` read like every section: from the file or PERFBOOK_PROMETHEUS_*, a URL that means nothing refused."""
+"""``[prometheus]`` read like every section: from the file or PERFBOOK_PROMETHEUS_*, a URL that means
+nothing refused."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from perfbook.errors import ConfigError
 
 
 def test_the_url_comes_from_the_environment_and_says_so():
-    cfg = load_config(env={"PERFBOOK_PROMETHEUS_URL": "http://prom:9090", "PERFBOOK_PROMETHEUS_SELECTOR": 'job="api"'})
+    cfg = load_config(
+        env={"PERFBOOK_PROMETHEUS_URL": "http://prom:9090", "PERFBOOK_PROMETHEUS_SELECTOR": 'job="api"'}
+    )
     assert cfg.prometheus.url == "http://prom:9090" and cfg.prometheus.selector == 'job="api"'
     assert cfg.source_of("prometheus.url") == "env PERFBOOK_PROMETHEUS_URL"
 

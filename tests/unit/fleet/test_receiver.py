@@ -9,19 +9,33 @@ from perfbook.config import Config, HttpConfig, PrometheusConfig
 from perfbook.fleet.receiver import PayloadError, parse_payload
 from perfbook.fleet.scope import ELSEWHERE, scope_for
 
-ALERT = {"status": "firing", "labels": {"alertname": "HighResponseTime", "job": "api"}, "annotations": {},
-         "startsAt": "2026-12-02T01:00:00Z", "fingerprint": "f1"}
-GOOD = {"version": "4", "status": "firing", "groupKey": "{}:{}", "alerts": [ALERT], "commonLabels": ALERT["labels"]}
+ALERT = {
+    "status": "firing",
+    "labels": {"alertname": "HighResponseTime", "job": "api"},
+    "annotations": {},
+    "startsAt": "2026-12-02T01:00:00Z",
+    "fingerprint": "f1",
+}
+GOOD = {
+    "version": "4",
+    "status": "firing",
+    "groupKey": "{}:{}",
+    "alerts": [ALERT],
+    "commonLabels": ALERT["labels"],
+}
 
 
-@pytest.mark.parametrize(("change", "words"), [
-    ({"status": "burning"}, "status must be firing or resolved"),
-    ({"groupKey": ""}, "groupKey"),
-    ({"alerts": []}, "alerts must be a non-empty list"),
-    ({"alerts": [{**ALERT, "fingerprint": 3}]}, "alerts[0].fingerprint"),
-    ({"alerts": [{**ALERT, "labels": {"a": 1}}]}, "alerts[0].labels"),
-    ({"version": "3"}, "version '3'"),
-])
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"status": "burning"}, "status must be firing or resolved"),
+        ({"groupKey": ""}, "groupKey"),
+        ({"alerts": []}, "alerts must be a non-empty list"),
+        ({"alerts": [{**ALERT, "fingerprint": 3}]}, "alerts[0].fingerprint"),
+        ({"alerts": [{**ALERT, "labels": {"a": 1}}]}, "alerts[0].labels"),
+        ({"version": "3"}, "version '3'"),
+    ],
+)
 def test_a_bad_payload_names_the_field(change, words):
     with pytest.raises(PayloadError) as err:
         parse_payload({**GOOD, **change})
@@ -36,7 +50,9 @@ def test_a_good_payload_and_its_dedup_key():
 
 
 def test_labels_scope_the_triage():
-    cfg = Config(prometheus=PrometheusConfig(url="http://prom:9090"), http=HttpConfig(base_url="http://10.0.0.5:8001"))
+    cfg = Config(
+        prometheus=PrometheusConfig(url="http://prom:9090"), http=HttpConfig(base_url="http://10.0.0.5:8001")
+    )
     elsewhere = scope_for(cfg, {"job": "api", "instance": "10.0.0.7:8001", "path": "/api/v1/users"})
     assert elsewhere.config.prometheus.selector == 'job="api"' and elsewhere.skip == list(ELSEWHERE)
     assert elsewhere.focus == {"job": "api", "instance": "10.0.0.7:8001", "route": "/api/v1/users"}

@@ -49,24 +49,45 @@ def test_items_are_the_runbooks_verbatim() -> None:
     assert [i.number for i in ITEMS] == list(range(1, 21))
 
 
-def triage(art_id: int, severity: str | None = "P2", p95: float | None = 4.1, causes: int = 1,
-           findings: tuple[str, ...] = (), probes: dict | None = None) -> Artifact:
-    doc = {"severity": severity, "kpis": {"p95_s": p95, "error_rate": 0.0 if p95 is not None else None},
-           "causes": [{"summary": f"cause {i}"} for i in range(causes)],
-           "findings": [{"code": c, "subject": "web-1", "level": "warning"} for c in findings],
-           "probes": probes or {"http": {"status": "ok"}, "host": {"status": "ok"}}}
+def triage(
+    art_id: int,
+    severity: str | None = "P2",
+    p95: float | None = 4.1,
+    causes: int = 1,
+    findings: tuple[str, ...] = (),
+    probes: dict | None = None,
+) -> Artifact:
+    doc = {
+        "severity": severity,
+        "kpis": {"p95_s": p95, "error_rate": 0.0 if p95 is not None else None},
+        "causes": [{"summary": f"cause {i}"} for i in range(causes)],
+        "findings": [{"code": c, "subject": "web-1", "level": "warning"} for c in findings],
+        "probes": probes or {"http": {"status": "ok"}, "host": {"status": "ok"}},
+    }
     return Artifact(art_id, "triage", f"2026-12-01T10:{art_id:02d}:00Z", "ana", "", doc)
 
 
 def fix(art_id: int, action: str = "pg.terminate", status: str = "done") -> Artifact:
-    return Artifact(art_id, "fix", f"2026-12-01T10:{art_id:02d}:00Z", "ana", "",
-                    {"action": action, "outcome": {"status": status}})
+    return Artifact(
+        art_id,
+        "fix",
+        f"2026-12-01T10:{art_id:02d}:00Z",
+        "ana",
+        "",
+        {"action": action, "outcome": {"status": status}},
+    )
 
 
 def load(art_id: int, met: bool | None) -> Artifact:
     slo = None if met is None else [{"met": met}]
-    return Artifact(art_id, "load", f"2026-12-01T10:{art_id:02d}:00Z", "ana", "",
-                    {"rps": 500.0, "latency": {"p95_s": 0.2}, "error_rate": 0.0, "slo": slo})
+    return Artifact(
+        art_id,
+        "load",
+        f"2026-12-01T10:{art_id:02d}:00Z",
+        "ana",
+        "",
+        {"rps": 500.0, "latency": {"p95_s": 0.2}, "error_rate": 0.0, "slo": slo},
+    )
 
 
 def by_number(arts, marks=()) -> dict:
@@ -85,7 +106,9 @@ def test_a_triage_ticks_the_investigation_items_and_names_itself() -> None:
 
 
 def test_a_triage_that_measured_nothing_ticks_nothing_it_cannot_prove() -> None:
-    states = by_number([triage(1, severity=None, p95=None, causes=0, probes={"http": {"status": "unavailable"}})])
+    states = by_number(
+        [triage(1, severity=None, p95=None, causes=0, probes={"http": {"status": "unavailable"}})]
+    )
     assert all(s.state == "open" for s in states.values())
 
 
@@ -117,12 +140,18 @@ def test_resource_usage_optimized_needs_the_failing_kpi_to_pass_where_measured()
     unmeasured = triage(2, probes={"http": {"status": "ok"}, "host": {"status": "unavailable"}})
     assert by_number([high, unmeasured])[13].state == "open"
     states = by_number([high, unmeasured, triage(3), triage(4, findings=("host.cpu_high",))])
-    assert states[13].artifact == "triage #3" and "host.cpu_high:web-1 failing again" in states[13].contradicted
+    assert (
+        states[13].artifact == "triage #3" and "host.cpu_high:web-1 failing again" in states[13].contradicted
+    )
 
 
 def test_person_marks_evidence_wins_and_manual_verification_can_be_contradicted() -> None:
-    marks = [Mark(5, "done", "bo", "2026-12-01T10:00:30Z"), Mark(14, "na", "bo", "2026-12-01T10:00:30Z", "no UI"),
-             Mark(12, "done", "bo", "2026-12-01T10:01:30Z"), Mark(1, "na", "bo", "2026-12-01T10:00:30Z")]
+    marks = [
+        Mark(5, "done", "bo", "2026-12-01T10:00:30Z"),
+        Mark(14, "na", "bo", "2026-12-01T10:00:30Z", "no UI"),
+        Mark(12, "done", "bo", "2026-12-01T10:01:30Z"),
+        Mark(1, "na", "bo", "2026-12-01T10:00:30Z"),
+    ]
     states = by_number([triage(1, p95=4.1), triage(2, p95=5.0)], marks)
     assert (states[5].state, states[5].by) == ("done", "bo")
     assert (states[14].state, states[14].why) == ("na", "no UI")
@@ -130,15 +159,23 @@ def test_person_marks_evidence_wins_and_manual_verification_can_be_contradicted(
     assert states[12].contradicted == "triage #2: p95 5.00 s, not below the first triage's 4.10 s"
 
 
-@pytest.mark.parametrize(("text", "number"), [("11", 11), ("benchmarks", 11), ("user experience", 14),
-                                              ("Team debrief completed", 18)])
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [("11", 11), ("benchmarks", 11), ("user experience", 14), ("Team debrief completed", 18)],
+)
 def test_find_item(text: str, number: int) -> None:
     assert find_item(text) == number
 
 
-@pytest.mark.parametrize(("text", "message"), [("21", "does not exist"), ("0", "does not exist"),
-                                               ("monitoring", "matches 3 checklist items"),
-                                               ("coffee", "no checklist item matches")])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("21", "does not exist"),
+        ("0", "does not exist"),
+        ("monitoring", "matches 3 checklist items"),
+        ("coffee", "no checklist item matches"),
+    ],
+)
 def test_find_item_refuses_what_is_not_one_item(text: str, message: str) -> None:
     with pytest.raises(UsageError, match=message):
         find_item(text)

@@ -49,24 +49,35 @@ def test_only_a_worse_severity_raises() -> None:
     assert not raises("P2", "P1") and not raises("OK", "P3") and not raises(None, None)
 
 
-REPORT = {"severity": "P2", "kpis": {"p95_s": 4.1, "p95_subject": "/api/v1/users", "error_rate": 0.004},
-          "causes": [{"summary": "users API scans public.users"}],
-          "findings": [{"code": "http.slow_response", "level": "critical", "subject": "/api/v1/users"},
-                       {"code": "pg.missing_index", "level": "critical", "subject": "public.users"},
-                       {"code": "pg.unused_index", "level": "info", "subject": "public.x_idx"}]}
+REPORT = {
+    "severity": "P2",
+    "kpis": {"p95_s": 4.1, "p95_subject": "/api/v1/users", "error_rate": 0.004},
+    "causes": [{"summary": "users API scans public.users"}],
+    "findings": [
+        {"code": "http.slow_response", "level": "critical", "subject": "/api/v1/users"},
+        {"code": "pg.missing_index", "level": "critical", "subject": "public.users"},
+        {"code": "pg.unused_index", "level": "info", "subject": "public.x_idx"},
+    ],
+}
 
 
 def test_triage_figures_and_affected() -> None:
     figures = figures_for("triage", REPORT)
     assert summary_for("triage", figures) == (
-        "P2, p95 4.10 s on /api/v1/users, 5xx 0.4 %, top cause: users API scans public.users")
+        "P2, p95 4.10 s on /api/v1/users, 5xx 0.4 %, top cause: users API scans public.users"
+    )
     assert affected_from(REPORT) == (["/api/v1/users"], ["backend", "postgres"])
 
 
 def test_fix_and_capacity_figures() -> None:
-    doc = {"action": "pg.terminate", "outcome": {"status": "done", "figures": {}},
-           "verify": {"findings": [{"finding": "pg.blocked_queries:public.t", "before": 7, "after": "absent"}],
-                      "kpis": {"p95_s": {"before": 4.2, "after": 0.31}}}}
+    doc = {
+        "action": "pg.terminate",
+        "outcome": {"status": "done", "figures": {}},
+        "verify": {
+            "findings": [{"finding": "pg.blocked_queries:public.t", "before": 7, "after": "absent"}],
+            "kpis": {"p95_s": {"before": 4.2, "after": 0.31}},
+        },
+    }
     figures = figures_for("fix", doc)
     assert (figures["action"], figures["outcome"], figures["p95_s"]) == ("pg.terminate", "done", 0.31)
     assert summary_for("fix", figures).startswith("pg.terminate done (pg.blocked_queries:public.t 7 → absent")
@@ -92,17 +103,33 @@ def test_failing_kpis_name_each_kpi_with_its_target() -> None:
     from perfbook.incidents.figures import failing_kpis
 
     limits = {"p95_s": 2.0, "error_rate": 0.01, "cpu_pct": 80.0, "cache_hit_rate": 0.9}
-    report = {"kpis": {"p95_s": 3.2, "p95_subject": "/api/v1/agents", "error_rate": 0.3, "error_requests": 5,
-                       "cpu_pct": 40.0, "cache_hit_rate": 0.5, "cache_lookups": 1000},
-              "findings": [{"code": "pg.blocked_queries", "subject": "public.t", "level": "critical"},
-                           {"code": "http.error_rate_high", "subject": "/x", "level": "critical", "low_confidence": True}]}
+    report = {
+        "kpis": {
+            "p95_s": 3.2,
+            "p95_subject": "/api/v1/agents",
+            "error_rate": 0.3,
+            "error_requests": 5,
+            "cpu_pct": 40.0,
+            "cache_hit_rate": 0.5,
+            "cache_lookups": 1000,
+        },
+        "findings": [
+            {"code": "pg.blocked_queries", "subject": "public.t", "level": "critical"},
+            {"code": "http.error_rate_high", "subject": "/x", "level": "critical", "low_confidence": True},
+        ],
+    }
     assert failing_kpis(report, limits) == [  # 5 requests are too few to judge a 5xx share
-        "p95 3.20 s > 2 s on /api/v1/agents", "cache hit rate 50.0 % < 90 %", "1 critical finding: pg.blocked_queries:public.t"]
+        "p95 3.20 s > 2 s on /api/v1/agents",
+        "cache hit rate 50.0 % < 90 %",
+        "1 critical finding: pg.blocked_queries:public.t",
+    ]
     assert failing_kpis({"kpis": {"p95_s": 0.2}, "findings": []}, limits) == []
 
 
-@pytest.mark.parametrize(("table", "message"), [("{ P5 = 3 }", "(?i)keys are P0, P1, P2, P3, not P5"),
-                                                ("{ P0 = 0 }", "more than 0")])
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [("{ P5 = 3 }", "(?i)keys are P0, P1, P2, P3, not P5"), ("{ P0 = 0 }", "more than 0")],
+)
 def test_update_every_min_is_validated(tmp_path, table: str, message: str) -> None:
     from perfbook.config import load_config
     from perfbook.errors import ConfigError

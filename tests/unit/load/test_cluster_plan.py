@@ -18,7 +18,9 @@ from perfbook.load.schedule import Schedule, Stage
 
 
 def plan(**kw) -> WorkerPlan:
-    return WorkerPlan(host="127.0.0.1", port=1, request=b"GET / HTTP/1.1\r\n\r\n", **{"connections": 20, **kw})
+    return WorkerPlan(
+        host="127.0.0.1", port=1, request=b"GET / HTTP/1.1\r\n\r\n", **{"connections": 20, **kw}
+    )
 
 
 def send_times(p: WorkerPlan, phase_s: float) -> list[float]:
@@ -73,7 +75,9 @@ def test_clock_offset_takes_the_tightest_round_trip():
     assert clock_offset(rounds) == ClockOffset(offset_s=5.0002, uncertainty_s=0.001)
 
 
-@pytest.mark.parametrize("text", ["http://sched:8786", "tcp://sched", "tcp://:8786", "sched:http", "tcp://s:1/x"])
+@pytest.mark.parametrize(
+    "text", ["http://sched:8786", "tcp://sched", "tcp://:8786", "sched:http", "tcp://s:1/x"]
+)
 def test_bad_scheduler_addresses_are_usage_errors(text):
     with pytest.raises(UsageError):
         normalized_address(text)
@@ -86,8 +90,13 @@ def test_bare_host_port_means_tcp():
 def _part(values_s: list[float]) -> WorkerResult:
     h = hist.new_histogram()
     hist.record_batch(h, values_s)
-    return WorkerResult(responses=len(values_s), status_codes={"200": len(values_s)}, duration_s=1.0,
-                        latency=hist.encode(h), latency_uncorrected=hist.encode(h))
+    return WorkerResult(
+        responses=len(values_s),
+        status_codes={"200": len(values_s)},
+        duration_s=1.0,
+        latency=hist.encode(h),
+        latency_uncorrected=hist.encode(h),
+    )
 
 
 def test_the_merge_is_one_histogram_of_all_samples_not_an_average_of_percentiles():
@@ -116,7 +125,10 @@ def test_a_lost_worker_makes_the_run_partial_and_keeps_its_last_count():
     from perfbook.load.engine import Snapshot
 
     result = ClusterLoadResult.for_run(LoadRun(plan=plan()), "tcp://s:8786", 2)
-    ok, lost = WorkerRow("a", "tcp://a:1", "h", 1, 0.0, 0.001), WorkerRow("b", "tcp://b:1", "h", 2, 0.0, 0.001)
+    ok, lost = (
+        WorkerRow("a", "tcp://a:1", "h", 1, 0.0, 0.001),
+        WorkerRow("b", "tcp://b:1", "h", 2, 0.0, 0.001),
+    )
     ok.take(ShareOutcome(0, result=_part([0.001] * 10)))
     lost.lose(Snapshot(elapsed_s=2.5, requests=1234, responses=1230, errors=4), "left the cluster")
     result.finish([ok, lost])

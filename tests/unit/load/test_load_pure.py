@@ -129,9 +129,9 @@ def test_compare_changes():
 def test_pacing_warning_names_enough_connections():
     from perfbook.load.options import connections_for, pacing_warning
 
-    assert pacing_warning([Stage(1.0, 2000, 2000)], 4) is not None and "--max-connections 8" in pacing_warning(
+    assert pacing_warning(
         [Stage(1.0, 2000, 2000)], 4
-    )
+    ) is not None and "--max-connections 8" in pacing_warning([Stage(1.0, 2000, 2000)], 4)
     assert pacing_warning([Stage(1.0, 2000, 2000)], 8) is None
     assert pacing_warning([], 1) is None and connections_for(10_000) == 40
 
@@ -141,8 +141,15 @@ def open_result(**kw):
 
     res = LoadResult("http://t/", "GET", "open", 10, 1, 500.0, drain_s=10.0)
     res.status_codes, res.responses = {"200": kw.get("sent", 2000)}, kw.get("sent", 2000)
-    for key, value in {"scheduled": 2000, "sent": 2000, "waited": 0, "peak_connections": 27,
-                       "max_connections": 1000, "schedule_s": 4.0, **kw}.items():
+    for key, value in {
+        "scheduled": 2000,
+        "sent": 2000,
+        "waited": 0,
+        "peak_connections": 27,
+        "max_connections": 1000,
+        "schedule_s": 4.0,
+        **kw,
+    }.items():
         setattr(res, key, value)
     return res
 
@@ -153,9 +160,16 @@ def test_an_open_loop_rate_is_judged_target_against_sent():
     capped = open_result(sent=400, waited=1990, peak_connections=5, max_connections=5)
     rate = capped.rate_check()
     assert (rate["kept"], rate["limit"], rate["target_rps"], rate["achieved_rps"], rate["not_sent"]) == (
-        False, "--max-connections", 500.0, 100.0, 1600)
-    assert capped.failure(0.5) == ("rate missed: target 500 rps, achieved 100 rps (--max-connections 5 reached: "
-                                   "1,990 requests waited for a free connection, 1,600 never sent)")
+        False,
+        "--max-connections",
+        500.0,
+        100.0,
+        1600,
+    )
+    assert capped.failure(0.5) == (
+        "rate missed: target 500 rps, achieved 100 rps (--max-connections 5 reached: "
+        "1,990 requests waited for a free connection, 1,600 never sent)"
+    )
     slow_client = open_result(sent=1500)
     assert slow_client.rate_check()["limit"].startswith("perfbook's own event loop")
     slow_client.interrupted = True  # a signal has its own exit code: no rate verdict on the part that ran

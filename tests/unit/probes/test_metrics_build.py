@@ -56,12 +56,21 @@ def test_five_xx_share_from_status_classes_in_the_window():
 def test_over_the_top_bound_reports_the_bound_and_prefers_a_finer_histogram():
     coarse = users_page(fast=10, slow=0, over=90, errors=0, ok=100)
     fine_bounds = ("0.1", "1.0", "2.5", "5.0", "10.0", "+Inf")
-    fine = lambda n: "# TYPE http_request_duration_highr_seconds histogram\n" + hist(  # noqa: E731
-        "http_request_duration_highr_seconds", 'x="y"', [10 + 50, 0, 0, n, 0, 0], fine_bounds)
+
+    def fine(n: int) -> str:
+        head = "# TYPE http_request_duration_highr_seconds histogram\n"
+        return head + hist(
+            "http_request_duration_highr_seconds", 'x="y"', [10 + 50, 0, 0, n, 0, 0], fine_bounds
+        )
+
     start = parse_page(users_page(0, 0, 0, 0, 0) + fine(0))
     only_coarse = window_figures(start, parse_page(coarse), 2.0, EXCLUDED)
     users = only_coarse.handlers[-1]
-    assert (users.p95_s, users.p95_over_bound, users.histogram) == (1.0, True, "http_request_duration_seconds")
+    assert (users.p95_s, users.p95_over_bound, users.histogram) == (
+        1.0,
+        True,
+        "http_request_duration_seconds",
+    )
     with_fine = window_figures(start, parse_page(coarse + fine(90)), 2.0, EXCLUDED)
     assert with_fine.total.histogram == "http_request_duration_highr_seconds"
     assert not with_fine.total.p95_over_bound
@@ -70,11 +79,13 @@ def test_over_the_top_bound_reports_the_bound_and_prefers_a_finer_histogram():
 
 def test_other_label_spellings_and_millisecond_histograms():
     def page(n_fast, n_slow, n_500):
-        return (
-            hist("http_server_request_latency_ms", 'path="/x",code="200"', [n_fast, n_slow, 0],
-                 ("100", "2000", "+Inf"))
-            + hist("http_server_request_latency_ms", 'path="/x",code="500"', [n_500, 0, 0],
-                   ("100", "2000", "+Inf"))
+        return hist(
+            "http_server_request_latency_ms",
+            'path="/x",code="200"',
+            [n_fast, n_slow, 0],
+            ("100", "2000", "+Inf"),
+        ) + hist(
+            "http_server_request_latency_ms", 'path="/x",code="500"', [n_500, 0, 0], ("100", "2000", "+Inf")
         )
 
     w = window_figures(parse_page(page(0, 0, 0)), parse_page(page(10, 80, 10)), 1.0, EXCLUDED)
@@ -104,8 +115,9 @@ def test_per_handler_finer_family_with_the_same_labels_is_preferred_over_the_inf
     fine_bounds = ("0.5", "1.0", "2.0", "4.0", "+Inf")
 
     def page(n_slow):
-        return (hist("http_request_duration_seconds", labels, [0, 0, 0, n_slow])
-                + hist("http_request_duration_highr_seconds", labels, [0, 0, 0, n_slow, 0], fine_bounds))
+        return hist("http_request_duration_seconds", labels, [0, 0, 0, n_slow]) + hist(
+            "http_request_duration_highr_seconds", labels, [0, 0, 0, n_slow, 0], fine_bounds
+        )
 
     w = window_figures(parse_page(page(0)), parse_page(page(40)), 2.0, EXCLUDED)
     (users,) = w.handlers
@@ -117,18 +129,33 @@ def test_per_handler_finer_family_with_the_same_labels_is_preferred_over_the_inf
 def express_page(slow: int, fast: int) -> str:
     """express-prom-bundle's default buckets and labels (``path``, ``status_code``)."""
     bounds = ("0.003", "0.03", "0.1", "0.3", "1.5", "10", "+Inf")
-    return ("# TYPE http_request_duration_seconds histogram\n"
-            + hist("http_request_duration_seconds", 'status_code="200",method="GET",path="/slow"',
-                   [0, 0, 0, 0, 0, slow, 0], bounds)
-            + hist("http_request_duration_seconds", 'status_code="200",method="GET",path="/api/items/#val"',
-                   [0, fast, 0, 0, 0, 0, 0], bounds))
+    return (
+        "# TYPE http_request_duration_seconds histogram\n"
+        + hist(
+            "http_request_duration_seconds",
+            'status_code="200",method="GET",path="/slow"',
+            [0, 0, 0, 0, 0, slow, 0],
+            bounds,
+        )
+        + hist(
+            "http_request_duration_seconds",
+            'status_code="200",method="GET",path="/api/items/#val"',
+            [0, fast, 0, 0, 0, 0, 0],
+            bounds,
+        )
+    )
 
 
 def test_a_quantile_in_a_coarse_bucket_is_the_bucket_not_an_interpolation():
     w = window_figures(parse_page(express_page(0, 0)), parse_page(express_page(20, 40)), 2.0, EXCLUDED)
     slow = next(h for h in w.handlers if h.handler == "/slow")
     # linear interpolation would say 9.57 s for a route that takes 2.5 s
-    assert (slow.p95_s, slow.p95_range_s, slow.p99_range_s, slow.p95_over_bound) == (1.5, [1.5, 10.0], [1.5, 10.0], False)
+    assert (slow.p95_s, slow.p95_range_s, slow.p99_range_s, slow.p95_over_bound) == (
+        1.5,
+        [1.5, 10.0],
+        [1.5, 10.0],
+        False,
+    )
     items = next(h for h in w.handlers if h.handler == "/api/items/#val")
     assert (items.p95_s, items.p95_range_s) == (0.003, [0.003, 0.03])
 
@@ -146,8 +173,9 @@ def test_a_finer_histogram_of_the_same_requests_is_preferred_to_a_coarse_bucket(
     fine = ("1.5", "2.0", "2.5", "3.0", "10", "+Inf")
 
     def page(n: int) -> str:
-        return (hist("http_request_duration_seconds", 'handler="/slow"', [0, 0, n, 0], coarse)
-                + hist("http_request_duration_highr_seconds", 'handler="/slow"', [0, 0, n, 0, 0, 0], fine))
+        return hist("http_request_duration_seconds", 'handler="/slow"', [0, 0, n, 0], coarse) + hist(
+            "http_request_duration_highr_seconds", 'handler="/slow"', [0, 0, n, 0, 0, 0], fine
+        )
 
     (slow,) = window_figures(parse_page(page(0)), parse_page(page(40)), 2.0, EXCLUDED).handlers
     assert slow.histogram == "http_request_duration_highr_seconds"

@@ -37,7 +37,7 @@ def test_parse_page_keeps_good_lines_and_names_bad_ones():
         "# TYPE up gauge\n"
         "up 1\n"
         'http_requests_total{handler="/a",status="200"} 5\n'
-        'broken{handler=/a} 3\n'
+        "broken{handler=/a} 3\n"
         "also broken here\n"
         'http_requests_total{handler="/b",status="500"} 2\n'
     )
@@ -64,21 +64,28 @@ def test_counter_deltas_leave_resets_out_and_count_new_series_from_zero():
 
 def test_status_classes_count_as_5xx():
     assert [is_5xx(s) for s in ("500", "503", "5xx", "5XX", "200", "2xx", "")] == [
-        True, True, True, True, False, False, False]
+        True,
+        True,
+        True,
+        True,
+        False,
+        False,
+        False,
+    ]
 
 
 TRICKY_LINES = [
     'http_request_duration_seconds_bucket{handler="/a",le="+Inf"} 12',
     'x{a="b\\\\c",d="e\\"f",g="h\\ni"} 1.5e3',
-    'up 1 1700000000000',
-    'y{} NaN',
+    "up 1 1700000000000",
+    "y{} NaN",
     'z{a="1",} -Inf',
     'w{ a = "1" , b="2"} +Inf',
     'v{a="}"} 3',
     'c_total{path="/x" code=500} 1',
-    'broken{handler=/a} 3',
-    'also broken here',
-    '<html>',
+    "broken{handler=/a} 3",
+    "also broken here",
+    "<html>",
 ]
 
 
@@ -89,11 +96,15 @@ def test_the_fast_reader_agrees_with_prometheus_client_line_by_line(line):
 
     fast, reference = _fast_sample(line, {}), _reference_sample(line)
     if fast is not None:
-        assert fast[0] == reference[0] and (fast[1] == reference[1] or math.isnan(fast[1]) and math.isnan(reference[1]))
+        assert fast[0] == reference[0] and (
+            fast[1] == reference[1] or math.isnan(fast[1]) and math.isnan(reference[1])
+        )
     assert parse_page(line + "\n").values.keys() == ({reference[0]} if reference else set())
 
 
 def test_keep_reads_only_the_wanted_series_and_leaves_other_lines_unjudged():
-    page = parse_page('a_total 1\nnot a metric line\n<html>\nb_total{x="1"} 2\n', keep=lambda n: n.startswith("b"))
+    page = parse_page(
+        'a_total 1\nnot a metric line\n<html>\nb_total{x="1"} 2\n', keep=lambda n: n.startswith("b")
+    )
     assert page.values == {("b_total", (("x", "1"),)): 2.0}
     assert page.bad_lines == [(3, "<html>")]  # no readable name: reported; "not a …" is a name not wanted

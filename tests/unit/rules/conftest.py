@@ -19,6 +19,12 @@ def recorded() -> Callable[[str, type], Evidence]:
 
     def load(name: str, data_cls: type) -> Evidence:
         raw = json.loads((FIXTURES / name).read_text())
-        return Evidence(raw["probe"], raw["status"], raw["duration_s"], raw.get("reason"), from_jsonable(data_cls, raw["data"]))
+        return Evidence(
+            raw["probe"],
+            raw["status"],
+            raw["duration_s"],
+            raw.get("reason"),
+            from_jsonable(data_cls, raw["data"]),
+        )
 
     return load

@@ -26,7 +26,9 @@ def base(recorded) -> HostEvidence:
 
 
 def mount(path: str, used_pct: float, device: str = "/dev/vdb") -> MountUsage:
-    return MountUsage(path, device, "ext4", 100 * GIB, int(used_pct * GIB), int((100 - used_pct) * GIB), used_pct, 3.0)
+    return MountUsage(
+        path, device, "ext4", 100 * GIB, int(used_pct * GIB), int((100 - used_pct) * GIB), used_pct, 3.0
+    )
 
 
 def with_cpu(h: HostEvidence, pct: float) -> HostEvidence:
@@ -62,14 +64,27 @@ CASES: list[tuple[str, Any, dict[str, Level]]] = [
     ("swapping in", lambda h: with_memory(h, 50.0, swap_in=8 * 4096), {"host.swap_used:vm": W}),
     ("disk at the threshold", lambda h: replace(h, mounts=[mount("/data", 85.0)]), {}),
     ("disk over", lambda h: replace(h, mounts=[mount("/data", 85.1)]), {"host.disk_high:/data": W}),
-    ("disk critical, one of two", lambda h: replace(h, mounts=[mount("/data", 97.0), mount("/", 40.0, "/dev/vda")]),
-     {"host.disk_high:/data": C}),
-    ("inodes at the threshold", lambda h: replace(h, mounts=[replace(mount("/data", 20.0), inodes_used_pct=85.0)]), {}),
-    ("inodes exhausted, space free", lambda h: replace(h, mounts=[replace(mount("/data", 20.0), inodes_used_pct=99.0)]),
-     {"host.disk_high:/data": C}),
+    (
+        "disk critical, one of two",
+        lambda h: replace(h, mounts=[mount("/data", 97.0), mount("/", 40.0, "/dev/vda")]),
+        {"host.disk_high:/data": C},
+    ),
+    (
+        "inodes at the threshold",
+        lambda h: replace(h, mounts=[replace(mount("/data", 20.0), inodes_used_pct=85.0)]),
+        {},
+    ),
+    (
+        "inodes exhausted, space free",
+        lambda h: replace(h, mounts=[replace(mount("/data", 20.0), inodes_used_pct=99.0)]),
+        {"host.disk_high:/data": C},
+    ),
     ("log just under", lambda h: with_logs(h), {}),
-    ("large log", lambda h: with_logs(h, LogFile("/var/log/app/app.log", 3 * GIB, 4096, 0.5)),
-     {"host.large_logs:/var/log": INFO}),
+    (
+        "large log",
+        lambda h: with_logs(h, LogFile("/var/log/app/app.log", 3 * GIB, 4096, 0.5)),
+        {"host.large_logs:/var/log": INFO},
+    ),
 ]
 
 
@@ -79,12 +94,19 @@ def test_host_rules(base: HostEvidence, name: str, change, expected: dict[str, L
 
 
 def test_every_action_is_a_safe_manual_command(base: HostEvidence):
-    data = with_logs(with_memory(with_cpu(base, 99.0), 99.0, swap_out=4096),
-                     LogFile("/var/log/journal/x/system.journal", 2 * GIB, 2 * GIB, 30.0))
+    data = with_logs(
+        with_memory(with_cpu(base, 99.0), 99.0, swap_out=4096),
+        LogFile("/var/log/journal/x/system.journal", 2 * GIB, 2 * GIB, 30.0),
+    )
     data = replace(data, mounts=[mount("/", 99.0, "/dev/vda")])
     findings = rules.evaluate({"host": Evidence("host", "ok", 2.0, data=data)}, CFG)
-    assert {f.code for f in findings} == {"host.cpu_high", "host.memory_high", "host.swap_used", "host.disk_high",
-                                          "host.large_logs"}
+    assert {f.code for f in findings} == {
+        "host.cpu_high",
+        "host.memory_high",
+        "host.swap_used",
+        "host.disk_high",
+        "host.large_logs",
+    }
     for f in findings:
         assert f.actions, f.code
         for a in f.actions:

@@ -15,28 +15,58 @@ CFG = Config()
 
 
 def handler(name: str, requests: int, p95_s: float, errors: int = 0, over: bool = False) -> HandlerWindow:
-    return HandlerWindow(handler=name, method="GET", requests=requests, rate_rps=requests / 2, p95_s=p95_s,
-                         p95_over_bound=over, errors_5xx=errors, error_share=errors / requests if requests else None)
+    return HandlerWindow(
+        handler=name,
+        method="GET",
+        requests=requests,
+        rate_rps=requests / 2,
+        p95_s=p95_s,
+        p95_over_bound=over,
+        errors_5xx=errors,
+        error_share=errors / requests if requests else None,
+    )
 
 
 def metrics_ev(*handlers: HandlerWindow, status: str = "ok") -> Evidence:
     judged = [h for h in handlers if h.handler not in ("/metrics", "/health")]
-    total = HandlerWindow("*", None, sum(h.requests for h in judged), 0.0,
-                          errors_5xx=sum(h.errors_5xx for h in judged),
-                          error_share=(sum(h.errors_5xx for h in judged) / max(1, sum(h.requests for h in judged))))
-    return Evidence("metrics", status, 2.0, data=MetricsEvidence("http://x/metrics", 2.0, list(handlers), total))
+    total = HandlerWindow(
+        "*",
+        None,
+        sum(h.requests for h in judged),
+        0.0,
+        errors_5xx=sum(h.errors_5xx for h in judged),
+        error_share=(sum(h.errors_5xx for h in judged) / max(1, sum(h.requests for h in judged))),
+    )
+    return Evidence(
+        "metrics", status, 2.0, data=MetricsEvidence("http://x/metrics", 2.0, list(handlers), total)
+    )
 
 
-def http_ev(*endpoints: EndpointTiming, health_ok: bool = True, reachable: bool = True, status: str = "ok") -> Evidence:
+def http_ev(
+    *endpoints: EndpointTiming, health_ok: bool = True, reachable: bool = True, status: str = "ok"
+) -> Evidence:
     health = HealthCheck("http://x/health", ok=health_ok, status=200 if health_ok else 503, duration_s=0.01)
-    return Evidence("http", status, 2.0, reason=None if reachable else "connection refused 127.0.0.1:8001",
-                    data=HttpEvidence("http://x", reachable, health if reachable else None, list(endpoints)))
+    return Evidence(
+        "http",
+        status,
+        2.0,
+        reason=None if reachable else "connection refused 127.0.0.1:8001",
+        data=HttpEvidence("http://x", reachable, health if reachable else None, list(endpoints)),
+    )
 
 
 def timing(path: str, p95_s: float, statuses: dict[str, int] | None = None) -> EndpointTiming:
     statuses = statuses or {"200": 5}
-    return EndpointTiming(path, "GET", f"http://x{path}", sum(statuses.values()), p50_s=p95_s / 2, p95_s=p95_s,
-                          max_s=p95_s, statuses=statuses)
+    return EndpointTiming(
+        path,
+        "GET",
+        f"http://x{path}",
+        sum(statuses.values()),
+        p50_s=p95_s / 2,
+        p95_s=p95_s,
+        max_s=p95_s,
+        statuses=statuses,
+    )
 
 
 def judge(evidence: dict[str, Evidence]):
@@ -51,17 +81,25 @@ def codes(findings) -> set[str]:
 
 
 def test_lifetime_fast_but_slow_in_window_is_p2_from_metrics():
-    findings, kpis, severity, reason = judge({"metrics": metrics_ev(handler("/api/v1/users", 200, 2.4),
-                                                                     handler("/api/v1/agents", 200, 0.05))})
+    findings, kpis, severity, reason = judge(
+        {"metrics": metrics_ev(handler("/api/v1/users", 200, 2.4), handler("/api/v1/agents", 200, 0.05))}
+    )
     assert codes(findings) == {"http.slow_response:/api/v1/users"}
     assert findings[0].level is Level.CRITICAL
     assert (kpis.p95_s, kpis.p95_source, kpis.p95_subject) == (2.4, "metrics", "/api/v1/users")
     assert severity is Severity.P2 and "/api/v1/users" in reason and "metrics" in reason
 
 
-@pytest.mark.parametrize("p95_s, severity, level", [
-    (0.9, Severity.OK, None), (1.5, Severity.P3, Level.WARNING), (2.5, Severity.P2, Level.CRITICAL),
-    (6.0, Severity.P1, Level.CRITICAL), (12.0, Severity.P0, Level.CRITICAL)])
+@pytest.mark.parametrize(
+    "p95_s, severity, level",
+    [
+        (0.9, Severity.OK, None),
+        (1.5, Severity.P3, Level.WARNING),
+        (2.5, Severity.P2, Level.CRITICAL),
+        (6.0, Severity.P1, Level.CRITICAL),
+        (12.0, Severity.P0, Level.CRITICAL),
+    ],
+)
 def test_p95_bands(p95_s, severity, level):
     findings, _, got, _ = judge({"metrics": metrics_ev(handler("/a", 100, p95_s))})
     assert got is severity
@@ -75,17 +113,23 @@ def test_over_the_top_bound_is_judged_as_over():
 
 
 def test_few_requests_do_not_escalate_but_are_reported_with_their_count():
-    findings, kpis, severity, _ = judge({"metrics": metrics_ev(handler("/rare", 3, 8.0, errors=2),
-                                                                handler("/busy", 400, 0.1))})
+    findings, kpis, severity, _ = judge(
+        {"metrics": metrics_ev(handler("/rare", 3, 8.0, errors=2), handler("/busy", 400, 0.1))}
+    )
     slow = [f for f in findings if f.code == "http.slow_response"]
     assert slow and slow[0].low_confidence and slow[0].evidence["sources"]["metrics"]["requests"] == 3
     assert severity is Severity.OK
     assert kpis.p95_subject == "/busy"
 
 
-@pytest.mark.parametrize("errors, severity", [(0, Severity.OK), (4, Severity.OK), (6, Severity.P2), (30, Severity.P1), (300, Severity.P0)])
+@pytest.mark.parametrize(
+    "errors, severity",
+    [(0, Severity.OK), (4, Severity.OK), (6, Severity.P2), (30, Severity.P1), (300, Severity.P0)],
+)
 def test_error_share_escalations(errors, severity):
-    findings, kpis, got, reason = judge({"metrics": metrics_ev(handler("/api/v1/users", 500, 0.1, errors=errors))})
+    findings, kpis, got, reason = judge(
+        {"metrics": metrics_ev(handler("/api/v1/users", 500, 0.1, errors=errors))}
+    )
     assert got is severity
     if errors / 500 >= CFG.thresholds.error_rate:
         assert "http.error_rate_high:/api/v1/users" in codes(findings)
@@ -93,8 +137,13 @@ def test_error_share_escalations(errors, severity):
 
 
 def test_metrics_and_health_handlers_never_set_latency():
-    findings, kpis, severity, _ = judge({"metrics": metrics_ev(handler("/metrics", 500, 3.0), handler("/health", 500, 3.0),
-                                                                handler("/api", 500, 0.1))})
+    findings, kpis, severity, _ = judge(
+        {
+            "metrics": metrics_ev(
+                handler("/metrics", 500, 3.0), handler("/health", 500, 3.0), handler("/api", 500, 0.1)
+            )
+        }
+    )
     assert not findings and kpis.p95_subject == "/api" and severity is Severity.OK
 
 
@@ -110,7 +159,10 @@ def test_failing_health_check_is_p0():
 
 
 def test_slow_in_both_sources_is_one_finding_with_both():
-    evidence = {"metrics": metrics_ev(handler("/api/v1/users", 100, 2.2)), "http": http_ev(timing("/api/v1/users", 2.6))}
+    evidence = {
+        "metrics": metrics_ev(handler("/api/v1/users", 100, 2.2)),
+        "http": http_ev(timing("/api/v1/users", 2.6)),
+    }
     findings, kpis, severity, _ = judge(evidence)
     slow = [f for f in findings if f.code == "http.slow_response"]
     assert len(slow) == 1 and set(slow[0].evidence["sources"]) == {"metrics", "http"}
@@ -131,10 +183,14 @@ def test_nothing_user_facing_measured_gives_null_severity():
 
 def test_merged_finding_prefers_the_figure_severity_uses():
     """Metrics saw the endpoint slower but from too few requests: the finding shows perfbook's own figure."""
-    evidence = {"metrics": metrics_ev(handler("/api/v1/agents", 6, 4.9), handler("/api/v1/users", 300, 0.05)),
-                "http": http_ev(timing("/api/v1/agents", 3.0))}
+    evidence = {
+        "metrics": metrics_ev(handler("/api/v1/agents", 6, 4.9), handler("/api/v1/users", 300, 0.05)),
+        "http": http_ev(timing("/api/v1/agents", 3.0)),
+    }
     findings, kpis, severity, reason = judge(evidence)
     (slow,) = [f for f in findings if f.code == "http.slow_response"]
-    assert slow.value == 3.0 and "(http: perfbook's 5 timed requests)" in slow.title and not slow.low_confidence
+    assert (
+        slow.value == 3.0 and "(http: perfbook's 5 timed requests)" in slow.title and not slow.low_confidence
+    )
     assert set(slow.evidence["sources"]) == {"metrics", "http"}
     assert kpis.p95_s == 3.0 and severity is Severity.P2 and "3.00 s" in reason

@@ -22,8 +22,9 @@ def redis_ev(recorded) -> Evidence:
 
 
 def with_latency(ev: Evidence, p99_ms: float, net_ms: float | None) -> Evidence:
-    latency = replace(ev.data.latency, samples=20, p99_ms=p99_ms, max_ms=p99_ms, p99_net_ms=net_ms,
-                      loop_lag_max_ms=None)
+    latency = replace(
+        ev.data.latency, samples=20, p99_ms=p99_ms, max_ms=p99_ms, p99_net_ms=net_ms, loop_lag_max_ms=None
+    )
     return replace(ev, data=replace(ev.data, latency=latency))
 
 
@@ -35,7 +36,14 @@ def test_a_ping_p99_only_perfbooks_stalls_push_over_the_limit_is_unreliable_not_
     ev = with_latency(redis_ev, p99_ms=31.2, net_ms=5.5)
     assert latency_codes(ev) == []
     (u,) = redis_rules.unreliable({"redis": ev}, CFG)
-    assert (u.code, u.figure, u.value, u.net, u.limit, u.unit) == ("redis.latency_high", "PING p99", 31.2, 5.5, 10.0, "ms")
+    assert (u.code, u.figure, u.value, u.net, u.limit, u.unit) == (
+        "redis.latency_high",
+        "PING p99",
+        31.2,
+        5.5,
+        10.0,
+        "ms",
+    )
 
 
 @pytest.mark.parametrize(("p99_ms", "net_ms"), [(48.0, 45.0), (31.2, None)])
@@ -45,8 +53,16 @@ def test_a_ping_p99_over_the_limit_without_the_stalls_or_unmeasured_is_a_finding
 
 
 def ws(p95_ms: float, net_ms: float | None) -> dict[str, Evidence]:
-    data = WebsocketEvidence(url="ws://x/ws", mode="echo", connected=True, samples=10, rtt_p50_ms=p95_ms,
-                             rtt_p95_ms=p95_ms, rtt_max_ms=p95_ms, rtt_p95_net_ms=net_ms)
+    data = WebsocketEvidence(
+        url="ws://x/ws",
+        mode="echo",
+        connected=True,
+        samples=10,
+        rtt_p50_ms=p95_ms,
+        rtt_p95_ms=p95_ms,
+        rtt_max_ms=p95_ms,
+        rtt_p95_net_ms=net_ms,
+    )
     return {"websocket": Evidence("websocket", "ok", 2.0, data=data)}
 
 

@@ -21,8 +21,16 @@ def network_from_tree(name: str, window_s: float = 2.0) -> NetworkEvidence:
     before, after = (TREES / name / "before", TREES / name / "after")
     c0, c1 = host_proc.read_counters(before), host_proc.read_counters(after)
     speeds = host_proc.read_link_speeds(TREES / name / "sys", list(c1.interfaces or {}))
-    return network_build.evidence(c0, c1, window_s, host_proc.read_sockets(before), host_proc.read_sockets(after),
-                                  speeds, host_proc.read_port_range(after), host_proc.read_conntrack(after))
+    return network_build.evidence(
+        c0,
+        c1,
+        window_s,
+        host_proc.read_sockets(before),
+        host_proc.read_sockets(after),
+        speeds,
+        host_proc.read_port_range(after),
+        host_proc.read_conntrack(after),
+    )
 
 
 def findings(net: NetworkEvidence, cfg: Config = Config()) -> dict[str, list]:
@@ -81,7 +89,9 @@ def test_retransmits_of_a_few_segments_are_noise():
 
 def test_ephemeral_ports_near_exhaustion():
     net = network_from_tree("healthy")
-    tight = network_build.ephemeral_ports(host_proc.Sockets(local_ports=list(range(45000, 45009))), (45000, 45009))
+    tight = network_build.ephemeral_ports(
+        host_proc.Sockets(local_ports=list(range(45000, 45009))), (45000, 45009)
+    )
     (f,) = findings(replace(net, ephemeral=tight))["net.ephemeral_ports"]
     assert (f.subject, f.value) == ("45000-45009", 90.0)
 
@@ -90,7 +100,9 @@ def test_dependency_connect_latency_by_target_with_percentiles():
     slow = network_build.dependency_latency("postgres", "db:5432", [2.0, 3.0, 250.0, 4.0, 300.0], None)
     fine = network_build.dependency_latency("redis", "127.0.0.1:6379", [0.2, 0.3, 0.2, 0.4, 0.3], None)
     down = network_build.dependency_latency("http", "127.0.0.1:8001", [None] * 5, "connection refused")
-    flaky = network_build.dependency_latency("frontend", "127.0.0.1:3000", [1.0, None, 1.0, 1.0, 1.0], "timed out", 1)
+    flaky = network_build.dependency_latency(
+        "frontend", "127.0.0.1:3000", [1.0, None, 1.0, 1.0, 1.0], "timed out", 1
+    )
     dropped = network_build.dependency_latency("cache", "10.0.0.9:6379", [None] * 5, "timed out", 5)
     assert (slow.p50_ms, slow.p95_ms, slow.max_ms, slow.failures) == (4.0, 300.0, 300.0, 0)
     net = replace(network_from_tree("healthy"), latency=[slow, fine, down, flaky, dropped])

@@ -60,26 +60,53 @@ def users(data: PostgresEvidence):
 
 
 def with_users(data: PostgresEvidence, **changes) -> PostgresEvidence:
-    return replace(data, tables=[replace(t, **changes) if t.name == "public.users" else t for t in data.tables])
+    return replace(
+        data, tables=[replace(t, **changes) if t.name == "public.users" else t for t in data.tables]
+    )
 
 
-def statement(query: str, mean_ms: float, calls: int = 10, tables=("public.users",), columns=("email",)) -> PgStatement:
-    return PgStatement(queryid=hash(query), query=query, user="app", calls=calls, total_ms=mean_ms * calls,
-                       mean_ms=mean_ms, rows=calls, shared_blks_hit=0, shared_blks_read=0, tables=list(tables),
-                       filter_columns=list(columns))
+def statement(
+    query: str, mean_ms: float, calls: int = 10, tables=("public.users",), columns=("email",)
+) -> PgStatement:
+    return PgStatement(
+        queryid=hash(query),
+        query=query,
+        user="app",
+        calls=calls,
+        total_ms=mean_ms * calls,
+        mean_ms=mean_ms,
+        rows=calls,
+        shared_blks_hit=0,
+        shared_blks_read=0,
+        tables=list(tables),
+        filter_columns=list(columns),
+    )
 
 
 def session(pid: int, state: str, age_s: float) -> PgSession:
-    return PgSession(pid=pid, user="app", application="api", client="10.0.0.5/32", state=state, query="SELECT ?",
-                     query_age_s=age_s, state_age_s=age_s, xact_age_s=age_s, backend_type="client backend")
+    return PgSession(
+        pid=pid,
+        user="app",
+        application="api",
+        client="10.0.0.5/32",
+        state=state,
+        query="SELECT ?",
+        query_age_s=age_s,
+        state_age_s=age_s,
+        xact_age_s=age_s,
+        backend_type="client backend",
+    )
 
 
 # pg.missing_index -----------------------------------------------------------------------------
 
+
 def test_missing_index_names_table_query_columns_and_ddl(missing):
     (f,) = by_code(run(missing, cfg(db_query_mean_ms=0.5)), "pg.missing_index")
     assert (f.subject, f.level, f.value, f.threshold) == ("public.users", Level.CRITICAL, 1.0, 0.9)
-    assert f.evidence["query"] == "SELECT id FROM users WHERE email = $1" and f.evidence["columns"] == ["email"]
+    assert f.evidence["query"] == "SELECT id FROM users WHERE email = $1" and f.evidence["columns"] == [
+        "email"
+    ]
     assert f.actions[0].params == {"table": "public.users", "columns": ["email"]}
     assert f.actions[0].manual == "psql \"$DSN\" -c 'CREATE INDEX CONCURRENTLY ON public.users (email)'"
 
@@ -89,11 +116,14 @@ def test_missing_index_is_a_warning_when_no_reader_is_slow(missing):
     assert f.level is Level.WARNING
 
 
-@pytest.mark.parametrize("change, thresholds", [
-    ({"rows": 9999}, {}),  # just smaller than seq_scan_min_rows (10000)
-    ({"seq_scan": postgres_tables.MIN_SEQ_SCANS - 1}, {}),  # too few scans to be a pattern
-    ({"seq_scan": 16, "idx_scan": 2}, {}),  # 16 / 18 = 0.89 < seq_scan_share 0.9
-])
+@pytest.mark.parametrize(
+    "change, thresholds",
+    [
+        ({"rows": 9999}, {}),  # just smaller than seq_scan_min_rows (10000)
+        ({"seq_scan": postgres_tables.MIN_SEQ_SCANS - 1}, {}),  # too few scans to be a pattern
+        ({"seq_scan": 16, "idx_scan": 2}, {}),  # 16 / 18 = 0.89 < seq_scan_share 0.9
+    ],
+)
 def test_missing_index_near_misses(missing, change, thresholds):
     assert by_code(run(with_users(missing, **change), cfg(**thresholds)), "pg.missing_index") == []
     at_limit = with_users(missing, **{k: v + 1 for k, v in change.items() if k != "idx_scan"})
@@ -105,8 +135,12 @@ def test_missing_index_from_a_slow_whole_table_reader_when_counters_are_diluted(
     # primary-key lookups dilute the seq-scan share (and counters lag or get reset); the statement does not
     t = users(missing)
     pages = t.heap_bytes // missing.server.block_size
-    reader = replace(statement("SELECT id, name FROM users WHERE email = $1", 133.0, calls=31), shared_blks_hit=31 * pages)
-    data = replace(with_users(missing, idx_scan=10_000), statements=replace(missing.statements, top_by_total=[reader]))
+    reader = replace(
+        statement("SELECT id, name FROM users WHERE email = $1", 133.0, calls=31), shared_blks_hit=31 * pages
+    )
+    data = replace(
+        with_users(missing, idx_scan=10_000), statements=replace(missing.statements, top_by_total=[reader])
+    )
     (f,) = by_code(run(data), "pg.missing_index")
     assert f.level is Level.CRITICAL and f.value == 133.0 and f.unit.startswith("ms")
     assert f.evidence["columns"] == ["email"] and "reads all of public.users" in f.title
@@ -117,7 +151,9 @@ def test_missing_index_from_a_slow_whole_table_reader_when_counters_are_diluted(
 
 def test_missing_index_judges_the_window_when_it_saw_enough_scans(missing):
     """An index created a minute ago: lifetime counters still say 'scanned', the window says 'indexed'."""
-    quiet = replace(missing, statements=replace(missing.statements, top_by_total=[], top_by_mean=[], lifetime_top=[]))
+    quiet = replace(
+        missing, statements=replace(missing.statements, top_by_total=[], top_by_mean=[], lifetime_top=[])
+    )
     indexed_now = with_users(quiet, seq_scan=5000, idx_scan=10, seq_scan_window=0, idx_scan_window=50)
     assert by_code(run(indexed_now), "pg.missing_index") == []
     scanned_now = with_users(quiet, seq_scan=40, idx_scan=10_000, seq_scan_window=40, idx_scan_window=0)
@@ -132,8 +168,12 @@ def test_missing_index_skips_columns_an_index_already_leads_with(missing):
 
 
 def test_missing_index_with_lower_predicate_suggests_the_expression(missing):
-    st = replace(missing.statements, lifetime_top=[statement("SELECT * FROM users WHERE lower(email) = lower($1)",
-                                                             250.0, columns=("lower(email)",))])
+    st = replace(
+        missing.statements,
+        lifetime_top=[
+            statement("SELECT * FROM users WHERE lower(email) = lower($1)", 250.0, columns=("lower(email)",))
+        ],
+    )
     (f,) = by_code(run(replace(missing, statements=st)), "pg.missing_index")
     assert f.level is Level.CRITICAL and f.evidence["columns"] == ["lower(email)"]
     assert f.actions[0].command is None  # the fix takes plain columns; the DDL is in manual
@@ -142,6 +182,7 @@ def test_missing_index_with_lower_predicate_suggests_the_expression(missing):
 
 
 # pg.dead_tuples -------------------------------------------------------------------------------
+
 
 def test_dead_tuples_with_autovacuum_off(dead):
     (f,) = by_code(run(dead), "pg.dead_tuples")
@@ -157,6 +198,7 @@ def test_dead_tuples_near_misses(dead, thresholds):
 
 # blocking and sessions ------------------------------------------------------------------------
 
+
 def test_blocked_names_relation_mode_and_blocker(blocked):
     found = run(blocked, cfg(idle_in_transaction_s=0.5))
     (f,) = by_code(found, "pg.blocked_queries")
@@ -164,8 +206,10 @@ def test_blocked_names_relation_mode_and_blocker(blocked):
     blocker = f.evidence["blockers"][0]
     assert blocker["application"] == "holder" and blocker["state"] == "idle in transaction"
     # an idle-in-transaction blocker has no statement to cancel: terminate it, or every chain head
-    assert [a.command for a in f.actions] == [f"perfbook fix pg.terminate --pid {blocker['pid']}",
-                                              "perfbook fix pg.terminate --blocking"]
+    assert [a.command for a in f.actions] == [
+        f"perfbook fix pg.terminate --pid {blocker['pid']}",
+        "perfbook fix pg.terminate --blocking",
+    ]
     (idle,) = by_code(found, "pg.idle_in_transaction")
     assert idle.evidence["blocking_others"] == [blocker["pid"]]
 
@@ -191,48 +235,77 @@ def test_long_running_query_over_and_under_the_limit(blocked):
 
 def test_connections_saturated_against_usable_slots(blocked):
     conn = blocked.connections
-    assert by_code(run(replace(blocked, connections=replace(conn, used_pct=79.9))), "pg.connections_saturated") == []
-    (f,) = by_code(run(replace(blocked, connections=replace(conn, used_pct=80.0))), "pg.connections_saturated")
+    assert (
+        by_code(run(replace(blocked, connections=replace(conn, used_pct=79.9))), "pg.connections_saturated")
+        == []
+    )
+    (f,) = by_code(
+        run(replace(blocked, connections=replace(conn, used_pct=80.0))), "pg.connections_saturated"
+    )
     assert f.level is Level.CRITICAL and f.actions[0].params["idle_in_transaction"] is True
 
 
 # statements -----------------------------------------------------------------------------------
 
+
 def test_slow_queries_warning_then_critical_with_the_window_mean(missing):
     slow, fast = statement("SELECT slow", 150.0, calls=2), statement("SELECT fast", 1.0, calls=1000)
-    st = PgStatStatements(status="ok", mean_column="mean_exec_time", window_calls=1002, window_total_ms=1300.0,
-                          window_mean_ms=1.3, top_by_mean=[slow, fast], top_by_total=[fast, slow])
+    st = PgStatStatements(
+        status="ok",
+        mean_column="mean_exec_time",
+        window_calls=1002,
+        window_total_ms=1300.0,
+        window_mean_ms=1.3,
+        top_by_mean=[slow, fast],
+        top_by_total=[fast, slow],
+    )
     (f,) = by_code(run(replace(missing, statements=st)), "pg.slow_queries")
     assert f.level is Level.WARNING and f.value == 150.0
     assert "ANALYZE" not in f.actions[0].manual  # EXPLAIN ANALYZE would run (and maybe write)
     st = replace(st, window_calls=2, window_total_ms=300.0, window_mean_ms=150.0, top_by_mean=[slow])
     (f,) = by_code(run(replace(missing, statements=st)), "pg.slow_queries")
     assert f.level is Level.CRITICAL and f.value == 150.0
-    assert rules.kpis({"postgres": Evidence("postgres", "ok", 1, data=replace(missing, statements=st))}, cfg()) == {
-        "db_query_mean_ms": 150.0}
+    assert rules.kpis(
+        {"postgres": Evidence("postgres", "ok", 1, data=replace(missing, statements=st))}, cfg()
+    ) == {"db_query_mean_ms": 150.0}
 
 
 def test_slow_queries_near_miss(missing):
-    st = PgStatStatements(status="ok", window_calls=10, window_total_ms=1000.0, window_mean_ms=100.0,
-                          top_by_mean=[statement("SELECT x", 100.0)])
+    st = PgStatStatements(
+        status="ok",
+        window_calls=10,
+        window_total_ms=1000.0,
+        window_mean_ms=100.0,
+        top_by_mean=[statement("SELECT x", 100.0)],
+    )
     assert by_code(run(replace(missing, statements=st)), "pg.slow_queries") == []
 
 
 def test_stat_statements_not_preloaded_gives_the_steps(missing):
-    st = PgStatStatements(status="not_preloaded", detail="pg_stat_statements must be loaded via shared_preload_libraries")
-    server = replace(missing.server, settings={**missing.server.settings, "shared_preload_libraries": "auto_explain"})
+    st = PgStatStatements(
+        status="not_preloaded", detail="pg_stat_statements must be loaded via shared_preload_libraries"
+    )
+    server = replace(
+        missing.server, settings={**missing.server.settings, "shared_preload_libraries": "auto_explain"}
+    )
     found = run(replace(missing, statements=st, server=server))
     (f,) = by_code(found, "pg.stat_statements_missing")
     assert f.level is Level.INFO and f.evidence["steps"][1] == "restart PostgreSQL (a reload is not enough)"
     assert f.evidence["steps"][0] == (
-        "psql \"$DSN\" -c 'ALTER SYSTEM SET shared_preload_libraries = $$auto_explain,pg_stat_statements$$'")
-    assert "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" in f.actions[0].manual and f.actions[0].command is None
+        "psql \"$DSN\" -c 'ALTER SYSTEM SET shared_preload_libraries = $$auto_explain,pg_stat_statements$$'"
+    )
+    assert (
+        "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" in f.actions[0].manual
+        and f.actions[0].command is None
+    )
     assert by_code(found, "pg.missing_index")  # the other checks still run
-    assert rules.kpis({"postgres": Evidence("postgres", "ok", 1, data=replace(missing, statements=st))}, cfg()) == {
-        "db_query_mean_ms": None}
+    assert rules.kpis(
+        {"postgres": Evidence("postgres", "ok", 1, data=replace(missing, statements=st))}, cfg()
+    ) == {"db_query_mean_ms": None}
 
 
 # indexes and cache ----------------------------------------------------------------------------
+
 
 def test_unused_index_only_with_old_enough_statistics(missing):
     ix = PgIndex("public.users_name", "public.users", ["name"], 8 * 2**20, 0, False, False, True)
@@ -241,7 +314,11 @@ def test_unused_index_only_with_old_enough_statistics(missing):
     assert by_code(run(young), "pg.unused_index") == []
     old = replace(missing, indexes=[ix], server=replace(missing.server, stats_age_s=week))
     (f,) = by_code(run(old), "pg.unused_index")
-    assert f.subject == "public.users_name" and f.level is Level.INFO and "DROP INDEX CONCURRENTLY" in f.actions[0].manual
+    assert (
+        f.subject == "public.users_name"
+        and f.level is Level.INFO
+        and "DROP INDEX CONCURRENTLY" in f.actions[0].manual
+    )
     unique = replace(old, indexes=[replace(ix, unique=True)])
     assert by_code(run(unique), "pg.unused_index") == []
 
@@ -253,7 +330,9 @@ def test_invalid_index(missing):
 
 
 def test_cache_hit_low_prefers_the_window_and_needs_enough_blocks(missing):
-    low = PgCache(hit_ratio_window=0.95, blocks_window=20_000, hit_ratio_lifetime=0.999, blocks_lifetime=10**7)
+    low = PgCache(
+        hit_ratio_window=0.95, blocks_window=20_000, hit_ratio_lifetime=0.999, blocks_lifetime=10**7
+    )
     (f,) = by_code(run(replace(missing, cache=low)), "pg.cache_hit_low")
     assert f.value == 0.95 and f.evidence["scope"] == "window"
     few = replace(low, blocks_window=postgres_tables.MIN_CACHE_BLOCKS - 1, hit_ratio_lifetime=0.9)
@@ -263,25 +342,32 @@ def test_cache_hit_low_prefers_the_window_and_needs_enough_blocks(missing):
 
 # the probe's status ---------------------------------------------------------------------------
 
+
 def test_unreachable_is_critical_and_redacted():
     ev = Evidence("postgres", "unavailable", 0.01, reason="connection refused at db:5432")
     (f,) = rules.evaluate({"postgres": ev}, cfg())
     assert f.code == "pg.unreachable" and f.level is Level.CRITICAL
-    assert f.subject == "postgresql://app:***@db:5432/app" and f.title.endswith("connection refused at db:5432")
+    assert f.subject == "postgresql://app:***@db:5432/app" and f.title.endswith(
+        "connection refused at db:5432"
+    )
 
 
 @pytest.mark.parametrize("status", ["skipped", "error"])
 def test_skipped_or_error_gives_no_finding(status):
     ev = Evidence("postgres", status, 0.0, reason="no [postgres] dsn")
     assert rules.evaluate({"postgres": ev}, cfg()) == [] and rules.kpis({"postgres": ev}, cfg()) == {
-        "db_query_mean_ms": None}
+        "db_query_mean_ms": None
+    }
     assert rules.evaluate({}, cfg()) == []
 
 
 def test_pg_stat_statements_columns_follow_the_server_version():
     # PG 13 renamed total_time -> total_exec_time: the runbook's query fails on 13+
     assert "s.total_time::float8" in stat_statements_sql(120000, True) and mean_column(120000) == "mean_time"
-    assert "s.total_exec_time::float8" in stat_statements_sql(150008, False) and mean_column(130000) == "mean_exec_time"
+    assert (
+        "s.total_exec_time::float8" in stat_statements_sql(150008, False)
+        and mean_column(130000) == "mean_exec_time"
+    )
     assert "FROM public.pg_stat_statements(false) s" in stat_statements_sql(150008, False)
     assert "FROM extensions.pg_stat_statements s" in stat_statements_sql(150008, True, "extensions")
     assert stat_statements_sql(150008, True).startswith("/* perfbook */")

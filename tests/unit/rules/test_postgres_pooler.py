@@ -59,7 +59,10 @@ def test_pgbouncer_refusing_names_pgbouncer_and_what_to_change():
 def test_queued_in_pgbouncer_is_not_called_postgresql_unreachable():
     reason = f"{POOLER_QUEUED}: connected, but no answer to the first query within 3.2 s"
     (f,) = rules.evaluate({"postgres": Evidence("postgres", "unavailable", 3.5, reason=reason)}, cfg())
-    assert f.title.startswith("PostgreSQL not reached, queued in PgBouncer") and "SHOW POOLS" in f.actions[0].manual
+    assert (
+        f.title.startswith("PostgreSQL not reached, queued in PgBouncer")
+        and "SHOW POOLS" in f.actions[0].manual
+    )
 
 
 def test_postgresql_s_own_refusal_stays_postgresql_unreachable():
@@ -68,11 +71,14 @@ def test_postgresql_s_own_refusal_stays_postgresql_unreachable():
     assert f.title == f"PostgreSQL unreachable: {reason}"
 
 
-@pytest.mark.parametrize(("pids", "admin", "kind"), [
-    ({1, 2}, None, "pooler"),
-    ({1}, ("refused", "not allowed"), "pgbouncer"),
-    ({1}, ("absent", 'database "pgbouncer" does not exist'), "proxy"),
-])
+@pytest.mark.parametrize(
+    ("pids", "admin", "kind"),
+    [
+        ({1, 2}, None, "pooler"),
+        ({1}, ("refused", "not allowed"), "pgbouncer"),
+        ({1}, ("absent", 'database "pgbouncer" does not exist'), "proxy"),
+    ],
+)
 def test_how_the_pooler_is_told_apart(pids, admin, kind):
     assert build_pooler(6432, 5432, pids, admin).kind == kind
 

@@ -32,17 +32,22 @@ def host(recorded) -> HostEvidence:
 def series(mb_per_min: float, noise_mb: float = 0.0, n: int = 11) -> tuple[list[float], list[int]]:
     """RSS climbing at ``mb_per_min`` from 100 MB, with ± ``noise_mb`` alternating noise."""
     ts = TS[:n]
-    rss = [int((100 + mb_per_min / 60 * t + (noise_mb if i % 2 else -noise_mb)) * MIB) for i, t in enumerate(ts)]
+    rss = [
+        int((100 + mb_per_min / 60 * t + (noise_mb if i % 2 else -noise_mb)) * MIB) for i, t in enumerate(ts)
+    ]
     return ts, rss
 
 
 def proc(ts: list[float], rss: list[int], cpu_pct: float | None = 3.0, pid: int = 4242) -> WatchedProcess:
-    return WatchedProcess(pid, "uvicorn", "uvicorn app:api --port 8001", "uvicorn", cpu_pct, rss[-1] if rss else None,
-                          ts, rss)
+    return WatchedProcess(
+        pid, "uvicorn", "uvicorn app:api --port 8001", "uvicorn", cpu_pct, rss[-1] if rss else None, ts, rss
+    )
 
 
 def judge(*processes: WatchedProcess, host: HostEvidence | None = None, cfg: Config = CFG):
-    evidence = {"process": Evidence("process", "ok", 2.0, data=ProcessEvidence(["uvicorn"], [], 2.0, list(processes)))}
+    evidence = {
+        "process": Evidence("process", "ok", 2.0, data=ProcessEvidence(["uvicorn"], [], 2.0, list(processes)))
+    }
     if host is not None:
         evidence["host"] = Evidence("host", "ok", 2.0, data=host)
     return rules.evaluate(evidence, cfg)
@@ -107,9 +112,12 @@ def hog(pid: int, cpu_pct: float, matched_by: str | None = None, own: bool = Fal
 
 
 def test_unconfigured_hog_from_the_host_top_list_says_matched_false(host: HostEvidence):
-    data = replace(host, top_cpu=[hog(777, 150.0), hog(778, 95.0, own=True), hog(4242, 99.0, "uvicorn"), hog(779, 90.0)])
+    data = replace(
+        host, top_cpu=[hog(777, 150.0), hog(778, 95.0, own=True), hog(4242, 99.0, "uvicorn"), hog(779, 90.0)]
+    )
     findings = judge(proc(*series(0.0), cpu_pct=99.0), host=data)
-    assert keys(findings) == {"process.cpu_hog:stress[777]", "process.cpu_hog:uvicorn[4242]"}  # no duplicate, no own
+    # no duplicate, no own
+    assert keys(findings) == {"process.cpu_hog:stress[777]", "process.cpu_hog:uvicorn[4242]"}
     other = next(f for f in findings if f.subject == "stress[777]")
     assert other.evidence["matched"] is False and "not a configured process" in other.title
     assert other.level is Level.INFO  # the stack's verdict never depends on what else runs here
@@ -168,8 +176,14 @@ def test_open_files_near_the_soft_limit_and_throttling_by_the_cgroup_quota():
     ts, rss = series(0.0)
     near = replace(proc(ts, rss), open_fds=925, fd_soft_limit=1024, threads=4)
     full = replace(proc(ts, rss, pid=4243), open_fds=1023, fd_soft_limit=1024)
-    fine = replace(proc(ts, rss, pid=4244), open_fds=100, fd_soft_limit=1024,
-                   cpu_periods=20, cpu_throttled_share=0.1, cpu_throttled_s=0.2)
+    fine = replace(
+        proc(ts, rss, pid=4244),
+        open_fds=100,
+        fd_soft_limit=1024,
+        cpu_periods=20,
+        cpu_throttled_share=0.1,
+        cpu_throttled_s=0.2,
+    )
     throttled = replace(proc(ts, rss, pid=4245), cpu_periods=20, cpu_throttled_share=0.9, cpu_throttled_s=1.4)
     few = replace(proc(ts, rss, pid=4246), cpu_periods=3, cpu_throttled_share=1.0, cpu_throttled_s=0.3)
     found = {(f.code, f.subject): f for f in judge(near, full, fine, throttled, few)}

@@ -64,6 +64,7 @@ def window(data: RedisEvidence, **changes) -> RedisEvidence:
 
 # OOM and memory -------------------------------------------------------------------------------
 
+
 def test_oom_refusals_are_critical_with_precise_fixes(oom):
     found = run(oom)
     (f,) = by_code(found, "redis.oom_rejections")
@@ -104,25 +105,30 @@ def test_memory_of_the_host_when_maxmemory_is_zero(oom):
 
 # the allkeys-lru advice, made precise ---------------------------------------------------------
 
+
 def keyspace(*dbs: tuple[int, int, int]) -> list[RedisKeyspace]:
     return [RedisKeyspace(db, keys, expires, 0) for db, keys, expires in dbs]
 
 
-@pytest.mark.parametrize("policy, dbs, expected, words", [
-    ("noeviction", [(0, 1000, 0)], "allkeys-lru", "instead of refusing writes"),
-    ("noeviction", [(0, 1000, 950), (1, 40, 0)], "volatile-lru", "40 keys without a TTL"),
-    ("noeviction", [(0, 1000, 10), (1, 40, 0)], None, "queue keys"),
-    ("allkeys-lru", [(0, 1000, 1000), (1, 40, 0)], "volatile-lru", "also evicts the 40 keys"),
-    ("allkeys-lru", [(0, 1000, 0)], None, "working set"),
-    ("volatile-lru", [(0, 1000, 0)], "allkeys-lru", "evicts nothing"),
-    ("volatile-lru", [(0, 1000, 0), (1, 5, 0)], None, "give the cache keys TTLs"),
-])
+@pytest.mark.parametrize(
+    "policy, dbs, expected, words",
+    [
+        ("noeviction", [(0, 1000, 0)], "allkeys-lru", "instead of refusing writes"),
+        ("noeviction", [(0, 1000, 950), (1, 40, 0)], "volatile-lru", "40 keys without a TTL"),
+        ("noeviction", [(0, 1000, 10), (1, 40, 0)], None, "queue keys"),
+        ("allkeys-lru", [(0, 1000, 1000), (1, 40, 0)], "volatile-lru", "also evicts the 40 keys"),
+        ("allkeys-lru", [(0, 1000, 0)], None, "working set"),
+        ("volatile-lru", [(0, 1000, 0)], "allkeys-lru", "evicts nothing"),
+        ("volatile-lru", [(0, 1000, 0), (1, 5, 0)], None, "give the cache keys TTLs"),
+    ],
+)
 def test_policy_advice_depends_on_what_the_instance_holds(oom, policy, dbs, expected, words):
     advice = policy_advice(replace(memory(oom, policy=policy), keyspace=keyspace(*dbs)))
     assert advice.policy == expected and words in advice.reason
 
 
 # hit rate -------------------------------------------------------------------------------------
+
 
 def test_misses_dominating_the_window(misses):
     (f,) = by_code(run(misses), "redis.hit_rate_low")
@@ -144,12 +150,15 @@ def test_hit_rate_needs_a_hundred_lookups(misses):
 
 
 def test_a_reset_in_the_window_measures_nothing(misses):
-    reset = window(misses, hits=None, misses=None, lookups=None, hit_rate=None, oom_errors=None, evicted_keys=None)
+    reset = window(
+        misses, hits=None, misses=None, lookups=None, hit_rate=None, oom_errors=None, evicted_keys=None
+    )
     window_codes = {"redis.hit_rate_low", "redis.oom_rejections", "redis.evictions"}
     assert not [f for f in run(reset) if f.code in window_codes] and kpi(reset) is None
 
 
 # latency, fragmentation, evictions, big keys, slowlog ------------------------------------------
+
 
 def test_latency_p99_strictly_over_the_limit(misses):
     lat = misses.latency
@@ -183,21 +192,32 @@ def test_evictions_in_the_window(misses):
     assert f.level is Level.WARNING and f.value == 42
 
 
-BIG = [RedisBigKey("blob:<email>:avatar", "blob:*", 0, 12 * MB, "string", 12 * MB),
-       RedisBigKey("queue:jobs", "queue:*", 0, 9 * MB, "list", 90_000)]
+BIG = [
+    RedisBigKey("blob:<email>:avatar", "blob:*", 0, 12 * MB, "string", 12 * MB),
+    RedisBigKey("queue:jobs", "queue:*", 0, 9 * MB, "list", 90_000),
+]
 
 
 def scanned(data: RedisEvidence, keys: int, read: int, big=(), over: int = 0) -> RedisEvidence:
     scan = RedisKeyScan(0, keys, read, read == keys, 1.2, round(read / keys, 4))
-    return replace(data, big_keys=list(big), big_keys_scans=[scan], big_keys_sampled=read,
-                   big_keys_scan_complete=scan.complete, big_keys_budget_s=1.6, big_keys_per_s=120_000,
-                   big_keys_over_limit=over)
+    return replace(
+        data,
+        big_keys=list(big),
+        big_keys_scans=[scan],
+        big_keys_sampled=read,
+        big_keys_scan_complete=scan.complete,
+        big_keys_budget_s=1.6,
+        big_keys_per_s=120_000,
+        big_keys_over_limit=over,
+    )
 
 
 def test_big_keys_of_a_whole_keyspace_say_so_and_are_never_deleted(misses):
     (f,) = by_code(run(scanned(misses, 150_000, 150_000, BIG, over=1)), "redis.big_keys")
     assert f.level is Level.INFO and [k["key"] for k in f.evidence["keys"]] == ["blob:<email>:avatar"]
-    assert f.title.startswith("1 key(s) over 10 MB, all 150,000 keys of db 0 read (1.20 s); biggest blob:<email>:avatar")
+    assert f.title.startswith(
+        "1 key(s) over 10 MB, all 150,000 keys of db 0 read (1.20 s); biggest blob:<email>:avatar"
+    )
     assert f.evidence["coverage"][0]["coverage"] == 1.0 and f.evidence["keys_per_s"] == 120_000
     assert [a.id for a in f.actions] == ["redis.find_writer", "redis.unlink_key"]
     assert all(a.command is None for a in f.actions)  # advice a person follows: perfbook deletes nothing
@@ -207,14 +227,18 @@ def test_big_keys_of_a_whole_keyspace_say_so_and_are_never_deleted(misses):
 
 def test_big_keys_from_a_sample_are_a_lower_bound_with_their_coverage(misses):
     (f,) = by_code(run(scanned(misses, 150_000, 4_500, BIG, over=1)), "redis.big_keys")
-    assert f.title.startswith("at least 1 key(s) over 10 MB in a sample (sampled 3 % of keys of db 0 "
-                              "(4,500 of 150,000 within the 1.60 s budget)): more may be in the rest")
+    assert f.title.startswith(
+        "at least 1 key(s) over 10 MB in a sample (sampled 3 % of keys of db 0 "
+        "(4,500 of 150,000 within the 1.60 s budget)): more may be in the rest"
+    )
 
 
 def test_a_sample_without_big_keys_is_no_verdict(misses):
     (f,) = by_code(run(scanned(misses, 150_000, 1_000)), "redis.big_keys_sampled")
     assert f.level is Level.INFO and f.value == round(1_000 / 150_000, 4)
-    assert "sampled 0.67 % of keys of db 0 (1,000 of 150,000" in f.title and "the rest not looked at" in f.title
+    assert (
+        "sampled 0.67 % of keys of db 0 (1,000 of 150,000" in f.title and "the rest not looked at" in f.title
+    )
     assert by_code(run(scanned(misses, 150_000, 150_000)), "redis.big_keys_sampled") == []
     assert by_code(run(scanned(misses, 150_000, 150_000)), "redis.big_keys") == []
 
@@ -226,6 +250,7 @@ def test_slowlog_entries_are_info(oom):
 
 # the probe's status ---------------------------------------------------------------------------
 
+
 def test_unreachable_is_critical_and_redacted():
     ev = Evidence("redis", "unavailable", 0.01, reason="connection refused at cache:6379")
     (f,) = rules.evaluate({"redis": ev}, cfg())
@@ -235,4 +260,6 @@ def test_unreachable_is_critical_and_redacted():
 @pytest.mark.parametrize("status", ["skipped", "error"])
 def test_skipped_or_error_gives_no_finding(status):
     ev = Evidence("redis", status, 0.0, reason="no [redis] url")
-    assert rules.evaluate({"redis": ev}, cfg()) == [] and rules.kpis({"redis": ev}, cfg()) == {"cache_hit_rate": None}
+    assert rules.evaluate({"redis": ev}, cfg()) == [] and rules.kpis({"redis": ev}, cfg()) == {
+        "cache_hit_rate": None
+    }

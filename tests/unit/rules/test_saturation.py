@@ -13,17 +13,30 @@ from perfbook.probes import host_build, host_proc
 from perfbook.rules import host as rules
 
 TREES = Path(__file__).parents[2] / "fixtures" / "proc"
-SATURATION_CODES = {"host.cpu_saturated", "host.cpu_steal", "host.memory_pressure", "host.oom_kill",
-                    "host.disk_io_saturated"}
+SATURATION_CODES = {
+    "host.cpu_saturated",
+    "host.cpu_steal",
+    "host.memory_pressure",
+    "host.oom_kill",
+    "host.disk_io_saturated",
+}
 
 
 def host_from_tree(name: str, window_s: float = 2.0) -> HostEvidence:
     """What the host probe builds from two readings of the tree (the kernel log from its recorded kmsg)."""
-    before, after = host_proc.read_counters(TREES / name / "before"), host_proc.read_counters(TREES / name / "after")
-    runnable = [r for root in ("before", "after") if (r := host_proc.read_runnable(TREES / name / root)) is not None]
+    before, after = (
+        host_proc.read_counters(TREES / name / "before"),
+        host_proc.read_counters(TREES / name / "after"),
+    )
+    runnable = [
+        r for root in ("before", "after") if (r := host_proc.read_runnable(TREES / name / root)) is not None
+    ]
     kmsg = TREES / name / "kmsg"
-    victims = (host_proc.parse_oom_records(kmsg.read_text().splitlines(), (before.uptime_s or 0) - 1)
-               if kmsg.exists() else None)
+    victims = (
+        host_proc.parse_oom_records(kmsg.read_text().splitlines(), (before.uptime_s or 0) - 1)
+        if kmsg.exists()
+        else None
+    )
     sat = host_build.saturation(before, after, window_s, runnable, victims)
     return HostEvidence(hostname="web-1", window_s=window_s, cpu=None, memory=None, saturation=sat)
 
@@ -56,7 +69,11 @@ def test_an_overloaded_machine_shows_each_resource_saturated_from_window_deltas(
     sat = host.saturation
     # PSI totals are µs over the window; lifetime totals (they start at 0 here) never leak in
     assert (sat.cpu.psi.some_pct, sat.memory.psi.some_pct, sat.io_psi.some_pct, sat.io_psi.full_pct) == (
-        80.0, 20.0, 60.0, 30.0)
+        80.0,
+        20.0,
+        60.0,
+        30.0,
+    )
     vda = sat.disks[0]
     assert (vda.util_pct, vda.await_ms, vda.reads_per_s, vda.queue_depth) == (100.0, 80.0, 100.0, 4.5)
     assert vda.read_bytes_per_s == 200 * 8 * 512 / 2
@@ -65,7 +82,11 @@ def test_an_overloaded_machine_shows_each_resource_saturated_from_window_deltas(
     (cpu,) = got["host.cpu_saturated"]
     assert cpu.level == Level.CRITICAL and cpu.value == 80.0 and cpu.evidence["runnable_mean"] == 6
     (oom,) = got["host.oom_kill"]  # the victim of the window only, not an older one still in the log
-    assert (oom.level, oom.subject, oom.evidence["cgroup"]) == (Level.CRITICAL, "python3[4242]", "/perfbook-test")
+    assert (oom.level, oom.subject, oom.evidence["cgroup"]) == (
+        Level.CRITICAL,
+        "python3[4242]",
+        "/perfbook-test",
+    )
     (disk,) = got["host.disk_io_saturated"]
     assert (disk.subject, disk.level, disk.value) == ("vda", Level.CRITICAL, 80.0)  # io full 30 % ≥ 20 %
     assert got["host.memory_pressure"][0].value == 20.0
@@ -73,8 +94,16 @@ def test_an_overloaded_machine_shows_each_resource_saturated_from_window_deltas(
 
 def test_thresholds_move_the_verdicts():
     host = host_from_tree("overloaded")
-    lenient = Config(thresholds=Thresholds(cpu_psi_pct=90, cpu_psi_critical_pct=95, memory_psi_pct=50,
-                                           io_psi_pct=90, io_psi_full_pct=90, disk_await_ms=500))
+    lenient = Config(
+        thresholds=Thresholds(
+            cpu_psi_pct=90,
+            cpu_psi_critical_pct=95,
+            memory_psi_pct=50,
+            io_psi_pct=90,
+            io_psi_full_pct=90,
+            disk_await_ms=500,
+        )
+    )
     got = findings(host, lenient)
     assert set(got) & SATURATION_CODES == {"host.oom_kill"}  # a killed process is never a matter of threshold
 
@@ -92,7 +121,11 @@ def test_an_oom_kill_with_an_unreadable_kernel_log_is_still_critical():
     host = host_from_tree("overloaded")
     mem = replace(host.saturation.memory, oom_victims=[], kernel_log="/dev/kmsg: Permission denied")
     (f,) = findings(replace(host, saturation=replace(host.saturation, memory=mem)))["host.oom_kill"]
-    assert (f.subject, f.level, f.evidence["kernel_log"]) == ("web-1", Level.CRITICAL, "/dev/kmsg: Permission denied")
+    assert (f.subject, f.level, f.evidence["kernel_log"]) == (
+        "web-1",
+        Level.CRITICAL,
+        "/dev/kmsg: Permission denied",
+    )
 
 
 def test_missing_files_read_as_unknown_never_as_zero(tmp_path):

@@ -41,18 +41,41 @@ def _incident(store: Store) -> int:
     from perfbook.store import incidents
 
     now = now_iso()
-    return store.insert(incidents, {"title": "t", "status": "investigating", "impact": "none", "issue_types": [],
-                                    "endpoints": [], "components": [], "owner": "ana", "opened_at": now,
-                                    "updated_at": now, "last_update_at": now})
+    return store.insert(
+        incidents,
+        {
+            "title": "t",
+            "status": "investigating",
+            "impact": "none",
+            "issue_types": [],
+            "endpoints": [],
+            "components": [],
+            "owner": "ana",
+            "opened_at": now,
+            "updated_at": now,
+            "last_update_at": now,
+        },
+    )
 
 
 def test_timeline_and_artifacts_are_append_only(tmp_path: Path) -> None:
     store = _store(tmp_path)
     inc = _incident(store)
-    store.insert(timeline_events, {"incident_id": inc, "at": now_iso(), "kind": "note", "actor": "ana",
-                                   "summary": "x", "data": {}})
-    store.insert(artifacts, {"incident_id": inc, "kind": "triage", "at": now_iso(), "actor": "ana", "summary": "s",
-                             "document": {"severity": "P2"}})
+    store.insert(
+        timeline_events,
+        {"incident_id": inc, "at": now_iso(), "kind": "note", "actor": "ana", "summary": "x", "data": {}},
+    )
+    store.insert(
+        artifacts,
+        {
+            "incident_id": inc,
+            "kind": "triage",
+            "at": now_iso(),
+            "actor": "ana",
+            "summary": "s",
+            "document": {"severity": "P2"},
+        },
+    )
     for table in (timeline_events, artifacts):
         for statement in (update(table).values(actor="eve"), delete(table)):
             with pytest.raises(Exception, match="append-only"), store.engine.begin() as conn:
@@ -62,9 +85,17 @@ def test_timeline_and_artifacts_are_append_only(tmp_path: Path) -> None:
 
 def test_a_sent_message_is_final_and_never_deleted(tmp_path: Path) -> None:
     store = _store(tmp_path)
-    row = {"idempotency_key": "INC-1:detected:email", "event": "detected", "audience": "internal",
-           "channel": "email", "recipients": ["ops@example.com"], "outcome": "pending", "attempts": 1,
-           "created_at": now_iso(), "claimed_at": now_iso()}
+    row = {
+        "idempotency_key": "INC-1:detected:email",
+        "event": "detected",
+        "audience": "internal",
+        "channel": "email",
+        "recipients": ["ops@example.com"],
+        "outcome": "pending",
+        "attempts": 1,
+        "created_at": now_iso(),
+        "claimed_at": now_iso(),
+    }
     msg = store.insert(messages, row)
     with store.engine.begin() as conn:  # pending -> failed -> pending -> sent is the life of a delivery
         for outcome in ("failed", "pending", "sent"):

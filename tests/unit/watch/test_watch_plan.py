@@ -16,10 +16,18 @@ from perfbook.watch.samples import sample_rows
 
 def test_expensive_probes_run_on_the_first_run_and_every_nth():
     cfg = Config.model_validate({"watch": {"expensive_every": 3, "expensive_probes": ["postgres"]}})
-    assert [plan.skipped_probes(n, cfg) for n in range(5)] == [[], ["postgres"], ["postgres"], [], ["postgres"]]
+    assert [plan.skipped_probes(n, cfg) for n in range(5)] == [
+        [],
+        ["postgres"],
+        ["postgres"],
+        [],
+        ["postgres"],
+    ]
 
 
-@pytest.mark.parametrize(("now", "expected"), [(100.0, 130.0), (129.9, 130.0), (130.0, 160.0), (195.0, 220.0)])
+@pytest.mark.parametrize(
+    ("now", "expected"), [(100.0, 130.0), (129.9, 130.0), (130.0, 160.0), (195.0, 220.0)]
+)
 def test_runs_keep_their_grid(now, expected):
     assert plan.next_start(100.0, 30.0, now=now) == expected
 
@@ -32,29 +40,55 @@ def test_the_window_stays_below_the_interval():
 
 
 def _report(**kpis) -> Report:
-    return Report(started_at="2026-12-01T10:00:00Z", duration_s=1.0, window_s=1.0, target={}, severity=Severity.OK,
-                  severity_reason="", issue_types=[], kpis=Kpis(**kpis), findings=[], probes={})
+    return Report(
+        started_at="2026-12-01T10:00:00Z",
+        duration_s=1.0,
+        window_s=1.0,
+        target={},
+        severity=Severity.OK,
+        severity_reason="",
+        issue_types=[],
+        kpis=Kpis(**kpis),
+        findings=[],
+        probes={},
+    )
 
 
 def test_samples_hold_the_stacks_kpis_and_each_measured_subject():
-    obs = Observation([Observed("p95_s", "/api/v1/users", 2.4, count=120), Observed("p95_s", "/x", None),
-                       Observed("finding pg.blocked_queries", "db", 3.0)], {}, ["p95_s"])
-    rows = sample_rows(_report(p95_s=2.4, p95_requests=120, error_rate=0.0, error_requests=50), obs, at_s=1.0,
-                       run_id="r")
+    obs = Observation(
+        [
+            Observed("p95_s", "/api/v1/users", 2.4, count=120),
+            Observed("p95_s", "/x", None),
+            Observed("finding pg.blocked_queries", "db", 3.0),
+        ],
+        {},
+        ["p95_s"],
+    )
+    rows = sample_rows(
+        _report(p95_s=2.4, p95_requests=120, error_rate=0.0, error_requests=50), obs, at_s=1.0, run_id="r"
+    )
     assert [(r["kpi"], r["subject"], r["value"], r["count"]) for r in rows] == [
-        ("p95_s", "", 2.4, 120), ("error_rate", "", 0.0, 50), ("p95_s", "/api/v1/users", 2.4, 120)]
+        ("p95_s", "", 2.4, 120),
+        ("error_rate", "", 0.0, 50),
+        ("p95_s", "/api/v1/users", 2.4, 120),
+    ]
 
 
-@pytest.mark.parametrize(("matchers", "expected"), [
-    (["alertname=HighCPUUsage"], ("HighCPUUsage", None)),
-    (["HighCPUUsage", "subject=vm"], ("HighCPUUsage", "vm")),
-    (["rule=X", "subject=/a=b"], ("X", "/a=b")),
-])
+@pytest.mark.parametrize(
+    ("matchers", "expected"),
+    [
+        (["alertname=HighCPUUsage"], ("HighCPUUsage", None)),
+        (["HighCPUUsage", "subject=vm"], ("HighCPUUsage", "vm")),
+        (["rule=X", "subject=/a=b"], ("X", "/a=b")),
+    ],
+)
 def test_silence_matchers(matchers, expected):
     assert parse_matchers(matchers) == expected
 
 
-@pytest.mark.parametrize("matchers", [["alertname=~High.*"], ["alertname!=X"], ["subject=vm"], ["job=api", "X"]])
+@pytest.mark.parametrize(
+    "matchers", [["alertname=~High.*"], ["alertname!=X"], ["subject=vm"], ["job=api", "X"]]
+)
 def test_silence_matchers_refused(matchers):
     with pytest.raises(UsageError):
         parse_matchers(matchers)
@@ -73,10 +107,21 @@ def test_the_live_view_shows_each_kpi_with_its_sparkline_and_the_alerts():
     history = History()
     doc = {}
     for i, p95 in enumerate((0.1, 0.2, 2.5)):
-        doc = {"run_id": f"r{i}", "started_at": "2026-12-01T10:00:00Z", "severity": "P2",
-               "kpis": {"p95_s": p95, "p95_requests": 40, "error_rate": 0.0, "error_requests": 40},
-               "alerts": [{"rule": "HighResponseTime", "subject": "/api/v1/users", "state": "pending", "value": p95,
-                           "muted_by": None}]}
+        doc = {
+            "run_id": f"r{i}",
+            "started_at": "2026-12-01T10:00:00Z",
+            "severity": "P2",
+            "kpis": {"p95_s": p95, "p95_requests": 40, "error_rate": 0.0, "error_requests": 40},
+            "alerts": [
+                {
+                    "rule": "HighResponseTime",
+                    "subject": "/api/v1/users",
+                    "state": "pending",
+                    "value": p95,
+                    "muted_by": None,
+                }
+            ],
+        }
         history.add(doc)
     console = Console(record=True, width=120, color_system=None)
     console.print(build_view(doc, history, Config()))

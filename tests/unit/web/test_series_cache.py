@@ -9,8 +9,10 @@ from perfbook.web.overview import cached_series
 
 
 def _add(store: Store, start_s: float, end_s: float) -> None:
-    rows = [{"at_s": t, "run_id": str(t), "kpi": "p95_s", "subject": "", "value": (t % 97) / 10, "count": 1}
-            for t in range(int(start_s), int(end_s), 30)]
+    rows = [
+        {"at_s": t, "run_id": str(t), "kpi": "p95_s", "subject": "", "value": (t % 97) / 10, "count": 1}
+        for t in range(int(start_s), int(end_s), 30)
+    ]
     store.write(lambda conn: conn.execute(kpi_samples.insert(), rows))
 
 
