@@ -21,8 +21,8 @@ from perfbook.errors import StoreError
 
 T = TypeVar("T")
 
-HEAD = "0003"
-REVISIONS = ("0001", "0002", "0003")  # oldest first; a test checks these against the scripts
+HEAD = "0006"
+REVISIONS = ("0001", "0002", "0003", "0006")  # oldest first; a test checks these against the scripts
 MIGRATIONS = Path(__file__).parent / "migrations"
 _PG_LOCK_KEY = 0x70657266  # "perf": one advisory lock for perfbook's migrations
 
