@@ -50,21 +50,62 @@ def build(path: Path) -> str:
     store = Store(f"sqlite:///{path}")
     report = lab_report("slow")
     at = "2026-11-01T10:00:00Z"
-    rows = [{"title": f"incident {i}", "status": "resolved" if i % 7 else "investigating", "severity": f"P{i % 4}",
-             "impact": "minor", "issue_types": ["high_response_time"], "endpoints": ["/api/v1/agents"],
-             "components": ["backend"], "owner": "bench", "opened_at": at, "resolved_at": at if i % 7 else None,
-             "updated_at": at, "last_update_at": at} for i in range(N_INCIDENTS)]
+    rows = [
+        {
+            "title": f"incident {i}",
+            "status": "resolved" if i % 7 else "investigating",
+            "severity": f"P{i % 4}",
+            "impact": "minor",
+            "issue_types": ["high_response_time"],
+            "endpoints": ["/api/v1/agents"],
+            "components": ["backend"],
+            "owner": "bench",
+            "opened_at": at,
+            "resolved_at": at if i % 7 else None,
+            "updated_at": at,
+            "last_update_at": at,
+        }
+        for i in range(N_INCIDENTS)
+    ]
     store.write(lambda conn: conn.execute(incidents.insert(), rows))
-    events = [{"incident_id": i, "at": at, "kind": "opened", "actor": "bench", "summary": f"opened INC-{i}",
-               "data": {}} for i in range(1, N_INCIDENTS + 1)]
+    events = [
+        {
+            "incident_id": i,
+            "at": at,
+            "kind": "opened",
+            "actor": "bench",
+            "summary": f"opened INC-{i}",
+            "data": {},
+        }
+        for i in range(1, N_INCIDENTS + 1)
+    ]
     store.write(lambda conn: conn.execute(timeline_events.insert(), events))
-    docs = [{"incident_id": i, "kind": "triage", "at": at, "actor": "bench", "summary": "P2", "severity": "P2",
-             "document": report} for i in range(1, N_INCIDENTS + 1, 10)]
+    docs = [
+        {
+            "incident_id": i,
+            "kind": "triage",
+            "at": at,
+            "actor": "bench",
+            "summary": "P2",
+            "severity": "P2",
+            "document": report,
+        }
+        for i in range(1, N_INCIDENTS + 1, 10)
+    ]
     store.write(lambda conn: conn.execute(artifacts.insert(), docs))
     now = time.time()
     for kpi in KPIS:
-        samples = [{"at_s": now - k * STEP_S, "run_id": f"r{k}", "kpi": kpi, "subject": "", "value": 0.5 + (k % 50) / 100,
-                    "count": 100} for k in range(DAYS * 86400 // STEP_S)]
+        samples = [
+            {
+                "at_s": now - k * STEP_S,
+                "run_id": f"r{k}",
+                "kpi": kpi,
+                "subject": "",
+                "value": 0.5 + (k % 50) / 100,
+                "count": 100,
+            }
+            for k in range(DAYS * 86400 // STEP_S)
+        ]
         store.write(lambda conn, s=samples: conn.execute(kpi_samples.insert(), s))
     inc = records.open_incident(store, title="the timed one", severity="P1", actor="bench", report=report)
     records.add_note(store, inc.number, "a note", actor="bench")
@@ -98,20 +139,41 @@ def main() -> None:
         db.unlink(missing_ok=True)
         started = time.perf_counter()
         marker.write_text(build(db))
-        print(f"store: {N_INCIDENTS:,} incidents, {len(KPIS) * DAYS * 86400 // STEP_S:,} KPI samples, "
-              f"{db.stat().st_size / 2**20:.0f} MiB, built in {time.perf_counter() - started:.0f} s")
+        print(
+            f"store: {N_INCIDENTS:,} incidents, {len(KPIS) * DAYS * 86400 // STEP_S:,} KPI samples, "
+            f"{db.stat().st_size / 2**20:.0f} MiB, built in {time.perf_counter() - started:.0f} s"
+        )
     incident = marker.read_text()
     (tmp / "perfbook.toml").write_text(f"[store]\nurl = {json.dumps('sqlite:///' + str(db))}\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PERFBOOK_")}
-    proc = subprocess.Popen([sys.executable, "-m", "perfbook", "serve", "--listen", "127.0.0.1:0", "--config",
-                             str(tmp / "perfbook.toml")], env=env, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "perfbook",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--config",
+            str(tmp / "perfbook.toml"),
+        ],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         url = re.search(r"http://127\.0\.0\.1:\d+", proc.stderr.readline())[0]
         server = psutil.Process(proc.pid)
-        pages = {"static CSS (floor)": "/static/perfbook.css", "overview": "/", "incident page": f"/incidents/{incident}",
-                 "/api/v1/incidents": "/api/v1/incidents"}
+        pages = {
+            "static CSS (floor)": "/static/perfbook.css",
+            "overview": "/",
+            "incident page": f"/incidents/{incident}",
+            "/api/v1/incidents": "/api/v1/incidents",
+        }
         print(f"{args.requests} requests per page after {args.warmup}; before: {load_average()}")
-        print(f"{'page':<22} {'p50':>9} {'p95':>9}  p95 / target {TARGET_S * 1000:.0f} ms   p95 / floor   server CPU / request")
+        print(
+            f"{'page':<22} {'p50':>9} {'p95':>9}  p95 / target {TARGET_S * 1000:.0f} ms   p95 / floor   server CPU / request"
+        )
         floor = None
         with httpx.Client(base_url=url, timeout=30) as client:
             for name, path in pages.items():
@@ -123,8 +185,10 @@ def main() -> None:
                 cpu_s = (after.user + after.system - cpu.user - cpu.system) / args.requests
                 p50, p95 = statistics.median(times), statistics.quantiles(times, n=20)[18]
                 floor = floor or p95
-                print(f"{name:<22} {p50 * 1000:7.1f} ms {p95 * 1000:7.1f} ms  {p95 / TARGET_S:12.2f}   {p95 / floor:10.1f}"
-                      f"   {cpu_s * 1000:10.1f} ms")
+                print(
+                    f"{name:<22} {p50 * 1000:7.1f} ms {p95 * 1000:7.1f} ms  {p95 / TARGET_S:12.2f}   {p95 / floor:10.1f}"
+                    f"   {cpu_s * 1000:10.1f} ms"
+                )
         print(f"after: {load_average()}")
     finally:
         proc.terminate()

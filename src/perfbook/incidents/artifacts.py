@@ -25,8 +25,20 @@ from perfbook.store import Store, artifacts, now_iso
 from perfbook.store.engine import inserted_key
 
 KINDS = ("triage", "fix", "load", "capacity", "watch")
-COLUMNS = ("severity", "p95_s", "p95_subject", "error_rate", "cpu_pct", "memory_pct", "db_query_mean_ms",
-           "cache_hit_rate", "rps", "slo_met", "action", "outcome")
+COLUMNS = (
+    "severity",
+    "p95_s",
+    "p95_subject",
+    "error_rate",
+    "cpu_pct",
+    "memory_pct",
+    "db_query_mean_ms",
+    "cache_hit_rate",
+    "rps",
+    "slo_met",
+    "action",
+    "outcome",
+)
 _LISTED = [artifacts.c[name] for name in ("id", "incident_id", "kind", "at", "actor", "summary", *COLUMNS)]
 
 
@@ -47,8 +59,15 @@ def keep(store: Store, kind: str, document: dict[str, Any], *, actor: str) -> in
     if kind not in KINDS:
         raise UsageError(f"artifact kind must be one of {', '.join(KINDS)}, got {kind!r}")
     figures = figures_for(kind, document)
-    row = {"incident_id": None, "kind": kind, "at": now_iso(), "actor": actor, "summary": summary_for(kind, figures),
-           "document": document, **{k: figures.get(k) for k in COLUMNS}}
+    row = {
+        "incident_id": None,
+        "kind": kind,
+        "at": now_iso(),
+        "actor": actor,
+        "summary": summary_for(kind, figures),
+        "document": document,
+        **{k: figures.get(k) for k in COLUMNS},
+    }
     return store.write(lambda conn: inserted_key(conn.execute(insert(artifacts).values(**row))))
 
 
@@ -58,11 +77,14 @@ def get_artifact(store: Store, artifact_id: int, *, kinds: Sequence[str] = KINDS
     row = store.read(lambda conn: conn.execute(query).first())
     if row is None:
         raise NotFoundError(f"no stored {' or '.join(kinds)} #{artifact_id}")
-    return StoredArtifact(Artifact(row.id, row.kind, row.at, row.actor, row.summary, row.document), row.incident_id)
+    return StoredArtifact(
+        Artifact(row.id, row.kind, row.at, row.actor, row.summary, row.document), row.incident_id
+    )
 
 
-def latest_artifact(store: Store, kinds: Sequence[str], *,
-                    cache: MutableMapping[str, Any] | None = None) -> StoredArtifact | None:
+def latest_artifact(
+    store: Store, kinds: Sequence[str], *, cache: MutableMapping[str, Any] | None = None
+) -> StoredArtifact | None:
     """The newest artifact of ``kinds`` (attached to an incident or not), whole; None when there is none.
 
     With ``cache``, the artifact read last is kept there: an artifact never changes (the store refuses
@@ -78,17 +100,27 @@ def latest_artifact(store: Store, kinds: Sequence[str], *,
         if known is None or known.artifact.id != number:
             known = cache[key] = get_artifact(store, number, kinds=kinds)
         return known
-    row = store.read(lambda conn: conn.execute(select(artifacts).where(artifacts.c.id == newest.scalar_subquery()))
-                     .first())
+    row = store.read(
+        lambda conn: conn.execute(select(artifacts).where(artifacts.c.id == newest.scalar_subquery())).first()
+    )
     if row is None:
         return None
-    return StoredArtifact(Artifact(row.id, row.kind, row.at, row.actor, row.summary, row.document), row.incident_id)
+    return StoredArtifact(
+        Artifact(row.id, row.kind, row.at, row.actor, row.summary, row.document), row.incident_id
+    )
 
 
-def list_artifacts(store: Store, kinds: Sequence[str], *, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
+def list_artifacts(
+    store: Store, kinds: Sequence[str], *, limit: int = 50, offset: int = 0
+) -> list[dict[str, Any]]:
     """Artifacts of ``kinds`` newest first, without their documents: id, kind, when, who, summary, figures."""
-    query = (select(*_LISTED).where(artifacts.c.kind.in_(list(kinds))).order_by(artifacts.c.id.desc())
-             .limit(limit).offset(offset or None))
+    query = (
+        select(*_LISTED)
+        .where(artifacts.c.kind.in_(list(kinds)))
+        .order_by(artifacts.c.id.desc())
+        .limit(limit)
+        .offset(offset or None)
+    )
     return store.read(lambda conn: [_listed(dict(r._mapping)) for r in conn.execute(query)])
 
 
@@ -100,4 +132,8 @@ def count_artifacts(store: Store, kinds: Sequence[str]) -> int:
 
 def _listed(row: dict[str, Any]) -> dict[str, Any]:
     number = row.get("incident_id")
-    return {**row, "incident": format_id(number) if number is not None else None, "label": f"{row['kind']} #{row['id']}"}
+    return {
+        **row,
+        "incident": format_id(number) if number is not None else None,
+        "label": f"{row['kind']} #{row['id']}",
+    }

@@ -28,8 +28,13 @@ def parse_iso(text: str) -> dt.datetime:
     """
     # the form perfbook writes goes to the C parser (a list of 50 incidents parses 150 of these;
     # strptime costs ~15 µs each); anything else to strptime, which decides what is accepted
-    if (len(text) == 20 and text[19] == "Z" and text[10] == "T" and text[4] == text[7] == "-"
-            and text[13] == text[16] == ":"):
+    if (
+        len(text) == 20
+        and text[19] == "Z"
+        and text[10] == "T"
+        and text[4] == text[7] == "-"
+        and text[13] == text[16] == ":"
+    ):
         try:
             return dt.datetime.fromisoformat(text[:19]).replace(tzinfo=dt.UTC)
         except ValueError:

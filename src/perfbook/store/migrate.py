@@ -71,6 +71,7 @@ def ensure_current(store: Store) -> None:
 
 def upgrade(store: Store) -> Upgrade:
     """Run every migration the store lacks, in one serialized transaction."""
+
     def run(conn: Connection) -> Upgrade:
         if store.dialect == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
@@ -79,6 +80,7 @@ def upgrade(store: Store) -> Upgrade:
         if before != HEAD:
             _alembic_upgrade(conn)
         return Upgrade(before, current_revision(conn))
+
     return store.write(run)
 
 
@@ -94,5 +96,8 @@ def _alembic_upgrade(conn: Connection) -> None:
 
 def _check_known(store: Store, revision: str | None) -> None:
     if revision is not None and revision not in REVISIONS:
-        raise StoreError(f"store: {store.url_redacted} is at schema revision {revision}, newer than this perfbook "
-                         f"knows (up to {HEAD})", hint="upgrade perfbook, or point [store] url at another store")
+        raise StoreError(
+            f"store: {store.url_redacted} is at schema revision {revision}, newer than this perfbook "
+            f"knows (up to {HEAD})",
+            hint="upgrade perfbook, or point [store] url at another store",
+        )

@@ -26,7 +26,9 @@ ALL_STATUSES = tuple(s.value for s in Status)
 def show(store: Store, cfg: Config, number: int, now: dt.datetime | None = None) -> dict[str, Any]:
     """``incident show --json``: the incident, its checklist, timeline and artifacts (without their documents),
     read in one transaction."""
-    return show_to_dict(records.snapshot(store, number), now or dt.datetime.now(dt.UTC), cfg.incident.update_every_min)
+    return show_to_dict(
+        records.snapshot(store, number), now or dt.datetime.now(dt.UTC), cfg.incident.update_every_min
+    )
 
 
 def statuses_of(names: Sequence[str]) -> list[Status]:
@@ -36,20 +38,42 @@ def statuses_of(names: Sequence[str]) -> list[Status]:
         raise UsageError(f"status must be one of {', '.join(ALL_STATUSES)}, got {', '.join(names)}") from None
 
 
-def incident_list(store: Store, cfg: Config, *, status: Sequence[str] = (), severity: Sequence[str] = (),
-                  include_resolved: bool = False, limit: int = 50, offset: int = 0,
-                  now: dt.datetime | None = None) -> dict[str, Any]:
+def incident_list(
+    store: Store,
+    cfg: Config,
+    *,
+    status: Sequence[str] = (),
+    severity: Sequence[str] = (),
+    include_resolved: bool = False,
+    limit: int = 50,
+    offset: int = 0,
+    now: dt.datetime | None = None,
+) -> dict[str, Any]:
     """``incident list --json``: newest first, open ones unless ``include_resolved`` or ``status`` says otherwise."""
     now = now or dt.datetime.now(dt.UTC)
-    filters: dict[str, Any] = {"include_resolved": include_resolved, "statuses": statuses_of(status),
-               "severities": [parse_severity(s) for s in severity if s.strip()]}
+    filters: dict[str, Any] = {
+        "include_resolved": include_resolved,
+        "statuses": statuses_of(status),
+        "severities": [parse_severity(s) for s in severity if s.strip()],
+    }
     rows = records.list_incidents(store, limit=limit, offset=offset, **filters)
-    return {"incidents": [incident_to_dict(i, now, cfg.incident.update_every_min) for i in rows],
-            "total": records.count_incidents(store, **filters), "limit": limit, "offset": offset}
+    return {
+        "incidents": [incident_to_dict(i, now, cfg.incident.update_every_min) for i in rows],
+        "total": records.count_incidents(store, **filters),
+        "limit": limit,
+        "offset": offset,
+    }
 
 
-def run_triage(ctx: Any, *, actor: str, incident: int | None = None, only: Sequence[str] | None = None,
-               skip: Sequence[str] = (), window_s: float | None = None) -> dict[str, Any]:
+def run_triage(
+    ctx: Any,
+    *,
+    actor: str,
+    incident: int | None = None,
+    only: Sequence[str] | None = None,
+    skip: Sequence[str] = (),
+    window_s: float | None = None,
+) -> dict[str, Any]:
     """Triage now (one at a time: a second request meanwhile is refused) and keep the report; its stored id."""
     from perfbook.report.json import report_to_dict
     from perfbook.triage import parse_probe_list, triage
@@ -61,28 +85,53 @@ def run_triage(ctx: Any, *, actor: str, incident: int | None = None, only: Seque
     if incident is not None:
         records.get_incident(ctx.store, incident)  # an unknown incident fails before the probes run
     if not ctx.triage_lock.acquire(blocking=False):
-        raise TooBusy("a triage is already running", hint="wait for it: it ends within its window plus a few seconds")
+        raise TooBusy(
+            "a triage is already running", hint="wait for it: it ends within its window plus a few seconds"
+        )
     try:
         doc = report_to_dict(triage(ctx.cfg, window_s=window_s, only=only_list, skip=skip_list))
     finally:
         ctx.triage_lock.release()
     if incident is not None:
         done = records.attach(ctx.store, incident, "triage", doc, actor=actor)
-        return {"artifact_id": done.artifact_id, "incident": records.get_incident(ctx.store, incident).id,
-                "events": done.events, "report": doc}
-    return {"artifact_id": artifacts.keep(ctx.store, "triage", doc, actor=actor), "incident": None, "events": [],
-            "report": doc}
+        return {
+            "artifact_id": done.artifact_id,
+            "incident": records.get_incident(ctx.store, incident).id,
+            "events": done.events,
+            "report": doc,
+        }
+    return {
+        "artifact_id": artifacts.keep(ctx.store, "triage", doc, actor=actor),
+        "incident": None,
+        "events": [],
+        "report": doc,
+    }
 
 
-def open_from(store: Store, *, title: str, actor: str, severity: str | None = None, report_id: int | None = None,
-              impact: str | None = None) -> Incident:
+def open_from(
+    store: Store,
+    *,
+    title: str,
+    actor: str,
+    severity: str | None = None,
+    report_id: int | None = None,
+    impact: str | None = None,
+) -> Incident:
     """Open an incident, with a stored triage report attached as its first evidence when named."""
     from perfbook.incidents.model import parse_impact
 
-    report = artifacts.get_artifact(store, report_id, kinds=("triage",)).artifact.document if report_id else None
+    report = (
+        artifacts.get_artifact(store, report_id, kinds=("triage",)).artifact.document if report_id else None
+    )
     title = title.strip() or ((report or {}).get("severity_reason") or "")
-    return records.open_incident(store, title=title, actor=actor, severity=parse_severity(severity) if severity else None,
-                                 impact=parse_impact(impact) if impact else None, report=report)
+    return records.open_incident(
+        store,
+        title=title,
+        actor=actor,
+        severity=parse_severity(severity) if severity else None,
+        impact=parse_impact(impact) if impact else None,
+        report=report,
+    )
 
 
 def sent_messages(store: Store, number: int, limit: int = 200) -> list[dict[str, Any]]:
@@ -91,7 +140,9 @@ def sent_messages(store: Store, number: int, limit: int = 200) -> list[dict[str,
 
     from perfbook.store import messages
 
-    query = select(messages).where(messages.c.incident_id == number).order_by(messages.c.id.desc()).limit(limit)
+    query = (
+        select(messages).where(messages.c.incident_id == number).order_by(messages.c.id.desc()).limit(limit)
+    )
     return store.read(lambda conn: [dict(r._mapping) for r in conn.execute(query)])
 
 
@@ -104,11 +155,15 @@ def drafts(store: Store, cfg: Config, number: int, event: str) -> dict[str, dict
     state = load_state(store, number)
     now = dt.datetime.now(dt.UTC)
     try:
-        return {a: {"subject": m.subject, "body": m.body}
-                for a, m in render_messages(state, cfg, event, message=None, now=now).items()}
+        return {
+            a: {"subject": m.subject, "body": m.body}
+            for a, m in render_messages(state, cfg, event, message=None, now=now).items()
+        }
     except LeakError as err:  # the internal draft still helps; the external one must be rewritten
-        out = {a: {"subject": m.subject, "body": m.body}
-               for a, m in render_messages(state, cfg, event, message=None, now=now, internal_only=True).items()}
+        out = {
+            a: {"subject": m.subject, "body": m.body}
+            for a, m in render_messages(state, cfg, event, message=None, now=now, internal_only=True).items()
+        }
         out["external"] = {"subject": "(not written: it would name internals)", "body": str(err)}
         return out
 

@@ -24,9 +24,15 @@ from perfbook.store.history import active_alerts, kpi_series
 from perfbook.web.svg import sparkline
 
 # (the KPI row's name in report.kpi, its kpi_samples name = its Thresholds field)
-KPI_SERIES = (("p95 response time", "p95_s"), ("error rate (5xx)", "error_rate"), ("CPU", "cpu_pct"),
-              ("memory", "memory_pct"), ("disk", "disk_pct"), ("mean query time", "db_query_mean_ms"),
-              ("cache hit rate", "cache_hit_rate"))
+KPI_SERIES = (
+    ("p95 response time", "p95_s"),
+    ("error rate (5xx)", "error_rate"),
+    ("CPU", "cpu_pct"),
+    ("memory", "memory_pct"),
+    ("disk", "disk_pct"),
+    ("mean query time", "db_query_mean_ms"),
+    ("cache hit rate", "cache_hit_rate"),
+)
 RANGES = (("hour", 3600, 60), ("day", 86400, 1800))
 LEVELS = ("critical", "warning", "info")
 REPORT_KINDS = ("triage", "watch")
@@ -47,7 +53,9 @@ def overview(cfg: Config, store: Store, *, now: float, cache: dict[str, Any] | N
         "alerts": [alert_to_dict(a) for a in active_alerts(store)],
         "causes": parts["causes"],
         "findings": parts["findings"],
-        "incidents": [incident_to_dict(i, when, cfg.incident.update_every_min) for i in list_incidents(store, limit=20)],
+        "incidents": [
+            incident_to_dict(i, when, cfg.incident.update_every_min) for i in list_incidents(store, limit=20)
+        ],
     }
 
 
@@ -58,10 +66,15 @@ def report_parts(cfg: Config, latest: Any, cache: dict[str, Any] | None = None) 
     if known is not None and known[0] == latest.artifact.id:
         return known[1]
     report = latest.artifact.document if latest else None
-    rows = {r.name: r for r in kpi_rows(from_jsonable(Kpis, report["kpis"]), cfg.thresholds)} if report else {}
-    parts = {"triage": _triage_head(latest, report), "rows": rows,
-             "causes": [_cause(c) for c in (report or {}).get("causes", [])[:3]],
-             "findings": [_finding(f) for f in (report or {}).get("findings", []) if f.get("level") != "info"][:8]}
+    rows = (
+        {r.name: r for r in kpi_rows(from_jsonable(Kpis, report["kpis"]), cfg.thresholds)} if report else {}
+    )
+    parts = {
+        "triage": _triage_head(latest, report),
+        "rows": rows,
+        "causes": [_cause(c) for c in (report or {}).get("causes", [])[:3]],
+        "findings": [_finding(f) for f in (report or {}).get("findings", []) if f.get("level") != "info"][:8],
+    }
     if cache is not None and latest is not None:
         cache["overview-report"] = (latest.artifact.id, parts)
     return parts
@@ -70,19 +83,29 @@ def report_parts(cfg: Config, latest: Any, cache: dict[str, Any] | None = None) 
 def _triage_head(latest: Any, report: dict[str, Any] | None) -> dict[str, Any] | None:
     if latest is None or report is None:
         return None
-    return {"id": latest.artifact.id, "at": latest.artifact.at, "kind": latest.artifact.kind,
-            "incident": latest.incident, "severity": report.get("severity"),
-            "severity_reason": report.get("severity_reason"), "issue_types": report.get("issue_types") or [],
-            "started_at": report.get("started_at"), "window_s": report.get("window_s")}
+    return {
+        "id": latest.artifact.id,
+        "at": latest.artifact.at,
+        "kind": latest.artifact.kind,
+        "incident": latest.incident,
+        "severity": report.get("severity"),
+        "severity_reason": report.get("severity_reason"),
+        "issue_types": report.get("issue_types") or [],
+        "started_at": report.get("started_at"),
+        "window_s": report.get("window_s"),
+    }
 
 
-def kpi_table(cfg: Config, store: Store, rows: dict[str, Any], now: float,
-              cache: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+def kpi_table(
+    cfg: Config, store: Store, rows: dict[str, Any], now: float, cache: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
     """Each KPI: the latest triage's value against target (``rows``: the report's KPI rows by name), and its
     history as sparklines."""
     names = [kpi for _, kpi in KPI_SERIES]
-    series = {label: cached_series(store, cache, label, names, since_s=now - span_s, now=now, bucket_s=bucket_s)
-              for label, span_s, bucket_s in RANGES}
+    series = {
+        label: cached_series(store, cache, label, names, since_s=now - span_s, now=now, bucket_s=bucket_s)
+        for label, span_s, bucket_s in RANGES
+    }
     out = []
     for name, kpi in KPI_SERIES:
         row = rows.get(name)
@@ -90,12 +113,22 @@ def kpi_table(cfg: Config, store: Store, rows: dict[str, Any], now: float,
         sparks = {}
         for label, _, _ in RANGES:
             points = tuple((p.t_s, p.mean, p.low, p.high, p.samples) for p in series[label][kpi])
-            sparks[label] = {"samples": sum([p[4] for p in points]),
-                             "svg": _sparkline(points, target, f"{name}, last {label}: {len(points)} buckets, "
-                                               "dashed line = target")}
-        out.append({"name": name, "kpi": kpi, "value": row.value if row else "-",
-                    "target": row.target if row else "-", "status": row.status if row else "not measured",
-                    "sparklines": sparks})
+            sparks[label] = {
+                "samples": sum([p[4] for p in points]),
+                "svg": _sparkline(
+                    points, target, f"{name}, last {label}: {len(points)} buckets, dashed line = target"
+                ),
+            }
+        out.append(
+            {
+                "name": name,
+                "kpi": kpi,
+                "value": row.value if row else "-",
+                "target": row.target if row else "-",
+                "status": row.status if row else "not measured",
+                "sparklines": sparks,
+            }
+        )
     return out
 
 
@@ -108,8 +141,16 @@ def _sparkline(points: tuple[tuple[float, float, float, float, int], ...], targe
 GRACE_S = 120  # a bucket is final this long after it ends: a watch run stores its samples after it started
 
 
-def cached_series(store: Store, cache: dict[str, Any] | None, label: str, kpis: list[str], *, since_s: float,
-                  now: float, bucket_s: int) -> dict[str, list[Any]]:
+def cached_series(
+    store: Store,
+    cache: dict[str, Any] | None,
+    label: str,
+    kpis: list[str],
+    *,
+    since_s: float,
+    now: float,
+    bucket_s: int,
+) -> dict[str, list[Any]]:
     """:func:`kpi_series` with the buckets that can no longer change kept in ``cache``: a refresh reads only
     the last bucket or two, not a day of samples (the same points as a full read)."""
     if cache is None:
@@ -131,32 +172,60 @@ def cached_series(store: Store, cache: dict[str, Any] | None, label: str, kpis: 
 
 
 def alert_to_dict(row: dict[str, Any]) -> dict[str, Any]:
-    return {"rule": row["rule"], "subject": row["subject"], "state": row["state"], "severity": row["severity"],
-            "value": row["value"], "threshold": row["threshold"],
-            "since": _iso(row["active_since_s"] or row["state_since_s"]),
-            "summary": (row.get("annotations") or {}).get("summary")}
+    return {
+        "rule": row["rule"],
+        "subject": row["subject"],
+        "state": row["state"],
+        "severity": row["severity"],
+        "value": row["value"],
+        "threshold": row["threshold"],
+        "since": _iso(row["active_since_s"] or row["state_since_s"]),
+        "summary": (row.get("annotations") or {}).get("summary"),
+    }
 
 
 def _cause(c: dict[str, Any]) -> dict[str, Any]:
     action = c.get("action") or {}
-    return {"summary": c.get("summary"), "confidence": c.get("confidence"), "findings": c.get("findings") or [],
-            "fix": action.get("command"), "fix_summary": action.get("summary"), "manual": action.get("manual")}
+    return {
+        "summary": c.get("summary"),
+        "confidence": c.get("confidence"),
+        "findings": c.get("findings") or [],
+        "fix": action.get("command"),
+        "fix_summary": action.get("summary"),
+        "manual": action.get("manual"),
+    }
 
 
 def _finding(f: dict[str, Any]) -> dict[str, Any]:
-    return {"code": f.get("code"), "level": f.get("level"), "subject": f.get("subject"), "title": f.get("title")}
+    return {
+        "code": f.get("code"),
+        "level": f.get("level"),
+        "subject": f.get("subject"),
+        "title": f.get("title"),
+    }
 
 
 def _iso(seconds: float | None) -> str | None:
-    return None if seconds is None else dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (
+        None if seconds is None else dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    )
 
 
 def report_view(doc: dict[str, Any], cfg: Config) -> dict[str, Any]:
     """A stored report as the Triage page shows it: findings by level, causes, KPIs, probes."""
     by_level = {level: [f for f in doc.get("findings") or [] if f.get("level") == level] for level in LEVELS}
     kpis = kpi_rows(from_jsonable(Kpis, doc["kpis"]), cfg.thresholds) if doc.get("kpis") else []
-    probes = [{"name": n, **{k: v for k, v in (p or {}).items() if k in ("status", "duration_s", "reason")}}
-              for n, p in (doc.get("probes") or {}).items()]
-    return {"report": doc, "by_level": by_level, "kpis": kpis, "probes": probes,
-            "causes": [{**_cause(c), "reasons": c.get("reasons") or [], "action": c.get("action")}
-                       for c in doc.get("causes") or []]}
+    probes = [
+        {"name": n, **{k: v for k, v in (p or {}).items() if k in ("status", "duration_s", "reason")}}
+        for n, p in (doc.get("probes") or {}).items()
+    ]
+    return {
+        "report": doc,
+        "by_level": by_level,
+        "kpis": kpis,
+        "probes": probes,
+        "causes": [
+            {**_cause(c), "reasons": c.get("reasons") or [], "action": c.get("action")}
+            for c in doc.get("causes") or []
+        ],
+    }

@@ -16,12 +16,23 @@ from fastapi.responses import HTMLResponse
 from perfbook import __version__
 from perfbook.web.security import CSRF_COOKIE, SESSION_COOKIE
 
-CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
-       "frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
-HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY",
-           "Referrer-Policy": "same-origin"}
-NAV = (("/", "Overview"), ("/triage", "Triage"), ("/incidents", "Incidents"), ("/fixes", "Fixes"),
-       ("/load", "Load runs"))
+CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
+    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+)
+HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
+NAV = (
+    ("/", "Overview"),
+    ("/triage", "Triage"),
+    ("/incidents", "Incidents"),
+    ("/fixes", "Fixes"),
+    ("/load", "Load runs"),
+)
 
 _ENV: Any = None
 
@@ -56,10 +67,17 @@ def html(request: Request, name: str, context: dict[str, Any]) -> str:
     """Template ``web/NAME`` rendered with the layout's variables."""
     ctx = request.app.state.serve
     nav = NAV + ((("/lab", "Lab"),) if ctx.lab is not None else ())
-    base = {"request_path": request.url.path, "csrf": csrf_of(request), "writable": ctx.guard.writable,
-            "actor": ctx.guard.session_actor(request.cookies.get(SESSION_COOKIE)), "nav": nav,
-            "lab": ctx.lab is not None, "version": __version__, "refresh_s": ctx.refresh_s,
-            "now": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    base = {
+        "request_path": request.url.path,
+        "csrf": csrf_of(request),
+        "writable": ctx.guard.writable,
+        "actor": ctx.guard.session_actor(request.cookies.get(SESSION_COOKIE)),
+        "nav": nav,
+        "lab": ctx.lab is not None,
+        "version": __version__,
+        "refresh_s": ctx.refresh_s,
+        "now": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
     return environment().get_template(f"web/{name}").render(**base, **context)
 
 

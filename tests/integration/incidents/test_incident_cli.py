@@ -7,8 +7,16 @@ from pathlib import Path
 
 import pytest
 
-ID_COMMANDS = [("show", []), ("note", ["text"]), ("status", ["identified"]), ("severity", ["P1"]),
-               ("checklist", []), ("check", ["5"]), ("resolve", []), ("reopen", [])]
+ID_COMMANDS = [
+    ("show", []),
+    ("note", ["text"]),
+    ("status", ["identified"]),
+    ("severity", ["P1"]),
+    ("checklist", []),
+    ("check", ["5"]),
+    ("resolve", []),
+    ("reopen", []),
+]
 
 
 @pytest.fixture
@@ -20,16 +28,28 @@ def store_env(tmp_path: Path) -> dict[str, str]:
 def run(perfbook, store_env):
     def call(*args: str):
         return perfbook("incident", *args, env=store_env)
+
     return call
 
 
-REPORT = {"schema_version": 1, "severity": "P2", "severity_reason": "p95 4.1 s on /api/v1/users (metrics)",
-          "issue_types": ["high_response_time"],
-          "kpis": {"p95_s": 4.1, "p95_subject": "/api/v1/users", "error_rate": 0.0, "error_requests": 200},
-          "causes": [{"summary": "GET /api/v1/users is slow", "confidence": 0.7, "findings": []}],
-          "findings": [{"code": "http.slow_response", "level": "critical", "subject": "/api/v1/users",
-                        "issue_type": "high_response_time", "title": "slow"}],
-          "probes": {"metrics": {"status": "ok", "duration_s": 2.0}}}
+REPORT = {
+    "schema_version": 1,
+    "severity": "P2",
+    "severity_reason": "p95 4.1 s on /api/v1/users (metrics)",
+    "issue_types": ["high_response_time"],
+    "kpis": {"p95_s": 4.1, "p95_subject": "/api/v1/users", "error_rate": 0.0, "error_requests": 200},
+    "causes": [{"summary": "GET /api/v1/users is slow", "confidence": 0.7, "findings": []}],
+    "findings": [
+        {
+            "code": "http.slow_response",
+            "level": "critical",
+            "subject": "/api/v1/users",
+            "issue_type": "high_response_time",
+            "title": "slow",
+        }
+    ],
+    "probes": {"metrics": {"status": "ok", "duration_s": 2.0}},
+}
 
 
 def test_open_from_a_report_takes_severity_title_and_ticks_investigation(run, tmp_path: Path) -> None:
@@ -37,7 +57,12 @@ def test_open_from_a_report_takes_severity_title_and_ticks_investigation(run, tm
     path.write_text(json.dumps(REPORT))
     doc = run("open", "--from-report", str(path), "--as", "ana", "--json").json
     inc = doc["incident"]
-    assert (inc["id"], inc["severity"], inc["title"], inc["owner"]) == ("INC-1", "P2", "GET /api/v1/users is slow", "ana")
+    assert (inc["id"], inc["severity"], inc["title"], inc["owner"]) == (
+        "INC-1",
+        "P2",
+        "GET /api/v1/users is slow",
+        "ana",
+    )
     assert inc["endpoints"] == ["/api/v1/users"] and inc["impact"] == "minor"
     done = {c["number"]: c for c in doc["checklist"] if c["state"] == "done"}
     assert sorted(done) == [1, 2, 3, 4] and {c["artifact"] for c in done.values()} == {"triage #1"}
@@ -56,10 +81,15 @@ def test_a_day_of_an_incident(run) -> None:
     assert doc["incident"]["status"] == "resolved" and doc["incident"]["severity"] == "P1"
     assert doc["incident"]["impact"] == "major"  # raised with the severity
     summaries = [(e["kind"], e["summary"]) for e in doc["timeline"]]
-    assert summaries == [("opened", "opened INC-1: Checkout slow"), ("severity", "severity P3 → P1 (checkout affected)"),
-                         ("note", "rolled back 2026.12.1"), ("status", "status investigating → identified: bad release"),
-                         ("check", "ticked 5 Resolution plan developed: rollback"),
-                         ("check", "marked n/a 14 User experience verified"), ("resolved", "resolved: rolled back")]
+    assert summaries == [
+        ("opened", "opened INC-1: Checkout slow"),
+        ("severity", "severity P3 → P1 (checkout affected)"),
+        ("note", "rolled back 2026.12.1"),
+        ("status", "status investigating → identified: bad release"),
+        ("check", "ticked 5 Resolution plan developed: rollback"),
+        ("check", "marked n/a 14 User experience verified"),
+        ("resolved", "resolved: rolled back"),
+    ]
     marks = {c["number"]: c["state"] for c in doc["checklist"] if c["state"] != "open"}
     assert marks == {5: "done", 14: "na"}
     assert doc["timeline"][2]["data"]["followup"] is True
@@ -104,15 +134,30 @@ def test_every_command_refuses_an_unknown_id_in_one_line(run, command: str, extr
         assert result.stdout == ""
 
 
-@pytest.mark.parametrize("args", [
-    ["status", "INC-1", "fixed"], ["status", "INC-1", "resolved"], ["status", "INC-1", "investigating"],
-    ["severity", "INC-1", "P5"], ["severity", "INC-1", "P3"], ["check", "INC-1", "monitoring"],
-    ["check", "INC-1", "21"], ["check", "INC-1", "5", "--na", "--undo"], ["check", "INC-1", "6", "--undo"],
-    ["note", "INC-1", "  "], ["open", "--title", ""], ["open"], ["open", "--title", "x", "--severity", "P9"],
-    ["open", "--title", "x", "--impact", "huge"], ["list", "--status", "done"], ["reopen", "INC-1"],
-    ["open", "--from-report", "/nonexistent/report.json"], ["open", "--triage", "--from-report", "r.json"],
-    ["note", "INC-1", "x", "--as", ""],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["status", "INC-1", "fixed"],
+        ["status", "INC-1", "resolved"],
+        ["status", "INC-1", "investigating"],
+        ["severity", "INC-1", "P5"],
+        ["severity", "INC-1", "P3"],
+        ["check", "INC-1", "monitoring"],
+        ["check", "INC-1", "21"],
+        ["check", "INC-1", "5", "--na", "--undo"],
+        ["check", "INC-1", "6", "--undo"],
+        ["note", "INC-1", "  "],
+        ["open", "--title", ""],
+        ["open"],
+        ["open", "--title", "x", "--severity", "P9"],
+        ["open", "--title", "x", "--impact", "huge"],
+        ["list", "--status", "done"],
+        ["reopen", "INC-1"],
+        ["open", "--from-report", "/nonexistent/report.json"],
+        ["open", "--triage", "--from-report", "r.json"],
+        ["note", "INC-1", "x", "--as", ""],
+    ],
+)
 def test_bad_input_is_one_line_exit_2_and_changes_nothing(run, args: list[str]) -> None:
     run("open", "--title", "x", "--severity", "P3")
     before = run("show", "INC-1", "--json").json
@@ -136,7 +181,9 @@ def test_a_store_that_cannot_be_written_is_one_line_and_leaves_nothing(perfbook,
     env = {"PERFBOOK_STORE_URL": f"sqlite:///{blocker}/perfbook.db"}
     for args in (["open", "--title", "x"], ["list"], ["show", "INC-1"]):
         result = perfbook("incident", *args, env=env)
-        assert result.exit_code == 2 and result.stderr.startswith("error: store: cannot create"), result.stderr
+        assert result.exit_code == 2 and result.stderr.startswith("error: store: cannot create"), (
+            result.stderr
+        )
         assert "Traceback" not in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["not-a-dir"]
 
@@ -157,13 +204,18 @@ def test_store_upgrade_and_status(perfbook, tmp_path: Path) -> None:
     assert len(history) == 3
 
 
-@pytest.mark.parametrize("args", [
-    ["triage", "--only", "host", "--window", "200ms"],
-    ["fix", "pg.analyze", "--table", "public.t", "--apply", "--yes"],
-    ["load", "http://127.0.0.1:9/health", "-n", "5"],
-    ["capacity", "http://127.0.0.1:9/health", "--max-duration", "1s"],
-])
-def test_evidence_for_an_unknown_or_resolved_incident_is_refused_before_any_work(perfbook, store_env, args) -> None:
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["triage", "--only", "host", "--window", "200ms"],
+        ["fix", "pg.analyze", "--table", "public.t", "--apply", "--yes"],
+        ["load", "http://127.0.0.1:9/health", "-n", "5"],
+        ["capacity", "http://127.0.0.1:9/health", "--max-duration", "1s"],
+    ],
+)
+def test_evidence_for_an_unknown_or_resolved_incident_is_refused_before_any_work(
+    perfbook, store_env, args
+) -> None:
     env = {**store_env, "PERFBOOK_POSTGRES_DSN": "postgresql://nobody@127.0.0.1:9/x"}
     for ref, message in (("INC-3", "no incident INC-3"), ("INC-1", "INC-1 is resolved")):
         perfbook("incident", "open", "--title", "x", "--severity", "P3", env=store_env)
@@ -175,8 +227,17 @@ def test_evidence_for_an_unknown_or_resolved_incident_is_refused_before_any_work
 
 def test_triage_attaches_itself_through_the_environment(perfbook, store_env) -> None:
     perfbook("incident", "open", "--title", "x", "--severity", "P3", env=store_env)
-    result = perfbook("triage", "--only", "host", "--window", "300ms", "--fail-on", "never", "--json",
-                      env={**store_env, "PERFBOOK_INCIDENT": "INC-1"})
+    result = perfbook(
+        "triage",
+        "--only",
+        "host",
+        "--window",
+        "300ms",
+        "--fail-on",
+        "never",
+        "--json",
+        env={**store_env, "PERFBOOK_INCIDENT": "INC-1"},
+    )
     assert result.exit_code == 0, result.stderr
     assert result.json["probes"]["host"]["status"] == "ok"
     assert result.stderr.startswith("INC-1: triage #1: ")
@@ -188,11 +249,14 @@ def test_triage_attaches_itself_through_the_environment(perfbook, store_env) -> 
     assert ticked == expected
 
 
-def test_every_incident_change_rebuilds_the_status_page_when_a_dir_is_set(run, perfbook, store_env,
-                                                                          tmp_path: Path) -> None:
+def test_every_incident_change_rebuilds_the_status_page_when_a_dir_is_set(
+    run, perfbook, store_env, tmp_path: Path
+) -> None:
     page = tmp_path / "status"
     env = {**store_env, "PERFBOOK_STATUS_DIR": str(page)}
-    assert perfbook("incident", "open", "--title", "Checkout slow", "--severity", "P1", env=env).exit_code == 0
+    assert (
+        perfbook("incident", "open", "--title", "Checkout slow", "--severity", "P1", env=env).exit_code == 0
+    )
     opened = json.loads((page / "status.json").read_text())
     assert [(i["id"], i["status"]) for i in opened["incidents"]] == [("INC-1", "investigating")], opened
     assert opened["status"]["state"] != "operational"

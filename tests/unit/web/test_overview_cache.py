@@ -16,8 +16,18 @@ NOW_S = 1_800_000_000.0
 
 
 def _samples(store: Store) -> None:
-    rows = [{"at_s": NOW_S - k * 30, "run_id": f"r{k}", "kpi": kpi, "subject": "", "value": 0.5 + (k % 50) / 100,
-             "count": 100} for k in range(2 * 2880) for kpi in ("p95_s", "cpu_pct")]
+    rows = [
+        {
+            "at_s": NOW_S - k * 30,
+            "run_id": f"r{k}",
+            "kpi": kpi,
+            "subject": "",
+            "value": 0.5 + (k % 50) / 100,
+            "count": 100,
+        }
+        for k in range(2 * 2880)
+        for kpi in ("p95_s", "cpu_pct")
+    ]
     store.write(lambda conn: conn.execute(kpi_samples.insert(), rows))
 
 
