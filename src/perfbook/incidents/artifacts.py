@@ -12,7 +12,7 @@ Lists carry the figures pulled into columns, never the whole documents (a store 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,10 +82,27 @@ def get_artifact(store: Store, artifact_id: int, *, kinds: Sequence[str] = KINDS
     )
 
 
-def latest_artifact(store: Store, kinds: Sequence[str]) -> StoredArtifact | None:
-    """The newest artifact of ``kinds`` (attached to an incident or not), whole; None when there is none."""
-    newest = select(func.max(artifacts.c.id)).where(artifacts.c.kind.in_(list(kinds))).scalar_subquery()
-    row = store.read(lambda conn: conn.execute(select(artifacts).where(artifacts.c.id == newest)).first())
+def latest_artifact(
+    store: Store, kinds: Sequence[str], *, cache: MutableMapping[str, Any] | None = None
+) -> StoredArtifact | None:
+    """The newest artifact of ``kinds`` (attached to an incident or not), whole; None when there is none.
+
+    With ``cache``, the artifact read last is kept there: an artifact never changes (the store refuses
+    UPDATE and DELETE on the table), so asking again reads only the newest id, not the whole document.
+    """
+    newest = select(func.max(artifacts.c.id)).where(artifacts.c.kind.in_(list(kinds)))
+    if cache is not None:
+        key = "latest-artifact:" + ",".join(kinds)
+        number = store.read(lambda conn: conn.execute(newest).scalar())
+        if number is None:
+            return None
+        known = cache.get(key)
+        if known is None or known.artifact.id != number:
+            known = cache[key] = get_artifact(store, number, kinds=kinds)
+        return known
+    row = store.read(
+        lambda conn: conn.execute(select(artifacts).where(artifacts.c.id == newest.scalar_subquery())).first()
+    )
     if row is None:
         return None
     return StoredArtifact(

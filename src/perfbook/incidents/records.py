@@ -129,6 +129,8 @@ def count_incidents(
     severities: Sequence[str] = (),
 ) -> int:
     """How many incidents :func:`list_incidents` would give without a limit."""
+    if not statuses and not include_resolved:  # the open ones: an index search, where != scans every incident
+        statuses = [s for s in Status if s is not Status.RESOLVED]
     query = _filtered(select(func.count()).select_from(incidents), include_resolved, statuses, severities)
     return store.read(lambda conn: int(conn.execute(query).scalar() or 0))
 

@@ -21,7 +21,24 @@ UNCLASSIFIED_AS = "P2"
 
 
 def parse_iso(text: str) -> dt.datetime:
-    """``2026-12-01T10:00:00Z`` as an aware datetime."""
+    """``2026-12-01T10:00:00Z`` as an aware datetime.
+
+    >>> parse_iso("2026-12-01T10:00:00Z") == parse_iso("2026-12-1T10:0:0Z")
+    True
+    """
+    # the form perfbook writes goes to the C parser (a list of 50 incidents parses 150 of these;
+    # strptime costs ~15 µs each); anything else to strptime, which decides what is accepted
+    if (
+        len(text) == 20
+        and text[19] == "Z"
+        and text[10] == "T"
+        and text[4] == text[7] == "-"
+        and text[13] == text[16] == ":"
+    ):
+        try:
+            return dt.datetime.fromisoformat(text[:19]).replace(tzinfo=dt.UTC)
+        except ValueError:
+            pass
     return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
 
 

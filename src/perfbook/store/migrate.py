@@ -21,8 +21,15 @@ from perfbook.errors import StoreError
 
 T = TypeVar("T")
 
-HEAD = "0005"
-REVISIONS = ("0001", "0002", "0003", "0004", "0005")  # oldest first; a test checks these against the scripts
+HEAD = "0006"
+REVISIONS = (
+    "0001",
+    "0002",
+    "0003",
+    "0004",
+    "0005",
+    "0006",
+)  # oldest first; a test checks these against the scripts
 MIGRATIONS = Path(__file__).parent / "migrations"
 _PG_LOCK_KEY = 0x70657266  # "perf": one advisory lock for perfbook's migrations
 

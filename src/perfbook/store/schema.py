@@ -101,6 +101,7 @@ artifacts = Table(
     Column("document", JSON, nullable=False),  # the JSON perfbook printed, whole
     Index("ix_artifacts_incident", "incident_id", "id"),
     Index("ix_artifacts_kind_at", "kind", "at"),
+    Index("ix_artifacts_kind_id", "kind", "id"),  # the newest report of a kind (the Overview's banner)
 )
 
 timeline_events = Table(

@@ -28,7 +28,9 @@ class ServeContext:
     refresh_s: float = 5.0  # how often the overview's live part is fetched again
     metrics: MetricsFn | None = None
     triage_lock: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(1))
-    cache: dict[str, tuple[float, Any]] = field(default_factory=dict)  # the public status page, a few seconds
+    # what pages may keep between requests: the public status page (a few seconds), the Overview's
+    # closed sparkline buckets and its latest triage report (an artifact never changes)
+    cache: dict[str, Any] = field(default_factory=dict)
 
 
 def context(request: Request) -> ServeContext:

@@ -15,71 +15,20 @@ from typing import Any
 from perfbook.config import Config
 from perfbook.errors import UsageError
 from perfbook.incidents import artifacts, records
-from perfbook.incidents.model import Artifact, Event, Incident, Status, parse_severity
-from perfbook.incidents.reminders import due_at, overdue_s
+from perfbook.incidents.model import Incident, Status, parse_severity
+from perfbook.incidents.views import incident_to_dict, show_to_dict
 from perfbook.store import Store
 from perfbook.web.failures import TooBusy
 
 ALL_STATUSES = tuple(s.value for s in Status)
 
 
-def incident_to_dict(inc: Incident, now: dt.datetime, every_min: dict[str, float]) -> dict[str, Any]:
-    """One incident as ``incident list --json`` shows it, with when its next update is due and whether that is past."""
-    late = overdue_s(inc, now, every_min)
-    return {
-        "id": inc.id,
-        "number": inc.number,
-        "title": inc.title,
-        "status": inc.status.value,
-        "severity": inc.severity,
-        "impact": inc.impact.value,
-        "owner": inc.owner,
-        "issue_types": inc.issue_types,
-        "endpoints": inc.endpoints,
-        "components": inc.components,
-        "opened_at": inc.opened_at,
-        "resolved_at": inc.resolved_at,
-        "updated_at": inc.updated_at,
-        "last_update_at": inc.last_update_at,
-        "next_update_due": None if inc.resolved_at else due_at(inc.last_update_at, inc.severity, every_min),
-        "overdue": late is not None,
-        "overdue_s": late,
-    }
-
-
-def event_to_dict(ev: Event) -> dict[str, Any]:
-    return {
-        "id": ev.id,
-        "at": ev.at,
-        "kind": ev.kind,
-        "actor": ev.actor,
-        "summary": ev.summary,
-        "data": ev.data,
-        "artifact_id": ev.artifact_id,
-    }
-
-
-def artifact_to_dict(art: Artifact) -> dict[str, Any]:
-    return {
-        "id": art.id,
-        "label": art.label,
-        "kind": art.kind,
-        "at": art.at,
-        "actor": art.actor,
-        "summary": art.summary,
-    }
-
-
 def show(store: Store, cfg: Config, number: int, now: dt.datetime | None = None) -> dict[str, Any]:
-    """``incident show --json``: the incident, its checklist, timeline and artifacts (without their documents)."""
-    now = now or dt.datetime.now(dt.UTC)
-    inc = records.get_incident(store, number)
-    return {
-        "incident": incident_to_dict(inc, now, cfg.incident.update_every_min),
-        "checklist": [s.to_dict() for s in records.checklist_of(store, number)],
-        "timeline": [event_to_dict(e) for e in records.timeline(store, number)],
-        "artifacts": [artifact_to_dict(a) for a in records.artifacts_of(store, number)],
-    }
+    """``incident show --json``: the incident, its checklist, timeline and artifacts (without their documents),
+    read in one transaction."""
+    return show_to_dict(
+        records.snapshot(store, number), now or dt.datetime.now(dt.UTC), cfg.incident.update_every_min
+    )
 
 
 def statuses_of(names: Sequence[str]) -> list[Status]:

@@ -12,6 +12,7 @@ open incidents with whether their next update is overdue.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any
 
 from perfbook.config import Config
@@ -34,26 +35,49 @@ KPI_SERIES = (
 )
 RANGES = (("hour", 3600, 60), ("day", 86400, 1800))
 LEVELS = ("critical", "warning", "info")
+REPORT_KINDS = ("triage", "watch")
 
 
 def overview(cfg: Config, store: Store, *, now: float, cache: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The Overview's document (also ``GET /api/v1/overview``); ``cache`` keeps closed sparkline buckets."""
+    """The Overview's document (also ``GET /api/v1/overview``); ``cache`` keeps what cannot change between
+    requests: closed sparkline buckets, and the latest report with what is taken from it."""
     from perfbook.incidents.records import list_incidents
-    from perfbook.web.operations import incident_to_dict
+    from perfbook.incidents.views import incident_to_dict
 
-    latest = artifacts.latest_artifact(store, ("triage", "watch"))
-    report = latest.artifact.document if latest else None
+    latest = artifacts.latest_artifact(store, REPORT_KINDS, cache=cache)
+    parts = report_parts(cfg, latest, cache)
     when = dt.datetime.fromtimestamp(now, dt.UTC)
     return {
-        "triage": _triage_head(latest, report),
-        "kpis": kpi_table(cfg, store, report, now, cache),
+        "triage": parts["triage"],
+        "kpis": kpi_table(cfg, store, parts["rows"], now, cache),
         "alerts": [alert_to_dict(a) for a in active_alerts(store)],
-        "causes": [_cause(c) for c in (report or {}).get("causes", [])[:3]],
-        "findings": [_finding(f) for f in (report or {}).get("findings", []) if f.get("level") != "info"][:8],
+        "causes": parts["causes"],
+        "findings": parts["findings"],
         "incidents": [
             incident_to_dict(i, when, cfg.incident.update_every_min) for i in list_incidents(store, limit=20)
         ],
     }
+
+
+def report_parts(cfg: Config, latest: Any, cache: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What the Overview shows of the latest report: its head, KPI rows by name, top causes, findings.
+    Kept in ``cache`` with the report's id (a stored artifact never changes; the thresholds neither)."""
+    known = cache.get("overview-report") if cache is not None and latest is not None else None
+    if known is not None and known[0] == latest.artifact.id:
+        return known[1]
+    report = latest.artifact.document if latest else None
+    rows = (
+        {r.name: r for r in kpi_rows(from_jsonable(Kpis, report["kpis"]), cfg.thresholds)} if report else {}
+    )
+    parts = {
+        "triage": _triage_head(latest, report),
+        "rows": rows,
+        "causes": [_cause(c) for c in (report or {}).get("causes", [])[:3]],
+        "findings": [_finding(f) for f in (report or {}).get("findings", []) if f.get("level") != "info"][:8],
+    }
+    if cache is not None and latest is not None:
+        cache["overview-report"] = (latest.artifact.id, parts)
+    return parts
 
 
 def _triage_head(latest: Any, report: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -73,12 +97,10 @@ def _triage_head(latest: Any, report: dict[str, Any] | None) -> dict[str, Any] |
 
 
 def kpi_table(
-    cfg: Config, store: Store, report: dict[str, Any] | None, now: float, cache: dict[str, Any] | None = None
+    cfg: Config, store: Store, rows: dict[str, Any], now: float, cache: dict[str, Any] | None = None
 ) -> list[dict[str, Any]]:
-    """Each KPI: the latest triage's value against target, and its history as sparklines."""
-    rows = (
-        {r.name: r for r in kpi_rows(from_jsonable(Kpis, report["kpis"]), cfg.thresholds)} if report else {}
-    )
+    """Each KPI: the latest triage's value against target (``rows``: the report's KPI rows by name), and its
+    history as sparklines."""
     names = [kpi for _, kpi in KPI_SERIES]
     series = {
         label: cached_series(store, cache, label, names, since_s=now - span_s, now=now, bucket_s=bucket_s)
@@ -90,13 +112,11 @@ def kpi_table(
         target = getattr(cfg.thresholds, kpi)
         sparks = {}
         for label, _, _ in RANGES:
-            points = series[label][kpi]
+            points = tuple((p.t_s, p.mean, p.low, p.high, p.samples) for p in series[label][kpi])
             sparks[label] = {
-                "samples": sum(p.samples for p in points),
-                "svg": sparkline(
-                    [(p.t_s, p.mean, p.low, p.high) for p in points],
-                    target=target,
-                    label=f"{name}, last {label}: {len(points)} buckets, dashed line = target",
+                "samples": sum([p[4] for p in points]),
+                "svg": _sparkline(
+                    points, target, f"{name}, last {label}: {len(points)} buckets, dashed line = target"
                 ),
             }
         out.append(
@@ -110,6 +130,12 @@ def kpi_table(
             }
         )
     return out
+
+
+@functools.lru_cache(maxsize=64)
+def _sparkline(points: tuple[tuple[float, float, float, float, int], ...], target: float, label: str) -> str:
+    """:func:`sparkline`, drawn once per series: between two watch runs a refresh draws the same 14 figures."""
+    return sparkline([p[:4] for p in points], target=target, label=label)
 
 
 GRACE_S = 120  # a bucket is final this long after it ends: a watch run stores its samples after it started

@@ -46,6 +46,7 @@ def environment() -> Any:
         from perfbook.templating import environment as shipped
 
         _ENV = shipped("")
+        _ENV.auto_reload = False  # the shipped templates: no stat() of each file on every page
         # a page shows "" for a field a stored document lacks (an older report), never a 500
         _ENV.undefined = jinja2.ChainableUndefined
     return _ENV

@@ -53,19 +53,18 @@ def sparkline(
     ys = [v for p in points for v in (p[2], p[3])] + ([target] if target is not None else [])
     t0, tx = _scale(ts, width, 2)
     y0, ty = _scale(ys, height, 3)
-
-    def x(t: float) -> float:
-        return round(2 + (t - t0) * tx, 1)
+    bottom = height - 3
+    # one formatted x per point and one y per value (an Overview draws 14 of these per refresh);
+    # f"{v:.1f}" writes what str(round(v, 1)) does for these in-range coordinates
+    xs = [f"{2 + (t - t0) * tx:.1f}" for t in ts]
+    high = [f"{x},{bottom - (p[3] - y0) * ty:.1f}" for x, p in zip(xs, points, strict=True)]
+    low = [f"{x},{bottom - (p[2] - y0) * ty:.1f}" for x, p in zip(xs, points, strict=True)]
+    band = " ".join(high) + " " + " ".join(reversed(low))
+    line = " ".join([f"{x},{bottom - (p[1] - y0) * ty:.1f}" for x, p in zip(xs, points, strict=True)])
 
     def y(v: float) -> float:
         return round(height - 3 - (v - y0) * ty, 1)
 
-    band = (
-        " ".join(f"{x(p[0])},{y(p[3])}" for p in points)
-        + " "
-        + " ".join(f"{x(p[0])},{y(p[2])}" for p in reversed(points))
-    )
-    line = " ".join(f"{x(p[0])},{y(p[1])}" for p in points)
     parts = [
         f'<svg class="spark" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
         f'aria-label="{escape(label)}">{title}',

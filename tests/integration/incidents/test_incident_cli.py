@@ -191,13 +191,13 @@ def test_a_store_that_cannot_be_written_is_one_line_and_leaves_nothing(perfbook,
 def test_store_upgrade_and_status(perfbook, tmp_path: Path) -> None:
     import shutil
 
+    from perfbook.store.migrate import HEAD
+
     shutil.copy(Path(__file__).parents[2] / "fixtures" / "store" / "v0.1.0.db", tmp_path / "old.db")
     env = {"PERFBOOK_STORE_URL": f"sqlite:///{tmp_path / 'old.db'}"}
     status = perfbook("store", "status", "--json", env=env).json
     assert (status["revision"], status["current"]) == (None, False)
     done = perfbook("store", "upgrade", "--json", env=env).json
-    from perfbook.store.migrate import HEAD
-
     assert (done["before"], done["after"], done["changed"]) == (None, HEAD, True)
     assert perfbook("store", "upgrade", env=env).stdout.strip().endswith(f"already at {HEAD}")
     history = perfbook("fix", "history", "--json", env=env).json["entries"]
