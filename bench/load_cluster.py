@@ -16,7 +16,11 @@ measured with a 2-request run. The figures, per request:
 - less idle: less Dask's idle floor over the run's wall time;
 - steady: less the idle floor and less the start-up — the per-request overhead the target is about.
 
-Usage: .venv/bin/python bench/load_cluster.py   (env: DURATION=10 CONNECTIONS=50 SERVER_CPU=0 CLIENT_CPU=1 REPEAT=2 IDLE_S=10)
+Before the runs it also measures perfbook's own work on the Dask side apart from the engines (a
+share's task sitting on a worker, alone for PART_S; the client's polls, CALLS of each kind).
+
+Usage: .venv/bin/python bench/load_cluster.py
+       (env: DURATION=10 CONNECTIONS=50 SERVER_CPU=0 CLIENT_CPU=1 REPEAT=2 IDLE_S=10 PART_S=10 CALLS=200)
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ SERVER_CPU = os.environ.get("SERVER_CPU", "0")
 CLIENT_CPU = os.environ.get("CLIENT_CPU", "1")
 REPEAT = int(os.environ.get("REPEAT", "2"))
 IDLE_S = float(os.environ.get("IDLE_S", "10"))
+PART_S = float(os.environ.get("PART_S", "10"))
+CALLS = int(os.environ.get("CALLS", "200"))
 PERFBOOK = [sys.executable, "-m", "perfbook", "load"]
 
 
@@ -141,6 +147,69 @@ def measure(setups: list[tuple[str, list[str], Dask | None]], url: str) -> list[
     return [best[name] for name, _, _ in setups]
 
 
+def _blocked(seconds: float) -> None:
+    """A task that holds its worker thread, as a share used to (blocked on its engine's pipe)."""
+    time.sleep(seconds)
+
+
+async def _awaiting(seconds: float) -> None:
+    """A task on the worker's event loop, as a share is now."""
+    import asyncio
+
+    await asyncio.sleep(seconds)
+
+
+def parts(dc: DaskCluster, dask: Dask) -> None:
+    """What perfbook's run costs the Dask side apart from the engines: a share's task sitting on a
+    worker, and the client's polls — each for PART_S, as CPU % of a core above Dask's idle floor
+    measured just before it."""
+    from perfbook.load.cluster_worker import poll
+
+    client, me = dc.client, psutil.Process()
+    alive = sorted(client.nthreads())
+
+    def rate(work) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+        before, mine, started = dask.cpu(), sum(me.cpu_times()[:2]), time.monotonic()
+        work()
+        wall = time.monotonic() - started
+        return sum(dask.cpu().values()) - sum(before.values()), (sum(me.cpu_times()[:2]) - mine) / wall
+
+    def over(label: str, work) -> None:  # type: ignore[no-untyped-def]
+        # the floor is an idle stretch just before: a shared machine's load drifts within a minute
+        idle = rate(lambda: time.sleep(PART_S))[0] / PART_S
+        started = time.monotonic()
+        busy, client_rate = rate(work)
+        busy /= time.monotonic() - started
+        print(f"  {label:<58}Dask {(busy - idle) * 100:+5.1f} % (idle {idle * 100:.1f} %), "
+              f"client {client_rate * 100:4.1f} %  (load {load()})")
+
+    def tasks(fn) -> None:  # type: ignore[no-untyped-def]
+        futs = [client.submit(fn, PART_S, workers=[a], pure=False) for a in alive]
+        client.gather(futs)
+
+    def calls(fn) -> None:  # type: ignore[no-untyped-def]
+        for _ in range(CALLS):
+            fn()
+            time.sleep(0.02)
+
+    def per_call(fn) -> float:  # type: ignore[no-untyped-def]
+        """CPU (ms, Dask's processes and the client) of one call, less the same stretch idle."""
+        started = time.monotonic()
+        dask_s, client_rate = rate(lambda: calls(fn))
+        wall = time.monotonic() - started
+        idle_dask, idle_client = rate(lambda: time.sleep(wall))
+        return ((dask_s - idle_dask) + (client_rate - idle_client) * wall) * 1e3 / CALLS
+
+    print(f"perfbook's own work on the Dask side, {PART_S:g}s each, above Dask's idle floor just before:")
+    over("a share's task holding each worker's thread (before)", lambda: tasks(_blocked))
+    over("a share's task as a coroutine on each worker's loop (now)", lambda: tasks(_awaiting))
+    who = per_call(client.nthreads)
+    ask = per_call(lambda: client.run(poll, "bench", False, workers=alive, on_error="return"))
+    print(f"  a poll (client.run to both workers) {ask:.1f} ms of CPU, asking who is there {who:.1f} ms "
+          f"(each {CALLS} times): every 0.5 s both (before) {(ask + who) * 2 / 10:.1f} % of a core, "
+          f"one poll every 1 s (now) {ask / 10:.1f} %  (load {load()})")
+
+
 def main() -> None:
     if not shutil.which("nginx") or not shutil.which("taskset"):
         raise SystemExit("needs nginx and taskset (apt-get install nginx util-linux)")
@@ -160,6 +229,7 @@ def main() -> None:
             print(f"Dask idle for {IDLE_S:g}s (load {load()}): " + ", ".join(
                 f"{r} {v * 100:.1f} %" for r, v in dask.idle_rate.items() if not r.startswith("engine")) +
                 f" of a core; {sum(dask.idle_rate.values()) * 100:.1f} % in all", flush=True)
+            parts(dc, dask)
             local, cluster = measure([("perfbook load --workers 2", ["--workers", "2"], None),
                                       ("perfbook load --cluster (2 workers)", ["--cluster", dc.address], dask)],
                                      url)
