@@ -121,8 +121,14 @@ def perfbook(args: list[str], dask: Dask | None) -> dict:
     doc = json.loads(out)
     cpu = {"client": usage.ru_utime + usage.ru_stime, **{r: after[r] - before[r] for r in after}}
     floor = {r: (dask.idle_rate.get(r, 0.0) * wall if dask else 0.0) for r in cpu}
-    return {"requests": doc["requests"], "rps": doc["rps"], "wall_s": wall, "cpu": cpu, "floor": floor,
-            "load": load()}
+    return {
+        "requests": doc["requests"],
+        "rps": doc["rps"],
+        "wall_s": wall,
+        "cpu": cpu,
+        "floor": floor,
+        "load": load(),
+    }
 
 
 def measure(setups: list[tuple[str, list[str], Dask | None]], url: str) -> list[dict]:
@@ -133,8 +139,11 @@ def measure(setups: list[tuple[str, list[str], Dask | None]], url: str) -> list[
             row = perfbook([url, "-d", f"{DURATION}s", "-c", str(CONNECTIONS), *extra], dask)
             row["fixed"] = perfbook([url, "-n", "2", "-c", "2", *extra], dask)  # start-up, next to it
             row["setup"] = name
-            print(f"  {name} run {rep + 1}: {row['rps']:,.0f} rps, {sum(row['cpu'].values()):.2f} s CPU "
-                  f"(load {row['load']})", flush=True)
+            print(
+                f"  {name} run {rep + 1}: {row['rps']:,.0f} rps, {sum(row['cpu'].values()):.2f} s CPU "
+                f"(load {row['load']})",
+                flush=True,
+            )
             if name not in best or row["rps"] > best[name]["rps"]:
                 best[name] = row
     for row in best.values():
@@ -142,8 +151,9 @@ def measure(setups: list[tuple[str, list[str], Dask | None]], url: str) -> list[
         above = raw - sum(row["floor"].values())
         fixed = sum(row["fixed"]["cpu"].values()) - sum(row["fixed"]["floor"].values())
         n = row["requests"]
-        row.update(raw_us=raw * 1e6 / n, above_us=above * 1e6 / n, steady_us=(above - fixed) * 1e6 / n,
-                   fixed_s=fixed)
+        row.update(
+            raw_us=raw * 1e6 / n, above_us=above * 1e6 / n, steady_us=(above - fixed) * 1e6 / n, fixed_s=fixed
+        )
     return [best[name] for name, _, _ in setups]
 
 
@@ -180,8 +190,10 @@ def parts(dc: DaskCluster, dask: Dask) -> None:
         started = time.monotonic()
         busy, client_rate = rate(work)
         busy /= time.monotonic() - started
-        print(f"  {label:<58}Dask {(busy - idle) * 100:+5.1f} % (idle {idle * 100:.1f} %), "
-              f"client {client_rate * 100:4.1f} %  (load {load()})")
+        print(
+            f"  {label:<58}Dask {(busy - idle) * 100:+5.1f} % (idle {idle * 100:.1f} %), "
+            f"client {client_rate * 100:4.1f} %  (load {load()})"
+        )
 
     def tasks(fn) -> None:  # type: ignore[no-untyped-def]
         futs = [client.submit(fn, PART_S, workers=[a], pure=False) for a in alive]
@@ -205,9 +217,11 @@ def parts(dc: DaskCluster, dask: Dask) -> None:
     over("a share's task as a coroutine on each worker's loop (now)", lambda: tasks(_awaiting))
     who = per_call(client.nthreads)
     ask = per_call(lambda: client.run(poll, "bench", False, workers=alive, on_error="return"))
-    print(f"  a poll (client.run to both workers) {ask:.1f} ms of CPU, asking who is there {who:.1f} ms "
-          f"(each {CALLS} times): every 0.5 s both (before) {(ask + who) * 2 / 10:.1f} % of a core, "
-          f"one poll every 1 s (now) {ask / 10:.1f} %  (load {load()})")
+    print(
+        f"  a poll (client.run to both workers) {ask:.1f} ms of CPU, asking who is there {who:.1f} ms "
+        f"(each {CALLS} times): every 0.5 s both (before) {(ask + who) * 2 / 10:.1f} % of a core, "
+        f"one poll every 1 s (now) {ask / 10:.1f} %  (load {load()})"
+    )
 
 
 def main() -> None:
@@ -223,37 +237,61 @@ def main() -> None:
         with DaskCluster(work / "dask", workers=2) as dc:
             os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
             dask = Dask(dc)
-            print(f"nginx on core {SERVER_CPU}; client side on core {CLIENT_CPU}; {CONNECTIONS} connections, "
-                  f"keep-alive, {DURATION}s, best of {REPEAT}; {os.cpu_count()} cores; load {load()}", flush=True)
+            print(
+                f"nginx on core {SERVER_CPU}; client side on core {CLIENT_CPU}; {CONNECTIONS} connections, "
+                f"keep-alive, {DURATION}s, best of {REPEAT}; {os.cpu_count()} cores; load {load()}",
+                flush=True,
+            )
             dask.measure_idle()
-            print(f"Dask idle for {IDLE_S:g}s (load {load()}): " + ", ".join(
-                f"{r} {v * 100:.1f} %" for r, v in dask.idle_rate.items() if not r.startswith("engine")) +
-                f" of a core; {sum(dask.idle_rate.values()) * 100:.1f} % in all", flush=True)
+            print(
+                f"Dask idle for {IDLE_S:g}s (load {load()}): "
+                + ", ".join(
+                    f"{r} {v * 100:.1f} %" for r, v in dask.idle_rate.items() if not r.startswith("engine")
+                )
+                + f" of a core; {sum(dask.idle_rate.values()) * 100:.1f} % in all",
+                flush=True,
+            )
             parts(dc, dask)
-            local, cluster = measure([("perfbook load --workers 2", ["--workers", "2"], None),
-                                      ("perfbook load --cluster (2 workers)", ["--cluster", dc.address], dask)],
-                                     url)
+            local, cluster = measure(
+                [
+                    ("perfbook load --workers 2", ["--workers", "2"], None),
+                    ("perfbook load --cluster (2 workers)", ["--cluster", dc.address], dask),
+                ],
+                url,
+            )
     finally:
         subprocess.run(["kill", pid_file.read_text().strip()], check=False)
         shutil.rmtree(work, ignore_errors=True)
-    print(f"\n{'setup':<38}{'requests':>10}{'rps':>10}{'raw µs/req':>12}{'less idle':>11}{'steady':>9}"
-          f"{'start-up s':>12}")
+    print(
+        f"\n{'setup':<38}{'requests':>10}{'rps':>10}{'raw µs/req':>12}{'less idle':>11}{'steady':>9}"
+        f"{'start-up s':>12}"
+    )
     for row in (local, cluster):
-        print(f"{row['setup']:<38}{row['requests']:>10,}{row['rps']:>10,.0f}{row['raw_us']:>12.1f}"
-              f"{row['above_us']:>11.1f}{row['steady_us']:>9.1f}{row['fixed_s']:>12.2f}")
+        print(
+            f"{row['setup']:<38}{row['requests']:>10,}{row['rps']:>10,.0f}{row['raw_us']:>12.1f}"
+            f"{row['above_us']:>11.1f}{row['steady_us']:>9.1f}{row['fixed_s']:>12.2f}"
+        )
     n = cluster["requests"]
-    print(f"\nwhere the cluster run's CPU went ({cluster['wall_s']:.1f}s wall, {n:,} requests, load {cluster['load']}):")
-    print(f"{'process':<16}{'CPU s':>8}{'idle floor s':>14}{'above idle s':>14}{'µs/req above':>14}"
-          f"{'start-up s':>12}")
+    print(
+        f"\nwhere the cluster run's CPU went ({cluster['wall_s']:.1f}s wall, {n:,} requests, load {cluster['load']}):"
+    )
+    print(
+        f"{'process':<16}{'CPU s':>8}{'idle floor s':>14}{'above idle s':>14}{'µs/req above':>14}"
+        f"{'start-up s':>12}"
+    )
     for role, cpu in cluster["cpu"].items():
         floor, fixed = cluster["floor"][role], cluster["fixed"]["cpu"][role] - cluster["fixed"]["floor"][role]
-        print(f"{role:<16}{cpu:>8.2f}{floor:>14.2f}{cpu - floor:>14.2f}{(cpu - floor) * 1e6 / n:>14.1f}"
-              f"{fixed:>12.2f}")
-    print(f"\ncluster ÷ local: throughput {local['rps'] / cluster['rps']:.3f}× (local rps ÷ cluster rps); "
-          f"client CPU per request {cluster['raw_us'] / local['raw_us']:.3f}× raw, "
-          f"{cluster['above_us'] / local['above_us']:.3f}× less Dask's idle floor, "
-          f"{cluster['steady_us'] / local['steady_us']:.3f}× steady (less idle floor and start-up); "
-          f"target ≤ 1.05×")
+        print(
+            f"{role:<16}{cpu:>8.2f}{floor:>14.2f}{cpu - floor:>14.2f}{(cpu - floor) * 1e6 / n:>14.1f}"
+            f"{fixed:>12.2f}"
+        )
+    print(
+        f"\ncluster ÷ local: throughput {local['rps'] / cluster['rps']:.3f}× (local rps ÷ cluster rps); "
+        f"client CPU per request {cluster['raw_us'] / local['raw_us']:.3f}× raw, "
+        f"{cluster['above_us'] / local['above_us']:.3f}× less Dask's idle floor, "
+        f"{cluster['steady_us'] / local['steady_us']:.3f}× steady (less idle floor and start-up); "
+        f"target ≤ 1.05×"
+    )
 
 
 if __name__ == "__main__":

@@ -61,8 +61,11 @@ class ShareOutcome:
 def identify(dask_worker: Any = None) -> dict[str, Any]:
     """Who this worker is: its Dask name, host name, pid (``Client.run`` passes ``dask_worker``)."""
     name = getattr(dask_worker, "name", None)
-    return {"name": str(name) if name is not None else None, "host": socket.gethostname(),
-            "pid": psutil.Process().pid}
+    return {
+        "name": str(name) if name is not None else None,
+        "host": socket.gethostname(),
+        "pid": psutil.Process().pid,
+    }
 
 
 def is_remote_here(host: str) -> bool:
@@ -85,8 +88,12 @@ def poll(run_id: str, stop: bool = False) -> dict[str, Any] | None:
 def _stop_reason(share: Share, state: _State, snap: Snapshot | None) -> str | None:
     """Why the share must stop now (client's stop, its own error rate, a silent client), if it must."""
     limit = share.abort_on_errors
-    if snap is not None and limit > 0 and snap.requests >= MIN_REQUESTS_FOR_ABORT \
-            and snap.errors / snap.requests > limit:
+    if (
+        snap is not None
+        and limit > 0
+        and snap.requests >= MIN_REQUESTS_FOR_ABORT
+        and snap.errors / snap.requests > limit
+    ):
         state.stop_reason = state.stop_reason or (
             f"error rate {snap.errors / snap.requests:.0%} over --abort-on-errors {limit:.0%}"
         )
@@ -109,8 +116,9 @@ async def run_share(share: Share) -> ShareOutcome:
         return ShareOutcome(share.index, refused=f"the share arrived {late_s:.1f}s after the agreed start")
     state = _ACTIVE.setdefault(share.run_id, _State())  # a stop may have come before the share
     state.last_poll = time.monotonic()
-    engine = await asyncio.create_subprocess_exec(sys.executable, "-m", "perfbook.load.cluster_engine",
-                                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    engine = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "perfbook.load.cluster_engine", stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
     assert engine.stdin is not None and engine.stdout is not None  # both made with PIPE
     try:
         engine.stdin.write(frame(share))
@@ -120,7 +128,9 @@ async def run_share(share: Share) -> ShareOutcome:
         _ACTIVE.pop(share.run_id, None)
         await _end(engine)
     if done is None:
-        return ShareOutcome(share.index, refused=f"the engine process ended without a result ({engine.returncode})")
+        return ShareOutcome(
+            share.index, refused=f"the engine process ended without a result ({engine.returncode})"
+        )
     result, started_at, cpu_s = done
     return ShareOutcome(
         share.index,
