@@ -29,10 +29,14 @@ SPIN_S = 0.01  # the last moments before the start are spun, not slept: timers a
 WAITING_EVERY_S = 0.1
 
 
-def write_frame(out: IO[bytes], message: Any) -> None:
+def frame(message: Any) -> bytes:
     """One length-prefixed pickle."""
     data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    out.write(struct.pack("!I", len(data)) + data)
+    return struct.pack("!I", len(data)) + data
+
+
+def write_frame(out: IO[bytes], message: Any) -> None:
+    out.write(frame(message))
     out.flush()
 
 

@@ -1,10 +1,11 @@
 """Run one load test on a checked :class:`~perfbook.load.cluster.Cluster` and merge what comes back.
 
-The shares go out with one agreed start instant; then every :data:`POLL_S` the client asks the
-scheduler which workers are still there (a worker gone is *lost*: its task is cancelled so it
-can never run again elsewhere, and its last progress report is what the report counts), polls
-the live ones for progress (which also keeps their watchdog quiet and carries a stop), and
-applies ``--abort-on-errors`` to the sum. Ctrl-C stops every worker; a second one gives up.
+The shares go out with one agreed start instant; then every :data:`POLL_S` the client polls the
+live workers for progress (which also keeps their watchdog quiet and carries a stop) and applies
+``--abort-on-errors`` to the sum. When a worker does not answer, the client asks the scheduler
+which workers are still there: a worker gone is *lost* (its task is cancelled so it can never
+run again elsewhere, and its last progress report is what the report counts). Ctrl-C stops every
+worker; a second one gives up.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from perfbook.load.engine import Snapshot
 from perfbook.load.result import LoadResult
 from perfbook.load.runner import MIN_REQUESTS_FOR_ABORT, LoadRun, run_load
 
-POLL_S = 0.5
+POLL_S = 1.0  # each poll is a round trip through the scheduler to every worker (≈ 5 ms of CPU in all)
 POLL_TIMEOUT_S = 2.0  # a poll stuck on a worker that just vanished must not stall the loop
 
 
@@ -136,31 +137,42 @@ def _watch(client, run, run_id, futures, rows, interrupt, pool, result) -> None:
     open_ = set(range(len(futures)))
     stop = False
     pending_poll = None
+    next_at = time.monotonic()
     while open_:
-        time.sleep(POLL_S)
-        if pending_poll is not None and pending_poll.done():  # fresh counts before judging losses
-            _take_snapshots(pending_poll, rows, latest)
+        next_at += POLL_S
+        if pending_poll is None:
+            alive = [rows[k].address for k in sorted(open_)]
+            pending_poll = pool.submit(client.run, poll, run_id, stop, workers=alive, on_error="return")
+        all_answered = False
+        try:  # fresh counts as soon as they come, and before judging losses
+            pending_poll.result(max(0.0, next_at - time.monotonic()))
+        except Exception:  # noqa: BLE001 - still on its way (or failed): judged below
+            pass
+        if pending_poll.done():
+            all_answered = _take_snapshots(pending_poll, rows, latest, open_)
             pending_poll = None
-        try:
-            present = set(client.nthreads())
-        except (OSError, TimeoutError) as err:  # the scheduler itself is gone: so is every worker
-            present = set()
-            for k in open_:
-                rows[k].reason = f"scheduler unreachable ({err})"
+        _wait_done(client, [futures[k] for k in open_], next_at - time.monotonic())
+        # Asking the scheduler which workers are there costs a round trip: only when a worker did
+        # not answer its poll (gone, or going) or a poll is still on its way.
+        present: set[str] | None = None
+        if not all_answered:
+            try:
+                present = set(client.nthreads())
+            except (OSError, TimeoutError) as err:  # the scheduler itself is gone: so is every worker
+                present = set()
+                for k in open_:
+                    rows[k].reason = f"scheduler unreachable ({err})"
         for k in sorted(open_):
             fut, row = futures[k], rows[k]
             if fut.done():
                 open_.discard(k)
                 _collect(fut, row, result)
-            elif row.address not in present:
+            elif present is not None and row.address not in present:
                 open_.discard(k)
                 client.cancel([fut])  # never to run again on a restarted worker
                 row.lose(latest.get(k), rows[k].reason or "left the cluster during the run")
         if interrupt.hit:
             stop = True
-        if pending_poll is None:
-            alive = [rows[k].address for k in sorted(open_)]
-            pending_poll = pool.submit(client.run, poll, run_id, stop, workers=alive, on_error="return")
         snap = combine(list(latest.values()))
         if run.progress is not None:
             run.progress(snap)
@@ -177,17 +189,39 @@ def _watch(client, run, run_id, futures, rows, interrupt, pool, result) -> None:
             pass
 
 
-def _take_snapshots(done_poll, rows: list[WorkerRow], latest: dict[int, Snapshot]) -> None:
+def _wait_done(client, futures: list, timeout_s: float) -> None:
+    """Until every one of ``futures`` is done or ``timeout_s`` is over: a run ends when its shares
+    do, not at the next poll. (The scheduler tells the client of a task's end: no round trip.)"""
+    if timeout_s <= 0:
+        return
+    if not futures:
+        time.sleep(timeout_s)
+        return
+    from distributed import wait
+
+    try:
+        with client.as_current():  # perfbook's client is nobody's default
+            wait(futures, timeout=timeout_s)
+    except TimeoutError:
+        pass
+
+
+def _take_snapshots(done_poll, rows: list[WorkerRow], latest: dict[int, Snapshot], asked: set[int]) -> bool:
+    """Keep each worker's fresh snapshot; True when every worker asked answered (with one, or None)."""
     try:
         answers = done_poll.result()
     except Exception:  # noqa: BLE001 - a failed poll only means no fresh progress this round
-        return
+        return False
+    answered = True
     for k, row in enumerate(rows):
         answer = answers.get(row.address)
         if isinstance(answer, dict):
             answer = dict(answer)
             answer.pop("stop_reason", None)
             latest[k] = Snapshot(**answer)
+        elif k in asked and (row.address not in answers or isinstance(answer, BaseException)):
+            answered = False
+    return answered
 
 
 def _over_limit(snap: Snapshot, limit: float) -> bool:

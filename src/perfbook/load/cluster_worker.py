@@ -1,16 +1,20 @@
 """What runs inside a Dask worker: one share of the load test, on the same engine as a local run.
 
-:func:`run_share` is the task (one per worker process, in the worker's task thread). It starts
-the share's engine process (:mod:`perfbook.load.cluster_engine`: the engine alone on its uvloop,
-as in a local run, not sharing an interpreter lock with Dask's own thread), and relays between
-it and the client: the engine's progress snapshots to :func:`poll`, which runs on the worker's
-event loop (``Client.run``) and hands them to the client, and the client's stop to the engine.
+:func:`run_share` is the task (one per worker process, a coroutine on the worker's event loop).
+It starts the share's engine process (:mod:`perfbook.load.cluster_engine`: the engine alone on
+its uvloop, as in a local run, not sharing an interpreter lock with Dask's own thread), and
+relays between it and the client: the engine's progress snapshots to :func:`poll`, which runs on
+the same event loop (``Client.run``) and hands them to the client, and the client's stop to the
+engine.
 The totals come back with the histograms encoded.
 """
 
 from __future__ import annotations
 
+import asyncio
+import pickle
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -19,7 +23,7 @@ from typing import Any
 
 import psutil
 
-from perfbook.load.cluster_engine import read_frame, write_frame
+from perfbook.load.cluster_engine import frame
 from perfbook.load.cluster_plan import Share
 from perfbook.load.engine import Snapshot, WorkerResult
 from perfbook.load.runner import MIN_REQUESTS_FOR_ABORT
@@ -98,27 +102,31 @@ def _stop_reason(share: Share, state: _State, snap: Snapshot | None) -> str | No
     return state.stop_reason if (state.stop or state.stop_reason) else None
 
 
-def run_share(share: Share) -> ShareOutcome:
+async def run_share(share: Share) -> ShareOutcome:
     """Run one worker's share in an engine process of its own and return its totals (the Dask task).
 
-    This thread relays: the engine's snapshots to :func:`poll`, and a stop (the client's, the
-    share's own error rate, the watchdog) to the engine.
+    A coroutine: Dask runs it on the worker's event loop, beside :func:`poll`, so no task thread
+    sits blocked on a pipe for the whole run (where Dask's profiler would walk its stack 100
+    times a second). It relays: the engine's snapshots to :func:`poll`, and a stop (the client's,
+    the share's own error rate, the watchdog) to the engine. Cancelled (the client gave the share
+    up), it closes the engine's pipe, which stops the engine at once.
     """
     late_s = time.time() - share.start_at
     if late_s > share.latest_start_s:
         return ShareOutcome(share.index, refused=f"the share arrived {late_s:.1f}s after the agreed start")
     state = _ACTIVE.setdefault(share.run_id, _State())  # a stop may have come before the share
     state.last_poll = time.monotonic()
-    engine = subprocess.Popen(
-        [sys.executable, "-m", "perfbook.load.cluster_engine"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    engine = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "perfbook.load.cluster_engine", stdin=subprocess.PIPE, stdout=subprocess.PIPE
     )
     assert engine.stdin is not None and engine.stdout is not None  # both made with PIPE
     try:
-        write_frame(engine.stdin, share)
-        done = _relay(share, state, engine)
+        engine.stdin.write(frame(share))
+        await engine.stdin.drain()
+        done = await _relay(share, state, engine)
     finally:
         _ACTIVE.pop(share.run_id, None)
-        _end(engine)
+        await _end(engine)
     if done is None:
         return ShareOutcome(
             share.index, refused=f"the engine process ended without a result ({engine.returncode})"
@@ -134,11 +142,19 @@ def run_share(share: Share) -> ShareOutcome:
     )
 
 
-def _relay(share: Share, state: _State, engine: subprocess.Popen[bytes]) -> Any:
+async def _read_frame(out: asyncio.StreamReader) -> Any:
+    try:
+        (size,) = struct.unpack("!I", await out.readexactly(4))
+        return pickle.loads(await out.readexactly(size))
+    except asyncio.IncompleteReadError:  # the engine ended
+        return None
+
+
+async def _relay(share: Share, state: _State, engine: asyncio.subprocess.Process) -> Any:
     assert engine.stdin is not None and engine.stdout is not None  # both made with PIPE
     told = False
-    while (frame := read_frame(engine.stdout)) is not None:
-        kind, payload = frame
+    while (message := await _read_frame(engine.stdout)) is not None:
+        kind, payload = message
         if kind == "done":
             return payload
         if kind == "snapshot":
@@ -147,21 +163,20 @@ def _relay(share: Share, state: _State, engine: subprocess.Popen[bytes]) -> Any:
             told = True
             try:
                 engine.stdin.write(b"stop")
-                engine.stdin.flush()
+                await engine.stdin.drain()
             except OSError:  # it ended meanwhile: its last frame says how
                 pass
     return None
 
 
-def _end(engine: subprocess.Popen[bytes]) -> None:
-    for pipe in (engine.stdin, engine.stdout):
-        try:
-            if pipe is not None:
-                pipe.close()
-        except OSError:
-            pass
+async def _end(engine: asyncio.subprocess.Process) -> None:
+    if engine.stdin is not None:
+        engine.stdin.close()  # end of file: an engine still running stops at once
     try:
-        engine.wait(timeout=5)
-    except subprocess.TimeoutExpired:
+        await asyncio.wait_for(engine.wait(), 5)
+    except TimeoutError:
         engine.kill()
-        engine.wait()
+        await engine.wait()
+    except asyncio.CancelledError:  # given up while ending: end it now
+        engine.kill()
+        raise

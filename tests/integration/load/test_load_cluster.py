@@ -204,9 +204,9 @@ def test_a_lost_worker_is_named_and_the_run_is_partial(cluster, tmp_path):
             "load", srv.url, "-d", "8s", "-c", "6", "--cluster", cluster.address, "-o", str(out)
         )
         wait_until(lambda: srv.count() > 6000, 60, proc)
-        # the client polls every 0.5 s, and a first poll on a busy machine can take a second or
+        # the client polls every second, and a first poll on a busy machine can take a second or
         # more: give the doomed worker's counts time to reach the client before it is killed
-        time.sleep(2.5)
+        time.sleep(3.5)
         engines = psutil.Process(doomed.pid).children()  # the share's engine process
         doomed.send_signal(signal.SIGKILL)
         stdout, stderr = proc.communicate(timeout=60)
