@@ -100,8 +100,10 @@ def _wait_for_port(proc: subprocess.Popen) -> int:
         proc.kill()
         err = proc.stderr.read() if proc.stderr is not None and proc.poll() is not None else ""
         raise AppUnavailable(f"{proc.args[:2]} did not start: {text.strip()!r} {err.strip()[-400:]}")
-    # keep draining stdout so a chatty server never blocks on a full pipe
-    threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
+    # keep draining both pipes so a chatty server never blocks on a full one (werkzeug writes an
+    # access-log line per request to stderr: 64 KiB of them and every request thread waits)
+    for stream in (proc.stdout, proc.stderr):
+        threading.Thread(target=lambda s=stream: [None for _ in s], daemon=True).start()
     return int(text.split()[1])
 
 

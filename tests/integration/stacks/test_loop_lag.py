@@ -11,6 +11,7 @@ is ``redis.latency_high``.
 from __future__ import annotations
 
 import asyncio
+import random
 import sys
 import threading
 import time
@@ -103,11 +104,13 @@ def test_a_redis_that_is_itself_slow_is_still_latency_high(redis_url):
 
     stop = threading.Event()
 
-    def stall_redis() -> None:  # Redis busy 50 ms of every 100 ms: its own latency, not perfbook's
+    def stall_redis() -> None:  # Redis busy 50 ms of about every 100 ms: its own latency, not perfbook's
         client = redis.Redis.from_url(redis_url)
+        pause = random.Random(7)
         while not stop.is_set():
             client.execute_command("DEBUG", "SLEEP", 0.05)
-            time.sleep(0.05)
+            # idle for a random while: a fixed 100 ms cycle can lock in step with the probe's PINGs
+            time.sleep(pause.uniform(0.02, 0.08))
         client.close()
 
     thread = threading.Thread(target=stall_redis, daemon=True)
@@ -119,6 +122,8 @@ def test_a_redis_that_is_itself_slow_is_still_latency_high(redis_url):
         thread.join(5)
     (f,) = [f for f in report.findings if f.code == "redis.latency_high"]
     latency = report.probes["redis"].data.latency
-    assert f.value >= 30 and not f.low_confidence
+    # PINGs land at random in Redis's 50 ms stalls: their p99 is tens of ms (25–50 measured), far over
+    # the 10 ms threshold, and none of it is perfbook's own
+    assert f.value >= 2 * Config().thresholds.redis_latency_ms and not f.low_confidence
     assert latency.p99_net_ms is not None and latency.p99_net_ms > 10.0  # nothing of it was perfbook's stall
     assert report.loop_lag is not None and report.loop_lag.unreliable == []
