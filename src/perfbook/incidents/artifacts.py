@@ -19,26 +19,12 @@ from typing import Any
 from sqlalchemy import func, insert, select
 
 from perfbook.errors import NotFoundError, UsageError
-from perfbook.incidents.figures import figures_for, summary_for
+from perfbook.incidents.figures import COLUMNS, figures_for, summary_for
 from perfbook.incidents.model import Artifact, format_id
 from perfbook.store import Store, artifacts, now_iso
 from perfbook.store.engine import inserted_key
 
 KINDS = ("triage", "fix", "load", "capacity", "watch")
-COLUMNS = (
-    "severity",
-    "p95_s",
-    "p95_subject",
-    "error_rate",
-    "cpu_pct",
-    "memory_pct",
-    "db_query_mean_ms",
-    "cache_hit_rate",
-    "rps",
-    "slo_met",
-    "action",
-    "outcome",
-)
 _LISTED = [artifacts.c[name] for name in ("id", "incident_id", "kind", "at", "actor", "summary", *COLUMNS)]
 
 

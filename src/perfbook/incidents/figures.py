@@ -30,6 +30,23 @@ _LAYER_OF = {
 _ENDPOINT_LAYERS = ("http", "ws", "frontend")
 
 
+# the figures an artifact row keeps in columns of its own (for listings without the document)
+COLUMNS = (
+    "severity",
+    "p95_s",
+    "p95_subject",
+    "error_rate",
+    "cpu_pct",
+    "memory_pct",
+    "db_query_mean_ms",
+    "cache_hit_rate",
+    "rps",
+    "slo_met",
+    "action",
+    "outcome",
+)
+
+
 def figures_for(kind: str, doc: dict[str, Any]) -> dict[str, Any]:
     """The artifact's figure columns (absent ones None) for ``kind`` = triage | fix | load | capacity."""
     builder = {"triage": _triage, "watch": _triage, "fix": _fix, "load": _load, "capacity": _capacity}.get(

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 
 from perfbook.errors import ConflictError, NotFoundError, UsageError
 from perfbook.incidents import checklist
-from perfbook.incidents.figures import affected_from, figures_for, summary_for
+from perfbook.incidents.figures import COLUMNS, affected_from, figures_for, summary_for
 from perfbook.incidents.model import (
     UPDATE_KINDS,
     Artifact,
@@ -449,23 +449,7 @@ def _attach(conn: Connection, number: int, kind: str, document: dict[str, Any], 
     before = checklist.evaluate(_artifacts(conn, number), _marks(conn, number))
     figures = figures_for(kind, document)
     summary = summary_for(kind, figures)
-    columns = {
-        k: figures.get(k)
-        for k in (
-            "severity",
-            "p95_s",
-            "p95_subject",
-            "error_rate",
-            "cpu_pct",
-            "memory_pct",
-            "db_query_mean_ms",
-            "cache_hit_rate",
-            "rps",
-            "slo_met",
-            "action",
-            "outcome",
-        )
-    }
+    columns = {k: figures.get(k) for k in COLUMNS}
     result = conn.execute(
         insert(artifacts).values(
             incident_id=number,
