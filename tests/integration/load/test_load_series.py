@@ -31,3 +31,13 @@ def test_closed_loop_series_and_the_sparklines(perfbook):
     assert text.exit_code == 0, text.stderr
     lines = [line for line in text.stdout.splitlines() if line.startswith(("rps/s ", "p95/s "))]
     assert len(lines) == 2 and all(len(line) <= 80 for line in lines)
+
+
+def test_worker_processes_seconds_are_merged(perfbook):
+    with LocalServer(ServerConfig(delay_s=0.01)) as srv:
+        res = perfbook("load", srv.url, "-d", "2s", "--rate", "200", "--workers", "2", "-c", "4", "--json")
+    assert res.exit_code == 0, res.stderr
+    doc = res.json
+    assert doc["workers"] == 2
+    assert [row["t_s"] for row in doc["series"]] == [0, 1]
+    assert sum(row["requests"] for row in doc["series"]) == doc["requests"] == 400
