@@ -13,7 +13,6 @@ from rich.text import Text
 from perfbook.load.engine import Snapshot
 from perfbook.load.slo import Verdict
 from perfbook.units import format_bytes, format_duration
-from perfbook.watch.view import BARS
 
 LATENCY_COLUMNS = (  # (label, key of the latency summary), in the order reports show them
     ("mean", "mean_s"),
@@ -131,6 +130,9 @@ def _squeeze(values: list[float | None], width: int, pick: Any) -> list[float | 
         ]
         out.append(pick(group) if group else None)
     return out
+
+
+BARS = "▁▂▃▄▅▆▇█"  # the eighth blocks, as watch's sparklines draw them
 
 
 def bars(values: list[float | None]) -> str:
