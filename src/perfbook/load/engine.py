@@ -2,7 +2,12 @@
 
 Per request the work is: write prepared bytes, feed the parser, and on message-complete append
 one float to a list and bump two counters. Everything else (histograms, progress, timeouts,
-the stop check) happens in a tick every 0.25 s.
+the stop check, the per-second series) happens in a tick every 0.25 s.
+
+The series: each tick's batch of completed requests goes to the second (since the run's start)
+of the middle of the tick's interval, into that second's counts and HDR histogram; so a response
+costs nothing more, and a second's edge is exact to within a tick. Responses that complete after
+the planned duration (the last requests in flight, the open loop's drain) count in its last second.
 
 Closed loop: each connection sends its next request as soon as the previous response is in.
 Open loop (``schedule``): each request of the schedule goes out at its intended time on a free
@@ -18,6 +23,7 @@ ends are not sent, and the result says how many. After the schedule, requests in
 from __future__ import annotations
 
 import asyncio
+import math
 import ssl
 from collections import deque
 from collections.abc import Callable
@@ -88,6 +94,8 @@ class WorkerResult:
     peak_connections: int = 0  # open loop: most connections open (or opening) at once
     max_connections: int = 0  # open loop: the limit it could open
     schedule_s: float = 0.0  # open loop: how long the schedule lasts (the run's duration less the drain)
+    # per second since the start: (second, requests, errors, hdrh-encoded latency), seconds in order
+    series: list[tuple[int, int, int, str]] = field(default_factory=list)
 
 
 class _Run:
@@ -135,6 +143,14 @@ class _Run:
         self.closed_all = asyncio.Event()
         self.tasks: set[asyncio.Task] = set()
         self.slot = Slot(0)
+        # the per-second series: the second being filled, its counts and histogram, the seconds done
+        planned = self.schedule.duration_s if self.schedule is not None else plan.duration_s
+        self.last_second = max(math.ceil(planned) - 1, 0) if planned else None
+        self.series: list[tuple[int, int, int, str]] = []
+        self.second = -1
+        self.second_hist = hist.new_histogram()
+        self.second_counts = [0, 0]  # requests, errors
+        self._last_flush = (self.t0, 0, 0)  # when, requests, errors
 
     # -- open loop --------------------------------------------------------------------------
     async def arrivals(self) -> None:
@@ -293,7 +309,33 @@ class _Run:
         self.lat_corrected.clear()
         hist.record_batch(self.hist, batch)
         hist.record_batch(self.hist_corrected, corrected)
+        self.record_second(corrected if self.open_loop else batch)
         return batch, corrected
+
+    def record_second(self, batch: list[float]) -> None:
+        """The batch since the last flush into the second of the interval's middle."""
+        now = perf_counter()
+        last_t, last_requests, last_errors = self._last_flush
+        transport_errors = sum(self.errors.values())
+        requests = self.responses() + transport_errors
+        errors = transport_errors + sum(self.codes[500:600])
+        self._last_flush = (now, requests, errors)
+        second = int((last_t + now) / 2 - self.t0)
+        if self.last_second is not None:
+            second = min(second, self.last_second)
+        if second != self.second:
+            self.close_second()
+            self.second = second
+        hist.record_batch(self.second_hist, batch)
+        self.second_counts[0] += requests - last_requests
+        self.second_counts[1] += errors - last_errors
+
+    def close_second(self) -> None:
+        if self.second >= 0 and (self.second_counts[0] or self.second_hist.get_total_count()):
+            requests, errors = self.second_counts
+            self.series.append((self.second, requests, errors, hist.encode(self.second_hist)))
+            self.second_hist = hist.new_histogram()
+        self.second_counts = [0, 0]
 
     def responses(self) -> int:
         return sum(self.codes)
@@ -360,6 +402,7 @@ class _Run:
 
     def result(self, duration_s: float) -> WorkerResult:
         self.flush()
+        self.close_second()
         corrected = self.hist_corrected if self.open_loop else self.hist
         return WorkerResult(
             responses=self.responses(),
@@ -378,6 +421,7 @@ class _Run:
             peak_connections=self.peak,
             max_connections=self.max_conns if self.open_loop else 0,
             schedule_s=self.schedule.duration_s if self.schedule is not None else 0.0,
+            series=self.series,
         )
 
 

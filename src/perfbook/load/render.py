@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from rich.console import Console, Group
+from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
@@ -96,6 +96,8 @@ def summary(doc: dict[str, Any], verdicts: list[Verdict] | None = None) -> Group
     for label, lat in rows:
         table.add_row(label, *(_ms(lat[key]) for _, key in LATENCY_COLUMNS))
     parts: list[Any] = [head, table, _codes_line(doc)]
+    if len(doc.get("series") or []) > 1:
+        parts.append(SeriesLines(doc["series"]))
     for kind, text in (doc.get("error_examples") or {}).items():
         parts.append(Text(f"  {kind}: {text}", style="red"))
     if doc.get("watch"):
@@ -115,6 +117,72 @@ def summary(doc: dict[str, Any], verdicts: list[Verdict] | None = None) -> Group
         actual = _format_actual(v)
         parts.append(Text(f"SLO {v.objective.text():<16} {mark:<9} actual {actual}", style=style))
     return Group(*parts)
+
+
+def _squeeze(values: list[float | None], width: int, pick: Any) -> list[float | None]:
+    """``values`` in at most ``width`` points: consecutive seconds grouped, each group by ``pick``."""
+    if len(values) <= width:
+        return values
+    out: list[float | None] = []
+    for i in range(width):
+        group = [
+            v for v in values[i * len(values) // width : (i + 1) * len(values) // width] if v is not None
+        ]
+        out.append(pick(group) if group else None)
+    return out
+
+
+BARS = "▁▂▃▄▅▆▇█"  # the eighth blocks, as watch's sparklines draw them
+
+
+def bars(values: list[float | None]) -> str:
+    """Bars from zero to the largest value (a steady rate stays a flat line); a gap for ``None``.
+
+    >>> bars([0.0, 50.0, None, 100.0])
+    '▁▅ █'
+    """
+    high = max((v for v in values if v is not None), default=0.0) or 1.0
+    top = len(BARS) - 1
+    return "".join(" " if v is None else BARS[min(top, max(0, int(v / high * top + 0.5)))] for v in values)
+
+
+def series_lines(series: list[dict[str, Any]], width: int) -> list[str]:
+    """The per-second series as two sparklines, rps and p95, each line at most ``width`` long.
+
+    Bars rise from zero to the run's highest second; more seconds than the line has room for
+    are grouped (rps: their mean, p95: their worst).
+
+    >>> rows = [{"requests": n, "p95_s": p} for n, p in ((100, 0.02), (200, 0.02), (200, 0.04))]
+    >>> print("\\n".join(series_lines(rows, 60)))
+    rps/s ▅██  100–200
+    p95/s ▅▅█  20.0 ms–40.0 ms
+    """
+    rps: list[float | None] = [float(row["requests"]) for row in series]
+    p95: list[float | None] = [row["p95_s"] for row in series]
+    lines = []
+    for label, values, pick, fmt in (
+        ("rps/s", rps, lambda g: sum(g) / len(g), lambda v: f"{v:,.0f}"),
+        ("p95/s", p95, max, format_duration),
+    ):
+        known = [v for v in values if v is not None]
+        if not known:
+            continue
+        tail = f"  {fmt(min(known))}–{fmt(max(known))}"
+        room = max(width - len(label) - 1 - len(tail), 1)
+        line = f"{label} {bars(_squeeze(values, room, pick))}{tail}"
+        lines.append(line[:width])
+    return lines
+
+
+class SeriesLines:
+    """The series' sparklines, drawn for the width the console gives them."""
+
+    def __init__(self, series: list[dict[str, Any]]) -> None:
+        self.series = series
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        for line in series_lines(self.series, options.max_width):
+            yield Text(line, no_wrap=True, overflow="crop")
 
 
 def rate_line(rate: dict[str, Any]) -> Text:

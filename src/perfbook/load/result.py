@@ -42,6 +42,8 @@ class LoadResult:
     peak_connections: int = 0  # open loop: most connections at once (summed over workers)
     max_connections: int = 0  # open loop: the limit (summed over workers)
     schedule_s: float = 0.0  # open loop: how long the schedule lasts
+    # per second since the start: second → [requests, errors, latency histogram], merged over workers
+    series: dict[int, list[Any]] = field(default_factory=dict)
 
     def add(self, part: WorkerResult) -> None:
         """Merge one worker's totals in."""
@@ -64,6 +66,33 @@ class LoadResult:
         self.peak_connections += part.peak_connections
         self.max_connections += part.max_connections
         self.schedule_s = max(self.schedule_s, part.schedule_s)
+        for second, requests, errors, encoded in part.series:
+            row = self.series.get(second)
+            if row is None:
+                row = self.series[second] = [0, 0, hist.new_histogram()]
+            row[0] += requests
+            row[1] += errors
+            hist.decode_into(row[2], encoded)
+
+    def series_rows(self) -> list[dict[str, Any]]:
+        """One row a second from the start (a second without a completed request too): its
+        requests (responses + transport errors), errors (transport + 5xx) and latency p50 / p95 / p99
+        (``None`` without a response); the same latency as ``latency`` (corrected in open loop)."""
+        rows = []
+        for second in range(max(self.series) + 1 if self.series else 0):
+            requests, errors, histogram = self.series.get(second) or (0, 0, None)
+            lat = hist.latency_summary(histogram) if histogram is not None else {}
+            rows.append(
+                {
+                    "t_s": second,
+                    "requests": requests,
+                    "errors": errors,
+                    "p50_s": lat.get("p50_s"),
+                    "p95_s": lat.get("p95_s"),
+                    "p99_s": lat.get("p99_s"),
+                }
+            )
+        return rows
 
     @property
     def transport_errors(self) -> int:
@@ -186,4 +215,5 @@ class LoadResult:
             "interrupted": self.interrupted,
             "aborted": self.aborted,
             "rate": self.rate_check(),
+            "series": self.series_rows(),
         }

@@ -185,6 +185,9 @@ def test_latency_is_right_and_the_merge_is_exact(cluster, tmp_path):
             hist.record_batch(together, values)
         assert sorted(per_worker) == sorted(r["responses"] for r in doc["cluster"]["workers"])
         assert hist.latency_summary(together) == doc["latency"]
+        # the per-second series: both workers' seconds merged, one row a second, adding up to the total
+        assert [row["t_s"] for row in doc["series"]] == [0, 1, 2, 3]
+        assert sum(row["requests"] for row in doc["series"]) == doc["requests"]
         # a 50 ms server: perfbook's p50 within 5 % of it, and of what the server really applied
         p50, server_p50 = doc["latency"]["p50_s"], served[len(served) // 2]
         if abs(p50 - 0.050) <= 0.0025 and abs(p50 - server_p50) <= 0.05 * server_p50:
