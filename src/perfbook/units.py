@@ -99,3 +99,28 @@ def format_pct(share: float | None, digits: int = 1) -> str:
     '5.2 %'
     """
     return "-" if share is None else f"{share * 100:.{digits}f} %"
+
+
+BARS = "▁▂▃▄▅▆▇█"  # the eighth blocks of a terminal sparkline
+
+
+def sparkline(values: list[float | None], floor: float | None = None) -> str:
+    """Values as bars from ``floor`` (default: the smallest value) to the largest; a gap for None.
+
+    From the smallest value a small swing fills the height (a KPI over the last runs); from 0 a
+    steady rate stays a flat line (a load's requests per second).
+
+    >>> sparkline([1.0, 2.0, None, 3.0]), sparkline([0.0, 50.0, None, 100.0], floor=0.0)
+    ('▁▅ █', '▁▅ █')
+    >>> sparkline([295.0, 303.0]), sparkline([295.0, 303.0], floor=0.0), sparkline([None])
+    ('▁█', '██', '')
+    """
+    known = [v for v in values if v is not None]
+    if not known:
+        return ""
+    low = min(known) if floor is None else floor
+    span = (max(known) - low) or 1.0
+    top = len(BARS) - 1
+    return "".join(
+        " " if v is None else BARS[min(top, max(0, int((v - low) / span * top + 0.5)))] for v in values
+    )

@@ -12,7 +12,7 @@ from rich.text import Text
 
 from perfbook.load.engine import Snapshot
 from perfbook.load.slo import Verdict
-from perfbook.units import format_bytes, format_duration
+from perfbook.units import format_bytes, format_duration, sparkline
 
 LATENCY_COLUMNS = (  # (label, key of the latency summary), in the order reports show them
     ("mean", "mean_s"),
@@ -132,20 +132,6 @@ def _squeeze(values: list[float | None], width: int, pick: Any) -> list[float | 
     return out
 
 
-BARS = "▁▂▃▄▅▆▇█"  # the eighth blocks, as watch's sparklines draw them
-
-
-def bars(values: list[float | None]) -> str:
-    """Bars from zero to the largest value (a steady rate stays a flat line); a gap for ``None``.
-
-    >>> bars([0.0, 50.0, None, 100.0])
-    '▁▅ █'
-    """
-    high = max((v for v in values if v is not None), default=0.0) or 1.0
-    top = len(BARS) - 1
-    return "".join(" " if v is None else BARS[min(top, max(0, int(v / high * top + 0.5)))] for v in values)
-
-
 def series_lines(series: list[dict[str, Any]], width: int) -> list[str]:
     """The per-second series as two sparklines, rps and p95, each line at most ``width`` long.
 
@@ -169,7 +155,7 @@ def series_lines(series: list[dict[str, Any]], width: int) -> list[str]:
             continue
         tail = f"  {fmt(min(known))}–{fmt(max(known))}"
         room = max(width - len(label) - 1 - len(tail), 1)
-        line = f"{label} {bars(_squeeze(values, room, pick))}{tail}"
+        line = f"{label} {sparkline(_squeeze(values, room, pick), floor=0.0)}{tail}"
         lines.append(line[:width])
     return lines
 

@@ -18,28 +18,11 @@ from rich.text import Text
 from perfbook.config import Config
 from perfbook.model import Kpis, from_jsonable
 from perfbook.report.kpi import kpi_rows
+from perfbook.units import sparkline
 from perfbook.watch.samples import KPIS
 
-BARS = "▁▂▃▄▅▆▇█"
 POINTS = 30
 STYLE = {"firing": "bold red", "pending": "yellow", "resolved": "green"}
-
-
-def sparkline(values: list[float | None]) -> str:
-    """Bars scaled between the smallest and largest value; a gap for an unmeasured run.
-
-    >>> sparkline([1.0, 2.0, None, 3.0])
-    '▁▅ █'
-    """
-    known = [v for v in values if v is not None]
-    if not known:
-        return ""
-    low, high = min(known), max(known)
-    span = (high - low) or 1.0
-    return "".join(
-        " " if v is None else BARS[min(len(BARS) - 1, int((v - low) / span * (len(BARS) - 1) + 0.5))]
-        for v in values
-    )
 
 
 class History:
