@@ -2,6 +2,7 @@
 
 switch_fault(state, "seqscan", on=True)
 wait_for_traffic(state, min_requests=30)
+wait_quiet(state)          # after a fault is off: until the requests it held up have finished
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from perfbook.lab.state import LabState
 
 SWITCH_TIMEOUT_S = 60.0  # bloat and seqscan off rebuild / vacuum on the server side
 _REQUESTS_TOTAL = re.compile(r"^http_requests_total\{([^}]*)\}\s+([0-9.e+]+)", re.MULTILINE)
+_DURATION_BUCKET = re.compile(r"^http_request_duration_seconds_bucket\{([^}]*)\}\s+([0-9.e+]+)", re.MULTILINE)
 
 
 def _headers(state: LabState) -> dict[str, str]:
@@ -79,3 +81,33 @@ def wait_for_traffic(state: LabState, min_requests: int = 30, timeout_s: float =
     raise PerfbookError(
         f"no traffic reached the lab within {timeout_s:.0f} s", hint="see the lab's logs/gen.log"
     )
+
+
+def slow_requests_served(state: LabState, slower_than_s: float = 1.0) -> float:
+    """How many requests the backend answered in more than ``slower_than_s`` (a bucket bound), ever."""
+    text = httpx.get(f"{state.backend_url}/metrics", timeout=5.0).text
+    total = within = 0.0
+    for labels, value in _DURATION_BUCKET.findall(text):
+        if 'handler="/metrics"' in labels:
+            continue
+        if 'le="+Inf"' in labels:
+            total += float(value)
+        elif f'le="{slower_than_s}"' in labels:
+            within += float(value)
+    return total - within
+
+
+def wait_quiet(state: LabState, quiet_s: float = 4.0, timeout_s: float = 30.0) -> bool:
+    """Block until no request slower than 1 s has finished for ``quiet_s``: after a fault is off,
+    the requests it held up still finish for a while, and a triage window would count them.
+    False when the lab was not quiet within ``timeout_s`` (the caller's triage then says why)."""
+    deadline = time.monotonic() + timeout_s
+    last, since = slow_requests_served(state), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = slow_requests_served(state)
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet_s:
+            return True
+    return False

@@ -22,6 +22,7 @@ from perfbook.lab.proctitle import set_process_name
 
 APP_NAME = "perfbook-lab-fault"
 RESERVE_FREE = 3  # pool: leave a few ordinary slots so triage and `off` can still connect
+_waiters: list[threading.Thread] = []  # lock: the write queued behind the holder (see hold_lock)
 
 
 def _connect(dsn: str, autocommit: bool = True) -> psycopg.Connection:
@@ -29,10 +30,28 @@ def _connect(dsn: str, autocommit: bool = True) -> psycopg.Connection:
 
 
 def hold_lock(dsn: str, sessions: int) -> list[psycopg.Connection]:
-    """A transaction holding SHARE on agents: reads go on, every INSERT / UPDATE waits."""
+    """A transaction holding SHARE on agents: reads go on, every INSERT / UPDATE waits.
+
+    One write of its own queues behind it at once (a thread, no lock_timeout), so while the fault
+    is on a blocked write is always there to see: the lab's traffic writes agents only about once
+    in 2.5 s, and each of those gives up after its 8 s lock_timeout, so a probe could otherwise
+    catch a moment with no waiter at all. Ending the holder's session lets that write through.
+    """
     conn = _connect(dsn, autocommit=False)
     conn.execute("LOCK TABLE agents IN SHARE MODE")
+    waiter = threading.Thread(target=_wait_behind, args=(dsn,), daemon=True)
+    waiter.start()
+    _waiters.append(waiter)
     return [conn]
+
+
+def _wait_behind(dsn: str) -> None:
+    """An UPDATE that changes nothing, in a session of its own, waiting for the lock to go."""
+    try:
+        with _connect(dsn) as conn:
+            conn.execute("UPDATE agents SET status = status WHERE id = (SELECT min(id) FROM agents)")
+    except psycopg.Error:
+        pass  # the holder is going away (terminated, or the fault is off)
 
 
 def hold_idle_tx(dsn: str, sessions: int) -> list[psycopg.Connection]:
@@ -81,6 +100,8 @@ def main(argv: list[str] | None = None) -> None:
     done.wait(args.max_s)
     for conn in conns:
         conn.close()
+    for waiter in _waiters:  # the lock is gone: its write goes through and its session ends
+        waiter.join(timeout=5.0)
 
 
 if __name__ == "__main__":
