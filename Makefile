@@ -6,7 +6,7 @@ FAULT ?=
 STAMP := $(VENV)/.installed
 CORE := .venv-core
 
-.PHONY: run test venv test-deps test-core test-node system-deps lint bench clean
+.PHONY: run test venv test-deps test-core test-node system-deps lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)

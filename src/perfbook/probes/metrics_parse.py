@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-HANDLER_LABELS = ("handler", "path", "endpoint", "route", "uri")  # spellings of common libraries
+HANDLER_LABELS = ("handler", "path", "endpoint", "route", "uri", "url_rule")  # spellings of common libraries
 STATUS_LABELS = ("status", "code", "status_code")
 METHOD_LABELS = ("method", "http_method")
 

@@ -180,3 +180,26 @@ def test_a_finer_histogram_of_the_same_requests_is_preferred_to_a_coarse_bucket(
     (slow,) = window_figures(parse_page(page(0)), parse_page(page(40)), 2.0, EXCLUDED).handlers
     assert slow.histogram == "http_request_duration_highr_seconds"
     assert slow.p95_range_s is None and 2.0 < slow.p95_s <= 2.5
+
+
+def test_prometheus_flask_exporter_grouped_by_url_rule_names_the_route():
+    """prometheus-flask-exporter (PyPI) with ``group_by="url_rule"``, as its docs suggest against
+    path cardinality: the label is ``url_rule`` and holds the route template, not the path."""
+    flask = pytest.importorskip("flask")
+    exporter = pytest.importorskip("prometheus_flask_exporter")
+    from prometheus_client import CollectorRegistry
+
+    app = flask.Flask("orders")
+    exporter.PrometheusMetrics(app, group_by="url_rule", registry=CollectorRegistry())
+
+    @app.get("/api/orders/<int:order_id>")
+    def order(order_id: int) -> str:
+        return "ok"
+
+    web = app.test_client()
+    start = parse_page(web.get("/metrics").get_data(as_text=True))
+    for order_id in range(12):
+        web.get(f"/api/orders/{order_id}")
+    end = parse_page(web.get("/metrics").get_data(as_text=True))
+    w = window_figures(start, end, 2.0, EXCLUDED)
+    assert [(h.handler, h.requests) for h in w.handlers] == [("/api/orders/<int:order_id>", 12)]
