@@ -19,6 +19,7 @@ from perfbook.lab.state import LabState, process_tag
 pytestmark = pytest.mark.e2e
 
 LOAD_NOISE = {"host.cpu_high", "redis.latency_high", "ws.latency_high"}
+MACHINE_NOISE = {"host.cpu_steal"}  # the hypervisor's, under this test machine: never the lab's
 
 
 def _codes(report: dict) -> list[tuple[str, str, str]]:
@@ -48,6 +49,10 @@ def test_healthy_lab_has_no_alarm(lab: LabState, triage) -> None:
     quiet = client.wait_quiet(lab)
     report = triage()
     alarms = _alarms(report)
+    steal = [f for f in alarms if f["code"] in MACHINE_NOISE]
+    if steal:
+        print(f"tolerated, the machine's: {[(f['code'], f['title']) for f in steal]}")
+        alarms = [f for f in alarms if f not in steal]
     if _host_saturated(report):
         noise = [f for f in alarms if _is_load_noise(f, lab)]
         print(
