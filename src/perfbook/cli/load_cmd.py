@@ -367,7 +367,12 @@ def capacity(
         0.05, "--tolerance", help="Stop bisecting when the bracket is this narrow (share)."
     ),
     connections: int = typer.Option(
-        50, "-c", "--connections", help="Connections (open loop: enough to absorb queueing)."
+        50, "-c", "--connections", help="Connections each step starts with (more open as latency asks)."
+    ),
+    max_connections: int = typer.Option(
+        1000,
+        "--max-connections",
+        help="The most a step may open; a step that needs more is a miss of perfbook's, and says so.",
     ),
     workers: int | None = typer.Option(
         None,
@@ -390,6 +395,8 @@ def capacity(
     config: Path | None = CONFIG_OPTION,
     incident: str | None = INCIDENT_OPTION,
 ) -> None:
+    from dataclasses import replace
+
     from perfbook.load.capacity import run_capacity
     from perfbook.load.options import LoadOptions, make_run
     from perfbook.load.plot import save_png, terminal_plot
@@ -410,9 +417,11 @@ def capacity(
         timeout=timeout,
         workers=workers,
         max_rate=max_rate,
+        max_connections=max_connections,
         abort_on_errors=0.0,
     )
     base, target = make_run(opts)
+    base = replace(base, plan=replace(base.plan, max_connections=max(max_connections, connections)))
     env = current()
     err = env.err
     from perfbook.load.cluster import cluster_address

@@ -4,6 +4,11 @@
 the SLO (no clock, no sleeps, no I/O), so it is tested step by step. It doubles the rate until a
 step misses, then bisects between the last pass and the first miss. :func:`run_capacity` drives
 it with real load steps and stops at ``max_duration_s``.
+
+A step counts as met only when the SLO was met *and* perfbook sent the rate it offered: a step
+the client could not send (every one of ``--max-connections`` busy, or its own CPU) tested a
+lower rate than its label, so it is a miss whose row and the outcome name the client's limit —
+the knee found there is the client's, not the service's.
 """
 
 from __future__ import annotations
@@ -88,8 +93,11 @@ class CapacityReport:
 
 
 def step_figures(rate_rps: float, doc: dict[str, Any], objectives: list[Objective]) -> dict[str, Any]:
-    """One step's row: offered and achieved rate, latency, error rate, the verdicts."""
+    """One step's row: offered and achieved rate, latency, error rate, the verdicts, and
+    ``client_limit`` (why perfbook could not send the offered rate; None when it did)."""
     verdicts = judge(objectives, doc)
+    rate = doc.get("rate") or {}
+    client_limit = None if rate.get("kept", True) else rate.get("reason")
     return {
         "rate_rps": round(rate_rps, 1),
         "rps": doc["rps"],
@@ -97,8 +105,9 @@ def step_figures(rate_rps: float, doc: dict[str, Any], objectives: list[Objectiv
         "workers": doc["workers"],
         "error_rate": doc["error_rate"],
         "latency": doc["latency"],
-        "met": all(v.met for v in verdicts),
+        "met": all(v.met for v in verdicts) and client_limit is None,
         "missed": [v.objective.text() for v in verdicts if not v.met],
+        "client_limit": client_limit,
     }
 
 
@@ -133,9 +142,10 @@ def run_capacity(
         if stop or clock() - started + step_s > max_duration_s:
             report.stop_signal = stop.signum
             why = "interrupted" if stop else f"stopped by --max-duration {max_duration_s:g}s"
-            report.outcome = _so_far(report, why)
+            report.outcome = _client_said(report, _so_far(report, why))
             return report
-        # enough connections for the step's rate: a connection holds ~200 rps on schedule
+        # start with enough connections for a fast service (one holds ~200 rps on schedule); more
+        # open as latency asks, up to max_connections (a 100 ms service needs rate / 10)
         connections = max(base.plan.connections, -(-int(rate) // 200))
         plan = replace(
             base.plan,
@@ -143,6 +153,7 @@ def run_capacity(
             requests=None,
             duration_s=None,
             connections=connections,
+            max_connections=max(base.plan.max_connections, connections),
         )
         step = replace(base, plan=plan)
         if on_step_start is not None:
@@ -158,7 +169,7 @@ def run_capacity(
         try:
             rate = gen.send(row["met"])
         except StopIteration as done:
-            report.outcome = done.value
+            report.outcome = _client_said(report, done.value)
             return report
 
 
@@ -167,3 +178,26 @@ def _so_far(report: CapacityReport, why: str) -> Outcome:
     passed = [s["rate_rps"] for s in report.steps if s["met"]]
     failed = [s["rate_rps"] for s in report.steps if not s["met"]]
     return Outcome(max(passed, default=None), min(failed, default=None), why)
+
+
+def _client_said(report: CapacityReport, outcome: Outcome) -> Outcome:
+    """The outcome, its reason extended when the step that bounds it was the client's limit.
+
+    >>> rows = [{"rate_rps": 400.0, "met": False, "client_limit": "rate missed: target 400 rps"}]
+    >>> said = _client_said(CapacityReport("t", [], rows), Outcome(200.0, 400.0, "knee between 200 and 400"))
+    >>> said.reason.split("; ")[1][:60]
+    'at 400 rps perfbook could not send the rate (rate missed: ta'
+    """
+    if outcome.failed_rps is None:
+        return outcome
+    limited = [
+        s for s in report.steps if s["rate_rps"] == round(outcome.failed_rps, 1) and s.get("client_limit")
+    ]
+    if not limited:
+        return outcome
+    return replace(
+        outcome,
+        reason=f"{outcome.reason}; at {outcome.failed_rps:g} rps perfbook could not send the rate "
+        f"({limited[0]['client_limit']}): the knee is perfbook's limit, not the service's: "
+        "raise --max-connections, or --workers / --cluster",
+    )

@@ -239,7 +239,8 @@ def print_summary(
 def step_line(row: dict[str, Any]) -> str:
     """One capacity step as it finishes (stderr)."""
     lat = row["latency"]
-    mark = "met" if row["met"] else "MISSED " + ", ".join(row["missed"])
+    missed = row["missed"] + (["the rate (perfbook's limit)"] if row.get("client_limit") else [])
+    mark = "met" if row["met"] else "MISSED " + ", ".join(missed)
     return (
         f"step {row['rate_rps']:>9,.0f} rps offered: {row['rps']:>9,.0f} achieved, "
         f"p95 {format_duration(lat['p95_s'])}, p99 {format_duration(lat['p99_s'])}, "
@@ -261,7 +262,11 @@ def capacity_table(report: dict[str, Any]) -> Group:
             _ms(lat["p95_s"]),
             _ms(lat["p99_s"]),
             f"{row['error_rate']:.2%}",
-            "[green]met[/]" if row["met"] else "[red]missed[/]",
+            "[green]met[/]"
+            if row["met"]
+            else "[yellow]not sent[/]"
+            if row.get("client_limit") and not row["missed"]
+            else "[red]missed[/]",
         )
     knee = report["knee_rps"]
     line = Text(

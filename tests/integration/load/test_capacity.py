@@ -63,3 +63,56 @@ def test_max_duration_bounds_the_search():
         (i + 1, s["rate_rps"]) for i, s in enumerate(doc["steps"])
     ]
     assert all(step_s == 0.3 for _, _, step_s in started)
+
+
+def test_a_slow_service_gets_the_connections_its_rate_needs(perfbook):
+    """100 ms a request, no limit on concurrency: 200 rps needs ~20 connections. Started with 2
+    (as a user might pass -c 2), the steps open more as latency asks: the SLO is met at every step."""
+    with LocalServer(ServerConfig(delay_s=0.1)) as srv:
+        res = perfbook(
+            "capacity",
+            srv.url,
+            "--slo",
+            "p95<300ms,errors<1%",
+            "-c",
+            "2",
+            "--start-rate",
+            "50",
+            "--max-rate",
+            "200",
+            "--step-duration",
+            "1s",
+            "--json",
+        )
+    assert res.exit_code == 0, res.stderr
+    doc = res.json
+    assert doc["knee_rps"] == 200 and "up to --max-rate" in doc["reason"], doc
+    assert all(s["client_limit"] is None and s["met"] for s in doc["steps"]), doc["steps"]
+
+
+def test_a_step_perfbook_could_not_send_is_its_own_limit_not_the_services(perfbook):
+    """--max-connections 3 at 100 ms a request holds 30 rps: the 50 rps step is not the service's
+    miss, and the outcome says whose it is."""
+    with LocalServer(ServerConfig(delay_s=0.1)) as srv:
+        res = perfbook(
+            "capacity",
+            srv.url,
+            "--slo",
+            "p95<300ms",
+            "-c",
+            "2",
+            "--max-connections",
+            "3",
+            "--start-rate",
+            "50",
+            "--max-rate",
+            "100",
+            "--step-duration",
+            "1s",
+            "--json",
+        )
+    assert res.exit_code == 3, res.stderr
+    doc = res.json
+    (step,) = doc["steps"]
+    assert not step["met"] and "--max-connections 3 reached" in step["client_limit"], step
+    assert "perfbook's limit, not the service's" in doc["reason"], doc["reason"]
