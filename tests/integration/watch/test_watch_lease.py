@@ -124,7 +124,9 @@ def test_takeover_stops_the_watch_that_held_the_lease(perfbook, tmp_path):
     assert (
         f"took the store's lease over from pid {first.pid} on " in took.stderr and "--takeover" in took.stderr
     )
-    assert [d["type"] for d in lines(took.stdout)] == ["run"]
+    # one run (an alert of the shared machine's CPU may change state in it too: not this test's matter)
+    types = [d["type"] for d in lines(took.stdout)]
+    assert types[0] == "run" and types.count("run") == 1, types
     assert first.returncode == 2 and "error: this watch's lease on the store was taken over" in err, err
     assert "Traceback" not in err
 
