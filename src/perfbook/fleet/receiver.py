@@ -25,6 +25,7 @@ from sqlalchemy import select, text
 from perfbook.errors import UsageError
 from perfbook.incidents import records
 from perfbook.incidents.model import EventKind, Incident, Status
+from perfbook.probes.metrics_parse import HANDLER_LABELS
 from perfbook.store import Store, incidents
 
 MAX_ALERTS = 1000  # Alertmanager's max_alerts caps a group too; more than this is not a real payload
@@ -140,7 +141,11 @@ def receive(store: Store, group: AlertGroup, *, actor: str) -> Received:
             return Received(inc.number, "resolved")
         if inc is None:
             inc = records.open_incident(
-                store, title=_title(group), actor=actor, severity=_severity(group), dedup_key=group.dedup_key
+                store,
+                title=incident_title(group),
+                actor=actor,
+                severity=_severity(group),
+                dedup_key=group.dedup_key,
             )
             seen: set[str] = set()
             action = "opened"
@@ -211,7 +216,8 @@ def _event_data(group: AlertGroup, new: list[str]) -> dict[str, Any]:
     }
 
 
-def _title(group: AlertGroup) -> str:
+def incident_title(group: AlertGroup) -> str:
+    """The incident's title: the alert's summary, else its name and where it fires (job, instance, route)."""
     summary = group.common_annotations.get("summary") or next(
         (a.annotations["summary"] for a in group.alerts if a.annotations.get("summary")), ""
     )
@@ -224,7 +230,8 @@ def _title(group: AlertGroup) -> str:
 
 def _where(group: AlertGroup) -> str:
     labels = group.common_labels
-    parts = [f"{k}={labels[k]}" for k in ("job", "instance", "handler", "path") if k in labels]
+    route = next((k for k in HANDLER_LABELS if labels.get(k)), None)  # the one the triage scope reads
+    parts = [f"{k}={labels[k]}" for k in ("job", "instance", route) if k and k in labels]
     return ", ".join(parts) or f"{len(group.alerts)} alerts"
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from perfbook.config import Config, HttpConfig, PrometheusConfig
-from perfbook.fleet.receiver import PayloadError, parse_payload
+from perfbook.fleet.receiver import PayloadError, incident_title, parse_payload
 from perfbook.fleet.scope import ELSEWHERE, scope_for
 
 ALERT = {
@@ -60,3 +60,10 @@ def test_labels_scope_the_triage():
     assert here.skip == [] and here.config.prometheus.selector == ""
     without_prometheus = scope_for(Config(), {"job": "api", "instance": "10.0.0.7:8001"})
     assert without_prometheus.skip == [] and without_prometheus.config.prometheus.selector == ""
+
+
+@pytest.mark.parametrize("route_label", ["handler", "path", "route", "url_rule"])
+def test_an_alert_without_a_summary_is_titled_by_its_route_in_any_label_spelling(route_label):
+    labels = {"alertname": "HighResponseTime", "job": "api", route_label: "/api/v1/users"}
+    group = parse_payload({**GOOD, "alerts": [{**ALERT, "labels": labels}], "commonLabels": labels})
+    assert incident_title(group) == f"HighResponseTime firing (job=api, {route_label}=/api/v1/users)"
