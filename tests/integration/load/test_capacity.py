@@ -65,25 +65,18 @@ def test_max_duration_bounds_the_search():
     assert all(step_s == 0.3 for _, _, step_s in started)
 
 
-def test_a_slow_service_gets_the_connections_its_rate_needs(perfbook):
-    """100 ms a request, no limit on concurrency: 200 rps needs ~20 connections. Started with 2
-    (as a user might pass -c 2), the steps open more as latency asks: the SLO is met at every step."""
+def capacity_of_a_100ms_service(perfbook, *args: str):
+    """``perfbook capacity`` from 50 rps in 1 s steps, -c 2, against a server answering every
+    request after 100 ms with no limit on concurrency."""
     with LocalServer(ServerConfig(delay_s=0.1)) as srv:
-        res = perfbook(
-            "capacity",
-            srv.url,
-            "--slo",
-            "p95<300ms,errors<1%",
-            "-c",
-            "2",
-            "--start-rate",
-            "50",
-            "--max-rate",
-            "200",
-            "--step-duration",
-            "1s",
-            "--json",
-        )
+        steps = ("--start-rate", "50", "--step-duration", "1s", "-c", "2")
+        return perfbook("capacity", srv.url, *steps, *args, "--json")
+
+
+def test_a_slow_service_gets_the_connections_its_rate_needs(perfbook):
+    """200 rps at 100 ms needs ~20 connections. Started with 2 (as a user might pass -c 2), the
+    steps open more as latency asks: the SLO is met at every step."""
+    res = capacity_of_a_100ms_service(perfbook, "--slo", "p95<300ms,errors<1%", "--max-rate", "200")
     assert res.exit_code == 0, res.stderr
     doc = res.json
     assert doc["knee_rps"] == 200 and "up to --max-rate" in doc["reason"], doc
@@ -93,24 +86,9 @@ def test_a_slow_service_gets_the_connections_its_rate_needs(perfbook):
 def test_a_step_perfbook_could_not_send_is_its_own_limit_not_the_services(perfbook):
     """--max-connections 3 at 100 ms a request holds 30 rps: the 50 rps step is not the service's
     miss, and the outcome says whose it is."""
-    with LocalServer(ServerConfig(delay_s=0.1)) as srv:
-        res = perfbook(
-            "capacity",
-            srv.url,
-            "--slo",
-            "p95<300ms",
-            "-c",
-            "2",
-            "--max-connections",
-            "3",
-            "--start-rate",
-            "50",
-            "--max-rate",
-            "100",
-            "--step-duration",
-            "1s",
-            "--json",
-        )
+    res = capacity_of_a_100ms_service(
+        perfbook, "--slo", "p95<300ms", "--max-connections", "3", "--max-rate", "100"
+    )
     assert res.exit_code == 3, res.stderr
     doc = res.json
     (step,) = doc["steps"]
