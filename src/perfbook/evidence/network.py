@@ -46,8 +46,9 @@ class Listener:
     """A listening TCP socket whose accept queue held connections at the end of the window."""
 
     port: int  # local port
-    #: connections waiting to be accepted (the listen() backlog, its limit, is not in /proc: `ss -ltn`)
-    queued: int
+    queued: int  # connections waiting to be accepted (ss's Recv-Q)
+    #: its listen() backlog, the queue's limit (ss's Send-Q); None when read from /proc, which lacks it
+    backlog: int | None = None
 
 
 @dataclass

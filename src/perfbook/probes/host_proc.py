@@ -83,6 +83,7 @@ class Sockets:
     by_state: dict[str, int] = field(default_factory=dict)
     close_wait_ports: dict[int, int] = field(default_factory=dict)  # local port -> sockets in CLOSE_WAIT
     listeners: dict[int, int] = field(default_factory=dict)  # port -> connections in its accept queue
+    backlogs: dict[int, int] = field(default_factory=dict)  # port -> its listen() backlog (netlink only)
     local_ports: list[int] = field(default_factory=list)  # local port of every non-listening socket
     truncated: bool = False
 
@@ -287,11 +288,13 @@ def read_sockets(proc: Path = Path("/proc"), netlink: bool = True) -> Sockets | 
     return out if seen else None
 
 
-def add_socket(out: Sockets, state: str, port: int, queued: int) -> None:
-    """Count one socket into ``out`` (``queued``: a listener's accept queue)."""
+def add_socket(out: Sockets, state: str, port: int, queued: int, backlog: int | None = None) -> None:
+    """Count one socket into ``out`` (``queued``: a listener's accept queue; ``backlog``: its limit)."""
     out.by_state[state] = out.by_state.get(state, 0) + 1
     if state == "listen":
         out.listeners[port] = max(out.listeners.get(port, 0), queued)  # IPv4 and IPv6 sockets of one port
+        if backlog is not None:
+            out.backlogs[port] = max(out.backlogs.get(port, 0), backlog)
         return
     out.local_ports.append(port)
     if state == "close_wait":
@@ -335,7 +338,8 @@ def _diag_batch(data: bytes, out: Sockets) -> bool:
             return False
         if kind == _SOCK_DIAG_BY_FAMILY:
             f = _DIAG_MSG.unpack_from(data, offset + _NLMSG.size)
-            add_socket(out, TCP_STATES.get(f[1], "other"), socket.ntohs(f[4]), f[11])  # idiag_rqueue
+            # a listener's idiag_rqueue is its accept queue, idiag_wqueue its backlog (ss's Send-Q)
+            add_socket(out, TCP_STATES.get(f[1], "other"), socket.ntohs(f[4]), f[11], f[12])
         offset += (length + 3) & ~3
     return True
 

@@ -98,7 +98,8 @@ def socket_states(sockets: Sockets, earlier: Sockets | None = None) -> SocketSta
     listeners = dict(sockets.listeners)
     for port, queued in (earlier.listeners if earlier else {}).items():
         listeners[port] = max(listeners.get(port, 0), queued)
-    held = [Listener(port, q) for port, q in listeners.items() if q > 0]
+    backlogs = {**(earlier.backlogs if earlier else {}), **sockets.backlogs}
+    held = [Listener(port, q, backlogs.get(port)) for port, q in listeners.items() if q > 0]
     ports = sorted(sockets.close_wait_ports.items(), key=lambda kv: kv[1], reverse=True)[:TOP_PORTS]
     s = sockets.by_state
     return SocketStates(

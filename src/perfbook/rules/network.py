@@ -54,7 +54,8 @@ def _tcp(net: NetworkEvidence, th: Thresholds) -> list[Finding]:
     if tcp.listen_overflows > 0 or tcp.listen_drops > 0:
         full = net.sockets.listeners if net.sockets else []  # queues holding connections, fullest first
         subject = f"port {full[0].port}" if full else "listeners"
-        where = f"; the accept queue of port {full[0].port} holds {full[0].queued}" if full else ""
+        limit = f" of its backlog {full[0].backlog}" if full and full[0].backlog is not None else ""
+        where = f"; the accept queue of port {full[0].port} holds {full[0].queued}{limit}" if full else ""
         out.append(
             finding(
                 "net.listen_overflows",
@@ -67,7 +68,9 @@ def _tcp(net: NetworkEvidence, th: Thresholds) -> list[Finding]:
                 evidence={
                     "listen_overflows": tcp.listen_overflows,
                     "listen_drops": tcp.listen_drops,
-                    "listeners": [{"port": lst.port, "queued": lst.queued} for lst in full[:5]],
+                    "listeners": [
+                        {"port": lst.port, "queued": lst.queued, "backlog": lst.backlog} for lst in full[:5]
+                    ],
                     "ports": [lst.port for lst in full[:5]],
                 },
                 actions=[

@@ -103,6 +103,7 @@ async def test_a_full_accept_queue_is_a_critical_listen_overflow_on_its_port():
     assert ev.data.tcp.listen_overflows > 0
     ours = [lst for lst in ev.data.sockets.listeners if lst.port == port]
     assert ours and ours[0].queued >= 2  # listen(1) holds backlog + 1 connections
+    assert ours[0].backlog == 1  # read over sock_diag, as ss's Send-Q
     (f,) = by_code(network_rules.evaluate({"network": ev}, Config()))["net.listen_overflows"]
     assert f.level == Level.CRITICAL and port in f.evidence["ports"]
     assert f.issue_type.value == "network"

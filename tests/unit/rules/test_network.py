@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from perfbook.config import Config, Thresholds
-from perfbook.evidence.network import NetworkEvidence
+from perfbook.evidence.network import Listener, NetworkEvidence
 from perfbook.model import Evidence, IssueType, Level
 from perfbook.probes import host_proc, network_build
 from perfbook.rules import network as rules
@@ -72,13 +72,21 @@ def test_listen_overflows_name_the_port_whose_accept_queue_is_full():
     got = findings(network_from_tree("overloaded"))
     (f,) = got["net.listen_overflows"]
     assert (f.level, f.subject, f.value) == (Level.CRITICAL, "port 8001", 37.0)
-    assert f.evidence["listeners"] == [{"port": 8001, "queued": 129}]
+    assert f.evidence["listeners"] == [{"port": 8001, "queued": 129, "backlog": None}]  # /proc lacks it
     (r,) = got["net.tcp_retransmits"]
     assert (r.value, r.evidence["retrans_segs"], r.evidence["out_segs"]) == (0.05, 100, 2000)
     (cw,) = got["net.close_wait_buildup"]
     assert (cw.subject, cw.value) == ("port 8001", 150.0)
     assert got["net.interface_errors"][0].subject == "eth0"
     assert all(f.issue_type == IssueType.NETWORK for fs in got.values() for f in fs)
+
+
+def test_listen_overflows_say_the_backlog_when_sock_diag_gave_it():
+    net = network_from_tree("overloaded")
+    dumped = replace(net, sockets=replace(net.sockets, listeners=[Listener(8001, 129, 128)]))
+    (f,) = findings(dumped)["net.listen_overflows"]
+    assert "the accept queue of port 8001 holds 129 of its backlog 128" in f.title
+    assert f.evidence["listeners"] == [{"port": 8001, "queued": 129, "backlog": 128}]
 
 
 def test_retransmits_of_a_few_segments_are_noise():
