@@ -421,7 +421,7 @@ def capacity(
         abort_on_errors=0.0,
     )
     base, target = make_run(opts)
-    base = replace(base, plan=replace(base.plan, max_connections=max(max_connections, connections)))
+    base = replace(base, plan=replace(base.plan, max_connections=max_connections))  # each step's limit
     env = current()
     err = env.err
     from perfbook.load.cluster import cluster_address

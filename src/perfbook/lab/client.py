@@ -61,12 +61,20 @@ def list_faults(state: LabState) -> dict[str, dict]:
     return response.json()
 
 
+def _samples(state: LabState, pattern: re.Pattern[str]) -> list[tuple[str, float]]:
+    """(labels, value) of each series ``pattern`` matches on the backend's /metrics, its own
+    /metrics handler left out."""
+    text = httpx.get(f"{state.backend_url}/metrics", timeout=5.0).text
+    return [
+        (labels, float(value))
+        for labels, value in pattern.findall(text)
+        if 'handler="/metrics"' not in labels
+    ]
+
+
 def requests_served(state: LabState) -> float:
     """The backend's lifetime request count (both workers), from its /metrics."""
-    text = httpx.get(f"{state.backend_url}/metrics", timeout=5.0).text
-    return sum(
-        float(value) for labels, value in _REQUESTS_TOTAL.findall(text) if 'handler="/metrics"' not in labels
-    )
+    return sum(value for _, value in _samples(state, _REQUESTS_TOTAL))
 
 
 def wait_for_traffic(state: LabState, min_requests: int = 30, timeout_s: float = 30.0) -> float:
@@ -85,16 +93,9 @@ def wait_for_traffic(state: LabState, min_requests: int = 30, timeout_s: float =
 
 def slow_requests_served(state: LabState, slower_than_s: float = 1.0) -> float:
     """How many requests the backend answered in more than ``slower_than_s`` (a bucket bound), ever."""
-    text = httpx.get(f"{state.backend_url}/metrics", timeout=5.0).text
-    total = within = 0.0
-    for labels, value in _DURATION_BUCKET.findall(text):
-        if 'handler="/metrics"' in labels:
-            continue
-        if 'le="+Inf"' in labels:
-            total += float(value)
-        elif f'le="{slower_than_s}"' in labels:
-            within += float(value)
-    return total - within
+    buckets = _samples(state, _DURATION_BUCKET)
+    total = sum(value for labels, value in buckets if 'le="+Inf"' in labels)
+    return total - sum(value for labels, value in buckets if f'le="{slower_than_s}"' in labels)
 
 
 def wait_quiet(state: LabState, quiet_s: float = 4.0, timeout_s: float = 30.0) -> bool:

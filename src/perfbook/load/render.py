@@ -248,6 +248,15 @@ def step_line(row: dict[str, Any]) -> str:
     )
 
 
+def _slo_cell(row: dict[str, Any]) -> str:
+    """met; missed (the SLO); or not sent (only perfbook's limit kept the step from its rate)."""
+    if row["met"]:
+        return "[green]met[/]"
+    if row.get("client_limit") and not row["missed"]:
+        return "[yellow]not sent[/]"
+    return "[red]missed[/]"
+
+
 def capacity_table(report: dict[str, Any]) -> Group:
     """The table of steps (by offered rate) and the knee."""
     table = Table(box=None, title=f"capacity of {report['target']} ({', '.join(report['slo'])})")
@@ -262,11 +271,7 @@ def capacity_table(report: dict[str, Any]) -> Group:
             _ms(lat["p95_s"]),
             _ms(lat["p99_s"]),
             f"{row['error_rate']:.2%}",
-            "[green]met[/]"
-            if row["met"]
-            else "[yellow]not sent[/]"
-            if row.get("client_limit") and not row["missed"]
-            else "[red]missed[/]",
+            _slo_cell(row),
         )
     knee = report["knee_rps"]
     line = Text(
